@@ -1,0 +1,155 @@
+"""Shared rendering for CLI commands: Rich tables for people, ``--json`` for scripts."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import json
+import math
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import click
+
+from keel.exceptions import InvalidArgumentError, KeelError, NotFoundError
+
+
+def run_cli(cli: click.Group, argv: list[str]) -> Any:
+    """Run the CLI, turning keel's errors into one red line and a non-zero exit code."""
+    try:
+        return cli.main(args=argv, prog_name="keel", standalone_mode=False)
+    except click.exceptions.Abort:
+        err_console().print("[red]Aborted.[/red]")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeelError as exc:
+        err_console().print(f"[bold red]Error:[/bold red] {escape(str(exc))}")
+        code = (
+            2
+            if isinstance(exc, InvalidArgumentError)
+            else 3
+            if isinstance(exc, NotFoundError)
+            else 1
+        )
+        sys.exit(code)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as _escape
+
+    return _escape(text)
+
+
+_console: Any = None
+_err: Any = None
+
+
+def console() -> Any:
+    global _console
+    if _console is None:
+        from rich.console import Console
+
+        _console = Console()
+    return _console
+
+
+def err_console() -> Any:
+    global _err
+    if _err is None:
+        from rich.console import Console
+
+        _err = Console(stderr=True)
+    return _err
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Entities, enums, datetimes and NaN in a form ``json.dumps`` accepts."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
+        return None if math.isnan(obj) else ("Infinity" if obj > 0 else "-Infinity")
+    if isinstance(obj, (dt.datetime, dt.date)):
+        return obj.isoformat()
+    return obj
+
+
+def print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(to_jsonable(obj), indent=2, default=str) + "\n")
+
+
+def fmt_time(ms: int | None) -> str:
+    if not ms:
+        return "-"
+    return dt.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def fmt_value(v: Any) -> str:
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        return f"{v:.6g}"
+    return "-" if v is None else str(v)
+
+
+def print_table(
+    title: str | None,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    empty: str = "nothing to show",
+) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, header_style="bold cyan", show_lines=False)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    n = 0
+    for row in rows:
+        table.add_row(*(escape(fmt_value(v)) for v in row))
+        n += 1
+    if n == 0:
+        console().print(f"[dim]{escape(empty)}[/dim]")
+        return
+    console().print(table)
+
+
+def progress(total: int | None, description: str) -> Any:
+    """A Rich progress bar on stderr (hidden when stderr is not a terminal)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    prog = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console(),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    )
+    prog.add_task(description, total=total)
+    return prog
+
+
+def callback_progress(prog: Any) -> Callable[[int], None]:
+    task = prog.tasks[0].id
+
+    def advance(n: int = 1) -> None:
+        prog.advance(task, n)
+
+    return advance

@@ -1,0 +1,79 @@
+"""Settings, read from the environment once and passed down explicitly.
+
+Nothing else in keel reads ``KEEL_*`` variables: code that needs a setting takes a
+:class:`Settings` argument.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from keel.exceptions import ConfigError
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where keel keeps its metadata and artifacts.
+
+    ``home`` holds the embedded SQLite database, the artifact folder and local caches.
+    ``db_uri`` and ``artifacts_uri`` override the embedded defaults (PostgreSQL, an object store).
+    """
+
+    home: Path
+    db_uri: str
+    artifacts_uri: str
+    project: str = "default"
+    server_url: str | None = None
+    token: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``KEEL_*`` variables, defaulting to ``./.keel``."""
+        env = os.environ if environ is None else environ
+        home = Path(env.get("KEEL_HOME") or ".keel").expanduser().absolute()
+        return cls.for_home(
+            home,
+            db_uri=env.get("KEEL_DB_URI") or None,
+            artifacts_uri=env.get("KEEL_ARTIFACTS_URI") or None,
+            project=env.get("KEEL_PROJECT") or "default",
+            server_url=env.get("KEEL_SERVER_URL") or None,
+            token=env.get("KEEL_TOKEN") or None,
+        )
+
+    @classmethod
+    def for_home(
+        cls,
+        home: str | os.PathLike[str],
+        *,
+        db_uri: str | None = None,
+        artifacts_uri: str | None = None,
+        project: str = "default",
+        server_url: str | None = None,
+        token: str | None = None,
+    ) -> Settings:
+        """Settings for an embedded store under ``home`` (used by tests and the quickstart)."""
+        home = Path(home).expanduser().absolute()
+        if project.strip() == "":
+            raise ConfigError("KEEL_PROJECT is empty; set it to a project name or unset it")
+        return cls(
+            home=home,
+            db_uri=db_uri or f"sqlite:///{home / 'keel.db'}",
+            artifacts_uri=artifacts_uri or str(home / "artifacts"),
+            project=project,
+            server_url=server_url,
+            token=token,
+        )
+
+    @property
+    def cache_dir(self) -> Path:
+        """Machine-local caches (file hash state); never shared between machines."""
+        return self.home / "cache"
+
+    def with_project(self, project: str) -> Settings:
+        return replace(self, project=project)
+
+
+__all__ = ["Settings"]

@@ -1,0 +1,1 @@
+"""Dataset versions: hashing, schema, profiles, diffs (being built)."""

@@ -1,0 +1,91 @@
+"""Every error keel raises on purpose.
+
+One tree, so callers can catch exactly what they mean::
+
+    KeelError
+    ├── ConfigError                 a setting is missing or malformed
+    ├── InvalidArgumentError        a value a caller passed is wrong (names the value)
+    │   ├── FilterSyntaxError       a search filter does not parse
+    │   └── UnsafePathError         a path escapes its root (``..``, absolute, NUL ...)
+    ├── NotFoundError               an id or name that does not exist
+    ├── AlreadyExistsError          a unique name that is taken
+    ├── ConflictError               a write that contradicts what is stored
+    │   └── ParamConflictError      a param re-logged with another value
+    ├── StoreError                  the database or blob store failed
+    │   ├── BlobCorruptedError      a blob's bytes no longer match its hash
+    │   └── MigrationError          the schema could not be brought up to date
+    └── PermissionDeniedError       the caller may not do this
+
+The server maps these to HTTP status codes in one place; the CLI prints their message.
+"""
+
+from __future__ import annotations
+
+
+class KeelError(Exception):
+    """Base of every error keel raises on purpose."""
+
+
+class ConfigError(KeelError):
+    """A setting is missing or malformed."""
+
+
+class InvalidArgumentError(KeelError, ValueError):
+    """A value passed by the caller is wrong; the message names it and says what to do."""
+
+
+class FilterSyntaxError(InvalidArgumentError):
+    """A search filter string does not parse."""
+
+
+class UnsafePathError(InvalidArgumentError):
+    """A path would escape the folder it must stay in."""
+
+
+class NotFoundError(KeelError, LookupError):
+    """The object asked for does not exist."""
+
+
+class AlreadyExistsError(KeelError):
+    """An object with this unique name exists already."""
+
+
+class ConflictError(KeelError):
+    """The write contradicts what is already stored."""
+
+
+class ParamConflictError(ConflictError):
+    """A parameter was logged again with a different value."""
+
+
+class StoreError(KeelError):
+    """The metadata database or the blob store failed."""
+
+
+class BlobCorruptedError(StoreError):
+    """A blob read back does not match its content hash."""
+
+
+class MigrationError(StoreError):
+    """The database schema could not be upgraded."""
+
+
+class PermissionDeniedError(KeelError):
+    """The caller is not allowed to do this."""
+
+
+__all__ = [
+    "AlreadyExistsError",
+    "BlobCorruptedError",
+    "ConfigError",
+    "ConflictError",
+    "FilterSyntaxError",
+    "InvalidArgumentError",
+    "KeelError",
+    "MigrationError",
+    "NotFoundError",
+    "ParamConflictError",
+    "PermissionDeniedError",
+    "StoreError",
+    "UnsafePathError",
+]

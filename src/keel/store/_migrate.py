@@ -1,0 +1,83 @@
+"""Schema migrations shipped inside the package (Alembic).
+
+The embedded store calls :func:`ensure_schema` on first use: a cheap check of the
+``alembic_version`` row, and only when it is behind, an upgrade under a lock (a file lock
+for SQLite, an advisory lock for PostgreSQL) so two processes starting together never
+migrate twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Connection, text
+from sqlalchemy.engine import make_url
+
+from keel.exceptions import MigrationError
+from keel.store._db import Database
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+#: The newest revision this version of keel ships; bump it with every new migration.
+HEAD_REVISION = "0001"
+_PG_LOCK_KEY = 0x6B65656C  # "keel"
+
+
+def current_revision(db: Database) -> str | None:
+    """The revision the database is at, or None for an empty database."""
+    with db.read() as conn:
+        return _current(conn)
+
+
+def _current(conn: Connection) -> str | None:
+    has_table = conn.dialect.has_table(conn, "alembic_version")
+    if not has_table:
+        return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def ensure_schema(db: Database) -> None:
+    """Upgrade the schema to :data:`HEAD_REVISION` if it is behind; a no-op otherwise."""
+    if current_revision(db) == HEAD_REVISION:
+        return
+    upgrade(db)
+
+
+def upgrade(db: Database, revision: str = "head") -> str | None:
+    """Run pending migrations under a lock; returns the revision reached."""
+    if db.is_sqlite:
+        import filelock
+
+        path = make_url(db.uri).database or ""
+        lock_path = f"{path}.migrate.lock" if path and path != ":memory:" else None
+        if lock_path is None:
+            return _upgrade_locked(db, revision)
+        with filelock.FileLock(lock_path, timeout=120):
+            return _upgrade_locked(db, revision)
+    with db.engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_LOCK_KEY})
+        conn.commit()
+        try:
+            return _upgrade_locked(db, revision)
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _PG_LOCK_KEY})
+            conn.commit()
+
+
+def _upgrade_locked(db: Database, revision: str) -> str | None:
+    from alembic import command
+    from alembic.config import Config
+
+    if revision == "head" and current_revision(db) == HEAD_REVISION:
+        return HEAD_REVISION  # another process migrated while we waited for the lock
+    cfg = Config()
+    cfg.set_main_option("script_location", str(_MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", db.uri.replace("%", "%%"))
+    try:
+        with db.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+    except Exception as exc:
+        raise MigrationError(
+            f"could not upgrade the keel database at {db.safe_uri} to {revision}: {exc}"
+        ) from exc
+    return current_revision(db)

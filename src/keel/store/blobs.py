@@ -1,0 +1,208 @@
+"""Content-addressed blob storage over fsspec.
+
+A blob lives at ``<root>/ab/abcdef...`` named by the sha256 of its bytes (Metaflow's layout).
+Writes stream into ``<root>/tmp/`` while hashing, then move into place: readers never see
+a partial blob, and a blob already present is not written again. Reads verify the hash:
+a blob whose bytes changed on disk raises :class:`~keel.exceptions.BlobCorruptedError`
+naming it, and never hands back the bad bytes (``read_bytes``, ``download``) or ends the
+stream with that error (``iter_chunks``). Thread- and process-safe: concurrent writers of
+the same content race harmlessly to the same name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from keel.exceptions import BlobCorruptedError, InvalidArgumentError, NotFoundError, StoreError
+
+CHUNK = 1 << 20
+_SHA = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRef:
+    sha: str
+    size: int
+
+
+class BlobStore:
+    """Blobs under one fsspec URL (a local folder by default)."""
+
+    def __init__(self, root: str) -> None:
+        import fsspec
+
+        self.root_url = root
+        self.fs, path = fsspec.core.url_to_fs(root)
+        self.root = path.rstrip("/")
+        from fsspec.implementations.local import LocalFileSystem
+
+        self._local = isinstance(self.fs, LocalFileSystem)
+        if self._local:
+            Path(self.root, "tmp").mkdir(parents=True, exist_ok=True)
+
+    # -- naming ----------------------------------------------------------------------------
+    def path_of(self, sha: str) -> str:
+        if not _SHA.match(sha):
+            raise InvalidArgumentError(f"{sha!r} is not a sha256 hex digest")
+        return f"{self.root}/{sha[:2]}/{sha}"
+
+    def exists(self, sha: str) -> bool:
+        return bool(self.fs.exists(self.path_of(sha)))
+
+    # -- writing ---------------------------------------------------------------------------
+    def put_file(self, path: str | os.PathLike[str]) -> BlobRef:
+        with open(path, "rb") as src:
+            return self.put_stream(src)
+
+    def put_bytes(self, data: bytes) -> BlobRef:
+        sha = hashlib.sha256(data).hexdigest()
+        if self.exists(sha):
+            return BlobRef(sha, len(data))
+        tmp = self._tmp_name()
+        with self.fs.open(tmp, "wb") as out:
+            out.write(data)
+        self._publish(tmp, sha)
+        return BlobRef(sha, len(data))
+
+    def put_stream(self, src: IO[bytes]) -> BlobRef:
+        """Copy a stream in, hashing as it goes; memory use is one chunk."""
+        tmp = self._tmp_name()
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            with self.fs.open(tmp, "wb") as out:
+                while chunk := src.read(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+                if self._local:
+                    out.flush()
+                    os.fsync(out.fileno())
+        except BaseException:
+            self._discard(tmp)
+            raise
+        sha = digest.hexdigest()
+        if self.exists(sha):
+            self._discard(tmp)
+        else:
+            self._publish(tmp, sha)
+        return BlobRef(sha, size)
+
+    def _tmp_name(self) -> str:
+        return f"{self.root}/tmp/{uuid.uuid4().hex}.part"
+
+    def _publish(self, tmp: str, sha: str) -> None:
+        final = self.path_of(sha)
+        try:
+            if self._local:
+                Path(final).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, final)  # atomic on one filesystem
+            else:
+                self.fs.mv(tmp, final)
+        except OSError as exc:
+            self._discard(tmp)
+            raise StoreError(f"could not store blob {sha}: {exc}") from exc
+
+    def _discard(self, tmp: str) -> None:
+        with contextlib.suppress(OSError, FileNotFoundError):
+            self.fs.rm(tmp)
+
+    # -- reading ---------------------------------------------------------------------------
+    def read_bytes(self, sha: str) -> bytes:
+        data = self._open_read(sha).read()
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise self._corrupted(sha)
+        return bytes(data)
+
+    def iter_chunks(self, sha: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
+        """Stream a blob; raises BlobCorruptedError at the end if the bytes do not match."""
+        digest = hashlib.sha256()
+        with self._open_read(sha) as f:
+            while chunk := f.read(chunk_size):
+                digest.update(chunk)
+                yield chunk
+        if digest.hexdigest() != sha:
+            raise self._corrupted(sha)
+
+    def download(self, sha: str, dest: str | os.PathLike[str]) -> Path:
+        """Copy a blob to ``dest`` (verified before it appears there)."""
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
+        try:
+            with open(tmp, "wb") as out:
+                for chunk in self.iter_chunks(sha):
+                    out.write(chunk)
+            os.replace(tmp, dest)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return dest
+
+    def verify(self, sha: str) -> None:
+        for _ in self.iter_chunks(sha):
+            pass
+
+    def size(self, sha: str) -> int:
+        return int(self.fs.size(self.path_of(sha)))
+
+    def _open_read(self, sha: str) -> Any:
+        try:
+            return self.fs.open(self.path_of(sha), "rb")
+        except FileNotFoundError as exc:
+            raise NotFoundError(
+                f"blob {sha} is missing from {self.root_url}; it was deleted or never written"
+            ) from exc
+
+    def _corrupted(self, sha: str) -> BlobCorruptedError:
+        return BlobCorruptedError(
+            f"blob {sha} at {self.path_of(sha)} does not match its hash: the file was changed "
+            "or damaged on disk. Restore it from a backup or log the artifact again."
+        )
+
+    # -- maintenance -----------------------------------------------------------------------
+    def iter_all(self) -> Iterator[tuple[str, float]]:
+        """Every stored blob as ``(sha, mtime)``."""
+        if self._local:
+            root = Path(self.root)
+            if not root.exists():
+                return
+            for prefix in os.scandir(root):
+                if len(prefix.name) != 2 or not prefix.is_dir():
+                    continue
+                for entry in os.scandir(prefix.path):
+                    if _SHA.match(entry.name):
+                        yield entry.name, entry.stat().st_mtime
+            return
+        for path, info in self.fs.find(self.root, detail=True).items():
+            name = path.rsplit("/", 1)[-1]
+            if _SHA.match(name):
+                mtime = info.get("mtime") or info.get("LastModified") or 0
+                yield name, float(mtime.timestamp() if hasattr(mtime, "timestamp") else mtime)
+
+    def delete(self, sha: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm(self.path_of(sha))
+
+    def clean_tmp(self, older_than_s: float = 3600) -> int:
+        """Remove partial writes left by killed processes."""
+        tmp = f"{self.root}/tmp"
+        if not self.fs.exists(tmp):
+            return 0
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for path, info in self.fs.find(tmp, detail=True).items():
+            mtime = info.get("mtime") or 0
+            mt = mtime.timestamp() if hasattr(mtime, "timestamp") else float(mtime)
+            if mt < cutoff:
+                self._discard(path)
+                removed += 1
+        return removed

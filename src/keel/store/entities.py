@@ -1,0 +1,164 @@
+"""Frozen value objects returned by every repository read.
+
+They carry plain data only; nothing here touches the database, so callers may keep and
+share them freely.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class RunStatus(StrEnum):
+    RUNNING = "RUNNING"
+    SCHEDULED = "SCHEDULED"
+    FINISHED = "FINISHED"
+    FAILED = "FAILED"
+    KILLED = "KILLED"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
+
+
+class Lifecycle(StrEnum):
+    ACTIVE = "active"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    id: int
+    name: str
+    description: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    id: int
+    project_id: int
+    name: str
+    description: str
+    lifecycle: Lifecycle
+    created_at: int
+    updated_at: int
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Metric:
+    """One logged point; ``timestamp`` is milliseconds since the epoch."""
+
+    key: str
+    value: float
+    step: int = 0
+    timestamp: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.value, (int, float)):
+            raise TypeError(f"metric {self.key!r} value must be a number, got {self.value!r}")
+
+    @property
+    def is_nan(self) -> bool:
+        return math.isnan(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    id: str
+    experiment_id: int
+    name: str
+    status: RunStatus
+    start_time: int
+    end_time: int | None
+    lifecycle: Lifecycle
+    user: str
+    parent_id: str | None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A run with its params, tags and the latest value of each metric."""
+
+    info: RunInfo
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return self.info.id
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def status(self) -> RunStatus:
+        return self.info.status
+
+
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    runs: list[Run]
+    next_page_token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactInfo:
+    path: str
+    size: int
+    blob_sha: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    id: int
+    project_id: int
+    name: str
+    description: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetFile:
+    path: str
+    blob_sha: str
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetVersion:
+    id: int
+    dataset_id: int
+    dataset_name: str
+    version: int
+    content_hash: str
+    kind: str
+    source: dict[str, Any]
+    schema: list[dict[str, Any]]
+    profile: dict[str, Any]
+    num_rows: int | None
+    num_files: int
+    size_bytes: int
+    created_at: int
+    run_id: str | None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.dataset_name}@{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetLink:
+    """A lineage edge between a run and a dataset version."""
+
+    run_id: str
+    version: DatasetVersion
+    direction: str  # "input" or "output"

@@ -1,0 +1,438 @@
+"""Runs and what they record: params, metrics, tags, notes and dataset lineage.
+
+The logging paths are written for the database: one transaction per call, Core
+statements (no per-row ORM objects), ``executemany`` for batches, and the newest value
+of each metric kept in ``latest_metrics`` so search never scans metric history.
+Thread-safe: every method runs its own transaction.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Row, delete, insert, select, update
+
+from keel.exceptions import InvalidArgumentError, NotFoundError, ParamConflictError
+from keel.store._db import Database, now_ms
+from keel.store._names import random_run_name
+from keel.store._schema import (
+    DatasetVersionRow,
+    ExperimentRow,
+    LatestMetricRow,
+    MetricRow,
+    ParamRow,
+    RunDatasetRow,
+    RunRow,
+    TagRow,
+    table,
+)
+from keel.store._upsert import upsert
+from keel.store._validate import (
+    MAX_PARAM_VALUE,
+    MAX_TAG_VALUE,
+    check_key,
+    check_name,
+    check_value,
+)
+from keel.store.entities import Lifecycle, Metric, Run, RunInfo, RunPage, RunStatus
+
+R = table(RunRow)
+E = table(ExperimentRow)
+P = table(ParamRow)
+T = table(TagRow)
+M = table(MetricRow)
+LM = table(LatestMetricRow)
+RD = table(RunDatasetRow)
+DV = table(DatasetVersionRow)
+
+MAX_BATCH = 100_000
+
+
+def run_info(row: Row) -> RunInfo:
+    return RunInfo(
+        id=row.id,
+        experiment_id=row.experiment_id,
+        name=row.name,
+        status=RunStatus(row.status),
+        start_time=row.start_time,
+        end_time=row.end_time,
+        lifecycle=Lifecycle(row.lifecycle),
+        user=row.user,
+        parent_id=row.parent_id,
+        note=row.note,
+    )
+
+
+MetricTuple = tuple[str, str, float, bool, int, int]
+
+
+def _metric_rows(run_id: str, metrics: Iterable[Metric]) -> list[MetricTuple]:
+    rows: list[MetricTuple] = []
+    ts_default = now_ms()
+    for m in metrics:
+        check_key("metric", m.key)
+        value = float(m.value)
+        nan = math.isnan(value)
+        if not isinstance(m.step, int) or isinstance(m.step, bool):
+            raise InvalidArgumentError(f"metric {m.key!r} step must be an integer, got {m.step!r}")
+        rows.append((run_id, m.key, 0.0 if nan else value, nan, m.step, m.timestamp or ts_default))
+    return rows
+
+
+def _latest(rows: list[MetricTuple]) -> list[MetricTuple]:
+    """The newest point per key among ``rows``: highest step, then timestamp."""
+    best: dict[str, MetricTuple] = {}
+    for r in rows:
+        cur = best.get(r[1])
+        if cur is None or (r[4], r[5]) >= (cur[4], cur[5]):
+            best[r[1]] = r
+    return list(best.values())
+
+
+_METRIC_COLS = ("run_id", "key", "value", "is_nan", "step", "timestamp")
+# Driver-level SQL for the hot path: building Core statements per call costs more than
+# SQLite's insert itself. The same text runs on SQLite and PostgreSQL.
+_INSERT_METRIC = "INSERT INTO metrics (run_id, key, value, is_nan, step, timestamp) VALUES ({})"
+_UPSERT_LATEST = (
+    "INSERT INTO latest_metrics (run_id, key, value, is_nan, step, timestamp) VALUES ({}) "
+    "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan, "
+    "step = excluded.step, timestamp = excluded.timestamp "
+    "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step "
+    "AND excluded.timestamp >= latest_metrics.timestamp)"
+)
+_RUN_LIFECYCLE = "SELECT lifecycle FROM runs WHERE id = {}"
+
+
+def _driver_sql(paramstyle: str) -> tuple[str, str, str]:
+    mark = "?" if paramstyle == "qmark" else "%s"
+    values = ", ".join([mark] * len(_METRIC_COLS))
+    return (
+        _INSERT_METRIC.format(values),
+        _UPSERT_LATEST.format(values),
+        _RUN_LIFECYCLE.format(mark),
+    )
+
+
+class RunRepository:
+    """Create runs and record what they log."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._sql_metric, self._sql_latest, self._sql_lifecycle = _driver_sql(
+            db.engine.dialect.paramstyle
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def create(
+        self,
+        experiment_id: int,
+        *,
+        name: str | None = None,
+        parent_id: str | None = None,
+        user: str = "",
+        tags: Mapping[str, str] | None = None,
+        start_time: int | None = None,
+        status: RunStatus = RunStatus.RUNNING,
+    ) -> RunInfo:
+        run_id = uuid.uuid4().hex
+        name = check_name("run", name) if name is not None else random_run_name()
+        with self._db.write() as conn:
+            exp = conn.execute(select(E.c.lifecycle).where(E.c.id == experiment_id)).first()
+            if exp is None:
+                raise NotFoundError(f"experiment id {experiment_id} does not exist")
+            if exp.lifecycle != Lifecycle.ACTIVE.value:
+                raise InvalidArgumentError(
+                    f"experiment id {experiment_id} is deleted; restore it before adding runs"
+                )
+            if parent_id is not None:
+                self._require_active(conn, parent_id)
+            conn.execute(
+                insert(R).values(
+                    id=run_id,
+                    experiment_id=experiment_id,
+                    parent_id=parent_id,
+                    name=name,
+                    status=status.value,
+                    start_time=start_time or now_ms(),
+                    end_time=None,
+                    lifecycle=Lifecycle.ACTIVE.value,
+                    user=user,
+                    note="",
+                )
+            )
+            self._set_tags(conn, run_id, tags or {})
+        return self.get_info(run_id)
+
+    def get_info(self, run_id: str) -> RunInfo:
+        with self._db.read() as conn:
+            return run_info(self._row(conn, run_id))
+
+    def get(self, run_id: str) -> Run:
+        with self._db.read() as conn:
+            info = run_info(self._row(conn, run_id))
+            return self._hydrate(conn, [info])[0]
+
+    def get_many(self, run_ids: Sequence[str]) -> list[Run]:
+        with self._db.read() as conn:
+            rows = conn.execute(select(R).where(R.c.id.in_(list(run_ids)))).all()
+            by_id = {r.id: run_info(r) for r in rows}
+            missing = [i for i in run_ids if i not in by_id]
+            if missing:
+                raise NotFoundError(f"run id {missing[0]!r} does not exist")
+            return self._hydrate(conn, [by_id[i] for i in run_ids])
+
+    def update(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus | None = None,
+        end_time: int | None = None,
+        name: str | None = None,
+        note: str | None = None,
+    ) -> RunInfo:
+        values: dict[str, Any] = {}
+        if status is not None:
+            values["status"] = RunStatus(status).value
+            if RunStatus(status).is_terminal and end_time is None:
+                values["end_time"] = now_ms()
+        if end_time is not None:
+            values["end_time"] = end_time
+        if name is not None:
+            values["name"] = check_name("run", name)
+        if note is not None:
+            values["note"] = note
+        if values:
+            with self._db.write() as conn:
+                n = conn.execute(update(R).where(R.c.id == run_id).values(**values)).rowcount
+            if n == 0:
+                raise NotFoundError(f"run id {run_id!r} does not exist")
+        return self.get_info(run_id)
+
+    def delete(self, run_id: str) -> None:
+        self._set_lifecycle(run_id, Lifecycle.DELETED)
+
+    def restore(self, run_id: str) -> None:
+        self._set_lifecycle(run_id, Lifecycle.ACTIVE)
+
+    def _set_lifecycle(self, run_id: str, lifecycle: Lifecycle) -> None:
+        with self._db.write() as conn:
+            n = conn.execute(
+                update(R).where(R.c.id == run_id).values(lifecycle=lifecycle.value)
+            ).rowcount
+        if n == 0:
+            raise NotFoundError(f"run id {run_id!r} does not exist")
+
+    def children(self, run_id: str) -> list[RunInfo]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(R).where(R.c.parent_id == run_id).order_by(R.c.start_time)
+            ).all()
+        return [run_info(r) for r in rows]
+
+    # -- logging ---------------------------------------------------------------------------
+    def log_metric(self, run_id: str, metric: Metric) -> None:
+        """Store one point; durable when this returns."""
+        self.log_batch(run_id, metrics=[metric])
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Store metrics, params and tags in one transaction: all of them or none."""
+        if len(metrics) > MAX_BATCH:
+            raise InvalidArgumentError(
+                f"a batch holds at most {MAX_BATCH} metrics, got {len(metrics)}; split it"
+            )
+        metric_rows = _metric_rows(run_id, metrics)
+        param_rows = self._param_rows(run_id, params or {})
+        with self._db.write() as conn:
+            self._require_active(conn, run_id)
+            if metric_rows:
+                conn.exec_driver_sql(self._sql_metric, metric_rows)
+                conn.exec_driver_sql(self._sql_latest, _latest(metric_rows))
+            if param_rows:
+                self._insert_params(conn, run_id, param_rows)
+            if tags:
+                self._set_tags(conn, run_id, tags)
+
+    def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
+        self.log_batch(run_id, params=params)
+
+    def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
+        self.log_batch(run_id, tags=tags)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        with self._db.write() as conn:
+            self._require_active(conn, run_id)
+            n = conn.execute(delete(T).where(T.c.run_id == run_id, T.c.key == key)).rowcount
+        if n == 0:
+            raise NotFoundError(f"run {run_id!r} has no tag {key!r}")
+
+    def metric_history(
+        self, run_id: str, key: str, *, offset: int = 0, limit: int | None = None
+    ) -> list[Metric]:
+        """Every point of one metric, by step then timestamp."""
+        query = (
+            select(M.c.key, M.c.value, M.c.is_nan, M.c.step, M.c.timestamp)
+            .where(M.c.run_id == run_id, M.c.key == key)
+            .order_by(M.c.step, M.c.timestamp, M.c.id)
+            .offset(offset)
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        with self._db.read() as conn:
+            self._row(conn, run_id)
+            rows = conn.execute(query).all()
+        return [Metric(r.key, math.nan if r.is_nan else r.value, r.step, r.timestamp) for r in rows]
+
+    def metric_keys(self, run_id: str) -> list[str]:
+        with self._db.read() as conn:
+            return list(
+                conn.execute(
+                    select(LM.c.key).where(LM.c.run_id == run_id).order_by(LM.c.key)
+                ).scalars()
+            )
+
+    # -- lineage ---------------------------------------------------------------------------
+    def link_dataset(self, run_id: str, version_id: int, direction: str) -> None:
+        if direction not in ("input", "output"):
+            raise InvalidArgumentError(f"direction must be 'input' or 'output', not {direction!r}")
+        with self._db.write() as conn:
+            self._require_active(conn, run_id)
+            if conn.execute(select(DV.c.id).where(DV.c.id == version_id)).first() is None:
+                raise NotFoundError(f"dataset version id {version_id} does not exist")
+            upsert(
+                conn,
+                RD,
+                [{"run_id": run_id, "version_id": version_id, "direction": direction}],
+                keys=("run_id", "version_id", "direction"),
+            )
+
+    def dataset_links(self, run_id: str) -> list[tuple[int, str]]:
+        """(dataset version id, direction) pairs for a run."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(RD.c.version_id, RD.c.direction).where(RD.c.run_id == run_id)
+            ).all()
+        return [(r.version_id, r.direction) for r in rows]
+
+    # -- search ----------------------------------------------------------------------------
+    def search(
+        self,
+        experiment_ids: Sequence[int],
+        filter_string: str | None = None,
+        *,
+        order_by: Sequence[str] | str | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+        include_deleted: bool = False,
+    ) -> RunPage:
+        """Runs of ``experiment_ids`` matching a filter (see :mod:`keel.store.filters`)."""
+        from keel.store._run_search import compile_search, decode_token, encode_token
+
+        offset = decode_token(page_token)
+        query = compile_search(
+            experiment_ids,
+            filter_string,
+            order_by=order_by,
+            max_results=max_results,
+            offset=offset,
+            include_deleted=include_deleted,
+        )
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
+            infos = [run_info(r) for r in rows[:max_results]]
+            runs = self._hydrate(conn, infos)
+        token = encode_token(offset + max_results) if len(rows) > max_results else None
+        return RunPage(runs, token)
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _row(self, conn: Connection, run_id: str) -> Row:
+        row = conn.execute(select(R).where(R.c.id == run_id)).first()
+        if row is None:
+            raise NotFoundError(f"run id {run_id!r} does not exist")
+        return row
+
+    def _require_active(self, conn: Connection, run_id: str) -> None:
+        row = conn.exec_driver_sql(self._sql_lifecycle, (run_id,)).first()
+        if row is None:
+            raise NotFoundError(f"run id {run_id!r} does not exist")
+        if row.lifecycle != Lifecycle.ACTIVE.value:
+            raise InvalidArgumentError(f"run {run_id!r} is deleted; restore it to log to it")
+
+    @staticmethod
+    def _param_rows(run_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return [
+            {
+                "run_id": run_id,
+                "key": check_key("param", k),
+                "value": check_value("param", k, _param_text(v), MAX_PARAM_VALUE),
+            }
+            for k, v in params.items()
+        ]
+
+    @staticmethod
+    def _insert_params(conn: Connection, run_id: str, rows: list[dict[str, Any]]) -> None:
+        keys = [r["key"] for r in rows]
+        existing = dict(
+            conn.execute(
+                select(P.c.key, P.c.value).where(P.c.run_id == run_id, P.c.key.in_(keys))
+            ).all()
+        )
+        for r in rows:
+            old = existing.get(r["key"])
+            if old is not None and old != r["value"]:
+                raise ParamConflictError(
+                    f"param {r['key']!r} of run {run_id!r} is already {old!r}; it cannot be "
+                    f"changed to {r['value']!r}. Params are immutable: start a new run, or log "
+                    "the changing value as a metric or tag."
+                )
+        new = [r for r in rows if r["key"] not in existing]
+        upsert(conn, P, new, keys=("run_id", "key"))
+
+    @staticmethod
+    def _set_tags(conn: Connection, run_id: str, tags: Mapping[str, Any]) -> None:
+        rows = {
+            k: {
+                "run_id": run_id,
+                "key": check_key("tag", k),
+                "value": check_value("tag", k, str(v), MAX_TAG_VALUE),
+            }
+            for k, v in tags.items()
+        }
+        upsert(conn, T, list(rows.values()), keys=("run_id", "key"), update=("value",))
+
+    @staticmethod
+    def _hydrate(conn: Connection, infos: list[RunInfo]) -> list[Run]:
+        if not infos:
+            return []
+        params: dict[str, dict[str, str]] = {i.id: {} for i in infos}
+        metrics: dict[str, dict[str, float]] = {i.id: {} for i in infos}
+        tags: dict[str, dict[str, str]] = {i.id: {} for i in infos}
+        ids = list(params)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for run_id, k, v in conn.execute(
+                select(P.c.run_id, P.c.key, P.c.value).where(P.c.run_id.in_(chunk))
+            ):
+                params[run_id][k] = v
+            for run_id, k, v, nan in conn.execute(
+                select(LM.c.run_id, LM.c.key, LM.c.value, LM.c.is_nan).where(LM.c.run_id.in_(chunk))
+            ):
+                metrics[run_id][k] = math.nan if nan else v
+            for run_id, k, v in conn.execute(
+                select(T.c.run_id, T.c.key, T.c.value).where(T.c.run_id.in_(chunk))
+            ):
+                tags[run_id][k] = v
+        return [Run(i, params[i.id], metrics[i.id], tags[i.id]) for i in infos]
+
+
+def _param_text(value: Any) -> str:
+    return value if isinstance(value, str) else str(value)

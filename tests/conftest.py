@@ -1,0 +1,95 @@
+"""Fixtures shared by every test: an isolated embedded store, and PostgreSQL when available.
+
+PostgreSQL tests run when ``KEEL_TEST_POSTGRES_URI`` is set (``.ci/run`` sets it and fails
+if the server is missing); on a laptop without it they skip with that reason.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from keel.config import Settings
+from keel.store import Store, open_store
+
+PG_URI = os.environ.get("KEEL_TEST_POSTGRES_URI")
+REQUIRE_SERVICES = os.environ.get("KEEL_TEST_REQUIRE_SERVICES") == "1"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test touches ./.keel or a developer's KEEL_* settings."""
+    for var in list(os.environ):
+        if var.startswith("KEEL_") and not var.startswith("KEEL_TEST_"):
+            monkeypatch.delenv(var)
+    monkeypatch.setenv("KEEL_HOME", str(tmp_path / "keel-home"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.for_home(tmp_path / "keel-home")
+
+
+@pytest.fixture
+def sqlite_store(settings: Settings) -> Iterator[Store]:
+    store = open_store(settings)
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    if not PG_URI:
+        if REQUIRE_SERVICES:
+            pytest.fail("KEEL_TEST_REQUIRE_SERVICES=1 but KEEL_TEST_POSTGRES_URI is not set")
+        pytest.skip("PostgreSQL tests need KEEL_TEST_POSTGRES_URI (set by .ci/run)")
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"keel_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_URI, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URI).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n "
+                "AND pid <> pg_backend_pid()"
+            ),
+            {"n": name},
+        )
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+    admin.dispose()
+
+
+@pytest.fixture
+def pg_store(pg_database: str, tmp_path: Path) -> Iterator[Store]:
+    from sqlalchemy import text
+
+    from keel.store._schema import Base
+
+    store = open_store(Settings.for_home(tmp_path / "pg-home", db_uri=pg_database))
+    with store.db.write() as conn:
+        names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    yield store
+    store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest) -> Store:
+    """The same test against every metadata backend (the repository contract)."""
+    name = "sqlite_store" if request.param == "sqlite" else "pg_store"
+    return request.getfixturevalue(name)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def keel_home(tmp_path: Path) -> Path:
+    return tmp_path / "keel-home"
