@@ -73,7 +73,7 @@ def pg_database() -> Iterator[str]:
 def pg_store(pg_database: str, tmp_path: Path) -> Iterator[Store]:
     from sqlalchemy import text
 
-    from keel.store._schema import Base
+    from keel.store._tables import Base
 
     store = open_store(Settings.for_home(tmp_path / "pg-home", db_uri=pg_database))
     with store.db.write() as conn:

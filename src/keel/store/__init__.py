@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from keel.config import Settings
 from keel.store._db import Database
-from keel.store._migrate import HEAD_REVISION, current_revision, ensure_schema, upgrade
+from keel.store._migrate import HEAD_REVISIONS, current_revisions, ensure_schema, upgrade
 from keel.store.artifacts import ArtifactRepository
 from keel.store.blobs import BlobRef, BlobStore
 from keel.store.datasets import DatasetRepository
@@ -70,7 +70,7 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
 
 
 __all__ = [
-    "HEAD_REVISION",
+    "HEAD_REVISIONS",
     "ArtifactInfo",
     "ArtifactRepository",
     "BlobRef",
@@ -95,7 +95,7 @@ __all__ = [
     "RunStatus",
     "Store",
     "collect_garbage",
-    "current_revision",
+    "current_revisions",
     "ensure_schema",
     "open_store",
     "upgrade",

@@ -17,32 +17,37 @@ from keel.exceptions import MigrationError
 from keel.store._db import Database
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
-#: The newest revision this version of keel ships; bump it with every new migration.
-HEAD_REVISION = "0001"
+#: The head revisions this version of keel ships. Each feature area adds its tables in its
+#: own migration branch (``down_revision`` of its previous migration), so areas never race
+#: for one linear number; list the new head here (and drop the one it replaces).
+HEAD_REVISIONS: frozenset[str] = frozenset({"0001"})
 _PG_LOCK_KEY = 0x6B65656C  # "keel"
 
 
-def current_revision(db: Database) -> str | None:
-    """The revision the database is at, or None for an empty database."""
+def current_revisions(db: Database) -> frozenset[str]:
+    """The revisions (one per branch) the database is at; empty for a new database."""
     with db.read() as conn:
         return _current(conn)
 
 
-def _current(conn: Connection) -> str | None:
-    has_table = conn.dialect.has_table(conn, "alembic_version")
-    if not has_table:
-        return None
-    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+def _current(conn: Connection) -> frozenset[str]:
+    if not conn.dialect.has_table(conn, "alembic_version"):
+        return frozenset()
+    return frozenset(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+def is_current(db: Database) -> bool:
+    return current_revisions(db) == HEAD_REVISIONS
 
 
 def ensure_schema(db: Database) -> None:
-    """Upgrade the schema to :data:`HEAD_REVISION` if it is behind; a no-op otherwise."""
-    if current_revision(db) == HEAD_REVISION:
+    """Upgrade the schema to :data:`HEAD_REVISIONS` if it is behind; a no-op otherwise."""
+    if is_current(db):
         return
     upgrade(db)
 
 
-def upgrade(db: Database, revision: str = "head") -> str | None:
+def upgrade(db: Database, revision: str = "heads") -> frozenset[str]:
     """Run pending migrations under a lock; returns the revision reached."""
     if db.is_sqlite:
         import filelock
@@ -63,12 +68,12 @@ def upgrade(db: Database, revision: str = "head") -> str | None:
             conn.commit()
 
 
-def _upgrade_locked(db: Database, revision: str) -> str | None:
+def _upgrade_locked(db: Database, revision: str) -> frozenset[str]:
     from alembic import command
     from alembic.config import Config
 
-    if revision == "head" and current_revision(db) == HEAD_REVISION:
-        return HEAD_REVISION  # another process migrated while we waited for the lock
+    if revision == "heads" and is_current(db):
+        return HEAD_REVISIONS  # another process migrated while we waited for the lock
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", db.uri.replace("%", "%%"))
@@ -80,4 +85,4 @@ def _upgrade_locked(db: Database, revision: str) -> str | None:
         raise MigrationError(
             f"could not upgrade the keel database at {db.safe_uri} to {revision}: {exc}"
         ) from exc
-    return current_revision(db)
+    return current_revisions(db)

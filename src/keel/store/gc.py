@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, union
 
 from keel.store._db import Database
-from keel.store._schema import Base
+from keel.store._tables import Base
 from keel.store.blobs import BlobStore
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from keel.store._schema import Base
+from keel.store._tables import Base
 
 config = context.config
 target_metadata = Base.metadata
