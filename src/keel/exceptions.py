@@ -6,7 +6,8 @@ One tree, so callers can catch exactly what they mean::
     ├── ConfigError                 a setting is missing or malformed
     ├── InvalidArgumentError        a value a caller passed is wrong (names the value)
     │   ├── FilterSyntaxError       a search filter does not parse
-    │   └── UnsafePathError         a path escapes its root (``..``, absolute, NUL ...)
+    │   ├── UnsafePathError         a path escapes its root (``..``, absolute, NUL ...)
+    │   └── ModelInputError         prediction input does not match the model's signature
     ├── NotFoundError               an id or name that does not exist
     ├── AlreadyExistsError          a unique name that is taken
     ├── ConflictError               a write that contradicts what is stored
@@ -14,7 +15,11 @@ One tree, so callers can catch exactly what they mean::
     ├── StoreError                  the database or blob store failed
     │   ├── BlobCorruptedError      a blob's bytes no longer match its hash
     │   └── MigrationError          the schema could not be brought up to date
-    └── PermissionDeniedError       the caller may not do this
+    ├── PermissionDeniedError       the caller may not do this
+    └── ModelSecurityError          a model package failed a security check
+        ├── TamperedModelError      a file's bytes or the manifest changed after signing
+        ├── UntrustedModelError     unsigned, or signed by a key not trusted (policy strict)
+        └── UnsafeModelError        a pickle-family file would import a forbidden global
 
 The server maps these to HTTP status codes in one place; the CLI prints their message.
 """
@@ -40,6 +45,10 @@ class FilterSyntaxError(InvalidArgumentError):
 
 class UnsafePathError(InvalidArgumentError):
     """A path would escape the folder it must stay in."""
+
+
+class ModelInputError(InvalidArgumentError):
+    """Input to ``predict`` misses a column, has an extra one, or a column of the wrong type."""
 
 
 class NotFoundError(KeelError, LookupError):
@@ -74,6 +83,22 @@ class PermissionDeniedError(KeelError):
     """The caller is not allowed to do this."""
 
 
+class ModelSecurityError(KeelError):
+    """A model package failed a security check; it was not loaded."""
+
+
+class TamperedModelError(ModelSecurityError):
+    """A package file or its manifest changed after it was written or signed."""
+
+
+class UntrustedModelError(ModelSecurityError):
+    """A package is unsigned or signed by an unknown key, and the trust policy refuses it."""
+
+
+class UnsafeModelError(ModelSecurityError):
+    """A pickle-family file would import a global outside the allowlist, or cannot be scanned."""
+
+
 __all__ = [
     "AlreadyExistsError",
     "BlobCorruptedError",
@@ -83,9 +108,14 @@ __all__ = [
     "InvalidArgumentError",
     "KeelError",
     "MigrationError",
+    "ModelInputError",
+    "ModelSecurityError",
     "NotFoundError",
     "ParamConflictError",
     "PermissionDeniedError",
     "StoreError",
+    "TamperedModelError",
+    "UnsafeModelError",
     "UnsafePathError",
+    "UntrustedModelError",
 ]
