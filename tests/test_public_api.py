@@ -17,9 +17,24 @@ def test_keel_exports_resolve() -> None:
 
 def test_tracking_surface_is_pinned() -> None:
     assert set(keel.tracking.__all__) == {
-        "ActiveRun", "RunComparison", "TrackingClient", "active_run", "autolog", "end_run",
-        "get_client", "get_run", "init", "log_artifact", "log_metric", "log_metrics",
-        "log_param", "log_params", "metric_history", "search_runs", "set_experiment", "set_tag",
+        "ActiveRun",
+        "RunComparison",
+        "TrackingClient",
+        "active_run",
+        "autolog",
+        "end_run",
+        "get_client",
+        "get_run",
+        "init",
+        "log_artifact",
+        "log_metric",
+        "log_metrics",
+        "log_param",
+        "log_params",
+        "metric_history",
+        "search_runs",
+        "set_experiment",
+        "set_tag",
         "start_run",
     }
 

@@ -42,9 +42,9 @@ _EXPORTS: dict[str, str] = {
     "TrackingClient": "keel.tracking",
     "ActiveRun": "keel.tracking",
     # data
-    "log_dataset": "keel.data",
-    "get_dataset": "keel.data",
-    "load_dataset": "keel.data",
+    "log_dataset": "keel._sdk",
+    "get_dataset": "keel._sdk",
+    "load_dataset": "keel._sdk",
     # configuration and values
     "Settings": "keel.config",
     "Metric": "keel.store",

@@ -15,8 +15,9 @@ import keel
 
 def keel_cli(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "KEEL_HOME": str(home), "COLUMNS": "200"}
-    proc = subprocess.run([sys.executable, "-m", "keel.cli", *args], capture_output=True,
-                          text=True, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "keel.cli", *args], capture_output=True, text=True, env=env
+    )
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
@@ -71,6 +72,7 @@ def test_experiments_commands(keel_home: Path) -> None:
     dup = keel_cli(keel_home, "experiments", "create", "fresh", check=False)
     assert dup.returncode == 1 and "already exists" in dup.stderr
     keel_cli(keel_home, "experiments", "rename", "fresh", "renamed")
-    names = [e["name"] for e in json.loads(keel_cli(keel_home, "experiments", "list",
-                                                      "--json").stdout)]
+    names = [
+        e["name"] for e in json.loads(keel_cli(keel_home, "experiments", "list", "--json").stdout)
+    ]
     assert names == ["renamed"]

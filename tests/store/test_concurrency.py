@@ -25,7 +25,9 @@ def _writer(home: str, run_id: str, worker: int, errors: mp.Queue) -> None:  # t
             for step in range(SINGLES):
                 store.runs.log_metric(run_id, Metric(key, float(step), step))
             for start in range(SINGLES, PER_THREAD, 100):
-                batch = [Metric(key, float(s), s) for s in range(start, min(start + 100, PER_THREAD))]
+                batch = [
+                    Metric(key, float(s), s) for s in range(start, min(start + 100, PER_THREAD))
+                ]
                 store.runs.log_batch(run_id, metrics=batch)
         except Exception as exc:  # reported to the parent, which fails the test
             errors.put(f"{key}: {type(exc).__name__}: {exc}")

@@ -32,8 +32,12 @@ def test_unsafe_paths_are_refused(bad: str) -> None:
 
 @pytest.mark.parametrize(
     ("path", "clean"),
-    [("model/model.pkl", "model/model.pkl"), ("a/./b", "a/b"), ("a//b/", "a/b"),
-     ("plots/roc curve.png", "plots/roc curve.png")],
+    [
+        ("model/model.pkl", "model/model.pkl"),
+        ("a/./b", "a/b"),
+        ("a//b/", "a/b"),
+        ("plots/roc curve.png", "plots/roc curve.png"),
+    ],
 )
 def test_safe_paths_are_normalised(path: str, clean: str) -> None:
     assert safe_relpath(path) == clean

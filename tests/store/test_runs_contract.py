@@ -153,8 +153,9 @@ def test_search_filter_order_and_pages(store: Store, exp_id: int) -> None:
     assert names("attributes.name like 'r%' and status = 'RUNNING'", "name DESC")[0] == "r4"
     page = store.runs.search([exp_id], order_by="name", max_results=3)
     assert [r.name for r in page.runs] == ["r1", "r2", "r3"] and page.next_page_token
-    rest = store.runs.search([exp_id], order_by="name", max_results=3,
-                             page_token=page.next_page_token)
+    rest = store.runs.search(
+        [exp_id], order_by="name", max_results=3, page_token=page.next_page_token
+    )
     assert [r.name for r in rest.runs] == ["r4"] and rest.next_page_token is None
 
 
@@ -172,8 +173,9 @@ def test_search_filter_order_and_pages(store: Store, exp_id: int) -> None:
         ("__import__('os')", "expected a field"),
     ],
 )
-def test_malformed_filters_say_what_is_wrong(store: Store, exp_id: int, bad: str,
-                                             fragment: str) -> None:
+def test_malformed_filters_say_what_is_wrong(
+    store: Store, exp_id: int, bad: str, fragment: str
+) -> None:
     with pytest.raises(FilterSyntaxError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
         store.runs.search([exp_id], bad)
 

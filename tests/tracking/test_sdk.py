@@ -69,19 +69,22 @@ def test_artifact_paths_cannot_escape(client: TrackingClient, tmp_path: Path) ->
         for bad in ["../x.txt", "/abs/x.txt", "a/../../x"]:
             with pytest.raises(UnsafePathError, match="x"):
                 run.log_artifact(f, bad)
-        with pytest.raises(NotFoundError, match="missing.txt"):
+        with pytest.raises(NotFoundError, match=r"missing\.txt"):
             run.log_artifact(tmp_path / "missing.txt")
 
 
 def test_metric_values_must_be_numbers(client: TrackingClient) -> None:
-    with keel.start_run(capture_env=False) as run, pytest.raises(InvalidArgumentError,
-                                                                   match="'acc'.*'high'"):
+    with (
+        keel.start_run(capture_env=False) as run,
+        pytest.raises(InvalidArgumentError, match=r"'acc'.*'high'"),
+    ):
         run.log_metric("acc", "high")  # type: ignore[arg-type]
 
 
 def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True,
-                          text=True).stdout
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout
 
 
 def test_capture_records_git_and_uncommitted_work(
@@ -108,8 +111,10 @@ def test_capture_records_git_and_uncommitted_work(
     assert "keel.python.version" in tags and "keel.host" in tags
     diff = client.read_artifact(run.id, "_keel/uncommitted.diff")
     assert b"requirements" not in diff and b"print('v2')" in diff
-    assert b"scikit-learn==" in client.read_artifact(run.id, "_keel/requirements.txt").lower() \
+    assert (
+        b"scikit-learn==" in client.read_artifact(run.id, "_keel/requirements.txt").lower()
         or b"scikit_learn==" in client.read_artifact(run.id, "_keel/requirements.txt").lower()
+    )
     # the diff reproduces the uncommitted work on a clean checkout of the commit
     clone = tmp_path / "clone"
     _git(tmp_path, "clone", "-q", str(repo), str(clone))
@@ -126,8 +131,7 @@ def test_search_and_compare(client: TrackingClient) -> None:
             run.log_params({"model": model, "seed": 1})
             run.log_metric("auc", auc)
             ids.append(run.id)
-    page = keel.search_runs("metrics.auc > 0.9", order_by="metrics.auc DESC",
-                            experiments=["cmp"])
+    page = keel.search_runs("metrics.auc > 0.9", order_by="metrics.auc DESC", experiments=["cmp"])
     assert [r.id for r in page.runs] == [ids[1], ids[0]]
     cmp = client.compare_runs(ids)
     assert cmp.differing_params == ["model"]
@@ -172,8 +176,9 @@ def test_autolog_records_sklearn_fits(client: TrackingClient) -> None:
 def test_system_metrics_are_sampled(client: TrackingClient) -> None:
     import time
 
-    with keel.start_run(capture_env=False, system_metrics=True,
-                        system_metrics_interval_s=0.05) as run:
+    with keel.start_run(
+        capture_env=False, system_metrics=True, system_metrics_interval_s=0.05
+    ) as run:
         time.sleep(0.4)
     metrics = keel.get_run(run.id).metrics
     assert metrics["system.memory_used_mb"] > 0

@@ -9,7 +9,9 @@ import importlib
 import sys
 from typing import Any
 
-import click
+import typer
+import typer.main
+from typer.core import TyperGroup
 
 #: command name -> (module holding a Typer ``app``, one-line help shown by ``keel --help``)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -23,36 +25,60 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class LazyGroup(click.Group):
-    """A click group that imports a command's module only when that command is used."""
+class LazyGroup(TyperGroup):
+    """A group that imports a command's module only when that command is used."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return list(COMMANDS)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name not in COMMANDS:
             return None
         import typer.main
 
         module = importlib.import_module(COMMANDS[cmd_name][0])
-        command: click.Command = typer.main.get_command(module.app)  # type: ignore[assignment]
+        command = typer.main.get_command(module.app)
         command.name = cmd_name
         return command
 
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
         rows = [(name, help_) for name, (_mod, help_) in COMMANDS.items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="keel", prog_name="keel")
-def cli() -> None:
-    """keel: track experiments, version data, and change models with confidence.
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
 
-    Data lives under KEEL_HOME (default ./.keel) unless KEEL_DB_URI / KEEL_ARTIFACTS_URI
-    point elsewhere. Start with `keel quickstart`.
-    """
+        print(f"keel {version('keel')}")
+        raise typer.Exit()
+
+
+def _build() -> Any:
+    app = typer.Typer(
+        cls=LazyGroup,
+        rich_markup_mode=None,  # plain help: Rich help would import every command module
+        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    @app.callback()
+    def root(
+        version: bool = typer.Option(
+            False, "--version", callback=_version, is_eager=True, help="Show the version."
+        ),
+    ) -> None:
+        """keel: track experiments, version data, and change models with confidence.
+
+        Data lives under KEEL_HOME (default ./.keel) unless KEEL_DB_URI / KEEL_ARTIFACTS_URI
+        point elsewhere. Start with `keel quickstart`.
+        """
+
+    return typer.main.get_command(app)
+
+
+cli = _build()
 
 
 def main(argv: list[str] | None = None) -> Any:

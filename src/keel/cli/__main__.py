@@ -1,3 +1,5 @@
+import sys
+
 from keel.cli import main
 
-main()
+sys.exit(main())

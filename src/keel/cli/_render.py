@@ -11,20 +11,23 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-import click
-
 from keel.exceptions import InvalidArgumentError, KeelError, NotFoundError
 
 
-def run_cli(cli: click.Group, argv: list[str]) -> Any:
+def run_cli(cli: Any, argv: list[str]) -> Any:
     """Run the CLI, turning keel's errors into one red line and a non-zero exit code."""
+    from typer._click.exceptions import ClickException
+    from typer.exceptions import Abort, Exit
+
     try:
-        return cli.main(args=argv, prog_name="keel", standalone_mode=False)
-    except click.exceptions.Abort:
+        code = cli.main(args=argv, prog_name="keel", standalone_mode=False)
+    except (Abort, KeyboardInterrupt):
         err_console().print("[red]Aborted.[/red]")
         sys.exit(130)
-    except click.ClickException as exc:
+    except ClickException as exc:
         exc.show()
+        sys.exit(exc.exit_code)
+    except Exit as exc:
         sys.exit(exc.exit_code)
     except KeelError as exc:
         err_console().print(f"[bold red]Error:[/bold red] {escape(str(exc))}")
@@ -36,6 +39,7 @@ def run_cli(cli: click.Group, argv: list[str]) -> Any:
             else 1
         )
         sys.exit(code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def escape(text: str) -> str:

@@ -1,1 +1,75 @@
-"""Dataset versions: hashing, schema, profiles, diffs (being built)."""
+"""Dataset versions: files, folders and tables as named, immutable, profiled versions.
+
+::
+
+    from keel.data import DatasetClient, SqlQuery
+
+    datasets = DatasetClient(store, project)
+    v1 = datasets.log("customers", "data/customers.parquet")
+    v2 = datasets.log("customers", SqlQuery("postgresql+psycopg://reader@db/prod",
+                                            "SELECT * FROM customers"))
+    datasets.diff("customers@1", "customers@2")   # schema and statistics that changed
+    datasets.status("images", "data/images/")     # incremental re-hash of a folder
+
+Names load on first use: importing this package (or its light modules, as ``keel datasets
+status`` does) imports neither the metadata store nor pandas or pyarrow.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from keel.data._client import DatasetClient
+    from keel.data._diff import DatasetDiff, DiffThresholds, Retyped, StatChange
+    from keel.data._files import FolderStatus, ProgressFn
+    from keel.data._hashstate import RACY_WINDOW_NS, HashState
+    from keel.data._quick import quick_status
+    from keel.data._refs import DatasetRef, parse_ref
+    from keel.data._sql import SqlQuery
+
+_EXPORTS: dict[str, str] = {
+    "DatasetClient": "keel.data._client",
+    "DatasetDiff": "keel.data._diff",
+    "DiffThresholds": "keel.data._diff",
+    "Retyped": "keel.data._diff",
+    "StatChange": "keel.data._diff",
+    "FolderStatus": "keel.data._files",
+    "ProgressFn": "keel.data._files",
+    "RACY_WINDOW_NS": "keel.data._hashstate",
+    "HashState": "keel.data._hashstate",
+    "quick_status": "keel.data._quick",
+    "DatasetRef": "keel.data._refs",
+    "parse_ref": "keel.data._refs",
+    "SqlQuery": "keel.data._sql",
+}
+
+__all__ = [
+    "RACY_WINDOW_NS",
+    "DatasetClient",
+    "DatasetDiff",
+    "DatasetRef",
+    "DiffThresholds",
+    "FolderStatus",
+    "HashState",
+    "ProgressFn",
+    "Retyped",
+    "SqlQuery",
+    "StatChange",
+    "parse_ref",
+    "quick_status",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'keel.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -10,9 +10,10 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 
-from keel.data._hashstate import FileStat, HashState, StateEntry
+from keel.data._hashstate import FileStat, HashState, Row, vouches
 from keel.exceptions import InvalidArgumentError, NotFoundError
 
 #: Called as ``progress(stage, done, total)`` while long work advances.
@@ -39,16 +40,34 @@ def scan(path: str | os.PathLike[str]) -> list[FileStat]:
     stack = [(str(root), "")]
     while stack:
         folder, prefix = stack.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                rel = prefix + entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    if entry.name not in IGNORED_DIRS:
-                        stack.append((entry.path, rel + "/"))
-                elif entry.is_file():
-                    found.append(FileStat.of(rel, entry.path, entry.stat()))
-    found.sort(key=lambda f: f.rel)
+        try:
+            _scan_folder(folder, prefix, stack, found)
+        except PermissionError as exc:
+            raise InvalidArgumentError(
+                f"cannot read {exc.filename or folder!r}: permission denied; fix its "
+                "permissions or move it out of the dataset folder"
+            ) from None
+    found.sort(key=itemgetter(0))  # by relative path
     return found
+
+
+def _scan_folder(
+    folder: str, prefix: str, stack: list[tuple[str, str]], found: list[FileStat]
+) -> None:
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            rel = prefix + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in IGNORED_DIRS:
+                    stack.append((entry.path, rel + "/"))
+            elif entry.is_file():
+                try:
+                    st = entry.stat()
+                except FileNotFoundError:
+                    continue  # deleted while we looked: it is not part of the folder now
+                found.append(
+                    FileStat(rel, entry.path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                )
 
 
 def require_files(path: str | os.PathLike[str], stats: list[FileStat]) -> None:
@@ -86,10 +105,11 @@ def hash_stats(
     known = state.under(root) if root is not None else _single(state, stats)
     hashes: dict[str, str] = {}
     todo: list[FileStat] = []
-    for st in stats:
+    window = state.racy_window_ns
+    for st in stats:  # the hot loop of a warm status: keep it to lookups and compares
         entry = known.get(st.path)
-        if entry is not None and entry.vouches_for(st, state.racy_window_ns):
-            hashes[st.rel] = entry.sha256
+        if entry is not None and vouches(entry, st, window):
+            hashes[st.rel] = entry[4]
         else:
             todo.append(st)
     fresh: list[tuple[FileStat, str, int]] = []
@@ -107,14 +127,14 @@ def hash_stats(
         if progress is not None and (i % step == 0 or i == len(todo)):
             progress("hashing", i, len(todo))
     state.record(fresh)
-    if root is not None:
-        seen = {st.path for st in stats}
+    if root is not None and len(known) > len(stats) - len(todo):
+        seen = {st.path for st in stats}  # some cached files are gone: drop their rows
         state.forget(p for p in known if p not in seen)
     return HashResult(hashes, hashed=len(todo), cached=len(stats) - len(todo))
 
 
-def _single(state: HashState, stats: list[FileStat]) -> dict[str, StateEntry]:
-    out: dict[str, StateEntry] = {}
+def _single(state: HashState, stats: list[FileStat]) -> dict[str, Row]:
+    out: dict[str, Row] = {}
     for st in stats:
         entry = state.get(st.path)
         if entry is not None:
@@ -149,16 +169,22 @@ class FolderStatus:
 
 
 def compare(
-    ref: str, path: str, current: Mapping[str, str], stored: Mapping[str, str], hashed: int
+    ref: str,
+    path: str,
+    current: Mapping[str, str],
+    stored: Mapping[str, str],
+    *,
+    hashed: int,
+    stored_hash: str,
 ) -> FolderStatus:
     """Sort files into added, removed, modified and unchanged."""
     added = sorted(p for p in current if p not in stored)
     removed = sorted(p for p in stored if p not in current)
     modified = sorted(p for p in current if p in stored and stored[p] != current[p])
     unchanged = len(current) - len(added) - len(modified)
-    return FolderStatus(
-        ref, path, added, removed, modified, unchanged, hashed, manifest_hash(current)
-    )
+    changed = added or removed or modified
+    content_hash = manifest_hash(current) if changed else stored_hash
+    return FolderStatus(ref, path, added, removed, modified, unchanged, hashed, content_hash)
 
 
 def files_profile(stats: Iterable[FileStat]) -> dict[str, object]:

@@ -19,9 +19,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 #: Timestamps closer than this to the read time are not trusted (FAT has 2 s mtimes).
 RACY_WINDOW_NS = 2_000_000_000
@@ -35,13 +36,30 @@ CREATE TABLE IF NOT EXISTS state (
     ctime_ns INTEGER NOT NULL,
     sha256 TEXT NOT NULL,
     recorded_at_ns INTEGER NOT NULL
-) WITHOUT ROWID
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS refs (
+    db TEXT NOT NULL,
+    project TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    db_stat TEXT NOT NULL,
+    recorded_at_ns INTEGER NOT NULL,
+    version_ref TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    PRIMARY KEY (db, project, ref)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS manifests (
+    content_hash TEXT PRIMARY KEY,
+    body BLOB NOT NULL
+) WITHOUT ROWID;
 """
 
 
-@dataclass(frozen=True, slots=True)
-class FileStat:
-    """What ``stat`` says about one file, and where it sits in its dataset."""
+class FileStat(NamedTuple):
+    """What ``stat`` says about one file, and where it sits in its dataset.
+
+    A named tuple rather than a dataclass: a folder scan makes one per file, and tuples are
+    several times cheaper to build.
+    """
 
     rel: str
     path: str
@@ -56,7 +74,20 @@ class FileStat:
 
 
 @dataclass(frozen=True, slots=True)
-class StateEntry:
+class RefEntry:
+    """A dataset reference as resolved when the metadata database had stat ``db_stat``."""
+
+    db_stat: str
+    recorded_at_ns: int
+    version_ref: str
+    content_hash: str
+
+
+#: A cache row as stored: (inode, size, mtime_ns, ctime_ns, sha256, recorded_at_ns).
+Row = tuple[int, int, int, int, str, int]
+
+
+class StateEntry(NamedTuple):
     inode: int
     size: int
     mtime_ns: int
@@ -66,19 +97,20 @@ class StateEntry:
 
     def vouches_for(self, st: FileStat, racy_window_ns: int) -> bool:
         """True when the cached hash is certainly the file's hash (see module docstring)."""
-        return (
-            self.inode == st.inode
-            and self.size == st.size
-            and self.mtime_ns == st.mtime_ns
-            and self.ctime_ns == st.ctime_ns
-            and max(st.mtime_ns, st.ctime_ns) < self.recorded_at_ns - racy_window_ns
-        )
+        return vouches(self, st, racy_window_ns)
+
+
+def vouches(entry: Row, st: FileStat, racy_window_ns: int) -> bool:
+    """:meth:`StateEntry.vouches_for` on a plain row (the hot path of a warm status)."""
+    return entry[:4] == st[2:] and (st[4] if st[4] > st[5] else st[5]) < entry[5] - racy_window_ns
 
 
 class HashState:
     """The hash cache of one machine. Not shared between threads; cheap to open."""
 
-    def __init__(self, path: str | os.PathLike[str] | None, *, racy_window_ns: int = RACY_WINDOW_NS):
+    def __init__(
+        self, path: str | os.PathLike[str] | None, *, racy_window_ns: int = RACY_WINDOW_NS
+    ):
         self.path = None if path is None else Path(path)
         self.racy_window_ns = racy_window_ns
         self._conn: sqlite3.Connection | None = None
@@ -106,7 +138,7 @@ class HashState:
         except OSError:
             return _init(sqlite3.connect(":memory:"))  # read-only home: hash everything
 
-    def under(self, root: str) -> dict[str, StateEntry]:
+    def under(self, root: str) -> dict[str, Row]:
         """Every entry below the folder ``root`` (absolute), in one range query."""
         root = root.rstrip(os.sep)
         # Paths below root sort between "root/" and "root0" ('0' follows '/').
@@ -117,7 +149,8 @@ class HashState:
                 "FROM state WHERE path >= ? AND path < ?",
                 (low, high),
             )
-            return {r[0]: StateEntry(*r[1:]) for r in rows}
+            # Plain rows: building 10,000 named tuples costs more than the query.
+            return {r[0]: r[1:] for r in rows}
         except sqlite3.Error:
             return {}
 
@@ -154,7 +187,7 @@ class HashState:
         if values:
             self._write("DELETE FROM state WHERE path = ?", values)
 
-    def _write(self, sql: str, values: list[tuple[object, ...]]) -> None:
+    def _write(self, sql: str, values: Sequence[tuple[object, ...]]) -> None:
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -164,6 +197,48 @@ class HashState:
             # A cache that cannot be written only costs speed next time.
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
+
+    def lookup_ref(self, db: str, project: str, ref: str) -> RefEntry | None:
+        try:
+            row = (
+                self._connect()
+                .execute(
+                    "SELECT db_stat, recorded_at_ns, version_ref, content_hash FROM refs "
+                    "WHERE db = ? AND project = ? AND ref = ?",
+                    (db, project, ref),
+                )
+                .fetchone()
+            )
+        except sqlite3.Error:
+            return None
+        return None if row is None else RefEntry(*row)
+
+    def remember_ref(self, db: str, project: str, ref: str, entry: RefEntry) -> None:
+        e = entry
+        row = (db, project, ref, e.db_stat, e.recorded_at_ns, e.version_ref, e.content_hash)
+        self._write(
+            "INSERT OR REPLACE INTO refs (db, project, ref, db_stat, recorded_at_ns, "
+            "version_ref, content_hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [row],
+        )
+
+    def manifest(self, content_hash: str) -> bytes | None:
+        """The stored file list of a content hash (callers verify it against the hash)."""
+        try:
+            row = (
+                self._connect()
+                .execute("SELECT body FROM manifests WHERE content_hash = ?", (content_hash,))
+                .fetchone()
+            )
+        except sqlite3.Error:
+            return None
+        return None if row is None else bytes(row[0])
+
+    def remember_manifest(self, content_hash: str, body: bytes) -> None:
+        self._write(
+            "INSERT OR REPLACE INTO manifests (content_hash, body) VALUES (?, ?)",
+            [(content_hash, body)],
+        )
 
     def close(self) -> None:
         if self._conn is not None:
@@ -181,5 +256,5 @@ def _init(conn: sqlite3.Connection) -> sqlite3.Connection:
     conn.isolation_level = None
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute(_SCHEMA)
+    conn.executescript(_SCHEMA)
     return conn

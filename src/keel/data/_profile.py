@@ -1,9 +1,10 @@
 """Schema and per-column profile of an Arrow table, vectorised (about a second for 1M rows).
 
-Profile of a column: ``type``, ``nulls`` (NaN counts as missing), ``null_rate``,
-``distinct``; numbers add ``min``, ``max``, ``mean``, ``std`` and ``quantiles`` (p5, p25,
-p50, p75, p95, linear interpolation) from one sort; strings, categoricals and booleans add
-``top``, the most frequent values with their counts; dates and times add ``min``/``max``.
+Profile of a column: ``type``, ``count`` (non-missing values), ``nulls`` (NaN counts as
+missing), ``null_rate``, ``distinct``; numbers add ``min``, ``max``, ``mean``, ``std`` and
+``quantiles`` (p5, p25, p50, p75, p95, linear interpolation) from one sort; strings,
+categoricals and booleans add ``top``, the most frequent values with their counts (empty
+when every value is unique); dates and times add ``min``/``max``.
 """
 
 from __future__ import annotations
@@ -43,15 +44,14 @@ def column_profile(arr: pa.Array, num_rows: int) -> dict[str, Any]:
     nulls = arr.null_count
     out: dict[str, Any] = {
         "type": str(kind),
+        "count": len(arr) - nulls,
         "nulls": nulls,
         "null_rate": nulls / num_rows if num_rows else 0.0,
     }
     if pa.types.is_decimal(kind):
         arr = arr.cast(pa.float64())
         kind = arr.type
-    if (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and not pa.types.is_boolean(
-        kind
-    ):
+    if (pa.types.is_integer(kind) or pa.types.is_floating(kind)) and not pa.types.is_boolean(kind):
         out.update(_numeric(arr))
     elif _is_categorical(kind):
         out.update(_categorical(arr))
@@ -97,7 +97,7 @@ def _numeric(arr: pa.Array) -> dict[str, Any]:
 def _quantile(ordered: np.ndarray, q: float) -> float:
     """Linear-interpolated quantile of an already sorted array (numpy's default method)."""
     pos = q * (len(ordered) - 1)
-    lo = int(math.floor(pos))
+    lo = math.floor(pos)
     hi = min(lo + 1, len(ordered) - 1)
     a, b = float(ordered[lo]), float(ordered[hi])
     if a == b:
@@ -112,12 +112,16 @@ def _categorical(arr: pa.Array) -> dict[str, Any]:
     values, freqs = counts.field("values"), counts.field("counts")
     valid = pc.is_valid(values)
     values, freqs = pc.filter(values, valid), pc.filter(freqs, valid)
-    order = pc.select_k_unstable(freqs, k=min(TOP_K, len(freqs)), sort_keys=[("dummy", "descending")])
+    order = pc.select_k_unstable(
+        freqs, k=min(TOP_K, len(freqs)), sort_keys=[("dummy", "descending")]
+    )
     top = [
         {"value": _scalar(values[i].as_py()), "count": int(freqs[i].as_py())}
         for i in order.to_pylist()
     ]
     top.sort(key=lambda t: (-t["count"], str(t["value"])))
+    if top and top[0]["count"] == 1:
+        top = []  # every value is unique (ids, free text): a "top" would be noise
     return {"distinct": len(values), "top": top}
 
 

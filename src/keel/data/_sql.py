@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -46,9 +46,7 @@ class SqlQuery:
                 f"{_redact(self.url)!r} is not a SQLAlchemy database URL; use for example "
                 "postgresql+psycopg://user@host/db or sqlite:///path/to/file.db"
             ) from exc
-        hidden = {
-            k: "***" for k in url.query if any(s in k.lower() for s in _SECRET_KEYS)
-        }
+        hidden = {k: "REDACTED" for k in url.query if any(s in k.lower() for s in _SECRET_KEYS)}
         return url.update_query_dict(hidden).render_as_string(hide_password=True)
 
     def __repr__(self) -> str:
@@ -56,7 +54,12 @@ class SqlQuery:
 
     def describe(self) -> dict[str, Any]:
         """What a dataset version records as its source (no secrets)."""
-        return {"type": "sql", "url": self.safe_url, "query": self.query, "params": dict(self.params)}
+        return {
+            "type": "sql",
+            "url": self.safe_url,
+            "query": self.query,
+            "params": dict(self.params),
+        }
 
 
 def read_sql(source: SqlQuery) -> pa.Table:
@@ -94,7 +97,7 @@ def read_sql(source: SqlQuery) -> pa.Table:
     )
 
 
-def _batch(columns: list[str], rows: list[Any]) -> pa.RecordBatch:
+def _batch(columns: list[str], rows: Sequence[Any]) -> pa.RecordBatch:
     import pyarrow as pa
 
     arrays = []
@@ -116,5 +119,5 @@ def _redact(url: str) -> str:
     if not sep or "@" not in rest:
         return url
     creds, _, host = rest.rpartition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"
+    user, colon, _password = creds.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}"

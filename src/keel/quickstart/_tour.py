@@ -17,7 +17,7 @@ STEPS: list[Step] = [
 
 NEXT_STEPS = [
     "keel runs list --experiment quickstart-breast-cancer",
-    "keel runs search \"metrics.auc > 0.95\" --order-by \"metrics.auc DESC\"",
+    'keel runs search "metrics.auc > 0.95" --order-by "metrics.auc DESC"',
     "keel runs compare <run-id> <run-id>",
     "keel datasets show breast-cancer",
 ]

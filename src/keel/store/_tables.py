@@ -6,7 +6,6 @@ Migrations (autogenerate) and garbage collection read the metadata through this 
 
 from __future__ import annotations
 
-from keel.store import _schema_pipelines as _schema_pipelines
 from keel.store._schema import Base
 
 __all__ = ["Base"]
