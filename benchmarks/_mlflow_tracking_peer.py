@@ -143,7 +143,9 @@ def _clone_runs(client: Any, template_id: str, data: list[Any]) -> None:
     runs, tags_t = SqlRun.__table__, SqlTag.__table__
     engine = client._tracking_client.store.engine
     with engine.begin() as conn:
-        tmpl = dict(conn.execute(select(runs).where(runs.c.run_uuid == template_id)).mappings().one())
+        tmpl = dict(
+            conn.execute(select(runs).where(runs.c.run_uuid == template_id)).mappings().one()
+        )
         tmpl_tags = dict(
             conn.execute(
                 select(tags_t.c.key, tags_t.c.value).where(tags_t.c.run_uuid == template_id)
@@ -164,7 +166,14 @@ def _clone_runs(client: Any, template_id: str, data: list[Any]) -> None:
             rows["tags"] += [{"run_uuid": rid, "key": k, "value": v} for k, v in all_tags.items()]
             rows["params"] += [{"run_uuid": rid, "key": k, "value": v} for k, v in params.items()]
             rows["m"] += [
-                {"run_uuid": rid, "key": k, "value": v, "timestamp": BASE_TS, "step": 0, "is_nan": False}
+                {
+                    "run_uuid": rid,
+                    "key": k,
+                    "value": v,
+                    "timestamp": BASE_TS,
+                    "step": 0,
+                    "is_nan": False,
+                }
                 for k, v in metrics.items()
             ]
         conn.execute(insert(runs), rows["runs"])
@@ -206,7 +215,15 @@ def _percentiles(xs: list[float]) -> dict[str, float]:
     }
 
 
+def _experiment(client: Any, name: str, folder: str) -> str:
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id)
+    return str(client.create_experiment(name, artifact_location=f"{folder}/mlartifacts"))
+
+
 def main(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Run the measurements named in ``cfg["phases"]`` against ``<tmp>/mlflow.db``."""
     t0 = time.perf_counter()
     import mlflow
     from mlflow import MlflowClient
@@ -214,14 +231,18 @@ def main(cfg: dict[str, Any]) -> dict[str, Any]:
     import_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     client = MlflowClient(tracking_uri=f"sqlite:///{cfg['tmp']}/mlflow.db")
-    exp_id = client.create_experiment("bench", artifact_location=f"{cfg['tmp']}/mlartifacts")
-    search_exp = client.create_experiment("search", artifact_location=f"{cfg['tmp']}/mlartifacts")
+    exp_id = _experiment(client, "bench", cfg["tmp"])
     setup_s = time.perf_counter() - t0
     out: dict[str, Any] = {"version": mlflow.__version__, "import_s": import_s, "setup_s": setup_s}
-    out["log_metric"] = _measure_log_metric(client, exp_id, cfg["n_metric"], cfg["warmup"])
-    out["log_batch"] = _measure_log_batch(client, exp_id, cfg["n_points"], cfg["chunk"])
-    out["create"] = _create_search_runs(client, search_exp, cfg["n_runs"], cfg["api_runs"])
-    out["search"] = _measure_search(client, search_exp, cfg["repeats"])
+    phases = cfg["phases"]
+    if "log_metric" in phases:
+        out["log_metric"] = _measure_log_metric(client, exp_id, cfg["n_metric"], cfg["warmup"])
+    if "log_batch" in phases:
+        out["log_batch"] = _measure_log_batch(client, exp_id, cfg["n_points"], cfg["chunk"])
+    if "search" in phases:
+        search_exp = _experiment(client, "search", cfg["tmp"])
+        out["create"] = _create_search_runs(client, search_exp, cfg["n_runs"], cfg["api_runs"])
+        out["search"] = _measure_search(client, search_exp, cfg["repeats"])
     return out
 
 

@@ -7,8 +7,10 @@ if the server is missing); on a laptop without it they skip with that reason.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,22 @@ def store(request: pytest.FixtureRequest) -> Store:
 @pytest.fixture
 def keel_home(tmp_path: Path) -> Path:
     return tmp_path / "keel-home"
+
+
+KeelCli = Callable[..., "subprocess.CompletedProcess[str]"]
+
+
+@pytest.fixture
+def run_keel(keel_home: Path) -> KeelCli:
+    """Run the real ``keel`` command line against ``keel_home``; asserts success by default."""
+
+    def run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "KEEL_HOME": str(keel_home), "COLUMNS": "200"}
+        proc = subprocess.run(
+            [sys.executable, "-m", "keel.cli", *args], capture_output=True, text=True, env=env
+        )
+        if check:
+            assert proc.returncode == 0, proc.stderr
+        return proc
+
+    return run

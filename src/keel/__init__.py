@@ -45,6 +45,12 @@ _EXPORTS: dict[str, str] = {
     "log_dataset": "keel._sdk",
     "get_dataset": "keel._sdk",
     "load_dataset": "keel._sdk",
+    # models
+    "log_model": "keel.models",
+    # pipelines
+    "step": "keel.pipelines",
+    "pipeline": "keel.pipelines",
+    "Resources": "keel.pipelines",
     # configuration and values
     "Settings": "keel.config",
     "Metric": "keel.store",

@@ -15,7 +15,10 @@ One tree, so callers can catch exactly what they mean::
     ├── StoreError                  the database or blob store failed
     │   ├── BlobCorruptedError      a blob's bytes no longer match its hash
     │   └── MigrationError          the schema could not be brought up to date
+    ├── StepFailedError             a pipeline step raised, timed out or lost its worker
+    ├── ResourceUnavailableError    no runner or worker can give a step what it asks for
     ├── PermissionDeniedError       the caller may not do this
+    │   └── AuthenticationError     no valid credentials came with a server request
     └── ModelSecurityError          a model package failed a security check
         ├── TamperedModelError      a file's bytes or the manifest changed after signing
         ├── UntrustedModelError     unsigned, or signed by a key not trusted (policy strict)
@@ -79,8 +82,20 @@ class MigrationError(StoreError):
     """The database schema could not be upgraded."""
 
 
+class StepFailedError(KeelError):
+    """A pipeline step failed for good (after its retries); completed steps stay cached."""
+
+
+class ResourceUnavailableError(KeelError):
+    """No runner or worker can provide the CPUs, memory, GPUs or resources a step requests."""
+
+
 class PermissionDeniedError(KeelError):
     """The caller is not allowed to do this."""
+
+
+class AuthenticationError(PermissionDeniedError):
+    """No valid credentials came with a request to a server that requires them."""
 
 
 class ModelSecurityError(KeelError):
@@ -101,6 +116,7 @@ class UnsafeModelError(ModelSecurityError):
 
 __all__ = [
     "AlreadyExistsError",
+    "AuthenticationError",
     "BlobCorruptedError",
     "ConfigError",
     "ConflictError",
@@ -113,6 +129,8 @@ __all__ = [
     "NotFoundError",
     "ParamConflictError",
     "PermissionDeniedError",
+    "ResourceUnavailableError",
+    "StepFailedError",
     "StoreError",
     "TamperedModelError",
     "UnsafeModelError",

@@ -203,19 +203,37 @@ def _profile_row(name: str, p: dict[str, Any]) -> list[Any]:
 
 
 @app.command()
-def diff(a: str, b: str, json_: bool = JSON) -> None:
+def diff(
+    a: str,
+    b: str,
+    drift: bool = typer.Option(
+        False, "--drift", help="Also run the drift tests (KS/chi-square/PSI...) on the tables."
+    ),
+    json_: bool = JSON,
+) -> None:
     """Compare two versions: schema changes and statistics that moved beyond noise."""
-    result = _client().diff(a, b)
+    client = _client()
+    result = client.diff(a, b)
+    report = None
+    if drift:
+        from keel.monitoring import compare
+
+        report = compare(client.load_arrow(a), client.load_arrow(b))
     if json_:
-        print_json(
-            {
-                **to_jsonable(result),
-                "changed": result.changed,
-                "schema_changed": result.schema_changed,
-            }
-        )
+        out = {
+            **to_jsonable(result),
+            "changed": result.changed,
+            "schema_changed": result.schema_changed,
+        }
+        if report is not None:
+            out["drift"] = report.to_dict()
+        print_json(out)
         return
     _print_diff(result)
+    if report is not None:
+        from keel.cli.monitor import print_drift
+
+        print_drift(report)
 
 
 def _print_diff(d: DatasetDiff) -> None:

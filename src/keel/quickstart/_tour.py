@@ -8,11 +8,20 @@ from __future__ import annotations
 
 from keel.quickstart._context import Step, TourContext
 from keel.quickstart._core import compare_runs, train_models, version_data
+from keel.quickstart._models import promote_champion, register_best
+from keel.quickstart._monitoring import monitor_deployment
+from keel.quickstart._pipelines import run_pipeline
+from keel.quickstart._serving import serve_champion
 
 STEPS: list[Step] = [
     Step("Version the training data", version_data),
     Step("Train candidate models as tracked runs", train_models),
     Step("Search and compare the runs", compare_runs),
+    Step("Package, sign and register the best model", register_best),
+    Step("Promote it to champion and load it back verified", promote_champion),
+    Step("Train as a cached pipeline: prepare, train, evaluate", run_pipeline),
+    Step("Serve the champion over HTTP and query its prediction log", serve_champion),
+    Step("Monitor it: drifted traffic, late labels, alerts and a report", monitor_deployment),
 ]
 
 NEXT_STEPS = [
@@ -20,6 +29,16 @@ NEXT_STEPS = [
     'keel runs search "metrics.auc > 0.95" --order-by "metrics.auc DESC"',
     "keel runs compare <run-id> <run-id>",
     "keel datasets show breast-cancer",
+    "keel pipeline runs",
+    "keel models show breast-cancer-classifier@champion",
+    "keel models list --task classification --min-metric auc=0.9",
+    "keel models history breast-cancer-classifier --chart history.png",
+    "keel serve breast-cancer-classifier@champion --port 8080",
+    'keel predictions sql "SELECT model, version, count(*) FROM predictions GROUP BY ALL"',
+    "keel alerts list",
+    "keel monitor run quickstart --window 1h",
+    "keel monitor report quickstart --window 1h --every 15m --out reports/",
+    "keel sql \"SELECT name, value FROM monitoring WHERE kind = 'drift' ORDER BY value DESC\"",
 ]
 
 

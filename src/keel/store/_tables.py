@@ -6,6 +6,12 @@ Migrations (autogenerate) and garbage collection read the metadata through this 
 
 from __future__ import annotations
 
+from keel.store import _schema_auth as _schema_auth
+from keel.store import _schema_comments as _schema_comments
+from keel.store import _schema_deployments as _schema_deployments
+from keel.store import _schema_monitoring as _schema_monitoring
+from keel.store import _schema_pipelines as _schema_pipelines
+from keel.store import _schema_registry as _schema_registry
 from keel.store._schema import Base
 
 __all__ = ["Base"]

@@ -6,12 +6,14 @@ Grammar (keywords are case-insensitive)::
     and_expr   := atom ("and" atom)*
     atom       := "(" expr ")" | comparison
     comparison := field op value | field ["not"] "in" "(" value ("," value)* ")"
+                | field "is" ["not"] "null"
     field      := ("metrics" | "params" | "tags" | "attributes") "." key | attribute
     op         := "=" | "==" | "!=" | "<>" | "<" | "<=" | ">" | ">=" | "like" | "ilike"
 
 ``metric.``/``param.``/``tag.``/``attribute.`` prefixes are accepted too (MLflow spells
 them both ways). Keys may be quoted with backticks or double quotes when they hold
 spaces. Example: ``metrics.auc > 0.9 and params.model = 'rf' and tags.team = 'x'``.
+``tags.note IS NULL`` matches objects without that tag (``IS NOT NULL``: with it).
 """
 
 from __future__ import annotations
@@ -57,8 +59,27 @@ ATTRIBUTES: dict[str, str] = {
     "parent_id": "parent_id",
 }
 NUMERIC_ATTRIBUTES = frozenset({"start_time", "end_time", "experiment_id"})
+
+
+@dataclass(frozen=True, slots=True)
+class Vocabulary:
+    """The attributes one kind of object can be filtered on (runs by default).
+
+    Other searches (model versions ...) reuse the grammar with their own attribute names;
+    ``attributes`` maps each accepted spelling to a column, ``numeric`` lists the columns
+    compared as numbers.
+    """
+
+    noun: str
+    attributes: dict[str, str]
+    numeric: frozenset[str]
+
+
+RUNS = Vocabulary("run", ATTRIBUTES, NUMERIC_ATTRIBUTES)
 _NUMERIC_OPS = frozenset({"=", "!=", "<", "<=", ">", ">="})
 _STRING_OPS = frozenset({"=", "!=", "like", "ilike", "in", "not in"})
+#: Presence tests, valid for every field: no value follows them.
+NULL_OPS = frozenset({"is null", "is not null"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +158,7 @@ def _unquote(text: str) -> str:
     return text
 
 
-def _split_field(text: str, source: str, pos: int) -> tuple[Entity, str]:
+def _split_field(text: str, source: str, pos: int, vocab: Vocabulary = RUNS) -> tuple[Entity, str]:
     prefix, _, key = text.partition(".")
     entity = _PREFIXES.get(prefix.lower())
     if entity is None:
@@ -147,24 +168,25 @@ def _split_field(text: str, source: str, pos: int) -> tuple[Entity, str]:
         )
     key = _unquote(key)
     if entity == "attribute":
-        key = _attribute(key, source, pos)
+        key = _attribute(key, source, pos, vocab)
     return entity, key
 
 
-def _attribute(name: str, source: str, pos: int) -> str:
-    column = ATTRIBUTES.get(name.lower())
+def _attribute(name: str, source: str, pos: int, vocab: Vocabulary = RUNS) -> str:
+    column = vocab.attributes.get(name.lower())
     if column is None:
-        known = ", ".join(sorted(ATTRIBUTES))
+        known = ", ".join(sorted(vocab.attributes))
         raise FilterSyntaxError(
-            f"unknown run attribute {name!r} at position {pos} in filter {source!r}; "
+            f"unknown {vocab.noun} attribute {name!r} at position {pos} in filter {source!r}; "
             f"known attributes: {known}"
         )
     return column
 
 
 class _Parser:
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, vocab: Vocabulary = RUNS) -> None:
         self.source = source
+        self.vocab = vocab
         self.tokens = _tokenize(source)
         self.i = 0
 
@@ -219,14 +241,16 @@ class _Parser:
                 raise self.fail(close, "')'")
             return inner
         if tok.kind == "field":
-            entity, key = _split_field(tok.text, self.source, tok.pos)
-        elif tok.kind == "word" and tok.text.lower() in ATTRIBUTES:
-            entity, key = "attribute", ATTRIBUTES[tok.text.lower()]
+            entity, key = _split_field(tok.text, self.source, tok.pos, self.vocab)
+        elif tok.kind == "word" and tok.text.lower() in self.vocab.attributes:
+            entity, key = "attribute", self.vocab.attributes[tok.text.lower()]
         else:
             raise self.fail(tok, "a field such as metrics.auc, params.model or tags.team")
         op = self.operator()
+        if op in NULL_OPS:
+            return Comparison(entity, key, op, "")
         value = self.values() if op in ("in", "not in") else self.value()
-        return _checked(Comparison(entity, key, op, value), self.source)
+        return _checked(Comparison(entity, key, op, value), self.source, self.vocab)
 
     def operator(self) -> str:
         tok = self.next("a comparison operator")
@@ -238,7 +262,13 @@ class _Parser:
                 return word
             if word == "not" and self.keyword("in"):
                 return "not in"
-        raise self.fail(tok, "an operator (=, !=, <, <=, >, >=, like, ilike, in, not in)")
+            if word == "is":
+                negated = self.keyword("not")
+                if self.keyword("null"):
+                    return "is not null" if negated else "is null"
+        raise self.fail(
+            tok, "an operator (=, !=, <, <=, >, >=, like, ilike, in, not in, is [not] null)"
+        )
 
     def value(self) -> Value:
         tok = self.next("a value")
@@ -264,10 +294,8 @@ class _Parser:
             items.append(self.value())
 
 
-def _checked(cmp: Comparison, source: str) -> Comparison:
-    numeric = cmp.entity == "metric" or (
-        cmp.entity == "attribute" and cmp.key in NUMERIC_ATTRIBUTES
-    )
+def _checked(cmp: Comparison, source: str, vocab: Vocabulary = RUNS) -> Comparison:
+    numeric = cmp.entity == "metric" or (cmp.entity == "attribute" and cmp.key in vocab.numeric)
     allowed = _NUMERIC_OPS if numeric else _STRING_OPS
     if cmp.op not in allowed:
         kind = "numbers" if numeric else "strings"
@@ -294,11 +322,11 @@ def _fmt(v: float) -> str:
     return str(int(v)) if v.is_integer() else repr(v)
 
 
-def parse_filter(source: str | None) -> Expr | None:
+def parse_filter(source: str | None, vocabulary: Vocabulary = RUNS) -> Expr | None:
     """Parse a filter string; ``None`` or blank means no filter."""
     if source is None or not source.strip():
         return None
-    return _Parser(source).parse()
+    return _Parser(source, vocabulary).parse()
 
 
 def parse_order_by(clauses: Sequence[str] | str | None) -> list[OrderBy]:
@@ -334,6 +362,7 @@ __all__ = [
     "Expr",
     "Or",
     "OrderBy",
+    "Vocabulary",
     "parse_filter",
     "parse_order_by",
 ]

@@ -1,0 +1,365 @@
+"""Web UI benchmark (issue 8, "Performance"), keel and ``mlflow ui`` side by side.
+
+    python benchmarks/bench_ui.py [--quick] [--no-mlflow] [--no-browser]
+
+1. The runs page of an experiment with 10,000 runs (5 params, 5 metrics, 3 tags each).
+   keel: ``GET /ui/p/default/experiments/<id>`` (the whole server-rendered page, 100 runs).
+   mlflow: the request its runs page makes, ``POST /ajax-api/2.0/mlflow/runs/search``
+   (100 runs; MLflow renders the table in the browser, so this is all its server does).
+   Same runs in both (the same generator; keel through its store, mlflow written into its
+   own SQLite schema, because logging 10,000 runs through a client takes minutes). One
+   worker each, loopback HTTP with keep-alive; median of 15 after 3 warm-ups; target:
+   keel under 300 ms, and the ratio printed.
+2. The compare view of 100 runs x 20 metrics x 1,000 steps in headless Chromium (Debian's
+   ``chromium``), timed from navigation to the 20th chart drawn; target under 2 s. The
+   bytes shipped are printed to show the history is bucketed on the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _peers import peer_env, peer_python  # noqa: E402
+
+SIZES = {
+    "full": {"runs": 10_000, "cmp_runs": 100, "cmp_metrics": 20, "cmp_steps": 1000},
+    "quick": {"runs": 2_000, "cmp_runs": 30, "cmp_metrics": 10, "cmp_steps": 500},
+}
+PAGE = 100
+REPEATS = 15
+T0 = 1_700_000_000_000
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                  "--no-first-run", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+def run_spec(i: int) -> dict[str, Any]:
+    """Run ``i`` of the shared data set (identical for keel and mlflow)."""
+    rng = random.Random(i)
+    return {
+        "name": f"run-{i}",
+        "start": T0 + i * 1000,
+        "params": {"model": rng.choice(("rf", "gbm", "lr")), "depth": str(rng.randint(2, 12)),
+                   "n_estimators": str(rng.choice((50, 100, 200))),
+                   "lr": f"{rng.random():.4f}", "seed": str(i)},
+        "metrics": {"auc": rng.random(), "acc": rng.random(), "loss": rng.random() * 2,
+                    "f1": rng.random(), "rmse": rng.random() * 10},
+        "tags": {"team": rng.choice(("fraud", "ads")), "stage": "dev", "owner": f"u{i % 7}"},
+    }  # fmt: skip
+
+
+# -- mlflow side (runs inside the mlflow virtualenv; imports no keel) -----------------------
+
+
+def mlflow_seed(db: str, artifacts: str, n: int) -> str:
+    """Create mlflow's schema and one experiment, then write ``n`` runs into its tables."""
+    import sqlite3
+    import uuid
+
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    store = SqlAlchemyStore(f"sqlite:///{db}", artifacts)
+    exp_id = store.create_experiment("bench")
+    con = sqlite3.connect(db)
+    runs, params, metrics, latest, tags = [], [], [], [], []
+    for i in range(n):
+        spec = run_spec(i)
+        rid = uuid.uuid4().hex
+        runs.append(
+            (
+                rid,
+                spec["name"],
+                "LOCAL",
+                "",
+                "",
+                "bench",
+                "FINISHED",
+                spec["start"],
+                spec["start"] + 500,
+                "",
+                "active",
+                f"{artifacts}/{rid}",
+                int(exp_id),
+            )
+        )
+        params += [(k, v, rid) for k, v in spec["params"].items()]
+        metrics += [(k, v, spec["start"], rid, 0, 0) for k, v in spec["metrics"].items()]
+        latest += [(k, v, spec["start"], 0, 0, rid) for k, v in spec["metrics"].items()]
+        tags += [(k, v, rid) for k, v in {**spec["tags"], "mlflow.runName": spec["name"]}.items()]
+    con.executemany(
+        "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, user_id,"
+        " status, start_time, end_time, source_version, lifecycle_stage, artifact_uri,"
+        " experiment_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        runs,
+    )
+    con.executemany("INSERT INTO params (key, value, run_uuid) VALUES (?,?,?)", params)
+    con.executemany(
+        "INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) VALUES (?,?,?,?,?,?)",
+        metrics,
+    )
+    con.executemany(
+        "INSERT INTO latest_metrics (key, value, timestamp, step, is_nan, run_uuid)"
+        " VALUES (?,?,?,?,?,?)",
+        latest,
+    )
+    con.executemany("INSERT INTO tags (key, value, run_uuid) VALUES (?,?,?)", tags)
+    con.commit()
+    return str(exp_id)  # fmt: skip
+
+
+# -- keel side ------------------------------------------------------------------------------
+
+
+def keel_seed(home: Path, n: int, cmp: dict[str, int]) -> tuple[int, list[str]]:
+    """The same ``n`` runs in keel, plus the compare experiment; (runs exp id, compare ids)."""
+    from keel.config import Settings
+    from keel.store import Metric, RunStatus, open_store
+
+    store = open_store(Settings.for_home(home))
+    project = store.projects.get_or_create("default")
+    exp = store.experiments.create(project.id, "bench")
+    for i in range(n):
+        spec = run_spec(i)
+        info = store.runs.create(
+            exp.id,
+            name=spec["name"],
+            user="bench",
+            tags=spec["tags"],
+            start_time=spec["start"],
+            status=RunStatus.FINISHED,
+        )
+        metrics = [Metric(k, v, 0, spec["start"]) for k, v in spec["metrics"].items()]
+        store.runs.log_batch(info.id, metrics=metrics, params=spec["params"])
+    cexp = store.experiments.create(project.id, "compare")
+    ids = []
+    for r in range(cmp["cmp_runs"]):
+        info = store.runs.create(cexp.id, name=f"c{r}")
+        points = [
+            Metric(f"m{k}", math.sin(s / 40 + r) + 0.01 * k, s, T0 + s * 1000)
+            for k in range(cmp["cmp_metrics"])
+            for s in range(cmp["cmp_steps"])
+        ]
+        for start in range(0, len(points), 100_000):
+            store.runs.log_batch(info.id, metrics=points[start : start + 100_000])
+        store.runs.log_params(info.id, {"lr": f"{0.001 * (r + 1):.3f}", "depth": str(r % 9)})
+        ids.append(info.id)
+    store.close()
+    return exp.id, ids  # fmt: skip
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait(url: str, proc: subprocess.Popen[bytes], what: str) -> None:
+    import httpx
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{what} did not start")
+
+
+def timed(client: Any, method: str, url: str, **kw: Any) -> tuple[float, int]:
+    for _ in range(3):
+        client.request(method, url, **kw).raise_for_status()
+    times, size = [], 0
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        resp = client.request(method, url, **kw)
+        resp.raise_for_status()
+        size = len(resp.content)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), size
+
+
+def keel_pages(url: str, exp_id: int, n: int) -> dict[str, float]:
+    import httpx
+
+    from keel.store._run_search import encode_token
+
+    base = f"{url}/ui/p/default/experiments/{exp_id}"
+    html = {"accept": "text/html"}
+    out = {}
+    with httpx.Client(timeout=120) as c:
+        out["first page"], size = timed(c, "GET", f"{base}?size={PAGE}", headers=html)
+        rows = c.get(f"{base}?size={PAGE}", headers=html).text.count('class="run-select"')
+        assert rows == PAGE, f"keel page shows {rows} runs"
+        q = {"size": PAGE, "filter": "metrics.auc > 0.5", "order": "metrics.auc DESC"}
+        out["filter + sort by metric"], _ = timed(c, "GET", base, params=q, headers=html)
+        last = {"size": PAGE, "page": encode_token(n - PAGE)}
+        out["last page"], _ = timed(c, "GET", base, params=last, headers=html)
+    out["_bytes"] = size
+    return out
+
+
+def mlflow_pages(url: str, exp_id: str, n: int) -> dict[str, float]:
+    import httpx
+
+    api = f"{url}/ajax-api/2.0/mlflow/runs/search"
+    body: dict[str, Any] = {"experiment_ids": [exp_id], "max_results": PAGE,
+                            "order_by": ["attributes.start_time DESC"],
+                            "run_view_type": "ACTIVE_ONLY"}  # fmt: skip
+    out = {}
+    with httpx.Client(timeout=120) as c:
+        out["first page"], size = timed(c, "POST", api, json=body)
+        assert len(c.post(api, json=body).json()["runs"]) == PAGE
+        sorted_body = {**body, "filter": "metrics.auc > 0.5", "order_by": ["metrics.auc DESC"]}
+        out["filter + sort by metric"], _ = timed(c, "POST", api, json=sorted_body)
+        token = None
+        for _ in range(n // PAGE - 1):  # mlflow pages by opaque token: walk there, untimed
+            token = (
+                c.post(api, json={**body, "page_token": token} if token else body)
+                .json()
+                .get("next_page_token")
+            )
+        out["last page"], _ = timed(c, "POST", api, json={**body, "page_token": token})
+    out["_bytes"] = size
+    return out  # fmt: skip
+
+
+def browser_compare(url: str, ids: list[str], n_metrics: int) -> list[tuple[float, int]]:
+    from playwright.sync_api import sync_playwright
+
+    path = shutil.which("chromium")
+    if path is None:
+        raise RuntimeError("Debian's chromium is not installed: apt-get install -y chromium")
+    page_url = f"{url}/ui/p/default/compare?runs={','.join(ids)}"
+    out = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
+        for _ in range(4):
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            shipped: list[Any] = []
+
+            def keep(response: Any, into: list[Any] = shipped) -> None:
+                into.append(response)
+
+            page.on("response", keep)
+            start = time.perf_counter()
+            page.goto(page_url)
+            page.wait_for_selector(f"#compare-charts[data-done='{n_metrics}']", timeout=60_000)
+            elapsed = time.perf_counter() - start
+            size = sum(len(r.body()) for r in shipped if "/compare/series" in r.url)
+            out.append((elapsed, size))
+            page.close()
+        browser.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="2,000 runs and a smaller compare")
+    ap.add_argument("--no-mlflow", action="store_true", help="keel only")
+    ap.add_argument("--no-browser", action="store_true", help="skip the Chromium compare")
+    ap.add_argument("--mlflow-seed", nargs=3, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.mlflow_seed:
+        db, artifacts, n = args.mlflow_seed
+        print(mlflow_seed(db, artifacts, int(n)))
+        return
+    sizes = SIZES["quick" if args.quick else "full"]
+    work = Path(tempfile.mkdtemp(prefix="keel-bench-ui-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        run(args, sizes, work, procs)
+    finally:
+        for proc in procs:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, sizes: dict[str, int], work: Path, procs: list[Any]) -> None:
+    n = sizes["runs"]
+    start = time.perf_counter()
+    exp_id, cmp_ids = keel_seed(work / "keel", n, sizes)
+    print(f"[seed] keel: {n} runs + {sizes['cmp_runs']}x{sizes['cmp_metrics']}x"
+          f"{sizes['cmp_steps']} metric points in {time.perf_counter() - start:.0f} s")  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+    env["KEEL_HOME"] = str(work / "keel")
+    kport = free_port()
+    procs.append(subprocess.Popen(
+        [sys.executable, "-m", "keel.cli", "server", "--port", str(kport),
+         "--log-level", "warning"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+    kurl = f"http://127.0.0.1:{kport}"
+    wait(f"{kurl}/api/v1/health", procs[-1], "keel server")
+    keel = keel_pages(kurl, exp_id, n)
+    mlflow: dict[str, float] | None = None
+    if not args.no_mlflow:
+        mlflow = run_mlflow(work, n, procs)
+    print(
+        f"\nRuns page of an experiment with {n:,} runs, {PAGE} per page (median of "
+        f"{REPEATS}; keel returns the whole HTML page, {keel['_bytes']:,} bytes)"
+    )
+    for what in ("first page", "filter + sort by metric", "last page"):
+        k = keel[what]
+        verdict = "OK" if k < 0.3 else "OVER 300 ms"
+        line = f"  {what:<28} keel {k * 1000:7.1f} ms ({verdict})"
+        if mlflow:
+            m = mlflow[what]
+            line += f"   mlflow ui {m * 1000:7.1f} ms   ratio {m / k:5.1f}x"
+        print(line)
+    if not args.no_browser:
+        results = browser_compare(kurl, cmp_ids, sizes["cmp_metrics"])
+        stored = sizes["cmp_runs"] * sizes["cmp_metrics"] * sizes["cmp_steps"]
+        print(f"\nCompare view, {sizes['cmp_runs']} runs x {sizes['cmp_metrics']} metrics x "
+              f"{sizes['cmp_steps']:,} steps ({stored:,} stored points), Chromium:")  # fmt: skip
+        for i, (secs, size) in enumerate(results):
+            label = "cold" if i == 0 else f"warm {i}"
+            verdict = "OK" if secs < 2 else "OVER 2 s"
+            print(
+                f"  {label:<8} all charts drawn in {secs:5.2f} s ({verdict}); "
+                f"series shipped {size / 1e6:.2f} MB"
+            )
+
+
+def run_mlflow(work: Path, n: int, procs: list[Any]) -> dict[str, float]:
+    python = peer_python("mlflow", ["mlflow==3.*"])
+    db, artifacts = work / "mlflow.db", work / "mlflow-artifacts"
+    start = time.perf_counter()
+    seeded = subprocess.run(
+        [str(python), __file__, "--mlflow-seed", str(db), str(artifacts), str(n)],
+        env=peer_env(), capture_output=True, text=True, check=True)  # fmt: skip
+    exp_id = seeded.stdout.strip().splitlines()[-1]
+    print(f"[seed] mlflow: {n} runs in {time.perf_counter() - start:.0f} s")
+    port = free_port()
+    mlflow_bin = Path(python).parent / "mlflow"
+    procs.append(subprocess.Popen(
+        [str(mlflow_bin), "server", "--backend-store-uri", f"sqlite:///{db}",
+         "--default-artifact-root", str(artifacts), "--host", "127.0.0.1", "--port", str(port),
+         "--workers", "1"],
+        env=peer_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    wait(f"{url}/health", procs[-1], "mlflow server")
+    return mlflow_pages(url, exp_id, n)
+
+
+if __name__ == "__main__":
+    main()

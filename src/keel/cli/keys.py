@@ -1,0 +1,89 @@
+"""``keel keys``: the Ed25519 signing key of this machine and the signers it trusts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from keel.cli import _context
+from keel.cli._render import console, escape, print_json, print_table
+
+if TYPE_CHECKING:
+    from keel.models import Keyring
+
+app = typer.Typer(
+    help="Create the signing key; trust other signers' public keys.", no_args_is_help=True
+)
+
+JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
+
+
+def _keyring() -> Keyring:
+    from keel.models import Keyring
+
+    return Keyring(_context.settings().home / "keys")
+
+
+@app.command()
+def generate(
+    name: str = typer.Option("", "--name", help="Signer name shown to others (default user@host)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing key."),
+    json_: bool = JSON,
+) -> None:
+    """Create this machine's Ed25519 signing key (private file mode 0600) and trust it."""
+    keyring = _keyring()
+    key = keyring.generate(name, overwrite=overwrite)
+    if json_:
+        print_json({"key_id": key.key_id, "name": key.name, "path": str(keyring.root)})
+        return
+    console().print(
+        f"signing key [bold]{key.key_id}[/bold] ({escape(key.name)}) in {escape(str(keyring.root))}"
+    )
+    console().print("share the public key with `keel keys export > me.pub`")
+
+
+@app.command("list")
+def list_(json_: bool = JSON) -> None:
+    """The signers this machine trusts."""
+    keyring = _keyring()
+    mine = keyring.public_key().key_id if keyring.has_signing_key() else None
+    keys = keyring.trusted()
+    if json_:
+        print_json(
+            [{"key_id": k.key_id, "name": k.name, "own": k.key_id == mine} for k in keys.values()]
+        )
+        return
+    rows = [[k.key_id, k.name, "yes" if k.key_id == mine else ""] for k in keys.values()]
+    print_table(
+        "trusted signers",
+        ["key id", "name", "this machine"],
+        rows,
+        empty="no trusted keys; run `keel keys generate`",
+    )
+
+
+@app.command()
+def export() -> None:
+    """Print this machine's public key (PEM) for others to trust."""
+    typer.echo(_keyring().public_key().pem, nl=False)
+
+
+@app.command()
+def trust(
+    public_key: Path = typer.Argument(..., help="A PEM public key file from `keel keys export`."),
+    name: str = typer.Option("", "--name", help="A name for this signer."),
+) -> None:
+    """Trust packages signed by this key."""
+    from keel.models import parse_public_key
+
+    key = _keyring().trust(parse_public_key(public_key.read_bytes(), name))
+    console().print(f"trusting [bold]{key.key_id}[/bold] ({escape(key.name)})")
+
+
+@app.command()
+def untrust(key_id: str = typer.Argument(..., help="Key id from `keel keys list`.")) -> None:
+    """Stop trusting a signer."""
+    _keyring().untrust(key_id)
+    console().print(f"no longer trusting {escape(key_id)}")

@@ -1,0 +1,396 @@
+"""``keel models``: list, show, history, download, promote, import, reproduce, verify, scan."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from keel.cli import _context
+from keel.cli._render import console, escape, fmt_time, fmt_value, print_json, print_table
+
+if TYPE_CHECKING:
+    from keel.models import Registry
+
+app = typer.Typer(
+    help="Browse, promote, import and reproduce registered models.", no_args_is_help=True
+)
+
+JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
+
+
+def _registry() -> Registry:
+    from keel.models import Registry
+
+    return Registry(_context.store(), _context.settings().project)
+
+
+def _pairs(items: list[str], what: str, *, numeric: bool = False) -> dict[str, Any]:
+    from keel.exceptions import InvalidArgumentError
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidArgumentError(f"{what} {item!r} must look like KEY=VALUE (e.g. auc=0.9)")
+        if numeric:
+            try:
+                out[key.strip()] = float(value)
+            except ValueError as exc:
+                raise InvalidArgumentError(f"{what} {item!r}: {value!r} is not a number") from exc
+        else:
+            out[key.strip()] = value
+    return out
+
+
+@app.command("list")
+def list_(
+    filter_string: str = typer.Option(
+        None, "--filter", "-f", help="e.g. \"metrics.auc > 0.9 and framework = 'sklearn'\""
+    ),
+    name: str = typer.Option(None, "--name", help="Only this registered model."),
+    task: str = typer.Option(None, "--task", help="classification, regression, ..."),
+    framework: str = typer.Option(
+        None, "--framework", help="sklearn, xgboost, lightgbm, onnx, python."
+    ),
+    dataset: str = typer.Option(
+        None, "--dataset", help="Trained on this dataset (name or name@version)."
+    ),
+    tag: list[str] = typer.Option([], "--tag", help="KEY=VALUE (repeatable)."),
+    min_metric: list[str] = typer.Option(
+        [], "--min-metric", help="KEY=VALUE lower bound (repeatable)."
+    ),
+    json_: bool = JSON,
+) -> None:
+    """List registered models, or the versions matching the filters given."""
+    registry = _registry()
+    if not any([filter_string, name, task, framework, dataset, tag, min_metric]):
+        _print_models(registry, json_)
+        return
+    versions = registry.search(
+        filter_string,
+        name=name,
+        task=task,
+        framework=framework,
+        dataset=dataset,
+        tags=_pairs(tag, "--tag"),
+        min_metrics=_pairs(min_metric, "--min-metric", numeric=True),
+    )
+    if json_:
+        print_json(versions)
+        return
+    keys = sorted({k for v in versions for k in v.metrics})[:4]
+    rows: list[list[Any]] = [
+        [v.ref, v.task, v.flavor, v.serve_flavor, ", ".join(v.aliases)]
+        + [v.metrics.get(k) for k in keys]
+        for v in versions
+    ]
+    columns = ["version", "task", "flavor", "serves", "aliases", *keys]
+    print_table(f"{len(versions)} model versions", columns, rows, empty="no model versions match")
+
+
+def _print_models(registry: Registry, json_: bool) -> None:
+    models = registry.list_models()
+    if json_:
+        print_json(models)
+        return
+    rows = [
+        [
+            m.name,
+            m.latest_version,
+            ", ".join(f"{a}->{v}" for a, v in sorted(m.aliases.items())),
+            m.description[:60],
+            fmt_time(m.updated_at),
+        ]
+        for m in models
+    ]
+    columns = ["name", "latest", "aliases", "description", "updated"]
+    print_table(f"{len(models)} registered models", columns, rows, empty="no registered models")
+
+
+@app.command()
+def show(
+    ref: str = typer.Argument(..., help="churn@3, churn@champion or churn (latest)."),
+    json_: bool = JSON,
+) -> None:
+    """Show one version: lineage, signature, metrics, model card."""
+    v = _registry().resolve(ref)
+    if json_:
+        print_json(v)
+        return
+    out = console()
+    out.print(
+        f"[bold]{escape(v.ref)}[/bold]  {escape(v.semver or '')}  "
+        f"aliases: {escape(', '.join(v.aliases) or '-')}"
+    )
+    lineage = v.lineage
+    facts = [
+        ("task", v.task),
+        ("flavor", v.flavor),
+        ("serves", v.serve_flavor),
+        ("source", v.source),
+        ("signer", v.signer or "unsigned"),
+        ("run", v.run_id or "-"),
+        ("git commit", lineage.get("git_commit") or "-"),
+        ("datasets", ", ".join(v.datasets) or "-"),
+        ("created", fmt_time(v.created_at)),
+        ("size", f"{v.size:,} bytes"),
+    ]
+    print_table(None, ["field", "value"], facts)
+    if v.metrics:
+        print_table("metrics", ["metric", "value"], sorted(v.metrics.items()))
+    cols = v.signature.get("inputs", [])
+    print_table(
+        f"input signature ({len(cols)} columns)",
+        ["column", "type"],
+        [[c["name"], c["type"]] for c in cols[:40]],
+    )
+    if v.card:
+        print_table(
+            "model card", ["field", "value"], [[k, fmt_value(val)] for k, val in v.card.items()]
+        )
+
+
+@app.command()
+def history(
+    name: str = typer.Argument(..., help="Registered model name."),
+    metric: list[str] = typer.Option(
+        [], "--metric", "-m", help="Metric to show (repeatable; default: all)."
+    ),
+    chart: Path = typer.Option(None, "--chart", help="Also draw a PNG chart here."),
+    json_: bool = JSON,
+) -> None:
+    """Metrics of every version, as a table and optionally a PNG chart."""
+    from keel.models import chart as draw
+    from keel.models import history as table
+
+    keys, rows = table(_registry(), name, metric or None)
+    path = draw(name, keys, rows, chart) if chart is not None else None
+    if json_:
+        print_json({"metrics": keys, "versions": rows, "chart": str(path) if path else None})
+        return
+    print_table(
+        f"{name}: {len(rows)} versions",
+        ["version", "created", "aliases", *keys],
+        [
+            [r.version, fmt_time(r.created_at), ", ".join(r.aliases), *[r.metrics[k] for k in keys]]
+            for r in rows
+        ],
+        empty=f"{name} has no versions",
+    )
+    if path is not None:
+        console().print(f"chart written to [cyan]{escape(str(path))}[/cyan]")
+
+
+@app.command()
+def download(
+    ref: str = typer.Argument(..., help="churn@3, churn@champion or churn."),
+    dest: Path = typer.Option(Path("."), "--dest", "-d", help="Folder to write into."),
+    archive: bool = typer.Option(
+        False, "--archive", help="Write the single-file .keel.tar instead of a folder."
+    ),
+    json_: bool = JSON,
+) -> None:
+    """Download a version's package (verified against its blob hash)."""
+    registry = _registry()
+    version = registry.resolve(ref)
+    target = dest if archive else dest / f"{version.name}-{version.version}"
+    path = registry.download(ref, target, archive=archive)
+    if json_:
+        print_json({"ref": version.ref, "path": str(path)})
+        return
+    console().print(f"{escape(version.ref)} -> [cyan]{escape(str(path))}[/cyan]")
+
+
+@app.command()
+def promote(
+    ref: str = typer.Argument(..., help="The version to promote, e.g. churn@3."),
+    alias: str = typer.Argument(..., help="Alias to point at it, e.g. champion."),
+    model: str = typer.Option(
+        None, "--model", help="The model that owns the alias (default: the one in REF)."
+    ),
+    json_: bool = JSON,
+) -> None:
+    """Point an alias (champion, staging ...) at a version."""
+    v = _registry().promote(ref, alias, model=model)
+    if json_:
+        print_json(v)
+        return
+    console().print(f"[green]{escape(v.name)}@{escape(alias)}[/green] -> version {v.version}")
+
+
+@app.command("import")
+def import_(
+    path: Path = typer.Argument(
+        ..., help="ONNX, skops, XGBoost (.json/.ubj) or LightGBM (.txt) file."
+    ),
+    name: str = typer.Option(..., "--name", "-n", help="Registered model name."),
+    task: str = typer.Option(None, "--task", help="classification, regression, ..."),
+    metric: list[str] = typer.Option(
+        [], "--metric", "-m", help="KEY=VALUE measured elsewhere (repeatable)."
+    ),
+    intended_use: str = typer.Option(None, "--intended-use", help="Model card: what it is for."),
+    data: str = typer.Option(None, "--data", help="Model card: what data trained it."),
+    limitations: str = typer.Option(None, "--limitations", help="Model card: where it fails."),
+    card: Path = typer.Option(None, "--card", help="Model card as a YAML file."),
+    example: Path = typer.Option(
+        None, "--example", help="CSV/Parquet of a few input rows (defines the signature)."
+    ),
+    semver: str = typer.Option(None, "--semver", help="Semantic version, e.g. 1.2.0."),
+    trust_pickle: bool = typer.Option(
+        False, "--trust-pickle", help="Accept a pickle/joblib file after a clean scan."
+    ),
+    json_: bool = JSON,
+) -> None:
+    """Register a model trained elsewhere, with a model card."""
+    import yaml
+
+    from keel.models import import_model
+
+    card_data: dict[str, Any] = yaml.safe_load(card.read_text()) if card else {}
+    card_data.update(
+        {
+            k: v
+            for k, v in (
+                ("intended_use", intended_use),
+                ("data", data),
+                ("limitations", limitations),
+            )
+            if v
+        }
+    )
+    metrics = _pairs(metric, "--metric", numeric=True)
+    if metrics:
+        card_data.setdefault("metrics", metrics)
+    v = import_model(
+        _registry(),
+        path,
+        name,
+        card=card_data,
+        metrics=metrics,
+        task=task,
+        input_example=example,
+        trust_pickle=trust_pickle,
+        semver=semver,
+    )
+    if json_:
+        print_json(v)
+        return
+    console().print(
+        f"imported [bold]{escape(path.name)}[/bold] as [green]{escape(v.ref)}[/green] "
+        f"({v.flavor}, serves {v.serve_flavor})"
+    )
+
+
+@app.command()
+def reproduce(
+    ref: str = typer.Argument(..., help="The version to reproduce, e.g. churn@3."),
+    tolerance: float = typer.Option(1e-6, "--tolerance", help="Relative tolerance for metrics."),
+    keep: bool = typer.Option(False, "--keep", help="Keep the temporary worktree."),
+    json_: bool = JSON,
+) -> None:
+    """Re-run the recorded commit + diff with the recorded params and data; compare."""
+    from keel.models import reproduce as run
+
+    report = run(_registry(), ref, tolerance=tolerance, keep_worktree=keep)
+    if json_:
+        print_json({**report.__dict__, "matches": report.matches})
+        return
+    out = console()
+    out.print(
+        f"commit {escape(report.commit[:12])}, uncommitted diff "
+        f"{'applied' if report.diff_applied else 'none'}, new run {escape(str(report.new_run_id))}"
+    )
+    out.print(f"model file identical: {'yes' if report.same_file else 'no'}")
+    print_table(
+        "metrics",
+        ["metric", "recorded", "reproduced", "within tolerance"],
+        [[k, a, b, "yes" if ok else "NO"] for k, (a, b, ok) in report.metrics.items()],
+        empty="no metrics recorded",
+    )
+    verdict = (
+        "[bold green]reproduced[/bold green]"
+        if report.matches
+        else "[bold red]does not match[/bold red]"
+    )
+    out.print(f"{escape(report.ref)}: {verdict}")
+    if not report.matches:
+        raise typer.Exit(1)
+
+
+@app.command()
+def verify(
+    target: str = typer.Argument(..., help="A package folder, archive, or churn@3."),
+    trust: str = typer.Option("strict", "--trust", help="strict | warn | off."),
+) -> None:
+    """Check a package's signature and every file's hash, and scan it; load nothing."""
+    import tempfile
+
+    from keel.models import unpack_archive
+
+    path = Path(target)
+    if path.is_file():
+        with tempfile.TemporaryDirectory() as tmp:
+            _verify_folder(unpack_archive(path, Path(tmp) / "package"), trust)
+        return
+    if path.exists():
+        _verify_folder(path, trust)
+        return
+    registry = _registry()
+    _verify_folder(registry.fetch(registry.resolve(target)), trust)
+
+
+def _verify_folder(folder: Path, trust: str) -> None:
+    from keel.models import Keyring, scan_package, verify_package
+
+    verified = verify_package(
+        folder, policy=trust, keyring=Keyring(_context.settings().home / "keys")
+    )
+    scan_package(folder, allow_pickle=False, trusted=frozenset())
+    sig = verified.signature
+    who = "unsigned"
+    if sig is not None:
+        who = f"signed by {sig.signer} ({sig.key_id}){'' if sig.trusted else ' - NOT trusted'}"
+    files = len(verified.manifest.files)
+    console().print(f"[green]ok[/green]: {files} files verified, {escape(who)}")
+
+
+@app.command()
+def scan(
+    paths: list[Path] = typer.Argument(..., help="Files to scan (format read from content)."),
+    json_: bool = JSON,
+) -> None:
+    """Scan files for pickle payloads without loading them."""
+    from keel.models import scan_file
+
+    results = [scan_file(p, label=str(p)) for p in paths]
+    if json_:
+        print_json(
+            [
+                {
+                    "file": r.file,
+                    "kind": r.kind,
+                    "safe": r.safe,
+                    "globals": r.globals,
+                    "findings": [f.issue for f in r.findings],
+                }
+                for r in results
+            ]
+        )
+    else:
+        print_table(
+            "scan",
+            ["file", "kind", "verdict", "why"],
+            [
+                [
+                    r.file,
+                    r.kind,
+                    "safe" if r.safe else "UNSAFE",
+                    "; ".join(f.issue for f in r.findings)[:200],
+                ]
+                for r in results
+            ],
+        )
+    if any(not r.safe for r in results):
+        raise typer.Exit(1)

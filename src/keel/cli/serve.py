@@ -1,0 +1,75 @@
+"""``keel serve``: serve registered models over HTTP (v2 protocol, /invocations, records)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def serve(
+    models: list[str] = typer.Argument(
+        None, help="Model references: churn@champion churn@challenger fraud/7 ..."
+    ),
+    file: Path = typer.Option(None, "--file", "-f", help="A deployment spec (deploy.yaml)."),
+    deployment: str = typer.Option(
+        None, "--deployment", "-d", help="Serve a deployment applied with `keel deploy apply`."
+    ),
+    host: str = typer.Option(None, "--host", help="Interface to listen on (default 127.0.0.1)."),
+    port: int = typer.Option(None, "--port", "-p", help="Port (default 8080)."),
+    workers: int = typer.Option(None, "--workers", "-w", help="Server processes."),
+    concurrency: int = typer.Option(None, "--concurrency", help="Requests in flight per model."),
+    queue: int = typer.Option(None, "--queue", help="Requests waiting per model before 429."),
+    timeout_ms: int = typer.Option(None, "--timeout-ms", help="Request timeout per model."),
+    threads: int = typer.Option(None, "--threads", help="Predict threads per model."),
+    name: str = typer.Option("default", "--name", help="Deployment name for ad-hoc models."),
+    log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Serve models until Ctrl-C; the prediction log is flushed on the way out.
+
+    Give model references, a spec file (-f) or a stored deployment (-d). A deployment
+    served with -d follows new revisions applied while it runs; aliases are followed in
+    every mode.
+    """
+    from keel.cli import _context
+    from keel.cli._render import err_console
+    from keel.exceptions import InvalidArgumentError
+    from keel.serving import load_spec, spec_for_refs
+    from keel.serving import serve as run
+    from keel.serving._deploy import get_spec
+
+    chosen = [bool(models), file is not None, deployment is not None]
+    if sum(chosen) != 1:
+        raise InvalidArgumentError(
+            "give exactly one of: model references (keel serve churn@champion), "
+            "--file deploy.yaml, or --deployment NAME"
+        )
+    settings = _context.settings()
+    if models:
+        spec = spec_for_refs(
+            list(models),
+            name=name,
+            concurrency=concurrency,
+            queue=queue,
+            timeout_ms=timeout_ms,
+            threads=threads,
+        )
+    elif file is not None:
+        spec = load_spec(file)
+    else:
+        spec = get_spec(_context.store(), settings.project, deployment)
+    where = f"{host or spec.server.host}:{spec.server.port if port is None else port}"
+    endpoints = ", ".join(ep.name for ep in spec.endpoints)
+    err_console().print(f"[bold]keel serve[/bold] {spec.name} ({endpoints}) on http://{where}")
+    run(
+        spec,
+        settings,
+        host=host,
+        port=port,
+        workers=workers,
+        follow_store=deployment is not None,
+        log_level=log_level,
+    )

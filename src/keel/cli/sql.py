@@ -1,0 +1,84 @@
+"""``keel sql``: ad hoc DuckDB SQL over predictions, feedback, alerts and registry metadata."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from keel.cli import _context
+from keel.cli._render import console, print_json, print_table
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def sql(
+    query: str = typer.Argument(None, help="One SELECT statement ('-' reads it from stdin)."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or parquet."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write to this file (needed for parquet)."),
+    max_rows: int = typer.Option(100, "--max-rows", help="Rows shown in a table."),
+    tables: bool = typer.Option(False, "--tables", help="List the tables you can query."),
+) -> None:
+    """Query prediction logs, feedback, monitoring results, alerts and metadata with DuckDB.
+
+    Example: keel sql "SELECT version, count(*) FROM predictions GROUP BY version"
+    """
+    from keel.exceptions import InvalidArgumentError
+    from keel.monitoring import run_sql, sql_tables
+
+    if tables:
+        for name in sql_tables():
+            console().print(name)
+        return
+    if not query:
+        raise InvalidArgumentError('give a query, e.g. keel sql "SELECT count(*) FROM predictions"')
+    if query == "-":
+        query = sys.stdin.read()
+    if fmt not in ("table", "csv", "json", "parquet"):
+        raise InvalidArgumentError(f"--format {fmt!r}: use table, csv, json or parquet")
+    store = _context.store()
+    result = run_sql(store, store.projects.get_or_create(_context.settings().project).id, query)
+    _write(result, fmt, out, max_rows)
+
+
+def _write(result: pa.Table, fmt: str, out: Path | None, max_rows: int) -> None:
+    """The result as a Rich table, or CSV / JSON / Parquet to stdout or ``out``."""
+    from keel.exceptions import InvalidArgumentError
+
+    if fmt == "parquet":
+        if out is None:
+            raise InvalidArgumentError("--format parquet needs --out FILE")
+        import pyarrow.parquet as pq
+
+        pq.write_table(result, out)
+        console().print(f"{result.num_rows} rows written to {out}")
+    elif fmt == "csv":
+        import pyarrow.csv as pacsv
+
+        if out is None:
+            import io
+
+            buffer = io.BytesIO()
+            pacsv.write_csv(result, buffer)
+            sys.stdout.write(buffer.getvalue().decode())
+        else:
+            pacsv.write_csv(result, out)
+    elif fmt == "json":
+        if out is None:
+            print_json(result.to_pylist())
+        else:
+            import json
+
+            out.write_text(json.dumps(result.to_pylist(), default=str))
+    else:
+        shown = result.slice(0, max_rows).to_pylist()
+        title = f"{result.num_rows} rows" + (
+            f" (first {max_rows})" if result.num_rows > max_rows else ""
+        )
+        print_table(title, result.column_names, [list(r.values()) for r in shown], empty="no rows")

@@ -1,0 +1,77 @@
+"""``keel stream``: score a Redis stream into another, through a consumer group."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(add_completion=False)
+
+
+@app.command()
+def stream(
+    model: str = typer.Argument(..., help="Model reference: churn@champion, churn/3 ..."),
+    source: str = typer.Option(..., "--source", help="redis://host:6379/0?stream=events"),
+    sink: str = typer.Option(..., "--sink", help="redis://host:6379/0?stream=scores"),
+    consumer: str = typer.Option(None, "--consumer", help="Consumer name (default host-pid)."),
+    batch_size: int = typer.Option(256, "--batch-size", help="Messages per read."),
+    max_sink_len: int = typer.Option(
+        None, "--max-sink-len", help="Pause while the sink is longer."
+    ),
+    max_messages: int = typer.Option(None, "--max-messages", help="Stop after this many."),
+    idle_exit_s: float = typer.Option(None, "--idle-exit", help="Stop after N idle seconds."),
+    log: bool = typer.Option(True, "--log/--no-log", help="Write the prediction log."),
+    json_: bool = typer.Option(False, "--json", help="Print the final counts as JSON."),
+) -> None:
+    """Consume until Ctrl-C/SIGTERM; every message is acknowledged after its sink write."""
+    import os
+    import signal
+    import socket
+
+    from keel.cli import _context
+    from keel.cli._render import console, err_console, print_json
+    from keel.serving import PredictionLog
+    from keel.serving._deploy import load_model
+    from keel.serving._stream import StreamWorker, parse_stream_url
+
+    name = consumer or f"{socket.gethostname()}-{os.getpid()}"
+    src = parse_stream_url(source, default_consumer=name)
+    dst = parse_stream_url(sink, default_consumer=name)
+    settings = _context.settings()
+    loaded = load_model(_context.store(), settings.project, model)
+    plog = PredictionLog(settings.artifacts_uri) if log else None
+    worker = StreamWorker(
+        loaded,
+        src,
+        dst,
+        batch_size=batch_size,
+        max_sink_len=max_sink_len,
+        prediction_log=plog,
+        deployment=f"stream-{loaded.name}",
+    )
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
+    signal.signal(signal.SIGINT, lambda *_: worker.stop())
+    err_console().print(
+        f"[bold]keel stream[/bold] {loaded.key}: {src.stream} -> {dst.stream} "
+        f"(group {src.group}, consumer {src.consumer})"
+    )
+    if plog is not None:
+        plog.start()
+    try:
+        stats = worker.run(max_messages=max_messages, idle_exit_s=idle_exit_s)
+    finally:
+        if plog is not None:
+            plog.close()
+    summary = {
+        "read": stats.read,
+        "written": stats.written,
+        "duplicates": stats.duplicates,
+        "dead": stats.dead,
+        "acked": stats.acked,
+        "p99_latency_ms": stats.p(0.99),
+    }
+    if json_:
+        print_json(summary)
+        return
+    console().print(
+        " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in summary.items())
+    )

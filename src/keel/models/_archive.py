@@ -1,0 +1,77 @@
+"""The single-file form of a package: a deterministic, uncompressed tar.
+
+Deterministic (sorted names, zero times and owners) so one package is one blob; not
+compressed because model files rarely shrink and loading must stay fast. Unpacking
+accepts regular files and folders only, each name checked by ``safe_relpath``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tarfile
+import uuid
+from pathlib import Path
+
+from keel.exceptions import TamperedModelError, UnsafePathError
+from keel.store.paths import safe_relpath
+
+_CHUNK = 1 << 20
+MAX_MEMBERS = 100_000
+
+
+def pack(folder: Path, dest: Path) -> Path:
+    """Write every file of ``folder`` into the tar ``dest``."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    with tarfile.open(dest, "w", format=tarfile.PAX_FORMAT) as tar:
+        for path in files:
+            rel = path.relative_to(folder).as_posix()
+            info = tarfile.TarInfo(rel)
+            info.size = path.stat().st_size
+            info.mode = 0o644
+            info.mtime = 0
+            with open(path, "rb") as f:
+                tar.addfile(info, f)
+    return dest
+
+
+def unpack(archive: Path, dest: Path) -> Path:
+    """Extract a package tar into ``dest`` (created atomically; replaced if it exists)."""
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.part")
+    tmp.mkdir(parents=True)
+    try:
+        with tarfile.open(archive, "r:") as tar:
+            for i, member in enumerate(tar):
+                if i >= MAX_MEMBERS:
+                    raise TamperedModelError(f"{archive.name} holds too many files")
+                _extract(tar, member, tmp)
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    except (tarfile.TarError, UnsafePathError) as exc:
+        raise TamperedModelError(
+            f"{archive.name} is not a valid keel package archive: {exc}"
+        ) from exc
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, root: Path) -> None:
+    rel = safe_relpath(member.name, what="package archive member")
+    if member.isdir():
+        (root / rel).mkdir(parents=True, exist_ok=True)
+        return
+    if not member.isfile():
+        raise TamperedModelError(f"package archive member {member.name!r} is not a regular file")
+    target = root / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    src = tar.extractfile(member)
+    if src is None:
+        raise TamperedModelError(f"package archive member {member.name!r} cannot be read")
+    with src, open(target, "wb") as out:
+        shutil.copyfileobj(src, out, _CHUNK)
+
+
+__all__ = ["pack", "unpack"]

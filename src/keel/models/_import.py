@@ -1,0 +1,193 @@
+"""Register a model trained elsewhere: an ONNX, skops, XGBoost or LightGBM file from disk.
+
+The file's format is read from its content. It is packaged like a logged model (so it is
+signed, verified and served the same way) and registered with ``source = imported`` and
+a model card. Pickle and joblib files are accepted only with an explicit trust decision,
+after a clean scan, and are re-saved in a safe format.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from keel.exceptions import InvalidArgumentError, NotFoundError
+from keel.models._flavor_base import LoadOptions
+from keel.models._package import SaveOptions, save_package
+from keel.models._registry import Registry
+from keel.models._safe_pickle import load_pickle_file
+from keel.models._scan import scan_file
+from keel.store import ModelVersion
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+CARD_FIELDS = ("intended_use", "data", "metrics", "limitations", "authors", "license")
+
+
+def sniff_format(path: Path) -> str:
+    """``onnx``, ``skops``, ``xgboost``, ``lightgbm`` or ``pickle``, from the bytes."""
+    head = path.read_bytes()[:4096] if path.stat().st_size < 4096 else _head(path)
+    scan = scan_file(path)
+    if scan.kind in ("pickle", "joblib", "npy") or scan.findings:
+        return "pickle"
+    if head.startswith(b"PK\x03\x04"):
+        import zipfile
+
+        with zipfile.ZipFile(path) as zf:
+            if "schema.json" in zf.namelist():
+                return "skops"
+        raise InvalidArgumentError(f"{path.name} is a zip archive but not a skops file")
+    if head.startswith(b"tree\n") or b"\nversion=v" in head[:200]:
+        return "lightgbm"
+    if head[:1] in (b"{", b"[") or path.suffix in (".ubj", ".json", ".model", ".xgb", ".bst"):
+        return "xgboost"
+    if head[:1] == b"\x08":  # protobuf field 1 (ir_version), as every ONNX file starts
+        return "onnx"
+    raise InvalidArgumentError(
+        f"cannot tell the format of {path.name}; keel imports ONNX, skops, XGBoost (JSON/UBJSON) "
+        "and LightGBM (text) files"
+    )
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(4096)
+
+
+def read_model(
+    path: Path, fmt: str, *, trust_pickle: bool, trusted_types: Sequence[str]
+) -> tuple[Any, str | None]:
+    """The model object in ``path`` and the flavor that stores it."""
+    if fmt == "onnx":
+        import onnx
+
+        return onnx.load(str(path)), "onnx"
+    if fmt == "skops":
+        from keel.models._flavor_sklearn import SklearnFlavor
+
+        folder, name = path.parent, path.name
+        backend = SklearnFlavor().load(
+            folder, {"file": name}, LoadOptions(frozenset(trusted_types))
+        )
+        return backend.raw, "sklearn"
+    if fmt == "xgboost":
+        return _read_xgboost(path), "xgboost"
+    if fmt == "lightgbm":
+        import lightgbm as lgb
+
+        return lgb.Booster(model_file=str(path)), "lightgbm"
+    model = load_pickle_file(path, trust=trust_pickle, trusted_globals=frozenset(trusted_types))
+    return model, None
+
+
+def _read_xgboost(path: Path) -> Any:
+    import json
+
+    import xgboost as xgb
+
+    booster = xgb.Booster(model_file=str(path))
+    meta = json.loads(booster.attr("scikit_learn") or "{}")
+    kind = meta.get("_estimator_type")
+    cls = {"classifier": xgb.XGBClassifier, "regressor": xgb.XGBRegressor}.get(str(kind))
+    if cls is None:
+        return booster
+    model = cls()
+    model.load_model(str(path))
+    return model
+
+
+def example_for(
+    model: Any, flavor: str | None, feature_names: Sequence[str] | None
+) -> pd.DataFrame:
+    """Two rows of zeros with the model's input columns, when no example is given."""
+    import pandas as pd
+
+    names = list(feature_names) if feature_names else _feature_names(model, flavor)
+    if not names:
+        raise InvalidArgumentError(
+            "cannot tell this model's input columns; pass input_example (a CSV or Parquet "
+            "file of a few rows) or feature_names"
+        )
+    return pd.DataFrame({n: [0.0, 0.0] for n in names})
+
+
+def _feature_names(model: Any, flavor: str | None) -> list[str]:
+    if hasattr(model, "feature_names_in_"):
+        return [str(n) for n in model.feature_names_in_]
+    if flavor == "onnx":
+        inp = model.graph.input
+        dims = inp[0].type.tensor_type.shape.dim if len(inp) == 1 else []
+        if len(dims) == 2 and dims[1].dim_value > 0:
+            return [f"x{i}" for i in range(dims[1].dim_value)]
+        return [i.name for i in inp]
+    if flavor == "lightgbm" and hasattr(model, "feature_name"):
+        return [str(n) for n in model.feature_name()]
+    booster = model.get_booster() if hasattr(model, "get_booster") else model
+    names = getattr(booster, "feature_names", None)
+    if names:
+        return [str(n) for n in names]
+    n = getattr(model, "n_features_in_", None) or getattr(booster, "num_features", lambda: 0)()
+    return [f"x{i}" for i in range(int(n or 0))]
+
+
+def read_example(path: str | os.PathLike[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    p = Path(path)
+    if p.suffix in (".parquet", ".pq"):
+        return pd.read_parquet(p)
+    return pd.read_csv(p)
+
+
+def import_model(
+    registry: Registry,
+    path: str | os.PathLike[str],
+    name: str,
+    *,
+    card: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, float] | None = None,
+    task: str | None = None,
+    input_example: Any = None,
+    feature_names: Sequence[str] | None = None,
+    trust_pickle: bool = False,
+    trusted_types: Sequence[str] = (),
+    semver: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    sign: bool | None = None,
+    onnx: bool | str = "auto",
+) -> ModelVersion:
+    """Package the model file at ``path`` and register it as the next version of ``name``."""
+    src = Path(path)
+    if not src.is_file():
+        raise NotFoundError(f"no model file at {str(src)!r}")
+    fmt = sniff_format(src)
+    model, flavor = read_model(src, fmt, trust_pickle=trust_pickle, trusted_types=trusted_types)
+    example = (
+        read_example(input_example)
+        if isinstance(input_example, (str, os.PathLike))
+        else input_example
+    )
+    if example is None:
+        example = example_for(model, flavor, feature_names)
+    card_data = {k: v for k, v in (card or {}).items() if v not in (None, "")}
+    card_data.setdefault("imported_from", src.name)
+    options = SaveOptions(
+        name=name,
+        flavor=flavor,
+        onnx=onnx if flavor != "onnx" else False,
+        task=task,
+        metrics=dict(metrics or {}),
+        card=card_data,
+        lineage={"imported_from": src.name, "format": fmt},
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "package"
+        save_package(model, folder, example, options, keyring=registry.keyring, sign=sign)
+        return registry.register(folder, name, semver=semver, tags=tags, source="imported")
+
+
+__all__ = ["CARD_FIELDS", "import_model", "read_example", "sniff_format"]

@@ -1,0 +1,209 @@
+"""``keel sql``: DuckDB over the prediction log, feedback, monitoring results, alerts and
+registry metadata, as named tables of the current project.
+
+Event data is read in place (Parquet views); metadata tables are copied from the metadata
+database when a query names them, filtered to the project. Queries are read-only: one
+SELECT (or EXPLAIN) statement, with file access limited to the log folders, so a query can
+neither read other files nor write anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from keel.exceptions import InvalidArgumentError
+from keel.monitoring._feedback import FEEDBACK
+from keel.monitoring._log import PREDICTIONS, EventLog, arrow_table, sql_list
+from keel.monitoring._results import RESULTS
+from keel.store import Store
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+#: Parquet event logs: table name -> folder under the artifact root.
+EVENT_TABLES = {"predictions": PREDICTIONS, "feedback": FEEDBACK, "monitoring": RESULTS}
+#: Metadata tables: name -> (column that scopes it, the table that column points into;
+#: None means the column is the project id).
+META_TABLES: dict[str, tuple[str, str | None]] = {
+    "alerts": ("project_id", None),
+    "monitors": ("project_id", None),
+    "reference_profiles": ("project_id", None),
+    "experiments": ("project_id", None),
+    "runs": ("experiment_id", "experiments"),
+    "params": ("run_id", "runs"),
+    "tags": ("run_id", "runs"),
+    "metrics": ("run_id", "runs"),
+    "latest_metrics": ("run_id", "runs"),
+    "datasets": ("project_id", None),
+    "dataset_versions": ("dataset_id", "datasets"),
+    "registered_models": ("project_id", None),
+    "model_versions": ("model_id", "registered_models"),
+    "model_aliases": ("model_id", "registered_models"),
+    "deployments": ("project_id", None),
+    "pipeline_runs": ("project_id", None),
+}
+_ALLOWED = {"SELECT", "EXPLAIN"}
+
+
+def table_names() -> list[str]:
+    from keel.store._tables import Base
+
+    return sorted([*EVENT_TABLES, *(n for n in META_TABLES if n in Base.metadata.tables)])
+
+
+def run_sql(store: Store, project_id: int, query: str) -> pa.Table:
+    """Run one read-only query; tables it names are made available first."""
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        _check(con, query)
+        names = _referenced(query)
+        roots = []
+        for name in names:
+            if name in EVENT_TABLES:
+                roots.append(_event_view(con, store, name))
+            else:
+                con.register(name, _metadata(store, project_id, name))
+        _lock(con, [r for r in roots if r])
+        try:
+            return arrow_table(con.sql(query))
+        except duckdb.Error as exc:
+            raise InvalidArgumentError(
+                f"query failed: {exc}. Tables: {', '.join(table_names())}"
+            ) from exc
+    finally:
+        con.close()
+
+
+def _check(con: duckdb.DuckDBPyConnection, query: str) -> None:
+    import duckdb
+
+    try:
+        statements = con.extract_statements(query)
+    except duckdb.Error as exc:
+        raise InvalidArgumentError(f"query does not parse: {exc}") from exc
+    if len(statements) != 1:
+        raise InvalidArgumentError(f"give exactly one SQL statement, not {len(statements)}")
+    kind = str(statements[0].type).rsplit(".", 1)[-1]
+    if kind not in _ALLOWED:
+        raise InvalidArgumentError(
+            f"keel sql only reads: {kind} statements are not allowed; use SELECT"
+        )
+
+
+def _referenced(query: str) -> list[str]:
+    words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", query)}
+    return [n for n in table_names() if n in words]
+
+
+def _event_view(con: duckdb.DuckDBPyConnection, store: Store, name: str) -> str | None:
+    log = EventLog(store.settings.artifacts_uri, EVENT_TABLES[name])
+    files: list[str] = []
+    for deployment in log.deployments():
+        files.extend(log.files(deployment))
+    if not files:
+        con.register(name, _empty_event(name))
+        return None
+    con.execute(
+        f'CREATE VIEW "{name}" AS SELECT * FROM read_parquet({sql_list(files)}, '
+        "hive_partitioning = true, union_by_name = true)"
+    )
+    return log.base if log.protocol in ("file", "local") else None
+
+
+def _empty_event(name: str) -> pa.Table:
+    import pyarrow as pa
+
+    ts = pa.timestamp("ms", tz="UTC")
+    columns = {
+        "predictions": {
+            "request_id": pa.string(),
+            "row": pa.int32(),
+            "ts": ts,
+            "model": pa.string(),
+            "version": pa.string(),
+            "latency_ms": pa.float64(),
+            "deployment": pa.string(),
+        },
+        "feedback": {
+            "request_id": pa.string(),
+            "row": pa.int32(),
+            "label": pa.string(),
+            "value": pa.float64(),
+            "ts": ts,
+            "deployment": pa.string(),
+        },
+        "monitoring": {
+            "window_start": ts,
+            "window_end": ts,
+            "kind": pa.string(),
+            "name": pa.string(),
+            "value": pa.float64(),
+            "deployment": pa.string(),
+        },
+    }[name]
+    return pa.table({k: pa.array([], t) for k, t in columns.items()})
+
+
+def _lock(con: duckdb.DuckDBPyConnection, roots: list[str]) -> None:
+    """No file access beyond the log folders, and no way to change that back."""
+    if roots:
+        quoted = ", ".join("'" + r.replace("'", "''").rstrip("/") + "/'" for r in roots)
+        con.execute(f"SET allowed_directories = [{quoted}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def _metadata(store: Store, project_id: int, name: str) -> pa.Table:
+    from sqlalchemy import select
+
+    from keel.store._tables import Base
+
+    t = Base.metadata.tables[name]
+    with store.db.read() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(select(t).where(_scope(name, project_id)))]
+    return _to_arrow(t, rows)
+
+
+def _scope(name: str, project_id: int) -> Any:
+    from sqlalchemy import select
+
+    from keel.store._tables import Base
+
+    t = Base.metadata.tables[name]
+    column, parent = META_TABLES[name]
+    if parent is None:
+        return t.c[column] == project_id
+    p = Base.metadata.tables[parent]
+    return t.c[column].in_(select(p.c.id).where(_scope(parent, project_id)))
+
+
+def _to_arrow(t: Any, rows: list[dict[str, Any]]) -> pa.Table:
+    import pyarrow as pa
+    from sqlalchemy import BigInteger, Boolean, Float, Integer
+
+    fields = []
+    for col in t.columns:
+        kind = col.type
+        arrow = (
+            pa.int64()
+            if isinstance(kind, (Integer, BigInteger))
+            else pa.float64()
+            if isinstance(kind, Float)
+            else pa.bool_()
+            if isinstance(kind, Boolean)
+            else pa.string()
+        )
+        fields.append(pa.field(col.name, arrow))
+    schema = pa.schema(fields)
+    data = {
+        f.name: [
+            r[f.name] if f.type != pa.string() or r[f.name] is None else str(r[f.name])
+            for r in rows
+        ]
+        for f in schema
+    }
+    return pa.table({f.name: pa.array(data[f.name], f.type) for f in schema})

@@ -1,0 +1,82 @@
+"""Tour step for pipelines: prepare -> train -> evaluate as a cached DAG, run twice."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import keel
+from keel.quickstart._context import TourContext
+from keel.store.entities import DatasetVersion
+
+
+@keel.step
+def prepare(
+    frame: Any, source: DatasetVersion | None, test_size: float
+) -> tuple[Any, Any, Any, Any]:
+    """Split features and target; ``source`` puts the dataset version in the key and lineage."""
+    from sklearn.model_selection import train_test_split
+
+    X = frame.drop(columns=["target"])
+    y = frame["target"]
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=test_size, random_state=0, stratify=y
+    )
+    return X_train, X_test, y_train.to_frame(), y_test.to_frame()
+
+
+@keel.step
+def train(X_train: Any, y_train: Any, n_estimators: int) -> Any:
+    from sklearn.ensemble import RandomForestClassifier
+
+    model = RandomForestClassifier(n_estimators=n_estimators, max_depth=6, random_state=0)
+    return model.fit(X_train, y_train["target"])
+
+
+@keel.step
+def evaluate(model: Any, X_test: Any, y_test: Any) -> dict[str, float]:
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    proba = model.predict_proba(X_test)[:, 1]
+    return {
+        "auc": float(roc_auc_score(y_test["target"], proba)),
+        "accuracy": float(accuracy_score(y_test["target"], (proba >= 0.5).astype(int))),
+    }
+
+
+@keel.pipeline
+def training(
+    frame: Any,
+    source: DatasetVersion | None = None,
+    n_estimators: int = 100,
+    test_size: float = 0.25,
+) -> Any:
+    X_train, X_test, y_train, y_test = prepare(frame, source, test_size)
+    model = train(X_train, y_train, n_estimators)
+    return evaluate(model, X_test, y_test)
+
+
+def run_pipeline(ctx: TourContext) -> None:
+    """Run the training pipeline twice: the second run takes every step from the cache."""
+    params = {
+        "frame": ctx.results["frame"],
+        "source": ctx.results.get("dataset"),
+        "n_estimators": 20 if ctx.fast else 100,
+    }
+    store, project = ctx.client.store, ctx.client.project.name
+    for attempt in ("first", "second"):
+        start = time.perf_counter()
+        result = training.run(
+            params, store=store, project=project, experiment="quickstart-pipeline"
+        )
+        took = time.perf_counter() - start
+        steps = ", ".join(f"{n} ({s.status.value})" for n, s in result.steps.items())
+        ctx.say(f"{attempt.capitalize()} run: {steps} in {took:.2f}s")
+    metrics = result.value()
+    if result.all_cached:
+        ctx.say(
+            f"[bold green]Every step came from the cache[/bold green]: same code, data and "
+            f"parameters (auc={metrics['auc']:.4f}). Change a parameter and only what depends on "
+            "it runs again."
+        )
+    ctx.results["pipeline_run"] = result.run_id

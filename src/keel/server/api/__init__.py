@@ -1,0 +1,19 @@
+"""The native REST API, ``/api/v1``: one thin router per resource."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from keel.server.api import artifacts, datasets, experiments, meta, projects, runs, users
+
+ROUTERS: tuple[APIRouter, ...] = (
+    meta.router,
+    projects.router,
+    experiments.router,
+    runs.router,
+    artifacts.router,
+    datasets.router,
+    users.router,
+)
+
+__all__ = ["ROUTERS"]

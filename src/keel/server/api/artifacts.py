@@ -1,0 +1,160 @@
+"""``/api/v1/runs/{id}/artifacts`` and ``/api/v1/blobs``: files streamed up and down.
+
+Bytes never sit whole in memory: uploads spool to a temporary file (memory up to 8 MiB)
+and go to the blob store by :meth:`BlobStore.put_stream`; downloads stream
+:meth:`BlobStore.iter_chunks`, which verifies the hash as it goes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+
+from keel.exceptions import NotFoundError, PermissionDeniedError
+from keel.server._auth import Guard, Principal, authenticated, reader, writer
+from keel.server._json import JSON
+from keel.server._receipts import can_read, check_reference, receipt
+from keel.server._state import AppState, state
+from keel.server._types import RunId, Sha, Text
+from keel.store import BlobRef, BlobStore
+from keel.store.paths import safe_relpath
+from keel.store.remote import codec
+from keel.store.users import Role
+
+router = APIRouter(tags=["artifacts"])
+SPOOL = 8 << 20
+
+
+class ItemIn(BaseModel):
+    path: Text
+    sha: Sha
+    receipt: Text | None = None
+
+
+class ItemsIn(BaseModel):
+    items: list[ItemIn] = Field(max_length=100_000)
+
+
+async def receive_blob(request: Request, blobs: BlobStore) -> BlobRef:
+    """Spool the request body and put it in the blob store; memory use stays bounded."""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL) as spool:
+        async for chunk in request.stream():
+            spool.write(chunk)
+        spool.seek(0)
+        return await run_in_threadpool(blobs.put_stream, spool)
+
+
+def stream_blob(blobs: BlobStore, sha: str, size: int, filename: str) -> StreamingResponse:
+    safe_name = filename.rsplit("/", 1)[-1].replace('"', "")[:200] or "download"
+    return StreamingResponse(
+        blobs.iter_chunks(sha),
+        media_type="application/octet-stream",
+        headers={
+            "Content-Length": str(size),
+            "Content-Disposition": f'attachment; filename="{safe_name}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+def _ref(st: AppState, item: ItemIn, who: Principal) -> tuple[str, BlobRef]:
+    check_reference(st, who, item.sha, item.receipt)
+    if not st.store.blobs.exists(item.sha):
+        raise NotFoundError(f"blob {item.sha} is not on the server; upload it first")
+    return safe_relpath(item.path), BlobRef(item.sha, st.store.blobs.size(item.sha))
+
+
+def refs(st: AppState, who: Principal, items: list[ItemIn]) -> list[tuple[str, BlobRef]]:
+    return [_ref(st, i, who) for i in items]
+
+
+@router.get("/api/v1/runs/{run_id}/artifacts")
+def list_artifacts(
+    run_id: RunId, prefix: Text | None = None, guard: Guard = Depends(reader)
+) -> JSON:
+    guard.run(run_id)
+    guard.st.store.runs.get_info(run_id)
+    items = guard.st.store.artifacts.list(run_id, prefix or None)
+    return JSON({"artifacts": [codec.artifact(a) for a in items]})
+
+
+@router.post("/api/v1/runs/{run_id}/artifacts")
+def add_artifacts(run_id: RunId, body: ItemsIn, guard: Guard = Depends(writer)) -> JSON:
+    """Record already uploaded blobs (``PUT /api/v1/blobs``) as artifacts of the run."""
+    guard.run(run_id)
+    added = guard.st.store.artifacts.add(run_id, refs(guard.st, guard.who, body.items))
+    return JSON({"artifacts": [codec.artifact(a) for a in added]})
+
+
+@router.get("/api/v1/runs/{run_id}/artifact-info")
+def artifact_info(run_id: RunId, path: Text, guard: Guard = Depends(reader)) -> JSON:
+    guard.run(run_id)
+    return JSON(codec.artifact(guard.st.store.artifacts.get(run_id, path)))
+
+
+@router.delete("/api/v1/runs/{run_id}/artifacts")
+def delete_artifacts(run_id: RunId, path: Text, guard: Guard = Depends(writer)) -> JSON:
+    guard.run(run_id)
+    return JSON({"deleted": guard.st.store.artifacts.delete(run_id, path)})
+
+
+@router.get("/api/v1/runs/{run_id}/artifacts/{path:path}")
+def download_artifact(run_id: RunId, path: str, guard: Guard = Depends(reader)) -> Response:
+    guard.run(run_id)
+    art = guard.st.store.artifacts.get(run_id, path)
+    return stream_blob(guard.st.store.blobs, art.blob_sha, art.size, art.path)
+
+
+@router.put("/api/v1/runs/{run_id}/artifacts/{path:path}")
+async def upload_artifact(
+    run_id: RunId, path: str, request: Request, guard: Guard = Depends(writer)
+) -> JSON:
+    clean = safe_relpath(path)
+    await run_in_threadpool(guard.run, run_id)
+    ref = await receive_blob(request, guard.st.store.blobs)
+    added = await run_in_threadpool(guard.st.store.artifacts.add, run_id, [(clean, ref)])
+    return JSON(codec.artifact(added[0]))
+
+
+@router.put("/api/v1/blobs")
+async def upload_blob(
+    request: Request, who: Principal = Depends(authenticated), st: AppState = Depends(state)
+) -> JSON:
+    """Store a blob; the answer carries a receipt to quote when referencing it."""
+    await run_in_threadpool(_require_some_write_role, st, who)
+    ref = await receive_blob(request, st.store.blobs)
+    return JSON({"sha": ref.sha, "size": ref.size, "receipt": receipt(st, who, ref.sha)})
+
+
+@router.get("/api/v1/blobs/{sha}")
+def download_blob(
+    sha: Sha, who: Principal = Depends(authenticated), st: AppState = Depends(state)
+) -> Response:
+    _readable(st, who, sha)
+    return stream_blob(st.store.blobs, sha, st.store.blobs.size(sha), sha)
+
+
+@router.head("/api/v1/blobs/{sha}")
+def blob_exists(
+    sha: Sha, who: Principal = Depends(authenticated), st: AppState = Depends(state)
+) -> Response:
+    _readable(st, who, sha)
+    return Response(status_code=200, headers={"Content-Length": str(st.store.blobs.size(sha))})
+
+
+def _readable(st: AppState, who: Principal, sha: str) -> None:
+    if not can_read(st, who, sha) or not st.store.blobs.exists(sha):
+        raise NotFoundError(f"blob {sha} does not exist or is not yours to read")
+
+
+def _require_some_write_role(st: AppState, who: Principal) -> None:
+    if who.is_admin or who.user is None:
+        return
+    roles: dict[int, Any] = st.store.users.memberships(who.user.id)
+    if not any(r.allows(Role.WRITER) for r in roles.values()):
+        raise PermissionDeniedError("uploading needs the writer role in at least one project")

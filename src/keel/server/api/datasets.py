@@ -1,0 +1,122 @@
+"""``/api/v1/datasets``: dataset versions, their files and the runs that used them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from keel.server._auth import Guard, reader, writer
+from keel.server._json import JSON
+from keel.server._types import Id, Loose, Millis, Name, RunId, Text
+from keel.server.api.artifacts import ItemIn, refs
+from keel.store import DatasetFile
+from keel.store.ownership import project_of_dataset
+from keel.store.remote import codec
+
+router = APIRouter(prefix="/api/v1", tags=["datasets"])
+
+
+class DatasetIn(BaseModel):
+    project_id: Id
+    name: Name
+    description: Loose = ""
+
+
+class VersionIn(BaseModel):
+    content_hash: Text
+    kind: Text
+    source: dict[str, Any] = {}
+    schema_: list[dict[str, Any]] = Field(default=[], alias="schema")
+    profile: dict[str, Any] = {}
+    num_rows: Millis | None = None
+    files: list[ItemIn] = Field(default=[], max_length=1_000_000)
+    run_id: RunId | None = None
+
+
+@router.get("/datasets")
+def list_datasets(project_id: Id, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    pairs = guard.st.store.datasets.list_with_latest(project_id)
+    return JSON(
+        {
+            "datasets": [
+                {"dataset": codec.dataset(d), "latest": codec.dataset_version(v) if v else None}
+                for d, v in pairs
+            ]
+        }
+    )
+
+
+@router.post("/datasets")
+def get_or_create_dataset(body: DatasetIn, guard: Guard = Depends(writer)) -> JSON:
+    guard.project_id(body.project_id)
+    ds = guard.st.store.datasets.get_or_create(body.project_id, body.name, body.description)
+    return JSON(codec.dataset(ds))
+
+
+@router.get("/datasets/lookup")
+def get_dataset(project_id: Id, name: Name, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    return JSON(codec.dataset(guard.st.store.datasets.get(project_id, name)))
+
+
+@router.get("/datasets/versions")
+def list_versions(project_id: Id, name: Name, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    versions = guard.st.store.datasets.versions(project_id, name)
+    return JSON({"versions": [codec.dataset_version(v) for v in versions]})
+
+
+@router.get("/datasets/version")
+def get_version(
+    project_id: Id, name: Name, version: Id | None = None, guard: Guard = Depends(reader)
+) -> JSON:
+    guard.project_id(project_id)
+    found = guard.st.store.datasets.get_version(project_id, name, version)
+    return JSON(codec.dataset_version(found))
+
+
+@router.post("/datasets/{dataset_id}/versions")
+def add_version(dataset_id: Id, body: VersionIn, guard: Guard = Depends(writer)) -> JSON:
+    guard.dataset(dataset_id)
+    if body.run_id is not None:
+        guard.run(body.run_id)
+    st = guard.st
+    project_id = project_of_dataset(st.store.db, dataset_id)
+    pairs = st.store.datasets.list_with_latest(project_id)
+    dataset = next(d for d, _ in pairs if d.id == dataset_id)
+    files = [DatasetFile(path, ref.sha, ref.size) for path, ref in refs(st, guard.who, body.files)]
+    version, created = st.store.datasets.add_version(
+        dataset,
+        content_hash=body.content_hash,
+        kind=body.kind,
+        source=body.source,
+        schema=body.schema_,
+        profile=body.profile,
+        num_rows=body.num_rows,
+        files=files,
+        run_id=body.run_id,
+    )
+    return JSON({"version": codec.dataset_version(version), "created": created})
+
+
+@router.get("/dataset-versions/{version_id}")
+def get_version_by_id(version_id: Id, guard: Guard = Depends(reader)) -> JSON:
+    guard.dataset_version(version_id)
+    return JSON(codec.dataset_version(guard.st.store.datasets.get_version_by_id(version_id)))
+
+
+@router.get("/dataset-versions/{version_id}/files")
+def version_files(version_id: Id, guard: Guard = Depends(reader)) -> JSON:
+    guard.dataset_version(version_id)
+    files = guard.st.store.datasets.files(version_id)
+    return JSON({"files": [codec.dataset_file(f) for f in files]})
+
+
+@router.get("/dataset-versions/{version_id}/runs")
+def version_runs(version_id: Id, guard: Guard = Depends(reader)) -> JSON:
+    guard.dataset_version(version_id)
+    runs = guard.st.store.datasets.runs_of(version_id)
+    return JSON({"runs": [{"run_id": r, "direction": d} for r, d in runs]})

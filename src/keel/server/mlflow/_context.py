@@ -1,0 +1,98 @@
+"""The project an MLflow request works in, and access checks against it.
+
+The server root serves the default project and ``/projects/<name>/`` every other one, so
+``MLFLOW_TRACKING_URI=http://host:port/projects/churn`` points the mlflow client at the
+``churn`` project. An id from another project is "does not exist" here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
+
+from keel.exceptions import InvalidArgumentError, NotFoundError
+from keel.server._auth import ACCESS_ATTR, Guard, principal
+from keel.server._state import AppState, get_state
+from keel.store import Experiment
+from keel.store.users import Role
+
+DEFAULT_EXPERIMENT = "Default"
+
+
+@dataclass
+class Ctx:
+    st: AppState
+    guard: Guard
+    project_id: int
+
+    def experiment_id(self, raw: str | int | None, *, create_default: bool = True) -> int:
+        """A keel experiment id from MLflow's string id; ``"0"`` is the Default experiment."""
+        text = str(raw if raw is not None else "").strip()
+        if not text.isdigit() or len(text) > 18:
+            raise InvalidArgumentError(f"experiment_id {text[:40]!r} is not an experiment id")
+        if text == "0":
+            exps = self.st.store.experiments
+            if create_default:
+                return exps.get_or_create(self.project_id, DEFAULT_EXPERIMENT).id
+            return exps.get_by_name(self.project_id, DEFAULT_EXPERIMENT).id
+        exp_id = int(text)
+        if exp_id > 2**31 - 1 or self.st.project_of_experiment(exp_id) != self.project_id:
+            raise NotFoundError(f"experiment id {text} does not exist in this project")
+        return exp_id
+
+    def experiment(self, raw: str | int | None) -> Experiment:
+        return self.st.store.experiments.get(self.experiment_id(raw))
+
+    def run(self, run_id: str | None) -> str:
+        """Check a run id belongs to this project; returns it."""
+        if not run_id or len(run_id) > 64:
+            raise InvalidArgumentError(f"run_id {str(run_id)[:40]!r} is not a run id")
+        if self.st.project_of_run(run_id) != self.project_id:
+            raise NotFoundError(f"run id {run_id!r} does not exist in this project")
+        return run_id
+
+
+def _project_id(st: AppState, request: Request) -> int:
+    name = request.path_params.get("project")
+    if name is None:
+        return st.default_project_id
+    return st.project_id_by_name(name)
+
+
+def _resolve(st: AppState, request: Request, role: Role) -> Ctx:
+    guard = Guard(st, principal(request), role)
+    project_id = _project_id(st, request)
+    guard.project_id(project_id, "this project")
+    return Ctx(st, guard, project_id)
+
+
+async def _ctx(request: Request, role: Role) -> Ctx:
+    st = get_state(request)
+    if st.options.auth:  # credential and role lookups: off the event loop, in one hop
+        return await run_in_threadpool(_resolve, st, request, role)
+    return _resolve(st, request, role)  # the local admin; the project id is cached
+
+
+def _access(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(fn, ACCESS_ATTR, kind)
+        return fn
+
+    return mark
+
+
+@_access("project:reader")
+async def mlflow_reader(request: Request) -> Ctx:
+    return await _ctx(request, Role.READER)
+
+
+@_access("project:writer")
+async def mlflow_writer(request: Request) -> Ctx:
+    return await _ctx(request, Role.WRITER)
+
+
+__all__ = ["Ctx", "mlflow_reader", "mlflow_writer"]

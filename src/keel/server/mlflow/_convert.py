@@ -1,0 +1,126 @@
+"""keel entities in MLflow's JSON shapes (protobuf JSON with proto field names)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keel.server._json import num
+from keel.store import DatasetVersion, Experiment, Metric, Run, RunInfo
+from keel.store.logged_models import LoggedModel
+
+RUN_NAME_TAG = "mlflow.runName"
+PARENT_TAG = "mlflow.parentRunId"
+USER_TAG = "mlflow.user"
+
+
+def kv(items: dict[str, str]) -> list[dict[str, str]]:
+    return [{"key": k, "value": v} for k, v in items.items()]
+
+
+def from_kv(items: list[Any] | None) -> dict[str, str]:
+    return {i.key: i.value for i in items or []}
+
+
+def experiment(e: Experiment) -> dict[str, Any]:
+    return {
+        "experiment_id": str(e.id),
+        "name": e.name,
+        "artifact_location": f"mlflow-artifacts:/{e.id}",
+        "lifecycle_stage": e.lifecycle.value,
+        "last_update_time": e.updated_at,
+        "creation_time": e.created_at,
+        "tags": kv(e.tags),
+    }
+
+
+def run_info(i: RunInfo) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "run_id": i.id,
+        "run_uuid": i.id,
+        "run_name": i.name,
+        "experiment_id": str(i.experiment_id),
+        "user_id": i.user,
+        "status": i.status.value,
+        "start_time": i.start_time,
+        "artifact_uri": f"mlflow-artifacts:/{i.experiment_id}/{i.id}/artifacts",
+        "lifecycle_stage": i.lifecycle.value,
+    }
+    if i.end_time is not None:
+        out["end_time"] = i.end_time
+    return out
+
+
+def run(
+    r: Run, *, inputs: list[dict[str, Any]] | None = None, outputs: list[str] | None = None
+) -> dict[str, Any]:
+    tags = dict(r.tags)
+    tags.setdefault(RUN_NAME_TAG, r.info.name)
+    if r.info.parent_id:
+        tags.setdefault(PARENT_TAG, r.info.parent_id)
+    ts = r.info.start_time
+    out: dict[str, Any] = {
+        "info": run_info(r.info),
+        "data": {
+            "metrics": [
+                {"key": k, "value": num(v), "timestamp": ts, "step": 0}
+                for k, v in r.metrics.items()
+            ],
+            "params": kv(r.params),
+            "tags": kv(tags),
+        },
+    }
+    if inputs:
+        out["inputs"] = {"dataset_inputs": inputs}
+    if outputs:
+        out["outputs"] = {"model_outputs": [{"model_id": m, "step": 0} for m in outputs]}
+    return out
+
+
+def metric(m: Metric) -> dict[str, Any]:
+    return {"key": m.key, "value": num(m.value), "timestamp": m.timestamp, "step": m.step}
+
+
+def dataset_input(v: DatasetVersion) -> dict[str, Any]:
+    src = v.source
+    tags = src.get("mlflow_tags") or {}
+    return {
+        "dataset": {
+            "name": v.dataset_name,
+            "digest": src.get("mlflow_digest") or v.content_hash[:36],
+            "source_type": src.get("type", v.kind),
+            "source": src.get("uri", ""),
+            "schema": src.get("mlflow_schema", ""),
+            "profile": src.get("mlflow_profile", ""),
+        },
+        "tags": kv(tags),
+    }
+
+
+def logged_model(m: LoggedModel) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "model_id": m.id,
+        "experiment_id": str(m.experiment_id),
+        "name": m.name,
+        "artifact_uri": f"mlflow-artifacts:/{m.experiment_id}/models/{m.id}/artifacts",
+        "creation_timestamp_ms": m.created_at,
+        "last_updated_timestamp_ms": m.updated_at,
+        "status": m.status,
+        "status_message": m.status_message,
+        "model_type": m.model_type,
+        "tags": kv(m.tags),
+    }
+    if m.source_run_id:
+        info["source_run_id"] = m.source_run_id
+    return {"info": info, "data": {"params": kv(m.params), "metrics": []}}
+
+
+__all__ = [
+    "dataset_input",
+    "experiment",
+    "from_kv",
+    "kv",
+    "logged_model",
+    "metric",
+    "run",
+    "run_info",
+]

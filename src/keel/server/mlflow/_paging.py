@@ -1,0 +1,37 @@
+"""Page tokens and page-size caps for the MLflow API (opaque offsets, checked on the way in)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from keel.exceptions import InvalidArgumentError
+from keel.server.mlflow._context import Ctx
+
+
+def decode(token: str | None) -> int:
+    if not token:
+        return 0
+    try:
+        offset = int(json.loads(base64.urlsafe_b64decode(token.encode()).decode())["offset"])
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidArgumentError(
+            f"page_token {token[:40]!r} was not issued by this server; pass next_page_token"
+        ) from exc
+    if not 0 <= offset < 2**53:
+        raise InvalidArgumentError(f"page_token {token[:40]!r} is out of range")
+    return offset
+
+
+def encode(offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def check_max(ctx: Ctx, max_results: int) -> None:
+    cap = ctx.st.options.max_results
+    if max_results > cap:
+        raise InvalidArgumentError(
+            f"max_results {max_results} is over this server's cap of {cap}; page with "
+            "page_token instead"
+        )

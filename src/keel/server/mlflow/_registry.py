@@ -1,0 +1,378 @@
+"""MLflow's model registry onto keel's: registered models, versions, aliases, stages, tags.
+
+A version created through the mlflow client becomes an ordinary keel registry version
+(flavor ``mlflow``): its files (a logged model's, or a run's artifact folder) are packed
+into one tar blob, so the version is self-contained and survives ``keel gc``; the MLflow
+``source`` is kept in its lineage and answers ``get-download-uri``. The source must be a
+model or run of this project (``models:/<id>``, ``runs:/<run>/<path>`` or
+``mlflow-artifacts:/...``); anything else (``file://``, ``//host``, ``..``) is a 400.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from keel.exceptions import InvalidArgumentError, NotFoundError
+from keel.server._json import JSON
+from keel.server._types import Key, Name, RunId, Text
+from keel.server.mlflow import _convert as conv
+from keel.server.mlflow._context import Ctx, mlflow_reader, mlflow_writer
+from keel.server.mlflow._paging import check_max, decode, encode
+from keel.server.mlflow._pyfilter import matches
+from keel.server.mlflow._schemas import KeyValue
+from keel.server.mlflow._sources import artifact_uri, pack, source_files
+from keel.store import ModelVersion, NewVersion, RegisteredModel
+from keel.store.filters import Vocabulary, parse_filter
+
+router = APIRouter(tags=["mlflow model registry"])
+STAGE_TAG = "mlflow.keel.stage"
+STAGES = ("None", "Staging", "Production", "Archived")
+_MODELS = Vocabulary("registered model", {"name": "name"}, frozenset())
+_VERSIONS = Vocabulary(
+    "model version",
+    {"name": "name", "version": "version", "run_id": "run_id", "source": "source"},
+    frozenset({"version"}),
+)
+
+
+class ModelIn(BaseModel):
+    name: Name
+    description: Text = ""
+    tags: list[KeyValue] = Field(default=[], max_length=1000)
+
+
+class ModelRef(BaseModel):
+    name: Name
+
+
+class ModelPatch(ModelRef):
+    description: Text | None = None
+
+
+class ModelRename(ModelRef):
+    new_name: Name
+
+
+class ModelTag(ModelRef):
+    key: Key
+    value: Text = ""
+
+
+class ModelTagRef(ModelRef):
+    key: Key
+
+
+class AliasIn(ModelRef):
+    alias: Name
+    version: Text
+
+
+class AliasRef(ModelRef):
+    alias: Name
+
+
+class LatestIn(ModelRef):
+    stages: list[Text] = Field(default=[], max_length=10)
+
+
+class VersionIn(BaseModel):
+    name: Name
+    source: Text
+    run_id: RunId | None = None
+    tags: list[KeyValue] = Field(default=[], max_length=1000)
+    description: Text = ""
+    model_id: Text | None = None
+
+
+class VersionRef(BaseModel):
+    name: Name
+    version: Text
+
+
+class VersionPatch(VersionRef):
+    description: Text | None = None
+
+
+class VersionTag(VersionRef):
+    key: Key
+    value: Text = ""
+
+
+class VersionTagRef(VersionRef):
+    key: Key
+
+
+class StageIn(VersionRef):
+    stage: Text
+    archive_existing_versions: bool = False
+
+
+def _num(version: str) -> int:
+    if not version.strip().isdigit() or len(version) > 9:
+        raise InvalidArgumentError(f"model version {version[:40]!r} is not a version number")
+    return int(version)
+
+
+def version_json(v: ModelVersion, user: str = "") -> dict[str, Any]:
+    tags = {k: val for k, val in v.tags.items() if k != STAGE_TAG}
+    out: dict[str, Any] = {
+        "name": v.name,
+        "version": str(v.version),
+        "creation_timestamp": v.created_at,
+        "last_updated_timestamp": v.created_at,
+        "user_id": user,
+        "current_stage": v.tags.get(STAGE_TAG, "None"),
+        "description": v.description,
+        "source": v.lineage.get("mlflow_source", v.source),
+        "run_id": v.run_id or "",
+        "status": "READY",
+        "tags": conv.kv(tags),
+        "aliases": list(v.aliases),
+    }
+    if v.lineage.get("mlflow_model_id"):
+        out["model_id"] = v.lineage["mlflow_model_id"]
+    return out
+
+
+def model_json(ctx: Ctx, m: RegisteredModel) -> dict[str, Any]:
+    latest = _latest(ctx, m.name, []) if m.latest_version is not None else []
+    return {
+        "name": m.name,
+        "creation_timestamp": m.created_at,
+        "last_updated_timestamp": m.updated_at,
+        "description": m.description,
+        "latest_versions": [version_json(v) for v in latest],
+        "tags": conv.kv(m.tags),
+        "aliases": [{"alias": a, "version": str(v)} for a, v in m.aliases.items()],
+    }
+
+
+def _latest(ctx: Ctx, name: str, stages: list[str]) -> list[ModelVersion]:
+    wanted = [s.capitalize() if s.lower() != "none" else "None" for s in stages] or list(STAGES)
+    best: dict[str, ModelVersion] = {}
+    for v in ctx.st.store.registry.versions(ctx.project_id, name):
+        stage = v.tags.get(STAGE_TAG, "None")
+        if stage in wanted:
+            best[stage] = v
+    return sorted(best.values(), key=lambda v: v.version)
+
+
+def _unsupported(what: str) -> InvalidArgumentError:
+    return InvalidArgumentError(f"{what} is not supported by keel's registry yet")
+
+
+# -- registered models ---------------------------------------------------------------------
+@router.post("/registered-models/create")
+def create_model(body: ModelIn, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
+    model = ctx.st.store.registry.create_model(
+        ctx.project_id, body.name, description=body.description, tags=conv.from_kv(body.tags)
+    )
+    return JSON({"registered_model": model_json(ctx, model)})
+
+
+@router.get("/registered-models/get")
+def get_model(name: Name, ctx: Ctx = Depends(mlflow_reader)) -> JSON:
+    model = ctx.st.store.registry.get_model(ctx.project_id, name)
+    return JSON({"registered_model": model_json(ctx, model)})
+
+
+@router.patch("/registered-models/update")
+def update_model(body: ModelPatch, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
+    reg = ctx.st.store.registry
+    model = reg.get_model(ctx.project_id, body.name)
+    if body.description is not None:
+        model = reg.update_model(ctx.project_id, body.name, description=body.description)
+    return JSON({"registered_model": model_json(ctx, model)})
+
+
+@router.post("/registered-models/rename")
+def rename_model(body: ModelRename, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
+    ctx.st.store.registry.get_model(ctx.project_id, body.name)
+    raise _unsupported("renaming a registered model")
+
+
+@router.delete("/registered-models/delete")
+def delete_model(body: ModelRef, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
+    ctx.st.store.registry.get_model(ctx.project_id, body.name)
+    raise _unsupported("deleting a registered model")
+
+
+@router.get("/registered-models/search")
+def search_models(
+    filter: Text | None = None,
+    max_results: int = Query(default=100, ge=1),
+    order_by: list[Text] = Query(default=[]),
+    page_token: Text | None = None,
+    ctx: Ctx = Depends(mlflow_reader),
+) -> JSON:
+    check_max(ctx, max_results)
+    expr = parse_filter(filter, _MODELS)
+    models = ctx.st.store.registry.list_models(ctx.project_id)
+    if expr is not None:
+        models = [m for m in models if matches(expr, {"name": m.name}, m.tags)]
+    if any("timestamp" in o for o in order_by):
+        desc = any("desc" in o.lower() for o in order_by)
+        models.sort(key=lambda m: m.updated_at, reverse=desc)
+    offset = decode(page_token)
+    page = models[offset : offset + max_results]
+    out: dict[str, Any] = {"registered_models": [model_json(ctx, m) for m in page]}
+    if offset + max_results < len(models):
+        out["next_page_token"] = encode(offset + max_results)
+    return JSON(out)
+
+
+@router.post("/registered-models/get-latest-versions")
+def latest_versions(body: LatestIn, ctx: Ctx = Depends(mlflow_reader)) -> JSON:
+    ctx.st.store.registry.get_model(ctx.project_id, body.name)
+    versions = _latest(ctx, body.name, body.stages)
+    return JSON({"model_versions": [version_json(v) for v in versions]})
+
+
+@router.post("/registered-models/set-tag")
+def set_model_tag(body: ModelTag, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
+    ctx.st.store.registry.set_model_tags(ctx.project_id, body.name, {body.key: body.value})
+    return JSON({})
+
+
+@router.delete("/registered-models/delete-tag")
+def delete_model_tag(body: ModelTagRef, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
+    model = ctx.st.store.registry.get_model(ctx.project_id, body.name)
+    if body.key not in model.tags:
+        raise NotFoundError(f"registered model {body.name!r} has no tag {body.key!r}")
+    raise _unsupported("deleting a registered model's tag")
+
+
+@router.post("/registered-models/alias")
+def set_alias(body: AliasIn, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
+    reg = ctx.st.store.registry
+    version = reg.get_version(ctx.project_id, body.name, _num(body.version))
+    reg.set_alias(ctx.project_id, body.name, body.alias, version.id)
+    return JSON({})
+
+
+@router.delete("/registered-models/alias")
+def delete_alias(body: AliasRef, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
+    ctx.st.store.registry.delete_alias(ctx.project_id, body.name, body.alias)
+    return JSON({})
+
+
+@router.get("/registered-models/alias")
+def get_by_alias(name: Name, alias: Name, ctx: Ctx = Depends(mlflow_reader)) -> JSON:
+    version = ctx.st.store.registry.get_by_alias(ctx.project_id, name, alias)
+    return JSON({"model_version": version_json(version)})
+
+
+# -- model versions ------------------------------------------------------------------------
+@router.post("/model-versions/create")
+def create_version(body: VersionIn, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
+    run_id = ctx.run(body.run_id) if body.run_id else None
+    files, model_id, source_run = source_files(ctx, body.source)
+    blob, size, manifest = pack(ctx, files)
+    new = NewVersion(
+        blob_sha=blob,
+        size=size,
+        manifest_sha=manifest,
+        flavor="mlflow",
+        serve_flavor="mlflow",
+        task="",
+        source="mlflow",
+        run_id=run_id or source_run,
+        description=body.description,
+        lineage={"mlflow_source": body.source, "mlflow_model_id": model_id or body.model_id},
+        tags=conv.from_kv(body.tags),
+    )
+    version = ctx.st.store.registry.create_version(ctx.project_id, body.name, new)
+    return JSON({"model_version": version_json(version, ctx.guard.who.name)})
+
+
+@router.get("/model-versions/get")
+def get_version(name: Name, version: Text, ctx: Ctx = Depends(mlflow_reader)) -> JSON:
+    found = ctx.st.store.registry.get_version(ctx.project_id, name, _num(version))
+    return JSON({"model_version": version_json(found)})
+
+
+@router.patch("/model-versions/update")
+def update_version(body: VersionPatch, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
+    reg = ctx.st.store.registry
+    found = reg.get_version(ctx.project_id, body.name, _num(body.version))
+    if body.description is not None:
+        found = reg.update_version(found.id, description=body.description)
+    return JSON({"model_version": version_json(found)})
+
+
+@router.delete("/model-versions/delete")
+def delete_version(body: VersionRef, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
+    reg = ctx.st.store.registry
+    reg.delete_version(reg.get_version(ctx.project_id, body.name, _num(body.version)).id)
+    return JSON({})
+
+
+@router.get("/model-versions/search")
+def search_versions(
+    filter: Text | None = None,
+    max_results: int = Query(default=10_000, ge=1),
+    order_by: list[Text] = Query(default=[]),
+    page_token: Text | None = None,
+    ctx: Ctx = Depends(mlflow_reader),
+) -> JSON:
+    check_max(ctx, max_results)
+    expr = parse_filter(filter, _VERSIONS)
+    reg = ctx.st.store.registry
+    found = [
+        v
+        for m in reg.list_models(ctx.project_id)
+        for v in reg.versions(ctx.project_id, m.name)
+        if expr is None or matches(expr, _version_attrs(v), v.tags)
+    ]
+    found.sort(key=lambda v: (v.name, -v.version))
+    offset = decode(page_token)
+    page = found[offset : offset + max_results]
+    out: dict[str, Any] = {"model_versions": [version_json(v) for v in page]}
+    if offset + max_results < len(found):
+        out["next_page_token"] = encode(offset + max_results)
+    return JSON(out)
+
+
+@router.get("/model-versions/get-download-uri")
+def download_uri(name: Name, version: Text, ctx: Ctx = Depends(mlflow_reader)) -> JSON:
+    found = ctx.st.store.registry.get_version(ctx.project_id, name, _num(version))
+    return JSON({"artifact_uri": artifact_uri(ctx, found)})
+
+
+@router.post("/model-versions/transition-stage")
+def transition_stage(body: StageIn, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
+    stage = next((s for s in STAGES if s.lower() == body.stage.lower()), None)
+    if stage is None:
+        raise InvalidArgumentError(f"stage {body.stage[:40]!r} is not one of {', '.join(STAGES)}")
+    reg = ctx.st.store.registry
+    found = reg.get_version(ctx.project_id, body.name, _num(body.version))
+    if body.archive_existing_versions and stage in ("Staging", "Production"):
+        for other in reg.versions(ctx.project_id, body.name):
+            if other.id != found.id and other.tags.get(STAGE_TAG) == stage:
+                reg.set_version_tags(other.id, {STAGE_TAG: "Archived"})
+    reg.set_version_tags(found.id, {STAGE_TAG: stage})
+    return JSON({"model_version": version_json(reg.get_version_by_id(found.id))})
+
+
+@router.post("/model-versions/set-tag")
+def set_version_tag(body: VersionTag, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
+    reg = ctx.st.store.registry
+    found = reg.get_version(ctx.project_id, body.name, _num(body.version))
+    reg.set_version_tags(found.id, {body.key: body.value})
+    return JSON({})
+
+
+@router.delete("/model-versions/delete-tag")
+def delete_version_tag(body: VersionTagRef, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
+    reg = ctx.st.store.registry
+    found = reg.get_version(ctx.project_id, body.name, _num(body.version))
+    reg.delete_version_tag(found.id, body.key)
+    return JSON({})
+
+
+def _version_attrs(v: ModelVersion) -> dict[str, object]:
+    source = v.lineage.get("mlflow_source", v.source)
+    return {"name": v.name, "version": v.version, "run_id": v.run_id or "", "source": source}

@@ -1,0 +1,113 @@
+"""Model version sources: which files a ``source`` URI names, packed into one blob.
+
+Only URIs that point inside this project are accepted, and only keel's own schemes: a
+version can never make the server read a path, a host or another project's run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+import tempfile
+from collections.abc import Iterator
+
+from keel.exceptions import InvalidArgumentError, NotFoundError
+from keel.server.mlflow._artifacts import target
+from keel.server.mlflow._context import Ctx
+from keel.store import ArtifactInfo, ModelVersion
+from keel.store.paths import safe_relpath
+
+
+def source_files(ctx: Ctx, source: str) -> tuple[list[ArtifactInfo], str | None, str | None]:
+    """(files, logged model id, run id) of a version's source, checked to be this project's."""
+    check_uri(source, "model version source")
+    store = ctx.st.store
+    if source.startswith("models:/"):
+        model_id = safe_relpath(source.removeprefix("models:/"), what="model version source")
+        model = store.logged_models.get(model_id)
+        if ctx.st.project_of_experiment(model.experiment_id) != ctx.project_id:
+            raise NotFoundError(f"logged model {model_id!r} does not exist in this project")
+        return store.logged_models.list_files(model.id), model.id, model.source_run_id
+    if source.startswith("runs:/"):
+        rest = safe_relpath(source.removeprefix("runs:/"), what="model version source")
+        run_id, _, path = rest.partition("/")
+        ctx.run(run_id)
+        return store.artifacts.list(run_id, path or None), None, run_id
+    if source.startswith("mlflow-artifacts:/") and not source.startswith("mlflow-artifacts://"):
+        tgt = target(ctx, source.removeprefix("mlflow-artifacts:/"))
+        return tgt.list(tgt.rest or None), tgt.model_id, tgt.run_id
+    raise InvalidArgumentError(
+        f"model version source {source[:200]!r} is not allowed: use models:/<model id>, "
+        "runs:/<run id>/<path> or an mlflow-artifacts:/ URI of this project"
+    )
+
+
+def check_uri(uri: str, what: str) -> None:
+    """URI fields never carry query, fragment, parameter or escape tricks."""
+    bad = sorted({c for c in uri if c in ";#?\\%" or ord(c) < 32})
+    if bad:
+        raise InvalidArgumentError(
+            f"{what} {uri[:200]!r} contains {''.join(bad)!r}; give a plain URI of this project"
+        )
+
+
+class _ChunkReader(io.RawIOBase):
+    """A read-only file over a blob's chunks, so tarfile streams it."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self._buf) < size:
+            nxt = next(self._chunks, None)
+            if nxt is None:
+                break
+            self._buf += nxt
+        cut = len(self._buf) if size < 0 else size
+        out, self._buf = self._buf[:cut], self._buf[cut:]
+        return out
+
+
+def pack(ctx: Ctx, files: list[ArtifactInfo]) -> tuple[str, int, str]:
+    """Tar ``files`` into one blob, streamed; returns (blob sha, size, manifest sha)."""
+    if not files:
+        raise InvalidArgumentError("the model version source holds no files; log the model first")
+    blobs = ctx.st.store.blobs
+    manifest = json.dumps([[f.path, f.blob_sha] for f in files]).encode()
+    with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
+        with tarfile.open(fileobj=spool, mode="w") as tar:
+            for f in files:
+                info = tarfile.TarInfo(f.path)
+                info.size = f.size
+                tar.addfile(info, _ChunkReader(blobs.iter_chunks(f.blob_sha)))
+        spool.seek(0)
+        ref = blobs.put_stream(spool)
+    return ref.sha, ref.size, hashlib.sha256(manifest).hexdigest()
+
+
+def artifact_uri(ctx: Ctx, v: ModelVersion) -> str:
+    """Where the mlflow client downloads a version's files from."""
+    source = str(v.lineage.get("mlflow_source", ""))
+    model_id = v.lineage.get("mlflow_model_id")
+    if source.startswith("mlflow-artifacts:/"):
+        return source
+    if model_id:
+        model = ctx.st.store.logged_models.get(str(model_id))
+        return f"mlflow-artifacts:/{model.experiment_id}/models/{model.id}/artifacts"
+    if source.startswith("runs:/") and v.run_id:
+        info = ctx.st.store.runs.get_info(v.run_id)
+        path = source.removeprefix("runs:/").partition("/")[2]
+        return f"mlflow-artifacts:/{info.experiment_id}/{info.id}/artifacts/{path}".rstrip("/")
+    raise NotFoundError(
+        f"model {v.name!r} version {v.version} was not registered through the MLflow API; "
+        "load it with keel.models.load"
+    )
+
+
+__all__ = ["artifact_uri", "check_uri", "pack", "source_files"]

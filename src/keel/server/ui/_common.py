@@ -1,0 +1,118 @@
+"""What every project page shares: the checked project, its URL prefix and the nav."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter
+
+from keel.exceptions import InvalidArgumentError
+from keel.server._auth import Guard
+from keel.server.ui._render import UIRoute
+from keel.store import Project
+from keel.store.users import Role
+
+#: Compare and chart requests name at most this many runs (URL length, chart legibility).
+MAX_COMPARE = 200
+NAV = (
+    ("experiments", "Experiments"),
+    ("datasets", "Datasets"),
+    ("pipelines", "Pipelines"),
+    ("models", "Models"),
+    ("deployments", "Deployments"),
+    ("monitoring", "Monitoring"),
+)
+
+
+def ui_router() -> APIRouter:
+    return APIRouter(route_class=UIRoute, include_in_schema=False)
+
+
+def project_base(name: str) -> str:
+    return f"/ui/p/{quote(name, safe='')}"
+
+
+@dataclass(frozen=True)
+class ProjectView:
+    """A project the caller may see, with what templates need to draw the frame."""
+
+    project: Project
+    guard: Guard
+    section: str
+
+    @property
+    def base(self) -> str:
+        return project_base(self.project.name)
+
+    @property
+    def can_write(self) -> bool:
+        role = self.guard.who.role_in(self.project.id)
+        return role is not None and role.allows(Role.WRITER)
+
+    def context(self, **extra: Any) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "base": self.base,
+            "section": self.section,
+            "nav": NAV,
+            "role": str(self.guard.who.role_in(self.project.id) or ""),
+            "can_write": self.can_write,
+            **extra,
+        }
+
+
+def open_project(guard: Guard, name: str, section: str) -> ProjectView:
+    """The project ``name`` if the caller has the guard's role in it (404/403 otherwise)."""
+    return ProjectView(guard.project(name), guard, section)
+
+
+def run_ids_param(text: str) -> list[str]:
+    """Run ids from a comma-separated query value, deduplicated, order kept."""
+    ids = list(dict.fromkeys(i.strip() for i in text.split(",") if i.strip()))
+    if not ids:
+        raise InvalidArgumentError("name at least one run id (runs=<id>,<id>...)")
+    if len(ids) > MAX_COMPARE:
+        raise InvalidArgumentError(
+            f"{len(ids)} runs is more than the {MAX_COMPARE} one view compares; narrow the "
+            "filter or pick fewer runs"
+        )
+    for run_id in ids:
+        if len(run_id) > 64 or not run_id.isalnum():
+            raise InvalidArgumentError(f"{run_id[:70]!r} is not a run id")
+    return ids
+
+
+def compare_subject(run_ids: Sequence[str]) -> str:
+    """The discussion subject of a comparison: the same whatever order the runs are in."""
+    return hashlib.sha256(",".join(sorted(run_ids)).encode()).hexdigest()[:40]
+
+
+def check_runs(view: ProjectView, run_ids: Sequence[str]) -> None:
+    """Every run must exist and belong to this project (404 otherwise, never another's)."""
+    st = view.guard.st
+    for run_id in run_ids:
+        if st.project_of_run(run_id) != view.project.id:
+            raise_not_found(run_id)
+
+
+def raise_not_found(run_id: str) -> None:
+    from keel.exceptions import NotFoundError
+
+    raise NotFoundError(f"run id {run_id!r} does not exist in this project")
+
+
+__all__ = [
+    "MAX_COMPARE",
+    "NAV",
+    "ProjectView",
+    "check_runs",
+    "compare_subject",
+    "open_project",
+    "project_base",
+    "run_ids_param",
+    "ui_router",
+]

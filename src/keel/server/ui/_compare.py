@@ -1,0 +1,136 @@
+"""Compare runs (CR_3): overlaid metric curves, parallel coordinates, a diff table.
+
+The page carries the runs' params and latest metrics; each metric's curves come from
+``/compare/series`` (one request per metric, so the browser draws each chart as soon as
+its data lands), bucketed in the database to ``points`` per run.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fastapi import Depends, Query, Request
+from starlette.responses import Response
+
+from keel.server._auth import Guard, reader
+from keel.server.ui._common import (
+    check_runs,
+    compare_subject,
+    open_project,
+    run_ids_param,
+    ui_router,
+)
+from keel.server.ui._discussion import comments_context
+from keel.server.ui._render import page
+from keel.server.ui._run import series_json, series_response
+from keel.store import Run
+from keel.store.metric_sampling import sample_history
+
+router = ui_router()
+MAX_KEY = 250
+
+
+def _number(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _table(runs: list[Run]) -> dict[str, Any]:
+    """Params (the differing ones) and latest metrics side by side, extremes marked."""
+    param_keys = sorted({k for r in runs for k in r.params})
+    metric_keys = sorted({k for r in runs for k in r.metrics})
+    differing = [k for k in param_keys if len({r.params.get(k) for r in runs}) > 1]
+    same = [k for k in param_keys if k not in differing]
+    high: dict[str, float] = {}
+    low: dict[str, float] = {}
+    for key in metric_keys:
+        values = [v for r in runs if (v := r.metrics.get(key)) is not None and math.isfinite(v)]
+        if len(set(values)) > 1:
+            high[key], low[key] = max(values), min(values)
+    return {
+        "differing": differing,
+        "same": same,
+        "metric_keys": metric_keys,
+        "high": high,
+        "low": low,
+    }
+
+
+def _parallel(runs: list[Run], differing: list[str], metric_keys: list[str]) -> dict[str, Any]:
+    """Data for the parallel-coordinates chart: numeric axes where every value parses."""
+    axes = []
+    for key in differing:
+        values = [r.params.get(key) for r in runs]
+        numeric = all(v is None or _number(v) is not None for v in values)
+        axes.append({"key": key, "numeric": numeric})
+    rows = [
+        {
+            "id": r.id,
+            "name": r.name,
+            "params": {key: r.params.get(key) for key in differing},
+            "metrics": {
+                k: (v if math.isfinite(v) else None)
+                for k in metric_keys
+                if (v := r.metrics.get(k)) is not None
+            },
+        }
+        for r in runs
+    ]
+    return {"axes": axes, "metrics": metric_keys, "runs": rows}
+
+
+@router.get("/ui/p/{project}/compare")
+def compare_page(
+    request: Request,
+    project: str,
+    runs: str = Query(max_length=20_000),
+    guard: Guard = Depends(reader),
+) -> Response:
+    view = open_project(guard, project, "experiments")
+    ids = run_ids_param(runs)
+    check_runs(view, ids)
+    found = guard.st.store.runs.get_many(ids)
+    table = _table(found)
+    chart_keys = [k for k in table["metric_keys"] if not k.startswith("system.")]
+    subject = compare_subject(ids)
+    context = view.context(
+        runs=found,
+        run_ids=",".join(ids),
+        chart_keys=chart_keys,
+        data={
+            "runs": [{"id": r.id, "name": r.name} for r in found],
+            "keys": chart_keys,
+            "src": f"{view.base}/compare/series?runs={','.join(ids)}",
+            "parallel": _parallel(found, table["differing"], table["metric_keys"]),
+        },
+        comment_runs=",".join(ids),
+        **table,
+        **comments_context(view, "compare", subject, f"{view.base}/compare?runs={runs}"),
+    )
+    return page(request, "compare.html", context)
+
+
+@router.get("/ui/p/{project}/compare/series")
+def compare_series(
+    request: Request,
+    project: str,
+    runs: str = Query(max_length=20_000),
+    key: str = Query(max_length=MAX_KEY),
+    points: int = Query(default=120, ge=10, le=2000),
+    guard: Guard = Depends(reader),
+) -> Response:
+    view = open_project(guard, project, "experiments")
+    ids = run_ids_param(runs)
+    check_runs(view, ids)
+    items = sample_history(guard.st.store.db, ids, key, points=points)
+    payload = {"key": key, "series": series_json(items, band=len(items) <= 3)}
+    return series_response(request, payload)
+
+
+__all__ = ["router"]

@@ -1,0 +1,235 @@
+"""The run page: params, metric charts, artifacts, git, environment, note, datasets.
+
+Metric charts read ``/series``: every metric of the run bucketed in the database
+(:func:`keel.store.metric_sampling.sample_history`), never the whole history.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+from typing import Any
+
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from keel.exceptions import NotFoundError
+from keel.server._auth import Guard, reader, writer
+from keel.server._json import JSON, dumps
+from keel.server._types import Loose
+from keel.server.ui._artifacts import preview, raw_response, suffix, tree
+from keel.server.ui._common import ProjectView, check_runs, open_project, ui_router
+from keel.server.ui._discussion import comments_context
+from keel.server.ui._render import page
+from keel.server.ui._session import csrf_ok
+from keel.store import Run
+from keel.store.metric_sampling import SampledSeries, sample_history
+
+router = ui_router()
+SYSTEM_PREFIXES = ("keel.", "mlflow.")
+DIFF_PATH = "_keel/uncommitted.diff"
+REQUIREMENTS_PATH = "_keel/requirements.txt"
+ENV_TAGS = (
+    ("python", "keel.python.version"),
+    ("platform", "keel.platform"),
+    ("host", "keel.host"),
+    ("entry point", "keel.source.entrypoint"),
+    ("working directory", "keel.source.cwd"),
+    ("interpreter", "keel.python.executable"),
+)
+MAX_LISTED = 5000
+GZIP_OVER = 8192
+
+
+class NoteIn(BaseModel):
+    note: Loose
+
+
+def _run(view: ProjectView, run_id: str) -> Run:
+    check_runs(view, [run_id])
+    return view.guard.st.store.runs.get(run_id)
+
+
+def _short(values: list[float]) -> list[float | None]:
+    """Six significant digits (a chart cannot show more), non-finite values as gaps."""
+    return [float(f"{v:.6g}") if math.isfinite(v) else None for v in values]
+
+
+def series_json(items: list[SampledSeries], *, band: bool = True) -> dict[str, Any]:
+    """Bucketed series for the charts: times as offsets from ``t0`` to keep them short;
+    ``band`` adds each bucket's min and max (drawn only when few lines share a chart)."""
+    out: dict[str, Any] = {}
+    for s in items:
+        t0 = s.timestamps[0] if s.timestamps else 0
+        entry: dict[str, Any] = {
+            "run": s.run_id,
+            "key": s.key,
+            "total": s.total,
+            "steps": s.steps,
+            "t0": t0,
+            "ts": [t - t0 for t in s.timestamps],
+            "mean": _short(s.mean),
+        }
+        if band:
+            entry["low"], entry["high"] = _short(s.low), _short(s.high)
+        out[f"{s.run_id}/{s.key}"] = entry
+    return out
+
+
+def series_response(request: Request, payload: dict[str, Any]) -> Response:
+    """JSON, gzipped when the browser takes it: bucketed series of 100 runs still make
+    a few hundred kilobytes, and they compress about four to one."""
+    body = dumps(payload)
+    headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
+    if len(body) > GZIP_OVER and "gzip" in request.headers.get("accept-encoding", ""):
+        body = gzip.compress(body, compresslevel=5)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type="application/json", headers=headers)
+
+
+@router.get("/ui/p/{project}/runs/{run_id}")
+def run_page(
+    request: Request, project: str, run_id: str, guard: Guard = Depends(reader)
+) -> Response:
+    view = open_project(guard, project, "experiments")
+    store = guard.st.store
+    run = _run(view, run_id)
+    tags = run.tags
+    artifacts = store.artifacts.list(run_id)
+    paths = {a.path for a in artifacts}
+    diff = _text_artifact(store, run_id, DIFF_PATH) if DIFF_PATH in paths else None
+    context = view.context(
+        run=run,
+        experiment=store.experiments.get(run.info.experiment_id),
+        parent=store.runs.get_info(run.info.parent_id) if run.info.parent_id else None,
+        children=store.runs.children(run_id)[:MAX_LISTED],
+        user_tags={k: v for k, v in tags.items() if not k.startswith(SYSTEM_PREFIXES)},
+        system_tags={k: v for k, v in tags.items() if k.startswith(SYSTEM_PREFIXES)},
+        env=[(label, tags[key]) for label, key in ENV_TAGS if key in tags],
+        has_requirements=REQUIREMENTS_PATH in paths,
+        git={k.removeprefix("keel.git."): v for k, v in tags.items() if k.startswith("keel.git.")},
+        diff=diff,
+        metric_keys=sorted(run.metrics),
+        artifacts=tree(artifacts[:MAX_LISTED]),
+        artifact_count=len(artifacts),
+        datasets=_datasets(view, run_id),
+        models=_models(view, run_id),
+        **comments_context(view, "run", run_id, f"{view.base}/runs/{run_id}"),
+    )
+    return page(request, "run.html", context)
+
+
+def _text_artifact(store: Any, run_id: str, path: str) -> str:
+    from keel.server.ui._artifacts import TEXT_LIMIT, _head
+
+    art = store.artifacts.get(run_id, path)
+    data, cut = _head(store.blobs, art.blob_sha, TEXT_LIMIT)
+    text = data.decode("utf-8", errors="replace")
+    return text + ("\n... (truncated; download the file for the rest)" if cut else "")
+
+
+def _datasets(view: ProjectView, run_id: str) -> list[tuple[str, Any]]:
+    store = view.guard.st.store
+    out = []
+    for version_id, direction in store.runs.dataset_links(run_id):
+        try:
+            out.append((direction, store.datasets.get_version_by_id(version_id)))
+        except NotFoundError:
+            continue
+    return sorted(out, key=lambda d: (d[0], d[1].ref))
+
+
+def _models(view: ProjectView, run_id: str) -> list[Any]:
+    registry = view.guard.st.store.registry
+    return registry.search_versions(view.project.id, f"run_id = '{run_id}'", max_results=100)
+
+
+@router.get("/ui/p/{project}/runs/{run_id}/series")
+def run_series(
+    request: Request,
+    project: str,
+    run_id: str,
+    points: int = Query(default=400, ge=10, le=2000),
+    guard: Guard = Depends(reader),
+) -> Response:
+    view = open_project(guard, project, "experiments")
+    run = _run(view, run_id)
+    db = guard.st.store.db
+    items = [
+        s for key in sorted(run.metrics) for s in sample_history(db, [run_id], key, points=points)
+    ]
+    return series_response(request, {"series": series_json(items)})
+
+
+@router.get("/ui/p/{project}/runs/{run_id}/artifact")
+def artifact_page(
+    request: Request,
+    project: str,
+    run_id: str,
+    path: str = Query(max_length=1024),
+    guard: Guard = Depends(reader),
+) -> Response:
+    view = open_project(guard, project, "experiments")
+    run = _run(view, run_id)
+    store = guard.st.store
+    art = store.artifacts.get(run_id, path)
+    context = view.context(
+        run=run,
+        art=art,
+        ext=suffix(art.path),
+        preview=preview(store.blobs, art),
+        raw=f"{view.base}/runs/{run_id}/raw/{art.path}",
+    )
+    return page(request, "artifact.html", context)
+
+
+@router.get("/ui/p/{project}/runs/{run_id}/raw/{path:path}")
+def artifact_raw(
+    project: str,
+    run_id: str,
+    path: str,
+    download: bool = False,
+    guard: Guard = Depends(reader),
+) -> Response:
+    view = open_project(guard, project, "experiments")
+    check_runs(view, [run_id])
+    store = guard.st.store
+    return raw_response(store.blobs, store.artifacts.get(run_id, path), download=download)
+
+
+@router.post("/ui/p/{project}/runs/{run_id}/note")
+def set_note(
+    project: str,
+    run_id: str,
+    body: NoteIn,
+    guard: Guard = Depends(writer),
+    _csrf: None = Depends(csrf_ok),
+) -> JSON:
+    view = open_project(guard, project, "experiments")
+    check_runs(view, [run_id])
+    guard.st.store.runs.update(run_id, note=body.note)
+    return JSON({"redirect": f"{view.base}/runs/{run_id}"})
+
+
+@router.post("/ui/p/{project}/runs/{run_id}/delete")
+def delete_run(
+    project: str, run_id: str, guard: Guard = Depends(writer), _csrf: None = Depends(csrf_ok)
+) -> JSON:
+    view = open_project(guard, project, "experiments")
+    run = _run(view, run_id)
+    guard.st.store.runs.delete(run_id)
+    return JSON({"redirect": f"{view.base}/experiments/{run.info.experiment_id}"})
+
+
+@router.post("/ui/p/{project}/runs/{run_id}/restore")
+def restore_run(
+    project: str, run_id: str, guard: Guard = Depends(writer), _csrf: None = Depends(csrf_ok)
+) -> JSON:
+    view = open_project(guard, project, "experiments")
+    check_runs(view, [run_id])
+    guard.st.store.runs.restore(run_id)
+    return JSON({"redirect": f"{view.base}/runs/{run_id}"})
+
+
+__all__ = ["router", "series_json", "series_response"]

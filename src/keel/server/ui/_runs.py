@@ -1,0 +1,170 @@
+"""Projects, experiments and the runs table (filter, sort, chosen columns, pages).
+
+The table is one call to :meth:`RunRepository.search` per page with the SDK's filter
+language; paging uses the repository's page tokens, with the tokens of earlier pages
+carried in the URL (``back``) so "previous" needs no server state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, Query, Request
+from starlette.responses import RedirectResponse, Response
+
+from keel.exceptions import InvalidArgumentError
+from keel.server._auth import Guard, Principal, authenticated, reader
+from keel.server.ui._common import open_project, project_base, ui_router
+from keel.server.ui._render import page
+from keel.store import Run
+
+router = ui_router()
+PAGE_SIZES = (25, 50, 100, 200)
+DEFAULT_COLUMNS = 6
+RUN_ATTRS = ("status", "user", "start_time", "end_time")
+
+
+@dataclass(frozen=True)
+class Column:
+    """A chosen table column: ``metrics.auc``, ``params.lr`` or ``tags.team``."""
+
+    entity: str  # metrics | params | tags
+    key: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.entity}.{self.key}"
+
+    @property
+    def order_key(self) -> str:
+        return f"{self.entity}.`{self.key}`"
+
+    def value(self, run: Run) -> Any:
+        return getattr(run, self.entity).get(self.key)
+
+    @property
+    def numeric(self) -> bool:
+        return self.entity == "metrics"
+
+
+def parse_columns(values: list[str]) -> list[Column]:
+    out = []
+    for text in values:
+        entity, _, key = text.partition(".")
+        if entity not in ("metrics", "params", "tags") or not key:
+            raise InvalidArgumentError(
+                f"column {text[:80]!r} is not metrics.<key>, params.<key> or tags.<key>"
+            )
+        out.append(Column(entity, key))
+    return out
+
+
+def _default_columns(runs: list[Run]) -> list[Column]:
+    metrics = sorted({k for r in runs for k in r.metrics if not k.startswith("system.")})
+    params = sorted({k for r in runs for k in r.params})
+    return [Column("metrics", k) for k in metrics[:DEFAULT_COLUMNS]] + [
+        Column("params", k) for k in params[:DEFAULT_COLUMNS]
+    ]
+
+
+def _available(runs: list[Run]) -> dict[str, list[str]]:
+    return {
+        "metrics": sorted({k for r in runs for k in r.metrics}),
+        "params": sorted({k for r in runs for k in r.params}),
+        "tags": sorted({k for r in runs for k in r.tags if not k.startswith(("keel.", "mlflow."))}),
+    }
+
+
+@router.get("/", dependencies=[Depends(authenticated)])
+async def root() -> Response:
+    return RedirectResponse("/ui/", 303)
+
+
+@router.get("/ui")
+@router.get("/ui/")
+def projects(request: Request, who: Principal = Depends(authenticated)) -> Response:
+    st = request.app.state.keel
+    visible = [p for p in st.store.projects.list() if who.role_in(p.id) is not None]
+    rows = [(p, str(who.role_in(p.id)), project_base(p.name)) for p in visible]
+    return page(request, "projects.html", {"projects": rows})
+
+
+@router.get("/ui/p/{project}")
+@router.get("/ui/p/{project}/")
+def project_home(project: str, guard: Guard = Depends(reader)) -> Response:
+    view = open_project(guard, project, "experiments")
+    return RedirectResponse(f"{view.base}/experiments", 303)
+
+
+@router.get("/ui/p/{project}/experiments")
+def experiments(request: Request, project: str, guard: Guard = Depends(reader)) -> Response:
+    view = open_project(guard, project, "experiments")
+    exps = guard.st.store.experiments.list(view.project.id)
+    return page(request, "experiments.html", view.context(experiments=exps))
+
+
+@router.get("/ui/p/{project}/experiments/{experiment_id}")
+def runs_table(
+    request: Request,
+    project: str,
+    experiment_id: int,
+    filter: str = Query(default="", max_length=4000),
+    order: str = Query(default="", max_length=500),
+    cols: list[str] = Query(default=[]),
+    size: int = Query(default=50),
+    page_token: str = Query(default="", alias="page", max_length=200),
+    back: list[str] = Query(default=[]),
+    guard: Guard = Depends(reader),
+) -> Response:
+    view = open_project(guard, project, "experiments")
+    exp = guard.st.store.experiments.get(experiment_id)
+    if exp.project_id != view.project.id:
+        from keel.exceptions import NotFoundError
+
+        raise NotFoundError(f"experiment id {experiment_id} does not exist in this project")
+    size = size if size in PAGE_SIZES else 50
+    columns = parse_columns([c for c in cols if c])
+    error = ""
+    runs: list[Run] = []
+    next_token = None
+    try:
+        result = guard.st.store.runs.search(
+            [exp.id],
+            filter.strip() or None,
+            order_by=[order] if order else None,
+            max_results=size,
+            page_token=page_token or None,
+        )
+        runs, next_token = result.runs, result.next_page_token
+    except InvalidArgumentError as exc:  # a typo in the filter is shown, not a 400 page
+        error = str(exc)
+    if not columns:
+        columns = _default_columns(runs)
+    params = {"filter": filter, "order": order, "cols": [c.ref for c in columns], "size": size}
+    context = view.context(
+        experiment=exp,
+        runs=runs,
+        columns=columns,
+        available=_available(runs),
+        chosen={c.ref for c in columns},
+        params=params,
+        order=order,
+        error=error,
+        page_token=page_token,
+        back=back[-500:],
+        next_token=next_token,
+        offset=len(back) * size,
+        size=size,
+        sizes=PAGE_SIZES,
+        sort_link=lambda key: _sort_link(order, key),
+    )
+    return page(request, "runs.html", context)
+
+
+def _sort_link(order: str, key: str) -> str:
+    """The ``order`` value a click on a header sets: descending first, then ascending."""
+    return f"{key} ASC" if order == f"{key} DESC" else f"{key} DESC"
+
+
+__all__ = ["Column", "parse_columns", "router"]

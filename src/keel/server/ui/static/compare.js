@@ -1,0 +1,124 @@
+/* keel compare view: overlaid curves (one request per metric, a few at a time) and a
+   parallel-coordinates chart of params against a metric, drawn as SVG. */
+(function () {
+  "use strict";
+  const SVG = "http://www.w3.org/2000/svg";
+  const CONCURRENCY = 6;
+
+  function el(name, attrs, parent) {
+    const node = document.createElementNS(SVG, name);
+    Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (parent) parent.appendChild(node);
+    return node;
+  }
+
+  function curves(data) {
+    const box = document.getElementById("compare-charts");
+    const status = document.getElementById("chart-status");
+    if (!box || !data.keys.length) { if (box) box.dataset.done = "0"; return; }
+    const names = {}, colors = {};
+    data.runs.forEach(function (r, i) { names[r.id] = r.name; colors[r.id] = KeelCharts.color(i); });
+    const charts = [], slots = {};
+    data.keys.forEach(function (key) {
+      const slot = document.createElement("div");
+      slot.className = "chart-slot";
+      box.appendChild(slot);
+      slots[key] = slot;
+    });
+    const ctl = KeelCharts.controls(document.getElementById("chart-controls"), charts);
+    let next = 0, done = 0;
+    const started = performance.now();
+    function one() {
+      if (next >= data.keys.length) return Promise.resolve();
+      const key = data.keys[next++];
+      const url = data.src + "&key=" + encodeURIComponent(key);
+      return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (body) {
+          const series = Object.keys(body.series).map(function (id) {
+            const s = KeelCharts.absolute(body.series[id]);
+            s.color = colors[s.run]; s.label = names[s.run] || s.run;
+            return s;
+          });
+          const c = KeelCharts.chart(slots[key], key, series, {});
+          c.render(ctl.state.axis, ctl.state.weight);
+          charts.push(c);
+          done++;
+          if (status) status.textContent = done + " of " + data.keys.length + " charts";
+        })
+        .then(one);
+    }
+    const workers = [];
+    for (let i = 0; i < Math.min(CONCURRENCY, data.keys.length); i++) workers.push(one());
+    Promise.all(workers).then(function () {
+      box.dataset.done = String(done);
+      box.dataset.ms = String(Math.round(performance.now() - started));
+      if (status) status.textContent = done + " charts";
+    });
+  }
+
+  function scaleFor(axis, rows) {
+    const values = rows.map(axis.get).filter(function (v) { return v !== null && v !== undefined; });
+    if (axis.numeric) {
+      const nums = values.map(Number);
+      let lo = Math.min.apply(null, nums), hi = Math.max.apply(null, nums);
+      if (!(hi > lo)) { lo -= 1; hi += 1; }
+      return { f: function (v) { return (Number(v) - lo) / (hi - lo); }, labels: [[0, lo], [1, hi]] };
+    }
+    const cats = Array.from(new Set(values.map(String))).sort();
+    const pos = function (v) { return cats.length === 1 ? 0.5 : cats.indexOf(String(v)) / (cats.length - 1); };
+    return { f: pos, labels: cats.map(function (c) { return [pos(c), c]; }) };
+  }
+
+  function parallel(data, metric) {
+    const host = document.getElementById("parallel");
+    if (!host) return;
+    host.textContent = "";
+    const rows = data.parallel.runs;
+    const axes = data.parallel.axes.map(function (a) {
+      return { key: a.key, numeric: a.numeric, get: function (r) { return r.params[a.key]; } };
+    });
+    if (metric) axes.push({ key: metric, numeric: true, metric: true, get: function (r) { return r.metrics[metric]; } });
+    if (axes.length < 2) { host.textContent = "Nothing to draw: the runs share every param."; return; }
+    const w = Math.max(480, host.clientWidth || 800), h = 300, top = 24, bottom = 28, left = 60, right = 60;
+    const svg = el("svg", { width: w, height: h, viewBox: "0 0 " + w + " " + h, role: "img" }, host);
+    const gap = (w - left - right) / (axes.length - 1);
+    const scales = axes.map(function (a) { return scaleFor(a, rows); });
+    const mScale = metric ? scales[scales.length - 1] : null;
+    rows.forEach(function (r) {
+      const pts = [];
+      axes.forEach(function (a, i) {
+        const v = a.get(r);
+        if (v === null || v === undefined) return;
+        pts.push((left + i * gap).toFixed(1) + "," + (top + (1 - scales[i].f(v)) * (h - top - bottom)).toFixed(1));
+      });
+      const m = metric ? r.metrics[metric] : null;
+      const t = mScale && m !== null && m !== undefined ? mScale.f(m) : null;
+      const stroke = t === null ? "#9ca3af" : "hsl(" + Math.round(240 - 240 * t) + ",70%,45%)";
+      const line = el("polyline", { points: pts.join(" "), fill: "none", stroke: stroke, "stroke-width": 1.4, "stroke-opacity": 0.75 }, svg);
+      const tip = el("title", {}, line);
+      tip.textContent = r.name + (m !== null && m !== undefined ? " · " + metric + "=" + m : "");
+    });
+    axes.forEach(function (a, i) {
+      const x = left + i * gap;
+      el("line", { x1: x, x2: x, y1: top, y2: h - bottom, stroke: "#374151" }, svg);
+      const label = el("text", { x: x, y: 14, "text-anchor": "middle", class: a.metric ? "axis metric" : "axis" }, svg);
+      label.textContent = a.key;
+      scales[i].labels.slice(0, 12).forEach(function (pair) {
+        const tick = el("text", { x: x + 4, y: top + (1 - pair[0]) * (h - top - bottom) + 3, class: "tick" }, svg);
+        tick.textContent = typeof pair[1] === "number" ? String(Math.round(pair[1] * 1e4) / 1e4) : String(pair[1]).slice(0, 14);
+      });
+    });
+    host.dataset.lines = String(rows.length);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    const node = document.getElementById("compare-data");
+    if (!node) return;
+    const data = JSON.parse(node.textContent);
+    curves(data);
+    const pick = document.getElementById("pc-metric");
+    parallel(data, pick ? pick.value : null);
+    if (pick) pick.addEventListener("change", function () { parallel(data, pick.value); });
+  });
+})();

@@ -1,0 +1,60 @@
+"""Serving: online prediction for many models and versions, batch and streaming prediction,
+and the prediction log.
+
+::
+
+    from keel.serving import load_spec, serve
+    serve(load_spec("deploy.yaml"), settings)          # what `keel serve -f deploy.yaml` does
+
+    from keel.serving import InMemorySource, build_app, spec_for_refs, start_in_thread
+    source = InMemorySource()
+    source.add("churn", 1, model, schema=frame.head(), aliases=("champion",))
+    handle = start_in_thread(build_app(spec_for_refs(["churn@champion"]), settings, source=source))
+
+Importing this package is cheap; FastAPI, uvicorn, pandas and pyarrow load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "BatchSettings": "keel.serving._batcher",
+    "DeploymentRuntime": "keel.serving._runtime",
+    "DeploymentSpec": "keel.serving._spec",
+    "InMemorySource": "keel.serving._source",
+    "InputSchema": "keel.serving._schema",
+    "LoadedModel": "keel.serving._source",
+    "ModelRef": "keel.serving._refs",
+    "ModelSource": "keel.serving._source",
+    "PredictionLog": "keel.serving._predlog",
+    "Predictor": "keel.serving._source",
+    "RegistrySource": "keel.serving._source",
+    "ServerHandle": "keel.serving._server",
+    "ServingMetrics": "keel.serving._metrics",
+    "build_app": "keel.serving._server",
+    "check_resources": "keel.serving._spec",
+    "create_app": "keel.serving._app",
+    "load_spec": "keel.serving._spec",
+    "log_root": "keel.serving._predlog",
+    "parse_model_ref": "keel.serving._refs",
+    "serve": "keel.serving._server",
+    "spec_for_refs": "keel.serving._spec",
+    "start_in_thread": "keel.serving._server",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'keel.serving' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,230 @@
+"""The serving ASGI app: Open Inference Protocol v2, MLflow ``/invocations``, plain records.
+
+:class:`ServingASGI` is the outermost app. It refuses, on every path and before routing,
+any body whose content type is not JSON (or CSV on ``/invocations``) with 415, so pickles
+and other executable formats never reach a parser, and bodies over the size limit with
+413. It answers the inference routes itself, without a framework layer (no Request or
+Response objects, no middleware stack: that is most of a small model's latency), and
+hands everything else (metadata, health, metrics, ``/docs``) to a FastAPI app whose
+OpenAPI document comes from :mod:`keel.serving._openapi`. Every refusal is a JSON
+``{"error": ...}`` (MLflow's ``{"error_code", "message"}`` on ``/invocations``) that
+names the problem.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import parse_qs
+
+from keel.serving._codec import HttpError, dumps
+from keel.serving._handlers import ServingApp
+from keel.serving._predlog import PredictionLog
+from keel.serving._runtime import DeploymentRuntime
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
+
+_WANTED = {
+    b"content-type": "content-type",
+    b"content-length": "content-length",
+    b"x-request-id": "x-request-id",
+    b"x-keel-route-key": "x-keel-route-key",
+    b"x-keel-model": "x-keel-model",
+}
+_FAST_ROUTES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^/v2/models/(?P<name>[^/]+)/infer$"), "v2"),
+    (re.compile(r"^/v2/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)/infer$"), "v2"),
+    (re.compile(r"^/invocations$"), "invocations"),
+    (re.compile(r"^/models/(?P<name>[^/]+)/predict$"), "records"),
+    (re.compile(r"^/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)/predict$"), "records"),
+]
+
+
+def content_type_allowed(value: str) -> bool:
+    """JSON (``application/json``, ``application/*+json``) or CSV; nothing executable."""
+    media = value.split(";", 1)[0].strip().lower()
+    return (
+        media == "application/json"
+        or (media.startswith("application/") and media.endswith("+json"))
+        or media == "text/csv"
+    )
+
+
+class ServingASGI:
+    """Guards every request and answers the inference routes directly."""
+
+    def __init__(self, app: ASGIApp, handlers: ServingApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.handlers = handlers
+        self.max_body = max_body_bytes
+        self.startup_error: BaseException | None = None
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers: dict[str, str] = {}
+        for key, value in scope["headers"]:
+            name = _WANTED.get(key)
+            if name is not None:
+                headers[name] = value.decode("latin-1")
+        refusal = self._refuse(headers)
+        if refusal is not None:
+            await _send(send, refusal[0], dumps({"error": refusal[1]}), close=True)
+            return
+        if scope["method"] == "POST":
+            path = scope["path"]
+            for pattern, kind in _FAST_ROUTES:
+                match = pattern.match(path)
+                if match is not None:
+                    await self._fast(kind, match.groupdict(), scope, headers, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+    def _refuse(self, headers: dict[str, str]) -> tuple[int, str] | None:
+        ctype = headers.get("content-type")
+        if ctype is not None and not content_type_allowed(ctype):
+            return 415, (
+                f"content type {ctype[:80]!r} is not accepted: keel serving reads only JSON "
+                "(application/json) and, on /invocations, CSV (text/csv); executable formats "
+                "such as pickle are refused"
+            )
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            return 413, (
+                f"request body is {int(length):,} bytes; the limit is {self.max_body:,} bytes "
+                "(server.max_body_mb); send fewer rows per request"
+            )
+        return None
+
+    async def _fast(
+        self,
+        kind: str,
+        params: dict[str, Any],
+        scope: Scope,
+        headers: dict[str, str],
+        receive: Any,
+        send: Any,
+    ) -> None:
+        h = self.handlers
+        try:
+            body = await self._body(receive)
+        except HttpError as exc:
+            await _send(send, exc.status, dumps({"error": exc.message}), close=True)
+            return
+        if kind == "v2":
+            status, out, extra = await h.v2_infer(params, headers, body)
+        elif kind == "records":
+            status, out, extra = await h.predict_records(params, headers, body)
+        else:
+            query = scope.get("query_string") or b""
+            if query:
+                model = parse_qs(query.decode("latin-1")).get("model")
+                if model:
+                    headers["x-keel-model"] = model[0]
+            status, out, extra = await h.invocations(headers, body)
+        await _send(send, status, out, extra)
+
+    async def _body(self, receive: Any) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise HttpError(400, "the client disconnected before sending the whole body")
+            chunk = message.get("body", b"")
+            if chunk:
+                size += len(chunk)
+                if size > self.max_body:
+                    raise HttpError(
+                        413, f"request body is over the limit of {self.max_body:,} bytes"
+                    )
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+async def _send(
+    send: Any,
+    status: int,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+    *,
+    close: bool = False,
+) -> None:
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if headers:
+        raw.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+    if close:
+        raw.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(
+    runtime: DeploymentRuntime,
+    *,
+    prediction_log: PredictionLog | None = None,
+    max_body_bytes: int = 16 * 2**20,
+    log_sample: float = 1.0,
+) -> ServingASGI:
+    """The ASGI app serving ``runtime``; starting it loads the models, stopping it drains
+    the queues and flushes the prediction log."""
+    from fastapi import FastAPI
+    from starlette.routing import Route
+
+    from keel.serving._openapi import openapi_document
+
+    handlers = ServingApp(runtime, prediction_log=prediction_log, log_sample=log_sample)
+
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> Any:
+        if prediction_log is not None:
+            prediction_log.start()
+        try:
+            await runtime.start()
+        except Exception as exc:
+            outer.startup_error = exc  # the caller re-raises it once uvicorn has stopped
+            raise
+        # Move everything loaded so far (libraries, models) out of the collector's reach:
+        # a full collection over that heap stalls every request for tens of milliseconds.
+        gc.collect()
+        gc.freeze()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+            await handlers.drain()
+            if prediction_log is not None:
+                await asyncio.to_thread(prediction_log.close)
+
+    app = FastAPI(title=f"keel serving: {runtime.name}", lifespan=lifespan)
+    h = handlers
+    get = ["GET"]
+    app.router.routes[:0] = [
+        Route("/v2", h.server_metadata, methods=get),
+        Route("/v2/health/live", h.live, methods=get),
+        Route("/v2/health/ready", h.ready, methods=get),
+        Route("/v2/models/{name}", h.model_metadata, methods=get),
+        Route("/v2/models/{name}/ready", h.model_ready, methods=get),
+        Route("/v2/models/{name}/versions/{version}", h.model_metadata, methods=get),
+        Route("/v2/models/{name}/versions/{version}/ready", h.model_ready, methods=get),
+        Route("/models", h.models, methods=get),
+        Route("/metrics", h.metrics, methods=get),
+        Route("/ping", h.ping, methods=get),
+        Route("/health", h.ping, methods=get),
+    ]
+    document = openapi_document(runtime.name)
+    app.openapi = lambda: document  # type: ignore[method-assign]
+    app.state.handlers = handlers
+    outer = ServingASGI(app, handlers, max_body_bytes)
+    return outer
+
+
+__all__ = ["ServingASGI", "content_type_allowed", "create_app"]

@@ -1,0 +1,102 @@
+"""Deployments in the metadata store: apply a spec, read it back, list, roll back, delete.
+
+The store keeps specs as plain JSON (``keel.store`` knows nothing of serving); this module
+validates them on the way in and out and derives the traffic rows lineage queries use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from keel.serving._source import LoadedModel, RegistrySource
+from keel.serving._spec import DeploymentSpec, load_spec
+
+if TYPE_CHECKING:
+    from keel.store import Store
+    from keel.store.deployments import Deployment, DeploymentRevision, DeploymentTarget
+
+
+def targets_of(spec: DeploymentSpec) -> list[DeploymentTarget]:
+    from keel.store.deployments import DeploymentTarget
+
+    out = []
+    for ep in spec.endpoints:
+        weights = {id(v): w for v, w in ep.weights()}
+        for v in ep.versions:
+            out.append(
+                DeploymentTarget(
+                    endpoint=ep.name,
+                    model_ref=v.model,
+                    model_name=v.ref.name,
+                    weight=round(weights.get(id(v), 0.0) * 100, 6),
+                    shadow=v.shadow,
+                )
+            )
+    return out
+
+
+def apply_spec(
+    store: Store,
+    project: str,
+    spec: DeploymentSpec | str | os.PathLike[str] | Mapping[str, Any],
+    *,
+    note: str = "",
+) -> tuple[Deployment, bool]:
+    """Validate and store a spec as the deployment's newest revision (no-op if unchanged).
+
+    Every model reference must resolve in the registry now, so a typo fails here and not
+    in the server.
+    """
+    spec = spec if isinstance(spec, DeploymentSpec) else load_spec(spec)
+    source = RegistrySource(store, project)
+    for ep in spec.endpoints:
+        for v in ep.versions:
+            source.resolve(v.ref)
+    pid = store.projects.get_or_create(project).id
+    return store.deployments.apply(pid, spec.name, spec.to_dict(), targets_of(spec), note=note)
+
+
+def get_spec(store: Store, project: str, name: str, revision: int | None = None) -> DeploymentSpec:
+    pid = store.projects.get_or_create(project).id
+    if revision is None:
+        return load_spec(store.deployments.get(pid, name).spec)
+    return load_spec(store.deployments.revision(pid, name, revision).spec)
+
+
+def list_deployments(store: Store, project: str) -> list[Deployment]:
+    return store.deployments.list(store.projects.get_or_create(project).id)
+
+
+def history(store: Store, project: str, name: str) -> list[DeploymentRevision]:
+    return store.deployments.revisions(store.projects.get_or_create(project).id, name)
+
+
+def rollback(store: Store, project: str, name: str, revision: int) -> Deployment:
+    return store.deployments.rollback(store.projects.get_or_create(project).id, name, revision)
+
+
+def delete(store: Store, project: str, name: str) -> None:
+    store.deployments.delete(store.projects.get_or_create(project).id, name)
+
+
+def load_model(store: Store, project: str, ref: str, *, trust: str = "warn") -> LoadedModel:
+    """Resolve ``ref`` (``churn@champion``, ``churn/3``) and load that version."""
+    from keel.serving._refs import parse_model_ref
+
+    parsed = parse_model_ref(ref)
+    source = RegistrySource(store, project, trust=trust)
+    return source.load(parsed.name, source.resolve(parsed))
+
+
+__all__ = [
+    "apply_spec",
+    "delete",
+    "get_spec",
+    "history",
+    "list_deployments",
+    "load_model",
+    "rollback",
+    "targets_of",
+]

@@ -1,0 +1,274 @@
+"""Running the serving app: uvicorn in this process, in worker processes, or in a thread.
+
+Accepted sockets get ``TCP_NODELAY`` (small JSON answers must not wait for Nagle and the
+client's delayed ACK: ~40 ms stalls otherwise). With ``workers > 1`` the parent binds the
+port once and hands the socket to spawned worker processes (as uvicorn does); each worker
+loads the models, keeps its own prediction log files and metrics, and is restarted if it
+dies. SIGTERM or Ctrl-C shut everything down gracefully: requests in flight finish and
+the prediction log is flushed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from keel.config import Settings
+from keel.serving._app import create_app
+from keel.serving._metrics import ServingMetrics
+from keel.serving._predlog import PredictionLog
+from keel.serving._runtime import DeploymentRuntime
+from keel.serving._source import ModelSource, RegistrySource
+from keel.serving._spec import DeploymentSpec, check_resources, load_spec
+
+if TYPE_CHECKING:
+    from keel.store import Store
+
+log = logging.getLogger("keel.serving")
+
+
+def build_app(
+    spec: DeploymentSpec,
+    settings: Settings,
+    *,
+    source: ModelSource | None = None,
+    store: Store | None = None,
+    follow_store: bool = False,
+) -> Any:
+    """The ASGI app for ``spec``; with ``follow_store`` it also follows new revisions of the
+    deployment applied with ``keel deploy apply`` while it runs."""
+    check_resources(spec)
+    if source is None or follow_store:
+        from keel.store import open_store
+
+        store = store or open_store(settings)
+    if source is None:
+        assert store is not None
+        source = RegistrySource(store, settings.project)
+    updates = _store_updates(store, settings, spec.name) if follow_store and store else None
+    metrics = ServingMetrics()
+    runtime = DeploymentRuntime(spec, source, metrics, spec_updates=updates)
+    plog = None
+    if spec.log.enabled:
+        plog = PredictionLog(
+            settings.artifacts_uri,
+            flush_s=spec.log.flush_s,
+            buffer_rows=spec.log.buffer_rows,
+            metrics=metrics,
+        )
+    return create_app(
+        runtime,
+        prediction_log=plog,
+        max_body_bytes=int(spec.server.max_body_mb * 2**20),
+        log_sample=spec.log.sample,
+    )
+
+
+def _store_updates(
+    store: Store, settings: Settings, name: str
+) -> Callable[[], DeploymentSpec | None]:
+    """A poll that returns the deployment's spec when a new revision was applied."""
+    project = store.projects.get_or_create(settings.project)
+    seen = [store.deployments.current_revision(project.id, name)]
+
+    def poll() -> DeploymentSpec | None:
+        now = store.deployments.current_revision(project.id, name)
+        if now is None or now == seen[0]:
+            return None
+        seen[0] = now
+        return load_spec(store.deployments.get(project.id, name).spec)
+
+    return poll
+
+
+def _nodelay_protocol() -> type:
+    """uvicorn's HTTP protocol class with TCP_NODELAY set on each accepted connection."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
+    except ImportError:  # pragma: no cover - httptools comes with uvicorn[standard]
+        from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]
+
+    class NoDelayProtocol(Base):
+        def connection_made(self, transport: Any) -> None:
+            sock = transport.get_extra_info("socket")
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            super().connection_made(transport)
+
+    return NoDelayProtocol
+
+
+def uvicorn_config(app: Any, host: str, port: int, *, log_level: str = "warning") -> Any:
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=_nodelay_protocol(),
+        loop="auto",
+        lifespan="on",
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=30,
+        server_header=False,
+        date_header=False,
+    )
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+@dataclass
+class ServerHandle:
+    """A server running in a background thread of this process (tests, quickstart)."""
+
+    url: str
+    server: Any
+    thread: threading.Thread
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout_s)
+
+
+def start_in_thread(
+    app: Any, host: str = "127.0.0.1", port: int = 0, *, timeout_s: float = 60
+) -> ServerHandle:
+    """Serve ``app`` from a thread; returns once the models are loaded and it answers."""
+    import uvicorn
+
+    sock = bind_socket(host, port)
+    config = uvicorn_config(app, host, sock.getsockname()[1])
+    server = uvicorn.Server(config)
+    # (signal handlers are only installed from the main thread; this is not it)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            server.run(sockets=[sock])
+        except BaseException as exc:  # uvicorn exits the thread when the app fails to start
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout_s
+    while not server.started:
+        if not thread.is_alive():
+            sock.close()
+            error = getattr(app, "startup_error", None)
+            if error is not None:
+                raise error
+            raise RuntimeError(
+                "the serving app failed to start (its models did not load; the log above "
+                f"says why){': ' + repr(failure[0]) if failure else ''}"
+            )
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            raise TimeoutError(f"the serving app did not start within {timeout_s:.0f} s")
+        time.sleep(0.02)
+    return ServerHandle(f"http://{host}:{sock.getsockname()[1]}", server, thread)
+
+
+def serve(
+    spec: DeploymentSpec,
+    settings: Settings,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int | None = None,
+    follow_store: bool = False,
+    log_level: str = "warning",
+) -> None:
+    """Serve ``spec`` until SIGTERM/Ctrl-C, in one process or ``workers`` processes."""
+    check_resources(spec)
+    host = host or spec.server.host
+    port = spec.server.port if port is None else port
+    n = workers or max(ep.resources.workers for ep in spec.endpoints)
+    sock = bind_socket(host, port)
+    if n <= 1:
+        _worker(spec.to_dict(), settings, sock, follow_store, log_level)
+        return
+    _supervise(spec, settings, sock, n, follow_store, log_level)
+
+
+def _worker(
+    spec_dict: dict[str, Any],
+    settings: Settings,
+    sock: socket.socket,
+    follow_store: bool,
+    log_level: str,
+) -> None:
+    import uvicorn
+
+    spec = load_spec(spec_dict)
+    app = build_app(spec, settings, follow_store=follow_store)
+    server = uvicorn.Server(uvicorn_config(app, *sock.getsockname()[:2], log_level=log_level))
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the
+    # handler that was there before; make that a clean exit rather than a kill.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_cleanly)
+    try:
+        server.run(sockets=[sock])
+    except SystemExit:
+        if app.startup_error is None:
+            raise
+    if app.startup_error is not None:  # say why in one line, not uvicorn's exit code 3
+        raise app.startup_error
+
+
+def _exit_cleanly(signum: int, _frame: Any) -> None:
+    raise SystemExit(0)
+
+
+def _supervise(
+    spec: DeploymentSpec,
+    settings: Settings,
+    sock: socket.socket,
+    n: int,
+    follow_store: bool,
+    log_level: str,
+) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    args = (spec.to_dict(), settings, sock, follow_store, log_level)
+    procs = [ctx.Process(target=_worker, args=args, daemon=False) for _ in range(n)]
+    for p in procs:
+        p.start()
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: Any) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopping.wait(0.5):
+        for i, p in enumerate(procs):
+            if not p.is_alive() and not stopping.is_set():
+                log.warning("serving worker %s exited with %s; restarting it", p.pid, p.exitcode)
+                procs[i] = ctx.Process(target=_worker, args=args, daemon=False)
+                procs[i].start()
+    for p in procs:
+        if p.is_alive() and p.pid is not None:
+            p.terminate()  # SIGTERM: uvicorn finishes requests and flushes the log
+    for p in procs:
+        p.join(60)
+    sock.close()
+
+
+__all__ = ["ServerHandle", "bind_socket", "build_app", "serve", "start_in_thread", "uvicorn_config"]

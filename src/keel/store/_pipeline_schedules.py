@@ -1,0 +1,311 @@
+"""Schedules, the occurrences schedulers claimed, and the schedulers alive (pipelines area)."""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Row, delete, desc, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from keel.exceptions import AlreadyExistsError, NotFoundError
+from keel.store._db import Database, now_ms
+from keel.store._schema import table
+from keel.store._schema_pipelines import ScheduleFireRow, ScheduleRow, SchedulerRow
+from keel.store._upsert import upsert
+from keel.store._validate import check_name
+
+SC = table(ScheduleRow)
+SF = table(ScheduleFireRow)
+SH = table(SchedulerRow)
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    id: int
+    project_id: int
+    name: str
+    target: str
+    params: dict[str, Any]
+    runner: dict[str, Any]
+    cron: str | None
+    trigger_kind: str | None
+    trigger_ref: str | None
+    trigger_baseline: str
+    catch_up: str
+    enabled: bool
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleFire:
+    id: int
+    schedule_id: int
+    occurrence: str
+    due_at: int
+    claimed_by: str
+    claimed_at: int
+    lease_expires_at: int
+    status: str
+    pipeline_run_id: str | None
+    ended_at: int | None
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerInfo:
+    id: str
+    host: str
+    pid: int
+    started_at: int
+    heartbeat_at: int
+
+
+def _schedule(row: Row) -> Schedule:
+    return Schedule(
+        id=row.id,
+        project_id=row.project_id,
+        name=row.name,
+        target=row.target,
+        params=json.loads(row.params_json),
+        runner=json.loads(row.runner_json),
+        cron=row.cron,
+        trigger_kind=row.trigger_kind,
+        trigger_ref=row.trigger_ref,
+        trigger_baseline=row.trigger_baseline,
+        catch_up=row.catch_up,
+        enabled=bool(row.enabled),
+        created_at=row.created_at,
+    )
+
+
+def _fire(row: Row) -> ScheduleFire:
+    return ScheduleFire(
+        id=row.id,
+        schedule_id=row.schedule_id,
+        occurrence=row.occurrence,
+        due_at=row.due_at,
+        claimed_by=row.claimed_by,
+        claimed_at=row.claimed_at,
+        lease_expires_at=row.lease_expires_at,
+        status=row.status,
+        pipeline_run_id=row.pipeline_run_id,
+        ended_at=row.ended_at,
+        error=row.error,
+    )
+
+
+class ScheduleRepository:
+    """Schedules, the occurrences schedulers claimed, and the schedulers' heartbeats.
+
+    :meth:`claim` is the only way to fire: it inserts the unique ``(schedule, occurrence)``
+    row, so when two schedulers race for one occurrence exactly one gets it, on SQLite and
+    PostgreSQL alike.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add(
+        self,
+        project_id: int,
+        name: str,
+        *,
+        target: str,
+        params: Mapping[str, Any],
+        runner: Mapping[str, Any],
+        cron: str | None,
+        trigger_kind: str | None,
+        trigger_ref: str | None,
+        trigger_baseline: str,
+        catch_up: str,
+    ) -> Schedule:
+        check_name("schedule", name)
+        try:
+            with self._db.write() as conn:
+                conn.execute(
+                    insert(SC).values(
+                        project_id=project_id,
+                        name=name,
+                        target=target,
+                        params_json=json.dumps(dict(params), sort_keys=True, default=str),
+                        runner_json=json.dumps(dict(runner), sort_keys=True),
+                        cron=cron,
+                        trigger_kind=trigger_kind,
+                        trigger_ref=trigger_ref,
+                        trigger_baseline=trigger_baseline,
+                        catch_up=catch_up,
+                        enabled=True,
+                        created_at=now_ms(),
+                    )
+                )
+        except IntegrityError as exc:
+            raise AlreadyExistsError(
+                f"schedule {name!r} already exists; remove it first or pick another name"
+            ) from exc
+        return self.get(project_id, name)
+
+    def get(self, project_id: int, name: str) -> Schedule:
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(SC).where(SC.c.project_id == project_id, SC.c.name == name)
+            ).first()
+        if row is None:
+            raise NotFoundError(
+                f"schedule {name!r} does not exist; list them with `keel schedule list`"
+            )
+        return _schedule(row)
+
+    def get_by_id(self, schedule_id: int) -> Schedule:
+        with self._db.read() as conn:
+            row = conn.execute(select(SC).where(SC.c.id == schedule_id)).first()
+        if row is None:
+            raise NotFoundError(f"schedule id {schedule_id} does not exist")
+        return _schedule(row)
+
+    def list(self, project_id: int | None = None, *, enabled_only: bool = False) -> list[Schedule]:
+        """Schedules of one project, or of every project (what a scheduler serves)."""
+        query = select(SC).order_by(SC.c.project_id, SC.c.name)
+        if project_id is not None:
+            query = query.where(SC.c.project_id == project_id)
+        if enabled_only:
+            query = query.where(SC.c.enabled.is_(True))
+        with self._db.read() as conn:
+            return [_schedule(r) for r in conn.execute(query).all()]
+
+    def remove(self, project_id: int, name: str) -> None:
+        schedule = self.get(project_id, name)
+        with self._db.write() as conn:
+            conn.execute(delete(SF).where(SF.c.schedule_id == schedule.id))
+            conn.execute(delete(SC).where(SC.c.id == schedule.id))
+
+    def set_enabled(self, project_id: int, name: str, enabled: bool) -> Schedule:
+        schedule = self.get(project_id, name)
+        with self._db.write() as conn:
+            conn.execute(update(SC).where(SC.c.id == schedule.id).values(enabled=enabled))
+        return self.get(project_id, name)
+
+    # -- occurrences -----------------------------------------------------------------------
+    def claim(
+        self, schedule_id: int, occurrence: str, *, due_at: int, claimed_by: str, lease_ms: int
+    ) -> ScheduleFire | None:
+        """Take an occurrence; None when another scheduler (or an earlier tick) has it."""
+        ts = now_ms()
+        try:
+            with self._db.write() as conn:
+                fire_id = conn.execute(
+                    insert(SF)
+                    .values(
+                        schedule_id=schedule_id,
+                        occurrence=occurrence,
+                        due_at=due_at,
+                        claimed_by=claimed_by,
+                        claimed_at=ts,
+                        lease_expires_at=ts + lease_ms,
+                        status="claimed",
+                        pipeline_run_id=None,
+                        ended_at=None,
+                        error="",
+                    )
+                    .returning(SF.c.id)
+                ).scalar_one()
+        except IntegrityError:
+            return None
+        return self.get_fire(fire_id)
+
+    def get_fire(self, fire_id: int) -> ScheduleFire:
+        with self._db.read() as conn:
+            row = conn.execute(select(SF).where(SF.c.id == fire_id)).first()
+        if row is None:
+            raise NotFoundError(f"schedule fire {fire_id} does not exist")
+        return _fire(row)
+
+    def update_fire(
+        self,
+        fire_id: int,
+        *,
+        status: str | None = None,
+        pipeline_run_id: str | None = None,
+        lease_expires_at: int | None = None,
+        error: str | None = None,
+        ended: bool = False,
+    ) -> None:
+        values: dict[str, Any] = {}
+        if status is not None:
+            values["status"] = status
+        if pipeline_run_id is not None:
+            values["pipeline_run_id"] = pipeline_run_id
+        if lease_expires_at is not None:
+            values["lease_expires_at"] = lease_expires_at
+        if error is not None:
+            values["error"] = error[:20000]
+        if ended:
+            values["ended_at"] = now_ms()
+        if values:
+            with self._db.write() as conn:
+                conn.execute(update(SF).where(SF.c.id == fire_id).values(**values))
+
+    def fires(self, schedule_id: int, *, limit: int = 50) -> builtins.list[ScheduleFire]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(SF)
+                .where(SF.c.schedule_id == schedule_id)
+                .order_by(desc(SF.c.due_at), desc(SF.c.id))
+                .limit(limit)
+            ).all()
+        return [_fire(r) for r in rows]
+
+    def last_due(self, schedule_id: int) -> int | None:
+        """When the newest claimed occurrence was due (milliseconds), or None."""
+        with self._db.read() as conn:
+            value = conn.execute(
+                select(func.max(SF.c.due_at)).where(SF.c.schedule_id == schedule_id)
+            ).scalar()
+        return None if value is None else int(value)
+
+    def has_occurrence(self, schedule_id: int, occurrence: str) -> bool:
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(SF.c.id).where(
+                    SF.c.schedule_id == schedule_id, SF.c.occurrence == occurrence
+                )
+            ).first()
+        return row is not None
+
+    def expire_lost(self, now: int) -> int:
+        """Mark running fires whose lease ran out (their scheduler died) as ``lost``."""
+        with self._db.write() as conn:
+            return int(
+                conn.execute(
+                    update(SF)
+                    .where(SF.c.status.in_(("claimed", "running")), SF.c.lease_expires_at < now)
+                    .values(status="lost", ended_at=now, error="the scheduler stopped renewing")
+                ).rowcount
+            )
+
+    # -- schedulers ------------------------------------------------------------------------
+    def heartbeat(self, scheduler_id: str, *, host: str, pid: int, started_at: int) -> None:
+        row = {
+            "id": scheduler_id,
+            "host": host,
+            "pid": pid,
+            "started_at": started_at,
+            "heartbeat_at": now_ms(),
+        }
+        with self._db.write() as conn:
+            upsert(conn, SH, [row], keys=("id",), update=("heartbeat_at",))
+
+    def schedulers(self, *, alive_within_ms: int = 60_000) -> builtins.list[SchedulerInfo]:
+        cutoff = now_ms() - alive_within_ms
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(SH).where(SH.c.heartbeat_at >= cutoff).order_by(SH.c.started_at)
+            ).all()
+        return [SchedulerInfo(r.id, r.host, r.pid, r.started_at, r.heartbeat_at) for r in rows]
+
+    def leave(self, scheduler_id: str) -> None:
+        with self._db.write() as conn:
+            conn.execute(delete(SH).where(SH.c.id == scheduler_id))

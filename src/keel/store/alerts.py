@@ -1,0 +1,498 @@
+"""Alerts (open -> acknowledged -> resolved), their notifiers and deliveries.
+
+One live alert per condition: raising an alert whose ``dedup_key`` is already open or
+acknowledged bumps that alert (occurrences, last seen, newest evidence) instead of adding
+a row. A delivery is one notification of one alert event to one notifier; it stays
+``pending`` until sent, is retried with the time the caller asks for, and is ``failed``
+only when the caller gives up. Every method runs its own transaction (thread-safe).
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Row, delete, desc, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from keel.exceptions import AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError
+from keel.store._db import Database, now_ms
+from keel.store._schema import table
+from keel.store._schema_monitoring import AlertDeliveryRow, AlertRow, NotifierRow
+from keel.store._validate import check_name
+
+AL = table(AlertRow)
+NT = table(NotifierRow)
+DL = table(AlertDeliveryRow)
+
+SEVERITIES = ("info", "warning", "critical")
+NOTIFIER_KINDS = ("webhook", "email", "log")
+
+
+class AlertState(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+@dataclass(frozen=True, slots=True)
+class NewAlert:
+    """What a monitor found; ``dedup_key`` names the condition (same key, same alert)."""
+
+    kind: str
+    severity: str
+    dedup_key: str
+    title: str
+    message: str = ""
+    evidence: dict[str, Any] = field(default_factory=dict)
+    deployment: str = ""
+    monitor_id: int | None = None
+    window_start: int | None = None
+    window_end: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise InvalidArgumentError(
+                f"alert severity {self.severity!r} is not one of {', '.join(SEVERITIES)}"
+            )
+        if not self.dedup_key or len(self.dedup_key) > 512:
+            raise InvalidArgumentError("an alert's dedup_key must be 1-512 characters")
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    id: int
+    project_id: int
+    monitor_id: int | None
+    deployment: str
+    kind: str
+    severity: str
+    dedup_key: str
+    state: AlertState
+    title: str
+    message: str
+    evidence: dict[str, Any]
+    occurrences: int
+    first_seen_at: int
+    last_seen_at: int
+    window_start: int | None
+    window_end: int | None
+    acknowledged_at: int | None
+    acknowledged_by: str
+    resolved_at: int | None
+    resolved_by: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notifier:
+    id: int
+    project_id: int
+    name: str
+    kind: str
+    config: dict[str, Any]
+    min_severity: str
+    deployment: str
+    enabled: bool
+    created_at: int
+
+    def wants(self, alert: Alert) -> bool:
+        """Whether this notifier takes ``alert`` (severity floor, optional deployment)."""
+        rank = SEVERITIES.index
+        return (
+            self.enabled
+            and rank(alert.severity) >= rank(self.min_severity)
+            and self.deployment in ("", alert.deployment)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    alert_id: int
+    notifier_id: int
+    event: str
+    status: str
+    attempts: int
+    next_attempt_at: int
+    last_error: str
+    created_at: int
+    sent_at: int | None
+
+
+def _alert(row: Row) -> Alert:
+    data = dict(row._mapping)
+    data.pop("active_key", None)
+    data["state"] = AlertState(data["state"])
+    data["evidence"] = json.loads(data.pop("evidence_json") or "{}")
+    return Alert(**data)
+
+
+def _notifier(row: Row) -> Notifier:
+    data = dict(row._mapping)
+    data["config"] = json.loads(data.pop("config_json") or "{}")
+    data["enabled"] = bool(data["enabled"])
+    return Notifier(**data)
+
+
+def _delivery(row: Row) -> Delivery:
+    return Delivery(**dict(row._mapping))
+
+
+def _dumps(evidence: dict[str, Any]) -> str:
+    try:
+        return json.dumps(evidence, sort_keys=True, allow_nan=False, default=str)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"alert evidence must not hold NaN or infinity: {exc}") from exc
+
+
+class AlertRepository:
+    """Raise, deduplicate, acknowledge and resolve alerts; route them to notifiers."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- alerts ----------------------------------------------------------------------------
+    def record(self, project_id: int, new: NewAlert) -> tuple[Alert, str]:
+        """Open an alert, or bump the live one with the same key.
+
+        Returns the alert and what happened: ``opened``, ``escalated`` (the severity rose)
+        or ``repeated``.
+        """
+        now = now_ms()
+        for _attempt in range(3):
+            with self._db.write() as conn:
+                live = conn.execute(
+                    select(AL).where(
+                        AL.c.project_id == project_id, AL.c.active_key == new.dedup_key
+                    )
+                ).first()
+                if live is not None:
+                    return self._bump(conn, live, new, now)
+            try:
+                with self._db.write() as conn:
+                    alert_id = conn.execute(
+                        insert(AL).values(**self._new_row(project_id, new, now)).returning(AL.c.id)
+                    ).scalar_one()
+                    return _alert(
+                        conn.execute(select(AL).where(AL.c.id == alert_id)).one()
+                    ), "opened"
+            except IntegrityError:
+                continue  # another monitor opened it meanwhile: bump that one
+        raise AlreadyExistsError(f"could not record alert {new.dedup_key!r}; try again")
+
+    @staticmethod
+    def _new_row(project_id: int, new: NewAlert, now: int) -> dict[str, Any]:
+        return {
+            "project_id": project_id,
+            "monitor_id": new.monitor_id,
+            "deployment": new.deployment,
+            "kind": new.kind,
+            "severity": new.severity,
+            "dedup_key": new.dedup_key,
+            "active_key": new.dedup_key,
+            "state": AlertState.OPEN.value,
+            "title": new.title[:512],
+            "message": new.message,
+            "evidence_json": _dumps(new.evidence),
+            "occurrences": 1,
+            "first_seen_at": now,
+            "last_seen_at": now,
+            "window_start": new.window_start,
+            "window_end": new.window_end,
+        }
+
+    @staticmethod
+    def _bump(conn: Any, live: Row, new: NewAlert, now: int) -> tuple[Alert, str]:
+        rank = SEVERITIES.index
+        escalated = rank(new.severity) > rank(live.severity)
+        severity = new.severity if escalated else live.severity
+        conn.execute(
+            update(AL)
+            .where(AL.c.id == live.id)
+            .values(
+                occurrences=AL.c.occurrences + 1,
+                last_seen_at=now,
+                severity=severity,
+                title=new.title[:512],
+                message=new.message,
+                evidence_json=_dumps(new.evidence),
+                window_start=new.window_start,
+                window_end=new.window_end,
+            )
+        )
+        row = conn.execute(select(AL).where(AL.c.id == live.id)).one()
+        return _alert(row), "escalated" if escalated else "repeated"
+
+    def acknowledge(self, project_id: int, alert_id: int, *, by: str = "", note: str = "") -> Alert:
+        return self._transition(project_id, alert_id, AlertState.ACKNOWLEDGED, by, note)
+
+    def resolve(self, project_id: int, alert_id: int, *, by: str = "", note: str = "") -> Alert:
+        return self._transition(project_id, alert_id, AlertState.RESOLVED, by, note)
+
+    def _transition(
+        self, project_id: int, alert_id: int, state: AlertState, by: str, note: str
+    ) -> Alert:
+        with self._db.write() as conn:
+            row = conn.execute(
+                select(AL).where(AL.c.project_id == project_id, AL.c.id == alert_id)
+            ).first()
+            if row is None:
+                raise NotFoundError(
+                    f"alert {alert_id} does not exist; list them with `keel alerts list`"
+                )
+            if row.state == AlertState.RESOLVED.value:
+                raise ConflictError(
+                    f"alert {alert_id} is already resolved; a new occurrence opens a new alert"
+                )
+            now = now_ms()
+            values: dict[str, Any] = {"state": state.value}
+            if note:
+                values["note"] = note
+            if state is AlertState.ACKNOWLEDGED:
+                values.update(acknowledged_at=now, acknowledged_by=by)
+            else:
+                values.update(resolved_at=now, resolved_by=by, active_key=None)
+            conn.execute(update(AL).where(AL.c.id == alert_id).values(**values))
+            return _alert(conn.execute(select(AL).where(AL.c.id == alert_id)).one())
+
+    def resolve_absent(
+        self,
+        project_id: int,
+        monitor_id: int,
+        kinds: builtins.list[str],
+        keep: set[str],
+        *,
+        by: str,
+    ) -> builtins.list[Alert]:
+        """Resolve the monitor's live alerts of ``kinds`` whose condition no longer holds."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(AL.c.id, AL.c.dedup_key).where(
+                    AL.c.project_id == project_id,
+                    AL.c.monitor_id == monitor_id,
+                    AL.c.active_key.is_not(None),
+                    AL.c.kind.in_(kinds),
+                )
+            ).all()
+        out = []
+        for row in rows:
+            if row.dedup_key not in keep:
+                with contextlib.suppress(ConflictError):  # resolved by someone meanwhile
+                    out.append(self.resolve(project_id, row.id, by=by, note="condition cleared"))
+        return out
+
+    def get(self, project_id: int, alert_id: int) -> Alert:
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(AL).where(AL.c.project_id == project_id, AL.c.id == alert_id)
+            ).first()
+        if row is None:
+            raise NotFoundError(
+                f"alert {alert_id} does not exist; list them with `keel alerts list`"
+            )
+        return _alert(row)
+
+    def list(
+        self,
+        project_id: int,
+        *,
+        state: str | None = None,
+        deployment: str | None = None,
+        kind: str | None = None,
+        since: int | None = None,
+        limit: int = 100,
+    ) -> builtins.list[Alert]:
+        """Alerts newest first. ``state="live"`` means open or acknowledged."""
+        query = select(AL).where(AL.c.project_id == project_id)
+        if state == "live":
+            query = query.where(AL.c.active_key.is_not(None))
+        elif state is not None:
+            query = query.where(AL.c.state == AlertState(state).value)
+        if deployment:
+            query = query.where(AL.c.deployment == deployment)
+        if kind:
+            query = query.where(AL.c.kind == kind)
+        if since is not None:
+            query = query.where(AL.c.last_seen_at >= since)
+        with self._db.read() as conn:
+            rows = conn.execute(query.order_by(desc(AL.c.last_seen_at), desc(AL.c.id)).limit(limit))
+            return [_alert(r) for r in rows]
+
+    def latest_id(
+        self, project_id: int, *, deployment: str | None = None, kind: str | None = None
+    ) -> int | None:
+        """The newest alert id matching (for schedulers comparing with a baseline)."""
+        query = select(AL.c.id).where(AL.c.project_id == project_id)
+        if deployment:
+            query = query.where(AL.c.deployment == deployment)
+        if kind:
+            query = query.where(AL.c.kind == kind)
+        with self._db.read() as conn:
+            return conn.execute(query.order_by(desc(AL.c.id)).limit(1)).scalar()
+
+    # -- notifiers -------------------------------------------------------------------------
+    def add_notifier(
+        self,
+        project_id: int,
+        name: str,
+        kind: str,
+        config: dict[str, Any],
+        *,
+        min_severity: str = "warning",
+        deployment: str = "",
+    ) -> Notifier:
+        check_name("notifier", name)
+        if kind not in NOTIFIER_KINDS:
+            raise InvalidArgumentError(
+                f"notifier kind {kind!r} is not one of {', '.join(NOTIFIER_KINDS)}"
+            )
+        if min_severity not in SEVERITIES:
+            raise InvalidArgumentError(
+                f"min_severity {min_severity!r} is not one of {', '.join(SEVERITIES)}"
+            )
+        try:
+            with self._db.write() as conn:
+                conn.execute(
+                    insert(NT).values(
+                        project_id=project_id,
+                        name=name,
+                        kind=kind,
+                        config_json=json.dumps(config),
+                        min_severity=min_severity,
+                        deployment=deployment,
+                        enabled=True,
+                        created_at=now_ms(),
+                    )
+                )
+        except IntegrityError as exc:
+            raise AlreadyExistsError(
+                f"notifier {name!r} exists; remove it first with "
+                f"`keel alerts notifiers remove {name}`"
+            ) from exc
+        return self.get_notifier(project_id, name)
+
+    def get_notifier(self, project_id: int, name: str) -> Notifier:
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(NT).where(NT.c.project_id == project_id, NT.c.name == name)
+            ).first()
+        if row is None:
+            raise NotFoundError(
+                f"notifier {name!r} does not exist; see `keel alerts notifiers list`"
+            )
+        return _notifier(row)
+
+    def get_notifier_by_id(self, notifier_id: int) -> Notifier:
+        with self._db.read() as conn:
+            row = conn.execute(select(NT).where(NT.c.id == notifier_id)).first()
+        if row is None:
+            raise NotFoundError(f"notifier id {notifier_id} does not exist")
+        return _notifier(row)
+
+    def list_notifiers(self, project_id: int) -> builtins.list[Notifier]:
+        with self._db.read() as conn:
+            rows = conn.execute(select(NT).where(NT.c.project_id == project_id).order_by(NT.c.name))
+            return [_notifier(r) for r in rows]
+
+    def remove_notifier(self, project_id: int, name: str) -> None:
+        with self._db.write() as conn:
+            gone = conn.execute(
+                delete(NT).where(NT.c.project_id == project_id, NT.c.name == name)
+            ).rowcount
+        if not gone:
+            raise NotFoundError(f"notifier {name!r} does not exist")
+
+    # -- deliveries ------------------------------------------------------------------------
+    def enqueue(self, alert: Alert, event: str) -> builtins.list[Delivery]:
+        """One pending delivery per notifier that wants ``alert``."""
+        targets = [n for n in self.list_notifiers(alert.project_id) if n.wants(alert)]
+        if not targets:
+            return []
+        now = now_ms()
+        with self._db.write() as conn:
+            ids = [
+                conn.execute(
+                    insert(DL)
+                    .values(
+                        alert_id=alert.id,
+                        notifier_id=n.id,
+                        event=event,
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                        last_error="",
+                        created_at=now,
+                    )
+                    .returning(DL.c.id)
+                ).scalar_one()
+                for n in targets
+            ]
+            rows = conn.execute(select(DL).where(DL.c.id.in_(ids)).order_by(DL.c.id)).all()
+        return [_delivery(r) for r in rows]
+
+    def claim_due(
+        self, project_id: int, *, now: int, lease_ms: int, limit: int = 50
+    ) -> builtins.list[Delivery]:
+        """Pending deliveries due by ``now``, leased so no other process sends them too."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(DL)
+                .join(AL, AL.c.id == DL.c.alert_id)
+                .where(
+                    AL.c.project_id == project_id,
+                    DL.c.status == "pending",
+                    DL.c.next_attempt_at <= now,
+                )
+                .order_by(DL.c.next_attempt_at)
+                .limit(limit)
+            ).all()
+        claimed = []
+        for row in rows:
+            with self._db.write() as conn:
+                won = conn.execute(
+                    update(DL)
+                    .where(
+                        DL.c.id == row.id,
+                        DL.c.status == "pending",
+                        DL.c.next_attempt_at == row.next_attempt_at,
+                    )
+                    .values(next_attempt_at=now + lease_ms)
+                ).rowcount
+            if won:
+                claimed.append(_delivery(row))
+        return claimed
+
+    def finish_delivery(
+        self, delivery_id: int, *, ok: bool, error: str = "", retry_at: int | None = None
+    ) -> Delivery:
+        """Record one attempt: sent, to be retried at ``retry_at``, or failed for good."""
+        values: dict[str, Any] = {"attempts": DL.c.attempts + 1, "last_error": error[:2000]}
+        if ok:
+            values.update(status="sent", sent_at=now_ms())
+        elif retry_at is None:
+            values["status"] = "failed"
+        else:
+            values["next_attempt_at"] = retry_at
+        with self._db.write() as conn:
+            conn.execute(update(DL).where(DL.c.id == delivery_id).values(**values))
+            return _delivery(conn.execute(select(DL).where(DL.c.id == delivery_id)).one())
+
+    def deliveries(self, alert_id: int) -> builtins.list[Delivery]:
+        with self._db.read() as conn:
+            rows = conn.execute(select(DL).where(DL.c.alert_id == alert_id).order_by(DL.c.id))
+            return [_delivery(r) for r in rows]
+
+
+__all__ = [
+    "Alert",
+    "AlertRepository",
+    "AlertState",
+    "Delivery",
+    "NewAlert",
+    "Notifier",
+]

@@ -1,0 +1,322 @@
+"""Deployments: named serving specs with an append-only history of revisions.
+
+``apply`` stores a spec as a new revision only when it differs from the one in force, so
+applying the same YAML twice is a no-op; ``rollback`` re-applies an old revision as a new
+one. Servers poll :meth:`DeploymentRepository.current_revision` (one indexed read) to pick
+up changes without downtime. Thread-safe; returns frozen entities.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from keel.exceptions import InvalidArgumentError, NotFoundError
+from keel.store._db import Database, now_ms
+from keel.store._schema import table
+from keel.store._schema_deployments import (
+    DeploymentRevisionRow,
+    DeploymentRow,
+    DeploymentTargetRow,
+)
+from keel.store._validate import check_name
+
+_D = table(DeploymentRow)
+_R = table(DeploymentRevisionRow)
+_T = table(DeploymentTargetRow)
+
+ACTIVE = "active"
+DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentTarget:
+    """One model reference an endpoint serves, with its traffic weight (or as a shadow)."""
+
+    endpoint: str
+    model_ref: str
+    model_name: str
+    weight: float = 0.0
+    shadow: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentRevision:
+    deployment_id: int
+    revision: int
+    spec: dict[str, Any]
+    spec_hash: str
+    note: str
+    created_at: int
+    targets: list[DeploymentTarget] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """A deployment with the spec of its current revision."""
+
+    id: int
+    project_id: int
+    name: str
+    revision: int
+    status: str
+    created_at: int
+    updated_at: int
+    spec: dict[str, Any] = field(default_factory=dict)
+    targets: list[DeploymentTarget] = field(default_factory=list)
+
+
+def spec_hash(spec: Mapping[str, Any]) -> str:
+    """A stable hash of a spec (key order and whitespace do not matter)."""
+    text = json.dumps(spec, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class DeploymentRepository:
+    """Apply, read, list, roll back and delete deployments of a project."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def apply(
+        self,
+        project_id: int,
+        name: str,
+        spec: Mapping[str, Any],
+        targets: Sequence[DeploymentTarget],
+        *,
+        note: str = "",
+    ) -> tuple[Deployment, bool]:
+        """Store ``spec`` as the deployment's new revision; ``(deployment, changed)``.
+
+        A spec equal to the current one changes nothing (``changed`` is False). A deleted
+        deployment comes back to life with a new revision.
+        """
+        check_name("deployment", name)
+        digest = spec_hash(spec)
+        for attempt in range(2):
+            try:
+                with self._db.write() as conn:
+                    changed = self._apply(conn, project_id, name, spec, digest, targets, note)
+                break
+            except IntegrityError:
+                if attempt:  # two writers created the same name at once; retry as an update
+                    raise
+        return self.get(project_id, name), changed
+
+    def _apply(
+        self,
+        conn: Connection,
+        project_id: int,
+        name: str,
+        spec: Mapping[str, Any],
+        digest: str,
+        targets: Sequence[DeploymentTarget],
+        note: str,
+    ) -> bool:
+        ts = now_ms()
+        row = conn.execute(
+            select(_D).where(_D.c.project_id == project_id, _D.c.name == name)
+        ).first()
+        if row is None:
+            dep_id = conn.execute(
+                insert(_D)
+                .values(
+                    project_id=project_id,
+                    name=name,
+                    revision=1,
+                    status=ACTIVE,
+                    created_at=ts,
+                    updated_at=ts,
+                )
+                .returning(_D.c.id)
+            ).scalar_one()
+            revision = 1
+        else:
+            current = conn.execute(
+                select(_R.c.spec_hash).where(
+                    _R.c.deployment_id == row.id, _R.c.revision == row.revision
+                )
+            ).scalar_one_or_none()
+            if current == digest and row.status == ACTIVE:
+                return False
+            dep_id, revision = row.id, row.revision + 1
+            conn.execute(
+                update(_D)
+                .where(_D.c.id == dep_id)
+                .values(revision=revision, status=ACTIVE, updated_at=ts)
+            )
+        conn.execute(
+            insert(_R).values(
+                deployment_id=dep_id,
+                revision=revision,
+                spec_json=json.dumps(dict(spec), sort_keys=True, default=str),
+                spec_hash=digest,
+                note=note,
+                created_at=ts,
+            )
+        )
+        self._insert_targets(conn, dep_id, revision, targets)
+        return True
+
+    @staticmethod
+    def _insert_targets(
+        conn: Connection, dep_id: int, revision: int, targets: Sequence[DeploymentTarget]
+    ) -> None:
+        rows = [
+            {
+                "deployment_id": dep_id,
+                "revision": revision,
+                "endpoint": t.endpoint,
+                "model_ref": t.model_ref,
+                "model_name": t.model_name,
+                "weight": float(t.weight),
+                "shadow": bool(t.shadow),
+            }
+            for t in targets
+        ]
+        if rows:
+            conn.execute(insert(_T), rows)
+
+    def get(self, project_id: int, name: str) -> Deployment:
+        found = self.find(project_id, name)
+        if found is None or found.status != ACTIVE:
+            raise NotFoundError(
+                f"deployment {name!r} does not exist in this project; create it with "
+                "`keel deploy apply deploy.yaml`"
+            )
+        return found
+
+    def find(self, project_id: int, name: str) -> Deployment | None:
+        """The deployment (deleted ones too), or None."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(_D).where(_D.c.project_id == project_id, _D.c.name == name)
+            ).first()
+            return None if row is None else self._entity(conn, row)
+
+    def current_revision(self, project_id: int, name: str) -> int | None:
+        """The revision in force (None if missing or deleted): the cheap poll servers use."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(_D.c.revision, _D.c.status).where(
+                    _D.c.project_id == project_id, _D.c.name == name
+                )
+            ).first()
+        return None if row is None or row.status != ACTIVE else int(row.revision)
+
+    def list(self, project_id: int) -> builtins.list[Deployment]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(_D)
+                .where(_D.c.project_id == project_id, _D.c.status == ACTIVE)
+                .order_by(_D.c.name)
+            ).all()
+            return [self._entity(conn, r) for r in rows]
+
+    def revisions(self, project_id: int, name: str) -> builtins.list[DeploymentRevision]:
+        """Every revision of a deployment, oldest first."""
+        dep = self.get(project_id, name)
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(_R).where(_R.c.deployment_id == dep.id).order_by(_R.c.revision)
+            ).all()
+            return [self._revision(conn, r) for r in rows]
+
+    def revision(self, project_id: int, name: str, revision: int) -> DeploymentRevision:
+        dep = self.get(project_id, name)
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(_R).where(_R.c.deployment_id == dep.id, _R.c.revision == revision)
+            ).first()
+            if row is None:
+                raise NotFoundError(
+                    f"deployment {name!r} has no revision {revision}; it has 1..{dep.revision}"
+                )
+            return self._revision(conn, row)
+
+    def rollback(self, project_id: int, name: str, revision: int) -> Deployment:
+        """Apply the spec of an earlier ``revision`` again, as a new revision."""
+        old = self.revision(project_id, name, revision)
+        current = self.get(project_id, name)
+        if revision == current.revision:
+            raise InvalidArgumentError(
+                f"deployment {name!r} is already at revision {revision}; pick an older one"
+            )
+        dep, _ = self.apply(
+            project_id, name, old.spec, old.targets, note=f"rollback to revision {revision}"
+        )
+        return dep
+
+    def delete(self, project_id: int, name: str) -> None:
+        """Mark the deployment deleted (its history stays for lineage)."""
+        dep = self.get(project_id, name)
+        with self._db.write() as conn:
+            conn.execute(
+                update(_D).where(_D.c.id == dep.id).values(status=DELETED, updated_at=now_ms())
+            )
+
+    def all_targets(self, project_id: int) -> builtins.list[tuple[str, int, DeploymentTarget]]:
+        """(deployment, revision, target) of every revision: the lineage table for SQL."""
+        query = (
+            select(_D.c.name, _T)
+            .join(_T, _T.c.deployment_id == _D.c.id)
+            .where(_D.c.project_id == project_id)
+            .order_by(_D.c.name, _T.c.revision, _T.c.endpoint)
+        )
+        with self._db.read() as conn:
+            return [(r.name, int(r.revision), _target(r)) for r in conn.execute(query).all()]
+
+    def _entity(self, conn: Connection, row: Row) -> Deployment:
+        rev = conn.execute(
+            select(_R).where(_R.c.deployment_id == row.id, _R.c.revision == row.revision)
+        ).first()
+        spec = json.loads(rev.spec_json) if rev is not None else {}
+        return Deployment(
+            id=row.id,
+            project_id=row.project_id,
+            name=row.name,
+            revision=row.revision,
+            status=row.status,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            spec=spec,
+            targets=self._targets(conn, row.id, row.revision),
+        )
+
+    def _revision(self, conn: Connection, row: Row) -> DeploymentRevision:
+        return DeploymentRevision(
+            deployment_id=row.deployment_id,
+            revision=row.revision,
+            spec=json.loads(row.spec_json),
+            spec_hash=row.spec_hash,
+            note=row.note,
+            created_at=row.created_at,
+            targets=self._targets(conn, row.deployment_id, row.revision),
+        )
+
+    @staticmethod
+    def _targets(conn: Connection, dep_id: int, revision: int) -> builtins.list[DeploymentTarget]:
+        rows = conn.execute(
+            select(_T)
+            .where(_T.c.deployment_id == dep_id, _T.c.revision == revision)
+            .order_by(_T.c.endpoint, _T.c.shadow, _T.c.weight.desc(), _T.c.model_ref)
+        ).all()
+        return [_target(r) for r in rows]
+
+
+def _target(row: Row) -> DeploymentTarget:
+    return DeploymentTarget(
+        endpoint=row.endpoint,
+        model_ref=row.model_ref,
+        model_name=row.model_name,
+        weight=float(row.weight),
+        shadow=bool(row.shadow),
+    )

@@ -1,0 +1,588 @@
+"""The model registry: registered models, numbered versions, aliases, tags and model cards.
+
+Versions number themselves 1, 2, 3 ... per model inside the write transaction that adds
+them (a concurrent writer that loses the race on the unique constraint retries). An
+alias names exactly one version of its own model. Search compiles the run filter
+grammar (:mod:`keel.store.filters`) with the model-version vocabulary into EXISTS
+sub-queries. Thread-safe: every method runs its own transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Row,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from keel.exceptions import AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError
+from keel.store._db import Database, now_ms
+from keel.store._registry_search import VERSION_ATTRIBUTES, condition
+from keel.store._schema import ParamRow, table
+from keel.store._schema_registry import (
+    ModelAliasRow,
+    ModelVersionDatasetRow,
+    ModelVersionMetricRow,
+    ModelVersionRow,
+    ModelVersionTagRow,
+    RegisteredModelRow,
+    RegisteredModelTagRow,
+)
+from keel.store._upsert import upsert
+from keel.store._validate import MAX_TAG_VALUE, check_key, check_name, check_value
+from keel.store.filters import parse_filter
+
+RM = table(RegisteredModelRow)
+RMT = table(RegisteredModelTagRow)
+MV = table(ModelVersionRow)
+MVM = table(ModelVersionMetricRow)
+MVT = table(ModelVersionTagRow)
+MVD = table(ModelVersionDatasetRow)
+MA = table(ModelAliasRow)
+P = table(ParamRow)
+
+_ALIAS = re.compile(r"^[A-Za-z][\w\-]{0,62}$")
+_SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.\-]+)?(?:\+[0-9A-Za-z.\-]+)?$")
+_RESERVED_ALIASES = frozenset({"latest"})
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredModel:
+    id: int
+    project_id: int
+    name: str
+    description: str
+    created_at: int
+    updated_at: int
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, int] = field(default_factory=dict)  # alias -> version number
+    latest_version: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelVersion:
+    """One registered version: where its package blob is, and what it says about itself."""
+
+    id: int
+    model_id: int
+    name: str
+    version: int
+    semver: str | None
+    blob_sha: str
+    size: int
+    manifest_sha: str
+    run_id: str | None
+    flavor: str
+    serve_flavor: str
+    task: str
+    source: str
+    signer: str | None
+    description: str
+    frameworks: dict[str, str]
+    signature: dict[str, Any]
+    lineage: dict[str, Any]
+    card: dict[str, Any]
+    created_at: int
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    datasets: list[str] = field(default_factory=list)  # "name@version"
+    aliases: list[str] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class NewVersion:
+    """What a caller records when it registers a package."""
+
+    blob_sha: str
+    size: int
+    manifest_sha: str
+    flavor: str
+    serve_flavor: str
+    task: str
+    source: str = "logged"
+    run_id: str | None = None
+    semver: str | None = None
+    signer: str | None = None
+    description: str = ""
+    frameworks: Mapping[str, str] = field(default_factory=dict)
+    signature: Mapping[str, Any] = field(default_factory=dict)
+    lineage: Mapping[str, Any] = field(default_factory=dict)
+    card: Mapping[str, Any] = field(default_factory=dict)
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    datasets: Sequence[tuple[str, int]] = ()
+
+
+def check_alias(alias: str) -> str:
+    if not isinstance(alias, str) or not _ALIAS.match(alias) or alias.lower() in _RESERVED_ALIASES:
+        raise InvalidArgumentError(
+            f"alias {alias!r} is not valid: start with a letter, then letters, digits, '_' or "
+            "'-' (at most 63 characters); 'latest' and version numbers are reserved"
+        )
+    return alias
+
+
+class RegistryRepository:
+    """Registered models and their versions, in one project at a time."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- registered models -----------------------------------------------------------------
+    def create_model(
+        self,
+        project_id: int,
+        name: str,
+        *,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+    ) -> RegisteredModel:
+        name = _check_model_name(name)
+        ts = now_ms()
+        try:
+            with self._db.write() as conn:
+                model_id = conn.execute(
+                    insert(RM)
+                    .values(
+                        project_id=project_id,
+                        name=name,
+                        description=description,
+                        created_at=ts,
+                        updated_at=ts,
+                    )
+                    .returning(RM.c.id)
+                ).scalar_one()
+                _set_tags(conn, RMT, "model_id", model_id, tags or {})
+        except IntegrityError as exc:
+            raise AlreadyExistsError(f"registered model {name!r} exists already") from exc
+        return self.get_model(project_id, name)
+
+    def get_or_create_model(self, project_id: int, name: str) -> RegisteredModel:
+        try:
+            return self.get_model(project_id, name)
+        except NotFoundError:
+            try:
+                return self.create_model(project_id, name)
+            except AlreadyExistsError:
+                return self.get_model(project_id, name)
+
+    def get_model(self, project_id: int, name: str) -> RegisteredModel:
+        with self._db.read() as conn:
+            return _hydrate_model(conn, _model_row(conn, project_id, name))
+
+    def list_models(self, project_id: int) -> list[RegisteredModel]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(RM).where(RM.c.project_id == project_id).order_by(RM.c.name)
+            ).all()
+            return [_hydrate_model(conn, r) for r in rows]
+
+    def update_model(self, project_id: int, name: str, *, description: str) -> RegisteredModel:
+        with self._db.write() as conn:
+            row = _model_row(conn, project_id, name)
+            conn.execute(
+                update(RM)
+                .where(RM.c.id == row.id)
+                .values(description=description, updated_at=now_ms())
+            )
+        return self.get_model(project_id, name)
+
+    def set_model_tags(self, project_id: int, name: str, tags: Mapping[str, str]) -> None:
+        with self._db.write() as conn:
+            _set_tags(conn, RMT, "model_id", _model_row(conn, project_id, name).id, tags)
+
+    # -- versions --------------------------------------------------------------------------
+    def create_version(self, project_id: int, name: str, new: NewVersion) -> ModelVersion:
+        """Add the next version of ``name`` (creating the model on first use)."""
+        if new.semver is not None and not _SEMVER.match(new.semver):
+            raise InvalidArgumentError(
+                f"semantic version {new.semver!r} is not MAJOR.MINOR.PATCH (e.g. 1.4.0)"
+            )
+        model = self.get_or_create_model(project_id, name)
+        for _attempt in range(5):
+            try:
+                with self._db.write() as conn:
+                    version_id = self._insert_version(conn, model.id, new)
+                return self.get_version_by_id(version_id)
+            except IntegrityError as exc:
+                if new.semver is not None and _semver_taken(self._db, model.id, new.semver):
+                    raise AlreadyExistsError(
+                        f"model {name!r} already has a version {new.semver!r}; semantic "
+                        "versions are unique per model"
+                    ) from exc
+        raise ConflictError(f"could not number a new version of {name!r}; too many writers at once")
+
+    @staticmethod
+    def _insert_version(conn: Connection, model_id: int, new: NewVersion) -> int:
+        top = conn.execute(select(func.max(MV.c.version)).where(MV.c.model_id == model_id)).scalar()
+        ts = now_ms()
+        version_id = conn.execute(
+            insert(MV)
+            .values(
+                model_id=model_id,
+                version=(top or 0) + 1,
+                semver=new.semver,
+                blob_sha=new.blob_sha,
+                size=new.size,
+                manifest_sha=new.manifest_sha,
+                run_id=new.run_id,
+                flavor=new.flavor,
+                serve_flavor=new.serve_flavor,
+                task=new.task,
+                source=new.source,
+                signer=new.signer,
+                description=new.description,
+                frameworks_json=json.dumps(dict(new.frameworks)),
+                signature_json=json.dumps(dict(new.signature)),
+                lineage_json=json.dumps(dict(new.lineage), default=str),
+                card_json=json.dumps(dict(new.card), default=str),
+                created_at=ts,
+            )
+            .returning(MV.c.id)
+        ).scalar_one()
+        metrics = [
+            {"version_id": version_id, "key": check_key("metric", k), "value": float(v)}
+            for k, v in new.metrics.items()
+        ]
+        if metrics:
+            conn.execute(insert(MVM), metrics)
+        datasets = [
+            {"version_id": version_id, "dataset": d, "dataset_version": int(v)}
+            for d, v in dict.fromkeys(new.datasets)
+        ]
+        if datasets:
+            conn.execute(insert(MVD), datasets)
+        _set_tags(conn, MVT, "version_id", version_id, new.tags)
+        conn.execute(update(RM).where(RM.c.id == model_id).values(updated_at=ts))
+        return int(version_id)
+
+    def get_version_by_id(self, version_id: int) -> ModelVersion:
+        with self._db.read() as conn:
+            row = conn.execute(_version_query().where(MV.c.id == version_id)).first()
+            if row is None:
+                raise NotFoundError(f"model version id {version_id} does not exist")
+            return _hydrate_versions(conn, [row])[0]
+
+    def get_version(self, project_id: int, name: str, version: int) -> ModelVersion:
+        with self._db.read() as conn:
+            model = _model_row(conn, project_id, name)
+            row = conn.execute(
+                _version_query().where(MV.c.model_id == model.id, MV.c.version == int(version))
+            ).first()
+            if row is None:
+                known = _known_versions(conn, model.id)
+                raise NotFoundError(
+                    f"model {name!r} has no version {version}; it has {known or 'no versions yet'}"
+                )
+            return _hydrate_versions(conn, [row])[0]
+
+    def get_by_alias(self, project_id: int, name: str, alias: str) -> ModelVersion:
+        with self._db.read() as conn:
+            model = _model_row(conn, project_id, name)
+            version_id = conn.execute(
+                select(MA.c.version_id).where(MA.c.model_id == model.id, MA.c.alias == alias)
+            ).scalar()
+        if version_id is None:
+            raise NotFoundError(
+                f"model {name!r} has no alias {alias!r}; set it with "
+                f"`keel models promote {name}@<version> {alias}`"
+            )
+        return self.get_version_by_id(int(version_id))
+
+    def latest_version(self, project_id: int, name: str) -> ModelVersion:
+        with self._db.read() as conn:
+            model = _model_row(conn, project_id, name)
+            top = conn.execute(
+                select(func.max(MV.c.version)).where(MV.c.model_id == model.id)
+            ).scalar()
+        if top is None:
+            raise NotFoundError(f"model {name!r} has no versions yet")
+        return self.get_version(project_id, name, int(top))
+
+    def versions(self, project_id: int, name: str) -> list[ModelVersion]:
+        with self._db.read() as conn:
+            model = _model_row(conn, project_id, name)
+            rows = conn.execute(
+                _version_query().where(MV.c.model_id == model.id).order_by(MV.c.version)
+            ).all()
+            return _hydrate_versions(conn, rows)
+
+    def update_version(
+        self,
+        version_id: int,
+        *,
+        description: str | None = None,
+        card: Mapping[str, Any] | None = None,
+    ) -> ModelVersion:
+        values: dict[str, Any] = {}
+        if description is not None:
+            values["description"] = description
+        if card is not None:
+            values["card_json"] = json.dumps(dict(card), default=str)
+        if values:
+            with self._db.write() as conn:
+                if (
+                    conn.execute(update(MV).where(MV.c.id == version_id).values(**values)).rowcount
+                    == 0
+                ):
+                    raise NotFoundError(f"model version id {version_id} does not exist")
+        return self.get_version_by_id(version_id)
+
+    def set_version_tags(self, version_id: int, tags: Mapping[str, str]) -> None:
+        with self._db.write() as conn:
+            _set_tags(conn, MVT, "version_id", version_id, tags)
+
+    def delete_version_tag(self, version_id: int, key: str) -> None:
+        with self._db.write() as conn:
+            n = conn.execute(
+                delete(MVT).where(MVT.c.version_id == version_id, MVT.c.key == key)
+            ).rowcount
+        if n == 0:
+            raise NotFoundError(f"model version id {version_id} has no tag {key!r}")
+
+    def delete_version(self, version_id: int) -> None:
+        """Remove a version (its package blob is collected by ``keel gc`` later)."""
+        with self._db.write() as conn:
+            if conn.execute(delete(MV).where(MV.c.id == version_id)).rowcount == 0:
+                raise NotFoundError(f"model version id {version_id} does not exist")
+
+    # -- aliases ---------------------------------------------------------------------------
+    def set_alias(self, project_id: int, name: str, alias: str, version_id: int) -> ModelVersion:
+        """Point ``alias`` of model ``name`` at a version, which must belong to that model."""
+        alias = check_alias(alias)
+        with self._db.write() as conn:
+            model = _model_row(conn, project_id, name)
+            owner = conn.execute(
+                select(RM.c.name, MV.c.version)
+                .join(RM, RM.c.id == MV.c.model_id)
+                .where(MV.c.id == version_id)
+            ).first()
+            if owner is None:
+                raise NotFoundError(f"model version id {version_id} does not exist")
+            if owner.name != model.name:
+                raise ConflictError(
+                    f"alias {alias!r} belongs to model {name!r}, but version {owner.version} is a "
+                    f"version of {owner.name!r}; an alias points only at its own model's versions"
+                )
+            upsert(
+                conn,
+                MA,
+                [
+                    {
+                        "model_id": model.id,
+                        "alias": alias,
+                        "version_id": version_id,
+                        "updated_at": now_ms(),
+                    }
+                ],
+                keys=("model_id", "alias"),
+                update=("version_id", "updated_at"),
+            )
+        return self.get_version_by_id(version_id)
+
+    def delete_alias(self, project_id: int, name: str, alias: str) -> None:
+        with self._db.write() as conn:
+            model = _model_row(conn, project_id, name)
+            n = conn.execute(
+                delete(MA).where(MA.c.model_id == model.id, MA.c.alias == alias)
+            ).rowcount
+        if n == 0:
+            raise NotFoundError(f"model {name!r} has no alias {alias!r}")
+
+    # -- search ----------------------------------------------------------------------------
+    def search_versions(
+        self,
+        project_id: int,
+        filter_string: str | None = None,
+        *,
+        max_results: int = 1000,
+    ) -> list[ModelVersion]:
+        """Versions matching a filter such as ``task = 'classification' and metrics.auc > 0.9``."""
+        if not 1 <= max_results <= 50_000:
+            raise InvalidArgumentError(
+                f"max_results must be between 1 and 50000, got {max_results}"
+            )
+        query = _version_query().where(RM.c.project_id == project_id)
+        expr = parse_filter(filter_string, VERSION_ATTRIBUTES)
+        if expr is not None:
+            query = query.where(condition(expr))
+        query = query.order_by(RM.c.name, MV.c.version.desc()).limit(max_results)
+        with self._db.read() as conn:
+            return _hydrate_versions(conn, conn.execute(query).all())
+
+
+# -- helpers -------------------------------------------------------------------------------
+def _check_model_name(name: str) -> str:
+    name = check_name("registered model", name)
+    if not re.match(r"^[A-Za-z0-9][\w.\-]*$", name):
+        raise InvalidArgumentError(
+            f"model name {name!r} must start with a letter or digit and hold only letters, "
+            "digits, '.', '_' or '-' (it appears in URIs like models:/NAME@alias)"
+        )
+    return name
+
+
+def _model_row(conn: Connection, project_id: int, name: str) -> Row:
+    row = conn.execute(select(RM).where(RM.c.project_id == project_id, RM.c.name == name)).first()
+    if row is None:
+        raise NotFoundError(
+            f"registered model {name!r} does not exist; see `keel models list` for the names"
+        )
+    return row
+
+
+def _known_versions(conn: Connection, model_id: int) -> str:
+    nums = list(
+        conn.execute(
+            select(MV.c.version).where(MV.c.model_id == model_id).order_by(MV.c.version)
+        ).scalars()
+    )
+    if not nums:
+        return ""
+    return f"versions {nums[0]}-{nums[-1]}" if len(nums) > 1 else f"version {nums[0]}"
+
+
+def _semver_taken(db: Database, model_id: int, semver: str) -> bool:
+    with db.read() as conn:
+        return (
+            conn.execute(
+                select(MV.c.id).where(MV.c.model_id == model_id, MV.c.semver == semver)
+            ).first()
+            is not None
+        )
+
+
+def _set_tags(
+    conn: Connection, tbl: Any, owner: str, owner_id: int, tags: Mapping[str, Any]
+) -> None:
+    rows = [
+        {
+            owner: owner_id,
+            "key": check_key("tag", k),
+            "value": check_value("tag", k, str(v), MAX_TAG_VALUE),
+        }
+        for k, v in tags.items()
+    ]
+    upsert(conn, tbl, rows, keys=(owner, "key"), update=("value",))
+
+
+def _hydrate_model(conn: Connection, row: Row) -> RegisteredModel:
+    tags = dict(conn.execute(select(RMT.c.key, RMT.c.value).where(RMT.c.model_id == row.id)).all())
+    aliases = {
+        a: int(v)
+        for a, v in conn.execute(
+            select(MA.c.alias, MV.c.version)
+            .join(MV, MV.c.id == MA.c.version_id)
+            .where(MA.c.model_id == row.id)
+        ).all()
+    }
+    latest = conn.execute(select(func.max(MV.c.version)).where(MV.c.model_id == row.id)).scalar()
+    return RegisteredModel(
+        row.id,
+        row.project_id,
+        row.name,
+        row.description,
+        row.created_at,
+        row.updated_at,
+        tags,
+        aliases,
+        None if latest is None else int(latest),
+    )
+
+
+def _version_query() -> Any:
+    return select(MV, RM.c.name).join(RM, RM.c.id == MV.c.model_id)
+
+
+def _hydrate_versions(conn: Connection, rows: Sequence[Row]) -> list[ModelVersion]:
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
+    metrics: dict[int, dict[str, float]] = {i: {} for i in ids}
+    tags: dict[int, dict[str, str]] = {i: {} for i in ids}
+    datasets: dict[int, list[str]] = {i: [] for i in ids}
+    aliases: dict[int, list[str]] = {i: [] for i in ids}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for vid, k, v in conn.execute(
+            select(MVM.c.version_id, MVM.c.key, MVM.c.value).where(MVM.c.version_id.in_(chunk))
+        ):
+            metrics[vid][k] = v
+        for vid, k, v in conn.execute(
+            select(MVT.c.version_id, MVT.c.key, MVT.c.value).where(MVT.c.version_id.in_(chunk))
+        ):
+            tags[vid][k] = v
+        for vid, d, dv in conn.execute(
+            select(MVD.c.version_id, MVD.c.dataset, MVD.c.dataset_version).where(
+                MVD.c.version_id.in_(chunk)
+            )
+        ):
+            datasets[vid].append(f"{d}@{dv}")
+        for vid, a in conn.execute(
+            select(MA.c.version_id, MA.c.alias).where(MA.c.version_id.in_(chunk))
+        ):
+            aliases[vid].append(a)
+    return [
+        _version(r, metrics[r.id], tags[r.id], sorted(datasets[r.id]), sorted(aliases[r.id]))
+        for r in rows
+    ]
+
+
+def _version(
+    row: Row,
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    datasets: list[str],
+    aliases: list[str],
+) -> ModelVersion:
+    return ModelVersion(
+        id=row.id,
+        model_id=row.model_id,
+        name=row.name,
+        version=row.version,
+        semver=row.semver,
+        blob_sha=row.blob_sha,
+        size=row.size,
+        manifest_sha=row.manifest_sha,
+        run_id=row.run_id,
+        flavor=row.flavor,
+        serve_flavor=row.serve_flavor,
+        task=row.task,
+        source=row.source,
+        signer=row.signer,
+        description=row.description,
+        frameworks=json.loads(row.frameworks_json),
+        signature=json.loads(row.signature_json),
+        lineage=json.loads(row.lineage_json),
+        card=json.loads(row.card_json),
+        created_at=row.created_at,
+        metrics=metrics,
+        tags=tags,
+        datasets=datasets,
+        aliases=aliases,
+    )
+
+
+__all__ = [
+    "VERSION_ATTRIBUTES",
+    "ModelVersion",
+    "NewVersion",
+    "RegisteredModel",
+    "RegistryRepository",
+    "check_alias",
+]

@@ -1,0 +1,95 @@
+"""The remote backend: a :class:`~keel.store.Store` whose repositories talk to ``keel server``.
+
+With ``KEEL_SERVER_URL`` (and ``KEEL_TOKEN``) set, :func:`keel.store.open_store` returns
+this store, so the SDK and the CLI work unchanged against a team server. Repositories
+without an HTTP implementation yet raise a clear :class:`~keel.exceptions.ConfigError`
+when used, instead of touching a database that is not there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn, cast
+
+from keel.config import Settings
+from keel.exceptions import ConfigError
+from keel.store._db import Database
+from keel.store.remote._blobs import RemoteBlobStore
+from keel.store.remote._http import Http
+from keel.store.remote._repos import (
+    RemoteArtifactRepository,
+    RemoteDatasetRepository,
+    RemoteExperimentRepository,
+    RemoteProjectRepository,
+    RemoteRunRepository,
+)
+
+
+def _not_remote(what: str) -> ConfigError:
+    return ConfigError(
+        f"{what} is not available through KEEL_SERVER_URL yet; run this where the server's "
+        "database is (unset KEEL_SERVER_URL there)"
+    )
+
+
+class _Unavailable:
+    """Stands in for a repository the HTTP backend does not implement."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> NoReturn:
+        raise _not_remote(f"store.{self._name}.{attr}")
+
+
+class RemoteDatabase(Database):
+    """No database on this side: every use names the server instead."""
+
+    def __init__(self, http: Http) -> None:
+        self.uri = http.base_url
+        self.dialect = "remote"
+        self._http = http
+        self.engine = cast(Any, _Unavailable("db.engine"))
+
+    @contextmanager
+    def write(self) -> Iterator[Any]:
+        raise _not_remote("direct database access")
+        yield  # pragma: no cover
+
+    @contextmanager
+    def read(self) -> Iterator[Any]:
+        raise _not_remote("direct database access")
+        yield  # pragma: no cover
+
+    @property
+    def safe_uri(self) -> str:
+        return self.uri
+
+    def dispose(self) -> None:
+        self._http.close()
+
+
+def open_remote_store(settings: Settings) -> Any:
+    """A Store over HTTP for ``settings.server_url`` (typed ``Any`` to avoid a cycle)."""
+    from keel.store import Store
+
+    if not settings.server_url:
+        raise ConfigError("KEEL_SERVER_URL is empty; set it to http(s)://host:port")
+    http = Http(settings.server_url, settings.token)
+    remote: dict[str, Any] = {
+        "settings": settings,
+        "db": RemoteDatabase(http),
+        "blobs": RemoteBlobStore(http),
+        "projects": RemoteProjectRepository(http),
+        "experiments": RemoteExperimentRepository(http),
+        "runs": RemoteRunRepository(http),
+        "artifacts": RemoteArtifactRepository(http),
+        "datasets": RemoteDatasetRepository(http),
+    }
+    fields = {f.name: remote.get(f.name) or _Unavailable(f.name) for f in dataclasses.fields(Store)}
+    return Store(**cast(dict[str, Any], fields))
+
+
+__all__ = ["RemoteBlobStore", "RemoteDatabase", "open_remote_store"]

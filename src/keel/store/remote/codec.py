@@ -1,0 +1,231 @@
+"""Entities to JSON and back: the wire format of ``/api/v1``, shared by server and client.
+
+Both ends import this module, so they cannot drift apart. Floats that JSON cannot hold
+(NaN, infinities) travel as the strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from keel.store.entities import (
+    ArtifactInfo,
+    Dataset,
+    DatasetFile,
+    DatasetVersion,
+    Experiment,
+    Lifecycle,
+    Metric,
+    Project,
+    Run,
+    RunInfo,
+    RunPage,
+    RunStatus,
+)
+
+
+def fnum(value: float) -> float | str:
+    if math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def pnum(value: Any) -> float:
+    return float(value)
+
+
+def project(p: Project) -> dict[str, Any]:
+    return {"id": p.id, "name": p.name, "description": p.description, "created_at": p.created_at}
+
+
+def to_project(d: dict[str, Any]) -> Project:
+    return Project(int(d["id"]), d["name"], d["description"], int(d["created_at"]))
+
+
+def experiment(e: Experiment) -> dict[str, Any]:
+    return {
+        "id": e.id,
+        "project_id": e.project_id,
+        "name": e.name,
+        "description": e.description,
+        "lifecycle": e.lifecycle.value,
+        "created_at": e.created_at,
+        "updated_at": e.updated_at,
+        "tags": e.tags,
+    }
+
+
+def to_experiment(d: dict[str, Any]) -> Experiment:
+    return Experiment(
+        id=int(d["id"]),
+        project_id=int(d["project_id"]),
+        name=d["name"],
+        description=d["description"],
+        lifecycle=Lifecycle(d["lifecycle"]),
+        created_at=int(d["created_at"]),
+        updated_at=int(d["updated_at"]),
+        tags=dict(d.get("tags") or {}),
+    )
+
+
+def run_info(i: RunInfo) -> dict[str, Any]:
+    return {
+        "id": i.id,
+        "experiment_id": i.experiment_id,
+        "name": i.name,
+        "status": i.status.value,
+        "start_time": i.start_time,
+        "end_time": i.end_time,
+        "lifecycle": i.lifecycle.value,
+        "user": i.user,
+        "parent_id": i.parent_id,
+        "note": i.note,
+    }
+
+
+def to_run_info(d: dict[str, Any]) -> RunInfo:
+    return RunInfo(
+        id=d["id"],
+        experiment_id=int(d["experiment_id"]),
+        name=d["name"],
+        status=RunStatus(d["status"]),
+        start_time=int(d["start_time"]),
+        end_time=None if d.get("end_time") is None else int(d["end_time"]),
+        lifecycle=Lifecycle(d["lifecycle"]),
+        user=d.get("user") or "",
+        parent_id=d.get("parent_id"),
+        note=d.get("note") or "",
+    )
+
+
+def run(r: Run) -> dict[str, Any]:
+    return {
+        "info": run_info(r.info),
+        "params": r.params,
+        "metrics": {k: fnum(v) for k, v in r.metrics.items()},
+        "tags": r.tags,
+    }
+
+
+def to_run(d: dict[str, Any]) -> Run:
+    return Run(
+        to_run_info(d["info"]),
+        dict(d.get("params") or {}),
+        {k: pnum(v) for k, v in (d.get("metrics") or {}).items()},
+        dict(d.get("tags") or {}),
+    )
+
+
+def run_page(p: RunPage) -> dict[str, Any]:
+    return {"runs": [run(r) for r in p.runs], "next_page_token": p.next_page_token}
+
+
+def to_run_page(d: dict[str, Any]) -> RunPage:
+    return RunPage([to_run(r) for r in d["runs"]], d.get("next_page_token"))
+
+
+def metric(m: Metric) -> dict[str, Any]:
+    return {"key": m.key, "value": fnum(m.value), "step": m.step, "timestamp": m.timestamp}
+
+
+def to_metric(d: dict[str, Any]) -> Metric:
+    return Metric(d["key"], pnum(d["value"]), int(d.get("step") or 0), int(d.get("timestamp") or 0))
+
+
+def artifact(a: ArtifactInfo) -> dict[str, Any]:
+    return {"path": a.path, "size": a.size, "blob_sha": a.blob_sha, "created_at": a.created_at}
+
+
+def to_artifact(d: dict[str, Any]) -> ArtifactInfo:
+    return ArtifactInfo(d["path"], int(d["size"]), d["blob_sha"], int(d["created_at"]))
+
+
+def dataset(d: Dataset) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "project_id": d.project_id,
+        "name": d.name,
+        "description": d.description,
+        "created_at": d.created_at,
+    }
+
+
+def to_dataset(d: dict[str, Any]) -> Dataset:
+    return Dataset(
+        int(d["id"]), int(d["project_id"]), d["name"], d["description"], int(d["created_at"])
+    )
+
+
+def dataset_file(f: DatasetFile) -> dict[str, Any]:
+    return {"path": f.path, "blob_sha": f.blob_sha, "size": f.size}
+
+
+def to_dataset_file(d: dict[str, Any]) -> DatasetFile:
+    return DatasetFile(d["path"], d["blob_sha"], int(d["size"]))
+
+
+def dataset_version(v: DatasetVersion) -> dict[str, Any]:
+    return {
+        "id": v.id,
+        "dataset_id": v.dataset_id,
+        "dataset_name": v.dataset_name,
+        "version": v.version,
+        "content_hash": v.content_hash,
+        "kind": v.kind,
+        "source": v.source,
+        "schema": v.schema,
+        "profile": v.profile,
+        "num_rows": v.num_rows,
+        "num_files": v.num_files,
+        "size_bytes": v.size_bytes,
+        "created_at": v.created_at,
+        "run_id": v.run_id,
+    }
+
+
+def to_dataset_version(d: dict[str, Any]) -> DatasetVersion:
+    return DatasetVersion(
+        id=int(d["id"]),
+        dataset_id=int(d["dataset_id"]),
+        dataset_name=d["dataset_name"],
+        version=int(d["version"]),
+        content_hash=d["content_hash"],
+        kind=d["kind"],
+        source=d["source"],
+        schema=d["schema"],
+        profile=d["profile"],
+        num_rows=d.get("num_rows"),
+        num_files=int(d["num_files"]),
+        size_bytes=int(d["size_bytes"]),
+        created_at=int(d["created_at"]),
+        run_id=d.get("run_id"),
+    )
+
+
+__all__ = [
+    "artifact",
+    "dataset",
+    "dataset_file",
+    "dataset_version",
+    "experiment",
+    "fnum",
+    "metric",
+    "pnum",
+    "project",
+    "run",
+    "run_info",
+    "run_page",
+    "to_artifact",
+    "to_dataset",
+    "to_dataset_file",
+    "to_dataset_version",
+    "to_experiment",
+    "to_metric",
+    "to_project",
+    "to_run",
+    "to_run_info",
+    "to_run_page",
+]

@@ -1,0 +1,383 @@
+"""Users, API tokens and project roles (GitLab-style reader < writer < admin).
+
+Secrets are stored as digests only. A token is ``keel_`` plus 32 random bytes, shown once
+by :meth:`UserRepository.create_token`; it is looked up by its sha256 digest and compared
+in constant time. Passwords use scrypt with a per-user salt. Thread-safe.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+
+from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from keel.exceptions import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from keel.store._db import Database, now_ms
+from keel.store._schema import table
+from keel.store._schema_auth import ApiTokenRow, ProjectMemberRow, ServerKeyRow, UserRow
+from keel.store._upsert import upsert
+from keel.store._validate import check_name
+
+U = table(UserRow)
+K = table(ApiTokenRow)
+PM = table(ProjectMemberRow)
+SK = table(ServerKeyRow)
+
+TOKEN_PREFIX = "keel_"
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+_LAST_USED_EVERY_MS = 10 * 60 * 1000
+MIN_PASSWORD = 12
+
+
+class Role(StrEnum):
+    """A user's role in one project; each includes the rights of the ones before it."""
+
+    READER = "reader"
+    WRITER = "writer"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    def allows(self, needed: Role) -> bool:
+        return self.rank >= needed.rank
+
+
+_RANK = {Role.READER: 1, Role.WRITER: 2, Role.ADMIN: 3}
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    name: str
+    is_admin: bool
+    is_active: bool
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A token's metadata; the secret itself is never stored."""
+
+    id: int
+    user_id: int
+    name: str
+    prefix: str
+    created_at: int
+    expires_at: int | None
+    last_used_at: int | None
+    revoked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    project_id: int
+    user_id: int
+    user_name: str
+    role: Role
+
+
+def _user(row: Row) -> User:
+    return User(row.id, row.name, bool(row.is_admin), bool(row.is_active), row.created_at)
+
+
+def _token(row: Row) -> ApiToken:
+    return ApiToken(
+        row.id,
+        row.user_id,
+        row.name,
+        row.prefix,
+        row.created_at,
+        row.expires_at,
+        row.last_used_at,
+        bool(row.revoked),
+    )
+
+
+def token_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    b64 = base64.urlsafe_b64encode
+    return f"scrypt${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    """Constant-time comparison of ``password`` with a :func:`hash_password` string."""
+    try:
+        scheme, salt_b64, digest_b64 = stored.split("$")
+        salt = base64.urlsafe_b64decode(salt_b64)
+        expected = base64.urlsafe_b64decode(digest_b64)
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    got = hashlib.scrypt(password.encode("utf-8", "surrogatepass"), salt=salt, **_SCRYPT)
+    return hmac.compare_digest(got, expected)
+
+
+class UserRepository:
+    """Create users, issue and check tokens, and grant project roles."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- users -----------------------------------------------------------------------------
+    def create_user(
+        self, name: str, *, password: str | None = None, is_admin: bool = False
+    ) -> User:
+        check_name("user", name)
+        if password is not None and len(password) < MIN_PASSWORD:
+            raise InvalidArgumentError(
+                f"the password for {name!r} is {len(password)} characters; use at least "
+                f"{MIN_PASSWORD} (or no password, and sign in with a token)"
+            )
+        try:
+            with self._db.write() as conn:
+                conn.execute(
+                    insert(U).values(
+                        name=name,
+                        password_hash=hash_password(password) if password else "",
+                        is_admin=is_admin,
+                        is_active=True,
+                        created_at=now_ms(),
+                    )
+                )
+        except IntegrityError as exc:
+            raise AlreadyExistsError(f"user {name!r} already exists; pick another name") from exc
+        return self.get_user(name)
+
+    def get_user(self, name: str) -> User:
+        with self._db.read() as conn:
+            row = conn.execute(select(U).where(U.c.name == name)).first()
+        if row is None:
+            raise NotFoundError(
+                f"user {name!r} does not exist; create it with `keel server users create`"
+            )
+        return _user(row)
+
+    def get_user_by_id(self, user_id: int) -> User:
+        with self._db.read() as conn:
+            row = conn.execute(select(U).where(U.c.id == user_id)).first()
+        if row is None:
+            raise NotFoundError(f"user id {user_id} does not exist")
+        return _user(row)
+
+    def list_users(self) -> list[User]:
+        with self._db.read() as conn:
+            return [_user(r) for r in conn.execute(select(U).order_by(U.c.name))]
+
+    def count_users(self) -> int:
+        with self._db.read() as conn:
+            return len(conn.execute(select(U.c.id)).all())
+
+    def update_user(
+        self,
+        name: str,
+        *,
+        password: str | None = None,
+        is_admin: bool | None = None,
+        is_active: bool | None = None,
+    ) -> User:
+        values: dict[str, object] = {}
+        if password is not None:
+            if len(password) < MIN_PASSWORD:
+                raise InvalidArgumentError(
+                    f"the password must have at least {MIN_PASSWORD} characters"
+                )
+            values["password_hash"] = hash_password(password)
+        if is_admin is not None:
+            values["is_admin"] = is_admin
+        if is_active is not None:
+            values["is_active"] = is_active
+        user = self.get_user(name)
+        if values:
+            with self._db.write() as conn:
+                conn.execute(update(U).where(U.c.id == user.id).values(**values))
+        return self.get_user(name)
+
+    def delete_user(self, name: str) -> None:
+        with self._db.write() as conn:
+            n = conn.execute(delete(U).where(U.c.name == name)).rowcount
+        if n == 0:
+            raise NotFoundError(f"user {name!r} does not exist")
+
+    def verify_password(self, name: str, password: str) -> User | None:
+        """The active user whose password this is, or None (same cost either way)."""
+        with self._db.read() as conn:
+            row = conn.execute(select(U).where(U.c.name == name)).first()
+        stored = row.password_hash if row is not None and row.password_hash else _dummy_hash()
+        ok = check_password(password, stored)
+        if row is None or not row.password_hash or not ok or not row.is_active:
+            return None
+        return _user(row)
+
+    # -- tokens ----------------------------------------------------------------------------
+    def create_token(
+        self, user_id: int, name: str, *, expires_at: int | None = None
+    ) -> tuple[ApiToken, str]:
+        """A new token and its secret; the secret is returned this once and never again."""
+        check_name("token", name)
+        self.get_user_by_id(user_id)
+        secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self._db.write() as conn:
+            token_id = conn.execute(
+                insert(K)
+                .values(
+                    user_id=user_id,
+                    name=name,
+                    digest=token_digest(secret),
+                    prefix=secret[: len(TOKEN_PREFIX) + 4],
+                    created_at=now_ms(),
+                    expires_at=expires_at,
+                    last_used_at=None,
+                    revoked=False,
+                )
+                .returning(K.c.id)
+            ).scalar_one()
+            row = conn.execute(select(K).where(K.c.id == token_id)).one()
+        return _token(row), secret
+
+    def list_tokens(self, user_id: int) -> list[ApiToken]:
+        with self._db.read() as conn:
+            rows = conn.execute(select(K).where(K.c.user_id == user_id).order_by(K.c.id)).all()
+        return [_token(r) for r in rows]
+
+    def get_token(self, token_id: int) -> ApiToken:
+        with self._db.read() as conn:
+            row = conn.execute(select(K).where(K.c.id == token_id)).first()
+        if row is None:
+            raise NotFoundError(f"token id {token_id} does not exist")
+        return _token(row)
+
+    def revoke_token(self, token_id: int) -> None:
+        with self._db.write() as conn:
+            n = conn.execute(update(K).where(K.c.id == token_id).values(revoked=True)).rowcount
+        if n == 0:
+            raise NotFoundError(f"token id {token_id} does not exist")
+
+    def authenticate_token(self, secret: str) -> User | None:
+        """The active user a valid, unexpired, unrevoked token belongs to; else None."""
+        if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
+            return None
+        digest = token_digest(secret)
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(K.c.id, K.c.digest, K.c.expires_at, K.c.revoked, K.c.last_used_at, U)
+                .join(U, U.c.id == K.c.user_id)
+                .where(K.c.digest == digest)
+            ).first()
+        if row is None or not hmac.compare_digest(row.digest, digest):
+            return None
+        now = now_ms()
+        if row.revoked or not row.is_active or (row.expires_at and row.expires_at <= now):
+            return None
+        if row.last_used_at is None or now - row.last_used_at > _LAST_USED_EVERY_MS:
+            with self._db.write() as conn:
+                conn.execute(update(K).where(K.c.id == row[0]).values(last_used_at=now))
+        return _user(row)
+
+    # -- project roles ---------------------------------------------------------------------
+    def set_role(self, project_id: int, user_id: int, role: Role | str) -> Membership:
+        role = _role(role)
+        self.get_user_by_id(user_id)
+        try:
+            with self._db.write() as conn:
+                upsert(
+                    conn,
+                    PM,
+                    [{"project_id": project_id, "user_id": user_id, "role": role.value}],
+                    keys=("project_id", "user_id"),
+                    update=("role",),
+                )
+        except IntegrityError as exc:
+            raise NotFoundError(f"project id {project_id} does not exist") from exc
+        found = self.role_of(project_id, user_id)
+        assert found is not None
+        user = self.get_user_by_id(user_id)
+        return Membership(project_id, user_id, user.name, found)
+
+    def remove_member(self, project_id: int, user_id: int) -> None:
+        with self._db.write() as conn:
+            n = conn.execute(
+                delete(PM).where(PM.c.project_id == project_id, PM.c.user_id == user_id)
+            ).rowcount
+        if n == 0:
+            raise NotFoundError(f"user id {user_id} is not a member of project id {project_id}")
+
+    def role_of(self, project_id: int, user_id: int) -> Role | None:
+        with self._db.read() as conn:
+            role = conn.execute(
+                select(PM.c.role).where(PM.c.project_id == project_id, PM.c.user_id == user_id)
+            ).scalar()
+        return None if role is None else Role(role)
+
+    def members(self, project_id: int) -> list[Membership]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(PM.c.project_id, PM.c.user_id, U.c.name, PM.c.role)
+                .join(U, U.c.id == PM.c.user_id)
+                .where(PM.c.project_id == project_id)
+                .order_by(U.c.name)
+            ).all()
+        return [Membership(r[0], r[1], r[2], Role(r[3])) for r in rows]
+
+    def memberships(self, user_id: int) -> dict[int, Role]:
+        """Project id -> role for every project the user belongs to."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(PM.c.project_id, PM.c.role).where(PM.c.user_id == user_id)
+            ).all()
+        return {r[0]: Role(r[1]) for r in rows}
+
+    # -- server keys -----------------------------------------------------------------------
+    def server_key(self, name: str) -> bytes:
+        """A random secret shared by every server process; created on first use."""
+        with self._db.read() as conn:
+            found = conn.execute(select(SK.c.secret).where(SK.c.name == name)).scalar()
+        if found is None:
+            with self._db.write() as conn:
+                upsert(
+                    conn,
+                    SK,
+                    [{"name": name, "secret": secrets.token_hex(32), "created_at": now_ms()}],
+                    keys=("name",),
+                )
+                found = conn.execute(select(SK.c.secret).where(SK.c.name == name)).scalar_one()
+        return bytes.fromhex(found)
+
+
+def _role(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"role {role!r} is not one of reader, writer, admin") from exc
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked against when the user is unknown, so timing does not reveal who exists."""
+    return hash_password(secrets.token_hex(8))
+
+
+__all__ = [
+    "ApiToken",
+    "Membership",
+    "Role",
+    "User",
+    "UserRepository",
+    "check_password",
+    "hash_password",
+    "token_digest",
+]

@@ -1,0 +1,214 @@
+"""Server fixtures: an app over a fresh store, a real server (thread or process), users.
+
+``store`` is overridden here with a third backend, ``remote``: the repositories over HTTP
+against a real uvicorn server on a loopback port, so the repository contract suite runs
+against SQLite, PostgreSQL and the remote backend alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+with warnings.catch_warnings():  # Starlette suggests httpx2; httpx is what we ship
+    warnings.filterwarnings("ignore", message=".*httpx2.*")
+    from starlette.testclient import TestClient
+
+from keel.config import Settings
+from keel.server import ServerOptions, create_app
+from keel.store import Store, open_store
+
+#: Starlette's TestClient sends ``Host: testserver``.
+OPTIONS = ServerOptions(allowed_hosts=("localhost", "127.0.0.1", "::1", "testserver"))
+AUTH_OPTIONS = dataclasses.replace(OPTIONS, auth=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a loopback port in a thread; yields its base URL."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture
+def server_store(tmp_path: Path) -> Iterator[Store]:
+    store = open_store(Settings.for_home(tmp_path / "server-home"))
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def app(server_store: Store) -> FastAPI:
+    return create_app(server_store.settings, OPTIONS, store=server_store)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[Any]:
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def remote_store(server_store: Store, tmp_path: Path) -> Iterator[Store]:
+    """A Store whose repositories talk HTTP to a real server over ``server_store``."""
+    app = create_app(server_store.settings, OPTIONS, store=server_store)
+    with running(app) as url:
+        settings = Settings.for_home(tmp_path / "client-home", server_url=url)
+        store = open_store(settings)
+        yield store
+        store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres", "remote"])
+def store(request: pytest.FixtureRequest) -> Store:
+    """The repository contract against every backend, the remote one included."""
+    name = {"sqlite": "sqlite_store", "postgres": "pg_store", "remote": "remote_store"}
+    return request.getfixturevalue(name[request.param])  # type: ignore[no-any-return]
+
+
+@dataclasses.dataclass
+class AuthWorld:
+    """An auth-on app with an admin, a project ``team`` and users of each role."""
+
+    client: Any
+    store: Store
+    tokens: dict[str, str]
+    project_id: int
+
+    def as_(self, user: str | None) -> dict[str, str]:
+        return {} if user is None else {"Authorization": f"Bearer {self.tokens[user]}"}
+
+
+@pytest.fixture
+def auth_world(server_store: Store) -> Iterator[AuthWorld]:
+    users = server_store.users
+    team = server_store.projects.get_or_create("team")
+    tokens: dict[str, str] = {}
+    for name, role in [
+        ("root", None),
+        ("rita", "reader"),
+        ("walt", "writer"),
+        ("ada", "admin"),
+        ("out", None),
+    ]:
+        user = users.create_user(name, is_admin=name == "root")
+        tokens[name] = users.create_token(user.id, "t")[1]
+        if role:
+            users.set_role(team.id, user.id, role)
+    app = create_app(server_store.settings, AUTH_OPTIONS, store=server_store)
+    with TestClient(app) as c:
+        yield AuthWorld(c, server_store, tokens, team.id)
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"keel server exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"keel server did not become ready:\n{log.read_text()[-3000:]}")
+
+
+@contextmanager
+def server_process(home: Path, *args: str) -> Iterator[str]:
+    """``keel server --port <free>`` as a real subprocess with its own KEEL_HOME."""
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("KEEL_") or k.startswith("KEEL_TEST")
+    }
+    env["KEEL_HOME"] = str(home)
+    log = home.parent / f"server-{port}.log"
+    home.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "keel.cli",
+                "server",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                *args,
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, proc, log)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+#: base URL of each running ``keel_server`` -> its KEEL_HOME (to inspect its database)
+SERVER_HOMES: dict[str, Path] = {}
+
+
+@pytest.fixture(scope="module")
+def keel_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real ``keel server`` process per test module (authentication off)."""
+    home = tmp_path_factory.mktemp("keel-server") / "home"
+    with server_process(home) as url:
+        SERVER_HOMES[url] = home
+        yield url
+        del SERVER_HOMES[url]
+
+
+@pytest.fixture
+def keel_server_store(keel_server: str) -> Iterator[Store]:
+    """The running server's own database, opened directly (SQLite in WAL: safe to share)."""
+    store = open_store(Settings.for_home(SERVER_HOMES[keel_server]))
+    yield store
+    store.close()

@@ -1,0 +1,263 @@
+"""Users, tokens and project roles; every route has an authorization decision."""
+
+from __future__ import annotations
+
+import base64
+import re
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+
+from keel.server._auth import ACCESS_ATTR
+from keel.store import Store
+from keel.store.users import check_password
+
+PUBLIC_FRAMEWORK_ROUTES = {"/api/v1/openapi.json", "/api/v1/docs", "/docs/oauth2-redirect"}
+
+
+def _routes(app: FastAPI) -> list[Any]:
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:  # older FastAPI: routes are flat already
+        return list(app.routes)
+    return list(iter_route_contexts(app.routes))
+
+
+def _access(dependant: Any) -> list[str]:
+    found = []
+    for dep in dependant.dependencies:
+        kind = getattr(dep.call, ACCESS_ATTR, None)
+        if kind is not None:
+            found.append(kind)
+        found.extend(_access(dep))
+    return found
+
+
+def test_every_route_declares_exactly_one_access_decision(app: FastAPI) -> None:
+    checked = 0
+    for route in _routes(app):
+        if route.path in PUBLIC_FRAMEWORK_ROUTES:
+            continue
+        decisions = _access(route.dependant)
+        assert len(decisions) == 1, f"{route.methods} {route.path}: {decisions or 'no decision'}"
+        checked += 1
+    assert checked > 60  # the v1 API, the MLflow API twice (root and per project), blobs
+
+
+def test_every_non_public_route_refuses_anonymous_callers(auth_world: Any) -> None:
+    app = auth_world.client.app
+    for route in _routes(app):
+        if route.path in PUBLIC_FRAMEWORK_ROUTES:
+            continue
+        kind = _access(route.dependant)[0]
+        path = re.sub(r"\{[^}:]+(:path)?\}", "1", route.path)
+        for method in sorted(route.methods - {"HEAD"}) or ["HEAD"]:
+            resp = auth_world.client.request(
+                method, path, json={} if method in ("POST", "PATCH") else None
+            )
+            if kind == "public":
+                assert resp.status_code < 400, f"{method} {path}"
+            else:
+                assert resp.status_code == 401, f"{method} {path} -> {resp.status_code}"
+                if method != "HEAD":
+                    assert resp.json()["error_code"] == "UNAUTHENTICATED"
+                    assert resp.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_roles_decide_read_write_and_visibility(auth_world: Any) -> None:
+    c, pid = auth_world.client, auth_world.project_id
+    body = {"project_id": pid, "name": "exp"}
+    assert (
+        c.post("/api/v1/experiments", json=body, headers=auth_world.as_("rita")).status_code == 403
+    )
+    created = c.post("/api/v1/experiments", json=body, headers=auth_world.as_("walt"))
+    assert created.status_code == 200
+    exp_id = created.json()["id"]
+    assert c.get(f"/api/v1/experiments/{exp_id}", headers=auth_world.as_("rita")).status_code == 200
+    hidden = c.get(f"/api/v1/experiments/{exp_id}", headers=auth_world.as_("out"))
+    assert hidden.status_code == 404  # another project's object does not exist for you
+    assert hidden.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    run = c.post(
+        "/api/v1/runs", json={"experiment_id": exp_id}, headers=auth_world.as_("walt")
+    ).json()
+    assert run["user"] == "walt"
+    batch = {"metrics": [{"key": "m", "value": 1.0}]}
+    assert (
+        c.post(
+            f"/api/v1/runs/{run['id']}/batch", json=batch, headers=auth_world.as_("rita")
+        ).status_code
+        == 403
+    )
+    assert (
+        c.post(
+            f"/api/v1/runs/{run['id']}/batch", json=batch, headers=auth_world.as_("out")
+        ).status_code
+        == 404
+    )
+    assert c.get("/api/v1/projects", headers=auth_world.as_("out")).json()["projects"] == []
+    names = [
+        p["name"]
+        for p in c.get("/api/v1/projects", headers=auth_world.as_("rita")).json()["projects"]
+    ]
+    assert names == ["team"]
+
+
+def test_only_project_admins_grant_roles(auth_world: Any) -> None:
+    c, pid = auth_world.client, auth_world.project_id
+    url = f"/api/v1/projects/{pid}/members/out"
+    assert c.put(url, json={"role": "reader"}, headers=auth_world.as_("walt")).status_code == 403
+    assert c.put(url, json={"role": "reader"}, headers=auth_world.as_("ada")).status_code == 200
+    assert c.get(f"/api/v1/projects/{pid}", headers=auth_world.as_("out")).status_code == 200
+    assert c.put(url, json={"role": "owner"}, headers=auth_world.as_("ada")).status_code == 400
+    members = c.get(f"/api/v1/projects/{pid}/members", headers=auth_world.as_("rita")).json()
+    assert {m["user"]: m["role"] for m in members["members"]}["out"] == "reader"
+
+
+def test_tokens_are_shown_once_hashed_and_revocable(auth_world: Any) -> None:
+    c = auth_world.client
+    made = c.post(
+        "/api/v1/users/me/tokens", json={"name": "ci"}, headers=auth_world.as_("walt")
+    ).json()
+    secret = made["secret"]
+    assert secret.startswith("keel_") and "secret" not in made["token"]
+    listed = c.get("/api/v1/users/me/tokens", headers=auth_world.as_("walt")).json()["tokens"]
+    assert all(secret not in str(t) for t in listed)
+    with auth_world.store.db.read() as conn:
+        from sqlalchemy import text
+
+        stored = [r[0] for r in conn.execute(text("SELECT digest FROM api_tokens"))]
+    assert secret not in stored and all(len(d) == 64 for d in stored)
+    headers = {"Authorization": f"Bearer {secret}"}
+    assert c.get("/api/v1/users/me", headers=headers).json()["user"]["name"] == "walt"
+    other = c.delete(
+        f"/api/v1/users/me/tokens/{made['token']['id']}", headers=auth_world.as_("rita")
+    )
+    assert other.status_code == 404
+    c.delete(f"/api/v1/users/me/tokens/{made['token']['id']}", headers=auth_world.as_("walt"))
+    assert c.get("/api/v1/users/me", headers=headers).status_code == 401
+
+
+def test_basic_auth_with_password_or_token(auth_world: Any) -> None:
+    store, c = auth_world.store, auth_world.client
+    store.users.create_user("pat", password="a long enough password")
+
+    def basic(user: str, secret: str) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()}
+
+    assert (
+        c.get("/api/v1/users/me", headers=basic("pat", "a long enough password")).status_code == 200
+    )
+    assert c.get("/api/v1/users/me", headers=basic("pat", "wrong password!!")).status_code == 401
+    assert (
+        c.get("/api/v1/users/me", headers=basic("walt", auth_world.tokens["walt"])).status_code
+        == 200
+    )
+    assert (
+        c.get("/api/v1/users/me", headers=basic("rita", auth_world.tokens["walt"])).status_code
+        == 401
+    )
+    assert c.get("/api/v1/users/me", headers={"Authorization": "Basic !!!"}).status_code == 401
+    stored = store.users._db  # the hash, never the password
+    with stored.read() as conn:
+        from sqlalchemy import text
+
+        (hashed,) = conn.execute(text("SELECT password_hash FROM users WHERE name='pat'")).one()
+    assert "a long enough password" not in hashed and check_password(
+        "a long enough password", hashed
+    )
+
+
+def test_user_admin_is_for_site_admins(auth_world: Any) -> None:
+    c = auth_world.client
+    assert (
+        c.post("/api/v1/users", json={"name": "new"}, headers=auth_world.as_("ada")).status_code
+        == 403
+    )
+    assert (
+        c.post("/api/v1/users", json={"name": "new"}, headers=auth_world.as_("root")).status_code
+        == 200
+    )
+    made = c.post(
+        "/api/v1/users/new/tokens", json={"name": "x"}, headers=auth_world.as_("root")
+    ).json()
+    assert (
+        c.get("/api/v1/users/me", headers={"Authorization": f"Bearer {made['secret']}"}).status_code
+        == 200
+    )
+    c.patch("/api/v1/users/new", json={"is_active": False}, headers=auth_world.as_("root"))
+    assert (
+        c.get("/api/v1/users/me", headers={"Authorization": f"Bearer {made['secret']}"}).status_code
+        == 401
+    )
+
+
+def test_no_default_password_and_short_passwords_refused(server_store: Store) -> None:
+    assert server_store.users.list_users() == []  # nothing shipped
+    with pytest.raises(Exception, match="at least 12"):
+        server_store.users.create_user("x", password="short")
+
+
+def test_mlflow_client_token_and_role_rules(auth_world: Any) -> None:
+    c = auth_world.client
+    base = "/projects/team/api/2.0/mlflow"
+    made = c.post(f"{base}/experiments/create", json={"name": "m"}, headers=auth_world.as_("walt"))
+    assert made.status_code == 200
+    exp_id = made.json()["experiment_id"]
+    denied = c.post(
+        f"{base}/runs/create", json={"experiment_id": exp_id}, headers=auth_world.as_("rita")
+    )
+    assert denied.status_code == 403 and denied.json()["error_code"] == "PERMISSION_DENIED"
+    hidden = c.get(
+        f"{base}/experiments/get", params={"experiment_id": exp_id}, headers=auth_world.as_("out")
+    )
+    assert hidden.status_code == 404
+    anon = c.get(f"{base}/experiments/get", params={"experiment_id": exp_id})
+    assert anon.status_code == 401
+
+
+def test_blob_upload_receipts_stop_hash_guessing(auth_world: Any) -> None:
+    """Knowing a blob's hash is not enough to attach it to your run and read it."""
+    c, store = auth_world.client, auth_world.store
+    secret_ref = store.blobs.put_bytes(b"another project's secret")
+    other = store.projects.get_or_create("other")
+    exp = store.experiments.create(other.id, "e")
+    store.artifacts.add(store.runs.create(exp.id).id, [("s.txt", secret_ref)])
+    exp_id = c.post(
+        "/api/v1/experiments",
+        json={"project_id": auth_world.project_id, "name": "x"},
+        headers=auth_world.as_("walt"),
+    ).json()["id"]
+    run_id = c.post(
+        "/api/v1/runs", json={"experiment_id": exp_id}, headers=auth_world.as_("walt")
+    ).json()["id"]
+    steal = c.post(
+        f"/api/v1/runs/{run_id}/artifacts",
+        json={"items": [{"path": "s.txt", "sha": secret_ref.sha}]},
+        headers=auth_world.as_("walt"),
+    )
+    assert steal.status_code == 403
+    assert (
+        c.get(f"/api/v1/blobs/{secret_ref.sha}", headers=auth_world.as_("walt")).status_code == 404
+    )
+    up = c.put("/api/v1/blobs", content=b"mine", headers=auth_world.as_("walt")).json()
+    ok = c.post(
+        f"/api/v1/runs/{run_id}/artifacts",
+        json={"items": [{"path": "m.txt", "sha": up["sha"], "receipt": up["receipt"]}]},
+        headers=auth_world.as_("walt"),
+    )
+    assert ok.status_code == 200
+    assert c.get(f"/api/v1/blobs/{up['sha']}", headers=auth_world.as_("rita")).content == b"mine"
+    forged = c.post(
+        f"/api/v1/runs/{run_id}/artifacts",
+        json={"items": [{"path": "s.txt", "sha": secret_ref.sha, "receipt": up["receipt"]}]},
+        headers=auth_world.as_("walt"),
+    )
+    assert forged.status_code == 403
+    assert c.put("/api/v1/blobs", content=b"x", headers=auth_world.as_("rita")).status_code == 403
+
+
+def test_auth_off_server_is_single_user_admin(client: Any) -> None:
+    me = client.get("/api/v1/users/me").json()
+    assert me == {"user": None, "is_admin": True, "auth": False}
+    assert client.post("/api/v1/users/me/tokens", json={"name": "x"}).status_code == 404

@@ -1,0 +1,80 @@
+"""``keel server`` commands, remote mode for the CLI, and a two-worker server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from conftest import server_process  # type: ignore[import-not-found]
+from keel.config import Settings
+from keel.store import open_store
+from keel.tracking import TrackingClient
+
+
+def _keel(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+    return subprocess.run(
+        [sys.executable, "-m", "keel.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**base, "KEEL_HOME": str(home), **env},
+    )
+
+
+def test_users_tokens_and_roles_commands(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    made = _keel("server", "users", "create", "alice", "--admin", home=home)
+    assert made.returncode == 0, made.stderr
+    secret = next(w for w in made.stdout.split() if w.startswith("keel_"))
+    token = _keel("server", "tokens", "create", "alice", "--name", "ci", home=home)
+    assert token.returncode == 0 and token.stdout.strip().startswith("keel_")
+    assert _keel("server", "roles", "set", "churn", "alice", "writer", home=home).returncode == 0
+    roles = json.loads(_keel("server", "roles", "list", "churn", "--json", home=home).stdout)
+    assert [(m["user_name"], m["role"]) for m in roles] == [("alice", "writer")]
+    listed = json.loads(_keel("server", "tokens", "list", "alice", "--json", home=home).stdout)
+    assert [t["name"] for t in listed] == ["first token", "ci"]
+    assert all(secret not in json.dumps(t) for t in listed)  # never shown again
+    bad = _keel("server", "roles", "set", "churn", "alice", "owner", home=home)
+    assert bad.returncode != 0 and "reader, writer, admin" in bad.stdout + bad.stderr
+    store = open_store(Settings.for_home(home))
+    assert store.users.authenticate_token(secret) is not None
+    store.close()
+
+
+def test_cli_and_sdk_work_unchanged_against_a_server(tmp_path: Path) -> None:
+    with server_process(tmp_path / "server-home") as url:
+        remote = TrackingClient(open_store(Settings.for_home(tmp_path / "c", server_url=url)))
+        run = remote.create_run("remote-exp", name="over-http")
+        remote.log_metric(run.id, "auc", 0.9)
+        out = _keel("runs", "list", "--json", home=tmp_path / "client", KEEL_SERVER_URL=url)
+        assert out.returncode == 0, out.stderr
+        runs = json.loads(out.stdout)["runs"]
+        assert [(r["info"]["name"], r["metrics"]) for r in runs] == [("over-http", {"auc": 0.9})]
+        assert not (tmp_path / "client" / "keel.db").exists()  # nothing written locally
+
+
+def test_two_workers_share_state_through_the_database(tmp_path: Path) -> None:
+    with server_process(tmp_path / "home", "--workers", "2") as url:
+        exp = httpx.post(f"{url}/api/2.0/mlflow/experiments/create", json={"name": "w"}).json()
+        run = httpx.post(
+            f"{url}/api/2.0/mlflow/runs/create", json={"experiment_id": exp["experiment_id"]}
+        ).json()["run"]["info"]["run_id"]
+        for i in range(40):  # a new connection each time: both workers answer
+            body = {"run_id": run, "key": "m", "value": i, "timestamp": i, "step": i}
+            assert httpx.post(f"{url}/api/2.0/mlflow/runs/log-metric", json=body).status_code == 200
+        seen = {
+            len(
+                httpx.get(
+                    f"{url}/api/2.0/mlflow/metrics/get-history",
+                    params={"run_id": run, "metric_key": "m"},
+                ).json()["metrics"]
+            )
+            for _ in range(10)
+        }
+        assert seen == {40}
