@@ -1,49 +1,18 @@
-"""Generated traffic for a churn-like classifier, written in the prediction-log contract."""
+"""Fixtures for the monitoring tests: generated traffic in the prediction-log contract."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pytest
+from monitoring_helpers import HOUR, NOW, Traffic, features, model  # type: ignore[import-not-found]
 
 from keel.monitoring import MonitoringClient, write_predictions
 from keel.store import Store
 
-HOUR = 3_600_000
-NOW = (int(time.time() * 1000) // HOUR) * HOUR  # a whole hour, so windows line up
-
-
-@dataclass
-class Traffic:
-    ids: list[str]
-    labels: np.ndarray
-    features: dict[str, np.ndarray]
-    proba: np.ndarray
-    pred: np.ndarray
-
-
-def features(
-    rng: np.random.Generator,
-    n: int,
-    *,
-    age_shift: float = 0.0,
-    cities: tuple[str, ...] = ("oslo", "rome", "lima"),
-) -> dict[str, np.ndarray]:
-    return {
-        "age": rng.normal(40 + age_shift, 10, n),
-        "income": rng.lognormal(10, 0.5, n),
-        "city": rng.choice(list(cities), n),
-    }
-
-
-def model(f: dict[str, np.ndarray]) -> np.ndarray:
-    """P(churn): a fixed logistic model of age and income."""
-    z = (f["age"] - 40) / 4 - (np.log(f["income"]) - 10) * 3
-    return 1 / (1 + np.exp(-z))
+__all__ = ["HOUR", "NOW", "Traffic", "features", "model"]
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from monitoring_helpers import NOW, Traffic
 
-from conftest import NOW, Traffic
 from keel.exceptions import InvalidArgumentError
 from keel.monitoring import MonitoringClient, write_predictions
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from monitoring_helpers import Traffic
 
-from conftest import Traffic
 from keel.exceptions import ConflictError, InvalidArgumentError
 from keel.monitoring import MonitoringClient, read_feedback
 from keel.monitoring._labels import canonical

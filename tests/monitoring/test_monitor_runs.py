@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from monitoring_helpers import HOUR, NOW, Traffic
 
-from conftest import HOUR, NOW, Traffic
 from keel.exceptions import ConflictError, InvalidArgumentError
 from keel.monitoring import MonitoringClient, Window
 

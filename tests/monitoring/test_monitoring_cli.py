@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from monitoring_helpers import NOW, Traffic, features
 
-from conftest import NOW, Traffic, features
 from keel.monitoring import MonitoringClient
 
 

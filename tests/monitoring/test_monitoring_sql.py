@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from monitoring_helpers import NOW, Traffic
 
-from conftest import NOW, Traffic
 from keel.exceptions import InvalidArgumentError
 from keel.monitoring import MonitoringClient, sql_tables
 

@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from monitoring_helpers import NOW, Traffic
 
-from conftest import NOW, Traffic
 from keel.exceptions import InvalidArgumentError
 from keel.monitoring import MonitoringClient
 from keel.store.alerts import NewAlert

@@ -8,10 +8,7 @@ against SQLite, PostgreSQL and the remote backend alike.
 from __future__ import annotations
 
 import dataclasses
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 import warnings
@@ -20,13 +17,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from fastapi import FastAPI
 
 with warnings.catch_warnings():  # Starlette suggests httpx2; httpx is what we ship
     warnings.filterwarnings("ignore", message=".*httpx2.*")
     from starlette.testclient import TestClient
+
+from server_helpers import server_process  # type: ignore[import-not-found]
 
 from keel.config import Settings
 from keel.server import ServerOptions, create_app
@@ -35,12 +33,6 @@ from keel.store import Store, open_store
 #: Starlette's TestClient sends ``Host: testserver``.
 OPTIONS = ServerOptions(allowed_hosts=("localhost", "127.0.0.1", "::1", "testserver"))
 AUTH_OPTIONS = dataclasses.replace(OPTIONS, auth=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -134,62 +126,6 @@ def auth_world(server_store: Store) -> Iterator[AuthWorld]:
     app = create_app(server_store.settings, AUTH_OPTIONS, store=server_store)
     with TestClient(app) as c:
         yield AuthWorld(c, server_store, tokens, team.id)
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"keel server exited early:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/api/v1/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"keel server did not become ready:\n{log.read_text()[-3000:]}")
-
-
-@contextmanager
-def server_process(home: Path, *args: str) -> Iterator[str]:
-    """``keel server --port <free>`` as a real subprocess with its own KEEL_HOME."""
-    port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("KEEL_") or k.startswith("KEEL_TEST")
-    }
-    env["KEEL_HOME"] = str(home)
-    log = home.parent / f"server-{port}.log"
-    home.mkdir(parents=True, exist_ok=True)
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "keel.cli",
-                "server",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                *args,
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, proc, log)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 #: base URL of each running ``keel_server`` -> its KEEL_HOME (to inspect its database)

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import httpx
+from server_helpers import server_process  # type: ignore[import-not-found]
 
-from conftest import server_process  # type: ignore[import-not-found]
 from keel.config import Settings
 from keel.store import open_store
 from keel.tracking import TrackingClient

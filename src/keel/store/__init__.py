@@ -1,22 +1,21 @@
 """Persistence: metadata repositories (SQL) and the content-addressed blob store.
 
-:func:`open_store` is the composition root: it builds one repository per aggregate over
-one database and one blob store. Nothing here knows about HTTP or the command line.
+:func:`open_store` is the composition root: it gives one repository per aggregate over
+one database and one blob store. Repositories are built on first use, so a command that
+only reads runs does not import the schema of every feature area. Nothing here knows
+about HTTP or the command line.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from keel.config import Settings
 from keel.store._db import Database
 from keel.store._migrate import HEAD_REVISIONS, current_revisions, ensure_schema, upgrade
-from keel.store.alerts import AlertRepository
-from keel.store.artifacts import ArtifactRepository
 from keel.store.blobs import BlobRef, BlobStore
-from keel.store.comments import Comment, CommentRepository
-from keel.store.datasets import DatasetRepository
-from keel.store.deployments import DeploymentRepository
 from keel.store.entities import (
     ArtifactInfo,
     Dataset,
@@ -32,24 +31,70 @@ from keel.store.entities import (
     RunPage,
     RunStatus,
 )
-from keel.store.experiments import ExperimentRepository
-from keel.store.gc import GcReport, collect_garbage
-from keel.store.logged_models import LoggedModel, LoggedModelRepository
-from keel.store.monitors import MonitorRepository
-from keel.store.pipelines import (
-    PipelineRunRepository,
-    ScheduleRepository,
-    StepCacheRepository,
-)
-from keel.store.projects import ProjectRepository
-from keel.store.registry import ModelVersion, NewVersion, RegisteredModel, RegistryRepository
-from keel.store.runs import RunRepository
-from keel.store.users import UserRepository
+
+if TYPE_CHECKING:
+    from keel.store.alerts import AlertRepository
+    from keel.store.artifacts import ArtifactRepository
+    from keel.store.comments import Comment, CommentRepository
+    from keel.store.datasets import DatasetRepository
+    from keel.store.deployments import DeploymentRepository
+    from keel.store.experiments import ExperimentRepository
+    from keel.store.gc import GcReport, collect_garbage
+    from keel.store.logged_models import LoggedModel, LoggedModelRepository
+    from keel.store.monitors import MonitorRepository
+    from keel.store.pipelines import (
+        PipelineRunRepository,
+        ScheduleRepository,
+        StepCacheRepository,
+    )
+    from keel.store.projects import ProjectRepository
+    from keel.store.registry import ModelVersion, NewVersion, RegisteredModel, RegistryRepository
+    from keel.store.runs import RunRepository
+    from keel.store.users import UserRepository
+
+#: Store attribute -> (module, class) of the repository behind it.
+REPOSITORIES: dict[str, tuple[str, str]] = {
+    "projects": ("keel.store.projects", "ProjectRepository"),
+    "experiments": ("keel.store.experiments", "ExperimentRepository"),
+    "runs": ("keel.store.runs", "RunRepository"),
+    "artifacts": ("keel.store.artifacts", "ArtifactRepository"),
+    "datasets": ("keel.store.datasets", "DatasetRepository"),
+    "deployments": ("keel.store.deployments", "DeploymentRepository"),
+    "users": ("keel.store.users", "UserRepository"),
+    "logged_models": ("keel.store.logged_models", "LoggedModelRepository"),
+    "pipeline_runs": ("keel.store.pipelines", "PipelineRunRepository"),
+    "step_cache": ("keel.store.pipelines", "StepCacheRepository"),
+    "schedules": ("keel.store.pipelines", "ScheduleRepository"),
+    "registry": ("keel.store.registry", "RegistryRepository"),
+    "monitors": ("keel.store.monitors", "MonitorRepository"),
+    "alerts": ("keel.store.alerts", "AlertRepository"),
+    "comments": ("keel.store.comments", "CommentRepository"),
+}
+
+#: Other public names, imported on first use (PEP 562).
+_LAZY: dict[str, str] = {cls: mod for mod, cls in REPOSITORIES.values()} | {
+    "Comment": "keel.store.comments",
+    "GcReport": "keel.store.gc",
+    "collect_garbage": "keel.store.gc",
+    "LoggedModel": "keel.store.logged_models",
+    "ModelVersion": "keel.store.registry",
+    "NewVersion": "keel.store.registry",
+    "RegisteredModel": "keel.store.registry",
+}
 
 
-@dataclass(frozen=True)
+def repository_class(name: str) -> Any:
+    module, cls = REPOSITORIES[name]
+    return getattr(importlib.import_module(module), cls)
+
+
 class Store:
-    """The repositories of one keel installation, sharing a database and a blob store."""
+    """The repositories of one keel installation, sharing a database and a blob store.
+
+    ``make(name)`` builds the repository for attribute ``name`` on first access; the SQL
+    backend builds ``REPOSITORIES[name]`` over ``db``, the remote backend its HTTP twins.
+    Thread-safe: building a repository twice in a race is harmless (they are stateless).
+    """
 
     settings: Settings
     db: Database
@@ -70,6 +115,19 @@ class Store:
     alerts: AlertRepository
     comments: CommentRepository
 
+    def __init__(self, settings: Settings, db: Any, blobs: Any, make: Callable[[str], Any]) -> None:
+        self.settings = settings
+        self.db = db
+        self.blobs = blobs
+        self._make = make
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in REPOSITORIES:
+            raise AttributeError(f"Store has no repository {name!r}")
+        repo = self._make(name)
+        setattr(self, name, repo)
+        return repo
+
     def close(self) -> None:
         self.db.dispose()
 
@@ -87,29 +145,22 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
     if migrate:
         ensure_schema(db)
     return Store(
-        settings=settings,
-        db=db,
-        blobs=BlobStore(settings.artifacts_uri),
-        projects=ProjectRepository(db),
-        experiments=ExperimentRepository(db),
-        runs=RunRepository(db),
-        artifacts=ArtifactRepository(db),
-        datasets=DatasetRepository(db),
-        deployments=DeploymentRepository(db),
-        users=UserRepository(db),
-        logged_models=LoggedModelRepository(db),
-        pipeline_runs=PipelineRunRepository(db),
-        step_cache=StepCacheRepository(db),
-        schedules=ScheduleRepository(db),
-        registry=RegistryRepository(db),
-        monitors=MonitorRepository(db),
-        alerts=AlertRepository(db),
-        comments=CommentRepository(db),
+        settings, db, BlobStore(settings.artifacts_uri), lambda name: repository_class(name)(db)
     )
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'keel.store' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 __all__ = [
     "HEAD_REVISIONS",
+    "REPOSITORIES",
     "AlertRepository",
     "ArtifactInfo",
     "ArtifactRepository",

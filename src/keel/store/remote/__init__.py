@@ -8,7 +8,6 @@ when used, instead of touching a database that is not there.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NoReturn, cast
@@ -79,7 +78,6 @@ def open_remote_store(settings: Settings) -> Any:
         raise ConfigError("KEEL_SERVER_URL is empty; set it to http(s)://host:port")
     http = Http(settings.server_url, settings.token)
     remote: dict[str, Any] = {
-        "settings": settings,
         "db": RemoteDatabase(http),
         "blobs": RemoteBlobStore(http),
         "projects": RemoteProjectRepository(http),
@@ -88,8 +86,12 @@ def open_remote_store(settings: Settings) -> Any:
         "artifacts": RemoteArtifactRepository(http),
         "datasets": RemoteDatasetRepository(http),
     }
-    fields = {f.name: remote.get(f.name) or _Unavailable(f.name) for f in dataclasses.fields(Store)}
-    return Store(**cast(dict[str, Any], fields))
+    return Store(
+        settings,
+        remote.pop("db"),
+        remote.pop("blobs"),
+        lambda name: remote.get(name) or _Unavailable(name),
+    )
 
 
 __all__ = ["RemoteBlobStore", "RemoteDatabase", "open_remote_store"]
