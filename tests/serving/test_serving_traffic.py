@@ -77,7 +77,7 @@ def test_shadow_answers_are_logged_never_returned(
         store,
         "default",
         "SELECT version, shadow, count(*) AS n, "
-        "min(outputs.predictions) AS p FROM predictions GROUP BY ALL ORDER BY version",
+        "min(outputs.predictions) AS p FROM predictions GROUP BY ALL ORDER BY version, shadow DESC",
     )
     assert table.to_pylist() == [
         {"version": "2", "shadow": False, "n": 20, "p": 2.0},
