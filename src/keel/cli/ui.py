@@ -35,14 +35,7 @@ def ui(
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve the web UI on 127.0.0.1 and print its address (Ctrl+C stops it)."""
-    try:
-        from keel.server import ServerOptions, serve
-    except ImportError as exc:
-        from keel.exceptions import ConfigError
-
-        raise ConfigError(
-            f"the web UI needs the server extra ({exc.name} is missing): pip install 'keel[server]'"
-        ) from exc
+    from keel.server import ServerOptions, serve
 
     host = "127.0.0.1"
     port = _free(host, port)

@@ -39,6 +39,7 @@ NEXT_STEPS = [
     "keel monitor run quickstart --window 1h",
     "keel monitor report quickstart --window 1h --every 15m --out reports/",
     "keel sql \"SELECT name, value FROM monitoring WHERE kind = 'drift' ORDER BY value DESC\"",
+    "keel ui    # the web UI on http://127.0.0.1:5000",
 ]
 
 

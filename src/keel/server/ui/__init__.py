@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI
 
 from keel.server._state import AppState
 from keel.server.ui import _static
+from keel.server.ui._series_cache import SeriesCache
 from keel.server.ui._session import SessionCodec, load_session
 
 SESSION_KEY = "ui-session"
@@ -51,7 +52,10 @@ def _routers() -> list[object]:
 def include(app: FastAPI) -> None:
     """Mount the UI on ``app`` (after ``app.state.keel`` is set by ``create_app``)."""
     st: AppState = app.state.keel
-    app.state.keel_ui = SimpleNamespace(codec=SessionCodec(st.store.users.server_key(SESSION_KEY)))
+    app.state.keel_ui = SimpleNamespace(
+        codec=SessionCodec(st.store.users.server_key(SESSION_KEY)),
+        series_cache=SeriesCache(),
+    )
     app.include_router(_static.router())
     for router in _routers():
         app.include_router(router, dependencies=[Depends(load_session)])  # type: ignore[arg-type]

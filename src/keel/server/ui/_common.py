@@ -13,7 +13,7 @@ from fastapi import APIRouter
 from keel.exceptions import InvalidArgumentError
 from keel.server._auth import Guard
 from keel.server.ui._render import UIRoute
-from keel.store import Project
+from keel.store import Project, Run
 from keel.store.users import Role
 
 #: Compare and chart requests name at most this many runs (URL length, chart legibility).
@@ -91,6 +91,15 @@ def compare_subject(run_ids: Sequence[str]) -> str:
     return hashlib.sha256(",".join(sorted(run_ids)).encode()).hexdigest()[:40]
 
 
+def check_found_runs(view: ProjectView, runs: Sequence[Run]) -> None:
+    """Runs already read must belong to this project: one cached lookup per experiment."""
+    st = view.guard.st
+    for exp_id in {r.info.experiment_id for r in runs}:
+        if st.project_of_experiment(exp_id) != view.project.id:
+            other = next(r.id for r in runs if r.info.experiment_id == exp_id)
+            raise_not_found(other)
+
+
 def check_runs(view: ProjectView, run_ids: Sequence[str]) -> None:
     """Every run must exist and belong to this project (404 otherwise, never another's)."""
     st = view.guard.st
@@ -109,6 +118,7 @@ __all__ = [
     "MAX_COMPARE",
     "NAV",
     "ProjectView",
+    "check_found_runs",
     "check_runs",
     "compare_subject",
     "open_project",

@@ -8,6 +8,7 @@ its data lands), bucketed in the database to ``points`` per run.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 from fastapi import Depends, Query, Request
@@ -15,6 +16,8 @@ from starlette.responses import Response
 
 from keel.server._auth import Guard, reader
 from keel.server.ui._common import (
+    ProjectView,
+    check_found_runs,
     check_runs,
     compare_subject,
     open_project,
@@ -23,12 +26,16 @@ from keel.server.ui._common import (
 )
 from keel.server.ui._discussion import comments_context
 from keel.server.ui._render import page
-from keel.server.ui._run import series_json, series_response
+from keel.server.ui._run import encode_series, series_body, series_json, wants_gzip
+from keel.server.ui._series_cache import SeriesCache
 from keel.store import Run
-from keel.store.metric_sampling import sample_history
+from keel.store.metric_sampling import latest_points, sample_history
 
 router = ui_router()
 MAX_KEY = 250
+EXACT_UP_TO = 10
+DEFAULT_POINTS = 100
+PREFETCH_KEYS = 50
 
 
 def _number(text: str | None) -> float | None:
@@ -94,8 +101,8 @@ def compare_page(
 ) -> Response:
     view = open_project(guard, project, "experiments")
     ids = run_ids_param(runs)
-    check_runs(view, ids)
-    found = guard.st.store.runs.get_many(ids)
+    found = guard.st.store.runs.get_many(ids)  # NotFoundError names a missing run
+    check_found_runs(view, found)
     table = _table(found)
     chart_keys = [k for k in table["metric_keys"] if not k.startswith("system.")]
     subject = compare_subject(ids)
@@ -113,6 +120,7 @@ def compare_page(
         **table,
         **comments_context(view, "compare", subject, f"{view.base}/compare?runs={runs}"),
     )
+    _prefetch(view, request.app.state.keel_ui.series_cache, ids, chart_keys)
     return page(request, "compare.html", context)
 
 
@@ -122,15 +130,40 @@ def compare_series(
     project: str,
     runs: str = Query(max_length=20_000),
     key: str = Query(max_length=MAX_KEY),
-    points: int = Query(default=120, ge=10, le=2000),
+    points: int = Query(default=DEFAULT_POINTS, ge=10, le=2000),
     guard: Guard = Depends(reader),
 ) -> Response:
     view = open_project(guard, project, "experiments")
     ids = run_ids_param(runs)
     check_runs(view, ids)
-    items = sample_history(guard.st.store.db, ids, key, points=points)
-    payload = {"key": key, "series": series_json(items, band=len(items) <= 3)}
-    return series_response(request, payload)
+    cache: SeriesCache = request.app.state.keel_ui.series_cache
+    body = _series(view, cache, ids, key, points, gz=wants_gzip(request))
+    return series_body(body)
+
+
+def _series(
+    view: ProjectView, cache: SeriesCache, ids: list[str], key: str, points: int, *, gz: bool
+) -> bytes:
+    """One metric of the compared runs, from the cache while their newest points hold."""
+    db = view.guard.st.store.db
+
+    def make() -> bytes:
+        # min/max buckets read every stored point; past a few runs a stride keeps it fast
+        items = sample_history(db, ids, key, points=points, exact=len(ids) <= EXACT_UP_TO)
+        payload = {"key": key, "series": series_json(items, band=len(items) <= 3)}
+        return encode_series(payload, gz=gz)
+
+    entry = (view.project.id, key, tuple(ids), points, gz)
+    return cache.compute(entry, tuple(latest_points(db, ids, key)), make)
+
+
+def _prefetch(view: ProjectView, cache: SeriesCache, ids: list[str], keys: list[str]) -> None:
+    """Start sampling what the page will ask for while the browser is still loading it."""
+
+    if len(ids) < 2:
+        return
+    for key in keys[:PREFETCH_KEYS]:  # in page order: the first charts come first
+        cache.prefetch(partial(_series, view, cache, ids, key, DEFAULT_POINTS, gz=True))
 
 
 __all__ = ["router"]

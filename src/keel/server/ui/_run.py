@@ -52,8 +52,8 @@ def _run(view: ProjectView, run_id: str) -> Run:
 
 
 def _short(values: list[float]) -> list[float | None]:
-    """Six significant digits (a chart cannot show more), non-finite values as gaps."""
-    return [float(f"{v:.6g}") if math.isfinite(v) else None for v in values]
+    """Values rounded for a chart (shorter JSON), non-finite values as gaps."""
+    return [round(v, 6) if math.isfinite(v) else None for v in values]
 
 
 def series_json(items: list[SampledSeries], *, band: bool = True) -> dict[str, Any]:
@@ -77,15 +77,36 @@ def series_json(items: list[SampledSeries], *, band: bool = True) -> dict[str, A
     return out
 
 
-def series_response(request: Request, payload: dict[str, Any]) -> Response:
-    """JSON, gzipped when the browser takes it: bucketed series of 100 runs still make
-    a few hundred kilobytes, and they compress about four to one."""
-    body = dumps(payload)
+def _encode(payload: dict[str, Any]) -> bytes:
+    """orjson when installed (the serving extra ships it; ten times faster on these lists
+    of numbers), else the server's encoder. Never embedded in HTML: fetched by script."""
+    try:
+        import orjson
+    except ImportError:
+        return dumps(payload)
+    return bytes(orjson.dumps(payload))
+
+
+def wants_gzip(request: Request) -> bool:
+    return "gzip" in request.headers.get("accept-encoding", "")
+
+
+def encode_series(payload: dict[str, Any], *, gz: bool) -> bytes:
+    """The response body: JSON, gzipped when the browser takes it (bucketed series of 100
+    runs still make a few hundred kilobytes, and they compress about four to one)."""
+    body = _encode(payload)
+    return gzip.compress(body, compresslevel=1) if gz and len(body) > GZIP_OVER else body
+
+
+def series_body(body: bytes) -> Response:
     headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
-    if len(body) > GZIP_OVER and "gzip" in request.headers.get("accept-encoding", ""):
-        body = gzip.compress(body, compresslevel=5)
+    if body[:2] == b"\x1f\x8b":  # gzip magic: JSON never starts with these bytes
         headers["Content-Encoding"] = "gzip"
     return Response(body, media_type="application/json", headers=headers)
+
+
+def series_response(request: Request, payload: dict[str, Any]) -> Response:
+    return series_body(encode_series(payload, gz=wants_gzip(request)))
 
 
 @router.get("/ui/p/{project}/runs/{run_id}")
@@ -232,4 +253,4 @@ def restore_run(
     return JSON({"redirect": f"{view.base}/runs/{run_id}"})
 
 
-__all__ = ["router", "series_json", "series_response"]
+__all__ = ["encode_series", "router", "series_body", "series_json", "series_response"]

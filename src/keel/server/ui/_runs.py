@@ -125,20 +125,7 @@ def runs_table(
         raise NotFoundError(f"experiment id {experiment_id} does not exist in this project")
     size = size if size in PAGE_SIZES else 50
     columns = parse_columns([c for c in cols if c])
-    error = ""
-    runs: list[Run] = []
-    next_token = None
-    try:
-        result = guard.st.store.runs.search(
-            [exp.id],
-            filter.strip() or None,
-            order_by=[order] if order else None,
-            max_results=size,
-            page_token=page_token or None,
-        )
-        runs, next_token = result.runs, result.next_page_token
-    except InvalidArgumentError as exc:  # a typo in the filter is shown, not a 400 page
-        error = str(exc)
+    runs, next_token, error = _search(guard, exp.id, filter, order, size, page_token)
     if not columns:
         columns = _default_columns(runs)
     params = {"filter": filter, "order": order, "cols": [c.ref for c in columns], "size": size}
@@ -160,6 +147,24 @@ def runs_table(
         sort_link=lambda key: _sort_link(order, key),
     )
     return page(request, "runs.html", context)
+
+
+def _search(
+    guard: Guard, exp_id: int, filter: str, order: str, size: int, token: str
+) -> tuple[list[Run], str | None, str]:
+    """One page of runs, the next page's token, and the filter's error if it has one (a
+    typo in the filter is shown above the table, not as a 400 page)."""
+    try:
+        page = guard.st.store.runs.search(
+            [exp_id],
+            filter.strip() or None,
+            order_by=[order] if order else None,
+            max_results=size,
+            page_token=token or None,
+        )
+    except InvalidArgumentError as exc:
+        return [], None, str(exc)
+    return page.runs, page.next_page_token, ""
 
 
 def _sort_link(order: str, key: str) -> str:

@@ -82,7 +82,8 @@
   /* Draw lines [{xs, ys, lo, hi, color, label}] on a canvas; returns a hover lookup. */
   function draw(canvas, title, lines, opts) {
     const ratio = window.devicePixelRatio || 1;
-    const w = canvas.clientWidth || 420, h = canvas.clientHeight || 240;
+    // a known size spares a forced layout per chart when many are drawn at once
+    const w = opts.width || canvas.clientWidth || 420, h = opts.height || canvas.clientHeight || 240;
     canvas.width = w * ratio; canvas.height = h * ratio;
     const ctx = canvas.getContext("2d");
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
@@ -114,14 +115,24 @@
         for (let i = l.xs.length - 1; i >= 0; i--) ctx.lineTo(sx(l.xs[i]), sy(l.lo[i] === null ? e.y0 : l.lo[i]));
         ctx.fill(); ctx.globalAlpha = 1;
       }
-      ctx.strokeStyle = l.color; ctx.lineWidth = l.highlight ? 2.5 : 1.25; ctx.beginPath();
-      let pen = false;
-      for (let i = 0; i < l.xs.length; i++) {
-        const y = l.ys[i];
-        if (y === null) { pen = false; continue; }
-        if (pen) ctx.lineTo(sx(l.xs[i]), sy(y)); else { ctx.moveTo(sx(l.xs[i]), sy(y)); pen = true; }
-      }
+    });
+    // one path per colour: a hundred overlaid runs cost ten strokes, not a hundred
+    const byColor = {};
+    lines.forEach(function (l) { (byColor[l.color] = byColor[l.color] || []).push(l); });
+    ctx.lineWidth = lines.length > 20 ? 1 : 1.25;
+    Object.keys(byColor).forEach(function (c) {
+      ctx.strokeStyle = c; ctx.beginPath();
+      byColor[c].forEach(function (l) {
+        let pen = false;
+        for (let i = 0; i < l.xs.length; i++) {
+          const y = l.ys[i];
+          if (y === null) { pen = false; continue; }
+          if (pen) ctx.lineTo(sx(l.xs[i]), sy(y)); else { ctx.moveTo(sx(l.xs[i]), sy(y)); pen = true; }
+        }
+      });
       ctx.stroke();
+    });
+    lines.forEach(function (l) {
       const few = l.xs.length <= 60;
       ctx.fillStyle = l.color;
       for (let i = 0; i < l.xs.length; i++) {
@@ -163,7 +174,7 @@
         return { xs: xValues(s, axis), ys: smooth(s.mean, weight), lo: s.low, hi: s.high,
                  color: s.color, label: s.label };
       });
-      geo = draw(canvas, title, lines, { axis: axis });
+      geo = draw(canvas, title, lines, { axis: axis, width: opts.width, height: opts.height });
     }
     canvas.addEventListener("mousemove", function (ev) {
       if (!geo) return;
@@ -225,7 +236,7 @@
         Object.keys(body.series).sort().forEach(function (id) {
           const s = absolute(body.series[id]);
           s.color = color(0); s.label = s.key;
-          charts.push(chart(box, s.key + (s.total > s.steps.length ? " (" + s.total + " points, bucketed)" : ""), [s], {}));
+          charts.push(chart(box, s.key + (s.total > s.steps.length ? " (downsampled: min/max band)" : ""), [s], {}));
         });
         const ctl = controls(document.getElementById("chart-controls"), charts);
         ctl.redraw();

@@ -12,6 +12,8 @@
     return node;
   }
 
+  /* Fetch every metric's series (a few requests at a time) and draw each chart in the next
+     animation frame, so parsing and drawing never hold up the requests behind them. */
   function curves(data) {
     const box = document.getElementById("compare-charts");
     const status = document.getElementById("chart-status");
@@ -25,36 +27,50 @@
       box.appendChild(slot);
       slots[key] = slot;
     });
+    // every chart has the size of the first: measure it once (one layout, not twenty)
+    const probe = document.createElement("figure");
+    const canvas = document.createElement("canvas");
+    probe.className = "chart";
+    probe.appendChild(canvas);
+    slots[data.keys[0]].appendChild(probe);
+    const size = { width: canvas.clientWidth || 420, height: canvas.clientHeight || 220 };
+    probe.remove();
     const ctl = KeelCharts.controls(document.getElementById("chart-controls"), charts);
-    let next = 0, done = 0;
     const started = performance.now();
+    let next = 0, done = 0, queued = [], frame = 0;
+    function paint() {
+      frame = 0;
+      queued.splice(0).forEach(function (item) {
+        const series = Object.keys(item.body.series).map(function (id) {
+          const s = KeelCharts.absolute(item.body.series[id]);
+          s.color = colors[s.run]; s.label = names[s.run] || s.run;
+          return s;
+        });
+        const c = KeelCharts.chart(slots[item.key], item.key, series, size);
+        c.render(ctl.state.axis, ctl.state.weight);
+        charts.push(c);
+        done++;
+      });
+      if (status) status.textContent = done + " of " + data.keys.length + " charts";
+      if (done === data.keys.length) {
+        box.dataset.ms = String(Math.round(performance.now() - started));
+        box.dataset.done = String(done);
+      }
+    }
     function one() {
       if (next >= data.keys.length) return Promise.resolve();
       const key = data.keys[next++];
-      const url = data.src + "&key=" + encodeURIComponent(key);
-      return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      return fetch(data.src + "&key=" + encodeURIComponent(key), {
+        credentials: "same-origin", headers: { Accept: "application/json" },
+      })
         .then(function (r) { return r.json(); })
         .then(function (body) {
-          const series = Object.keys(body.series).map(function (id) {
-            const s = KeelCharts.absolute(body.series[id]);
-            s.color = colors[s.run]; s.label = names[s.run] || s.run;
-            return s;
-          });
-          const c = KeelCharts.chart(slots[key], key, series, {});
-          c.render(ctl.state.axis, ctl.state.weight);
-          charts.push(c);
-          done++;
-          if (status) status.textContent = done + " of " + data.keys.length + " charts";
+          queued.push({ key: key, body: body });
+          if (!frame) frame = requestAnimationFrame(paint);
         })
         .then(one);
     }
-    const workers = [];
-    for (let i = 0; i < Math.min(CONCURRENCY, data.keys.length); i++) workers.push(one());
-    Promise.all(workers).then(function () {
-      box.dataset.done = String(done);
-      box.dataset.ms = String(Math.round(performance.now() - started));
-      if (status) status.textContent = done + " charts";
-    });
+    for (let i = 0; i < Math.min(CONCURRENCY, data.keys.length); i++) one();
   }
 
   function scaleFor(axis, rows) {
@@ -118,7 +134,9 @@
     const data = JSON.parse(node.textContent);
     curves(data);
     const pick = document.getElementById("pc-metric");
-    parallel(data, pick ? pick.value : null);
+    // after the chart requests are on their way, when the page has a moment
+    const later = window.requestIdleCallback || function (fn) { return setTimeout(fn, 50); };
+    later(function () { parallel(data, pick ? pick.value : null); }, { timeout: 1500 });
     if (pick) pick.addEventListener("change", function () { parallel(data, pick.value); });
   });
 })();

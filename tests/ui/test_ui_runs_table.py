@@ -1,0 +1,54 @@
+"""The runs table in Chromium: the SDK filter language, sorting, chosen columns, pages."""
+
+from __future__ import annotations
+
+import math
+
+from uikit import Session, UIWorld  # type: ignore[import-not-found]
+
+
+def _auc(i: int) -> float:
+    """The last logged auc of run ``m<i>`` (see uikit._seed)."""
+    return 0.5 + 0.008 * i - 0.1 * math.exp(-39 / 20)
+
+
+def _names(session: Session) -> list[str]:
+    return session.page.locator("#runs-table tbody tr td:nth-child(2) a").all_inner_texts()
+
+
+def test_filter_sort_columns_and_pages(as_reader: Session, ui_world: UIWorld) -> None:
+    page = as_reader.page
+    as_reader.goto(f"/experiments/{ui_world.ids['many_exp']}?size=25")
+    assert len(_names(as_reader)) == 25
+    page.click("#next-page")
+    page.wait_for_selector("#prev-page")
+    assert len(_names(as_reader)) == 25 and "runs 26\u201350" in page.content()
+    page.click("#next-page")
+    assert len(_names(as_reader)) == 10 and page.locator("#next-page").count() == 0
+    page.click("#prev-page")
+    assert "runs 26\u201350" in page.content()
+
+    page.fill('#run-filter input[name="filter"]', "metrics.auc > 0.9 and params.depth = '3'")
+    page.click("#run-filter button")
+    page.wait_for_url("**filter=*")
+    names = _names(as_reader)
+    expected = [f"m{i:02d}" for i in range(60) if i % 7 == 3 and _auc(i) > 0.9]
+    assert sorted(names) == expected
+
+    page.locator("#runs-table th a", has_text="auc").click()
+    page.wait_for_url("**order=*")
+    first = _names(as_reader)
+    page.locator("#runs-table th a", has_text="auc").click()
+    page.wait_for_url("**ASC*")
+    assert _names(as_reader) == list(reversed(first))
+
+    page.fill('#run-filter input[name="filter"]', "metrics.auc >>> 1")
+    page.click("#run-filter button")
+    error = page.locator("#filter-error")
+    assert "metrics.auc >>> 1" in error.inner_text()
+    as_reader.shot("runs-filter-error")
+
+    as_reader.goto(f"/experiments/{ui_world.ids['many_exp']}?cols=params.lr&size=25")
+    headers = page.locator("#runs-table thead th").all_inner_texts()
+    assert headers[-1].strip() == "lr" and "auc" not in " ".join(headers)
+    assert as_reader.errors == []
