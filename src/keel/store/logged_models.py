@@ -12,17 +12,16 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Row, delete, insert, select, update
+from sqlalchemy import Row, insert, select, update
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.store._db import Database, now_ms
+from keel.store._file_index import FileIndex
 from keel.store._schema import ExperimentRow, table
 from keel.store._schema_auth import LoggedModelFileRow, LoggedModelRow
-from keel.store._upsert import upsert
 from keel.store._validate import MAX_TAG_VALUE, check_key, check_name, check_value
 from keel.store.blobs import BlobRef
 from keel.store.entities import ArtifactInfo, Lifecycle
-from keel.store.paths import safe_relpath
 
 LMOD = table(LoggedModelRow)
 LMF = table(LoggedModelFileRow)
@@ -72,6 +71,7 @@ class LoggedModelRepository:
 
     def __init__(self, db: Database) -> None:
         self._db = db
+        self._files = FileIndex(db, LMF, "model_id", noun="logged model", item="file")
 
     def create(
         self,
@@ -172,54 +172,13 @@ class LoggedModelRepository:
     # -- files -----------------------------------------------------------------------------
     def add_files(self, model_id: str, items: list[tuple[str, BlobRef]]) -> list[ArtifactInfo]:
         self.get(model_id)
-        ts = now_ms()
-        infos = {
-            p: ArtifactInfo(p, r.size, r.sha, ts)
-            for p, r in ((safe_relpath(p), r) for p, r in items)
-        }
-        rows = [
-            {
-                "model_id": model_id,
-                "path": a.path,
-                "blob_sha": a.blob_sha,
-                "size": a.size,
-                "created_at": ts,
-            }
-            for a in infos.values()
-        ]
-        with self._db.write() as conn:
-            upsert(
-                conn,
-                LMF,
-                rows,
-                keys=("model_id", "path"),
-                update=("blob_sha", "size", "created_at"),
-            )
-        return list(infos.values())
+        return self._files.add(model_id, items)
 
     def list_files(self, model_id: str, prefix: str | None = None) -> list[ArtifactInfo]:
-        query = select(LMF).where(LMF.c.model_id == model_id).order_by(LMF.c.path)
-        if prefix:
-            folder = safe_relpath(prefix).rstrip("/")
-            query = query.where(
-                (LMF.c.path == folder) | LMF.c.path.startswith(folder + "/", autoescape=True)
-            )
-        with self._db.read() as conn:
-            rows = conn.execute(query).all()
-        return [ArtifactInfo(r.path, r.size, r.blob_sha, r.created_at) for r in rows]
+        return self._files.list(model_id, prefix)
 
     def delete_files(self, model_id: str, path: str) -> int:
-        clean = safe_relpath(path)
-        with self._db.write() as conn:
-            n = conn.execute(
-                delete(LMF).where(
-                    LMF.c.model_id == model_id,
-                    (LMF.c.path == clean) | LMF.c.path.startswith(clean + "/", autoescape=True),
-                )
-            ).rowcount
-        if n == 0:
-            raise NotFoundError(f"logged model {model_id!r} has no file {clean!r}")
-        return int(n)
+        return self._files.delete(model_id, path)
 
     def _update(self, model_id: str, **values: object) -> None:
         with self._db.write() as conn:
