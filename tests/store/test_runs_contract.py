@@ -97,6 +97,7 @@ def test_metrics_keep_nan_inf_and_history(store: Store, exp_id: int) -> None:
     latest = store.runs.get(run.id).metrics
     assert math.isnan(latest["loss"])  # step 2 is the newest
     assert latest["up"] == math.inf and latest["down"] == -math.inf
+    assert store.runs.get(run.id).metric_steps["loss"] == (2, 30)
     store.runs.log_metric(run.id, Metric("loss", 0.1, step=1, timestamp=99))  # older step
     assert math.isnan(store.runs.get(run.id).metrics["loss"])
 

@@ -89,6 +89,8 @@ class Run:
     params: dict[str, str] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+    #: (step, timestamp) of each metric's latest value
+    metric_steps: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     @property
     def id(self) -> str:

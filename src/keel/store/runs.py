@@ -139,7 +139,9 @@ _UPSERT_LATEST = (
 )
 _RUN_LIFECYCLE = "SELECT lifecycle FROM runs WHERE id = {}"
 _SELECT_KV = "SELECT run_id, key, value FROM {} WHERE run_id IN ({})"
-_SELECT_LATEST = "SELECT run_id, key, value, is_nan FROM latest_metrics WHERE run_id IN ({})"
+_SELECT_LATEST = (
+    "SELECT run_id, key, value, is_nan, step, timestamp FROM latest_metrics WHERE run_id IN ({})"
+)
 # Rows per multi-row INSERT: a quarter fewer driver round trips than executemany on SQLite,
 # and 3,000 parameters stay under every backend's limit (SQLite 32,766; PostgreSQL 65,535).
 _ROWS_PER_INSERT = 500
@@ -490,6 +492,7 @@ class RunRepository:
         params: dict[str, dict[str, str]] = {i.id: {} for i in infos}
         metrics: dict[str, dict[str, float]] = {i.id: {} for i in infos}
         tags: dict[str, dict[str, str]] = {i.id: {} for i in infos}
+        steps: dict[str, dict[str, tuple[int, int]]] = {i.id: {} for i in infos}
         ids = list(params)
         with _dbapi_cursor(conn) as cursor:
             for start in range(0, len(ids), 500):
@@ -499,12 +502,13 @@ class RunRepository:
                 for run_id, k, v in cursor.fetchall():
                     params[run_id][k] = v
                 cursor.execute(_SELECT_LATEST.format(marks), chunk)
-                for run_id, k, v, nan in cursor.fetchall():
+                for run_id, k, v, nan, step, ts in cursor.fetchall():
                     metrics[run_id][k] = math.nan if nan else v
+                    steps[run_id][k] = (step, ts)
                 cursor.execute(_SELECT_KV.format("tags", marks), chunk)
                 for run_id, k, v in cursor.fetchall():
                     tags[run_id][k] = v
-        return [Run(i, params[i.id], metrics[i.id], tags[i.id]) for i in infos]
+        return [Run(i, params[i.id], metrics[i.id], tags[i.id], steps[i.id]) for i in infos]
 
 
 def _param_text(value: Any) -> str:

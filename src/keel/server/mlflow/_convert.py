@@ -62,8 +62,9 @@ def run(
         "info": run_info(r.info),
         "data": {
             "metrics": [
-                {"key": k, "value": num(v), "timestamp": ts, "step": 0}
+                {"key": k, "value": num(v), "timestamp": t, "step": step}
                 for k, v in r.metrics.items()
+                for step, t in (r.metric_steps.get(k, (0, ts)),)
             ],
             "params": kv(r.params),
             "tags": kv(tags),

@@ -107,6 +107,7 @@ def run(r: Run) -> dict[str, Any]:
         "params": r.params,
         "metrics": {k: fnum(v) for k, v in r.metrics.items()},
         "tags": r.tags,
+        "metric_steps": {k: list(v) for k, v in r.metric_steps.items()},
     }
 
 
@@ -116,6 +117,7 @@ def to_run(d: dict[str, Any]) -> Run:
         dict(d.get("params") or {}),
         {k: pnum(v) for k, v in (d.get("metrics") or {}).items()},
         dict(d.get("tags") or {}),
+        {k: (int(v[0]), int(v[1])) for k, v in (d.get("metric_steps") or {}).items()},
     )
 
 
