@@ -12,7 +12,7 @@ def test_data_surface_is_pinned() -> None:
     assert set(keel.data.__all__) == {
         "RACY_WINDOW_NS", "DatasetClient", "DatasetDiff", "DatasetRef", "DiffThresholds",
         "FolderStatus", "HashState", "ProgressFn", "Retyped", "SqlQuery", "StatChange",
-        "parse_ref", "quick_status",
+        "file_hashes", "manifest_hash", "parse_ref", "quick_status",
     }  # fmt: skip
     for name in keel.data.__all__:
         assert getattr(keel.data, name) is not None, name

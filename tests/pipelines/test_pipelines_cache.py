@@ -365,6 +365,7 @@ def test_calling_the_pipeline_inside_isolated_store_returns_real_values() -> Non
 def test_folder_fingerprint_does_not_reread_unchanged_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from keel.data import _files
     from keel.pipelines import _filehash
 
     folder = tmp_path / "images"
@@ -374,8 +375,13 @@ def test_folder_fingerprint_does_not_reread_unchanged_files(
     hasher = _filehash.StatCacheHasher.for_cache_dir(tmp_path / "cache", racy_window_ns=0)
     first = hasher.hash_folder(folder)
     reads: list[str] = []
-    real = _filehash.sha256_file
-    monkeypatch.setattr(_filehash, "sha256_file", lambda p: reads.append(str(p)) or real(p))
+    real = _files.hash_file
+
+    def counted(p: str, size: int) -> str:
+        reads.append(str(p))
+        return real(p, size)
+
+    monkeypatch.setattr(_files, "hash_file", counted)
     assert hasher.hash_folder(folder) == first and reads == []
     (folder / "f0.bin").write_bytes(b"changed")
     assert hasher.hash_folder(folder) != first

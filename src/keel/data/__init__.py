@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from keel.data._client import DatasetClient
     from keel.data._diff import DatasetDiff, DiffThresholds, Retyped, StatChange
-    from keel.data._files import FolderStatus, ProgressFn
+    from keel.data._files import FolderStatus, ProgressFn, file_hashes, manifest_hash
     from keel.data._hashstate import RACY_WINDOW_NS, HashState
     from keel.data._quick import quick_status
     from keel.data._refs import DatasetRef, parse_ref
@@ -37,6 +37,8 @@ _EXPORTS: dict[str, str] = {
     "StatChange": "keel.data._diff",
     "FolderStatus": "keel.data._files",
     "ProgressFn": "keel.data._files",
+    "file_hashes": "keel.data._files",
+    "manifest_hash": "keel.data._files",
     "RACY_WINDOW_NS": "keel.data._hashstate",
     "HashState": "keel.data._hashstate",
     "quick_status": "keel.data._quick",
@@ -57,6 +59,8 @@ __all__ = [
     "Retyped",
     "SqlQuery",
     "StatChange",
+    "file_hashes",
+    "manifest_hash",
     "parse_ref",
     "quick_status",
 ]

@@ -133,6 +133,18 @@ def hash_stats(
     return HashResult(hashes, hashed=len(todo), cached=len(stats) - len(todo))
 
 
+def file_hashes(path: str | os.PathLike[str], state: HashState | None = None) -> dict[str, str]:
+    """Relative path -> sha256 of every file under ``path`` (or of the file ``path`` itself).
+
+    With ``state``, only files the cache cannot vouch for are read (and then recorded).
+    """
+    stats = scan(path)
+    if state is None:
+        return {st.rel: hash_file(st.path, st.size) for st in stats}
+    root = Path(path).expanduser().absolute()
+    return hash_stats(stats, state, root=str(root) if root.is_dir() else None).hashes
+
+
 def _single(state: HashState, stats: list[FileStat]) -> dict[str, Row]:
     out: dict[str, Row] = {}
     for st in stats:
