@@ -16,7 +16,8 @@ from typing import Any
 
 from keel.store import RunStatus, Store
 from keel.store._db import now_ms
-from keel.store.pipelines import ChildRun, StepRunInfo, StepStatus
+from keel.store.pipelines import StepRunInfo, StepStatus
+from keel.store.runs import ChildRun
 from keel.tracking import TrackingClient
 
 _PARAM_TEXT = 500

@@ -26,7 +26,7 @@ from keel.store._pipeline_schedules import (
     ScheduleRepository,
     SchedulerInfo,
 )
-from keel.store._schema import RunRow, TagRow, table
+from keel.store._schema import table
 from keel.store._schema_pipelines import (
     CacheBlobRow,
     CacheEntryRow,
@@ -34,14 +34,13 @@ from keel.store._schema_pipelines import (
     StepRunRow,
 )
 from keel.store._upsert import upsert
-from keel.store._validate import MAX_TAG_VALUE, check_key, check_name, check_value
+from keel.store._validate import check_name
+from keel.store.runs import ChildRun, insert_finished_runs
 
 PR = table(PipelineRunRow)
 SR = table(StepRunRow)
 CE = table(CacheEntryRow)
 CB = table(CacheBlobRow)
-RUNS = table(RunRow)
-TAGS = table(TagRow)
 
 
 class StepStatus(StrEnum):
@@ -84,21 +83,6 @@ class StepRunInfo:
     duration_ms: int = 0
     reason: str = ""
     error: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ChildRun:
-    """A finished step run to create in bulk (cached steps are recorded many at a time)."""
-
-    id: str
-    experiment_id: int
-    parent_id: str
-    name: str
-    status: str
-    start_time: int
-    end_time: int
-    user: str
-    tags: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,14 +198,10 @@ class PipelineRunRepository:
             }
             for s in steps
         ]
-        run_rows, tag_rows = _child_rows(new_runs)
-        if not rows and not run_rows:
+        if not rows and not new_runs:
             return
         with self._db.write() as conn:
-            if run_rows:
-                conn.execute(insert(RUNS), run_rows)
-            if tag_rows:
-                conn.execute(insert(TAGS), tag_rows)
+            insert_finished_runs(conn, new_runs)
             if rows:
                 cols = [c for c in rows[0] if c not in ("pipeline_run_id", "node")]
                 upsert(conn, SR, rows, keys=("pipeline_run_id", "node"), update=cols)
@@ -281,34 +261,6 @@ class PipelineRunRepository:
                 select(SR).where(SR.c.pipeline_run_id == run_id).order_by(SR.c.id)
             ).all()
         return [_step(r) for r in rows]
-
-
-def _child_rows(runs: Sequence[ChildRun]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    run_rows = [
-        {
-            "id": r.id,
-            "experiment_id": r.experiment_id,
-            "parent_id": r.parent_id,
-            "name": check_name("run", r.name),
-            "status": r.status,
-            "start_time": r.start_time,
-            "end_time": r.end_time,
-            "lifecycle": "active",
-            "user": r.user,
-            "note": "",
-        }
-        for r in runs
-    ]
-    tag_rows = [
-        {
-            "run_id": r.id,
-            "key": check_key("tag", k),
-            "value": check_value("tag", k, str(v), MAX_TAG_VALUE),
-        }
-        for r in runs
-        for k, v in r.tags.items()
-    ]
-    return run_rows, tag_rows
 
 
 _GET_ENTRY = select(CE).where(CE.c.project_id == bindparam("p"), CE.c.key == bindparam("k"))

@@ -513,3 +513,54 @@ class RunRepository:
 
 def _param_text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class ChildRun:
+    """A finished step run to create in bulk (cached steps are recorded many at a time)."""
+
+    id: str
+    experiment_id: int
+    parent_id: str
+    name: str
+    status: str
+    start_time: int
+    end_time: int
+    user: str
+    tags: dict[str, str]
+
+
+def insert_finished_runs(conn: Connection, runs: Sequence[ChildRun]) -> None:
+    """Create already-finished runs with their tags inside the caller's transaction.
+
+    For bulk writers that must record runs atomically with their own rows (a pipeline records
+    the runs of its cached steps together with the step rows).
+    """
+    if not runs:
+        return
+    conn.execute(
+        insert(R),
+        [
+            {
+                "id": r.id,
+                "experiment_id": r.experiment_id,
+                "parent_id": r.parent_id,
+                "name": check_name("run", r.name),
+                "status": r.status,
+                "start_time": r.start_time,
+                "end_time": r.end_time,
+                "lifecycle": Lifecycle.ACTIVE.value,
+                "user": r.user,
+                "note": "",
+            }
+            for r in runs
+        ],
+    )
+    tags = [
+        {"run_id": r.id, "key": check_key("tag", k),
+         "value": check_value("tag", k, str(v), MAX_TAG_VALUE)}
+        for r in runs
+        for k, v in r.tags.items()
+    ]  # fmt: skip
+    if tags:
+        conn.execute(insert(T), tags)
