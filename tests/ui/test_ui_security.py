@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from playwright.sync_api import expect
 from uikit import EVIL, Session, UIWorld  # type: ignore[import-not-found]
 
 MODEL = "breast-cancer-classifier"
@@ -90,11 +91,11 @@ def test_reader_cannot_promote_delete_or_remove_alias(
         assert "needs writer" in flash.inner_text()
         as_reader.shot("reader-refused")
         page.locator("#aliases button").first.click()
-        page.wait_for_function("document.getElementById('flash').textContent.includes('403')")
+        expect(page.locator("#flash")).to_contain_text("403")
         assert store.registry.get_model(pid, MODEL).aliases == before
         as_reader.goto(f"/runs/{ui_world.ids['evil_run']}")
         page.click("#delete-run")
-        page.wait_for_function("document.getElementById('flash').textContent.includes('403')")
+        expect(page.locator("#flash")).to_contain_text("403")
         assert store.runs.get_info(ui_world.ids["evil_run"]).lifecycle.value == "active"
     finally:
         store.close()
@@ -113,7 +114,7 @@ def test_writer_promotes_and_removes_an_alias(as_writer: Session, ui_world: UIWo
         assert store.registry.get_model(pid, MODEL).aliases["staging"] == 1
         as_writer.goto(f"/models/{MODEL}")
         page.locator("#aliases li", has_text="staging").locator("button").click()
-        page.wait_for_function("!document.body.innerText.includes('staging →')")
+        expect(page.locator("body")).not_to_contain_text("staging →")
         assert "staging" not in store.registry.get_model(pid, MODEL).aliases
     finally:
         store.close()
@@ -145,7 +146,7 @@ def test_login_cookie_flags_logout_and_revocation(anonymous: Session, ui_world: 
     assert "/ui/login?next=" in page.url
     page.fill('input[name="token"]', "keel_not-a-real-token")
     page.click('button[type="submit"]')
-    page.wait_for_function("document.getElementById('flash').textContent.includes('401')")
+    expect(page.locator("#flash")).to_contain_text("401")
     store = ui_world.store()
     try:
         user = store.users.create_user("temp-ui-user")
