@@ -41,6 +41,17 @@ def peer_python(name: str, packages: Sequence[str]) -> Path:
     return python
 
 
+def compile_keel() -> None:
+    """Write keel's bytecode, as ``pip install`` does for a regular install (the peers'
+    virtualenvs have theirs). An editable install under PYTHONDONTWRITEBYTECODE=1, as on the
+    CI machines, would otherwise recompile every keel module at each CLI start."""
+    import compileall
+
+    import keel
+
+    compileall.compile_dir(str(Path(keel.__file__).parent), quiet=1)
+
+
 def peer_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(QUIET_ENV)

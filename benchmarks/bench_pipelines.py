@@ -24,7 +24,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchmarks._peers import HERE, peer_env, peer_python, ratio_line
+from benchmarks._peers import HERE, compile_keel, peer_env, peer_python, ratio_line
 
 CHAIN = """
 import keel
@@ -301,10 +301,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--files", type=int, default=10_000)
     parser.add_argument("--fanout", type=int, default=8)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--only", choices=["chain", "folder", "fanout"], default=None)
     args = parser.parse_args()
     dvc = dvc_command() if args.only != "fanout" else []
+    compile_keel()
     with tempfile.TemporaryDirectory(prefix="keel-bench-pipelines-") as tmp:
         work = Path(tmp)
         if args.only in (None, "chain"):

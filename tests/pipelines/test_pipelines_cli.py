@@ -68,3 +68,27 @@ def test_pipeline_run_show_runs_and_errors(tmp_path: Path) -> None:
         home, "schedule", "add", "nightly", "--pipeline", target, "--cron", "0 3 * * *"
     )
     assert added.returncode == 0 and "Added schedule nightly" in added.stdout, added.stderr
+
+
+def test_a_fully_cached_rerun_needs_no_sqlalchemy(tmp_path: Path) -> None:
+    """The no-op re-run is driver-level SQL end to end: importing SQLAlchemy and building the
+    schema would cost more than the whole re-run (see benchmarks/bench_pipelines.py)."""
+    home = tmp_path / "home"
+    (tmp_path / "train.py").write_text(FLOW)
+    first = keel_cli(home, "pipeline", "run", str(tmp_path / "train.py:train"))
+    assert first.returncode == 0, first.stderr
+    probe = (
+        "import sys\n"
+        "from keel.cli import main\n"
+        f"sys.argv = ['keel', 'pipeline', 'run', {str(tmp_path / 'train.py:train')!r}]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "print('SQLALCHEMY' if 'sqlalchemy' in sys.modules else 'NO-SQLALCHEMY')\n"
+    )
+    env = {**os.environ, "KEEL_HOME": str(home), "COLUMNS": "200"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "Every step came from the cache" in out.stdout
+    assert out.stdout.strip().endswith("NO-SQLALCHEMY"), out.stdout

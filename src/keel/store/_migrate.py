@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Connection, text
-from sqlalchemy.engine import make_url
-
 from keel.exceptions import MigrationError
 from keel.store._db import Database
 
@@ -24,16 +21,23 @@ HEAD_REVISIONS: frozenset[str] = frozenset({"0002", "0003", "0004", "0005", "000
 _PG_LOCK_KEY = 0x6B65656C  # "keel"
 
 
+_HAS_VERSION_TABLE = {
+    "sqlite": "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+    "postgresql": (
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_name = ? AND table_schema = current_schema()"
+    ),
+}
+
+
 def current_revisions(db: Database) -> frozenset[str]:
     """The revisions (one per branch) the database is at; empty for a new database."""
-    with db.read() as conn:
-        return _current(conn)
-
-
-def _current(conn: Connection) -> frozenset[str]:
-    if not conn.dialect.has_table(conn, "alembic_version"):
-        return frozenset()
-    return frozenset(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    with db.cursor(write=False) as cur:
+        cur.execute(db.sql(_HAS_VERSION_TABLE[db.dialect]), ("alembic_version",))
+        if not cur.fetchone()[0]:
+            return frozenset()
+        cur.execute("SELECT version_num FROM alembic_version")
+        return frozenset(row[0] for row in cur.fetchall())
 
 
 def is_current(db: Database) -> bool:
@@ -51,6 +55,7 @@ def upgrade(db: Database, revision: str = "heads") -> frozenset[str]:
     """Run pending migrations under a lock; returns the revision reached."""
     if db.is_sqlite:
         import filelock
+        from sqlalchemy.engine import make_url
 
         path = make_url(db.uri).database or ""
         lock_path = f"{path}.migrate.lock" if path and path != ":memory:" else None
@@ -58,6 +63,8 @@ def upgrade(db: Database, revision: str = "heads") -> frozenset[str]:
             return _upgrade_locked(db, revision)
         with filelock.FileLock(lock_path, timeout=120):
             return _upgrade_locked(db, revision)
+    from sqlalchemy import text
+
     with db.engine.connect() as conn:
         conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_LOCK_KEY})
         conn.commit()

@@ -6,21 +6,22 @@ import builtins
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import Row, delete, desc, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import AlreadyExistsError, NotFoundError
 from keel.store._db import Database, now_ms
-from keel.store._schema import table
-from keel.store._schema_pipelines import ScheduleFireRow, ScheduleRow, SchedulerRow
+from keel.store._lazy import Tables
 from keel.store._upsert import upsert
 from keel.store._validate import check_name
 
-SC = table(ScheduleRow)
-SF = table(ScheduleFireRow)
-SH = table(SchedulerRow)
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy import Row
+else:
+    from keel.store._lazy import sa
+
+_P = "keel.store._schema_pipelines:"
+_t = Tables(SC=_P + "ScheduleRow", SF=_P + "ScheduleFireRow", SH=_P + "SchedulerRow")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +128,7 @@ class ScheduleRepository:
         try:
             with self._db.write() as conn:
                 conn.execute(
-                    insert(SC).values(
+                    sa.insert(_t.SC).values(
                         project_id=project_id,
                         name=name,
                         target=target,
@@ -142,7 +143,7 @@ class ScheduleRepository:
                         created_at=now_ms(),
                     )
                 )
-        except IntegrityError as exc:
+        except sa.exc.IntegrityError as exc:
             raise AlreadyExistsError(
                 f"schedule {name!r} already exists; remove it first or pick another name"
             ) from exc
@@ -151,7 +152,7 @@ class ScheduleRepository:
     def get(self, project_id: int, name: str) -> Schedule:
         with self._db.read() as conn:
             row = conn.execute(
-                select(SC).where(SC.c.project_id == project_id, SC.c.name == name)
+                sa.select(_t.SC).where(_t.SC.c.project_id == project_id, _t.SC.c.name == name)
             ).first()
         if row is None:
             raise NotFoundError(
@@ -161,31 +162,31 @@ class ScheduleRepository:
 
     def get_by_id(self, schedule_id: int) -> Schedule:
         with self._db.read() as conn:
-            row = conn.execute(select(SC).where(SC.c.id == schedule_id)).first()
+            row = conn.execute(sa.select(_t.SC).where(_t.SC.c.id == schedule_id)).first()
         if row is None:
             raise NotFoundError(f"schedule id {schedule_id} does not exist")
         return _schedule(row)
 
     def list(self, project_id: int | None = None, *, enabled_only: bool = False) -> list[Schedule]:
         """Schedules of one project, or of every project (what a scheduler serves)."""
-        query = select(SC).order_by(SC.c.project_id, SC.c.name)
+        query = sa.select(_t.SC).order_by(_t.SC.c.project_id, _t.SC.c.name)
         if project_id is not None:
-            query = query.where(SC.c.project_id == project_id)
+            query = query.where(_t.SC.c.project_id == project_id)
         if enabled_only:
-            query = query.where(SC.c.enabled.is_(True))
+            query = query.where(_t.SC.c.enabled.is_(True))
         with self._db.read() as conn:
             return [_schedule(r) for r in conn.execute(query).all()]
 
     def remove(self, project_id: int, name: str) -> None:
         schedule = self.get(project_id, name)
         with self._db.write() as conn:
-            conn.execute(delete(SF).where(SF.c.schedule_id == schedule.id))
-            conn.execute(delete(SC).where(SC.c.id == schedule.id))
+            conn.execute(sa.delete(_t.SF).where(_t.SF.c.schedule_id == schedule.id))
+            conn.execute(sa.delete(_t.SC).where(_t.SC.c.id == schedule.id))
 
     def set_enabled(self, project_id: int, name: str, enabled: bool) -> Schedule:
         schedule = self.get(project_id, name)
         with self._db.write() as conn:
-            conn.execute(update(SC).where(SC.c.id == schedule.id).values(enabled=enabled))
+            conn.execute(sa.update(_t.SC).where(_t.SC.c.id == schedule.id).values(enabled=enabled))
         return self.get(project_id, name)
 
     # -- occurrences -----------------------------------------------------------------------
@@ -197,7 +198,7 @@ class ScheduleRepository:
         try:
             with self._db.write() as conn:
                 fire_id = conn.execute(
-                    insert(SF)
+                    sa.insert(_t.SF)
                     .values(
                         schedule_id=schedule_id,
                         occurrence=occurrence,
@@ -210,15 +211,15 @@ class ScheduleRepository:
                         ended_at=None,
                         error="",
                     )
-                    .returning(SF.c.id)
+                    .returning(_t.SF.c.id)
                 ).scalar_one()
-        except IntegrityError:
+        except sa.exc.IntegrityError:
             return None
         return self.get_fire(fire_id)
 
     def get_fire(self, fire_id: int) -> ScheduleFire:
         with self._db.read() as conn:
-            row = conn.execute(select(SF).where(SF.c.id == fire_id)).first()
+            row = conn.execute(sa.select(_t.SF).where(_t.SF.c.id == fire_id)).first()
         if row is None:
             raise NotFoundError(f"schedule fire {fire_id} does not exist")
         return _fire(row)
@@ -246,14 +247,14 @@ class ScheduleRepository:
             values["ended_at"] = now_ms()
         if values:
             with self._db.write() as conn:
-                conn.execute(update(SF).where(SF.c.id == fire_id).values(**values))
+                conn.execute(sa.update(_t.SF).where(_t.SF.c.id == fire_id).values(**values))
 
     def fires(self, schedule_id: int, *, limit: int = 50) -> builtins.list[ScheduleFire]:
         with self._db.read() as conn:
             rows = conn.execute(
-                select(SF)
-                .where(SF.c.schedule_id == schedule_id)
-                .order_by(desc(SF.c.due_at), desc(SF.c.id))
+                sa.select(_t.SF)
+                .where(_t.SF.c.schedule_id == schedule_id)
+                .order_by(sa.desc(_t.SF.c.due_at), sa.desc(_t.SF.c.id))
                 .limit(limit)
             ).all()
         return [_fire(r) for r in rows]
@@ -262,15 +263,15 @@ class ScheduleRepository:
         """When the newest claimed occurrence was due (milliseconds), or None."""
         with self._db.read() as conn:
             value = conn.execute(
-                select(func.max(SF.c.due_at)).where(SF.c.schedule_id == schedule_id)
+                sa.select(sa.func.max(_t.SF.c.due_at)).where(_t.SF.c.schedule_id == schedule_id)
             ).scalar()
         return None if value is None else int(value)
 
     def has_occurrence(self, schedule_id: int, occurrence: str) -> bool:
         with self._db.read() as conn:
             row = conn.execute(
-                select(SF.c.id).where(
-                    SF.c.schedule_id == schedule_id, SF.c.occurrence == occurrence
+                sa.select(_t.SF.c.id).where(
+                    _t.SF.c.schedule_id == schedule_id, _t.SF.c.occurrence == occurrence
                 )
             ).first()
         return row is not None
@@ -280,8 +281,11 @@ class ScheduleRepository:
         with self._db.write() as conn:
             return int(
                 conn.execute(
-                    update(SF)
-                    .where(SF.c.status.in_(("claimed", "running")), SF.c.lease_expires_at < now)
+                    sa.update(_t.SF)
+                    .where(
+                        _t.SF.c.status.in_(("claimed", "running")),
+                        _t.SF.c.lease_expires_at < now,
+                    )
                     .values(status="lost", ended_at=now, error="the scheduler stopped renewing")
                 ).rowcount
             )
@@ -296,16 +300,16 @@ class ScheduleRepository:
             "heartbeat_at": now_ms(),
         }
         with self._db.write() as conn:
-            upsert(conn, SH, [row], keys=("id",), update=("heartbeat_at",))
+            upsert(conn, _t.SH, [row], keys=("id",), update=("heartbeat_at",))
 
     def schedulers(self, *, alive_within_ms: int = 60_000) -> builtins.list[SchedulerInfo]:
         cutoff = now_ms() - alive_within_ms
         with self._db.read() as conn:
             rows = conn.execute(
-                select(SH).where(SH.c.heartbeat_at >= cutoff).order_by(SH.c.started_at)
+                sa.select(_t.SH).where(_t.SH.c.heartbeat_at >= cutoff).order_by(_t.SH.c.started_at)
             ).all()
         return [SchedulerInfo(r.id, r.host, r.pid, r.started_at, r.heartbeat_at) for r in rows]
 
     def leave(self, scheduler_id: str) -> None:
         with self._db.write() as conn:
-            conn.execute(delete(SH).where(SH.c.id == scheduler_id))
+            conn.execute(sa.delete(_t.SH).where(_t.SH.c.id == scheduler_id))

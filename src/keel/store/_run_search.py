@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, exists, not_, or_, sel
 from sqlalchemy.sql import func
 
 from keel.exceptions import InvalidArgumentError
+from keel.store._schema import LatestMetricRow, ParamRow, RunRow, TagRow, table
 from keel.store.entities import Lifecycle
 from keel.store.filters import (
     NULL_OPS,
@@ -24,7 +25,11 @@ from keel.store.filters import (
     parse_filter,
     parse_order_by,
 )
-from keel.store.runs import LM, P, R, T
+
+R = table(RunRow)
+P = table(ParamRow)
+T = table(TagRow)
+LM = table(LatestMetricRow)
 
 MAX_RESULTS_LIMIT = 50_000
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Connection, Table
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement, Connection, Table
 
 
 def _insert(conn: Connection, table: Table) -> Any:

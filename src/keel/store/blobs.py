@@ -28,6 +28,15 @@ CHUNK = 1 << 20
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 
 
+def _local_path(root: str) -> str | None:
+    """The absolute folder of a local root (a path or ``file://`` URL), else ``None``."""
+    if root.startswith("file://"):
+        root = root[len("file://") :]
+    elif "://" in root or "::" in root:
+        return None
+    return os.path.abspath(os.path.expanduser(root)).replace(os.sep, "/").rstrip("/") or "/"
+
+
 @dataclass(frozen=True, slots=True)
 class BlobRef:
     sha: str
@@ -38,16 +47,27 @@ class BlobStore:
     """Blobs under one fsspec URL (a local folder by default)."""
 
     def __init__(self, root: str) -> None:
+        self.root_url = root
+        local = _local_path(root)
+        self._local = local is not None
+        self._fs: Any = None
+        if local is not None:  # no fsspec import until a method needs it
+            self.root = local
+            Path(self.root, "tmp").mkdir(parents=True, exist_ok=True)
+        else:
+            self.root = self._open_fs()[1].rstrip("/")
+
+    def _open_fs(self) -> tuple[Any, str]:
         import fsspec
 
-        self.root_url = root
-        self.fs, path = fsspec.core.url_to_fs(root)
-        self.root = path.rstrip("/")
-        from fsspec.implementations.local import LocalFileSystem
+        fs, path = fsspec.core.url_to_fs(self.root_url)
+        self._fs = fs
+        return fs, path
 
-        self._local = isinstance(self.fs, LocalFileSystem)
-        if self._local:
-            Path(self.root, "tmp").mkdir(parents=True, exist_ok=True)
+    @property
+    def fs(self) -> Any:
+        """The fsspec filesystem (imported on first use: a local store rarely needs it)."""
+        return self._fs if self._fs is not None else self._open_fs()[0]
 
     # -- naming ----------------------------------------------------------------------------
     def path_of(self, sha: str) -> str:
@@ -56,6 +76,8 @@ class BlobStore:
         return f"{self.root}/{sha[:2]}/{sha}"
 
     def exists(self, sha: str) -> bool:
+        if self._local:
+            return os.path.exists(self.path_of(sha))
         return bool(self.fs.exists(self.path_of(sha)))
 
     # -- writing ---------------------------------------------------------------------------

@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from sqlalchemy import Connection, Row, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+import builtins
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import AlreadyExistsError, NotFoundError
 from keel.store._db import Database, now_ms
-from keel.store._schema import ExperimentRow, ExperimentTagRow, table
+from keel.store._lazy import Tables
 from keel.store._upsert import upsert
 from keel.store._validate import MAX_TAG_VALUE, check_key, check_name, check_value
 from keel.store.entities import Experiment, Lifecycle
 
-_E = table(ExperimentRow)
-_T = table(ExperimentTagRow)
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy import Connection
+else:
+    from keel.store._lazy import sa
+
+_t = Tables(E="keel.store._schema:ExperimentRow", T="keel.store._schema:ExperimentTagRow")
+_COLS = (
+    "SELECT id, project_id, name, description, lifecycle, created_at, updated_at FROM experiments"
+)
 
 
 class ExperimentRepository:
@@ -32,7 +39,7 @@ class ExperimentRepository:
         try:
             with self._db.write() as conn:
                 exp_id = conn.execute(
-                    insert(_E)
+                    sa.insert(_t.E)
                     .values(
                         project_id=project_id,
                         name=name,
@@ -41,10 +48,10 @@ class ExperimentRepository:
                         created_at=ts,
                         updated_at=ts,
                     )
-                    .returning(_E.c.id)
+                    .returning(_t.E.c.id)
                 ).scalar_one()
                 self._set_tags(conn, exp_id, tags)
-        except IntegrityError as exc:
+        except sa.exc.IntegrityError as exc:
             raise AlreadyExistsError(
                 f"experiment {name!r} already exists in this project; pick another name or "
                 "use get_or_create"
@@ -65,18 +72,14 @@ class ExperimentRepository:
             return self.get_by_name(project_id, name)
 
     def get(self, experiment_id: int) -> Experiment:
-        with self._db.read() as conn:
-            row = conn.execute(select(_E).where(_E.c.id == experiment_id)).first()
-            if row is None:
-                raise NotFoundError(f"experiment id {experiment_id} does not exist")
-            return self._entity(conn, row)
+        found = self._select(f"{_COLS} WHERE id = ?", (experiment_id,))
+        if not found:
+            raise NotFoundError(f"experiment id {experiment_id} does not exist")
+        return found[0]
 
     def find(self, project_id: int, name: str) -> Experiment | None:
-        with self._db.read() as conn:
-            row = conn.execute(
-                select(_E).where(_E.c.project_id == project_id, _E.c.name == name)
-            ).first()
-            return None if row is None else self._entity(conn, row)
+        found = self._select(f"{_COLS} WHERE project_id = ? AND name = ?", (project_id, name))
+        return found[0] if found else None
 
     def get_by_name(self, project_id: int, name: str) -> Experiment:
         found = self.find(project_id, name)
@@ -85,17 +88,18 @@ class ExperimentRepository:
         return found
 
     def list(self, project_id: int, *, include_deleted: bool = False) -> list[Experiment]:
-        query = select(_E).where(_E.c.project_id == project_id).order_by(_E.c.id)
-        if not include_deleted:
-            query = query.where(_E.c.lifecycle == Lifecycle.ACTIVE.value)
-        with self._db.read() as conn:
-            return [self._entity(conn, r) for r in conn.execute(query).all()]
+        if include_deleted:
+            return self._select(f"{_COLS} WHERE project_id = ? ORDER BY id", (project_id,))
+        return self._select(
+            f"{_COLS} WHERE project_id = ? AND lifecycle = ? ORDER BY id",
+            (project_id, Lifecycle.ACTIVE.value),
+        )
 
     def rename(self, experiment_id: int, new_name: str) -> Experiment:
         check_name("experiment", new_name)
         try:
             self._update(experiment_id, name=new_name)
-        except IntegrityError as exc:
+        except sa.exc.IntegrityError as exc:
             raise AlreadyExistsError(f"experiment {new_name!r} already exists") from exc
         return self.get(experiment_id)
 
@@ -117,7 +121,7 @@ class ExperimentRepository:
     def delete_tag(self, experiment_id: int, key: str) -> None:
         with self._db.write() as conn:
             gone = conn.execute(
-                delete(_T).where(_T.c.experiment_id == experiment_id, _T.c.key == key)
+                sa.delete(_t.T).where(_t.T.c.experiment_id == experiment_id, _t.T.c.key == key)
             ).rowcount
         if not gone:
             raise NotFoundError(f"experiment {experiment_id} has no tag {key!r}")
@@ -125,7 +129,9 @@ class ExperimentRepository:
     def _update(self, experiment_id: int, **values: object) -> None:
         with self._db.write() as conn:
             n = conn.execute(
-                update(_E).where(_E.c.id == experiment_id).values(updated_at=now_ms(), **values)
+                sa.update(_t.E)
+                .where(_t.E.c.id == experiment_id)
+                .values(updated_at=now_ms(), **values)
             ).rowcount
         if n == 0:
             raise NotFoundError(f"experiment id {experiment_id} does not exist")
@@ -140,20 +146,36 @@ class ExperimentRepository:
             for k, v in tags.items()
         ]
         if rows:
-            upsert(conn, _T, rows, keys=("experiment_id", "key"), update=("value",))
+            upsert(conn, _t.T, rows, keys=("experiment_id", "key"), update=("value",))
 
-    @staticmethod
-    def _entity(conn: Connection, row: Row) -> Experiment:
-        tags = dict(
-            conn.execute(select(_T.c.key, _T.c.value).where(_T.c.experiment_id == row.id)).all()
-        )
-        return Experiment(
-            id=row.id,
-            project_id=row.project_id,
-            name=row.name,
-            description=row.description,
-            lifecycle=Lifecycle(row.lifecycle),
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            tags={str(k): str(v) for k, v in tags.items()},
-        )
+    def _select(self, sql: str, args: Sequence[Any]) -> builtins.list[Experiment]:
+        """Experiments (with their tags) of a driver-level query over ``_COLS``."""
+        with self._db.cursor(write=False) as cur:
+            cur.execute(self._db.sql(sql), args)
+            rows = cur.fetchall()
+            tags: dict[int, dict[str, str]] = {r[0]: {} for r in rows}
+            for start in range(0, len(rows), 500):
+                ids = [r[0] for r in rows[start : start + 500]]
+                marks = ", ".join("?" * len(ids))
+                cur.execute(
+                    self._db.sql(
+                        "SELECT experiment_id, key, value FROM experiment_tags "
+                        f"WHERE experiment_id IN ({marks})"
+                    ),
+                    ids,
+                )
+                for exp_id, key, value in cur.fetchall():
+                    tags[exp_id][str(key)] = str(value)
+        return [
+            Experiment(
+                id=r[0],
+                project_id=r[1],
+                name=r[2],
+                description=r[3],
+                lifecycle=Lifecycle(r[4]),
+                created_at=r[5],
+                updated_at=r[6],
+                tags=tags[r[0]],
+            )
+            for r in rows
+        ]

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from keel.exceptions import InvalidArgumentError
-from keel.store._db import Database
-from keel.store.runs import _dbapi_cursor
+from keel.store._db import Database, _dbapi_cursor
 
 MAX_POINTS = 5000
 

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, desc, func, insert, select, update
-
 from keel.exceptions import NotFoundError
 from keel.store._db import Database, now_ms
 from keel.store._pipeline_schedules import (
@@ -26,21 +24,41 @@ from keel.store._pipeline_schedules import (
     ScheduleRepository,
     SchedulerInfo,
 )
-from keel.store._schema import table
-from keel.store._schema_pipelines import (
-    CacheBlobRow,
-    CacheEntryRow,
-    PipelineRunRow,
-    StepRunRow,
-)
-from keel.store._upsert import upsert
 from keel.store._validate import check_name
 from keel.store.runs import ChildRun, insert_finished_runs
 
-PR = table(PipelineRunRow)
-SR = table(StepRunRow)
-CE = table(CacheEntryRow)
-CB = table(CacheBlobRow)
+# Driver-level SQL (the same text on SQLite and PostgreSQL, see ``Database.sql``): a cached
+# re-run of a 200-step pipeline is a few hundred of these, and needs no SQLAlchemy at all.
+_PR_COLS = (
+    "SELECT id, project_id, pipeline, target, runner, status, params_json, started_at, "
+    "ended_at, n_steps, n_cached, n_ran, n_failed, error FROM pipeline_runs"
+)
+_SR_COLS = (
+    "SELECT node, step, status, cache_key, run_id, attempts, started_at, ended_at, "
+    "duration_ms, reason, error FROM pipeline_step_runs"
+)
+_CE_COLS = (
+    "SELECT key, step, parts_json, manifest_json, size_bytes, run_id, created_at "
+    "FROM pipeline_cache_entries"
+)
+_UPSERT_STEP = (
+    "INSERT INTO pipeline_step_runs (pipeline_run_id, node, step, status, cache_key, run_id, "
+    "attempts, started_at, ended_at, duration_ms, reason, error) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (pipeline_run_id, node) DO UPDATE SET step = excluded.step, "
+    "status = excluded.status, cache_key = excluded.cache_key, run_id = excluded.run_id, "
+    "attempts = excluded.attempts, started_at = excluded.started_at, "
+    "ended_at = excluded.ended_at, duration_ms = excluded.duration_ms, "
+    "reason = excluded.reason, error = excluded.error"
+)
+_UPSERT_ENTRY = (
+    "INSERT INTO pipeline_cache_entries (project_id, key, step, parts_json, manifest_json, "
+    "size_bytes, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (project_id, key) DO UPDATE SET step = excluded.step, "
+    "parts_json = excluded.parts_json, manifest_json = excluded.manifest_json, "
+    "size_bytes = excluded.size_bytes, run_id = excluded.run_id, "
+    "created_at = excluded.created_at"
+)
 
 
 class StepStatus(StrEnum):
@@ -99,38 +117,38 @@ class CacheEntry:
     blob_shas: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _run(row: Row) -> PipelineRunInfo:
+def _run(row: Sequence[Any]) -> PipelineRunInfo:
     return PipelineRunInfo(
-        id=row.id,
-        project_id=row.project_id,
-        pipeline=row.pipeline,
-        target=row.target,
-        runner=row.runner,
-        status=row.status,
-        params=json.loads(row.params_json),
-        started_at=row.started_at,
-        ended_at=row.ended_at,
-        n_steps=row.n_steps,
-        n_cached=row.n_cached,
-        n_ran=row.n_ran,
-        n_failed=row.n_failed,
-        error=row.error,
+        id=row[0],
+        project_id=row[1],
+        pipeline=row[2],
+        target=row[3],
+        runner=row[4],
+        status=row[5],
+        params=json.loads(row[6]),
+        started_at=row[7],
+        ended_at=row[8],
+        n_steps=row[9],
+        n_cached=row[10],
+        n_ran=row[11],
+        n_failed=row[12],
+        error=row[13],
     )
 
 
-def _step(row: Row) -> StepRunInfo:
+def _step(row: Sequence[Any]) -> StepRunInfo:
     return StepRunInfo(
-        node=row.node,
-        step=row.step,
-        status=StepStatus(row.status),
-        cache_key=row.cache_key,
-        run_id=row.run_id,
-        attempts=row.attempts,
-        started_at=row.started_at,
-        ended_at=row.ended_at,
-        duration_ms=row.duration_ms,
-        reason=row.reason,
-        error=row.error,
+        node=row[0],
+        step=row[1],
+        status=StepStatus(row[2]),
+        cache_key=row[3],
+        run_id=row[4],
+        attempts=row[5],
+        started_at=row[6],
+        ended_at=row[7],
+        duration_ms=row[8],
+        reason=row[9],
+        error=row[10],
     )
 
 
@@ -151,26 +169,32 @@ class PipelineRunRepository:
         params: Mapping[str, Any],
         n_steps: int,
     ) -> PipelineRunInfo:
-        with self._db.write() as conn:
-            conn.execute(
-                insert(PR).values(
-                    id=run_id,
-                    project_id=project_id,
-                    pipeline=check_name("pipeline", pipeline),
-                    target=target,
-                    runner=runner,
-                    status="RUNNING",
-                    params_json=json.dumps(dict(params), default=str, sort_keys=True),
-                    started_at=now_ms(),
-                    ended_at=None,
-                    n_steps=n_steps,
-                    n_cached=0,
-                    n_ran=0,
-                    n_failed=0,
-                    error="",
-                )
+        row = (
+            run_id,
+            project_id,
+            check_name("pipeline", pipeline),
+            target,
+            runner,
+            "RUNNING",
+            json.dumps(dict(params), default=str, sort_keys=True),
+            now_ms(),
+            None,
+            n_steps,
+            0,
+            0,
+            0,
+            "",
+        )
+        with self._db.cursor(write=True) as cur:
+            cur.execute(
+                self._db.sql(
+                    "INSERT INTO pipeline_runs (id, project_id, pipeline, target, runner, status, "
+                    "params_json, started_at, ended_at, n_steps, n_cached, n_ran, n_failed, "
+                    "error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                ),
+                row,
             )
-        return self.get(run_id)
+        return _run(row)
 
     def record_steps(
         self,
@@ -182,29 +206,28 @@ class PipelineRunRepository:
         """Insert or update step rows (keyed by node), creating ``new_runs`` (the tracking
         runs of cached steps) first, all in one transaction."""
         rows = [
-            {
-                "pipeline_run_id": pipeline_run_id,
-                "node": s.node,
-                "step": s.step,
-                "status": s.status.value,
-                "cache_key": s.cache_key,
-                "run_id": s.run_id,
-                "attempts": s.attempts,
-                "started_at": s.started_at,
-                "ended_at": s.ended_at,
-                "duration_ms": s.duration_ms,
-                "reason": s.reason[:4000],
-                "error": s.error[:20000],
-            }
+            (
+                pipeline_run_id,
+                s.node,
+                s.step,
+                s.status.value,
+                s.cache_key,
+                s.run_id,
+                s.attempts,
+                s.started_at,
+                s.ended_at,
+                s.duration_ms,
+                s.reason[:4000],
+                s.error[:20000],
+            )
             for s in steps
         ]
         if not rows and not new_runs:
             return
-        with self._db.write() as conn:
-            insert_finished_runs(conn, new_runs)
+        with self._db.cursor(write=True) as cur:
+            insert_finished_runs(self._db, cur, new_runs)
             if rows:
-                cols = [c for c in rows[0] if c not in ("pipeline_run_id", "node")]
-                upsert(conn, SR, rows, keys=("pipeline_run_id", "node"), update=cols)
+                cur.executemany(self._db.sql(_UPSERT_STEP), rows)
 
     def finish(
         self,
@@ -216,28 +239,26 @@ class PipelineRunRepository:
         n_failed: int,
         error: str = "",
     ) -> PipelineRunInfo:
-        with self._db.write() as conn:
-            n = conn.execute(
-                update(PR)
-                .where(PR.c.id == run_id)
-                .values(
-                    status=status,
-                    ended_at=now_ms(),
-                    n_cached=n_cached,
-                    n_ran=n_ran,
-                    n_failed=n_failed,
-                    error=error[:20000],
-                )
-            ).rowcount
-        if n == 0:
-            raise NotFoundError(f"pipeline run {run_id!r} does not exist")
-        return self.get(run_id)
+        with self._db.cursor(write=True) as cur:
+            cur.execute(
+                self._db.sql(
+                    "UPDATE pipeline_runs SET status = ?, ended_at = ?, n_cached = ?, n_ran = ?, "
+                    "n_failed = ?, error = ? WHERE id = ?"
+                ),
+                (status, now_ms(), n_cached, n_ran, n_failed, error[:20000], run_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"pipeline run {run_id!r} does not exist")
+            cur.execute(self._db.sql(f"{_PR_COLS} WHERE id = ?"), (run_id,))
+            return _run(cur.fetchone())
 
     def get(self, run_id: str) -> PipelineRunInfo:
-        with self._db.read() as conn:
-            row = conn.execute(select(PR).where(PR.c.id == run_id)).first()
-            if row is None and len(run_id) < 32:
-                rows = conn.execute(select(PR).where(PR.c.id.startswith(run_id)).limit(2)).all()
+        with self._db.cursor(write=False) as cur:
+            cur.execute(self._db.sql(f"{_PR_COLS} WHERE id = ?"), (run_id,))
+            row = cur.fetchone()
+            if row is None and 0 < len(run_id) < 32 and run_id.isalnum():  # a short id prefix
+                cur.execute(self._db.sql(f"{_PR_COLS} WHERE id LIKE ? LIMIT 2"), (run_id + "%",))
+                rows = cur.fetchall()
                 row = rows[0] if len(rows) == 1 else None
         if row is None:
             raise NotFoundError(
@@ -248,34 +269,34 @@ class PipelineRunRepository:
     def list(
         self, project_id: int, *, pipeline: str | None = None, limit: int = 50
     ) -> list[PipelineRunInfo]:
-        query = select(PR).where(PR.c.project_id == project_id)
+        where, args = "project_id = ?", builtins.list[Any]([project_id])
         if pipeline is not None:
-            query = query.where(PR.c.pipeline == pipeline)
-        query = query.order_by(desc(PR.c.started_at), desc(PR.c.id)).limit(limit)
-        with self._db.read() as conn:
-            return [_run(r) for r in conn.execute(query).all()]
+            where, args = where + " AND pipeline = ?", [project_id, pipeline]
+        with self._db.cursor(write=False) as cur:
+            cur.execute(
+                self._db.sql(f"{_PR_COLS} WHERE {where} ORDER BY started_at DESC, id DESC LIMIT ?"),
+                (*args, int(limit)),
+            )
+            return [_run(r) for r in cur.fetchall()]
 
     def steps(self, run_id: str) -> builtins.list[StepRunInfo]:
-        with self._db.read() as conn:
-            rows = conn.execute(
-                select(SR).where(SR.c.pipeline_run_id == run_id).order_by(SR.c.id)
-            ).all()
-        return [_step(r) for r in rows]
+        with self._db.cursor(write=False) as cur:
+            cur.execute(
+                self._db.sql(f"{_SR_COLS} WHERE pipeline_run_id = ? ORDER BY id"), (run_id,)
+            )
+            return [_step(r) for r in cur.fetchall()]
 
 
-_GET_ENTRY = select(CE).where(CE.c.project_id == bindparam("p"), CE.c.key == bindparam("k"))
-
-
-def _entry(row: Row) -> CacheEntry:
-    manifest = json.loads(row.manifest_json)
+def _entry(row: Sequence[Any]) -> CacheEntry:
+    manifest = json.loads(row[3])
     return CacheEntry(
-        key=row.key,
-        step=row.step,
-        parts=json.loads(row.parts_json),
+        key=row[0],
+        step=row[1],
+        parts=json.loads(row[2]),
         manifest=manifest,
-        size_bytes=row.size_bytes,
-        run_id=row.run_id,
-        created_at=row.created_at,
+        size_bytes=row[4],
+        run_id=row[5],
+        created_at=row[6],
         blob_shas=tuple(manifest_blobs(manifest)),
     )
 
@@ -298,8 +319,11 @@ class StepCacheRepository:
         self._db = db
 
     def get(self, project_id: int, key: str) -> CacheEntry | None:
-        with self._db.read() as conn:
-            row = conn.execute(_GET_ENTRY, {"p": project_id, "k": key}).first()
+        with self._db.cursor(write=False) as cur:
+            cur.execute(
+                self._db.sql(f"{_CE_COLS} WHERE project_id = ? AND key = ?"), (project_id, key)
+            )
+            row = cur.fetchone()
         return None if row is None else _entry(row)
 
     def put(
@@ -314,67 +338,82 @@ class StepCacheRepository:
         run_id: str | None,
     ) -> None:
         """Record an entry; its blobs must already be in the blob store."""
-        entry = {
-            "project_id": project_id,
-            "key": key,
-            "step": step,
-            "parts_json": json.dumps(dict(parts), sort_keys=True),
-            "manifest_json": json.dumps(dict(manifest), sort_keys=True),
-            "size_bytes": size_bytes,
-            "run_id": run_id,
-            "created_at": now_ms(),
-        }
-        blobs = [
-            {"project_id": project_id, "key": key, "blob_sha": sha}
-            for sha in sorted(set(manifest_blobs(manifest)))
-        ]
-        updated = [c for c in entry if c not in ("project_id", "key")]
-        with self._db.write() as conn:
-            upsert(conn, CE, [entry], keys=("project_id", "key"), update=updated)
-            conn.execute(delete(CB).where(CB.c.project_id == project_id, CB.c.key == key))
+        entry = (
+            project_id,
+            key,
+            step,
+            json.dumps(dict(parts), sort_keys=True),
+            json.dumps(dict(manifest), sort_keys=True),
+            size_bytes,
+            run_id,
+            now_ms(),
+        )
+        blobs = [(project_id, key, sha) for sha in sorted(set(manifest_blobs(manifest)))]
+        sql = self._db.sql
+        with self._db.cursor(write=True) as cur:
+            cur.execute(sql(_UPSERT_ENTRY), entry)
+            cur.execute(
+                sql("DELETE FROM pipeline_cache_blobs WHERE project_id = ? AND key = ?"),
+                (project_id, key),
+            )
             if blobs:
-                conn.execute(insert(CB), blobs)
+                cur.executemany(
+                    sql(
+                        "INSERT INTO pipeline_cache_blobs (project_id, key, blob_sha) "
+                        "VALUES (?, ?, ?)"
+                    ),
+                    blobs,
+                )
 
     def delete(self, project_id: int, keys: Iterable[str]) -> int:
         keys = list(keys)
-        with self._db.write() as conn:
-            conn.execute(delete(CB).where(CB.c.project_id == project_id, CB.c.key.in_(keys)))
-            return int(
-                conn.execute(
-                    delete(CE).where(CE.c.project_id == project_id, CE.c.key.in_(keys))
-                ).rowcount
-            )
+        gone = 0
+        sql = self._db.sql
+        with self._db.cursor(write=True) as cur:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                for table in ("pipeline_cache_blobs", "pipeline_cache_entries"):
+                    cur.execute(
+                        sql(f"DELETE FROM {table} WHERE project_id = ? AND key IN ({marks})"),
+                        (project_id, *chunk),
+                    )
+                gone += max(cur.rowcount, 0)
+        return gone
 
     def clear(self, project_id: int, *, step: str | None = None) -> int:
         """Forget cached outputs (of one step, or all); blobs go at the next ``keel gc``."""
-        query = select(CE.c.key).where(CE.c.project_id == project_id)
+        where, args = "project_id = ?", builtins.list[Any]([project_id])
         if step is not None:
-            query = query.where(CE.c.step == step)
-        with self._db.read() as conn:
-            keys = list(conn.execute(query).scalars())
+            where, args = where + " AND step = ?", [project_id, step]
+        with self._db.cursor(write=False) as cur:
+            cur.execute(self._db.sql(f"SELECT key FROM pipeline_cache_entries WHERE {where}"), args)
+            keys = [r[0] for r in cur.fetchall()]
         return self.delete(project_id, keys) if keys else 0
 
     def latest_for_step(self, project_id: int, step: str) -> CacheEntry | None:
         """The newest entry of a step: what a cache miss is compared with to explain itself."""
-        with self._db.read() as conn:
-            row = conn.execute(
-                select(CE)
-                .where(CE.c.project_id == project_id, CE.c.step == step)
-                .order_by(desc(CE.c.created_at))
-                .limit(1)
-            ).first()
+        with self._db.cursor(write=False) as cur:
+            cur.execute(
+                self._db.sql(
+                    f"{_CE_COLS} WHERE project_id = ? AND step = ? ORDER BY created_at DESC LIMIT 1"
+                ),
+                (project_id, step),
+            )
+            row = cur.fetchone()
         return None if row is None else _entry(row)
 
     def stats(self, project_id: int) -> list[tuple[str, int, int]]:
         """(step, entries, bytes) per step."""
-        with self._db.read() as conn:
-            rows = conn.execute(
-                select(CE.c.step, func.count(), func.coalesce(func.sum(CE.c.size_bytes), 0))
-                .where(CE.c.project_id == project_id)
-                .group_by(CE.c.step)
-                .order_by(CE.c.step)
-            ).all()
-        return [(r[0], int(r[1]), int(r[2])) for r in rows]
+        with self._db.cursor(write=False) as cur:
+            cur.execute(
+                self._db.sql(
+                    "SELECT step, count(*), coalesce(sum(size_bytes), 0) "
+                    "FROM pipeline_cache_entries WHERE project_id = ? GROUP BY step ORDER BY step"
+                ),
+                (project_id,),
+            )
+            return [(r[0], int(r[1]), int(r[2])) for r in cur.fetchall()]
 
 
 __all__ = [

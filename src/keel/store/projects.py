@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Row, insert, select
-from sqlalchemy.exc import IntegrityError
+from collections.abc import Sequence
+from typing import Any
 
 from keel.exceptions import NotFoundError
 from keel.store._db import Database, now_ms
-from keel.store._schema import ProjectRow, table
 from keel.store._validate import check_name
 from keel.store.entities import Project
 
-_P = table(ProjectRow)
+_COLS = "SELECT id, name, description, created_at FROM projects"
 
 
-def _project(row: Row) -> Project:
-    return Project(row.id, row.name, row.description, row.created_at)
+def _project(row: Sequence[Any]) -> Project:
+    return Project(row[0], row[1], row[2], row[3])
 
 
 class ProjectRepository:
@@ -29,13 +28,14 @@ class ProjectRepository:
         found = self._find(name)
         if found is not None:
             return found
-        try:
-            with self._db.write() as conn:
-                conn.execute(
-                    insert(_P).values(name=name, description=description, created_at=now_ms())
-                )
-        except IntegrityError:
-            pass  # created concurrently: fine, read it back
+        with self._db.cursor(write=True) as cur:  # created concurrently: fine, read it back
+            cur.execute(
+                self._db.sql(
+                    "INSERT INTO projects (name, description, created_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (name) DO NOTHING"
+                ),
+                (name, description, now_ms()),
+            )
         return self.get(name)
 
     def get(self, name: str) -> Project:
@@ -45,17 +45,22 @@ class ProjectRepository:
         return found
 
     def get_by_id(self, project_id: int) -> Project:
-        with self._db.read() as conn:
-            row = conn.execute(select(_P).where(_P.c.id == project_id)).first()
+        row = self._one(f"{_COLS} WHERE id = ?", project_id)
         if row is None:
             raise NotFoundError(f"project id {project_id} does not exist")
         return _project(row)
 
     def list(self) -> list[Project]:
-        with self._db.read() as conn:
-            return [_project(r) for r in conn.execute(select(_P).order_by(_P.c.name))]
+        with self._db.cursor(write=False) as cur:
+            cur.execute(f"{_COLS} ORDER BY name")
+            return [_project(r) for r in cur.fetchall()]
 
     def _find(self, name: str) -> Project | None:
-        with self._db.read() as conn:
-            row = conn.execute(select(_P).where(_P.c.name == name)).first()
+        row = self._one(f"{_COLS} WHERE name = ?", name)
         return None if row is None else _project(row)
+
+    def _one(self, sql: str, arg: Any) -> Sequence[Any] | None:
+        with self._db.cursor(write=False) as cur:
+            cur.execute(self._db.sql(sql), (arg,))
+            row: Sequence[Any] | None = cur.fetchone()
+            return row

@@ -11,30 +11,14 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import Connection, Row, delete, insert, select, update
-from sqlalchemy.engine.interfaces import DBAPICursor, Dialect
-from sqlalchemy.exc import DBAPIError
+from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import InvalidArgumentError, NotFoundError, ParamConflictError
-from keel.store._db import Database, now_ms
+from keel.store._db import Database, _dbapi_cursor, now_ms
+from keel.store._lazy import Tables
 from keel.store._names import random_run_name
-from keel.store._schema import (
-    DatasetVersionRow,
-    ExperimentRow,
-    LatestMetricRow,
-    MetricRow,
-    ParamRow,
-    RunDatasetRow,
-    RunRow,
-    TagRow,
-    table,
-)
-from keel.store._upsert import upsert
 from keel.store._validate import (
     MAX_PARAM_VALUE,
     MAX_TAG_VALUE,
@@ -44,14 +28,23 @@ from keel.store._validate import (
 )
 from keel.store.entities import Lifecycle, Metric, Run, RunInfo, RunPage, RunStatus
 
-R = table(RunRow)
-E = table(ExperimentRow)
-P = table(ParamRow)
-T = table(TagRow)
-M = table(MetricRow)
-LM = table(LatestMetricRow)
-RD = table(RunDatasetRow)
-DV = table(DatasetVersionRow)
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy import Connection, Row
+    from sqlalchemy.engine.interfaces import DBAPICursor
+else:
+    from keel.store._lazy import sa
+
+    DBAPICursor = Any
+
+_S = "keel.store._schema:"
+_t = Tables(
+    R=_S + "RunRow",
+    M=_S + "MetricRow",
+    LM=_S + "LatestMetricRow",
+    RD=_S + "RunDatasetRow",
+    DV=_S + "DatasetVersionRow",
+)
 
 MAX_BATCH = 100_000
 
@@ -68,6 +61,37 @@ def run_info(row: Row) -> RunInfo:
         user=row.user,
         parent_id=row.parent_id,
         note=row.note,
+    )
+
+
+#: The columns of a run in the order :func:`_info` reads them (driver-level SQL).
+_RUN_COLS = (
+    'SELECT id, experiment_id, name, status, start_time, end_time, lifecycle, "user", '
+    "parent_id, note FROM runs"
+)
+_INSERT_RUN = (
+    "INSERT INTO runs (id, experiment_id, parent_id, name, status, start_time, end_time, "
+    'lifecycle, "user", note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
+)
+_INSERT_PARAM = "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+_UPSERT_TAG = (
+    "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) "
+    "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value"
+)
+
+
+def _info(row: Sequence[Any]) -> RunInfo:
+    return RunInfo(
+        id=row[0],
+        experiment_id=row[1],
+        name=row[2],
+        status=RunStatus(row[3]),
+        start_time=row[4],
+        end_time=row[5],
+        lifecycle=Lifecycle(row[6]),
+        user=row[7],
+        parent_id=row[8],
+        note=row[9],
     )
 
 
@@ -109,23 +133,6 @@ def _metric_values(
     return values, list(latest.values())
 
 
-@contextmanager
-def _dbapi_cursor(conn: Connection) -> Iterator[DBAPICursor]:
-    """A driver cursor inside ``conn``'s open transaction, for logging and search results.
-
-    It skips SQLAlchemy's per-statement machinery (~40 us each, more than SQLite's insert);
-    driver errors come out as SQLAlchemy's, so :class:`Database` still translates them.
-    """
-    base_error: type[Exception] = conn.dialect.loaded_dbapi.Error
-    cursor = conn.connection.cursor()
-    try:
-        yield cursor
-    except base_error as exc:
-        raise DBAPIError.instance(None, None, exc, base_error, dialect=conn.dialect) from exc
-    finally:
-        cursor.close()
-
-
 _METRIC_COLS = ("run_id", "key", "value", "is_nan", "step", "timestamp")
 # Driver-level SQL for the hot path: building Core statements per call costs more than
 # SQLite's insert itself. The same text runs on SQLite and PostgreSQL.
@@ -161,8 +168,8 @@ class _DriverSQL:
     flags: tuple[Any, Any]
 
     @classmethod
-    def for_dialect(cls, dialect: Dialect) -> _DriverSQL:
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    def for_database(cls, db: Database) -> _DriverSQL:
+        mark = "?" if db.is_sqlite else "%s"
         row = "(" + ", ".join([mark] * len(_METRIC_COLS)) + ")"
         return cls(
             mark=mark,
@@ -170,7 +177,7 @@ class _DriverSQL:
             many=_INSERT_METRIC.format(", ".join([row] * _ROWS_PER_INSERT)),
             latest=_UPSERT_LATEST.format(row),
             lifecycle=_RUN_LIFECYCLE.format(mark),
-            flags=(0, 1) if dialect.name == "sqlite" else (False, True),
+            flags=db.flags,
         )
 
     def insert(self, cursor: DBAPICursor, values: list[Any]) -> None:
@@ -193,7 +200,7 @@ class RunRepository:
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._sql = _DriverSQL.for_dialect(db.engine.dialect)
+        self._sql = _DriverSQL.for_database(db)
 
     # -- lifecycle -------------------------------------------------------------------------
     def create(
@@ -209,50 +216,57 @@ class RunRepository:
     ) -> RunInfo:
         run_id = uuid.uuid4().hex
         name = check_name("run", name) if name is not None else random_run_name()
-        with self._db.write() as conn:
-            exp = conn.execute(select(E.c.lifecycle).where(E.c.id == experiment_id)).first()
+        tag_rows = _tag_rows(run_id, tags or {})
+        sql = self._db.sql
+        with self._db.cursor(write=True) as cur:
+            cur.execute(sql("SELECT lifecycle FROM experiments WHERE id = ?"), (experiment_id,))
+            exp = cur.fetchone()
             if exp is None:
                 raise NotFoundError(f"experiment id {experiment_id} does not exist")
-            if exp.lifecycle != Lifecycle.ACTIVE.value:
+            if exp[0] != Lifecycle.ACTIVE.value:
                 raise InvalidArgumentError(
                     f"experiment id {experiment_id} is deleted; restore it before adding runs"
                 )
             if parent_id is not None:
-                self._require_active(conn, parent_id)
-            conn.execute(
-                insert(R).values(
-                    id=run_id,
-                    experiment_id=experiment_id,
-                    parent_id=parent_id,
-                    name=name,
-                    status=status.value,
-                    start_time=start_time or now_ms(),
-                    end_time=None,
-                    lifecycle=Lifecycle.ACTIVE.value,
-                    user=user,
-                    note="",
-                )
+                self._require_active(cur, parent_id)
+            row = (
+                run_id,
+                experiment_id,
+                parent_id,
+                name,
+                status.value,
+                start_time or now_ms(),
+                None,
+                Lifecycle.ACTIVE.value,
+                user,
+                "",
             )
-            self._set_tags(conn, run_id, tags or {})
-        return self.get_info(run_id)
+            cur.execute(sql(_INSERT_RUN), row)
+            if tag_rows:
+                cur.executemany(sql(_UPSERT_TAG), tag_rows)
+            return self._info(cur, run_id)
 
     def get_info(self, run_id: str) -> RunInfo:
-        with self._db.read() as conn:
-            return run_info(self._row(conn, run_id))
+        with self._db.cursor(write=False) as cur:
+            return self._info(cur, run_id)
 
     def get(self, run_id: str) -> Run:
-        with self._db.read() as conn:
-            info = run_info(self._row(conn, run_id))
-            return self._hydrate(conn, [info])[0]
+        with self._db.cursor(write=False) as cur:
+            return self._hydrate(cur, [self._info(cur, run_id)])[0]
 
     def get_many(self, run_ids: Sequence[str]) -> list[Run]:
-        with self._db.read() as conn:
-            rows = conn.execute(select(R).where(R.c.id.in_(list(run_ids)))).all()
-            by_id = {r.id: run_info(r) for r in rows}
+        by_id: dict[str, RunInfo] = {}
+        with self._db.cursor(write=False) as cur:
+            ids = list(dict.fromkeys(run_ids))
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                cur.execute(self._db.sql(f"{_RUN_COLS} WHERE id IN ({marks})"), chunk)
+                by_id.update((r[0], _info(r)) for r in cur.fetchall())
             missing = [i for i in run_ids if i not in by_id]
             if missing:
                 raise NotFoundError(f"run id {missing[0]!r} does not exist")
-            return self._hydrate(conn, [by_id[i] for i in run_ids])
+            return self._hydrate(cur, [by_id[i] for i in run_ids])
 
     def update(
         self,
@@ -274,12 +288,14 @@ class RunRepository:
             values["name"] = check_name("run", name)
         if note is not None:
             values["note"] = note
-        if values:
-            with self._db.write() as conn:
-                n = conn.execute(update(R).where(R.c.id == run_id).values(**values)).rowcount
-            if n == 0:
-                raise NotFoundError(f"run id {run_id!r} does not exist")
-        return self.get_info(run_id)
+        with self._db.cursor(write=bool(values)) as cur:
+            if values:  # column names come from the fixed set above, never from a caller
+                assigns = ", ".join(f"{col} = ?" for col in values)
+                cur.execute(
+                    self._db.sql(f"UPDATE runs SET {assigns} WHERE id = ?"),
+                    (*values.values(), run_id),
+                )
+            return self._info(cur, run_id)
 
     def delete(self, run_id: str) -> None:
         self._set_lifecycle(run_id, Lifecycle.DELETED)
@@ -288,19 +304,20 @@ class RunRepository:
         self._set_lifecycle(run_id, Lifecycle.ACTIVE)
 
     def _set_lifecycle(self, run_id: str, lifecycle: Lifecycle) -> None:
-        with self._db.write() as conn:
-            n = conn.execute(
-                update(R).where(R.c.id == run_id).values(lifecycle=lifecycle.value)
-            ).rowcount
-        if n == 0:
-            raise NotFoundError(f"run id {run_id!r} does not exist")
+        with self._db.cursor(write=True) as cur:
+            cur.execute(
+                self._db.sql("UPDATE runs SET lifecycle = ? WHERE id = ?"),
+                (lifecycle.value, run_id),
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"run id {run_id!r} does not exist")
 
     def children(self, run_id: str) -> list[RunInfo]:
-        with self._db.read() as conn:
-            rows = conn.execute(
-                select(R).where(R.c.parent_id == run_id).order_by(R.c.start_time)
-            ).all()
-        return [run_info(r) for r in rows]
+        with self._db.cursor(write=False) as cur:
+            cur.execute(
+                self._db.sql(f"{_RUN_COLS} WHERE parent_id = ? ORDER BY start_time"), (run_id,)
+            )
+            return [_info(r) for r in cur.fetchall()]
 
     # -- logging ---------------------------------------------------------------------------
     def log_metric(self, run_id: str, metric: Metric) -> None:
@@ -322,16 +339,16 @@ class RunRepository:
             )
         values, latest = _metric_values(run_id, metrics, self._sql.flags)
         param_rows = self._param_rows(run_id, params or {})
-        with self._db.write() as conn:
-            with _dbapi_cursor(conn) as cursor:
-                self._require_active(cursor, run_id)
-                if values:
-                    self._sql.insert(cursor, values)
-                    cursor.executemany(self._sql.latest, latest)
+        tag_rows = _tag_rows(run_id, tags or {})
+        with self._db.cursor(write=True) as cursor:
+            self._require_active(cursor, run_id)
+            if values:
+                self._sql.insert(cursor, values)
+                cursor.executemany(self._sql.latest, latest)
             if param_rows:
-                self._insert_params(conn, run_id, param_rows)
-            if tags:
-                self._set_tags(conn, run_id, tags)
+                self._insert_params(cursor, run_id, param_rows)
+            if tag_rows:
+                cursor.executemany(self._db.sql(_UPSERT_TAG), tag_rows)
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         self.log_batch(run_id, params=params)
@@ -340,18 +357,21 @@ class RunRepository:
         self.log_batch(run_id, tags=tags)
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        with self._db.write() as conn:
-            self._require_active(conn, run_id)
-            n = conn.execute(delete(T).where(T.c.run_id == run_id, T.c.key == key)).rowcount
-        if n == 0:
-            raise NotFoundError(f"run {run_id!r} has no tag {key!r}")
+        with self._db.cursor(write=True) as cur:
+            self._require_active(cur, run_id)
+            cur.execute(
+                self._db.sql("DELETE FROM tags WHERE run_id = ? AND key = ?"), (run_id, key)
+            )
+            if cur.rowcount == 0:
+                raise NotFoundError(f"run {run_id!r} has no tag {key!r}")
 
     def metric_history(
         self, run_id: str, key: str, *, offset: int = 0, limit: int | None = None
     ) -> list[Metric]:
         """Every point of one metric, by step then timestamp."""
+        M = _t.M
         query = (
-            select(M.c.key, M.c.value, M.c.is_nan, M.c.step, M.c.timestamp)
+            sa.select(M.c.key, M.c.value, M.c.is_nan, M.c.step, M.c.timestamp)
             .where(M.c.run_id == run_id, M.c.key == key)
             .order_by(M.c.step, M.c.timestamp, M.c.id)
             .offset(offset)
@@ -364,35 +384,39 @@ class RunRepository:
         return [Metric(r.key, math.nan if r.is_nan else r.value, r.step, r.timestamp) for r in rows]
 
     def metric_keys(self, run_id: str) -> list[str]:
-        with self._db.read() as conn:
-            return list(
-                conn.execute(
-                    select(LM.c.key).where(LM.c.run_id == run_id).order_by(LM.c.key)
-                ).scalars()
+        with self._db.cursor(write=False) as cur:
+            cur.execute(
+                self._db.sql("SELECT key FROM latest_metrics WHERE run_id = ? ORDER BY key"),
+                (run_id,),
             )
+            return [r[0] for r in cur.fetchall()]
 
     # -- lineage ---------------------------------------------------------------------------
     def link_dataset(self, run_id: str, version_id: int, direction: str) -> None:
         if direction not in ("input", "output"):
             raise InvalidArgumentError(f"direction must be 'input' or 'output', not {direction!r}")
-        with self._db.write() as conn:
-            self._require_active(conn, run_id)
-            if conn.execute(select(DV.c.id).where(DV.c.id == version_id)).first() is None:
+        sql = self._db.sql
+        with self._db.cursor(write=True) as cur:
+            self._require_active(cur, run_id)
+            cur.execute(sql("SELECT id FROM dataset_versions WHERE id = ?"), (version_id,))
+            if cur.fetchone() is None:
                 raise NotFoundError(f"dataset version id {version_id} does not exist")
-            upsert(
-                conn,
-                RD,
-                [{"run_id": run_id, "version_id": version_id, "direction": direction}],
-                keys=("run_id", "version_id", "direction"),
+            cur.execute(
+                sql(
+                    "INSERT INTO run_datasets (run_id, version_id, direction) VALUES (?, ?, ?) "
+                    "ON CONFLICT DO NOTHING"
+                ),
+                (run_id, version_id, direction),
             )
 
     def dataset_links(self, run_id: str) -> list[tuple[int, str]]:
         """(dataset version id, direction) pairs for a run."""
-        with self._db.read() as conn:
-            rows = conn.execute(
-                select(RD.c.version_id, RD.c.direction).where(RD.c.run_id == run_id)
-            ).all()
-        return [(r.version_id, r.direction) for r in rows]
+        with self._db.cursor(write=False) as cur:
+            cur.execute(
+                self._db.sql("SELECT version_id, direction FROM run_datasets WHERE run_id = ?"),
+                (run_id,),
+            )
+            return [(r[0], r[1]) for r in cur.fetchall()]
 
     # -- search ----------------------------------------------------------------------------
     def search(
@@ -420,71 +444,72 @@ class RunRepository:
         with self._db.read() as conn:
             rows = conn.execute(query).all()
             infos = [run_info(r) for r in rows[:max_results]]
-            runs = self._hydrate(conn, infos)
+            with _dbapi_cursor(conn) as cur:
+                runs = self._hydrate(cur, infos)
         token = encode_token(offset + max_results) if len(rows) > max_results else None
         return RunPage(runs, token)
 
     # -- helpers ---------------------------------------------------------------------------
+    def _info(self, cur: DBAPICursor, run_id: str) -> RunInfo:
+        cur.execute(self._db.sql(f"{_RUN_COLS} WHERE id = ?"), (run_id,))
+        row = cur.fetchone()
+        if row is None:
+            raise NotFoundError(f"run id {run_id!r} does not exist")
+        return _info(row)
+
     def _row(self, conn: Connection, run_id: str) -> Row:
-        row = conn.execute(select(R).where(R.c.id == run_id)).first()
+        R = _t.R
+        row = conn.execute(sa.select(R).where(R.c.id == run_id)).first()
         if row is None:
             raise NotFoundError(f"run id {run_id!r} does not exist")
         return row
 
-    def _require_active(self, conn: Connection | DBAPICursor, run_id: str) -> None:
-        if isinstance(conn, Connection):
-            row = conn.exec_driver_sql(self._sql.lifecycle, (run_id,)).first()
-        else:
-            conn.execute(self._sql.lifecycle, (run_id,))
-            row = conn.fetchone()
+    def _require_active(self, cur: DBAPICursor, run_id: str) -> None:
+        cur.execute(self._sql.lifecycle, (run_id,))
+        row = cur.fetchone()
         if row is None:
             raise NotFoundError(f"run id {run_id!r} does not exist")
         if row[0] != Lifecycle.ACTIVE.value:
             raise InvalidArgumentError(f"run {run_id!r} is deleted; restore it to log to it")
 
     @staticmethod
-    def _param_rows(run_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def _param_rows(run_id: str, params: Mapping[str, Any]) -> list[tuple[str, str, str]]:
         return [
-            {
-                "run_id": run_id,
-                "key": check_key("param", k),
-                "value": check_value("param", k, _param_text(v), MAX_PARAM_VALUE),
-            }
+            (
+                run_id,
+                check_key("param", k),
+                check_value("param", k, _param_text(v), MAX_PARAM_VALUE),
+            )
             for k, v in params.items()
         ]
 
-    @staticmethod
-    def _insert_params(conn: Connection, run_id: str, rows: list[dict[str, Any]]) -> None:
-        keys = [r["key"] for r in rows]
-        existing = dict(
-            conn.execute(
-                select(P.c.key, P.c.value).where(P.c.run_id == run_id, P.c.key.in_(keys))
-            ).all()
-        )
-        for r in rows:
-            old = existing.get(r["key"])
-            if old is not None and old != r["value"]:
+    def _insert_params(
+        self, cur: DBAPICursor, run_id: str, rows: list[tuple[str, str, str]]
+    ) -> None:
+        existing: dict[str, str] = {}
+        for start in range(0, len(rows), 500):
+            keys = [r[1] for r in rows[start : start + 500]]
+            marks = ", ".join("?" * len(keys))
+            cur.execute(
+                self._db.sql(
+                    f"SELECT key, value FROM params WHERE run_id = ? AND key IN ({marks})"
+                ),
+                [run_id, *keys],
+            )
+            existing.update((k, v) for k, v in cur.fetchall())
+        for _run, key, value in rows:
+            old = existing.get(key)
+            if old is not None and old != value:
                 raise ParamConflictError(
-                    f"param {r['key']!r} of run {run_id!r} is already {old!r}; it cannot be "
-                    f"changed to {r['value']!r}. Params are immutable: start a new run, or log "
+                    f"param {key!r} of run {run_id!r} is already {old!r}; it cannot be "
+                    f"changed to {value!r}. Params are immutable: start a new run, or log "
                     "the changing value as a metric or tag."
                 )
-        new = [r for r in rows if r["key"] not in existing]
-        upsert(conn, P, new, keys=("run_id", "key"))
+        new = [r for r in rows if r[1] not in existing]
+        if new:
+            cur.executemany(self._db.sql(_INSERT_PARAM), new)
 
-    @staticmethod
-    def _set_tags(conn: Connection, run_id: str, tags: Mapping[str, Any]) -> None:
-        rows = {
-            k: {
-                "run_id": run_id,
-                "key": check_key("tag", k),
-                "value": check_value("tag", k, str(v), MAX_TAG_VALUE),
-            }
-            for k, v in tags.items()
-        }
-        upsert(conn, T, list(rows.values()), keys=("run_id", "key"), update=("value",))
-
-    def _hydrate(self, conn: Connection, infos: list[RunInfo]) -> list[Run]:
+    def _hydrate(self, cursor: DBAPICursor, infos: list[RunInfo]) -> list[Run]:
         """Params, latest metrics and tags of ``infos``: three driver-level queries per 500
         runs (SQLAlchemy rows cost more than the lookups when a search returns 1,000 runs)."""
         if not infos:
@@ -494,25 +519,33 @@ class RunRepository:
         tags: dict[str, dict[str, str]] = {i.id: {} for i in infos}
         steps: dict[str, dict[str, tuple[int, int]]] = {i.id: {} for i in infos}
         ids = list(params)
-        with _dbapi_cursor(conn) as cursor:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start : start + 500]
-                marks = ", ".join([self._sql.mark] * len(chunk))
-                cursor.execute(_SELECT_KV.format("params", marks), chunk)
-                for run_id, k, v in cursor.fetchall():
-                    params[run_id][k] = v
-                cursor.execute(_SELECT_LATEST.format(marks), chunk)
-                for run_id, k, v, nan, step, ts in cursor.fetchall():
-                    metrics[run_id][k] = math.nan if nan else v
-                    steps[run_id][k] = (step, ts)
-                cursor.execute(_SELECT_KV.format("tags", marks), chunk)
-                for run_id, k, v in cursor.fetchall():
-                    tags[run_id][k] = v
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join([self._sql.mark] * len(chunk))
+            cursor.execute(_SELECT_KV.format("params", marks), chunk)
+            for run_id, k, v in cursor.fetchall():
+                params[run_id][k] = v
+            cursor.execute(_SELECT_LATEST.format(marks), chunk)
+            for run_id, k, v, nan, step, ts in cursor.fetchall():
+                metrics[run_id][k] = math.nan if nan else v
+                steps[run_id][k] = (step, ts)
+            cursor.execute(_SELECT_KV.format("tags", marks), chunk)
+            for run_id, k, v in cursor.fetchall():
+                tags[run_id][k] = v
         return [Run(i, params[i.id], metrics[i.id], tags[i.id], steps[i.id]) for i in infos]
 
 
 def _param_text(value: Any) -> str:
     return value if isinstance(value, str) else str(value)
+
+
+def _tag_rows(run_id: str, tags: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """Validated (run_id, key, value) rows; a key given twice keeps its last value."""
+    rows = {
+        k: (run_id, check_key("tag", k), check_value("tag", k, str(v), MAX_TAG_VALUE))
+        for k, v in tags.items()
+    }
+    return list(rows.values())
 
 
 @dataclass(frozen=True, slots=True)
@@ -530,37 +563,33 @@ class ChildRun:
     tags: dict[str, str]
 
 
-def insert_finished_runs(conn: Connection, runs: Sequence[ChildRun]) -> None:
-    """Create already-finished runs with their tags inside the caller's transaction.
+def insert_finished_runs(db: Database, cur: DBAPICursor, runs: Sequence[ChildRun]) -> None:
+    """Create already-finished runs with their tags inside the caller's transaction
+    (``cur`` from ``db.cursor(write=True)``).
 
     For bulk writers that must record runs atomically with their own rows (a pipeline records
     the runs of its cached steps together with the step rows).
     """
     if not runs:
         return
-    conn.execute(
-        insert(R),
+    cur.executemany(
+        db.sql(_INSERT_RUN),
         [
-            {
-                "id": r.id,
-                "experiment_id": r.experiment_id,
-                "parent_id": r.parent_id,
-                "name": check_name("run", r.name),
-                "status": r.status,
-                "start_time": r.start_time,
-                "end_time": r.end_time,
-                "lifecycle": Lifecycle.ACTIVE.value,
-                "user": r.user,
-                "note": "",
-            }
+            (
+                r.id,
+                r.experiment_id,
+                r.parent_id,
+                check_name("run", r.name),
+                r.status,
+                r.start_time,
+                r.end_time,
+                Lifecycle.ACTIVE.value,
+                r.user,
+                "",
+            )
             for r in runs
         ],
     )
-    tags = [
-        {"run_id": r.id, "key": check_key("tag", k),
-         "value": check_value("tag", k, str(v), MAX_TAG_VALUE)}
-        for r in runs
-        for k, v in r.tags.items()
-    ]  # fmt: skip
+    tags = [row for r in runs for row in _tag_rows(r.id, r.tags)]
     if tags:
-        conn.execute(insert(T), tags)
+        cur.executemany(db.sql(_UPSERT_TAG), tags)

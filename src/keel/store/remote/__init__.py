@@ -50,7 +50,8 @@ class RemoteDatabase(Database):
         self.uri = http.base_url
         self.dialect = "remote"
         self._http = http
-        self.engine = cast(Any, _Unavailable("db.engine"))
+        self._engine = cast(Any, _Unavailable("db.engine"))
+        self._sqlite_file = None
 
     @contextmanager
     def write(self) -> Iterator[Any]:
@@ -59,6 +60,11 @@ class RemoteDatabase(Database):
 
     @contextmanager
     def read(self) -> Iterator[Any]:
+        raise _not_remote("direct database access")
+        yield  # pragma: no cover
+
+    @contextmanager
+    def cursor(self, *, write: bool) -> Iterator[Any]:
         raise _not_remote("direct database access")
         yield  # pragma: no cover
 

@@ -1,0 +1,68 @@
+"""``Database.cursor()``: the driver-level transactions the hot paths use, on every backend."""
+
+from __future__ import annotations
+
+import pytest
+
+from keel.exceptions import NotFoundError, StoreError
+from keel.store import Store
+
+
+def _count(store: Store, name: str) -> int:
+    with store.db.cursor(write=False) as cur:
+        cur.execute(store.db.sql("SELECT count(*) FROM projects WHERE name = ?"), (name,))
+        return int(cur.fetchone()[0])
+
+
+def _count_all(store: Store) -> int:
+    with store.db.cursor(write=False) as cur:
+        cur.execute("SELECT count(*) FROM projects")
+        return int(cur.fetchone()[0])
+
+
+def test_commit_rollback_and_errors(store: Store) -> None:
+    db = store.db
+    insert = db.sql("INSERT INTO projects (name, description, created_at) VALUES (?, ?, ?)")
+    with db.cursor(write=True) as cur:
+        cur.execute(insert, ("kept", "", 1))
+    assert _count(store, "kept") == 1
+
+    with pytest.raises(NotFoundError), db.cursor(write=True) as cur:
+        cur.execute(insert, ("rolled-back", "", 1))
+        raise NotFoundError("the caller gave up")
+    assert _count(store, "rolled-back") == 0  # nothing of a failed block is kept
+
+    with pytest.raises(StoreError, match="metadata database error"), db.cursor(write=True) as cur:
+        cur.execute(insert, ("twice", "", 1))
+        cur.execute(insert, ("twice", "", 1))  # unique name: the driver's error, translated
+    assert _count(store, "twice") == 0
+
+    with pytest.raises(StoreError), db.cursor(write=False) as cur:
+        cur.execute("SELECT no_such_column FROM projects")
+    assert _count(store, "kept") == 1  # the connection is usable after an error
+
+
+def test_a_cursor_opened_inside_another_gets_its_own_transaction(store: Store) -> None:
+    db = store.db
+    insert = db.sql("INSERT INTO projects (name, description, created_at) VALUES (?, ?, ?)")
+    with db.cursor(write=False) as outer:
+        outer.execute("SELECT count(*) FROM projects")
+        before = outer.fetchone()[0]
+        with db.cursor(write=True) as inner:
+            inner.execute(insert, ("inner", "", 1))
+    assert _count(store, "inner") == 1
+    assert before == _count_all(store) - 1
+
+
+def test_sql_is_written_once_in_qmark_style(store: Store) -> None:
+    text = "SELECT name FROM projects WHERE name LIKE ? AND id > ?"
+    adapted = store.db.sql(text)
+    if store.db.is_sqlite:
+        assert adapted == text
+    else:
+        assert adapted == "SELECT name FROM projects WHERE name LIKE %s AND id > %s"
+    store.projects.get_or_create("team-a")
+    store.projects.get_or_create("other")
+    with store.db.cursor(write=False) as cur:
+        cur.execute(adapted, ("team%", 0))
+        assert [r[0] for r in cur.fetchall()] == ["team-a"]
