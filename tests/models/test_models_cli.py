@@ -84,6 +84,33 @@ def test_list_show_history_promote_download(seeded: Path, tmp_path: Path) -> Non
     assert "signed by ci" in verified.stdout
 
 
+def test_rename_and_delete(seeded: Path) -> None:
+    keel_cli(seeded, "models", "promote", "cancer@2", "champion")
+    renamed = json.loads(keel_cli(seeded, "models", "rename", "cancer", "tumour", "--json").stdout)
+    assert (renamed["name"], renamed["aliases"]) == ("tumour", {"champion": 2})
+    assert "has no version" not in keel_cli(seeded, "models", "show", "tumour@champion").stdout
+    gone = keel_cli(seeded, "models", "show", "cancer@1", code=3)
+    assert "does not exist" in gone.stderr
+    clash = keel_cli(seeded, "models", "rename", "tumour", "../x", code=2)
+    assert "must start with a letter or digit" in clash.stderr
+
+    env = {**os.environ, "KEEL_HOME": str(seeded), "COLUMNS": "200"}
+    asked = subprocess.run(
+        [sys.executable, "-m", "keel.cli", "models", "delete", "tumour"],
+        input="n\n",
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert asked.returncode != 0 and "Aborted" in asked.stderr
+    assert "Delete tumour and its 2 version(s)?" in asked.stdout
+    assert [m["name"] for m in json.loads(keel_cli(seeded, "models", "list", "--json").stdout)] == [
+        "tumour"
+    ]
+    keel_cli(seeded, "models", "delete", "tumour", "--yes")
+    assert json.loads(keel_cli(seeded, "models", "list", "--json").stdout) == []
+
+
 def test_clear_errors_for_bad_input(seeded: Path) -> None:
     missing = keel_cli(seeded, "models", "promote", "cancer@7", "champion", code=3)
     assert "has no version 7" in missing.stderr

@@ -343,6 +343,72 @@ def test_registry_round_trip_with_the_real_client(
             assert bad.status_code == 400, source
 
 
+def test_registry_rename_delete_tag_and_delete_with_the_real_client(
+    client: Any, keel_server: str, keel_server_store: Any
+) -> None:
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from keel.store.deployments import DeploymentTarget
+
+    X, y = load_iris(return_X_y=True)
+    mlflow.set_experiment("registry-lifecycle")
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(
+            LogisticRegression(max_iter=300).fit(X, y),
+            name="m",
+            registered_model_name="old-name",
+            pip_requirements=["scikit-learn"],
+        )
+    client.set_registered_model_tag("old-name", "team", "risk")
+    client.set_registered_model_tag("old-name", "keep", "yes")
+    client.set_registered_model_alias("old-name", "champion", "1")
+
+    client.rename_registered_model("old-name", "new-name")
+    renamed = client.get_registered_model("new-name")
+    assert (renamed.tags["team"], renamed.aliases) == ("risk", {"champion": "1"})
+    with pytest.raises(MlflowException, match="RESOURCE_DOES_NOT_EXIST"):
+        client.get_registered_model("old-name")
+    assert client.get_model_version_by_alias("new-name", "champion").version == "1"
+    assert mlflow.pyfunc.load_model("models:/new-name@champion").predict(X[:2]).shape == (2,)
+    client.create_registered_model("taken")
+    with pytest.raises(MlflowException, match="exists already") as clash:
+        client.rename_registered_model("new-name", "taken")
+    assert clash.value.get_http_status_code() == 400
+
+    client.delete_registered_model_tag("new-name", "team")
+    assert client.get_registered_model("new-name").tags == {"keep": "yes"}
+    with pytest.raises(MlflowException, match="has no tag 'team'"):
+        client.delete_registered_model_tag("new-name", "team")
+
+    # a model a deployment serves keeps its name and stays, with a reason that says what to do
+    project = keel_server_store.projects.get("default")
+    target = DeploymentTarget("predict", "new-name@champion", "new-name", 1.0)
+    keel_server_store.deployments.apply(project.id, "live", {"models": ["new-name"]}, [target])
+    for action in (
+        lambda: client.delete_registered_model("new-name"),
+        lambda: client.rename_registered_model("new-name", "other"),
+    ):
+        with pytest.raises(MlflowException, match="served by deployment 'live'"):
+            action()
+    with httpx.Client(base_url=keel_server) as raw:  # a 4xx: the client must not retry it
+        refused = raw.request(
+            "DELETE", "/api/2.0/mlflow/registered-models/delete", json={"name": "new-name"}
+        )
+        assert refused.status_code == 400, refused.text
+    assert client.get_registered_model("new-name").name == "new-name"
+    keel_server_store.deployments.delete(project.id, "live")
+
+    version = keel_server_store.registry.get_version(project.id, "new-name", 1)
+    client.delete_registered_model("new-name")
+    with pytest.raises(MlflowException, match="RESOURCE_DOES_NOT_EXIST"):
+        client.get_registered_model("new-name")
+    assert [m.name for m in client.search_registered_models("name = 'new-name'")] == []
+    with pytest.raises(Exception, match="does not exist"):
+        keel_server_store.registry.get_version_by_id(version.id)  # versions went with it
+    assert keel_server_store.blobs.exists(version.blob_sha)  # the blob waits for `keel gc`
+
+
 def test_registry_version_from_another_projects_run_is_404(keel_server: str) -> None:
     other = MlflowClient(f"{keel_server}/projects/other-team")
     exp = other.create_experiment("theirs")

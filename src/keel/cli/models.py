@@ -1,4 +1,5 @@
-"""``keel models``: list, show, history, download, promote, import, reproduce, verify, scan."""
+"""``keel models``: list, show, history, download, promote, rename, delete, import, reproduce,
+verify, scan."""
 
 from __future__ import annotations
 
@@ -218,6 +219,40 @@ def promote(
         print_json(v)
         return
     console().print(f"[green]{escape(v.name)}@{escape(alias)}[/green] -> version {v.version}")
+
+
+@app.command()
+def rename(
+    name: str = typer.Argument(..., help="The registered model, e.g. churn."),
+    new_name: str = typer.Argument(..., help="Its new name."),
+    json_: bool = JSON,
+) -> None:
+    """Rename a model; its versions, tags and aliases follow (refused while deployed)."""
+    model = _registry().rename(name, new_name)
+    if json_:
+        print_json(model)
+        return
+    console().print(f"[green]{escape(name)}[/green] is now [green]{escape(model.name)}[/green]")
+
+
+@app.command()
+def delete(
+    name: str = typer.Argument(..., help="The registered model to delete with its versions."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    json_: bool = JSON,
+) -> None:
+    """Delete a model and all its versions (refused while a deployment serves it); package
+    blobs are freed by the next `keel gc`."""
+    registry = _registry()
+    model = registry.get_model(name)
+    if not yes:
+        n = model.latest_version or 0
+        typer.confirm(f"Delete {name} and its {n} version(s)?", abort=True)
+    registry.delete(name)
+    if json_:
+        print_json({"deleted": name})
+        return
+    console().print(f"deleted [bold]{escape(name)}[/bold]; run `keel gc` to free its packages")
 
 
 @app.command("import")

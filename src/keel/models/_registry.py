@@ -194,6 +194,16 @@ class Registry:
     def remove_alias(self, name: str, alias: str) -> None:
         self.store.registry.delete_alias(self._pid, name, alias)
 
+    def rename(self, name: str, new_name: str) -> RegisteredModel:
+        """Rename a model (versions, tags and aliases follow); refused while a deployment
+        serves it under its current name."""
+        return self.store.registry.rename_model(self._pid, name, new_name)
+
+    def delete(self, name: str) -> None:
+        """Delete a model and its versions (package blobs go at the next ``keel gc``);
+        refused while a deployment serves it."""
+        self.store.registry.delete_model(self._pid, name)
+
     def set_card(
         self, ref: str, card: Mapping[str, Any], *, description: str | None = None
     ) -> ModelVersion:

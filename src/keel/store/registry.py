@@ -30,6 +30,7 @@ from keel.exceptions import AlreadyExistsError, ConflictError, InvalidArgumentEr
 from keel.store._db import Database, now_ms
 from keel.store._registry_search import VERSION_ATTRIBUTES, condition
 from keel.store._schema import ParamRow, table
+from keel.store._schema_deployments import DeploymentRow, DeploymentTargetRow
 from keel.store._schema_registry import (
     ModelAliasRow,
     ModelVersionDatasetRow,
@@ -205,6 +206,40 @@ class RegistryRepository:
     def set_model_tags(self, project_id: int, name: str, tags: Mapping[str, str]) -> None:
         with self._db.write() as conn:
             _set_tags(conn, RMT, "model_id", _model_row(conn, project_id, name).id, tags)
+
+    def delete_model_tag(self, project_id: int, name: str, key: str) -> None:
+        with self._db.write() as conn:
+            model_id = _model_row(conn, project_id, name).id
+            n = conn.execute(
+                delete(RMT).where(RMT.c.model_id == model_id, RMT.c.key == key)
+            ).rowcount
+        if n == 0:
+            raise NotFoundError(f"registered model {name!r} has no tag {key!r}")
+
+    def rename_model(self, project_id: int, name: str, new_name: str) -> RegisteredModel:
+        """Give a model a new name; its versions, tags and aliases follow. Refused while a
+        deployment serves the model under its current name."""
+        new_name = _check_model_name(new_name)
+        try:
+            with self._db.write() as conn:
+                row = _model_row(conn, project_id, name)
+                _refuse_if_deployed(conn, project_id, name, "rename")
+                conn.execute(
+                    update(RM).where(RM.c.id == row.id).values(name=new_name, updated_at=now_ms())
+                )
+        except IntegrityError as exc:
+            raise AlreadyExistsError(
+                f"registered model {new_name!r} exists already; pick another name"
+            ) from exc
+        return self.get_model(project_id, new_name)
+
+    def delete_model(self, project_id: int, name: str) -> None:
+        """Remove a model with its versions, tags and aliases (package blobs go at the next
+        ``keel gc``). Refused while a deployment serves it."""
+        with self._db.write() as conn:
+            row = _model_row(conn, project_id, name)
+            _refuse_if_deployed(conn, project_id, name, "delete")
+            conn.execute(delete(RM).where(RM.c.id == row.id))
 
     # -- versions --------------------------------------------------------------------------
     def create_version(self, project_id: int, name: str, new: NewVersion) -> ModelVersion:
@@ -444,6 +479,27 @@ def _model_row(conn: Connection, project_id: int, name: str) -> Row:
             f"registered model {name!r} does not exist; see `keel models list` for the names"
         )
     return row
+
+
+def _refuse_if_deployed(conn: Connection, project_id: int, name: str, verb: str) -> None:
+    """A model that an active deployment's current revision routes traffic to keeps its name
+    (the deployment resolves it by name at every reload)."""
+    D, DT = table(DeploymentRow), table(DeploymentTargetRow)
+    using = list(
+        conn.execute(
+            select(D.c.name)
+            .join(DT, (DT.c.deployment_id == D.c.id) & (DT.c.revision == D.c.revision))
+            .where(D.c.project_id == project_id, D.c.status == "active", DT.c.model_name == name)
+            .distinct()
+            .order_by(D.c.name)
+        ).scalars()
+    )
+    if using:
+        raise ConflictError(
+            f"registered model {name!r} is served by deployment {', '.join(map(repr, using))}; "
+            f"point the deployment at another model (`keel deploy apply`) or delete it before "
+            f"you {verb} the model"
+        )
 
 
 def _known_versions(conn: Connection, model_id: int) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from keel.exceptions import InvalidArgumentError, NotFoundError
+from keel.exceptions import InvalidArgumentError
 from keel.server._json import JSON
 from keel.server._types import Key, Name, RunId, Text
 from keel.server.mlflow import _convert as conv
@@ -160,10 +160,6 @@ def _latest(ctx: Ctx, name: str, stages: list[str]) -> list[ModelVersion]:
     return sorted(best.values(), key=lambda v: v.version)
 
 
-def _unsupported(what: str) -> InvalidArgumentError:
-    return InvalidArgumentError(f"{what} is not supported by keel's registry yet")
-
-
 # -- registered models ---------------------------------------------------------------------
 @router.post("/registered-models/create")
 def create_model(body: ModelIn, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
@@ -190,14 +186,14 @@ def update_model(body: ModelPatch, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
 
 @router.post("/registered-models/rename")
 def rename_model(body: ModelRename, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
-    ctx.st.store.registry.get_model(ctx.project_id, body.name)
-    raise _unsupported("renaming a registered model")
+    model = ctx.st.store.registry.rename_model(ctx.project_id, body.name, body.new_name)
+    return JSON({"registered_model": model_json(ctx, model)})
 
 
 @router.delete("/registered-models/delete")
 def delete_model(body: ModelRef, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
-    ctx.st.store.registry.get_model(ctx.project_id, body.name)
-    raise _unsupported("deleting a registered model")
+    ctx.st.store.registry.delete_model(ctx.project_id, body.name)
+    return JSON({})
 
 
 @router.get("/registered-models/search")
@@ -239,10 +235,8 @@ def set_model_tag(body: ModelTag, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
 
 @router.delete("/registered-models/delete-tag")
 def delete_model_tag(body: ModelTagRef, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
-    model = ctx.st.store.registry.get_model(ctx.project_id, body.name)
-    if body.key not in model.tags:
-        raise NotFoundError(f"registered model {body.name!r} has no tag {body.key!r}")
-    raise _unsupported("deleting a registered model's tag")
+    ctx.st.store.registry.delete_model_tag(ctx.project_id, body.name, body.key)
+    return JSON({})
 
 
 @router.post("/registered-models/alias")
