@@ -19,10 +19,12 @@ from keel.store import (
     DatasetRepository,
     ExperimentRepository,
     ProjectRepository,
+    RegistryRepository,
     RunRepository,
     Store,
 )
 from keel.store.remote import RemoteBlobStore
+from keel.store.remote._registry import RemoteRegistryRepository
 from keel.store.remote._repos import (
     RemoteArtifactRepository,
     RemoteDatasetRepository,
@@ -54,6 +56,7 @@ PAIRS = [
     (RunRepository, RemoteRunRepository),
     (ArtifactRepository, RemoteArtifactRepository),
     (DatasetRepository, RemoteDatasetRepository),
+    (RegistryRepository, RemoteRegistryRepository),
     (BlobStore, RemoteBlobStore),
 ]
 

@@ -68,3 +68,14 @@ def test_delete_takes_versions_along_but_not_while_deployed(store: Store) -> Non
         store.registry.get_version_by_id(vid)
     store.registry.create_model(pid, "fraud")  # the name is free again
     assert store.registry.get_model(pid, "fraud").latest_version is None
+
+
+def test_unknown_ids_are_not_found_not_database_errors(store: Store) -> None:
+    pid = store.projects.get_or_create("default").id
+    with pytest.raises(NotFoundError, match="model version id 4242 does not exist"):
+        store.registry.set_version_tags(4242, {"a": "b"})
+    blob = store.blobs.put_bytes(b"package")
+    new = NewVersion(blob.sha, blob.size, blob.sha, "sklearn", "sklearn", "classification",
+                     run_id="f" * 32)  # fmt: skip
+    with pytest.raises(NotFoundError, match=r"run id 'f+' does not exist"):
+        store.registry.create_version(pid, "ghost", new)

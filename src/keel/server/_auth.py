@@ -26,7 +26,11 @@ from starlette.concurrency import run_in_threadpool
 from keel.exceptions import AuthenticationError, NotFoundError, PermissionDeniedError
 from keel.server._state import AppState, get_state
 from keel.store import Project
-from keel.store.ownership import project_of_dataset, project_of_dataset_version
+from keel.store.ownership import (
+    project_of_dataset,
+    project_of_dataset_version,
+    project_of_model_version,
+)
 from keel.store.users import TOKEN_PREFIX, Role, User
 
 ACCESS_ATTR = "keel_access"
@@ -156,6 +160,13 @@ class Guard:
             return
         pid = project_of_dataset_version(self.st.store.db, version_id)
         self.project_id(pid, f"dataset version id {version_id}", needed)
+
+    def model_version(self, version_id: int) -> int:
+        """Check access to a registered model version; returns its project id. Looked up
+        for admins too: a missing id is a 404 before any write can trip a foreign key."""
+        pid = project_of_model_version(self.st.store.db, version_id)
+        self.project_id(pid, f"model version id {version_id}")
+        return pid
 
 
 def _access(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

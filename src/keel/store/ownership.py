@@ -2,7 +2,7 @@
 
 Blobs are shared by content, so a hash alone grants nothing; a caller may read a blob
 only through a project that references it (a run artifact, a dataset file, a logged
-model file).
+model file, a registered model version's package).
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from keel.store._schema import (
     table,
 )
 from keel.store._schema_auth import LoggedModelFileRow, LoggedModelRow
+from keel.store._schema_registry import ModelVersionRow, RegisteredModelRow
 
 A, R, E = table(ArtifactRow), table(RunRow), table(ExperimentRow)
 DF, DV, D = table(DatasetFileRow), table(DatasetVersionRow), table(DatasetRow)
 LMF, LMOD = table(LoggedModelFileRow), table(LoggedModelRow)
+MV, RM = table(ModelVersionRow), table(RegisteredModelRow)
 
 
 def _references(sha: str) -> list[Select[tuple[int]]]:
@@ -43,11 +45,13 @@ def _references(sha: str) -> list[Select[tuple[int]]]:
         .join(LMOD, LMOD.c.experiment_id == E.c.id)
         .join(LMF, LMF.c.model_id == LMOD.c.id)
         .where(LMF.c.blob_sha == sha),
+        select(RM.c.project_id).join(MV, MV.c.model_id == RM.c.id).where(MV.c.blob_sha == sha),
     ]
 
 
 def projects_referencing(db: Database, sha: str) -> set[int]:
-    """Ids of every project with a run artifact, dataset file or model file of ``sha``."""
+    """Ids of every project with a run artifact, dataset file, model file or registered
+    model version package of ``sha``."""
     with db.read() as conn:
         found: list[Any] = list(conn.execute(union(*_references(sha))).scalars())
     return {int(pid) for pid in found}
@@ -71,4 +75,19 @@ def project_of_dataset_version(db: Database, version_id: int) -> int:
     return int(pid)
 
 
-__all__ = ["project_of_dataset", "project_of_dataset_version", "projects_referencing"]
+def project_of_model_version(db: Database, version_id: int) -> int:
+    with db.read() as conn:
+        pid = conn.execute(
+            select(RM.c.project_id).join(MV, MV.c.model_id == RM.c.id).where(MV.c.id == version_id)
+        ).scalar()
+    if pid is None:
+        raise NotFoundError(f"model version id {version_id} does not exist")
+    return int(pid)
+
+
+__all__ = [
+    "project_of_dataset",
+    "project_of_dataset_version",
+    "project_of_model_version",
+    "projects_referencing",
+]

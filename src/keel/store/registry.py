@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from keel.exceptions import AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError
 from keel.store._db import Database, now_ms
 from keel.store._registry_search import VERSION_ATTRIBUTES, condition
-from keel.store._schema import ParamRow, table
+from keel.store._schema import ParamRow, RunRow, table
 from keel.store._schema_deployments import DeploymentRow, DeploymentTargetRow
 from keel.store._schema_registry import (
     ModelAliasRow,
@@ -52,6 +52,7 @@ MVT = table(ModelVersionTagRow)
 MVD = table(ModelVersionDatasetRow)
 MA = table(ModelAliasRow)
 P = table(ParamRow)
+RUNS = table(RunRow)
 
 _ALIAS = re.compile(r"^[A-Za-z][\w\-]{0,62}$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.\-]+)?(?:\+[0-9A-Za-z.\-]+)?$")
@@ -248,6 +249,13 @@ class RegistryRepository:
             raise InvalidArgumentError(
                 f"semantic version {new.semver!r} is not MAJOR.MINOR.PATCH (e.g. 1.4.0)"
             )
+        if new.run_id is not None:
+            with self._db.read() as conn:
+                if conn.execute(select(RUNS.c.id).where(RUNS.c.id == new.run_id)).first() is None:
+                    raise NotFoundError(
+                        f"run id {new.run_id!r} does not exist; a version's run_id must name "
+                        "the run that produced it"
+                    )
         model = self.get_or_create_model(project_id, name)
         for _attempt in range(5):
             try:
@@ -380,6 +388,8 @@ class RegistryRepository:
 
     def set_version_tags(self, version_id: int, tags: Mapping[str, str]) -> None:
         with self._db.write() as conn:
+            if conn.execute(select(MV.c.id).where(MV.c.id == version_id)).first() is None:
+                raise NotFoundError(f"model version id {version_id} does not exist")
             _set_tags(conn, MVT, "version_id", version_id, tags)
 
     def delete_version_tag(self, version_id: int, key: str) -> None:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from keel.server.api import artifacts, datasets, experiments, meta, projects, runs, users
+from keel.server.api import (
+    artifacts,
+    datasets,
+    experiments,
+    meta,
+    projects,
+    registry,
+    runs,
+    users,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     meta.router,
@@ -13,6 +22,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     runs.router,
     artifacts.router,
     datasets.router,
+    registry.router,
     users.router,
 )
 

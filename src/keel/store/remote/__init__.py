@@ -17,6 +17,7 @@ from keel.exceptions import ConfigError
 from keel.store._db import Database
 from keel.store.remote._blobs import RemoteBlobStore
 from keel.store.remote._http import Http
+from keel.store.remote._registry import RemoteRegistryRepository
 from keel.store.remote._repos import (
     RemoteArtifactRepository,
     RemoteDatasetRepository,
@@ -91,6 +92,7 @@ def open_remote_store(settings: Settings) -> Any:
         "runs": RemoteRunRepository(http),
         "artifacts": RemoteArtifactRepository(http),
         "datasets": RemoteDatasetRepository(http),
+        "registry": RemoteRegistryRepository(http),
     }
     return Store(
         settings,

@@ -6,7 +6,9 @@ Both ends import this module, so they cannot drift apart. Floats that JSON canno
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
 from keel.store.entities import (
@@ -23,6 +25,7 @@ from keel.store.entities import (
     RunPage,
     RunStatus,
 )
+from keel.store.registry import ModelVersion, NewVersion, RegisteredModel
 
 
 def fnum(value: float) -> float | str:
@@ -35,6 +38,13 @@ def fnum(value: float) -> float | str:
 
 def pnum(value: Any) -> float:
     return float(value)
+
+
+def jsonable(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A free-form mapping (lineage, a model card) as JSON, values JSON cannot hold as
+    strings, the way the SQL store keeps them."""
+    loaded: dict[str, Any] = json.loads(json.dumps(dict(value), default=str))
+    return loaded
 
 
 def project(p: Project) -> dict[str, Any]:
@@ -207,6 +217,138 @@ def to_dataset_version(d: dict[str, Any]) -> DatasetVersion:
     )
 
 
+def registered_model(m: RegisteredModel) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "project_id": m.project_id,
+        "name": m.name,
+        "description": m.description,
+        "created_at": m.created_at,
+        "updated_at": m.updated_at,
+        "tags": m.tags,
+        "aliases": m.aliases,
+        "latest_version": m.latest_version,
+    }
+
+
+def to_registered_model(d: dict[str, Any]) -> RegisteredModel:
+    return RegisteredModel(
+        id=int(d["id"]),
+        project_id=int(d["project_id"]),
+        name=d["name"],
+        description=d["description"],
+        created_at=int(d["created_at"]),
+        updated_at=int(d["updated_at"]),
+        tags=dict(d.get("tags") or {}),
+        aliases={k: int(v) for k, v in (d.get("aliases") or {}).items()},
+        latest_version=None if d.get("latest_version") is None else int(d["latest_version"]),
+    )
+
+
+def model_version(v: ModelVersion) -> dict[str, Any]:
+    return {
+        "id": v.id,
+        "model_id": v.model_id,
+        "name": v.name,
+        "version": v.version,
+        "semver": v.semver,
+        "blob_sha": v.blob_sha,
+        "size": v.size,
+        "manifest_sha": v.manifest_sha,
+        "run_id": v.run_id,
+        "flavor": v.flavor,
+        "serve_flavor": v.serve_flavor,
+        "task": v.task,
+        "source": v.source,
+        "signer": v.signer,
+        "description": v.description,
+        "frameworks": v.frameworks,
+        "signature": v.signature,
+        "lineage": v.lineage,
+        "card": v.card,
+        "created_at": v.created_at,
+        "metrics": {k: fnum(x) for k, x in v.metrics.items()},
+        "tags": v.tags,
+        "datasets": v.datasets,
+        "aliases": v.aliases,
+    }
+
+
+def to_model_version(d: dict[str, Any]) -> ModelVersion:
+    return ModelVersion(
+        id=int(d["id"]),
+        model_id=int(d["model_id"]),
+        name=d["name"],
+        version=int(d["version"]),
+        semver=d.get("semver"),
+        blob_sha=d["blob_sha"],
+        size=int(d["size"]),
+        manifest_sha=d["manifest_sha"],
+        run_id=d.get("run_id"),
+        flavor=d["flavor"],
+        serve_flavor=d["serve_flavor"],
+        task=d["task"],
+        source=d["source"],
+        signer=d.get("signer"),
+        description=d["description"],
+        frameworks=dict(d.get("frameworks") or {}),
+        signature=dict(d.get("signature") or {}),
+        lineage=dict(d.get("lineage") or {}),
+        card=dict(d.get("card") or {}),
+        created_at=int(d["created_at"]),
+        metrics={k: pnum(x) for k, x in (d.get("metrics") or {}).items()},
+        tags=dict(d.get("tags") or {}),
+        datasets=list(d.get("datasets") or []),
+        aliases=list(d.get("aliases") or []),
+    )
+
+
+def new_version(n: NewVersion) -> dict[str, Any]:
+    return {
+        "blob_sha": n.blob_sha,
+        "size": n.size,
+        "manifest_sha": n.manifest_sha,
+        "flavor": n.flavor,
+        "serve_flavor": n.serve_flavor,
+        "task": n.task,
+        "source": n.source,
+        "run_id": n.run_id,
+        "semver": n.semver,
+        "signer": n.signer,
+        "description": n.description,
+        "frameworks": dict(n.frameworks),
+        "signature": dict(n.signature),
+        "lineage": jsonable(n.lineage),
+        "card": jsonable(n.card),
+        "metrics": {k: fnum(float(x)) for k, x in n.metrics.items()},
+        "tags": {k: str(x) for k, x in n.tags.items()},
+        "datasets": [[d, int(v)] for d, v in n.datasets],
+    }
+
+
+def to_new_version(d: dict[str, Any]) -> NewVersion:
+    return NewVersion(
+        blob_sha=d["blob_sha"],
+        size=int(d["size"]),
+        manifest_sha=d["manifest_sha"],
+        flavor=d["flavor"],
+        serve_flavor=d["serve_flavor"],
+        task=d["task"],
+        source=d.get("source") or "logged",
+        run_id=d.get("run_id"),
+        semver=d.get("semver"),
+        signer=d.get("signer"),
+        description=d.get("description") or "",
+        frameworks=dict(d.get("frameworks") or {}),
+        signature=dict(d.get("signature") or {}),
+        lineage=dict(d.get("lineage") or {}),
+        card=dict(d.get("card") or {}),
+        metrics={k: pnum(x) for k, x in (d.get("metrics") or {}).items()},
+        tags=dict(d.get("tags") or {}),
+        datasets=[(str(ds), int(v)) for ds, v in (d.get("datasets") or [])],
+    )
+
+
 __all__ = [
     "artifact",
     "dataset",
@@ -214,9 +356,13 @@ __all__ = [
     "dataset_version",
     "experiment",
     "fnum",
+    "jsonable",
     "metric",
+    "model_version",
+    "new_version",
     "pnum",
     "project",
+    "registered_model",
     "run",
     "run_info",
     "run_page",
@@ -226,7 +372,10 @@ __all__ = [
     "to_dataset_version",
     "to_experiment",
     "to_metric",
+    "to_model_version",
+    "to_new_version",
     "to_project",
+    "to_registered_model",
     "to_run",
     "to_run_info",
     "to_run_page",

@@ -1,0 +1,280 @@
+"""``/api/v1/projects/{id}/models`` and ``/api/v1/model-versions``: the model registry.
+
+Model names, aliases and tag keys travel in the query string or the body (never as path
+segments), so any string reaches the repository, which validates it and names the value.
+A version addressed by id is checked against the caller's projects first: another
+project's version does not exist for you.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field, StringConstraints
+
+from keel.exceptions import InvalidArgumentError, NotFoundError
+from keel.server._auth import Guard, reader, writer
+from keel.server._json import JSON
+from keel.server._receipts import check_reference
+from keel.server._types import Id, Int64, Key, Loose, Name, RunId, Sha, Text
+from keel.store.remote import codec
+
+router = APIRouter(prefix="/api/v1", tags=["model registry"])
+MODELS = "/projects/{project_id}/models"
+VERSION = "/model-versions/{version_id}"
+
+#: The widths of the registry's string columns, so PostgreSQL never sees a longer value.
+Str16 = Annotated[str, StringConstraints(max_length=16)]
+Str32 = Annotated[str, StringConstraints(max_length=32)]
+Str64 = Annotated[str, StringConstraints(max_length=64)]
+
+
+class ModelIn(BaseModel):
+    name: Loose
+    description: Loose = ""
+    tags: dict[Loose, Loose] = {}
+
+
+class ModelRef(BaseModel):
+    name: Loose
+
+
+class ModelPatch(BaseModel):
+    name: Loose
+    description: Loose
+
+
+class ModelRename(BaseModel):
+    name: Loose
+    new_name: Loose
+
+
+class ModelTags(BaseModel):
+    name: Loose
+    tags: dict[Loose, Loose]
+
+
+class VersionIn(BaseModel):
+    """A :class:`~keel.store.NewVersion` of model ``name``, with the package's upload
+    receipt (``PUT /api/v1/blobs``)."""
+
+    name: Loose
+    receipt: Text | None = None
+    blob_sha: Sha
+    size: Int64
+    manifest_sha: Sha
+    flavor: Str32
+    serve_flavor: Str32
+    task: Str32
+    source: Str16 = "logged"
+    run_id: RunId | None = None
+    semver: Str64 | None = None
+    signer: Str64 | None = None
+    description: Loose = ""
+    frameworks: dict[Loose, Loose] = {}
+    signature: dict[str, Any] = {}
+    lineage: dict[str, Any] = {}
+    card: dict[str, Any] = {}
+    metrics: dict[Key, float] = {}
+    tags: dict[Loose, Loose] = {}
+    datasets: list[tuple[Name, Id]] = Field(default=[], max_length=10_000)
+
+
+class VersionPatch(BaseModel):
+    description: Loose | None = None
+    card: dict[str, Any] | None = None
+
+
+class VersionTags(BaseModel):
+    tags: dict[Loose, Loose]
+
+
+class AliasIn(BaseModel):
+    name: Loose
+    alias: Loose
+    version_id: Id
+
+
+class SearchIn(BaseModel):
+    filter: Loose | None = None
+    max_results: Int64 = 1000
+
+
+# -- registered models ---------------------------------------------------------------------
+@router.get(MODELS)
+def list_models(project_id: Id, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    models = guard.st.store.registry.list_models(project_id)
+    return JSON({"models": [codec.registered_model(m) for m in models]})
+
+
+@router.post(MODELS)
+def create_model(project_id: Id, body: ModelIn, guard: Guard = Depends(writer)) -> JSON:
+    guard.project_id(project_id)
+    model = guard.st.store.registry.create_model(
+        project_id, body.name, description=body.description, tags=body.tags
+    )
+    return JSON(codec.registered_model(model))
+
+
+@router.post(f"{MODELS}/get-or-create")
+def get_or_create_model(project_id: Id, body: ModelRef, guard: Guard = Depends(writer)) -> JSON:
+    guard.project_id(project_id)
+    model = guard.st.store.registry.get_or_create_model(project_id, body.name)
+    return JSON(codec.registered_model(model))
+
+
+@router.get(f"{MODELS}/lookup")
+def get_model(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    return JSON(codec.registered_model(guard.st.store.registry.get_model(project_id, name)))
+
+
+@router.patch(MODELS)
+def update_model(project_id: Id, body: ModelPatch, guard: Guard = Depends(writer)) -> JSON:
+    guard.project_id(project_id)
+    model = guard.st.store.registry.update_model(
+        project_id, body.name, description=body.description
+    )
+    return JSON(codec.registered_model(model))
+
+
+@router.post(f"{MODELS}/rename")
+def rename_model(project_id: Id, body: ModelRename, guard: Guard = Depends(writer)) -> JSON:
+    guard.project_id(project_id)
+    model = guard.st.store.registry.rename_model(project_id, body.name, body.new_name)
+    return JSON(codec.registered_model(model))
+
+
+@router.delete(MODELS)
+def delete_model(project_id: Id, name: Loose, guard: Guard = Depends(writer)) -> JSON:
+    guard.project_id(project_id)
+    guard.st.store.registry.delete_model(project_id, name)
+    return JSON({})
+
+
+@router.post(f"{MODELS}/tags")
+def set_model_tags(project_id: Id, body: ModelTags, guard: Guard = Depends(writer)) -> JSON:
+    guard.project_id(project_id)
+    guard.st.store.registry.set_model_tags(project_id, body.name, body.tags)
+    return JSON({})
+
+
+@router.delete(f"{MODELS}/tags")
+def delete_model_tag(
+    project_id: Id, name: Loose, key: Loose, guard: Guard = Depends(writer)
+) -> JSON:
+    guard.project_id(project_id)
+    guard.st.store.registry.delete_model_tag(project_id, name, key)
+    return JSON({})
+
+
+# -- versions of a model -------------------------------------------------------------------
+@router.post(f"{MODELS}/versions")
+def create_version(project_id: Id, body: VersionIn, guard: Guard = Depends(writer)) -> JSON:
+    """Register an uploaded package blob as the next version of ``body.name``."""
+    guard.project_id(project_id)
+    st = guard.st
+    check_reference(st, guard.who, body.blob_sha, body.receipt)
+    if not st.store.blobs.exists(body.blob_sha):
+        raise NotFoundError(f"blob {body.blob_sha} is not on the server; upload the package first")
+    if body.run_id is not None:
+        guard.run(body.run_id)
+    new = codec.to_new_version(body.model_dump(exclude={"name", "receipt"}))
+    return JSON(codec.model_version(st.store.registry.create_version(project_id, body.name, new)))
+
+
+@router.get(f"{MODELS}/versions")
+def list_versions(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    versions = guard.st.store.registry.versions(project_id, name)
+    return JSON({"versions": [codec.model_version(v) for v in versions]})
+
+
+@router.get(f"{MODELS}/version")
+def get_version(project_id: Id, name: Loose, version: Id, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    found = guard.st.store.registry.get_version(project_id, name, version)
+    return JSON(codec.model_version(found))
+
+
+@router.get(f"{MODELS}/latest")
+def latest_version(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    return JSON(codec.model_version(guard.st.store.registry.latest_version(project_id, name)))
+
+
+# -- aliases -------------------------------------------------------------------------------
+@router.get(f"{MODELS}/alias")
+def get_by_alias(project_id: Id, name: Loose, alias: Loose, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    found = guard.st.store.registry.get_by_alias(project_id, name, alias)
+    return JSON(codec.model_version(found))
+
+
+@router.put(f"{MODELS}/alias")
+def set_alias(project_id: Id, body: AliasIn, guard: Guard = Depends(writer)) -> JSON:
+    guard.project_id(project_id)
+    guard.model_version(body.version_id)
+    found = guard.st.store.registry.set_alias(project_id, body.name, body.alias, body.version_id)
+    return JSON(codec.model_version(found))
+
+
+@router.delete(f"{MODELS}/alias")
+def delete_alias(project_id: Id, name: Loose, alias: Loose, guard: Guard = Depends(writer)) -> JSON:
+    guard.project_id(project_id)
+    guard.st.store.registry.delete_alias(project_id, name, alias)
+    return JSON({})
+
+
+# -- search --------------------------------------------------------------------------------
+@router.post("/projects/{project_id}/model-versions/search")
+def search_versions(project_id: Id, body: SearchIn, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    cap = guard.st.options.max_results
+    if body.max_results > cap:
+        raise InvalidArgumentError(
+            f"max_results {body.max_results} is over this server's cap of {cap}; narrow the filter"
+        )
+    found = guard.st.store.registry.search_versions(
+        project_id, body.filter, max_results=body.max_results
+    )
+    return JSON({"versions": [codec.model_version(v) for v in found]})
+
+
+# -- one version, by id --------------------------------------------------------------------
+@router.get(VERSION)
+def get_version_by_id(version_id: Id, guard: Guard = Depends(reader)) -> JSON:
+    guard.model_version(version_id)
+    return JSON(codec.model_version(guard.st.store.registry.get_version_by_id(version_id)))
+
+
+@router.patch(VERSION)
+def update_version(version_id: Id, body: VersionPatch, guard: Guard = Depends(writer)) -> JSON:
+    guard.model_version(version_id)
+    found = guard.st.store.registry.update_version(
+        version_id, description=body.description, card=body.card
+    )
+    return JSON(codec.model_version(found))
+
+
+@router.delete(VERSION)
+def delete_version(version_id: Id, guard: Guard = Depends(writer)) -> JSON:
+    guard.model_version(version_id)
+    guard.st.store.registry.delete_version(version_id)
+    return JSON({})
+
+
+@router.post(f"{VERSION}/tags")
+def set_version_tags(version_id: Id, body: VersionTags, guard: Guard = Depends(writer)) -> JSON:
+    guard.model_version(version_id)
+    guard.st.store.registry.set_version_tags(version_id, body.tags)
+    return JSON({})
+
+
+@router.delete(f"{VERSION}/tags")
+def delete_version_tag(version_id: Id, key: Loose, guard: Guard = Depends(writer)) -> JSON:
+    guard.model_version(version_id)
+    guard.st.store.registry.delete_version_tag(version_id, key)
+    return JSON({})
