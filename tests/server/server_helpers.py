@@ -35,15 +35,18 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @contextmanager
-def server_process(home: Path, *args: str) -> Iterator[str]:
-    """``keel server --port <free>`` as a real subprocess with its own KEEL_HOME."""
+def server_process(home: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``keel server --port <free>`` as a real subprocess with its own KEEL_HOME (``env`` adds
+    settings such as KEEL_DB_URI)."""
     port = free_port()
+    extra = env or {}
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith("KEEL_") or k.startswith("KEEL_TEST")
     }
     env["KEEL_HOME"] = str(home)
+    env.update(extra)
     log = home.parent / f"server-{port}.log"
     home.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out:

@@ -12,7 +12,7 @@ import httpx
 from server_helpers import server_process  # type: ignore[import-not-found]
 
 from keel.config import Settings
-from keel.store import open_store
+from keel.store import Store, open_store
 from keel.tracking import TrackingClient
 
 
@@ -78,3 +78,37 @@ def test_two_workers_share_state_through_the_database(tmp_path: Path) -> None:
             for _ in range(10)
         }
         assert seen == {40}
+
+
+def test_two_hosts_with_two_workers_share_one_postgres_and_artifact_store(
+    pg_store: Store, tmp_path: Path
+) -> None:
+    """Four uvicorn workers in two server processes (as on two hosts behind a balancer), one
+    PostgreSQL database and one artifact folder: whichever process answers, it sees the rest."""
+    shared = {
+        "KEEL_DB_URI": pg_store.settings.db_uri,
+        "KEEL_ARTIFACTS_URI": str(tmp_path / "shared-artifacts"),
+    }
+    with (
+        server_process(tmp_path / "host-a", "--workers", "2", env=shared) as a,
+        server_process(tmp_path / "host-b", "--workers", "2", env=shared) as b,
+    ):
+        api = "/api/2.0/mlflow"
+        exp = httpx.post(f"{a}{api}/experiments/create", json={"name": "hosts"}).json()
+        run = httpx.post(
+            f"{b}{api}/runs/create", json={"experiment_id": exp["experiment_id"]}
+        ).json()["run"]["info"]["run_id"]
+        for i in range(40):  # new connections, alternating hosts: every worker takes some
+            body = {"run_id": run, "key": "m", "value": i, "timestamp": i, "step": i}
+            host = a if i % 2 else b
+            assert httpx.post(f"{host}{api}/runs/log-metric", json=body).status_code == 200
+        path = f"/api/2.0/mlflow-artifacts/artifacts/{exp['experiment_id']}/{run}/artifacts/n.txt"
+        assert httpx.put(f"{a}{path}", content=b"written on host a").status_code == 200
+        for host in (a, b, a, b):
+            got = httpx.get(
+                f"{host}{api}/metrics/get-history", params={"run_id": run, "metric_key": "m"}
+            ).json()["metrics"]
+            assert sorted(m["step"] for m in got) == list(range(40))
+            assert httpx.get(f"{host}{path}").content == b"written on host a"
+    stored = pg_store.runs.metric_history(run, "m")
+    assert [m.value for m in stored] == [float(i) for i in range(40)]
