@@ -266,7 +266,7 @@ def _report(results: dict[str, dict[str, Any]], sizes: dict[str, int], *, as_jso
     # the same for both servers; it bounds the ratio whatever the server does.
     client_s = results["mlflow"]["search_runs"] - m_http
     if client_s > 0:
-        print(f"(not a target) the mlflow client's own work on the 2,000-run answer: ~"
+        print(f"(not a target) the mlflow client's own work on the {sizes['n_runs']:,}-run answer: ~"
               f"{client_s * 1000:.0f} ms, so even a server that answered in 0 ms could reach "
               f"at most {results['mlflow']['search_runs'] / client_s:.1f}x end to end")
     print(f"(not compared) creating {sizes['n_runs']:,} runs through the API (8 threads): keel "
