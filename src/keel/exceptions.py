@@ -70,6 +70,11 @@ class ParamConflictError(ConflictError):
     """A parameter was logged again with a different value."""
 
 
+class ConstraintError(ConflictError):
+    """The database refused a write that contradicts what is stored: a key that is taken, or
+    a reference to something that does not exist (any more)."""
+
+
 class StoreError(KeelError):
     """The metadata database or the blob store failed."""
 
@@ -120,6 +125,7 @@ __all__ = [
     "BlobCorruptedError",
     "ConfigError",
     "ConflictError",
+    "ConstraintError",
     "FilterSyntaxError",
     "InvalidArgumentError",
     "KeelError",

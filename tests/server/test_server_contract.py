@@ -14,16 +14,32 @@ from pathlib import Path
 import pytest
 
 from keel.store import (
+    AlertRepository,
     ArtifactRepository,
     BlobStore,
     DatasetRepository,
+    DeploymentRepository,
     ExperimentRepository,
+    MonitorRepository,
+    PipelineRunRepository,
     ProjectRepository,
     RegistryRepository,
     RunRepository,
+    ScheduleRepository,
+    StepCacheRepository,
     Store,
 )
 from keel.store.remote import RemoteBlobStore
+from keel.store.remote._ops import (
+    RemoteAlertRepository,
+    RemoteDeploymentRepository,
+    RemoteMonitorRepository,
+)
+from keel.store.remote._pipelines import (
+    RemotePipelineRunRepository,
+    RemoteScheduleRepository,
+    RemoteStepCacheRepository,
+)
 from keel.store.remote._registry import RemoteRegistryRepository
 from keel.store.remote._repos import (
     RemoteArtifactRepository,
@@ -57,6 +73,12 @@ PAIRS = [
     (ArtifactRepository, RemoteArtifactRepository),
     (DatasetRepository, RemoteDatasetRepository),
     (RegistryRepository, RemoteRegistryRepository),
+    (DeploymentRepository, RemoteDeploymentRepository),
+    (MonitorRepository, RemoteMonitorRepository),
+    (AlertRepository, RemoteAlertRepository),
+    (PipelineRunRepository, RemotePipelineRunRepository),
+    (StepCacheRepository, RemoteStepCacheRepository),
+    (ScheduleRepository, RemoteScheduleRepository),
     (BlobStore, RemoteBlobStore),
 ]
 

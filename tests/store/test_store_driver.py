@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from keel.exceptions import NotFoundError, StoreError
+from keel.exceptions import ConstraintError, NotFoundError, StoreError
 from keel.store import Store
 
 
@@ -32,7 +32,7 @@ def test_commit_rollback_and_errors(store: Store) -> None:
         raise NotFoundError("the caller gave up")
     assert _count(store, "rolled-back") == 0  # nothing of a failed block is kept
 
-    with pytest.raises(StoreError, match="metadata database error"), db.cursor(write=True) as cur:
+    with pytest.raises(ConstraintError, match="refused the write"), db.cursor(write=True) as cur:
         cur.execute(insert, ("twice", "", 1))
         cur.execute(insert, ("twice", "", 1))  # unique name: the driver's error, translated
     assert _count(store, "twice") == 0

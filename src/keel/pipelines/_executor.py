@@ -277,6 +277,7 @@ class Execution:
             arguments=node.arguments,
             upstream={dep: self._upstream(dep) for dep in node.deps},
             artifacts_uri=self.store.blobs.root_url,
+            blobs=self.store.blobs if self.runner.in_memory else None,
             store_output=cacheable or not self.runner.in_memory,
             attempt=st.attempts,
             timeout=node.step.timeout,

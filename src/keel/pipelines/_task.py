@@ -44,6 +44,9 @@ class Task:
     store_output: bool
     attempt: int = 1
     timeout: float | None = None
+    #: The driver's own blob store, for runners in its process (set for a remote store,
+    #: whose ``artifacts_uri`` is an API URL, not a folder a worker could open).
+    blobs: BlobStore | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -62,13 +65,17 @@ class TaskResult:
 
 
 @functools.lru_cache(maxsize=8)
-def _blobs(uri: str) -> BlobStore:
+def _blobs_at(uri: str) -> BlobStore:
     return BlobStore(uri)
+
+
+def _blobs(task: Task) -> BlobStore:
+    return task.blobs if task.blobs is not None else _blobs_at(task.artifacts_uri)
 
 
 def load_arguments(task: Task) -> dict[str, Any]:
     """The step's arguments with every Ref replaced by the upstream value it points at."""
-    blobs = _blobs(task.artifacts_uri)
+    blobs = _blobs(task)
     cache: dict[str, Any] = {}
 
     def value_of(ref: Ref) -> Any:
@@ -97,7 +104,7 @@ def execute(task: Task, *, catch: bool = True) -> TaskResult:
     try:
         arguments = load_arguments(task)
         value = task.step.call_with(arguments)
-        manifest = store_value(value, _blobs(task.artifacts_uri)) if task.store_output else None
+        manifest = store_value(value, _blobs(task)) if task.store_output else None
     except UnstorableOutputError as exc:
         return TaskResult(
             task.node,

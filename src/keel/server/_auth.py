@@ -30,6 +30,9 @@ from keel.store.ownership import (
     project_of_dataset,
     project_of_dataset_version,
     project_of_model_version,
+    project_of_pipeline_run,
+    project_of_schedule,
+    project_of_schedule_fire,
 )
 from keel.store.users import TOKEN_PREFIX, Role, User
 
@@ -166,6 +169,25 @@ class Guard:
         for admins too: a missing id is a 404 before any write can trip a foreign key."""
         pid = project_of_model_version(self.st.store.db, version_id)
         self.project_id(pid, f"model version id {version_id}")
+        return pid
+
+    def pipeline_run(self, run_id: str) -> int:
+        """Check access to a pipeline run (exact id); returns its project id. Looked up for
+        admins too, so a missing id is a 404 rather than a foreign-key error."""
+        pid = project_of_pipeline_run(self.st.store.db, run_id)
+        self.project_id(pid, f"pipeline run {run_id!r}")
+        return pid
+
+    def schedule(self, schedule_id: int) -> int:
+        """Check access to a schedule by id; returns its project id."""
+        pid = project_of_schedule(self.st.store.db, schedule_id)
+        self.project_id(pid, f"schedule id {schedule_id}")
+        return pid
+
+    def schedule_fire(self, fire_id: int) -> int:
+        """Check access to one fired occurrence of a schedule; returns its project id."""
+        pid = project_of_schedule_fire(self.st.store.db, fire_id)
+        self.project_id(pid, f"schedule fire {fire_id}")
         return pid
 
 

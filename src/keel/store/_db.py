@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from keel.exceptions import ConfigError, StoreError
+from keel.exceptions import ConfigError, ConstraintError, StoreError
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
@@ -113,11 +113,9 @@ class Database:
             try:
                 with self._transaction(write=write) as sa_conn, _dbapi_cursor(sa_conn) as cur:
                     yield cur
-            except StoreError:
-                raise
             except Exception as exc:
                 if type(exc).__name__ == "IntegrityError":
-                    raise StoreError(f"metadata database error on {self.safe_uri}: {exc}") from exc
+                    raise _constraint(exc) from exc
                 raise
             return
         conn = self._sqlite_conn()
@@ -135,6 +133,8 @@ class Database:
         except BaseException as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise _constraint(exc) from exc
             if isinstance(exc, sqlite3.Error):
                 raise StoreError(f"metadata database error on {self.safe_uri}: {exc}") from exc
             raise
@@ -198,6 +198,14 @@ class Database:
             conn.close()
         if self._engine is not None:
             self._engine.dispose()
+
+
+def _constraint(exc: BaseException) -> ConstraintError:
+    detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    return ConstraintError(
+        f"the database refused the write ({detail}): a name or id is taken, or something it "
+        "refers to does not exist"
+    )
 
 
 def _sqlite_file(uri: str) -> Path | None:

@@ -23,12 +23,16 @@ from keel.store._schema import (
     table,
 )
 from keel.store._schema_auth import LoggedModelFileRow, LoggedModelRow
+from keel.store._schema_monitoring import ReferenceProfileRow
+from keel.store._schema_pipelines import CacheBlobRow
 from keel.store._schema_registry import ModelVersionRow, RegisteredModelRow
 
 A, R, E = table(ArtifactRow), table(RunRow), table(ExperimentRow)
 DF, DV, D = table(DatasetFileRow), table(DatasetVersionRow), table(DatasetRow)
 LMF, LMOD = table(LoggedModelFileRow), table(LoggedModelRow)
 MV, RM = table(ModelVersionRow), table(RegisteredModelRow)
+CB = table(CacheBlobRow)
+RP = table(ReferenceProfileRow)
 
 
 def _references(sha: str) -> list[Select[tuple[int]]]:
@@ -46,12 +50,14 @@ def _references(sha: str) -> list[Select[tuple[int]]]:
         .join(LMF, LMF.c.model_id == LMOD.c.id)
         .where(LMF.c.blob_sha == sha),
         select(RM.c.project_id).join(MV, MV.c.model_id == RM.c.id).where(MV.c.blob_sha == sha),
+        select(CB.c.project_id).where(CB.c.blob_sha == sha),  # a cached pipeline step output
+        select(RP.c.project_id).where(RP.c.blob_sha == sha),  # a monitoring reference profile
     ]
 
 
 def projects_referencing(db: Database, sha: str) -> set[int]:
-    """Ids of every project with a run artifact, dataset file, model file or registered
-    model version package of ``sha``."""
+    """Ids of every project with a run artifact, dataset file, model file, registered
+    model version package, cached step output or reference profile of ``sha``."""
     with db.read() as conn:
         found: list[Any] = list(conn.execute(union(*_references(sha))).scalars())
     return {int(pid) for pid in found}
@@ -85,9 +91,68 @@ def project_of_model_version(db: Database, version_id: int) -> int:
     return int(pid)
 
 
+def _project_of(db: Database, query: Select[Any], what: str) -> int:
+    with db.read() as conn:
+        pid = conn.execute(query).scalar()
+    if pid is None:
+        raise NotFoundError(f"{what} does not exist")
+    return int(pid)
+
+
+def project_of_monitor(db: Database, monitor_id: int) -> int:
+    from keel.store.monitors import MON
+
+    query = select(MON.c.project_id).where(MON.c.id == monitor_id)
+    return _project_of(db, query, f"monitor id {monitor_id}")
+
+
+def project_of_alert(db: Database, alert_id: int) -> int:
+    from keel.store.alerts import AL
+
+    query = select(AL.c.project_id).where(AL.c.id == alert_id)
+    return _project_of(db, query, f"alert id {alert_id}")
+
+
+def project_of_notifier(db: Database, notifier_id: int) -> int:
+    from keel.store.alerts import NT
+
+    query = select(NT.c.project_id).where(NT.c.id == notifier_id)
+    return _project_of(db, query, f"notifier id {notifier_id}")
+
+
+def project_of_pipeline_run(db: Database, run_id: str) -> int:
+    from keel.store._schema_pipelines import PipelineRunRow
+
+    PR = table(PipelineRunRow)
+    query = select(PR.c.project_id).where(PR.c.id == run_id)
+    return _project_of(db, query, f"pipeline run {run_id!r}")
+
+
+def project_of_schedule(db: Database, schedule_id: int) -> int:
+    from keel.store._schema_pipelines import ScheduleRow
+
+    SC = table(ScheduleRow)
+    query = select(SC.c.project_id).where(SC.c.id == schedule_id)
+    return _project_of(db, query, f"schedule id {schedule_id}")
+
+
+def project_of_schedule_fire(db: Database, fire_id: int) -> int:
+    from keel.store._schema_pipelines import ScheduleFireRow, ScheduleRow
+
+    SC, SF = table(ScheduleRow), table(ScheduleFireRow)
+    query = select(SC.c.project_id).join(SF, SF.c.schedule_id == SC.c.id).where(SF.c.id == fire_id)
+    return _project_of(db, query, f"schedule fire {fire_id}")
+
+
 __all__ = [
+    "project_of_alert",
     "project_of_dataset",
     "project_of_dataset_version",
     "project_of_model_version",
+    "project_of_monitor",
+    "project_of_notifier",
+    "project_of_pipeline_run",
+    "project_of_schedule",
+    "project_of_schedule_fire",
     "projects_referencing",
 ]

@@ -7,8 +7,11 @@ from fastapi import APIRouter
 from keel.server.api import (
     artifacts,
     datasets,
+    deployments,
     experiments,
     meta,
+    monitoring,
+    pipelines,
     projects,
     registry,
     runs,
@@ -23,6 +26,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     artifacts.router,
     datasets.router,
     registry.router,
+    deployments.router,
+    monitoring.router,
+    pipelines.router,
     users.router,
 )
 

@@ -17,6 +17,16 @@ from keel.exceptions import ConfigError
 from keel.store._db import Database
 from keel.store.remote._blobs import RemoteBlobStore
 from keel.store.remote._http import Http
+from keel.store.remote._ops import (
+    RemoteAlertRepository,
+    RemoteDeploymentRepository,
+    RemoteMonitorRepository,
+)
+from keel.store.remote._pipelines import (
+    RemotePipelineRunRepository,
+    RemoteScheduleRepository,
+    RemoteStepCacheRepository,
+)
 from keel.store.remote._registry import RemoteRegistryRepository
 from keel.store.remote._repos import (
     RemoteArtifactRepository,
@@ -93,6 +103,12 @@ def open_remote_store(settings: Settings) -> Any:
         "artifacts": RemoteArtifactRepository(http),
         "datasets": RemoteDatasetRepository(http),
         "registry": RemoteRegistryRepository(http),
+        "pipeline_runs": RemotePipelineRunRepository(http),
+        "step_cache": RemoteStepCacheRepository(http),
+        "schedules": RemoteScheduleRepository(http),
+        "deployments": RemoteDeploymentRepository(http),
+        "monitors": RemoteMonitorRepository(http),
+        "alerts": RemoteAlertRepository(http),
     }
     return Store(
         settings,

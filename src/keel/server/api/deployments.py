@@ -1,0 +1,160 @@
+"""``/api/v1/projects/{id}/deployments``: deployment specs and their revision history.
+
+Deployment names travel in the query string or the body (never as path segments), so any
+string reaches the repository, which validates it and names the value. Readers read
+specs and history; writers apply, roll back and delete.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field, StringConstraints
+
+from keel.exceptions import InvalidArgumentError
+from keel.server._auth import Guard, reader, writer
+from keel.server._json import JSON
+from keel.server._types import Id, Loose
+from keel.store.deployments import DeploymentTarget
+from keel.store.remote import codec_ops
+
+router = APIRouter(prefix="/api/v1", tags=["deployments"])
+DEPLOYMENTS = "/projects/{project_id}/deployments"
+
+#: The widths of the target columns; no NUL, which PostgreSQL cannot store in text.
+Str255 = Annotated[str, StringConstraints(max_length=255, pattern=r"^[^\x00]*$")]
+Str512 = Annotated[str, StringConstraints(max_length=512, pattern=r"^[^\x00]*$")]
+Weight = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+
+
+class TargetIn(BaseModel):
+    endpoint: Str255
+    model_ref: Str512
+    model_name: Str255
+    weight: Weight = 0.0
+    shadow: bool = False
+
+
+class ApplyIn(BaseModel):
+    name: Loose
+    spec: dict[str, Any]
+    targets: list[TargetIn] = Field(default=[], max_length=10_000)
+    note: Loose = ""
+
+
+class RollbackIn(BaseModel):
+    name: Loose
+    revision: Id
+
+
+def finite_json(value: dict[str, Any], what: str) -> None:
+    """Refuse NaN and infinity in a free-form JSON body: no JSON answer could carry them."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError as exc:
+        raise InvalidArgumentError(f"{what} must not hold NaN or infinity: {exc}") from exc
+
+
+def existing_project(guard: Guard, project_id: int) -> None:
+    """The caller's access check, plus (for admins, who pass it for any id) that the
+    project exists: a write to a missing project is a 404, not a foreign-key error."""
+    guard.project_id(project_id)
+    if guard.who.is_admin:
+        guard.st.store.projects.get_by_id(project_id)
+
+
+def _targets(body: ApplyIn) -> list[DeploymentTarget]:
+    seen: set[tuple[str, str]] = set()
+    for t in body.targets:
+        if (t.endpoint, t.model_ref) in seen:
+            raise InvalidArgumentError(
+                f"endpoint {t.endpoint!r} lists model {t.model_ref!r} twice; list it once"
+            )
+        seen.add((t.endpoint, t.model_ref))
+    return [DeploymentTarget(**t.model_dump()) for t in body.targets]
+
+
+@router.get(DEPLOYMENTS)
+def list_deployments(project_id: Id, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    found = guard.st.store.deployments.list(project_id)
+    return JSON({"deployments": [codec_ops.deployment(d) for d in found]})
+
+
+@router.post(DEPLOYMENTS)
+def apply_deployment(project_id: Id, body: ApplyIn, guard: Guard = Depends(writer)) -> JSON:
+    """Store a spec as the deployment's next revision (a no-op when it is unchanged)."""
+    existing_project(guard, project_id)
+    finite_json(body.spec, "a deployment spec")
+    dep, changed = guard.st.store.deployments.apply(
+        project_id, body.name, body.spec, _targets(body), note=body.note
+    )
+    return JSON({"deployment": codec_ops.deployment(dep), "changed": changed})
+
+
+@router.get(f"{DEPLOYMENTS}/lookup")
+def get_deployment(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    return JSON(codec_ops.deployment(guard.st.store.deployments.get(project_id, name)))
+
+
+@router.get(f"{DEPLOYMENTS}/find")
+def find_deployment(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> JSON:
+    """The deployment, deleted ones too; ``{"deployment": null}`` when there is none."""
+    guard.project_id(project_id)
+    found = guard.st.store.deployments.find(project_id, name)
+    return JSON({"deployment": None if found is None else codec_ops.deployment(found)})
+
+
+@router.get(f"{DEPLOYMENTS}/current-revision")
+def current_revision(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    return JSON({"revision": guard.st.store.deployments.current_revision(project_id, name)})
+
+
+@router.get(f"{DEPLOYMENTS}/revisions")
+def list_revisions(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    found = guard.st.store.deployments.revisions(project_id, name)
+    return JSON({"revisions": [codec_ops.deployment_revision(r) for r in found]})
+
+
+@router.get(f"{DEPLOYMENTS}/revision")
+def get_revision(project_id: Id, name: Loose, revision: Id, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    found = guard.st.store.deployments.revision(project_id, name, revision)
+    return JSON(codec_ops.deployment_revision(found))
+
+
+@router.post(f"{DEPLOYMENTS}/rollback")
+def rollback_deployment(project_id: Id, body: RollbackIn, guard: Guard = Depends(writer)) -> JSON:
+    guard.project_id(project_id)
+    dep = guard.st.store.deployments.rollback(project_id, body.name, body.revision)
+    return JSON(codec_ops.deployment(dep))
+
+
+@router.delete(DEPLOYMENTS)
+def delete_deployment(project_id: Id, name: Loose, guard: Guard = Depends(writer)) -> JSON:
+    guard.project_id(project_id)
+    guard.st.store.deployments.delete(project_id, name)
+    return JSON({})
+
+
+@router.get("/projects/{project_id}/deployment-targets")
+def all_targets(project_id: Id, guard: Guard = Depends(reader)) -> JSON:
+    """(deployment, revision, target) of every revision: the lineage table."""
+    guard.project_id(project_id)
+    rows = guard.st.store.deployments.all_targets(project_id)
+    return JSON(
+        {
+            "targets": [
+                {"deployment": name, "revision": rev, "target": codec_ops.deployment_target(t)}
+                for name, rev, t in rows
+            ]
+        }
+    )
+
+
+__all__ = ["existing_project", "finite_json", "router"]

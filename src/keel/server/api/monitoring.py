@@ -1,0 +1,373 @@
+"""``/api/v1/projects/{id}/monitors``, ``.../references``, ``.../alerts``, ``.../notifiers``.
+
+Readers see monitors, reference profiles, alerts and deliveries; writers change them.
+A notifier's config holds webhook URLs (their path is the secret) and SMTP settings, so
+every notifier route is for project admins only. An object addressed by id (monitor,
+alert, notifier) is checked against the caller's projects first: another project's
+object does not exist for you.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field, StringConstraints
+
+from keel.exceptions import InvalidArgumentError, NotFoundError
+from keel.server._auth import Guard, project_admin, reader, writer
+from keel.server._json import JSON
+from keel.server._receipts import check_reference
+from keel.server._types import Id, Int64, Loose, Millis, Sha
+from keel.server.api.deployments import existing_project, finite_json
+from keel.store import Database
+from keel.store.ownership import project_of_alert, project_of_monitor, project_of_notifier
+from keel.store.remote import codec_ops
+
+router = APIRouter(prefix="/api/v1", tags=["monitoring"])
+PROJECT = "/projects/{project_id}"
+MONITORS = f"{PROJECT}/monitors"
+REFERENCES = f"{PROJECT}/references"
+ALERTS = f"{PROJECT}/alerts"
+ALERT = f"{ALERTS}/{{alert_id}}"
+NOTIFIERS = f"{PROJECT}/notifiers"
+ALERT_STATES = ("live", "open", "acknowledged", "resolved")
+
+#: Column widths, and no NUL (PostgreSQL cannot store it in text).
+_NO_NUL = r"^[^\x00]*$"
+Str16 = Annotated[str, StringConstraints(max_length=16, pattern=_NO_NUL)]
+Str32 = Annotated[str, StringConstraints(max_length=32, pattern=_NO_NUL)]
+Str255 = Annotated[str, StringConstraints(max_length=255, pattern=_NO_NUL)]
+Str512 = Annotated[str, StringConstraints(max_length=512, pattern=_NO_NUL)]
+Clean = Annotated[str, StringConstraints(max_length=1 << 20, pattern=_NO_NUL)]
+Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
+
+
+class MonitorIn(BaseModel):
+    deployment: Loose
+    reference: Str512 | None = None
+    config: dict[str, Any] | None = None
+    window: Str32 | None = None
+    enabled: bool | None = None
+
+
+class MarkRunIn(BaseModel):
+    window_end: Millis
+
+
+class ReferenceIn(BaseModel):
+    """A reference profile already uploaded as a blob, with its upload receipt."""
+
+    subject: Loose
+    blob_sha: Sha
+    receipt: Loose | None = None
+    num_rows: Annotated[int, Field(ge=0, le=2**63 - 1)]
+    num_columns: Count
+    source: Clean = ""
+
+
+class AlertIn(BaseModel):
+    kind: Str32
+    severity: Loose
+    dedup_key: Str512
+    title: Clean
+    message: Clean = ""
+    evidence: dict[str, Any] = {}
+    deployment: Str255 = ""
+    monitor_id: Id | None = None
+    window_start: Int64 | None = None
+    window_end: Int64 | None = None
+
+
+class TransitionIn(BaseModel):
+    by: Str255 = ""
+    note: Clean = ""
+
+
+class ResolveAbsentIn(BaseModel):
+    monitor_id: Id
+    kinds: list[Str32] = Field(max_length=1000)
+    keep: list[Loose] = Field(default=[], max_length=100_000)
+    by: Str255
+
+
+class EnqueueIn(BaseModel):
+    event: Str16
+
+
+class NotifierIn(BaseModel):
+    name: Loose
+    kind: Loose
+    config: dict[str, Any] = {}
+    min_severity: Loose = "warning"
+    deployment: Str255 = ""
+
+
+def _owned(
+    guard: Guard,
+    owner_of: Callable[[Database, int], int],
+    object_id: int,
+    what: str,
+    project_id: int | None = None,
+) -> None:
+    """404 unless the object exists in a project the caller may see (and, when given, in
+    ``project_id``); 403 when the caller's role there is too low."""
+    pid = owner_of(guard.st.store.db, object_id)
+    guard.project_id(pid, what)
+    if project_id is not None and pid != project_id:
+        raise NotFoundError(f"{what} does not exist in project id {project_id}")
+
+
+# -- monitors ------------------------------------------------------------------------------
+@router.get(MONITORS)
+def list_monitors(
+    project_id: Id, enabled_only: bool = False, guard: Guard = Depends(reader)
+) -> JSON:
+    guard.project_id(project_id)
+    found = guard.st.store.monitors.list(project_id, enabled_only=enabled_only)
+    return JSON({"monitors": [codec_ops.monitor(m) for m in found]})
+
+
+@router.put(MONITORS)
+def upsert_monitor(project_id: Id, body: MonitorIn, guard: Guard = Depends(writer)) -> JSON:
+    """Create the monitor of ``body.deployment`` or change the fields given."""
+    existing_project(guard, project_id)
+    if body.config is not None:
+        finite_json(body.config, "a monitor config")
+    found = guard.st.store.monitors.upsert(
+        project_id,
+        body.deployment,
+        reference=body.reference,
+        config=body.config,
+        window=body.window,
+        enabled=body.enabled,
+    )
+    return JSON(codec_ops.monitor(found))
+
+
+@router.get(f"{MONITORS}/lookup")
+def get_monitor(project_id: Id, deployment: Loose, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    return JSON(codec_ops.monitor(guard.st.store.monitors.get(project_id, deployment)))
+
+
+@router.get(f"{MONITORS}/find")
+def find_monitor(project_id: Id, deployment: Loose, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    found = guard.st.store.monitors.find(project_id, deployment)
+    return JSON({"monitor": None if found is None else codec_ops.monitor(found)})
+
+
+@router.delete(MONITORS)
+def delete_monitor(project_id: Id, deployment: Loose, guard: Guard = Depends(writer)) -> JSON:
+    guard.project_id(project_id)
+    guard.st.store.monitors.delete(project_id, deployment)
+    return JSON({})
+
+
+@router.get("/monitors/{monitor_id}")
+def get_monitor_by_id(monitor_id: Id, guard: Guard = Depends(reader)) -> JSON:
+    _owned(guard, project_of_monitor, monitor_id, f"monitor id {monitor_id}")
+    return JSON(codec_ops.monitor(guard.st.store.monitors.get_by_id(monitor_id)))
+
+
+@router.post("/monitors/{monitor_id}/mark-run")
+def mark_run(monitor_id: Id, body: MarkRunIn, guard: Guard = Depends(writer)) -> JSON:
+    _owned(guard, project_of_monitor, monitor_id, f"monitor id {monitor_id}")
+    guard.st.store.monitors.mark_run(monitor_id, body.window_end)
+    return JSON({})
+
+
+# -- reference profiles --------------------------------------------------------------------
+@router.get(REFERENCES)
+def list_references(project_id: Id, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    found = guard.st.store.monitors.list_references(project_id)
+    return JSON({"references": [codec_ops.reference_info(r) for r in found]})
+
+
+@router.put(REFERENCES)
+def put_reference(project_id: Id, body: ReferenceIn, guard: Guard = Depends(writer)) -> JSON:
+    """Store (or replace) the profile of ``body.subject``; its blob must be uploaded first."""
+    existing_project(guard, project_id)
+    st = guard.st
+    check_reference(st, guard.who, body.blob_sha, body.receipt)
+    if not st.store.blobs.exists(body.blob_sha):
+        raise NotFoundError(f"blob {body.blob_sha} is not on the server; upload the profile first")
+    info = st.store.monitors.put_reference(
+        project_id,
+        body.subject,
+        blob_sha=body.blob_sha,
+        num_rows=body.num_rows,
+        num_columns=body.num_columns,
+        source=body.source,
+    )
+    return JSON(codec_ops.reference_info(info))
+
+
+@router.get(f"{REFERENCES}/lookup")
+def get_reference(project_id: Id, subject: Loose, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    found = guard.st.store.monitors.get_reference(project_id, subject)
+    return JSON(codec_ops.reference_info(found))
+
+
+@router.get(f"{REFERENCES}/find")
+def find_reference(project_id: Id, subject: Loose, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    found = guard.st.store.monitors.find_reference(project_id, subject)
+    return JSON({"reference": None if found is None else codec_ops.reference_info(found)})
+
+
+# -- alerts --------------------------------------------------------------------------------
+@router.get(ALERTS)
+def list_alerts(
+    project_id: Id,
+    state: Loose | None = None,
+    deployment: Loose | None = None,
+    kind: Loose | None = None,
+    since: Int64 | None = None,
+    limit: Count = 100,
+    guard: Guard = Depends(reader),
+) -> JSON:
+    """Alerts newest first; ``state=live`` means open or acknowledged."""
+    guard.project_id(project_id)
+    if state is not None and state not in ALERT_STATES:
+        raise InvalidArgumentError(
+            f"alert state {state[:40]!r} is not one of {', '.join(ALERT_STATES)}"
+        )
+    found = guard.st.store.alerts.list(
+        project_id, state=state, deployment=deployment, kind=kind, since=since, limit=limit
+    )
+    return JSON({"alerts": [codec_ops.alert(a) for a in found]})
+
+
+@router.post(ALERTS)
+def record_alert(project_id: Id, body: AlertIn, guard: Guard = Depends(writer)) -> JSON:
+    """Open an alert, or bump the live one with the same ``dedup_key``."""
+    existing_project(guard, project_id)
+    if body.monitor_id is not None:
+        what = f"monitor id {body.monitor_id}"
+        _owned(guard, project_of_monitor, body.monitor_id, what, project_id)
+    new = codec_ops.to_new_alert(body.model_dump())
+    found, event = guard.st.store.alerts.record(project_id, new)
+    return JSON({"alert": codec_ops.alert(found), "event": event})
+
+
+@router.get(f"{ALERTS}/latest-id")
+def latest_alert_id(
+    project_id: Id,
+    deployment: Loose | None = None,
+    kind: Loose | None = None,
+    guard: Guard = Depends(reader),
+) -> JSON:
+    guard.project_id(project_id)
+    found = guard.st.store.alerts.latest_id(project_id, deployment=deployment, kind=kind)
+    return JSON({"id": found})
+
+
+@router.post(f"{ALERTS}/resolve-absent")
+def resolve_absent(project_id: Id, body: ResolveAbsentIn, guard: Guard = Depends(writer)) -> JSON:
+    """Resolve the monitor's live alerts of ``kinds`` whose key is not in ``keep``."""
+    guard.project_id(project_id)
+    what = f"monitor id {body.monitor_id}"
+    _owned(guard, project_of_monitor, body.monitor_id, what, project_id)
+    resolved = guard.st.store.alerts.resolve_absent(
+        project_id, body.monitor_id, body.kinds, set(body.keep), by=body.by
+    )
+    return JSON({"alerts": [codec_ops.alert(a) for a in resolved]})
+
+
+@router.get(ALERT)
+def get_alert(project_id: Id, alert_id: Id, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    return JSON(codec_ops.alert(guard.st.store.alerts.get(project_id, alert_id)))
+
+
+def _by(guard: Guard, given: str) -> str:
+    """With authentication on, who acknowledged or resolved is the caller, not a claim."""
+    return guard.who.name or given
+
+
+@router.post(f"{ALERT}/acknowledge")
+def acknowledge_alert(
+    project_id: Id, alert_id: Id, body: TransitionIn, guard: Guard = Depends(writer)
+) -> JSON:
+    guard.project_id(project_id)
+    found = guard.st.store.alerts.acknowledge(
+        project_id, alert_id, by=_by(guard, body.by), note=body.note
+    )
+    return JSON(codec_ops.alert(found))
+
+
+@router.post(f"{ALERT}/resolve")
+def resolve_alert(
+    project_id: Id, alert_id: Id, body: TransitionIn, guard: Guard = Depends(writer)
+) -> JSON:
+    guard.project_id(project_id)
+    found = guard.st.store.alerts.resolve(
+        project_id, alert_id, by=_by(guard, body.by), note=body.note
+    )
+    return JSON(codec_ops.alert(found))
+
+
+@router.post(f"{ALERT}/enqueue")
+def enqueue_alert(
+    project_id: Id, alert_id: Id, body: EnqueueIn, guard: Guard = Depends(writer)
+) -> JSON:
+    """One pending delivery of the alert's ``event`` per notifier that wants it (the
+    stored alert decides, not the caller's copy)."""
+    guard.project_id(project_id)
+    alerts = guard.st.store.alerts
+    made = alerts.enqueue(alerts.get(project_id, alert_id), body.event)
+    return JSON({"deliveries": [codec_ops.delivery(d) for d in made]})
+
+
+@router.get("/alerts/{alert_id}/deliveries")
+def list_deliveries(alert_id: Id, guard: Guard = Depends(reader)) -> JSON:
+    _owned(guard, project_of_alert, alert_id, f"alert id {alert_id}")
+    found = guard.st.store.alerts.deliveries(alert_id)
+    return JSON({"deliveries": [codec_ops.delivery(d) for d in found]})
+
+
+# -- notifiers (their config is a secret: project admins only) -----------------------------
+@router.get(NOTIFIERS)
+def list_notifiers(project_id: Id, guard: Guard = Depends(project_admin)) -> JSON:
+    guard.project_id(project_id)
+    found = guard.st.store.alerts.list_notifiers(project_id)
+    return JSON({"notifiers": [codec_ops.notifier(n) for n in found]})
+
+
+@router.post(NOTIFIERS)
+def add_notifier(project_id: Id, body: NotifierIn, guard: Guard = Depends(project_admin)) -> JSON:
+    existing_project(guard, project_id)
+    finite_json(body.config, "a notifier config")
+    found = guard.st.store.alerts.add_notifier(
+        project_id,
+        body.name,
+        body.kind,
+        body.config,
+        min_severity=body.min_severity,
+        deployment=body.deployment,
+    )
+    return JSON(codec_ops.notifier(found))
+
+
+@router.get(f"{NOTIFIERS}/lookup")
+def get_notifier(project_id: Id, name: Loose, guard: Guard = Depends(project_admin)) -> JSON:
+    guard.project_id(project_id)
+    return JSON(codec_ops.notifier(guard.st.store.alerts.get_notifier(project_id, name)))
+
+
+@router.delete(NOTIFIERS)
+def remove_notifier(project_id: Id, name: Loose, guard: Guard = Depends(project_admin)) -> JSON:
+    guard.project_id(project_id)
+    guard.st.store.alerts.remove_notifier(project_id, name)
+    return JSON({})
+
+
+@router.get("/notifiers/{notifier_id}")
+def get_notifier_by_id(notifier_id: Id, guard: Guard = Depends(project_admin)) -> JSON:
+    _owned(guard, project_of_notifier, notifier_id, f"notifier id {notifier_id}")
+    return JSON(codec_ops.notifier(guard.st.store.alerts.get_notifier_by_id(notifier_id)))

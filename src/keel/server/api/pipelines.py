@@ -1,0 +1,427 @@
+"""``/api/v1`` for pipelines: pipeline runs and their steps, the step cache, schedules.
+
+What ``keel pipeline run`` needs against a team server: the run and its step rows, the
+runs of cached steps (``new_runs``, created in the same transaction as the step rows), and
+the project's step cache. A cache entry is accepted only when every blob of its manifest
+is on the server and the caller may reference it (the upload receipt of ``PUT
+/api/v1/blobs``, as for registry packages). Ids of pipeline runs, schedules and fires are
+checked against the caller's projects: another project's object does not exist for you.
+The scheduler's own bookkeeping (heartbeats, expiring lost leases) is not served here: a
+scheduler runs next to the database.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field, StringConstraints
+
+from keel.exceptions import AlreadyExistsError, NotFoundError
+from keel.server._auth import Guard, Principal, authenticated, reader, writer
+from keel.server._json import JSON
+from keel.server._receipts import check_reference
+from keel.server._state import AppState, state
+from keel.server._types import Id, Int64, Key, Loose, Millis, Name, Sha, Text
+from keel.store import RunStatus
+from keel.store.ownership import project_of_pipeline_run
+from keel.store.pipelines import StepStatus, manifest_blobs
+from keel.store.remote import codec_pipelines as codec
+
+router = APIRouter(prefix="/api/v1", tags=["pipelines"])
+PROJECT = "/projects/{project_id}"
+RUN = "/pipeline-runs/{run_id}"
+CACHE = f"{PROJECT}/step-cache"
+SCHEDULES = f"{PROJECT}/schedules"
+SCHEDULE = "/schedules/{schedule_id}"
+FIRE = "/schedule-fires/{fire_id}"
+
+#: The widths of the pipeline tables' string columns, so PostgreSQL never sees a longer value.
+Str16 = Annotated[str, StringConstraints(max_length=16)]
+Str32 = Annotated[str, StringConstraints(max_length=32)]
+Str255 = Annotated[str, StringConstraints(max_length=255)]
+Str512 = Annotated[str, StringConstraints(max_length=512)]
+RunRef = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+CacheKey = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
+
+
+class StartIn(BaseModel):
+    run_id: RunRef
+    pipeline: Loose
+    target: Loose = ""
+    runner: Str32 = ""
+    params: dict[Loose, Any] = {}
+    n_steps: Count = 0
+
+
+class StepIn(BaseModel):
+    node: Name
+    step: Name
+    status: StepStatus
+    cache_key: Annotated[str, StringConstraints(max_length=64)] = ""
+    run_id: RunRef | None = None
+    attempts: Count = 0
+    started_at: Millis = 0
+    ended_at: Millis | None = None
+    duration_ms: Int64 = 0
+    reason: Loose = ""
+    error: Loose = ""
+
+
+class ChildRunIn(BaseModel):
+    """A finished run of a cached step (``keel.store.runs.ChildRun``)."""
+
+    id: RunRef
+    experiment_id: Id
+    parent_id: RunRef
+    name: Loose
+    status: RunStatus
+    start_time: Millis
+    end_time: Millis
+    user: Str255 = ""
+    tags: dict[Key, Loose] = {}
+
+
+class StepsIn(BaseModel):
+    steps: list[StepIn] = Field(default=[], max_length=100_000)
+    new_runs: list[ChildRunIn] = Field(default=[], max_length=100_000)
+
+
+class FinishIn(BaseModel):
+    status: Str16
+    n_cached: Count = 0
+    n_ran: Count = 0
+    n_failed: Count = 0
+    error: Loose = ""
+
+
+class EntryIn(BaseModel):
+    """A step-cache entry, with the upload receipts of the blobs its manifest names."""
+
+    key: CacheKey
+    step: Name
+    parts: dict[Loose, Any]
+    manifest: dict[Loose, Any]
+    size_bytes: Int64 = 0
+    run_id: RunRef | None = None
+    receipts: dict[Sha, Text] = {}
+
+
+class KeysIn(BaseModel):
+    keys: list[CacheKey] = Field(max_length=100_000)
+
+
+class ClearIn(BaseModel):
+    step: Loose | None = None
+
+
+class ScheduleIn(BaseModel):
+    name: Loose
+    target: Loose
+    params: dict[Loose, Any] = {}
+    runner: dict[Loose, Any] = {}
+    cron: Str255 | None = None
+    trigger_kind: Str32 | None = None
+    trigger_ref: Str512 | None = None
+    trigger_baseline: Loose = ""
+    catch_up: Str16 = "latest"
+
+
+class EnabledIn(BaseModel):
+    name: Loose
+    enabled: bool
+
+
+class ClaimIn(BaseModel):
+    occurrence: Name
+    due_at: Millis
+    claimed_by: Name
+    lease_ms: Millis
+
+
+class FirePatch(BaseModel):
+    status: Str16 | None = None
+    pipeline_run_id: RunRef | None = None
+    lease_expires_at: Millis | None = None
+    error: Loose | None = None
+    ended: bool = False
+
+
+def _existing_project(guard: Guard, project_id: int) -> None:
+    """The role check, then the project itself (for admins too): a write into a project
+    that does not exist is a 404, not a foreign-key error."""
+    guard.project_id(project_id)
+    guard.st.store.projects.get_by_id(project_id)
+
+
+def _run_of_project(st: AppState, run_id: str, pid: int, what: str) -> None:
+    if st.project_of_run(run_id) != pid:
+        raise NotFoundError(f"{what} {run_id!r} is not in this project")
+
+
+# -- pipeline runs -------------------------------------------------------------------------
+@router.post(f"{PROJECT}/pipeline-runs")
+def start_run(project_id: Id, body: StartIn, guard: Guard = Depends(writer)) -> JSON:
+    _existing_project(guard, project_id)
+    try:
+        project_of_pipeline_run(guard.st.store.db, body.run_id)
+    except NotFoundError:
+        pass  # the id is free
+    else:
+        raise AlreadyExistsError(f"pipeline run {body.run_id!r} already exists; start a new run")
+    info = guard.st.store.pipeline_runs.start(
+        body.run_id,
+        project_id=project_id,
+        pipeline=body.pipeline,
+        target=body.target,
+        runner=body.runner,
+        params=body.params,
+        n_steps=body.n_steps,
+    )
+    return JSON(codec.pipeline_run(info))
+
+
+@router.get(f"{PROJECT}/pipeline-runs")
+def list_runs(
+    project_id: Id,
+    pipeline: Loose | None = None,
+    limit: Count = 50,
+    guard: Guard = Depends(reader),
+) -> JSON:
+    guard.project_id(project_id)
+    found = guard.st.store.pipeline_runs.list(project_id, pipeline=pipeline, limit=limit)
+    return JSON({"runs": [codec.pipeline_run(r) for r in found]})
+
+
+@router.get(RUN)
+def get_run(run_id: RunRef, guard: Guard = Depends(reader)) -> JSON:
+    """One pipeline run by id or unambiguous id prefix."""
+    info = guard.st.store.pipeline_runs.get(run_id)
+    guard.project_id(info.project_id, f"pipeline run {run_id!r}")
+    return JSON(codec.pipeline_run(info))
+
+
+@router.get(f"{RUN}/steps")
+def list_steps(run_id: RunRef, guard: Guard = Depends(reader)) -> JSON:
+    try:
+        guard.pipeline_run(run_id)
+    except NotFoundError:
+        if guard.who.is_admin:  # like the SQL store: an unknown run has no steps
+            return JSON({"steps": []})
+        raise
+    steps = guard.st.store.pipeline_runs.steps(run_id)
+    return JSON({"steps": [codec.step_run(s) for s in steps]})
+
+
+@router.post(f"{RUN}/steps")
+def record_steps(run_id: RunRef, body: StepsIn, guard: Guard = Depends(writer)) -> JSON:
+    """Step rows, and the runs of cached steps: those must be children of a run of the
+    same project (normally the pipeline's own tracking run), in an experiment of it."""
+    pid = guard.pipeline_run(run_id)
+    st = guard.st
+    for child in body.new_runs:
+        if st.project_of_experiment(child.experiment_id) != pid:
+            raise NotFoundError(
+                f"experiment id {child.experiment_id} of step run {child.name!r} is not in "
+                f"the project of pipeline run {run_id!r}"
+            )
+        if st.project_of_run(child.parent_id) != pid:
+            raise NotFoundError(
+                f"parent run {child.parent_id!r} of step run {child.name!r} is not in the "
+                f"project of pipeline run {run_id!r}"
+            )
+    made = {c.id for c in body.new_runs}
+    for rid in dict.fromkeys(s.run_id for s in body.steps if s.run_id and s.run_id not in made):
+        _run_of_project(st, rid, pid, "step run id")
+    new_runs = [
+        codec.to_child_run({**c.model_dump(), "status": c.status.value}) for c in body.new_runs
+    ]
+    steps = [codec.to_step_run(s.model_dump(mode="json")) for s in body.steps]
+    st.store.pipeline_runs.record_steps(run_id, steps, new_runs=new_runs)
+    return JSON({})
+
+
+@router.post(f"{RUN}/finish")
+def finish_run(run_id: RunRef, body: FinishIn, guard: Guard = Depends(writer)) -> JSON:
+    guard.pipeline_run(run_id)
+    info = guard.st.store.pipeline_runs.finish(
+        run_id,
+        status=body.status,
+        n_cached=body.n_cached,
+        n_ran=body.n_ran,
+        n_failed=body.n_failed,
+        error=body.error,
+    )
+    return JSON(codec.pipeline_run(info))
+
+
+# -- the step cache ------------------------------------------------------------------------
+@router.get(CACHE)
+def get_entry(project_id: Id, key: CacheKey, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    entry = guard.st.store.step_cache.get(project_id, key)
+    return JSON({"entry": None if entry is None else codec.cache_entry(entry)})
+
+
+@router.put(CACHE)
+def put_entry(project_id: Id, body: EntryIn, guard: Guard = Depends(writer)) -> JSON:
+    """Record an entry whose blobs this caller uploaded (or may read) and the server has."""
+    _existing_project(guard, project_id)
+    st = guard.st
+    for sha in sorted(set(manifest_blobs(body.manifest))):
+        check_reference(st, guard.who, sha, body.receipts.get(sha))
+        if not st.store.blobs.exists(sha):
+            raise NotFoundError(
+                f"blob {sha} of step {body.step!r} is not on the server; upload it first"
+            )
+    if body.run_id is not None:
+        _run_of_project(st, body.run_id, project_id, "run id")
+    st.store.step_cache.put(
+        project_id,
+        key=body.key,
+        step=body.step,
+        parts=body.parts,
+        manifest=body.manifest,
+        size_bytes=body.size_bytes,
+        run_id=body.run_id,
+    )
+    return JSON({})
+
+
+@router.post(f"{CACHE}/delete")
+def delete_entries(project_id: Id, body: KeysIn, guard: Guard = Depends(writer)) -> JSON:
+    guard.project_id(project_id)
+    return JSON({"deleted": guard.st.store.step_cache.delete(project_id, body.keys)})
+
+
+@router.post(f"{CACHE}/clear")
+def clear_cache(project_id: Id, body: ClearIn, guard: Guard = Depends(writer)) -> JSON:
+    guard.project_id(project_id)
+    return JSON({"deleted": guard.st.store.step_cache.clear(project_id, step=body.step)})
+
+
+@router.get(f"{CACHE}/latest")
+def latest_entry(project_id: Id, step: Loose, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    entry = guard.st.store.step_cache.latest_for_step(project_id, step)
+    return JSON({"entry": None if entry is None else codec.cache_entry(entry)})
+
+
+@router.get(f"{CACHE}/stats")
+def cache_stats(project_id: Id, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    return JSON({"steps": [list(row) for row in guard.st.store.step_cache.stats(project_id)]})
+
+
+# -- schedules -----------------------------------------------------------------------------
+@router.post(SCHEDULES)
+def add_schedule(project_id: Id, body: ScheduleIn, guard: Guard = Depends(writer)) -> JSON:
+    _existing_project(guard, project_id)
+    found = guard.st.store.schedules.add(project_id, **body.model_dump())
+    return JSON(codec.schedule(found))
+
+
+@router.get(SCHEDULES)
+def list_schedules(
+    project_id: Id, enabled_only: bool = False, guard: Guard = Depends(reader)
+) -> JSON:
+    guard.project_id(project_id)
+    found = guard.st.store.schedules.list(project_id, enabled_only=enabled_only)
+    return JSON({"schedules": [codec.schedule(s) for s in found]})
+
+
+@router.get("/schedules")
+def list_visible_schedules(
+    enabled_only: bool = False,
+    who: Principal = Depends(authenticated),
+    st: AppState = Depends(state),
+) -> JSON:
+    """The schedules of every project the caller can see."""
+    found = st.store.schedules.list(None, enabled_only=enabled_only)
+    mine = [s for s in found if who.role_in(s.project_id) is not None]
+    return JSON({"schedules": [codec.schedule(s) for s in mine]})
+
+
+@router.get(f"{SCHEDULES}/lookup")
+def get_schedule(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> JSON:
+    guard.project_id(project_id)
+    return JSON(codec.schedule(guard.st.store.schedules.get(project_id, name)))
+
+
+@router.delete(SCHEDULES)
+def remove_schedule(project_id: Id, name: Loose, guard: Guard = Depends(writer)) -> JSON:
+    guard.project_id(project_id)
+    guard.st.store.schedules.remove(project_id, name)
+    return JSON({})
+
+
+@router.post(f"{SCHEDULES}/enabled")
+def set_enabled(project_id: Id, body: EnabledIn, guard: Guard = Depends(writer)) -> JSON:
+    guard.project_id(project_id)
+    found = guard.st.store.schedules.set_enabled(project_id, body.name, body.enabled)
+    return JSON(codec.schedule(found))
+
+
+@router.get(SCHEDULE)
+def get_schedule_by_id(schedule_id: Id, guard: Guard = Depends(reader)) -> JSON:
+    guard.schedule(schedule_id)
+    return JSON(codec.schedule(guard.st.store.schedules.get_by_id(schedule_id)))
+
+
+# -- fired occurrences ---------------------------------------------------------------------
+@router.post(f"{SCHEDULE}/claim")
+def claim(schedule_id: Id, body: ClaimIn, guard: Guard = Depends(writer)) -> JSON:
+    """Take an occurrence (one insert of a unique row, so racing claimers get one winner)."""
+    guard.schedule(schedule_id)
+    fire = guard.st.store.schedules.claim(
+        schedule_id,
+        body.occurrence,
+        due_at=body.due_at,
+        claimed_by=body.claimed_by,
+        lease_ms=body.lease_ms,
+    )
+    return JSON({"fire": None if fire is None else codec.schedule_fire(fire)})
+
+
+@router.get(f"{SCHEDULE}/fires")
+def list_fires(schedule_id: Id, limit: Count = 50, guard: Guard = Depends(reader)) -> JSON:
+    guard.schedule(schedule_id)
+    fires = guard.st.store.schedules.fires(schedule_id, limit=limit)
+    return JSON({"fires": [codec.schedule_fire(f) for f in fires]})
+
+
+@router.get(f"{SCHEDULE}/last-due")
+def last_due(schedule_id: Id, guard: Guard = Depends(reader)) -> JSON:
+    guard.schedule(schedule_id)
+    return JSON({"due_at": guard.st.store.schedules.last_due(schedule_id)})
+
+
+@router.get(f"{SCHEDULE}/occurrence")
+def has_occurrence(schedule_id: Id, occurrence: Loose, guard: Guard = Depends(reader)) -> JSON:
+    guard.schedule(schedule_id)
+    return JSON({"exists": guard.st.store.schedules.has_occurrence(schedule_id, occurrence)})
+
+
+@router.get(FIRE)
+def get_fire(fire_id: Id, guard: Guard = Depends(reader)) -> JSON:
+    guard.schedule_fire(fire_id)
+    return JSON(codec.schedule_fire(guard.st.store.schedules.get_fire(fire_id)))
+
+
+@router.patch(FIRE)
+def update_fire(fire_id: Id, body: FirePatch, guard: Guard = Depends(writer)) -> JSON:
+    guard.schedule_fire(fire_id)
+    guard.st.store.schedules.update_fire(fire_id, **body.model_dump())
+    return JSON({})
+
+
+@router.get("/schedulers")
+def schedulers(
+    alive_within_ms: Millis = 60_000,
+    who: Principal = Depends(authenticated),
+    st: AppState = Depends(state),
+) -> JSON:
+    """The live scheduler processes (what ``keel schedule status`` shows)."""
+    found = st.store.schedules.schedulers(alive_within_ms=alive_within_ms)
+    return JSON({"schedulers": [codec.scheduler_info(s) for s in found]})

@@ -1,0 +1,432 @@
+"""Pipeline runs, the step cache and schedules against SQLite, PostgreSQL and the remote
+backend; their routes' roles; and ``keel pipeline run`` from two team members' machines
+against a real server process, the second answered entirely from the first one's cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keel.exceptions import AlreadyExistsError, ConfigError, NotFoundError
+from keel.store import RunStatus, Store
+from keel.store.pipelines import ChildRun, StepRunInfo, StepStatus
+
+FLOW = """
+import keel
+
+@keel.step
+def base(n: int) -> list[int]:
+    return list(range(n))
+
+@keel.step
+def scaled(xs: list[int], lr: float) -> float:
+    return sum(xs) * lr
+
+@keel.pipeline
+def train(n: int = 4, lr: float = 0.5):
+    return scaled(base(n), lr)
+"""
+
+
+def _is_remote(store: Store) -> bool:
+    return store.db.dialect == "remote"
+
+
+def _server_side(store: Store, request: pytest.FixtureRequest) -> Store:
+    """The store behind the server (the scheduler's bookkeeping is not served over HTTP)."""
+    return request.getfixturevalue("server_store") if _is_remote(store) else store
+
+
+def _parent(store: Store) -> tuple[int, int, str]:
+    pid = store.projects.get_or_create("default").id
+    exp = store.experiments.get_or_create(pid, "flow")
+    return pid, exp.id, store.runs.create(exp.id, name="flow").id
+
+
+def test_pipeline_runs_and_their_steps(store: Store) -> None:
+    runs = store.pipeline_runs
+    pid, exp_id, parent = _parent(store)
+    started = runs.start(
+        parent,
+        project_id=pid,
+        pipeline="flow",
+        target="flow.py:flow",
+        runner="inprocess",
+        params={"lr": "0.1"},
+        n_steps=2,
+    )
+    assert (started.id, started.status, started.params, started.ended_at) == (
+        parent,
+        "RUNNING",
+        {"lr": "0.1"},
+        None,
+    )
+    child = ChildRun(
+        id=uuid.uuid4().hex,
+        experiment_id=exp_id,
+        parent_id=parent,
+        name="base",
+        status=RunStatus.FINISHED.value,
+        start_time=started.started_at,
+        end_time=started.started_at,
+        user="ann",
+        tags={"keel.step": "base"},
+    )
+    cached = StepRunInfo("base", "base", StepStatus.CACHED, "a" * 64, child.id, 0, 5, 5)
+    running = StepRunInfo("scaled", "scaled", StepStatus.RUNNING, "b" * 64, None, 1, 6)
+    runs.record_steps(parent, [cached, running], new_runs=[child])
+    ran = StepRunInfo("scaled", "scaled", StepStatus.RAN, "b" * 64, None, 1, 6, 9, 3, "why")
+    runs.record_steps(parent, [ran])
+    runs.record_steps(parent, [])
+    assert runs.steps(parent) == [cached, ran]
+    made = store.runs.get(child.id)
+    assert (made.info.parent_id, made.info.user, made.tags["keel.step"]) == (parent, "ann", "base")
+
+    done = runs.finish(parent, status="FINISHED", n_cached=1, n_ran=1, n_failed=0)
+    assert (done.status, done.n_cached, done.n_ran, done.ended_at is not None) == (
+        "FINISHED",
+        1,
+        1,
+        True,
+    )
+    assert runs.get(parent[:8]) == done
+    assert runs.list(pid) == [done]
+    assert runs.list(pid, pipeline="other") == []
+    with pytest.raises(NotFoundError, match="does not exist"):
+        runs.get("0" * 32)
+    with pytest.raises(NotFoundError, match="does not exist"):
+        runs.finish("0" * 32, status="FAILED", n_cached=0, n_ran=0, n_failed=1)
+    assert runs.steps("0" * 32) == []
+
+
+def _manifest(store: Store, content: bytes) -> dict[str, Any]:
+    ref = store.blobs.put_bytes(content)
+    one = {"materializer": "bytes", "blob_sha": ref.sha, "size": ref.size, "version": ref.sha}
+    return {"materializer": "container", "kind": "list", "items": [one], "version": "v", "size": 3}
+
+
+def test_step_cache(store: Store) -> None:
+    cache = store.step_cache
+    pid, _exp_id, run_id = _parent(store)
+    manifest = _manifest(store, b"out")
+    parts = {"step": "base", "code": "c0de", "inputs": {"n": "4"}, "packages": {}}
+    assert cache.get(pid, "k1") is None
+    cache.put(
+        pid, key="k1", step="base", parts=parts, manifest=manifest, size_bytes=3, run_id=run_id
+    )
+    entry = cache.get(pid, "k1")
+    assert entry is not None
+    assert (entry.step, entry.parts, entry.manifest, entry.run_id, entry.size_bytes) == (
+        "base",
+        parts,
+        manifest,
+        run_id,
+        3,
+    )
+    assert entry.blob_shas == (manifest["items"][0]["blob_sha"],)
+    other = _manifest(store, b"other out")
+    cache.put(pid, key="k2", step="base", parts=parts, manifest=other, size_bytes=9, run_id=None)
+    cache.put(pid, key="k3", step="scaled", parts=parts, manifest=other, size_bytes=9, run_id=None)
+    latest = cache.latest_for_step(pid, "base")
+    assert latest is not None and latest.key in ("k1", "k2")
+    assert cache.latest_for_step(pid, "nope") is None
+    assert cache.stats(pid) == [("base", 2, 12), ("scaled", 1, 9)]
+    assert cache.delete(pid, ["k1", "missing"]) == 1
+    assert cache.delete(pid, []) == 0
+    assert cache.clear(pid, step="scaled") == 1
+    assert cache.clear(pid) == 1
+    assert cache.stats(pid) == []
+
+    if _is_remote(store):  # the server refuses an entry whose blobs it does not have
+        gone = {"materializer": "bytes", "blob_sha": "f" * 64, "size": 1, "version": "f" * 64}
+        with pytest.raises(NotFoundError, match="is not on the server; upload it first"):
+            cache.put(
+                pid, key="k4", step="base", parts=parts, manifest=gone, size_bytes=1, run_id=None
+            )
+        assert cache.get(pid, "k4") is None
+
+
+def _add(store: Store, pid: int, name: str, **kw: Any) -> Any:
+    return store.schedules.add(
+        pid,
+        name,
+        target="flow.py:train",
+        params=kw.get("params", {"lr": 0.1}),
+        runner={"runner": "inprocess"},
+        cron="0 3 * * *",
+        trigger_kind=None,
+        trigger_ref=None,
+        trigger_baseline="",
+        catch_up="latest",
+    )
+
+
+def test_schedules_and_fires(store: Store, request: pytest.FixtureRequest) -> None:
+    sch = store.schedules
+    pid = store.projects.get_or_create("default").id
+    nightly = _add(store, pid, "nightly")
+    assert (nightly.name, nightly.params, nightly.runner, nightly.enabled) == (
+        "nightly",
+        {"lr": 0.1},
+        {"runner": "inprocess"},
+        True,
+    )
+    with pytest.raises(AlreadyExistsError, match="'nightly' already exists"):
+        _add(store, pid, "nightly")
+    weekly = _add(store, pid, "weekly")
+    assert sch.get(pid, "nightly") == nightly == sch.get_by_id(nightly.id)
+    assert [s.name for s in sch.list(pid)] == ["nightly", "weekly"]
+    assert sch.set_enabled(pid, "weekly", False).enabled is False
+    assert [s.name for s in sch.list(pid, enabled_only=True)] == ["nightly"]
+    assert [s.name for s in sch.list(None)] == ["nightly", "weekly"]
+
+    assert sch.last_due(nightly.id) is None
+    fire = sch.claim(nightly.id, "2026-01-01T03:00", due_at=1000, claimed_by="s1", lease_ms=60_000)
+    assert fire is not None and (fire.status, fire.claimed_by) == ("claimed", "s1")
+    again = sch.claim(nightly.id, "2026-01-01T03:00", due_at=1000, claimed_by="s2", lease_ms=1)
+    assert again is None
+    assert sch.has_occurrence(nightly.id, "2026-01-01T03:00")
+    assert not sch.has_occurrence(nightly.id, "2026-01-02T03:00")
+    assert sch.last_due(nightly.id) == 1000
+    sch.update_fire(fire.id, status="done", pipeline_run_id="r" * 32, error="", ended=True)
+    finished = sch.get_fire(fire.id)
+    assert (finished.status, finished.pipeline_run_id, finished.ended_at is not None) == (
+        "done",
+        "r" * 32,
+        True,
+    )
+    assert sch.fires(nightly.id) == [finished]
+    with pytest.raises(NotFoundError, match="does not exist"):
+        sch.get_fire(fire.id + 1000)
+
+    sch.remove(pid, "weekly")
+    with pytest.raises(NotFoundError, match="'weekly' does not exist"):
+        sch.get(pid, "weekly")
+    with pytest.raises(NotFoundError, match=f"schedule id {weekly.id} does not exist"):
+        sch.get_by_id(weekly.id)
+
+    server = _server_side(store, request).schedules
+    server.heartbeat("sched-1", host="h", pid=1, started_at=1)
+    assert [s.id for s in sch.schedulers()] == ["sched-1"]
+    if _is_remote(store):
+        for call in (
+            lambda: sch.heartbeat("sched-2", host="h", pid=2, started_at=1),
+            lambda: sch.expire_lost(10**15),
+            lambda: sch.leave("sched-1"),
+        ):
+            with pytest.raises(ConfigError, match="run `keel scheduler` where the server's"):
+                call()
+    server.leave("sched-1")
+    assert sch.schedulers() == []
+
+
+# -- authorization -------------------------------------------------------------------------
+def _team_run(auth_world: Any) -> tuple[int, str]:
+    c, pid = auth_world.client, auth_world.project_id
+    walt = auth_world.as_("walt")
+    exp_id = c.post("/api/v1/experiments", json={"project_id": pid, "name": "flow"}, headers=walt)
+    exp_id = exp_id.json()["id"]
+    run_id = c.post("/api/v1/runs", json={"experiment_id": exp_id}, headers=walt).json()["id"]
+    return exp_id, run_id
+
+
+def test_pipeline_runs_roles_and_other_projects(auth_world: Any) -> None:
+    c, pid, store = auth_world.client, auth_world.project_id, auth_world.store
+    rita, walt, out = auth_world.as_("rita"), auth_world.as_("walt"), auth_world.as_("out")
+    exp_id, run_id = _team_run(auth_world)
+    start = {"run_id": run_id, "pipeline": "flow", "runner": "inprocess", "n_steps": 1}
+    runs = f"/api/v1/projects/{pid}/pipeline-runs"
+    assert c.post(runs, json=start, headers=rita).status_code == 403
+    assert c.post(runs, json=start, headers=walt).status_code == 200
+    assert c.post(runs, json=start, headers=walt).status_code == 409  # the id is taken
+    assert c.get(f"/api/v1/pipeline-runs/{run_id}", headers=rita).status_code == 200
+    assert c.get(runs, headers=rita).json()["runs"][0]["id"] == run_id
+    for method, path, body in [
+        ("GET", f"/api/v1/pipeline-runs/{run_id}", None),
+        ("GET", f"/api/v1/pipeline-runs/{run_id}/steps", None),
+        ("POST", f"/api/v1/pipeline-runs/{run_id}/steps", {"steps": []}),
+        ("POST", f"/api/v1/pipeline-runs/{run_id}/finish", {"status": "FAILED"}),
+        ("GET", runs, None),
+    ]:
+        answer = c.request(method, path, json=body, headers=out)
+        assert answer.status_code == 404, (method, path, answer.text)
+    finish = {"status": "FINISHED", "n_ran": 1}
+    assert (
+        c.post(f"/api/v1/pipeline-runs/{run_id}/finish", json=finish, headers=rita).status_code
+        == 403
+    )
+
+    other = store.projects.get_or_create("other")
+    their_exp = store.experiments.create(other.id, "theirs")
+    their_run = store.runs.create(their_exp.id).id
+    store.pipeline_runs.start(
+        their_run, project_id=other.id, pipeline="p", target="", runner="", params={}, n_steps=0
+    )
+    assert c.get(f"/api/v1/pipeline-runs/{their_run}", headers=walt).status_code == 404
+    steal = {"steps": [{"node": "x", "step": "x", "status": "ran"}]}
+    assert (
+        c.post(f"/api/v1/pipeline-runs/{their_run}/steps", json=steal, headers=walt).status_code
+        == 404
+    )
+    child = {
+        "id": uuid.uuid4().hex,
+        "experiment_id": exp_id,
+        "parent_id": run_id,
+        "name": "base",
+        "status": "FINISHED",
+        "start_time": 1,
+        "end_time": 1,
+    }
+    steps = f"/api/v1/pipeline-runs/{run_id}/steps"
+    for bad in ({"experiment_id": their_exp.id}, {"parent_id": their_run}):
+        answer = c.post(steps, json={"new_runs": [{**child, **bad}]}, headers=walt)
+        assert answer.status_code == 404 and "is not in the project" in answer.json()["message"]
+    theirs = {"steps": [{"node": "x", "step": "x", "status": "ran", "run_id": their_run}]}
+    assert c.post(steps, json=theirs, headers=walt).status_code == 404
+    assert c.post(steps, json={"new_runs": [child]}, headers=walt).status_code == 200
+    assert store.runs.get(child["id"]).info.parent_id == run_id
+    assert store.pipeline_runs.steps(their_run) == []
+
+
+def test_step_cache_needs_receipts_and_roles(auth_world: Any) -> None:
+    c, pid, store = auth_world.client, auth_world.project_id, auth_world.store
+    rita, walt, out = auth_world.as_("rita"), auth_world.as_("walt"), auth_world.as_("out")
+    root = auth_world.as_("root")
+    up = c.put("/api/v1/blobs", content=b"walt's step output", headers=walt).json()
+    manifest = {"materializer": "bytes", "blob_sha": up["sha"], "size": up["size"], "version": "v"}
+    entry = {"key": "k" * 64, "step": "base", "parts": {"step": "base"}, "manifest": manifest}
+    cache = f"/api/v1/projects/{pid}/step-cache"
+    assert c.put(cache, json=entry, headers=walt).status_code == 403  # no receipt
+    assert (
+        c.put(
+            cache, json={**entry, "receipts": {up["sha"]: up["receipt"]}}, headers=rita
+        ).status_code
+        == 403
+    )
+    made = c.put(cache, json={**entry, "receipts": {up["sha"]: up["receipt"]}}, headers=walt)
+    assert made.status_code == 200, made.text
+    found = c.get(cache, params={"key": "k" * 64}, headers=rita).json()["entry"]
+    assert found["manifest"] == manifest
+    # a colleague reads the cached output through the entry; another project cannot
+    got = c.get(f"/api/v1/blobs/{up['sha']}", headers=rita)
+    assert (got.status_code, got.content) == (200, b"walt's step output")
+    assert c.get(f"/api/v1/blobs/{up['sha']}", headers=out).status_code == 404
+    assert c.get(cache, params={"key": "k" * 64}, headers=out).status_code == 404
+    assert c.post(f"{cache}/clear", json={}, headers=rita).status_code == 403
+    assert c.post(f"{cache}/delete", json={"keys": ["x"]}, headers=out).status_code == 404
+
+    secret = store.blobs.put_bytes(b"another project's output")
+    guessed = {**manifest, "blob_sha": secret.sha}
+    body = {**entry, "manifest": guessed, "receipts": {secret.sha: up["receipt"]}}
+    assert c.put(cache, json=body, headers=walt).status_code == 403
+    missing = {**entry, "manifest": {**manifest, "blob_sha": "e" * 64}}
+    answer = c.put(cache, json=missing, headers=root)
+    assert answer.status_code == 404 and "upload it first" in answer.json()["message"]
+    other = store.projects.get_or_create("other")
+    their_run = store.runs.create(store.experiments.create(other.id, "e").id).id
+    body = {**entry, "run_id": their_run, "receipts": {up["sha"]: up["receipt"]}}
+    assert c.put(cache, json=body, headers=walt).status_code == 404
+
+
+def test_schedules_roles_and_other_projects(auth_world: Any) -> None:
+    c, pid, store = auth_world.client, auth_world.project_id, auth_world.store
+    rita, walt, out = auth_world.as_("rita"), auth_world.as_("walt"), auth_world.as_("out")
+    schedules = f"/api/v1/projects/{pid}/schedules"
+    body = {"name": "nightly", "target": "flow.py:train", "cron": "0 3 * * *"}
+    assert c.post(schedules, json=body, headers=rita).status_code == 403
+    made = c.post(schedules, json=body, headers=walt)
+    assert made.status_code == 200, made.text
+    sid = made.json()["id"]
+    assert c.get(f"/api/v1/schedules/{sid}", headers=rita).status_code == 200
+    assert c.get(f"/api/v1/schedules/{sid}", headers=out).status_code == 404
+    claim = {"occurrence": "o1", "due_at": 1, "claimed_by": "me", "lease_ms": 1000}
+    assert c.post(f"/api/v1/schedules/{sid}/claim", json=claim, headers=rita).status_code == 403
+    fire = c.post(f"/api/v1/schedules/{sid}/claim", json=claim, headers=walt).json()["fire"]
+    assert c.get(f"/api/v1/schedule-fires/{fire['id']}", headers=out).status_code == 404
+    patch = {"status": "running"}
+    assert (
+        c.patch(f"/api/v1/schedule-fires/{fire['id']}", json=patch, headers=rita).status_code == 403
+    )
+
+    other = store.projects.get_or_create("other")
+    theirs = _add(store, other.id, "theirs")
+    their_fire = store.schedules.claim(theirs.id, "o1", due_at=1, claimed_by="s", lease_ms=1)
+    assert their_fire is not None
+    assert c.get(f"/api/v1/schedules/{theirs.id}", headers=walt).status_code == 404
+    assert (
+        c.post(
+            f"/api/v1/schedules/{theirs.id}/claim", json={**claim, "occurrence": "o2"}, headers=walt
+        ).status_code
+        == 404
+    )
+    assert (
+        c.patch(f"/api/v1/schedule-fires/{their_fire.id}", json=patch, headers=walt).status_code
+        == 404
+    )
+    visible = c.get("/api/v1/schedules", headers=walt).json()["schedules"]
+    assert [s["name"] for s in visible] == ["nightly"]
+    assert [s["name"] for s in c.get("/api/v1/schedules", headers=out).json()["schedules"]] == []
+    assert store.schedules.get_fire(their_fire.id).status == "claimed"
+    assert c.get("/api/v1/schedules").status_code == 401
+
+
+# -- the real CLI from two machines --------------------------------------------------------
+def _keel(*args: str, home: Path, url: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+    return subprocess.run(
+        [sys.executable, "-m", "keel.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**base, "KEEL_HOME": str(home), "KEEL_SERVER_URL": url, "COLUMNS": "200"},
+    )
+
+
+def test_pipeline_run_from_two_machines_shares_the_cache(
+    keel_server: str, keel_server_store: Store, tmp_path: Path
+) -> None:
+    flow = tmp_path / "train.py"
+    flow.write_text(FLOW)
+    target = f"{flow}:train"
+    ann, bob = tmp_path / "ann", tmp_path / "bob"
+
+    first = _keel("pipeline", "run", target, home=ann, url=keel_server)
+    assert first.returncode == 0, first.stderr
+    assert "Every step came from the cache" not in first.stdout
+    second = _keel("pipeline", "run", target, home=bob, url=keel_server)
+    assert second.returncode == 0, second.stderr
+    assert "Every step came from the cache" in second.stdout, second.stdout
+
+    pid = keel_server_store.projects.get("default").id
+    newest, oldest = keel_server_store.pipeline_runs.list(pid)
+    assert (oldest.n_ran, oldest.n_cached, oldest.status) == (2, 0, "FINISHED")
+    assert (newest.n_ran, newest.n_cached, newest.status) == (0, 2, "FINISHED")
+    steps = keel_server_store.pipeline_runs.steps(newest.id)
+    assert [(s.node, s.status) for s in steps] == [
+        ("base", StepStatus.CACHED),
+        ("scaled", StepStatus.CACHED),
+    ]
+    for step in steps:  # the runs of cached steps are on the server, under the pipeline run
+        assert step.run_id is not None
+        assert keel_server_store.runs.get(step.run_id).info.parent_id == newest.id
+    assert [s for s, _n, _b in keel_server_store.step_cache.stats(pid)] == ["base", "scaled"]
+    assert not (ann / "keel.db").exists() and not (bob / "keel.db").exists()
+    assert not (ann / "artifacts").exists() and not (bob / "artifacts").exists()
+
+    listed = _keel("pipeline", "runs", "--json", home=ann, url=keel_server)
+    assert listed.returncode == 0, listed.stderr
+    assert [r["n_cached"] for r in json.loads(listed.stdout)] == [2, 0]
+    shown = _keel("pipeline", "inspect", newest.id[:8], home=ann, url=keel_server)
+    assert shown.returncode == 0 and "2 cached, 0 ran" in shown.stdout, shown.stdout + shown.stderr
+
+    refused = _keel("pipeline", "run", target, "--runner", "processes", home=bob, url=keel_server)
+    assert refused.returncode != 0
+    assert "use --runner inprocess with a remote server" in refused.stdout + refused.stderr
+    assert len(keel_server_store.pipeline_runs.list(pid)) == 2  # nothing recorded
