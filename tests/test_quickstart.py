@@ -25,6 +25,10 @@ def test_quickstart_tours_the_product(tmp_path: Path) -> None:
     exp = store.experiments.get_by_name(project.id, "quickstart-breast-cancer")
     runs = store.runs.search([exp.id], "tags.quickstart = 'true'").runs
     assert len(runs) >= 3 and all(r.metrics["auc"] > 0.9 for r in runs)
+    assert "it is in the shared store" in first.stdout  # team mode: the SDK over keel server
+    team = store.experiments.get_by_name(project.id, "quickstart-team")
+    shared = store.runs.search([team.id]).runs
+    assert [(r.info.name, r.metrics["auc"]) for r in shared] == [("colleague-run", 0.97)]
     second = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "breast-cancer@1" in second.stdout  # same data: no new dataset version

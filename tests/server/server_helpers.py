@@ -77,3 +77,18 @@ def server_process(home: Path, *args: str, env: dict[str, str] | None = None) ->
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def keel_cli(
+    *args: str, home: Path, timeout: float = 180, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """The real ``keel`` command line as a subprocess with its own KEEL_HOME (``env`` adds
+    settings such as KEEL_SERVER_URL; the caller's KEEL_* variables are not inherited)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+    return subprocess.run(
+        [sys.executable, "-m", "keel.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**base, "KEEL_HOME": str(home), "COLUMNS": "200", **env},
+    )

@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
-from server_helpers import server_process  # type: ignore[import-not-found]
+from server_helpers import keel_cli, server_process  # type: ignore[import-not-found]
 
 from keel.config import Settings
 from keel.store import Store, open_store
 from keel.tracking import TrackingClient
 
-
-def _keel(*args: str, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
-    return subprocess.run(
-        [sys.executable, "-m", "keel.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**base, "KEEL_HOME": str(home), **env},
-    )
+_keel = keel_cli
 
 
 def test_users_tokens_and_roles_commands(tmp_path: Path) -> None:

@@ -3,15 +3,14 @@ routes' roles and secrets; and ``keel deploy`` in remote mode against a real ser
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 import yaml
+from server_helpers import keel_cli  # type: ignore[import-not-found]
 from sklearn.linear_model import LogisticRegression
 
 from keel.config import Settings
@@ -419,14 +418,7 @@ def test_writes_to_a_missing_project_are_404(client: Any) -> None:
 
 # -- the real CLI in remote mode -----------------------------------------------------------
 def _keel(*args: str, home: Path, url: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
-    return subprocess.run(
-        [sys.executable, "-m", "keel.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**base, "KEEL_HOME": str(home), "KEEL_SERVER_URL": url},
-    )
+    return keel_cli(*args, home=home, KEEL_SERVER_URL=url)
 
 
 def test_deploy_cli_against_a_server(

@@ -5,14 +5,13 @@ against a real server process, the second answered entirely from the first one's
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from server_helpers import keel_cli  # type: ignore[import-not-found]
 
 from keel.exceptions import AlreadyExistsError, ConfigError, NotFoundError
 from keel.store import RunStatus, Store
@@ -379,14 +378,7 @@ def test_schedules_roles_and_other_projects(auth_world: Any) -> None:
 
 # -- the real CLI from two machines --------------------------------------------------------
 def _keel(*args: str, home: Path, url: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
-    return subprocess.run(
-        [sys.executable, "-m", "keel.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**base, "KEEL_HOME": str(home), "KEEL_SERVER_URL": url, "COLUMNS": "200"},
-    )
+    return keel_cli(*args, home=home, KEEL_SERVER_URL=url)
 
 
 def test_pipeline_run_from_two_machines_shares_the_cache(

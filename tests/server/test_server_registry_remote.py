@@ -4,15 +4,14 @@ and ``keel models`` in remote mode against a real server process."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from server_helpers import keel_cli  # type: ignore[import-not-found]
 from sklearn.linear_model import LogisticRegression
 
 from keel.config import Settings
@@ -259,14 +258,7 @@ def test_registry_roles_and_other_projects(auth_world: Any) -> None:
 
 # -- the real CLI in remote mode -----------------------------------------------------------
 def _keel(*args: str, home: Path, url: str) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
-    return subprocess.run(
-        [sys.executable, "-m", "keel.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**base, "KEEL_HOME": str(home), "KEEL_SERVER_URL": url},
-    )
+    return keel_cli(*args, home=home, KEEL_SERVER_URL=url)
 
 
 def test_models_cli_against_a_server(keel_server: str, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from keel.quickstart._models import promote_champion, register_best
 from keel.quickstart._monitoring import monitor_deployment
 from keel.quickstart._pipelines import run_pipeline
 from keel.quickstart._serving import serve_champion
+from keel.quickstart._team import share_with_the_team
 
 STEPS: list[Step] = [
     Step("Version the training data", version_data),
@@ -22,6 +23,7 @@ STEPS: list[Step] = [
     Step("Train as a cached pipeline: prepare, train, evaluate", run_pipeline),
     Step("Serve the champion over HTTP and query its prediction log", serve_champion),
     Step("Monitor it: drifted traffic, late labels, alerts and a report", monitor_deployment),
+    Step("Share it with a team: keel server and the same SDK over HTTP", share_with_the_team),
 ]
 
 NEXT_STEPS = [
@@ -40,6 +42,7 @@ NEXT_STEPS = [
     "keel monitor report quickstart --window 1h --every 15m --out reports/",
     "keel sql \"SELECT name, value FROM monitoring WHERE kind = 'drift' ORDER BY value DESC\"",
     "keel ui    # the web UI on http://127.0.0.1:5000",
+    "keel server & KEEL_SERVER_URL=http://127.0.0.1:5000 keel models list    # team mode",
 ]
 
 
