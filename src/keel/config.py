@@ -13,6 +13,9 @@ from pathlib import Path
 
 from keel.exceptions import ConfigError
 
+#: SQLite durability levels keel accepts (``PRAGMA synchronous``).
+SQLITE_SYNCHRONOUS = ("full", "normal")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -20,6 +23,9 @@ class Settings:
 
     ``home`` holds the embedded SQLite database, the artifact folder and local caches.
     ``db_uri`` and ``artifacts_uri`` override the embedded defaults (PostgreSQL, an object store).
+    ``sqlite_synchronous`` is SQLite's durability level: ``full`` (default) fsyncs every commit,
+    so a commit survives a power cut; ``normal`` survives a crash of the process, not of the OS,
+    and makes single small writes a little faster.
     """
 
     home: Path
@@ -28,6 +34,7 @@ class Settings:
     project: str = "default"
     server_url: str | None = None
     token: str | None = None
+    sqlite_synchronous: str = "full"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -41,6 +48,7 @@ class Settings:
             project=env.get("KEEL_PROJECT") or "default",
             server_url=env.get("KEEL_SERVER_URL") or None,
             token=env.get("KEEL_TOKEN") or None,
+            sqlite_synchronous=env.get("KEEL_SQLITE_SYNCHRONOUS") or "full",
         )
 
     @classmethod
@@ -53,11 +61,18 @@ class Settings:
         project: str = "default",
         server_url: str | None = None,
         token: str | None = None,
+        sqlite_synchronous: str = "full",
     ) -> Settings:
         """Settings for an embedded store under ``home`` (used by tests and the quickstart)."""
         home = Path(home).expanduser().absolute()
         if project.strip() == "":
             raise ConfigError("KEEL_PROJECT is empty; set it to a project name or unset it")
+        sync = sqlite_synchronous.strip().lower()
+        if sync not in SQLITE_SYNCHRONOUS:
+            raise ConfigError(
+                f"KEEL_SQLITE_SYNCHRONOUS {sqlite_synchronous!r} is not one of "
+                f"{', '.join(SQLITE_SYNCHRONOUS)}; use full (durable) or normal (faster)"
+            )
         return cls(
             home=home,
             db_uri=db_uri or f"sqlite:///{home / 'keel.db'}",
@@ -65,6 +80,7 @@ class Settings:
             project=project,
             server_url=server_url,
             token=token,
+            sqlite_synchronous=sync,
         )
 
     @property

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from keel.exceptions import ConstraintError, NotFoundError, StoreError
-from keel.store import Store
+from keel.config import Settings
+from keel.exceptions import ConfigError, ConstraintError, NotFoundError, StoreError
+from keel.store import Store, open_store
 
 
 def _count(store: Store, name: str) -> int:
@@ -66,3 +69,21 @@ def test_sql_is_written_once_in_qmark_style(store: Store) -> None:
     with store.db.cursor(write=False) as cur:
         cur.execute(adapted, ("team%", 0))
         assert [r[0] for r in cur.fetchall()] == ["team-a"]
+
+
+def test_sqlite_durability_is_full_unless_asked(tmp_path: Path) -> None:
+    """Every SQLite connection keel opens (driver-level and SQLAlchemy's) fsyncs each commit
+    by default; KEEL_SQLITE_SYNCHRONOUS=normal trades that for speed."""
+    for env, expected in (({}, 2), ({"KEEL_SQLITE_SYNCHRONOUS": "normal"}, 1)):
+        settings = Settings.from_env({"KEEL_HOME": str(tmp_path / str(expected)), **env})
+        store = open_store(settings)
+        try:
+            with store.db.cursor(write=False) as cur:
+                cur.execute("PRAGMA synchronous")
+                assert cur.fetchone()[0] == expected
+            with store.db.read() as conn:
+                assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == expected
+        finally:
+            store.close()
+    with pytest.raises(ConfigError, match="KEEL_SQLITE_SYNCHRONOUS 'off' is not one of full"):
+        Settings.from_env({"KEEL_HOME": str(tmp_path), "KEEL_SQLITE_SYNCHRONOUS": "off"})

@@ -33,14 +33,21 @@ if TYPE_CHECKING:
 
 _WRITE = "keel_write"
 SQLITE_BUSY_TIMEOUT_S = 60.0
-#: The pragmas of every SQLite connection keel opens (through SQLAlchemy or directly).
-_SQLITE_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}",
-    "PRAGMA foreign_keys=ON",
-    # WAL + NORMAL: a commit survives a crash of the process (not of the OS).
-    "PRAGMA synchronous=NORMAL",
-)
+_SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
+
+
+def _sqlite_pragmas_for(synchronous: str) -> tuple[str, ...]:
+    """The pragmas of every SQLite connection keel opens (through SQLAlchemy or directly).
+    WAL + FULL: a commit survives a power cut; WAL + NORMAL only a crash of the process."""
+    level = _SYNCHRONOUS.get(synchronous)
+    if level is None:
+        raise ConfigError(f"SQLite synchronous {synchronous!r} is not one of full, normal")
+    return (
+        "PRAGMA journal_mode=WAL",
+        f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}",
+        "PRAGMA foreign_keys=ON",
+        f"PRAGMA synchronous={level}",
+    )
 
 
 def now_ms() -> int:
@@ -50,9 +57,10 @@ def now_ms() -> int:
 class Database:
     """Owns the engine for one metadata database (SQLite or PostgreSQL)."""
 
-    def __init__(self, uri: str, *, echo: bool = False) -> None:
+    def __init__(self, uri: str, *, echo: bool = False, synchronous: str = "full") -> None:
         self.uri = uri
         self._echo = echo
+        self._pragmas = _sqlite_pragmas_for(synchronous)
         self._engine: Any = None
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -71,7 +79,7 @@ class Database:
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    self._engine = _make_engine(self.uri, echo=self._echo)
+                    self._engine = _make_engine(self.uri, echo=self._echo, pragmas=self._pragmas)
         return self._engine
 
     @property
@@ -161,7 +169,7 @@ class Database:
                 isolation_level=None,  # we send BEGIN/COMMIT ourselves
                 check_same_thread=False,  # only for dispose() from another thread
             )
-            for pragma in _SQLITE_PRAGMAS:
+            for pragma in self._pragmas:
                 conn.execute(pragma)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the metadata database {self.uri}: {exc}") from exc
@@ -239,7 +247,7 @@ def _dbapi_cursor(conn: Connection) -> Iterator[Any]:
         cursor.close()
 
 
-def _make_engine(uri: str, *, echo: bool) -> Engine:
+def _make_engine(uri: str, *, echo: bool, pragmas: tuple[str, ...]) -> Engine:
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
@@ -258,7 +266,7 @@ def _make_engine(uri: str, *, echo: bool) -> Engine:
             echo=echo,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
         )
-        _sqlite_pragmas(engine)
+        _sqlite_pragmas(engine, pragmas)
         return engine
     if url.get_backend_name() == "postgresql" and url.get_driver_name() in ("psycopg2", ""):
         url = url.set(drivername="postgresql+psycopg")
@@ -266,7 +274,7 @@ def _make_engine(uri: str, *, echo: bool) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def _sqlite_pragmas(engine: Engine) -> None:
+def _sqlite_pragmas(engine: Engine, pragmas: tuple[str, ...]) -> None:
     from sqlalchemy import event
 
     @event.listens_for(engine, "connect")
@@ -274,7 +282,7 @@ def _sqlite_pragmas(engine: Engine) -> None:
         # Take transaction control from pysqlite so BEGIN IMMEDIATE is ours to send.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        for pragma in _SQLITE_PRAGMAS:
+        for pragma in pragmas:
             cur.execute(pragma)
         cur.close()
 
