@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from keel.exceptions import AlreadyExistsError, InvalidArgumentError
+from keel.exceptions import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from keel.pipelines._schedule import add_schedule, cron_occurrences
 from keel.pipelines._scheduler import Scheduler
 from keel.store import Store
@@ -93,6 +93,14 @@ def test_an_occurrence_is_claimed_once(store: Store, tmp_path: Path) -> None:
     assert first is not None and first.claimed_by == "a" and second is None
     assert store.schedules.expire_lost(now=first.lease_expires_at + 1) == 1
     assert store.schedules.fires(schedule.id)[0].status == "lost"
+
+
+def test_a_schedule_of_a_missing_project_is_not_found(store: Store) -> None:
+    with pytest.raises(NotFoundError, match="project id 424242 does not exist"):
+        store.schedules.add(
+            424242, "nightly", target="flow.py:job", params={}, runner={}, cron="0 3 * * *",
+            trigger_kind=None, trigger_ref=None, trigger_baseline="", catch_up="latest",
+        )  # fmt: skip
 
 
 def test_new_dataset_version_triggers_the_pipeline_once(

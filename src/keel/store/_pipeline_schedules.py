@@ -127,6 +127,13 @@ class ScheduleRepository:
         check_name("schedule", name)
         try:
             with self._db.write() as conn:
+                if (
+                    conn.execute(
+                        sa.text("SELECT 1 FROM projects WHERE id = :p"), {"p": project_id}
+                    ).first()
+                    is None
+                ):
+                    raise NotFoundError(f"project id {project_id} does not exist")
                 conn.execute(
                     sa.insert(_t.SC).values(
                         project_id=project_id,
