@@ -24,14 +24,15 @@ from keel.store._schema import (
 )
 from keel.store._schema_auth import LoggedModelFileRow, LoggedModelRow
 from keel.store._schema_monitoring import ReferenceProfileRow
-from keel.store._schema_pipelines import CacheBlobRow
+from keel.store._schema_pipelines import CacheBlobRow, PipelineRunRow, ScheduleFireRow, ScheduleRow
 from keel.store._schema_registry import ModelVersionRow, RegisteredModelRow
 
 A, R, E = table(ArtifactRow), table(RunRow), table(ExperimentRow)
 DF, DV, D = table(DatasetFileRow), table(DatasetVersionRow), table(DatasetRow)
 LMF, LMOD = table(LoggedModelFileRow), table(LoggedModelRow)
 MV, RM = table(ModelVersionRow), table(RegisteredModelRow)
-CB = table(CacheBlobRow)
+CB, PR = table(CacheBlobRow), table(PipelineRunRow)
+SC, SF = table(ScheduleRow), table(ScheduleFireRow)
 RP = table(ReferenceProfileRow)
 
 
@@ -63,40 +64,28 @@ def projects_referencing(db: Database, sha: str) -> set[int]:
     return {int(pid) for pid in found}
 
 
-def project_of_dataset(db: Database, dataset_id: int) -> int:
-    with db.read() as conn:
-        pid = conn.execute(select(D.c.project_id).where(D.c.id == dataset_id)).scalar()
-    if pid is None:
-        raise NotFoundError(f"dataset id {dataset_id} does not exist")
-    return int(pid)
-
-
-def project_of_dataset_version(db: Database, version_id: int) -> int:
-    with db.read() as conn:
-        pid = conn.execute(
-            select(D.c.project_id).join(DV, DV.c.dataset_id == D.c.id).where(DV.c.id == version_id)
-        ).scalar()
-    if pid is None:
-        raise NotFoundError(f"dataset version id {version_id} does not exist")
-    return int(pid)
-
-
-def project_of_model_version(db: Database, version_id: int) -> int:
-    with db.read() as conn:
-        pid = conn.execute(
-            select(RM.c.project_id).join(MV, MV.c.model_id == RM.c.id).where(MV.c.id == version_id)
-        ).scalar()
-    if pid is None:
-        raise NotFoundError(f"model version id {version_id} does not exist")
-    return int(pid)
-
-
 def _project_of(db: Database, query: Select[Any], what: str) -> int:
+    """The project id ``query`` selects, or NotFoundError naming ``what``."""
     with db.read() as conn:
         pid = conn.execute(query).scalar()
     if pid is None:
         raise NotFoundError(f"{what} does not exist")
     return int(pid)
+
+
+def project_of_dataset(db: Database, dataset_id: int) -> int:
+    query = select(D.c.project_id).where(D.c.id == dataset_id)
+    return _project_of(db, query, f"dataset id {dataset_id}")
+
+
+def project_of_dataset_version(db: Database, version_id: int) -> int:
+    query = select(D.c.project_id).join(DV, DV.c.dataset_id == D.c.id).where(DV.c.id == version_id)
+    return _project_of(db, query, f"dataset version id {version_id}")
+
+
+def project_of_model_version(db: Database, version_id: int) -> int:
+    query = select(RM.c.project_id).join(MV, MV.c.model_id == RM.c.id).where(MV.c.id == version_id)
+    return _project_of(db, query, f"model version id {version_id}")
 
 
 def project_of_monitor(db: Database, monitor_id: int) -> int:
@@ -121,25 +110,16 @@ def project_of_notifier(db: Database, notifier_id: int) -> int:
 
 
 def project_of_pipeline_run(db: Database, run_id: str) -> int:
-    from keel.store._schema_pipelines import PipelineRunRow
-
-    PR = table(PipelineRunRow)
     query = select(PR.c.project_id).where(PR.c.id == run_id)
     return _project_of(db, query, f"pipeline run {run_id!r}")
 
 
 def project_of_schedule(db: Database, schedule_id: int) -> int:
-    from keel.store._schema_pipelines import ScheduleRow
-
-    SC = table(ScheduleRow)
     query = select(SC.c.project_id).where(SC.c.id == schedule_id)
     return _project_of(db, query, f"schedule id {schedule_id}")
 
 
 def project_of_schedule_fire(db: Database, fire_id: int) -> int:
-    from keel.store._schema_pipelines import ScheduleFireRow, ScheduleRow
-
-    SC, SF = table(ScheduleRow), table(ScheduleFireRow)
     query = select(SC.c.project_id).join(SF, SF.c.schedule_id == SC.c.id).where(SF.c.id == fire_id)
     return _project_of(db, query, f"schedule fire {fire_id}")
 

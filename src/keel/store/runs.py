@@ -244,15 +244,15 @@ class RunRepository:
             cur.execute(sql(_INSERT_RUN), row)
             if tag_rows:
                 cur.executemany(sql(_UPSERT_TAG), tag_rows)
-            return self._info(cur, run_id)
+            return self._info_of(cur, run_id)
 
     def get_info(self, run_id: str) -> RunInfo:
         with self._db.cursor(write=False) as cur:
-            return self._info(cur, run_id)
+            return self._info_of(cur, run_id)
 
     def get(self, run_id: str) -> Run:
         with self._db.cursor(write=False) as cur:
-            return self._hydrate(cur, [self._info(cur, run_id)])[0]
+            return self._hydrate(cur, [self._info_of(cur, run_id)])[0]
 
     def get_many(self, run_ids: Sequence[str]) -> list[Run]:
         by_id: dict[str, RunInfo] = {}
@@ -295,7 +295,7 @@ class RunRepository:
                     self._db.sql(f"UPDATE runs SET {assigns} WHERE id = ?"),
                     (*values.values(), run_id),
                 )
-            return self._info(cur, run_id)
+            return self._info_of(cur, run_id)
 
     def delete(self, run_id: str) -> None:
         self._set_lifecycle(run_id, Lifecycle.DELETED)
@@ -450,7 +450,7 @@ class RunRepository:
         return RunPage(runs, token)
 
     # -- helpers ---------------------------------------------------------------------------
-    def _info(self, cur: DBAPICursor, run_id: str) -> RunInfo:
+    def _info_of(self, cur: DBAPICursor, run_id: str) -> RunInfo:
         cur.execute(self._db.sql(f"{_RUN_COLS} WHERE id = ?"), (run_id,))
         row = cur.fetchone()
         if row is None:
