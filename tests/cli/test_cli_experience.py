@@ -82,3 +82,11 @@ def test_piped_output_does_not_wrap(keel_home: Path) -> None:
     ).stdout
     line = next(x for x in out.splitlines() if "a_rather_long_parameter_name" in x)
     assert "x" * 60 in line, out
+
+
+def test_history_of_a_metric_the_run_never_logged(run_keel: KeelCli, keel_home: Path) -> None:
+    rid = _seed(keel_home, "default", "baseline")
+    proc = run_keel("runs", "history", rid, "nosuchmetric", check=False)
+    assert proc.returncode == 3
+    assert "has no metric 'nosuchmetric'; it has: auc" in proc.stderr
+    assert "auc" in run_keel("runs", "history", rid, "auc").stdout

@@ -171,7 +171,16 @@ def show(run_id: str, json_: bool = JSON) -> None:
 def history(run_id: str, key: str, json_: bool = JSON) -> None:
     """Print every logged point of one metric."""
     client = _context.client()
-    points = client.metric_history(_resolve(run_id), key)
+    rid = _resolve(run_id)
+    points = client.metric_history(rid, key)
+    if not points:
+        from keel.exceptions import NotFoundError
+
+        logged = sorted(client.get_run(rid).metrics)
+        raise NotFoundError(
+            f"run {rid[:8]} has no metric {key!r}; "
+            + (f"it has: {', '.join(logged)}" if logged else "it logged no metrics")
+        )
     if json_:
         print_json(points)
         return
