@@ -1,4 +1,5 @@
-"""Run the app under uvicorn: bind checks, TCP_NODELAY, one or several workers."""
+"""Run the app under uvicorn: bind checks, TCP_NODELAY and request-read deadlines (shared
+with ``keel serve`` in :mod:`keel._uvicorn`), one or several workers."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from keel._uvicorn import PROTOCOL_PATH, raise_open_files_limit, uvicorn_options
 from keel.config import Settings
 from keel.exceptions import ConfigError
 from keel.server._options import ServerOptions, is_loopback
 
-#: uvicorn's protocol with TCP_NODELAY set (an import path, so worker processes load it)
-NODELAY_PROTOCOL = "keel.server._nodelay:NoDelayProtocol"
+#: uvicorn's protocol with TCP_NODELAY and read deadlines (a path: worker processes load it)
+NODELAY_PROTOCOL = PROTOCOL_PATH
 #: How the CLI hands options to worker processes (each builds its own app and Store).
 OPTIONS_ENV = "KEEL_SERVER_OPTIONS"
 
@@ -68,7 +70,9 @@ def serve(
     from keel.server._app import create_app
 
     check_bind(host, options, insecure=insecure)
+    raise_open_files_limit()
     common: dict[str, Any] = {
+        **uvicorn_options(),
         "host": host,
         "port": port,
         "http": NODELAY_PROTOCOL,
