@@ -3,8 +3,13 @@ down, clients send half a request and stop, the parent process is killed."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import resource
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -13,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 import uvicorn
 from faultkit import TcpProxy, closed_by_peer, slow_clients  # type: ignore[import-not-found]
-from server_helpers import server_process  # type: ignore[import-not-found]
+from server_helpers import free_port, server_process  # type: ignore[import-not-found]
 from sqlalchemy.engine import make_url
 
 from keel._uvicorn import HEADER_TIMEOUT_S, GuardedProtocol
@@ -161,3 +167,48 @@ def test_keel_serve_uses_the_same_deadlines() -> None:
             _all_closed_within(slow, HEADER_TIMEOUT_S + 20)
     finally:
         handle.stop()
+
+
+def _spawn_server(home: Path, port: int, *args: str) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+    env["KEEL_HOME"] = str(home)
+    cmd = [sys.executable, "-m", "keel.cli", "server", "--port", str(port), *args]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait_answering(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "keel server exited"
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url + "/api/v1/version", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise AssertionError("keel server did not answer")
+
+
+def test_workers_exit_when_their_parent_is_killed(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    parent = _spawn_server(tmp_path / "home", port, "--workers", "2")
+    workers: list[psutil.Process] = []
+    try:
+        _wait_answering(url, parent)
+        workers = psutil.Process(parent.pid).children(recursive=True)
+        assert len(workers) >= 2  # the two workers (and multiprocessing's tracker)
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait(30)
+        _, alive = psutil.wait_procs(workers, timeout=60)
+        assert not alive, f"workers outlived their parent: {[p.pid for p in alive]}"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        for w in workers:  # psutil checks it is still the same process before killing
+            with contextlib.suppress(psutil.Error):
+                w.kill()
+    again = _spawn_server(tmp_path / "home", port)  # the port is free for a restart
+    try:
+        _wait_answering(url, again)
+    finally:
+        again.terminate()
+        again.wait(30)
