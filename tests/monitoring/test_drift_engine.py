@@ -188,6 +188,30 @@ def test_schema_checks_from_the_first_row() -> None:
     assert retyped.severity == "error" and report.feature("y").status == "skipped"
 
 
+def test_string_storage_is_no_type_change() -> None:
+    """pandas 3 profiles text as large_string; the prediction log reads back string."""
+    cities = ["paris", "oslo", "rome"] * 400
+    ref = pa.table({"city": pa.array(cities, pa.large_string()), "n": pa.array([1] * 1200)})
+    for typ in (pa.string(), pa.string_view(), pa.dictionary(pa.int32(), pa.string())):
+        cur = pa.table({"city": pa.array(cities).cast(typ), "n": pa.array([1] * 1200)})
+        report = compare(ref, cur)
+        assert report.schema == [], (typ, report.schema)
+        assert report.worst() is None and not report.fails("warning")
+    cur = pa.table({"city": pa.array([1, 2, 3] * 400), "n": pa.array([1] * 1200)})
+    retyped = [s for s in compare(ref, cur).schema if s.kind == "retyped_column"]
+    assert [(s.column, s.severity) for s in retyped] == [("city", "error")]
+
+
+def test_fail_levels() -> None:
+    rng = np.random.default_rng(13)
+    ref = pd.DataFrame(_frame(rng, 3000))
+    assert not compare(ref, ref).fails("warning")
+    broken = compare(ref, ref.drop(columns=["z"]))
+    assert broken.worst() == "error" and broken.fails("error") and broken.fails("warning")
+    with pytest.raises(InvalidArgumentError, match="fail level 'fatal' is unknown"):
+        broken.fails("fatal")
+
+
 def test_inputs_pandas_arrow_and_dicts_agree() -> None:
     rng = np.random.default_rng(12)
     ref, cur = _frame(rng, 3000), _frame(rng, 1000, mean=0.3)

@@ -110,6 +110,17 @@ def test_monitoring_from_the_command_line(
         keel(keel_home, "monitor", "drift", str(train), str(current), "--json").stdout
     )
     assert drift["drifted_columns"] == ["age"]
+    assert drift["worst"] == "warning" and drift["failed"] is False
+    keel(keel_home, "monitor", "drift", str(train), str(current), "--fail-on", "error")
+    proc = keel(
+        keel_home, "monitor", "drift", str(train), str(current), "--fail-on", "warning", code=1
+    )
+    assert "a finding reached warning" in proc.stderr
+    pq.write_table(pa.table(features(np.random.default_rng(2), 500)).drop(["age"]), current)
+    proc = keel(
+        keel_home, "monitor", "drift", str(train), str(current), "--fail-on", "error", code=1
+    )
+    assert "a finding reached error (error)" in proc.stderr
 
 
 def test_clear_errors(keel_home: Path) -> None:

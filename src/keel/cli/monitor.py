@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from keel.cli import _context
-from keel.cli._render import console, escape, fmt_time, fmt_value, print_json, print_table
+from keel.cli._render import (
+    console,
+    err_console,
+    escape,
+    fmt_time,
+    fmt_value,
+    print_json,
+    print_table,
+)
 
 if TYPE_CHECKING:
     from keel.monitoring import MonitoringClient, MonitorRun
@@ -395,6 +403,12 @@ def drift(
     numeric_test: str = typer.Option("ks", "--numeric-test"),
     categorical_test: str = typer.Option("chi2", "--categorical-test"),
     alpha: float = typer.Option(0.05, "--alpha"),
+    fail_on: str = typer.Option(
+        None,
+        "--fail-on",
+        help="Exit 1 when a finding reaches this level: error (schema errors, dataset drift) "
+        "or warning (any finding).",
+    ),
     json_: bool = JSON,
 ) -> None:
     """Compare two files with the drift engine (no store needed)."""
@@ -402,10 +416,14 @@ def drift(
 
     config = DriftConfig(numeric_test=numeric_test, categorical_test=categorical_test, alpha=alpha)
     result = compare(_read_table(reference_file), _read_table(current_file), config)
+    failed = fail_on is not None and result.fails(fail_on)
     if json_:
-        print_json(result.to_dict())
-        return
-    print_drift(result)
+        print_json({**result.to_dict(), "worst": result.worst(), "failed": failed})
+    else:
+        print_drift(result)
+    if failed:
+        err_console().print(f"drift check failed: a finding reached {fail_on} ({result.worst()})")
+        raise typer.Exit(1)
 
 
 def print_drift(result: Any) -> None:

@@ -138,6 +138,18 @@ def _schema_of(frame: pd.DataFrame) -> pa.Schema:
     return pa.Schema.from_pandas(frame, preserve_index=False)
 
 
+def _nullable_as_seen(schema: pa.Schema, frame: pd.DataFrame) -> pa.Schema:
+    """A column is nullable in the signature only if the example has a null in it: serving
+    refuses nulls elsewhere, so an ONNX twin never answers where the model would refuse."""
+    import pyarrow as pa
+
+    has_nulls = frame.isna().any().tolist()
+    return pa.schema(
+        [f.with_nullable(bool(n)) for f, n in zip(schema, has_nulls, strict=True)],
+        metadata=schema.metadata,
+    )
+
+
 def _specs(schema: pa.Schema) -> tuple[ColumnSpec, ...]:
     return tuple(ColumnSpec(f.name, str(f.type), _kind(f.type)) for f in schema)
 
@@ -146,7 +158,7 @@ def infer_signature(example: Any, output: Any = None) -> ModelSignature:
     """The signature of ``example`` (and of the model's ``output`` on it, if given)."""
     frame = as_frame(example)
     frame = frame.rename(columns=str)
-    schema = _schema_of(frame).remove_metadata()
+    schema = _nullable_as_seen(_schema_of(frame).remove_metadata(), frame)
     encoded = base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
     outputs: tuple[ColumnSpec, ...] = ()
     if output is not None:

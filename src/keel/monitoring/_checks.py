@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from keel.monitoring._columns import logical_type
 from keel.monitoring._config import DriftConfig
 from keel.monitoring._profile import (
     CategoricalProfile,
@@ -73,7 +74,7 @@ def _column_issues(
     ref: ColumnProfile, cur: ColumnProfile, config: DriftConfig
 ) -> list[SchemaIssue]:
     out: list[SchemaIssue] = []
-    if ref.dtype != cur.dtype:
+    if logical_type(ref.dtype) != logical_type(cur.dtype):
         severity = ERROR if ref.kind != cur.kind else WARNING
         out.append(
             SchemaIssue(

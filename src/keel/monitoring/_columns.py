@@ -8,6 +8,7 @@ dictionaries as Arrow arrays; everything else (dates, lists, structs) as ``other
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,6 +30,21 @@ _NUMPY_TO_ARROW = {
     **{f"int{b}": f"int{b}" for b in (8, 16, 32, 64)},
     **{f"uint{b}": f"uint{b}" for b in (8, 16, 32, 64)},
 }
+
+
+_DICTIONARY = re.compile(r"^dictionary<values=(?P<values>.+), indices=\w+, ordered=\d>$")
+_STORAGE_ONLY = re.compile(r"\blarge_|_view\b")
+
+
+def logical_type(dtype: str) -> str:
+    """An Arrow type name without its storage choices: ``large_string``, ``string_view``
+    and a dictionary of strings are all ``string`` (pandas 3 profiles text as
+    ``large_string``; Parquet written elsewhere reads back as ``string``)."""
+    m = _DICTIONARY.match(dtype)
+    if m is not None:
+        dtype = m.group("values")
+    dtype = _STORAGE_ONLY.sub("", dtype)
+    return {"utf8": "string"}.get(dtype, dtype)
 
 
 @dataclass(frozen=True, eq=False, slots=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from keel.exceptions import InvalidArgumentError
 from keel.monitoring._checks import SchemaIssue, schema_issues
 from keel.monitoring._config import PVALUE_TESTS, DriftConfig
 from keel.monitoring._profile import (
@@ -77,6 +78,22 @@ class DriftReport:
     @property
     def dataset_drift(self) -> bool:
         return bool(self.tested) and self.drift_share >= self.config.drift_share
+
+    def worst(self) -> str | None:
+        """``error`` (a schema error, or drift over the dataset share), ``warning`` (any
+        other finding) or None when nothing was found."""
+        if self.dataset_drift or any(s.severity == "error" for s in self.schema):
+            return "error"
+        if self.drifted or self.schema:
+            return "warning"
+        return None
+
+    def fails(self, level: str) -> bool:
+        """Whether a finding reaches ``level`` (error | warning): the CI gate's answer."""
+        if level not in ("error", "warning"):
+            raise InvalidArgumentError(f"fail level {level!r} is unknown; use error or warning")
+        worst = self.worst()
+        return worst == "error" or (level == "warning" and worst == "warning")
 
     def feature(self, column: str) -> FeatureDrift:
         for f in self.features:

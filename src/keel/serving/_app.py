@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from keel.serving._handlers import ServingApp
 from keel.serving._predlog import PredictionLog
 from keel.serving._runtime import DeploymentRuntime
 
+log = logging.getLogger("keel.serving")
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Any, Any], Awaitable[None]]
 
@@ -111,12 +113,23 @@ class ServingASGI:
         receive: Any,
         send: Any,
     ) -> None:
-        h = self.handlers
         try:
             body = await self._body(receive)
         except HttpError as exc:
             await _send(send, exc.status, dumps({"error": exc.message}), close=True)
             return
+        try:
+            status, out, extra = await self._answer(kind, params, scope, headers, body)
+        except Exception as exc:  # a bug must still answer JSON, never uvicorn's plain text
+            log.exception("serving %s failed", scope.get("path"))
+            status, extra = 500, {}
+            out = dumps({"error": f"internal error: {type(exc).__name__}: {str(exc)[:300]}"})
+        await _send(send, status, out, extra)
+
+    async def _answer(
+        self, kind: str, params: dict[str, Any], scope: Scope, headers: dict[str, str], body: bytes
+    ) -> tuple[int, bytes, dict[str, str]]:
+        h = self.handlers
         if kind == "v2":
             status, out, extra = await h.v2_infer(params, headers, body)
         elif kind == "records":
@@ -128,7 +141,7 @@ class ServingASGI:
                 if model:
                     headers["x-keel-model"] = model[0]
             status, out, extra = await h.invocations(headers, body)
-        await _send(send, status, out, extra)
+        return status, out, extra
 
     async def _body(self, receive: Any) -> bytes:
         chunks: list[bytes] = []

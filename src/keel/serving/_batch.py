@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import InvalidArgumentError
-from keel.serving._codec import normalize_outputs
+from keel.serving._predict import predict_frame, request_schema
+from keel.serving._schema import InputSchema
 from keel.serving._source import LoadedModel
 
 if TYPE_CHECKING:
@@ -193,7 +194,8 @@ def predict_batch(
     inbox: queue.Queue[Any] = queue.Queue(maxsize=2)
     outbox: queue.Queue[Any] = queue.Queue(maxsize=2)
     errors: list[BaseException] = []
-    prepare = partial(_prepare, model, keep=keep_columns)
+    schema = request_schema(model)
+    prepare = partial(_prepare, schema, keep=keep_columns)
     reader = threading.Thread(
         target=_read, args=(source, chunk_rows, prepare, inbox, errors), daemon=True
     )
@@ -208,7 +210,7 @@ def predict_batch(
             chunk = inbox.get()
             if chunk is _DONE or errors:
                 break
-            chunk.outputs = normalize_outputs(model.predictor.predict(chunk.frame), chunk.rows)
+            chunk.outputs = predict_frame(model, chunk.frame, schema=schema)
             chunk.frame = None  # free the input as soon as the model is done with it
             outbox.put(chunk)
             if progress is not None:
@@ -238,10 +240,10 @@ class _Chunk:
     outputs: dict[str, Any] | None = None
 
 
-def _prepare(model: LoadedModel, batch: pa.RecordBatch, keep: Sequence[str]) -> _Chunk:
+def _prepare(schema: InputSchema | None, batch: pa.RecordBatch, keep: Sequence[str]) -> _Chunk:
     """Reader side: check the columns and build the frame (Arrow -> pandas off the model's
     thread, so the model never waits for a conversion)."""
-    names = model.schema.names if model.schema is not None else batch.schema.names
+    names = schema.names if schema is not None else batch.schema.names
     missing = [c for c in [*names, *keep] if c not in batch.schema.names]
     if missing:
         raise InvalidArgumentError(
@@ -419,8 +421,7 @@ def _score_partition(part: Any, load: Callable[[], LoadedModel], keep: list[str]
 def _score_frame(model: LoadedModel, part: Any, keep: Sequence[str]) -> Any:
     import pandas as pd
 
-    names = model.schema.names if model.schema is not None else list(part.columns)
-    outs = normalize_outputs(model.predictor.predict(part[names]), len(part))
+    outs = predict_frame(model, part)
     cols = {k: part[k].to_numpy() for k in keep}
     for name, arr in outs.items():
         cols["prediction" if len(outs) == 1 else name] = list(arr) if arr.ndim > 1 else arr

@@ -29,6 +29,7 @@ _DUMP_OPTS = (_orjson.OPT_SERIALIZE_NUMPY | _orjson.OPT_NON_STR_KEYS) if _orjson
 V2_DATATYPES = frozenset(
     "BOOL UINT8 UINT16 UINT32 UINT64 INT8 INT16 INT32 INT64 FP16 FP32 FP64 BYTES".split()
 )
+MAX_TENSOR_DEPTH = 32
 INVOCATION_KEYS = ("dataframe_split", "dataframe_records", "inputs", "instances")
 
 
@@ -118,6 +119,10 @@ class Payload:
             return self._rows(schema)
         except ModelInputError as exc:
             raise HttpError(400, str(exc)) from None
+        except (ValueError, TypeError, RecursionError) as exc:  # shapes numpy cannot hold
+            raise HttpError(
+                400, f"the request's values do not form rows of plain values: {str(exc)[:200]}"
+            ) from None
 
     def _rows(self, schema: InputSchema | None) -> Rows:
         if schema is None:
@@ -245,7 +250,7 @@ def parse_v2(obj: Any) -> Payload:
             f"input {name!r} has shape {shape}; send one input per column with shape [n] or "
             "[n, 1], or a single [n, k] tensor",
         )
-        cols[name] = _flatten(data) if data and isinstance(data[0], list) else data
+        cols[name] = _flatten(data, name) if data and isinstance(data[0], list) else data
     return Payload("columns", cols, request_id=rid, parameters=params, outputs=outputs)
 
 
@@ -263,19 +268,31 @@ def _v2_tensor(i: int, t: Any) -> tuple[str, list[int], list[Any]]:
     )
     _need(isinstance(data, list), f"input {name!r} needs 'data', a list")
     size = math.prod(shape)
-    flat = len(_flatten(data)) if data and isinstance(data[0], list) else len(data)
+    flat = len(_flatten(data, name)) if data and isinstance(data[0], list) else len(data)
     _need(size > 0, f"empty batch: input {name!r} has shape {shape}; send at least one row")
     _need(flat == size, f"input {name!r} has shape {shape} ({size} values) but {flat} data values")
     return name, shape, data
 
 
-def _flatten(data: list[Any]) -> list[Any]:
+def _flatten(data: list[Any], name: str = "", max_depth: int = MAX_TENSOR_DEPTH) -> list[Any]:
+    """The values of nested lists in order, without recursion; deeper than ``max_depth``
+    levels is a 400 (a tensor of more dimensions than any model takes)."""
     out: list[Any] = []
-    for v in data:
-        if isinstance(v, list):
-            out.extend(_flatten(v))
-        else:
+    stack: list[Any] = [iter(data)]
+    while stack:
+        for v in stack[-1]:
+            if isinstance(v, list):
+                if len(stack) >= max_depth:
+                    raise HttpError(
+                        400,
+                        f"input {name!r} 'data' is nested more than {max_depth} levels deep; "
+                        "send a flat list (row-major) or lists as deep as the shape",
+                    )
+                stack.append(iter(v))
+                break
             out.append(v)
+        else:
+            stack.pop()
     return out
 
 

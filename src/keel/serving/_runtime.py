@@ -28,10 +28,11 @@ import numpy as np
 
 from keel.exceptions import KeelError, ModelInputError, ResourceUnavailableError
 from keel.serving._batcher import BatchSettings, Gate, MicroBatcher
-from keel.serving._codec import HttpError, normalize_outputs
+from keel.serving._codec import HttpError
 from keel.serving._metrics import BoundMetrics, ServingMetrics, rss_bytes
+from keel.serving._predict import predict_rows, request_schema
 from keel.serving._refs import ModelRef
-from keel.serving._schema import InputSchema, Rows
+from keel.serving._schema import Rows
 from keel.serving._source import LoadedModel, ModelSource
 from keel.serving._spec import DeploymentSpec, EndpointSpec, VersionSpec, check_resources
 from keel.serving._transforms import Transforms
@@ -62,7 +63,7 @@ class Slot:
         self.transforms = transforms
         self.metrics = metrics
         self.timeout_s = res.timeout_ms / 1000
-        self.request_schema = _request_schema(loaded.schema, transforms)
+        self.request_schema = request_schema(loaded, transforms)
         self.gate = Gate(loaded.key, res.concurrency, res.queue)
         self._pool = ThreadPoolExecutor(res.threads, thread_name_prefix=f"keel-{loaded.name}")
         b = endpoint.batching
@@ -92,14 +93,8 @@ class Slot:
         return self.loaded.version
 
     def _predict_batch(self, rows: Rows) -> dict[str, np.ndarray]:
-        """Runs in the slot's thread pool: frame, pre steps, predict, post steps."""
-        frame = rows.to_frame(self.request_schema)
-        if not self.transforms.empty:
-            frame = self.transforms.before(frame)
-        result = self.loaded.predictor.predict(frame)
-        if not self.transforms.empty:
-            result = self.transforms.after(result, frame)
-        return normalize_outputs(result, rows.n)
+        """Runs in the slot's thread pool: the one prediction path, on checked rows."""
+        return predict_rows(self.loaded, rows, self.transforms, schema=self.request_schema)
 
     def warm_up(self) -> None:
         """One predict on a row of zeros, so the first real request pays no lazy setup."""
@@ -149,13 +144,6 @@ class Slot:
         if a == 0 and b == len(next(iter(outs.values()))):
             return outs
         return {k: v[a:b] for k, v in outs.items()}
-
-
-def _request_schema(model: InputSchema | None, transforms: Transforms) -> InputSchema | None:
-    """Requests are checked against the model's schema, or the first pre step's own."""
-    if not transforms.pre:
-        return model
-    return InputSchema.coerce(getattr(transforms.pre[0], "input_schema", None))
 
 
 @dataclass

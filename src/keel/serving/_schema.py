@@ -305,7 +305,20 @@ def _float_matrix(data: list[Any], width: int) -> np.ndarray | None:
         return None  # ragged rows: the slow path names the row
     if arr.ndim != 2 or arr.shape[1] != width or arr.dtype.kind not in "fiu":
         return None
+    if arr.dtype.kind == "f" and _has_bool(data):
+        return None  # true/false among numbers: the slow path names the row
     return arr.astype(np.float64, copy=False)
+
+
+def _has_bool(data: list[Any]) -> bool:
+    """Whether a list of rows (or of values) holds a JSON true/false anywhere at its top
+    two levels: numpy reads them as 1.0 and 0.0 when they sit among numbers."""
+    for row in data:
+        if row is True or row is False:
+            return True
+        if isinstance(row, list) and bool in set(map(type, row)):
+            return True
+    return False
 
 
 def _coerce(col: Column, values: Any) -> Any:
@@ -317,10 +330,10 @@ def _coerce(col: Column, values: Any) -> Any:
     if col.kind is Kind.INT:
         return _as_int(col, values)
     if col.kind is Kind.BOOL:
-        arr = np.asarray(values)
-        if arr.dtype.kind != "b":
+        arr = _array_or_none(values)
+        if arr is None or arr.dtype.kind != "b":
             _reject(col, values, lambda v: isinstance(v, bool), "true or false")
-        return arr
+        return arr if arr is not None else np.asarray(values, dtype=bool)
     if col.kind is Kind.STR:
         _reject(col, values, lambda v: isinstance(v, str) or (v is None and col.nullable), "text")
         return np.asarray(values, dtype=object)
@@ -337,21 +350,46 @@ def _coerce(col: Column, values: Any) -> Any:
 
 
 def _as_float(col: Column, values: Any) -> np.ndarray:
-    arr = np.asarray(values) if not isinstance(values, np.ndarray) else values
-    if arr.dtype.kind in "fiu" and arr.ndim == 1:
-        return arr.astype(col.dtype, copy=False)
+    arr = _array_or_none(values)
+    if arr is not None and arr.dtype.kind in "fiu" and arr.ndim == 1:
+        if isinstance(values, list) and arr.dtype.kind == "f" and _has_bool(values):
+            arr = None  # true/false read as 1.0/0.0: let the check below name the row
+        elif not col.nullable and arr.dtype.kind == "f" and np.isnan(arr).any():
+            from keel.serving._predict import null_refused
+
+            raise null_refused(col.name, int(np.isnan(arr).argmax()))
+        else:
+            return arr.astype(col.dtype, copy=False)
 
     def ok(v: Any) -> bool:
         return (isinstance(v, int | float) and not isinstance(v, bool)) or (
             v is None and col.nullable
         )
 
+    if not col.nullable and isinstance(values, list) and None in values:
+        from keel.serving._predict import null_refused
+
+        raise null_refused(col.name, values.index(None))
     _reject(col, values, ok, "a number")
     return np.array([np.nan if v is None else v for v in values], dtype=col.dtype)
 
 
+def _array_or_none(values: Any) -> np.ndarray | None:
+    """``values`` as an array, or None when numpy cannot build one (ragged or deeply
+    nested cells: the value checks then name the row)."""
+    if isinstance(values, np.ndarray):
+        return values
+    try:
+        return np.asarray(values)
+    except (ValueError, TypeError, RecursionError):
+        return None
+
+
 def _as_int(col: Column, values: Any) -> np.ndarray:
-    arr = np.asarray(values) if not isinstance(values, np.ndarray) else values
+    arr = _array_or_none(values)
+    if arr is None:
+        _reject(col, values, lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
+        return np.asarray(values, dtype=col.dtype)
     if arr.dtype.kind in "iu" and arr.ndim == 1:
         return arr.astype(col.dtype, copy=False)
     if arr.dtype.kind == "f" and arr.ndim == 1:
@@ -370,11 +408,23 @@ def _as_int(col: Column, values: Any) -> np.ndarray:
 def _reject(col: Column, values: Any, ok: Any, expected: str) -> None:
     for i, v in enumerate(values):
         if not ok(v):
-            shown = "null" if v is None else repr(v)
+            shown = _shown(v)
             raise ModelInputError(
                 f"column {col.name!r} expects {expected} ({col.dtype}) but row {i} has {shown} "
                 f"({type(v).__name__}); fix the value or the column it was sent in"
             )
+
+
+def _shown(v: Any) -> str:
+    """A short picture of a bad value (nested lists are never printed in full)."""
+    if v is None:
+        return "null"
+    if isinstance(v, list):
+        return f"a list of {len(v)}"
+    if isinstance(v, Mapping):
+        return "an object"
+    text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _column_from_arrow(f: pa.Field) -> Column:
@@ -382,7 +432,8 @@ def _column_from_arrow(f: pa.Field) -> Column:
 
     t = f.type
     if pa.types.is_floating(t):
-        return Column(f.name, Kind.FLOAT, "float32" if t == pa.float32() else "float64", True)
+        width = "float32" if t == pa.float32() else "float64"
+        return Column(f.name, Kind.FLOAT, width, f.nullable)
     if pa.types.is_integer(t):
         return Column(f.name, Kind.INT, str(t.to_pandas_dtype().__name__), f.nullable)
     if pa.types.is_boolean(t):

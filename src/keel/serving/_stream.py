@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from keel.exceptions import InvalidArgumentError, KeelError
-from keel.serving._codec import normalize_outputs
+from keel.serving._predict import predict_rows
 from keel.serving._schema import Rows, schema_less_rows
 from keel.serving._source import LoadedModel
 
@@ -312,8 +312,7 @@ class StreamWorker:
 
     def _run_model(self, rows: Rows) -> dict[str, np.ndarray]:
         start = time.perf_counter()
-        frame = rows.to_frame(self.model.schema)
-        outs = normalize_outputs(self.model.predictor.predict(frame), rows.n)
+        outs = predict_rows(self.model, rows)
         if self.plog is not None:
             from keel.serving._predlog import LogRecord
 

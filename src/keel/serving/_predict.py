@@ -1,0 +1,129 @@
+"""The one prediction path: signature check, declared transforms, predictor, postprocess.
+
+Online serving (each micro-batch), batch prediction (``keel predict``, local and on Dask)
+and stream workers all score a frame with :func:`predict_frame`, so a model answers the
+same input the same way whichever door it came in by, and refuses it the same way too.
+JSON requests are checked against the schema while they are parsed
+(:class:`~keel.serving._schema.InputSchema` names the row and value) and pass
+``checked=True``; frames read from files are checked here.
+
+The schema decides what a column takes: a number column refuses booleans, and refuses
+nulls unless the signature allows them (a model saved with an input example that had
+nulls in that column), whatever the runtime: an ONNX twin never answers where the model
+it was exported from would refuse.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from keel.exceptions import ModelInputError
+from keel.serving._codec import normalize_outputs
+from keel.serving._schema import InputSchema, Kind, Rows
+from keel.serving._transforms import Transforms
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from keel.serving._source import LoadedModel
+
+NO_TRANSFORMS = Transforms()
+
+
+def request_schema(
+    model: LoadedModel, transforms: Transforms = NO_TRANSFORMS
+) -> InputSchema | None:
+    """What inputs are checked against: the model's schema, or the first pre step's own."""
+    if not transforms.pre:
+        return model.schema
+    return InputSchema.coerce(getattr(transforms.pre[0], "input_schema", None))
+
+
+def predict_frame(
+    model: LoadedModel,
+    frame: pd.DataFrame,
+    transforms: Transforms = NO_TRANSFORMS,
+    *,
+    schema: InputSchema | None = None,
+    checked: bool = False,
+) -> dict[str, np.ndarray]:
+    """``{output name: array}`` for every row of ``frame``.
+
+    ``schema`` defaults to :func:`request_schema`; ``checked`` skips the frame check for
+    rows that were validated as they were parsed.
+    """
+    if not checked:
+        frame = check_frame(schema or request_schema(model, transforms), frame)
+    n = len(frame)
+    if not transforms.empty:
+        frame = transforms.before(frame)
+    result = model.predictor.predict(frame)
+    if not transforms.empty:
+        result = transforms.after(result, frame)
+    return normalize_outputs(result, n)
+
+
+def predict_rows(
+    model: LoadedModel,
+    rows: Rows,
+    transforms: Transforms = NO_TRANSFORMS,
+    *,
+    schema: InputSchema | None = None,
+) -> dict[str, np.ndarray]:
+    """:func:`predict_frame` for rows already checked against ``schema`` (JSON requests)."""
+    schema = schema or request_schema(model, transforms)
+    return predict_frame(model, rows.to_frame(schema), transforms, schema=schema, checked=True)
+
+
+def check_frame(schema: InputSchema | None, frame: pd.DataFrame) -> pd.DataFrame:
+    """The schema's columns of ``frame`` in order; ModelInputError names what does not fit."""
+    if schema is None:
+        return frame
+    names = schema.names
+    present = {str(c) for c in frame.columns}
+    missing = [c for c in names if c not in present]
+    if missing:
+        raise ModelInputError(
+            f"the input has no column(s) {missing[:10]}; the model takes {names[:30]}"
+        )
+    if list(frame.columns) != names:
+        frame = frame[names]
+    for col in schema.columns:
+        if col.kind is Kind.FLOAT or col.kind is Kind.INT:
+            _check_number_column(col.name, col.kind, col.nullable, frame[col.name])
+    return frame
+
+
+def _check_number_column(name: str, kind: Kind, nullable: bool, series: pd.Series) -> None:
+    from pandas.api import types as pt
+
+    what = "a number" if kind is Kind.FLOAT else "an integer"
+    if pt.is_bool_dtype(series.dtype):
+        raise ModelInputError(
+            f"column {name!r} expects {what} but holds booleans ({series.dtype}); cast it to "
+            "numbers before predicting"
+        )
+    if pt.is_object_dtype(series.dtype):
+        for i, v in enumerate(series.tolist()):
+            if isinstance(v, bool):
+                raise ModelInputError(
+                    f"column {name!r} expects {what} but row {i} has {v!r} (bool); booleans are "
+                    "not numbers here"
+                )
+    if not nullable:
+        nulls = series.isna().to_numpy()
+        if nulls.any():
+            raise null_refused(name, int(nulls.argmax()))
+
+
+def null_refused(column: str, row: int) -> ModelInputError:
+    """The error for a null where the signature allows none."""
+    return ModelInputError(
+        f"column {column!r} does not take nulls but row {row} is null (NaN); the model's "
+        "signature has no nulls in this column. Fill the value, or save the model with an "
+        "input example that has nulls there if the model handles them"
+    )
+
+
+__all__ = ["check_frame", "null_refused", "predict_frame", "predict_rows", "request_schema"]
