@@ -236,3 +236,22 @@ def test_run_due_catches_up_on_complete_windows_once(
     assert [r.window.start_ms for r in runs] == [NOW - 3 * HOUR, NOW - 2 * HOUR, NOW - HOUR]
     assert sum(r.rows for r in runs) == 300
     assert mon.run_due(now_ms=NOW + 120_000) == []  # nothing new is complete
+
+
+def test_update_changes_only_the_settings_given(mon: MonitoringClient) -> None:
+    """``keel monitor set`` merges option by option through this one use case."""
+    from keel.exceptions import NotFoundError
+
+    mon.update("churn", reference="model:churn/1", alpha=0.01, metric="accuracy", floor=0.8)
+    mon.update("churn", floor=0.7, memory="2Gi", window="6h")
+    monitor = mon.monitor("churn")
+    assert monitor.reference == "model:churn/1" and monitor.window == "6h"
+    assert monitor.config["drift"]["alpha"] == 0.01
+    assert monitor.config["performance"]["metric"] == "accuracy"
+    assert monitor.config["performance"]["floor"] == 0.7
+    assert monitor.config["resources"]["memory_bytes"] == 2 * 2**30
+    with pytest.raises(InvalidArgumentError, match=r"unknown monitor setting\(s\) \['alhpa'\]"):
+        mon.update("churn", alhpa=0.1)
+    mon.delete_monitor("churn")
+    with pytest.raises(NotFoundError):
+        mon.monitor("churn")

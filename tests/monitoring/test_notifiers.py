@@ -102,7 +102,7 @@ def test_down_or_slow_webhook_keeps_the_alert_and_retries(
     hook.mode = "hang"
     started = time.monotonic()
     from keel.monitoring import run_monitor
-    from keel.monitoring._log import Window
+    from keel.store.eventlog import Window
 
     run = run_monitor(mon.store, mon.project_id, "churn", Window(NOW - 3_600_000, NOW))
     # the run went on: alerts are stored, the hanging webhook cost one timeout per delivery

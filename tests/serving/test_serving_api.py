@@ -7,10 +7,12 @@ import keel.serving
 
 def test_serving_surface_is_pinned() -> None:
     assert set(keel.serving.__all__) == {
-        "BatchSettings", "DeploymentRuntime", "DeploymentSpec", "InMemorySource", "InputSchema",
+        "BatchJob", "BatchSettings", "DeploymentRuntime", "DeploymentSpec", "InMemorySource",
+        "InputSchema",
         "LoadedModel", "ModelRef", "ModelSource", "PredictionLog", "Predictor", "RegistrySource",
         "ServerHandle", "ServingMetrics", "build_app", "check_resources", "create_app",
-        "load_spec", "log_root", "parse_model_ref", "serve", "spec_for_refs", "start_in_thread",
+        "load_spec", "log_root", "parse_model_ref", "predict_frame", "prepare_batch", "run_stream",
+        "serve", "spec_for_refs", "start_in_thread",
     }  # fmt: skip
     for name in keel.serving.__all__:
         assert getattr(keel.serving, name) is not None, name

@@ -131,7 +131,9 @@ def test_dataset_input_records_lineage(
     )
     source = open_input("dataset:customers@1", store=store)
     result = predict_batch(model, source, tmp_path / "out.parquet")
-    run_id = record_run(store, "default", result, source, "churn@champion")
+    run_id = record_run(
+        store, "default", result, source.describe, source.dataset_version_id, "churn@champion"
+    )
     run = store.runs.get(run_id)
     assert run.params["model_version"] == "1" and run.metrics["rows"] == 2000.0
     assert run.tags["keel.kind"] == "batch-prediction"
@@ -168,3 +170,35 @@ def test_keel_predict_cli(settings: Settings, registered: str, tmp_path: Path) -
     table = pq.read_table(out)
     assert table.num_rows == 5_000 and set(table.column_names) == {"customer", "prediction"}
     assert set(table.column("prediction").to_pylist()) <= {0, 1}  # the model's class labels
+
+
+def test_dask_runner_records_lineage_and_checks_like_serving(
+    settings: Settings, registered: str, tmp_path: Path
+) -> None:
+    """The Dask path goes through the same use case: lineage run, signature check."""
+    from keel.exceptions import ModelInputError
+    from keel.serving import prepare_batch
+    from keel.store import open_store
+
+    frame = big_frame(300)
+    frame.to_parquet(tmp_path / "in.parquet")
+    store = open_store(settings)
+    try:
+        job = prepare_batch(
+            store, "default", registered, str(tmp_path / "in.parquet"), runner="dask"
+        )
+        result = job.run(tmp_path / "out", keep_columns=["customer"])
+        assert result.rows == 300 and result.run_id is not None
+        run = store.runs.get(result.run_id)
+        assert run.params["model_ref"] == registered and run.tags["keel.kind"] == "batch-prediction"
+        frame.loc[7, "f2"] = None
+        frame.to_parquet(tmp_path / "nulls.parquet")
+        job = prepare_batch(
+            store, "default", registered, str(tmp_path / "nulls.parquet"), runner="dask"
+        )
+        with pytest.raises(ModelInputError, match="column 'f2' does not take nulls"):
+            job.run(tmp_path / "out2")
+        with pytest.raises(InvalidArgumentError, match="runner 'spark' is unknown"):
+            prepare_batch(store, "default", registered, "x", runner="spark")
+    finally:
+        store.close()

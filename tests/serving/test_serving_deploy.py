@@ -148,19 +148,28 @@ def test_export_formats_carry_the_declared_resources() -> None:
     ("text", "name", "version", "alias"),
     [
         ("churn@champion", "churn", None, "champion"),
-        ("models:/churn/7", "churn", "7", None),
-        ("churn@7", "churn", "7", None),
+        ("models:/churn/7", "churn", 7, None),
+        ("churn@7", "churn", 7, None),
         ("churn", "churn", None, None),
         ("churn@latest", "churn", None, None),
     ],
 )
-def test_model_refs(text: str, name: str, version: str | None, alias: str | None) -> None:
+def test_model_refs(text: str, name: str, version: int | None, alias: str | None) -> None:
+    from keel.models import parse_ref
+
     ref = parse_model_ref(text)
     assert (ref.name, ref.version, ref.alias) == (name, version, alias)
     assert ref.follows == (version is None)
+    assert parse_ref(text) == ref  # one grammar: the registry reads it the same way
 
 
-@pytest.mark.parametrize("bad", ["", "churn/0", "churn@-x", "/3", "ch urn"])
+@pytest.mark.parametrize(
+    "bad", ["", "churn/0", "churn@0", "models:/churn/0", "churn@-x", "/3", "ch urn", "churn/x"]
+)
 def test_bad_model_refs(bad: str) -> None:
+    from keel.models import parse_ref
+
     with pytest.raises(InvalidArgumentError):
         parse_model_ref(bad)
+    with pytest.raises(InvalidArgumentError):  # churn/0 passed the registry's parser before
+        parse_ref(bad)

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -16,8 +17,8 @@ from serving_helpers import keel_env, parquet_rows, split_body, wait_for
 
 from keel.config import Settings
 from keel.serving import PredictionLog
-from keel.serving._predlog import LogRecord
 from keel.serving._schema import Rows
+from keel.store.predlog import LogRecord
 
 
 def free_port() -> int:
@@ -134,7 +135,7 @@ def test_full_buffer_drops_and_counts_instead_of_blocking(settings: Settings) ->
 def test_sql_over_log_and_export(settings: Settings, tmp_path: object) -> None:
     from pathlib import Path
 
-    from keel.serving._query import query, write_result
+    from keel.monitoring import run_sql
     from keel.store import open_store
 
     log = PredictionLog(settings.artifacts_uri)
@@ -142,9 +143,10 @@ def test_sql_over_log_and_export(settings: Settings, tmp_path: object) -> None:
         log.log(_record(i, n=2))
     log.close()
     store = open_store(settings)
-    table = query(
+    project_id = store.projects.get_or_create("default").id
+    table = run_sql(
         store,
-        "default",
+        project_id,
         "SELECT deployment, request_id, row, inputs.a AS a, "
         "outputs.predictions AS p FROM predictions ORDER BY request_id, row",
     )
@@ -153,18 +155,38 @@ def test_sql_over_log_and_export(settings: Settings, tmp_path: object) -> None:
         {"deployment": "dep", "request_id": "r0", "row": 1, "a": 0.0, "p": 1.0},
         {"deployment": "dep", "request_id": "r1", "row": 0, "a": 1.0, "p": 0.0},
     ]
-    out = write_result(table, Path(str(tmp_path)) / "out.csv")
-    assert out.read_text().splitlines()[0].replace('"', "") == "deployment,request_id,row,a,p"
-    empty = query(
-        open_store(Settings.for_home(Path(str(tmp_path)) / "other")),
-        "default",
-        "SELECT count(*) AS n FROM predictions",
+    other = open_store(Settings.for_home(Path(str(tmp_path)) / "other"))
+    empty = run_sql(
+        other, other.projects.get_or_create("default").id, "SELECT count(*) AS n FROM predictions"
     )
     assert empty.to_pylist() == [{"n": 0}]
+    other.close()
     import pytest
 
     from keel.exceptions import InvalidArgumentError
 
-    with pytest.raises(InvalidArgumentError, match="Tables: predictions"):
-        query(store, "default", "SELECT nope FROM predictions")
+    with pytest.raises(InvalidArgumentError, match=r"(?s)query failed.*Tables: .*predictions"):
+        run_sql(store, project_id, "SELECT nope FROM predictions")
+    with pytest.raises(InvalidArgumentError, match="only reads"):
+        run_sql(store, project_id, "COPY predictions TO '/tmp/x.csv'")
+    with pytest.raises(InvalidArgumentError, match="query failed"):  # the sandbox holds
+        run_sql(store, project_id, "SELECT * FROM read_csv('/etc/passwd')")
     store.close()
+
+
+def test_predictions_sql_cli_is_the_keel_sql_console(settings: Settings, tmp_path: Path) -> None:
+    log = PredictionLog(settings.artifacts_uri)
+    for i in range(3):
+        log.log(_record(i, n=2))
+    log.close()
+    env = keel_env(settings)
+    query = "SELECT request_id, inputs.a AS a, outputs FROM predictions ORDER BY request_id, row"
+    out = tmp_path / "out.csv"
+    cli = [sys.executable, "-m", "keel.cli", "predictions", "sql"]
+    proc = subprocess.run([*cli, query, "-o", str(out)], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_text().splitlines()[0].replace('"', "") == "request_id,a,outputs.predictions"
+    proc = subprocess.run(
+        [*cli, "SELECT * FROM read_csv('/etc/passwd')"], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode != 0 and "query failed" in proc.stderr, proc.stderr

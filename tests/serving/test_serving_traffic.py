@@ -69,13 +69,13 @@ def test_shadow_answers_are_logged_never_returned(
         )
         assert direct.json()["outputs"][0]["data"] == [3.0]  # a shadow is still addressable
     handle.stop()
-    from keel.serving._query import query
+    from keel.monitoring import run_sql
     from keel.store import open_store
 
     store = open_store(settings)
-    table = query(
+    table = run_sql(
         store,
-        "default",
+        store.projects.get_or_create("default").id,
         "SELECT version, shadow, count(*) AS n, "
         "min(outputs.predictions) AS p FROM predictions GROUP BY ALL ORDER BY version, shadow DESC",
     )

@@ -41,14 +41,6 @@ def _end_ms(end: str | None) -> int | None:
     return parse_time(end) if end else None
 
 
-def _section(current: dict[str, Any] | None, **given: Any) -> dict[str, Any] | None:
-    """The stored section with the options given on the command line laid over it."""
-    changes = {k: v for k, v in given.items() if v is not None}
-    if not changes:
-        return None
-    return {**(current or {}), **changes}
-
-
 @app.command("set")
 def set_(
     deployment: str = typer.Argument(..., help="Deployment to watch."),
@@ -90,42 +82,31 @@ def set_(
     json_: bool = JSON,
 ) -> None:
     """Create or change the monitor of a deployment (only the options given change)."""
-    mon = _client()
-    found = mon.store.monitors.find(mon.project_id, deployment)
-    config = found.config if found else {}
-    monitor = mon.configure(
+    monitor = _client().update(
         deployment,
         reference=reference,
         window=window,
-        drift=_section(
-            config.get("drift"),
-            numeric_test=numeric_test,
-            categorical_test=categorical_test,
-            alpha=alpha,
-            correction=correction,
-        ),
-        performance=_section(
-            config.get("performance"),
-            task=task,
-            prediction=prediction,
-            score=score,
-            positive=positive,
-            metric=metric,
-            floor=floor,
-            max_drop=max_drop,
-            baseline=baseline,
-            min_labels=min_labels,
-        ),
-        cohorts=_section(config.get("cohorts"), columns=cohorts, max_gap=max_gap),
-        resources=_section(
-            config.get("resources"),
-            latency_p95_ms=latency_p95_ms,
-            latency_p99_ms=latency_p99_ms,
-            memory_bytes=memory,
-            cpu=cpu,
-            metrics_url=metrics_url,
-        ),
         enabled=enabled,
+        numeric_test=numeric_test,
+        categorical_test=categorical_test,
+        alpha=alpha,
+        correction=correction,
+        task=task,
+        prediction=prediction,
+        score=score,
+        positive=positive,
+        metric=metric,
+        floor=floor,
+        max_drop=max_drop,
+        baseline=baseline,
+        min_labels=min_labels,
+        cohorts=cohorts,
+        max_gap=max_gap,
+        latency_p95_ms=latency_p95_ms,
+        latency_p99_ms=latency_p99_ms,
+        memory=memory,
+        cpu=cpu,
+        metrics_url=metrics_url,
     )
     if json_:
         print_json(monitor)
@@ -218,7 +199,7 @@ def list_(json_: bool = JSON) -> None:
 def show(deployment: str = typer.Argument(...), json_: bool = JSON) -> None:
     """A monitor's settings and its live alerts."""
     mon = _client()
-    monitor = mon.store.monitors.get(mon.project_id, deployment)
+    monitor = mon.monitor(deployment)
     live = mon.alerts(deployment=deployment, state="live")
     if json_:
         print_json({"monitor": monitor, "live_alerts": live})
@@ -447,6 +428,5 @@ def print_drift(result: Any) -> None:
 @app.command()
 def delete(deployment: str = typer.Argument(...)) -> None:
     """Delete a monitor (its alerts stay)."""
-    mon = _client()
-    mon.store.monitors.delete(mon.project_id, deployment)
+    _client().delete_monitor(deployment)
     console().print(f"Monitor of {escape(deployment)} deleted.")

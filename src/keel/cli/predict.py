@@ -26,50 +26,32 @@ def predict(
     """Score every row in chunks at constant memory; records lineage as a tracking run."""
     from keel.cli import _context
     from keel.cli._render import callback_progress, console, escape, print_json, progress
-    from keel.exceptions import InvalidArgumentError
-    from keel.serving._batch import open_input, predict_batch, predict_dask, record_run
-    from keel.serving._deploy import load_model
+    from keel.serving import prepare_batch
 
     store, project = _context.store(), _context.settings().project
-    loaded = load_model(store, project, model)
-    if runner == "dask":
-        rows = predict_dask(
-            lambda: load_model(store, project, model),
-            input_,
-            str(output),
-            keep_columns=keep,
-            scheduler=scheduler,
-        )
-        console().print(
-            f"Scored {rows:,} rows with {loaded.key} on Dask into {escape(str(output))}"
-        )
-        return
-    if runner != "local":
-        raise InvalidArgumentError(f"runner {runner!r} is unknown; use local or dask")
-    source = open_input(input_, query=query, store=store, project=project)
-    with progress(source.total_rows, f"predict {loaded.key}") as prog:
-        result = predict_batch(
-            loaded,
-            source,
+    job = prepare_batch(store, project, model, input_, query=query, runner=runner)
+    with progress(job.total_rows, f"predict {job.model.key}") as prog:
+        result = job.run(
             output,
             chunk_rows=chunk_rows,
             keep_columns=keep,
+            scheduler=scheduler,
             progress=callback_progress(prog),
         )
-    run_id = record_run(store, project, result, source, model)
     if json_:
         print_json(
             {
                 "rows": result.rows,
                 "seconds": result.seconds,
                 "output": result.output,
-                "run_id": run_id,
+                "run_id": result.run_id,
                 "lineage": result.lineage,
             }
         )
         return
+    where = " on Dask" if runner == "dask" else ""
     console().print(
-        f"Scored {result.rows:,} rows with [bold]{loaded.key}[/bold] in {result.seconds:.1f} s "
-        f"({result.rows_per_s:,.0f} rows/s) into {escape(result.output)}; lineage in run "
-        f"{run_id[:8]}"
+        f"Scored {result.rows:,} rows with [bold]{job.model.key}[/bold]{where} in "
+        f"{result.seconds:.1f} s ({result.rows_per_s:,.0f} rows/s) into {escape(result.output)}; "
+        f"lineage in run {(result.run_id or '')[:8]}"
     )

@@ -23,36 +23,14 @@ def sql(
     max_rows: int = typer.Option(50, "--max-rows", "-n", help="Rows to print."),
     json_: bool = typer.Option(False, "--json", help="Print rows as JSON."),
 ) -> None:
-    """Run SQL over tables predictions, deployments and model_versions."""
-    from keel.cli import _context
-    from keel.cli._render import console, escape, print_json, print_table
-    from keel.serving._query import query as run_query
-    from keel.serving._query import write_result
+    """Run SQL over the prediction log: the same read-only console as ``keel sql``."""
+    from keel.cli.sql import run_query
 
-    table = run_query(_context.store(), _context.settings().project, query)
+    fmt = "json" if json_ else "table"
     if output is not None:
-        path = write_result(table, output)
-        console().print(f"Wrote {table.num_rows:,} rows to {escape(str(path))}")
-        return
-    rows = table.slice(0, max_rows).to_pylist()
-    if json_:
-        print_json(rows)
-        return
-    print_table(
-        f"{table.num_rows:,} rows",
-        table.column_names,
-        [[_cell(r[c]) for c in table.column_names] for r in rows],
-        empty="no rows",
-    )
-    if table.num_rows > max_rows:
-        console().print(
-            f"[dim]showing {max_rows} of {table.num_rows:,}; use --max-rows or -o[/dim]"
-        )
+        fmt = "parquet" if output.suffix.lower() == ".parquet" else "csv"
+        if output.suffix.lower() not in (".parquet", ".csv"):
+            from keel.exceptions import InvalidArgumentError
 
-
-def _cell(value: object) -> object:
-    if isinstance(value, dict | list):
-        import json
-
-        return json.dumps(value, default=str)[:120]
-    return value
+            raise InvalidArgumentError(f"output {output} must end in .parquet or .csv")
+    run_query(query, fmt, output, max_rows)

@@ -30,7 +30,7 @@ def sql(
     Example: keel sql "SELECT version, count(*) FROM predictions GROUP BY version"
     """
     from keel.exceptions import InvalidArgumentError
-    from keel.monitoring import run_sql, sql_tables
+    from keel.monitoring import sql_tables
 
     if tables:
         for name in sql_tables():
@@ -40,6 +40,14 @@ def sql(
         raise InvalidArgumentError('give a query, e.g. keel sql "SELECT count(*) FROM predictions"')
     if query == "-":
         query = sys.stdin.read()
+    run_query(query, fmt, out, max_rows)
+
+
+def run_query(query: str, fmt: str, out: Path | None, max_rows: int) -> None:
+    """One read-only query of the current project, rendered (``keel predictions sql`` too)."""
+    from keel.exceptions import InvalidArgumentError
+    from keel.monitoring import run_sql
+
     if fmt not in ("table", "csv", "json", "parquet"):
         raise InvalidArgumentError(f"--format {fmt!r}: use table, csv, json or parquet")
     store = _context.store()
@@ -57,9 +65,13 @@ def _write(result: pa.Table, fmt: str, out: Path | None, max_rows: int) -> None:
         import pyarrow.parquet as pq
 
         pq.write_table(result, out)
-        console().print(f"{result.num_rows} rows written to {out}")
+        console().print(f"Wrote {result.num_rows:,} rows to {out}")
     elif fmt == "csv":
+        import pyarrow as pa
         import pyarrow.csv as pacsv
+
+        while any(pa.types.is_struct(f.type) for f in result.schema):
+            result = result.flatten()  # inputs.a, outputs.predictions: CSV has no structs
 
         if out is None:
             import io
@@ -69,6 +81,7 @@ def _write(result: pa.Table, fmt: str, out: Path | None, max_rows: int) -> None:
             sys.stdout.write(buffer.getvalue().decode())
         else:
             pacsv.write_csv(result, out)
+            console().print(f"Wrote {result.num_rows:,} rows to {out}")
     elif fmt == "json":
         if out is None:
             print_json(result.to_pylist())

@@ -23,44 +23,24 @@ def stream(
     json_: bool = typer.Option(False, "--json", help="Print the final counts as JSON."),
 ) -> None:
     """Consume until Ctrl-C/SIGTERM; every message is acknowledged after its sink write."""
-    import os
-    import signal
-    import socket
-
     from keel.cli import _context
     from keel.cli._render import console, err_console, print_json
-    from keel.serving import PredictionLog
-    from keel.serving._deploy import load_model
-    from keel.serving._stream import StreamWorker, parse_stream_url
+    from keel.serving import run_stream
 
-    name = consumer or f"{socket.gethostname()}-{os.getpid()}"
-    src = parse_stream_url(source, default_consumer=name)
-    dst = parse_stream_url(sink, default_consumer=name)
-    settings = _context.settings()
-    loaded = load_model(_context.store(), settings.project, model)
-    plog = PredictionLog(settings.artifacts_uri) if log else None
-    worker = StreamWorker(
-        loaded,
-        src,
-        dst,
+    stats = run_stream(
+        _context.store(),
+        _context.settings(),
+        model,
+        source,
+        sink,
+        consumer=consumer,
         batch_size=batch_size,
         max_sink_len=max_sink_len,
-        prediction_log=plog,
-        deployment=f"stream-{loaded.name}",
+        max_messages=max_messages,
+        idle_exit_s=idle_exit_s,
+        log=log,
+        on_start=lambda what: err_console().print(f"[bold]keel stream[/bold] {what}"),
     )
-    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
-    signal.signal(signal.SIGINT, lambda *_: worker.stop())
-    err_console().print(
-        f"[bold]keel stream[/bold] {loaded.key}: {src.stream} -> {dst.stream} "
-        f"(group {src.group}, consumer {src.consumer})"
-    )
-    if plog is not None:
-        plog.start()
-    try:
-        stats = worker.run(max_messages=max_messages, idle_exit_s=idle_exit_s)
-    finally:
-        if plog is not None:
-            plog.close()
     summary = {
         "read": stats.read,
         "written": stats.written,

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
         read_feedback,
         record_feedback,
     )
-    from keel.monitoring._log import Window, parse_duration, parse_time
     from keel.monitoring._metrics import (
         Calibration,
         classification_metrics,
@@ -62,7 +61,8 @@ if TYPE_CHECKING:
     from keel.monitoring._sql import run_sql
     from keel.monitoring._sql import table_names as sql_tables
     from keel.monitoring._trigger import alert_probe
-    from keel.monitoring._writer import write_predictions
+    from keel.store.eventlog import Window, parse_duration, parse_time
+    from keel.store.predlog import write_predictions
 
 _EXPORTS: dict[str, str] = {
     "ChampionChallenger": "keel.monitoring._champion",
@@ -82,9 +82,9 @@ _EXPORTS: dict[str, str] = {
     "import_feedback": "keel.monitoring._feedback",
     "read_feedback": "keel.monitoring._feedback",
     "record_feedback": "keel.monitoring._feedback",
-    "Window": "keel.monitoring._log",
-    "parse_duration": "keel.monitoring._log",
-    "parse_time": "keel.monitoring._log",
+    "Window": "keel.store.eventlog",
+    "parse_duration": "keel.store.eventlog",
+    "parse_time": "keel.store.eventlog",
     "Calibration": "keel.monitoring._metrics",
     "classification_metrics": "keel.monitoring._metrics",
     "estimate_classification": "keel.monitoring._metrics",
@@ -116,7 +116,7 @@ _EXPORTS: dict[str, str] = {
     "run_sql": "keel.monitoring._sql",
     "sql_tables": "keel.monitoring._sql",
     "alert_probe": "keel.monitoring._trigger",
-    "write_predictions": "keel.monitoring._writer",
+    "write_predictions": "keel.store.predlog",
 }
 _RENAMED = {"sql_tables": "table_names"}
 

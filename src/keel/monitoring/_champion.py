@@ -23,9 +23,10 @@ from keel.config import Settings
 from keel.exceptions import InvalidArgumentError
 from keel.monitoring._feedback import read_feedback
 from keel.monitoring._labels import canonical_array
-from keel.monitoring._log import PREDICTIONS, EventLog, Window, read_window
 from keel.monitoring._monitor_config import PerformanceSpec
 from keel.monitoring._resources import latency_percentiles
+from keel.store.eventlog import EventLog, Window
+from keel.store.predlog import PREDICTIONS, read_window
 
 if TYPE_CHECKING:
     import numpy as np

@@ -19,9 +19,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from keel.exceptions import NotFoundError
+from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.monitoring._feedback import FeedbackResult, import_feedback, record_feedback
-from keel.monitoring._log import Window, parse_duration
 from keel.monitoring._metrics import classification_metrics, fit_calibration, regression_metrics
 from keel.monitoring._monitor_config import MonitorConfig, PerformanceSpec
 from keel.monitoring._notify import DeliveryReport, check_config, deliver_pending
@@ -36,6 +35,7 @@ from keel.monitoring._resources import budget_from_spec
 from keel.monitoring._runner import MonitorRun, run_monitor
 from keel.store import Store
 from keel.store.alerts import Alert, Notifier
+from keel.store.eventlog import Window, parse_duration
 from keel.store.monitors import Monitor, ReferenceInfo
 
 if TYPE_CHECKING:
@@ -43,6 +43,33 @@ if TYPE_CHECKING:
 
     from keel.monitoring._champion import ChampionChallenger
     from keel.monitoring._report import ReportFiles
+
+
+#: ``update`` options -> (config section, key in it).
+MONITOR_OPTIONS: dict[str, tuple[str, str]] = {
+    **{k: ("drift", k) for k in ("numeric_test", "categorical_test", "alpha", "correction")},
+    **{
+        k: ("performance", k)
+        for k in (
+            "task",
+            "prediction",
+            "score",
+            "positive",
+            "metric",
+            "floor",
+            "max_drop",
+            "baseline",
+            "min_labels",
+        )
+    },
+    "cohorts": ("cohorts", "columns"),
+    "max_gap": ("cohorts", "max_gap"),
+    "latency_p95_ms": ("resources", "latency_p95_ms"),
+    "latency_p99_ms": ("resources", "latency_p99_ms"),
+    "memory": ("resources", "memory_bytes"),
+    "cpu": ("resources", "cpu"),
+    "metrics_url": ("resources", "metrics_url"),
+}
 
 
 class MonitoringClient:
@@ -127,12 +154,48 @@ class MonitoringClient:
             enabled=enabled,
         )
 
+    def update(
+        self,
+        deployment: str,
+        *,
+        reference: str | None = None,
+        window: str | None = None,
+        enabled: bool | None = None,
+        **options: Any,
+    ) -> Monitor:
+        """Change only the settings given (``alpha=0.01``, ``floor=0.8``...), keeping every
+        other stored one: what ``keel monitor set`` does. None means "leave as it is"."""
+        unknown = sorted(set(options) - set(MONITOR_OPTIONS))
+        if unknown:
+            raise InvalidArgumentError(
+                f"unknown monitor setting(s) {unknown}; known: {', '.join(sorted(MONITOR_OPTIONS))}"
+            )
+        found = self.store.monitors.find(self.project_id, deployment)
+        stored = found.config if found else {}
+        sections: dict[str, dict[str, Any]] = {}
+        for option, value in options.items():
+            if value is None:
+                continue
+            section, key = MONITOR_OPTIONS[option]
+            sections.setdefault(section, dict(stored.get(section) or {}))[key] = value
+        return self.configure(
+            deployment, reference=reference, window=window, enabled=enabled, **sections
+        )
+
     def _spec_budget(self, deployment: str) -> dict[str, Any] | None:
         found = self.store.deployments.find(self.project_id, deployment)
         if found is None:
             return None
         budget = budget_from_spec(found.spec)
         return budget.to_dict() if any(v is not None for v in budget.to_dict().values()) else None
+
+    def monitor(self, deployment: str) -> Monitor:
+        """The monitor of ``deployment`` (NotFoundError if it has none)."""
+        return self.store.monitors.get(self.project_id, deployment)
+
+    def delete_monitor(self, deployment: str) -> None:
+        """Stop watching ``deployment`` (its alerts stay)."""
+        self.store.monitors.delete(self.project_id, deployment)
 
     def calibrate(
         self,

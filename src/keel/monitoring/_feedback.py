@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 from keel.config import Settings
 from keel.exceptions import ConflictError, InvalidArgumentError
 from keel.monitoring._labels import canonical_array, numeric
-from keel.monitoring._log import PREDICTIONS, EventLog, _day, arrow_table, sql_list
+from keel.store.eventlog import EventLog, arrow_table, day_of, sql_list
+from keel.store.predlog import PREDICTIONS
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -261,7 +262,7 @@ def _store(settings: Settings, deployment: str, table: pa.Table, source: str) ->
     )
     table = table.append_column("source", pa.array([source] * table.num_rows, pa.string()))
     log = EventLog(settings.artifacts_uri, FEEDBACK)
-    return [log.write(deployment, table, day=_day(now))]
+    return [log.write(deployment, table, day=day_of(now))]
 
 
 def read_feedback(

@@ -13,11 +13,11 @@ from typing import Any
 
 from keel.monitoring._cohorts import CohortReport
 from keel.monitoring._drift import DriftReport
-from keel.monitoring._log import Window
 from keel.monitoring._metrics import higher_is_better
 from keel.monitoring._monitor_config import CohortSpec, PerformanceSpec
 from keel.monitoring._resources import ResourceFinding
 from keel.store.alerts import NewAlert
+from keel.store.eventlog import Window
 
 ALERT_KINDS = (
     "schema",

@@ -15,12 +15,12 @@ from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from keel.monitoring._log import Window
 from keel.monitoring._monitor_config import MonitorConfig
 from keel.monitoring._results import read_results
 from keel.monitoring._runner import run_monitor
 from keel.monitoring._svg import heatmap, line_chart
 from keel.store import Store
+from keel.store.eventlog import Window
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from keel.config import Settings
-from keel.monitoring._log import EventLog, Window, _day, arrow_table, sql_list
+from keel.store.eventlog import EventLog, Window, arrow_table, day_of, sql_list
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -144,7 +144,7 @@ def write_results(settings: Settings, run: MonitorRun) -> str:
         }
     )
     log = EventLog(settings.artifacts_uri, RESULTS)
-    return log.write(run.deployment, table, day=_day(run.window.end_ms - 1))
+    return log.write(run.deployment, table, day=day_of(run.window.end_ms - 1))
 
 
 def _finite(value: Any) -> float | None:

@@ -26,7 +26,6 @@ from keel.monitoring._findings import (
     resource_findings,
 )
 from keel.monitoring._labels import canonical_array
-from keel.monitoring._log import PREDICTIONS, EventLog, Window, column_roles, iter_window
 from keel.monitoring._metrics import (
     Calibration,
     classification_metrics,
@@ -47,6 +46,8 @@ from keel.monitoring._resources import (
 from keel.monitoring._results import write_results
 from keel.store import Store
 from keel.store.alerts import Alert
+from keel.store.eventlog import EventLog, Window
+from keel.store.predlog import PREDICTIONS, column_roles, iter_window
 
 if TYPE_CHECKING:
     import pyarrow as pa

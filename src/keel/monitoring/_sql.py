@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import InvalidArgumentError
 from keel.monitoring._feedback import FEEDBACK
-from keel.monitoring._log import PREDICTIONS, EventLog, arrow_table, sql_list
 from keel.monitoring._results import RESULTS
 from keel.store import Store
+from keel.store.eventlog import EventLog, arrow_table, sql_list
+from keel.store.predlog import PREDICTIONS
 
 if TYPE_CHECKING:
     import duckdb
@@ -163,9 +164,15 @@ def _metadata(store: Store, project_id: int, name: str) -> pa.Table:
     from keel.store._tables import Base
 
     t = Base.metadata.tables[name]
+    query = select(t)
+    extra: list[str] = []
+    if name == "model_versions":  # the model's name, so the log joins on (name, version)
+        models = Base.metadata.tables["registered_models"]
+        query = select(t, models.c.name.label("name")).join(models, models.c.id == t.c.model_id)
+        extra.append("name")
     with store.db.read() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(select(t).where(_scope(name, project_id)))]
-    return _to_arrow(t, rows)
+        rows = [dict(r._mapping) for r in conn.execute(query.where(_scope(name, project_id)))]
+    return _to_arrow(t, rows, extra)
 
 
 def _scope(name: str, project_id: int) -> Any:
@@ -181,7 +188,7 @@ def _scope(name: str, project_id: int) -> Any:
     return t.c[column].in_(select(p.c.id).where(_scope(parent, project_id)))
 
 
-def _to_arrow(t: Any, rows: list[dict[str, Any]]) -> pa.Table:
+def _to_arrow(t: Any, rows: list[dict[str, Any]], extra: list[str]) -> pa.Table:
     import pyarrow as pa
     from sqlalchemy import BigInteger, Boolean, Float, Integer
 
@@ -198,6 +205,7 @@ def _to_arrow(t: Any, rows: list[dict[str, Any]]) -> pa.Table:
             else pa.string()
         )
         fields.append(pa.field(col.name, arrow))
+    fields.extend(pa.field(name, pa.string()) for name in extra)
     schema = pa.schema(fields)
     data = {
         f.name: [

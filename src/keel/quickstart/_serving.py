@@ -19,8 +19,8 @@ def serve_champion(ctx: TourContext) -> None:
     does."""
     import httpx
 
+    from keel.monitoring import run_sql
     from keel.serving import build_app, spec_for_refs, start_in_thread
-    from keel.serving._query import query
 
     spec = spec_for_refs([f"{MODEL_NAME}@champion"], name=DEPLOYMENT)
     handle = start_in_thread(build_app(spec, ctx.settings, store=ctx.client.store))
@@ -47,7 +47,7 @@ def serve_champion(ctx: TourContext) -> None:
         f"/v2 infer -> version {v2_out['model_version']}, a bad request -> {bad.status_code} "
         f"({bad.json()['message'][:70]}...)"
     )
-    table = query(ctx.client.store, ctx.client.project.name, LOG_QUERY)
+    table = run_sql(ctx.client.store, ctx.client.project.id, LOG_QUERY)
     ctx.table(
         "keel predictions sql (the prediction log)",
         table.column_names,

@@ -24,8 +24,8 @@ from urllib.parse import parse_qs
 
 from keel.serving._codec import HttpError, dumps
 from keel.serving._handlers import ServingApp
-from keel.serving._predlog import PredictionLog
 from keel.serving._runtime import DeploymentRuntime
+from keel.store.predlog import PredictionLog
 
 log = logging.getLogger("keel.serving")
 Scope = MutableMapping[str, Any]
@@ -47,13 +47,16 @@ _FAST_ROUTES: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
-def content_type_allowed(value: str) -> bool:
-    """JSON (``application/json``, ``application/*+json``) or CSV; nothing executable."""
+def content_type_allowed(value: str, path: str = "") -> bool:
+    """JSON (``application/json``, ``application/*+json``) or CSV; nothing executable. On
+    the v2 routes also ``application/octet-stream``, which Triton's clients send with JSON
+    (the body is still parsed as JSON, never unpickled)."""
     media = value.split(";", 1)[0].strip().lower()
     return (
         media == "application/json"
         or (media.startswith("application/") and media.endswith("+json"))
         or media == "text/csv"
+        or (media == "application/octet-stream" and path.startswith("/v2/"))
     )
 
 
@@ -75,8 +78,9 @@ class ServingASGI:
             name = _WANTED.get(key)
             if name is not None:
                 headers[name] = value.decode("latin-1")
-        refusal = self._refuse(headers)
+        refusal = self._refuse(headers, scope.get("path", ""))
         if refusal is not None:
+            self.handlers.refused(HttpError(*refusal))
             await _send(send, refusal[0], dumps({"error": refusal[1]}), close=True)
             return
         if scope["method"] == "POST":
@@ -88,13 +92,13 @@ class ServingASGI:
                     return
         await self.app(scope, receive, send)
 
-    def _refuse(self, headers: dict[str, str]) -> tuple[int, str] | None:
+    def _refuse(self, headers: dict[str, str], path: str) -> tuple[int, str] | None:
         ctype = headers.get("content-type")
-        if ctype is not None and not content_type_allowed(ctype):
+        if ctype is not None and not content_type_allowed(ctype, path):
             return 415, (
                 f"content type {ctype[:80]!r} is not accepted: keel serving reads only JSON "
-                "(application/json) and, on /invocations, CSV (text/csv); executable formats "
-                "such as pickle are refused"
+                "(application/json; application/octet-stream on /v2) and, on /invocations, "
+                "CSV (text/csv); executable formats such as pickle are refused"
             )
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
@@ -116,6 +120,7 @@ class ServingASGI:
         try:
             body = await self._body(receive)
         except HttpError as exc:
+            self.handlers.refused(exc)
             await _send(send, exc.status, dumps({"error": exc.message}), close=True)
             return
         try:
@@ -180,6 +185,15 @@ async def _send(
     await send({"type": "http.response.body", "body": body})
 
 
+async def _json_http_error(request: Any, exc: Any) -> Any:
+    """404 and 405 as the protocol's ``{"error": ...}`` (tritonclient reads only that)."""
+    from starlette.responses import Response
+
+    message = f"{exc.detail}: {request.method} {request.url.path}"
+    headers = getattr(exc, "headers", None)
+    return Response(dumps({"error": message}), exc.status_code, headers, "application/json")
+
+
 def create_app(
     runtime: DeploymentRuntime,
     *,
@@ -190,6 +204,7 @@ def create_app(
     """The ASGI app serving ``runtime``; starting it loads the models, stopping it drains
     the queues and flushes the prediction log."""
     from fastapi import FastAPI
+    from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.routing import Route
 
     from keel.serving._openapi import openapi_document
@@ -218,6 +233,7 @@ def create_app(
                 await asyncio.to_thread(prediction_log.close)
 
     app = FastAPI(title=f"keel serving: {runtime.name}", lifespan=lifespan)
+    app.add_exception_handler(StarletteHTTPException, _json_http_error)
     h = handlers
     get = ["GET"]
     app.router.routes[:0] = [

@@ -340,7 +340,12 @@ def read_lineage(path: str | Path) -> dict[str, Any]:
 
 
 def record_run(
-    store: Store, project: str, result: BatchResult, source: BatchInput, model_ref: str
+    store: Store,
+    project: str,
+    result: BatchResult,
+    describe: dict[str, Any],
+    dataset_version_id: int | None,
+    model_ref: str,
 ) -> str:
     """A tracking run for the batch job, linked to the input dataset version (lineage)."""
     from keel.tracking import TrackingClient
@@ -353,7 +358,7 @@ def record_run(
             "model": result.lineage["model"],
             "model_version": result.lineage["version"],
             "model_ref": model_ref,
-            "input": json.dumps(source.describe, default=str)[:8000],
+            "input": json.dumps(describe, default=str)[:8000],
             "output": result.output,
             "runtime": result.lineage["runtime"],
         },
@@ -369,8 +374,8 @@ def record_run(
             "keel.model": f"{result.lineage['model']}/{result.lineage['version']}",
         },
     )
-    if source.dataset_version_id is not None:
-        store.runs.link_dataset(info.id, source.dataset_version_id, "input")
+    if dataset_version_id is not None:
+        store.runs.link_dataset(info.id, dataset_version_id, "input")
     client.end_run(info.id)
     return info.id
 

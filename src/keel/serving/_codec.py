@@ -41,6 +41,7 @@ class HttpError(Exception):
         self.status = status
         self.message = message
         self.headers = headers or {}
+        self.counted = False  # True once a version's metrics counted it
 
 
 def loads(body: bytes) -> Any:
@@ -327,6 +328,14 @@ def slice_outputs(outs: Mapping[str, np.ndarray], start: int, stop: int) -> dict
 _V2_OUT = {"f": "FP64", "i": "INT64", "u": "UINT64", "b": "BOOL"}
 
 
+def output_metadata(outs: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
+    """The v2 metadata of outputs as ``/infer`` answers them (name, datatype, shape)."""
+    return [
+        {"name": name, "datatype": v2_datatype(arr), "shape": [-1, *arr.shape[1:]]}
+        for name, arr in outs.items()
+    ]
+
+
 def v2_datatype(arr: np.ndarray) -> str:
     if arr.dtype == np.float32:
         return "FP32"
@@ -340,6 +349,13 @@ def encode_v2(
     outs: Mapping[str, np.ndarray],
     wanted: tuple[str, ...] = (),
 ) -> bytes:
+    unknown = [w for w in wanted if w not in outs]
+    if unknown:
+        raise HttpError(
+            400,
+            f"the model has no output {unknown[0]!r}; it answers {', '.join(map(repr, outs))} "
+            "(see GET /v2/models/{name} for its outputs)",
+        )
     outputs = [
         {
             "name": name,

@@ -83,7 +83,7 @@ def delete(store: Store, project: str, name: str) -> None:
 
 def load_model(store: Store, project: str, ref: str, *, trust: str = "warn") -> LoadedModel:
     """Resolve ``ref`` (``churn@champion``, ``churn/3``) and load that version."""
-    from keel.serving._refs import parse_model_ref
+    from keel.models._uri import parse_model_ref
 
     parsed = parse_model_ref(ref)
     source = RegistrySource(store, project, trust=trust)

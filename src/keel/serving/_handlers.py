@@ -28,8 +28,8 @@ from keel.serving._codec import (
     parse_records,
     parse_v2,
 )
-from keel.serving._predlog import LogRecord, PredictionLog
 from keel.serving._runtime import DeploymentRuntime, Endpoint, Slot
+from keel.store.predlog import LogRecord, PredictionLog
 
 if TYPE_CHECKING:
     from starlette.requests import Request
@@ -47,6 +47,7 @@ _MLFLOW_CODES = {
 }
 _REASONS = {
     400: "invalid_input",
+    415: "unsupported_media_type",
     404: "not_found",
     413: "too_large",
     429: "overloaded",
@@ -85,8 +86,15 @@ class ServingApp:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
 
-    @staticmethod
-    def _error(exc: HttpError, mlflow: bool = False) -> Answer:
+    def refused(self, exc: HttpError, endpoint: str | None = None) -> None:
+        """Count a request no model version counted (refused before or after predicting)."""
+        if not exc.counted:
+            known = endpoint if endpoint in self.runtime.endpoints else ""  # bounded labels
+            self.runtime.metrics.refused(exc.status, _REASONS.get(exc.status, "error"), known)
+            exc.counted = True
+
+    def _error(self, exc: HttpError, mlflow: bool = False, endpoint: str | None = None) -> Answer:
+        self.refused(exc, endpoint)
         body: dict[str, Any] = {"error": exc.message}
         if mlflow:
             code = _MLFLOW_CODES.get(exc.status, "INTERNAL_ERROR")
@@ -121,6 +129,7 @@ class ServingApp:
             outs = await slot.predict(rows)
         except HttpError as exc:
             slot.metrics.failed(exc.status, _REASONS.get(exc.status, "error"))
+            exc.counted = True
             raise
         elapsed = time.perf_counter() - start
         slot.metrics.ok.inc()
@@ -194,9 +203,9 @@ class ServingApp:
             ep = self._endpoint(params["name"])
             payload = parse_v2(loads(body))
             slot, outs, rid = await self._infer(ep, params.get("version"), payload, headers)
+            out = encode_v2(slot.name, slot.version, payload.request_id, outs, payload.outputs)
         except HttpError as exc:
-            return self._error(exc)
-        out = encode_v2(slot.name, slot.version, payload.request_id, outs, payload.outputs)
+            return self._error(exc, endpoint=params["name"])
         return 200, out, self._headers(slot, rid)
 
     async def invocations(self, headers: dict[str, str], body: bytes) -> Answer:
@@ -209,7 +218,7 @@ class ServingApp:
                 payload = parse_invocations(loads(body))
             slot, outs, rid = await self._infer(ep, None, payload, headers)
         except HttpError as exc:
-            return self._error(exc, mlflow=True)
+            return self._error(exc, mlflow=True, endpoint=headers.get("x-keel-model"))
         return 200, encode_predictions(outs), self._headers(slot, rid)
 
     def _invocation_endpoint(self, headers: dict[str, str]) -> Endpoint:
@@ -233,7 +242,7 @@ class ServingApp:
             payload = parse_records(loads(body))
             slot, outs, rid = await self._infer(ep, params.get("version"), payload, headers)
         except HttpError as exc:
-            return self._error(exc)
+            return self._error(exc, endpoint=params["name"])
         out = encode_predictions(outs, model=slot.name, version=slot.version, request_id=rid)
         return 200, out, self._headers(slot, rid)
 
@@ -277,7 +286,7 @@ class ServingApp:
             "versions": [s.version for s in ep.slots],
             "platform": f"keel-{slot.loaded.runtime}",
             "inputs": inputs,
-            "outputs": slot.loaded.metadata.get("outputs", []),
+            "outputs": slot.output_metadata(),
             "parameters": {
                 "model": slot.name,
                 "version": slot.version,

@@ -107,6 +107,12 @@ class ServingMetrics:
             parent=self,
         )
 
+    def refused(self, code: int, reason: str, endpoint: str = "") -> None:
+        """A request refused before it reached a model version (bad body, unknown model,
+        content type, size): counted with empty model and version labels."""
+        self.requests.labels(endpoint, "", "", str(code)).inc()
+        self.errors.labels(endpoint, "", "", reason).inc()
+
     def exposition(self) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 

@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 
 from keel.exceptions import KeelError, ModelInputError, ResourceUnavailableError
+from keel.models._uri import ModelRef
 from keel.serving._batcher import BatchSettings, Gate, MicroBatcher
-from keel.serving._codec import HttpError
+from keel.serving._codec import HttpError, output_metadata
 from keel.serving._metrics import BoundMetrics, ServingMetrics, rss_bytes
 from keel.serving._predict import predict_rows, request_schema
-from keel.serving._refs import ModelRef
 from keel.serving._schema import Rows
 from keel.serving._source import LoadedModel, ModelSource
 from keel.serving._spec import DeploymentSpec, EndpointSpec, VersionSpec, check_resources
@@ -64,6 +64,7 @@ class Slot:
         self.metrics = metrics
         self.timeout_s = res.timeout_ms / 1000
         self.request_schema = request_schema(loaded, transforms)
+        self.outputs: list[dict[str, Any]] | None = None
         self.gate = Gate(loaded.key, res.concurrency, res.queue)
         self._pool = ThreadPoolExecutor(res.threads, thread_name_prefix=f"keel-{loaded.name}")
         b = endpoint.batching
@@ -94,7 +95,21 @@ class Slot:
 
     def _predict_batch(self, rows: Rows) -> dict[str, np.ndarray]:
         """Runs in the slot's thread pool: the one prediction path, on checked rows."""
-        return predict_rows(self.loaded, rows, self.transforms, schema=self.request_schema)
+        outs = predict_rows(self.loaded, rows, self.transforms, schema=self.request_schema)
+        if self.outputs is None:
+            self.outputs = output_metadata(outs)
+        return outs
+
+    def output_metadata(self) -> list[dict[str, Any]]:
+        """Outputs as ``/infer`` names them: seen on warm-up or the first answer, else read
+        from the signature (a bare array is answered as ``predictions``)."""
+        if self.outputs is not None:
+            return self.outputs
+        declared: list[dict[str, Any]] = list(self.loaded.metadata.get("outputs", []))
+        if not declared or all(str(o["name"]).startswith("prediction") for o in declared):
+            dtype = declared[0]["datatype"] if len(declared) == 1 else "FP64"
+            return [{"name": "predictions", "datatype": dtype, "shape": [-1]}]
+        return declared
 
     def warm_up(self) -> None:
         """One predict on a row of zeros, so the first real request pays no lazy setup."""

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any
 from keel.config import Settings
 from keel.serving._app import create_app
 from keel.serving._metrics import ServingMetrics
-from keel.serving._predlog import PredictionLog
 from keel.serving._runtime import DeploymentRuntime
 from keel.serving._source import ModelSource, RegistrySource
 from keel.serving._spec import DeploymentSpec, check_resources, load_spec
+from keel.store.predlog import PredictionLog
 
 if TYPE_CHECKING:
     from keel.store import Store

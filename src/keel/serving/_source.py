@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from keel.exceptions import NotFoundError
-from keel.serving._refs import ModelRef
+from keel.models._uri import ModelRef
 from keel.serving._schema import InputSchema
 
 if TYPE_CHECKING:
@@ -99,9 +99,9 @@ class InMemorySource:
     def resolve(self, ref: ModelRef) -> str:
         with self._lock:
             if ref.version is not None:
-                if (ref.name, ref.version) not in self._models:
+                if (ref.name, str(ref.version)) not in self._models:
                     raise NotFoundError(f"model {ref.name!r} has no version {ref.version}")
-                return ref.version
+                return str(ref.version)
             if ref.alias is not None:
                 try:
                     return self._aliases[(ref.name, ref.alias)]

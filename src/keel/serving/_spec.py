@@ -31,7 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from keel.exceptions import InvalidArgumentError, ResourceUnavailableError
-from keel.serving._refs import ModelRef, parse_model_ref
+from keel.models._uri import ModelRef, parse_model_ref
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?$")
 _UNITS = {

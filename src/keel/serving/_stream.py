@@ -44,7 +44,7 @@ from keel.serving._source import LoadedModel
 if TYPE_CHECKING:
     import numpy as np
 
-    from keel.serving._predlog import PredictionLog
+    from keel.store.predlog import PredictionLog
 
 log = logging.getLogger("keel.serving.stream")
 
@@ -314,7 +314,7 @@ class StreamWorker:
         start = time.perf_counter()
         outs = predict_rows(self.model, rows)
         if self.plog is not None:
-            from keel.serving._predlog import LogRecord
+            from keel.store.predlog import LogRecord
 
             schema = self.model.schema
             self.plog.log(

@@ -1,28 +1,23 @@
-"""Reading the prediction log (and writing it, for imports and tests).
+"""Event data: append-only Parquet files partitioned by deployment and date.
 
-The contract, shared with :mod:`keel.serving` (which writes the log)::
+::
 
-    <artifacts_uri>/predictions/deployment=<name>/date=<YYYY-MM-DD>/part-*.parquet
+    <artifacts_uri>/<kind>/deployment=<name>/date=<YYYY-MM-DD>/part-*.parquet
 
-one row per predicted row, with ``request_id``, ``row``, ``ts`` (timestamp, UTC),
-``endpoint``, ``model``, ``version``, ``shadow``, ``latency_ms``, ``inputs`` (a struct of
-the input columns) and ``outputs`` (a struct of the model's outputs). Files of different
-model versions may carry different structs; DuckDB unifies them by name.
-
-Windows are read as a stream of Arrow record batches with the structs flattened (inputs
-keep their names; an output whose name clashes with an input becomes ``output.<name>``),
-so profiling a day of traffic takes the memory of one batch.
+Prediction logs (:mod:`keel.store.predlog`), feedback labels and monitoring results are
+kinds of event log. Files are written under a temporary name and renamed, so a reader
+never sees half a file; they are read in place with DuckDB. :class:`Window` is the
+half-open time range the readers take.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +27,6 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
-PREDICTIONS = "predictions"
-META_COLUMNS = ("request_id", "row", "ts", "endpoint", "model", "version", "shadow", "latency_ms")
 BATCH_ROWS = 65_536
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 604_800_000}
@@ -69,7 +62,7 @@ class Window:
     def days(self) -> list[str]:
         first = self.start_ms // DAY_MS
         last = (self.end_ms - 1) // DAY_MS
-        return [_day(d * DAY_MS) for d in range(first, last + 1)]
+        return [day_of(d * DAY_MS) for d in range(first, last + 1)]
 
     @property
     def label(self) -> str:
@@ -101,7 +94,7 @@ def parse_time(text: str) -> int:
     return int(value.timestamp() * 1000)
 
 
-def _day(ms: int) -> str:
+def day_of(ms: int) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d")
 
 
@@ -112,7 +105,7 @@ def _iso(ms: int) -> str:
 class EventLog:
     """Parquet files partitioned by deployment and date under one folder of the artifact root."""
 
-    def __init__(self, artifacts_uri: str, kind: str = PREDICTIONS) -> None:
+    def __init__(self, artifacts_uri: str, kind: str) -> None:
         import fsspec
 
         self.root = artifacts_uri.rstrip("/") + "/" + kind
@@ -200,85 +193,14 @@ def sql_list(paths: Sequence[str]) -> str:
     return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
 
 
-def iter_window(
-    log: EventLog,
-    deployment: str,
-    window: Window,
-    *,
-    shadow: bool | None = False,
-    batch_rows: int = BATCH_ROWS,
-) -> Iterator[pa.RecordBatch]:
-    """The window's rows as flattened record batches (``shadow=None``: both kinds)."""
-    files = log.files(deployment, window)
-    if not files:
-        return
-    con = log.connect()
-    try:
-        where = "ts >= to_timestamp(? / 1000.0) AND ts < to_timestamp(? / 1000.0)"
-        if shadow is not None:
-            where += " AND shadow = " + ("true" if shadow else "false")
-        query = (
-            f"SELECT * FROM read_parquet({sql_list(files)}, union_by_name = true, "
-            "hive_partitioning = false) "
-            f"WHERE {where} ORDER BY ts"
-        )
-        result = con.sql(query, params=[window.start_ms, window.end_ms])
-        for batch in arrow_reader(result, batch_rows):
-            if batch.num_rows:
-                yield flatten(batch)
-    finally:
-        con.close()
-
-
-def read_window(
-    log: EventLog, deployment: str, window: Window, *, shadow: bool | None = False
-) -> pa.Table:
-    """The whole window as one flattened table (for windows that fit in memory)."""
-    import pyarrow as pa
-
-    batches = list(iter_window(log, deployment, window, shadow=shadow))
-    if not batches:
-        return pa.table({c: pa.array([], pa.string()) for c in ("request_id",)})
-    return pa.Table.from_batches(batches)
-
-
-def flatten(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Inputs and outputs structs as top-level columns (see the module doc for names).
-
-    The schema metadata records which columns were inputs and which outputs.
-    """
-    import pyarrow as pa
-
-    schema = batch.schema
-    names = [n for n in schema.names if n not in ("inputs", "outputs")]
-    arrays = [batch.column(n) for n in names]
-    roles: dict[str, list[str]] = {"inputs": [], "outputs": []}
-    for struct_name in ("inputs", "outputs"):
-        col = batch.column(struct_name) if struct_name in schema.names else None
-        if col is None or not pa.types.is_struct(col.type):
-            continue
-        for i in range(col.type.num_fields):
-            field = col.type.field(i).name
-            out = field
-            if field in META_COLUMNS or (struct_name == "outputs" and field in roles["inputs"]):
-                out = f"{struct_name[:-1]}.{field}"
-            roles[struct_name].append(out)
-            names.append(out)
-            arrays.append(col.field(i))
-    meta = {f"keel.{k}".encode(): json.dumps(v).encode() for k, v in roles.items()}
-    fields = [pa.field(n, a.type) for n, a in zip(names, arrays, strict=True)]
-    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields, metadata=meta))
-
-
-def column_roles(schema: pa.Schema) -> tuple[list[str], list[str]]:
-    """(input columns, output columns) of a flattened batch."""
-    meta = schema.metadata or {}
-    inputs = json.loads(meta.get(b"keel.inputs", b"[]"))
-    outputs = json.loads(meta.get(b"keel.outputs", b"[]"))
-    if not inputs and not outputs:
-        inputs = [n for n in schema.names if n not in META_COLUMNS]
-    return inputs, outputs
-
-
-def input_columns(batch_schema: pa.Schema, meta: Sequence[str] = META_COLUMNS) -> list[str]:
-    return [n for n in batch_schema.names if n not in meta]
+__all__ = [
+    "DAY_MS",
+    "EventLog",
+    "Window",
+    "arrow_reader",
+    "arrow_table",
+    "day_of",
+    "parse_duration",
+    "parse_time",
+    "sql_list",
+]
