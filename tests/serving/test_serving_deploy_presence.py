@@ -154,3 +154,24 @@ def test_in_process_server_the_ui_and_monitoring_links_agree(
         handle.stop()
     assert store.deployments.get(pid, "quickstart").status == "stopped"
     store.close()
+
+
+def test_serving_a_stopped_adhoc_deployment_by_name_makes_it_adhoc_again(
+    settings: Settings, registered: str
+) -> None:
+    from keel.serving._deploy import get_spec
+
+    store = open_store(settings)
+    pid = store.projects.get_or_create("default").id
+    first = spec_for_refs([registered], name="again")
+    start_in_thread(build_app(first, settings, store=store)).stop()
+    assert store.deployments.get(pid, "again").status == "stopped"
+    spec = get_spec(store, "default", "again")
+    handle = start_in_thread(build_app(spec, settings, store=store, follow_store=True))
+    try:
+        again = store.deployments.get(pid, "again")
+        assert again.status == "adhoc" and again.address == handle.url
+    finally:
+        handle.stop()
+    assert store.deployments.get(pid, "again").status == "stopped"
+    store.close()

@@ -77,10 +77,11 @@ class Presence:
         assert self._store is not None
         deployments = self._store.deployments
         name = self._spec.name
-        if not self._adhoc:
-            deployments.heartbeat(self._pid, name)
+        if not self._adhoc and deployments.heartbeat(self._pid, name):
             return
         found = deployments.find(self._pid, name)
+        if not self._adhoc and (found is None or found.status != "stopped"):
+            return  # deleted while it serves; a stopped ad-hoc one served by name is revived
         same = found is not None and _same_spec(found, self._served)
         if same and deployments.heartbeat(self._pid, name):  # False when stopped or deleted
             return
@@ -98,13 +99,14 @@ class Presence:
                 log.warning("could not report deployment %r to the store: %s", self._spec.name, exc)
 
     def stop(self) -> None:
-        """Stop the heartbeat; an ad-hoc deployment is marked ``stopped``."""
+        """Stop the heartbeat; an ad-hoc deployment is marked ``stopped`` (an applied one
+        stays as it is: its spec is still what should run)."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(10)
         if self._store is None:
             return
-        if self._adhoc and self._thread is not None:
+        if self._thread is not None:  # only an ad-hoc deployment changes
             with contextlib.suppress(KeelError, OSError):
                 self._store.deployments.stop(self._pid, self._spec.name)
         if self._own_store:
