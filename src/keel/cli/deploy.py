@@ -22,7 +22,7 @@ def apply(
     json_: bool = JSON,
 ) -> None:
     """Store a spec as the deployment's next revision; running servers pick it up."""
-    from keel.serving._deploy import apply_spec
+    from keel.serving import apply_spec
 
     dep, changed = apply_spec(_context.store(), _context.settings().project, file, note=note)
     if json_:
@@ -47,7 +47,8 @@ def list_(json_: bool = JSON) -> None:
     where they listen and whether a server was seen lately."""
     from dataclasses import asdict
 
-    from keel.serving._deploy import list_deployments, summary
+    from keel.serving import deployment_summary as summary
+    from keel.serving import list_deployments
 
     deps = list_deployments(_context.store(), _context.settings().project)
     if json_:
@@ -84,7 +85,7 @@ def show(
     """The spec of a deployment (YAML), current or at a revision."""
     import yaml
 
-    from keel.serving._deploy import get_spec
+    from keel.serving import get_spec
 
     spec = get_spec(_context.store(), _context.settings().project, name, revision)
     if json_:
@@ -96,7 +97,7 @@ def show(
 @app.command("history")
 def history(name: str = typer.Argument(...), json_: bool = JSON) -> None:
     """Every revision of a deployment, oldest first."""
-    from keel.serving._deploy import history as revisions
+    from keel.serving import deployment_history as revisions
 
     revs = revisions(_context.store(), _context.settings().project, name)
     if json_:
@@ -122,7 +123,7 @@ def rollback(
     revision: int = typer.Argument(..., help="The revision whose spec comes back."),
 ) -> None:
     """Apply an earlier revision's spec again (as a new revision)."""
-    from keel.serving._deploy import rollback as do_rollback
+    from keel.serving import rollback_deployment as do_rollback
 
     dep = do_rollback(_context.store(), _context.settings().project, name, revision)
     console().print(
@@ -134,7 +135,7 @@ def rollback(
 @app.command("delete")
 def delete(name: str = typer.Argument(...)) -> None:
     """Delete a deployment (its history stays for lineage)."""
-    from keel.serving._deploy import delete as do_delete
+    from keel.serving import delete_deployment as do_delete
 
     do_delete(_context.store(), _context.settings().project, name)
     console().print(f"Deleted deployment [bold]{escape(name)}[/bold]")
@@ -162,9 +163,7 @@ def export(
     import sys
 
     from keel.exceptions import InvalidArgumentError
-    from keel.serving import load_spec
-    from keel.serving._deploy import get_spec
-    from keel.serving._export import export_deployment
+    from keel.serving import export_deployment, get_spec, load_spec
 
     if (name is None) == (file is None):
         raise InvalidArgumentError("give a deployment name or --file deploy.yaml (one of them)")

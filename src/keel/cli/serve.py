@@ -50,9 +50,7 @@ def serve(
     from keel.cli import _context
     from keel.cli._render import err_console
     from keel.exceptions import InvalidArgumentError
-    from keel.serving import load_spec, spec_for_refs
-    from keel.serving._deploy import get_spec
-    from keel.serving._launch import launch
+    from keel.serving import get_spec, launch, load_spec, spec_for_refs
 
     chosen = [bool(models), file is not None, deployment is not None]
     if sum(chosen) != 1:

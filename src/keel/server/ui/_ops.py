@@ -106,7 +106,7 @@ def _window(value: str) -> str:
 
 @router.get("/ui/p/{project}/deployments")
 def deployments(request: Request, project: str, guard: Guard = Depends(reader)) -> Response:
-    from keel.serving._deploy import summary
+    from keel.serving import deployment_summary as summary
 
     view = open_project(guard, project, "deployments")
     found = guard.st.store.deployments.list(view.project.id)
@@ -127,7 +127,7 @@ def deployment_page(
     store = guard.st.store
     dep = store.deployments.get(view.project.id, name)
     total = sum(t.weight for t in dep.targets if not t.shadow) or 1.0
-    from keel.serving._deploy import summary
+    from keel.serving import deployment_summary as summary
 
     context = view.context(
         dep=dep,
