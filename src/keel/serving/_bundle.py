@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
-from keel.serving._refs import ModelRef
+from keel.models._uri import ModelRef, parse_ref
 from keel.serving._source import LoadedModel, loaded_model
 from keel.serving._spec import DeploymentSpec
 
@@ -90,9 +90,7 @@ def write_bundle(
 
 
 def _parse(text: str) -> ModelRef:
-    from keel.serving._refs import parse_model_ref
-
-    return parse_model_ref(text)
+    return parse_ref(text)
 
 
 class PackageSource:
@@ -120,7 +118,8 @@ class PackageSource:
                 f"{', '.join(sorted(self._models)) or 'no models'})"
             )
         if ref.version is not None:
-            found: str | None = ref.version if ref.version in entry["versions"] else None
+            pinned = str(ref.version)  # the index keeps version numbers as strings
+            found: str | None = pinned if pinned in entry["versions"] else None
         elif ref.alias is not None:
             found = entry["aliases"].get(ref.alias)
         else:
