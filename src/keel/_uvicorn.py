@@ -59,6 +59,9 @@ class GuardedProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
+        if self.transport.get_protocol() is not self:  # upgraded (websocket): not ours now
+            self._disarm()
+            return
         cycle = self.cycle
         if cycle is None or (cycle is self._seen_cycle and not cycle.more_body):
             return  # still reading headers (the header deadline runs), or nothing new

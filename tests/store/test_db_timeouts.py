@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -105,3 +107,22 @@ def test_statement_timeout_stops_a_slow_statement(pg_database: str) -> None:
     with db.read() as conn:  # the connection is usable again
         assert conn.execute(text("SELECT 1")).scalar() == 1
     db.dispose()
+
+
+def test_deadlines_cut_a_socket_that_hears_nothing_and_spare_one_that_finished() -> None:
+    from keel.store._db_guard import Deadlines
+
+    deadlines = Deadlines(0.3, tick_s=0.05)
+    quiet, _peer = socket.socketpair()
+    with deadlines.watch(quiet.fileno()) as w:
+        assert quiet.recv(10) == b""  # blocks until the deadline shuts the socket down
+    assert w.expired
+    busy, peer = socket.socketpair()
+    with deadlines.watch(busy.fileno()) as w2:
+        peer.sendall(b"answer")
+        assert busy.recv(10) == b"answer"
+    time.sleep(0.5)  # long past the deadline: a block that ended is never cut
+    peer.sendall(b"later")
+    assert busy.recv(10) == b"later" and not w2.expired
+    for s in (quiet, _peer, busy, peer):
+        s.close()

@@ -29,13 +29,15 @@ class _Watch:
 class Deadlines:
     """Cut the socket of any watched connection still busy after ``limit_s`` seconds.
 
-    One daemon thread per instance, started on first use; safe to share between threads.
+    One daemon thread per instance, started on first use and asleep while nothing is
+    watched; safe to share between threads.
     """
 
     def __init__(self, limit_s: float, *, tick_s: float = 0.25) -> None:
         self.limit_s = limit_s
         self._tick_s = tick_s
         self._lock = threading.Lock()
+        self._busy = threading.Condition(self._lock)
         self._watches: dict[int, _Watch] = {}
         self._thread: threading.Thread | None = None
 
@@ -47,6 +49,7 @@ class Deadlines:
         with self._lock:
             self._watches[key] = w
             self._start()
+            self._busy.notify()
         try:
             yield w
         finally:
@@ -60,6 +63,8 @@ class Deadlines:
 
     def _run(self) -> None:
         while True:
+            with self._busy:
+                self._busy.wait_for(lambda: bool(self._watches))
             time.sleep(self._tick_s)
             now = time.monotonic()
             with self._lock:
