@@ -22,10 +22,12 @@ def test_tracking_surface_is_pinned() -> None:
         "TrackingClient",
         "active_run",
         "autolog",
+        "display_status",
         "end_run",
         "get_client",
         "get_run",
         "init",
+        "is_lost",
         "log_artifact",
         "log_metric",
         "log_metrics",
@@ -36,6 +38,7 @@ def test_tracking_surface_is_pinned() -> None:
         "set_experiment",
         "set_tag",
         "start_run",
+        "using_client",
     }
 
 

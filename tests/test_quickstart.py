@@ -1,34 +1,212 @@
-"""`keel quickstart` runs end to end on the embedded default, as a newcomer runs it."""
+"""`keel quickstart` runs end to end on the embedded default, as a newcomer runs it; then every
+command it suggests under "Try next" is run for real on the store it left behind, and every
+`keel` command in README.md and in the web UI's hints is checked against the real CLI grammar."""
 
 from __future__ import annotations
 
 import os
+import re
+import shlex
+import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+import pytest
+
 from keel.config import Settings
+from keel.quickstart._tour import NEXT_STEPS
 from keel.store import open_store
 
+ROOT = Path(__file__).resolve().parents[1]
+KEEL = [sys.executable, "-m", "keel.cli"]
 
-def test_quickstart_tours_the_product(tmp_path: Path) -> None:
+
+@dataclass
+class Tour:
+    cwd: Path
+    env: dict[str, str]
+    stdout: str
+
+
+@pytest.fixture(scope="module")
+def tour(tmp_path_factory: pytest.TempPathFactory) -> Tour:
+    cwd = tmp_path_factory.mktemp("tour")
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
     env["COLUMNS"] = "120"
-    cmd = [sys.executable, "-m", "keel.cli", "quickstart", "--fast"]
-    first = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    first = subprocess.run(
+        [*KEEL, "quickstart", "--fast"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert first.returncode == 0, first.stderr[-3000:]
-    assert "breast-cancer@1" in first.stdout
-    assert "Best candidate" in first.stdout and "Try next" in first.stdout
-    home = tmp_path / ".keel"  # the default KEEL_HOME is ./.keel
+    return Tour(cwd, env, first.stdout)
+
+
+def test_quickstart_tours_the_product(tour: Tour) -> None:
+    assert "breast-cancer@1" in tour.stdout
+    assert "Best candidate" in tour.stdout and "Try next" in tour.stdout
+    home = tour.cwd / ".keel"  # the default KEEL_HOME is ./.keel
     store = open_store(Settings.for_home(home))
     project = store.projects.get("default")
     exp = store.experiments.get_by_name(project.id, "quickstart-breast-cancer")
     runs = store.runs.search([exp.id], "tags.quickstart = 'true'").runs
     assert len(runs) >= 3 and all(r.metrics["auc"] > 0.9 for r in runs)
-    assert "it is in the shared store" in first.stdout  # team mode: the SDK over keel server
+    assert "it is in the shared store" in tour.stdout  # team mode: the SDK over keel server
     team = store.experiments.get_by_name(project.id, "quickstart-team")
     shared = store.runs.search([team.id]).runs
     assert [(r.info.name, r.metrics["auc"]) for r in shared] == [("colleague-run", 0.97)]
-    second = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    store.close()
+
+
+def test_quickstart_again_reuses_the_data_version(tour: Tour) -> None:
+    second = subprocess.run(
+        [*KEEL, "quickstart", "--fast"],
+        cwd=tour.cwd,
+        env=tour.env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert second.returncode == 0, second.stderr[-3000:]
     assert "breast-cancer@1" in second.stdout  # same data: no new dataset version
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def started(tour: Tour) -> Iterator[list[subprocess.Popen[str]]]:
+    procs: list[subprocess.Popen[str]] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _wait_http(url: str, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"{proc.args} exited with {proc.returncode}"
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{url} never answered")
+
+
+def test_every_try_next_command_runs(tour: Tour, started: list[subprocess.Popen[str]]) -> None:
+    """Each suggestion is pasted as printed; long-running ones are started and probed."""
+    printed = re.sub(r"\s+", " ", tour.stdout)
+    store = open_store(Settings.for_home(tour.cwd / ".keel"))
+    project = store.projects.get("default")
+    exp = store.experiments.get_by_name(project.id, "quickstart-breast-cancer")
+    run_ids = [r.info.id for r in store.runs.search([exp.id]).runs[:2]]
+    store.close()
+    for line in NEXT_STEPS:
+        command = line.split("    #")[0].strip()
+        assert command.split(" &")[0] in printed, f"not printed as shown: {command}"
+        if command.startswith("keel server &"):
+            port = _free_port()
+            server = subprocess.Popen(
+                [*KEEL, "server", "--port", str(port)], cwd=tour.cwd, env=tour.env, text=True
+            )
+            started.append(server)
+            _wait_http(f"http://127.0.0.1:{port}/api/v1/health", server)
+            env = {**tour.env, "KEEL_SERVER_URL": f"http://127.0.0.1:{port}"}
+            client = shlex.split(command.split("&", 1)[1])  # KEEL_SERVER_URL=... keel ...
+            assert client[1] == "keel"
+            out = subprocess.run(
+                [*KEEL, *client[2:]],
+                cwd=tour.cwd,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert out.returncode == 0 and "breast-cancer-classifier" in out.stdout, out.stderr
+            continue
+        args = shlex.split(command.replace("<run-id> <run-id>", " ".join(run_ids)))[1:]
+        if args[0] in ("serve", "ui"):
+            port = _free_port()
+            args = [a for a in args if a not in ("--port", "8080")] + ["--port", str(port)]
+            proc = subprocess.Popen([*KEEL, *args], cwd=tour.cwd, env=tour.env, text=True)
+            started.append(proc)
+            probe = "/v2/health/ready" if args[0] == "serve" else "/ui/"
+            _wait_http(f"http://127.0.0.1:{port}{probe}", proc)
+            continue
+        out = subprocess.run(
+            [*KEEL, *args], cwd=tour.cwd, env=tour.env, capture_output=True, text=True, timeout=300
+        )
+        assert out.returncode == 0, f"`{command}` failed:\n{out.stderr[-2000:]}"
+        assert "Traceback" not in out.stderr
+
+
+def _keel_commands(text: str) -> list[str]:
+    """`keel ...` commands in shell snippets: comments dropped, chains and `&` split."""
+    commands = []
+    for raw in text.splitlines():
+        line = raw.split(" #")[0].strip()
+        for part in re.split(r"\s(?:\|\||&&|&|\|)\s", line):
+            part = re.sub(r"^(?:[A-Z_]+=\S+\s+)+", "", part.strip())  # VAR=value keel ...
+            if part.startswith("keel ") or part == "keel":
+                commands.append(part)
+    return commands
+
+
+def _readme_snippets() -> tuple[list[str], list[str]]:
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```(\w*)\n(.*?)```", text, re.S)
+    shell = [
+        cmd for lang, body in blocks if lang in ("bash", "sh", "") for cmd in _keel_commands(body)
+    ]
+    python = [body for lang, body in blocks if lang == "python"]
+    return shell, python
+
+
+def _ui_hints() -> tuple[list[str], list[str]]:
+    shell, python = [], []
+    for page in (ROOT / "src/keel/server/ui/templates").glob("*.html"):
+        for code in re.findall(r"<code>(.*?)</code>", page.read_text(), re.S):
+            code = code.replace("&quot;", '"').replace("&#39;", "'").replace("&amp;", "&")
+            (python if code.startswith("keel.") else shell).extend(
+                [code] if code.startswith("keel.") else _keel_commands(code)
+            )
+    return shell, python
+
+
+def test_every_documented_command_parses(tmp_path: Path) -> None:
+    """A wrong option or subcommand in the README or a UI hint fails here, not for a reader."""
+    readme_shell, readme_python = _readme_snippets()
+    ui_shell, ui_python = _ui_hints()
+    assert len(readme_shell) > 40 and ui_shell, "the snippet extraction lost the commands"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
+    env["KEEL_HOME"] = str(tmp_path / "home")
+    failures = []
+    for command in sorted(set(readme_shell + ui_shell)):
+        args = shlex.split(command)[1:]
+        out = subprocess.run(
+            [*KEEL, *args, "--help"], env=env, capture_output=True, text=True, timeout=120
+        )
+        if out.returncode != 0 or not out.stdout.startswith("Usage: keel"):
+            failures.append(f"{command}: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
+    for snippet in readme_python + ui_python:
+        compile(snippet, "<docs>", "exec")  # a syntax error in a snippet fails here
+    assert not failures, "\n".join(failures)

@@ -47,6 +47,7 @@ _EXPORTS: dict[str, str] = {
     "load_dataset": "keel._sdk",
     # models
     "log_model": "keel.models",
+    "register_model": "keel.models",
     # pipelines
     "step": "keel.pipelines",
     "pipeline": "keel.pipelines",

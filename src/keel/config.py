@@ -26,6 +26,9 @@ class Settings:
     ``sqlite_synchronous`` is SQLite's durability level: ``full`` (default) fsyncs every commit,
     so a commit survives a power cut; ``normal`` survives a crash of the process, not of the OS,
     and makes single small writes a little faster.
+    ``db_connect_timeout_s`` bounds connecting to PostgreSQL, ``db_statement_timeout_s`` each
+    statement on it (0 turns either off); the client gives up on a database that does not
+    answer at all a few seconds after the statement timeout.
     """
 
     home: Path
@@ -35,6 +38,8 @@ class Settings:
     server_url: str | None = None
     token: str | None = None
     sqlite_synchronous: str = "full"
+    db_connect_timeout_s: float = 10.0
+    db_statement_timeout_s: float = 30.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -49,6 +54,8 @@ class Settings:
             server_url=env.get("KEEL_SERVER_URL") or None,
             token=env.get("KEEL_TOKEN") or None,
             sqlite_synchronous=env.get("KEEL_SQLITE_SYNCHRONOUS") or "full",
+            db_connect_timeout_s=_seconds(env, "KEEL_DB_CONNECT_TIMEOUT", 10.0),
+            db_statement_timeout_s=_seconds(env, "KEEL_DB_STATEMENT_TIMEOUT", 30.0),
         )
 
     @classmethod
@@ -62,6 +69,8 @@ class Settings:
         server_url: str | None = None,
         token: str | None = None,
         sqlite_synchronous: str = "full",
+        db_connect_timeout_s: float = 10.0,
+        db_statement_timeout_s: float = 30.0,
     ) -> Settings:
         """Settings for an embedded store under ``home`` (used by tests and the quickstart)."""
         home = Path(home).expanduser().absolute()
@@ -81,6 +90,8 @@ class Settings:
             server_url=server_url,
             token=token,
             sqlite_synchronous=sync,
+            db_connect_timeout_s=db_connect_timeout_s,
+            db_statement_timeout_s=db_statement_timeout_s,
         )
 
     @property
@@ -90,6 +101,20 @@ class Settings:
 
     def with_project(self, project: str) -> Settings:
         return replace(self, project=project)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A duration in seconds from ``env[name]`` (0 turns the limit off)."""
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise ConfigError(f"{name} {raw!r} is not a number of seconds; use e.g. 10 (0 for none)")
+    return value
 
 
 __all__ = ["Settings"]

@@ -13,6 +13,7 @@ One tree, so callers can catch exactly what they mean::
     ├── ConflictError               a write that contradicts what is stored
     │   └── ParamConflictError      a param re-logged with another value
     ├── StoreError                  the database or blob store failed
+    │   ├── DatabaseUnavailableError  the database cannot be reached or did not answer in time
     │   ├── BlobCorruptedError      a blob's bytes no longer match its hash
     │   └── MigrationError          the schema could not be brought up to date
     ├── StepFailedError             a pipeline step raised, timed out or lost its worker
@@ -79,6 +80,10 @@ class StoreError(KeelError):
     """The metadata database or the blob store failed."""
 
 
+class DatabaseUnavailableError(StoreError):
+    """The metadata database cannot be reached or did not answer in time (try again later)."""
+
+
 class BlobCorruptedError(StoreError):
     """A blob read back does not match its content hash."""
 
@@ -126,6 +131,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "ConstraintError",
+    "DatabaseUnavailableError",
     "FilterSyntaxError",
     "InvalidArgumentError",
     "KeelError",

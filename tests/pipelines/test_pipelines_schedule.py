@@ -78,10 +78,58 @@ def test_add_schedule_checks_its_inputs(sqlite_store: Store, tmp_path: Path) -> 
     add_schedule(sqlite_store, "default", "a", target=f"{flow}:job", cron="* * * * *")
     with pytest.raises(AlreadyExistsError):
         add_schedule(sqlite_store, "default", "a", target=f"{flow}:job", cron="* * * * *")
-    pending = add_schedule(
-        sqlite_store, "default", "b", target=f"{flow}:job", on="model-alias:churn@prod"
+
+
+def _new_version(store: Store, name: str) -> int:
+    from keel.store.registry import NewVersion
+
+    pid = store.projects.get_or_create("default").id
+    made = store.registry.create_version(
+        pid, name, NewVersion("a" * 64, 1, "b" * 64, "sklearn", "sklearn", "classification")
     )
-    assert (pending.trigger_kind, pending.trigger_ref) == ("model-alias", "churn@prod")
+    return made.id
+
+
+@pytest.mark.parametrize(
+    ("on", "error", "message"),
+    [
+        ("dataset:customers", NotFoundError, "names dataset 'customers', which project 'default'"),
+        ("model-alias:churn@prod", NotFoundError, "names model 'churn', which project"),
+        ("model-alias:churn", InvalidArgumentError, "must name a model and an alias"),
+        ("alert:churn/drift", NotFoundError, "names no deployment or monitor"),
+        ("webhook:x", InvalidArgumentError, "KIND one of dataset, model-alias, alert"),
+    ],
+)
+def test_a_trigger_on_something_missing_is_refused_when_added(
+    sqlite_store: Store, tmp_path: Path, on: str, error: type[Exception], message: str
+) -> None:
+    flow = tmp_path / "flow.py"
+    flow.write_text(FLOW.format(log=tmp_path / "log"))
+    with pytest.raises(error, match=message):
+        add_schedule(sqlite_store, "default", "b", target=f"{flow}:job", on=on)
+    assert sqlite_store.schedules.list() == []
+
+
+def test_a_model_alias_trigger_fires_when_the_alias_moves(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    log = tmp_path / "log"
+    flow = tmp_path / "flow.py"
+    flow.write_text(FLOW.format(log=log))
+    pid = sqlite_store.projects.get_or_create("default").id
+    first = _new_version(sqlite_store, "churn")
+    schedule = add_schedule(
+        sqlite_store, "default", "b", target=f"{flow}:job", on="model-alias:churn@champion"
+    )
+    assert (schedule.trigger_kind, schedule.trigger_baseline) == ("model-alias", "")
+    scheduler = Scheduler(sqlite_store.settings, store=sqlite_store)
+    assert scheduler.tick() == []  # no champion yet
+    sqlite_store.registry.set_alias(pid, "churn", "champion", first)
+    fired = scheduler.tick()
+    assert [f.occurrence for f in fired] == ["model-alias:churn@champion#1"]
+    scheduler.wait(timeout=60)
+    assert sqlite_store.schedules.get_fire(fired[0].id).status == "finished"
+    assert log.read_text() == "ran\n"
 
 
 def test_an_occurrence_is_claimed_once(store: Store, tmp_path: Path) -> None:

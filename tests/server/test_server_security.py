@@ -202,13 +202,17 @@ def test_real_server_sets_tcp_nodelay(keel_server: str) -> None:
     # A keep-alive exchange of small responses must not stall on Nagle + delayed ACK.
     with httpx.Client(base_url=keel_server) as c:
         c.get("/api/v1/health")
+        import statistics
         import time
 
-        start = time.perf_counter()
+        calls = []
         for _ in range(50):
+            start = time.perf_counter()
             c.get("/api/v1/health")
-        per_call = (time.perf_counter() - start) / 50
-    assert per_call < 0.02, f"{per_call * 1000:.1f} ms per keep-alive call"
+            calls.append(time.perf_counter() - start)
+    # Nagle + delayed ACK stalls *every* call by ~40 ms; the median ignores a loaded moment.
+    median = statistics.median(calls)
+    assert median < 0.03, f"{median * 1000:.1f} ms median per keep-alive call"
 
 
 def test_accepted_connections_get_tcp_nodelay() -> None:

@@ -124,7 +124,7 @@ def test_full_buffer_drops_and_counts_instead_of_blocking(settings: Settings) ->
     log = PredictionLog(settings.artifacts_uri, buffer_rows=100)
     start = time.perf_counter()
     accepted = [log.log(_record(i)) for i in range(15)]
-    assert time.perf_counter() - start < 0.1
+    assert time.perf_counter() - start < 5  # a blocking log would wait for a writer here
     assert accepted == [True] * 10 + [False] * 5
     assert log.dropped_rows == 50
     log.close()

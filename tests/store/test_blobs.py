@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -11,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from keel.config import Settings
 from keel.exceptions import BlobCorruptedError, NotFoundError
-from keel.store import BlobStore, Store, collect_garbage
+from keel.store import BlobStore, Store, collect_garbage, open_store
 
 
 def test_put_dedupes_and_reads_back(tmp_path: Path) -> None:
@@ -96,3 +98,59 @@ def test_gc_removes_only_unreferenced_blobs(sqlite_store: Store, tmp_path: Path)
     report = collect_garbage(s.db, s.blobs, grace_s=0)
     assert report.deleted == [orphan.sha]
     assert s.blobs.exists(kept.sha) and not s.blobs.exists(orphan.sha)
+
+
+def _age(blobs: BlobStore, sha: str, seconds: float) -> None:
+    old = time.time() - seconds
+    os.utime(blobs.path_of(sha), (old, old))
+
+
+def test_storing_content_again_protects_an_old_orphan_from_gc(sqlite_store: Store) -> None:
+    s = sqlite_store
+    old = s.blobs.put_bytes(b"content seen before")
+    _age(s.blobs, old.sha, 7200)  # an unreferenced blob past gc's grace period
+    again = s.blobs.put_bytes(b"content seen before")  # a writer about to reference it
+    assert again == old
+    assert collect_garbage(s.db, s.blobs, grace_s=3600).deleted == []
+    _age(s.blobs, old.sha, 7200)
+    s.blobs.put_stream(io.BytesIO(b"content seen before"))  # the streamed upload path too
+    assert collect_garbage(s.db, s.blobs, grace_s=3600).deleted == []
+    assert s.blobs.read_bytes(old.sha) == b"content seen before"
+
+
+def test_gc_spares_a_blob_refreshed_after_its_scan(sqlite_store: Store) -> None:
+    s = sqlite_store
+    ref = s.blobs.put_bytes(b"raced")
+    _age(s.blobs, ref.sha, 7200)
+    listed = list(s.blobs.iter_all())  # what gc saw when it listed the store: old
+
+    class Racing(BlobStore):
+        def iter_all(self):  # type: ignore[no-untyped-def]
+            yield from listed
+            self.put_bytes(b"raced")  # an upload lands between the listing and the delete
+
+    racing = Racing(s.blobs.root_url)
+    assert collect_garbage(s.db, racing, grace_s=3600).deleted == []
+    assert s.blobs.exists(ref.sha)
+
+
+def test_gc_removes_the_part_file_of_a_killed_writer_at_once(tmp_path: Path) -> None:
+    store = open_store(Settings.for_home(tmp_path / "home"))
+    root = store.blobs.root
+    proc = subprocess.Popen([sys.executable, "-c", _WRITER, root], stdout=subprocess.PIPE)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == b"writing"
+    time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    parts = list(Path(root, "tmp").iterdir())
+    assert parts and all(p.stat().st_size > 0 for p in parts)
+    foreign = Path(root, "tmp", "otherhost.1.abc.part")
+    foreign.write_bytes(b"a writer on another machine")
+    mine = Path(store.blobs._tmp_name())  # this live process's write in flight
+    mine.write_bytes(b"in flight")
+    report = collect_garbage(store.db, store.blobs)  # the default 1-hour grace
+    assert report.partial_removed == len(parts)
+    assert not any(p.exists() for p in parts)
+    assert foreign.exists() and mine.exists()  # not judged: another host; alive
+    store.close()

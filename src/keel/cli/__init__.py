@@ -55,12 +55,34 @@ class LazyGroup(TyperGroup):
         module = importlib.import_module(COMMANDS[cmd_name][0])
         command = typer.main.get_command(module.app)
         command.name = cmd_name
+        _plain_help(command)
         return command
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         rows = [(name, help_) for name, (_mod, help_) in COMMANDS.items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def _plain_help(command: Any) -> None:
+    """One help style for ``keel --help`` and every subcommand: click's plain layout.
+
+    (Rich panels for the root would import every command module to list them.)
+    """
+    command.rich_markup_mode = None
+    command.params = [
+        p for p in command.params if p.name not in ("install_completion", "show_completion")
+    ]
+    for sub in getattr(command, "commands", {}).values():
+        _plain_help(sub)
+
+
+def _project(value: str | None) -> str | None:
+    if value is not None:
+        from keel.cli import _context
+
+        _context.use_project(value)
+    return value
 
 
 def _version(value: bool) -> None:
@@ -84,11 +106,20 @@ def _build() -> Any:
         version: bool = typer.Option(
             False, "--version", callback=_version, is_eager=True, help="Show the version."
         ),
+        project: str | None = typer.Option(
+            None,
+            "--project",
+            "-P",
+            callback=_project,
+            metavar="NAME",
+            help="Project to work in (default: $KEEL_PROJECT, else 'default').",
+        ),
     ) -> None:
         """keel: track experiments, version data, and change models with confidence.
 
         Data lives under KEEL_HOME (default ./.keel) unless KEEL_DB_URI / KEEL_ARTIFACTS_URI
-        point elsewhere. Start with `keel quickstart`.
+        point elsewhere. Start with `keel quickstart`; `keel -P churn runs list` works in
+        project churn.
         """
 
     return typer.main.get_command(app)

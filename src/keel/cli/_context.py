@@ -11,6 +11,24 @@ if TYPE_CHECKING:
     from keel.tracking import TrackingClient
 
 
+def use_project(name: str) -> None:
+    """The root ``--project/-P`` option: the project for this command and what it starts.
+
+    Resolved once, here at the edge; it is exported as ``KEEL_PROJECT`` so servers, workers
+    and pipelines this command starts work in the same project.
+    """
+    import os
+
+    from keel.exceptions import InvalidArgumentError
+
+    if not name.strip():
+        raise InvalidArgumentError("--project is empty; give a project name")
+    os.environ["KEEL_PROJECT"] = name
+    settings.cache_clear()
+    store.cache_clear()
+    client.cache_clear()
+
+
 @cache
 def settings() -> Settings:
     from keel.config import Settings

@@ -52,21 +52,31 @@ _console: Any = None
 _err: Any = None
 
 
+#: Width when output goes to a pipe or file: wide enough that no id, hash or command that a
+#: reader pastes is ever folded across lines (Rich would otherwise assume 80 columns).
+PIPED_WIDTH = 10_000
+
+
+def _make_console(stderr: bool) -> Any:
+    from rich.console import Console
+
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=PIPED_WIDTH, soft_wrap=True)
+
+
 def console() -> Any:
     global _console
     if _console is None:
-        from rich.console import Console
-
-        _console = Console()
+        _console = _make_console(stderr=False)
     return _console
 
 
 def err_console() -> Any:
     global _err
     if _err is None:
-        from rich.console import Console
-
-        _err = Console(stderr=True)
+        _err = _make_console(stderr=True)
     return _err
 
 

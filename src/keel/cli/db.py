@@ -16,7 +16,7 @@ def upgrade() -> None:
     from keel.store import Database
     from keel.store import upgrade as do_upgrade
 
-    db = Database(_context.settings().db_uri, synchronous=_context.settings().sqlite_synchronous)
+    db = Database.from_settings(_context.settings())
     revs = do_upgrade(db)
     console().print(f"Database {db.safe_uri} is at revision(s) {', '.join(sorted(revs))}")
 
@@ -26,7 +26,7 @@ def status(json_: bool = typer.Option(False, "--json")) -> None:
     """Show the database URL, its revision and what keel expects."""
     from keel.store import HEAD_REVISIONS, Database, current_revisions
 
-    db = Database(_context.settings().db_uri, synchronous=_context.settings().sqlite_synchronous)
+    db = Database.from_settings(_context.settings())
     current = current_revisions(db)
     info = {
         "database": db.safe_uri,

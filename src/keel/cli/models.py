@@ -1,5 +1,5 @@
-"""``keel models``: list, show, history, download, promote, rename, delete, import, reproduce,
-verify, scan."""
+"""``keel models``: list, show, history, download, promote, rename, delete, import, register,
+reproduce, verify, scan."""
 
 from __future__ import annotations
 
@@ -316,6 +316,23 @@ def import_(
         f"imported [bold]{escape(path.name)}[/bold] as [green]{escape(v.ref)}[/green] "
         f"({v.flavor}, serves {v.serve_flavor})"
     )
+
+
+@app.command()
+def register(
+    run_id: str = typer.Argument(..., help="The run that logged the model (id or runs:/ URI)."),
+    name: str = typer.Option(..., "--name", "-n", help="Registered model name, e.g. churn."),
+    path: str = typer.Option("model", "--path", help="The model's artifact path in the run."),
+    semver: str = typer.Option(None, "--semver", help="A semantic version label, e.g. 1.2.0."),
+    json_: bool = JSON,
+) -> None:
+    """Register a model an earlier run logged as the next version of NAME."""
+    uri = run_id if run_id.startswith("runs:/") else f"runs:/{run_id}/{path}"
+    version = _registry().register_run(uri, name, semver=semver)
+    if json_:
+        print_json(version)
+        return
+    console().print(f"Registered {version.name}@{version.version} from {uri}")
 
 
 @app.command()

@@ -1,4 +1,4 @@
-"""``keel runs``: list, search, show, compare, tag, note and delete runs."""
+"""``keel runs``: list, search, show, compare, tag, note, end and delete runs."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ def _render_runs(
     filter_string: str | None,
     opts: dict[str, Any],
 ) -> None:
+    from keel.tracking import display_status
+
     page = _context.client().search_runs(
         filter_string,
         experiments=opts["experiment"] or None,
@@ -47,7 +49,7 @@ def _render_runs(
     metric_keys = _pick(mcount, opts["metric"], 3)
     param_keys = _pick(pcount, opts["param"], 2)
     rows: list[list[Any]] = [
-        [r.id[:8], r.name, r.status.value, fmt_time(r.info.start_time)[5:16]]
+        [r.id[:8], r.name, display_status(r), fmt_time(r.info.start_time)[5:16]]
         + [r.params.get(k) for k in param_keys]
         + [r.metrics.get(k) for k in metric_keys]
         for r in page.runs
@@ -124,6 +126,8 @@ def _resolve(run_id: str) -> str:
 @app.command()
 def show(run_id: str, json_: bool = JSON) -> None:
     """Show one run: info, params, metrics, tags, note, artifacts, datasets."""
+    from keel.tracking import display_status
+
     client = _context.client()
     run = client.get_run(_resolve(run_id))
     arts = client.list_artifacts(run.id)
@@ -140,7 +144,10 @@ def show(run_id: str, json_: bool = JSON) -> None:
         return
     out = console()
     i = run.info
-    out.print(f"[bold]{escape(i.name)}[/bold]  {i.id}  [cyan]{i.status.value}[/cyan]")
+    state = display_status(run)
+    out.print(f"[bold]{escape(i.name)}[/bold]  {i.id}  [cyan]{state}[/cyan]")
+    if state == "LOST":
+        out.print("its process is gone; end it with: keel runs end " + i.id[:8])
     out.print(
         f"started {fmt_time(i.start_time)}  ended {fmt_time(i.end_time)}  user {escape(i.user)}"
     )
@@ -171,7 +178,16 @@ def show(run_id: str, json_: bool = JSON) -> None:
 def history(run_id: str, key: str, json_: bool = JSON) -> None:
     """Print every logged point of one metric."""
     client = _context.client()
-    points = client.metric_history(_resolve(run_id), key)
+    rid = _resolve(run_id)
+    points = client.metric_history(rid, key)
+    if not points:
+        from keel.exceptions import NotFoundError
+
+        logged = sorted(client.get_run(rid).metrics)
+        raise NotFoundError(
+            f"run {rid[:8]} has no metric {key!r}; "
+            + (f"it has: {', '.join(logged)}" if logged else "it logged no metrics")
+        )
     if json_:
         print_json(points)
         return
@@ -228,3 +244,18 @@ def delete(run_id: str) -> None:
     rid = _resolve(run_id)
     client.delete_run(rid)
     console().print(f"Deleted run {rid}")
+
+
+@app.command()
+def end(
+    run_id: str,
+    status: str = typer.Option(
+        None,
+        "--status",
+        "-s",
+        help="FINISHED, FAILED or KILLED (default: KILLED for a lost run, else FINISHED).",
+    ),
+) -> None:
+    """End a run left RUNNING (its process died, or it was started without `with`)."""
+    info = _context.client().close_run(_resolve(run_id), status)
+    console().print(f"Ended run {info.id} {info.status.value}")

@@ -18,7 +18,9 @@ def add(
     pipeline: str = typer.Option(..., "--pipeline", help="path/to/file.py:pipeline"),
     cron: str = typer.Option(None, "--cron", help="e.g. '0 3 * * *' (UTC)."),
     on: str = typer.Option(
-        None, "--on", help="Trigger: dataset:NAME, model-alias:MODEL@ALIAS or alert:MONITOR."
+        None,
+        "--on",
+        help="Trigger: dataset:NAME, model-alias:MODEL@ALIAS or alert:DEPLOYMENT[/KIND].",
     ),
     param: list[str] = typer.Option([], "--param", "-p", help="NAME=VALUE (repeatable)."),
     runner: str = typer.Option(None, "--runner", "-r", help="inprocess, processes or dask."),

@@ -30,7 +30,9 @@ def _free(host: str, port: int) -> int:
 @app.callback()
 def ui(
     port: int = typer.Option(5000, "--port", "-p", min=0, max=65535, help="Port (0: any)."),
-    project: str = typer.Option("default", "--project", help="Project shown first."),
+    project: str | None = typer.Option(
+        None, "--project", "-P", help="Project shown first (default: the CLI's project)."
+    ),
     open_browser: bool = typer.Option(False, "--open", help="Open the page in a browser."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
@@ -40,6 +42,7 @@ def ui(
     host = "127.0.0.1"
     port = _free(host, port)
     settings = dataclasses.replace(_context.settings(), server_url=None, token=None)
+    project = project or settings.project
     options = ServerOptions(default_project=project)
     url = f"http://{host}:{port}/ui/p/{quote(project, safe='')}/experiments"
     # plain echo, never wrapped: scripts and tests read the address from this line

@@ -25,7 +25,7 @@ from keel.models._history import HistoryRow, chart, history
 from keel.models._import import import_model
 from keel.models._manifest import MANIFEST_FILE, FileEntry, Manifest
 from keel.models._package import LoadedModel, SaveOptions, scan_package
-from keel.models._registry import Registry, resolve_version
+from keel.models._registry import Registry, register_model, resolve_version
 from keel.models._reproduce import (
     ReproduceError,
     ReproduceReport,
@@ -73,6 +73,7 @@ __all__ = [
     "pack_archive",
     "parse_public_key",
     "parse_ref",
+    "register_model",
     "reproduce",
     "reproduction_context",
     "resolve_version",

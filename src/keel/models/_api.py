@@ -6,6 +6,7 @@ Functions without a ``store`` argument use the process's default tracking client
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -150,21 +151,31 @@ def log_model(
     tags: Mapping[str, str] | None = None,
     **options: Any,
 ) -> ModelInfo:
-    """Package ``model`` into the active run's artifacts at ``name``, and register it if asked.
+    """Package ``model`` into a run's artifacts at ``name``, and register it if asked.
 
-    The manifest records the run's git commit, dataset versions, params and metrics.
+    The run is ``run`` (an ``ActiveRun``, a ``Run`` or a run id of this project) or else the
+    active run; inside a pipeline step that is the step's run. The manifest records the
+    run's git commit, dataset versions, params and metrics, and for a step the pipeline
+    run, step and cache key. While ``keel models reproduce`` re-runs code, nothing is
+    registered unless it was asked to register.
     """
-    from keel.tracking import active_run
+    from keel.tracking import ActiveRun
+    from keel.tracking._active import as_active_run
 
-    run = run or active_run()
-    if run is None:
+    if run is None and not _has_active_run():
         raise InvalidArgumentError("log_model needs an active run; call keel.start_run() first")
+    run = as_active_run(run)
+    assert isinstance(run, ActiveRun)
+    run.flush()  # metrics a step logged so far belong in the manifest
+    options.setdefault("name", registered_model_name or name)
+    if registered_model_name and _reproducing_without_register():
+        run.set_tag("keel.reproduce.would_register", registered_model_name)
+        registered_model_name = None
     store: Store = run.client.store
     keyring = options.pop("keyring", None) or default_keyring(store)
     lineage, metrics = run_lineage(store, run.id)
     options.setdefault("metrics", metrics)
     options["lineage"] = {**lineage, **options.get("lineage", {})}
-    options.setdefault("name", registered_model_name or name)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "package"
         manifest = save(
@@ -178,6 +189,18 @@ def log_model(
                 folder, registered_model_name, run_id=run.id, semver=semver, tags=tags
             )
     return ModelInfo(manifest, run.id, name, version)
+
+
+def _has_active_run() -> bool:
+    from keel.tracking import active_run
+
+    return active_run() is not None
+
+
+def _reproducing_without_register() -> bool:
+    from keel.models._reproduce import ENV_OF, ENV_REGISTER
+
+    return bool(os.environ.get(ENV_OF)) and os.environ.get(ENV_REGISTER) != "1"
 
 
 def run_lineage(store: Store, run_id: str) -> tuple[dict[str, Any], dict[str, float]]:
@@ -205,9 +228,36 @@ def run_lineage(store: Store, run_id: str) -> tuple[dict[str, Any], dict[str, fl
         "cwd": tags.get("keel.source.cwd"),
         "datasets": sorted(datasets, key=lambda d: (d["name"], d["version"])),
         "params": dict(run.params),
+        "argv": _json_list(tags.get("keel.source.argv")),
     }
+    if tags.get("keel.pipeline.run"):
+        lineage["pipeline"] = {
+            "run_id": tags["keel.pipeline.run"],
+            "name": tags.get("keel.pipeline"),
+            "target": tags.get("keel.pipeline.target"),
+            "params": _json_dict(tags.get("keel.pipeline.params")),
+            "step": tags.get("keel.step"),
+            "node": tags.get("keel.step.node"),
+            "cache_key": tags.get("keel.step.cache_key"),
+        }
     metrics = {k: v for k, v in run.metrics.items() if v == v}  # drop NaN
     return lineage, metrics
+
+
+def _json_list(text: str | None) -> list[str] | None:
+    try:
+        value = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return [str(v) for v in value] if isinstance(value, list) else None
+
+
+def _json_dict(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return dict(value) if isinstance(value, dict) else {}
 
 
 __all__ = ["ModelInfo", "load", "log_model", "run_lineage", "save"]

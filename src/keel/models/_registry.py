@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from keel.exceptions import InvalidArgumentError
+from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.models._archive import pack, unpack
 from keel.models._manifest import MANIFEST_FILE
 from keel.models._package import LoadedModel, load_package
 from keel.models._signing import Keyring
-from keel.models._uri import VersionRef, parse_ref
+from keel.models._uri import VersionRef, parse_ref, parse_run_uri
 from keel.models._verify import UntrustedModelWarning, verify_package
 from keel.store import ModelVersion, NewVersion, RegisteredModel, Store
 
@@ -94,6 +94,40 @@ class Registry:
             datasets=datasets,
         )
         return self.store.registry.create_version(self._pid, name, new)
+
+    def register_run(
+        self,
+        uri: str,
+        name: str,
+        *,
+        semver: str | None = None,
+        description: str = "",
+        tags: Mapping[str, str] | None = None,
+    ) -> ModelVersion:
+        """Register the model a run logged: ``runs:/<run id>/<artifact path>``.
+
+        The run must belong to this project and hold a model package at that path.
+        """
+        from keel.tracking import TrackingClient
+
+        ref = parse_run_uri(uri)
+        TrackingClient(self.store, self.project.name).get_run(ref.run_id)  # project check
+        items = self.store.artifacts.list(ref.run_id, ref.path)
+        if not any(a.path == f"{ref.path}/{MANIFEST_FILE}" for a in items):
+            raise NotFoundError(_no_model_message(self.store, ref.run_id, ref.path))
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "package"
+            for art in items:
+                rel = art.path[len(ref.path) + 1 :]
+                self.store.blobs.download(art.blob_sha, folder / rel)
+            return self.register(
+                folder,
+                name,
+                run_id=ref.run_id,
+                semver=semver,
+                description=description,
+                tags=tags,
+            )
 
     # -- reading ---------------------------------------------------------------------------
     def resolve(self, ref: str | VersionRef) -> ModelVersion:
@@ -226,8 +260,40 @@ class Registry:
         return self.store.registry.get_version_by_id(version.id)
 
 
+def _no_model_message(store: Store, run_id: str, path: str) -> str:
+    models = sorted(
+        a.path[: -len(MANIFEST_FILE) - 1]
+        for a in store.artifacts.list(run_id)
+        if a.path.endswith("/" + MANIFEST_FILE)
+    )
+    found = f"its models: {', '.join(models)}" if models else "it logged no model"
+    return f"run {run_id} has no model at {path!r} ({found}); nothing was registered"
+
+
 def _quote(value: str) -> str:
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def register_model(
+    uri: str,
+    name: str,
+    *,
+    store: Store | None = None,
+    project: str | None = None,
+    semver: str | None = None,
+    description: str = "",
+    tags: Mapping[str, str] | None = None,
+) -> ModelVersion:
+    """``keel.register_model("runs:/<run id>/model", "churn")``: register a model an earlier
+    run logged, as the next version of ``name`` (in the default client's store and project
+    unless given)."""
+    if store is None:
+        from keel.tracking import get_client
+
+        client = get_client()
+        store, project = client.store, project or client.project.name
+    registry = Registry(store, project or store.settings.project)
+    return registry.register_run(uri, name, semver=semver, description=description, tags=tags)
 
 
 def resolve_version(ref: str, *, store: Store, project: str = "default") -> int:
@@ -235,4 +301,4 @@ def resolve_version(ref: str, *, store: Store, project: str = "default") -> int:
     return Registry(store, project).resolve(ref).version
 
 
-__all__ = ["Registry", "default_keyring", "resolve_version"]
+__all__ = ["Registry", "default_keyring", "register_model", "resolve_version"]

@@ -33,6 +33,8 @@ DIFF_ARTIFACT = "_keel/uncommitted.diff"
 ENV_PARAMS = "KEEL_REPRODUCE_PARAMS"
 ENV_DATASETS = "KEEL_REPRODUCE_DATASETS"
 ENV_OF = "KEEL_REPRODUCE_OF"
+#: Set to 1 by ``reproduce(register=True)``: without it a re-run registers nothing.
+ENV_REGISTER = "KEEL_REPRODUCE_REGISTER"
 
 
 class ReproduceError(KeelError):

@@ -28,6 +28,7 @@ from keel.store import RunStatus, Store
 from keel.store._db import now_ms
 from keel.store.entities import DatasetVersion
 from keel.store.pipelines import StepRunInfo, StepStatus
+from keel.tracking._steprun import StepRecords, StepRunSpec
 
 
 @dataclass
@@ -51,6 +52,9 @@ class NodeState:
     exception: BaseException | None = None
     run_id: str | None = None
     cached_from: str | None = None
+    logged: StepRecords = field(default_factory=StepRecords)
+    #: Dataset versions this step read, directly or through the steps upstream of it.
+    datasets: dict[int, None] = field(default_factory=dict)
 
     def info(self) -> StepRunInfo:
         return StepRunInfo(
@@ -93,6 +97,8 @@ class ExecutionOptions:
     keep_going: bool = False
     tags: dict[str, str] = field(default_factory=dict)
     on_step: StepHook | None = None
+    #: Record the git commit, uncommitted diff, entry point and argv on the pipeline run.
+    capture_env: bool = True
 
 
 class Execution:
@@ -281,6 +287,10 @@ class Execution:
             store_output=cacheable or not self.runner.in_memory,
             attempt=st.attempts,
             timeout=node.step.timeout,
+            tracking=StepRunSpec(
+                st.run_id, node.id, self.store.settings, self.recorder.client.project.name
+            ),
+            client=self.recorder.client if self.runner.in_memory else None,
         )
         self._in_flight.add(node.id)
         self.runner.submit(task)
@@ -295,6 +305,8 @@ class Execution:
 
     def _complete(self, st: NodeState, result: TaskResult) -> bool:
         st.duration_s += result.duration_s
+        if result.logged is not None:
+            st.logged.merge(result.logged)
         if result.ok:
             self._succeeded(st, result)
             return True
@@ -353,6 +365,7 @@ class Execution:
             "keel.step.code_version": node.step.code_version[:16],
             "keel.step.reason": st.reason[:1000],
             "keel.pipeline.run": self.recorder.run_id,
+            **self.recorder.step_tags,
         }
         if st.key:
             tags["keel.step.cache_key"] = st.key
@@ -370,6 +383,8 @@ class Execution:
 
     def _record_cached(self, st: NodeState) -> None:
         st.run_id = self.recorder.finished_child(st.node.id, tags=self._tags(st))
+        if st.cached_from:
+            self.recorder.reused(st.node.id, st.cached_from)
         self._link_inputs(st)
         if st.manifest is not None:
             self.recorder.link(st.run_id, dataset_versions_in(st.manifest), "output")
@@ -397,7 +412,7 @@ class Execution:
         if st.error:
             tags["keel.error"] = f"{st.error_type}: {st.error}"[:5000]
         if st.run_id is not None:
-            self.recorder.end_child(st.run_id, status, tags)
+            self.recorder.end_child(st.run_id, status, tags, st.node.id, st.logged)
         self.recorder.step(st.info(), now=True)
         self._notify(st)
 
@@ -406,11 +421,13 @@ class Execution:
         for value in st.node.arguments.values():
             ids.extend(v.id for v in _flatten(value) if isinstance(v, DatasetVersion))
         for ref in iter_refs(st.node.arguments):
-            manifest = self.states[ref.node].manifest
-            if manifest is not None:
-                ids.extend(dataset_versions_in(manifest))
+            up = self.states[ref.node]
+            ids.extend(up.datasets)  # what the upstream step read made this input too
+            if up.manifest is not None:
+                ids.extend(dataset_versions_in(up.manifest))
+        st.datasets = dict.fromkeys(ids)
         if ids:
-            self.recorder.link(st.run_id, dict.fromkeys(ids), "input")
+            self.recorder.link(st.run_id, st.datasets, "input")
 
     # -- results -----------------------------------------------------------------------------
     def value_of(self, ref: Ref) -> Any:

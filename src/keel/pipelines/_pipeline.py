@@ -258,6 +258,7 @@ def run_graph(
             params=graph.params,
             n_steps=len(graph),
             tags=options.tags,
+            capture_env=options.capture_env,
         )
         execution = Execution(
             graph,

@@ -10,17 +10,27 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
-from keel.store import RunStatus, Store
+from keel.exceptions import KeelError, NotFoundError
+from keel.store import Metric, RunStatus, Store
 from keel.store._db import now_ms
 from keel.store.pipelines import StepRunInfo, StepStatus
 from keel.store.runs import ChildRun
 from keel.tracking import TrackingClient
+from keel.tracking._capture import capture
+from keel.tracking._lifecycle import owner_tags
+from keel.tracking._steprun import StepRecords
 
 _PARAM_TEXT = 500
+#: Tags of the pipeline run every step run repeats, so a model logged in a step knows
+#: the code, entry point and pipeline that made it.
+_SOURCE_TAGS = ("keel.git.", "keel.source.")
+_NOT_IN_KEY = re.compile(r"[^\w .\-/:()\[\]@,+=]")
 
 
 def _user() -> str:
@@ -54,18 +64,32 @@ class Recorder:
         params: Mapping[str, Any],
         n_steps: int,
         tags: Mapping[str, str] | None = None,
+        capture_env: bool = True,
     ) -> None:
         self.client = client
         self.store: Store = client.store
-        run_tags = {
+        texts = {k: param_text(v) for k, v in params.items()}
+        self.step_tags = {
             "keel.pipeline": pipeline,
-            "keel.pipeline.runner": str(runner.get("runner", "")),
             "keel.pipeline.target": target,
+            "keel.pipeline.params": json.dumps(texts, sort_keys=True),
+        }
+        cap = capture(Path.cwd(), requirements=False) if capture_env else None
+        if cap is not None:
+            self.step_tags.update({k: v for k, v in cap.tags.items() if k.startswith(_SOURCE_TAGS)})
+        run_tags = {
+            **(cap.tags if cap is not None else {}),
+            **owner_tags(),
+            **self.step_tags,
+            "keel.pipeline.runner": str(runner.get("runner", "")),
             **(tags or {}),
         }
         info = client.create_run(experiment, name=pipeline, tags=run_tags)
         self.run_id = info.id
         self.experiment_id = info.experiment_id
+        # The uncommitted diff is stored once a step runs: a fully cached re-run made nothing
+        # new to reproduce, and stays a few driver-level statements.
+        self._files = dict(cap.files) if cap is not None else {}
         if params:
             client.log_params(self.run_id, {k: param_text(v) for k, v in params.items()})
         self.store.pipeline_runs.start(
@@ -74,7 +98,7 @@ class Recorder:
             pipeline=pipeline,
             target=target,
             runner=str(runner.get("runner", "")),
-            params={k: param_text(v) for k, v in params.items()},
+            params=texts,
             n_steps=n_steps,
         )
         self.user = _user()
@@ -82,6 +106,8 @@ class Recorder:
         self._new_runs: list[ChildRun] = []
         self._links: list[tuple[str | None, int, str]] = []
         self._linked: set[tuple[int, str]] = set()
+        self._latest: dict[str, dict[str, float]] = {}  # node -> metrics its run logged
+        self._reused: dict[str, str] = {}  # node of a cached step -> the run it reused
 
     # -- child runs --------------------------------------------------------------------------
     def finished_child(self, node: str, *, tags: Mapping[str, str]) -> str:
@@ -111,6 +137,10 @@ class Recorder:
         tags: Mapping[str, str],
         params: Mapping[str, Any] | None = None,
     ) -> str:
+        if self._files:
+            files, self._files = self._files, {}
+            items = [(path, self.store.blobs.put_bytes(data)) for path, data in files.items()]
+            self.store.artifacts.add(self.run_id, items)
         info = self.store.runs.create(
             self.experiment_id,
             name=node,
@@ -125,9 +155,58 @@ class Recorder:
             self.store.runs.update(info.id, end_time=info.start_time)
         return info.id
 
-    def end_child(self, run_id: str, status: RunStatus, tags: Mapping[str, str]) -> None:
-        self.store.runs.set_tags(run_id, dict(tags))
+    def end_child(
+        self,
+        run_id: str,
+        status: RunStatus,
+        tags: Mapping[str, str],
+        node: str = "",
+        logged: StepRecords | None = None,
+    ) -> None:
+        """End a step's run, writing what the step logged in the same batch as its tags."""
+        logged = logged or StepRecords()
+        try:
+            self.store.runs.log_batch(run_id, metrics=logged.metrics, tags={**logged.tags, **tags})
+        except KeelError as exc:  # a bad key the step logged must not lose the step's outcome
+            self.store.runs.set_tags(
+                run_id, {**tags, "keel.step.logging_error": f"{type(exc).__name__}: {exc}"}
+            )
         self.store.runs.update(run_id, status=status)
+        if node and logged.latest:
+            self._latest[node] = dict(logged.latest)
+
+    def reused(self, node: str, run_id: str) -> None:
+        """A cached step answered from ``run_id``: its metrics still count for this run."""
+        self._reused[node] = run_id
+
+    def _roll_up(self) -> None:
+        """The steps' metrics on the pipeline run, as ``<step>.<metric>``, cached or not."""
+        latest = dict(self._latest)
+        if self._reused:
+            for node, metrics in self._reused_metrics().items():
+                latest.setdefault(node, metrics)
+        ts = now_ms()
+        rows = [
+            Metric(f"{_NOT_IN_KEY.sub('_', node)}.{key}", value, 0, ts)
+            for node, metrics in latest.items()
+            for key, value in metrics.items()
+            if not key.startswith("system.")
+        ]
+        if rows:
+            self.store.runs.log_batch(self.run_id, metrics=rows)
+
+    def _reused_metrics(self) -> dict[str, dict[str, float]]:
+        ids = list(dict.fromkeys(self._reused.values()))
+        try:
+            runs = {r.id: r for r in self.store.runs.get_many(ids)}
+        except NotFoundError:  # a reused run was deleted: read the others one by one
+            runs = {}
+            for run_id in ids:
+                try:
+                    runs[run_id] = self.store.runs.get(run_id)
+                except NotFoundError:
+                    continue
+        return {node: dict(runs[rid].metrics) for node, rid in self._reused.items() if rid in runs}
 
     # -- lineage -----------------------------------------------------------------------------
     def link(self, run_id: str | None, version_ids: Iterable[int], direction: str) -> None:
@@ -164,6 +243,10 @@ class Recorder:
         self, *, status: RunStatus, counts: Mapping[StepStatus, int], error: str = ""
     ) -> None:
         self.flush()
+        try:
+            self._roll_up()
+        except KeelError as exc:  # the run's outcome matters more than the copied metrics
+            self.store.runs.set_tags(self.run_id, {"keel.pipeline.rollup_error": str(exc)[:1000]})
         self.store.pipeline_runs.finish(
             self.run_id,
             status=status.value,

@@ -3,9 +3,10 @@
 A trigger is a *kind* plus a *ref*, watched by a probe that returns the current state of
 what it watches (``dataset:customers`` -> the newest version number). When the state
 differs from the one seen when the schedule was added and that occurrence has not fired
-yet, the pipeline runs once. Kinds: ``dataset`` (built in), ``model-alias`` and ``alert``
-(their probes are registered by the packages that own registries and monitors, through
-:func:`register_trigger` or the ``keel.trigger_probes`` entry point group).
+yet, the pipeline runs once. Kinds: ``dataset`` and ``model-alias`` (built in: they read the
+store) and ``alert`` (its probe comes with ``keel.monitoring`` through the
+``keel.trigger_probes`` entry point group; :func:`register_trigger` adds more). A trigger
+naming a dataset, model or deployment that does not exist is refused when it is added.
 
 Catch-up policy for cron schedules, after the scheduler was down (``--catch-up``):
 
@@ -61,7 +62,70 @@ def _dataset_probe(store: Store, project_id: int, ref: str) -> str | None:
         return None
 
 
+def _split_alias(ref: str) -> tuple[str, str]:
+    name, sep, alias = ref.partition("@")
+    if not sep or not name.strip() or not alias.strip() or alias.strip().isdigit():
+        raise InvalidArgumentError(
+            f"model-alias trigger {ref!r} must name a model and an alias: MODEL@ALIAS, "
+            "e.g. model-alias:churn@champion"
+        )
+    return name.strip(), alias.strip()
+
+
+def _model_alias_probe(store: Store, project_id: int, ref: str) -> str | None:
+    """The version number the alias points at (None while it is not set)."""
+    from keel.exceptions import NotFoundError
+
+    name, alias = _split_alias(ref)
+    try:
+        return str(store.registry.get_by_alias(project_id, name, alias).version)
+    except NotFoundError:
+        return None
+
+
 register_trigger("dataset", _dataset_probe)
+register_trigger("model-alias", _model_alias_probe)
+
+
+def check_trigger_target(store: Store, project_id: int, kind: str, ref: str) -> None:
+    """Refuse a trigger on a dataset, model or deployment that does not exist (yet)."""
+    from keel.exceptions import NotFoundError
+
+    project = store.projects.get_by_id(project_id).name
+    if kind == "dataset":
+        try:
+            store.datasets.get_version(project_id, ref)
+        except NotFoundError:
+            raise NotFoundError(
+                f"trigger dataset:{ref} names dataset {ref!r}, which project {project!r} does "
+                "not have; log a first version of it before scheduling on it"
+            ) from None
+    elif kind == "model-alias":
+        name, _alias = _split_alias(ref)
+        try:
+            store.registry.get_model(project_id, name)
+        except NotFoundError:
+            raise NotFoundError(
+                f"trigger model-alias:{ref} names model {name!r}, which project {project!r} "
+                "has not registered; register a version of it first"
+            ) from None
+    elif kind == "alert" and not _deployment_exists(store, project_id, ref):
+        raise NotFoundError(
+            f"trigger alert:{ref} names no deployment or monitor of project {project!r}; use "
+            "alert:DEPLOYMENT or alert:DEPLOYMENT/KIND with a deployment that exists"
+        )
+
+
+def _deployment_exists(store: Store, project_id: int, ref: str) -> bool:
+    """``churn``, ``churn/drift`` or ``churn-drift``: some prefix names a deployment or monitor."""
+    head = ref.partition("/")[0]
+    parts = head.split("-")
+    candidates = ["-".join(parts[:i]) for i in range(len(parts), 0, -1)]
+    return any(
+        store.deployments.find(project_id, name) is not None
+        or store.monitors.find(project_id, name) is not None
+        for name in candidates
+    )
 
 
 def parse_trigger(text: str) -> tuple[str, str]:
@@ -120,6 +184,7 @@ def add_schedule(
     else:
         assert on is not None
         kind, ref = parse_trigger(on)
+        check_trigger_target(store, project_id, kind, ref)
         probe = probe_for(kind)
         baseline = (probe(store, project_id, ref) if probe else None) or ""
     return store.schedules.add(

@@ -8,6 +8,7 @@ so an output is only ever used once it is complete.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 import traceback
@@ -23,6 +24,8 @@ from keel.pipelines._materialize import (
 )
 from keel.pipelines._step import Step
 from keel.store.blobs import BlobStore
+from keel.tracking import TrackingClient
+from keel.tracking._steprun import StepRecords, StepRunSpec, step_run
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,10 @@ class Task:
     #: The driver's own blob store, for runners in its process (set for a remote store,
     #: whose ``artifacts_uri`` is an API URL, not a folder a worker could open).
     blobs: BlobStore | None = field(default=None, repr=False, compare=False)
+    #: The step's run: made the active run while the step executes.
+    tracking: StepRunSpec | None = None
+    #: The driver's client, for runners in its process (workers elsewhere open their own).
+    client: TrackingClient | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -62,6 +69,8 @@ class TaskResult:
     traceback: str = ""
     unstorable: bool = False
     exception: BaseException | None = field(default=None, repr=False)
+    #: Metrics and tags the step logged that the driver writes when it ends the step's run.
+    logged: StepRecords | None = None
 
 
 @functools.lru_cache(maxsize=8)
@@ -99,7 +108,21 @@ def load_arguments(task: Task) -> dict[str, Any]:
 
 
 def execute(task: Task, *, catch: bool = True) -> TaskResult:
-    """Run one attempt. With ``catch`` (remote runners) errors come back as text."""
+    """Run one attempt, with the step's run active. With ``catch`` (remote runners) errors
+    come back as text."""
+    with step_run(task.tracking, task.client) as run:
+        try:
+            result = _execute(task, catch=catch)
+        except BaseException:
+            if run is not None:  # the error propagates in this process: write what it logged
+                with contextlib.suppress(Exception):
+                    run.flush()
+            raise
+        result.logged = run.drain() if run is not None else None
+    return result
+
+
+def _execute(task: Task, *, catch: bool) -> TaskResult:
     start = time.perf_counter()
     try:
         arguments = load_arguments(task)

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from keel.config import Settings
 from keel.server import _errors
+from keel.server._health import HealthProbe
 from keel.server._json import JSON
 from keel.server._options import ServerOptions
 from keel.server._security import SecurityMiddleware
@@ -61,6 +62,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.keel = st
+    app.state.health = HealthProbe(store.db)
     _errors.install(app)
     mlflow.include(app)  # first: routes match in order, and its logging calls are the hot path
     for router in ROUTERS:

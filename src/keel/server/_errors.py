@@ -3,7 +3,9 @@
 Every error body is ``{"error_code": ..., "message": ...}`` with MLflow's codes (so the
 official ``mlflow`` client understands keel's native API too), plus ``keel_error``: the
 exception class name, which the remote backend uses to raise the same type again.
-Client mistakes are always 4xx: the mlflow client retries any 5xx for minutes.
+Client mistakes are always 4xx: the mlflow client retries any 5xx for minutes. A database
+that cannot be reached or did not answer in time is 503 with ``Retry-After``: the request
+may succeed later, and retrying it is right.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from keel.exceptions import (
     AlreadyExistsError,
     AuthenticationError,
     ConflictError,
+    DatabaseUnavailableError,
     InvalidArgumentError,
     KeelError,
     NotFoundError,
@@ -33,6 +36,7 @@ log = logging.getLogger("keel.server")
 #: exception type -> (HTTP status, HTTP status on the MLflow API, MLflow error code).
 #: The first matching row wins, so subclasses come before their parents.
 _TABLE: tuple[tuple[type[BaseException], int, int, str], ...] = (
+    (DatabaseUnavailableError, 503, 503, "TEMPORARILY_UNAVAILABLE"),
     (AuthenticationError, 401, 401, "UNAUTHENTICATED"),
     (PermissionDeniedError, 403, 403, "PERMISSION_DENIED"),
     (NotFoundError, 404, 404, "RESOURCE_DOES_NOT_EXIST"),
@@ -41,6 +45,8 @@ _TABLE: tuple[tuple[type[BaseException], int, int, str], ...] = (
     (ConflictError, 409, 400, "INVALID_STATE"),
     (InvalidArgumentError, 400, 400, "INVALID_PARAMETER_VALUE"),
 )
+#: Seconds a client should wait before retrying a 503.
+RETRY_AFTER_S = 5
 _MODEL_SECURITY = getattr(exc_mod, "ModelSecurityError", None)
 _HTTP_CODES = {
     400: "BAD_REQUEST",
@@ -84,12 +90,18 @@ def error_response(
 
 def response_for(exc: BaseException, path: str) -> Response:
     status, code = status_and_code(exc, mlflow=is_mlflow_path(path))
-    if status >= 500:
+    headers: dict[str, str] | None = None
+    if status == 503:
+        log.warning("%s: %s", path, exc)
+        message = str(exc)
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
+    elif status >= 500:
         log.exception("unexpected error on %s", path, exc_info=exc)
         message = f"internal error ({type(exc).__name__}); see the server log"
     else:
         message = str(exc)
-    headers = {"WWW-Authenticate": 'Bearer realm="keel"'} if status == 401 else None
+    if status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="keel"'}
     kind = type(exc).__name__ if isinstance(exc, KeelError) else None
     return error_response(status, code, message, kind=kind, headers=headers)
 

@@ -1,4 +1,5 @@
-"""Run the app under uvicorn: bind checks, TCP_NODELAY, one or several workers."""
+"""Run the app under uvicorn: bind checks, TCP_NODELAY and request-read deadlines (shared
+with ``keel serve`` in :mod:`keel._uvicorn`), one or several workers."""
 
 from __future__ import annotations
 
@@ -6,16 +7,21 @@ import dataclasses
 import gc
 import json
 import os
+import signal
+import sys
+import threading
+import time
 from typing import Any
 
 from fastapi import FastAPI
 
+from keel._uvicorn import PROTOCOL_PATH, raise_open_files_limit, uvicorn_options
 from keel.config import Settings
 from keel.exceptions import ConfigError
 from keel.server._options import ServerOptions, is_loopback
 
-#: uvicorn's protocol with TCP_NODELAY set (an import path, so worker processes load it)
-NODELAY_PROTOCOL = "keel.server._nodelay:NoDelayProtocol"
+#: uvicorn's protocol with TCP_NODELAY and read deadlines (a path: worker processes load it)
+NODELAY_PROTOCOL = PROTOCOL_PATH
 #: How the CLI hands options to worker processes (each builds its own app and Store).
 OPTIONS_ENV = "KEEL_SERVER_OPTIONS"
 
@@ -36,10 +42,37 @@ def app_from_env() -> FastAPI:
     from keel.server._app import create_app
 
     raw = json.loads(os.environ.get(OPTIONS_ENV, "{}"))
+    exit_with_parent(raw.pop("parent_pid", None))
     raw["allowed_hosts"] = tuple(raw.get("allowed_hosts", ServerOptions.allowed_hosts))
     app = create_app(Settings.from_env(), ServerOptions(**raw))
     _freeze_heap()
     return app
+
+
+def exit_with_parent(parent_pid: int | None) -> None:
+    """Make this worker stop when the process that started it dies, even by SIGKILL:
+    a worker left behind would keep serving and hold the port against a restart.
+
+    Linux delivers SIGTERM on the parent's death (``PR_SET_PDEATHSIG``; uvicorn then
+    finishes requests in flight); elsewhere a thread watches the parent's pid.
+    """
+    if not parent_pid:
+        return
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+        if os.getppid() != parent_pid:  # it died before we asked to be told
+            os._exit(1)
+        return
+
+    def watch() -> None:  # pragma: no cover - not Linux
+        while os.getppid() == parent_pid:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="keel-parent-watch", daemon=True).start()
 
 
 def _freeze_heap() -> None:
@@ -68,7 +101,9 @@ def serve(
     from keel.server._app import create_app
 
     check_bind(host, options, insecure=insecure)
+    raise_open_files_limit()
     common: dict[str, Any] = {
+        **uvicorn_options(),
         "host": host,
         "port": port,
         "http": NODELAY_PROTOCOL,
@@ -76,9 +111,11 @@ def serve(
         "access_log": False,
         "server_header": False,
         "proxy_headers": False,
+        "timeout_graceful_shutdown": 30,
     }
     if workers > 1:
-        os.environ[OPTIONS_ENV] = json.dumps(dataclasses.asdict(options))
+        raw = {**dataclasses.asdict(options), "parent_pid": os.getpid()}
+        os.environ[OPTIONS_ENV] = json.dumps(raw)
         uvicorn.run("keel.server._serve:app_from_env", factory=True, workers=workers, **common)
         return
     app = create_app(settings, options)
@@ -86,4 +123,4 @@ def serve(
     uvicorn.run(app, **common)
 
 
-__all__ = ["OPTIONS_ENV", "app_from_env", "check_bind", "serve"]
+__all__ = ["OPTIONS_ENV", "app_from_env", "check_bind", "exit_with_parent", "serve"]

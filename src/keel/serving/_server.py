@@ -10,7 +10,6 @@ the prediction log is flushed.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
 import signal
@@ -89,32 +88,18 @@ def _store_updates(
     return poll
 
 
-def _nodelay_protocol() -> type:
-    """uvicorn's HTTP protocol class with TCP_NODELAY set on each accepted connection."""
-    try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as Base
-    except ImportError:  # pragma: no cover - httptools comes with uvicorn[standard]
-        from uvicorn.protocols.http.h11_impl import H11Protocol as Base  # type: ignore[assignment]
-
-    class NoDelayProtocol(Base):
-        def connection_made(self, transport: Any) -> None:
-            sock = transport.get_extra_info("socket")
-            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            super().connection_made(transport)
-
-    return NoDelayProtocol
-
-
 def uvicorn_config(app: Any, host: str, port: int, *, log_level: str = "warning") -> Any:
     import uvicorn
 
+    from keel._uvicorn import GuardedProtocol, raise_open_files_limit, uvicorn_options
+
+    raise_open_files_limit()
     return uvicorn.Config(
         app,
         host=host,
         port=port,
-        http=_nodelay_protocol(),
+        http=GuardedProtocol,  # TCP_NODELAY and request-read deadlines, as keel server
+        **uvicorn_options(),
         loop="auto",
         lifespan="on",
         log_level=log_level,

@@ -141,7 +141,7 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
         from keel.store.remote import open_remote_store
 
         return open_remote_store(settings)
-    db = Database(settings.db_uri, synchronous=settings.sqlite_synchronous)
+    db = Database.from_settings(settings)
     if migrate:
         ensure_schema(db)
     return Store(

@@ -12,10 +12,18 @@ same kind of transaction, with SQL written once in qmark style (``?``) and adapt
 :meth:`Database.sql` to the driver. On a SQLite file it talks to ``sqlite3`` directly (one
 connection per thread, the same pragmas), so a command that only needs such statements
 never imports SQLAlchemy; elsewhere it borrows a connection from the engine's pool.
+
+On PostgreSQL every wait is bounded: connecting (``connect_timeout_s``), each statement on
+the server (``statement_timeout``) and, on the client, each transaction and each pool
+ping (the statement timeout plus a margin: a database that stops answering altogether is
+cut off by :class:`~keel.store._db_guard.Deadlines`). A database that cannot be reached
+or did not answer in time raises :class:`~keel.exceptions.DatabaseUnavailableError`
+(503 on the server) with a one-line message.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import threading
@@ -26,14 +34,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from keel.exceptions import ConfigError, ConstraintError, StoreError
+from keel.exceptions import ConfigError, ConstraintError, DatabaseUnavailableError, StoreError
+from keel.store._db_guard import Deadlines
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
+    from keel.config import Settings
+
 _WRITE = "keel_write"
 SQLITE_BUSY_TIMEOUT_S = 60.0
 _SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
+#: How much longer than the server's statement timeout the client waits for any answer.
+CLIENT_MARGIN_S = 5.0
 
 
 def _sqlite_pragmas_for(synchronous: str) -> tuple[str, ...]:
@@ -57,9 +70,22 @@ def now_ms() -> int:
 class Database:
     """Owns the engine for one metadata database (SQLite or PostgreSQL)."""
 
-    def __init__(self, uri: str, *, echo: bool = False, synchronous: str = "full") -> None:
+    def __init__(
+        self,
+        uri: str,
+        *,
+        echo: bool = False,
+        synchronous: str = "full",
+        connect_timeout_s: float = 10.0,
+        statement_timeout_s: float = 30.0,
+    ) -> None:
         self.uri = uri
         self._echo = echo
+        self.connect_timeout_s = connect_timeout_s
+        self.statement_timeout_s = statement_timeout_s
+        self._deadlines = (
+            Deadlines(statement_timeout_s + CLIENT_MARGIN_S) if statement_timeout_s > 0 else None
+        )
         self._pragmas = _sqlite_pragmas_for(synchronous)
         self._engine: Any = None
         self._lock = threading.Lock()
@@ -73,13 +99,29 @@ class Database:
         else:
             self.dialect = self.engine.dialect.name  # builds (and validates) the engine now
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        """The metadata database ``settings`` point at, with their durability and timeouts."""
+        return cls(
+            settings.db_uri,
+            synchronous=settings.sqlite_synchronous,
+            connect_timeout_s=settings.db_connect_timeout_s,
+            statement_timeout_s=settings.db_statement_timeout_s,
+        )
+
     @property
     def engine(self) -> Engine:
         """The SQLAlchemy engine, created (and SQLAlchemy imported) on first use."""
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    self._engine = _make_engine(self.uri, echo=self._echo, pragmas=self._pragmas)
+                    self._engine = _make_engine(
+                        self.uri,
+                        echo=self._echo,
+                        pragmas=self._pragmas,
+                        timeouts=(self.connect_timeout_s, self.statement_timeout_s),
+                        deadlines=self._deadlines,
+                    )
         return self._engine
 
     @property
@@ -179,15 +221,52 @@ class Database:
     def _transaction(self, *, write: bool) -> Iterator[Connection]:
         from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
+        cut: list[bool] = []
         try:
-            with self.engine.connect() as conn:
+            with self.engine.connect() as conn, self._watch(conn, cut):
                 conn = conn.execution_options(**{_WRITE: write})
                 with conn.begin():
                     yield conn
         except IntegrityError:
             raise  # repositories translate these; they know what the constraint means
         except (DBAPIError, SQLAlchemyError) as exc:
-            raise StoreError(f"metadata database error on {self.safe_uri}: {exc}") from exc
+            raise self._failure(exc, timed_out=bool(cut)) from exc
+
+    @contextmanager
+    def _watch(self, conn: Connection, cut: list[bool]) -> Iterator[None]:
+        """Bound the transaction on ``conn`` by the client deadline (PostgreSQL only)."""
+        if self._deadlines is None or self.is_sqlite:
+            yield
+            return
+        with self._deadlines.watch(conn.connection.dbapi_connection.fileno()) as w:  # type: ignore[union-attr]
+            try:
+                yield
+            finally:
+                if w.expired:
+                    cut.append(True)
+
+    def _failure(self, exc: Exception, *, timed_out: bool) -> StoreError:
+        """The keel error for a database error: unavailable (503) when the database could not
+        be reached or did not answer in time, else a plain store error."""
+        from sqlalchemy.exc import DBAPIError, OperationalError
+        from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+        if self.is_sqlite:
+            return StoreError(f"metadata database error on {self.safe_uri}: {exc}")
+        where = f"the metadata database at {self.safe_uri}"
+        if timed_out:
+            return DatabaseUnavailableError(
+                f"{where} did not answer within {self.statement_timeout_s + CLIENT_MARGIN_S:g} s "
+                "(KEEL_DB_STATEMENT_TIMEOUT); check that it is up and reachable"
+            )
+        if isinstance(exc, PoolTimeout):
+            return DatabaseUnavailableError(
+                f"no connection to {where} came free in time: it is slow or unreachable"
+            )
+        invalidated = isinstance(exc, DBAPIError) and exc.connection_invalidated
+        if isinstance(exc, OperationalError) or invalidated:
+            return DatabaseUnavailableError(f"cannot use {where}: {_first_line(exc)}")
+        return StoreError(f"metadata database error on {self.safe_uri}: {exc}")
 
     @property
     def safe_uri(self) -> str:
@@ -206,6 +285,12 @@ class Database:
             conn.close()
         if self._engine is not None:
             self._engine.dispose()
+
+
+def _first_line(exc: BaseException) -> str:
+    """The driver's own message, on one line (not SQLAlchemy's SQL echo and help link)."""
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return detail[0] if detail else type(exc).__name__
 
 
 def _constraint(exc: BaseException) -> ConstraintError:
@@ -247,7 +332,14 @@ def _dbapi_cursor(conn: Connection) -> Iterator[Any]:
         cursor.close()
 
 
-def _make_engine(uri: str, *, echo: bool, pragmas: tuple[str, ...]) -> Engine:
+def _make_engine(
+    uri: str,
+    *,
+    echo: bool,
+    pragmas: tuple[str, ...],
+    timeouts: tuple[float, float] = (10.0, 30.0),
+    deadlines: Deadlines | None = None,
+) -> Engine:
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
@@ -271,7 +363,35 @@ def _make_engine(uri: str, *, echo: bool, pragmas: tuple[str, ...]) -> Engine:
     if url.get_backend_name() == "postgresql" and url.get_driver_name() in ("psycopg2", ""):
         url = url.set(drivername="postgresql+psycopg")
     kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
-    return create_engine(url, **kwargs)
+    if url.get_backend_name() == "postgresql":
+        kwargs["connect_args"] = _pg_timeouts(url.query, *timeouts)
+    engine = create_engine(url, **kwargs)
+    if deadlines is not None and url.get_backend_name() == "postgresql":
+        _guard_ping(engine, deadlines)
+    return engine
+
+
+def _pg_timeouts(query: Any, connect_s: float, statement_s: float) -> dict[str, Any]:
+    """libpq parameters bounding each wait (a value given in the URL wins)."""
+    args: dict[str, Any] = {}
+    if connect_s > 0:
+        args["connect_timeout"] = max(2, math.ceil(connect_s))  # libpq: whole seconds, >= 2
+    if statement_s > 0 and "options" not in query:
+        args["options"] = f"-c statement_timeout={int(statement_s * 1000)}"
+    args.update(keepalives=1, keepalives_idle=10, keepalives_interval=5, keepalives_count=3)
+    return {k: v for k, v in args.items() if k not in query}
+
+
+def _guard_ping(engine: Engine, deadlines: Deadlines) -> None:
+    """Bound the pool's pre-ping too: it runs before any transaction could be watched."""
+    dialect = engine.dialect
+    ping = dialect.do_ping
+
+    def guarded(dbapi_conn: Any) -> bool:
+        with deadlines.watch(dbapi_conn.fileno()):
+            return ping(dbapi_conn)
+
+    dialect.do_ping = guarded  # type: ignore[method-assign, assignment]
 
 
 def _sqlite_pragmas(engine: Engine, pragmas: tuple[str, ...]) -> None:

@@ -66,6 +66,8 @@ def upgrade(db: Database, revision: str = "heads") -> frozenset[str]:
     from sqlalchemy import text
 
     with db.engine.connect() as conn:
+        # waiting for another process's migration may take longer than a statement may
+        conn.execute(text("SET LOCAL statement_timeout = 0"))
         conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _PG_LOCK_KEY})
         conn.commit()
         try:
@@ -86,6 +88,8 @@ def _upgrade_locked(db: Database, revision: str) -> frozenset[str]:
     cfg.set_main_option("sqlalchemy.url", db.uri.replace("%", "%%"))
     try:
         with db.engine.begin() as conn:
+            if not db.is_sqlite:  # a migration may rewrite a big table: no statement timeout
+                conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
     except Exception as exc:

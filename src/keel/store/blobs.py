@@ -2,11 +2,17 @@
 
 A blob lives at ``<root>/ab/abcdef...`` named by the sha256 of its bytes (Metaflow's layout).
 Writes stream into ``<root>/tmp/`` while hashing, then move into place: readers never see
-a partial blob, and a blob already present is not written again. Reads verify the hash:
+a partial blob, and a blob already present is not written again, only made young again
+(its modification time is refreshed), so garbage collection's grace period covers a writer
+about to reference it. Reads verify the hash:
 a blob whose bytes changed on disk raises :class:`~keel.exceptions.BlobCorruptedError`
 naming it, and never hands back the bad bytes (``read_bytes``, ``download``) or ends the
 stream with that error (``iter_chunks``). Thread- and process-safe: concurrent writers of
 the same content race harmlessly to the same name.
+
+A partial write is named ``tmp/<host>.<pid>.<random>.part``: a writer that fails removes
+it; one that was killed leaves it, and :meth:`BlobStore.clean_tmp` removes it at once when
+that process is gone from this host (by age otherwise).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import contextlib
 import hashlib
 import os
 import re
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,6 +33,7 @@ from keel.exceptions import BlobCorruptedError, InvalidArgumentError, NotFoundEr
 
 CHUNK = 1 << 20
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:64] or "host"
 
 
 def _local_path(root: str) -> str | None:
@@ -87,7 +95,7 @@ class BlobStore:
 
     def put_bytes(self, data: bytes) -> BlobRef:
         sha = hashlib.sha256(data).hexdigest()
-        if self.exists(sha):
+        if self._local and self._refresh(sha):
             return BlobRef(sha, len(data))
         tmp = self._tmp_name()
         with self.fs.open(tmp, "wb") as out:
@@ -113,14 +121,24 @@ class BlobStore:
             self._discard(tmp)
             raise
         sha = digest.hexdigest()
-        if self.exists(sha):
+        if self._local and self._refresh(sha):
             self._discard(tmp)
         else:
             self._publish(tmp, sha)
         return BlobRef(sha, size)
 
+    def _refresh(self, sha: str) -> bool:
+        """Make a present local blob young again (gc's grace period then protects the
+        writer about to reference it); ``False`` when it is not there. An object store
+        cannot touch an object, so there the write publishes again (same bytes, new age)."""
+        try:
+            os.utime(self.path_of(sha))
+        except FileNotFoundError:
+            return False
+        return True
+
     def _tmp_name(self) -> str:
-        return f"{self.root}/tmp/{uuid.uuid4().hex}.part"
+        return f"{self.root}/tmp/{_HOST}.{os.getpid()}.{uuid.uuid4().hex}.part"
 
     def _publish(self, tmp: str, sha: str) -> None:
         final = self.path_of(sha)
@@ -207,24 +225,55 @@ class BlobStore:
         for path, info in self.fs.find(self.root, detail=True).items():
             name = path.rsplit("/", 1)[-1]
             if _SHA.match(name):
-                mtime = info.get("mtime") or info.get("LastModified") or 0
-                yield name, float(mtime.timestamp() if hasattr(mtime, "timestamp") else mtime)
+                yield name, _mtime_of(info)
 
     def delete(self, sha: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm(self.path_of(sha))
 
+    def mtime(self, sha: str) -> float | None:
+        """When a blob was last written or refreshed; ``None`` when it is gone."""
+        try:
+            if self._local:
+                return os.stat(self.path_of(sha)).st_mtime
+            return _mtime_of(self.fs.info(self.path_of(sha)))
+        except FileNotFoundError:
+            return None
+
     def clean_tmp(self, older_than_s: float = 3600) -> int:
-        """Remove partial writes left by killed processes."""
+        """Remove partial writes left by killed processes: at once when the writer was a
+        process of this host that is gone, else when older than ``older_than_s``."""
         tmp = f"{self.root}/tmp"
         if not self.fs.exists(tmp):
             return 0
         cutoff = time.time() - older_than_s
         removed = 0
         for path, info in self.fs.find(tmp, detail=True).items():
-            mtime = info.get("mtime") or 0
-            mt = mtime.timestamp() if hasattr(mtime, "timestamp") else float(mtime)
-            if mt < cutoff:
+            if _mtime_of(info) < cutoff or _writer_gone(path.rsplit("/", 1)[-1]):
                 self._discard(path)
                 removed += 1
         return removed
+
+
+def _mtime_of(info: dict[str, Any]) -> float:
+    mtime = info.get("mtime") or info.get("LastModified") or 0
+    return float(mtime.timestamp() if hasattr(mtime, "timestamp") else mtime)
+
+
+def _writer_gone(name: str) -> bool:
+    """Whether a ``<host>.<pid>.<random>.part`` file was written by a process of this host
+    that no longer exists (a name in another form, or from another host, is not judged)."""
+    host, _, rest = name.partition(".")
+    pid_text = rest.partition(".")[0]
+    if host != _HOST or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # alive, owned by someone else
+        return False
+    return False

@@ -84,8 +84,17 @@ class ExperimentRepository:
     def get_by_name(self, project_id: int, name: str) -> Experiment:
         found = self.find(project_id, name)
         if found is None:
-            raise NotFoundError(f"experiment {name!r} does not exist in this project")
+            raise NotFoundError(
+                f"experiment {name!r} does not exist in project {self._project_name(project_id)!r}"
+            )
         return found
+
+    def _project_name(self, project_id: int) -> str:
+        """The project's name, for error messages (read only on the error path)."""
+        with self._db.cursor(write=False) as cur:
+            cur.execute(self._db.sql("SELECT name FROM projects WHERE id = ?"), (project_id,))
+            row = cur.fetchone()
+        return str(row[0]) if row else f"#{project_id}"
 
     def list(self, project_id: int, *, include_deleted: bool = False) -> list[Experiment]:
         if include_deleted:

@@ -342,6 +342,13 @@ def parse_order_by(clauses: Sequence[str] | str | None) -> list[OrderBy]:
         m = re.match(r"^(.*?)\s+(asc|desc)$", text, re.IGNORECASE)
         if m:
             text, ascending = m.group(1).strip(), m.group(2).lower() == "asc"
+        else:
+            trailing = re.match(r"^(.*[^\s`])\s+(\S+)$", text)
+            if trailing and not trailing.group(2).endswith("`"):
+                raise FilterSyntaxError(
+                    f"unknown sort direction {trailing.group(2)!r} in {clause!r}; "
+                    "use ASC or DESC (a key with spaces goes in backticks)"
+                )
         if "." in text:
             entity, key = _split_field(text, clause, 0)
         elif text.lower() in ATTRIBUTES:

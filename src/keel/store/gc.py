@@ -34,21 +34,28 @@ def referenced_blobs(db: Database) -> set[str]:
 def collect_garbage(
     db: Database, blobs: BlobStore, *, grace_s: float = 3600, dry_run: bool = False
 ) -> GcReport:
-    """Delete unreferenced blobs older than ``grace_s`` (a writer may not have recorded yet)."""
+    """Delete unreferenced blobs older than ``grace_s`` (a writer may not have recorded yet).
+
+    The references are read before the blobs are listed, and each blob's age is read again
+    just before it goes: a writer that stored (or refreshed) a blob after the scan started
+    made it young, so it stays until that writer has recorded its reference."""
     keep = referenced_blobs(db)
     cutoff = time.time() - grace_s
     scanned = 0
-    doomed: list[str] = []
-    freed = 0
+    candidates: list[str] = []
     for sha, mtime in blobs.iter_all():
         scanned += 1
-        if sha in keep or mtime > cutoff:
+        if sha not in keep and mtime <= cutoff:
+            candidates.append(sha)
+    doomed: list[str] = []
+    freed = 0
+    for sha in candidates:
+        now = blobs.mtime(sha)
+        if now is None or now > cutoff:  # gone, or refreshed by a writer meanwhile
             continue
-        doomed.append(sha)
         freed += blobs.size(sha)
-    partial = 0
-    if not dry_run:
-        for sha in doomed:
+        if not dry_run:
             blobs.delete(sha)
-        partial = blobs.clean_tmp(older_than_s=grace_s)
+        doomed.append(sha)
+    partial = 0 if dry_run else blobs.clean_tmp(older_than_s=grace_s)
     return GcReport(scanned, len(keep), doomed, freed, partial, dry_run)

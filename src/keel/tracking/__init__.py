@@ -19,9 +19,11 @@ from keel.tracking._active import (
     set_experiment,
     set_tag,
     start_run,
+    using_client,
 )
 from keel.tracking._autolog import autolog
 from keel.tracking._client import RunComparison, TrackingClient
+from keel.tracking._lifecycle import display_status, is_lost
 
 __all__ = [
     "ActiveRun",
@@ -29,10 +31,12 @@ __all__ = [
     "TrackingClient",
     "active_run",
     "autolog",
+    "display_status",
     "end_run",
     "get_client",
     "get_run",
     "init",
+    "is_lost",
     "log_artifact",
     "log_metric",
     "log_metrics",
@@ -43,4 +47,5 @@ __all__ = [
     "set_experiment",
     "set_tag",
     "start_run",
+    "using_client",
 ]

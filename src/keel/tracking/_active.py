@@ -3,13 +3,20 @@
 One default client per process, created on first use from :class:`~keel.config.Settings`
 (or from :func:`init`). The stack of active runs is shared by the threads of a process,
 so worker threads log into the run the main thread started.
+
+Inside a pipeline step the step's own run is active (see :mod:`keel.tracking._steprun`), and
+the client is the one the pipeline records into, so ``keel.log_metric`` and friends land in
+the step's run on every runner. :func:`using_client` points the SDK at another store for a
+block (``keel.pipelines.testing.isolated_store`` uses it).
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -17,6 +24,7 @@ from typing import Any
 from keel.config import Settings
 from keel.exceptions import InvalidArgumentError
 from keel.store import ArtifactInfo, Metric, Run, RunInfo, RunPage, RunStatus, open_store
+from keel.tracking import _lifecycle
 from keel.tracking._capture import capture
 from keel.tracking._client import DEFAULT_EXPERIMENT, TrackingClient
 from keel.tracking._system import SystemMetricsSampler
@@ -25,6 +33,9 @@ _lock = threading.RLock()
 _client: TrackingClient | None = None
 _experiment: str = DEFAULT_EXPERIMENT
 _stack: list[ActiveRun] = []
+#: The run of the pipeline step executing in this context, and how deep ``_stack`` was then.
+_STEP: ContextVar[tuple[ActiveRun, int] | None] = ContextVar("keel_step_run", default=None)
+_CLIENT: ContextVar[TrackingClient | None] = ContextVar("keel_client", default=None)
 
 
 def init(
@@ -50,8 +61,37 @@ def init(
     return _client
 
 
+@contextmanager
+def using_client(client: TrackingClient) -> Iterator[TrackingClient]:
+    """Make ``client`` the SDK's client in this block (and the threads it copies context to)."""
+    token = _CLIENT.set(client)
+    try:
+        yield client
+    finally:
+        _CLIENT.reset(token)
+
+
+@contextmanager
+def running_step(run: ActiveRun) -> Iterator[ActiveRun]:
+    """Make ``run`` (a pipeline step's run) the active run while the step executes."""
+    with _lock:
+        depth = len(_stack)
+    token = _STEP.set((run, depth))
+    try:
+        yield run
+    finally:
+        _STEP.reset(token)
+
+
 def get_client() -> TrackingClient:
-    """The process's default client, created from the environment on first use."""
+    """The client of the current step or :func:`using_client` block, else the process's
+    default client, created from the environment on first use."""
+    step = _STEP.get()
+    if step is not None:
+        return step[0].client
+    override = _CLIENT.get()
+    if override is not None:
+        return override
     with _lock:
         if _client is None:
             return init()
@@ -68,9 +108,17 @@ class ActiveRun:
     """A run being recorded. Use it as a context manager: it ends FINISHED, or FAILED on error."""
 
     def __init__(self, client: TrackingClient, info: RunInfo) -> None:
-        self.client = client
-        self.info = info
+        self._client = client
+        self._info = info
         self._sampler: SystemMetricsSampler | None = None
+
+    @property
+    def client(self) -> TrackingClient:
+        return self._client
+
+    @property
+    def info(self) -> RunInfo:
+        return self._info
 
     @property
     def id(self) -> str:
@@ -132,15 +180,19 @@ class ActiveRun:
     def get(self) -> Run:
         return self.client.get_run(self.id)
 
+    def flush(self) -> None:
+        """Write what is buffered (nothing here: this run writes on every call)."""
+
     # -- lifecycle -------------------------------------------------------------------------
     def end(self, status: RunStatus = RunStatus.FINISHED) -> None:
         if self._sampler is not None:
             self._sampler.stop()
             self._sampler = None
-        self.info = self.client.end_run(self.id, status)
         with _lock:
             if self in _stack:
                 _stack.remove(self)
+        _lifecycle.forget(self.id)
+        self._info = self.client.end_run(self.id, status)
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -165,6 +217,7 @@ class ActiveRun:
 def start_run(
     name: str | None = None,
     *,
+    run_id: str | None = None,
     experiment: str | None = None,
     nested: bool = False,
     parent: ActiveRun | str | None = None,
@@ -175,21 +228,20 @@ def start_run(
 ) -> ActiveRun:
     """Start a run; ``with keel.start_run(experiment="churn") as run: ...``.
 
-    A run started while another is active needs ``nested=True`` and becomes its child.
-    Unless ``capture_env=False`` it records the git commit, branch, remote and the
-    uncommitted diff, the entry point, Python and package versions and the host.
+    A run started while another is active needs ``nested=True`` and becomes its child
+    (inside a pipeline step, a new run is a child of the step's run). ``run_id=`` resumes
+    an existing run of this project instead. Unless ``capture_env=False`` it records the
+    git commit, branch, remote and the uncommitted diff, the entry point and its
+    arguments, Python and package versions and the host.
+
+    A run not used as a context manager still ends: ``FINISHED`` at interpreter exit,
+    ``FAILED`` on an unhandled exception, ``KILLED`` on SIGTERM or Ctrl-C.
     """
     client = get_client()
-    parent_id: str | None = parent.id if isinstance(parent, ActiveRun) else parent
-    with _lock:
-        if _stack and parent_id is None:
-            if not nested:
-                raise InvalidArgumentError(
-                    f"run {_stack[-1].name!r} is still active; end it first or pass "
-                    "nested=True to start a child run"
-                )
-            parent_id = _stack[-1].id
-    all_tags = dict(tags or {})
+    if run_id is not None:
+        return _resume(client, run_id)
+    parent_id = _parent_of(parent, nested)
+    all_tags = {**_lifecycle.owner_tags(), **dict(tags or {})}
     files: dict[str, bytes] = {}
     if capture_env:
         cap = capture(Path.cwd())
@@ -206,13 +258,66 @@ def start_run(
         run._sampler = SystemMetricsSampler(
             lambda ms: client.log_batch(info.id, metrics=ms), interval_s=system_metrics_interval_s
         ).start()
-    with _lock:
-        _stack.append(run)
+    _push(run)
     return run
 
 
-def active_run() -> ActiveRun | None:
+def _parent_of(parent: ActiveRun | str | None, nested: bool) -> str | None:
+    if parent is not None:
+        return parent.id if isinstance(parent, ActiveRun) else parent
+    step = _STEP.get()
     with _lock:
+        if step is not None and len(_stack) <= step[1]:
+            return step[0].id  # a run started inside a step belongs to the step
+        if _stack:
+            if not nested:
+                raise InvalidArgumentError(
+                    f"run {_stack[-1].name!r} is still active; end it first or pass "
+                    "nested=True to start a child run"
+                )
+            return _stack[-1].id
+    return None
+
+
+def _resume(client: TrackingClient, run_id: str) -> ActiveRun:
+    """Reopen a run of this project: it is RUNNING again and active until it ends."""
+    with _lock:
+        for run in _stack:
+            if run.id == run_id:
+                return run
+    existing = client.get_run(run_id)  # NotFoundError for another project's run
+    client.set_tags(run_id, _lifecycle.owner_tags())
+    info = client.store.runs.update(run_id, status=RunStatus.RUNNING)
+    if existing.status is not RunStatus.RUNNING:
+        client.set_tag(run_id, "keel.resumed_from", existing.status.value)
+    run = ActiveRun(client, info)
+    _push(run)
+    return run
+
+
+def _push(run: ActiveRun) -> None:
+    with _lock:
+        _stack.append(run)
+    _lifecycle.watch(run)
+
+
+def as_active_run(run: ActiveRun | Run | RunInfo | str | None) -> ActiveRun:
+    """The run to log into: the one given (by id, ``Run`` or ``ActiveRun``), else the active
+    run. A run given by id is checked to belong to this project; it is not made active."""
+    if isinstance(run, ActiveRun):
+        return run
+    if run is None:
+        return _require_run()
+    client = get_client()
+    run_id = run if isinstance(run, str) else run.id if isinstance(run, RunInfo) else run.info.id
+    return ActiveRun(client, client.get_run(run_id).info)
+
+
+def active_run() -> ActiveRun | None:
+    step = _STEP.get()
+    with _lock:
+        if step is not None and len(_stack) <= step[1]:
+            return step[0]
         return _stack[-1] if _stack else None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import socket
@@ -107,12 +108,14 @@ def requirements_text() -> bytes:
     return ("\n".join(sorted(seen.values(), key=str.lower)) + "\n").encode()
 
 
-def capture(cwd: Path | None = None) -> Capture:
-    """Everything a run records about where and how it ran."""
+def capture(cwd: Path | None = None, *, requirements: bool = True) -> Capture:
+    """Everything a run records about where and how it ran (``requirements=False`` skips
+    the list of installed packages, which costs a second on a cold process)."""
     cwd = cwd or Path.cwd()
     entry = sys.argv[0] if sys.argv and sys.argv[0] else "<interactive>"
     tags = {
         "keel.source.entrypoint": entry,
+        "keel.source.argv": json.dumps(sys.argv[1:]),
         "keel.source.cwd": str(cwd),
         "keel.python.version": platform.python_version(),
         "keel.python.executable": sys.executable,
@@ -120,9 +123,11 @@ def capture(cwd: Path | None = None) -> Capture:
         "keel.platform": platform.platform(),
         "keel.pid": str(os.getpid()),
     }
+    if len(tags["keel.source.argv"]) > 60_000:  # too long to replay; keep the rest
+        del tags["keel.source.argv"]
     git_tags, diff = git_state(cwd)
     tags.update(git_tags)
-    files = {"_keel/requirements.txt": requirements_text()}
+    files = {"_keel/requirements.txt": requirements_text()} if requirements else {}
     if diff:
         files["_keel/uncommitted.diff"] = diff
     return Capture(tags, files)

@@ -95,6 +95,24 @@ class TrackingClient:
     def end_run(self, run_id: str, status: RunStatus = RunStatus.FINISHED) -> RunInfo:
         return self.store.runs.update(run_id, status=RunStatus(status))
 
+    def close_run(self, run_id: str, status: RunStatus | str | None = None) -> RunInfo:
+        """End a run from outside its process (``keel runs end``): a lost run, or one left
+        RUNNING. ``status`` defaults to KILLED for a lost run and FINISHED otherwise. A run
+        that already ended is refused and left as it is."""
+        from keel.tracking._lifecycle import is_lost
+
+        run = self.get_run(run_id)
+        if run.status.is_terminal:
+            raise InvalidArgumentError(
+                f"run {run_id} already ended {run.status.value}; nothing changed"
+            )
+        if status is None:
+            chosen = RunStatus.KILLED if is_lost(run) else RunStatus.FINISHED
+        else:
+            chosen = _terminal_status(status)
+        self.set_tag(run_id, "keel.ended_by", "keel runs end")
+        return self.store.runs.update(run_id, status=chosen)
+
     def set_note(self, run_id: str, markdown: str) -> None:
         self.store.runs.update(run_id, note=markdown)
 
@@ -232,6 +250,16 @@ class TrackingClient:
             raise NotFoundError(
                 f"run id {info.id!r} does not exist in project {self.project.name!r}"
             )
+
+
+def _terminal_status(status: RunStatus | str) -> RunStatus:
+    text = status.value if isinstance(status, RunStatus) else str(status).strip().upper()
+    ends = [s.value for s in RunStatus if s.is_terminal]
+    if text not in ends:
+        raise InvalidArgumentError(
+            f"a run ends with status {', '.join(ends)}; {str(status)!r} is not one of them"
+        )
+    return RunStatus(text)
 
 
 def _number(key: str, value: Any) -> float:

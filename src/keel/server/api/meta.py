@@ -1,8 +1,8 @@
-"""``/api/v1/health`` and ``/api/v1/version``: liveness and what is running."""
+"""``/api/v1/health`` and ``/api/v1/version``: liveness (with the database) and what is running."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 
 from keel.server._auth import public
 from keel.server._json import JSON
@@ -11,8 +11,11 @@ router = APIRouter(prefix="/api/v1", tags=["meta"])
 
 
 @router.get("/health", dependencies=[Depends(public)])
-async def health() -> JSON:
-    return JSON({"status": "ok"})
+async def health(request: Request) -> JSON:
+    problem = await request.app.state.health.database_problem()
+    if problem is None:
+        return JSON({"status": "ok", "database": "ok"})
+    return JSON({"status": "unavailable", "database": problem}, status_code=503)
 
 
 @router.get("/version", dependencies=[Depends(public)])
