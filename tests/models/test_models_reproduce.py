@@ -95,3 +95,48 @@ def test_reproduce_refuses_a_version_without_lineage(sqlite_store, tmp_path: Pat
     import_model(registry, tmp_path / "m.skops", "lin", onnx=False)
     with pytest.raises(InvalidArgumentError, match="lin@1 cannot be reproduced"):
         reproduce(registry, "lin@1")
+
+
+FIT = """\
+import sys
+import keel
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+C = float(sys.argv[1])
+X, y = load_iris(return_X_y=True, as_frame=True)
+run = keel.start_run(experiment="argv")  # no `with`: it ends FINISHED at exit
+model = LogisticRegression(C=C, max_iter=300).fit(X, y)
+keel.log_metric("accuracy", model.score(X, y))
+keel.log_model(model, "model", input_example=X.head(5), onnx=False, registered_model_name="iris")
+"""
+
+
+def test_a_script_reproduces_with_its_arguments_and_registers_only_when_asked(
+    repo: Path, keel_home: Path
+) -> None:
+    (repo / "fit.py").write_text(FIT)
+    _git(repo, "add", "fit.py")
+    _git(repo, "commit", "-qm", "fit")
+    env = {**os.environ, "KEEL_HOME": str(keel_home)}
+    subprocess.run(
+        [sys.executable, "fit.py", "0.1"], cwd=repo, env=env, check=True, capture_output=True
+    )
+    store = open_store(Settings.for_home(keel_home))
+    try:
+        registry = Registry(store)
+        original = registry.resolve("iris@1")
+        assert original.lineage["argv"] == ["0.1"]
+        report = reproduce(registry, "iris@1")
+        assert report.matches, report
+        assert report.command[-1] == "0.1" and report.registered is None
+        assert [v.version for v in registry.versions("iris")] == [1]  # nothing registered
+        rerun = store.runs.get(str(report.new_run_id))
+        assert rerun.tags["keel.reproduce.would_register"] == "iris"
+        assert rerun.status.value == "FINISHED"
+
+        again = reproduce(registry, "iris@1", register=True)
+        assert again.matches and again.registered == "iris@2"
+        assert registry.resolve("iris@2").tags["keel.reproduced_from"] == "iris@1"
+    finally:
+        store.close()

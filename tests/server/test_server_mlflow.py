@@ -330,7 +330,6 @@ def test_registry_round_trip_with_the_real_client(
         assert bad.status_code == 400
         for source in [
             "runs:/../../x/model",
-            "mlflow-artifacts://evil.example/1/r/artifacts/m",
             "runs://evil.example/r/model",
             f"models:/{info.model_id}?x=1",
             "models:/%2e%2e/x",
@@ -409,19 +408,27 @@ def test_registry_rename_delete_tag_and_delete_with_the_real_client(
     assert keel_server_store.blobs.exists(version.blob_sha)  # the blob waits for `keel gc`
 
 
-def test_registry_version_from_another_projects_run_is_404(keel_server: str) -> None:
+def test_registry_version_from_another_projects_run_is_a_reference_only(
+    keel_server: str, keel_server_store: Any
+) -> None:
+    """MLflow accepts any run id; another project's run is treated exactly like an unknown
+    id: nothing of it is packed, linked or shown (issue 21)."""
     other = MlflowClient(f"{keel_server}/projects/other-team")
     exp = other.create_experiment("theirs")
     run_id = other.create_run(exp).info.run_id
     other.log_text(run_id, "weights", "model/w.txt")
+    project = keel_server_store.projects.get("default")
     with httpx.Client(base_url=keel_server) as raw:
-        resp = raw.post(
-            "/api/2.0/mlflow/model-versions/create",
-            json={"name": "stolen", "source": f"runs:/{run_id}/model"},
-        )
-        assert resp.status_code == 404
-        resp = raw.post(
-            "/api/2.0/mlflow/model-versions/create",
-            json={"name": "stolen", "source": "x", "run_id": run_id},
-        )
-        assert resp.status_code == 404
+        for ref in (run_id, "e" * 32):
+            for body in (
+                {"name": "stolen", "source": f"runs:/{ref}/model"},
+                {"name": "stolen", "source": "s3://b/x", "run_id": ref},
+            ):
+                resp = raw.post("/api/2.0/mlflow/model-versions/create", json=body)
+                assert resp.status_code == 200, resp.text
+                got = resp.json()["model_version"]
+                version = keel_server_store.registry.get_version(
+                    project.id, "stolen", int(got["version"])
+                )
+                assert version.run_id is None
+                assert keel_server_store.blobs.read_bytes(version.blob_sha).strip(b"\0") == b""

@@ -64,18 +64,30 @@ def test_artifact_paths_in_any_encoding_are_400(
         "http://169.254.169.254/",
         "mlflow-artifacts:/../../etc",
         "/abs/path",
-        "hdfs://nn/x?;#",
-        "mlflow-artifacts:/1?x=1",
-        "mlflow-artifacts:/1;a",
-        "mlflow-artifacts:/%2e%2e/x",
     ],
 )
-def test_experiment_artifact_location_outside_keel_is_400(client: Any, location: str) -> None:
+def test_experiment_artifact_location_is_metadata_never_a_path(
+    client: Any, location: str, server_store: Store
+) -> None:
+    """MLflow accepts any artifact_location; keel shows it back and never writes there."""
     resp = client.post(
         "/api/2.0/mlflow/experiments/create",
         json={"name": f"loc-{abs(hash(location))}", "artifact_location": location},
     )
-    assert resp.status_code == 400 and resp.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert resp.status_code == 200, resp.text
+    exp_id = resp.json()["experiment_id"]
+    got = client.get("/api/2.0/mlflow/experiments/get", params={"experiment_id": exp_id}).json()
+    assert got["experiment"]["artifact_location"] == location
+    assert got["experiment"]["tags"] == []
+    run = client.post("/api/2.0/mlflow/runs/create", json={"experiment_id": exp_id}).json()
+    info = run["run"]["info"]
+    assert info["artifact_uri"] == f"mlflow-artifacts:/{exp_id}/{info['run_id']}/artifacts"
+    up = client.put(
+        f"/api/2.0/mlflow-artifacts/artifacts/{exp_id}/{info['run_id']}/artifacts/a.txt",
+        content=b"x",
+    )
+    assert up.status_code == 200
+    assert [a.path for a in server_store.artifacts.list(info["run_id"])] == ["a.txt"]
 
 
 def test_text_plain_post_is_415(client: Any) -> None:
@@ -167,10 +179,16 @@ def test_model_source_and_run_ids_from_other_projects_are_not_readable(
     _exp_id, run_id = run
     other = "/projects/other/api/2.0/mlflow"
     assert client.get(f"{other}/runs/get", params={"run_id": run_id}).status_code == 404
-    logged = client.post(
-        f"{other}/logged-models", json={"experiment_id": "0", "source_run_id": run_id}
-    )
-    assert logged.status_code == 404
+    # another project's run is a reference keel does not know there, exactly like an unknown
+    # id (MLflow accepts both): nothing links to it and nothing of it is shown
+    for source in (run_id, "f" * 32):
+        logged = client.post(
+            f"{other}/logged-models", json={"experiment_id": "0", "source_run_id": source}
+        )
+        assert logged.status_code == 200, logged.text
+        assert logged.json()["model"]["info"]["source_run_id"] == source
+    outputs = client.get("/api/2.0/mlflow/runs/get", params={"run_id": run_id}).json()["run"]
+    assert "outputs" not in outputs
 
 
 def test_non_loopback_bind_without_auth_is_refused() -> None:

@@ -39,7 +39,9 @@ def _cli(home: Path, uri: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("command", [["db", "status"], ["server", "--port", "0"]])
+@pytest.mark.parametrize(
+    "command", [["db", "status"], ["db", "upgrade"], ["server", "--port", "0"]]
+)
 def test_cli_fails_in_one_line_on_a_database_that_never_answers(
     black_hole: BlackHole, tmp_path: Path, command: list[str]
 ) -> None:

@@ -13,10 +13,11 @@ app = typer.Typer(help="Upgrade or inspect the metadata database.", no_args_is_h
 @app.command()
 def upgrade() -> None:
     """Apply pending migrations (the embedded store also does this on first use)."""
-    from keel.store import Database
+    from keel.store import Database, current_revisions
     from keel.store import upgrade as do_upgrade
 
     db = Database.from_settings(_context.settings())
+    current_revisions(db)  # an unreachable database fails here, in one line
     revs = do_upgrade(db)
     console().print(f"Database {db.safe_uri} is at revision(s) {', '.join(sorted(revs))}")
 

@@ -22,7 +22,7 @@ def apply(
     json_: bool = JSON,
 ) -> None:
     """Store a spec as the deployment's next revision; running servers pick it up."""
-    from keel.serving._deploy import apply_spec
+    from keel.serving import apply_spec
 
     dep, changed = apply_spec(_context.store(), _context.settings().project, file, note=note)
     if json_:
@@ -43,28 +43,36 @@ def _print_targets(targets: list[Any]) -> None:
 
 @app.command("list")
 def list_(json_: bool = JSON) -> None:
-    """Deployments of the project, with their current revision."""
-    from keel.serving._deploy import list_deployments
+    """Deployments of the project: applied ones and every server started ad hoc, with
+    where they listen and whether a server was seen lately."""
+    from dataclasses import asdict
+
+    from keel.serving import deployment_summary as summary
+    from keel.serving import list_deployments
 
     deps = list_deployments(_context.store(), _context.settings().project)
     if json_:
-        print_json(deps)
+        print_json([asdict(d) | summary(d) for d in deps])
         return
-    rows = [
-        [
-            d.name,
-            d.revision,
-            ", ".join(sorted({t.endpoint for t in d.targets})),
-            ", ".join(t.model_ref for t in d.targets),
-            fmt_time(d.updated_at),
-        ]
-        for d in deps
-    ]
+    rows = []
+    for d in deps:
+        info = summary(d)
+        rows.append(
+            [
+                d.name,
+                info["kind"],
+                d.revision,
+                ", ".join(t.model_ref for t in d.targets),
+                info["address"] if d.adhoc else "-",
+                info["liveness"],
+                fmt_time(d.applied_at),
+            ]
+        )
     print_table(
         "deployments",
-        ["name", "revision", "endpoints", "models", "updated"],
+        ["name", "kind", "revision", "models", "address", "server", "applied"],
         rows,
-        empty="no deployments; create one with `keel deploy apply deploy.yaml`",
+        empty="no deployments; create one with `keel deploy apply deploy.yaml` or `keel serve`",
     )
 
 
@@ -77,7 +85,7 @@ def show(
     """The spec of a deployment (YAML), current or at a revision."""
     import yaml
 
-    from keel.serving._deploy import get_spec
+    from keel.serving import get_spec
 
     spec = get_spec(_context.store(), _context.settings().project, name, revision)
     if json_:
@@ -89,7 +97,7 @@ def show(
 @app.command("history")
 def history(name: str = typer.Argument(...), json_: bool = JSON) -> None:
     """Every revision of a deployment, oldest first."""
-    from keel.serving._deploy import history as revisions
+    from keel.serving import deployment_history as revisions
 
     revs = revisions(_context.store(), _context.settings().project, name)
     if json_:
@@ -115,7 +123,7 @@ def rollback(
     revision: int = typer.Argument(..., help="The revision whose spec comes back."),
 ) -> None:
     """Apply an earlier revision's spec again (as a new revision)."""
-    from keel.serving._deploy import rollback as do_rollback
+    from keel.serving import rollback_deployment as do_rollback
 
     dep = do_rollback(_context.store(), _context.settings().project, name, revision)
     console().print(
@@ -127,7 +135,7 @@ def rollback(
 @app.command("delete")
 def delete(name: str = typer.Argument(...)) -> None:
     """Delete a deployment (its history stays for lineage)."""
-    from keel.serving._deploy import delete as do_delete
+    from keel.serving import delete_deployment as do_delete
 
     do_delete(_context.store(), _context.settings().project, name)
     console().print(f"Deleted deployment [bold]{escape(name)}[/bold]")
@@ -139,24 +147,34 @@ def export(
     file: Path = typer.Option(None, "--file", "-f", help="A spec file instead."),
     fmt: str = typer.Option("kubernetes", "--format", help="kubernetes | kserve | dockerfile"),
     image: str = typer.Option("keel-serving:latest", "--image", help="Container image."),
-    output: Path = typer.Option(None, "--output", "-o", help="Write here instead of stdout."),
+    keel: str = typer.Option(
+        None, "--keel", help="The keel requirement the image installs (default: this version)."
+    ),
+    output: Path = typer.Option(
+        None,
+        "--output",
+        "-o",
+        help="Write the image's build context here (Dockerfile, deploy.yaml, models/, "
+        "manifests) instead of printing the manifests.",
+    ),
 ) -> None:
-    """Manifests for Kubernetes, KServe or a Dockerfile, with the declared resources."""
+    """Manifests for Kubernetes, KServe or a Dockerfile: an image that installs the served
+    packages' pinned requirements and carries the packages, with the declared resources."""
     import sys
 
     from keel.exceptions import InvalidArgumentError
-    from keel.serving import load_spec
-    from keel.serving._deploy import get_spec
-    from keel.serving._export import export as render
+    from keel.serving import export_deployment, get_spec, load_spec
 
     if (name is None) == (file is None):
         raise InvalidArgumentError("give a deployment name or --file deploy.yaml (one of them)")
-    spec = (
-        load_spec(file) if file else get_spec(_context.store(), _context.settings().project, name)
-    )
-    text = render(spec, fmt, image=image)
+    store, project = _context.store(), _context.settings().project
+    spec = load_spec(file) if file else get_spec(store, project, name)
+    done = export_deployment(store, project, spec, fmt, image=image, keel=keel, output=output)
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.write(done.text)
         return
-    output.write_text(text)
-    console().print(f"Wrote {fmt} for [bold]{escape(spec.name)}[/bold] to {escape(str(output))}")
+    console().print(
+        f"Wrote the build context of [bold]{escape(spec.name)}[/bold] to {escape(str(output))}: "
+        + ", ".join(escape(p.name) for p in done.files)
+    )
+    console().print(f"Build it with: docker build -t {escape(image)} {escape(str(output))}")

@@ -340,12 +340,16 @@ def reproduce(
     ref: str = typer.Argument(..., help="The version to reproduce, e.g. churn@3."),
     tolerance: float = typer.Option(1e-6, "--tolerance", help="Relative tolerance for metrics."),
     keep: bool = typer.Option(False, "--keep", help="Keep the temporary worktree."),
+    register: bool = typer.Option(
+        False, "--register", help="Register the reproduced model as a new version."
+    ),
     json_: bool = JSON,
 ) -> None:
-    """Re-run the recorded commit + diff with the recorded params and data; compare."""
+    """Re-run the recorded commit + diff with the recorded params (or script arguments) and
+    data; compare. Registers nothing unless --register."""
     from keel.models import reproduce as run
 
-    report = run(_registry(), ref, tolerance=tolerance, keep_worktree=keep)
+    report = run(_registry(), ref, tolerance=tolerance, keep_worktree=keep, register=register)
     if json_:
         print_json({**report.__dict__, "matches": report.matches})
         return
@@ -355,8 +359,9 @@ def reproduce(
         f"{'applied' if report.diff_applied else 'none'}, new run {escape(str(report.new_run_id))}"
     )
     out.print(f"model file identical: {'yes' if report.same_file else 'no'}")
+    out.print(f"ran: {escape(' '.join(report.command))}")
     print_table(
-        "metrics",
+        f"metrics (tolerance {report.tolerance:g}, absolute or relative)",
         ["metric", "recorded", "reproduced", "within tolerance"],
         [[k, a, b, "yes" if ok else "NO"] for k, (a, b, ok) in report.metrics.items()],
         empty="no metrics recorded",
@@ -367,6 +372,11 @@ def reproduce(
         else "[bold red]does not match[/bold red]"
     )
     out.print(f"{escape(report.ref)}: {verdict}")
+    out.print(
+        f"registered {escape(report.registered)}"
+        if report.registered
+        else "nothing registered (pass --register to register the reproduced model)"
+    )
     if not report.matches:
         raise typer.Exit(1)
 

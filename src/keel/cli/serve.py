@@ -26,20 +26,31 @@ def serve(
     timeout_ms: int = typer.Option(None, "--timeout-ms", help="Request timeout per model."),
     threads: int = typer.Option(None, "--threads", help="Predict threads per model."),
     name: str = typer.Option("default", "--name", help="Deployment name for ad-hoc models."),
+    packages: Path = typer.Option(
+        None,
+        "--packages",
+        help="Serve the packages in this folder (written by `keel deploy export -o`), "
+        "not the registry's.",
+    ),
+    strict_env: bool = typer.Option(
+        False,
+        "--strict-env",
+        help="Refuse to start when installed framework versions differ from the packages'.",
+    ),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve models until Ctrl-C; the prediction log is flushed on the way out.
 
     Give model references, a spec file (-f) or a stored deployment (-d). A deployment
     served with -d follows new revisions applied while it runs; aliases are followed in
-    every mode.
+    every mode. Every server shows in `keel deploy list` (ad hoc unless served with -d).
     """
+    import sys
+
     from keel.cli import _context
     from keel.cli._render import err_console
     from keel.exceptions import InvalidArgumentError
-    from keel.serving import load_spec, spec_for_refs
-    from keel.serving import serve as run
-    from keel.serving._deploy import get_spec
+    from keel.serving import get_spec, launch, load_spec, spec_for_refs
 
     chosen = [bool(models), file is not None, deployment is not None]
     if sum(chosen) != 1:
@@ -47,7 +58,13 @@ def serve(
             "give exactly one of: model references (keel serve churn@champion), "
             "--file deploy.yaml, or --deployment NAME"
         )
+    if packages is not None and deployment is not None:
+        raise InvalidArgumentError(
+            "--packages serves a frozen export and cannot follow a stored --deployment; "
+            "give the exported deploy.yaml with -f"
+        )
     settings = _context.settings()
+    store = _context.store()
     if models:
         spec = spec_for_refs(
             list(models),
@@ -60,16 +77,21 @@ def serve(
     elif file is not None:
         spec = load_spec(file)
     else:
-        spec = get_spec(_context.store(), settings.project, deployment)
+        spec = get_spec(store, settings.project, deployment)
     where = f"{host or spec.server.host}:{spec.server.port if port is None else port}"
     endpoints = ", ".join(ep.name for ep in spec.endpoints)
     err_console().print(f"[bold]keel serve[/bold] {spec.name} ({endpoints}) on http://{where}")
-    run(
+    launch(
         spec,
         settings,
+        store,
+        applied=deployment is not None,
+        packages=packages,
+        strict_env=strict_env,
+        warn=lambda line: err_console().print(line, markup=False, highlight=False, soft_wrap=True),
         host=host,
         port=port,
         workers=workers,
-        follow_store=deployment is not None,
         log_level=log_level,
+        command=" ".join(["keel", *sys.argv[1:]])[:500],
     )

@@ -2,11 +2,20 @@
 
 1. ``git worktree add`` of the recorded commit in a temporary folder (the user's checkout is
    never touched);
-2. apply the run's recorded ``_keel/uncommitted.diff``;
-3. re-run the recorded entry point there with the recorded params and dataset versions in
-   ``KEEL_REPRODUCE_PARAMS`` / ``KEEL_REPRODUCE_DATASETS`` (read them with
-   :func:`reproduction_context`) and the same keel store;
-4. compare the new run's model file hash, or else its metrics within a tolerance.
+2. apply the recorded ``_keel/uncommitted.diff`` (of the run, or of the pipeline run whose
+   step logged the model);
+3. re-run there, against the same keel store: a model made in a pipeline step re-runs
+   ``keel pipeline run <target> --no-cache`` with the recorded pipeline parameters; a script
+   re-runs with its recorded arguments (``python fit.py 0.1``). The recorded params and
+   dataset versions are in ``KEEL_REPRODUCE_PARAMS`` / ``KEEL_REPRODUCE_DATASETS`` (read
+   them with :func:`reproduction_context`; ``keel.pipelines.dataset_version`` picks the
+   recorded versions by itself);
+4. compare the new run's model file hash, or else its metrics within a tolerance
+   (``|new - old| <= tolerance`` or ``<= tolerance * |old|``).
+
+Nothing is registered by the re-run (``log_model(registered_model_name=...)`` only tags the
+run with the name it would have used) unless ``register=True``, which registers the
+reproduced model afterwards, tagged ``keel.reproduced_from``.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +42,8 @@ DIFF_ARTIFACT = "_keel/uncommitted.diff"
 ENV_PARAMS = "KEEL_REPRODUCE_PARAMS"
 ENV_DATASETS = "KEEL_REPRODUCE_DATASETS"
 ENV_OF = "KEEL_REPRODUCE_OF"
-#: Set to 1 by ``reproduce(register=True)``: without it a re-run registers nothing.
+#: Unless this is 1, ``log_model`` registers nothing while a reproduction runs
+#: (``reproduce(register=True)`` registers the reproduced model itself, afterwards).
 ENV_REGISTER = "KEEL_REPRODUCE_REGISTER"
 
 
@@ -51,6 +61,8 @@ class ReproduceReport:
     metrics: dict[str, tuple[float, float | None, bool]] = field(default_factory=dict)
     tolerance: float = 1e-6
     output_tail: str = ""
+    command: list[str] = field(default_factory=list)
+    registered: str | None = None
 
     @property
     def matches(self) -> bool:
@@ -87,31 +99,33 @@ def reproduce(
     tolerance: float = 1e-6,
     timeout_s: float = 3600,
     keep_worktree: bool = False,
+    register: bool = False,
 ) -> ReproduceReport:
     """Re-run what produced ``ref`` and report whether the new model matches."""
     version = registry.resolve(ref)
     lineage = version.lineage
-    commit, root, entry = (
-        lineage.get("git_commit"),
-        lineage.get("git_root"),
-        lineage.get("entrypoint"),
-    )
-    if not commit or not root or not entry or not version.run_id:
+    commit, root = lineage.get("git_commit"), lineage.get("git_root")
+    pipeline = lineage.get("pipeline") or {}
+    if not commit or not root or not version.run_id:
         raise InvalidArgumentError(
-            f"{version.ref} cannot be reproduced: it records no git commit, repository or entry "
-            "point (it was imported, or logged outside a git checkout)"
+            f"{version.ref} cannot be reproduced: it records no git commit or repository "
+            "(it was imported, or logged outside a git checkout)"
         )
     store = registry.store
     tmp = Path(tempfile.mkdtemp(prefix="keel-reproduce-"))
     worktree = tmp / "src"
     try:
         _git(Path(root), "worktree", "add", "--detach", str(worktree), commit)
-        diff_applied = _apply_diff(store, version.run_id, worktree)
-        script, cwd = _locate(Path(root), worktree, str(entry), lineage.get("cwd"))
+        diff_applied = _apply_diff(store, str(pipeline.get("run_id") or version.run_id), worktree)
+        command, cwd = _command(store, version, Path(root), worktree, tmp)
         started = int(time.time() * 1000)
-        output = _run(script, cwd, _env(store, version), timeout_s)
+        output = _run(command, cwd, _env(store, version, cwd), timeout_s)
         new_run = _new_run(store, version, started)
-        return _compare(store, version, commit, diff_applied, new_run, tolerance, output)
+        report = _compare(store, version, commit, diff_applied, new_run, tolerance, output)
+        report = replace(report, command=command)
+        if register and new_run is not None:
+            report = replace(report, registered=_register(registry, version, new_run.id))
+        return report
     finally:
         if not keep_worktree:
             subprocess.run(
@@ -121,6 +135,74 @@ def reproduce(
                 check=False,
             )
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _command(
+    store: Store, version: ModelVersion, root: Path, worktree: Path, tmp: Path
+) -> tuple[list[str], Path]:
+    """What to run in the worktree: the pipeline with its params, or the script with its args."""
+    lineage = version.lineage
+    pipeline = lineage.get("pipeline") or {}
+    target = str(pipeline.get("target") or "")
+    base = Path(lineage.get("cwd") or root)
+    if target and not target.startswith("__main__:"):
+        run_dir = _inside(root, worktree, base) or worktree
+        params = tmp / "params.json"
+        params.write_text(json.dumps(_decoded(pipeline.get("params") or {})))
+        experiment = store.experiments.get(int(lineage.get("experiment_id") or 0)).name
+        command = [sys.executable, "-m", "keel.cli", "pipeline", "run"]
+        command += [_target_in(root, worktree, base, target), "--no-cache"]
+        return [*command, "--params-file", str(params), "--experiment", experiment], run_dir
+    entry = lineage.get("entrypoint")
+    if not entry:
+        raise InvalidArgumentError(f"{version.ref} cannot be reproduced: it records no entry point")
+    script, run_dir = _locate(root, worktree, str(entry), lineage.get("cwd"))
+    return [sys.executable, str(script), *(lineage.get("argv") or [])], run_dir
+
+
+def _inside(root: Path, worktree: Path, path: Path) -> Path | None:
+    try:
+        return worktree / path.resolve().relative_to(root.resolve())
+    except ValueError:
+        return None
+
+
+def _target_in(root: Path, worktree: Path, base: Path, target: str) -> str:
+    """A ``file.py:fn`` target moved into the worktree (``module:fn`` stays as it is)."""
+    module, _, attr = target.rpartition(":")
+    if not (module.endswith(".py") or "/" in module):
+        return target
+    path = Path(module) if Path(module).is_absolute() else base / module
+    moved = _inside(root, worktree, path)
+    if moved is None:
+        raise ReproduceError(f"pipeline file {module} is outside the repository {root}")
+    return f"{moved}:{attr}"
+
+
+def _decoded(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Recorded parameter texts (JSON where they could be) back to values."""
+    out: dict[str, Any] = {}
+    for key, text in params.items():
+        try:
+            out[key] = json.loads(text) if isinstance(text, str) else text
+        except ValueError:
+            out[key] = text
+    return out
+
+
+def _register(registry: Registry, version: ModelVersion, run_id: str) -> str:
+    store = registry.store
+    paths = [
+        a.path[: -len(MANIFEST_FILE) - 1]
+        for a in store.artifacts.list(run_id)
+        if a.path.endswith("/" + MANIFEST_FILE)
+    ]
+    if not paths:
+        raise ReproduceError(f"the reproduction run {run_id} logged no model to register")
+    made = registry.register_run(
+        f"runs:/{run_id}/{paths[0]}", version.name, tags={"keel.reproduced_from": version.ref}
+    )
+    return made.ref
 
 
 def _apply_diff(store: Store, run_id: str, worktree: Path) -> bool:
@@ -153,9 +235,10 @@ def _locate(root: Path, worktree: Path, entry: str, cwd: str | None) -> tuple[Pa
     return script, run_dir
 
 
-def _env(store: Store, version: ModelVersion) -> dict[str, str]:
+def _env(store: Store, version: ModelVersion, cwd: Path) -> dict[str, str]:
     settings = store.settings
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_REPRODUCE")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(cwd), env.get("PYTHONPATH")]))
     env.update(
         {
             "KEEL_HOME": str(settings.home),
@@ -172,10 +255,11 @@ def _env(store: Store, version: ModelVersion) -> dict[str, str]:
     return env
 
 
-def _run(script: Path, cwd: Path, env: dict[str, str], timeout_s: float) -> str:
+def _run(command: list[str], cwd: Path, env: dict[str, str], timeout_s: float) -> str:
+    name = Path(command[1]).name if command[1] != "-m" else " ".join(command[2:5])
     try:
         out = subprocess.run(
-            [sys.executable, str(script)],
+            command,
             cwd=cwd,
             env=env,
             capture_output=True,
@@ -183,10 +267,10 @@ def _run(script: Path, cwd: Path, env: dict[str, str], timeout_s: float) -> str:
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise ReproduceError(f"{script.name} did not finish within {timeout_s:.0f} s") from exc
+        raise ReproduceError(f"{name} did not finish within {timeout_s:.0f} s") from exc
     text = (out.stdout + out.stderr).decode(errors="replace")
     if out.returncode != 0:
-        raise ReproduceError(f"{script.name} exited with code {out.returncode}:\n{text[-2000:]}")
+        raise ReproduceError(f"{name} exited with code {out.returncode}:\n{text[-2000:]}")
     return text[-2000:]
 
 

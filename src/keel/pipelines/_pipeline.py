@@ -18,6 +18,8 @@ process's default tracking client (``keel.init`` / ``KEEL_*`` settings).
 from __future__ import annotations
 
 import functools
+import json
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -36,6 +38,9 @@ from keel.store.entities import DatasetVersion
 from keel.store.pipelines import StepRunInfo, StepStatus
 
 _CONTEXT: ContextVar[tuple[Store, str] | None] = ContextVar("keel_pipeline_store", default=None)
+#: Set by ``keel models reproduce``: re-run every step, read the recorded dataset versions.
+_REPRODUCE_OF = "KEEL_REPRODUCE_OF"
+_REPRODUCE_DATASETS = "KEEL_REPRODUCE_DATASETS"
 
 
 @contextmanager
@@ -68,7 +73,22 @@ def dataset_version(name: str, version: int | None = None) -> DatasetVersion:
     """
     store, project = default_store()
     project_id = store.projects.get_or_create(project).id
+    if version is None:
+        version = _recorded_version(name)
     return store.datasets.get_version(project_id, name, version)
+
+
+def _recorded_version(name: str) -> int | None:
+    """While a model is reproduced: the version of ``name`` it was made from."""
+    try:
+        refs = json.loads(os.environ.get(_REPRODUCE_DATASETS) or "[]")
+    except ValueError:
+        return None
+    for ref in refs:
+        base, _, number = str(ref).rpartition("@")
+        if base == name and number.isdigit():
+            return int(number)
+    return None
 
 
 @dataclass
@@ -180,7 +200,8 @@ class Pipeline:
     ) -> PipelineResult:
         """Build and execute; raises StepFailedError (with ``.result``) when a step fails.
 
-        ``cache=False`` (``--no-cache``) runs every step but still stores the fresh outputs;
+        ``cache=False`` (``--no-cache``, and always under ``keel models reproduce``) runs
+        every step but still stores the fresh outputs;
         ``keep_going`` lets independent branches finish after a failure.
         """
         if store is None:
@@ -188,6 +209,8 @@ class Pipeline:
             project = project or default_project
         with using_store(store, project or "default"):
             graph = self.build(params, file_values=file_values, strings=strings)
+        if os.environ.get(_REPRODUCE_OF):
+            cache = False  # a reproduction recomputes: a cache hit would prove nothing
         runner_obj = make_runner(runner, workers=workers, address=address)
         return run_graph(
             graph,

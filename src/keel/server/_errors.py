@@ -30,6 +30,7 @@ from keel.exceptions import (
     PermissionDeniedError,
 )
 from keel.server._json import JSON
+from keel.server._mlflow_wording import validation_message
 
 log = logging.getLogger("keel.server")
 
@@ -122,7 +123,11 @@ def install(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return error_response(400, "INVALID_PARAMETER_VALUE", _validation_message(exc))
+        if is_mlflow_path(request.url.path):  # MLflow's own wording, which its clients match
+            message = validation_message(exc.errors())
+        else:
+            message = _validation_message(exc)
+        return error_response(400, "INVALID_PARAMETER_VALUE", message)
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)

@@ -34,14 +34,23 @@ _EXPORTS: dict[str, str] = {
     "RegistrySource": "keel.serving._source",
     "ServerHandle": "keel.serving._server",
     "ServingMetrics": "keel.serving._metrics",
+    "apply_spec": "keel.serving._deploy",
     "build_app": "keel.serving._server",
     "check_resources": "keel.serving._spec",
     "create_app": "keel.serving._app",
+    "delete_deployment": "keel.serving._deploy:delete",
+    "deployment_history": "keel.serving._deploy:history",
+    "deployment_summary": "keel.serving._deploy:summary",
+    "export_deployment": "keel.serving._export",
+    "get_spec": "keel.serving._deploy",
+    "launch": "keel.serving._launch",
+    "list_deployments": "keel.serving._deploy",
     "load_spec": "keel.serving._spec",
     "log_root": "keel.store.predlog",
     "parse_model_ref": "keel.models._uri",
     "predict_frame": "keel.serving._predict",
     "prepare_batch": "keel.serving._jobs",
+    "rollback_deployment": "keel.serving._deploy:rollback",
     "run_stream": "keel.serving._jobs",
     "serve": "keel.serving._server",
     "spec_for_refs": "keel.serving._spec",
@@ -52,10 +61,11 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
+    target = _EXPORTS.get(name)
+    if target is None:
         raise AttributeError(f"module 'keel.serving' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    module, _, attr = target.partition(":")  # "module" or "module:name inside it"
+    value = getattr(importlib.import_module(module), attr or name)
     globals()[name] = value
     return value
 

@@ -69,6 +69,19 @@ def list_deployments(store: Store, project: str) -> list[Deployment]:
     return store.deployments.list(store.projects.get_or_create(project).id)
 
 
+def summary(dep: Deployment, now_ms: int | None = None) -> dict[str, Any]:
+    """What listings add to a deployment: how it came to be, where and whether it serves."""
+    from keel.serving._presence import liveness
+
+    return {
+        "kind": "ad hoc" if dep.adhoc else "applied",
+        "address": dep.address,
+        "applied_at": dep.applied_at,
+        "last_seen": dep.last_seen,
+        "liveness": liveness(dep, now_ms),
+    }
+
+
 def history(store: Store, project: str, name: str) -> list[DeploymentRevision]:
     return store.deployments.revisions(store.projects.get_or_create(project).id, name)
 
@@ -98,5 +111,6 @@ __all__ = [
     "list_deployments",
     "load_model",
     "rollback",
+    "summary",
     "targets_of",
 ]

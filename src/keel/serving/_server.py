@@ -29,6 +29,7 @@ from keel.serving._spec import DeploymentSpec, check_resources, load_spec
 from keel.store.predlog import PredictionLog
 
 if TYPE_CHECKING:
+    from keel.serving._presence import Presence
     from keel.store import Store
 
 log = logging.getLogger("keel.serving")
@@ -43,8 +44,10 @@ def build_app(
     follow_store: bool = False,
 ) -> Any:
     """The ASGI app for ``spec``; with ``follow_store`` it also follows new revisions of the
-    deployment applied with ``keel deploy apply`` while it runs."""
+    deployment applied with ``keel deploy apply`` while it runs. Serving the store's
+    registry, it carries a :class:`Presence` that :func:`start_in_thread` starts."""
     check_resources(spec)
+    from_registry = source is None
     if source is None or follow_store:
         from keel.store import open_store
 
@@ -63,12 +66,19 @@ def build_app(
             buffer_rows=spec.log.buffer_rows,
             metrics=metrics,
         )
-    return create_app(
+    app = create_app(
         runtime,
         prediction_log=plog,
         max_body_bytes=int(spec.server.max_body_mb * 2**20),
         log_sample=spec.log.sample,
     )
+    if from_registry:
+        from keel.serving._presence import Presence
+
+        app.keel_presence = Presence(  # type: ignore[attr-defined]
+            settings, spec, adhoc=not follow_store, store=store, note="served in-process"
+        )
+    return app
 
 
 def _store_updates(
@@ -127,10 +137,13 @@ class ServerHandle:
     url: str
     server: Any
     thread: threading.Thread
+    presence: Presence | None = None
 
     def stop(self, timeout_s: float = 30.0) -> None:
         self.server.should_exit = True
         self.thread.join(timeout_s)
+        if self.presence is not None:
+            self.presence.stop()
 
 
 def start_in_thread(
@@ -168,7 +181,16 @@ def start_in_thread(
             server.should_exit = True
             raise TimeoutError(f"the serving app did not start within {timeout_s:.0f} s")
         time.sleep(0.02)
-    return ServerHandle(f"http://{host}:{sock.getsockname()[1]}", server, thread)
+    handle = ServerHandle(f"http://{host}:{sock.getsockname()[1]}", server, thread)
+    presence = getattr(app, "keel_presence", None)
+    if presence is not None:
+        try:
+            presence.start(host, int(sock.getsockname()[1]))
+        except BaseException:
+            handle.stop(timeout_s)
+            raise
+        handle.presence = presence
+    return handle
 
 
 def serve(
@@ -180,17 +202,29 @@ def serve(
     workers: int | None = None,
     follow_store: bool = False,
     log_level: str = "warning",
+    source: ModelSource | None = None,
+    presence: Presence | None = None,
 ) -> None:
-    """Serve ``spec`` until SIGTERM/Ctrl-C, in one process or ``workers`` processes."""
+    """Serve ``spec`` until SIGTERM/Ctrl-C, in one process or ``workers`` processes.
+
+    ``source`` (picklable: workers are spawned) replaces the store's registry;
+    ``presence`` records the deployment's address and liveness while it serves.
+    """
     check_resources(spec)
     host = host or spec.server.host
     port = spec.server.port if port is None else port
     n = workers or max(ep.resources.workers for ep in spec.endpoints)
     sock = bind_socket(host, port)
-    if n <= 1:
-        _worker(spec.to_dict(), settings, sock, follow_store, log_level)
-        return
-    _supervise(spec, settings, sock, n, follow_store, log_level)
+    if presence is not None:
+        presence.start(host, int(sock.getsockname()[1]))
+    try:
+        if n <= 1:
+            _worker(spec.to_dict(), settings, sock, follow_store, log_level, source)
+            return
+        _supervise(spec, settings, sock, n, follow_store, log_level, source)
+    finally:
+        if presence is not None:
+            presence.stop()
 
 
 def _worker(
@@ -199,11 +233,12 @@ def _worker(
     sock: socket.socket,
     follow_store: bool,
     log_level: str,
+    source: ModelSource | None = None,
 ) -> None:
     import uvicorn
 
     spec = load_spec(spec_dict)
-    app = build_app(spec, settings, follow_store=follow_store)
+    app = build_app(spec, settings, source=source, follow_store=follow_store)
     server = uvicorn.Server(uvicorn_config(app, *sock.getsockname()[:2], log_level=log_level))
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the
     # handler that was there before; make that a clean exit rather than a kill.
@@ -229,9 +264,10 @@ def _supervise(
     n: int,
     follow_store: bool,
     log_level: str,
+    source: ModelSource | None,
 ) -> None:
     ctx = multiprocessing.get_context("spawn")
-    args = (spec.to_dict(), settings, sock, follow_store, log_level)
+    args = (spec.to_dict(), settings, sock, follow_store, log_level, source)
     procs = [ctx.Process(target=_worker, args=args, daemon=False) for _ in range(n)]
     for p in procs:
         p.start()

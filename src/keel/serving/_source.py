@@ -152,15 +152,20 @@ class RegistrySource:
         predictor = keel.models.load(
             f"models:/{name}/{version}", store=self._store, project=self._project, trust=self._trust
         )
-        signature = getattr(predictor, "signature", None)
-        schema = InputSchema.coerce(signature)
-        outputs = [
-            {"name": c.name, "datatype": _v2_type(str(getattr(c, "type", ""))), "shape": [-1]}
-            for c in getattr(signature, "outputs", ()) or ()
-        ]
-        meta = {"flavor": str(getattr(predictor, "flavor", "")), "outputs": outputs}
-        runtime = str(getattr(predictor, "runtime", "python"))
-        return LoadedModel(name, version, predictor, schema, runtime=runtime, metadata=meta)
+        return loaded_model(name, version, predictor)
+
+
+def loaded_model(name: str, version: str, predictor: Any) -> LoadedModel:
+    """A loaded keel package as a :class:`LoadedModel` (its signature as the input schema)."""
+    signature = getattr(predictor, "signature", None)
+    schema = InputSchema.coerce(signature)
+    outputs = [
+        {"name": c.name, "datatype": _v2_type(str(getattr(c, "type", ""))), "shape": [-1]}
+        for c in getattr(signature, "outputs", ()) or ()
+    ]
+    meta = {"flavor": str(getattr(predictor, "flavor", "")), "outputs": outputs}
+    runtime = str(getattr(predictor, "runtime", "python"))
+    return LoadedModel(name, version, predictor, schema, runtime=runtime, metadata=meta)
 
 
 def _v2_type(arrow_type: str) -> str:
@@ -171,4 +176,11 @@ def _v2_type(arrow_type: str) -> str:
     return "BOOL" if arrow_type == "bool" else "BYTES"
 
 
-__all__ = ["InMemorySource", "LoadedModel", "ModelSource", "Predictor", "RegistrySource"]
+__all__ = [
+    "InMemorySource",
+    "LoadedModel",
+    "ModelSource",
+    "Predictor",
+    "RegistrySource",
+    "loaded_model",
+]

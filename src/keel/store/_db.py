@@ -86,6 +86,10 @@ class Database:
         self._deadlines = (
             Deadlines(statement_timeout_s + CLIENT_MARGIN_S) if statement_timeout_s > 0 else None
         )
+        # ``SELECT 1`` on checkout is as cheap as a handshake: no answer within the connect
+        # timeout means unreachable (then a new connection is tried, bounded the same way)
+        ping_s = _ping_limit(connect_timeout_s, statement_timeout_s)
+        self._ping_deadlines = Deadlines(ping_s) if ping_s > 0 else None
         self._pragmas = _sqlite_pragmas_for(synchronous)
         self._engine: Any = None
         self._lock = threading.Lock()
@@ -120,7 +124,7 @@ class Database:
                         echo=self._echo,
                         pragmas=self._pragmas,
                         timeouts=(self.connect_timeout_s, self.statement_timeout_s),
-                        deadlines=self._deadlines,
+                        deadlines=self._ping_deadlines,
                     )
         return self._engine
 
@@ -285,6 +289,12 @@ class Database:
             conn.close()
         if self._engine is not None:
             self._engine.dispose()
+
+
+def _ping_limit(connect_s: float, statement_s: float) -> float:
+    """How long the pool's ``SELECT 1`` may take (0: unbounded, both timeouts are off)."""
+    statement_limit = statement_s + CLIENT_MARGIN_S if statement_s > 0 else 0.0
+    return min((x for x in (connect_s, statement_limit) if x > 0), default=0.0)
 
 
 def _first_line(exc: BaseException) -> str:

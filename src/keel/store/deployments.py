@@ -4,6 +4,14 @@
 applying the same YAML twice is a no-op; ``rollback`` re-applies an old revision as a new
 one. Servers poll :meth:`DeploymentRepository.current_revision` (one indexed read) to pick
 up changes without downtime. Thread-safe; returns frozen entities.
+
+Every serving process shows up here, not only applied specs: ``keel serve churn@champion``
+:meth:`registers <DeploymentRepository.register>` an *ad-hoc* deployment (status
+``adhoc``; ``stopped`` once it exits cleanly), and every server :meth:`heartbeats
+<DeploymentRepository.heartbeat>`. The schema has no instance table yet, so liveness is the
+deployment row's ``updated_at``: for an ad-hoc deployment it is when its server was last
+seen; for an applied one, a time after the current revision was applied
+(``Deployment.last_seen`` reads it that way).
 """
 
 from __future__ import annotations
@@ -18,7 +26,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from keel.exceptions import InvalidArgumentError, NotFoundError
+from keel.exceptions import ConflictError, InvalidArgumentError, NotFoundError
 from keel.store._db import Database, now_ms
 from keel.store._schema import table
 from keel.store._schema_deployments import (
@@ -32,8 +40,11 @@ _D = table(DeploymentRow)
 _R = table(DeploymentRevisionRow)
 _T = table(DeploymentTargetRow)
 
-ACTIVE = "active"
+ACTIVE = "active"  # applied with `keel deploy apply`
+ADHOC = "adhoc"  # registered by a server started without one (keel serve churn@champion)
+STOPPED = "stopped"  # an ad-hoc deployment whose server exited cleanly
 DELETED = "deleted"
+SHOWN = (ACTIVE, ADHOC, STOPPED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +82,28 @@ class Deployment:
     updated_at: int
     spec: dict[str, Any] = field(default_factory=dict)
     targets: list[DeploymentTarget] = field(default_factory=list)
+    applied_at: int | None = None  # when the current revision was stored
+
+    @property
+    def adhoc(self) -> bool:
+        """Registered by a server rather than applied with ``keel deploy apply``."""
+        return self.status in (ADHOC, STOPPED)
+
+    @property
+    def last_seen(self) -> int | None:
+        """When a server of this deployment last reported (ms), or None if none has since
+        the current revision was applied."""
+        if self.adhoc:
+            return self.updated_at
+        if self.applied_at is not None and self.updated_at > self.applied_at:
+            return self.updated_at
+        return None
+
+    @property
+    def address(self) -> str:
+        """Where the spec says it listens (for an ad-hoc deployment: where it does)."""
+        server = self.spec.get("server") or {}
+        return f"http://{server.get('host', '127.0.0.1')}:{server.get('port', 8080)}"
 
 
 def spec_hash(spec: Mapping[str, Any]) -> str:
@@ -99,17 +132,71 @@ class DeploymentRepository:
         A spec equal to the current one changes nothing (``changed`` is False). A deleted
         deployment comes back to life with a new revision.
         """
+        return self._store(project_id, name, spec, targets, note, ACTIVE)
+
+    def register(
+        self,
+        project_id: int,
+        name: str,
+        spec: Mapping[str, Any],
+        targets: Sequence[DeploymentTarget],
+        *,
+        note: str = "",
+    ) -> tuple[Deployment, bool]:
+        """Record a server that serves ``spec`` without it being applied (ad hoc).
+
+        The deployment is stored (status ``adhoc``) as a new revision when its spec is new,
+        and marked seen now. A deployment applied with ``keel deploy apply`` is not
+        overwritten: the same spec only marks it seen; another one is a
+        :class:`~keel.exceptions.ConflictError`.
+        """
+        return self._store(project_id, name, spec, targets, note, ADHOC)
+
+    def _store(
+        self,
+        project_id: int,
+        name: str,
+        spec: Mapping[str, Any],
+        targets: Sequence[DeploymentTarget],
+        note: str,
+        status: str,
+    ) -> tuple[Deployment, bool]:
         check_name("deployment", name)
         digest = spec_hash(spec)
         for attempt in range(2):
             try:
                 with self._db.write() as conn:
-                    changed = self._apply(conn, project_id, name, spec, digest, targets, note)
+                    changed = self._apply(
+                        conn, project_id, name, spec, digest, targets, note, status
+                    )
                 break
             except IntegrityError:
                 if attempt:  # two writers created the same name at once; retry as an update
                     raise
         return self.get(project_id, name), changed
+
+    def heartbeat(self, project_id: int, name: str) -> bool:
+        """Mark the deployment's server seen now (False if it is gone or deleted)."""
+        with self._db.write() as conn:
+            done = conn.execute(
+                update(_D)
+                .where(
+                    _D.c.project_id == project_id,
+                    _D.c.name == name,
+                    _D.c.status.in_((ACTIVE, ADHOC)),
+                )
+                .values(updated_at=now_ms())
+            )
+        return bool(done.rowcount)
+
+    def stop(self, project_id: int, name: str) -> None:
+        """An ad-hoc deployment's server exited: mark it ``stopped`` (applied ones stay)."""
+        with self._db.write() as conn:
+            conn.execute(
+                update(_D)
+                .where(_D.c.project_id == project_id, _D.c.name == name, _D.c.status == ADHOC)
+                .values(status=STOPPED, updated_at=now_ms())
+            )
 
     def _apply(
         self,
@@ -120,6 +207,7 @@ class DeploymentRepository:
         digest: str,
         targets: Sequence[DeploymentTarget],
         note: str,
+        status: str = ACTIVE,
     ) -> bool:
         ts = now_ms()
         row = conn.execute(
@@ -132,7 +220,7 @@ class DeploymentRepository:
                     project_id=project_id,
                     name=name,
                     revision=1,
-                    status=ACTIVE,
+                    status=status,
                     created_at=ts,
                     updated_at=ts,
                 )
@@ -145,13 +233,27 @@ class DeploymentRepository:
                     _R.c.deployment_id == row.id, _R.c.revision == row.revision
                 )
             ).scalar_one_or_none()
-            if current == digest and row.status == ACTIVE:
+            if status == ADHOC and row.status == ACTIVE:
+                if current != digest:
+                    raise ConflictError(
+                        f"deployment {name!r} is applied (revision {row.revision}) with another "
+                        f"spec; serve it with `keel serve --deployment {name}`, or give this "
+                        "server another --name"
+                    )
+                conn.execute(update(_D).where(_D.c.id == row.id).values(updated_at=ts))
+                return False
+            if current == digest and row.status == ACTIVE == status:
+                return False
+            if current == digest and status == ADHOC:  # the same server again: seen now
+                conn.execute(
+                    update(_D).where(_D.c.id == row.id).values(status=ADHOC, updated_at=ts)
+                )
                 return False
             dep_id, revision = row.id, row.revision + 1
             conn.execute(
                 update(_D)
                 .where(_D.c.id == dep_id)
-                .values(revision=revision, status=ACTIVE, updated_at=ts)
+                .values(revision=revision, status=status, updated_at=ts)
             )
         conn.execute(
             insert(_R).values(
@@ -187,7 +289,7 @@ class DeploymentRepository:
 
     def get(self, project_id: int, name: str) -> Deployment:
         found = self.find(project_id, name)
-        if found is None or found.status != ACTIVE:
+        if found is None or found.status not in SHOWN:
             raise NotFoundError(
                 f"deployment {name!r} does not exist in this project; create it with "
                 "`keel deploy apply deploy.yaml`"
@@ -210,13 +312,13 @@ class DeploymentRepository:
                     _D.c.project_id == project_id, _D.c.name == name
                 )
             ).first()
-        return None if row is None or row.status != ACTIVE else int(row.revision)
+        return None if row is None or row.status not in SHOWN else int(row.revision)
 
     def list(self, project_id: int) -> builtins.list[Deployment]:
         with self._db.read() as conn:
             rows = conn.execute(
                 select(_D)
-                .where(_D.c.project_id == project_id, _D.c.status == ACTIVE)
+                .where(_D.c.project_id == project_id, _D.c.status.in_(SHOWN))
                 .order_by(_D.c.name)
             ).all()
             return [self._entity(conn, r) for r in rows]
@@ -279,6 +381,7 @@ class DeploymentRepository:
             select(_R).where(_R.c.deployment_id == row.id, _R.c.revision == row.revision)
         ).first()
         spec = json.loads(rev.spec_json) if rev is not None else {}
+        applied_at = int(rev.created_at) if rev is not None else None
         return Deployment(
             id=row.id,
             project_id=row.project_id,
@@ -289,6 +392,7 @@ class DeploymentRepository:
             updated_at=row.updated_at,
             spec=spec,
             targets=self._targets(conn, row.id, row.revision),
+            applied_at=applied_at,
         )
 
     def _revision(self, conn: Connection, row: Row) -> DeploymentRevision:

@@ -474,10 +474,10 @@ class RegistryRepository:
 # -- helpers -------------------------------------------------------------------------------
 def _check_model_name(name: str) -> str:
     name = check_name("registered model", name)
-    if not re.match(r"^[A-Za-z0-9][\w.\-]*$", name):
+    if not re.match(r"^[A-Za-z0-9](?:[\w.\- ]*[\w.\-])?$", name):
         raise InvalidArgumentError(
             f"model name {name!r} must start with a letter or digit and hold only letters, "
-            "digits, '.', '_' or '-' (it appears in URIs like models:/NAME@alias)"
+            "digits, inner spaces, '.', '_' or '-' (it appears in URIs like models:/NAME@alias)"
         )
     return name
 

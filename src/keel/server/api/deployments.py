@@ -86,12 +86,39 @@ def list_deployments(project_id: Id, guard: Guard = Depends(reader)) -> JSON:
 @router.post(DEPLOYMENTS)
 def apply_deployment(project_id: Id, body: ApplyIn, guard: Guard = Depends(writer)) -> JSON:
     """Store a spec as the deployment's next revision (a no-op when it is unchanged)."""
+    return _store_spec(guard, project_id, body, applied=True)
+
+
+def _store_spec(guard: Guard, project_id: int, body: ApplyIn, *, applied: bool) -> JSON:
     existing_project(guard, project_id)
     finite_json(body.spec, "a deployment spec")
-    dep, changed = guard.st.store.deployments.apply(
-        project_id, body.name, body.spec, _targets(body), note=body.note
-    )
+    repo = guard.st.store.deployments
+    store_it = repo.apply if applied else repo.register
+    dep, changed = store_it(project_id, body.name, body.spec, _targets(body), note=body.note)
     return JSON({"deployment": codec_ops.deployment(dep), "changed": changed})
+
+
+class NameIn(BaseModel):
+    name: Loose
+
+
+@router.post(f"{DEPLOYMENTS}/register")
+def register_deployment(project_id: Id, body: ApplyIn, guard: Guard = Depends(writer)) -> JSON:
+    """A server serving a spec that was never applied records it (ad hoc)."""
+    return _store_spec(guard, project_id, body, applied=False)
+
+
+@router.post(f"{DEPLOYMENTS}/heartbeat")
+def heartbeat_deployment(project_id: Id, body: NameIn, guard: Guard = Depends(writer)) -> JSON:
+    guard.project_id(project_id)
+    return JSON({"seen": guard.st.store.deployments.heartbeat(project_id, body.name)})
+
+
+@router.post(f"{DEPLOYMENTS}/stop")
+def stop_deployment(project_id: Id, body: NameIn, guard: Guard = Depends(writer)) -> JSON:
+    guard.project_id(project_id)
+    guard.st.store.deployments.stop(project_id, body.name)
+    return JSON({})
 
 
 @router.get(f"{DEPLOYMENTS}/lookup")

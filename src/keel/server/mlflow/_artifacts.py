@@ -153,5 +153,5 @@ def tracking_list(
     files = listing(ctx.st.store.artifacts.list(rid, rest or None), rest)
     for f in files:
         f["path"] = f"{rest}/{f['path']}" if rest else f["path"]
-    root = f"mlflow-artifacts:/{info.experiment_id}/{rid}/artifacts"
+    root = f"mlflow-artifacts:/{ctx.exp_str(info.experiment_id)}/{rid}/artifacts"
     return JSON({"root_uri": root, "files": files} if files else {"root_uri": root})

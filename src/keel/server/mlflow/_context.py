@@ -8,7 +8,7 @@ The server root serves the default project and ``/projects/<name>/`` every other
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -28,6 +28,22 @@ class Ctx:
     st: AppState
     guard: Guard
     project_id: int
+    _default_id: int | None = field(default=None, init=False, repr=False)
+
+    def default_experiment_id(self, *, create: bool = False) -> int | None:
+        """The id of this project's ``Default`` experiment, which the MLflow API calls "0"
+        (created on first use, as MLflow's store has it from the start)."""
+        if self._default_id is None:
+            exps = self.st.store.experiments
+            found = exps.find(self.project_id, DEFAULT_EXPERIMENT)
+            if found is None and create:
+                found = exps.get_or_create(self.project_id, DEFAULT_EXPERIMENT)
+            self._default_id = found.id if found is not None else None
+        return self._default_id
+
+    def exp_str(self, exp_id: int) -> str:
+        """An experiment id as the MLflow API shows it: "0" for the Default experiment."""
+        return "0" if exp_id == self.default_experiment_id() else str(exp_id)
 
     def experiment_id(self, raw: str | int | None, *, create_default: bool = True) -> int:
         """A keel experiment id from MLflow's string id; ``"0"`` is the Default experiment."""
@@ -35,10 +51,10 @@ class Ctx:
         if not text.isdigit() or len(text) > 18:
             raise InvalidArgumentError(f"experiment_id {text[:40]!r} is not an experiment id")
         if text == "0":
-            exps = self.st.store.experiments
-            if create_default:
-                return exps.get_or_create(self.project_id, DEFAULT_EXPERIMENT).id
-            return exps.get_by_name(self.project_id, DEFAULT_EXPERIMENT).id
+            found = self.default_experiment_id(create=create_default)
+            if found is None:
+                raise NotFoundError("experiment id 0 does not exist in this project")
+            return found
         exp_id = int(text)
         if exp_id > 2**31 - 1 or self.st.project_of_experiment(exp_id) != self.project_id:
             raise NotFoundError(f"experiment id {text} does not exist in this project")
@@ -46,6 +62,17 @@ class Ctx:
 
     def experiment(self, raw: str | int | None) -> Experiment:
         return self.st.store.experiments.get(self.experiment_id(raw))
+
+    def known_run(self, run_id: str | None) -> str | None:
+        """``run_id`` if it names a run of this project, else None. An id keel does not know
+        and a run of another project answer the same, so nothing leaks across projects;
+        MLflow accepts such ids as plain references (a parent tag, a version's run_id)."""
+        if not run_id or len(run_id) > 64:
+            return None
+        try:
+            return self.run(run_id)
+        except NotFoundError:
+            return None
 
     def run(self, run_id: str | None) -> str:
         """Check a run id belongs to this project; returns it."""

@@ -10,7 +10,7 @@ from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.server._json import JSON
 from keel.server._types import Name, Text
 from keel.server.mlflow import _convert as conv
-from keel.server.mlflow._context import Ctx, mlflow_reader, mlflow_writer
+from keel.server.mlflow._context import DEFAULT_EXPERIMENT, Ctx, mlflow_reader, mlflow_writer
 from keel.server.mlflow._paging import check_max, decode, encode
 from keel.server.mlflow._pyfilter import matches
 from keel.server.mlflow._schemas import (
@@ -21,46 +21,38 @@ from keel.server.mlflow._schemas import (
     ExperimentTagDelete,
     ExperimentUpdate,
 )
-from keel.server.mlflow._sources import check_uri
 from keel.store import Experiment, Lifecycle
 from keel.store.filters import Expr, Vocabulary, parse_filter
-from keel.store.paths import safe_relpath
 
 router = APIRouter(prefix="/experiments", tags=["mlflow experiments"])
 
 
-def check_artifact_location(location: str | None) -> None:
-    """keel decides where artifacts live; only its own scheme (or nothing) is accepted."""
-    if not location:
-        return
-    check_uri(location, "artifact_location")
-    if location.startswith("mlflow-artifacts:/"):
-        safe_relpath(location.removeprefix("mlflow-artifacts:/") or ".", what="artifact_location")
-        return
-    raise InvalidArgumentError(
-        f"artifact_location {location[:200]!r} is not allowed: keel stores artifacts in its "
-        "own store; leave artifact_location unset"
-    )
-
-
 @router.post("/create")
 def create(body: ExperimentCreate, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
-    check_artifact_location(body.artifact_location)
-    exp = ctx.st.store.experiments.create(ctx.project_id, body.name, tags=conv.from_kv(body.tags))
-    return JSON({"experiment_id": str(exp.id)})
+    """``artifact_location`` is kept as metadata and shown back, never used as a path: keel
+    stores every artifact in its own blob store (runs' artifact_uri is mlflow-artifacts:/)."""
+    tags = conv.from_kv(body.tags)
+    tags.pop(conv.ARTIFACT_LOCATION_TAG, None)
+    if body.artifact_location:
+        tags[conv.ARTIFACT_LOCATION_TAG] = body.artifact_location
+    exp = ctx.st.store.experiments.create(ctx.project_id, body.name, tags=tags)
+    return JSON({"experiment_id": ctx.exp_str(exp.id)})
 
 
 @router.get("/get")
 def get(experiment_id: Text, ctx: Ctx = Depends(mlflow_reader)) -> JSON:
-    return JSON({"experiment": conv.experiment(ctx.experiment(experiment_id))})
+    exp = ctx.experiment(experiment_id)
+    return JSON({"experiment": conv.experiment(exp, ctx.exp_str(exp.id))})
 
 
 @router.get("/get-by-name")
 def get_by_name(experiment_name: Name, ctx: Ctx = Depends(mlflow_reader)) -> JSON:
+    if experiment_name == DEFAULT_EXPERIMENT:
+        ctx.default_experiment_id(create=True)
     exp = ctx.st.store.experiments.find(ctx.project_id, experiment_name)
     if exp is None:
-        raise NotFoundError(f"experiment {experiment_name!r} does not exist")
-    return JSON({"experiment": conv.experiment(exp)})
+        raise NotFoundError(f"Could not find experiment with name '{experiment_name}'")
+    return JSON({"experiment": conv.experiment(exp, ctx.exp_str(exp.id))})
 
 
 @router.post("/search")
@@ -117,6 +109,7 @@ def delete_tag(body: ExperimentTagDelete, ctx: Ctx = Depends(mlflow_writer)) -> 
 def _search(ctx: Ctx, body: ExperimentSearch) -> dict[str, Any]:
     check_max(ctx, body.max_results)
     view = (body.view_type or "ACTIVE_ONLY").upper()
+    ctx.default_experiment_id(create=True)  # a fresh MLflow store lists "Default" already
     exps = ctx.st.store.experiments.list(ctx.project_id, include_deleted=view != "ACTIVE_ONLY")
     if view == "DELETED_ONLY":
         exps = [e for e in exps if e.lifecycle is Lifecycle.DELETED]
@@ -126,7 +119,7 @@ def _search(ctx: Ctx, body: ExperimentSearch) -> dict[str, Any]:
     exps = _ordered(exps, body.order_by)
     offset = decode(body.page_token)
     page = exps[offset : offset + body.max_results]
-    out: dict[str, Any] = {"experiments": [conv.experiment(e) for e in page]}
+    out: dict[str, Any] = {"experiments": [conv.experiment(e, ctx.exp_str(e.id)) for e in page]}
     if offset + body.max_results < len(exps):
         out["next_page_token"] = encode(offset + body.max_results)
     return out

@@ -13,10 +13,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from keel.exceptions import NotFoundError
 from keel.server._json import JSON
 from keel.server.mlflow import _convert as conv
+from keel.server.mlflow import _model_links as links
 from keel.server.mlflow._context import Ctx, mlflow_writer
+from keel.server.mlflow._logged_models import model_of_project
 from keel.server.mlflow._schemas import DatasetInputIn, LogInputs, LogOutputs
 
 router = APIRouter(tags=["mlflow runs"])
@@ -63,15 +64,18 @@ def log_inputs(body: LogInputs, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
     run_id = ctx.run(body.id)
     for item in body.datasets:
         _log_dataset(ctx, run_id, item)
+    if body.models:
+        refs = [(model_of_project(ctx, m.model_id).id, 0) for m in body.models]
+        links.add_run_models(ctx, run_id, links.MODEL_INPUTS_TAG, refs)
     return JSON({})
 
 
 @router.post("/runs/outputs")
 def log_outputs(body: LogOutputs, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
-    """Outputs are the logged models whose source run this is; check they exist here."""
-    ctx.run(body.id)
-    for ref in body.models:
-        model = ctx.st.store.logged_models.get(ref.model_id)
-        if ctx.st.project_of_experiment(model.experiment_id) != ctx.project_id:
-            raise NotFoundError(f"logged model {ref.model_id!r} does not exist")
+    """A run's outputs: the logged models it names (of this project), with their step,
+    besides the models whose source run it is."""
+    run_id = ctx.run(body.id)
+    refs = [(model_of_project(ctx, m.model_id).id, m.step) for m in body.models]
+    if refs:
+        links.add_run_models(ctx, run_id, links.MODEL_OUTPUTS_TAG, refs)
     return JSON({})

@@ -7,19 +7,23 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from keel.exceptions import FilterSyntaxError, NotFoundError
+from keel.exceptions import FilterSyntaxError, InvalidArgumentError, NotFoundError
 from keel.server._json import JSON
 from keel.server._types import Key, Text
 from keel.server.mlflow import _convert as conv
+from keel.server.mlflow import _model_links as links
 from keel.server.mlflow._context import Ctx, mlflow_reader, mlflow_writer
 from keel.server.mlflow._paging import check_max, decode, encode
 from keel.server.mlflow._schemas import (
+    DatasetFilter,
     LoggedModelCreate,
     LoggedModelFinalize,
     LoggedModelParams,
     LoggedModelSearch,
     LoggedModelTags,
+    OrderBy,
 )
+from keel.store._names import random_run_name
 from keel.store.logged_models import LoggedModel
 
 router = APIRouter(prefix="/logged-models", tags=["mlflow logged models"])
@@ -29,7 +33,7 @@ _CLAUSE = re.compile(
 )
 
 
-def _model(ctx: Ctx, model_id: str) -> LoggedModel:
+def model_of_project(ctx: Ctx, model_id: str) -> LoggedModel:
     model = ctx.st.store.logged_models.get(model_id)
     if ctx.st.project_of_experiment(model.experiment_id) != ctx.project_id:
         raise NotFoundError(f"logged model {model_id!r} does not exist")
@@ -54,18 +58,22 @@ def _parse(filter_string: str | None) -> dict[str, str]:
 
 @router.post("")
 def create(body: LoggedModelCreate, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
+    """An unnamed model gets a random name, as in MLflow; a source run keel does not know
+    here is kept as a reference (not linked), whatever project it may belong to."""
     exp_id = ctx.experiment_id(body.experiment_id)
-    if body.source_run_id:
-        ctx.run(body.source_run_id)
+    tags = conv.from_kv(body.tags)
+    source = ctx.known_run(body.source_run_id)
+    if body.source_run_id and source is None:
+        tags[links.SOURCE_RUN_TAG] = body.source_run_id
     model = ctx.st.store.logged_models.create(
         exp_id,
-        body.name or "model",
-        source_run_id=body.source_run_id,
+        body.name or random_run_name(),
+        source_run_id=source,
         model_type=body.model_type or "",
         params=conv.from_kv(body.params),
-        tags=conv.from_kv(body.tags),
+        tags=tags,
     )
-    return JSON({"model": conv.logged_model(model)})
+    return JSON({"model": conv.logged_model(model, ctx.exp_str(model.experiment_id))})
 
 
 @router.post("/search")
@@ -73,60 +81,98 @@ def search(body: LoggedModelSearch, ctx: Ctx = Depends(mlflow_reader)) -> JSON:
     check_max(ctx, body.max_results)
     exp_ids = [ctx.experiment_id(e) for e in body.experiment_ids]
     filters = _parse(body.filter)
-    offset = decode(body.page_token)
-    models, more = ctx.st.store.logged_models.search(
-        exp_ids,
-        name=filters.get("name"),
-        source_run_id=filters.get("source_run_id"),
-        max_results=body.max_results,
-        offset=offset,
+    models, _more = ctx.st.store.logged_models.search(
+        exp_ids, name=filters.get("name"), max_results=_SEARCH_CAP
     )
-    models = [
-        m
-        for m in models
-        if filters.get("model_id", m.id) == m.id and filters.get("status", m.status) == m.status
-    ]
-    out: dict[str, Any] = {"models": [conv.logged_model(m) for m in models]}
-    if more:
+    models = [m for m in models if _wanted(m, filters, body.datasets)]
+    models = _ordered(models, body.order_by)
+    offset = decode(body.page_token)
+    page = models[offset : offset + body.max_results]
+    out: dict[str, Any] = {
+        "models": [conv.logged_model(m, ctx.exp_str(m.experiment_id)) for m in page]
+    }
+    if offset + body.max_results < len(models):
         out["next_page_token"] = encode(offset + body.max_results)
     return JSON(out)
 
 
+_SEARCH_CAP = 50_000
+
+
+def _wanted(m: LoggedModel, filters: dict[str, str], datasets: list[DatasetFilter]) -> bool:
+    attrs = {"model_id": m.id, "status": m.status, "source_run_id": links.source_run_id(m)}
+    if any(filters.get(k, v) != v for k, v in attrs.items()):
+        return False
+    if not datasets:
+        return True
+    metrics = links.model_metrics(m)
+    return any(
+        x.get("dataset_name") == d.dataset_name
+        and (d.dataset_digest is None or x.get("dataset_digest") == d.dataset_digest)
+        for d in datasets
+        for x in metrics
+    )
+
+
+_ORDER = {
+    "name": lambda m: m.name,
+    "model_id": lambda m: m.id,
+    "creation_timestamp": lambda m: m.created_at,
+    "creation_time": lambda m: m.created_at,
+    "last_updated_timestamp": lambda m: m.updated_at,
+}
+
+
+def _ordered(models: list[LoggedModel], order_by: list[OrderBy]) -> list[LoggedModel]:
+    """Newest first unless told; later clauses break ties of earlier ones."""
+    for clause in reversed(order_by):
+        field = clause.field_name.removeprefix("attributes.")
+        key = _ORDER.get(field)
+        if key is None:
+            raise InvalidArgumentError(
+                f"cannot order logged models by {clause.field_name[:100]!r}; use "
+                f"{', '.join(sorted(_ORDER))}"
+            )
+        models = sorted(models, key=key, reverse=not clause.ascending)
+    return models
+
+
 @router.get("/{model_id}")
 def get(model_id: Text, ctx: Ctx = Depends(mlflow_reader)) -> JSON:
-    return JSON({"model": conv.logged_model(_model(ctx, model_id))})
+    model = model_of_project(ctx, model_id)
+    return JSON({"model": conv.logged_model(model, ctx.exp_str(model.experiment_id))})
 
 
 @router.patch("/{model_id}")
 def finalize(model_id: Text, body: LoggedModelFinalize, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
-    _model(ctx, model_id)
+    model_of_project(ctx, model_id)
     model = ctx.st.store.logged_models.finalize(model_id, body.status)
-    return JSON({"model": conv.logged_model(model)})
+    return JSON({"model": conv.logged_model(model, ctx.exp_str(model.experiment_id))})
 
 
 @router.delete("/{model_id}")
 def delete(model_id: Text, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
-    _model(ctx, model_id)
+    model_of_project(ctx, model_id)
     ctx.st.store.logged_models.delete(model_id)
     return JSON({})
 
 
 @router.patch("/{model_id}/tags")
 def set_tags(model_id: Text, body: LoggedModelTags, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
-    _model(ctx, model_id)
+    model_of_project(ctx, model_id)
     ctx.st.store.logged_models.set_tags(model_id, conv.from_kv(body.tags))
     return JSON({})
 
 
 @router.delete("/{model_id}/tags/{tag_key}")
 def delete_tag(model_id: Text, tag_key: Key, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
-    _model(ctx, model_id)
+    model_of_project(ctx, model_id)
     ctx.st.store.logged_models.delete_tag(model_id, tag_key)
     return JSON({})
 
 
 @router.post("/{model_id}/params")
 def log_params(model_id: Text, body: LoggedModelParams, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
-    _model(ctx, model_id)
+    model_of_project(ctx, model_id)
     ctx.st.store.logged_models.log_params(model_id, conv.from_kv(body.params))
     return JSON({})

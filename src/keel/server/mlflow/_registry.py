@@ -80,7 +80,7 @@ class LatestIn(ModelRef):
 
 class VersionIn(BaseModel):
     name: Name
-    source: Text
+    source: Text = ""
     run_id: RunId | None = None
     tags: list[KeyValue] = Field(default=[], max_length=1000)
     description: Text = ""
@@ -127,7 +127,7 @@ def version_json(v: ModelVersion, user: str = "") -> dict[str, Any]:
         "current_stage": v.tags.get(STAGE_TAG, "None"),
         "description": v.description,
         "source": v.lineage.get("mlflow_source", v.source),
-        "run_id": v.run_id or "",
+        "run_id": v.lineage.get("mlflow_run_id") or v.run_id or "",
         "status": "READY",
         "tags": conv.kv(tags),
         "aliases": list(v.aliases),
@@ -262,9 +262,15 @@ def get_by_alias(name: Name, alias: Name, ctx: Ctx = Depends(mlflow_reader)) -> 
 # -- model versions ------------------------------------------------------------------------
 @router.post("/model-versions/create")
 def create_version(body: VersionIn, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
-    run_id = ctx.run(body.run_id) if body.run_id else None
+    run_id = ctx.known_run(body.run_id)  # one keel does not know here: a reference only
     files, model_id, source_run = source_files(ctx, body.source)
     blob, size, manifest = pack(ctx, files)
+    lineage = {
+        "mlflow_source": body.source,
+        "mlflow_model_id": model_id or body.model_id,
+        "mlflow_run_id": body.run_id or source_run or "",
+        "mlflow_packed": bool(files),
+    }
     new = NewVersion(
         blob_sha=blob,
         size=size,
@@ -275,7 +281,7 @@ def create_version(body: VersionIn, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
         source="mlflow",
         run_id=run_id or source_run,
         description=body.description,
-        lineage={"mlflow_source": body.source, "mlflow_model_id": model_id or body.model_id},
+        lineage=lineage,
         tags=conv.from_kv(body.tags),
     )
     version = ctx.st.store.registry.create_version(ctx.project_id, body.name, new)
@@ -369,4 +375,5 @@ def delete_version_tag(body: VersionTagRef, ctx: Ctx = Depends(mlflow_writer)) -
 
 def _version_attrs(v: ModelVersion) -> dict[str, object]:
     source = v.lineage.get("mlflow_source", v.source)
-    return {"name": v.name, "version": v.version, "run_id": v.run_id or "", "source": source}
+    run_id = v.lineage.get("mlflow_run_id") or v.run_id or ""
+    return {"name": v.name, "version": v.version, "run_id": run_id, "source": source}

@@ -11,7 +11,9 @@ from keel.exceptions import InvalidArgumentError
 from keel.server._json import JSON
 from keel.server._types import Key, RunId, Text
 from keel.server.mlflow import _convert as conv
+from keel.server.mlflow import _model_links as links
 from keel.server.mlflow._context import Ctx, mlflow_reader, mlflow_writer
+from keel.server.mlflow._logged_models import model_of_project
 from keel.server.mlflow._paging import check_max, decode, encode
 from keel.server.mlflow._schemas import (
     MAX_BATCH_TOTAL,
@@ -20,6 +22,7 @@ from keel.server.mlflow._schemas import (
     LogMetric,
     LogModel,
     LogParam,
+    MetricIn,
     RunCreate,
     RunRef,
     RunSearch,
@@ -42,7 +45,11 @@ def _run_json(ctx: Ctx, run_id: str) -> dict[str, Any]:
         if direction == "input"
     ]
     models, _more = store.logged_models.search([run.info.experiment_id], source_run_id=run_id)
-    return conv.run(run, inputs=inputs, outputs=[m.id for m in models])
+    outputs = links.run_models(run.tags, links.MODEL_OUTPUTS_TAG)
+    listed = {o["model_id"] for o in outputs}
+    outputs += [{"model_id": m.id, "step": 0} for m in models if m.id not in listed]
+    eid = ctx.exp_str(run.info.experiment_id)
+    return conv.run(run, eid, inputs=inputs, outputs=outputs)
 
 
 def _status(raw: str) -> RunStatus:
@@ -57,8 +64,30 @@ def _status(raw: str) -> RunStatus:
 @router.post("/runs/log-metric")
 def log_metric(body: LogMetric, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
     metric = Metric(body.key, body.value, body.step, body.timestamp)
-    ctx.st.store.runs.log_metric(ctx.run(body.id), metric)
+    run_id = ctx.run(body.id)
+    ctx.st.store.runs.log_metric(run_id, metric)
+    if body.model_id:
+        _link_metric(ctx, run_id, body)
     return JSON({})
+
+
+def _link_metric(ctx: Ctx, run_id: str, m: LogMetric | MetricIn) -> None:
+    """A metric logged with a ``model_id`` is also one of that logged model's metrics."""
+    assert m.model_id is not None
+    model = model_of_project(ctx, m.model_id)
+    entry = {
+        "key": m.key,
+        "value": m.value,
+        "timestamp": m.timestamp,
+        "step": m.step,
+        "run_id": run_id,
+        "model_id": model.id,
+    }
+    if m.dataset_name:
+        entry["dataset_name"] = m.dataset_name
+    if m.dataset_digest:
+        entry["dataset_digest"] = m.dataset_digest
+    links.add_model_metric(ctx, model, entry)
 
 
 @router.post("/runs/log-batch")
@@ -75,6 +104,9 @@ def log_batch(body: LogBatch, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
     ctx.st.store.runs.log_batch(
         run_id, metrics=metrics, params=params, tags=conv.from_kv(body.tags)
     )
+    for m in body.metrics:
+        if m.model_id:
+            _link_metric(ctx, run_id, m)
     return JSON({})
 
 
@@ -82,15 +114,14 @@ def log_batch(body: LogBatch, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
 def create(body: RunCreate, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
     exp_id = ctx.experiment_id(body.experiment_id or "0")
     tags = conv.from_kv(body.tags)
-    parent = tags.get(conv.PARENT_TAG)
-    if parent:
-        ctx.run(parent)
+    # A parent keel does not know here stays a plain tag, as in MLflow (no lineage link).
+    parent = ctx.known_run(tags.get(conv.PARENT_TAG))
     name = body.run_name or tags.get(conv.RUN_NAME_TAG) or None
     user = body.user_id or tags.get(conv.USER_TAG, "") or ctx.guard.who.name
     info = ctx.st.store.runs.create(
         exp_id,
         name=name,
-        parent_id=parent or None,
+        parent_id=parent,
         user=user,
         tags=tags,
         start_time=body.start_time,
@@ -116,7 +147,7 @@ def update(body: RunUpdate, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
     )
     if body.run_name:
         ctx.st.store.runs.set_tags(run_id, {conv.RUN_NAME_TAG: body.run_name})
-    return JSON({"run_info": conv.run_info(info)})
+    return JSON({"run_info": conv.run_info(info, ctx.exp_str(info.experiment_id))})
 
 
 @router.post("/runs/delete")
@@ -191,7 +222,9 @@ def search(body: RunSearch, ctx: Ctx = Depends(mlflow_reader)) -> JSON:
         page_token=body.page_token,
         include_deleted=view != "ACTIVE_ONLY",
     )
-    out: dict[str, Any] = {"runs": [conv.run(r) for r in page.runs]}
+    out: dict[str, Any] = {
+        "runs": [conv.run(r, ctx.exp_str(r.info.experiment_id)) for r in page.runs]
+    }
     if page.next_page_token:
         out["next_page_token"] = page.next_page_token
     return JSON(out)

@@ -23,6 +23,9 @@ class MetricIn(BaseModel):
     value: float
     timestamp: Millis = 0
     step: Int64 = 0
+    model_id: Text | None = None
+    dataset_name: Text | None = None
+    dataset_digest: Text | None = None
 
 
 class ExperimentCreate(BaseModel):
@@ -87,6 +90,9 @@ class LogMetric(RunRef):
     value: float
     timestamp: Millis = 0
     step: Int64 = 0
+    model_id: Text | None = None
+    dataset_name: Text | None = None
+    dataset_digest: Text | None = None
 
 
 class LogParam(RunRef):
@@ -171,8 +177,22 @@ class LoggedModelParams(BaseModel):
     params: list[KeyValue] = Field(default=[], max_length=1000)
 
 
+class DatasetFilter(BaseModel):
+    dataset_name: Text
+    dataset_digest: Text | None = None
+
+
+class OrderBy(BaseModel):
+    field_name: Text
+    ascending: bool = True
+    dataset_name: Text | None = None
+    dataset_digest: Text | None = None
+
+
 class LoggedModelSearch(BaseModel):
     experiment_ids: list[Text] = Field(default=[], max_length=1000)
     filter: Text | None = None
+    datasets: list[DatasetFilter] = Field(default=[], max_length=100)
+    order_by: list[OrderBy] = Field(default=[], max_length=20)
     max_results: int = Field(default=100, ge=1)
     page_token: Text | None = None

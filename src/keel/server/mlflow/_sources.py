@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 import tarfile
 import tempfile
+import urllib.parse
 from collections.abc import Iterator
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
@@ -21,7 +23,18 @@ from keel.store.paths import safe_relpath
 
 
 def source_files(ctx: Ctx, source: str) -> tuple[list[ArtifactInfo], str | None, str | None]:
-    """(files, logged model id, run id) of a version's source, checked to be this project's."""
+    """(files, logged model id, run id) of a version's source.
+
+    A source inside this project (``models:/<id>``, ``runs:/<run>/<path>``, an
+    ``mlflow-artifacts:/`` path of a run or logged model here) gives its files, which the
+    version keeps. Any other well-formed URI (empty, a remote store, a run keel does not
+    know here) is kept as a reference only, as MLflow keeps every source: the server never
+    reads it. A run of another project is such a reference too, so nothing tells it apart
+    from an unknown id. Local paths and relative references (``..``) are refused.
+    """
+    if not source:
+        return [], None, None
+    check_source(source)
     check_uri(source, "model version source")
     store = ctx.st.store
     if source.startswith("models:/"):
@@ -33,15 +46,42 @@ def source_files(ctx: Ctx, source: str) -> tuple[list[ArtifactInfo], str | None,
     if source.startswith("runs:/"):
         rest = safe_relpath(source.removeprefix("runs:/"), what="model version source")
         run_id, _, path = rest.partition("/")
-        ctx.run(run_id)
+        if ctx.known_run(run_id) is None:
+            return [], None, None
         return store.artifacts.list(run_id, path or None), None, run_id
     if source.startswith("mlflow-artifacts:/") and not source.startswith("mlflow-artifacts://"):
-        tgt = target(ctx, source.removeprefix("mlflow-artifacts:/"))
+        try:
+            tgt = target(ctx, source.removeprefix("mlflow-artifacts:/").strip("/"))
+        except (NotFoundError, InvalidArgumentError):  # not a run or model here: a reference
+            return [], None, None
         return tgt.list(tgt.rest or None), tgt.model_id, tgt.run_id
-    raise InvalidArgumentError(
-        f"model version source {source[:200]!r} is not allowed: use models:/<model id>, "
-        "runs:/<run id>/<path> or an mlflow-artifacts:/ URI of this project"
-    )
+    return [], None, None
+
+
+_LOCAL = re.compile(r"^(/|\\|file:|[A-Za-z]:[\\/])")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+
+
+def check_source(source: str) -> None:
+    """MLflow's checks of a version source, in its words: no local path (keel's runs keep
+    no local folder to be inside of), no relative references, no escapes to hide them."""
+    if _LOCAL.match(source) or not _SCHEME.match(source):
+        raise InvalidArgumentError(
+            f"Invalid model version source: '{source}'. To use a local path as a model version "
+            "source, the run_id request parameter has to be specified and the local path has "
+            "to be contained within the artifact directory of the run specified by the run_id."
+        )
+    decoded = source
+    while (unquoted := urllib.parse.unquote_plus(decoded)) != decoded:
+        decoded = unquoted
+    parts = decoded.split("/")
+    if any(ord(c) < 32 for c in decoded) or ".." in parts or "\\" in decoded:
+        raise InvalidArgumentError(
+            f"Invalid model version source: '{source}'. If supplying a source as an http, "
+            "https, local file path, ftp, objectstore, or mlflow-artifacts uri, an absolute "
+            "path must be provided without relative path references present. Please provide "
+            "an absolute path."
+        )
 
 
 def check_uri(uri: str, what: str) -> None:
@@ -76,8 +116,6 @@ class _ChunkReader(io.RawIOBase):
 
 def pack(ctx: Ctx, files: list[ArtifactInfo]) -> tuple[str, int, str]:
     """Tar ``files`` into one blob, streamed; returns (blob sha, size, manifest sha)."""
-    if not files:
-        raise InvalidArgumentError("the model version source holds no files; log the model first")
     blobs = ctx.st.store.blobs
     manifest = json.dumps([[f.path, f.blob_sha] for f in files]).encode()
     with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
@@ -92,22 +130,26 @@ def pack(ctx: Ctx, files: list[ArtifactInfo]) -> tuple[str, int, str]:
 
 
 def artifact_uri(ctx: Ctx, v: ModelVersion) -> str:
-    """Where the mlflow client downloads a version's files from."""
+    """Where the mlflow client downloads a version's files from (a source kept only as a
+    reference is given back as it is, as MLflow does)."""
     source = str(v.lineage.get("mlflow_source", ""))
+    if "mlflow_source" in v.lineage and not v.lineage.get("mlflow_packed", True):
+        return source
     model_id = v.lineage.get("mlflow_model_id")
     if source.startswith("mlflow-artifacts:/"):
         return source
     if model_id:
         model = ctx.st.store.logged_models.get(str(model_id))
-        return f"mlflow-artifacts:/{model.experiment_id}/models/{model.id}/artifacts"
+        return f"mlflow-artifacts:/{ctx.exp_str(model.experiment_id)}/models/{model.id}/artifacts"
     if source.startswith("runs:/") and v.run_id:
         info = ctx.st.store.runs.get_info(v.run_id)
         path = source.removeprefix("runs:/").partition("/")[2]
-        return f"mlflow-artifacts:/{info.experiment_id}/{info.id}/artifacts/{path}".rstrip("/")
+        eid = ctx.exp_str(info.experiment_id)
+        return f"mlflow-artifacts:/{eid}/{info.id}/artifacts/{path}".rstrip("/")
     raise NotFoundError(
         f"model {v.name!r} version {v.version} was not registered through the MLflow API; "
         "load it with keel.models.load"
     )
 
 
-__all__ = ["artifact_uri", "check_uri", "pack", "source_files"]
+__all__ = ["artifact_uri", "check_source", "check_uri", "pack", "source_files"]

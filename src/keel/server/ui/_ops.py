@@ -106,9 +106,12 @@ def _window(value: str) -> str:
 
 @router.get("/ui/p/{project}/deployments")
 def deployments(request: Request, project: str, guard: Guard = Depends(reader)) -> Response:
+    from keel.serving import deployment_summary as summary
+
     view = open_project(guard, project, "deployments")
     found = guard.st.store.deployments.list(view.project.id)
-    return page(request, "deployments.html", view.context(deployments=found))
+    rows = [(d, summary(d)) for d in found]
+    return page(request, "deployments.html", view.context(deployments=rows))
 
 
 @router.get("/ui/p/{project}/deployments/{name}")
@@ -124,8 +127,11 @@ def deployment_page(
     store = guard.st.store
     dep = store.deployments.get(view.project.id, name)
     total = sum(t.weight for t in dep.targets if not t.shadow) or 1.0
+    from keel.serving import deployment_summary as summary
+
     context = view.context(
         dep=dep,
+        info=summary(dep),
         total_weight=total,
         revisions=sorted(
             store.deployments.revisions(view.project.id, name), key=lambda r: -r.revision
@@ -173,6 +179,7 @@ def monitor_page(
         data, error = None, f"monitoring is not available here: {exc}"
     context = view.context(
         deployment=deployment,
+        deployed=store.deployments.current_revision(view.project.id, deployment) is not None,
         window=window,
         windows=list(WINDOWS),
         data=data,

@@ -68,6 +68,31 @@ class RemoteDeploymentRepository(DeploymentRepository):
         data = self._http.post(self._path(project_id), body)
         return co.to_deployment(data["deployment"]), bool(data["changed"])
 
+    def register(
+        self,
+        project_id: int,
+        name: str,
+        spec: Mapping[str, Any],
+        targets: Sequence[DeploymentTarget],
+        *,
+        note: str = "",
+    ) -> tuple[Deployment, bool]:
+        _finite(spec, "a deployment spec")
+        body = {
+            "name": name,
+            "spec": jsonable(spec),
+            "targets": [co.deployment_target(t) for t in targets],
+            "note": note,
+        }
+        data = self._http.post(self._path(project_id, "/register"), body)
+        return co.to_deployment(data["deployment"]), bool(data["changed"])
+
+    def heartbeat(self, project_id: int, name: str) -> bool:
+        return bool(self._http.post(self._path(project_id, "/heartbeat"), {"name": name})["seen"])
+
+    def stop(self, project_id: int, name: str) -> None:
+        self._http.post(self._path(project_id, "/stop"), {"name": name})
+
     def get(self, project_id: int, name: str) -> Deployment:
         return co.to_deployment(self._http.get(self._path(project_id, "/lookup"), name=name))
 

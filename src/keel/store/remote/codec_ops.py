@@ -43,6 +43,7 @@ def deployment(dep: Deployment) -> dict[str, Any]:
         "updated_at": dep.updated_at,
         "spec": jsonable(dep.spec),
         "targets": [deployment_target(t) for t in dep.targets],
+        "applied_at": dep.applied_at,
     }
 
 
@@ -57,6 +58,7 @@ def to_deployment(d: dict[str, Any]) -> Deployment:
         updated_at=d["updated_at"],
         spec=d["spec"],
         targets=[to_deployment_target(t) for t in d["targets"]],
+        applied_at=d.get("applied_at"),
     )
 
 

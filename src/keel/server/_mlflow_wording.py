@@ -1,0 +1,39 @@
+"""MLflow's wording for request errors on the MLflow API (clients and tests match on it)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+_DOCS = " See the API docs for more information about request parameters."
+
+
+def invalid_value(param: str, value: object, message: str | None = None) -> str:
+    """MLflow's ``invalid_value``: the value as compact JSON, then the parameter."""
+    try:
+        shown = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        shown = repr(value)
+    if len(shown) > 200:
+        shown = shown[:200] + "..."
+    if message:
+        return f"Invalid value {shown} for parameter '{param}' supplied: {message}"
+    return f"Invalid value {shown} for parameter '{param}' supplied."
+
+
+def validation_message(errors: Sequence[Any]) -> str:
+    """The first problem of a request, worded as MLflow's request validation words it."""
+    if not errors:
+        return "Invalid request." + _DOCS
+    err = errors[0]
+    loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query")]
+    param = loc[0] if loc else "request"
+    if err.get("type") == "missing":
+        return f"Missing value for required parameter '{param}'." + _DOCS
+    value = err.get("input")
+    hint = f" Hint: Value was of type '{type(value).__name__}'."
+    return invalid_value(param, value, hint) + _DOCS
+
+
+__all__ = ["invalid_value", "validation_message"]

@@ -1,0 +1,165 @@
+"""What MLflow's own REST tests showed keel's MLflow API lacked (issue 21), with the
+official client against keel's app served by uvicorn. Each test gets a fresh store and a
+fresh project in it, which the MLflow API shows as a fresh store. benchmarks/compat/ runs
+MLflow's own tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from keel.store import Store
+
+mlflow = pytest.importorskip("mlflow")
+from mlflow.entities import LoggedModelInput, LoggedModelOutput, Metric  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+from mlflow.tracking import MlflowClient  # noqa: E402
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+
+
+@pytest.fixture
+def keel_server(remote_store: Store) -> str:
+    """The base URL of keel's app served by uvicorn over ``server_store`` (conftest)."""
+    assert remote_store.settings.server_url is not None
+    return remote_store.settings.server_url
+
+
+@pytest.fixture
+def url(keel_server: str) -> str:
+    return f"{keel_server}/projects/compat"
+
+
+@pytest.fixture
+def client(url: str) -> Iterator[Any]:
+    yield MlflowClient(url)
+
+
+def test_version_health_and_otlp_answers(keel_server: str) -> None:
+    with httpx.Client(base_url=keel_server) as raw:
+        for prefix in ("", "/projects/p1"):
+            version = raw.get(f"{prefix}/version")
+            assert version.status_code == 200 and version.text == "3.12.0"
+            assert raw.get(f"{prefix}/health").text == "OK"
+        spans = raw.post(
+            "/v1/traces", content=b"\x00", headers={"Content-Type": "application/x-protobuf"}
+        )
+        assert spans.status_code == 415 and "error_code" in spans.json()  # no traces: a 4xx
+
+
+def test_a_fresh_project_has_the_default_experiment_0(client: Any) -> None:
+    exps = client.search_experiments()
+    assert [(e.experiment_id, e.name) for e in exps] == [("0", "Default")]
+    assert client.get_experiment("0").name == "Default"
+    assert client.get_experiment_by_name("Default").experiment_id == "0"
+    run = client.create_run("0")
+    assert run.info.experiment_id == "0"
+    assert run.info.artifact_uri == f"mlflow-artifacts:/0/{run.info.run_id}/artifacts"
+    found = client.search_runs(["0"])
+    assert [r.info.experiment_id for r in found] == ["0"]
+
+
+def test_artifact_location_is_kept_as_metadata(client: Any, tmp_path: Any) -> None:
+    where = str(tmp_path / "never-written")
+    exp_id = client.create_experiment("located", artifact_location=where, tags={"k": "v"})
+    exp = client.get_experiment(exp_id)
+    assert (exp.artifact_location, exp.tags) == (where, {"k": "v"})
+    run = client.create_run(exp_id)
+    client.log_text(run.info.run_id, "hello", "a.txt")
+    assert [f.path for f in client.list_artifacts(run.info.run_id)] == ["a.txt"]
+    assert not os.path.exists(where)
+
+
+def test_parent_run_keel_does_not_know_is_a_tag(
+    client: Any, keel_server: str, server_store: Store
+) -> None:
+    other = MlflowClient(f"{keel_server}/projects/compat-other")
+    foreign = other.create_run("0").info.run_id
+    for parent in ("0" * 32, foreign):
+        child = client.create_run("0", tags={"mlflow.parentRunId": parent})
+        assert client.get_run(child.info.run_id).data.tags["mlflow.parentRunId"] == parent
+        assert server_store.runs.get_info(child.info.run_id).parent_id is None
+    assert other.get_run(foreign).data.tags.get("mlflow.parentRunId") is None
+
+
+def test_model_version_with_unknown_run_and_reference_sources(client: Any) -> None:
+    client.create_registered_model("refs")
+    empty = client.create_model_version("refs", source="", run_id="a" * 32)
+    assert (empty.source, empty.run_id) == ("", "a" * 32)
+    remote = client.create_model_version("refs", source="s3://bucket/path/model")
+    assert client.get_model_version_download_uri("refs", remote.version) == (
+        "s3://bucket/path/model"
+    )
+    found = client.search_model_versions(f"run_id = '{'a' * 32}'")
+    assert [v.version for v in found] == [empty.version]
+    with pytest.raises(MlflowException, match="To use a local path as a model version"):
+        client.create_model_version("refs", source="/etc")
+    with pytest.raises(MlflowException, match="without relative path references"):
+        client.create_model_version("refs", source="s3://b/x/../../y")
+
+
+def test_logged_models_round_trip(client: Any) -> None:
+    run = client.create_run("0")
+    first = client.create_logged_model("0")
+    second = client.create_logged_model("0", source_run_id="b" * 32)
+    assert first.name != second.name and "model" not in (first.name, second.name)
+    assert second.source_run_id == "b" * 32
+    client.log_metric(
+        run.info.run_id,
+        "auc",
+        0.5,
+        timestamp=123,
+        step=1,
+        dataset_name="d",
+        dataset_digest="x",
+        model_id=first.model_id,
+    )
+    got = client.get_logged_model(first.model_id)
+    assert got.metrics == [
+        Metric(
+            "auc",
+            0.5,
+            123,
+            1,
+            model_id=first.model_id,
+            dataset_name="d",
+            dataset_digest="x",
+            run_id=run.info.run_id,
+        )
+    ]
+    assert got.tags == {}
+    client.log_outputs(run.info.run_id, [LoggedModelOutput(first.model_id, 1)])
+    client.log_inputs(run.info.run_id, models=[LoggedModelInput(second.model_id)])
+    fetched = client.get_run(run.info.run_id)
+    assert fetched.outputs.model_outputs == [LoggedModelOutput(first.model_id, 1)]
+    assert [m.model_id for m in fetched.inputs.model_inputs] == [second.model_id]
+    assert not any(k.startswith("mlflow.keel.") for k in fetched.data.tags)
+    by_data = client.search_logged_models(["0"], datasets=[{"dataset_name": "d"}])
+    assert [m.model_id for m in by_data] == [first.model_id]
+    oldest = client.search_logged_models(
+        ["0"], order_by=[{"field_name": "creation_timestamp", "ascending": True}]
+    )
+    assert [m.model_id for m in oldest] == [first.model_id, second.model_id]
+
+
+def test_validation_errors_use_mlflow_wording(url: str) -> None:
+    with httpx.Client(base_url=url) as raw:
+        missing = raw.post("/api/2.0/mlflow/experiments/create", json={})
+        assert missing.status_code == 400
+        assert "Missing value for required parameter 'name'." in missing.json()["message"]
+        wrong = raw.post("/api/2.0/mlflow/experiments/create", json={"name": 123})
+        assert "Invalid value 123 for parameter 'name'" in wrong.json()["message"]
+
+
+def test_registered_model_names_may_hold_spaces(client: Any) -> None:
+    client.create_registered_model("My Model")
+    client.rename_registered_model("My Model", "My Model 2")
+    assert client.get_registered_model("My Model 2").name == "My Model 2"
+    with pytest.raises(MlflowException, match="must start with a letter or digit"):
+        client.create_registered_model(" padded ")
