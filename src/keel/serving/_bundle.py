@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
-from keel.serving._refs import ModelRef
+from keel.models._uri import ModelRef
 from keel.serving._source import LoadedModel, loaded_model
 from keel.serving._spec import DeploymentSpec
 
@@ -90,7 +90,7 @@ def write_bundle(
 
 
 def _parse(text: str) -> ModelRef:
-    from keel.serving._refs import parse_model_ref
+    from keel.models._uri import parse_model_ref
 
     return parse_model_ref(text)
 
@@ -120,7 +120,8 @@ class PackageSource:
                 f"{', '.join(sorted(self._models)) or 'no models'})"
             )
         if ref.version is not None:
-            found: str | None = ref.version if ref.version in entry["versions"] else None
+            wanted = str(ref.version)  # the one ModelRef counts versions as numbers
+            found: str | None = wanted if wanted in entry["versions"] else None
         elif ref.alias is not None:
             found = entry["aliases"].get(ref.alias)
         else:
