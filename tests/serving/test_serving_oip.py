@@ -3,10 +3,13 @@ bodies, content types and the count of refused requests."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import numpy as np
+import pandas as pd
 import pytest
 from serving_helpers import FEATURES, spec
 
@@ -67,8 +70,6 @@ def test_v2_errors_are_error_bodies_even_404(server: httpx.Client) -> None:
 
 
 def test_octet_stream_json_is_read_on_v2_only(server: httpx.Client) -> None:
-    import json
-
     raw = json.dumps(v2_body()).encode()
     octet = {"content-type": "application/octet-stream"}
     r = server.post("/v2/models/churn/infer", content=raw, headers=octet)
@@ -95,3 +96,90 @@ def test_refused_requests_are_counted(server: httpx.Client) -> None:
     assert 'keel_requests_total{code="404",endpoint="",model="",version=""} 1.0' in lines
     assert 'keel_requests_total{code="400",endpoint="churn",model="",version=""} 2.0' in lines
     assert 'reason="unsupported_media_type"' in text
+
+
+def binary_request(rows: np.ndarray, **params: Any) -> tuple[bytes, dict[str, str]]:
+    """What tritonclient sends for ``set_data_from_numpy(binary_data=True)``."""
+    raw = rows.astype("<f8").tobytes()
+    tensor = {
+        "name": "x",
+        "shape": list(rows.shape),
+        "datatype": "FP64",
+        "parameters": {"binary_data_size": len(raw)},
+    }
+    head = json.dumps({"inputs": [tensor], **params}).encode()
+    headers = {
+        "content-type": "application/octet-stream",
+        "inference-header-content-length": str(len(head)),
+    }
+    return head + raw, headers
+
+
+def test_binary_tensor_data_in_and_out(
+    server: httpx.Client, frame: pd.DataFrame, fitted: Any
+) -> None:
+    import warnings
+
+    assert "binary_tensor_data" in server.get("/v2").json()["extensions"]
+    rows = frame.head(3).to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = fitted.predict_proba(frame.head(3))[:, 1]
+    body, headers = binary_request(rows)
+    r = server.post("/v2/models/churn/infer", content=body, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["outputs"][0]["data"] == pytest.approx(want.tolist())
+    body, headers = binary_request(rows, parameters={"binary_data_output": True})
+    r = server.post("/v2/models/churn/infer", content=body, headers=headers)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/octet-stream"
+    split = int(r.headers["inference-header-content-length"])
+    head = json.loads(r.content[:split])
+    out = head["outputs"][0]
+    assert out["parameters"]["binary_data_size"] == 3 * 8 and "data" not in out
+    assert np.frombuffer(r.content[split:], "<f8") == pytest.approx(want)
+
+
+def test_bad_binary_bodies_are_400s(server: httpx.Client, frame: pd.DataFrame) -> None:
+    body, headers = binary_request(frame.head(2).to_numpy())
+    cases = [
+        (body[:-4], headers, "binary_data_size 320 but only 316"),
+        (body + b"xx", headers, "2 binary bytes no input's binary_data_size claims"),
+        (body, {**headers, "inference-header-content-length": "99999"}, "the length of the JSON"),
+    ]
+    for content, hdrs, message in cases:
+        r = server.post("/v2/models/churn/infer", content=content, headers=hdrs)
+        assert r.status_code == 400 and message in r.json()["error"], r.text
+
+
+def test_real_tritonclient_sync_and_aio(
+    serve: Callable[..., ServerHandle], source: InMemorySource, fitted: Any
+) -> None:
+    """tritonclient 2.73 in its own virtualenv (KEEL_TEST_TRITON_PYTHON names its python):
+    binary inputs and outputs, JSON outputs, the aio client's octet-stream JSON, 404s."""
+    import os
+    import subprocess
+    import warnings
+    from pathlib import Path
+
+    python = os.environ.get("KEEL_TEST_TRITON_PYTHON")
+    if not python:
+        if os.environ.get("KEEL_TEST_REQUIRE_SERVICES") == "1":
+            pytest.fail("KEEL_TEST_REQUIRE_SERVICES=1 but KEEL_TEST_TRITON_PYTHON is not set")
+        pytest.skip("needs KEEL_TEST_TRITON_PYTHON: a python with tritonclient[http]==2.73")
+    handle = serve(spec({"model": "churn@champion"}), source)
+    script = Path(__file__).with_name("triton_client_check.py")
+    host = handle.url.removeprefix("http://")
+    proc = subprocess.run(
+        [python, str(script), host, "churn"], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    rows = pd.DataFrame(np.linspace(-1, 1, 60).reshape(3, 20), columns=FEATURES)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = fitted.predict_proba(rows)[:, 1].tolist()
+    assert got["live"] is True and "binary_tensor_data" in got["extensions"]
+    assert got["output"] == "predictions"
+    assert got["binary"] == pytest.approx(want) and got["json"] == pytest.approx(want)
+    assert got["aio"] == pytest.approx(want)
+    assert "no model 'no-such-model'" in got["missing"], got["missing"]

@@ -37,6 +37,7 @@ _WANTED = {
     b"x-request-id": "x-request-id",
     b"x-keel-route-key": "x-keel-route-key",
     b"x-keel-model": "x-keel-model",
+    b"inference-header-content-length": "inference-header-content-length",
 }
 _FAST_ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/v2/models/(?P<name>[^/]+)/infer$"), "v2"),
@@ -176,7 +177,9 @@ async def _send(
     *,
     close: bool = False,
 ) -> None:
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw = [(b"content-length", str(len(body)).encode())]
+    if not headers or "content-type" not in headers:
+        raw.append((b"content-type", b"application/json"))
     if headers:
         raw.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
     if close:

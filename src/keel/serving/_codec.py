@@ -342,13 +342,14 @@ def v2_datatype(arr: np.ndarray) -> str:
     return _V2_OUT.get(arr.dtype.kind, "BYTES")
 
 
-def encode_v2(
+def v2_response(
     model: str,
     version: str,
     request_id: str | None,
     outs: Mapping[str, np.ndarray],
     wanted: tuple[str, ...] = (),
-) -> bytes:
+) -> dict[str, Any]:
+    """A v2 ``InferenceResponse`` (JSON data) with the ``wanted`` outputs, or all of them."""
     unknown = [w for w in wanted if w not in outs]
     if unknown:
         raise HttpError(
@@ -369,7 +370,7 @@ def encode_v2(
     body: dict[str, Any] = {"model_name": model, "model_version": version, "outputs": outputs}
     if request_id is not None:
         body["id"] = request_id
-    return dumps(body)
+    return body
 
 
 def encode_predictions(outs: Mapping[str, np.ndarray], **extra: Any) -> bytes:
@@ -400,7 +401,6 @@ __all__ = [
     "Payload",
     "dumps",
     "encode_predictions",
-    "encode_v2",
     "loads",
     "normalize_outputs",
     "parse_csv",
@@ -408,4 +408,5 @@ __all__ = [
     "parse_records",
     "parse_v2",
     "slice_outputs",
+    "v2_response",
 ]

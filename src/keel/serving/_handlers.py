@@ -16,17 +16,18 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from keel.serving import _binary as binary
 from keel.serving._codec import (
     HttpError,
     Payload,
     dumps,
     encode_predictions,
-    encode_v2,
     loads,
     parse_csv,
     parse_invocations,
     parse_records,
     parse_v2,
+    v2_response,
 )
 from keel.serving._runtime import DeploymentRuntime, Endpoint, Slot
 from keel.store.predlog import LogRecord, PredictionLog
@@ -201,12 +202,18 @@ class ServingApp:
     ) -> Answer:
         try:
             ep = self._endpoint(params["name"])
-            payload = parse_v2(loads(body))
+            split = headers.get(binary.HEADER)
+            obj = binary.read_request(body, split) if split is not None else loads(body)
+            payload = parse_v2(obj)
             slot, outs, rid = await self._infer(ep, params.get("version"), payload, headers)
-            out = encode_v2(slot.name, slot.version, payload.request_id, outs, payload.outputs)
+            head = v2_response(slot.name, slot.version, payload.request_id, outs, payload.outputs)
         except HttpError as exc:
             return self._error(exc, endpoint=params["name"])
-        return 200, out, self._headers(slot, rid)
+        wanted = binary.binary_outputs(obj, [o["name"] for o in head["outputs"]])
+        if wanted:
+            out, extra = binary.encode_outputs(head, outs, wanted)
+            return 200, out, {**self._headers(slot, rid), **extra}
+        return 200, dumps(head), self._headers(slot, rid)
 
     async def invocations(self, headers: dict[str, str], body: bytes) -> Answer:
         try:
@@ -258,7 +265,8 @@ class ServingApp:
     async def server_metadata(self, request: Request) -> Response:
         from keel import __version__
 
-        return self._json(dumps({"name": "keel", "version": __version__, "extensions": []}))
+        body = {"name": "keel", "version": __version__, "extensions": ["binary_tensor_data"]}
+        return self._json(dumps(body))
 
     async def live(self, request: Request) -> Response:
         return self._json(b'{"live":true}')
