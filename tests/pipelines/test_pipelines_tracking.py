@@ -204,3 +204,35 @@ def test_isolated_store_isolates_runs_datasets_and_the_registry(tmp_path: Path) 
         assert store.runs.get(run.id).metrics == {"m": 1.0}
         assert store.runs.get(result.run_id).status is RunStatus.FINISHED
     assert not home.exists(), "isolated_store wrote to $KEEL_HOME"
+
+
+@keel.step
+def autologged(frame: pd.DataFrame) -> float:
+    from sklearn.linear_model import LogisticRegression
+
+    keel.log_dataset("training_rows", frame)
+    return float(
+        LogisticRegression(C=0.5).fit(frame[["x"]], frame["y"]).score(frame[["x"]], frame["y"])
+    )
+
+
+@keel.pipeline
+def autolog_flow() -> Any:
+    return autologged(prepare(12))
+
+
+def test_autolog_and_log_dataset_inside_a_step_land_in_the_step_run(sqlite_store: Store) -> None:
+    keel.autolog()
+    try:
+        result = autolog_flow.run(store=sqlite_store)
+    finally:
+        keel.autolog(disable=True)
+    step = _children(sqlite_store, result.run_id)["autologged"]
+    assert step.params["C"] == "0.5" and "training_accuracy" in step.metrics
+    assert step.tags["keel.autolog.estimator"].endswith("LogisticRegression")
+    linked = [
+        sqlite_store.datasets.get_version_by_id(v).dataset_name
+        for v, d in sqlite_store.runs.dataset_links(step.id)
+        if d == "input"
+    ]
+    assert linked == ["training_rows"]

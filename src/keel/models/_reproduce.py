@@ -152,7 +152,7 @@ def _command(
         experiment = store.experiments.get(int(lineage.get("experiment_id") or 0)).name
         command = [sys.executable, "-m", "keel.cli", "pipeline", "run"]
         command += [_target_in(root, worktree, base, target), "--no-cache"]
-        return [*command, "--params-file", str(params), "--experiment", experiment], run_dir
+        return [*command, "--params", str(params), "--experiment", experiment], run_dir
     entry = lineage.get("entrypoint")
     if not entry:
         raise InvalidArgumentError(f"{version.ref} cannot be reproduced: it records no entry point")

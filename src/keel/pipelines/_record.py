@@ -23,7 +23,7 @@ from keel.store.pipelines import StepRunInfo, StepStatus
 from keel.store.runs import ChildRun
 from keel.tracking import TrackingClient
 from keel.tracking._capture import capture
-from keel.tracking._lifecycle import owner_tags
+from keel.tracking._lifecycle import forget, keep_alive, owner_tags
 from keel.tracking._steprun import StepRecords
 
 _PARAM_TEXT = 500
@@ -87,6 +87,7 @@ class Recorder:
         info = client.create_run(experiment, name=pipeline, tags=run_tags)
         self.run_id = info.id
         self.experiment_id = info.experiment_id
+        keep_alive(self.run_id, lambda key, value: client.set_tag(info.id, key, value))
         # The uncommitted diff is stored once a step runs: a fully cached re-run made nothing
         # new to reproduce, and stays a few driver-level statements.
         self._files = dict(cap.files) if cap is not None else {}
@@ -242,6 +243,7 @@ class Recorder:
     def finish(
         self, *, status: RunStatus, counts: Mapping[StepStatus, int], error: str = ""
     ) -> None:
+        forget(self.run_id)
         self.flush()
         try:
             self._roll_up()

@@ -19,6 +19,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType, TracebackType
 from typing import Any, Protocol
 
@@ -43,6 +44,8 @@ class _Endable(Protocol):
 
 _lock = threading.RLock()
 _runs: dict[str, _Endable] = {}
+#: Runs to beat for, by id: the watched runs and those ended by their owner (pipeline runs).
+_beats: dict[str, Callable[[str, str], None]] = {}
 _owner_pid: int | None = None
 _installed = False
 _beat_thread: threading.Thread | None = None
@@ -63,14 +66,23 @@ def watch(run: _Endable) -> None:
     global _owner_pid
     with _lock:
         _runs[run.id] = run
+        _beats[run.id] = run.set_tag
         _owner_pid = os.getpid()
         _install()
+        _start_beats()
+
+
+def keep_alive(run_id: str, set_tag: Callable[[str, str], None]) -> None:
+    """Beat for a run its owner ends itself (a pipeline run), until :func:`forget`."""
+    with _lock:
+        _beats[run_id] = set_tag
         _start_beats()
 
 
 def forget(run_id: str) -> None:
     with _lock:
         _runs.pop(run_id, None)
+        _beats.pop(run_id, None)
 
 
 def end_all(status: RunStatus, error: str = "") -> None:
@@ -130,11 +142,11 @@ def _start_beats() -> None:
 def _beat_loop() -> None:
     while not _wake.wait(HEARTBEAT_S):
         with _lock:
-            runs = list(_runs.values())
+            beats = list(_beats.values())
         now = str(int(time.time() * 1000))
-        for run in runs:
+        for set_tag in beats:
             try:
-                run.set_tag(HEARTBEAT_TAG, now)
+                set_tag(HEARTBEAT_TAG, now)
             except Exception:  # a transient store error: the next beat tries again
                 continue
 
