@@ -32,7 +32,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import _peers  # noqa: E402
-from expectations import KNOWN_FAILURES, UI_PRIVATE  # noqa: E402
+from expectations import KNOWN_FAILURES  # noqa: E402
 
 PACKAGES = [
     "mlflow==3.12.0",
@@ -129,11 +129,10 @@ def run(archive: Path, pytest_args: list[str]) -> dict[str, Any]:
         return data
 
 
-def group_of(nodeid: str) -> str:
+def group_of(nodeid: str, ui_private: set[str]) -> str:
     file = nodeid.split("::")[0].rsplit("/", 1)[-1]
-    name = nodeid.split("::")[-1]
-    if any(re.search(p, name) for p in UI_PRIVATE):
-        return f"{file} (MLflow UI's private ajax-api/graphql)"
+    if nodeid in ui_private:
+        return f"{file} (MLflow UI's own endpoints)"
     return file
 
 
@@ -144,8 +143,9 @@ def test_name(nodeid: str) -> str:
 def summarize(data: dict[str, Any], show_errors: bool) -> None:
     by_group: dict[str, Counter[str]] = defaultdict(Counter)
     causes: Counter[str] = Counter()
+    ui_private = set(data["ui_private"])
     for nodeid, entry in sorted(data["tests"].items()):
-        group = group_of(nodeid)
+        group = group_of(nodeid, ui_private)
         known = KNOWN_FAILURES.get(test_name(nodeid))
         if entry["outcome"] == "passed":
             by_group[group]["passed"] += 1

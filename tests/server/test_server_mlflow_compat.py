@@ -163,3 +163,37 @@ def test_registered_model_names_may_hold_spaces(client: Any) -> None:
     assert client.get_registered_model("My Model 2").name == "My Model 2"
     with pytest.raises(MlflowException, match="must start with a letter or digit"):
         client.create_registered_model(" padded ")
+
+
+def test_not_found_and_state_errors_use_mlflow_wording(client: Any, url: str) -> None:
+    run = client.create_run("0")
+    with pytest.raises(MlflowException, match=r"Run with id=nope not found"):
+        client.delete_tag("nope", "t")
+    with pytest.raises(MlflowException, match="No tag with name: t in run"):
+        client.delete_tag(run.info.run_id, "t")
+    client.delete_run(run.info.run_id)
+    with pytest.raises(MlflowException, match=f"The run {run.info.run_id} must be in"):
+        client.delete_tag(run.info.run_id, "t")
+    with pytest.raises(MlflowException, match="Registered Model with name=nope not found"):
+        client.get_registered_model("nope")
+    client.create_registered_model("m")
+    with pytest.raises(MlflowException, match=r"Registered Model \(name=m\) already exists"):
+        client.create_registered_model("m")
+    with pytest.raises(MlflowException, match=r"Model Version \(name=m, version=3\) not found"):
+        client.get_model_version("m", "3")
+    with pytest.raises(MlflowException, match="Parameter 'version' must be an integer"):
+        client.get_model_version("m", "x")
+    model = client.create_logged_model("0")
+    with pytest.raises(MlflowException, match="No tag with key 'k'"):
+        client.delete_logged_model_tag(model.model_id, "k")
+    with pytest.raises(MlflowException, match="Logged model with ID 'm-0' not found"):
+        client.get_logged_model("m-0")
+    with pytest.raises(MlflowException, match="Invalid value 123456789 for parameter"):
+        client.search_runs(["0"], max_results=123456789)
+    with httpx.Client(base_url=url) as raw:
+        listed = raw.get(
+            "/api/2.0/mlflow/artifacts/list", params={"run_id": run.info.run_id, "path": "../x"}
+        )
+        assert (listed.status_code, listed.json()["message"]) == (400, "Invalid path")
+        no_run = raw.post("/api/2.0/mlflow/runs/log-inputs", json={"datasets": []})
+        assert "Missing value for required parameter 'run_id'" in no_run.json()["message"]

@@ -10,12 +10,14 @@ model or run of this project (``models:/<id>``, ``runs:/<run>/<path>`` or
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
-from keel.exceptions import InvalidArgumentError
+from keel.exceptions import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from keel.server._json import JSON
 from keel.server._types import Key, Name, RunId, Text
 from keel.server.mlflow import _convert as conv
@@ -112,8 +114,33 @@ class StageIn(VersionRef):
 
 def _num(version: str) -> int:
     if not version.strip().isdigit() or len(version) > 9:
-        raise InvalidArgumentError(f"model version {version[:40]!r} is not a version number")
+        raise InvalidArgumentError(f"Parameter 'version' must be an integer, got '{version[:40]}'.")
     return int(version)
+
+
+def _model(ctx: Ctx, name: str) -> RegisteredModel:
+    """A registered model of this project, or MLflow's "not found" (its clients match it)."""
+    try:
+        return ctx.st.store.registry.get_model(ctx.project_id, name)
+    except NotFoundError as exc:
+        raise NotFoundError(f"Registered Model with name={name} not found") from exc
+
+
+def _version(ctx: Ctx, name: str, version: str) -> ModelVersion:
+    _model(ctx, name)
+    number = _num(version)
+    try:
+        return ctx.st.store.registry.get_version(ctx.project_id, name, number)
+    except NotFoundError as exc:
+        raise NotFoundError(f"Model Version (name={name}, version={number}) not found") from exc
+
+
+@contextmanager
+def _exists_as_mlflow_says(name: str) -> Iterator[None]:
+    try:
+        yield
+    except AlreadyExistsError as exc:
+        raise AlreadyExistsError(f"Registered Model (name={name}) already exists.") from exc
 
 
 def version_json(v: ModelVersion, user: str = "") -> dict[str, Any]:
@@ -163,22 +190,22 @@ def _latest(ctx: Ctx, name: str, stages: list[str]) -> list[ModelVersion]:
 # -- registered models ---------------------------------------------------------------------
 @router.post("/registered-models/create")
 def create_model(body: ModelIn, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
-    model = ctx.st.store.registry.create_model(
-        ctx.project_id, body.name, description=body.description, tags=conv.from_kv(body.tags)
-    )
+    with _exists_as_mlflow_says(body.name):
+        model = ctx.st.store.registry.create_model(
+            ctx.project_id, body.name, description=body.description, tags=conv.from_kv(body.tags)
+        )
     return JSON({"registered_model": model_json(ctx, model)})
 
 
 @router.get("/registered-models/get")
 def get_model(name: Name, ctx: Ctx = Depends(mlflow_reader)) -> JSON:
-    model = ctx.st.store.registry.get_model(ctx.project_id, name)
-    return JSON({"registered_model": model_json(ctx, model)})
+    return JSON({"registered_model": model_json(ctx, _model(ctx, name))})
 
 
 @router.patch("/registered-models/update")
 def update_model(body: ModelPatch, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
     reg = ctx.st.store.registry
-    model = reg.get_model(ctx.project_id, body.name)
+    model = _model(ctx, body.name)
     if body.description is not None:
         model = reg.update_model(ctx.project_id, body.name, description=body.description)
     return JSON({"registered_model": model_json(ctx, model)})
@@ -186,13 +213,15 @@ def update_model(body: ModelPatch, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
 
 @router.post("/registered-models/rename")
 def rename_model(body: ModelRename, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
-    model = ctx.st.store.registry.rename_model(ctx.project_id, body.name, body.new_name)
+    _model(ctx, body.name)
+    with _exists_as_mlflow_says(body.new_name):
+        model = ctx.st.store.registry.rename_model(ctx.project_id, body.name, body.new_name)
     return JSON({"registered_model": model_json(ctx, model)})
 
 
 @router.delete("/registered-models/delete")
 def delete_model(body: ModelRef, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
-    ctx.st.store.registry.delete_model(ctx.project_id, body.name)
+    ctx.st.store.registry.delete_model(ctx.project_id, _model(ctx, body.name).name)
     return JSON({})
 
 
@@ -222,19 +251,21 @@ def search_models(
 
 @router.post("/registered-models/get-latest-versions")
 def latest_versions(body: LatestIn, ctx: Ctx = Depends(mlflow_reader)) -> JSON:
-    ctx.st.store.registry.get_model(ctx.project_id, body.name)
+    _model(ctx, body.name)
     versions = _latest(ctx, body.name, body.stages)
     return JSON({"model_versions": [version_json(v) for v in versions]})
 
 
 @router.post("/registered-models/set-tag")
 def set_model_tag(body: ModelTag, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
+    _model(ctx, body.name)
     ctx.st.store.registry.set_model_tags(ctx.project_id, body.name, {body.key: body.value})
     return JSON({})
 
 
 @router.delete("/registered-models/delete-tag")
 def delete_model_tag(body: ModelTagRef, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
+    _model(ctx, body.name)
     ctx.st.store.registry.delete_model_tag(ctx.project_id, body.name, body.key)
     return JSON({})
 
@@ -242,7 +273,7 @@ def delete_model_tag(body: ModelTagRef, ctx: Ctx = Depends(mlflow_writer)) -> JS
 @router.post("/registered-models/alias")
 def set_alias(body: AliasIn, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
     reg = ctx.st.store.registry
-    version = reg.get_version(ctx.project_id, body.name, _num(body.version))
+    version = _version(ctx, body.name, body.version)
     reg.set_alias(ctx.project_id, body.name, body.alias, version.id)
     return JSON({})
 
@@ -290,14 +321,14 @@ def create_version(body: VersionIn, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
 
 @router.get("/model-versions/get")
 def get_version(name: Name, version: Text, ctx: Ctx = Depends(mlflow_reader)) -> JSON:
-    found = ctx.st.store.registry.get_version(ctx.project_id, name, _num(version))
+    found = _version(ctx, name, version)
     return JSON({"model_version": version_json(found)})
 
 
 @router.patch("/model-versions/update")
 def update_version(body: VersionPatch, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
     reg = ctx.st.store.registry
-    found = reg.get_version(ctx.project_id, body.name, _num(body.version))
+    found = _version(ctx, body.name, body.version)
     if body.description is not None:
         found = reg.update_version(found.id, description=body.description)
     return JSON({"model_version": version_json(found)})
@@ -306,7 +337,7 @@ def update_version(body: VersionPatch, ctx: Ctx = Depends(mlflow_writer)) -> JSO
 @router.delete("/model-versions/delete")
 def delete_version(body: VersionRef, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
     reg = ctx.st.store.registry
-    reg.delete_version(reg.get_version(ctx.project_id, body.name, _num(body.version)).id)
+    reg.delete_version(_version(ctx, body.name, body.version).id)
     return JSON({})
 
 
@@ -338,7 +369,7 @@ def search_versions(
 
 @router.get("/model-versions/get-download-uri")
 def download_uri(name: Name, version: Text, ctx: Ctx = Depends(mlflow_reader)) -> JSON:
-    found = ctx.st.store.registry.get_version(ctx.project_id, name, _num(version))
+    found = _version(ctx, name, version)
     return JSON({"artifact_uri": artifact_uri(ctx, found)})
 
 
@@ -348,7 +379,7 @@ def transition_stage(body: StageIn, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
     if stage is None:
         raise InvalidArgumentError(f"stage {body.stage[:40]!r} is not one of {', '.join(STAGES)}")
     reg = ctx.st.store.registry
-    found = reg.get_version(ctx.project_id, body.name, _num(body.version))
+    found = _version(ctx, body.name, body.version)
     if body.archive_existing_versions and stage in ("Staging", "Production"):
         for other in reg.versions(ctx.project_id, body.name):
             if other.id != found.id and other.tags.get(STAGE_TAG) == stage:
@@ -360,7 +391,7 @@ def transition_stage(body: StageIn, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
 @router.post("/model-versions/set-tag")
 def set_version_tag(body: VersionTag, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
     reg = ctx.st.store.registry
-    found = reg.get_version(ctx.project_id, body.name, _num(body.version))
+    found = _version(ctx, body.name, body.version)
     reg.set_version_tags(found.id, {body.key: body.value})
     return JSON({})
 
@@ -368,7 +399,7 @@ def set_version_tag(body: VersionTag, ctx: Ctx = Depends(mlflow_writer)) -> JSON
 @router.delete("/model-versions/delete-tag")
 def delete_version_tag(body: VersionTagRef, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
     reg = ctx.st.store.registry
-    found = reg.get_version(ctx.project_id, body.name, _num(body.version))
+    found = _version(ctx, body.name, body.version)
     reg.delete_version_tag(found.id, body.key)
     return JSON({})
 
