@@ -29,8 +29,8 @@ def validation_message(errors: Sequence[Any]) -> str:
     err = errors[0]
     loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query")]
     param = loc[0] if loc else "request"
-    if err.get("type") == "missing":
-        return f"Missing value for required parameter '{param}'." + _DOCS
+    if err.get("type") == "missing" or ("input" in err and err["input"] is None):
+        return f"Missing value for required parameter '{loc[-1] if loc else param}'." + _DOCS
     value = err.get("input")
     hint = f" Hint: Value was of type '{type(value).__name__}'."
     return invalid_value(param, value, hint) + _DOCS

@@ -10,6 +10,8 @@ model or run of this project (``models:/<id>``, ``runs:/<run>/<path>`` or
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +23,7 @@ from keel.exceptions import AlreadyExistsError, InvalidArgumentError, NotFoundEr
 from keel.server._json import JSON
 from keel.server._types import Key, Name, RunId, Text
 from keel.server.mlflow import _convert as conv
+from keel.server.mlflow import _model_links as links
 from keel.server.mlflow._context import Ctx, mlflow_reader, mlflow_writer
 from keel.server.mlflow._paging import check_max, decode, encode
 from keel.server.mlflow._pyfilter import matches
@@ -31,11 +34,20 @@ from keel.store.filters import Vocabulary, parse_filter
 
 router = APIRouter(tags=["mlflow model registry"])
 STAGE_TAG = "mlflow.keel.stage"
+#: when a version last changed through the MLflow API (keel's versions keep no such column)
+UPDATED_TAG = "mlflow.keel.updatedAt"
+VERSIONS_TAG = "mlflow.modelVersions"
 STAGES = ("None", "Staging", "Production", "Archived")
 _MODELS = Vocabulary("registered model", {"name": "name"}, frozenset())
 _VERSIONS = Vocabulary(
     "model version",
-    {"name": "name", "version": "version", "run_id": "run_id", "source": "source"},
+    {
+        "name": "name",
+        "version": "version",
+        "run_id": "run_id",
+        "source": "source",
+        "source_path": "source",
+    },
     frozenset({"version"}),
 )
 
@@ -144,12 +156,12 @@ def _exists_as_mlflow_says(name: str) -> Iterator[None]:
 
 
 def version_json(v: ModelVersion, user: str = "") -> dict[str, Any]:
-    tags = {k: val for k, val in v.tags.items() if k != STAGE_TAG}
+    tags = links.visible(v.tags)
     out: dict[str, Any] = {
         "name": v.name,
         "version": str(v.version),
         "creation_timestamp": v.created_at,
-        "last_updated_timestamp": v.created_at,
+        "last_updated_timestamp": _updated_at(v),
         "user_id": user,
         "current_stage": v.tags.get(STAGE_TAG, "None"),
         "description": v.description,
@@ -162,6 +174,17 @@ def version_json(v: ModelVersion, user: str = "") -> dict[str, Any]:
     if v.lineage.get("mlflow_model_id"):
         out["model_id"] = v.lineage["mlflow_model_id"]
     return out
+
+
+def _updated_at(v: ModelVersion) -> int:
+    stamp = v.tags.get(UPDATED_TAG, "")
+    return int(stamp) if stamp.isdigit() else v.created_at
+
+
+def _touch(ctx: Ctx, version_id: int, tags: dict[str, str] | None = None) -> None:
+    """Set ``tags`` on a version and note the time it changed."""
+    stamp = str(time.time_ns() // 1_000_000)
+    ctx.st.store.registry.set_version_tags(version_id, {**(tags or {}), UPDATED_TAG: stamp})
 
 
 def model_json(ctx: Ctx, m: RegisteredModel) -> dict[str, Any]:
@@ -294,13 +317,21 @@ def get_by_alias(name: Name, alias: Name, ctx: Ctx = Depends(mlflow_reader)) -> 
 @router.post("/model-versions/create")
 def create_version(body: VersionIn, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
     run_id = ctx.known_run(body.run_id)  # one keel does not know here: a reference only
-    files, model_id, source_run = source_files(ctx, body.source)
-    blob, size, manifest = pack(ctx, files)
+    copied = _copied(ctx, body.source)
+    if copied is not None:  # copy_model_version: the same package, no second copy of files
+        blob, size, manifest = copied.blob_sha, copied.size, copied.manifest_sha
+        model_id = copied.lineage.get("mlflow_model_id")
+        source_run, packed = copied.run_id, True
+    else:
+        files, model_id, source_run = source_files(ctx, body.source)
+        blob, size, manifest = pack(ctx, files)
+        packed = bool(files)
     lineage = {
         "mlflow_source": body.source,
         "mlflow_model_id": model_id or body.model_id,
         "mlflow_run_id": body.run_id or source_run or "",
-        "mlflow_packed": bool(files),
+        "mlflow_packed": packed,
+        "mlflow_copy_of": copied.id if copied is not None else None,
     }
     new = NewVersion(
         blob_sha=blob,
@@ -316,6 +347,8 @@ def create_version(body: VersionIn, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
         tags=conv.from_kv(body.tags),
     )
     version = ctx.st.store.registry.create_version(ctx.project_id, body.name, new)
+    if model_id:  # MLflow lists a logged model's registered versions in a tag of it
+        _note_version(ctx, model_id, version)
     return JSON({"model_version": version_json(version, ctx.guard.who.name)})
 
 
@@ -330,7 +363,9 @@ def update_version(body: VersionPatch, ctx: Ctx = Depends(mlflow_writer)) -> JSO
     reg = ctx.st.store.registry
     found = _version(ctx, body.name, body.version)
     if body.description is not None:
-        found = reg.update_version(found.id, description=body.description)
+        reg.update_version(found.id, description=body.description)
+        _touch(ctx, found.id)
+        found = reg.get_version_by_id(found.id)
     return JSON({"model_version": version_json(found)})
 
 
@@ -358,7 +393,7 @@ def search_versions(
         for v in reg.versions(ctx.project_id, m.name)
         if expr is None or matches(expr, _version_attrs(v), v.tags)
     ]
-    found.sort(key=lambda v: (v.name, -v.version))
+    found = _ordered_versions(found, order_by)
     offset = decode(page_token)
     page = found[offset : offset + max_results]
     out: dict[str, Any] = {"model_versions": [version_json(v) for v in page]}
@@ -383,16 +418,15 @@ def transition_stage(body: StageIn, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
     if body.archive_existing_versions and stage in ("Staging", "Production"):
         for other in reg.versions(ctx.project_id, body.name):
             if other.id != found.id and other.tags.get(STAGE_TAG) == stage:
-                reg.set_version_tags(other.id, {STAGE_TAG: "Archived"})
-    reg.set_version_tags(found.id, {STAGE_TAG: stage})
+                _touch(ctx, other.id, {STAGE_TAG: "Archived"})
+    _touch(ctx, found.id, {STAGE_TAG: stage})
     return JSON({"model_version": version_json(reg.get_version_by_id(found.id))})
 
 
 @router.post("/model-versions/set-tag")
 def set_version_tag(body: VersionTag, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
-    reg = ctx.st.store.registry
     found = _version(ctx, body.name, body.version)
-    reg.set_version_tags(found.id, {body.key: body.value})
+    _touch(ctx, found.id, {body.key: body.value})
     return JSON({})
 
 
@@ -401,7 +435,56 @@ def delete_version_tag(body: VersionTagRef, ctx: Ctx = Depends(mlflow_writer)) -
     reg = ctx.st.store.registry
     found = _version(ctx, body.name, body.version)
     reg.delete_version_tag(found.id, body.key)
+    _touch(ctx, found.id)
     return JSON({})
+
+
+_VERSION_ORDER = {
+    "name": lambda v: v.name,
+    "version_number": lambda v: v.version,
+    "creation_timestamp": lambda v: v.created_at,
+    "last_updated_timestamp": _updated_at,
+}
+
+
+def _ordered_versions(found: list[ModelVersion], order_by: list[str]) -> list[ModelVersion]:
+    """MLflow's order: the clauses given (newest change first if none), then name, then
+    the newest version first."""
+    found = sorted(found, key=lambda v: (v.name, -v.version))
+    for clause in reversed(order_by or ["last_updated_timestamp DESC"]):
+        parts = clause.strip().split()
+        key = _VERSION_ORDER.get(parts[0].removeprefix("attributes.")) if parts else None
+        if key is None or len(parts) > 2:
+            raise InvalidArgumentError(
+                f"cannot order model versions by {clause[:100]!r}; use "
+                f"{', '.join(_VERSION_ORDER)}, optionally with ASC or DESC"
+            )
+        found = sorted(found, key=key, reverse=len(parts) > 1 and parts[1].upper() == "DESC")
+    return found
+
+
+def _copied(ctx: Ctx, source: str) -> ModelVersion | None:
+    """The registered version a ``models:/<name>/<version>`` or ``models:/<name>@<alias>``
+    source names (``models:/<id>`` alone is a logged model)."""
+    rest = source.removeprefix("models:/")
+    if rest == source or ("/" not in rest and "@" not in rest):
+        return None
+    if "/" in rest:
+        name, _, number = rest.rpartition("/")
+        return _version(ctx, name, number)
+    name, _, alias = rest.rpartition("@")
+    _model(ctx, name)
+    return ctx.st.store.registry.get_by_alias(ctx.project_id, name, alias)
+
+
+def _note_version(ctx: Ctx, model_id: str, version: ModelVersion) -> None:
+    model = ctx.st.store.logged_models.get(model_id)
+    try:
+        entries = json.loads(model.tags.get(VERSIONS_TAG) or "[]")
+    except ValueError:
+        entries = []
+    entries.append({"name": version.name, "version": version.version})
+    ctx.st.store.logged_models.set_tags(model_id, {VERSIONS_TAG: json.dumps(entries)})
 
 
 def _version_attrs(v: ModelVersion) -> dict[str, object]:
