@@ -156,6 +156,14 @@ def test_validation_errors_use_mlflow_wording(url: str) -> None:
         assert "Missing value for required parameter 'name'." in missing.json()["message"]
         wrong = raw.post("/api/2.0/mlflow/experiments/create", json={"name": 123})
         assert "Invalid value 123 for parameter 'name'" in wrong.json()["message"]
+        run_id = raw.post("/api/2.0/mlflow/runs/create", json={}).json()["run"]["info"]["run_id"]
+        batch = {"run_id": run_id, "metrics": [{"key": "mae", "value": 2.5}]}
+        no_time = raw.post("/api/2.0/mlflow/runs/log-batch", json=batch)
+        assert no_time.status_code == 400
+        assert (
+            "Missing value for required parameter 'metrics[0].timestamp'"
+            in (no_time.json()["message"])
+        )
 
 
 def test_registered_model_names_may_hold_spaces(client: Any) -> None:
