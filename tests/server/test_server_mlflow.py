@@ -371,7 +371,7 @@ def test_registry_rename_delete_tag_and_delete_with_the_real_client(
     assert client.get_model_version_by_alias("new-name", "champion").version == "1"
     assert mlflow.pyfunc.load_model("models:/new-name@champion").predict(X[:2]).shape == (2,)
     client.create_registered_model("taken")
-    with pytest.raises(MlflowException, match="exists already") as clash:
+    with pytest.raises(MlflowException, match="already exists") as clash:
         client.rename_registered_model("new-name", "taken")
     assert clash.value.get_http_status_code() == 400
 

@@ -7,6 +7,7 @@ MLflow's own tests.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -155,6 +156,14 @@ def test_validation_errors_use_mlflow_wording(url: str) -> None:
         assert "Missing value for required parameter 'name'." in missing.json()["message"]
         wrong = raw.post("/api/2.0/mlflow/experiments/create", json={"name": 123})
         assert "Invalid value 123 for parameter 'name'" in wrong.json()["message"]
+        run_id = raw.post("/api/2.0/mlflow/runs/create", json={}).json()["run"]["info"]["run_id"]
+        batch = {"run_id": run_id, "metrics": [{"key": "mae", "value": 2.5}]}
+        no_time = raw.post("/api/2.0/mlflow/runs/log-batch", json=batch)
+        assert no_time.status_code == 400
+        assert (
+            "Missing value for required parameter 'metrics[0].timestamp'"
+            in (no_time.json()["message"])
+        )
 
 
 def test_registered_model_names_may_hold_spaces(client: Any) -> None:
@@ -163,3 +172,85 @@ def test_registered_model_names_may_hold_spaces(client: Any) -> None:
     assert client.get_registered_model("My Model 2").name == "My Model 2"
     with pytest.raises(MlflowException, match="must start with a letter or digit"):
         client.create_registered_model(" padded ")
+
+
+def test_not_found_and_state_errors_use_mlflow_wording(client: Any, url: str) -> None:
+    run = client.create_run("0")
+    with pytest.raises(MlflowException, match=r"Run with id=nope not found"):
+        client.delete_tag("nope", "t")
+    with pytest.raises(MlflowException, match="No tag with name: t in run"):
+        client.delete_tag(run.info.run_id, "t")
+    client.delete_run(run.info.run_id)
+    with pytest.raises(MlflowException, match=f"The run {run.info.run_id} must be in"):
+        client.delete_tag(run.info.run_id, "t")
+    with pytest.raises(MlflowException, match="Registered Model with name=nope not found"):
+        client.get_registered_model("nope")
+    client.create_registered_model("m")
+    with pytest.raises(MlflowException, match=r"Registered Model \(name=m\) already exists"):
+        client.create_registered_model("m")
+    with pytest.raises(MlflowException, match=r"Model Version \(name=m, version=3\) not found"):
+        client.get_model_version("m", "3")
+    with pytest.raises(MlflowException, match="Parameter 'version' must be an integer"):
+        client.get_model_version("m", "x")
+    model = client.create_logged_model("0")
+    with pytest.raises(MlflowException, match="No tag with key 'k'"):
+        client.delete_logged_model_tag(model.model_id, "k")
+    with pytest.raises(MlflowException, match="Logged model with ID 'm-0' not found"):
+        client.get_logged_model("m-0")
+    with pytest.raises(MlflowException, match="Invalid value 123456789 for parameter"):
+        client.search_runs(["0"], max_results=123456789)
+    with httpx.Client(base_url=url) as raw:
+        listed = raw.get(
+            "/api/2.0/mlflow/artifacts/list", params={"run_id": run.info.run_id, "path": "../x"}
+        )
+        assert (listed.status_code, listed.json()["message"]) == (400, "Invalid path")
+        no_run = raw.post("/api/2.0/mlflow/runs/log-inputs", json={"datasets": []})
+        assert "Missing value for required parameter 'run_id'" in no_run.json()["message"]
+
+
+def test_search_semantics_follow_mlflow(client: Any, url: str) -> None:
+    client.create_experiment("tagged", tags={"key": "value"})
+    client.create_experiment("other", tags={"key": "vaLue"})
+    found = client.search_experiments(filter_string="tag.key != 'value'")
+    assert [e.name for e in found] == ["other"]  # no tag, no match (MLflow's SQL)
+    for name in ("b", "a"):
+        client.create_registered_model(name)
+    made = []
+    for n in ("a", "b", "a"):
+        time.sleep(0.002)  # distinct creation milliseconds, so "newest first" is one order
+        made.append(client.create_model_version(n, "s3://x/m"))
+    newest_first = client.search_model_versions()
+    assert [(v.name, v.version) for v in newest_first] == [("a", "2"), ("b", "1"), ("a", "1")]
+    by_number = client.search_model_versions(order_by=["version_number DESC"])
+    assert [(v.name, v.version) for v in by_number] == [("a", "2"), ("a", "1"), ("b", "1")]
+    before = made[0].last_updated_timestamp
+    updated = client.update_model_version("a", "1", description="new")
+    assert updated.last_updated_timestamp >= before and updated.tags == {}
+    with httpx.Client(base_url=url) as raw:
+        run_id = client.create_run("0").info.run_id
+        body = {"run_id": run_id, "key": None, "value": 1, "timestamp": 1}
+        resp = raw.post("/api/2.0/mlflow/runs/log-metric", json=body)
+        assert "Missing value for required parameter 'key'" in resp.json()["message"]
+
+
+def test_a_logged_models_versions_are_listed_in_its_tag(client: Any) -> None:
+    model = client.create_logged_model("0")
+    client.create_registered_model("reg")
+    for _ in range(2):
+        client.create_model_version("reg", source=model.artifact_location, model_id=model.model_id)
+    tag = client.get_logged_model(model.model_id).tags["mlflow.modelVersions"]
+    assert tag == '[{"name": "reg", "version": 1}, {"name": "reg", "version": 2}]'
+    found = client.search_model_versions(f"source_path = '{model.artifact_location}'")
+    assert sorted(v.version for v in found) == ["1", "2"]
+
+
+def test_copy_model_version_reuses_the_package(client: Any) -> None:
+    run = client.create_run("0")
+    client.log_text(run.info.run_id, "w", "model/w.txt")
+    client.create_registered_model("src")
+    client.create_model_version("src", f"runs:/{run.info.run_id}/model", run.info.run_id)
+    copy = client.copy_model_version("models:/src/1", "dst")
+    assert (copy.name, copy.version, copy.source) == ("dst", "1", "models:/src/1")
+    assert client.get_model_version_download_uri("dst", "1") == (
+        client.get_model_version_download_uri("src", "1")
+    )

@@ -27,13 +27,21 @@ def validation_message(errors: Sequence[Any]) -> str:
     if not errors:
         return "Invalid request." + _DOCS
     err = errors[0]
-    loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query")]
-    param = loc[0] if loc else "request"
-    if err.get("type") == "missing":
-        return f"Missing value for required parameter '{param}'." + _DOCS
+    loc = [p for p in err.get("loc", ()) if p not in ("body", "query")]
+    param = str(loc[0]) if loc else "request"
+    if err.get("type") == "missing" or ("input" in err and err["input"] is None):
+        return f"Missing value for required parameter '{_path(loc) or param}'." + _DOCS
     value = err.get("input")
     hint = f" Hint: Value was of type '{type(value).__name__}'."
     return invalid_value(param, value, hint) + _DOCS
+
+
+def _path(loc: Sequence[object]) -> str:
+    """``metrics[0].timestamp``: a nested field as MLflow names it."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 __all__ = ["invalid_value", "validation_message"]

@@ -149,7 +149,10 @@ def tracking_list(
     """The tracking API's own listing (``/api/2.0/mlflow/artifacts/list``)."""
     rid = ctx.run(run_id or run_uuid)
     info = ctx.st.store.runs.get_info(rid)
-    rest = safe_relpath(path) if path.strip("/") else ""
+    try:
+        rest = safe_relpath(path) if path.strip("/") else ""
+    except InvalidArgumentError as exc:  # MLflow's words, which its clients match
+        raise InvalidArgumentError("Invalid path") from exc
     files = listing(ctx.st.store.artifacts.list(rid, rest or None), rest)
     for f in files:
         f["path"] = f"{rest}/{f['path']}" if rest else f["path"]

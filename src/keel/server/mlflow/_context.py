@@ -56,8 +56,8 @@ class Ctx:
                 raise NotFoundError("experiment id 0 does not exist in this project")
             return found
         exp_id = int(text)
-        if exp_id > 2**31 - 1 or self.st.project_of_experiment(exp_id) != self.project_id:
-            raise NotFoundError(f"experiment id {text} does not exist in this project")
+        if exp_id > 2**31 - 1 or self._project_of_experiment(exp_id) != self.project_id:
+            raise NotFoundError(f"No Experiment with id={text} exists")
         return exp_id
 
     def experiment(self, raw: str | int | None) -> Experiment:
@@ -76,11 +76,26 @@ class Ctx:
 
     def run(self, run_id: str | None) -> str:
         """Check a run id belongs to this project; returns it."""
-        if not run_id or len(run_id) > 64:
-            raise InvalidArgumentError(f"run_id {str(run_id)[:40]!r} is not a run id")
-        if self.st.project_of_run(run_id) != self.project_id:
-            raise NotFoundError(f"run id {run_id!r} does not exist in this project")
+        if not run_id:
+            raise InvalidArgumentError(
+                "Missing value for required parameter 'run_id'. See the API docs for more "
+                "information about request parameters."
+            )
+        if len(run_id) > 64 or self._project_of_run(run_id) != self.project_id:
+            raise NotFoundError(f"Run with id={run_id[:64]} not found")
         return run_id
+
+    def _project_of_run(self, run_id: str) -> int | None:
+        try:
+            return self.st.project_of_run(run_id)
+        except NotFoundError:
+            return None
+
+    def _project_of_experiment(self, exp_id: int) -> int | None:
+        try:
+            return self.st.project_of_experiment(exp_id)
+        except NotFoundError:
+            return None
 
 
 def _project_id(st: AppState, request: Request) -> int:

@@ -144,7 +144,7 @@ def _matches(expr: Expr, exp: Experiment) -> bool:
         "creation_time": exp.created_at,
         "last_update_time": exp.updated_at,
     }
-    return matches(expr, attrs, exp.tags)
+    return matches(expr, attrs, exp.tags, missing_ne=False)
 
 
 _ORDER_KEYS = {

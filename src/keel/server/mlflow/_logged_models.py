@@ -34,9 +34,13 @@ _CLAUSE = re.compile(
 
 
 def model_of_project(ctx: Ctx, model_id: str) -> LoggedModel:
-    model = ctx.st.store.logged_models.get(model_id)
-    if ctx.st.project_of_experiment(model.experiment_id) != ctx.project_id:
-        raise NotFoundError(f"logged model {model_id!r} does not exist")
+    """A logged model of this project (another project's is "not found", like a bad id)."""
+    try:
+        model = ctx.st.store.logged_models.get(model_id)
+    except NotFoundError:
+        model = None
+    if model is None or ctx.st.project_of_experiment(model.experiment_id) != ctx.project_id:
+        raise NotFoundError(f"Logged model with ID '{model_id[:100]}' not found.")
     return model
 
 
@@ -166,7 +170,8 @@ def set_tags(model_id: Text, body: LoggedModelTags, ctx: Ctx = Depends(mlflow_wr
 
 @router.delete("/{model_id}/tags/{tag_key}")
 def delete_tag(model_id: Text, tag_key: Key, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
-    model_of_project(ctx, model_id)
+    if tag_key not in links.visible(model_of_project(ctx, model_id).tags):
+        raise NotFoundError(f"No tag with key '{tag_key}' found for model with ID '{model_id}'.")
     ctx.st.store.logged_models.delete_tag(model_id, tag_key)
     return JSON({})
 

@@ -32,6 +32,6 @@ def check_max(ctx: Ctx, max_results: int) -> None:
     cap = ctx.st.options.max_results
     if max_results > cap:
         raise InvalidArgumentError(
-            f"max_results {max_results} is over this server's cap of {cap}; page with "
-            "page_token instead"
+            f"Invalid value {max_results} for parameter 'max_results' supplied: it is over "
+            f"this server's cap of {cap}; page with page_token instead."
         )

@@ -2,7 +2,8 @@
 
 Small collections are filtered after loading; the grammar is keel's own
 (:mod:`keel.store.filters`), so there is one parser. A ``!=`` on a missing tag is true
-here, as MLflow's client expects for the clause it appends to registered-model searches.
+by default, as MLflow's client expects for the clause it appends to registered-model
+searches; experiment search passes ``missing_ne=False`` (MLflow's SQL: no tag, no match).
 """
 
 from __future__ import annotations
@@ -14,15 +15,19 @@ from keel.exceptions import FilterSyntaxError
 from keel.store.filters import NULL_OPS, And, Comparison, Expr, Or
 
 
-def matches(expr: Expr, attrs: Mapping[str, object], tags: Mapping[str, str]) -> bool:
+def matches(
+    expr: Expr, attrs: Mapping[str, object], tags: Mapping[str, str], *, missing_ne: bool = True
+) -> bool:
     if isinstance(expr, And):
-        return all(matches(t, attrs, tags) for t in expr.terms)
+        return all(matches(t, attrs, tags, missing_ne=missing_ne) for t in expr.terms)
     if isinstance(expr, Or):
-        return any(matches(t, attrs, tags) for t in expr.terms)
-    return _compare(expr, attrs, tags)
+        return any(matches(t, attrs, tags, missing_ne=missing_ne) for t in expr.terms)
+    return _compare(expr, attrs, tags, missing_ne)
 
 
-def _compare(cmp: Comparison, attrs: Mapping[str, object], tags: Mapping[str, str]) -> bool:
+def _compare(
+    cmp: Comparison, attrs: Mapping[str, object], tags: Mapping[str, str], missing_ne: bool
+) -> bool:
     if cmp.op in NULL_OPS:
         present = (tags.get(cmp.key) if cmp.entity == "tag" else attrs.get(cmp.key)) is not None
         return present == (cmp.op == "is not null")
@@ -37,7 +42,7 @@ def _compare(cmp: Comparison, attrs: Mapping[str, object], tags: Mapping[str, st
         )
     values = cmp.value if isinstance(cmp.value, tuple) else (cmp.value,)
     if actual is None:
-        return cmp.op in ("!=", "not in")
+        return missing_ne and cmp.op in ("!=", "not in")
     if isinstance(actual, (int, float)) and not isinstance(actual, bool):
         return _numeric(cmp.op, float(actual), values)
     text = str(actual)

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 
-from keel.exceptions import InvalidArgumentError
+from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.server._json import JSON
 from keel.server._types import Key, RunId, Text
 from keel.server.mlflow import _convert as conv
@@ -29,7 +29,7 @@ from keel.server.mlflow._schemas import (
     RunUpdate,
     SetTag,
 )
-from keel.store import Metric, RunStatus
+from keel.store import Lifecycle, Metric, RunStatus
 
 router = APIRouter(tags=["mlflow runs"])
 _VIEWS = {"ACTIVE_ONLY", "DELETED_ONLY", "ALL"}
@@ -179,7 +179,16 @@ def set_tag(body: SetTag, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
 
 @router.post("/runs/delete-tag")
 def delete_tag(body: DeleteTag, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
-    ctx.st.store.runs.delete_tag(ctx.run(body.id), body.key)
+    run_id = ctx.run(body.id)
+    run = ctx.st.store.runs.get(run_id)
+    if run.info.lifecycle is not Lifecycle.ACTIVE:
+        raise InvalidArgumentError(
+            f"The run {run_id} must be in the 'active' state. Current state is "
+            f"{run.info.lifecycle.value}."
+        )
+    if body.key not in run.tags:
+        raise NotFoundError(f"No tag with name: {body.key} in run with id {run_id}")
+    ctx.st.store.runs.delete_tag(run_id, body.key)
     return JSON({})
 
 

@@ -21,7 +21,7 @@ class KeyValue(BaseModel):
 class MetricIn(BaseModel):
     key: Key
     value: float
-    timestamp: Millis = 0
+    timestamp: Millis  # required, as in MLflow
     step: Int64 = 0
     model_id: Text | None = None
     dataset_name: Text | None = None

@@ -135,6 +135,9 @@ def artifact_uri(ctx: Ctx, v: ModelVersion) -> str:
     source = str(v.lineage.get("mlflow_source", ""))
     if "mlflow_source" in v.lineage and not v.lineage.get("mlflow_packed", True):
         return source
+    copy_of = v.lineage.get("mlflow_copy_of")
+    if copy_of:  # a copy reads the files of the version it copies
+        return artifact_uri(ctx, ctx.st.store.registry.get_version_by_id(int(copy_of)))
     model_id = v.lineage.get("mlflow_model_id")
     if source.startswith("mlflow-artifacts:/"):
         return source
