@@ -195,6 +195,6 @@ def test_public_surface_is_pinned() -> None:
         "UnstorableOutputError", "dataset_version", "default_store", "explain_difference",
         "fingerprint", "hash_bytes", "load_params_file", "load_pipeline", "load_value",
         "make_runner", "parse_assignments", "pipeline", "register_materializer", "step",
-        "store_value", "using_store",
+        "store_value", "using_store", "next_cron", "to_dot", "to_mermaid", "to_text",
     }  # fmt: skip
     assert keel.step is keel.pipelines.step and keel.Resources is keel.pipelines.Resources

@@ -267,7 +267,7 @@ def status(
     json_: bool = JSON,
 ) -> None:
     """Compare a folder with a dataset version; exit code 1 when it changed, 0 when not."""
-    from keel.data._quick import quick_status
+    from keel.data import quick_status
 
     with _progress() as report:
         result = quick_status(_context.settings(), name, path, progress=report)

@@ -144,7 +144,7 @@ def show(
 ) -> None:
     """Draw the pipeline's DAG in the terminal, or print it as Mermaid or DOT."""
     from keel.exceptions import InvalidArgumentError
-    from keel.pipelines._export import to_dot, to_mermaid, to_text
+    from keel.pipelines import to_dot, to_mermaid, to_text
 
     _pipe, graph = _graph(target, param, params_file)
     if format_ == "mermaid":

@@ -30,7 +30,7 @@ def add(
 ) -> None:
     """Add a schedule; `keel scheduler` fires it."""
     from keel.pipelines import parse_assignments
-    from keel.pipelines._schedule import add_schedule, next_cron
+    from keel.pipelines import add_schedule, next_cron
 
     runner_spec = {
         k: v for k, v in {"runner": runner, "address": address, "workers": workers}.items() if v
@@ -59,7 +59,7 @@ def add(
 @app.command("list")
 def list_(json_: bool = JSON) -> None:
     """List this project's schedules and when each fires next."""
-    from keel.pipelines._schedule import next_cron
+    from keel.pipelines import next_cron
 
     client = _context.client()
     found = client.store.schedules.list(client.project.id)

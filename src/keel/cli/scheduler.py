@@ -17,7 +17,7 @@ def scheduler(
     each occurrence fires once."""
     from keel.cli import _context
     from keel.cli._render import console, escape
-    from keel.pipelines._scheduler import Scheduler
+    from keel.pipelines import Scheduler
 
     out = console()
     sched = Scheduler(

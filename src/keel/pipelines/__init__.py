@@ -9,6 +9,7 @@ Dask) and records the run and each step as tracking runs.
 from __future__ import annotations
 
 from keel.pipelines._executor import explain_difference
+from keel.pipelines._export import to_dot, to_mermaid, to_text
 from keel.pipelines._fingerprint import fingerprint, hash_bytes
 from keel.pipelines._graph import Graph, Node, Ref
 from keel.pipelines._loader import load_pipeline
@@ -30,7 +31,7 @@ from keel.pipelines._pipeline import (
 )
 from keel.pipelines._resources import Resources
 from keel.pipelines._runners import InProcessRunner, ProcessRunner, Runner, make_runner
-from keel.pipelines._schedule import CATCH_UP, add_schedule, register_trigger
+from keel.pipelines._schedule import CATCH_UP, add_schedule, next_cron, register_trigger
 from keel.pipelines._scheduler import Scheduler
 from keel.pipelines._step import Step, step
 
@@ -60,11 +61,15 @@ __all__ = [
     "load_pipeline",
     "load_value",
     "make_runner",
+    "next_cron",
     "parse_assignments",
     "pipeline",
     "register_materializer",
     "register_trigger",
     "step",
     "store_value",
+    "to_dot",
+    "to_mermaid",
+    "to_text",
     "using_store",
 ]
