@@ -29,8 +29,7 @@ def add(
     catch_up: str = typer.Option("latest", "--catch-up", help="latest, all or none."),
 ) -> None:
     """Add a schedule; `keel scheduler` fires it."""
-    from keel.pipelines import parse_assignments
-    from keel.pipelines import add_schedule, next_cron
+    from keel.pipelines import add_schedule, next_cron, parse_assignments
 
     runner_spec = {
         k: v for k, v in {"runner": runner, "address": address, "workers": workers}.items() if v
