@@ -48,16 +48,23 @@ _FAST_ROUTES: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
-def content_type_allowed(value: str, path: str = "") -> bool:
+_V2_INFER = re.compile(r"^/v2/models/[^/]+(/versions/[^/]+)?/infer$")
+
+
+def content_type_allowed(value: str, path: str = "", method: str = "POST") -> bool:
     """JSON (``application/json``, ``application/*+json``) or CSV; nothing executable. On
-    the v2 routes also ``application/octet-stream``, which Triton's clients send with JSON
+    the v2 inference routes also ``application/octet-stream``, which Triton's clients send with JSON
     (the body is still parsed as JSON, never unpickled)."""
     media = value.split(";", 1)[0].strip().lower()
     return (
         media == "application/json"
         or (media.startswith("application/") and media.endswith("+json"))
         or media == "text/csv"
-        or (media == "application/octet-stream" and path.startswith("/v2/"))
+        or (
+            media == "application/octet-stream"
+            and method == "POST"
+            and _V2_INFER.match(path) is not None
+        )
     )
 
 
@@ -79,7 +86,7 @@ class ServingASGI:
             name = _WANTED.get(key)
             if name is not None:
                 headers[name] = value.decode("latin-1")
-        refusal = self._refuse(headers, scope.get("path", ""))
+        refusal = self._refuse(headers, scope.get("path", ""), scope.get("method", ""))
         if refusal is not None:
             self.handlers.refused(HttpError(*refusal))
             await _send(send, refusal[0], dumps({"error": refusal[1]}), close=True)
@@ -93,9 +100,9 @@ class ServingASGI:
                     return
         await self.app(scope, receive, send)
 
-    def _refuse(self, headers: dict[str, str], path: str) -> tuple[int, str] | None:
+    def _refuse(self, headers: dict[str, str], path: str, method: str) -> tuple[int, str] | None:
         ctype = headers.get("content-type")
-        if ctype is not None and not content_type_allowed(ctype, path):
+        if ctype is not None and not content_type_allowed(ctype, path, method):
             return 415, (
                 f"content type {ctype[:80]!r} is not accepted: keel serving reads only JSON "
                 "(application/json; application/octet-stream on /v2) and, on /invocations, "

@@ -38,6 +38,21 @@ if TYPE_CHECKING:
 RUNNERS = ("local", "dask")
 
 
+@dataclass(frozen=True)
+class ModelLoader:
+    """Loads a model where it predicts (each Dask worker); Dask names it by its reference."""
+
+    store: Store
+    project: str
+    ref: str
+
+    def __call__(self) -> LoadedModel:
+        return load_model(self.store, self.project, self.ref)
+
+    def __dask_tokenize__(self) -> tuple[str, str, str]:
+        return ("keel-model", self.project, self.ref)
+
+
 @dataclass
 class BatchJob:
     """One batch prediction, its model loaded and its input opened (``total_rows`` known
@@ -91,7 +106,7 @@ class BatchJob:
         store, project, ref = self.store, self.project, self.model_ref
         start = time.perf_counter()
         rows = predict_dask(
-            lambda: load_model(store, project, ref),
+            ModelLoader(store, project, ref),
             self.input,
             output,
             keep_columns=keep,
