@@ -38,10 +38,12 @@ def evaluate(model: Any, X_test: Any, y_test: Any) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, roc_auc_score
 
     proba = model.predict_proba(X_test)[:, 1]
-    return {
+    metrics = {
         "auc": float(roc_auc_score(y_test["target"], proba)),
         "accuracy": float(accuracy_score(y_test["target"], (proba >= 0.5).astype(int))),
     }
+    keel.log_metrics(metrics)  # steps are runs: this lands in the evaluate step's run
+    return metrics
 
 
 @keel.pipeline
@@ -79,4 +81,12 @@ def run_pipeline(ctx: TourContext) -> None:
             f"parameters (auc={metrics['auc']:.4f}). Change a parameter and only what depends on "
             "it runs again."
         )
+    rolled_up = ctx.client.get_run(result.run_id).metrics
+    shown = ", ".join(
+        f"{k}={v:.4f}" for k, v in sorted(rolled_up.items()) if k.startswith("evaluate.")
+    )
+    ctx.say(
+        f"The pipeline run shows what its steps logged, cached or not: {shown} "
+        f"(keel runs show {result.run_id[:8]})"
+    )
     ctx.results["pipeline_run"] = result.run_id
