@@ -35,6 +35,8 @@ class Settings:
     server_url: str | None = None
     token: str | None = None
     sqlite_synchronous: str = "full"
+    #: signature policy for served and loaded registry models (strict | warn | off)
+    model_trust: str = "strict"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -49,6 +51,7 @@ class Settings:
             server_url=env.get("KEEL_SERVER_URL") or None,
             token=env.get("KEEL_TOKEN") or None,
             sqlite_synchronous=env.get("KEEL_SQLITE_SYNCHRONOUS") or "full",
+            model_trust=env.get("KEEL_MODEL_TRUST") or "strict",
         )
 
     @classmethod
@@ -62,6 +65,7 @@ class Settings:
         server_url: str | None = None,
         token: str | None = None,
         sqlite_synchronous: str = "full",
+        model_trust: str = "strict",
     ) -> Settings:
         """Settings for an embedded store under ``home`` (used by tests and the quickstart)."""
         home = Path(home).expanduser().absolute()
@@ -73,6 +77,8 @@ class Settings:
                 f"KEEL_SQLITE_SYNCHRONOUS {sqlite_synchronous!r} is not one of "
                 f"{', '.join(SQLITE_SYNCHRONOUS)}; use full (durable) or normal (faster)"
             )
+        if model_trust not in ("strict", "warn", "off"):
+            raise ConfigError(f"KEEL_MODEL_TRUST {model_trust!r} is not one of strict, warn, off")
         return cls(
             home=home,
             db_uri=db_uri or f"sqlite:///{home / 'keel.db'}",
@@ -81,6 +87,7 @@ class Settings:
             server_url=server_url,
             token=token,
             sqlite_synchronous=sync,
+            model_trust=model_trust,
         )
 
     @property

@@ -22,6 +22,9 @@ def predict(
     runner: str = typer.Option("local", "--runner", help="local | dask (large Parquet inputs)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address."),
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    trust: str = typer.Option(
+        "strict", "--trust", help="Signature policy: strict (default) | warn | off."
+    ),
 ) -> None:
     """Score every row in chunks at constant memory; records lineage as a tracking run."""
     from keel.cli import _context
@@ -31,10 +34,10 @@ def predict(
     from keel.serving._deploy import load_model
 
     store, project = _context.store(), _context.settings().project
-    loaded = load_model(store, project, model)
+    loaded = load_model(store, project, model, trust=trust)
     if runner == "dask":
         rows = predict_dask(
-            lambda: load_model(store, project, model),
+            lambda: load_model(store, project, model, trust=trust),
             input_,
             str(output),
             keep_columns=keep,

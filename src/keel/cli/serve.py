@@ -27,6 +27,9 @@ def serve(
     threads: int = typer.Option(None, "--threads", help="Predict threads per model."),
     name: str = typer.Option("default", "--name", help="Deployment name for ad-hoc models."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+    trust: str = typer.Option(
+        None, "--trust", help="Signature policy: strict (default) | warn | off."
+    ),
 ) -> None:
     """Serve models until Ctrl-C; the prediction log is flushed on the way out.
 
@@ -48,6 +51,12 @@ def serve(
             "--file deploy.yaml, or --deployment NAME"
         )
     settings = _context.settings()
+    if trust is not None:
+        from dataclasses import replace
+
+        if trust not in ("strict", "warn", "off"):
+            raise InvalidArgumentError(f"--trust {trust!r} is not one of strict, warn, off")
+        settings = replace(settings, model_trust=trust)
     if models:
         spec = spec_for_refs(
             list(models),

@@ -21,6 +21,9 @@ def stream(
     idle_exit_s: float = typer.Option(None, "--idle-exit", help="Stop after N idle seconds."),
     log: bool = typer.Option(True, "--log/--no-log", help="Write the prediction log."),
     json_: bool = typer.Option(False, "--json", help="Print the final counts as JSON."),
+    trust: str = typer.Option(
+        "strict", "--trust", help="Signature policy: strict (default) | warn | off."
+    ),
 ) -> None:
     """Consume until Ctrl-C/SIGTERM; every message is acknowledged after its sink write."""
     import os
@@ -37,7 +40,7 @@ def stream(
     src = parse_stream_url(source, default_consumer=name)
     dst = parse_stream_url(sink, default_consumer=name)
     settings = _context.settings()
-    loaded = load_model(_context.store(), settings.project, model)
+    loaded = load_model(_context.store(), settings.project, model, trust=trust)
     plog = PredictionLog(settings.artifacts_uri) if log else None
     worker = StreamWorker(
         loaded,

@@ -54,7 +54,7 @@ def check_policy(policy: str) -> TrustPolicy:
 def verify_package(
     folder: Path,
     *,
-    policy: str = "warn",
+    policy: str = "strict",
     keyring: Keyring | None = None,
     keep: Callable[[Manifest], Iterable[str]] | None = None,
 ) -> Verified:
