@@ -6,6 +6,7 @@ import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -93,6 +94,23 @@ def test_serving_loads_refuse_an_unsigned_registered_model(
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
         assert load_model(tracked, "default", "unsigned/1", trust="warn") is not None
+
+
+def test_keel_serve_of_an_unsigned_package_is_refused_with_one_line(
+    keel_home: Path, run_keel: Any, tmp_path: Path, pipeline: Pipeline,
+    cancer: tuple[pd.DataFrame, pd.Series],
+) -> None:  # fmt: skip
+    from keel.config import Settings
+    from keel.store import open_store
+
+    folder = _save(tmp_path / "pkg", pipeline, cancer[0], None)
+    store = open_store(Settings.for_home(keel_home))
+    Registry(store).register(folder, "unsigned")
+    store.close()
+    proc = run_keel("serve", "unsigned/1", "--port", "0", check=False)
+    assert proc.returncode != 0
+    reason = [line for line in proc.stderr.splitlines() if "not signed" in line]
+    assert reason, proc.stderr[-2000:]
 
 
 def test_import_records_the_authors_file_apart_from_the_importer(
