@@ -40,6 +40,8 @@ class Settings:
     sqlite_synchronous: str = "full"
     db_connect_timeout_s: float = 10.0
     db_statement_timeout_s: float = 30.0
+    #: signature policy for served and loaded registry models (strict | warn | off)
+    model_trust: str = "strict"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -56,6 +58,7 @@ class Settings:
             sqlite_synchronous=env.get("KEEL_SQLITE_SYNCHRONOUS") or "full",
             db_connect_timeout_s=_seconds(env, "KEEL_DB_CONNECT_TIMEOUT", 10.0),
             db_statement_timeout_s=_seconds(env, "KEEL_DB_STATEMENT_TIMEOUT", 30.0),
+            model_trust=env.get("KEEL_MODEL_TRUST") or "strict",
         )
 
     @classmethod
@@ -71,6 +74,7 @@ class Settings:
         sqlite_synchronous: str = "full",
         db_connect_timeout_s: float = 10.0,
         db_statement_timeout_s: float = 30.0,
+        model_trust: str = "strict",
     ) -> Settings:
         """Settings for an embedded store under ``home`` (used by tests and the quickstart)."""
         home = Path(home).expanduser().absolute()
@@ -82,6 +86,8 @@ class Settings:
                 f"KEEL_SQLITE_SYNCHRONOUS {sqlite_synchronous!r} is not one of "
                 f"{', '.join(SQLITE_SYNCHRONOUS)}; use full (durable) or normal (faster)"
             )
+        if model_trust not in ("strict", "warn", "off"):
+            raise ConfigError(f"KEEL_MODEL_TRUST {model_trust!r} is not one of strict, warn, off")
         return cls(
             home=home,
             db_uri=db_uri or f"sqlite:///{home / 'keel.db'}",
@@ -92,6 +98,7 @@ class Settings:
             sqlite_synchronous=sync,
             db_connect_timeout_s=db_connect_timeout_s,
             db_statement_timeout_s=db_statement_timeout_s,
+            model_trust=model_trust,
         )
 
     @property

@@ -38,6 +38,9 @@ def serve(
         help="Refuse to start when installed framework versions differ from the packages'.",
     ),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+    trust: str = typer.Option(
+        None, "--trust", help="Signature policy: strict (default) | warn | off."
+    ),
 ) -> None:
     """Serve models until Ctrl-C; the prediction log is flushed on the way out.
 
@@ -65,6 +68,12 @@ def serve(
         )
     settings = _context.settings()
     store = _context.store()
+    if trust is not None:
+        from dataclasses import replace
+
+        if trust not in ("strict", "warn", "off"):
+            raise InvalidArgumentError(f"--trust {trust!r} is not one of strict, warn, off")
+        settings = replace(settings, model_trust=trust)
     if models:
         spec = spec_for_refs(
             list(models),

@@ -21,6 +21,9 @@ def stream(
     idle_exit_s: float = typer.Option(None, "--idle-exit", help="Stop after N idle seconds."),
     log: bool = typer.Option(True, "--log/--no-log", help="Write the prediction log."),
     json_: bool = typer.Option(False, "--json", help="Print the final counts as JSON."),
+    trust: str = typer.Option(
+        "strict", "--trust", help="Signature policy: strict (default) | warn | off."
+    ),
 ) -> None:
     """Consume until Ctrl-C/SIGTERM; every message is acknowledged after its sink write."""
     from keel.cli import _context
@@ -34,6 +37,7 @@ def stream(
         source,
         sink,
         consumer=consumer,
+        trust=trust,
         batch_size=batch_size,
         max_sink_len=max_sink_len,
         max_messages=max_messages,

@@ -71,7 +71,7 @@ def load(
     *,
     store: Store | None = None,
     project: str | None = None,
-    trust: str = "warn",
+    trust: str = "strict",
     keyring: Keyring | None = None,
     allow_pickle: bool = False,
     trusted_types: Sequence[str] = (),
@@ -79,8 +79,12 @@ def load(
 ) -> LoadedModel:
     """Load a model from a folder, an archive, ``models:/name@alias`` or ``runs:/id/path``.
 
-    Every load verifies the package (signature per ``trust``: strict | warn | off, and the
-    sha256 of every file) and scans it for pickle-family files before loading anything.
+    Every load verifies the package (the sha256 of every file, and the signature per
+    ``trust``) and scans it for pickle-family files before loading anything. ``strict``
+    (the default) refuses packages that are unsigned or signed by a key this machine does
+    not trust; ``warn`` loads them with a warning and ``off`` skips the signature check;
+    both are explicit opt-outs. This machine's own key (``keel keys generate``, or the one
+    ``log_model`` creates on first use) is trusted for the packages it signs.
     """
     opts: dict[str, Any] = {
         "trust": trust,
@@ -173,6 +177,8 @@ def log_model(
         registered_model_name = None
     store: Store = run.client.store
     keyring = options.pop("keyring", None) or default_keyring(store)
+    if sign is not False:
+        keyring.ensure_signing_key()  # first log_model on this machine: sign from now on
     lineage, metrics = run_lineage(store, run.id)
     options.setdefault("metrics", metrics)
     options["lineage"] = {**lineage, **options.get("lineage", {})}

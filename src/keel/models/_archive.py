@@ -41,9 +41,17 @@ def unpack(archive: Path, dest: Path) -> Path:
     tmp.mkdir(parents=True)
     try:
         with tarfile.open(archive, "r:") as tar:
+            size = archive.stat().st_size
+            total = 0
             for i, member in enumerate(tar):
                 if i >= MAX_MEMBERS:
                     raise TamperedModelError(f"{archive.name} holds too many files")
+                total += member.size
+                if total > size:  # an uncompressed tar holds every byte it extracts
+                    raise TamperedModelError(
+                        f"{archive.name}: member {member.name!r} declares more bytes than the "
+                        "archive holds"
+                    )
                 _extract(tar, member, tmp)
         if dest.exists():
             shutil.rmtree(dest)
@@ -65,6 +73,9 @@ def _extract(tar: tarfile.TarFile, member: tarfile.TarInfo, root: Path) -> None:
         return
     if not member.isfile():
         raise TamperedModelError(f"package archive member {member.name!r} is not a regular file")
+    if member.issparse():
+        # A sparse member writes its declared size (GiBs) from a few bytes: refused.
+        raise TamperedModelError(f"package archive member {member.name!r} is a sparse file")
     target = root / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     src = tar.extractfile(member)

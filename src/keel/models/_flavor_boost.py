@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from keel.exceptions import ConfigError, InvalidArgumentError
+from keel.exceptions import ConfigError, InvalidArgumentError, UnsafeModelError
 from keel.models._flavor_base import LoadOptions, NoProba, Saved, pins, task_of_name, versions
 
 if TYPE_CHECKING:
@@ -127,10 +127,9 @@ class LightGBMFlavor:
     def load(self, folder: Path, config: dict[str, Any], options: LoadOptions) -> LightGBMBackend:
         lgb = _import("lightgbm", "lightgbm")
         source = options.source(folder, str(config.get("file", LGB_FILE)))
-        if isinstance(source, bytes):
-            booster = lgb.Booster(model_str=source.decode("utf-8"))
-        else:
-            booster = lgb.Booster(model_file=str(source))
+        data = source if isinstance(source, bytes) else source.read_bytes()
+        check_lightgbm_text(data, source)
+        booster = lgb.Booster(model_str=data.decode("utf-8"))
         classes = config.get("classes")
         task = (
             task_of_name(str(config.get("class", ""))) if classes else _task_of_objective(booster)
@@ -139,6 +138,15 @@ class LightGBMFlavor:
             n = int(booster.num_model_per_iteration())
             classes = list(range(max(n, 2)))
         return LightGBMBackend(booster, classes, task)
+
+
+def check_lightgbm_text(data: bytes, where: object) -> None:
+    """Refuse what LightGBM's text parser cannot be trusted with (NULs make it spin)."""
+    name = getattr(where, "name", "model.txt")
+    if b"\x00" in data:
+        raise UnsafeModelError(f"{name} holds NUL bytes; a LightGBM text model never does")
+    if not data.startswith(b"tree\n"):
+        raise UnsafeModelError(f"{name} does not start like a LightGBM text model ('tree')")
 
 
 def _task_of_objective(booster: Any) -> str:

@@ -160,6 +160,9 @@ def _import_from(code_dir: Path, module_name: str) -> Any:
     digest = hashlib.sha256(str(code_dir.resolve()).encode()).hexdigest()[:12]
     unique = f"_keel_code_{digest}_{top}"
     sys.path.insert(0, str(code_dir))  # for the module's own imports of sibling files
+    # No __pycache__ in the package folder: the cache is verified on every load, and a
+    # .pyc written there would be read as tampering (and is code nobody signed).
+    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     try:
         module = sys.modules.get(unique)
         if module is None:
@@ -174,6 +177,7 @@ def _import_from(code_dir: Path, module_name: str) -> Any:
             spec.loader.exec_module(module)
         return importlib.import_module(f"{unique}.{rest}") if rest else module
     finally:
+        sys.dont_write_bytecode = writes_bytecode
         if str(code_dir) in sys.path:
             sys.path.remove(str(code_dir))
 

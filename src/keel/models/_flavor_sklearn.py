@@ -78,6 +78,8 @@ class SklearnFlavor:
         import skops.io as sio
 
         path = folder / str(config.get("file", FILE))
+        kept_bytes = options.contents.get(str(config.get("file", FILE)))
+        check_skops_budget(io.BytesIO(kept_bytes) if kept_bytes else path, path.name)
         listed = config.get("trusted_types")
         if isinstance(listed, list):
             untrusted = [str(t) for t in listed]
@@ -98,6 +100,35 @@ class SklearnFlavor:
             raise UnsafeModelError(
                 f"{path.name} holds types its manifest does not list: {exc}"
             ) from exc
+
+
+#: The largest skops ``schema.json`` keel parses (it is read whole by ``json.loads``).
+MAX_SCHEMA_BYTES = 64 << 20
+
+
+def check_skops_budget(source: Path | io.BytesIO, name: str) -> None:
+    """Refuse a skops zip whose declared sizes would make skops read without bound."""
+    import zipfile
+
+    from keel.models._scan import MAX_INFLATED_BYTES, MAX_ZIP_MEMBERS
+
+    try:
+        with zipfile.ZipFile(source) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UnsafeModelError(f"{name} is not a readable skops file ({exc})") from exc
+    schema = next((i for i in infos if i.filename == "schema.json"), None)
+    if schema is None:
+        raise UnsafeModelError(f"{name} has no schema.json; it is not a skops file")
+    if schema.file_size > MAX_SCHEMA_BYTES:
+        raise UnsafeModelError(
+            f"{name}: schema.json declares {schema.file_size} bytes (limit {MAX_SCHEMA_BYTES})"
+        )
+    total = sum(i.file_size for i in infos)
+    if len(infos) > MAX_ZIP_MEMBERS or total > MAX_INFLATED_BYTES:
+        raise UnsafeModelError(
+            f"{name} declares {len(infos)} members and {total} bytes once inflated; refused"
+        )
 
 
 def _acceptable(dotted: str, trusted: frozenset[str]) -> bool:

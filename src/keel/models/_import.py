@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from keel.exceptions import InvalidArgumentError, NotFoundError
+from keel.exceptions import InvalidArgumentError, NotFoundError, UnsafeModelError
 from keel.models._flavor_base import LoadOptions
 from keel.models._package import SaveOptions, save_package
 from keel.models._registry import Registry
@@ -32,7 +32,8 @@ def sniff_format(path: Path) -> str:
     """``onnx``, ``skops``, ``xgboost``, ``lightgbm`` or ``pickle``, from the bytes."""
     head = path.read_bytes()[:4096] if path.stat().st_size < 4096 else _head(path)
     scan = scan_file(path)
-    if scan.kind in ("pickle", "joblib", "npy") or scan.findings:
+    scan.raise_if_unsafe()  # a payload, a bomb or an unreadable pickle: refused by name
+    if scan.kind in ("pickle", "joblib", "npy"):
         return "pickle"
     if head.startswith(b"PK\x03\x04"):
         import zipfile
@@ -63,9 +64,7 @@ def read_model(
 ) -> tuple[Any, str | None]:
     """The model object in ``path`` and the flavor that stores it."""
     if fmt == "onnx":
-        import onnx
-
-        return onnx.load(str(path)), "onnx"
+        return _read_onnx(path), "onnx"
     if fmt == "skops":
         from keel.models._flavor_sklearn import SklearnFlavor
 
@@ -79,9 +78,31 @@ def read_model(
     if fmt == "lightgbm":
         import lightgbm as lgb
 
-        return lgb.Booster(model_file=str(path)), "lightgbm"
+        from keel.models._flavor_boost import check_lightgbm_text
+
+        data = path.read_bytes()
+        check_lightgbm_text(data, path)
+        return lgb.Booster(model_str=data.decode("utf-8")), "lightgbm"
     model = load_pickle_file(path, trust=trust_pickle, trusted_globals=frozenset(trusted_types))
     return model, None
+
+
+def _read_onnx(path: Path) -> Any:
+    """A self-contained ONNX file; tensors stored in other files (external data) are refused."""
+    import onnx
+    from onnx.external_data_helper import _get_all_tensors, uses_external_data
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf raises its own DecodeError types
+        raise InvalidArgumentError(f"{path.name} is not a readable ONNX model ({exc})") from exc
+    external = [t.name for t in _get_all_tensors(model) if uses_external_data(t)]
+    if external:
+        raise UnsafeModelError(
+            f"{path.name} keeps tensors in other files (external data: {', '.join(external[:3])}); "
+            "keel imports self-contained ONNX files only - save it with all tensors inside"
+        )
+    return model
 
 
 def _read_xgboost(path: Path) -> Any:
@@ -143,6 +164,29 @@ def read_example(path: str | os.PathLike[str]) -> pd.DataFrame:
     return pd.read_csv(p)
 
 
+def provenance(src: Path, registry: Registry) -> dict[str, Any]:
+    """Who made what: the original file's digest, apart from who imported (and re-signed) it.
+
+    The package signature names the importer; ``source_sha256`` names the author's bytes,
+    so the two are never confused.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(src, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    importer = registry.keyring.public_key() if registry.keyring.has_signing_key() else None
+    return {
+        "source_file": src.name,
+        "source_sha256": digest.hexdigest(),
+        "source_size": src.stat().st_size,
+        "source_signed": False,
+        "imported_by": importer.key_id if importer else None,
+        "imported_by_name": importer.name if importer else None,
+    }
+
+
 def import_model(
     registry: Registry,
     path: str | os.PathLike[str],
@@ -175,6 +219,8 @@ def import_model(
         example = example_for(model, flavor, feature_names)
     card_data = {k: v for k, v in (card or {}).items() if v not in (None, "")}
     card_data.setdefault("imported_from", src.name)
+    if sign is not False:
+        registry.keyring.ensure_signing_key()
     options = SaveOptions(
         name=name,
         flavor=flavor,
@@ -182,7 +228,7 @@ def import_model(
         task=task,
         metrics=dict(metrics or {}),
         card=card_data,
-        lineage={"imported_from": src.name, "format": fmt},
+        lineage={"imported_from": src.name, "format": fmt, "provenance": provenance(src, registry)},
     )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "package"

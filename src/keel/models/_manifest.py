@@ -90,6 +90,7 @@ class Manifest:
 
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: 20x faster
         try:
+            check_yaml_budget(data, label)
             doc = yaml.load(data, Loader=loader)  # a safe loader: plain data only
             return cls._from_dict(doc)
         except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError) as exc:
@@ -127,6 +128,42 @@ class Manifest:
             created_at=int(doc.get("created_at") or 0),
             format_version=version,
         )
+
+
+#: Limits on a manifest's YAML, checked on its tokens before anything is built.
+MAX_MANIFEST_BYTES = 16 << 20
+MAX_YAML_ALIASES = 100
+MAX_YAML_DEPTH = 64
+
+
+def check_yaml_budget(data: bytes, label: str = MANIFEST_FILE) -> None:
+    """Refuse YAML whose aliases or nesting could expand without bound (a "billion laughs")."""
+    import yaml
+
+    if len(data) > MAX_MANIFEST_BYTES:
+        raise TamperedModelError(
+            f"{label} is {len(data)} bytes; a manifest may be at most {MAX_MANIFEST_BYTES}"
+        )
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    opens = (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken,
+             yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)  # fmt: skip
+    closes = (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)
+    aliases = depth = 0
+    for token in yaml.scan(data, Loader=loader):
+        if isinstance(token, yaml.AliasToken):
+            aliases += 1
+            if aliases > MAX_YAML_ALIASES:
+                raise TamperedModelError(
+                    f"{label} uses more than {MAX_YAML_ALIASES} YAML aliases; refused"
+                )
+        elif isinstance(token, opens):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise TamperedModelError(
+                    f"{label} nests deeper than {MAX_YAML_DEPTH} levels; refused"
+                )
+        elif isinstance(token, closes):
+            depth -= 1
 
 
 def _entry_dict(e: FileEntry) -> dict[str, Any]:

@@ -22,7 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from keel.exceptions import AlreadyExistsError, ConfigError, UnsafeModelError
+from keel.exceptions import (
+    AlreadyExistsError,
+    ConfigError,
+    TamperedModelError,
+    UnsafeModelError,
+    UnsafePathError,
+)
 from keel.models._flavor_base import Backend, LoadOptions
 from keel.models._flavors import flavor_for, flavor_named, live_backend
 from keel.models._manifest import MANIFEST_FILE, Manifest, hash_files, package_files
@@ -30,6 +36,7 @@ from keel.models._scan import scan_bytes, scan_file
 from keel.models._signature import ModelSignature, as_frame, enforce, infer_signature
 from keel.models._signing import SIGNATURE_FILE, Keyring, sign_package
 from keel.models._verify import Verified, verify_package
+from keel.store.paths import safe_relpath
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -223,7 +230,7 @@ class LoadedModel:
 def load_package(
     folder: str | os.PathLike[str],
     *,
-    trust: str = "warn",
+    trust: str = "strict",
     keyring: Keyring | None = None,
     allow_pickle: bool = False,
     trusted_types: Sequence[str] = (),
@@ -243,6 +250,8 @@ def load_package(
     trusted = frozenset(trusted_types)
     scan_package(root, allow_pickle, trusted, verified.contents)
     chosen = flavor or manifest.serve_flavor
+    for name, config in manifest.flavors.items():
+        confine(manifest, name, config)
     if chosen not in manifest.flavors:
         from keel.exceptions import InvalidArgumentError
 
@@ -264,6 +273,35 @@ def load_package(
         chosen = manifest.flavor
         backend = flavor_named(chosen).load(root, manifest.flavors[chosen], options)
     return LoadedModel(root, verified, backend, chosen)
+
+
+def confine(manifest: Manifest, flavor: str, config: Mapping[str, Any]) -> None:
+    """Every path a flavor reads must be a file (or folder of files) the manifest hashes.
+
+    The same relative-path check as the manifest's own file names; a path outside the
+    package, or to a file the manifest does not list, is refused by name.
+    """
+    listed = manifest.files
+    wanted: list[tuple[str, Any, bool]] = [
+        ("file", config.get("file"), False),
+        ("code", config.get("code"), True),
+    ]
+    artifacts = config.get("artifacts")
+    if isinstance(artifacts, Mapping):
+        wanted.extend((f"artifacts.{k}", v, True) for k, v in artifacts.items())
+    for key, value, may_be_folder in wanted:
+        if value is None:
+            continue
+        try:
+            rel = safe_relpath(str(value), what=f"the {flavor} flavor's {key}")
+        except UnsafePathError as exc:
+            raise TamperedModelError(f"{MANIFEST_FILE}: {exc}") from exc
+        inside = may_be_folder and any(p.startswith(rel + "/") for p in listed)
+        if rel not in listed and not inside:
+            raise TamperedModelError(
+                f"{MANIFEST_FILE}: the {flavor} flavor's {key} {rel!r} is not a file the "
+                "manifest hashes; refused"
+            )
 
 
 def scan_package(

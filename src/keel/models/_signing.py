@@ -116,6 +116,19 @@ class Keyring:
         self.trust(public)
         return public
 
+    def ensure_signing_key(self) -> PublicKey | None:
+        """Create this machine's signing key if there is none; returns it when created.
+
+        The new key's public half is trusted at once (:meth:`generate`), so packages this
+        user saves load under the strict policy, while anyone else's key stays untrusted.
+        """
+        if self.has_signing_key():
+            return None
+        try:
+            return self.generate()
+        except AlreadyExistsError:  # another process created it first
+            return None
+
     def signing_key(self) -> Any:
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
 

@@ -54,7 +54,7 @@ def check_policy(policy: str) -> TrustPolicy:
 def verify_package(
     folder: Path,
     *,
-    policy: str = "warn",
+    policy: str = "strict",
     keyring: Keyring | None = None,
     keep: Callable[[Manifest], Iterable[str]] | None = None,
 ) -> Verified:
@@ -93,13 +93,14 @@ def _apply_policy(info: SignatureInfo | None, policy: str, folder: Path) -> None
     if info is None:
         message = (
             f"the model package at {folder} is not signed, so keel cannot tell who made it; "
-            "sign it with `keel keys generate` then save with sign=True"
+            "sign it with `keel keys generate` then save with sign=True, or accept the risk "
+            "with trust='warn' (--trust warn)"
         )
     elif not info.trusted:
         message = (
             f"the model package at {folder} is signed by key {info.key_id} ({info.signer}), which "
             "this machine does not trust; if you trust that signer, run "
-            f"`keel keys trust <their public key file>`"
+            "`keel keys trust <their public key file>`"
         )
     else:
         return

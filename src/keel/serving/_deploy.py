@@ -94,7 +94,7 @@ def delete(store: Store, project: str, name: str) -> None:
     store.deployments.delete(store.projects.get_or_create(project).id, name)
 
 
-def load_model(store: Store, project: str, ref: str, *, trust: str = "warn") -> LoadedModel:
+def load_model(store: Store, project: str, ref: str, *, trust: str = "strict") -> LoadedModel:
     """Resolve ``ref`` (``churn@champion``, ``churn/3``) and load that version."""
     from keel.models._uri import parse_model_ref
 

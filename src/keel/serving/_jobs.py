@@ -45,9 +45,10 @@ class ModelLoader:
     store: Store
     project: str
     ref: str
+    trust: str = "strict"
 
     def __call__(self) -> LoadedModel:
-        return load_model(self.store, self.project, self.ref)
+        return load_model(self.store, self.project, self.ref, trust=self.trust)
 
     def __dask_tokenize__(self) -> tuple[str, str, str]:
         return ("keel-model", self.project, self.ref)
@@ -130,12 +131,13 @@ def prepare_batch(
     *,
     query: str | None = None,
     runner: str = "local",
+    trust: str = "strict",
 ) -> BatchJob:
     """Resolve and load ``model_ref`` and open ``input_`` (a file, folder, SQL URL with
     ``query``, or ``dataset:NAME@V``); ``runner="dask"`` reads a Parquet input there."""
     if runner not in RUNNERS:
         raise InvalidArgumentError(f"runner {runner!r} is unknown; use local or dask")
-    model = load_model(store, project, model_ref)
+    model = load_model(store, project, model_ref, trust=trust)
     source = None
     if runner == "local":
         source = open_input(input_, query=query, store=store, project=project)
@@ -156,6 +158,7 @@ def run_stream(
     idle_exit_s: float | None = None,
     log: bool = True,
     on_start: Callable[[str], None] | None = None,
+    trust: str = "strict",
 ) -> StreamStats:
     """Score the ``source`` stream into ``sink`` until SIGTERM/SIGINT (when run in the main
     thread), ``max_messages`` or ``idle_exit_s``; the prediction log is flushed at the end."""
@@ -165,7 +168,7 @@ def run_stream(
     name = consumer or f"{socket.gethostname()}-{os.getpid()}"
     src = parse_stream_url(source, default_consumer=name)
     dst = parse_stream_url(sink, default_consumer=name)
-    loaded = load_model(store, settings.project, model_ref)
+    loaded = load_model(store, settings.project, model_ref, trust=trust)
     plog = PredictionLog(settings.artifacts_uri) if log else None
     worker = StreamWorker(
         loaded,

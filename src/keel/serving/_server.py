@@ -54,7 +54,7 @@ def build_app(
         store = store or open_store(settings)
     if source is None:
         assert store is not None
-        source = RegistrySource(store, settings.project)
+        source = RegistrySource(store, settings.project, trust=settings.model_trust)
     updates = _store_updates(store, settings, spec.name) if follow_store and store else None
     metrics = ServingMetrics()
     runtime = DeploymentRuntime(spec, source, metrics, spec_updates=updates)

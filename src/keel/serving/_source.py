@@ -131,11 +131,11 @@ class _FunctionPredictor:
 class RegistrySource:
     """Models from keel's registry (:mod:`keel.models`): verified, scanned, signature-checked.
 
-    ``trust`` is the signature policy every load applies (``strict`` refuses unsigned or
-    unknown signers, ``warn`` loads them with a warning).
+    ``trust`` is the signature policy every load applies (``strict``, the default, refuses
+    unsigned or unknown signers; ``warn`` loads them with a warning; ``off`` skips it).
     """
 
-    def __init__(self, store: Store, project: str = "default", *, trust: str = "warn") -> None:
+    def __init__(self, store: Store, project: str = "default", *, trust: str = "strict") -> None:
         self._store = store
         self._project = project
         self._trust = trust
