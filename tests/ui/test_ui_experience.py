@@ -33,6 +33,12 @@ def test_numbers_are_rounded_with_the_full_value_on_hover() -> None:
     assert str(fmt_num(569.0)) == "569"
     assert str(fmt_num(0.5)) == "0.5"
     assert str(fmt_num(None)) == "-"
+    from keel.server.ui._render import fmt_value
+
+    long = "0.016666666666666666"
+    assert str(fmt_value(long)) == f'<span title="{long}">0.01667</span>'
+    assert str(fmt_value("20260101123")) == "20260101123"  # ids and seeds stay as they are
+    assert str(fmt_value("<b>")) == "&lt;b&gt;"
     assert str(fmt_num(1.5e-7)).endswith(">1.5e-7</span>") or str(fmt_num(1.5e-7)) == "1.5e-7"
 
 

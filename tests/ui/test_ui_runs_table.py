@@ -52,3 +52,23 @@ def test_filter_sort_columns_and_pages(as_reader: Session, ui_world: UIWorld) ->
     headers = page.locator("#runs-table thead th").all_inner_texts()
     assert headers[-1].strip() == "lr" and "auc" not in " ".join(headers)
     assert as_reader.errors == []
+
+
+def test_column_choice_is_remembered(as_reader: Session, ui_world: UIWorld) -> None:
+    from playwright.sync_api import expect
+
+    page = as_reader.page
+    path = f"/experiments/{ui_world.ids['many_exp']}?size=25"
+    as_reader.goto(path)
+    page.click("details.columns summary")
+    for box in page.locator("#columns-form input[type=checkbox]").all():
+        box.uncheck()
+    page.check('#columns-form input[value="params.depth"]')
+    page.click("#columns-form button")
+    page.wait_for_url("**cols=params.depth*")
+    as_reader.goto(path)  # no columns in the address: the remembered ones come back
+    page.wait_for_url("**cols=params.depth*")
+    headers = page.locator("#runs-table thead tr:last-child th")
+    expect(headers).to_have_count(7)
+    expect(headers.last).to_have_text("depth")
+    assert as_reader.errors == []

@@ -58,6 +58,7 @@ def environment() -> Any:
         when=fmt_time,
         duration=fmt_duration,
         num=fmt_num,
+        value=fmt_value,
         size=fmt_size,
         markdown=markdown,
         q=quote_path,
@@ -122,6 +123,21 @@ def fmt_num(value: Any) -> Markup:
     if isinstance(value, float) and math.isfinite(value) and float(short.replace(",", "")) != value:
         return Markup('<span title="{}">{}</span>').format(full, short)
     return Markup("{}").format(short)
+
+
+def fmt_value(value: Any) -> Markup:
+    """A param or tag: numeric text rounded like :func:`fmt_num` (full text on hover),
+    anything else as it is."""
+    if value is None:
+        return Markup("-")
+    text = str(value)
+    try:
+        number = float(text)
+    except ValueError:
+        return Markup("{}").format(text)
+    if not math.isfinite(number) or len(text) <= 8 or "." not in text:
+        return Markup("{}").format(text)
+    return Markup('<span title="{}">{}</span>').format(text, round_num(number))
 
 
 def fmt_size(n: int | None) -> str:
@@ -248,6 +264,7 @@ __all__ = [
     "fmt_num",
     "fmt_size",
     "fmt_time",
+    "fmt_value",
     "markdown",
     "page",
     "query_string",
