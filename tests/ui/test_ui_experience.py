@@ -72,7 +72,13 @@ def test_compare_colours_the_best_by_direction_and_labels_runs_apart(
     assert _cell_classes(html, "diff-table") == ["num best max", "num worst max",
                                                  "num worst min", "num best min"]  # fmt: skip
     assert f"same · {ids[0][:6]}" in html and f"same · {ids[1][:6]}" in html
-    assert 'id="compare-legend"' in html
+    assert 'id="compare-legend"' in html and 'id="image-gallery"' not in html  # no images
+    blob = sqlite_store.blobs.put_bytes(b"\x89PNG")
+    sqlite_store.artifacts.add(ids[1], [("plots/roc curve.png", blob)])
+    html = ui_client.get(f"/ui/p/default/compare?runs={','.join(ids)}", headers=HTML).text
+    gallery = html.split('id="image-gallery"', 1)[1].split("</table>", 1)[0]
+    assert f'src="/ui/p/default/runs/{ids[1]}/raw/plots/roc%20curve.png"' in gallery
+    assert gallery.count("<img") == 1
 
 
 def test_runs_table_counts_rounds_and_marks_the_best(ui_client: Any, sqlite_store: Store) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from uikit import Session, UIWorld  # type: ignore[import-not-found]
 
@@ -72,3 +73,23 @@ def test_column_choice_is_remembered(as_reader: Session, ui_world: UIWorld) -> N
     expect(headers).to_have_count(7)
     expect(headers.last).to_have_text("depth")
     assert as_reader.errors == []
+
+
+def test_names_stay_in_view_while_the_table_scrolls_sideways(
+    browser: Any, ui_world: UIWorld
+) -> None:
+    session = Session(browser, ui_world, "rita", viewport=(390, 844))
+    page = session.page
+    try:
+        session.goto(f"/experiments/{ui_world.ids['many_exp']}?size=25")
+        name = page.locator("#runs-table tbody td.name").first
+        before = name.bounding_box()
+        scroll = "el => { el.scrollLeft = 400; return el.scrollLeft; }"
+        moved = page.locator(".table-wrap").evaluate(scroll)
+        after = name.bounding_box()
+        assert moved > 0 and before is not None and after is not None
+        assert after["x"] == before["x"]  # sticky: the name column does not scroll away
+        assert name.evaluate("el => getComputedStyle(el).whiteSpace") == "nowrap"
+        assert session.errors == []
+    finally:
+        session.close()

@@ -118,6 +118,10 @@ def test_compare_has_one_wrapping_legend_distinct_colours_and_unique_labels(
         assert not any(t.startswith("-0.9") for t in ticks), ticks
         best = page.locator("#diff-table td.best").all_inner_texts()
         assert any(t.startswith("0.9") for t in best)  # final_accuracy: highest is best
+        images = page.locator("#image-gallery img")
+        expect(images).to_have_count(3)
+        images.first.scroll_into_view_if_needed()
+        expect(images.first).to_have_js_property("naturalWidth", 16)
         session.shot("compare-twins")
         assert session.errors == []
     finally:

@@ -11,6 +11,7 @@ import math
 from collections import Counter
 from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Depends, Query, Request
 from starlette.responses import Response
@@ -38,6 +39,8 @@ MAX_KEY = 250
 EXACT_UP_TO = 10
 DEFAULT_POINTS = 100
 PREFETCH_KEYS = 50
+GALLERY_RUNS = 12
+GALLERY_PATHS = 12
 
 
 def _number(text: str | None) -> float | None:
@@ -100,6 +103,21 @@ def _parallel(
     return {"axes": axes, "metrics": metric_keys, "runs": rows}
 
 
+def gallery(view: ProjectView, runs: list[Run]) -> list[tuple[str, dict[str, str]]]:
+    """Images the compared runs logged, by path: ``[(path, {run id: raw URL})]``, the paths
+    most runs share first (the same plot from each run, side by side)."""
+    from keel.server.ui._artifacts import IMAGES, suffix
+
+    by_path: dict[str, dict[str, str]] = {}
+    for run in runs[:GALLERY_RUNS]:
+        for art in view.guard.st.store.artifacts.list(run.id):
+            if suffix(art.path) in IMAGES:
+                url = f"{view.base}/runs/{run.id}/raw/{quote(art.path)}"
+                by_path.setdefault(art.path, {})[run.id] = url
+    ordered = sorted(by_path.items(), key=lambda item: (-len(item[1]), item[0]))
+    return ordered[:GALLERY_PATHS]
+
+
 @router.get("/ui/p/{project}/compare")
 def compare_page(
     request: Request,
@@ -120,6 +138,8 @@ def compare_page(
     context = view.context(
         runs=found,
         names=names,
+        gallery=gallery(view, found),
+        gallery_runs=found[:GALLERY_RUNS],
         run_ids=",".join(ids),
         chart_keys=chart_keys,
         data={
