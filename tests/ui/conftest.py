@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -84,3 +85,17 @@ def anonymous(browser: Any, ui_world: UIWorld) -> Iterator[Session]:
     s = Session(browser, ui_world, None)
     yield s
     s.close()
+
+
+@pytest.fixture
+def ui_client(sqlite_store: Any) -> Iterator[Any]:
+    """The server app in-process (no auth) over a fresh SQLite store."""
+    from keel.server import ServerOptions, create_app
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*httpx2.*")
+        from starlette.testclient import TestClient
+
+    options = ServerOptions(allowed_hosts=("testserver",))
+    with TestClient(create_app(sqlite_store.settings, options, store=sqlite_store)) as client:
+        yield client

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,6 @@ from keel.store.metric_sampling import sample_history
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message=".*httpx2.*")
-    from starlette.testclient import TestClient
 
 
 def test_comments_add_list_delete(store: Store) -> None:
@@ -104,15 +102,6 @@ def test_markdown_escapes_html_and_refuses_script_links() -> None:
     html = str(markdown("# T\n<script>x()</script> [a](javascript:alert(1)) **b**"))
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert 'href="javascript' not in html and "<strong>b</strong>" in html
-
-
-@pytest.fixture
-def ui_client(sqlite_store: Store) -> Iterator[Any]:
-    from keel.server import ServerOptions, create_app
-
-    options = ServerOptions(allowed_hosts=("testserver",))
-    with TestClient(create_app(sqlite_store.settings, options, store=sqlite_store)) as client:
-        yield client
 
 
 def test_pages_carry_csp_and_raw_artifacts_are_sandboxed(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from uikit import Session, UIWorld  # type: ignore[import-not-found]
 
@@ -22,11 +23,11 @@ def test_filter_sort_columns_and_pages(as_reader: Session, ui_world: UIWorld) ->
     assert len(_names(as_reader)) == 25
     page.click("#next-page")
     page.wait_for_selector("#prev-page")
-    assert len(_names(as_reader)) == 25 and "runs 26\u201350" in page.content()
+    assert len(_names(as_reader)) == 25 and "26\u201350 of 60 runs" in page.content()
     page.click("#next-page")
     assert len(_names(as_reader)) == 10 and page.locator("#next-page").count() == 0
     page.click("#prev-page")
-    assert "runs 26\u201350" in page.content()
+    assert "26\u201350 of 60 runs" in page.content()
 
     page.fill('#run-filter input[name="filter"]', "metrics.auc > 0.9 and params.depth = '3'")
     page.click("#run-filter button")
@@ -52,3 +53,43 @@ def test_filter_sort_columns_and_pages(as_reader: Session, ui_world: UIWorld) ->
     headers = page.locator("#runs-table thead th").all_inner_texts()
     assert headers[-1].strip() == "lr" and "auc" not in " ".join(headers)
     assert as_reader.errors == []
+
+
+def test_column_choice_is_remembered(as_reader: Session, ui_world: UIWorld) -> None:
+    from playwright.sync_api import expect
+
+    page = as_reader.page
+    path = f"/experiments/{ui_world.ids['many_exp']}?size=25"
+    as_reader.goto(path)
+    page.click("details.columns summary")
+    for box in page.locator("#columns-form input[type=checkbox]").all():
+        box.uncheck()
+    page.check('#columns-form input[value="params.depth"]')
+    page.click("#columns-form button")
+    page.wait_for_url("**cols=params.depth*")
+    as_reader.goto(path)  # no columns in the address: the remembered ones come back
+    page.wait_for_url("**cols=params.depth*")
+    headers = page.locator("#runs-table thead tr:last-child th")
+    expect(headers).to_have_count(7)
+    expect(headers.last).to_have_text("depth")
+    assert as_reader.errors == []
+
+
+def test_names_stay_in_view_while_the_table_scrolls_sideways(
+    browser: Any, ui_world: UIWorld
+) -> None:
+    session = Session(browser, ui_world, "rita", viewport=(390, 844))
+    page = session.page
+    try:
+        session.goto(f"/experiments/{ui_world.ids['many_exp']}?size=25")
+        name = page.locator("#runs-table tbody td.name").first
+        before = name.bounding_box()
+        scroll = "el => { el.scrollLeft = 400; return el.scrollLeft; }"
+        moved = page.locator(".table-wrap").evaluate(scroll)
+        after = name.bounding_box()
+        assert moved > 0 and before is not None and after is not None
+        assert after["x"] == before["x"]  # sticky: the name column does not scroll away
+        assert name.evaluate("el => getComputedStyle(el).whiteSpace") == "nowrap"
+        assert session.errors == []
+    finally:
+        session.close()

@@ -152,6 +152,7 @@ def _seed(store: Store) -> dict[str, Any]:
         run = store.runs.create(many.id, name=f"m{i:02d}")
         series = [Metric("auc", 0.5 + 0.008 * i - 0.1 * math.exp(-s / 20), s, 0) for s in range(40)]
         store.runs.log_batch(run.id, metrics=series, params={"depth": str(i % 7), "lr": str(i)})
+    twins = _twins(store, project.id)
     datasets = DatasetClient(store, project)
     frame = datasets.load("breast-cancer@1")
     datasets.log("breast-cancer", frame.assign(mean_radius=frame["mean_radius"] * 1.5))
@@ -159,7 +160,24 @@ def _seed(store: Store) -> dict[str, Any]:
         "predict", "breast-cancer-classifier@champion", "breast-cancer-classifier", 1.0
     )
     store.deployments.apply(project.id, "quickstart", {"models": ["champion"]}, [target])
-    return {"evil_run": evil.id, "evil_exp": evil_exp.id, "many_exp": many.id}
+    return {"evil_run": evil.id, "evil_exp": evil_exp.id, "many_exp": many.id, "twins": twins}
+
+
+def _twins(store: Store, project_id: int) -> list[str]:
+    """Six runs for the compare view: two share a name, one metric is a single final value,
+    and one param is set on only some runs."""
+    exp = store.experiments.create(project_id, "twins")
+    ids = []
+    for i, name in enumerate(["twin", "twin", "alpha", "beta", "gamma", "delta"]):
+        run = store.runs.create(exp.id, name=name)
+        curve = [Metric("val_loss", 1 / (s + 1 + i), s, 1_700_000_000_000 + s) for s in range(20)]
+        final = Metric("final_accuracy", 0.7 + 0.04 * i, 0, 1_700_000_100_000)
+        params = {"lr": str(0.1 / (i + 1))} | ({"depth": str(i)} if i % 2 else {})
+        store.runs.log_batch(run.id, metrics=[*curve, final], params=params)
+        if i < 3:
+            store.artifacts.add(run.id, [("plots/confusion.png", store.blobs.put_bytes(_png()))])
+        ids.append(run.id)
+    return ids
 
 
 def _users(store: Store) -> dict[str, str]:
@@ -216,9 +234,17 @@ def chromium_or_skip() -> str:
 class Session:
     """One browser context signed in as one user, collecting console errors."""
 
-    def __init__(self, browser: Any, world: UIWorld, user: str | None) -> None:
+    def __init__(
+        self,
+        browser: Any,
+        world: UIWorld,
+        user: str | None,
+        viewport: tuple[int, int] = (1400, 1000),
+        **context: Any,
+    ) -> None:
         self.world = world
-        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        size = {"width": viewport[0], "height": viewport[1]}
+        self.context = browser.new_context(viewport=size, **context)
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("pageerror", lambda exc: self.errors.append(f"pageerror: {exc}"))

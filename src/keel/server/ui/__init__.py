@@ -29,6 +29,7 @@ def _routers() -> list[object]:
         _lineage,
         _login,
         _models,
+        _notfound,
         _ops,
         _pipelines,
         _run,
@@ -46,6 +47,7 @@ def _routers() -> list[object]:
         _pipelines.router,
         _models.router,
         _ops.router,
+        _notfound.router,  # last: it answers every /ui/ path no other route took
     ]
 
 

@@ -8,8 +8,10 @@ its data lands), bucketed in the database to ``points`` per run.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Depends, Query, Request
 from starlette.responses import Response
@@ -24,6 +26,7 @@ from keel.server.ui._common import (
     run_ids_param,
     ui_router,
 )
+from keel.server.ui._direction import cell_class, directions, extremes
 from keel.server.ui._discussion import comments_context
 from keel.server.ui._render import page
 from keel.server.ui._run import encode_series, series_body, series_json, wants_gzip
@@ -36,6 +39,8 @@ MAX_KEY = 250
 EXACT_UP_TO = 10
 DEFAULT_POINTS = 100
 PREFETCH_KEYS = 50
+GALLERY_RUNS = 12
+GALLERY_PATHS = 12
 
 
 def _number(text: str | None) -> float | None:
@@ -48,29 +53,35 @@ def _number(text: str | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _table(runs: list[Run]) -> dict[str, Any]:
-    """Params (the differing ones) and latest metrics side by side, extremes marked."""
+def labels(runs: list[Run]) -> dict[str, str]:
+    """A label per run: its name, with a short id after it when two runs share a name."""
+    counts = Counter(r.name for r in runs)
+    return {r.id: f"{r.name} · {r.id[:6]}" if counts[r.name] > 1 else r.name for r in runs}
+
+
+def _table(runs: list[Run], exp_tags: list[dict[str, str]]) -> dict[str, Any]:
+    """Params (the differing ones) and latest metrics side by side, best and worst marked
+    by each metric's direction (see :mod:`keel.server.ui._direction`)."""
     param_keys = sorted({k for r in runs for k in r.params})
     metric_keys = sorted({k for r in runs for k in r.metrics})
     differing = [k for k in param_keys if len({r.params.get(k) for r in runs}) > 1]
     same = [k for k in param_keys if k not in differing]
-    high: dict[str, float] = {}
-    low: dict[str, float] = {}
-    for key in metric_keys:
-        values = [v for r in runs if (v := r.metrics.get(key)) is not None and math.isfinite(v)]
-        if len(set(values)) > 1:
-            high[key], low[key] = max(values), min(values)
+    lower = directions(metric_keys, [r.tags for r in runs] + exp_tags)
+    ext = extremes({k: [r.metrics.get(k) for r in runs] for k in metric_keys}, lower)
     return {
         "differing": differing,
         "same": same,
         "metric_keys": metric_keys,
-        "high": high,
-        "low": low,
+        "lower": lower,
+        "mark": lambda key, value: cell_class(ext.get(key), value),
     }
 
 
-def _parallel(runs: list[Run], differing: list[str], metric_keys: list[str]) -> dict[str, Any]:
-    """Data for the parallel-coordinates chart: numeric axes where every value parses."""
+def _parallel(
+    runs: list[Run], differing: list[str], metric_keys: list[str], names: dict[str, str]
+) -> dict[str, Any]:
+    """Data for the parallel-coordinates chart: numeric axes where every value parses;
+    a run without a param keeps its line, drawn through the axis's "missing" mark."""
     axes = []
     for key in differing:
         values = [r.params.get(key) for r in runs]
@@ -79,7 +90,7 @@ def _parallel(runs: list[Run], differing: list[str], metric_keys: list[str]) -> 
     rows = [
         {
             "id": r.id,
-            "name": r.name,
+            "name": names[r.id],
             "params": {key: r.params.get(key) for key in differing},
             "metrics": {
                 k: (v if math.isfinite(v) else None)
@@ -90,6 +101,21 @@ def _parallel(runs: list[Run], differing: list[str], metric_keys: list[str]) -> 
         for r in runs
     ]
     return {"axes": axes, "metrics": metric_keys, "runs": rows}
+
+
+def gallery(view: ProjectView, runs: list[Run]) -> list[tuple[str, dict[str, str]]]:
+    """Images the compared runs logged, by path: ``[(path, {run id: raw URL})]``, the paths
+    most runs share first (the same plot from each run, side by side)."""
+    from keel.server.ui._artifacts import IMAGES, suffix
+
+    by_path: dict[str, dict[str, str]] = {}
+    for run in runs[:GALLERY_RUNS]:
+        for art in view.guard.st.store.artifacts.list(run.id):
+            if suffix(art.path) in IMAGES:
+                url = f"{view.base}/runs/{run.id}/raw/{quote(art.path)}"
+                by_path.setdefault(art.path, {})[run.id] = url
+    ordered = sorted(by_path.items(), key=lambda item: (-len(item[1]), item[0]))
+    return ordered[:GALLERY_PATHS]
 
 
 @router.get("/ui/p/{project}/compare")
@@ -103,18 +129,25 @@ def compare_page(
     ids = run_ids_param(runs)
     found = guard.st.store.runs.get_many(ids)  # NotFoundError names a missing run
     check_found_runs(view, found)
-    table = _table(found)
+    exps = {r.info.experiment_id for r in found}
+    exp_tags = [guard.st.store.experiments.get(e).tags for e in sorted(exps)]
+    table = _table(found, exp_tags)
+    names = labels(found)
     chart_keys = [k for k in table["metric_keys"] if not k.startswith("system.")]
     subject = compare_subject(ids)
     context = view.context(
         runs=found,
+        names=names,
+        gallery=gallery(view, found),
+        gallery_runs=found[:GALLERY_RUNS],
         run_ids=",".join(ids),
         chart_keys=chart_keys,
         data={
-            "runs": [{"id": r.id, "name": r.name} for r in found],
+            "runs": [{"id": r.id, "name": names[r.id]} for r in found],
             "keys": chart_keys,
+            "lower": {k: table["lower"][k] for k in table["metric_keys"]},
             "src": f"{view.base}/compare/series?runs={','.join(ids)}",
-            "parallel": _parallel(found, table["differing"], table["metric_keys"]),
+            "parallel": _parallel(found, table["differing"], table["metric_keys"], names),
         },
         comment_runs=",".join(ids),
         **table,

@@ -6,6 +6,11 @@ so a page costs the same for a 10-row CSV as for a billion-row table.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
 from fastapi import Depends, Query, Request
 from starlette.responses import Response
 
@@ -15,6 +20,68 @@ from keel.server.ui._render import page
 
 router = ui_router()
 MAX_FILES = 500
+MAX_SAMPLE_ROWS = 20
+MAX_VERSION_RUNS = 50
+#: Quantile edges a profile stores, and the share of values between neighbouring edges.
+EDGES = ("min", "p5", "p25", "p50", "p75", "p95", "max")
+MASS = (0.05, 0.20, 0.25, 0.25, 0.20, 0.05)
+W, H = 160.0, 36.0
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    w: float
+    h: float
+    title: str
+
+
+def histogram(profile: dict[str, Any]) -> list[Bar]:
+    """Bars for a column's distribution from what its stored profile holds: for numbers,
+    the share of values between stored quantiles drawn as density (area = share); for
+    categories, the top values' counts. Empty when the profile has neither."""
+    if profile.get("top"):
+        return _top_bars(profile["top"][:10], profile.get("count") or 0)
+    quantiles = profile.get("quantiles") or {}
+    edges = [profile.get("min"), *(quantiles.get(k) for k in EDGES[1:-1]), profile.get("max")]
+    if not all(isinstance(e, int | float) and math.isfinite(e) for e in edges):
+        return []
+    lo, hi = float(edges[0]), float(edges[-1])  # type: ignore[arg-type]
+    if hi <= lo:
+        return [Bar(0, 0, W, H, f"every value is {lo:g}")]
+    span, min_w = hi - lo, (hi - lo) / 60
+    parts = [(float(a), max(float(b) - float(a), min_w), m)  # type: ignore[arg-type]
+             for a, b, m in zip(edges, edges[1:], MASS, strict=False)]  # fmt: skip
+    top = max(m / w for _a, w, m in parts)
+    out = []
+    for (a, w, m), (first, last) in zip(parts, pairwise(EDGES), strict=False):
+        h = H * (m / w) / top
+        title = f"{first} to {last}: {a:.4g} to {a + w:.4g} ({m:.0%} of values)"
+        out.append(Bar((a - lo) / span * W, H - h, max(w / span * W, 1.0), h, title))
+    return out
+
+
+def _top_bars(top: list[dict[str, Any]], count: int) -> list[Bar]:
+    most = max(int(t["count"]) for t in top) or 1
+    width = W / len(top)
+    out = []
+    for i, t in enumerate(top):
+        h = H * int(t["count"]) / most
+        share = f" ({int(t['count']) / count:.0%})" if count else ""
+        out.append(Bar(i * width, H - h, width * 0.85, h, f"{t['value']}: {t['count']}{share}"))
+    return out
+
+
+def sample_rows(profile: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """(columns, rows) of the sample a profile stores, if it stores one."""
+    sample = profile.get("sample")
+    if isinstance(sample, dict) and isinstance(sample.get("rows"), list):
+        return list(sample.get("columns") or []), sample["rows"][:MAX_SAMPLE_ROWS]
+    if isinstance(sample, list) and sample and isinstance(sample[0], dict):
+        columns = list(sample[0])
+        return columns, [[r.get(c) for c in columns] for r in sample[:MAX_SAMPLE_ROWS]]
+    return [], []
 
 
 @router.get("/ui/p/{project}/datasets")
@@ -41,15 +108,33 @@ def dataset_page(
     runs = []
     for run_id, direction in store.datasets.runs_of(current.id):
         runs.append((direction, store.runs.get_info(run_id)))
+    ordered = sorted(versions, key=lambda v: v.version, reverse=True)
+    profile = current.profile or {}
+    columns = profile.get("columns", {})
+    sample_columns, sample = sample_rows(profile)
     context = view.context(
         dataset=dataset,
-        versions=sorted(versions, key=lambda v: v.version, reverse=True),
+        versions=ordered,
+        by_run={v.version: _run_of(store, v) for v in ordered[:MAX_VERSION_RUNS]},
         current=current,
-        columns=(current.profile or {}).get("columns", {}),
+        columns=columns,
+        histograms={name: histogram(p) for name, p in columns.items()},
+        hist_size=(W, H),
+        sample_columns=sample_columns,
+        sample=sample,
         files=files,
         runs=runs,
     )
     return page(request, "dataset.html", context)
+
+
+def _run_of(store: Any, version: Any) -> str | None:
+    """The run that made a version: the one recorded with it, else a run that logged it
+    as an output, else one that read it."""
+    if version.run_id:
+        return str(version.run_id)
+    links = sorted(store.datasets.runs_of(version.id), key=lambda r: r[1] != "output")
+    return links[0][0] if links else None
 
 
 @router.get("/ui/p/{project}/datasets/{name}/diff")

@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, unquote, urlencode
 
 from fastapi import Request
 from fastapi.routing import APIRoute
@@ -58,6 +58,7 @@ def environment() -> Any:
         when=fmt_time,
         duration=fmt_duration,
         num=fmt_num,
+        value=fmt_value,
         size=fmt_size,
         markdown=markdown,
         q=quote_path,
@@ -96,14 +97,47 @@ def fmt_duration(ms: float | None) -> str:
     return f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h"
 
 
-def fmt_num(value: Any) -> str:
+def round_num(value: Any) -> str:
+    """A number as people read it: floats to 4 significant digits, integers with
+    thousands separators; anything else as text."""
     if value is None:
         return "-"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        return f"{value:.6g}"
-    return str(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "∞" if value > 0 else "-∞"
+    if value == int(value) and abs(value) < 1e15:
+        return f"{int(value):,}"
+    text = f"{value:.4g}"
+    return text.replace("e+0", "e+").replace("e-0", "e-")
+
+
+def fmt_num(value: Any) -> Markup:
+    """:func:`round_num` with the full value on hover when rounding dropped digits."""
+    short = round_num(value)
+    full = repr(value) if isinstance(value, float) else str(value)
+    if isinstance(value, float) and math.isfinite(value) and float(short.replace(",", "")) != value:
+        return Markup('<span title="{}">{}</span>').format(full, short)
+    return Markup("{}").format(short)
+
+
+def fmt_value(value: Any) -> Markup:
+    """A param or tag: numeric text rounded like :func:`fmt_num` (full text on hover),
+    anything else as it is."""
+    if value is None:
+        return Markup("-")
+    text = str(value)
+    try:
+        number = float(text)
+    except ValueError:
+        return Markup("{}").format(text)
+    if not math.isfinite(number) or len(text) <= 8 or "." not in text:
+        return Markup("{}").format(text)
+    return Markup('<span title="{}">{}</span>').format(text, round_num(number))
 
 
 def fmt_size(n: int | None) -> str:
@@ -143,11 +177,42 @@ def page(
             user=who.name if who is not None and who.user is not None else "",
             auth=request.app.state.keel.options.auth,
             csrf=codec(request).csrf(session_of(request)),
+            switch=visible_projects(request),
             **context,
         )
     )
     response = HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
     return apply_cookie(request, response)
+
+
+def visible_projects(request: Request) -> list[str]:
+    """Names of the projects the caller may open (the nav's project switcher)."""
+    who = getattr(request.state, "principal", None)
+    if who is None:
+        return []
+    projects = request.app.state.keel.store.projects.list()
+    return sorted(p.name for p in projects if who.role_in(p.id) is not None)
+
+
+def _project_frame(request: Request) -> dict[str, Any]:
+    """The project nav for an error inside a project the caller may see (else nothing)."""
+    from keel.server.ui._common import NAV, project_base
+
+    name = request.path_params.get("project")
+    if name is None and request.url.path.startswith("/ui/p/"):
+        name = unquote(request.url.path.removeprefix("/ui/p/").split("/", 1)[0])
+    if not isinstance(name, str) or name not in visible_projects(request):
+        return {}
+    who = request.state.principal
+    project = request.app.state.keel.store.projects.get(name)
+    return {
+        "project": project,
+        "base": project_base(name),
+        "section": "",
+        "nav": NAV,
+        "role": str(who.role_in(project.id) or ""),
+        "can_write": False,
+    }
 
 
 def wants_html(request: Request) -> bool:
@@ -167,7 +232,8 @@ def error_page(request: Request, exc: Exception) -> Response:
         )
     if not hasattr(request.state, "ui_session"):
         return HTMLResponse(message, status_code=status, headers=PAGE_HEADERS)
-    return page(request, "error.html", {"status": status, "message": message}, status=status)
+    context = {"status": status, "message": message, **_project_frame(request)}
+    return page(request, "error.html", context, status=status)
 
 
 class UIRoute(APIRoute):
@@ -198,8 +264,11 @@ __all__ = [
     "fmt_num",
     "fmt_size",
     "fmt_time",
+    "fmt_value",
     "markdown",
     "page",
     "query_string",
+    "round_num",
+    "visible_projects",
     "wants_html",
 ]

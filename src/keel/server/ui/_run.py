@@ -18,7 +18,7 @@ from keel.exceptions import NotFoundError
 from keel.server._auth import Guard, reader, writer
 from keel.server._json import JSON, dumps
 from keel.server._types import Loose
-from keel.server.ui._artifacts import preview, raw_response, suffix, tree
+from keel.server.ui._artifacts import IMAGES, Preview, preview, raw_response, suffix, tree
 from keel.server.ui._common import ProjectView, check_runs, open_project, ui_router
 from keel.server.ui._discussion import comments_context
 from keel.server.ui._render import page
@@ -39,6 +39,10 @@ ENV_TAGS = (
     ("interpreter", "keel.python.executable"),
 )
 MAX_LISTED = 5000
+INLINE_IMAGES = 24
+INLINE_TABLES = 3
+INLINE_ROWS = 10
+INLINE_TABLE_BYTES = {".csv": 1 << 20, ".tsv": 1 << 20, ".parquet": 16 << 20}
 GZIP_OVER = 8192
 
 
@@ -133,12 +137,31 @@ def run_page(
         diff=diff,
         metric_keys=sorted(run.metrics),
         artifacts=tree(artifacts[:MAX_LISTED]),
+        images=[a for a in artifacts if suffix(a.path) in IMAGES][:INLINE_IMAGES],
+        tables=_inline_tables(store, artifacts),
         artifact_count=len(artifacts),
         datasets=_datasets(view, run_id),
         models=_models(view, run_id),
         **comments_context(view, "run", run_id, f"{view.base}/runs/{run_id}"),
     )
     return page(request, "run.html", context)
+
+
+def _inline_tables(store: Any, artifacts: list[Any]) -> list[tuple[Any, Preview]]:
+    """The first few small CSV/TSV/Parquet artifacts with their first rows, for the run
+    page (the artifact page shows more)."""
+    out = []
+    for art in artifacts:
+        limit = INLINE_TABLE_BYTES.get(suffix(art.path))
+        if limit is None or art.size > limit:
+            continue
+        shown = preview(store.blobs, art)
+        if shown.kind == "table":
+            shown.rows = shown.rows[:INLINE_ROWS]
+            out.append((art, shown))
+        if len(out) == INLINE_TABLES:
+            break
+    return out
 
 
 def _text_artifact(store: Any, run_id: str, path: str) -> str:

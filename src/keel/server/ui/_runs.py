@@ -15,14 +15,17 @@ from starlette.responses import RedirectResponse, Response
 
 from keel.exceptions import InvalidArgumentError
 from keel.server._auth import Guard, Principal, authenticated, reader
+from keel.server.ui import _counts
 from keel.server.ui._common import open_project, project_base, ui_router
+from keel.server.ui._direction import cell_class, directions, extremes
 from keel.server.ui._render import page
-from keel.store import Run
+from keel.store import Experiment, Run
 
 router = ui_router()
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_COLUMNS = 6
 RUN_ATTRS = ("status", "user", "start_time", "end_time")
+ENTITY_ORDER = ("metrics", "params", "tags")
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,11 @@ async def root() -> Response:
 def projects(request: Request, who: Principal = Depends(authenticated)) -> Response:
     st = request.app.state.keel
     visible = [p for p in st.store.projects.list() if who.role_in(p.id) is not None]
-    rows = [(p, str(who.role_in(p.id)), project_base(p.name)) for p in visible]
+    activity = _counts.by_project(st.store.db, [p.id for p in visible])
+    rows = [
+        (p, str(who.role_in(p.id)), project_base(p.name), activity.get(p.id, _counts.Activity()))
+        for p in visible
+    ]
     return page(request, "projects.html", {"projects": rows})
 
 
@@ -101,7 +108,9 @@ def project_home(project: str, guard: Guard = Depends(reader)) -> Response:
 def experiments(request: Request, project: str, guard: Guard = Depends(reader)) -> Response:
     view = open_project(guard, project, "experiments")
     exps = guard.st.store.experiments.list(view.project.id)
-    return page(request, "experiments.html", view.context(experiments=exps))
+    activity = _counts.by_experiment(guard.st.store.db, [e.id for e in exps])
+    rows = [(e, activity.get(e.id, _counts.Activity())) for e in exps]
+    return page(request, "experiments.html", view.context(experiments=rows))
 
 
 @router.get("/ui/p/{project}/experiments/{experiment_id}")
@@ -126,8 +135,10 @@ def runs_table(
     size = size if size in PAGE_SIZES else 50
     columns = parse_columns([c for c in cols if c])
     runs, next_token, error = _search(guard, exp.id, filter, order, size, page_token)
+    total = 0 if error else _counts.count_runs(guard.st.store.db, exp.id, filter.strip() or None)
     if not columns:
         columns = _default_columns(runs)
+    columns = sorted(columns, key=lambda c: ENTITY_ORDER.index(c.entity))
     params = {"filter": filter, "order": order, "cols": [c.ref for c in columns], "size": size}
     context = view.context(
         experiment=exp,
@@ -145,6 +156,9 @@ def runs_table(
         size=size,
         sizes=PAGE_SIZES,
         sort_link=lambda key: _sort_link(order, key),
+        total=total,
+        groups=_groups(columns),
+        **_best(exp, runs, columns),
     )
     return page(request, "runs.html", context)
 
@@ -165,6 +179,29 @@ def _search(
     except InvalidArgumentError as exc:
         return [], None, str(exc)
     return page.runs, page.next_page_token, ""
+
+
+def _groups(columns: list[Column]) -> list[tuple[str, int]]:
+    """Header groups over the chosen columns: (``metrics``, 3), (``params``, 2) ..."""
+    out: list[tuple[str, int]] = []
+    for c in columns:
+        if out and out[-1][0] == c.entity:
+            out[-1] = (c.entity, out[-1][1] + 1)
+        else:
+            out.append((c.entity, 1))
+    return out
+
+
+def _best(exp: Experiment, runs: list[Run], columns: list[Column]) -> dict[str, Any]:
+    """Which way each metric column is better, and a cell-class function marking the best
+    and worst value on the page."""
+    keys = [c.key for c in columns if c.entity == "metrics"]
+    lower = directions(keys, [r.tags for r in runs] + [exp.tags])
+    ext = extremes({k: [r.metrics.get(k) for r in runs] for k in keys}, lower)
+    return {
+        "lower": lower,
+        "mark": lambda key, value: cell_class(ext.get(key), value),
+    }
 
 
 def _sort_link(order: str, key: str) -> str:

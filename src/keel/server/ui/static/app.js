@@ -66,6 +66,26 @@
     }
   });
 
+  /* The runs table's column chooser remembers the last choice per experiment (in this
+     browser): a visit without chosen columns opens with the remembered ones. */
+  function remembered(form) {
+    if (!form || !window.localStorage) return;
+    const key = form.dataset.remember;
+    form.addEventListener("submit", function () {
+      const cols = Array.from(form.querySelectorAll('input[name="cols"]'))
+        .filter(function (i) { return (i.type !== "checkbox" || i.checked) && i.value.trim(); })
+        .map(function (i) { return i.value.trim(); });
+      try { localStorage.setItem(key, JSON.stringify(cols)); } catch (e) { /* storage full or off */ }
+    });
+    const url = new URL(location.href);
+    if (url.searchParams.has("cols")) return;
+    let saved = null;
+    try { saved = JSON.parse(localStorage.getItem(key) || "null"); } catch (e) { saved = null; }
+    if (!Array.isArray(saved) || !saved.length) return;
+    saved.forEach(function (c) { url.searchParams.append("cols", String(c)); });
+    location.replace(url.toString());
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     const all = document.getElementById("select-all");
     if (all) {
@@ -81,6 +101,7 @@
         location.assign(compare.dataset.base + "/compare?runs=" + encodeURIComponent(ids.join(",")));
       });
     }
+    remembered(document.getElementById("columns-form"));
     if (location.hash.startsWith("#comment-")) {
       const target = document.getElementById(location.hash.slice(1));
       if (target) target.classList.add("highlight");

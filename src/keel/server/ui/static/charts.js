@@ -2,11 +2,48 @@
    Series arrive already bucketed by the server: {steps, ts, mean, low, high} per run. */
 (function () {
   "use strict";
-  const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c",
-                   "#0891b2", "#ca8a04", "#db2777", "#4b5563", "#65a30d"];
+  // ten colours told apart easily (also in app.css as .c0-.c9); past ten, hues spread
+  // by the golden angle so neighbours never share a colour
+  const PALETTE = ["#2563eb", "#ea580c", "#16a34a", "#dc2626", "#9333ea",
+                   "#0891b2", "#ca8a04", "#db2777", "#65a30d", "#64748b"];
   const PAD = { left: 52, right: 10, top: 22, bottom: 28 };
 
-  function color(i) { return PALETTE[i % PALETTE.length]; }
+  function color(i) {
+    if (i < PALETTE.length) return PALETTE[i];
+    return "hsl(" + Math.round((i * 137.508) % 360) + ",62%,48%)";
+  }
+
+  /* Text and grid colours from the page's CSS variables (dark mode follows the system). */
+  function theme() {
+    const css = getComputedStyle(document.documentElement);
+    const v = function (name, fallback) { return (css.getPropertyValue(name) || "").trim() || fallback; };
+    return { fg: v("--fg", "#111827"), muted: v("--muted", "#6b7280"), grid: v("--line", "#e5e7eb") };
+  }
+
+  /* One value per series (a final score, not a curve): a bar per run with its number. */
+  function bars(ctx, lines, w, h, t) {
+    const items = [];
+    lines.forEach(function (l) {
+      for (let i = l.ys.length - 1; i >= 0; i--) {
+        if (l.ys[i] !== null) { items.push({ v: l.ys[i], color: l.color, label: l.label }); return; }
+      }
+    });
+    let lo = Math.min(0, Math.min.apply(null, items.map(function (it) { return it.v; })));
+    let hi = Math.max(0, Math.max.apply(null, items.map(function (it) { return it.v; })));
+    if (!(hi > lo)) hi = lo + 1;
+    const left = 8, right = 64, top = PAD.top + 2, rowH = Math.min(22, (h - top - 6) / Math.max(1, items.length));
+    const sx = function (x) { return left + (x - lo) / (hi - lo) * (w - left - right); };
+    const hits = [];
+    items.forEach(function (it, k) {
+      const y = top + k * rowH, x0 = sx(Math.min(0, it.v)), x1 = sx(Math.max(0, it.v));
+      ctx.fillStyle = it.color;
+      ctx.fillRect(x0, y + 2, Math.max(1, x1 - x0), rowH - 5);
+      ctx.fillStyle = t.fg;
+      ctx.fillText(fmt(it.v, "y"), Math.min(x1 + 4, w - right + 4), y + rowH / 2 + 3);
+      hits.push({ y0: y, y1: y + rowH, item: it });
+    });
+    return { bars: hits };
+  }
 
   /* TensorBoard's debiased exponential moving average; nulls stay gaps. */
   function smooth(ys, weight) {
@@ -89,15 +126,20 @@
     ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
     ctx.clearRect(0, 0, w, h);
     ctx.font = "11px system-ui, sans-serif";
-    ctx.fillStyle = "#111827";
+    const t = theme();
+    ctx.fillStyle = t.fg;
     ctx.fillText(title, PAD.left, 14);
-    if (!lines.length) { ctx.fillStyle = "#6b7280"; ctx.fillText("no data", PAD.left, h / 2); return null; }
+    if (!lines.length) { ctx.fillStyle = t.muted; ctx.fillText("no data", PAD.left, h / 2); return null; }
+    const single = lines.every(function (l) {
+      return l.ys.filter(function (y) { return y !== null; }).length <= 1;
+    });
+    if (single) return bars(ctx, lines, w, h, t);
     const band = lines.length <= 3;
     const e = extent(lines, band);
     const pw = w - PAD.left - PAD.right, ph = h - PAD.top - PAD.bottom;
     const sx = function (x) { return PAD.left + (x - e.x0) / (e.x1 - e.x0) * pw; };
     const sy = function (y) { return PAD.top + ph - (y - e.y0) / (e.y1 - e.y0) * ph; };
-    ctx.strokeStyle = "#e5e7eb"; ctx.fillStyle = "#6b7280"; ctx.lineWidth = 1;
+    ctx.strokeStyle = t.grid; ctx.fillStyle = t.muted; ctx.lineWidth = 1;
     niceTicks(e.y0, e.y1, 4).forEach(function (t) {
       const y = Math.round(sy(t)) + 0.5;
       ctx.beginPath(); ctx.moveTo(PAD.left, y); ctx.lineTo(w - PAD.right, y); ctx.stroke();
@@ -153,7 +195,7 @@
     const readout = document.createElement("figcaption");
     readout.className = "readout muted small";
     box.appendChild(canvas); box.appendChild(readout);
-    if (series.length > 1 && series.length <= 12) {
+    if (opts.legend !== false && series.length > 1 && series.length <= 12) {
       const legend = document.createElement("div");
       legend.className = "legend small";
       series.forEach(function (s) {
@@ -180,6 +222,11 @@
       if (!geo) return;
       const r = canvas.getBoundingClientRect();
       const mx = ev.clientX - r.left, my = ev.clientY - r.top;
+      if (geo.bars) {
+        const hit = geo.bars.find(function (b) { return my >= b.y0 && my < b.y1; });
+        if (hit) readout.textContent = hit.item.label + " · " + hit.item.v;
+        return;
+      }
       let best = null, bestD = Infinity;
       geo.lines.forEach(function (l) {
         for (let i = 0; i < l.xs.length; i++) {
@@ -191,6 +238,7 @@
       if (best) readout.textContent = best[0].label + " · x=" + fmt(best[0].xs[best[1]], "y") + " · " + fmt(best[0].ys[best[1]], "y");
     });
     box.render = render;
+    box.single = function () { return !!(geo && geo.bars); };
     return box;
   }
 

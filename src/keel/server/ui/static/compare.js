@@ -20,6 +20,10 @@
     if (!box || !data.keys.length) { if (box) box.dataset.done = "0"; return; }
     const names = {}, colors = {};
     data.runs.forEach(function (r, i) { names[r.id] = r.name; colors[r.id] = KeelCharts.color(i); });
+    // one shared legend (in the page) for every chart: give its swatches the chart colours
+    document.querySelectorAll("[data-run]").forEach(function (sw) {
+      if (colors[sw.dataset.run]) sw.style.background = colors[sw.dataset.run];
+    });
     const charts = [], slots = {};
     data.keys.forEach(function (key) {
       const slot = document.createElement("div");
@@ -46,7 +50,8 @@
           s.color = colors[s.run]; s.label = names[s.run] || s.run;
           return s;
         });
-        const c = KeelCharts.chart(slots[item.key], item.key, series, size);
+        const c = KeelCharts.chart(slots[item.key], item.key, series,
+          { width: size.width, height: size.height, legend: false });
         c.render(ctl.state.axis, ctl.state.weight);
         charts.push(c);
         done++;
@@ -73,12 +78,15 @@
     for (let i = 0; i < Math.min(CONCURRENCY, data.keys.length); i++) one();
   }
 
+  /* Position (0 bottom .. 1 top) of a value on an axis. A single value sits in the middle
+     (no invented range); runs without the value go to the "missing" mark below the axis. */
   function scaleFor(axis, rows) {
     const values = rows.map(axis.get).filter(function (v) { return v !== null && v !== undefined; });
     if (axis.numeric) {
       const nums = values.map(Number);
-      let lo = Math.min.apply(null, nums), hi = Math.max.apply(null, nums);
-      if (!(hi > lo)) { lo -= 1; hi += 1; }
+      const lo = Math.min.apply(null, nums), hi = Math.max.apply(null, nums);
+      if (!values.length) return { f: function () { return 0.5; }, labels: [] };
+      if (!(hi > lo)) return { f: function () { return 0.5; }, labels: [[0.5, lo]] };
       return { f: function (v) { return (Number(v) - lo) / (hi - lo); }, labels: [[0, lo], [1, hi]] };
     }
     const cats = Array.from(new Set(values.map(String))).sort();
@@ -96,7 +104,9 @@
     });
     if (metric) axes.push({ key: metric, numeric: true, metric: true, get: function (r) { return r.metrics[metric]; } });
     if (axes.length < 2) { host.textContent = "Nothing to draw: the runs share every param."; return; }
-    const w = Math.max(480, host.clientWidth || 800), h = 300, top = 24, bottom = 28, left = 60, right = 60;
+    const w = Math.max(320, host.clientWidth || 800), h = 300, top = 24, bottom = 40, left = 60, right = 60;
+    const missingY = h - bottom + 22;
+    const lower = metric && data.lower ? !!data.lower[metric] : false;
     const svg = el("svg", { width: w, height: h, viewBox: "0 0 " + w + " " + h, role: "img" }, host);
     const gap = (w - left - right) / (axes.length - 1);
     const scales = axes.map(function (a) { return scaleFor(a, rows); });
@@ -105,19 +115,25 @@
       const pts = [];
       axes.forEach(function (a, i) {
         const v = a.get(r);
-        if (v === null || v === undefined) return;
-        pts.push((left + i * gap).toFixed(1) + "," + (top + (1 - scales[i].f(v)) * (h - top - bottom)).toFixed(1));
+        const y = v === null || v === undefined ? missingY : top + (1 - scales[i].f(v)) * (h - top - bottom);
+        pts.push((left + i * gap).toFixed(1) + "," + y.toFixed(1));
       });
       const m = metric ? r.metrics[metric] : null;
-      const t = mScale && m !== null && m !== undefined ? mScale.f(m) : null;
-      const stroke = t === null ? "#9ca3af" : "hsl(" + Math.round(240 - 240 * t) + ",70%,45%)";
+      let t = mScale && m !== null && m !== undefined ? mScale.f(m) : null;
+      if (t !== null && lower) t = 1 - t;  // good runs get the same colour whichever way is better
+      const stroke = t === null ? "#9ca3af" : "hsl(" + Math.round(120 * t) + ",70%,42%)";
       const line = el("polyline", { points: pts.join(" "), fill: "none", stroke: stroke, "stroke-width": 1.4, "stroke-opacity": 0.75 }, svg);
       const tip = el("title", {}, line);
       tip.textContent = r.name + (m !== null && m !== undefined ? " · " + metric + "=" + m : "");
     });
     axes.forEach(function (a, i) {
       const x = left + i * gap;
-      el("line", { x1: x, x2: x, y1: top, y2: h - bottom, stroke: "#374151" }, svg);
+      el("line", { x1: x, x2: x, y1: top, y2: h - bottom, class: "axis-line" }, svg);
+      if (rows.some(function (r) { const v = a.get(r); return v === null || v === undefined; })) {
+        el("circle", { cx: x, cy: missingY, r: 2.5, class: "missing" }, svg);
+        const miss = el("text", { x: x + 5, y: missingY + 3, class: "tick missing" }, svg);
+        miss.textContent = "missing";
+      }
       const label = el("text", { x: x, y: 14, "text-anchor": "middle", class: a.metric ? "axis metric" : "axis" }, svg);
       label.textContent = a.key;
       scales[i].labels.slice(0, 12).forEach(function (pair) {
