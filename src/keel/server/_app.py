@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from keel.config import Settings
 from keel.server import _errors
-from keel.server._json import JSON
+from keel.server._json import JSON, WireJSON
 from keel.server._options import ServerOptions
 from keel.server._security import SecurityMiddleware
 from keel.server._state import AppState
@@ -64,7 +64,7 @@ def create_app(
     _errors.install(app)
     mlflow.include(app)  # first: routes match in order, and its logging calls are the hot path
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, default_response_class=WireJSON)
     ui.include(app)  # the web UI: /ui pages, sign-in, static files
     app.add_middleware(SecurityMiddleware, options=options)
     return app

@@ -48,6 +48,20 @@ if TYPE_CHECKING:
         StepCacheRepository,
     )
     from keel.store.projects import ProjectRepository
+    from keel.store.protocols import (
+        Alerts,
+        Artifacts,
+        Datasets,
+        Deployments,
+        Experiments,
+        Monitors,
+        PipelineRuns,
+        Projects,
+        Registry,
+        Runs,
+        Schedules,
+        StepCache,
+    )
     from keel.store.registry import ModelVersion, NewVersion, RegisteredModel, RegistryRepository
     from keel.store.runs import RunRepository
     from keel.store.users import UserRepository
@@ -91,6 +105,7 @@ def repository_class(name: str) -> Any:
 class Store:
     """The repositories of one keel installation, sharing a database and a blob store.
 
+    Each attribute is typed by its aggregate's protocol (:mod:`keel.store.protocols`).
     ``make(name)`` builds the repository for attribute ``name`` on first access; the SQL
     backend builds ``REPOSITORIES[name]`` over ``db``, the remote backend its HTTP twins.
     Thread-safe: building a repository twice in a race is harmless (they are stateless).
@@ -99,20 +114,20 @@ class Store:
     settings: Settings
     db: Database
     blobs: BlobStore
-    projects: ProjectRepository
-    experiments: ExperimentRepository
-    runs: RunRepository
-    artifacts: ArtifactRepository
-    datasets: DatasetRepository
-    deployments: DeploymentRepository
+    projects: Projects
+    experiments: Experiments
+    runs: Runs
+    artifacts: Artifacts
+    datasets: Datasets
+    deployments: Deployments
     users: UserRepository
     logged_models: LoggedModelRepository
-    pipeline_runs: PipelineRunRepository
-    step_cache: StepCacheRepository
-    schedules: ScheduleRepository
-    registry: RegistryRepository
-    monitors: MonitorRepository
-    alerts: AlertRepository
+    pipeline_runs: PipelineRuns
+    step_cache: StepCache
+    schedules: Schedules
+    registry: Registry
+    monitors: Monitors
+    alerts: Alerts
     comments: CommentRepository
 
     def __init__(self, settings: Settings, db: Any, blobs: Any, make: Callable[[str], Any]) -> None:

@@ -15,13 +15,24 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from keel.exceptions import InvalidArgumentError
 from keel.server._auth import Guard, reader, writer
-from keel.server._json import JSON
 from keel.server._types import Id, Loose
-from keel.store.deployments import DeploymentTarget
-from keel.store.remote import codec_ops
+from keel.store.deployments import Deployment, DeploymentRevision, DeploymentTarget
+from keel.store.wire import Empty, envelope
 
 router = APIRouter(prefix="/api/v1", tags=["deployments"])
 DEPLOYMENTS = "/projects/{project_id}/deployments"
+
+
+class Applied(BaseModel):
+    deployment: Deployment
+    changed: bool
+
+
+class TargetRow(BaseModel):
+    deployment: str
+    revision: int
+    target: DeploymentTarget
+
 
 #: The widths of the target columns; no NUL, which PostgreSQL cannot store in text.
 Str255 = Annotated[str, StringConstraints(max_length=255, pattern=r"^[^\x00]*$")]
@@ -76,85 +87,86 @@ def _targets(body: ApplyIn) -> list[DeploymentTarget]:
     return [DeploymentTarget(**t.model_dump()) for t in body.targets]
 
 
-@router.get(DEPLOYMENTS)
-def list_deployments(project_id: Id, guard: Guard = Depends(reader)) -> JSON:
+@router.get(DEPLOYMENTS, response_model=envelope("deployments", list[Deployment]))
+def list_deployments(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
     guard.project_id(project_id)
     found = guard.st.store.deployments.list(project_id)
-    return JSON({"deployments": [codec_ops.deployment(d) for d in found]})
+    return {"deployments": found}
 
 
 @router.post(DEPLOYMENTS)
-def apply_deployment(project_id: Id, body: ApplyIn, guard: Guard = Depends(writer)) -> JSON:
+def apply_deployment(project_id: Id, body: ApplyIn, guard: Guard = Depends(writer)) -> Applied:
     """Store a spec as the deployment's next revision (a no-op when it is unchanged)."""
     existing_project(guard, project_id)
     finite_json(body.spec, "a deployment spec")
     dep, changed = guard.st.store.deployments.apply(
         project_id, body.name, body.spec, _targets(body), note=body.note
     )
-    return JSON({"deployment": codec_ops.deployment(dep), "changed": changed})
+    return Applied(deployment=dep, changed=changed)
 
 
 @router.get(f"{DEPLOYMENTS}/lookup")
-def get_deployment(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> JSON:
+def get_deployment(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> Deployment:
     guard.project_id(project_id)
-    return JSON(codec_ops.deployment(guard.st.store.deployments.get(project_id, name)))
+    return guard.st.store.deployments.get(project_id, name)
 
 
-@router.get(f"{DEPLOYMENTS}/find")
-def find_deployment(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> JSON:
+@router.get(f"{DEPLOYMENTS}/find", response_model=envelope("deployment", Deployment | None))
+def find_deployment(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> dict[str, Any]:
     """The deployment, deleted ones too; ``{"deployment": null}`` when there is none."""
     guard.project_id(project_id)
     found = guard.st.store.deployments.find(project_id, name)
-    return JSON({"deployment": None if found is None else codec_ops.deployment(found)})
+    return {"deployment": found}
 
 
-@router.get(f"{DEPLOYMENTS}/current-revision")
-def current_revision(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> JSON:
+@router.get(f"{DEPLOYMENTS}/current-revision", response_model=envelope("revision", int | None))
+def current_revision(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> dict[str, Any]:
     guard.project_id(project_id)
-    return JSON({"revision": guard.st.store.deployments.current_revision(project_id, name)})
+    return {"revision": guard.st.store.deployments.current_revision(project_id, name)}
 
 
-@router.get(f"{DEPLOYMENTS}/revisions")
-def list_revisions(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> JSON:
+@router.get(
+    f"{DEPLOYMENTS}/revisions", response_model=envelope("revisions", list[DeploymentRevision])
+)
+def list_revisions(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> dict[str, Any]:
     guard.project_id(project_id)
     found = guard.st.store.deployments.revisions(project_id, name)
-    return JSON({"revisions": [codec_ops.deployment_revision(r) for r in found]})
+    return {"revisions": found}
 
 
 @router.get(f"{DEPLOYMENTS}/revision")
-def get_revision(project_id: Id, name: Loose, revision: Id, guard: Guard = Depends(reader)) -> JSON:
+def get_revision(
+    project_id: Id, name: Loose, revision: Id, guard: Guard = Depends(reader)
+) -> DeploymentRevision:
     guard.project_id(project_id)
     found = guard.st.store.deployments.revision(project_id, name, revision)
-    return JSON(codec_ops.deployment_revision(found))
+    return found
 
 
 @router.post(f"{DEPLOYMENTS}/rollback")
-def rollback_deployment(project_id: Id, body: RollbackIn, guard: Guard = Depends(writer)) -> JSON:
+def rollback_deployment(
+    project_id: Id, body: RollbackIn, guard: Guard = Depends(writer)
+) -> Deployment:
     guard.project_id(project_id)
     dep = guard.st.store.deployments.rollback(project_id, body.name, body.revision)
-    return JSON(codec_ops.deployment(dep))
+    return dep
 
 
 @router.delete(DEPLOYMENTS)
-def delete_deployment(project_id: Id, name: Loose, guard: Guard = Depends(writer)) -> JSON:
+def delete_deployment(project_id: Id, name: Loose, guard: Guard = Depends(writer)) -> Empty:
     guard.project_id(project_id)
     guard.st.store.deployments.delete(project_id, name)
-    return JSON({})
+    return Empty()
 
 
-@router.get("/projects/{project_id}/deployment-targets")
-def all_targets(project_id: Id, guard: Guard = Depends(reader)) -> JSON:
+@router.get(
+    "/projects/{project_id}/deployment-targets", response_model=envelope("targets", list[TargetRow])
+)
+def all_targets(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
     """(deployment, revision, target) of every revision: the lineage table."""
     guard.project_id(project_id)
     rows = guard.st.store.deployments.all_targets(project_id)
-    return JSON(
-        {
-            "targets": [
-                {"deployment": name, "revision": rev, "target": codec_ops.deployment_target(t)}
-                for name, rev, t in rows
-            ]
-        }
-    )
+    return {"targets": [TargetRow(deployment=n, revision=r, target=t) for n, r, t in rows]}
 
 
 __all__ = ["existing_project", "finite_json", "router"]

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends
+from pydantic import BaseModel
 
 from keel.server._auth import public
-from keel.server._json import JSON
 
 router = APIRouter(prefix="/api/v1", tags=["meta"])
 
 
+class Health(BaseModel):
+    status: str
+
+
+class Version(BaseModel):
+    keel: str
+    api: str
+
+
 @router.get("/health", dependencies=[Depends(public)])
-async def health() -> JSON:
-    return JSON({"status": "ok"})
+async def health() -> Health:
+    return Health(status="ok")
 
 
 @router.get("/version", dependencies=[Depends(public)])
-async def version() -> JSON:
+async def version() -> Version:
     from keel import __version__
 
-    return JSON({"keel": __version__, "api": "v1"})
+    return Version(keel=__version__, api="v1")

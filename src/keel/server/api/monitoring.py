@@ -17,13 +17,14 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.server._auth import Guard, project_admin, reader, writer
-from keel.server._json import JSON
 from keel.server._receipts import check_reference
 from keel.server._types import Id, Int64, Loose, Millis, Sha
 from keel.server.api.deployments import existing_project, finite_json
 from keel.store import Database
+from keel.store.alerts import Alert, Delivery, NewAlert, Notifier
+from keel.store.monitors import Monitor, ReferenceInfo
 from keel.store.ownership import project_of_alert, project_of_monitor, project_of_notifier
-from keel.store.remote import codec_ops
+from keel.store.wire import Empty, envelope
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"])
 PROJECT = "/projects/{project_id}"
@@ -33,6 +34,12 @@ ALERTS = f"{PROJECT}/alerts"
 ALERT = f"{ALERTS}/{{alert_id}}"
 NOTIFIERS = f"{PROJECT}/notifiers"
 ALERT_STATES = ("live", "open", "acknowledged", "resolved")
+
+
+class Recorded(BaseModel):
+    alert: Alert
+    event: str
+
 
 #: Column widths, and no NUL (PostgreSQL cannot store it in text).
 _NO_NUL = r"^[^\x00]*$"
@@ -120,17 +127,17 @@ def _owned(
 
 
 # -- monitors ------------------------------------------------------------------------------
-@router.get(MONITORS)
+@router.get(MONITORS, response_model=envelope("monitors", list[Monitor]))
 def list_monitors(
     project_id: Id, enabled_only: bool = False, guard: Guard = Depends(reader)
-) -> JSON:
+) -> dict[str, Any]:
     guard.project_id(project_id)
     found = guard.st.store.monitors.list(project_id, enabled_only=enabled_only)
-    return JSON({"monitors": [codec_ops.monitor(m) for m in found]})
+    return {"monitors": found}
 
 
 @router.put(MONITORS)
-def upsert_monitor(project_id: Id, body: MonitorIn, guard: Guard = Depends(writer)) -> JSON:
+def upsert_monitor(project_id: Id, body: MonitorIn, guard: Guard = Depends(writer)) -> Monitor:
     """Create the monitor of ``body.deployment`` or change the fields given."""
     existing_project(guard, project_id)
     if body.config is not None:
@@ -143,52 +150,56 @@ def upsert_monitor(project_id: Id, body: MonitorIn, guard: Guard = Depends(write
         window=body.window,
         enabled=body.enabled,
     )
-    return JSON(codec_ops.monitor(found))
+    return found
 
 
 @router.get(f"{MONITORS}/lookup")
-def get_monitor(project_id: Id, deployment: Loose, guard: Guard = Depends(reader)) -> JSON:
+def get_monitor(project_id: Id, deployment: Loose, guard: Guard = Depends(reader)) -> Monitor:
     guard.project_id(project_id)
-    return JSON(codec_ops.monitor(guard.st.store.monitors.get(project_id, deployment)))
+    return guard.st.store.monitors.get(project_id, deployment)
 
 
-@router.get(f"{MONITORS}/find")
-def find_monitor(project_id: Id, deployment: Loose, guard: Guard = Depends(reader)) -> JSON:
+@router.get(f"{MONITORS}/find", response_model=envelope("monitor", Monitor | None))
+def find_monitor(
+    project_id: Id, deployment: Loose, guard: Guard = Depends(reader)
+) -> dict[str, Any]:
     guard.project_id(project_id)
     found = guard.st.store.monitors.find(project_id, deployment)
-    return JSON({"monitor": None if found is None else codec_ops.monitor(found)})
+    return {"monitor": found}
 
 
 @router.delete(MONITORS)
-def delete_monitor(project_id: Id, deployment: Loose, guard: Guard = Depends(writer)) -> JSON:
+def delete_monitor(project_id: Id, deployment: Loose, guard: Guard = Depends(writer)) -> Empty:
     guard.project_id(project_id)
     guard.st.store.monitors.delete(project_id, deployment)
-    return JSON({})
+    return Empty()
 
 
 @router.get("/monitors/{monitor_id}")
-def get_monitor_by_id(monitor_id: Id, guard: Guard = Depends(reader)) -> JSON:
+def get_monitor_by_id(monitor_id: Id, guard: Guard = Depends(reader)) -> Monitor:
     _owned(guard, project_of_monitor, monitor_id, f"monitor id {monitor_id}")
-    return JSON(codec_ops.monitor(guard.st.store.monitors.get_by_id(monitor_id)))
+    return guard.st.store.monitors.get_by_id(monitor_id)
 
 
 @router.post("/monitors/{monitor_id}/mark-run")
-def mark_run(monitor_id: Id, body: MarkRunIn, guard: Guard = Depends(writer)) -> JSON:
+def mark_run(monitor_id: Id, body: MarkRunIn, guard: Guard = Depends(writer)) -> Empty:
     _owned(guard, project_of_monitor, monitor_id, f"monitor id {monitor_id}")
     guard.st.store.monitors.mark_run(monitor_id, body.window_end)
-    return JSON({})
+    return Empty()
 
 
 # -- reference profiles --------------------------------------------------------------------
-@router.get(REFERENCES)
-def list_references(project_id: Id, guard: Guard = Depends(reader)) -> JSON:
+@router.get(REFERENCES, response_model=envelope("references", list[ReferenceInfo]))
+def list_references(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
     guard.project_id(project_id)
     found = guard.st.store.monitors.list_references(project_id)
-    return JSON({"references": [codec_ops.reference_info(r) for r in found]})
+    return {"references": found}
 
 
 @router.put(REFERENCES)
-def put_reference(project_id: Id, body: ReferenceIn, guard: Guard = Depends(writer)) -> JSON:
+def put_reference(
+    project_id: Id, body: ReferenceIn, guard: Guard = Depends(writer)
+) -> ReferenceInfo:
     """Store (or replace) the profile of ``body.subject``; its blob must be uploaded first."""
     existing_project(guard, project_id)
     st = guard.st
@@ -203,25 +214,27 @@ def put_reference(project_id: Id, body: ReferenceIn, guard: Guard = Depends(writ
         num_columns=body.num_columns,
         source=body.source,
     )
-    return JSON(codec_ops.reference_info(info))
+    return info
 
 
 @router.get(f"{REFERENCES}/lookup")
-def get_reference(project_id: Id, subject: Loose, guard: Guard = Depends(reader)) -> JSON:
+def get_reference(project_id: Id, subject: Loose, guard: Guard = Depends(reader)) -> ReferenceInfo:
     guard.project_id(project_id)
     found = guard.st.store.monitors.get_reference(project_id, subject)
-    return JSON(codec_ops.reference_info(found))
+    return found
 
 
-@router.get(f"{REFERENCES}/find")
-def find_reference(project_id: Id, subject: Loose, guard: Guard = Depends(reader)) -> JSON:
+@router.get(f"{REFERENCES}/find", response_model=envelope("reference", ReferenceInfo | None))
+def find_reference(
+    project_id: Id, subject: Loose, guard: Guard = Depends(reader)
+) -> dict[str, Any]:
     guard.project_id(project_id)
     found = guard.st.store.monitors.find_reference(project_id, subject)
-    return JSON({"reference": None if found is None else codec_ops.reference_info(found)})
+    return {"reference": found}
 
 
 # -- alerts --------------------------------------------------------------------------------
-@router.get(ALERTS)
+@router.get(ALERTS, response_model=envelope("alerts", list[Alert]))
 def list_alerts(
     project_id: Id,
     state: Loose | None = None,
@@ -230,7 +243,7 @@ def list_alerts(
     since: Int64 | None = None,
     limit: Count = 100,
     guard: Guard = Depends(reader),
-) -> JSON:
+) -> dict[str, Any]:
     """Alerts newest first; ``state=live`` means open or acknowledged."""
     guard.project_id(project_id)
     if state is not None and state not in ALERT_STATES:
@@ -240,35 +253,37 @@ def list_alerts(
     found = guard.st.store.alerts.list(
         project_id, state=state, deployment=deployment, kind=kind, since=since, limit=limit
     )
-    return JSON({"alerts": [codec_ops.alert(a) for a in found]})
+    return {"alerts": found}
 
 
 @router.post(ALERTS)
-def record_alert(project_id: Id, body: AlertIn, guard: Guard = Depends(writer)) -> JSON:
+def record_alert(project_id: Id, body: AlertIn, guard: Guard = Depends(writer)) -> Recorded:
     """Open an alert, or bump the live one with the same ``dedup_key``."""
     existing_project(guard, project_id)
     if body.monitor_id is not None:
         what = f"monitor id {body.monitor_id}"
         _owned(guard, project_of_monitor, body.monitor_id, what, project_id)
-    new = codec_ops.to_new_alert(body.model_dump())
+    new = NewAlert(**body.model_dump())
     found, event = guard.st.store.alerts.record(project_id, new)
-    return JSON({"alert": codec_ops.alert(found), "event": event})
+    return Recorded(alert=found, event=event)
 
 
-@router.get(f"{ALERTS}/latest-id")
+@router.get(f"{ALERTS}/latest-id", response_model=envelope("id", int | None))
 def latest_alert_id(
     project_id: Id,
     deployment: Loose | None = None,
     kind: Loose | None = None,
     guard: Guard = Depends(reader),
-) -> JSON:
+) -> dict[str, Any]:
     guard.project_id(project_id)
     found = guard.st.store.alerts.latest_id(project_id, deployment=deployment, kind=kind)
-    return JSON({"id": found})
+    return {"id": found}
 
 
-@router.post(f"{ALERTS}/resolve-absent")
-def resolve_absent(project_id: Id, body: ResolveAbsentIn, guard: Guard = Depends(writer)) -> JSON:
+@router.post(f"{ALERTS}/resolve-absent", response_model=envelope("alerts", list[Alert]))
+def resolve_absent(
+    project_id: Id, body: ResolveAbsentIn, guard: Guard = Depends(writer)
+) -> dict[str, Any]:
     """Resolve the monitor's live alerts of ``kinds`` whose key is not in ``keep``."""
     guard.project_id(project_id)
     what = f"monitor id {body.monitor_id}"
@@ -276,13 +291,13 @@ def resolve_absent(project_id: Id, body: ResolveAbsentIn, guard: Guard = Depends
     resolved = guard.st.store.alerts.resolve_absent(
         project_id, body.monitor_id, body.kinds, set(body.keep), by=body.by
     )
-    return JSON({"alerts": [codec_ops.alert(a) for a in resolved]})
+    return {"alerts": resolved}
 
 
 @router.get(ALERT)
-def get_alert(project_id: Id, alert_id: Id, guard: Guard = Depends(reader)) -> JSON:
+def get_alert(project_id: Id, alert_id: Id, guard: Guard = Depends(reader)) -> Alert:
     guard.project_id(project_id)
-    return JSON(codec_ops.alert(guard.st.store.alerts.get(project_id, alert_id)))
+    return guard.st.store.alerts.get(project_id, alert_id)
 
 
 def _by(guard: Guard, given: str) -> str:
@@ -293,54 +308,56 @@ def _by(guard: Guard, given: str) -> str:
 @router.post(f"{ALERT}/acknowledge")
 def acknowledge_alert(
     project_id: Id, alert_id: Id, body: TransitionIn, guard: Guard = Depends(writer)
-) -> JSON:
+) -> Alert:
     guard.project_id(project_id)
     found = guard.st.store.alerts.acknowledge(
         project_id, alert_id, by=_by(guard, body.by), note=body.note
     )
-    return JSON(codec_ops.alert(found))
+    return found
 
 
 @router.post(f"{ALERT}/resolve")
 def resolve_alert(
     project_id: Id, alert_id: Id, body: TransitionIn, guard: Guard = Depends(writer)
-) -> JSON:
+) -> Alert:
     guard.project_id(project_id)
     found = guard.st.store.alerts.resolve(
         project_id, alert_id, by=_by(guard, body.by), note=body.note
     )
-    return JSON(codec_ops.alert(found))
+    return found
 
 
-@router.post(f"{ALERT}/enqueue")
+@router.post(f"{ALERT}/enqueue", response_model=envelope("deliveries", list[Delivery]))
 def enqueue_alert(
     project_id: Id, alert_id: Id, body: EnqueueIn, guard: Guard = Depends(writer)
-) -> JSON:
+) -> dict[str, Any]:
     """One pending delivery of the alert's ``event`` per notifier that wants it (the
     stored alert decides, not the caller's copy)."""
     guard.project_id(project_id)
     alerts = guard.st.store.alerts
     made = alerts.enqueue(alerts.get(project_id, alert_id), body.event)
-    return JSON({"deliveries": [codec_ops.delivery(d) for d in made]})
+    return {"deliveries": made}
 
 
-@router.get("/alerts/{alert_id}/deliveries")
-def list_deliveries(alert_id: Id, guard: Guard = Depends(reader)) -> JSON:
+@router.get("/alerts/{alert_id}/deliveries", response_model=envelope("deliveries", list[Delivery]))
+def list_deliveries(alert_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
     _owned(guard, project_of_alert, alert_id, f"alert id {alert_id}")
     found = guard.st.store.alerts.deliveries(alert_id)
-    return JSON({"deliveries": [codec_ops.delivery(d) for d in found]})
+    return {"deliveries": found}
 
 
 # -- notifiers (their config is a secret: project admins only) -----------------------------
-@router.get(NOTIFIERS)
-def list_notifiers(project_id: Id, guard: Guard = Depends(project_admin)) -> JSON:
+@router.get(NOTIFIERS, response_model=envelope("notifiers", list[Notifier]))
+def list_notifiers(project_id: Id, guard: Guard = Depends(project_admin)) -> dict[str, Any]:
     guard.project_id(project_id)
     found = guard.st.store.alerts.list_notifiers(project_id)
-    return JSON({"notifiers": [codec_ops.notifier(n) for n in found]})
+    return {"notifiers": found}
 
 
 @router.post(NOTIFIERS)
-def add_notifier(project_id: Id, body: NotifierIn, guard: Guard = Depends(project_admin)) -> JSON:
+def add_notifier(
+    project_id: Id, body: NotifierIn, guard: Guard = Depends(project_admin)
+) -> Notifier:
     existing_project(guard, project_id)
     finite_json(body.config, "a notifier config")
     found = guard.st.store.alerts.add_notifier(
@@ -351,23 +368,23 @@ def add_notifier(project_id: Id, body: NotifierIn, guard: Guard = Depends(projec
         min_severity=body.min_severity,
         deployment=body.deployment,
     )
-    return JSON(codec_ops.notifier(found))
+    return found
 
 
 @router.get(f"{NOTIFIERS}/lookup")
-def get_notifier(project_id: Id, name: Loose, guard: Guard = Depends(project_admin)) -> JSON:
+def get_notifier(project_id: Id, name: Loose, guard: Guard = Depends(project_admin)) -> Notifier:
     guard.project_id(project_id)
-    return JSON(codec_ops.notifier(guard.st.store.alerts.get_notifier(project_id, name)))
+    return guard.st.store.alerts.get_notifier(project_id, name)
 
 
 @router.delete(NOTIFIERS)
-def remove_notifier(project_id: Id, name: Loose, guard: Guard = Depends(project_admin)) -> JSON:
+def remove_notifier(project_id: Id, name: Loose, guard: Guard = Depends(project_admin)) -> Empty:
     guard.project_id(project_id)
     guard.st.store.alerts.remove_notifier(project_id, name)
-    return JSON({})
+    return Empty()
 
 
 @router.get("/notifiers/{notifier_id}")
-def get_notifier_by_id(notifier_id: Id, guard: Guard = Depends(project_admin)) -> JSON:
+def get_notifier_by_id(notifier_id: Id, guard: Guard = Depends(project_admin)) -> Notifier:
     _owned(guard, project_of_notifier, notifier_id, f"notifier id {notifier_id}")
-    return JSON(codec_ops.notifier(guard.st.store.alerts.get_notifier_by_id(notifier_id)))
+    return guard.st.store.alerts.get_notifier_by_id(notifier_id)
