@@ -93,8 +93,7 @@ def list_artifacts(
 ) -> dict[str, Any]:
     guard.run(run_id)
     guard.st.store.runs.get_info(run_id)
-    items = guard.st.store.artifacts.list(run_id, prefix or None)
-    return {"artifacts": items}
+    return {"artifacts": guard.st.store.artifacts.list(run_id, prefix or None)}
 
 
 @router.post(
@@ -103,8 +102,9 @@ def list_artifacts(
 def add_artifacts(run_id: RunId, body: ItemsIn, guard: Guard = Depends(writer)) -> dict[str, Any]:
     """Record already uploaded blobs (``PUT /api/v1/blobs``) as artifacts of the run."""
     guard.run(run_id)
-    added = guard.st.store.artifacts.add(run_id, refs(guard.st, guard.who, body.items))
-    return {"artifacts": added}
+    return {
+        "artifacts": guard.st.store.artifacts.add(run_id, refs(guard.st, guard.who, body.items))
+    }
 
 
 @router.get("/api/v1/runs/{run_id}/artifact-info")

@@ -51,7 +51,6 @@ class RunLink(BaseModel):
 
 @router.get("/datasets", response_model=envelope("datasets", list[DatasetOut]))
 def list_datasets(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    guard.project_id(project_id)
     pairs = guard.st.store.datasets.list_with_latest(project_id)
     return {"datasets": [DatasetOut(dataset=d, latest=v) for d, v in pairs]}
 
@@ -59,30 +58,24 @@ def list_datasets(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, A
 @router.post("/datasets")
 def get_or_create_dataset(body: DatasetIn, guard: Guard = Depends(writer)) -> Dataset:
     guard.project_id(body.project_id)
-    ds = guard.st.store.datasets.get_or_create(body.project_id, body.name, body.description)
-    return ds
+    return guard.st.store.datasets.get_or_create(body.project_id, body.name, body.description)
 
 
 @router.get("/datasets/lookup")
 def get_dataset(project_id: Id, name: Name, guard: Guard = Depends(reader)) -> Dataset:
-    guard.project_id(project_id)
     return guard.st.store.datasets.get(project_id, name)
 
 
 @router.get("/datasets/versions", response_model=envelope("versions", list[DatasetVersion]))
 def list_versions(project_id: Id, name: Name, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    guard.project_id(project_id)
-    versions = guard.st.store.datasets.versions(project_id, name)
-    return {"versions": versions}
+    return {"versions": guard.st.store.datasets.versions(project_id, name)}
 
 
 @router.get("/datasets/version")
 def get_version(
     project_id: Id, name: Name, version: Id | None = None, guard: Guard = Depends(reader)
 ) -> DatasetVersion:
-    guard.project_id(project_id)
-    found = guard.st.store.datasets.get_version(project_id, name, version)
-    return found
+    return guard.st.store.datasets.get_version(project_id, name, version)
 
 
 @router.post("/datasets/{dataset_id}/versions")
@@ -120,8 +113,7 @@ def get_version_by_id(version_id: Id, guard: Guard = Depends(reader)) -> Dataset
 )
 def version_files(version_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
     guard.dataset_version(version_id)
-    files = guard.st.store.datasets.files(version_id)
-    return {"files": files}
+    return {"files": guard.st.store.datasets.files(version_id)}
 
 
 @router.get("/dataset-versions/{version_id}/runs", response_model=envelope("runs", list[RunLink]))

@@ -69,9 +69,8 @@ def finite_json(value: dict[str, Any], what: str) -> None:
 
 
 def existing_project(guard: Guard, project_id: int) -> None:
-    """The caller's access check, plus (for admins, who pass it for any id) that the
-    project exists: a write to a missing project is a 404, not a foreign-key error."""
-    guard.project_id(project_id)
+    """That the project exists, for admins, who pass the project scope for any id: a
+    write to a missing project is a 404, not a foreign-key error."""
     if guard.who.is_admin:
         guard.st.store.projects.get_by_id(project_id)
 
@@ -89,9 +88,7 @@ def _targets(body: ApplyIn) -> list[DeploymentTarget]:
 
 @router.get(DEPLOYMENTS, response_model=envelope("deployments", list[Deployment]))
 def list_deployments(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    guard.project_id(project_id)
-    found = guard.st.store.deployments.list(project_id)
-    return {"deployments": found}
+    return {"deployments": guard.st.store.deployments.list(project_id)}
 
 
 @router.post(DEPLOYMENTS)
@@ -107,21 +104,17 @@ def apply_deployment(project_id: Id, body: ApplyIn, guard: Guard = Depends(write
 
 @router.get(f"{DEPLOYMENTS}/lookup")
 def get_deployment(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> Deployment:
-    guard.project_id(project_id)
     return guard.st.store.deployments.get(project_id, name)
 
 
 @router.get(f"{DEPLOYMENTS}/find", response_model=envelope("deployment", Deployment | None))
 def find_deployment(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> dict[str, Any]:
     """The deployment, deleted ones too; ``{"deployment": null}`` when there is none."""
-    guard.project_id(project_id)
-    found = guard.st.store.deployments.find(project_id, name)
-    return {"deployment": found}
+    return {"deployment": guard.st.store.deployments.find(project_id, name)}
 
 
 @router.get(f"{DEPLOYMENTS}/current-revision", response_model=envelope("revision", int | None))
 def current_revision(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    guard.project_id(project_id)
     return {"revision": guard.st.store.deployments.current_revision(project_id, name)}
 
 
@@ -129,32 +122,25 @@ def current_revision(project_id: Id, name: Loose, guard: Guard = Depends(reader)
     f"{DEPLOYMENTS}/revisions", response_model=envelope("revisions", list[DeploymentRevision])
 )
 def list_revisions(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    guard.project_id(project_id)
-    found = guard.st.store.deployments.revisions(project_id, name)
-    return {"revisions": found}
+    return {"revisions": guard.st.store.deployments.revisions(project_id, name)}
 
 
 @router.get(f"{DEPLOYMENTS}/revision")
 def get_revision(
     project_id: Id, name: Loose, revision: Id, guard: Guard = Depends(reader)
 ) -> DeploymentRevision:
-    guard.project_id(project_id)
-    found = guard.st.store.deployments.revision(project_id, name, revision)
-    return found
+    return guard.st.store.deployments.revision(project_id, name, revision)
 
 
 @router.post(f"{DEPLOYMENTS}/rollback")
 def rollback_deployment(
     project_id: Id, body: RollbackIn, guard: Guard = Depends(writer)
 ) -> Deployment:
-    guard.project_id(project_id)
-    dep = guard.st.store.deployments.rollback(project_id, body.name, body.revision)
-    return dep
+    return guard.st.store.deployments.rollback(project_id, body.name, body.revision)
 
 
 @router.delete(DEPLOYMENTS)
 def delete_deployment(project_id: Id, name: Loose, guard: Guard = Depends(writer)) -> Empty:
-    guard.project_id(project_id)
     guard.st.store.deployments.delete(project_id, name)
     return Empty()
 
@@ -164,7 +150,6 @@ def delete_deployment(project_id: Id, name: Loose, guard: Guard = Depends(writer
 )
 def all_targets(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
     """(deployment, revision, target) of every revision: the lineage table."""
-    guard.project_id(project_id)
     rows = guard.st.store.deployments.all_targets(project_id)
     return {"targets": [TargetRow(deployment=n, revision=r, target=t) for n, r, t in rows]}
 

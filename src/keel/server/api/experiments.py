@@ -40,10 +40,9 @@ class TagIn(BaseModel):
 @router.post("")
 def create_experiment(body: ExperimentIn, guard: Guard = Depends(writer)) -> Experiment:
     guard.project_id(body.project_id)
-    exp = guard.st.store.experiments.create(
+    return guard.st.store.experiments.create(
         body.project_id, body.name, description=body.description, tags=body.tags
     )
-    return exp
 
 
 @router.post("/get-or-create")
@@ -56,14 +55,13 @@ def get_or_create_experiment(body: ExperimentRef, guard: Guard = Depends(writer)
 def list_experiments(
     project_id: Id, include_deleted: bool = False, guard: Guard = Depends(reader)
 ) -> dict[str, Any]:
-    guard.project_id(project_id)
-    exps = guard.st.store.experiments.list(project_id, include_deleted=include_deleted)
-    return {"experiments": exps}
+    return {
+        "experiments": guard.st.store.experiments.list(project_id, include_deleted=include_deleted)
+    }
 
 
 @router.get("/lookup")
 def find_experiment(project_id: Id, name: Name, guard: Guard = Depends(reader)) -> Experiment:
-    guard.project_id(project_id)
     return guard.st.store.experiments.get_by_name(project_id, name)
 
 

@@ -131,9 +131,7 @@ def _owned(
 def list_monitors(
     project_id: Id, enabled_only: bool = False, guard: Guard = Depends(reader)
 ) -> dict[str, Any]:
-    guard.project_id(project_id)
-    found = guard.st.store.monitors.list(project_id, enabled_only=enabled_only)
-    return {"monitors": found}
+    return {"monitors": guard.st.store.monitors.list(project_id, enabled_only=enabled_only)}
 
 
 @router.put(MONITORS)
@@ -142,7 +140,7 @@ def upsert_monitor(project_id: Id, body: MonitorIn, guard: Guard = Depends(write
     existing_project(guard, project_id)
     if body.config is not None:
         finite_json(body.config, "a monitor config")
-    found = guard.st.store.monitors.upsert(
+    return guard.st.store.monitors.upsert(
         project_id,
         body.deployment,
         reference=body.reference,
@@ -150,12 +148,10 @@ def upsert_monitor(project_id: Id, body: MonitorIn, guard: Guard = Depends(write
         window=body.window,
         enabled=body.enabled,
     )
-    return found
 
 
 @router.get(f"{MONITORS}/lookup")
 def get_monitor(project_id: Id, deployment: Loose, guard: Guard = Depends(reader)) -> Monitor:
-    guard.project_id(project_id)
     return guard.st.store.monitors.get(project_id, deployment)
 
 
@@ -163,14 +159,11 @@ def get_monitor(project_id: Id, deployment: Loose, guard: Guard = Depends(reader
 def find_monitor(
     project_id: Id, deployment: Loose, guard: Guard = Depends(reader)
 ) -> dict[str, Any]:
-    guard.project_id(project_id)
-    found = guard.st.store.monitors.find(project_id, deployment)
-    return {"monitor": found}
+    return {"monitor": guard.st.store.monitors.find(project_id, deployment)}
 
 
 @router.delete(MONITORS)
 def delete_monitor(project_id: Id, deployment: Loose, guard: Guard = Depends(writer)) -> Empty:
-    guard.project_id(project_id)
     guard.st.store.monitors.delete(project_id, deployment)
     return Empty()
 
@@ -191,9 +184,7 @@ def mark_run(monitor_id: Id, body: MarkRunIn, guard: Guard = Depends(writer)) ->
 # -- reference profiles --------------------------------------------------------------------
 @router.get(REFERENCES, response_model=envelope("references", list[ReferenceInfo]))
 def list_references(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    guard.project_id(project_id)
-    found = guard.st.store.monitors.list_references(project_id)
-    return {"references": found}
+    return {"references": guard.st.store.monitors.list_references(project_id)}
 
 
 @router.put(REFERENCES)
@@ -206,7 +197,7 @@ def put_reference(
     check_reference(st, guard.who, body.blob_sha, body.receipt)
     if not st.store.blobs.exists(body.blob_sha):
         raise NotFoundError(f"blob {body.blob_sha} is not on the server; upload the profile first")
-    info = st.store.monitors.put_reference(
+    return st.store.monitors.put_reference(
         project_id,
         body.subject,
         blob_sha=body.blob_sha,
@@ -214,23 +205,18 @@ def put_reference(
         num_columns=body.num_columns,
         source=body.source,
     )
-    return info
 
 
 @router.get(f"{REFERENCES}/lookup")
 def get_reference(project_id: Id, subject: Loose, guard: Guard = Depends(reader)) -> ReferenceInfo:
-    guard.project_id(project_id)
-    found = guard.st.store.monitors.get_reference(project_id, subject)
-    return found
+    return guard.st.store.monitors.get_reference(project_id, subject)
 
 
 @router.get(f"{REFERENCES}/find", response_model=envelope("reference", ReferenceInfo | None))
 def find_reference(
     project_id: Id, subject: Loose, guard: Guard = Depends(reader)
 ) -> dict[str, Any]:
-    guard.project_id(project_id)
-    found = guard.st.store.monitors.find_reference(project_id, subject)
-    return {"reference": found}
+    return {"reference": guard.st.store.monitors.find_reference(project_id, subject)}
 
 
 # -- alerts --------------------------------------------------------------------------------
@@ -245,7 +231,6 @@ def list_alerts(
     guard: Guard = Depends(reader),
 ) -> dict[str, Any]:
     """Alerts newest first; ``state=live`` means open or acknowledged."""
-    guard.project_id(project_id)
     if state is not None and state not in ALERT_STATES:
         raise InvalidArgumentError(
             f"alert state {state[:40]!r} is not one of {', '.join(ALERT_STATES)}"
@@ -275,9 +260,7 @@ def latest_alert_id(
     kind: Loose | None = None,
     guard: Guard = Depends(reader),
 ) -> dict[str, Any]:
-    guard.project_id(project_id)
-    found = guard.st.store.alerts.latest_id(project_id, deployment=deployment, kind=kind)
-    return {"id": found}
+    return {"id": guard.st.store.alerts.latest_id(project_id, deployment=deployment, kind=kind)}
 
 
 @router.post(f"{ALERTS}/resolve-absent", response_model=envelope("alerts", list[Alert]))
@@ -285,7 +268,6 @@ def resolve_absent(
     project_id: Id, body: ResolveAbsentIn, guard: Guard = Depends(writer)
 ) -> dict[str, Any]:
     """Resolve the monitor's live alerts of ``kinds`` whose key is not in ``keep``."""
-    guard.project_id(project_id)
     what = f"monitor id {body.monitor_id}"
     _owned(guard, project_of_monitor, body.monitor_id, what, project_id)
     resolved = guard.st.store.alerts.resolve_absent(
@@ -296,7 +278,6 @@ def resolve_absent(
 
 @router.get(ALERT)
 def get_alert(project_id: Id, alert_id: Id, guard: Guard = Depends(reader)) -> Alert:
-    guard.project_id(project_id)
     return guard.st.store.alerts.get(project_id, alert_id)
 
 
@@ -309,22 +290,18 @@ def _by(guard: Guard, given: str) -> str:
 def acknowledge_alert(
     project_id: Id, alert_id: Id, body: TransitionIn, guard: Guard = Depends(writer)
 ) -> Alert:
-    guard.project_id(project_id)
-    found = guard.st.store.alerts.acknowledge(
+    return guard.st.store.alerts.acknowledge(
         project_id, alert_id, by=_by(guard, body.by), note=body.note
     )
-    return found
 
 
 @router.post(f"{ALERT}/resolve")
 def resolve_alert(
     project_id: Id, alert_id: Id, body: TransitionIn, guard: Guard = Depends(writer)
 ) -> Alert:
-    guard.project_id(project_id)
-    found = guard.st.store.alerts.resolve(
+    return guard.st.store.alerts.resolve(
         project_id, alert_id, by=_by(guard, body.by), note=body.note
     )
-    return found
 
 
 @router.post(f"{ALERT}/enqueue", response_model=envelope("deliveries", list[Delivery]))
@@ -333,25 +310,20 @@ def enqueue_alert(
 ) -> dict[str, Any]:
     """One pending delivery of the alert's ``event`` per notifier that wants it (the
     stored alert decides, not the caller's copy)."""
-    guard.project_id(project_id)
     alerts = guard.st.store.alerts
-    made = alerts.enqueue(alerts.get(project_id, alert_id), body.event)
-    return {"deliveries": made}
+    return {"deliveries": alerts.enqueue(alerts.get(project_id, alert_id), body.event)}
 
 
 @router.get("/alerts/{alert_id}/deliveries", response_model=envelope("deliveries", list[Delivery]))
 def list_deliveries(alert_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
     _owned(guard, project_of_alert, alert_id, f"alert id {alert_id}")
-    found = guard.st.store.alerts.deliveries(alert_id)
-    return {"deliveries": found}
+    return {"deliveries": guard.st.store.alerts.deliveries(alert_id)}
 
 
 # -- notifiers (their config is a secret: project admins only) -----------------------------
 @router.get(NOTIFIERS, response_model=envelope("notifiers", list[Notifier]))
 def list_notifiers(project_id: Id, guard: Guard = Depends(project_admin)) -> dict[str, Any]:
-    guard.project_id(project_id)
-    found = guard.st.store.alerts.list_notifiers(project_id)
-    return {"notifiers": found}
+    return {"notifiers": guard.st.store.alerts.list_notifiers(project_id)}
 
 
 @router.post(NOTIFIERS)
@@ -360,7 +332,7 @@ def add_notifier(
 ) -> Notifier:
     existing_project(guard, project_id)
     finite_json(body.config, "a notifier config")
-    found = guard.st.store.alerts.add_notifier(
+    return guard.st.store.alerts.add_notifier(
         project_id,
         body.name,
         body.kind,
@@ -368,18 +340,15 @@ def add_notifier(
         min_severity=body.min_severity,
         deployment=body.deployment,
     )
-    return found
 
 
 @router.get(f"{NOTIFIERS}/lookup")
 def get_notifier(project_id: Id, name: Loose, guard: Guard = Depends(project_admin)) -> Notifier:
-    guard.project_id(project_id)
     return guard.st.store.alerts.get_notifier(project_id, name)
 
 
 @router.delete(NOTIFIERS)
 def remove_notifier(project_id: Id, name: Loose, guard: Guard = Depends(project_admin)) -> Empty:
-    guard.project_id(project_id)
     guard.st.store.alerts.remove_notifier(project_id, name)
     return Empty()
 

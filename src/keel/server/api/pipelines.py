@@ -22,6 +22,7 @@ from keel.server._auth import Guard, Principal, authenticated, reader, writer
 from keel.server._receipts import check_reference
 from keel.server._state import AppState, state
 from keel.server._types import Id, Int64, Key, Loose, Millis, Name, Sha, Text
+from keel.server.api.deployments import existing_project
 from keel.store import RunStatus
 from keel.store.ownership import project_of_pipeline_run
 from keel.store.pipelines import (
@@ -157,13 +158,6 @@ class FirePatch(BaseModel):
     ended: bool = False
 
 
-def _existing_project(guard: Guard, project_id: int) -> None:
-    """The role check, then the project itself (for admins too): a write into a project
-    that does not exist is a 404, not a foreign-key error."""
-    guard.project_id(project_id)
-    guard.st.store.projects.get_by_id(project_id)
-
-
 def _run_of_project(st: AppState, run_id: str, pid: int, what: str) -> None:
     if st.project_of_run(run_id) != pid:
         raise NotFoundError(f"{what} {run_id!r} is not in this project")
@@ -172,14 +166,14 @@ def _run_of_project(st: AppState, run_id: str, pid: int, what: str) -> None:
 # -- pipeline runs -------------------------------------------------------------------------
 @router.post(f"{PROJECT}/pipeline-runs")
 def start_run(project_id: Id, body: StartIn, guard: Guard = Depends(writer)) -> PipelineRunInfo:
-    _existing_project(guard, project_id)
+    existing_project(guard, project_id)
     try:
         project_of_pipeline_run(guard.st.store.db, body.run_id)
     except NotFoundError:
         pass  # the id is free
     else:
         raise AlreadyExistsError(f"pipeline run {body.run_id!r} already exists; start a new run")
-    info = guard.st.store.pipeline_runs.start(
+    return guard.st.store.pipeline_runs.start(
         body.run_id,
         project_id=project_id,
         pipeline=body.pipeline,
@@ -188,7 +182,6 @@ def start_run(project_id: Id, body: StartIn, guard: Guard = Depends(writer)) -> 
         params=body.params,
         n_steps=body.n_steps,
     )
-    return info
 
 
 @router.get(f"{PROJECT}/pipeline-runs", response_model=envelope("runs", list[PipelineRunInfo]))
@@ -198,9 +191,7 @@ def list_runs(
     limit: Count = 50,
     guard: Guard = Depends(reader),
 ) -> dict[str, Any]:
-    guard.project_id(project_id)
-    found = guard.st.store.pipeline_runs.list(project_id, pipeline=pipeline, limit=limit)
-    return {"runs": found}
+    return {"runs": guard.st.store.pipeline_runs.list(project_id, pipeline=pipeline, limit=limit)}
 
 
 @router.get(RUN)
@@ -219,8 +210,7 @@ def list_steps(run_id: RunRef, guard: Guard = Depends(reader)) -> dict[str, Any]
         if guard.who.is_admin:  # like the SQL store: an unknown run has no steps
             return {"steps": []}
         raise
-    steps = guard.st.store.pipeline_runs.steps(run_id)
-    return {"steps": steps}
+    return {"steps": guard.st.store.pipeline_runs.steps(run_id)}
 
 
 @router.post(f"{RUN}/steps")
@@ -252,7 +242,7 @@ def record_steps(run_id: RunRef, body: StepsIn, guard: Guard = Depends(writer)) 
 @router.post(f"{RUN}/finish")
 def finish_run(run_id: RunRef, body: FinishIn, guard: Guard = Depends(writer)) -> PipelineRunInfo:
     guard.pipeline_run(run_id)
-    info = guard.st.store.pipeline_runs.finish(
+    return guard.st.store.pipeline_runs.finish(
         run_id,
         status=body.status,
         n_cached=body.n_cached,
@@ -260,21 +250,18 @@ def finish_run(run_id: RunRef, body: FinishIn, guard: Guard = Depends(writer)) -
         n_failed=body.n_failed,
         error=body.error,
     )
-    return info
 
 
 # -- the step cache ------------------------------------------------------------------------
 @router.get(CACHE, response_model=envelope("entry", CacheEntry | None))
 def get_entry(project_id: Id, key: CacheKey, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    guard.project_id(project_id)
-    entry = guard.st.store.step_cache.get(project_id, key)
-    return {"entry": entry}
+    return {"entry": guard.st.store.step_cache.get(project_id, key)}
 
 
 @router.put(CACHE)
 def put_entry(project_id: Id, body: EntryIn, guard: Guard = Depends(writer)) -> Empty:
     """Record an entry whose blobs this caller uploaded (or may read) and the server has."""
-    _existing_project(guard, project_id)
+    existing_project(guard, project_id)
     st = guard.st
     for sha in sorted(set(manifest_blobs(body.manifest))):
         check_reference(st, guard.who, sha, body.receipts.get(sha))
@@ -298,45 +285,37 @@ def put_entry(project_id: Id, body: EntryIn, guard: Guard = Depends(writer)) -> 
 
 @router.post(f"{CACHE}/delete", response_model=envelope("deleted", int))
 def delete_entries(project_id: Id, body: KeysIn, guard: Guard = Depends(writer)) -> dict[str, Any]:
-    guard.project_id(project_id)
     return {"deleted": guard.st.store.step_cache.delete(project_id, body.keys)}
 
 
 @router.post(f"{CACHE}/clear", response_model=envelope("deleted", int))
 def clear_cache(project_id: Id, body: ClearIn, guard: Guard = Depends(writer)) -> dict[str, Any]:
-    guard.project_id(project_id)
     return {"deleted": guard.st.store.step_cache.clear(project_id, step=body.step)}
 
 
 @router.get(f"{CACHE}/latest", response_model=envelope("entry", CacheEntry | None))
 def latest_entry(project_id: Id, step: Loose, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    guard.project_id(project_id)
-    entry = guard.st.store.step_cache.latest_for_step(project_id, step)
-    return {"entry": entry}
+    return {"entry": guard.st.store.step_cache.latest_for_step(project_id, step)}
 
 
 @router.get(f"{CACHE}/stats", response_model=envelope("steps", list[tuple[str, int, int]]))
 def cache_stats(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
     """(step, entries, bytes) of each step with cached outputs."""
-    guard.project_id(project_id)
     return {"steps": guard.st.store.step_cache.stats(project_id)}
 
 
 # -- schedules -----------------------------------------------------------------------------
 @router.post(SCHEDULES)
 def add_schedule(project_id: Id, body: ScheduleIn, guard: Guard = Depends(writer)) -> Schedule:
-    _existing_project(guard, project_id)
-    found = guard.st.store.schedules.add(project_id, **body.model_dump())
-    return found
+    existing_project(guard, project_id)
+    return guard.st.store.schedules.add(project_id, **body.model_dump())
 
 
 @router.get(SCHEDULES, response_model=envelope("schedules", list[Schedule]))
 def list_schedules(
     project_id: Id, enabled_only: bool = False, guard: Guard = Depends(reader)
 ) -> dict[str, Any]:
-    guard.project_id(project_id)
-    found = guard.st.store.schedules.list(project_id, enabled_only=enabled_only)
-    return {"schedules": found}
+    return {"schedules": guard.st.store.schedules.list(project_id, enabled_only=enabled_only)}
 
 
 @router.get("/schedules", response_model=envelope("schedules", list[Schedule]))
@@ -347,28 +326,23 @@ def list_visible_schedules(
 ) -> dict[str, Any]:
     """The schedules of every project the caller can see."""
     found = st.store.schedules.list(None, enabled_only=enabled_only)
-    mine = [s for s in found if who.role_in(s.project_id) is not None]
-    return {"schedules": mine}
+    return {"schedules": [s for s in found if who.role_in(s.project_id) is not None]}
 
 
 @router.get(f"{SCHEDULES}/lookup")
 def get_schedule(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> Schedule:
-    guard.project_id(project_id)
     return guard.st.store.schedules.get(project_id, name)
 
 
 @router.delete(SCHEDULES)
 def remove_schedule(project_id: Id, name: Loose, guard: Guard = Depends(writer)) -> Empty:
-    guard.project_id(project_id)
     guard.st.store.schedules.remove(project_id, name)
     return Empty()
 
 
 @router.post(f"{SCHEDULES}/enabled")
 def set_enabled(project_id: Id, body: EnabledIn, guard: Guard = Depends(writer)) -> Schedule:
-    guard.project_id(project_id)
-    found = guard.st.store.schedules.set_enabled(project_id, body.name, body.enabled)
-    return found
+    return guard.st.store.schedules.set_enabled(project_id, body.name, body.enabled)
 
 
 @router.get(SCHEDULE)
@@ -397,8 +371,7 @@ def list_fires(
     schedule_id: Id, limit: Count = 50, guard: Guard = Depends(reader)
 ) -> dict[str, Any]:
     guard.schedule(schedule_id)
-    fires = guard.st.store.schedules.fires(schedule_id, limit=limit)
-    return {"fires": fires}
+    return {"fires": guard.st.store.schedules.fires(schedule_id, limit=limit)}
 
 
 @router.get(f"{SCHEDULE}/last-due", response_model=envelope("due_at", int | None))
@@ -435,5 +408,4 @@ def schedulers(
     st: AppState = Depends(state),
 ) -> dict[str, Any]:
     """The live scheduler processes (what ``keel schedule status`` shows)."""
-    found = st.store.schedules.schedulers(alive_within_ms=alive_within_ms)
-    return {"schedulers": found}
+    return {"schedulers": st.store.schedules.schedulers(alive_within_ms=alive_within_ms)}

@@ -42,8 +42,7 @@ def list_projects(
     who: Principal = Depends(authenticated), st: AppState = Depends(state)
 ) -> dict[str, Any]:
     projects = st.store.projects.list()
-    visible = [p for p in projects if who.role_in(p.id) is not None]
-    return {"projects": visible}
+    return {"projects": [p for p in projects if who.role_in(p.id) is not None]}
 
 
 @router.post("")
@@ -72,13 +71,11 @@ def get_project_by_name(name: Name, guard: Guard = Depends(reader)) -> Project:
 
 @router.get("/{project_id}")
 def get_project(project_id: Id, guard: Guard = Depends(reader)) -> Project:
-    guard.project_id(project_id)
     return guard.st.store.projects.get_by_id(project_id)
 
 
 @router.get("/{project_id}/members", response_model=envelope("members", list[MemberOut]))
 def list_members(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    guard.project_id(project_id)
     return {"members": [_member(m) for m in guard.st.store.users.members(project_id)]}
 
 
@@ -86,14 +83,12 @@ def list_members(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, An
 def set_member(
     project_id: Id, user: Name, body: MemberIn, guard: Guard = Depends(project_admin)
 ) -> MemberOut:
-    guard.project_id(project_id)
     users = guard.st.store.users
     return _member(users.set_role(project_id, users.get_user(user).id, body.role))
 
 
 @router.delete("/{project_id}/members/{user}")
 def remove_member(project_id: Id, user: Name, guard: Guard = Depends(project_admin)) -> Empty:
-    guard.project_id(project_id)
     users = guard.st.store.users
     users.remove_member(project_id, users.get_user(user).id)
     return Empty()

@@ -104,32 +104,25 @@ class SearchIn(BaseModel):
 # -- registered models ---------------------------------------------------------------------
 @router.get(MODELS, response_model=envelope("models", list[RegisteredModel]))
 def list_models(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    guard.project_id(project_id)
-    models = guard.st.store.registry.list_models(project_id)
-    return {"models": models}
+    return {"models": guard.st.store.registry.list_models(project_id)}
 
 
 @router.post(MODELS)
 def create_model(project_id: Id, body: ModelIn, guard: Guard = Depends(writer)) -> RegisteredModel:
-    guard.project_id(project_id)
-    model = guard.st.store.registry.create_model(
+    return guard.st.store.registry.create_model(
         project_id, body.name, description=body.description, tags=body.tags
     )
-    return model
 
 
 @router.post(f"{MODELS}/get-or-create")
 def get_or_create_model(
     project_id: Id, body: ModelRef, guard: Guard = Depends(writer)
 ) -> RegisteredModel:
-    guard.project_id(project_id)
-    model = guard.st.store.registry.get_or_create_model(project_id, body.name)
-    return model
+    return guard.st.store.registry.get_or_create_model(project_id, body.name)
 
 
 @router.get(f"{MODELS}/lookup")
 def get_model(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> RegisteredModel:
-    guard.project_id(project_id)
     return guard.st.store.registry.get_model(project_id, name)
 
 
@@ -137,32 +130,24 @@ def get_model(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> Re
 def update_model(
     project_id: Id, body: ModelPatch, guard: Guard = Depends(writer)
 ) -> RegisteredModel:
-    guard.project_id(project_id)
-    model = guard.st.store.registry.update_model(
-        project_id, body.name, description=body.description
-    )
-    return model
+    return guard.st.store.registry.update_model(project_id, body.name, description=body.description)
 
 
 @router.post(f"{MODELS}/rename")
 def rename_model(
     project_id: Id, body: ModelRename, guard: Guard = Depends(writer)
 ) -> RegisteredModel:
-    guard.project_id(project_id)
-    model = guard.st.store.registry.rename_model(project_id, body.name, body.new_name)
-    return model
+    return guard.st.store.registry.rename_model(project_id, body.name, body.new_name)
 
 
 @router.delete(MODELS)
 def delete_model(project_id: Id, name: Loose, guard: Guard = Depends(writer)) -> Empty:
-    guard.project_id(project_id)
     guard.st.store.registry.delete_model(project_id, name)
     return Empty()
 
 
 @router.post(f"{MODELS}/tags")
 def set_model_tags(project_id: Id, body: ModelTags, guard: Guard = Depends(writer)) -> Empty:
-    guard.project_id(project_id)
     guard.st.store.registry.set_model_tags(project_id, body.name, body.tags)
     return Empty()
 
@@ -171,7 +156,6 @@ def set_model_tags(project_id: Id, body: ModelTags, guard: Guard = Depends(write
 def delete_model_tag(
     project_id: Id, name: Loose, key: Loose, guard: Guard = Depends(writer)
 ) -> Empty:
-    guard.project_id(project_id)
     guard.st.store.registry.delete_model_tag(project_id, name, key)
     return Empty()
 
@@ -180,7 +164,6 @@ def delete_model_tag(
 @router.post(f"{MODELS}/versions")
 def create_version(project_id: Id, body: VersionIn, guard: Guard = Depends(writer)) -> ModelVersion:
     """Register an uploaded package blob as the next version of ``body.name``."""
-    guard.project_id(project_id)
     st = guard.st
     check_reference(st, guard.who, body.blob_sha, body.receipt)
     if not st.store.blobs.exists(body.blob_sha):
@@ -193,23 +176,18 @@ def create_version(project_id: Id, body: VersionIn, guard: Guard = Depends(write
 
 @router.get(f"{MODELS}/versions", response_model=envelope("versions", list[ModelVersion]))
 def list_versions(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    guard.project_id(project_id)
-    versions = guard.st.store.registry.versions(project_id, name)
-    return {"versions": versions}
+    return {"versions": guard.st.store.registry.versions(project_id, name)}
 
 
 @router.get(f"{MODELS}/version")
 def get_version(
     project_id: Id, name: Loose, version: Id, guard: Guard = Depends(reader)
 ) -> ModelVersion:
-    guard.project_id(project_id)
-    found = guard.st.store.registry.get_version(project_id, name, version)
-    return found
+    return guard.st.store.registry.get_version(project_id, name, version)
 
 
 @router.get(f"{MODELS}/latest")
 def latest_version(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> ModelVersion:
-    guard.project_id(project_id)
     return guard.st.store.registry.latest_version(project_id, name)
 
 
@@ -218,24 +196,19 @@ def latest_version(project_id: Id, name: Loose, guard: Guard = Depends(reader)) 
 def get_by_alias(
     project_id: Id, name: Loose, alias: Loose, guard: Guard = Depends(reader)
 ) -> ModelVersion:
-    guard.project_id(project_id)
-    found = guard.st.store.registry.get_by_alias(project_id, name, alias)
-    return found
+    return guard.st.store.registry.get_by_alias(project_id, name, alias)
 
 
 @router.put(f"{MODELS}/alias")
 def set_alias(project_id: Id, body: AliasIn, guard: Guard = Depends(writer)) -> ModelVersion:
-    guard.project_id(project_id)
     guard.model_version(body.version_id)
-    found = guard.st.store.registry.set_alias(project_id, body.name, body.alias, body.version_id)
-    return found
+    return guard.st.store.registry.set_alias(project_id, body.name, body.alias, body.version_id)
 
 
 @router.delete(f"{MODELS}/alias")
 def delete_alias(
     project_id: Id, name: Loose, alias: Loose, guard: Guard = Depends(writer)
 ) -> Empty:
-    guard.project_id(project_id)
     guard.st.store.registry.delete_alias(project_id, name, alias)
     return Empty()
 
@@ -248,7 +221,6 @@ def delete_alias(
 def search_versions(
     project_id: Id, body: SearchIn, guard: Guard = Depends(reader)
 ) -> dict[str, Any]:
-    guard.project_id(project_id)
     cap = guard.st.options.max_results
     if body.max_results > cap:
         raise InvalidArgumentError(
@@ -272,10 +244,9 @@ def update_version(
     version_id: Id, body: VersionPatch, guard: Guard = Depends(writer)
 ) -> ModelVersion:
     guard.model_version(version_id)
-    found = guard.st.store.registry.update_version(
+    return guard.st.store.registry.update_version(
         version_id, description=body.description, card=body.card
     )
-    return found
 
 
 @router.delete(VERSION)

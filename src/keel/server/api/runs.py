@@ -80,7 +80,7 @@ def create_run(body: RunIn, guard: Guard = Depends(writer)) -> RunInfo:
     guard.experiment(body.experiment_id)
     if body.parent_id is not None:
         guard.run(body.parent_id)
-    info = guard.st.store.runs.create(
+    return guard.st.store.runs.create(
         body.experiment_id,
         name=body.name,
         parent_id=body.parent_id,
@@ -89,7 +89,6 @@ def create_run(body: RunIn, guard: Guard = Depends(writer)) -> RunInfo:
         start_time=body.start_time,
         status=body.status,
     )
-    return info
 
 
 @router.get("/{run_id}")
@@ -111,10 +110,9 @@ def get_many(body: RunIds, guard: Guard = Depends(reader)) -> dict[str, Any]:
 @router.patch("/{run_id}")
 def update_run(run_id: RunId, body: RunPatch, guard: Guard = Depends(writer)) -> RunInfo:
     guard.run(run_id)
-    info = guard.st.store.runs.update(
+    return guard.st.store.runs.update(
         run_id, status=body.status, end_time=body.end_time, name=body.name, note=body.note
     )
-    return info
 
 
 @router.delete("/{run_id}")
@@ -171,8 +169,7 @@ def metric_history(
     cap = guard.st.options.max_results
     if limit is not None and limit > cap:
         raise InvalidArgumentError(f"limit {limit} is over this server's cap of {cap}; page")
-    points = guard.st.store.runs.metric_history(run_id, key, offset=offset, limit=limit)
-    return {"metrics": points}
+    return {"metrics": guard.st.store.runs.metric_history(run_id, key, offset=offset, limit=limit)}
 
 
 @router.get("/{run_id}/metric-keys", response_model=envelope("keys", list[str]))
@@ -206,7 +203,7 @@ def search_runs(body: SearchIn, guard: Guard = Depends(reader)) -> RunPage:
             f"max_results {body.max_results} is over this server's cap of {cap}; page with "
             "page_token"
         )
-    page = guard.st.store.runs.search(
+    return guard.st.store.runs.search(
         body.experiment_ids,
         body.filter,
         order_by=body.order_by or None,
@@ -214,4 +211,3 @@ def search_runs(body: SearchIn, guard: Guard = Depends(reader)) -> RunPage:
         page_token=body.page_token,
         include_deleted=body.include_deleted,
     )
-    return page

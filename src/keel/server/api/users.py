@@ -64,18 +64,16 @@ def list_users(_: Principal = Depends(site_admin), st: AppState = Depends(state)
 def create_user(
     body: UserIn, _: Principal = Depends(site_admin), st: AppState = Depends(state)
 ) -> User:
-    user = st.store.users.create_user(body.name, password=body.password, is_admin=body.is_admin)
-    return user
+    return st.store.users.create_user(body.name, password=body.password, is_admin=body.is_admin)
 
 
 @router.patch("/{name}")
 def update_user(
     name: Name, body: UserPatch, _: Principal = Depends(site_admin), st: AppState = Depends(state)
 ) -> User:
-    user = st.store.users.update_user(
+    return st.store.users.update_user(
         name, password=body.password, is_admin=body.is_admin, is_active=body.is_active
     )
-    return user
 
 
 @router.delete("/{name}")
