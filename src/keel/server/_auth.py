@@ -29,14 +29,6 @@ from starlette.concurrency import run_in_threadpool
 from keel.exceptions import AuthenticationError, NotFoundError, PermissionDeniedError
 from keel.server._state import AppState, get_state
 from keel.store import Project
-from keel.store.ownership import (
-    project_of_dataset,
-    project_of_dataset_version,
-    project_of_model_version,
-    project_of_pipeline_run,
-    project_of_schedule,
-    project_of_schedule_fire,
-)
 from keel.store.users import TOKEN_PREFIX, Role, User
 
 ACCESS_ATTR = "keel_access"
@@ -158,38 +150,38 @@ class Guard:
     def dataset(self, dataset_id: int) -> None:
         if self.who.is_admin:
             return
-        pid = project_of_dataset(self.st.store.db, dataset_id)
+        pid = self.st.store.ownership.project_of("dataset", dataset_id)
         self.project_id(pid, f"dataset id {dataset_id}")
 
     def dataset_version(self, version_id: int, needed: Role | None = None) -> None:
         if self.who.is_admin:
             return
-        pid = project_of_dataset_version(self.st.store.db, version_id)
+        pid = self.st.store.ownership.project_of("dataset_version", version_id)
         self.project_id(pid, f"dataset version id {version_id}", needed)
 
     def model_version(self, version_id: int) -> int:
         """Check access to a registered model version; returns its project id. Looked up
         for admins too: a missing id is a 404 before any write can trip a foreign key."""
-        pid = project_of_model_version(self.st.store.db, version_id)
+        pid = self.st.store.ownership.project_of("model_version", version_id)
         self.project_id(pid, f"model version id {version_id}")
         return pid
 
     def pipeline_run(self, run_id: str) -> int:
         """Check access to a pipeline run (exact id); returns its project id. Looked up for
         admins too, so a missing id is a 404 rather than a foreign-key error."""
-        pid = project_of_pipeline_run(self.st.store.db, run_id)
+        pid = self.st.store.ownership.project_of("pipeline_run", run_id)
         self.project_id(pid, f"pipeline run {run_id!r}")
         return pid
 
     def schedule(self, schedule_id: int) -> int:
         """Check access to a schedule by id; returns its project id."""
-        pid = project_of_schedule(self.st.store.db, schedule_id)
+        pid = self.st.store.ownership.project_of("schedule", schedule_id)
         self.project_id(pid, f"schedule id {schedule_id}")
         return pid
 
     def schedule_fire(self, fire_id: int) -> int:
         """Check access to one fired occurrence of a schedule; returns its project id."""
-        pid = project_of_schedule_fire(self.st.store.db, fire_id)
+        pid = self.st.store.ownership.project_of("schedule_fire", fire_id)
         self.project_id(pid, f"schedule fire {fire_id}")
         return pid
 

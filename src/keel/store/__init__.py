@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from keel.store.gc import GcReport, collect_garbage
     from keel.store.logged_models import LoggedModel, LoggedModelRepository
     from keel.store.monitors import MonitorRepository
+    from keel.store.ownership import OwnershipRepository
     from keel.store.pipelines import (
         PipelineRunRepository,
         ScheduleRepository,
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
         Deployments,
         Experiments,
         Monitors,
+        Ownership,
         PipelineRuns,
         Projects,
         Registry,
@@ -83,6 +85,7 @@ REPOSITORIES: dict[str, tuple[str, str]] = {
     "monitors": ("keel.store.monitors", "MonitorRepository"),
     "alerts": ("keel.store.alerts", "AlertRepository"),
     "comments": ("keel.store.comments", "CommentRepository"),
+    "ownership": ("keel.store.ownership", "OwnershipRepository"),
 }
 
 #: Other public names, imported on first use (PEP 562).
@@ -129,6 +132,7 @@ class Store:
     monitors: Monitors
     alerts: Alerts
     comments: CommentRepository
+    ownership: Ownership
 
     def __init__(self, settings: Settings, db: Any, blobs: Any, make: Callable[[str], Any]) -> None:
         self.settings = settings
@@ -200,6 +204,7 @@ __all__ = [
     "ModelVersion",
     "MonitorRepository",
     "NewVersion",
+    "OwnershipRepository",
     "PipelineRunRepository",
     "Project",
     "ProjectRepository",

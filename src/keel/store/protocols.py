@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from keel.store.blobs import BlobRef
     from keel.store.deployments import Deployment, DeploymentRevision, DeploymentTarget
     from keel.store.monitors import Monitor, ReferenceInfo
+    from keel.store.ownership import Owned
     from keel.store.pipelines import (
         CacheEntry,
         ChildRun,
@@ -435,6 +436,14 @@ class Schedules(Protocol):
     def leave(self, scheduler_id: str) -> None: ...
 
 
+class Ownership(Protocol):
+    """Which project owns an object or references a blob: the server's access checks.
+    SQL only (a client asks the server, which answers 404 for what it may not see)."""
+
+    def project_of(self, kind: Owned, object_id: int | str) -> int: ...
+    def projects_referencing(self, sha: str) -> set[int]: ...
+
+
 def _conforms(db: Database) -> dict[str, object]:
     """Never called: mypy checks here that each SQL repository satisfies its protocol
     (``keel.store.remote`` does the same for the HTTP ones)."""
@@ -444,6 +453,7 @@ def _conforms(db: Database) -> dict[str, object]:
     from keel.store.deployments import DeploymentRepository
     from keel.store.experiments import ExperimentRepository
     from keel.store.monitors import MonitorRepository
+    from keel.store.ownership import OwnershipRepository
     from keel.store.pipelines import (
         PipelineRunRepository,
         ScheduleRepository,
@@ -465,6 +475,7 @@ def _conforms(db: Database) -> dict[str, object]:
     pipeline_runs: PipelineRuns = PipelineRunRepository(db)
     step_cache: StepCache = StepCacheRepository(db)
     schedules: Schedules = ScheduleRepository(db)
+    ownership: Ownership = OwnershipRepository(db)
     return dict(locals())
 
 
@@ -492,6 +503,7 @@ __all__ = [
     "Deployments",
     "Experiments",
     "Monitors",
+    "Ownership",
     "PipelineRuns",
     "Projects",
     "Registry",

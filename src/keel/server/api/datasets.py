@@ -11,7 +11,6 @@ from keel.server._auth import Guard, reader, writer
 from keel.server._types import Id, Loose, Millis, Name, RunId, Text
 from keel.server.api.artifacts import ItemIn, refs
 from keel.store import Dataset, DatasetFile, DatasetVersion
-from keel.store.ownership import project_of_dataset
 from keel.store.wire import envelope
 
 router = APIRouter(prefix="/api/v1", tags=["datasets"])
@@ -84,7 +83,7 @@ def add_version(dataset_id: Id, body: VersionIn, guard: Guard = Depends(writer))
     if body.run_id is not None:
         guard.run(body.run_id)
     st = guard.st
-    project_id = project_of_dataset(st.store.db, dataset_id)
+    project_id = st.store.ownership.project_of("dataset", dataset_id)
     pairs = st.store.datasets.list_with_latest(project_id)
     dataset = next(d for d, _ in pairs if d.id == dataset_id)
     files = [DatasetFile(path, ref.sha, ref.size) for path, ref in refs(st, guard.who, body.files)]

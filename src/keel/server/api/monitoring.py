@@ -9,7 +9,6 @@ object does not exist for you.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -20,10 +19,9 @@ from keel.server._auth import Guard, project_admin, reader, writer
 from keel.server._receipts import check_reference
 from keel.server._types import Id, Int64, Loose, Millis, Sha
 from keel.server.api.deployments import existing_project, finite_json
-from keel.store import Database
 from keel.store.alerts import Alert, Delivery, NewAlert, Notifier
 from keel.store.monitors import Monitor, ReferenceInfo
-from keel.store.ownership import project_of_alert, project_of_monitor, project_of_notifier
+from keel.store.ownership import Owned
 from keel.store.wire import Empty, envelope
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"])
@@ -113,14 +111,14 @@ class NotifierIn(BaseModel):
 
 def _owned(
     guard: Guard,
-    owner_of: Callable[[Database, int], int],
+    kind: Owned,
     object_id: int,
     what: str,
     project_id: int | None = None,
 ) -> None:
     """404 unless the object exists in a project the caller may see (and, when given, in
     ``project_id``); 403 when the caller's role there is too low."""
-    pid = owner_of(guard.st.store.db, object_id)
+    pid = guard.st.store.ownership.project_of(kind, object_id)
     guard.project_id(pid, what)
     if project_id is not None and pid != project_id:
         raise NotFoundError(f"{what} does not exist in project id {project_id}")
@@ -170,13 +168,13 @@ def delete_monitor(project_id: Id, deployment: Loose, guard: Guard = Depends(wri
 
 @router.get("/monitors/{monitor_id}")
 def get_monitor_by_id(monitor_id: Id, guard: Guard = Depends(reader)) -> Monitor:
-    _owned(guard, project_of_monitor, monitor_id, f"monitor id {monitor_id}")
+    _owned(guard, "monitor", monitor_id, f"monitor id {monitor_id}")
     return guard.st.store.monitors.get_by_id(monitor_id)
 
 
 @router.post("/monitors/{monitor_id}/mark-run")
 def mark_run(monitor_id: Id, body: MarkRunIn, guard: Guard = Depends(writer)) -> Empty:
-    _owned(guard, project_of_monitor, monitor_id, f"monitor id {monitor_id}")
+    _owned(guard, "monitor", monitor_id, f"monitor id {monitor_id}")
     guard.st.store.monitors.mark_run(monitor_id, body.window_end)
     return Empty()
 
@@ -247,7 +245,7 @@ def record_alert(project_id: Id, body: AlertIn, guard: Guard = Depends(writer)) 
     existing_project(guard, project_id)
     if body.monitor_id is not None:
         what = f"monitor id {body.monitor_id}"
-        _owned(guard, project_of_monitor, body.monitor_id, what, project_id)
+        _owned(guard, "monitor", body.monitor_id, what, project_id)
     new = NewAlert(**body.model_dump())
     found, event = guard.st.store.alerts.record(project_id, new)
     return Recorded(alert=found, event=event)
@@ -269,7 +267,7 @@ def resolve_absent(
 ) -> dict[str, Any]:
     """Resolve the monitor's live alerts of ``kinds`` whose key is not in ``keep``."""
     what = f"monitor id {body.monitor_id}"
-    _owned(guard, project_of_monitor, body.monitor_id, what, project_id)
+    _owned(guard, "monitor", body.monitor_id, what, project_id)
     resolved = guard.st.store.alerts.resolve_absent(
         project_id, body.monitor_id, body.kinds, set(body.keep), by=body.by
     )
@@ -316,7 +314,7 @@ def enqueue_alert(
 
 @router.get("/alerts/{alert_id}/deliveries", response_model=envelope("deliveries", list[Delivery]))
 def list_deliveries(alert_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    _owned(guard, project_of_alert, alert_id, f"alert id {alert_id}")
+    _owned(guard, "alert", alert_id, f"alert id {alert_id}")
     return {"deliveries": guard.st.store.alerts.deliveries(alert_id)}
 
 
@@ -355,5 +353,5 @@ def remove_notifier(project_id: Id, name: Loose, guard: Guard = Depends(project_
 
 @router.get("/notifiers/{notifier_id}")
 def get_notifier_by_id(notifier_id: Id, guard: Guard = Depends(project_admin)) -> Notifier:
-    _owned(guard, project_of_notifier, notifier_id, f"notifier id {notifier_id}")
+    _owned(guard, "notifier", notifier_id, f"notifier id {notifier_id}")
     return guard.st.store.alerts.get_notifier_by_id(notifier_id)

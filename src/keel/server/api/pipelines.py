@@ -24,7 +24,6 @@ from keel.server._state import AppState, state
 from keel.server._types import Id, Int64, Key, Loose, Millis, Name, Sha, Text
 from keel.server.api.deployments import existing_project
 from keel.store import RunStatus
-from keel.store.ownership import project_of_pipeline_run
 from keel.store.pipelines import (
     CacheEntry,
     ChildRun,
@@ -168,7 +167,7 @@ def _run_of_project(st: AppState, run_id: str, pid: int, what: str) -> None:
 def start_run(project_id: Id, body: StartIn, guard: Guard = Depends(writer)) -> PipelineRunInfo:
     existing_project(guard, project_id)
     try:
-        project_of_pipeline_run(guard.st.store.db, body.run_id)
+        guard.st.store.ownership.project_of("pipeline_run", body.run_id)
     except NotFoundError:
         pass  # the id is free
     else:
