@@ -13,41 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from keel.store import (
-    AlertRepository,
-    ArtifactRepository,
-    BlobStore,
-    DatasetRepository,
-    DeploymentRepository,
-    ExperimentRepository,
-    MonitorRepository,
-    PipelineRunRepository,
-    ProjectRepository,
-    RegistryRepository,
-    RunRepository,
-    ScheduleRepository,
-    StepCacheRepository,
-    Store,
-)
-from keel.store.remote import RemoteBlobStore
-from keel.store.remote._ops import (
-    RemoteAlertRepository,
-    RemoteDeploymentRepository,
-    RemoteMonitorRepository,
-)
-from keel.store.remote._pipelines import (
-    RemotePipelineRunRepository,
-    RemoteScheduleRepository,
-    RemoteStepCacheRepository,
-)
-from keel.store.remote._registry import RemoteRegistryRepository
-from keel.store.remote._repos import (
-    RemoteArtifactRepository,
-    RemoteDatasetRepository,
-    RemoteExperimentRepository,
-    RemoteProjectRepository,
-    RemoteRunRepository,
-)
+from keel.store import REPOSITORIES, BlobStore, Store, repository_class
+from keel.store.protocols import PROTOCOLS
+from keel.store.remote import RemoteBlobStore, _repositories
+from keel.store.remote._http import Http
 
 _path = Path(__file__).parents[1] / "store" / "test_runs_contract.py"
 _spec = importlib.util.spec_from_file_location("keel_runs_contract_for_remote", _path)
@@ -66,30 +35,37 @@ def store(remote_store: Store) -> Store:
     return remote_store
 
 
-PAIRS = [
-    (ProjectRepository, RemoteProjectRepository),
-    (ExperimentRepository, RemoteExperimentRepository),
-    (RunRepository, RemoteRunRepository),
-    (ArtifactRepository, RemoteArtifactRepository),
-    (DatasetRepository, RemoteDatasetRepository),
-    (RegistryRepository, RemoteRegistryRepository),
-    (DeploymentRepository, RemoteDeploymentRepository),
-    (MonitorRepository, RemoteMonitorRepository),
-    (AlertRepository, RemoteAlertRepository),
-    (PipelineRunRepository, RemotePipelineRunRepository),
-    (StepCacheRepository, RemoteStepCacheRepository),
-    (ScheduleRepository, RemoteScheduleRepository),
-    (BlobStore, RemoteBlobStore),
-]
+def _public(cls: type) -> dict[str, inspect.Signature]:
+    return {
+        name: inspect.signature(fn)
+        for name, fn in inspect.getmembers(cls, inspect.isfunction)
+        if not name.startswith("_")
+    }
 
 
-@pytest.mark.parametrize(("sql", "remote"), PAIRS, ids=[p[0].__name__ for p in PAIRS])
-def test_remote_overrides_every_public_method(sql: type, remote: type) -> None:
-    public = {n for n, f in inspect.getmembers(sql, inspect.isfunction) if not n.startswith("_")}
-    missing = sorted(n for n in public if n not in vars(remote))
-    assert missing == [], f"{remote.__name__} falls through to SQL for {missing}"
-    for name in public:
-        assert (
-            inspect.signature(getattr(sql, name)).parameters.keys()
-            == inspect.signature(getattr(remote, name)).parameters.keys()
-        ), name
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
+def test_sql_and_http_implement_the_protocol_side_by_side(name: str) -> None:
+    """Both implementations offer exactly the protocol's methods, with its parameters,
+    and neither inherits the other (nothing falls through to a database not there)."""
+    http = Http("http://127.0.0.1:9", None)
+    sql, remote = repository_class(name), type(_repositories(http)[name])
+    http.close()
+    assert not issubclass(remote, sql) and not issubclass(sql, remote)
+    wanted = _public(PROTOCOLS[name])
+    for impl in (sql, remote):
+        offered = _public(impl)
+        assert sorted(offered) == sorted(wanted), f"{impl.__name__} differs from {name}"
+        for method, signature in wanted.items():
+            assert offered[method].parameters.keys() == signature.parameters.keys(), method
+
+
+def test_every_repository_with_an_http_twin_has_a_protocol() -> None:
+    http = Http("http://127.0.0.1:9", None)
+    assert set(_repositories(http)) == set(PROTOCOLS) <= set(REPOSITORIES)
+    http.close()
+
+
+def test_remote_blob_store_overrides_every_public_method() -> None:
+    public = _public(BlobStore)
+    missing = sorted(n for n in public if n not in vars(RemoteBlobStore))
+    assert missing == [], f"RemoteBlobStore falls through to the local store for {missing}"

@@ -6,12 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from keel.config import Settings
 from keel.server import _errors
+from keel.server._auth import project_scope
 from keel.server._health import HealthProbe
-from keel.server._json import JSON
+from keel.server._json import JSON, WireJSON
 from keel.server._options import ServerOptions
 from keel.server._security import SecurityMiddleware
 from keel.server._state import AppState
@@ -66,7 +67,9 @@ def create_app(
     _errors.install(app)
     mlflow.include(app)  # first: routes match in order, and its logging calls are the hot path
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(
+            router, default_response_class=WireJSON, dependencies=[Depends(project_scope)]
+        )
     ui.include(app)  # the web UI: /ui pages, sign-in, static files
     app.add_middleware(SecurityMiddleware, options=options)
     return app

@@ -2,9 +2,12 @@
 
 Every route declares exactly one access dependency from this module (``public``,
 ``authenticated``, ``site_admin``, or a project role: ``reader``, ``writer``,
-``project_admin``); a test walks every route and fails if one has none. Project-scoped
-handlers then ask their :class:`Guard` about the concrete project, experiment or run:
-an object of a project the caller cannot see is 404, a role too low is 403.
+``project_admin``); a test walks every route and fails if one has none. A route that
+names its project (``project_id`` in the path or the query) is checked by
+:func:`project_scope`, which each ``/api/v1`` router declares once; the same test fails
+for a route without it. Handlers ask their :class:`Guard` about any other object they
+touch (experiment, run, version...): an object of a project the caller cannot see is
+404, a role too low is 403.
 
 With authentication off (a loopback server for one person) every caller is an admin.
 The access dependencies are ``async`` so a request costs no extra thread hop; with
@@ -26,14 +29,6 @@ from starlette.concurrency import run_in_threadpool
 from keel.exceptions import AuthenticationError, NotFoundError, PermissionDeniedError
 from keel.server._state import AppState, get_state
 from keel.store import Project
-from keel.store.ownership import (
-    project_of_dataset,
-    project_of_dataset_version,
-    project_of_model_version,
-    project_of_pipeline_run,
-    project_of_schedule,
-    project_of_schedule_fire,
-)
 from keel.store.users import TOKEN_PREFIX, Role, User
 
 ACCESS_ATTR = "keel_access"
@@ -155,38 +150,38 @@ class Guard:
     def dataset(self, dataset_id: int) -> None:
         if self.who.is_admin:
             return
-        pid = project_of_dataset(self.st.store.db, dataset_id)
+        pid = self.st.store.ownership.project_of("dataset", dataset_id)
         self.project_id(pid, f"dataset id {dataset_id}")
 
     def dataset_version(self, version_id: int, needed: Role | None = None) -> None:
         if self.who.is_admin:
             return
-        pid = project_of_dataset_version(self.st.store.db, version_id)
+        pid = self.st.store.ownership.project_of("dataset_version", version_id)
         self.project_id(pid, f"dataset version id {version_id}", needed)
 
     def model_version(self, version_id: int) -> int:
         """Check access to a registered model version; returns its project id. Looked up
         for admins too: a missing id is a 404 before any write can trip a foreign key."""
-        pid = project_of_model_version(self.st.store.db, version_id)
+        pid = self.st.store.ownership.project_of("model_version", version_id)
         self.project_id(pid, f"model version id {version_id}")
         return pid
 
     def pipeline_run(self, run_id: str) -> int:
         """Check access to a pipeline run (exact id); returns its project id. Looked up for
         admins too, so a missing id is a 404 rather than a foreign-key error."""
-        pid = project_of_pipeline_run(self.st.store.db, run_id)
+        pid = self.st.store.ownership.project_of("pipeline_run", run_id)
         self.project_id(pid, f"pipeline run {run_id!r}")
         return pid
 
     def schedule(self, schedule_id: int) -> int:
         """Check access to a schedule by id; returns its project id."""
-        pid = project_of_schedule(self.st.store.db, schedule_id)
+        pid = self.st.store.ownership.project_of("schedule", schedule_id)
         self.project_id(pid, f"schedule id {schedule_id}")
         return pid
 
     def schedule_fire(self, fire_id: int) -> int:
         """Check access to one fired occurrence of a schedule; returns its project id."""
-        pid = project_of_schedule_fire(self.st.store.db, fire_id)
+        pid = self.st.store.ownership.project_of("schedule_fire", fire_id)
         self.project_id(pid, f"schedule fire {fire_id}")
         return pid
 
@@ -228,6 +223,47 @@ async def _guard(request: Request, role: Role) -> Guard:
     return Guard(get_state(request), await _principal(request), role)
 
 
+_ROLE_OF_ACCESS = {
+    "project:reader": Role.READER,
+    "project:writer": Role.WRITER,
+    "project:admin": Role.ADMIN,
+}
+
+
+def _route_role(route: Any) -> Role:
+    """The project role the route's access dependency asks for."""
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dep = pending.pop()
+        kind = getattr(dep.call, ACCESS_ATTR, None)
+        if kind in _ROLE_OF_ACCESS:
+            return _ROLE_OF_ACCESS[kind]
+        pending.extend(dep.dependencies)
+    raise PermissionDeniedError(f"route {route.path} names a project but no project role")
+
+
+def _named_project(request: Request, route: Any) -> int | None:
+    """The ``project_id`` the route takes from its path or query (None when it takes
+    none, or the value is not an id: the route's own validation then answers 422)."""
+    names = {p.name for p in (*route.dependant.path_params, *route.dependant.query_params)}
+    if "project_id" not in names:
+        return None
+    raw = request.path_params.get("project_id", request.query_params.get("project_id"))
+    return int(raw) if raw is not None and raw.isdigit() and len(raw) < 11 else None
+
+
+async def project_scope(request: Request) -> None:
+    """The router-level project check: the caller needs the route's role in the project
+    the route names (404 if they cannot see it, 403 if the role is too low)."""
+    route = request.scope["route"]
+    project_id = _named_project(request, route)
+    if project_id is None:
+        return
+    guard = Guard(get_state(request), await _principal(request), _route_role(route))
+    if not guard.who.is_admin:
+        await run_in_threadpool(guard.project_id, project_id)
+
+
 @_access("project:reader")
 async def reader(request: Request) -> Guard:
     return await _guard(request, Role.READER)
@@ -250,6 +286,7 @@ __all__ = [
     "authenticated",
     "principal",
     "project_admin",
+    "project_scope",
     "public",
     "reader",
     "site_admin",

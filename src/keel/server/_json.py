@@ -6,7 +6,9 @@ import json
 import math
 from typing import Any
 
-from starlette.responses import Response
+from starlette.responses import JSONResponse
+
+from keel.store import wire
 
 _HTML_UNSAFE = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"})
 
@@ -35,7 +37,7 @@ def dumps(content: Any) -> bytes:
     )
 
 
-class JSON(Response):
+class JSON(JSONResponse):
     """``application/json`` rendered by :func:`dumps`."""
 
     media_type = "application/json"
@@ -44,4 +46,14 @@ class JSON(Response):
         return dumps(content)
 
 
-__all__ = ["JSON", "dumps", "num", "parse_num"]
+class WireJSON(JSON):
+    """An ``/api/v1`` answer: FastAPI has checked it against the route's response model
+    and turned it into JSON values; :func:`keel.store.wire.encode` writes them (NaN and
+    infinities as strings), HTML-unsafe characters escaped as in :func:`dumps`."""
+
+    def render(self, content: Any) -> bytes:
+        raw = wire.encode(content)
+        return raw.replace(b"<", b"\\u003c").replace(b">", b"\\u003e").replace(b"&", b"\\u0026")
+
+
+__all__ = ["JSON", "WireJSON", "dumps", "num", "parse_num"]

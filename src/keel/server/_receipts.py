@@ -14,7 +14,6 @@ import hmac
 from keel.exceptions import PermissionDeniedError
 from keel.server._auth import Principal
 from keel.server._state import AppState
-from keel.store.ownership import projects_referencing
 
 
 def receipt(st: AppState, who: Principal, sha: str) -> str:
@@ -28,7 +27,7 @@ def check_reference(st: AppState, who: Principal, sha: str, token: str | None) -
         return
     if token and hmac.compare_digest(token, receipt(st, who, sha)):
         return
-    if any(who.role_in(pid) is not None for pid in projects_referencing(st.store.db, sha)):
+    if any(who.role_in(pid) is not None for pid in st.store.ownership.projects_referencing(sha)):
         return
     raise PermissionDeniedError(
         f"blob {sha[:12]}... was not uploaded by you; upload the file first (PUT /api/v1/blobs)"
@@ -38,7 +37,7 @@ def check_reference(st: AppState, who: Principal, sha: str, token: str | None) -
 def can_read(st: AppState, who: Principal, sha: str) -> bool:
     if who.is_admin:
         return True
-    return any(who.role_in(pid) is not None for pid in projects_referencing(st.store.db, sha))
+    return any(who.role_in(pid) is not None for pid in st.store.ownership.projects_referencing(sha))
 
 
 __all__ = ["can_read", "check_reference", "receipt"]

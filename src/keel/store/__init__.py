@@ -42,12 +42,28 @@ if TYPE_CHECKING:
     from keel.store.gc import GcReport, collect_garbage
     from keel.store.logged_models import LoggedModel, LoggedModelRepository
     from keel.store.monitors import MonitorRepository
+    from keel.store.ownership import OwnershipRepository
     from keel.store.pipelines import (
         PipelineRunRepository,
         ScheduleRepository,
         StepCacheRepository,
     )
     from keel.store.projects import ProjectRepository
+    from keel.store.protocols import (
+        Alerts,
+        Artifacts,
+        Datasets,
+        Deployments,
+        Experiments,
+        Monitors,
+        Ownership,
+        PipelineRuns,
+        Projects,
+        Registry,
+        Runs,
+        Schedules,
+        StepCache,
+    )
     from keel.store.registry import ModelVersion, NewVersion, RegisteredModel, RegistryRepository
     from keel.store.runs import RunRepository
     from keel.store.users import UserRepository
@@ -69,6 +85,7 @@ REPOSITORIES: dict[str, tuple[str, str]] = {
     "monitors": ("keel.store.monitors", "MonitorRepository"),
     "alerts": ("keel.store.alerts", "AlertRepository"),
     "comments": ("keel.store.comments", "CommentRepository"),
+    "ownership": ("keel.store.ownership", "OwnershipRepository"),
 }
 
 #: Other public names, imported on first use (PEP 562).
@@ -91,6 +108,7 @@ def repository_class(name: str) -> Any:
 class Store:
     """The repositories of one keel installation, sharing a database and a blob store.
 
+    Each attribute is typed by its aggregate's protocol (:mod:`keel.store.protocols`).
     ``make(name)`` builds the repository for attribute ``name`` on first access; the SQL
     backend builds ``REPOSITORIES[name]`` over ``db``, the remote backend its HTTP twins.
     Thread-safe: building a repository twice in a race is harmless (they are stateless).
@@ -99,21 +117,22 @@ class Store:
     settings: Settings
     db: Database
     blobs: BlobStore
-    projects: ProjectRepository
-    experiments: ExperimentRepository
-    runs: RunRepository
-    artifacts: ArtifactRepository
-    datasets: DatasetRepository
-    deployments: DeploymentRepository
+    projects: Projects
+    experiments: Experiments
+    runs: Runs
+    artifacts: Artifacts
+    datasets: Datasets
+    deployments: Deployments
     users: UserRepository
     logged_models: LoggedModelRepository
-    pipeline_runs: PipelineRunRepository
-    step_cache: StepCacheRepository
-    schedules: ScheduleRepository
-    registry: RegistryRepository
-    monitors: MonitorRepository
-    alerts: AlertRepository
+    pipeline_runs: PipelineRuns
+    step_cache: StepCache
+    schedules: Schedules
+    registry: Registry
+    monitors: Monitors
+    alerts: Alerts
     comments: CommentRepository
+    ownership: Ownership
 
     def __init__(self, settings: Settings, db: Any, blobs: Any, make: Callable[[str], Any]) -> None:
         self.settings = settings
@@ -185,6 +204,7 @@ __all__ = [
     "ModelVersion",
     "MonitorRepository",
     "NewVersion",
+    "OwnershipRepository",
     "PipelineRunRepository",
     "Project",
     "ProjectRepository",

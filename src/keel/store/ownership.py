@@ -7,7 +7,8 @@ model file, a registered model version's package).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 from sqlalchemy import Select, select, union
 
@@ -23,7 +24,7 @@ from keel.store._schema import (
     table,
 )
 from keel.store._schema_auth import LoggedModelFileRow, LoggedModelRow
-from keel.store._schema_monitoring import ReferenceProfileRow
+from keel.store._schema_monitoring import AlertRow, MonitorRow, NotifierRow, ReferenceProfileRow
 from keel.store._schema_pipelines import CacheBlobRow, PipelineRunRow, ScheduleFireRow, ScheduleRow
 from keel.store._schema_registry import ModelVersionRow, RegisteredModelRow
 
@@ -56,83 +57,79 @@ def _references(sha: str) -> list[Select[tuple[int]]]:
     ]
 
 
-def projects_referencing(db: Database, sha: str) -> set[int]:
-    """Ids of every project with a run artifact, dataset file, model file, registered
-    model version package, cached step output or reference profile of ``sha``."""
-    with db.read() as conn:
-        found: list[Any] = list(conn.execute(union(*_references(sha))).scalars())
-    return {int(pid) for pid in found}
+def _owner_queries() -> dict[str, tuple[Callable[[Any], Select[Any]], str]]:
+    """kind -> (the query selecting the project of an id, how a message names the id)."""
+    mon, al, nt = table(MonitorRow), table(AlertRow), table(NotifierRow)
+    return {
+        "dataset": (lambda i: select(D.c.project_id).where(D.c.id == i), "dataset id {}"),
+        "dataset_version": (
+            lambda i: (
+                select(D.c.project_id).join(DV, DV.c.dataset_id == D.c.id).where(DV.c.id == i)
+            ),
+            "dataset version id {}",
+        ),
+        "model_version": (
+            lambda i: (
+                select(RM.c.project_id).join(MV, MV.c.model_id == RM.c.id).where(MV.c.id == i)
+            ),
+            "model version id {}",
+        ),
+        "monitor": (lambda i: select(mon.c.project_id).where(mon.c.id == i), "monitor id {}"),
+        "alert": (lambda i: select(al.c.project_id).where(al.c.id == i), "alert id {}"),
+        "notifier": (lambda i: select(nt.c.project_id).where(nt.c.id == i), "notifier id {}"),
+        "pipeline_run": (
+            lambda i: select(PR.c.project_id).where(PR.c.id == i),
+            "pipeline run {!r}",
+        ),
+        "schedule": (lambda i: select(SC.c.project_id).where(SC.c.id == i), "schedule id {}"),
+        "schedule_fire": (
+            lambda i: (
+                select(SC.c.project_id).join(SF, SF.c.schedule_id == SC.c.id).where(SF.c.id == i)
+            ),
+            "schedule fire {}",
+        ),
+    }
 
 
-def _project_of(db: Database, query: Select[Any], what: str) -> int:
-    """The project id ``query`` selects, or NotFoundError naming ``what``."""
-    with db.read() as conn:
-        pid = conn.execute(query).scalar()
-    if pid is None:
-        raise NotFoundError(f"{what} does not exist")
-    return int(pid)
-
-
-def project_of_dataset(db: Database, dataset_id: int) -> int:
-    query = select(D.c.project_id).where(D.c.id == dataset_id)
-    return _project_of(db, query, f"dataset id {dataset_id}")
-
-
-def project_of_dataset_version(db: Database, version_id: int) -> int:
-    query = select(D.c.project_id).join(DV, DV.c.dataset_id == D.c.id).where(DV.c.id == version_id)
-    return _project_of(db, query, f"dataset version id {version_id}")
-
-
-def project_of_model_version(db: Database, version_id: int) -> int:
-    query = select(RM.c.project_id).join(MV, MV.c.model_id == RM.c.id).where(MV.c.id == version_id)
-    return _project_of(db, query, f"model version id {version_id}")
-
-
-def project_of_monitor(db: Database, monitor_id: int) -> int:
-    from keel.store.monitors import MON
-
-    query = select(MON.c.project_id).where(MON.c.id == monitor_id)
-    return _project_of(db, query, f"monitor id {monitor_id}")
-
-
-def project_of_alert(db: Database, alert_id: int) -> int:
-    from keel.store.alerts import AL
-
-    query = select(AL.c.project_id).where(AL.c.id == alert_id)
-    return _project_of(db, query, f"alert id {alert_id}")
-
-
-def project_of_notifier(db: Database, notifier_id: int) -> int:
-    from keel.store.alerts import NT
-
-    query = select(NT.c.project_id).where(NT.c.id == notifier_id)
-    return _project_of(db, query, f"notifier id {notifier_id}")
-
-
-def project_of_pipeline_run(db: Database, run_id: str) -> int:
-    query = select(PR.c.project_id).where(PR.c.id == run_id)
-    return _project_of(db, query, f"pipeline run {run_id!r}")
-
-
-def project_of_schedule(db: Database, schedule_id: int) -> int:
-    query = select(SC.c.project_id).where(SC.c.id == schedule_id)
-    return _project_of(db, query, f"schedule id {schedule_id}")
-
-
-def project_of_schedule_fire(db: Database, fire_id: int) -> int:
-    query = select(SC.c.project_id).join(SF, SF.c.schedule_id == SC.c.id).where(SF.c.id == fire_id)
-    return _project_of(db, query, f"schedule fire {fire_id}")
-
-
-__all__ = [
-    "project_of_alert",
-    "project_of_dataset",
-    "project_of_dataset_version",
-    "project_of_model_version",
-    "project_of_monitor",
-    "project_of_notifier",
-    "project_of_pipeline_run",
-    "project_of_schedule",
-    "project_of_schedule_fire",
-    "projects_referencing",
+_OWNERS = _owner_queries()
+Owned = Literal[
+    "dataset",
+    "dataset_version",
+    "model_version",
+    "monitor",
+    "alert",
+    "notifier",
+    "pipeline_run",
+    "schedule",
+    "schedule_fire",
 ]
+
+
+class OwnershipRepository:
+    """Which project owns an object or references a blob (the server's access checks).
+
+    It reads the server's own database, so the HTTP backend has no twin: a client asks
+    the server, which answers 404 for what the caller may not see.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def project_of(self, kind: Owned, object_id: int | str) -> int:
+        """The id of the project owning ``kind`` ``object_id``, or NotFoundError."""
+        query, label = _OWNERS[kind]
+        with self._db.read() as conn:
+            pid = conn.execute(query(object_id)).scalar()
+        if pid is None:
+            raise NotFoundError(f"{label.format(object_id)} does not exist")
+        return int(pid)
+
+    def projects_referencing(self, sha: str) -> set[int]:
+        """Ids of every project with a run artifact, dataset file, model file, registered
+        model version package, cached step output or reference profile of ``sha``."""
+        with self._db.read() as conn:
+            found: list[Any] = list(conn.execute(union(*_references(sha))).scalars())
+        return {int(pid) for pid in found}
+
+
+__all__ = ["Owned", "OwnershipRepository"]

@@ -17,23 +17,35 @@ from starlette.responses import Response, StreamingResponse
 
 from keel.exceptions import NotFoundError, PermissionDeniedError
 from keel.server._auth import Guard, Principal, authenticated, reader, writer
-from keel.server._json import JSON
 from keel.server._receipts import can_read, check_reference, receipt
 from keel.server._state import AppState, state
 from keel.server._types import RunId, Sha, Text
-from keel.store import BlobRef, BlobStore
+from keel.store import ArtifactInfo, BlobRef, BlobStore
 from keel.store.paths import safe_relpath
-from keel.store.remote import codec
 from keel.store.users import Role
+from keel.store.wire import envelope
 
 router = APIRouter(tags=["artifacts"])
 SPOOL = 8 << 20
+#: How a download route describes its answer: the file's bytes.
+BYTES: dict[str, Any] = {
+    "response_class": Response,
+    "responses": {200: {"content": {"application/octet-stream": {}}}},
+}
 
 
 class ItemIn(BaseModel):
     path: Text
     sha: Sha
     receipt: Text | None = None
+
+
+class BlobReceipt(BaseModel):
+    """A stored blob and the receipt that proves who uploaded it."""
+
+    sha: str
+    size: int
+    receipt: str
 
 
 class ItemsIn(BaseModel):
@@ -73,37 +85,41 @@ def refs(st: AppState, who: Principal, items: list[ItemIn]) -> list[tuple[str, B
     return [_ref(st, i, who) for i in items]
 
 
-@router.get("/api/v1/runs/{run_id}/artifacts")
+@router.get(
+    "/api/v1/runs/{run_id}/artifacts", response_model=envelope("artifacts", list[ArtifactInfo])
+)
 def list_artifacts(
     run_id: RunId, prefix: Text | None = None, guard: Guard = Depends(reader)
-) -> JSON:
+) -> dict[str, Any]:
     guard.run(run_id)
     guard.st.store.runs.get_info(run_id)
-    items = guard.st.store.artifacts.list(run_id, prefix or None)
-    return JSON({"artifacts": [codec.artifact(a) for a in items]})
+    return {"artifacts": guard.st.store.artifacts.list(run_id, prefix or None)}
 
 
-@router.post("/api/v1/runs/{run_id}/artifacts")
-def add_artifacts(run_id: RunId, body: ItemsIn, guard: Guard = Depends(writer)) -> JSON:
+@router.post(
+    "/api/v1/runs/{run_id}/artifacts", response_model=envelope("artifacts", list[ArtifactInfo])
+)
+def add_artifacts(run_id: RunId, body: ItemsIn, guard: Guard = Depends(writer)) -> dict[str, Any]:
     """Record already uploaded blobs (``PUT /api/v1/blobs``) as artifacts of the run."""
     guard.run(run_id)
-    added = guard.st.store.artifacts.add(run_id, refs(guard.st, guard.who, body.items))
-    return JSON({"artifacts": [codec.artifact(a) for a in added]})
+    return {
+        "artifacts": guard.st.store.artifacts.add(run_id, refs(guard.st, guard.who, body.items))
+    }
 
 
 @router.get("/api/v1/runs/{run_id}/artifact-info")
-def artifact_info(run_id: RunId, path: Text, guard: Guard = Depends(reader)) -> JSON:
+def artifact_info(run_id: RunId, path: Text, guard: Guard = Depends(reader)) -> ArtifactInfo:
     guard.run(run_id)
-    return JSON(codec.artifact(guard.st.store.artifacts.get(run_id, path)))
+    return guard.st.store.artifacts.get(run_id, path)
 
 
-@router.delete("/api/v1/runs/{run_id}/artifacts")
-def delete_artifacts(run_id: RunId, path: Text, guard: Guard = Depends(writer)) -> JSON:
+@router.delete("/api/v1/runs/{run_id}/artifacts", response_model=envelope("deleted", int))
+def delete_artifacts(run_id: RunId, path: Text, guard: Guard = Depends(writer)) -> dict[str, Any]:
     guard.run(run_id)
-    return JSON({"deleted": guard.st.store.artifacts.delete(run_id, path)})
+    return {"deleted": guard.st.store.artifacts.delete(run_id, path)}
 
 
-@router.get("/api/v1/runs/{run_id}/artifacts/{path:path}")
+@router.get("/api/v1/runs/{run_id}/artifacts/{path:path}", **BYTES)
 def download_artifact(run_id: RunId, path: str, guard: Guard = Depends(reader)) -> Response:
     guard.run(run_id)
     art = guard.st.store.artifacts.get(run_id, path)
@@ -113,25 +129,25 @@ def download_artifact(run_id: RunId, path: str, guard: Guard = Depends(reader)) 
 @router.put("/api/v1/runs/{run_id}/artifacts/{path:path}")
 async def upload_artifact(
     run_id: RunId, path: str, request: Request, guard: Guard = Depends(writer)
-) -> JSON:
+) -> ArtifactInfo:
     clean = safe_relpath(path)
     await run_in_threadpool(guard.run, run_id)
     ref = await receive_blob(request, guard.st.store.blobs)
     added = await run_in_threadpool(guard.st.store.artifacts.add, run_id, [(clean, ref)])
-    return JSON(codec.artifact(added[0]))
+    return added[0]
 
 
 @router.put("/api/v1/blobs")
 async def upload_blob(
     request: Request, who: Principal = Depends(authenticated), st: AppState = Depends(state)
-) -> JSON:
+) -> BlobReceipt:
     """Store a blob; the answer carries a receipt to quote when referencing it."""
     await run_in_threadpool(_require_some_write_role, st, who)
     ref = await receive_blob(request, st.store.blobs)
-    return JSON({"sha": ref.sha, "size": ref.size, "receipt": receipt(st, who, ref.sha)})
+    return BlobReceipt(sha=ref.sha, size=ref.size, receipt=receipt(st, who, ref.sha))
 
 
-@router.get("/api/v1/blobs/{sha}")
+@router.get("/api/v1/blobs/{sha}", **BYTES)
 def download_blob(
     sha: Sha, who: Principal = Depends(authenticated), st: AppState = Depends(state)
 ) -> Response:
@@ -139,7 +155,7 @@ def download_blob(
     return stream_blob(st.store.blobs, sha, st.store.blobs.size(sha), sha)
 
 
-@router.head("/api/v1/blobs/{sha}")
+@router.head("/api/v1/blobs/{sha}", **BYTES)
 def blob_exists(
     sha: Sha, who: Principal = Depends(authenticated), st: AppState = Depends(state)
 ) -> Response:

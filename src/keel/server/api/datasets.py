@@ -8,12 +8,10 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from keel.server._auth import Guard, reader, writer
-from keel.server._json import JSON
 from keel.server._types import Id, Loose, Millis, Name, RunId, Text
 from keel.server.api.artifacts import ItemIn, refs
-from keel.store import DatasetFile
-from keel.store.ownership import project_of_dataset
-from keel.store.remote import codec
+from keel.store import Dataset, DatasetFile, DatasetVersion
+from keel.store.wire import envelope
 
 router = APIRouter(prefix="/api/v1", tags=["datasets"])
 
@@ -35,56 +33,57 @@ class VersionIn(BaseModel):
     run_id: RunId | None = None
 
 
-@router.get("/datasets")
-def list_datasets(project_id: Id, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
+class DatasetOut(BaseModel):
+    dataset: Dataset
+    latest: DatasetVersion | None
+
+
+class VersionOut(BaseModel):
+    version: DatasetVersion
+    created: bool
+
+
+class RunLink(BaseModel):
+    run_id: str
+    direction: str
+
+
+@router.get("/datasets", response_model=envelope("datasets", list[DatasetOut]))
+def list_datasets(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
     pairs = guard.st.store.datasets.list_with_latest(project_id)
-    return JSON(
-        {
-            "datasets": [
-                {"dataset": codec.dataset(d), "latest": codec.dataset_version(v) if v else None}
-                for d, v in pairs
-            ]
-        }
-    )
+    return {"datasets": [DatasetOut(dataset=d, latest=v) for d, v in pairs]}
 
 
 @router.post("/datasets")
-def get_or_create_dataset(body: DatasetIn, guard: Guard = Depends(writer)) -> JSON:
+def get_or_create_dataset(body: DatasetIn, guard: Guard = Depends(writer)) -> Dataset:
     guard.project_id(body.project_id)
-    ds = guard.st.store.datasets.get_or_create(body.project_id, body.name, body.description)
-    return JSON(codec.dataset(ds))
+    return guard.st.store.datasets.get_or_create(body.project_id, body.name, body.description)
 
 
 @router.get("/datasets/lookup")
-def get_dataset(project_id: Id, name: Name, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    return JSON(codec.dataset(guard.st.store.datasets.get(project_id, name)))
+def get_dataset(project_id: Id, name: Name, guard: Guard = Depends(reader)) -> Dataset:
+    return guard.st.store.datasets.get(project_id, name)
 
 
-@router.get("/datasets/versions")
-def list_versions(project_id: Id, name: Name, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    versions = guard.st.store.datasets.versions(project_id, name)
-    return JSON({"versions": [codec.dataset_version(v) for v in versions]})
+@router.get("/datasets/versions", response_model=envelope("versions", list[DatasetVersion]))
+def list_versions(project_id: Id, name: Name, guard: Guard = Depends(reader)) -> dict[str, Any]:
+    return {"versions": guard.st.store.datasets.versions(project_id, name)}
 
 
 @router.get("/datasets/version")
 def get_version(
     project_id: Id, name: Name, version: Id | None = None, guard: Guard = Depends(reader)
-) -> JSON:
-    guard.project_id(project_id)
-    found = guard.st.store.datasets.get_version(project_id, name, version)
-    return JSON(codec.dataset_version(found))
+) -> DatasetVersion:
+    return guard.st.store.datasets.get_version(project_id, name, version)
 
 
 @router.post("/datasets/{dataset_id}/versions")
-def add_version(dataset_id: Id, body: VersionIn, guard: Guard = Depends(writer)) -> JSON:
+def add_version(dataset_id: Id, body: VersionIn, guard: Guard = Depends(writer)) -> VersionOut:
     guard.dataset(dataset_id)
     if body.run_id is not None:
         guard.run(body.run_id)
     st = guard.st
-    project_id = project_of_dataset(st.store.db, dataset_id)
+    project_id = st.store.ownership.project_of("dataset", dataset_id)
     pairs = st.store.datasets.list_with_latest(project_id)
     dataset = next(d for d, _ in pairs if d.id == dataset_id)
     files = [DatasetFile(path, ref.sha, ref.size) for path, ref in refs(st, guard.who, body.files)]
@@ -99,24 +98,25 @@ def add_version(dataset_id: Id, body: VersionIn, guard: Guard = Depends(writer))
         files=files,
         run_id=body.run_id,
     )
-    return JSON({"version": codec.dataset_version(version), "created": created})
+    return VersionOut(version=version, created=created)
 
 
 @router.get("/dataset-versions/{version_id}")
-def get_version_by_id(version_id: Id, guard: Guard = Depends(reader)) -> JSON:
+def get_version_by_id(version_id: Id, guard: Guard = Depends(reader)) -> DatasetVersion:
     guard.dataset_version(version_id)
-    return JSON(codec.dataset_version(guard.st.store.datasets.get_version_by_id(version_id)))
+    return guard.st.store.datasets.get_version_by_id(version_id)
 
 
-@router.get("/dataset-versions/{version_id}/files")
-def version_files(version_id: Id, guard: Guard = Depends(reader)) -> JSON:
+@router.get(
+    "/dataset-versions/{version_id}/files", response_model=envelope("files", list[DatasetFile])
+)
+def version_files(version_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
     guard.dataset_version(version_id)
-    files = guard.st.store.datasets.files(version_id)
-    return JSON({"files": [codec.dataset_file(f) for f in files]})
+    return {"files": guard.st.store.datasets.files(version_id)}
 
 
-@router.get("/dataset-versions/{version_id}/runs")
-def version_runs(version_id: Id, guard: Guard = Depends(reader)) -> JSON:
+@router.get("/dataset-versions/{version_id}/runs", response_model=envelope("runs", list[RunLink]))
+def version_runs(version_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
     guard.dataset_version(version_id)
     runs = guard.st.store.datasets.runs_of(version_id)
-    return JSON({"runs": [{"run_id": r, "direction": d} for r, d in runs]})
+    return {"runs": [RunLink(run_id=r, direction=d) for r, d in runs]}

@@ -15,13 +15,24 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from keel.exceptions import InvalidArgumentError
 from keel.server._auth import Guard, reader, writer
-from keel.server._json import JSON
 from keel.server._types import Id, Loose
-from keel.store.deployments import DeploymentTarget
-from keel.store.remote import codec_ops
+from keel.store.deployments import Deployment, DeploymentRevision, DeploymentTarget
+from keel.store.wire import Empty, envelope
 
 router = APIRouter(prefix="/api/v1", tags=["deployments"])
 DEPLOYMENTS = "/projects/{project_id}/deployments"
+
+
+class Applied(BaseModel):
+    deployment: Deployment
+    changed: bool
+
+
+class TargetRow(BaseModel):
+    deployment: str
+    revision: int
+    target: DeploymentTarget
+
 
 #: The widths of the target columns; no NUL, which PostgreSQL cannot store in text.
 Str255 = Annotated[str, StringConstraints(max_length=255, pattern=r"^[^\x00]*$")]
@@ -58,9 +69,8 @@ def finite_json(value: dict[str, Any], what: str) -> None:
 
 
 def existing_project(guard: Guard, project_id: int) -> None:
-    """The caller's access check, plus (for admins, who pass it for any id) that the
-    project exists: a write to a missing project is a 404, not a foreign-key error."""
-    guard.project_id(project_id)
+    """That the project exists, for admins, who pass the project scope for any id: a
+    write to a missing project is a 404, not a foreign-key error."""
     if guard.who.is_admin:
         guard.st.store.projects.get_by_id(project_id)
 
@@ -76,112 +86,103 @@ def _targets(body: ApplyIn) -> list[DeploymentTarget]:
     return [DeploymentTarget(**t.model_dump()) for t in body.targets]
 
 
-@router.get(DEPLOYMENTS)
-def list_deployments(project_id: Id, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    found = guard.st.store.deployments.list(project_id)
-    return JSON({"deployments": [codec_ops.deployment(d) for d in found]})
+@router.get(DEPLOYMENTS, response_model=envelope("deployments", list[Deployment]))
+def list_deployments(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
+    return {"deployments": guard.st.store.deployments.list(project_id)}
 
 
 @router.post(DEPLOYMENTS)
-def apply_deployment(project_id: Id, body: ApplyIn, guard: Guard = Depends(writer)) -> JSON:
+def apply_deployment(project_id: Id, body: ApplyIn, guard: Guard = Depends(writer)) -> Applied:
     """Store a spec as the deployment's next revision (a no-op when it is unchanged)."""
     return _store_spec(guard, project_id, body, applied=True)
 
 
-def _store_spec(guard: Guard, project_id: int, body: ApplyIn, *, applied: bool) -> JSON:
+def _store_spec(guard: Guard, project_id: int, body: ApplyIn, *, applied: bool) -> Applied:
     existing_project(guard, project_id)
     finite_json(body.spec, "a deployment spec")
     repo = guard.st.store.deployments
     store_it = repo.apply if applied else repo.register
     dep, changed = store_it(project_id, body.name, body.spec, _targets(body), note=body.note)
-    return JSON({"deployment": codec_ops.deployment(dep), "changed": changed})
+    return Applied(deployment=dep, changed=changed)
 
 
 class NameIn(BaseModel):
     name: Loose
 
 
+class Seen(BaseModel):
+    seen: bool
+
+
 @router.post(f"{DEPLOYMENTS}/register")
-def register_deployment(project_id: Id, body: ApplyIn, guard: Guard = Depends(writer)) -> JSON:
+def register_deployment(project_id: Id, body: ApplyIn, guard: Guard = Depends(writer)) -> Applied:
     """A server serving a spec that was never applied records it (ad hoc)."""
     return _store_spec(guard, project_id, body, applied=False)
 
 
 @router.post(f"{DEPLOYMENTS}/heartbeat")
-def heartbeat_deployment(project_id: Id, body: NameIn, guard: Guard = Depends(writer)) -> JSON:
-    guard.project_id(project_id)
-    return JSON({"seen": guard.st.store.deployments.heartbeat(project_id, body.name)})
+def heartbeat_deployment(project_id: Id, body: NameIn, guard: Guard = Depends(writer)) -> Seen:
+    """A serving process of this deployment is alive (False: no such deployment)."""
+    return Seen(seen=guard.st.store.deployments.heartbeat(project_id, body.name))
 
 
 @router.post(f"{DEPLOYMENTS}/stop")
-def stop_deployment(project_id: Id, body: NameIn, guard: Guard = Depends(writer)) -> JSON:
-    guard.project_id(project_id)
+def stop_deployment(project_id: Id, body: NameIn, guard: Guard = Depends(writer)) -> Seen:
+    """The last serving process of an ad-hoc deployment stopped."""
     guard.st.store.deployments.stop(project_id, body.name)
-    return JSON({})
+    return Seen(seen=True)
 
 
 @router.get(f"{DEPLOYMENTS}/lookup")
-def get_deployment(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    return JSON(codec_ops.deployment(guard.st.store.deployments.get(project_id, name)))
+def get_deployment(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> Deployment:
+    return guard.st.store.deployments.get(project_id, name)
 
 
-@router.get(f"{DEPLOYMENTS}/find")
-def find_deployment(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> JSON:
+@router.get(f"{DEPLOYMENTS}/find", response_model=envelope("deployment", Deployment | None))
+def find_deployment(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> dict[str, Any]:
     """The deployment, deleted ones too; ``{"deployment": null}`` when there is none."""
-    guard.project_id(project_id)
-    found = guard.st.store.deployments.find(project_id, name)
-    return JSON({"deployment": None if found is None else codec_ops.deployment(found)})
+    return {"deployment": guard.st.store.deployments.find(project_id, name)}
 
 
-@router.get(f"{DEPLOYMENTS}/current-revision")
-def current_revision(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    return JSON({"revision": guard.st.store.deployments.current_revision(project_id, name)})
+@router.get(f"{DEPLOYMENTS}/current-revision", response_model=envelope("revision", int | None))
+def current_revision(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> dict[str, Any]:
+    return {"revision": guard.st.store.deployments.current_revision(project_id, name)}
 
 
-@router.get(f"{DEPLOYMENTS}/revisions")
-def list_revisions(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    found = guard.st.store.deployments.revisions(project_id, name)
-    return JSON({"revisions": [codec_ops.deployment_revision(r) for r in found]})
+@router.get(
+    f"{DEPLOYMENTS}/revisions", response_model=envelope("revisions", list[DeploymentRevision])
+)
+def list_revisions(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> dict[str, Any]:
+    return {"revisions": guard.st.store.deployments.revisions(project_id, name)}
 
 
 @router.get(f"{DEPLOYMENTS}/revision")
-def get_revision(project_id: Id, name: Loose, revision: Id, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    found = guard.st.store.deployments.revision(project_id, name, revision)
-    return JSON(codec_ops.deployment_revision(found))
+def get_revision(
+    project_id: Id, name: Loose, revision: Id, guard: Guard = Depends(reader)
+) -> DeploymentRevision:
+    return guard.st.store.deployments.revision(project_id, name, revision)
 
 
 @router.post(f"{DEPLOYMENTS}/rollback")
-def rollback_deployment(project_id: Id, body: RollbackIn, guard: Guard = Depends(writer)) -> JSON:
-    guard.project_id(project_id)
-    dep = guard.st.store.deployments.rollback(project_id, body.name, body.revision)
-    return JSON(codec_ops.deployment(dep))
+def rollback_deployment(
+    project_id: Id, body: RollbackIn, guard: Guard = Depends(writer)
+) -> Deployment:
+    return guard.st.store.deployments.rollback(project_id, body.name, body.revision)
 
 
 @router.delete(DEPLOYMENTS)
-def delete_deployment(project_id: Id, name: Loose, guard: Guard = Depends(writer)) -> JSON:
-    guard.project_id(project_id)
+def delete_deployment(project_id: Id, name: Loose, guard: Guard = Depends(writer)) -> Empty:
     guard.st.store.deployments.delete(project_id, name)
-    return JSON({})
+    return Empty()
 
 
-@router.get("/projects/{project_id}/deployment-targets")
-def all_targets(project_id: Id, guard: Guard = Depends(reader)) -> JSON:
+@router.get(
+    "/projects/{project_id}/deployment-targets", response_model=envelope("targets", list[TargetRow])
+)
+def all_targets(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
     """(deployment, revision, target) of every revision: the lineage table."""
-    guard.project_id(project_id)
     rows = guard.st.store.deployments.all_targets(project_id)
-    return JSON(
-        {
-            "targets": [
-                {"deployment": name, "revision": rev, "target": codec_ops.deployment_target(t)}
-                for name, rev, t in rows
-            ]
-        }
-    )
+    return {"targets": [TargetRow(deployment=n, revision=r, target=t) for n, r, t in rows]}
 
 
 __all__ = ["existing_project", "finite_json", "router"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
 
 from keel.server._auth import public
 from keel.server._json import JSON
@@ -10,7 +11,22 @@ from keel.server._json import JSON
 router = APIRouter(prefix="/api/v1", tags=["meta"])
 
 
-@router.get("/health", dependencies=[Depends(public)])
+class Health(BaseModel):
+    status: str
+    database: str
+
+
+class Version(BaseModel):
+    keel: str
+    api: str
+
+
+@router.get(
+    "/health",
+    dependencies=[Depends(public)],
+    response_model=Health,
+    responses={503: {"model": Health, "description": "the database does not answer"}},
+)
 async def health(request: Request) -> JSON:
     problem = await request.app.state.health.database_problem()
     if problem is None:
@@ -19,7 +35,7 @@ async def health(request: Request) -> JSON:
 
 
 @router.get("/version", dependencies=[Depends(public)])
-async def version() -> JSON:
+async def version() -> Version:
     from keel import __version__
 
-    return JSON({"keel": __version__, "api": "v1"})
+    return Version(keel=__version__, api="v1")

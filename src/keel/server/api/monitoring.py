@@ -9,7 +9,6 @@ object does not exist for you.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -17,13 +16,13 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.server._auth import Guard, project_admin, reader, writer
-from keel.server._json import JSON
 from keel.server._receipts import check_reference
 from keel.server._types import Id, Int64, Loose, Millis, Sha
 from keel.server.api.deployments import existing_project, finite_json
-from keel.store import Database
-from keel.store.ownership import project_of_alert, project_of_monitor, project_of_notifier
-from keel.store.remote import codec_ops
+from keel.store.alerts import Alert, Delivery, NewAlert, Notifier
+from keel.store.monitors import Monitor, ReferenceInfo
+from keel.store.ownership import Owned
+from keel.store.wire import Empty, envelope
 
 router = APIRouter(prefix="/api/v1", tags=["monitoring"])
 PROJECT = "/projects/{project_id}"
@@ -33,6 +32,12 @@ ALERTS = f"{PROJECT}/alerts"
 ALERT = f"{ALERTS}/{{alert_id}}"
 NOTIFIERS = f"{PROJECT}/notifiers"
 ALERT_STATES = ("live", "open", "acknowledged", "resolved")
+
+
+class Recorded(BaseModel):
+    alert: Alert
+    event: str
+
 
 #: Column widths, and no NUL (PostgreSQL cannot store it in text).
 _NO_NUL = r"^[^\x00]*$"
@@ -106,36 +111,34 @@ class NotifierIn(BaseModel):
 
 def _owned(
     guard: Guard,
-    owner_of: Callable[[Database, int], int],
+    kind: Owned,
     object_id: int,
     what: str,
     project_id: int | None = None,
 ) -> None:
     """404 unless the object exists in a project the caller may see (and, when given, in
     ``project_id``); 403 when the caller's role there is too low."""
-    pid = owner_of(guard.st.store.db, object_id)
+    pid = guard.st.store.ownership.project_of(kind, object_id)
     guard.project_id(pid, what)
     if project_id is not None and pid != project_id:
         raise NotFoundError(f"{what} does not exist in project id {project_id}")
 
 
 # -- monitors ------------------------------------------------------------------------------
-@router.get(MONITORS)
+@router.get(MONITORS, response_model=envelope("monitors", list[Monitor]))
 def list_monitors(
     project_id: Id, enabled_only: bool = False, guard: Guard = Depends(reader)
-) -> JSON:
-    guard.project_id(project_id)
-    found = guard.st.store.monitors.list(project_id, enabled_only=enabled_only)
-    return JSON({"monitors": [codec_ops.monitor(m) for m in found]})
+) -> dict[str, Any]:
+    return {"monitors": guard.st.store.monitors.list(project_id, enabled_only=enabled_only)}
 
 
 @router.put(MONITORS)
-def upsert_monitor(project_id: Id, body: MonitorIn, guard: Guard = Depends(writer)) -> JSON:
+def upsert_monitor(project_id: Id, body: MonitorIn, guard: Guard = Depends(writer)) -> Monitor:
     """Create the monitor of ``body.deployment`` or change the fields given."""
     existing_project(guard, project_id)
     if body.config is not None:
         finite_json(body.config, "a monitor config")
-    found = guard.st.store.monitors.upsert(
+    return guard.st.store.monitors.upsert(
         project_id,
         body.deployment,
         reference=body.reference,
@@ -143,59 +146,56 @@ def upsert_monitor(project_id: Id, body: MonitorIn, guard: Guard = Depends(write
         window=body.window,
         enabled=body.enabled,
     )
-    return JSON(codec_ops.monitor(found))
 
 
 @router.get(f"{MONITORS}/lookup")
-def get_monitor(project_id: Id, deployment: Loose, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    return JSON(codec_ops.monitor(guard.st.store.monitors.get(project_id, deployment)))
+def get_monitor(project_id: Id, deployment: Loose, guard: Guard = Depends(reader)) -> Monitor:
+    return guard.st.store.monitors.get(project_id, deployment)
 
 
-@router.get(f"{MONITORS}/find")
-def find_monitor(project_id: Id, deployment: Loose, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    found = guard.st.store.monitors.find(project_id, deployment)
-    return JSON({"monitor": None if found is None else codec_ops.monitor(found)})
+@router.get(f"{MONITORS}/find", response_model=envelope("monitor", Monitor | None))
+def find_monitor(
+    project_id: Id, deployment: Loose, guard: Guard = Depends(reader)
+) -> dict[str, Any]:
+    return {"monitor": guard.st.store.monitors.find(project_id, deployment)}
 
 
 @router.delete(MONITORS)
-def delete_monitor(project_id: Id, deployment: Loose, guard: Guard = Depends(writer)) -> JSON:
-    guard.project_id(project_id)
+def delete_monitor(project_id: Id, deployment: Loose, guard: Guard = Depends(writer)) -> Empty:
     guard.st.store.monitors.delete(project_id, deployment)
-    return JSON({})
+    return Empty()
 
 
 @router.get("/monitors/{monitor_id}")
-def get_monitor_by_id(monitor_id: Id, guard: Guard = Depends(reader)) -> JSON:
-    _owned(guard, project_of_monitor, monitor_id, f"monitor id {monitor_id}")
-    return JSON(codec_ops.monitor(guard.st.store.monitors.get_by_id(monitor_id)))
+def get_monitor_by_id(monitor_id: Id, guard: Guard = Depends(reader)) -> Monitor:
+    _owned(guard, "monitor", monitor_id, f"monitor id {monitor_id}")
+    return guard.st.store.monitors.get_by_id(monitor_id)
 
 
 @router.post("/monitors/{monitor_id}/mark-run")
-def mark_run(monitor_id: Id, body: MarkRunIn, guard: Guard = Depends(writer)) -> JSON:
-    _owned(guard, project_of_monitor, monitor_id, f"monitor id {monitor_id}")
+def mark_run(monitor_id: Id, body: MarkRunIn, guard: Guard = Depends(writer)) -> Empty:
+    _owned(guard, "monitor", monitor_id, f"monitor id {monitor_id}")
     guard.st.store.monitors.mark_run(monitor_id, body.window_end)
-    return JSON({})
+    return Empty()
 
 
 # -- reference profiles --------------------------------------------------------------------
-@router.get(REFERENCES)
-def list_references(project_id: Id, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    found = guard.st.store.monitors.list_references(project_id)
-    return JSON({"references": [codec_ops.reference_info(r) for r in found]})
+@router.get(REFERENCES, response_model=envelope("references", list[ReferenceInfo]))
+def list_references(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
+    return {"references": guard.st.store.monitors.list_references(project_id)}
 
 
 @router.put(REFERENCES)
-def put_reference(project_id: Id, body: ReferenceIn, guard: Guard = Depends(writer)) -> JSON:
+def put_reference(
+    project_id: Id, body: ReferenceIn, guard: Guard = Depends(writer)
+) -> ReferenceInfo:
     """Store (or replace) the profile of ``body.subject``; its blob must be uploaded first."""
     existing_project(guard, project_id)
     st = guard.st
     check_reference(st, guard.who, body.blob_sha, body.receipt)
     if not st.store.blobs.exists(body.blob_sha):
         raise NotFoundError(f"blob {body.blob_sha} is not on the server; upload the profile first")
-    info = st.store.monitors.put_reference(
+    return st.store.monitors.put_reference(
         project_id,
         body.subject,
         blob_sha=body.blob_sha,
@@ -203,25 +203,22 @@ def put_reference(project_id: Id, body: ReferenceIn, guard: Guard = Depends(writ
         num_columns=body.num_columns,
         source=body.source,
     )
-    return JSON(codec_ops.reference_info(info))
 
 
 @router.get(f"{REFERENCES}/lookup")
-def get_reference(project_id: Id, subject: Loose, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    found = guard.st.store.monitors.get_reference(project_id, subject)
-    return JSON(codec_ops.reference_info(found))
+def get_reference(project_id: Id, subject: Loose, guard: Guard = Depends(reader)) -> ReferenceInfo:
+    return guard.st.store.monitors.get_reference(project_id, subject)
 
 
-@router.get(f"{REFERENCES}/find")
-def find_reference(project_id: Id, subject: Loose, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    found = guard.st.store.monitors.find_reference(project_id, subject)
-    return JSON({"reference": None if found is None else codec_ops.reference_info(found)})
+@router.get(f"{REFERENCES}/find", response_model=envelope("reference", ReferenceInfo | None))
+def find_reference(
+    project_id: Id, subject: Loose, guard: Guard = Depends(reader)
+) -> dict[str, Any]:
+    return {"reference": guard.st.store.monitors.find_reference(project_id, subject)}
 
 
 # -- alerts --------------------------------------------------------------------------------
-@router.get(ALERTS)
+@router.get(ALERTS, response_model=envelope("alerts", list[Alert]))
 def list_alerts(
     project_id: Id,
     state: Loose | None = None,
@@ -230,9 +227,8 @@ def list_alerts(
     since: Int64 | None = None,
     limit: Count = 100,
     guard: Guard = Depends(reader),
-) -> JSON:
+) -> dict[str, Any]:
     """Alerts newest first; ``state=live`` means open or acknowledged."""
-    guard.project_id(project_id)
     if state is not None and state not in ALERT_STATES:
         raise InvalidArgumentError(
             f"alert state {state[:40]!r} is not one of {', '.join(ALERT_STATES)}"
@@ -240,49 +236,47 @@ def list_alerts(
     found = guard.st.store.alerts.list(
         project_id, state=state, deployment=deployment, kind=kind, since=since, limit=limit
     )
-    return JSON({"alerts": [codec_ops.alert(a) for a in found]})
+    return {"alerts": found}
 
 
 @router.post(ALERTS)
-def record_alert(project_id: Id, body: AlertIn, guard: Guard = Depends(writer)) -> JSON:
+def record_alert(project_id: Id, body: AlertIn, guard: Guard = Depends(writer)) -> Recorded:
     """Open an alert, or bump the live one with the same ``dedup_key``."""
     existing_project(guard, project_id)
     if body.monitor_id is not None:
         what = f"monitor id {body.monitor_id}"
-        _owned(guard, project_of_monitor, body.monitor_id, what, project_id)
-    new = codec_ops.to_new_alert(body.model_dump())
+        _owned(guard, "monitor", body.monitor_id, what, project_id)
+    new = NewAlert(**body.model_dump())
     found, event = guard.st.store.alerts.record(project_id, new)
-    return JSON({"alert": codec_ops.alert(found), "event": event})
+    return Recorded(alert=found, event=event)
 
 
-@router.get(f"{ALERTS}/latest-id")
+@router.get(f"{ALERTS}/latest-id", response_model=envelope("id", int | None))
 def latest_alert_id(
     project_id: Id,
     deployment: Loose | None = None,
     kind: Loose | None = None,
     guard: Guard = Depends(reader),
-) -> JSON:
-    guard.project_id(project_id)
-    found = guard.st.store.alerts.latest_id(project_id, deployment=deployment, kind=kind)
-    return JSON({"id": found})
+) -> dict[str, Any]:
+    return {"id": guard.st.store.alerts.latest_id(project_id, deployment=deployment, kind=kind)}
 
 
-@router.post(f"{ALERTS}/resolve-absent")
-def resolve_absent(project_id: Id, body: ResolveAbsentIn, guard: Guard = Depends(writer)) -> JSON:
+@router.post(f"{ALERTS}/resolve-absent", response_model=envelope("alerts", list[Alert]))
+def resolve_absent(
+    project_id: Id, body: ResolveAbsentIn, guard: Guard = Depends(writer)
+) -> dict[str, Any]:
     """Resolve the monitor's live alerts of ``kinds`` whose key is not in ``keep``."""
-    guard.project_id(project_id)
     what = f"monitor id {body.monitor_id}"
-    _owned(guard, project_of_monitor, body.monitor_id, what, project_id)
+    _owned(guard, "monitor", body.monitor_id, what, project_id)
     resolved = guard.st.store.alerts.resolve_absent(
         project_id, body.monitor_id, body.kinds, set(body.keep), by=body.by
     )
-    return JSON({"alerts": [codec_ops.alert(a) for a in resolved]})
+    return {"alerts": resolved}
 
 
 @router.get(ALERT)
-def get_alert(project_id: Id, alert_id: Id, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    return JSON(codec_ops.alert(guard.st.store.alerts.get(project_id, alert_id)))
+def get_alert(project_id: Id, alert_id: Id, guard: Guard = Depends(reader)) -> Alert:
+    return guard.st.store.alerts.get(project_id, alert_id)
 
 
 def _by(guard: Guard, given: str) -> str:
@@ -293,57 +287,50 @@ def _by(guard: Guard, given: str) -> str:
 @router.post(f"{ALERT}/acknowledge")
 def acknowledge_alert(
     project_id: Id, alert_id: Id, body: TransitionIn, guard: Guard = Depends(writer)
-) -> JSON:
-    guard.project_id(project_id)
-    found = guard.st.store.alerts.acknowledge(
+) -> Alert:
+    return guard.st.store.alerts.acknowledge(
         project_id, alert_id, by=_by(guard, body.by), note=body.note
     )
-    return JSON(codec_ops.alert(found))
 
 
 @router.post(f"{ALERT}/resolve")
 def resolve_alert(
     project_id: Id, alert_id: Id, body: TransitionIn, guard: Guard = Depends(writer)
-) -> JSON:
-    guard.project_id(project_id)
-    found = guard.st.store.alerts.resolve(
+) -> Alert:
+    return guard.st.store.alerts.resolve(
         project_id, alert_id, by=_by(guard, body.by), note=body.note
     )
-    return JSON(codec_ops.alert(found))
 
 
-@router.post(f"{ALERT}/enqueue")
+@router.post(f"{ALERT}/enqueue", response_model=envelope("deliveries", list[Delivery]))
 def enqueue_alert(
     project_id: Id, alert_id: Id, body: EnqueueIn, guard: Guard = Depends(writer)
-) -> JSON:
+) -> dict[str, Any]:
     """One pending delivery of the alert's ``event`` per notifier that wants it (the
     stored alert decides, not the caller's copy)."""
-    guard.project_id(project_id)
     alerts = guard.st.store.alerts
-    made = alerts.enqueue(alerts.get(project_id, alert_id), body.event)
-    return JSON({"deliveries": [codec_ops.delivery(d) for d in made]})
+    return {"deliveries": alerts.enqueue(alerts.get(project_id, alert_id), body.event)}
 
 
-@router.get("/alerts/{alert_id}/deliveries")
-def list_deliveries(alert_id: Id, guard: Guard = Depends(reader)) -> JSON:
-    _owned(guard, project_of_alert, alert_id, f"alert id {alert_id}")
-    found = guard.st.store.alerts.deliveries(alert_id)
-    return JSON({"deliveries": [codec_ops.delivery(d) for d in found]})
+@router.get("/alerts/{alert_id}/deliveries", response_model=envelope("deliveries", list[Delivery]))
+def list_deliveries(alert_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
+    _owned(guard, "alert", alert_id, f"alert id {alert_id}")
+    return {"deliveries": guard.st.store.alerts.deliveries(alert_id)}
 
 
 # -- notifiers (their config is a secret: project admins only) -----------------------------
-@router.get(NOTIFIERS)
-def list_notifiers(project_id: Id, guard: Guard = Depends(project_admin)) -> JSON:
-    guard.project_id(project_id)
-    found = guard.st.store.alerts.list_notifiers(project_id)
-    return JSON({"notifiers": [codec_ops.notifier(n) for n in found]})
+@router.get(NOTIFIERS, response_model=envelope("notifiers", list[Notifier]))
+def list_notifiers(project_id: Id, guard: Guard = Depends(project_admin)) -> dict[str, Any]:
+    return {"notifiers": guard.st.store.alerts.list_notifiers(project_id)}
 
 
 @router.post(NOTIFIERS)
-def add_notifier(project_id: Id, body: NotifierIn, guard: Guard = Depends(project_admin)) -> JSON:
+def add_notifier(
+    project_id: Id, body: NotifierIn, guard: Guard = Depends(project_admin)
+) -> Notifier:
     existing_project(guard, project_id)
     finite_json(body.config, "a notifier config")
-    found = guard.st.store.alerts.add_notifier(
+    return guard.st.store.alerts.add_notifier(
         project_id,
         body.name,
         body.kind,
@@ -351,23 +338,20 @@ def add_notifier(project_id: Id, body: NotifierIn, guard: Guard = Depends(projec
         min_severity=body.min_severity,
         deployment=body.deployment,
     )
-    return JSON(codec_ops.notifier(found))
 
 
 @router.get(f"{NOTIFIERS}/lookup")
-def get_notifier(project_id: Id, name: Loose, guard: Guard = Depends(project_admin)) -> JSON:
-    guard.project_id(project_id)
-    return JSON(codec_ops.notifier(guard.st.store.alerts.get_notifier(project_id, name)))
+def get_notifier(project_id: Id, name: Loose, guard: Guard = Depends(project_admin)) -> Notifier:
+    return guard.st.store.alerts.get_notifier(project_id, name)
 
 
 @router.delete(NOTIFIERS)
-def remove_notifier(project_id: Id, name: Loose, guard: Guard = Depends(project_admin)) -> JSON:
-    guard.project_id(project_id)
+def remove_notifier(project_id: Id, name: Loose, guard: Guard = Depends(project_admin)) -> Empty:
     guard.st.store.alerts.remove_notifier(project_id, name)
-    return JSON({})
+    return Empty()
 
 
 @router.get("/notifiers/{notifier_id}")
-def get_notifier_by_id(notifier_id: Id, guard: Guard = Depends(project_admin)) -> JSON:
-    _owned(guard, project_of_notifier, notifier_id, f"notifier id {notifier_id}")
-    return JSON(codec_ops.notifier(guard.st.store.alerts.get_notifier_by_id(notifier_id)))
+def get_notifier_by_id(notifier_id: Id, guard: Guard = Depends(project_admin)) -> Notifier:
+    _owned(guard, "notifier", notifier_id, f"notifier id {notifier_id}")
+    return guard.st.store.alerts.get_notifier_by_id(notifier_id)

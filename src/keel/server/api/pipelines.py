@@ -19,14 +19,23 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from keel.exceptions import AlreadyExistsError, NotFoundError
 from keel.server._auth import Guard, Principal, authenticated, reader, writer
-from keel.server._json import JSON
 from keel.server._receipts import check_reference
 from keel.server._state import AppState, state
 from keel.server._types import Id, Int64, Key, Loose, Millis, Name, Sha, Text
+from keel.server.api.deployments import existing_project
 from keel.store import RunStatus
-from keel.store.ownership import project_of_pipeline_run
-from keel.store.pipelines import StepStatus, manifest_blobs
-from keel.store.remote import codec_pipelines as codec
+from keel.store.pipelines import (
+    CacheEntry,
+    ChildRun,
+    PipelineRunInfo,
+    Schedule,
+    ScheduleFire,
+    SchedulerInfo,
+    StepRunInfo,
+    StepStatus,
+    manifest_blobs,
+)
+from keel.store.wire import Empty, envelope
 
 router = APIRouter(prefix="/api/v1", tags=["pipelines"])
 PROJECT = "/projects/{project_id}"
@@ -148,13 +157,6 @@ class FirePatch(BaseModel):
     ended: bool = False
 
 
-def _existing_project(guard: Guard, project_id: int) -> None:
-    """The role check, then the project itself (for admins too): a write into a project
-    that does not exist is a 404, not a foreign-key error."""
-    guard.project_id(project_id)
-    guard.st.store.projects.get_by_id(project_id)
-
-
 def _run_of_project(st: AppState, run_id: str, pid: int, what: str) -> None:
     if st.project_of_run(run_id) != pid:
         raise NotFoundError(f"{what} {run_id!r} is not in this project")
@@ -162,15 +164,15 @@ def _run_of_project(st: AppState, run_id: str, pid: int, what: str) -> None:
 
 # -- pipeline runs -------------------------------------------------------------------------
 @router.post(f"{PROJECT}/pipeline-runs")
-def start_run(project_id: Id, body: StartIn, guard: Guard = Depends(writer)) -> JSON:
-    _existing_project(guard, project_id)
+def start_run(project_id: Id, body: StartIn, guard: Guard = Depends(writer)) -> PipelineRunInfo:
+    existing_project(guard, project_id)
     try:
-        project_of_pipeline_run(guard.st.store.db, body.run_id)
+        guard.st.store.ownership.project_of("pipeline_run", body.run_id)
     except NotFoundError:
         pass  # the id is free
     else:
         raise AlreadyExistsError(f"pipeline run {body.run_id!r} already exists; start a new run")
-    info = guard.st.store.pipeline_runs.start(
+    return guard.st.store.pipeline_runs.start(
         body.run_id,
         project_id=project_id,
         pipeline=body.pipeline,
@@ -179,43 +181,39 @@ def start_run(project_id: Id, body: StartIn, guard: Guard = Depends(writer)) -> 
         params=body.params,
         n_steps=body.n_steps,
     )
-    return JSON(codec.pipeline_run(info))
 
 
-@router.get(f"{PROJECT}/pipeline-runs")
+@router.get(f"{PROJECT}/pipeline-runs", response_model=envelope("runs", list[PipelineRunInfo]))
 def list_runs(
     project_id: Id,
     pipeline: Loose | None = None,
     limit: Count = 50,
     guard: Guard = Depends(reader),
-) -> JSON:
-    guard.project_id(project_id)
-    found = guard.st.store.pipeline_runs.list(project_id, pipeline=pipeline, limit=limit)
-    return JSON({"runs": [codec.pipeline_run(r) for r in found]})
+) -> dict[str, Any]:
+    return {"runs": guard.st.store.pipeline_runs.list(project_id, pipeline=pipeline, limit=limit)}
 
 
 @router.get(RUN)
-def get_run(run_id: RunRef, guard: Guard = Depends(reader)) -> JSON:
+def get_run(run_id: RunRef, guard: Guard = Depends(reader)) -> PipelineRunInfo:
     """One pipeline run by id or unambiguous id prefix."""
     info = guard.st.store.pipeline_runs.get(run_id)
     guard.project_id(info.project_id, f"pipeline run {run_id!r}")
-    return JSON(codec.pipeline_run(info))
+    return info
 
 
-@router.get(f"{RUN}/steps")
-def list_steps(run_id: RunRef, guard: Guard = Depends(reader)) -> JSON:
+@router.get(f"{RUN}/steps", response_model=envelope("steps", list[StepRunInfo]))
+def list_steps(run_id: RunRef, guard: Guard = Depends(reader)) -> dict[str, Any]:
     try:
         guard.pipeline_run(run_id)
     except NotFoundError:
         if guard.who.is_admin:  # like the SQL store: an unknown run has no steps
-            return JSON({"steps": []})
+            return {"steps": []}
         raise
-    steps = guard.st.store.pipeline_runs.steps(run_id)
-    return JSON({"steps": [codec.step_run(s) for s in steps]})
+    return {"steps": guard.st.store.pipeline_runs.steps(run_id)}
 
 
 @router.post(f"{RUN}/steps")
-def record_steps(run_id: RunRef, body: StepsIn, guard: Guard = Depends(writer)) -> JSON:
+def record_steps(run_id: RunRef, body: StepsIn, guard: Guard = Depends(writer)) -> Empty:
     """Step rows, and the runs of cached steps: those must be children of a run of the
     same project (normally the pipeline's own tracking run), in an experiment of it."""
     pid = guard.pipeline_run(run_id)
@@ -234,18 +232,16 @@ def record_steps(run_id: RunRef, body: StepsIn, guard: Guard = Depends(writer)) 
     made = {c.id for c in body.new_runs}
     for rid in dict.fromkeys(s.run_id for s in body.steps if s.run_id and s.run_id not in made):
         _run_of_project(st, rid, pid, "step run id")
-    new_runs = [
-        codec.to_child_run({**c.model_dump(), "status": c.status.value}) for c in body.new_runs
-    ]
-    steps = [codec.to_step_run(s.model_dump(mode="json")) for s in body.steps]
+    new_runs = [ChildRun(**{**c.model_dump(), "status": c.status.value}) for c in body.new_runs]
+    steps = [StepRunInfo(**s.model_dump()) for s in body.steps]
     st.store.pipeline_runs.record_steps(run_id, steps, new_runs=new_runs)
-    return JSON({})
+    return Empty()
 
 
 @router.post(f"{RUN}/finish")
-def finish_run(run_id: RunRef, body: FinishIn, guard: Guard = Depends(writer)) -> JSON:
+def finish_run(run_id: RunRef, body: FinishIn, guard: Guard = Depends(writer)) -> PipelineRunInfo:
     guard.pipeline_run(run_id)
-    info = guard.st.store.pipeline_runs.finish(
+    return guard.st.store.pipeline_runs.finish(
         run_id,
         status=body.status,
         n_cached=body.n_cached,
@@ -253,21 +249,18 @@ def finish_run(run_id: RunRef, body: FinishIn, guard: Guard = Depends(writer)) -
         n_failed=body.n_failed,
         error=body.error,
     )
-    return JSON(codec.pipeline_run(info))
 
 
 # -- the step cache ------------------------------------------------------------------------
-@router.get(CACHE)
-def get_entry(project_id: Id, key: CacheKey, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    entry = guard.st.store.step_cache.get(project_id, key)
-    return JSON({"entry": None if entry is None else codec.cache_entry(entry)})
+@router.get(CACHE, response_model=envelope("entry", CacheEntry | None))
+def get_entry(project_id: Id, key: CacheKey, guard: Guard = Depends(reader)) -> dict[str, Any]:
+    return {"entry": guard.st.store.step_cache.get(project_id, key)}
 
 
 @router.put(CACHE)
-def put_entry(project_id: Id, body: EntryIn, guard: Guard = Depends(writer)) -> JSON:
+def put_entry(project_id: Id, body: EntryIn, guard: Guard = Depends(writer)) -> Empty:
     """Record an entry whose blobs this caller uploaded (or may read) and the server has."""
-    _existing_project(guard, project_id)
+    existing_project(guard, project_id)
     st = guard.st
     for sha in sorted(set(manifest_blobs(body.manifest))):
         check_reference(st, guard.who, sha, body.receipts.get(sha))
@@ -286,92 +279,80 @@ def put_entry(project_id: Id, body: EntryIn, guard: Guard = Depends(writer)) -> 
         size_bytes=body.size_bytes,
         run_id=body.run_id,
     )
-    return JSON({})
+    return Empty()
 
 
-@router.post(f"{CACHE}/delete")
-def delete_entries(project_id: Id, body: KeysIn, guard: Guard = Depends(writer)) -> JSON:
-    guard.project_id(project_id)
-    return JSON({"deleted": guard.st.store.step_cache.delete(project_id, body.keys)})
+@router.post(f"{CACHE}/delete", response_model=envelope("deleted", int))
+def delete_entries(project_id: Id, body: KeysIn, guard: Guard = Depends(writer)) -> dict[str, Any]:
+    return {"deleted": guard.st.store.step_cache.delete(project_id, body.keys)}
 
 
-@router.post(f"{CACHE}/clear")
-def clear_cache(project_id: Id, body: ClearIn, guard: Guard = Depends(writer)) -> JSON:
-    guard.project_id(project_id)
-    return JSON({"deleted": guard.st.store.step_cache.clear(project_id, step=body.step)})
+@router.post(f"{CACHE}/clear", response_model=envelope("deleted", int))
+def clear_cache(project_id: Id, body: ClearIn, guard: Guard = Depends(writer)) -> dict[str, Any]:
+    return {"deleted": guard.st.store.step_cache.clear(project_id, step=body.step)}
 
 
-@router.get(f"{CACHE}/latest")
-def latest_entry(project_id: Id, step: Loose, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    entry = guard.st.store.step_cache.latest_for_step(project_id, step)
-    return JSON({"entry": None if entry is None else codec.cache_entry(entry)})
+@router.get(f"{CACHE}/latest", response_model=envelope("entry", CacheEntry | None))
+def latest_entry(project_id: Id, step: Loose, guard: Guard = Depends(reader)) -> dict[str, Any]:
+    return {"entry": guard.st.store.step_cache.latest_for_step(project_id, step)}
 
 
-@router.get(f"{CACHE}/stats")
-def cache_stats(project_id: Id, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    return JSON({"steps": [list(row) for row in guard.st.store.step_cache.stats(project_id)]})
+@router.get(f"{CACHE}/stats", response_model=envelope("steps", list[tuple[str, int, int]]))
+def cache_stats(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
+    """(step, entries, bytes) of each step with cached outputs."""
+    return {"steps": guard.st.store.step_cache.stats(project_id)}
 
 
 # -- schedules -----------------------------------------------------------------------------
 @router.post(SCHEDULES)
-def add_schedule(project_id: Id, body: ScheduleIn, guard: Guard = Depends(writer)) -> JSON:
-    _existing_project(guard, project_id)
-    found = guard.st.store.schedules.add(project_id, **body.model_dump())
-    return JSON(codec.schedule(found))
+def add_schedule(project_id: Id, body: ScheduleIn, guard: Guard = Depends(writer)) -> Schedule:
+    existing_project(guard, project_id)
+    return guard.st.store.schedules.add(project_id, **body.model_dump())
 
 
-@router.get(SCHEDULES)
+@router.get(SCHEDULES, response_model=envelope("schedules", list[Schedule]))
 def list_schedules(
     project_id: Id, enabled_only: bool = False, guard: Guard = Depends(reader)
-) -> JSON:
-    guard.project_id(project_id)
-    found = guard.st.store.schedules.list(project_id, enabled_only=enabled_only)
-    return JSON({"schedules": [codec.schedule(s) for s in found]})
+) -> dict[str, Any]:
+    return {"schedules": guard.st.store.schedules.list(project_id, enabled_only=enabled_only)}
 
 
-@router.get("/schedules")
+@router.get("/schedules", response_model=envelope("schedules", list[Schedule]))
 def list_visible_schedules(
     enabled_only: bool = False,
     who: Principal = Depends(authenticated),
     st: AppState = Depends(state),
-) -> JSON:
+) -> dict[str, Any]:
     """The schedules of every project the caller can see."""
     found = st.store.schedules.list(None, enabled_only=enabled_only)
-    mine = [s for s in found if who.role_in(s.project_id) is not None]
-    return JSON({"schedules": [codec.schedule(s) for s in mine]})
+    return {"schedules": [s for s in found if who.role_in(s.project_id) is not None]}
 
 
 @router.get(f"{SCHEDULES}/lookup")
-def get_schedule(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    return JSON(codec.schedule(guard.st.store.schedules.get(project_id, name)))
+def get_schedule(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> Schedule:
+    return guard.st.store.schedules.get(project_id, name)
 
 
 @router.delete(SCHEDULES)
-def remove_schedule(project_id: Id, name: Loose, guard: Guard = Depends(writer)) -> JSON:
-    guard.project_id(project_id)
+def remove_schedule(project_id: Id, name: Loose, guard: Guard = Depends(writer)) -> Empty:
     guard.st.store.schedules.remove(project_id, name)
-    return JSON({})
+    return Empty()
 
 
 @router.post(f"{SCHEDULES}/enabled")
-def set_enabled(project_id: Id, body: EnabledIn, guard: Guard = Depends(writer)) -> JSON:
-    guard.project_id(project_id)
-    found = guard.st.store.schedules.set_enabled(project_id, body.name, body.enabled)
-    return JSON(codec.schedule(found))
+def set_enabled(project_id: Id, body: EnabledIn, guard: Guard = Depends(writer)) -> Schedule:
+    return guard.st.store.schedules.set_enabled(project_id, body.name, body.enabled)
 
 
 @router.get(SCHEDULE)
-def get_schedule_by_id(schedule_id: Id, guard: Guard = Depends(reader)) -> JSON:
+def get_schedule_by_id(schedule_id: Id, guard: Guard = Depends(reader)) -> Schedule:
     guard.schedule(schedule_id)
-    return JSON(codec.schedule(guard.st.store.schedules.get_by_id(schedule_id)))
+    return guard.st.store.schedules.get_by_id(schedule_id)
 
 
 # -- fired occurrences ---------------------------------------------------------------------
-@router.post(f"{SCHEDULE}/claim")
-def claim(schedule_id: Id, body: ClaimIn, guard: Guard = Depends(writer)) -> JSON:
+@router.post(f"{SCHEDULE}/claim", response_model=envelope("fire", ScheduleFire | None))
+def claim(schedule_id: Id, body: ClaimIn, guard: Guard = Depends(writer)) -> dict[str, Any]:
     """Take an occurrence (one insert of a unique row, so racing claimers get one winner)."""
     guard.schedule(schedule_id)
     fire = guard.st.store.schedules.claim(
@@ -381,47 +362,49 @@ def claim(schedule_id: Id, body: ClaimIn, guard: Guard = Depends(writer)) -> JSO
         claimed_by=body.claimed_by,
         lease_ms=body.lease_ms,
     )
-    return JSON({"fire": None if fire is None else codec.schedule_fire(fire)})
+    return {"fire": fire}
 
 
-@router.get(f"{SCHEDULE}/fires")
-def list_fires(schedule_id: Id, limit: Count = 50, guard: Guard = Depends(reader)) -> JSON:
+@router.get(f"{SCHEDULE}/fires", response_model=envelope("fires", list[ScheduleFire]))
+def list_fires(
+    schedule_id: Id, limit: Count = 50, guard: Guard = Depends(reader)
+) -> dict[str, Any]:
     guard.schedule(schedule_id)
-    fires = guard.st.store.schedules.fires(schedule_id, limit=limit)
-    return JSON({"fires": [codec.schedule_fire(f) for f in fires]})
+    return {"fires": guard.st.store.schedules.fires(schedule_id, limit=limit)}
 
 
-@router.get(f"{SCHEDULE}/last-due")
-def last_due(schedule_id: Id, guard: Guard = Depends(reader)) -> JSON:
+@router.get(f"{SCHEDULE}/last-due", response_model=envelope("due_at", int | None))
+def last_due(schedule_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
     guard.schedule(schedule_id)
-    return JSON({"due_at": guard.st.store.schedules.last_due(schedule_id)})
+    return {"due_at": guard.st.store.schedules.last_due(schedule_id)}
 
 
-@router.get(f"{SCHEDULE}/occurrence")
-def has_occurrence(schedule_id: Id, occurrence: Loose, guard: Guard = Depends(reader)) -> JSON:
+@router.get(f"{SCHEDULE}/occurrence", response_model=envelope("exists", bool))
+def has_occurrence(
+    schedule_id: Id, occurrence: Loose, guard: Guard = Depends(reader)
+) -> dict[str, Any]:
     guard.schedule(schedule_id)
-    return JSON({"exists": guard.st.store.schedules.has_occurrence(schedule_id, occurrence)})
+    return {"exists": guard.st.store.schedules.has_occurrence(schedule_id, occurrence)}
 
 
 @router.get(FIRE)
-def get_fire(fire_id: Id, guard: Guard = Depends(reader)) -> JSON:
+def get_fire(fire_id: Id, guard: Guard = Depends(reader)) -> ScheduleFire:
     guard.schedule_fire(fire_id)
-    return JSON(codec.schedule_fire(guard.st.store.schedules.get_fire(fire_id)))
+    return guard.st.store.schedules.get_fire(fire_id)
 
 
 @router.patch(FIRE)
-def update_fire(fire_id: Id, body: FirePatch, guard: Guard = Depends(writer)) -> JSON:
+def update_fire(fire_id: Id, body: FirePatch, guard: Guard = Depends(writer)) -> Empty:
     guard.schedule_fire(fire_id)
     guard.st.store.schedules.update_fire(fire_id, **body.model_dump())
-    return JSON({})
+    return Empty()
 
 
-@router.get("/schedulers")
+@router.get("/schedulers", response_model=envelope("schedulers", list[SchedulerInfo]))
 def schedulers(
     alive_within_ms: Millis = 60_000,
     who: Principal = Depends(authenticated),
     st: AppState = Depends(state),
-) -> JSON:
+) -> dict[str, Any]:
     """The live scheduler processes (what ``keel schedule status`` shows)."""
-    found = st.store.schedules.schedulers(alive_within_ms=alive_within_ms)
-    return JSON({"schedulers": [codec.scheduler_info(s) for s in found]})
+    return {"schedulers": st.store.schedules.schedulers(alive_within_ms=alive_within_ms)}

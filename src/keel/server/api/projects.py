@@ -9,11 +9,11 @@ from pydantic import BaseModel
 
 from keel.exceptions import AlreadyExistsError, NotFoundError
 from keel.server._auth import Guard, Principal, authenticated, project_admin, reader
-from keel.server._json import JSON
 from keel.server._state import AppState, state
 from keel.server._types import Id, Loose, Name
-from keel.store.remote import codec
+from keel.store import Project
 from keel.store.users import Membership, Role
+from keel.store.wire import Empty, envelope
 
 router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
 
@@ -27,21 +27,28 @@ class MemberIn(BaseModel):
     role: Role
 
 
-def _member(m: Membership) -> dict[str, Any]:
-    return {"user": m.user_name, "user_id": m.user_id, "role": m.role.value}
+class MemberOut(BaseModel):
+    user: str
+    user_id: int
+    role: Role
 
 
-@router.get("")
-def list_projects(who: Principal = Depends(authenticated), st: AppState = Depends(state)) -> JSON:
+def _member(m: Membership) -> MemberOut:
+    return MemberOut(user=m.user_name, user_id=m.user_id, role=m.role)
+
+
+@router.get("", response_model=envelope("projects", list[Project]))
+def list_projects(
+    who: Principal = Depends(authenticated), st: AppState = Depends(state)
+) -> dict[str, Any]:
     projects = st.store.projects.list()
-    visible = [p for p in projects if who.role_in(p.id) is not None]
-    return JSON({"projects": [codec.project(p) for p in visible]})
+    return {"projects": [p for p in projects if who.role_in(p.id) is not None]}
 
 
 @router.post("")
 def get_or_create_project(
     body: ProjectIn, who: Principal = Depends(authenticated), st: AppState = Depends(state)
-) -> JSON:
+) -> Project:
     """Create a project (the caller becomes its admin) or return the existing one."""
     try:
         existing = st.store.projects.get(body.name)
@@ -50,43 +57,38 @@ def get_or_create_project(
     if existing is not None:
         if who.role_in(existing.id) is None:
             raise AlreadyExistsError(f"project name {body.name!r} is taken; pick another")
-        return JSON(codec.project(existing))
+        return existing
     project = st.store.projects.get_or_create(body.name, body.description)
     if who.user is not None and not who.is_admin:
         st.store.users.set_role(project.id, who.user.id, Role.ADMIN)
-    return JSON(codec.project(project))
+    return project
 
 
 @router.get("/lookup")
-def get_project_by_name(name: Name, guard: Guard = Depends(reader)) -> JSON:
-    return JSON(codec.project(guard.project(name)))
+def get_project_by_name(name: Name, guard: Guard = Depends(reader)) -> Project:
+    return guard.project(name)
 
 
 @router.get("/{project_id}")
-def get_project(project_id: Id, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    return JSON(codec.project(guard.st.store.projects.get_by_id(project_id)))
+def get_project(project_id: Id, guard: Guard = Depends(reader)) -> Project:
+    return guard.st.store.projects.get_by_id(project_id)
 
 
-@router.get("/{project_id}/members")
-def list_members(project_id: Id, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    return JSON({"members": [_member(m) for m in guard.st.store.users.members(project_id)]})
+@router.get("/{project_id}/members", response_model=envelope("members", list[MemberOut]))
+def list_members(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
+    return {"members": [_member(m) for m in guard.st.store.users.members(project_id)]}
 
 
 @router.put("/{project_id}/members/{user}")
 def set_member(
     project_id: Id, user: Name, body: MemberIn, guard: Guard = Depends(project_admin)
-) -> JSON:
-    guard.project_id(project_id)
+) -> MemberOut:
     users = guard.st.store.users
-    membership = users.set_role(project_id, users.get_user(user).id, body.role)
-    return JSON(_member(membership))
+    return _member(users.set_role(project_id, users.get_user(user).id, body.role))
 
 
 @router.delete("/{project_id}/members/{user}")
-def remove_member(project_id: Id, user: Name, guard: Guard = Depends(project_admin)) -> JSON:
-    guard.project_id(project_id)
+def remove_member(project_id: Id, user: Name, guard: Guard = Depends(project_admin)) -> Empty:
     users = guard.st.store.users
     users.remove_member(project_id, users.get_user(user).id)
-    return JSON({})
+    return Empty()

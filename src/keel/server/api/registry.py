@@ -15,10 +15,10 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.server._auth import Guard, reader, writer
-from keel.server._json import JSON
 from keel.server._receipts import check_reference
 from keel.server._types import Id, Int64, Key, Loose, Name, RunId, Sha, Text
-from keel.store.remote import codec
+from keel.store.registry import ModelVersion, NewVersion, RegisteredModel
+from keel.store.wire import Empty, envelope
 
 router = APIRouter(prefix="/api/v1", tags=["model registry"])
 MODELS = "/projects/{project_id}/models"
@@ -102,136 +102,125 @@ class SearchIn(BaseModel):
 
 
 # -- registered models ---------------------------------------------------------------------
-@router.get(MODELS)
-def list_models(project_id: Id, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    models = guard.st.store.registry.list_models(project_id)
-    return JSON({"models": [codec.registered_model(m) for m in models]})
+@router.get(MODELS, response_model=envelope("models", list[RegisteredModel]))
+def list_models(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
+    return {"models": guard.st.store.registry.list_models(project_id)}
 
 
 @router.post(MODELS)
-def create_model(project_id: Id, body: ModelIn, guard: Guard = Depends(writer)) -> JSON:
-    guard.project_id(project_id)
-    model = guard.st.store.registry.create_model(
+def create_model(project_id: Id, body: ModelIn, guard: Guard = Depends(writer)) -> RegisteredModel:
+    return guard.st.store.registry.create_model(
         project_id, body.name, description=body.description, tags=body.tags
     )
-    return JSON(codec.registered_model(model))
 
 
 @router.post(f"{MODELS}/get-or-create")
-def get_or_create_model(project_id: Id, body: ModelRef, guard: Guard = Depends(writer)) -> JSON:
-    guard.project_id(project_id)
-    model = guard.st.store.registry.get_or_create_model(project_id, body.name)
-    return JSON(codec.registered_model(model))
+def get_or_create_model(
+    project_id: Id, body: ModelRef, guard: Guard = Depends(writer)
+) -> RegisteredModel:
+    return guard.st.store.registry.get_or_create_model(project_id, body.name)
 
 
 @router.get(f"{MODELS}/lookup")
-def get_model(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    return JSON(codec.registered_model(guard.st.store.registry.get_model(project_id, name)))
+def get_model(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> RegisteredModel:
+    return guard.st.store.registry.get_model(project_id, name)
 
 
 @router.patch(MODELS)
-def update_model(project_id: Id, body: ModelPatch, guard: Guard = Depends(writer)) -> JSON:
-    guard.project_id(project_id)
-    model = guard.st.store.registry.update_model(
-        project_id, body.name, description=body.description
-    )
-    return JSON(codec.registered_model(model))
+def update_model(
+    project_id: Id, body: ModelPatch, guard: Guard = Depends(writer)
+) -> RegisteredModel:
+    return guard.st.store.registry.update_model(project_id, body.name, description=body.description)
 
 
 @router.post(f"{MODELS}/rename")
-def rename_model(project_id: Id, body: ModelRename, guard: Guard = Depends(writer)) -> JSON:
-    guard.project_id(project_id)
-    model = guard.st.store.registry.rename_model(project_id, body.name, body.new_name)
-    return JSON(codec.registered_model(model))
+def rename_model(
+    project_id: Id, body: ModelRename, guard: Guard = Depends(writer)
+) -> RegisteredModel:
+    return guard.st.store.registry.rename_model(project_id, body.name, body.new_name)
 
 
 @router.delete(MODELS)
-def delete_model(project_id: Id, name: Loose, guard: Guard = Depends(writer)) -> JSON:
-    guard.project_id(project_id)
+def delete_model(project_id: Id, name: Loose, guard: Guard = Depends(writer)) -> Empty:
     guard.st.store.registry.delete_model(project_id, name)
-    return JSON({})
+    return Empty()
 
 
 @router.post(f"{MODELS}/tags")
-def set_model_tags(project_id: Id, body: ModelTags, guard: Guard = Depends(writer)) -> JSON:
-    guard.project_id(project_id)
+def set_model_tags(project_id: Id, body: ModelTags, guard: Guard = Depends(writer)) -> Empty:
     guard.st.store.registry.set_model_tags(project_id, body.name, body.tags)
-    return JSON({})
+    return Empty()
 
 
 @router.delete(f"{MODELS}/tags")
 def delete_model_tag(
     project_id: Id, name: Loose, key: Loose, guard: Guard = Depends(writer)
-) -> JSON:
-    guard.project_id(project_id)
+) -> Empty:
     guard.st.store.registry.delete_model_tag(project_id, name, key)
-    return JSON({})
+    return Empty()
 
 
 # -- versions of a model -------------------------------------------------------------------
 @router.post(f"{MODELS}/versions")
-def create_version(project_id: Id, body: VersionIn, guard: Guard = Depends(writer)) -> JSON:
+def create_version(project_id: Id, body: VersionIn, guard: Guard = Depends(writer)) -> ModelVersion:
     """Register an uploaded package blob as the next version of ``body.name``."""
-    guard.project_id(project_id)
     st = guard.st
     check_reference(st, guard.who, body.blob_sha, body.receipt)
     if not st.store.blobs.exists(body.blob_sha):
         raise NotFoundError(f"blob {body.blob_sha} is not on the server; upload the package first")
     if body.run_id is not None:
         guard.run(body.run_id)
-    new = codec.to_new_version(body.model_dump(exclude={"name", "receipt"}))
-    return JSON(codec.model_version(st.store.registry.create_version(project_id, body.name, new)))
+    new = NewVersion(**body.model_dump(exclude={"name", "receipt"}))
+    return st.store.registry.create_version(project_id, body.name, new)
 
 
-@router.get(f"{MODELS}/versions")
-def list_versions(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    versions = guard.st.store.registry.versions(project_id, name)
-    return JSON({"versions": [codec.model_version(v) for v in versions]})
+@router.get(f"{MODELS}/versions", response_model=envelope("versions", list[ModelVersion]))
+def list_versions(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> dict[str, Any]:
+    return {"versions": guard.st.store.registry.versions(project_id, name)}
 
 
 @router.get(f"{MODELS}/version")
-def get_version(project_id: Id, name: Loose, version: Id, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    found = guard.st.store.registry.get_version(project_id, name, version)
-    return JSON(codec.model_version(found))
+def get_version(
+    project_id: Id, name: Loose, version: Id, guard: Guard = Depends(reader)
+) -> ModelVersion:
+    return guard.st.store.registry.get_version(project_id, name, version)
 
 
 @router.get(f"{MODELS}/latest")
-def latest_version(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    return JSON(codec.model_version(guard.st.store.registry.latest_version(project_id, name)))
+def latest_version(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> ModelVersion:
+    return guard.st.store.registry.latest_version(project_id, name)
 
 
 # -- aliases -------------------------------------------------------------------------------
 @router.get(f"{MODELS}/alias")
-def get_by_alias(project_id: Id, name: Loose, alias: Loose, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
-    found = guard.st.store.registry.get_by_alias(project_id, name, alias)
-    return JSON(codec.model_version(found))
+def get_by_alias(
+    project_id: Id, name: Loose, alias: Loose, guard: Guard = Depends(reader)
+) -> ModelVersion:
+    return guard.st.store.registry.get_by_alias(project_id, name, alias)
 
 
 @router.put(f"{MODELS}/alias")
-def set_alias(project_id: Id, body: AliasIn, guard: Guard = Depends(writer)) -> JSON:
-    guard.project_id(project_id)
+def set_alias(project_id: Id, body: AliasIn, guard: Guard = Depends(writer)) -> ModelVersion:
     guard.model_version(body.version_id)
-    found = guard.st.store.registry.set_alias(project_id, body.name, body.alias, body.version_id)
-    return JSON(codec.model_version(found))
+    return guard.st.store.registry.set_alias(project_id, body.name, body.alias, body.version_id)
 
 
 @router.delete(f"{MODELS}/alias")
-def delete_alias(project_id: Id, name: Loose, alias: Loose, guard: Guard = Depends(writer)) -> JSON:
-    guard.project_id(project_id)
+def delete_alias(
+    project_id: Id, name: Loose, alias: Loose, guard: Guard = Depends(writer)
+) -> Empty:
     guard.st.store.registry.delete_alias(project_id, name, alias)
-    return JSON({})
+    return Empty()
 
 
 # -- search --------------------------------------------------------------------------------
-@router.post("/projects/{project_id}/model-versions/search")
-def search_versions(project_id: Id, body: SearchIn, guard: Guard = Depends(reader)) -> JSON:
-    guard.project_id(project_id)
+@router.post(
+    "/projects/{project_id}/model-versions/search",
+    response_model=envelope("versions", list[ModelVersion]),
+)
+def search_versions(
+    project_id: Id, body: SearchIn, guard: Guard = Depends(reader)
+) -> dict[str, Any]:
     cap = guard.st.options.max_results
     if body.max_results > cap:
         raise InvalidArgumentError(
@@ -240,41 +229,42 @@ def search_versions(project_id: Id, body: SearchIn, guard: Guard = Depends(reade
     found = guard.st.store.registry.search_versions(
         project_id, body.filter, max_results=body.max_results
     )
-    return JSON({"versions": [codec.model_version(v) for v in found]})
+    return {"versions": found}
 
 
 # -- one version, by id --------------------------------------------------------------------
 @router.get(VERSION)
-def get_version_by_id(version_id: Id, guard: Guard = Depends(reader)) -> JSON:
+def get_version_by_id(version_id: Id, guard: Guard = Depends(reader)) -> ModelVersion:
     guard.model_version(version_id)
-    return JSON(codec.model_version(guard.st.store.registry.get_version_by_id(version_id)))
+    return guard.st.store.registry.get_version_by_id(version_id)
 
 
 @router.patch(VERSION)
-def update_version(version_id: Id, body: VersionPatch, guard: Guard = Depends(writer)) -> JSON:
+def update_version(
+    version_id: Id, body: VersionPatch, guard: Guard = Depends(writer)
+) -> ModelVersion:
     guard.model_version(version_id)
-    found = guard.st.store.registry.update_version(
+    return guard.st.store.registry.update_version(
         version_id, description=body.description, card=body.card
     )
-    return JSON(codec.model_version(found))
 
 
 @router.delete(VERSION)
-def delete_version(version_id: Id, guard: Guard = Depends(writer)) -> JSON:
+def delete_version(version_id: Id, guard: Guard = Depends(writer)) -> Empty:
     guard.model_version(version_id)
     guard.st.store.registry.delete_version(version_id)
-    return JSON({})
+    return Empty()
 
 
 @router.post(f"{VERSION}/tags")
-def set_version_tags(version_id: Id, body: VersionTags, guard: Guard = Depends(writer)) -> JSON:
+def set_version_tags(version_id: Id, body: VersionTags, guard: Guard = Depends(writer)) -> Empty:
     guard.model_version(version_id)
     guard.st.store.registry.set_version_tags(version_id, body.tags)
-    return JSON({})
+    return Empty()
 
 
 @router.delete(f"{VERSION}/tags")
-def delete_version_tag(version_id: Id, key: Loose, guard: Guard = Depends(writer)) -> JSON:
+def delete_version_tag(version_id: Id, key: Loose, guard: Guard = Depends(writer)) -> Empty:
     guard.model_version(version_id)
     guard.st.store.registry.delete_version_tag(version_id, key)
-    return JSON({})
+    return Empty()

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from keel.exceptions import InvalidArgumentError
 from keel.server._auth import Guard, reader, writer
-from keel.server._json import JSON
 from keel.server._types import Id, Int64, Loose, Millis, RunId
-from keel.store import Metric, RunStatus
-from keel.store.remote import codec
+from keel.store import Metric, Run, RunInfo, RunPage, RunStatus
 from keel.store.users import Role
+from keel.store.wire import Empty, envelope
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
 
@@ -60,6 +61,11 @@ class LinkIn(BaseModel):
     direction: str
 
 
+class DatasetLinkOut(BaseModel):
+    version_id: int
+    direction: str
+
+
 class SearchIn(BaseModel):
     experiment_ids: list[Id] = Field(max_length=1000)
     filter: Loose | None = None
@@ -70,11 +76,11 @@ class SearchIn(BaseModel):
 
 
 @router.post("")
-def create_run(body: RunIn, guard: Guard = Depends(writer)) -> JSON:
+def create_run(body: RunIn, guard: Guard = Depends(writer)) -> RunInfo:
     guard.experiment(body.experiment_id)
     if body.parent_id is not None:
         guard.run(body.parent_id)
-    info = guard.st.store.runs.create(
+    return guard.st.store.runs.create(
         body.experiment_id,
         name=body.name,
         parent_id=body.parent_id,
@@ -83,113 +89,112 @@ def create_run(body: RunIn, guard: Guard = Depends(writer)) -> JSON:
         start_time=body.start_time,
         status=body.status,
     )
-    return JSON(codec.run_info(info))
 
 
 @router.get("/{run_id}")
-def get_run(run_id: RunId, info_only: bool = False, guard: Guard = Depends(reader)) -> JSON:
+def get_run(
+    run_id: RunId, info_only: bool = False, guard: Guard = Depends(reader)
+) -> Run | RunInfo:
     guard.run(run_id)
     runs = guard.st.store.runs
-    return JSON(codec.run_info(runs.get_info(run_id)) if info_only else codec.run(runs.get(run_id)))
+    return runs.get_info(run_id) if info_only else runs.get(run_id)
 
 
-@router.post("/get-many")
-def get_many(body: RunIds, guard: Guard = Depends(reader)) -> JSON:
+@router.post("/get-many", response_model=envelope("runs", list[Run]))
+def get_many(body: RunIds, guard: Guard = Depends(reader)) -> dict[str, Any]:
     for run_id in body.run_ids:
         guard.run(run_id)
-    return JSON({"runs": [codec.run(r) for r in guard.st.store.runs.get_many(body.run_ids)]})
+    return {"runs": guard.st.store.runs.get_many(body.run_ids)}
 
 
 @router.patch("/{run_id}")
-def update_run(run_id: RunId, body: RunPatch, guard: Guard = Depends(writer)) -> JSON:
+def update_run(run_id: RunId, body: RunPatch, guard: Guard = Depends(writer)) -> RunInfo:
     guard.run(run_id)
-    info = guard.st.store.runs.update(
+    return guard.st.store.runs.update(
         run_id, status=body.status, end_time=body.end_time, name=body.name, note=body.note
     )
-    return JSON(codec.run_info(info))
 
 
 @router.delete("/{run_id}")
-def delete_run(run_id: RunId, guard: Guard = Depends(writer)) -> JSON:
+def delete_run(run_id: RunId, guard: Guard = Depends(writer)) -> Empty:
     guard.run(run_id)
     guard.st.store.runs.delete(run_id)
-    return JSON({})
+    return Empty()
 
 
 @router.post("/{run_id}/restore")
-def restore_run(run_id: RunId, guard: Guard = Depends(writer)) -> JSON:
+def restore_run(run_id: RunId, guard: Guard = Depends(writer)) -> Empty:
     guard.run(run_id)
     guard.st.store.runs.restore(run_id)
-    return JSON({})
+    return Empty()
 
 
-@router.get("/{run_id}/children")
-def children(run_id: RunId, guard: Guard = Depends(reader)) -> JSON:
+@router.get("/{run_id}/children", response_model=envelope("runs", list[RunInfo]))
+def children(run_id: RunId, guard: Guard = Depends(reader)) -> dict[str, Any]:
     guard.run(run_id)
-    return JSON({"runs": [codec.run_info(i) for i in guard.st.store.runs.children(run_id)]})
+    return {"runs": guard.st.store.runs.children(run_id)}
 
 
 @router.post("/{run_id}/batch")
-def log_batch(run_id: RunId, body: BatchIn, guard: Guard = Depends(writer)) -> JSON:
+def log_batch(run_id: RunId, body: BatchIn, guard: Guard = Depends(writer)) -> Empty:
     guard.run(run_id)
     metrics = [Metric(m.key, m.value, m.step, m.timestamp) for m in body.metrics]
     guard.st.store.runs.log_batch(run_id, metrics=metrics, params=body.params, tags=body.tags)
-    return JSON({})
+    return Empty()
 
 
 @router.post("/{run_id}/tags")
-def set_tag(run_id: RunId, body: TagIn, guard: Guard = Depends(writer)) -> JSON:
+def set_tag(run_id: RunId, body: TagIn, guard: Guard = Depends(writer)) -> Empty:
     guard.run(run_id)
     guard.st.store.runs.set_tags(run_id, {body.key: body.value})
-    return JSON({})
+    return Empty()
 
 
 @router.delete("/{run_id}/tags")
-def delete_tag(run_id: RunId, key: Loose, guard: Guard = Depends(writer)) -> JSON:
+def delete_tag(run_id: RunId, key: Loose, guard: Guard = Depends(writer)) -> Empty:
     guard.run(run_id)
     guard.st.store.runs.delete_tag(run_id, key)
-    return JSON({})
+    return Empty()
 
 
-@router.get("/{run_id}/metric-history")
+@router.get("/{run_id}/metric-history", response_model=envelope("metrics", list[Metric]))
 def metric_history(
     run_id: RunId,
     key: Loose,
     offset: int = Query(default=0, ge=0, le=2**53),
     limit: int | None = Query(default=None, ge=1),
     guard: Guard = Depends(reader),
-) -> JSON:
+) -> dict[str, Any]:
     guard.run(run_id)
     cap = guard.st.options.max_results
     if limit is not None and limit > cap:
         raise InvalidArgumentError(f"limit {limit} is over this server's cap of {cap}; page")
-    points = guard.st.store.runs.metric_history(run_id, key, offset=offset, limit=limit)
-    return JSON({"metrics": [codec.metric(m) for m in points]})
+    return {"metrics": guard.st.store.runs.metric_history(run_id, key, offset=offset, limit=limit)}
 
 
-@router.get("/{run_id}/metric-keys")
-def metric_keys(run_id: RunId, guard: Guard = Depends(reader)) -> JSON:
+@router.get("/{run_id}/metric-keys", response_model=envelope("keys", list[str]))
+def metric_keys(run_id: RunId, guard: Guard = Depends(reader)) -> dict[str, Any]:
     guard.run(run_id)
-    return JSON({"keys": guard.st.store.runs.metric_keys(run_id)})
+    return {"keys": guard.st.store.runs.metric_keys(run_id)}
 
 
 @router.post("/{run_id}/datasets")
-def link_dataset(run_id: RunId, body: LinkIn, guard: Guard = Depends(writer)) -> JSON:
+def link_dataset(run_id: RunId, body: LinkIn, guard: Guard = Depends(writer)) -> Empty:
     guard.run(run_id)
     guard.dataset_version(body.version_id, Role.READER)
     guard.st.store.runs.link_dataset(run_id, body.version_id, body.direction)
-    return JSON({})
+    return Empty()
 
 
-@router.get("/{run_id}/datasets")
-def dataset_links(run_id: RunId, guard: Guard = Depends(reader)) -> JSON:
+@router.get("/{run_id}/datasets", response_model=envelope("links", list[DatasetLinkOut]))
+def dataset_links(run_id: RunId, guard: Guard = Depends(reader)) -> dict[str, Any]:
     guard.run(run_id)
     links = guard.st.store.runs.dataset_links(run_id)
-    return JSON({"links": [{"version_id": v, "direction": d} for v, d in links]})
+    return {"links": [DatasetLinkOut(version_id=v, direction=d) for v, d in links]}
 
 
 @router.post("/search")
-def search_runs(body: SearchIn, guard: Guard = Depends(reader)) -> JSON:
+def search_runs(body: SearchIn, guard: Guard = Depends(reader)) -> RunPage:
     for exp_id in body.experiment_ids:
         guard.experiment(exp_id)
     cap = guard.st.options.max_results
@@ -198,7 +203,7 @@ def search_runs(body: SearchIn, guard: Guard = Depends(reader)) -> JSON:
             f"max_results {body.max_results} is over this server's cap of {cap}; page with "
             "page_token"
         )
-    page = guard.st.store.runs.search(
+    return guard.st.store.runs.search(
         body.experiment_ids,
         body.filter,
         order_by=body.order_by or None,
@@ -206,4 +211,3 @@ def search_runs(body: SearchIn, guard: Guard = Depends(reader)) -> JSON:
         page_token=body.page_token,
         include_deleted=body.include_deleted,
     )
-    return JSON(codec.run_page(page))

@@ -9,10 +9,10 @@ from pydantic import BaseModel, StringConstraints
 
 from keel.exceptions import NotFoundError
 from keel.server._auth import Principal, authenticated, site_admin
-from keel.server._json import JSON
 from keel.server._state import AppState, state
 from keel.server._types import Id, Millis, Name
 from keel.store.users import ApiToken, User
+from keel.store.wire import Empty, envelope
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 Password = Annotated[str, StringConstraints(min_length=1, max_length=1024)]
@@ -35,100 +35,90 @@ class TokenIn(BaseModel):
     expires_at: Millis | None = None
 
 
-def user_json(u: User) -> dict[str, Any]:
-    return {
-        "id": u.id,
-        "name": u.name,
-        "is_admin": u.is_admin,
-        "is_active": u.is_active,
-        "created_at": u.created_at,
-    }
+class Me(BaseModel):
+    user: User | None
+    is_admin: bool
+    auth: bool
 
 
-def token_json(t: ApiToken) -> dict[str, Any]:
-    return {
-        "id": t.id,
-        "name": t.name,
-        "prefix": t.prefix,
-        "created_at": t.created_at,
-        "expires_at": t.expires_at,
-        "last_used_at": t.last_used_at,
-        "revoked": t.revoked,
-    }
+class NewToken(BaseModel):
+    """A token's metadata and its secret, which no later answer shows again."""
+
+    token: ApiToken
+    secret: str
 
 
 @router.get("/me")
-def whoami(who: Principal = Depends(authenticated)) -> JSON:
+def whoami(who: Principal = Depends(authenticated)) -> Me:
     if who.user is None:
-        return JSON({"user": None, "is_admin": True, "auth": False})
-    return JSON({"user": user_json(who.user), "is_admin": who.is_admin, "auth": True})
+        return Me(user=None, is_admin=True, auth=False)
+    return Me(user=who.user, is_admin=who.is_admin, auth=True)
 
 
-@router.get("")
-def list_users(_: Principal = Depends(site_admin), st: AppState = Depends(state)) -> JSON:
-    return JSON({"users": [user_json(u) for u in st.store.users.list_users()]})
+@router.get("", response_model=envelope("users", list[User]))
+def list_users(_: Principal = Depends(site_admin), st: AppState = Depends(state)) -> dict[str, Any]:
+    return {"users": st.store.users.list_users()}
 
 
 @router.post("")
 def create_user(
     body: UserIn, _: Principal = Depends(site_admin), st: AppState = Depends(state)
-) -> JSON:
-    user = st.store.users.create_user(body.name, password=body.password, is_admin=body.is_admin)
-    return JSON(user_json(user))
+) -> User:
+    return st.store.users.create_user(body.name, password=body.password, is_admin=body.is_admin)
 
 
 @router.patch("/{name}")
 def update_user(
     name: Name, body: UserPatch, _: Principal = Depends(site_admin), st: AppState = Depends(state)
-) -> JSON:
-    user = st.store.users.update_user(
+) -> User:
+    return st.store.users.update_user(
         name, password=body.password, is_admin=body.is_admin, is_active=body.is_active
     )
-    return JSON(user_json(user))
 
 
 @router.delete("/{name}")
 def delete_user(
     name: Name, _: Principal = Depends(site_admin), st: AppState = Depends(state)
-) -> JSON:
+) -> Empty:
     st.store.users.delete_user(name)
-    return JSON({})
+    return Empty()
 
 
-@router.get("/me/tokens")
-def list_my_tokens(who: Principal = Depends(authenticated), st: AppState = Depends(state)) -> JSON:
-    user = _me(who)
-    return JSON({"tokens": [token_json(t) for t in st.store.users.list_tokens(user.id)]})
+@router.get("/me/tokens", response_model=envelope("tokens", list[ApiToken]))
+def list_my_tokens(
+    who: Principal = Depends(authenticated), st: AppState = Depends(state)
+) -> dict[str, Any]:
+    return {"tokens": st.store.users.list_tokens(_me(who).id)}
 
 
 @router.post("/me/tokens")
 def create_my_token(
     body: TokenIn, who: Principal = Depends(authenticated), st: AppState = Depends(state)
-) -> JSON:
+) -> NewToken:
     """A new token for the caller; its secret is in this answer and never again."""
     token, secret = st.store.users.create_token(_me(who).id, body.name, expires_at=body.expires_at)
-    return JSON({"token": token_json(token), "secret": secret})
+    return NewToken(token=token, secret=secret)
 
 
 @router.delete("/me/tokens/{token_id}")
 def revoke_my_token(
     token_id: Id, who: Principal = Depends(authenticated), st: AppState = Depends(state)
-) -> JSON:
+) -> Empty:
     user = _me(who)
     token = st.store.users.get_token(token_id)
     if token.user_id != user.id:
         raise NotFoundError(f"token id {token_id} does not exist")
     st.store.users.revoke_token(token_id)
-    return JSON({})
+    return Empty()
 
 
 @router.post("/{name}/tokens")
 def create_token_for(
     name: Name, body: TokenIn, _: Principal = Depends(site_admin), st: AppState = Depends(state)
-) -> JSON:
+) -> NewToken:
     user = st.store.users.get_user(name)
     token, secret = st.store.users.create_token(user.id, body.name, expires_at=body.expires_at)
-    return JSON({"token": token_json(token), "secret": secret})
+    return NewToken(token=token, secret=secret)
 
 
 def _me(who: Principal) -> User:

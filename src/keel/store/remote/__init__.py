@@ -15,6 +15,20 @@ from typing import Any, NoReturn, cast
 from keel.config import Settings
 from keel.exceptions import ConfigError
 from keel.store._db import Database
+from keel.store.protocols import (
+    Alerts,
+    Artifacts,
+    Datasets,
+    Deployments,
+    Experiments,
+    Monitors,
+    PipelineRuns,
+    Projects,
+    Registry,
+    Runs,
+    Schedules,
+    StepCache,
+)
 from keel.store.remote._blobs import RemoteBlobStore
 from keel.store.remote._http import Http
 from keel.store.remote._ops import (
@@ -87,6 +101,23 @@ class RemoteDatabase(Database):
         self._http.close()
 
 
+def _repositories(http: Http) -> dict[str, object]:
+    """The HTTP repositories, each typed by its protocol so that mypy checks it."""
+    projects: Projects = RemoteProjectRepository(http)
+    experiments: Experiments = RemoteExperimentRepository(http)
+    runs: Runs = RemoteRunRepository(http)
+    artifacts: Artifacts = RemoteArtifactRepository(http)
+    datasets: Datasets = RemoteDatasetRepository(http)
+    registry: Registry = RemoteRegistryRepository(http)
+    pipeline_runs: PipelineRuns = RemotePipelineRunRepository(http)
+    step_cache: StepCache = RemoteStepCacheRepository(http)
+    schedules: Schedules = RemoteScheduleRepository(http)
+    deployments: Deployments = RemoteDeploymentRepository(http)
+    monitors: Monitors = RemoteMonitorRepository(http)
+    alerts: Alerts = RemoteAlertRepository(http)
+    return {name: repo for name, repo in locals().items() if name != "http"}
+
+
 def open_remote_store(settings: Settings) -> Any:
     """A Store over HTTP for ``settings.server_url`` (typed ``Any`` to avoid a cycle)."""
     from keel.store import Store
@@ -94,26 +125,11 @@ def open_remote_store(settings: Settings) -> Any:
     if not settings.server_url:
         raise ConfigError("KEEL_SERVER_URL is empty; set it to http(s)://host:port")
     http = Http(settings.server_url, settings.token)
-    remote: dict[str, Any] = {
-        "db": RemoteDatabase(http),
-        "blobs": RemoteBlobStore(http),
-        "projects": RemoteProjectRepository(http),
-        "experiments": RemoteExperimentRepository(http),
-        "runs": RemoteRunRepository(http),
-        "artifacts": RemoteArtifactRepository(http),
-        "datasets": RemoteDatasetRepository(http),
-        "registry": RemoteRegistryRepository(http),
-        "pipeline_runs": RemotePipelineRunRepository(http),
-        "step_cache": RemoteStepCacheRepository(http),
-        "schedules": RemoteScheduleRepository(http),
-        "deployments": RemoteDeploymentRepository(http),
-        "monitors": RemoteMonitorRepository(http),
-        "alerts": RemoteAlertRepository(http),
-    }
+    remote = _repositories(http)
     return Store(
         settings,
-        remote.pop("db"),
-        remote.pop("blobs"),
+        RemoteDatabase(http),
+        RemoteBlobStore(http),
         lambda name: remote.get(name) or _Unavailable(name),
     )
 

@@ -22,6 +22,9 @@ from keel.exceptions import (
     PermissionDeniedError,
     StoreError,
 )
+from keel.store import wire
+
+_JSON_BODY = {"Content-Type": "application/json"}
 
 _BY_CODE: dict[str, type[KeelError]] = {
     "RESOURCE_DOES_NOT_EXIST": NotFoundError,
@@ -105,11 +108,18 @@ class Http:
             raise _error(resp.status_code, None, f"HEAD {path}")
         return dict(resp.headers)
 
+    def send(self, method: str, path: str, body: Any) -> Any:
+        """``body`` (entities welcome) in the wire format of :mod:`keel.store.wire`."""
+        return self.request(method, path, content=wire.encode(body), headers=_JSON_BODY)
+
     def post(self, path: str, body: Any) -> Any:
-        return self.request("POST", path, json=body)
+        return self.send("POST", path, body)
+
+    def put(self, path: str, body: Any) -> Any:
+        return self.send("PUT", path, body)
 
     def patch(self, path: str, body: Any) -> Any:
-        return self.request("PATCH", path, json=body)
+        return self.send("PATCH", path, body)
 
     def delete(self, path: str, /, **params: Any) -> Any:
         return self.request("DELETE", path, params=params)

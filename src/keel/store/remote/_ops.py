@@ -1,10 +1,8 @@
-"""Deployments, monitors and alerts over HTTP: every public method of the SQL
-repositories, one request each.
+"""Deployments, monitors and alerts over HTTP: their protocols, one request each.
 
-Like the other remote repositories these subclass their SQL counterparts only to share
-their type, and never call the SQL code. Claiming and finishing notification deliveries
-leases rows in the server's database for the process that sends them, so those two stay
-where the database is and raise a :class:`~keel.exceptions.ConfigError` here.
+Claiming and finishing notification deliveries leases rows in the server's database for
+the process that sends them, so those two stay where the database is and raise a
+:class:`~keel.exceptions.ConfigError` here.
 """
 
 from __future__ import annotations
@@ -15,17 +13,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
 
 from keel.exceptions import ConfigError, InvalidArgumentError
-from keel.store.alerts import Alert, AlertRepository, Delivery, NewAlert, Notifier
+from keel.store.alerts import Alert, Delivery, NewAlert, Notifier
 from keel.store.deployments import (
     Deployment,
-    DeploymentRepository,
     DeploymentRevision,
     DeploymentTarget,
 )
-from keel.store.monitors import Monitor, MonitorRepository, ReferenceInfo
-from keel.store.remote import codec_ops as co
+from keel.store.monitors import Monitor, ReferenceInfo
 from keel.store.remote._http import Http
-from keel.store.remote.codec import jsonable
+from keel.store.wire import load
 
 V1 = "/api/v1"
 
@@ -42,7 +38,7 @@ def _finite(value: Mapping[str, Any] | None, what: str) -> None:
         raise InvalidArgumentError(f"{what} must not hold NaN or infinity: {exc}") from exc
 
 
-class RemoteDeploymentRepository(DeploymentRepository):
+class RemoteDeploymentRepository:
     def __init__(self, http: Http) -> None:
         self._http = http
 
@@ -61,12 +57,12 @@ class RemoteDeploymentRepository(DeploymentRepository):
         _finite(spec, "a deployment spec")
         body = {
             "name": name,
-            "spec": jsonable(spec),
-            "targets": [co.deployment_target(t) for t in targets],
+            "spec": dict(spec),
+            "targets": list(targets),
             "note": note,
         }
         data = self._http.post(self._path(project_id), body)
-        return co.to_deployment(data["deployment"]), bool(data["changed"])
+        return load(Deployment, data["deployment"]), bool(data["changed"])
 
     def register(
         self,
@@ -80,12 +76,12 @@ class RemoteDeploymentRepository(DeploymentRepository):
         _finite(spec, "a deployment spec")
         body = {
             "name": name,
-            "spec": jsonable(spec),
-            "targets": [co.deployment_target(t) for t in targets],
+            "spec": dict(spec),
+            "targets": list(targets),
             "note": note,
         }
         data = self._http.post(self._path(project_id, "/register"), body)
-        return co.to_deployment(data["deployment"]), bool(data["changed"])
+        return load(Deployment, data["deployment"]), bool(data["changed"])
 
     def heartbeat(self, project_id: int, name: str) -> bool:
         return bool(self._http.post(self._path(project_id, "/heartbeat"), {"name": name})["seen"])
@@ -94,11 +90,11 @@ class RemoteDeploymentRepository(DeploymentRepository):
         self._http.post(self._path(project_id, "/stop"), {"name": name})
 
     def get(self, project_id: int, name: str) -> Deployment:
-        return co.to_deployment(self._http.get(self._path(project_id, "/lookup"), name=name))
+        return load(Deployment, self._http.get(self._path(project_id, "/lookup"), name=name))
 
     def find(self, project_id: int, name: str) -> Deployment | None:
         found = self._http.get(self._path(project_id, "/find"), name=name)["deployment"]
-        return None if found is None else co.to_deployment(found)
+        return None if found is None else load(Deployment, found)
 
     def current_revision(self, project_id: int, name: str) -> int | None:
         data = self._http.get(self._path(project_id, "/current-revision"), name=name)
@@ -106,19 +102,19 @@ class RemoteDeploymentRepository(DeploymentRepository):
 
     def list(self, project_id: int) -> builtins.list[Deployment]:
         data = self._http.get(self._path(project_id))
-        return [co.to_deployment(d) for d in data["deployments"]]
+        return load(list[Deployment], data["deployments"])
 
     def revisions(self, project_id: int, name: str) -> builtins.list[DeploymentRevision]:
         data = self._http.get(self._path(project_id, "/revisions"), name=name)
-        return [co.to_deployment_revision(r) for r in data["revisions"]]
+        return load(list[DeploymentRevision], data["revisions"])
 
     def revision(self, project_id: int, name: str, revision: int) -> DeploymentRevision:
         data = self._http.get(self._path(project_id, "/revision"), name=name, revision=revision)
-        return co.to_deployment_revision(data)
+        return load(DeploymentRevision, data)
 
     def rollback(self, project_id: int, name: str, revision: int) -> Deployment:
         body = {"name": name, "revision": revision}
-        return co.to_deployment(self._http.post(self._path(project_id, "/rollback"), body))
+        return load(Deployment, self._http.post(self._path(project_id, "/rollback"), body))
 
     def delete(self, project_id: int, name: str) -> None:
         self._http.delete(self._path(project_id), name=name)
@@ -126,12 +122,12 @@ class RemoteDeploymentRepository(DeploymentRepository):
     def all_targets(self, project_id: int) -> builtins.list[tuple[str, int, DeploymentTarget]]:
         data = self._http.get(_project(project_id, "deployment-targets"))
         return [
-            (row["deployment"], int(row["revision"]), co.to_deployment_target(row["target"]))
+            (row["deployment"], int(row["revision"]), load(DeploymentTarget, row["target"]))
             for row in data["targets"]
         ]
 
 
-class RemoteMonitorRepository(MonitorRepository):
+class RemoteMonitorRepository:
     def __init__(self, http: Http) -> None:
         self._http = http
 
@@ -153,24 +149,24 @@ class RemoteMonitorRepository(MonitorRepository):
             "window": window,
             "enabled": enabled,
         }
-        data = self._http.request("PUT", _project(project_id, "monitors"), json=body)
-        return co.to_monitor(data)
+        data = self._http.put(_project(project_id, "monitors"), body)
+        return load(Monitor, data)
 
     def get(self, project_id: int, deployment: str) -> Monitor:
         data = self._http.get(_project(project_id, "monitors/lookup"), deployment=deployment)
-        return co.to_monitor(data)
+        return load(Monitor, data)
 
     def find(self, project_id: int, deployment: str) -> Monitor | None:
         path = _project(project_id, "monitors/find")
         found = self._http.get(path, deployment=deployment)["monitor"]
-        return None if found is None else co.to_monitor(found)
+        return None if found is None else load(Monitor, found)
 
     def get_by_id(self, monitor_id: int) -> Monitor:
-        return co.to_monitor(self._http.get(f"{V1}/monitors/{int(monitor_id)}"))
+        return load(Monitor, self._http.get(f"{V1}/monitors/{int(monitor_id)}"))
 
     def list(self, project_id: int, *, enabled_only: bool = False) -> builtins.list[Monitor]:
         data = self._http.get(_project(project_id, "monitors"), enabled_only=enabled_only)
-        return [co.to_monitor(m) for m in data["monitors"]]
+        return load(list[Monitor], data["monitors"])
 
     def delete(self, project_id: int, deployment: str) -> None:
         self._http.delete(_project(project_id, "monitors"), deployment=deployment)
@@ -196,21 +192,21 @@ class RemoteMonitorRepository(MonitorRepository):
             "num_columns": num_columns,
             "source": source,
         }
-        data = self._http.request("PUT", _project(project_id, "references"), json=body)
-        return co.to_reference_info(data)
+        data = self._http.put(_project(project_id, "references"), body)
+        return load(ReferenceInfo, data)
 
     def get_reference(self, project_id: int, subject: str) -> ReferenceInfo:
         data = self._http.get(_project(project_id, "references/lookup"), subject=subject)
-        return co.to_reference_info(data)
+        return load(ReferenceInfo, data)
 
     def find_reference(self, project_id: int, subject: str) -> ReferenceInfo | None:
         path = _project(project_id, "references/find")
         found = self._http.get(path, subject=subject)["reference"]
-        return None if found is None else co.to_reference_info(found)
+        return None if found is None else load(ReferenceInfo, found)
 
     def list_references(self, project_id: int) -> builtins.list[ReferenceInfo]:
         data = self._http.get(_project(project_id, "references"))
-        return [co.to_reference_info(r) for r in data["references"]]
+        return load(list[ReferenceInfo], data["references"])
 
 
 def _server_only(method: str) -> NoReturn:
@@ -221,7 +217,7 @@ def _server_only(method: str) -> NoReturn:
     )
 
 
-class RemoteAlertRepository(AlertRepository):
+class RemoteAlertRepository:
     def __init__(self, http: Http) -> None:
         self._http = http
 
@@ -231,16 +227,16 @@ class RemoteAlertRepository(AlertRepository):
     # -- alerts ----------------------------------------------------------------------------
     def record(self, project_id: int, new: NewAlert) -> tuple[Alert, str]:
         _finite(new.evidence, "alert evidence")
-        data = self._http.post(_project(project_id, "alerts"), co.new_alert(new))
-        return co.to_alert(data["alert"]), str(data["event"])
+        data = self._http.post(_project(project_id, "alerts"), new)
+        return load(Alert, data["alert"]), str(data["event"])
 
     def acknowledge(self, project_id: int, alert_id: int, *, by: str = "", note: str = "") -> Alert:
         path = self._alert_path(project_id, alert_id, "/acknowledge")
-        return co.to_alert(self._http.post(path, {"by": by, "note": note}))
+        return load(Alert, self._http.post(path, {"by": by, "note": note}))
 
     def resolve(self, project_id: int, alert_id: int, *, by: str = "", note: str = "") -> Alert:
         path = self._alert_path(project_id, alert_id, "/resolve")
-        return co.to_alert(self._http.post(path, {"by": by, "note": note}))
+        return load(Alert, self._http.post(path, {"by": by, "note": note}))
 
     def resolve_absent(
         self,
@@ -253,10 +249,10 @@ class RemoteAlertRepository(AlertRepository):
     ) -> builtins.list[Alert]:
         body = {"monitor_id": monitor_id, "kinds": kinds, "keep": sorted(keep), "by": by}
         data = self._http.post(_project(project_id, "alerts/resolve-absent"), body)
-        return [co.to_alert(a) for a in data["alerts"]]
+        return load(list[Alert], data["alerts"])
 
     def get(self, project_id: int, alert_id: int) -> Alert:
-        return co.to_alert(self._http.get(self._alert_path(project_id, alert_id)))
+        return load(Alert, self._http.get(self._alert_path(project_id, alert_id)))
 
     def list(
         self,
@@ -276,7 +272,7 @@ class RemoteAlertRepository(AlertRepository):
             since=since,
             limit=limit,
         )
-        return [co.to_alert(a) for a in data["alerts"]]
+        return load(list[Alert], data["alerts"])
 
     def latest_id(
         self, project_id: int, *, deployment: str | None = None, kind: str | None = None
@@ -304,18 +300,18 @@ class RemoteAlertRepository(AlertRepository):
             "min_severity": min_severity,
             "deployment": deployment,
         }
-        return co.to_notifier(self._http.post(_project(project_id, "notifiers"), body))
+        return load(Notifier, self._http.post(_project(project_id, "notifiers"), body))
 
     def get_notifier(self, project_id: int, name: str) -> Notifier:
         data = self._http.get(_project(project_id, "notifiers/lookup"), name=name)
-        return co.to_notifier(data)
+        return load(Notifier, data)
 
     def get_notifier_by_id(self, notifier_id: int) -> Notifier:
-        return co.to_notifier(self._http.get(f"{V1}/notifiers/{int(notifier_id)}"))
+        return load(Notifier, self._http.get(f"{V1}/notifiers/{int(notifier_id)}"))
 
     def list_notifiers(self, project_id: int) -> builtins.list[Notifier]:
         data = self._http.get(_project(project_id, "notifiers"))
-        return [co.to_notifier(n) for n in data["notifiers"]]
+        return load(list[Notifier], data["notifiers"])
 
     def remove_notifier(self, project_id: int, name: str) -> None:
         self._http.delete(_project(project_id, "notifiers"), name=name)
@@ -326,7 +322,7 @@ class RemoteAlertRepository(AlertRepository):
         which notifiers want it, from the alert as stored)."""
         path = self._alert_path(alert.project_id, alert.id, "/enqueue")
         data = self._http.post(path, {"event": event})
-        return [co.to_delivery(d) for d in data["deliveries"]]
+        return load(list[Delivery], data["deliveries"])
 
     def claim_due(
         self, project_id: int, *, now: int, lease_ms: int, limit: int = 50
@@ -340,7 +336,7 @@ class RemoteAlertRepository(AlertRepository):
 
     def deliveries(self, alert_id: int) -> builtins.list[Delivery]:
         data = self._http.get(f"{V1}/alerts/{int(alert_id)}/deliveries")
-        return [co.to_delivery(d) for d in data["deliveries"]]
+        return load(list[Delivery], data["deliveries"])
 
 
 __all__ = ["RemoteAlertRepository", "RemoteDeploymentRepository", "RemoteMonitorRepository"]

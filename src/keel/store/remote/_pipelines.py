@@ -1,7 +1,6 @@
-"""Pipeline runs, the step cache and schedules over HTTP: every public method, one request each.
+"""Pipeline runs, the step cache and schedules over HTTP: their protocols, one request each.
 
-Like the other remote repositories these subclass their SQL counterparts only to share
-their type, and never call the SQL code. Recording a cache entry quotes the upload receipts
+Recording a cache entry quotes the upload receipts
 of the blobs its manifest names (see ``PUT /api/v1/blobs``). A scheduler's own bookkeeping
 (heartbeats, expiring lost leases, leaving) is refused: the scheduler runs next to the
 database, so that its leases live in the database's transactions.
@@ -18,18 +17,14 @@ from keel.store.pipelines import (
     CacheEntry,
     ChildRun,
     PipelineRunInfo,
-    PipelineRunRepository,
     Schedule,
     ScheduleFire,
-    ScheduleRepository,
     SchedulerInfo,
-    StepCacheRepository,
     StepRunInfo,
     manifest_blobs,
 )
-from keel.store.remote import codec
-from keel.store.remote import codec_pipelines as pcodec
 from keel.store.remote._http import Http
+from keel.store.wire import load
 
 V1 = "/api/v1"
 
@@ -44,7 +39,7 @@ def _run_path(run_id: str, tail: str = "") -> str:
     return f"{V1}/pipeline-runs/{quote(run_id, safe='')}{tail}"
 
 
-class RemotePipelineRunRepository(PipelineRunRepository):
+class RemotePipelineRunRepository:
     def __init__(self, http: Http) -> None:
         self._http = http
 
@@ -64,10 +59,10 @@ class RemotePipelineRunRepository(PipelineRunRepository):
             "pipeline": pipeline,
             "target": target,
             "runner": runner,
-            "params": codec.jsonable(params),
+            "params": dict(params),
             "n_steps": n_steps,
         }
-        return pcodec.to_pipeline_run(self._http.post(_project(project_id, "/pipeline-runs"), body))
+        return load(PipelineRunInfo, self._http.post(_project(project_id, "/pipeline-runs"), body))
 
     def record_steps(
         self,
@@ -79,8 +74,8 @@ class RemotePipelineRunRepository(PipelineRunRepository):
         if not steps and not new_runs:
             return
         body = {
-            "steps": [pcodec.step_run(s) for s in steps],
-            "new_runs": [pcodec.child_run(r) for r in new_runs],
+            "steps": list(steps),
+            "new_runs": list(new_runs),
         }
         self._http.post(_run_path(pipeline_run_id, "/steps"), body)
 
@@ -101,10 +96,10 @@ class RemotePipelineRunRepository(PipelineRunRepository):
             "n_failed": n_failed,
             "error": error,
         }
-        return pcodec.to_pipeline_run(self._http.post(_run_path(run_id, "/finish"), body))
+        return load(PipelineRunInfo, self._http.post(_run_path(run_id, "/finish"), body))
 
     def get(self, run_id: str) -> PipelineRunInfo:
-        return pcodec.to_pipeline_run(self._http.get(_run_path(run_id)))
+        return load(PipelineRunInfo, self._http.get(_run_path(run_id)))
 
     def list(
         self, project_id: int, *, pipeline: str | None = None, limit: int = 50
@@ -112,21 +107,21 @@ class RemotePipelineRunRepository(PipelineRunRepository):
         data = self._http.get(
             _project(project_id, "/pipeline-runs"), pipeline=pipeline, limit=limit
         )
-        return [pcodec.to_pipeline_run(r) for r in data["runs"]]
+        return load(list[PipelineRunInfo], data["runs"])
 
     def steps(self, run_id: str) -> builtins.list[StepRunInfo]:
         data = self._http.get(_run_path(run_id, "/steps"))
-        return [pcodec.to_step_run(s) for s in data["steps"]]
+        return load(list[StepRunInfo], data["steps"])
 
 
-class RemoteStepCacheRepository(StepCacheRepository):
+class RemoteStepCacheRepository:
     def __init__(self, http: Http) -> None:
         self._http = http
 
     @staticmethod
     def _entry(data: dict[str, Any]) -> CacheEntry | None:
         found = data.get("entry")
-        return None if found is None else pcodec.to_cache_entry(found)
+        return None if found is None else load(CacheEntry, found)
 
     def get(self, project_id: int, key: str) -> CacheEntry | None:
         return self._entry(self._http.get(_project(project_id, "/step-cache"), key=key))
@@ -152,7 +147,7 @@ class RemoteStepCacheRepository(StepCacheRepository):
             "run_id": run_id,
             "receipts": {sha: r for sha, r in receipts.items() if r is not None},
         }
-        self._http.request("PUT", _project(project_id, "/step-cache"), json=body)
+        self._http.put(_project(project_id, "/step-cache"), body)
 
     def delete(self, project_id: int, keys: Iterable[str]) -> int:
         keys = builtins.list(keys)
@@ -170,7 +165,7 @@ class RemoteStepCacheRepository(StepCacheRepository):
 
     def stats(self, project_id: int) -> builtins.list[tuple[str, int, int]]:
         data = self._http.get(_project(project_id, "/step-cache/stats"))
-        return [(str(s), int(n), int(b)) for s, n, b in data["steps"]]
+        return load(builtins.list[tuple[str, int, int]], data["steps"])
 
 
 def _scheduler_side(what: str) -> ConfigError:
@@ -180,7 +175,7 @@ def _scheduler_side(what: str) -> ConfigError:
     )
 
 
-class RemoteScheduleRepository(ScheduleRepository):
+class RemoteScheduleRepository:
     def __init__(self, http: Http) -> None:
         self._http = http
 
@@ -209,7 +204,7 @@ class RemoteScheduleRepository(ScheduleRepository):
         body = {
             "name": name,
             "target": target,
-            "params": codec.jsonable(params),
+            "params": dict(params),
             "runner": dict(runner),
             "cron": cron,
             "trigger_kind": trigger_kind,
@@ -217,27 +212,27 @@ class RemoteScheduleRepository(ScheduleRepository):
             "trigger_baseline": trigger_baseline,
             "catch_up": catch_up,
         }
-        return pcodec.to_schedule(self._http.post(_project(project_id, "/schedules"), body))
+        return load(Schedule, self._http.post(_project(project_id, "/schedules"), body))
 
     def get(self, project_id: int, name: str) -> Schedule:
         data = self._http.get(_project(project_id, "/schedules/lookup"), name=name)
-        return pcodec.to_schedule(data)
+        return load(Schedule, data)
 
     def get_by_id(self, schedule_id: int) -> Schedule:
-        return pcodec.to_schedule(self._http.get(self._schedule_path(schedule_id)))
+        return load(Schedule, self._http.get(self._schedule_path(schedule_id)))
 
     def list(self, project_id: int | None = None, *, enabled_only: bool = False) -> list[Schedule]:
         """Schedules of one project, or of every project this caller can see."""
         path = f"{V1}/schedules" if project_id is None else _project(project_id, "/schedules")
         data = self._http.get(path, enabled_only=enabled_only)
-        return [pcodec.to_schedule(s) for s in data["schedules"]]
+        return load(list[Schedule], data["schedules"])
 
     def remove(self, project_id: int, name: str) -> None:
         self._http.delete(_project(project_id, "/schedules"), name=name)
 
     def set_enabled(self, project_id: int, name: str, enabled: bool) -> Schedule:
         body = {"name": name, "enabled": enabled}
-        return pcodec.to_schedule(self._http.post(_project(project_id, "/schedules/enabled"), body))
+        return load(Schedule, self._http.post(_project(project_id, "/schedules/enabled"), body))
 
     # -- occurrences -----------------------------------------------------------------------
     def claim(
@@ -250,10 +245,10 @@ class RemoteScheduleRepository(ScheduleRepository):
             "lease_ms": lease_ms,
         }
         found = self._http.post(self._schedule_path(schedule_id, "/claim"), body)["fire"]
-        return None if found is None else pcodec.to_schedule_fire(found)
+        return None if found is None else load(ScheduleFire, found)
 
     def get_fire(self, fire_id: int) -> ScheduleFire:
-        return pcodec.to_schedule_fire(self._http.get(self._fire_path(fire_id)))
+        return load(ScheduleFire, self._http.get(self._fire_path(fire_id)))
 
     def update_fire(
         self,
@@ -276,7 +271,7 @@ class RemoteScheduleRepository(ScheduleRepository):
 
     def fires(self, schedule_id: int, *, limit: int = 50) -> builtins.list[ScheduleFire]:
         data = self._http.get(self._schedule_path(schedule_id, "/fires"), limit=limit)
-        return [pcodec.to_schedule_fire(f) for f in data["fires"]]
+        return load(list[ScheduleFire], data["fires"])
 
     def last_due(self, schedule_id: int) -> int | None:
         value = self._http.get(self._schedule_path(schedule_id, "/last-due"))["due_at"]
@@ -295,7 +290,7 @@ class RemoteScheduleRepository(ScheduleRepository):
 
     def schedulers(self, *, alive_within_ms: int = 60_000) -> builtins.list[SchedulerInfo]:
         data = self._http.get(f"{V1}/schedulers", alive_within_ms=alive_within_ms)
-        return [pcodec.to_scheduler_info(s) for s in data["schedulers"]]
+        return load(list[SchedulerInfo], data["schedulers"])
 
     def leave(self, scheduler_id: str) -> None:
         raise _scheduler_side("a scheduler leaving")

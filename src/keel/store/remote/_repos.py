@@ -1,8 +1,8 @@
-"""The repositories over HTTP: the same public methods as the SQL ones, one request each.
+"""Projects, experiments, runs, artifacts and datasets over HTTP: one request each.
 
-Each class subclasses its SQL counterpart only to share its type (so a :class:`Store`
-holds either); it never calls the SQL code. A contract test checks that every public
-method is overridden here, so nothing falls through to a database that is not there.
+Each class implements its aggregate's protocol (:mod:`keel.store.protocols`) beside the
+SQL repository, inheriting nothing from it: a method the server does not serve cannot
+fall through to a database that is not there. Answers are decoded by :mod:`keel.store.wire`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from keel.exceptions import NotFoundError
-from keel.store.artifacts import ArtifactRepository
 from keel.store.blobs import BlobRef
-from keel.store.datasets import DatasetRepository
 from keel.store.entities import (
     ArtifactInfo,
     Dataset,
@@ -27,35 +25,32 @@ from keel.store.entities import (
     RunPage,
     RunStatus,
 )
-from keel.store.experiments import ExperimentRepository
-from keel.store.projects import ProjectRepository
-from keel.store.remote import codec
 from keel.store.remote._http import Http
-from keel.store.runs import RunRepository
+from keel.store.wire import load
 
 V1 = "/api/v1"
 
 
-class RemoteProjectRepository(ProjectRepository):
+class RemoteProjectRepository:
     def __init__(self, http: Http) -> None:
         self._http = http
 
     def get_or_create(self, name: str, description: str = "") -> Project:
-        return codec.to_project(
-            self._http.post(f"{V1}/projects", {"name": name, "description": description})
+        return load(
+            Project, self._http.post(f"{V1}/projects", {"name": name, "description": description})
         )
 
     def get(self, name: str) -> Project:
-        return codec.to_project(self._http.get(f"{V1}/projects/lookup", name=name))
+        return load(Project, self._http.get(f"{V1}/projects/lookup", name=name))
 
     def get_by_id(self, project_id: int) -> Project:
-        return codec.to_project(self._http.get(f"{V1}/projects/{int(project_id)}"))
+        return load(Project, self._http.get(f"{V1}/projects/{int(project_id)}"))
 
     def list(self) -> list[Project]:
-        return [codec.to_project(p) for p in self._http.get(f"{V1}/projects")["projects"]]
+        return load(list[Project], self._http.get(f"{V1}/projects")["projects"])
 
 
-class RemoteExperimentRepository(ExperimentRepository):
+class RemoteExperimentRepository:
     def __init__(self, http: Http) -> None:
         self._http = http
 
@@ -68,14 +63,14 @@ class RemoteExperimentRepository(ExperimentRepository):
             "description": description,
             "tags": dict(tags),
         }
-        return codec.to_experiment(self._http.post(f"{V1}/experiments", body))
+        return load(Experiment, self._http.post(f"{V1}/experiments", body))
 
     def get_or_create(self, project_id: int, name: str) -> Experiment:
         body = {"project_id": project_id, "name": name}
-        return codec.to_experiment(self._http.post(f"{V1}/experiments/get-or-create", body))
+        return load(Experiment, self._http.post(f"{V1}/experiments/get-or-create", body))
 
     def get(self, experiment_id: int) -> Experiment:
-        return codec.to_experiment(self._http.get(f"{V1}/experiments/{int(experiment_id)}"))
+        return load(Experiment, self._http.get(f"{V1}/experiments/{int(experiment_id)}"))
 
     def find(self, project_id: int, name: str) -> Experiment | None:
         try:
@@ -85,22 +80,23 @@ class RemoteExperimentRepository(ExperimentRepository):
 
     def get_by_name(self, project_id: int, name: str) -> Experiment:
         data = self._http.get(f"{V1}/experiments/lookup", project_id=project_id, name=name)
-        return codec.to_experiment(data)
+        return load(Experiment, data)
 
     def list(self, project_id: int, *, include_deleted: bool = False) -> list[Experiment]:
         data = self._http.get(
             f"{V1}/experiments", project_id=project_id, include_deleted=include_deleted
         )
-        return [codec.to_experiment(e) for e in data["experiments"]]
+        return load(list[Experiment], data["experiments"])
 
     def rename(self, experiment_id: int, new_name: str) -> Experiment:
-        return codec.to_experiment(
-            self._http.patch(f"{V1}/experiments/{int(experiment_id)}", {"name": new_name})
+        return load(
+            Experiment,
+            self._http.patch(f"{V1}/experiments/{int(experiment_id)}", {"name": new_name}),
         )
 
     def set_description(self, experiment_id: int, description: str) -> Experiment:
         body = {"description": description}
-        return codec.to_experiment(self._http.patch(f"{V1}/experiments/{int(experiment_id)}", body))
+        return load(Experiment, self._http.patch(f"{V1}/experiments/{int(experiment_id)}", body))
 
     def delete(self, experiment_id: int) -> None:
         self._http.delete(f"{V1}/experiments/{int(experiment_id)}")
@@ -121,7 +117,7 @@ def _run_path(run_id: str, tail: str = "") -> str:
     return f"{V1}/runs/{quote(str(run_id), safe='')}{tail}"
 
 
-class RemoteRunRepository(RunRepository):
+class RemoteRunRepository:
     def __init__(self, http: Http) -> None:
         self._http = http
 
@@ -145,17 +141,17 @@ class RemoteRunRepository(RunRepository):
             "start_time": start_time,
             "status": RunStatus(status).value,
         }
-        return codec.to_run_info(self._http.post(f"{V1}/runs", body))
+        return load(RunInfo, self._http.post(f"{V1}/runs", body))
 
     def get_info(self, run_id: str) -> RunInfo:
-        return codec.to_run_info(self._http.get(_run_path(run_id), info_only=True))
+        return load(RunInfo, self._http.get(_run_path(run_id), info_only=True))
 
     def get(self, run_id: str) -> Run:
-        return codec.to_run(self._http.get(_run_path(run_id)))
+        return load(Run, self._http.get(_run_path(run_id)))
 
     def get_many(self, run_ids: Sequence[str]) -> list[Run]:
         data = self._http.post(f"{V1}/runs/get-many", {"run_ids": list(run_ids)})
-        return [codec.to_run(r) for r in data["runs"]]
+        return load(list[Run], data["runs"])
 
     def update(
         self,
@@ -172,7 +168,7 @@ class RemoteRunRepository(RunRepository):
             "name": name,
             "note": note,
         }
-        return codec.to_run_info(self._http.patch(_run_path(run_id), body))
+        return load(RunInfo, self._http.patch(_run_path(run_id), body))
 
     def delete(self, run_id: str) -> None:
         self._http.delete(_run_path(run_id))
@@ -181,9 +177,7 @@ class RemoteRunRepository(RunRepository):
         self._http.post(_run_path(run_id, "/restore"), {})
 
     def children(self, run_id: str) -> list[RunInfo]:
-        return [
-            codec.to_run_info(i) for i in self._http.get(_run_path(run_id, "/children"))["runs"]
-        ]
+        return load(list[RunInfo], self._http.get(_run_path(run_id, "/children"))["runs"])
 
     def log_metric(self, run_id: str, metric: Metric) -> None:
         self.log_batch(run_id, metrics=[metric])
@@ -197,7 +191,7 @@ class RemoteRunRepository(RunRepository):
         tags: Mapping[str, Any] | None = None,
     ) -> None:
         body = {
-            "metrics": [codec.metric(m) for m in metrics],
+            "metrics": list(metrics),
             "params": {k: v if isinstance(v, str) else str(v) for k, v in (params or {}).items()},
             "tags": {k: str(v) for k, v in (tags or {}).items()},
         }
@@ -218,7 +212,7 @@ class RemoteRunRepository(RunRepository):
         data = self._http.get(
             _run_path(run_id, "/metric-history"), key=key, offset=offset, limit=limit
         )
-        return [codec.to_metric(m) for m in data["metrics"]]
+        return load(list[Metric], data["metrics"])
 
     def metric_keys(self, run_id: str) -> list[str]:
         return list(self._http.get(_run_path(run_id, "/metric-keys"))["keys"])
@@ -250,52 +244,52 @@ class RemoteRunRepository(RunRepository):
             "page_token": page_token,
             "include_deleted": include_deleted,
         }
-        return codec.to_run_page(self._http.post(f"{V1}/runs/search", body))
+        return load(RunPage, self._http.post(f"{V1}/runs/search", body))
 
 
 def _items(http: Http, items: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
     return [{"path": p, "sha": sha, "receipt": http.receipt(sha)} for p, sha in items]
 
 
-class RemoteArtifactRepository(ArtifactRepository):
+class RemoteArtifactRepository:
     def __init__(self, http: Http) -> None:
         self._http = http
 
     def add(self, run_id: str, items: list[tuple[str, BlobRef]]) -> list[ArtifactInfo]:
         body = {"items": _items(self._http, [(p, r.sha) for p, r in items])}
         data = self._http.post(_run_path(run_id, "/artifacts"), body)
-        return [codec.to_artifact(a) for a in data["artifacts"]]
+        return load(list[ArtifactInfo], data["artifacts"])
 
     def list(self, run_id: str, prefix: str | None = None) -> list[ArtifactInfo]:
         data = self._http.get(_run_path(run_id, "/artifacts"), prefix=prefix)
-        return [codec.to_artifact(a) for a in data["artifacts"]]
+        return load(list[ArtifactInfo], data["artifacts"])
 
     def get(self, run_id: str, path: str) -> ArtifactInfo:
-        return codec.to_artifact(self._http.get(_run_path(run_id, "/artifact-info"), path=path))
+        return load(ArtifactInfo, self._http.get(_run_path(run_id, "/artifact-info"), path=path))
 
     def delete(self, run_id: str, path: str) -> int:
         return int(self._http.delete(_run_path(run_id, "/artifacts"), path=path)["deleted"])
 
 
-class RemoteDatasetRepository(DatasetRepository):
+class RemoteDatasetRepository:
     def __init__(self, http: Http) -> None:
         self._http = http
 
     def get_or_create(self, project_id: int, name: str, description: str = "") -> Dataset:
         body = {"project_id": project_id, "name": name, "description": description}
-        return codec.to_dataset(self._http.post(f"{V1}/datasets", body))
+        return load(Dataset, self._http.post(f"{V1}/datasets", body))
 
     def get(self, project_id: int, name: str) -> Dataset:
-        return codec.to_dataset(
-            self._http.get(f"{V1}/datasets/lookup", project_id=project_id, name=name)
+        return load(
+            Dataset, self._http.get(f"{V1}/datasets/lookup", project_id=project_id, name=name)
         )
 
     def list_with_latest(self, project_id: int) -> list[tuple[Dataset, DatasetVersion | None]]:
         data = self._http.get(f"{V1}/datasets", project_id=project_id)["datasets"]
         return [
             (
-                codec.to_dataset(d["dataset"]),
-                codec.to_dataset_version(d["latest"]) if d["latest"] else None,
+                load(Dataset, d["dataset"]),
+                load(DatasetVersion, d["latest"]) if d["latest"] else None,
             )
             for d in data
         ]
@@ -313,37 +307,35 @@ class RemoteDatasetRepository(DatasetRepository):
         files: Sequence[DatasetFile],
         run_id: str | None = None,
     ) -> tuple[DatasetVersion, bool]:
-        import json
-
         body = {
             "content_hash": content_hash,
             "kind": kind,
-            "source": json.loads(json.dumps(source, default=str)),
-            "schema": json.loads(json.dumps(schema, default=str)),
-            "profile": json.loads(json.dumps(profile, default=str)),
+            "source": source,
+            "schema": schema,
+            "profile": profile,
             "num_rows": num_rows,
             "files": _items(self._http, [(f.path, f.blob_sha) for f in files]),
             "run_id": run_id,
         }
         data = self._http.post(f"{V1}/datasets/{int(dataset.id)}/versions", body)
-        return codec.to_dataset_version(data["version"]), bool(data["created"])
+        return load(DatasetVersion, data["version"]), bool(data["created"])
 
     def get_version(self, project_id: int, name: str, version: int | None = None) -> DatasetVersion:
         data = self._http.get(
             f"{V1}/datasets/version", project_id=project_id, name=name, version=version
         )
-        return codec.to_dataset_version(data)
+        return load(DatasetVersion, data)
 
     def get_version_by_id(self, version_id: int) -> DatasetVersion:
-        return codec.to_dataset_version(self._http.get(f"{V1}/dataset-versions/{int(version_id)}"))
+        return load(DatasetVersion, self._http.get(f"{V1}/dataset-versions/{int(version_id)}"))
 
     def versions(self, project_id: int, name: str) -> list[DatasetVersion]:
         data = self._http.get(f"{V1}/datasets/versions", project_id=project_id, name=name)
-        return [codec.to_dataset_version(v) for v in data["versions"]]
+        return load(list[DatasetVersion], data["versions"])
 
     def files(self, version_id: int) -> list[DatasetFile]:
         data = self._http.get(f"{V1}/dataset-versions/{int(version_id)}/files")
-        return [codec.to_dataset_file(f) for f in data["files"]]
+        return load(list[DatasetFile], data["files"])
 
     def runs_of(self, version_id: int) -> list[tuple[str, str]]:
         data = self._http.get(f"{V1}/dataset-versions/{int(version_id)}/runs")
