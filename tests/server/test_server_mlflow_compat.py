@@ -101,8 +101,9 @@ def test_model_version_with_unknown_run_and_reference_sources(client: Any) -> No
     assert [v.version for v in found] == [empty.version]
     with pytest.raises(MlflowException, match="To use a local path as a model version"):
         client.create_model_version("refs", source="/etc")
-    with pytest.raises(MlflowException, match="without relative path references"):
-        client.create_model_version("refs", source="s3://b/x/../../y")
+    for bad in ("s3://b/x/../../y", "models:/%2e%2e/x", "models:/refs/..%2f1"):
+        with pytest.raises(MlflowException, match="without relative path references"):
+            client.create_model_version("refs", source=bad)
 
 
 def test_logged_models_round_trip(client: Any) -> None:

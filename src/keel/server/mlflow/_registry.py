@@ -28,7 +28,13 @@ from keel.server.mlflow._context import Ctx, mlflow_reader, mlflow_writer
 from keel.server.mlflow._paging import check_max, decode, encode
 from keel.server.mlflow._pyfilter import matches
 from keel.server.mlflow._schemas import KeyValue
-from keel.server.mlflow._sources import artifact_uri, pack, source_files
+from keel.server.mlflow._sources import (
+    artifact_uri,
+    check_source,
+    check_uri,
+    pack,
+    source_files,
+)
 from keel.store import ModelVersion, NewVersion, RegisteredModel
 from keel.store.filters import Vocabulary, parse_filter
 
@@ -469,6 +475,8 @@ def _copied(ctx: Ctx, source: str) -> ModelVersion | None:
     rest = source.removeprefix("models:/")
     if rest == source or ("/" not in rest and "@" not in rest):
         return None
+    check_source(source)  # no "..", escapes or tricks before any lookup
+    check_uri(source, "model version source")
     if "/" in rest:
         name, _, number = rest.rpartition("/")
         return _version(ctx, name, number)
