@@ -195,10 +195,12 @@ def _touch(ctx: Ctx, version_id: int, tags: dict[str, str] | None = None) -> Non
 
 def model_json(ctx: Ctx, m: RegisteredModel) -> dict[str, Any]:
     latest = _latest(ctx, m.name, []) if m.latest_version is not None else []
+    # a new version, or a version's change, changes its model too (as in MLflow)
+    updated = max([m.updated_at, *(_updated_at(v) for v in latest)])
     return {
         "name": m.name,
         "creation_timestamp": m.created_at,
-        "last_updated_timestamp": m.updated_at,
+        "last_updated_timestamp": updated,
         "description": m.description,
         "latest_versions": [version_json(v) for v in latest],
         "tags": conv.kv(m.tags),
