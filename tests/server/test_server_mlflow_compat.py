@@ -227,6 +227,9 @@ def test_search_semantics_follow_mlflow(client: Any, url: str) -> None:
     before = made[0].last_updated_timestamp
     updated = client.update_model_version("a", "1", description="new")
     assert updated.last_updated_timestamp >= before and updated.tags == {}
+    model_a = client.get_registered_model("a")
+    assert model_a.last_updated_timestamp >= made[2].creation_timestamp
+    assert model_a.tags == {}
     with httpx.Client(base_url=url) as raw:
         run_id = client.create_run("0").info.run_id
         body = {"run_id": run_id, "key": None, "value": 1, "timestamp": 1}

@@ -193,15 +193,22 @@ def _touch(ctx: Ctx, version_id: int, tags: dict[str, str] | None = None) -> Non
     ctx.st.store.registry.set_version_tags(version_id, {**(tags or {}), UPDATED_TAG: stamp})
 
 
+def _touch_model(ctx: Ctx, name: str) -> None:
+    """A new, deleted or re-staged version changes its model (MLflow's last_updated)."""
+    stamp = str(time.time_ns() // 1_000_000)
+    ctx.st.store.registry.set_model_tags(ctx.project_id, name, {UPDATED_TAG: stamp})
+
+
 def model_json(ctx: Ctx, m: RegisteredModel) -> dict[str, Any]:
     latest = _latest(ctx, m.name, []) if m.latest_version is not None else []
+    stamp = m.tags.get(UPDATED_TAG, "")
     return {
         "name": m.name,
         "creation_timestamp": m.created_at,
-        "last_updated_timestamp": m.updated_at,
+        "last_updated_timestamp": max(m.updated_at, int(stamp) if stamp.isdigit() else 0),
         "description": m.description,
         "latest_versions": [version_json(v) for v in latest],
-        "tags": conv.kv(m.tags),
+        "tags": conv.kv(links.visible(m.tags)),
         "aliases": [{"alias": a, "version": str(v)} for a, v in m.aliases.items()],
     }
 
@@ -353,6 +360,7 @@ def create_version(body: VersionIn, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
         tags=conv.from_kv(body.tags),
     )
     version = ctx.st.store.registry.create_version(ctx.project_id, body.name, new)
+    _touch_model(ctx, body.name)
     if model_id:  # MLflow lists a logged model's registered versions in a tag of it
         _note_version(ctx, model_id, version)
     return JSON({"model_version": version_json(version, ctx.guard.who.name)})
@@ -379,6 +387,7 @@ def update_version(body: VersionPatch, ctx: Ctx = Depends(mlflow_writer)) -> JSO
 def delete_version(body: VersionRef, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
     reg = ctx.st.store.registry
     reg.delete_version(_version(ctx, body.name, body.version).id)
+    _touch_model(ctx, body.name)
     return JSON({})
 
 
@@ -426,6 +435,7 @@ def transition_stage(body: StageIn, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
             if other.id != found.id and other.tags.get(STAGE_TAG) == stage:
                 _touch(ctx, other.id, {STAGE_TAG: "Archived"})
     _touch(ctx, found.id, {STAGE_TAG: stage})
+    _touch_model(ctx, body.name)
     return JSON({"model_version": version_json(reg.get_version_by_id(found.id))})
 
 
