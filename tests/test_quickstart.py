@@ -4,6 +4,7 @@ command it suggests under "Try next" is run for real on the store it left behind
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import shlex
@@ -185,10 +186,11 @@ def _ui_hints() -> tuple[list[str], list[str]]:
     shell, python = [], []
     for page in (ROOT / "src/keel/server/ui/templates").glob("*.html"):
         for code in re.findall(r"<code>(.*?)</code>", page.read_text(), re.S):
-            code = code.replace("&quot;", '"').replace("&#39;", "'").replace("&amp;", "&")
-            (python if code.startswith("keel.") else shell).extend(
-                [code] if code.startswith("keel.") else _keel_commands(code)
-            )
+            code = html.unescape(code)
+            if re.match(r"keel\.[\w.]+\(", code):  # a Python call such as keel.log_model(...)
+                python.append(code)
+            else:  # shell commands; anything else (a tag name, say) holds no command
+                shell.extend(_keel_commands(code))
     return shell, python
 
 

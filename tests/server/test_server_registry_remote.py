@@ -21,6 +21,7 @@ from keel.exceptions import (
     FilterSyntaxError,
     InvalidArgumentError,
     NotFoundError,
+    UntrustedModelError,
 )
 from keel.models import Registry, UntrustedModelWarning, save
 from keel.store import NewVersion, Store, open_store
@@ -289,8 +290,11 @@ def test_models_cli_against_a_server(keel_server: str, tmp_path: Path) -> None:
 
     loaded = Registry(open_store(Settings.for_home(tmp_path / "sdk2", server_url=keel_server)))
     try:
+        # strict by default: an unsigned package is refused; a colleague may accept the risk
+        with pytest.raises(UntrustedModelError, match="is not signed"):
+            loaded.load("churn@champion")
         with pytest.warns(UntrustedModelWarning, match="is not signed"):
-            served = loaded.load("churn@champion")  # the package blob, read back over HTTP
+            served = loaded.load("churn@champion", trust="warn")  # the blob, over HTTP
         np.testing.assert_array_equal(served.predict(X), model.predict(X))
     finally:
         loaded.store.close()

@@ -76,6 +76,9 @@ class RemoteBlobStore(BlobStore):
     def delete(self, sha: str) -> None:
         raise self._server_side("deleting blobs")
 
+    def mtime(self, sha: str) -> float | None:
+        raise self._server_side("reading a blob's age (for garbage collection)")
+
     def clean_tmp(self, older_than_s: float = 3600) -> int:
         raise self._server_side("cleaning partial uploads")
 
