@@ -54,15 +54,7 @@ class RemoteDeploymentRepository:
         *,
         note: str = "",
     ) -> tuple[Deployment, bool]:
-        _finite(spec, "a deployment spec")
-        body = {
-            "name": name,
-            "spec": dict(spec),
-            "targets": list(targets),
-            "note": note,
-        }
-        data = self._http.post(self._path(project_id), body)
-        return load(Deployment, data["deployment"]), bool(data["changed"])
+        return self._send_spec(self._path(project_id), name, spec, targets, note)
 
     def register(
         self,
@@ -73,14 +65,20 @@ class RemoteDeploymentRepository:
         *,
         note: str = "",
     ) -> tuple[Deployment, bool]:
+        return self._send_spec(self._path(project_id, "/register"), name, spec, targets, note)
+
+    def _send_spec(
+        self,
+        path: str,
+        name: str,
+        spec: Mapping[str, Any],
+        targets: Sequence[DeploymentTarget],
+        note: str,
+    ) -> tuple[Deployment, bool]:
+        """Apply (or register, for an ad-hoc server) a spec: the same body, another route."""
         _finite(spec, "a deployment spec")
-        body = {
-            "name": name,
-            "spec": dict(spec),
-            "targets": list(targets),
-            "note": note,
-        }
-        data = self._http.post(self._path(project_id, "/register"), body)
+        body = {"name": name, "spec": dict(spec), "targets": list(targets), "note": note}
+        data = self._http.post(path, body)
         return load(Deployment, data["deployment"]), bool(data["changed"])
 
     def heartbeat(self, project_id: int, name: str) -> bool:
