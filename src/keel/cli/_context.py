@@ -29,6 +29,22 @@ def use_project(name: str) -> None:
     client.cache_clear()
 
 
+#: The ``--trust`` option of every command that loads registry models; unset means the
+#: project's setting (``KEEL_MODEL_TRUST``, default strict).
+TRUST_CHOICES = ("strict", "warn", "off")
+
+
+def trust(option: str | None) -> str:
+    """The signature policy for this command: ``--trust`` if given, else the setting."""
+    if option is None:
+        return settings().model_trust
+    if option not in TRUST_CHOICES:
+        from keel.exceptions import InvalidArgumentError
+
+        raise InvalidArgumentError(f"--trust {option!r} is not one of {', '.join(TRUST_CHOICES)}")
+    return option
+
+
 @cache
 def settings() -> Settings:
     from keel.config import Settings

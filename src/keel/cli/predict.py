@@ -23,7 +23,7 @@ def predict(
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address."),
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
     trust: str = typer.Option(
-        "strict", "--trust", help="Signature policy: strict (default) | warn | off."
+        None, "--trust", help="Signature policy: strict | warn | off (default: KEEL_MODEL_TRUST)."
     ),
 ) -> None:
     """Score every row in chunks at constant memory; records lineage as a tracking run."""
@@ -32,7 +32,9 @@ def predict(
     from keel.serving import prepare_batch
 
     store, project = _context.store(), _context.settings().project
-    job = prepare_batch(store, project, model, input_, query=query, runner=runner, trust=trust)
+    job = prepare_batch(
+        store, project, model, input_, query=query, runner=runner, trust=_context.trust(trust)
+    )
     with progress(job.total_rows, f"predict {job.model.key}") as prog:
         result = job.run(
             output,

@@ -39,7 +39,7 @@ def serve(
     ),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
     trust: str = typer.Option(
-        None, "--trust", help="Signature policy: strict (default) | warn | off."
+        None, "--trust", help="Signature policy: strict | warn | off (default: KEEL_MODEL_TRUST)."
     ),
 ) -> None:
     """Serve models until Ctrl-C; the prediction log is flushed on the way out.
@@ -71,9 +71,7 @@ def serve(
     if trust is not None:
         from dataclasses import replace
 
-        if trust not in ("strict", "warn", "off"):
-            raise InvalidArgumentError(f"--trust {trust!r} is not one of strict, warn, off")
-        settings = replace(settings, model_trust=trust)
+        settings = replace(settings, model_trust=_context.trust(trust))
     if models:
         spec = spec_for_refs(
             list(models),

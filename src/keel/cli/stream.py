@@ -22,7 +22,7 @@ def stream(
     log: bool = typer.Option(True, "--log/--no-log", help="Write the prediction log."),
     json_: bool = typer.Option(False, "--json", help="Print the final counts as JSON."),
     trust: str = typer.Option(
-        "strict", "--trust", help="Signature policy: strict (default) | warn | off."
+        None, "--trust", help="Signature policy: strict | warn | off (default: KEEL_MODEL_TRUST)."
     ),
 ) -> None:
     """Consume until Ctrl-C/SIGTERM; every message is acknowledged after its sink write."""
@@ -37,7 +37,7 @@ def stream(
         source,
         sink,
         consumer=consumer,
-        trust=trust,
+        trust=_context.trust(trust),
         batch_size=batch_size,
         max_sink_len=max_sink_len,
         max_messages=max_messages,
