@@ -97,7 +97,7 @@ def _show(result: FeedbackResult, json_: bool) -> None:
 @app.command("list")
 def list_(
     deployment: str = typer.Argument(...),
-    limit: int = typer.Option(20, "--limit", "-n"),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="Newest labels shown."),
     json_: bool = JSON,
 ) -> None:
     """The newest labels of a deployment."""

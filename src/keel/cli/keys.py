@@ -72,7 +72,13 @@ def export() -> None:
 
 @app.command()
 def trust(
-    public_key: Path = typer.Argument(..., help="A PEM public key file from `keel keys export`."),
+    public_key: Path = typer.Argument(
+        ...,
+        exists=True,
+        dir_okay=False,
+        readable=True,
+        help="A PEM public key file from `keel keys export`.",
+    ),
     name: str = typer.Option("", "--name", help="A name for this signer."),
 ) -> None:
     """Trust packages signed by this key."""

@@ -236,7 +236,14 @@ def run(
     For scheduled monitoring call `keel monitor run --due` from cron (every few minutes).
     """
     from keel.exceptions import InvalidArgumentError
+    from keel.monitoring import parse_duration
+    from keel.store.alerts import SEVERITIES
 
+    for text in (window, every):  # bad input is refused before anything runs
+        if text is not None:
+            parse_duration(text)
+    if fail_on is not None and fail_on not in SEVERITIES:
+        raise InvalidArgumentError(f"--fail-on {fail_on!r}: choose one of {', '.join(SEVERITIES)}")
     mon = _client()
     if due:
         runs = mon.run_due()
@@ -252,8 +259,6 @@ def run(
         if not runs:
             console().print("[dim]no complete window is due[/dim]")
     if fail_on:
-        from keel.store.alerts import SEVERITIES
-
         floor = SEVERITIES.index(fail_on)
         if any(SEVERITIES.index(a.severity) >= floor for r in runs for a, _e in r.alerts):
             raise typer.Exit(1)

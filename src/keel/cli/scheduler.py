@@ -9,8 +9,8 @@ app = typer.Typer(add_completion=False)
 
 @app.command()
 def scheduler(
-    interval: float = typer.Option(5.0, "--interval", help="Seconds between checks."),
-    max_parallel: int = typer.Option(2, "--max-parallel", help="Pipeline runs at once."),
+    interval: float = typer.Option(5.0, "--interval", min=0.1, help="Seconds between checks."),
+    max_parallel: int = typer.Option(2, "--max-parallel", min=1, help="Pipeline runs at once."),
     once: bool = typer.Option(False, "--once", help="Check once, wait for the runs, exit."),
 ) -> None:
     """Fire due schedules and triggers of every project. Run several for redundancy:

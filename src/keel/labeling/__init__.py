@@ -1,1 +1,4 @@
-"""Labeling: projects, queues, annotators, agreement, aggregation, label quality and production samples (CR_10, VR_6, MN_7)."""
+"""Labeling: projects, annotators, agreement, aggregation, label quality, production samples.
+
+Jobs CR_10, VR_6, MN_7.
+"""

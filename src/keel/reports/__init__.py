@@ -1,1 +1,4 @@
-"""Reports and knowledge: comparison reports for merge requests, stored reports, and search over what a team logged (CR_1, PL_2)."""
+"""Reports: comparison reports for merge requests, stored reports, search over a team's work.
+
+Jobs CR_1, PL_2.
+"""

@@ -101,15 +101,16 @@ class TrackingClient:
         that already ended is refused and left as it is."""
         from keel.tracking._lifecycle import is_lost
 
+        asked = None if status is None else _terminal_status(status)  # bad input first
         run = self.get_run(run_id)
         if run.status.is_terminal:
             raise InvalidArgumentError(
                 f"run {run_id} already ended {run.status.value}; nothing changed"
             )
-        if status is None:
+        if asked is None:
             chosen = RunStatus.KILLED if is_lost(run) else RunStatus.FINISHED
         else:
-            chosen = _terminal_status(status)
+            chosen = asked
         self.set_tag(run_id, "keel.ended_by", "keel runs end")
         return self.store.runs.update(run_id, status=chosen)
 

@@ -1,0 +1,204 @@
+"""Every command, given a bad argument, answers with a one-line error and a non-zero exit code.
+
+The table below has one bad invocation per command of the CLI; the first test proves it covers
+every command there is (a new command without a case fails it), the second runs each case
+through the same top-level handler as ``keel`` and checks: exit code 1, 2 or 3, a short message
+that says what was wrong, no traceback, nothing long-running started.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+from collections.abc import Iterator
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import keel
+import keel.cli
+from keel.cli import _render
+
+NOSUCH = "no-such-thing"
+MISSING_FILE = "/nonexistent/keel/file.csv"
+
+#: command path -> (bad arguments, a phrase the one-line error must contain)
+CASES: dict[str, tuple[list[str], str]] = {
+    "quickstart": (["--no-such-option"], "No such option"),
+    "experiments list": (["--max", "x"], "No such option"),
+    "experiments create": ([""], "name"),
+    "experiments rename": ([NOSUCH, "other"], NOSUCH),
+    "experiments delete": ([NOSUCH], NOSUCH),
+    "experiments restore": ([NOSUCH], NOSUCH),
+    "runs list": (["--order-by", "metrics.auc SIDEWAYS"], "sort direction"),
+    "runs search": (["metrics.auc >>> 1"], "filter"),
+    "runs show": ([NOSUCH], NOSUCH),
+    "runs history": (["{run}", "no_such_metric"], "no_such_metric"),
+    "runs compare": ([NOSUCH, NOSUCH], NOSUCH),
+    "runs note": ([NOSUCH, "text"], NOSUCH),
+    "runs tag": ([NOSUCH, "k", "v"], NOSUCH),
+    "runs delete": ([NOSUCH], NOSUCH),
+    "runs end": (["{run}", "--status", "BOGUS"], "BOGUS"),
+    "artifacts list": ([NOSUCH], NOSUCH),
+    "artifacts download": ([NOSUCH], NOSUCH),
+    "artifacts upload": (["{run}", MISSING_FILE], MISSING_FILE),
+    "datasets add": ([NOSUCH, MISSING_FILE], MISSING_FILE),
+    "datasets list": (["--bogus"], "No such option"),
+    "datasets versions": ([NOSUCH], NOSUCH),
+    "datasets show": ([f"{NOSUCH}@3"], NOSUCH),
+    "datasets diff": ([f"{NOSUCH}@1", f"{NOSUCH}@2"], NOSUCH),
+    "datasets status": ([NOSUCH, MISSING_FILE], NOSUCH),
+    "datasets checkout": ([f"{NOSUCH}@1", "out"], NOSUCH),
+    "models list": (["--min-metric", "auc"], "auc"),
+    "models show": (["churn@@x"], "churn@@x"),
+    "models history": ([NOSUCH], NOSUCH),
+    "models download": ([f"{NOSUCH}@1"], NOSUCH),
+    "models promote": ([f"{NOSUCH}@1", "champion"], NOSUCH),
+    "models rename": ([NOSUCH, "other"], NOSUCH),
+    "models delete": ([NOSUCH], NOSUCH),
+    "models import": ([MISSING_FILE, "--name", "m"], MISSING_FILE),
+    "models register": ([NOSUCH, "--name", "m"], NOSUCH),
+    "models reproduce": ([f"{NOSUCH}@1"], NOSUCH),
+    "models verify": ([MISSING_FILE], MISSING_FILE),
+    "models scan": ([MISSING_FILE], MISSING_FILE),
+    "keys generate": (["--bogus"], "No such option"),
+    "keys list": (["--bogus"], "No such option"),
+    "keys export": (["--bogus"], "No such option"),
+    "keys trust": (["not a key"], "key"),
+    "keys untrust": ([NOSUCH], NOSUCH),
+    "serve": ([f"{NOSUCH}@champion", "--port", "0"], NOSUCH),
+    "deploy apply": ([MISSING_FILE], MISSING_FILE),
+    "deploy list": (["--bogus"], "No such option"),
+    "deploy show": ([NOSUCH], NOSUCH),
+    "deploy history": ([NOSUCH], NOSUCH),
+    "deploy rollback": ([NOSUCH, "1"], NOSUCH),
+    "deploy delete": ([NOSUCH], NOSUCH),
+    "deploy export": (["--file", MISSING_FILE], MISSING_FILE),
+    "predict": ([f"{NOSUCH}@1", "--input", MISSING_FILE, "--output", "out.csv"], NOSUCH),
+    "stream": ([f"{NOSUCH}@1", "--source", "in", "--sink", "out"], "redis://"),
+    "predictions sql": (["DROP TABLE predictions"], "SELECT"),
+    "monitor set": ([NOSUCH, "--alpha", "7"], "alpha"),
+    "monitor reference": (["--model", f"{NOSUCH}@1"], NOSUCH),
+    "monitor list": (["--bogus"], "No such option"),
+    "monitor show": ([NOSUCH], NOSUCH),
+    "monitor run": ([NOSUCH, "--window", "soon"], "soon"),
+    # (and `--fail-on` is checked before any window runs: see test_monitor_run_checks_fail_on_first)
+    "monitor report": ([NOSUCH, "--window", "soon"], "soon"),
+    "monitor compare": ([NOSUCH], NOSUCH),
+    "monitor drift": ([MISSING_FILE, MISSING_FILE], MISSING_FILE),
+    "monitor delete": ([NOSUCH], NOSUCH),
+    "feedback add": ([NOSUCH, "req-1", "1"], "unknown request id"),
+    "feedback import": ([NOSUCH, MISSING_FILE], MISSING_FILE),
+    "feedback list": ([NOSUCH, "--limit", "-1"], "limit"),
+    "alerts list": (["--state", "sleepy"], "sleepy"),
+    "alerts show": (["999999"], "999999"),
+    "alerts ack": (["999999"], "999999"),
+    "alerts resolve": (["999999"], "999999"),
+    "alerts deliver": (["--timeout", "soon"], "soon"),
+    "alerts notifiers list": (["--bogus"], "No such option"),
+    "alerts notifiers add": (["n", "--webhook", "ftp://example.com/x"], "ftp"),
+    "alerts notifiers remove": ([NOSUCH], NOSUCH),
+    "alerts notifiers test": ([NOSUCH], NOSUCH),
+    "sql": (["DELETE FROM runs"], "SELECT"),
+    "db upgrade": (["--bogus"], "No such option"),
+    "db status": (["--bogus"], "No such option"),
+    "gc": (["--grace-hours", "soon"], "soon"),
+    "server": (["--port", "http"], "http"),
+    "server users create": ([""], "name"),
+    "server users list": (["--bogus"], "No such option"),
+    "server users disable": ([NOSUCH], NOSUCH),
+    "server tokens create": ([NOSUCH], NOSUCH),
+    "server tokens list": ([NOSUCH], NOSUCH),
+    "server tokens revoke": (["999999"], "999999"),
+    "server roles set": (["default", NOSUCH, "emperor"], NOSUCH),
+    "server roles list": ([NOSUCH], NOSUCH),
+    "server roles remove": (["default", NOSUCH], NOSUCH),
+    "ui": (["--port", "70000"], "70000"),
+    "pipeline run": (["nosuch_module.py:train"], "nosuch_module.py"),
+    "pipeline show": (["nosuch_module.py:train"], "nosuch_module.py"),
+    "pipeline params": (["nosuch_module.py:train"], "nosuch_module.py"),
+    "pipeline runs": (["--limit", "many"], "many"),
+    "pipeline inspect": ([NOSUCH], NOSUCH),
+    "pipeline cache": (["--bogus"], "No such option"),
+    "schedule add": (["s", "--pipeline", "p.py:p", "--cron", "every tuesday"], "p.py"),
+    "schedule list": (["--bogus"], "No such option"),
+    "schedule remove": ([NOSUCH], NOSUCH),
+    "schedule enable": ([NOSUCH], NOSUCH),
+    "schedule disable": ([NOSUCH], NOSUCH),
+    "schedule fires": ([NOSUCH], NOSUCH),
+    "schedule status": (["--bogus"], "No such option"),
+    "scheduler": (["--interval", "-1"], "interval"),
+}
+
+
+def _commands() -> Iterator[str]:
+    """Every command a user can run: leaves, and groups that run on their own (`keel server`)."""
+
+    def walk(cmd: Any, path: list[str]) -> Iterator[str]:
+        subs = getattr(cmd, "commands", None)
+        if subs is None or getattr(cmd, "invoke_without_command", False):
+            yield " ".join(path)
+        for name, sub in (subs or {}).items():
+            yield from walk(sub, [*path, name])
+
+    import typer.main
+
+    for name, (module, _help) in keel.cli.COMMANDS.items():
+        yield from walk(typer.main.get_command(importlib.import_module(module).app), [name])
+
+
+def test_every_command_has_a_bad_argument_case() -> None:
+    commands = set(_commands())
+    assert commands - set(CASES) == set(), "commands without a bad-argument case"
+    assert set(CASES) - commands == set(), "cases for commands that no longer exist"
+
+
+def _invoke(argv: list[str]) -> tuple[int, str]:
+    """``keel <argv>`` through the CLI's own top-level handler, in this process."""
+    out, err = io.StringIO(), io.StringIO()
+    _render._console = _render._err = None  # Rich consoles bind the streams they were made on
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                keel.cli.main(argv)
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        _render._console = _render._err = None
+    return code, out.getvalue() + err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    home = tmp_path_factory.mktemp("bad-args") / "keel-home"
+    keel.init(home=home)
+    with keel.start_run(experiment="bad-args", capture_env=False) as run:
+        run.log_metric("auc", 0.9)
+    return home, run.id
+
+
+@pytest.mark.parametrize("command", sorted(CASES))
+def test_bad_argument_gets_a_one_line_error(
+    command: str, seeded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    home, run_id = seeded
+    monkeypatch.setenv("KEEL_HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    args, phrase = CASES[command]
+    argv = [*command.split(), *(a.replace("{run}", run_id) for a in args)]
+    code, output = _invoke(argv)
+    assert code in (1, 2, 3), f"keel {' '.join(argv)} exited {code}:\n{output}"
+    assert "Traceback" not in output, output
+    assert phrase.lower() in output.lower(), f"the error does not say what was wrong:\n{output}"
+    assert len(output.strip().splitlines()) <= 6, output
+
+
+def test_monitor_run_checks_fail_on_first(
+    seeded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KEEL_HOME", str(seeded[0]))
+    code, output = _invoke(["monitor", "run", "--due", "--fail-on", "catastrophic"])
+    assert code == 2 and "catastrophic" in output and "Traceback" not in output, output
