@@ -38,6 +38,10 @@ class ModelInfo:
     def uri(self) -> str:
         return f"runs:/{self.run_id}/{self.artifact_path}"
 
+    def __repr__(self) -> str:
+        where = self.version.ref if self.version is not None else self.uri
+        return f"ModelInfo({where}, {self.manifest.flavor}, {self.manifest.signature.brief()})"
+
 
 def _store_and_project(store: Store | None, project: str | None) -> tuple[Store, str]:
     if store is not None:

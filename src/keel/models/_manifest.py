@@ -59,6 +59,10 @@ class Manifest:
     created_at: int = 0
     format_version: int = FORMAT_VERSION
 
+    def __repr__(self) -> str:
+        sig = self.signature.brief()
+        return f"Manifest({self.name!r}, {self.flavor}, {sig}, {len(self.files)} files)"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format_version": self.format_version,

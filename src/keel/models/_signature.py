@@ -56,6 +56,16 @@ class ModelSignature:
     def input_names(self) -> list[str]:
         return [c.name for c in self.inputs]
 
+    def brief(self) -> str:
+        """``3 inputs → prediction``: the shape of the signature, for a repr."""
+        outs = ", ".join(c.name for c in self.outputs) or "?"
+        return f"{len(self.inputs)} inputs → {outs}"
+
+    def __repr__(self) -> str:
+        cols = ", ".join(f"{c.name}: {c.type}" for c in self.inputs[:6])
+        more = f", …+{len(self.inputs) - 6}" if len(self.inputs) > 6 else ""
+        return f"ModelSignature({cols}{more} → {', '.join(c.name for c in self.outputs)})"
+
     @property
     def input_schema(self) -> pa.Schema:
         import pyarrow as pa

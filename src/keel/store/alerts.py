@@ -87,6 +87,12 @@ class Alert:
     resolved_by: str
     note: str
 
+    def __repr__(self) -> str:
+        return (
+            f"Alert(#{self.id}, {self.severity} {self.kind} on {self.deployment!r}, "
+            f"{self.state.value}, {self.title!r})"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Notifier:

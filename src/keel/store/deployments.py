@@ -105,6 +105,10 @@ class Deployment:
         server = self.spec.get("server") or {}
         return f"http://{server.get('host', '127.0.0.1')}:{server.get('port', 8080)}"
 
+    def __repr__(self) -> str:
+        models = ", ".join(t.model_ref + (" (shadow)" if t.shadow else "") for t in self.targets)
+        return f"Deployment({self.name!r}, revision={self.revision}, {self.status}, [{models}])"
+
 
 def spec_hash(spec: Mapping[str, Any]) -> str:
     """A stable hash of a spec (key order and whitespace do not matter)."""

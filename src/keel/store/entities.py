@@ -36,6 +36,9 @@ class Project:
     description: str
     created_at: int
 
+    def __repr__(self) -> str:
+        return f"Project({self.name!r}, id={self.id})"
+
 
 @dataclass(frozen=True, slots=True)
 class Experiment:
@@ -47,6 +50,9 @@ class Experiment:
     created_at: int
     updated_at: int
     tags: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"Experiment({self.name!r}, id={self.id}, {self.lifecycle.value})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +86,9 @@ class RunInfo:
     parent_id: str | None
     note: str = ""
 
+    def __repr__(self) -> str:
+        return f"RunInfo({self.name!r}, id={self.id[:8]}…, {self.status.value})"
+
 
 @dataclass(frozen=True, slots=True)
 class Run:
@@ -104,6 +113,12 @@ class Run:
     def status(self) -> RunStatus:
         return self.info.status
 
+    def __repr__(self) -> str:
+        return (
+            f"Run({self.info.name!r}, id={self.info.id[:8]}…, {self.info.status.value}, "
+            f"{len(self.params)} params, metrics={_brief(self.metrics)})"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class RunPage:
@@ -126,6 +141,9 @@ class Dataset:
     name: str
     description: str
     created_at: int
+
+    def __repr__(self) -> str:
+        return f"Dataset({self.name!r}, id={self.id})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +174,14 @@ class DatasetVersion:
     def ref(self) -> str:
         return f"{self.dataset_name}@{self.version}"
 
+    def __repr__(self) -> str:
+        shape = (
+            f"{self.num_rows} rows x {len(self.schema)} columns"
+            if self.num_rows is not None
+            else f"{self.num_files} files"
+        )
+        return f"DatasetVersion({self.ref}, {self.kind}, {shape}, {self.content_hash[:12]})"
+
 
 @dataclass(frozen=True, slots=True)
 class DatasetLink:
@@ -164,3 +190,10 @@ class DatasetLink:
     run_id: str
     version: DatasetVersion
     direction: str  # "input" or "output"
+
+
+def _brief(values: dict[str, float], limit: int = 4) -> str:
+    """``{auc: 0.95, loss: 0.12, …+3}``: the first few values, rounded, for a repr."""
+    items = [f"{k}: {v:.4g}" for k, v in list(values.items())[:limit]]
+    more = len(values) - limit
+    return "{" + ", ".join(items) + (f", …+{more}" if more > 0 else "") + "}"

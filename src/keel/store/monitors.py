@@ -39,6 +39,10 @@ class Monitor:
     last_window_end: int | None
     config: dict[str, Any] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        on = "enabled" if self.enabled else "disabled"
+        return f"Monitor({self.deployment!r}, reference={self.reference!r}, {self.window}, {on})"
+
 
 @dataclass(frozen=True, slots=True)
 class ReferenceInfo:

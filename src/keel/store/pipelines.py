@@ -87,6 +87,12 @@ class PipelineRunInfo:
     n_failed: int
     error: str
 
+    def __repr__(self) -> str:
+        return (
+            f"PipelineRunInfo({self.pipeline!r}, id={self.id[:8]}…, {self.status}, {self.n_steps} "
+            f"steps: {self.n_ran} ran, {self.n_cached} cached, {self.n_failed} failed)"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class StepRunInfo:
@@ -101,6 +107,9 @@ class StepRunInfo:
     duration_ms: int = 0
     reason: str = ""
     error: str = ""
+
+    def __repr__(self) -> str:
+        return f"StepRunInfo({self.node!r}, {self.status.value}, {self.duration_ms} ms)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,12 @@ class RegisteredModel:
     aliases: dict[str, int] = field(default_factory=dict)  # alias -> version number
     latest_version: int | None = None
 
+    def __repr__(self) -> str:
+        aliases = ", ".join(f"{a}→{v}" for a, v in sorted(self.aliases.items()))
+        return (
+            f"RegisteredModel({self.name!r}, latest={self.latest_version}, aliases={{{aliases}}})"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ModelVersion:
@@ -104,6 +110,11 @@ class ModelVersion:
     @property
     def ref(self) -> str:
         return f"{self.name}@{self.version}"
+
+    def __repr__(self) -> str:
+        signed = f"signed by {self.signer}" if self.signer else "unsigned"
+        aliases = f", aliases={self.aliases}" if self.aliases else ""
+        return f"ModelVersion({self.ref}, {self.flavor}, {self.task}, {signed}{aliases})"
 
 
 @dataclass(frozen=True, slots=True)
