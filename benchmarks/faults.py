@@ -17,6 +17,9 @@ Each scenario runs real processes and real sockets (the helpers are the tests' o
    binds the port.
 5. A writer SIGKILLed in the middle of a 2 GiB-bound upload: ``keel gc`` removes its
    ``.part`` file at once.
+6. Another process holds the SQLite write lock of a running ``keel server``: writes get
+   503 with ``Retry-After`` after the statement timeout (1 s here), reads still answer, and
+   the write goes through once the lock is released.
 
 About 3-5 minutes on 2 cores (mostly start-up of the server processes).
 """
@@ -251,6 +254,33 @@ def killed_upload(tmp: Path) -> str:
     return f"{size >> 20} MiB .part removed by the next keel gc (no grace wait)"
 
 
+@scenario("SQLite write lock held by another process")
+def sqlite_locked(tmp: Path) -> str:
+    import sqlite3
+
+    home = tmp / "locked"
+    port = free_port()
+    body = {"name": "while-locked"}
+    create = "/api/2.0/mlflow/experiments/create"
+    with _server(_env(home, KEEL_DB_STATEMENT_TIMEOUT="1"), port) as url:
+        holder = sqlite3.connect(home / "keel.db", isolation_level=None)
+        try:
+            holder.execute("BEGIN IMMEDIATE")
+            start = time.monotonic()
+            blocked = httpx.post(url + create, json=body, timeout=30)
+            took = time.monotonic() - start
+            read = httpx.get(url + "/api/v1/projects", timeout=30)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        after = httpx.post(url + create, json=body, timeout=30)
+    assert blocked.status_code == 503, f"a locked write got {blocked.status_code}, not 503"
+    assert blocked.headers.get("Retry-After"), "503 without Retry-After"
+    assert read.status_code == 200, f"a read during the lock got {read.status_code}"
+    assert after.status_code == 200, f"the write after the lock got {after.status_code}"
+    return f"503 + Retry-After in {took:.1f} s, reads answered, the retry went through"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pg", default=os.environ.get("KEEL_TEST_POSTGRES_URI"))
@@ -262,6 +292,7 @@ def main() -> None:
         slow(t)
         orphans(t)
         killed_upload(t)
+        sqlite_locked(t)
     held = sum(ok for _, ok, _ in RESULTS)
     print(f"\n{held}/{len(RESULTS)} held")
     sys.exit(0 if held == len(RESULTS) else 1)

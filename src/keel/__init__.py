@@ -52,6 +52,12 @@ _EXPORTS: dict[str, str] = {
     "step": "keel.pipelines",
     "pipeline": "keel.pipelines",
     "Resources": "keel.pipelines",
+    # tuning
+    "sweep": "keel.tuning",
+    "report": "keel.tuning",
+    # tuning: AutoML and the ROI estimate
+    "automl": "keel.tuning",
+    "roi": "keel.tuning",
     # configuration and values
     "Settings": "keel.config",
     "Metric": "keel.store",

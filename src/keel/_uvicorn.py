@@ -10,6 +10,8 @@
 - :func:`uvicorn_options`: the uvicorn settings both servers use.
 - :func:`raise_open_files_limit`: lift the soft file-descriptor limit to the hard one, so
   a burst of connections does not lock valid clients out before the deadlines free them.
+- :func:`exit_with_parent`: a worker process stops when the process that started it dies,
+  even by SIGKILL (both servers' worker processes call it first thing).
 
 A module of its own below every layer (it imports only uvicorn), so both the server and
 serving packages use it; worker processes import the protocol by :data:`PROTOCOL_PATH`.
@@ -19,7 +21,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import socket
+import sys
+import threading
+import time
 from typing import Any
 
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
@@ -123,11 +130,38 @@ def raise_open_files_limit(target: int = OPEN_FILES) -> int:
     return soft
 
 
+def exit_with_parent(parent_pid: int | None) -> None:
+    """Make this worker stop when the process that started it dies, even by SIGKILL:
+    a worker left behind would keep serving and hold the port against a restart.
+
+    Linux delivers SIGTERM on the parent's death (``PR_SET_PDEATHSIG``; uvicorn then
+    finishes requests in flight); elsewhere a thread watches the parent's pid.
+    """
+    if not parent_pid:
+        return
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
+        if os.getppid() != parent_pid:  # it died before we asked to be told
+            os._exit(1)
+        return
+
+    def watch() -> None:  # pragma: no cover - not Linux
+        while os.getppid() == parent_pid:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="keel-parent-watch", daemon=True).start()
+
+
 __all__ = [
     "BODY_IDLE_TIMEOUT_S",
     "HEADER_TIMEOUT_S",
     "PROTOCOL_PATH",
     "GuardedProtocol",
+    "exit_with_parent",
     "raise_open_files_limit",
     "uvicorn_options",
 ]

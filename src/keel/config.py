@@ -28,7 +28,8 @@ class Settings:
     and makes single small writes a little faster.
     ``db_connect_timeout_s`` bounds connecting to PostgreSQL, ``db_statement_timeout_s`` each
     statement on it (0 turns either off); the client gives up on a database that does not
-    answer at all a few seconds after the statement timeout.
+    answer at all a few seconds after the statement timeout. On SQLite the statement timeout
+    is how long a statement waits for another writer's lock ("database is locked" after it).
     """
 
     home: Path

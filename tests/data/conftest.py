@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from keel.data import DatasetClient, HashState
 from keel.store import Store
@@ -32,3 +34,17 @@ def folder(tmp_path: Path) -> Path:
     (root / "b.txt").write_text("bravo\n")
     (root / "cats" / "c.bin").write_bytes(bytes(range(256)))
     return root
+
+
+@pytest.fixture
+def cli_runner(keel_home: Path) -> Iterator[CliRunner]:
+    """The CLI in-process over a fresh KEEL_HOME; cached settings and store reset around it."""
+    from keel.cli import _context
+
+    for cached in (_context.settings, _context.store):
+        cached.cache_clear()
+    yield CliRunner()
+    if _context.store.cache_info().currsize:
+        _context.store().close()
+    for cached in (_context.settings, _context.store):
+        cached.cache_clear()

@@ -129,5 +129,59 @@ def test_import_records_the_authors_file_apart_from_the_importer(
     assert prov["source_sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
     importer = Keyring(tracked.settings.home / "keys").public_key().key_id
     assert prov["imported_by"] == importer == version.signer
-    assert prov["source_signed"] is False
+    assert prov["source_signed"] is None  # no signature beside it: unknown, not "unsigned"
+    assert prov["source_signature"] is None
     assert json.dumps(prov)
+
+
+def test_import_records_and_checks_the_authors_detached_signature(
+    tracked: Store, tmp_path: Path, pipeline: Pipeline
+) -> None:
+    import base64
+    import hashlib
+
+    import skops.io as sio
+
+    from keel.models import import_model
+
+    src = tmp_path / "model.skops"
+    sio.dump(pipeline, src)
+    author = Keyring(tmp_path / "author")
+    author.generate("alice")
+    public = author.public_key()
+    digest = hashlib.sha256(src.read_bytes()).hexdigest()
+
+    def detached(message: bytes) -> str:
+        return json.dumps(
+            {
+                "key_id": public.key_id,
+                "signer": "alice",
+                "public_key": base64.b64encode(public.raw).decode(),
+                "signature": base64.b64encode(author.signing_key().sign(message)).decode(),
+            }
+        )
+
+    sig = tmp_path / "model.skops.sig"
+    sig.write_text(detached(digest.encode()))
+    prov = import_model(Registry(tracked), src, "signed", onnx=False).lineage["provenance"]
+    assert prov["source_signed"] is True
+    found = prov["source_signature"]
+    assert (found["format"], found["verified"], found["key_id"], found["signer"]) == (
+        "keel",
+        True,
+        public.key_id,
+        "alice",
+    )
+    assert found["trusted"] is False  # alice's key is not in this machine's keyring
+    assert prov["imported_by"] != public.key_id  # the importer re-signed; recorded apart
+
+    sig.write_text(detached(b"another file"))  # a signature, but not of these bytes
+    prov = import_model(Registry(tracked), src, "forged", onnx=False).lineage["provenance"]
+    assert prov["source_signed"] is True and prov["source_signature"]["verified"] is False
+    assert "does not match" in prov["source_signature"]["problem"]
+
+    sig.unlink()
+    (tmp_path / "model.skops.sigstore.json").write_text('{"mediaType": "sigstore bundle"}')
+    found = import_model(Registry(tracked), src, "sigstore", onnx=False).lineage["provenance"]
+    assert found["source_signature"]["format"] == "sigstore"
+    assert found["source_signature"]["verified"] is False  # recorded, not verified by keel

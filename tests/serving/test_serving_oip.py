@@ -48,7 +48,49 @@ def test_registry_model_metadata_names_what_infer_answers(
         tensors = [{"name": f, "shape": [1], "datatype": "FP64", "data": [0.1]} for f in FEATURES]
         body = {"inputs": tensors}
         out = c.post("/v2/models/churn/infer", json=body).json()["outputs"]
-    assert [(o["name"], o["datatype"]) for o in meta] == [(o["name"], o["datatype"]) for o in out]
+    answered = [(o["name"], o["datatype"]) for o in out]
+    # what /infer answers by default, then what a classifier answers when asked
+    assert [(o["name"], o["datatype"]) for o in meta] == [*answered, ("probabilities", "FP64")]
+
+
+def test_probabilities_are_a_requestable_output(
+    serve: Callable[..., ServerHandle], registered: str, frame: pd.DataFrame, fitted: Any
+) -> None:
+    handle = serve(spec({"model": registered}), None)
+    rows = frame.head(3)
+    tensors = [
+        {"name": f, "shape": [3], "datatype": "FP64", "data": rows[f].tolist()} for f in FEATURES
+    ]
+    with httpx.Client(base_url=handle.url, timeout=10) as c:
+        asked = c.post(
+            "/v2/models/churn/infer",
+            json={"inputs": tensors, "outputs": [{"name": "probabilities"}]},
+        ).json()
+        both = c.post(
+            "/v2/models/churn/infer",
+            json={
+                "inputs": tensors,
+                "outputs": [{"name": "predictions"}, {"name": "probabilities"}],
+            },
+        ).json()
+        plain = c.post("/v2/models/churn/infer", json={"inputs": tensors}).json()
+    [proba] = asked["outputs"]
+    assert (proba["name"], proba["shape"], proba["datatype"]) == ("probabilities", [3, 2], "FP64")
+    expected = fitted.predict_proba(rows)
+    np.testing.assert_allclose(np.reshape(proba["data"], (3, 2)), expected, rtol=1e-5)
+    assert [o["name"] for o in both["outputs"]] == ["predictions", "probabilities"]
+    assert both["outputs"][0]["data"] == list(expected.argmax(axis=1))
+    assert [o["name"] for o in plain["outputs"]] == ["predictions"]  # only when asked
+
+
+def test_probabilities_of_a_model_without_them_is_a_400(
+    serve: Callable[..., ServerHandle], source: InMemorySource
+) -> None:
+    handle = serve(spec({"model": "churn@challenger"}), source)  # a constant: no predict_proba
+    with httpx.Client(base_url=handle.url, timeout=10) as c:
+        r = c.post("/v2/models/churn/infer", json=v2_body(outputs=[{"name": "probabilities"}]))
+    assert r.status_code == 400
+    assert "does not predict class probabilities" in r.json()["error"]
 
 
 def test_unknown_requested_output_is_a_400(server: httpx.Client) -> None:

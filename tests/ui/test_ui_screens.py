@@ -40,6 +40,8 @@ def _pages(world: UIWorld) -> list[tuple[str, str, str | None]]:
         ("dataset-diff", f"{p}/datasets/breast-cancer/diff?a=1&b=2", None),
         ("pipelines", f"{p}/pipelines", None),
         ("pipeline-run", f"{p}/pipelines/runs/{pipeline}", None),
+        ("sweeps", f"{p}/sweeps", None),
+        ("sweep", f"{p}/sweeps/quickstart-logreg", None),
         ("models", f"{p}/models", None),
         ("model", f"{p}/models/{MODEL}", "#history-chart"),
         ("model-version", f"{p}/models/{MODEL}/1", None),

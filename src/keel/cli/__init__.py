@@ -38,6 +38,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pipeline": ("keel.cli.pipeline", "Run pipelines, draw their DAG, list their runs."),
     "schedule": ("keel.cli.schedule", "Run pipelines on a cron schedule or a trigger."),
     "scheduler": ("keel.cli.scheduler", "Fire due schedules and triggers (long-running)."),
+    "synth": ("keel.cli.synth", "Fit synthetic-data models; sample private, gated versions."),
+    "report": ("keel.cli.report", "Compare git refs, runs or models for a merge request."),
+    "search": ("keel.cli.search", "Search runs, notes, comments, reports, models, datasets."),
+    "sweep": ("keel.cli.sweep", "Hyper-parameter sweeps on Optuna: run, list, show, promote."),
+    "automl": ("keel.cli.automl", "Find the best model for a target within a time budget."),
+    "roi": ("keel.cli.roi", "Estimate whether ML pays: baselines vs AutoML, value per month."),
+    "label": ("keel.cli.label", "Label data: projects, agreement, Label Studio JSON, samples."),
 }
 
 

@@ -314,3 +314,83 @@ def checkout(ref: str, dest: Path, json_: bool = JSON) -> None:
         print_json({"ref": ref, "dest": str(dest), "files": [str(p) for p in written]})
         return
     console().print(f"Checked out {len(written)} file(s) of {escape(ref)} into {escape(str(dest))}")
+
+
+@app.command("training-set")
+def training_set(
+    name: str = typer.Argument(..., help="Dataset name the training set is saved under."),
+    entities: str = typer.Option(
+        ..., "--entities", "-e", help="Label table: dataset reference or Parquet/CSV path."
+    ),
+    features: list[str] = typer.Option(
+        ..., "--features", "-f", help="Feature table (dataset reference or path); repeatable."
+    ),
+    timestamp: str = typer.Option("event_time", "--timestamp", help="Event-time column."),
+    key: list[str] = typer.Option(
+        None, "--key", "-k", help="Entity key column (repeatable); default: shared columns."
+    ),
+    ttl: str = typer.Option(None, "--ttl", help="Oldest usable feature row, e.g. 7d or 12h."),
+    last_wins: bool = typer.Option(
+        False, "--last-wins", help="On duplicate keys at one timestamp keep the last row."
+    ),
+    json_: bool = JSON,
+) -> None:
+    """Join feature tables as of each label's timestamp (no future values) into a version."""
+    from keel.data import training_set as build
+
+    client = _client()
+    result = build(
+        entities, features, timestamp=timestamp, keys=key or None, ttl=ttl,
+        duplicates="last" if last_wins else "error", datasets=client, name=name,
+    )  # fmt: skip
+    version = result.version
+    assert version is not None
+    if json_:
+        print_json({"version": version, "sources": result.sources})
+        return
+    console().print(f"Training set [bold]{escape(version.ref)}[/bold]: {_summary(version)}")
+    print_table(
+        "Sources",
+        ["role", "source", "keys", "columns"],
+        (
+            [
+                s["role"],
+                s.get("dataset") or s.get("path") or s.get("type"),
+                ", ".join(s.get("keys", [])),
+                len(s.get("columns", [])),
+            ]
+            for s in result.sources
+        ),
+    )
+
+
+@app.command()
+def explore(
+    ref: str = typer.Argument(..., help='Dataset ("name", "name@3") or a Parquet/CSV path.'),
+    out: Path = typer.Option(Path("report.html"), "--out", "-o", help="HTML file to write."),
+    target: str = typer.Option(None, "--target", "-t", help="Rank columns by link to this one."),
+    compare: str = typer.Option(None, "--compare", "-c", help="Another version, side by side."),
+    sample_rows: int = typer.Option(
+        50_000, "--sample-rows", help="Rows sampled for correlations (other figures use all)."
+    ),
+    json_: bool = JSON,
+) -> None:
+    """Write an exploration report: distributions, missing values, correlations, alerts."""
+    from keel.data import explore as run
+
+    report = run(ref, target=target, compare=compare, datasets=_client(), sample_rows=sample_rows)
+    path = report.save(out)
+    s = report.summary
+    if json_:
+        print_json({"path": str(path), "bytes": path.stat().st_size, "summary": s})
+        return
+    console().print(
+        f"Explored [bold]{escape(str(s['title']))}[/bold]: {s['rows']:,} rows x {s['columns']} "
+        f"columns, {len(s['alerts'])} alerts, in {s['seconds']:.1f} s -> {escape(str(path))}"
+    )
+    if s["alerts"]:
+        print_table(
+            "Alerts",
+            ["column", "alert", "detail"],
+            ([a["column"], a["kind"], a["message"]] for a in s["alerts"][:20]),
+        )

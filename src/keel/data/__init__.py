@@ -23,11 +23,21 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from keel.data._client import DatasetClient
     from keel.data._diff import DatasetDiff, DiffThresholds, Retyped, StatChange
+    from keel.data._explore import Exploration, explore
     from keel.data._files import FolderStatus, ProgressFn, file_hashes, manifest_hash
     from keel.data._hashstate import RACY_WINDOW_NS, HashState
+    from keel.data._pit import FeatureTable, TrainingSet, training_set
     from keel.data._quick import quick_status
     from keel.data._refs import DatasetRef, parse_ref
     from keel.data._sql import SqlQuery
+    from keel.data._synth_api import (
+        PrivacyGateError,
+        SyntheticData,
+        SynthModel,
+        synth_fit,
+        synth_sample,
+    )
+    from keel.data._synth_report import PrivacyGate
 
 _EXPORTS: dict[str, str] = {
     "DatasetClient": "keel.data._client",
@@ -45,6 +55,17 @@ _EXPORTS: dict[str, str] = {
     "DatasetRef": "keel.data._refs",
     "parse_ref": "keel.data._refs",
     "SqlQuery": "keel.data._sql",
+    "Exploration": "keel.data._explore",
+    "explore": "keel.data._explore",
+    "FeatureTable": "keel.data._pit",
+    "TrainingSet": "keel.data._pit",
+    "training_set": "keel.data._pit",
+    "PrivacyGate": "keel.data._synth_report",
+    "PrivacyGateError": "keel.data._synth_api",
+    "SynthModel": "keel.data._synth_api",
+    "SyntheticData": "keel.data._synth_api",
+    "synth_fit": "keel.data._synth_api",
+    "synth_sample": "keel.data._synth_api",
 }
 
 __all__ = [
@@ -53,16 +74,27 @@ __all__ = [
     "DatasetDiff",
     "DatasetRef",
     "DiffThresholds",
+    "Exploration",
+    "FeatureTable",
     "FolderStatus",
     "HashState",
+    "PrivacyGate",
+    "PrivacyGateError",
     "ProgressFn",
     "Retyped",
     "SqlQuery",
     "StatChange",
+    "SynthModel",
+    "SyntheticData",
+    "TrainingSet",
+    "explore",
     "file_hashes",
     "manifest_hash",
     "parse_ref",
     "quick_status",
+    "synth_fit",
+    "synth_sample",
+    "training_set",
 ]
 
 

@@ -184,6 +184,32 @@ class DatasetClient:
         )
         return version
 
+    def _log_derived(
+        self, name: str, table: pa.Table, source: dict[str, Any], description: str = ""
+    ) -> DatasetVersion:
+        """Register a table keel derived (a training set, synthetic data) with its lineage."""
+        _check_name(name)
+        return self._log_table(name, _Table(table, source), description, None)
+
+    def _log_blob(
+        self, name: str, filename: str, data: bytes, source: dict[str, Any], profile: dict[str, Any]
+    ) -> DatasetVersion:
+        """Register one in-memory file keel made (a synthetic-data model) as a files version."""
+        _check_name(name)
+        blob = self.store.blobs.put_bytes(data)
+        dataset = self.store.datasets.get_or_create(self.project.id, name, "")
+        version, _ = self.store.datasets.add_version(
+            dataset,
+            content_hash=manifest_hash({filename: blob.sha}),
+            kind="files",
+            source=source,
+            schema=[],
+            profile=profile,
+            num_rows=None,
+            files=[DatasetFile(filename, blob.sha, len(data))],
+        )
+        return version
+
     # -- reading ---------------------------------------------------------------------------
     def get(self, name: str | DatasetRef, version: int | None = None) -> DatasetVersion:
         """A version by reference (``"name"``, ``"name@3"``) or by name and number."""

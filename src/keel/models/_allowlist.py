@@ -308,6 +308,8 @@ _SKLEARN_CLASSES = (
     "tree._classes.DecisionTreeRegressor",
     "tree._classes.ExtraTreeClassifier",
     "tree._classes.ExtraTreeRegressor",
+    # what a fitted VotingClassifier/VotingRegressor holds (keel.automl's ensembles)
+    "utils._bunch.Bunch",
 )
 
 #: SGD loss objects, rebuilt from their numeric parameters (``Hinge(1.0)``).
@@ -326,8 +328,11 @@ _SKLEARN: dict[str, str | ArgCheck] = {
     "sklearn.feature_selection._univariate_selection.f_regression": VALUE,
 }
 
+#: keel's own transformers that AutoML puts inside the Pipelines it packages (plain state).
+_KEEL: dict[str, str | ArgCheck] = {"keel.tuning._automl_prep.DateParts": EMPTY}
+
 #: The whole allowlist: exact dotted name -> VALUE, EMPTY or a call check.
-ALLOWED: dict[str, str | ArgCheck] = {**_BUILTINS, **_NUMPY, **_SKLEARN}
+ALLOWED: dict[str, str | ArgCheck] = {**_BUILTINS, **_NUMPY, **_SKLEARN, **_KEEL}
 
 #: Modules no pickle may touch, whatever the caller trusts.
 DENIED_MODULES: frozenset[str] = frozenset(

@@ -35,11 +35,16 @@ class LoadOptions:
     allow_code: bool = True
     #: verified bytes of package files, by path: flavors load these instead of reopening
     contents: Mapping[str, bytes] = field(default_factory=dict)
+    #: verified private copies of large package files, by path (loaders open these)
+    copies: Mapping[str, Path] = field(default_factory=dict)
 
     def source(self, folder: Path, name: str) -> bytes | Path:
-        """The verified bytes of ``name`` if they were kept, else its path."""
+        """The verified bytes of ``name`` if they were kept, else the verified private copy
+        of it, else its path in the package."""
         data = self.contents.get(name)
-        return data if data is not None else folder / name
+        if data is not None:
+            return data
+        return self.copies.get(name, folder / name)
 
 
 class Backend(Protocol):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import ConfigError, InvalidArgumentError, UnsafeModelError
 from keel.models._flavor_base import LoadOptions, NoProba, Saved, pins, task_of_name, versions
+from keel.models._parse_guard import parse_within_deadline
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,6 +72,7 @@ class XGBoostFlavor:
             raise InvalidArgumentError(f"unknown xgboost class {cls!r} in the manifest")
         model = getattr(xgb, cls)()
         source = options.source(folder, str(config.get("file", XGB_FILE)))
+        parse_within_deadline("xgboost", source, label=str(config.get("file", XGB_FILE)))
         model.load_model(bytearray(source) if isinstance(source, bytes) else source)
         return XGBoostBackend(model, booster_only=cls == "Booster")
 
@@ -129,6 +131,7 @@ class LightGBMFlavor:
         source = options.source(folder, str(config.get("file", LGB_FILE)))
         data = source if isinstance(source, bytes) else source.read_bytes()
         check_lightgbm_text(data, source)
+        parse_within_deadline("lightgbm", data, label=str(config.get("file", LGB_FILE)))
         booster = lgb.Booster(model_str=data.decode("utf-8"))
         classes = config.get("classes")
         task = (

@@ -108,7 +108,12 @@ class OnnxFlavor:
         return Saved(config, frameworks, pins(frameworks), "other")
 
     def load(self, folder: Path, config: dict[str, Any], options: LoadOptions) -> OnnxBackend:
-        return OnnxBackend(session(options.source(folder, str(config.get("file", FILE)))), config)
+        from keel.models._parse_guard import parse_within_deadline
+
+        name = str(config.get("file", FILE))
+        source = options.source(folder, name)
+        parse_within_deadline("onnx", source, label=name)
+        return OnnxBackend(session(source), config)
 
 
 __all__ = ["OnnxBackend", "OnnxFlavor", "describe", "session"]

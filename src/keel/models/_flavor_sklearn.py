@@ -77,25 +77,26 @@ class SklearnFlavor:
     def load(self, folder: Path, config: dict[str, Any], options: LoadOptions) -> SklearnBackend:
         import skops.io as sio
 
-        path = folder / str(config.get("file", FILE))
-        kept_bytes = options.contents.get(str(config.get("file", FILE)))
-        check_skops_budget(io.BytesIO(kept_bytes) if kept_bytes else path, path.name)
+        source = options.source(folder, str(config.get("file", FILE)))
+        path = folder / str(config.get("file", FILE))  # for messages; bytes come from source
+
+        def verified() -> Any:
+            return io.BytesIO(source) if isinstance(source, bytes) else source
+
+        check_skops_budget(verified(), path.name)
         listed = config.get("trusted_types")
         if isinstance(listed, list):
             untrusted = [str(t) for t in listed]
         else:
-            kept = options.contents.get(str(config.get("file", FILE)))
-            untrusted = sio.get_untrusted_types(file=io.BytesIO(kept) if kept else path)
+            untrusted = sio.get_untrusted_types(file=verified())
         refused = [t for t in untrusted if not _acceptable(t, options.trusted_types)]
         if refused:
             raise UnsafeModelError(
                 f"{path.name} holds types keel does not trust: {', '.join(refused[:5])}; "
                 "if you trust the author, pass trusted_types=[...] naming them"
             )
-        source = options.source(folder, str(config.get("file", FILE)))
-        stream = io.BytesIO(source) if isinstance(source, bytes) else source
         try:
-            return SklearnBackend(sio.load(stream, trusted=list(untrusted)))
+            return SklearnBackend(sio.load(verified(), trusted=list(untrusted)))
         except sio.exceptions.UntrustedTypesFoundException as exc:
             raise UnsafeModelError(
                 f"{path.name} holds types its manifest does not list: {exc}"

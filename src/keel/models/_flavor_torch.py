@@ -124,9 +124,10 @@ class TorchFlavor:
         if not is_module_class(cls):
             raise InvalidArgumentError(f"{config['loader']} is not a torch.nn.Module subclass")
         module = cls(**dict(config.get("init_kwargs") or {}))
-        # From the verified file on disk: safetensors resolves tied weights only when it
-        # reads a file itself.
-        load_model(module, str(folder / str(config.get("file", FILE))))
+        # From a verified file (safetensors resolves tied weights only when it reads a file
+        # itself): the private copy of a large file, else the package's own file.
+        name = str(config.get("file", FILE))
+        load_model(module, str(options.copies.get(name, folder / name)))
         module.eval()
         return TorchBackend(module, str(config.get("task", "other")))
 

@@ -168,7 +168,11 @@ def provenance(src: Path, registry: Registry) -> dict[str, Any]:
     """Who made what: the original file's digest, apart from who imported (and re-signed) it.
 
     The package signature names the importer; ``source_sha256`` names the author's bytes,
-    so the two are never confused.
+    so the two are never confused. Whether the author signed the file is looked up, not
+    assumed: a detached signature beside it (``<file>.sig``, ``.sigstore``, ``.asc``...) is
+    recorded with its digest; one in keel's format (over the file's sha256) is verified and
+    its signer named. ``source_signed`` is None when no signature was found (keel cannot see
+    one embedded in the file), never a guessed ``False``.
     """
     import hashlib
 
@@ -177,14 +181,74 @@ def provenance(src: Path, registry: Registry) -> dict[str, Any]:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     importer = registry.keyring.public_key() if registry.keyring.has_signing_key() else None
+    signature = source_signature(src, digest.hexdigest(), registry.keyring)
     return {
         "source_file": src.name,
         "source_sha256": digest.hexdigest(),
         "source_size": src.stat().st_size,
-        "source_signed": False,
+        "source_signed": True if signature is not None else None,
+        "source_signature": signature,
         "imported_by": importer.key_id if importer else None,
         "imported_by_name": importer.name if importer else None,
     }
+
+
+#: Detached signature files looked for beside an imported file, by suffix -> format.
+SIGNATURE_SUFFIXES = {
+    ".sig": "keel or sigstore",
+    ".sigstore": "sigstore",
+    ".sigstore.json": "sigstore",
+    ".asc": "openpgp",
+}
+
+
+def source_signature(src: Path, sha256: str, keyring: Any) -> dict[str, Any] | None:
+    """The detached signature beside ``src``, if any: its file, digest and format, and for
+    keel's own format (Ed25519 over the file's sha256 hex) whether it verifies and whom by."""
+    import hashlib
+    import json
+
+    for suffix, fmt in SIGNATURE_SUFFIXES.items():
+        path = src.with_name(src.name + suffix)
+        if not path.is_file() or path.stat().st_size > 1 << 20:
+            continue
+        data = path.read_bytes()
+        found: dict[str, Any] = {
+            "file": path.name,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "format": fmt,
+            "verified": False,
+        }
+        try:
+            doc = json.loads(data)
+        except ValueError:
+            return found
+        if isinstance(doc, dict) and {"key_id", "public_key", "signature"} <= doc.keys():
+            found.update(_check_keel_detached(doc, sha256, keyring))
+        return found
+    return None
+
+
+def _check_keel_detached(doc: dict[str, Any], sha256: str, keyring: Any) -> dict[str, Any]:
+    import base64
+
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from keel.models._signing import key_id_of
+
+    out: dict[str, Any] = {"format": "keel", "key_id": str(doc["key_id"])}
+    try:
+        raw = base64.b64decode(doc["public_key"])
+        if key_id_of(raw) != out["key_id"]:
+            return {**out, "problem": "the key id does not match the public key"}
+        Ed25519PublicKey.from_public_bytes(raw).verify(
+            base64.b64decode(doc["signature"]), sha256.encode()
+        )
+    except (InvalidSignature, ValueError, TypeError):
+        return {**out, "problem": "the signature does not match the file"}
+    trusted = out["key_id"] in keyring.trusted()
+    return {**out, "verified": True, "signer": str(doc.get("signer", "")), "trusted": trusted}
 
 
 def import_model(

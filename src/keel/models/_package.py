@@ -42,10 +42,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 EXAMPLE_FILE = "input_example.json"
-#: Model files up to this size are read once, verified and loaded from the same bytes (no
-#: window between check and use). Larger ones are hashed through a memory map and then
-#: opened by their loader: copying 100 MB costs as much as hashing it.
-KEEP_IN_MEMORY_BYTES = 32 << 20
 REQUIREMENTS_FILE = "requirements.txt"
 
 
@@ -242,13 +238,27 @@ def load_package(
     def chosen_file(m: Manifest) -> list[str]:
         config = m.flavors.get(flavor or m.serve_flavor, {})
         name = str(config.get("file", ""))
-        entry = m.files.get(name)
-        return [name] if entry is not None and entry.size <= KEEP_IN_MEMORY_BYTES else []
+        return [name] if name in m.files else []  # small: kept in memory; large: a private copy
 
     verified = verify_package(root, policy=trust, keyring=keyring, keep=chosen_file)
+    try:  # loaders read their file while loading; the private copies are done with after
+        chosen, backend = _load_verified(
+            root, verified, frozenset(trusted_types), allow_pickle, flavor
+        )
+    finally:
+        verified.discard_copies()
+    return LoadedModel(root, verified, backend, chosen)
+
+
+def _load_verified(
+    root: Path,
+    verified: Verified,
+    trusted: frozenset[str],
+    allow_pickle: bool,
+    flavor: str | None,
+) -> tuple[str, Backend]:
     manifest = verified.manifest
-    trusted = frozenset(trusted_types)
-    scan_package(root, allow_pickle, trusted, verified.contents)
+    scan_package(root, allow_pickle, trusted, verified.contents, verified.copies)
     chosen = flavor or manifest.serve_flavor
     for name, config in manifest.flavors.items():
         confine(manifest, name, config)
@@ -263,16 +273,16 @@ def load_package(
         trusted_types=trusted,
         allow_code=verified.trusted or verified.policy != "strict",
         contents=verified.contents,
+        copies=verified.copies,
     )
     try:
-        backend = flavor_named(chosen).load(root, manifest.flavors[chosen], options)
+        return chosen, flavor_named(chosen).load(root, manifest.flavors[chosen], options)
     except ConfigError:
         if chosen == manifest.flavor:
             raise
-        warnings.warn(f"cannot serve {chosen}; using the {manifest.flavor} flavor", stacklevel=2)
+        warnings.warn(f"cannot serve {chosen}; using the {manifest.flavor} flavor", stacklevel=3)
         chosen = manifest.flavor
-        backend = flavor_named(chosen).load(root, manifest.flavors[chosen], options)
-    return LoadedModel(root, verified, backend, chosen)
+        return chosen, flavor_named(chosen).load(root, manifest.flavors[chosen], options)
 
 
 def confine(manifest: Manifest, flavor: str, config: Mapping[str, Any]) -> None:
@@ -309,12 +319,15 @@ def scan_package(
     allow_pickle: bool,
     trusted: frozenset[str],
     contents: Mapping[str, bytes] | None = None,
+    copies: Mapping[str, Path] | None = None,
 ) -> None:
     """Refuse pickle-family files unless allowed, and unsafe ones always.
 
-    Files in ``contents`` are scanned from those (verified) bytes, the ones to be loaded.
+    Files in ``contents`` are scanned from those (verified) bytes, files in ``copies`` from
+    their verified private copies: the ones to be loaded.
     """
     held = contents or {}
+    private = copies or {}
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         rel = path.relative_to(root).as_posix()
         if rel in (MANIFEST_FILE, SIGNATURE_FILE):
@@ -323,7 +336,7 @@ def scan_package(
         result = (
             scan_bytes(data, label=rel, trusted_globals=trusted)
             if data is not None
-            else scan_file(path, label=rel, trusted_globals=trusted)
+            else scan_file(private.get(rel, path), label=rel, trusted_globals=trusted)
         )
         if not result.is_pickle_family and result.safe:
             continue

@@ -5,12 +5,14 @@ official ``mlflow`` client understands keel's native API too), plus ``keel_error
 exception class name, which the remote backend uses to raise the same type again.
 Client mistakes are always 4xx: the mlflow client retries any 5xx for minutes. A database
 that cannot be reached or did not answer in time is 503 with ``Retry-After``: the request
-may succeed later, and retrying it is right.
+may succeed later, and retrying it is right. So is a SQLite database whose write lock another
+writer held past the statement timeout ("database is locked"): contention, not a fault.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -64,8 +66,33 @@ def is_mlflow_path(path: str) -> bool:
     return "/api/2.0/mlflow" in path or "/api/3.0/mlflow" in path
 
 
+def _sqlite_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from SQLite giving up on a lock (SQLITE_BUSY / SQLITE_LOCKED),
+    however many layers (SQLAlchemy, the store's own errors) wrap it."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, sqlite3.OperationalError):
+            text = str(e).lower()
+            if (
+                "database is locked" in text
+                or "database is busy" in text
+                or "table is locked" in text
+            ):
+                return True
+        orig = getattr(e, "orig", None)
+        todo += [e.__cause__, e.__context__, orig if isinstance(orig, BaseException) else None]
+    return False
+
+
 def status_and_code(exc: BaseException, *, mlflow: bool) -> tuple[int, str]:
     """The HTTP status and error code for any exception (500 for the unexpected)."""
+    if _sqlite_busy(exc):
+        return 503, "TEMPORARILY_UNAVAILABLE"
     for kind, status, mlflow_status, code in _TABLE:
         if isinstance(exc, kind):
             return (mlflow_status if mlflow else status), code
@@ -96,6 +123,12 @@ def response_for(exc: BaseException, path: str) -> Response:
         log.warning("%s: %s", path, exc)
         message = str(exc)
         headers = {"Retry-After": str(RETRY_AFTER_S)}
+        if not isinstance(exc, DatabaseUnavailableError):  # SQLite lock contention
+            exc = DatabaseUnavailableError(
+                "the metadata database is busy: another writer held its lock past the "
+                f"statement timeout (KEEL_DB_STATEMENT_TIMEOUT); retry in {RETRY_AFTER_S} s"
+            )
+            message = str(exc)
     elif status >= 500:
         log.exception("unexpected error on %s", path, exc_info=exc)
         message = f"internal error ({type(exc).__name__}); see the server log"

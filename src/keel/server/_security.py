@@ -27,6 +27,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _JSON_TYPES = (b"application/json",)
 _BODY_METHODS = ("POST", "PATCH")
+#: OTLP span export (MLflow's ``/v1/traces``): protobuf bodies; the route stores nothing, so
+#: the JSON-only rule (a CSRF guard for routes that change state) does not apply to it.
+_OTLP_PATH = "/v1/traces"
 
 
 class SecurityMiddleware:
@@ -73,7 +76,8 @@ class SecurityMiddleware:
                 "REQUEST_LIMIT_EXCEEDED",
                 f"request body of {length} bytes is over the {limit}-byte limit",
             )
-        if method in _BODY_METHODS and (length is None or length > 0):
+        otlp = scope["path"].endswith(_OTLP_PATH)  # answers without reading or storing
+        if method in _BODY_METHODS and (length is None or length > 0) and not otlp:
             ctype = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
             chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
             if ctype not in _JSON_TYPES and (length or chunked or ctype):

@@ -7,15 +7,16 @@ import dataclasses
 import gc
 import json
 import os
-import signal
-import sys
-import threading
-import time
 from typing import Any
 
 from fastapi import FastAPI
 
-from keel._uvicorn import PROTOCOL_PATH, raise_open_files_limit, uvicorn_options
+from keel._uvicorn import (
+    PROTOCOL_PATH,
+    exit_with_parent,
+    raise_open_files_limit,
+    uvicorn_options,
+)
 from keel.config import Settings
 from keel.exceptions import ConfigError
 from keel.server._options import ServerOptions, is_loopback
@@ -47,32 +48,6 @@ def app_from_env() -> FastAPI:
     app = create_app(Settings.from_env(), ServerOptions(**raw))
     _freeze_heap()
     return app
-
-
-def exit_with_parent(parent_pid: int | None) -> None:
-    """Make this worker stop when the process that started it dies, even by SIGKILL:
-    a worker left behind would keep serving and hold the port against a restart.
-
-    Linux delivers SIGTERM on the parent's death (``PR_SET_PDEATHSIG``; uvicorn then
-    finishes requests in flight); elsewhere a thread watches the parent's pid.
-    """
-    if not parent_pid:
-        return
-    if sys.platform == "linux":
-        import ctypes
-
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM))
-        if os.getppid() != parent_pid:  # it died before we asked to be told
-            os._exit(1)
-        return
-
-    def watch() -> None:  # pragma: no cover - not Linux
-        while os.getppid() == parent_pid:
-            time.sleep(1)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, name="keel-parent-watch", daemon=True).start()
 
 
 def _freeze_heap() -> None:
@@ -123,4 +98,4 @@ def serve(
     uvicorn.run(app, **common)
 
 
-__all__ = ["OPTIONS_ENV", "app_from_env", "check_bind", "exit_with_parent", "serve"]
+__all__ = ["OPTIONS_ENV", "app_from_env", "check_bind", "serve"]

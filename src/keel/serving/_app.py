@@ -9,6 +9,11 @@ hands everything else (metadata, health, metrics, ``/docs``) to a FastAPI app wh
 OpenAPI document comes from :mod:`keel.serving._openapi`. Every refusal is a JSON
 ``{"error": ...}`` (MLflow's ``{"error_code", "message"}`` on ``/invocations``) that
 names the problem.
+
+Compressed bodies (``Content-Encoding: gzip`` or ``deflate``, as Triton's and KServe's
+clients send them) are inflated in bounded steps: the size limit applies to the bytes
+after decompression too, so a small "zip bomb" gets 413 after at most the limit's worth
+of work.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import asyncio
 import gc
 import logging
 import re
+import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -38,7 +44,10 @@ _WANTED = {
     b"x-keel-route-key": "x-keel-route-key",
     b"x-keel-model": "x-keel-model",
     b"inference-header-content-length": "inference-header-content-length",
+    b"content-encoding": "content-encoding",
 }
+#: Content-Encoding -> zlib's ``wbits`` for it (``identity``: no decoding).
+_ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 _FAST_ROUTES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/v2/models/(?P<name>[^/]+)/infer$"), "v2"),
     (re.compile(r"^/v2/models/(?P<name>[^/]+)/versions/(?P<version>[^/]+)/infer$"), "v2"),
@@ -108,6 +117,12 @@ class ServingASGI:
                 "(application/json; application/octet-stream on /v2) and, on /invocations, "
                 "CSV (text/csv); executable formats such as pickle are refused"
             )
+        encoding = headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in _ENCODINGS and encoding != "identity":
+            return 415, (
+                f"content encoding {encoding[:40]!r} is not accepted; send the body as is "
+                "(identity), gzip or deflate"
+            )
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > self.max_body:
             return 413, (
@@ -127,6 +142,9 @@ class ServingASGI:
     ) -> None:
         try:
             body = await self._body(receive)
+            encoding = headers.get("content-encoding", "identity").strip().lower()
+            if encoding != "identity":
+                body = inflate(body, _ENCODINGS[encoding], self.max_body, encoding)
         except HttpError as exc:
             self.handlers.refused(exc)
             await _send(send, exc.status, dumps({"error": exc.message}), close=True)
@@ -174,6 +192,32 @@ class ServingASGI:
             if not message.get("more_body", False):
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def inflate(body: bytes, wbits: int, limit: int, encoding: str = "gzip") -> bytes:
+    """``body`` decompressed, refusing (413) as soon as the output passes ``limit`` bytes,
+    so the work done is bounded by the limit whatever the compression ratio; a damaged or
+    truncated stream is a 400. Concatenated gzip members are read one after the other."""
+    out: list[bytes] = []
+    size = 0
+    data = body
+    while True:
+        inflater = zlib.decompressobj(wbits)
+        try:
+            chunk = inflater.decompress(data, limit - size + 1)
+        except zlib.error as exc:
+            raise HttpError(400, f"the {encoding} request body is damaged: {exc}") from None
+        size += len(chunk)
+        if size > limit or inflater.unconsumed_tail:
+            raise HttpError(
+                413, f"request body is over the limit of {limit:,} bytes once decompressed"
+            )
+        out.append(chunk)
+        if not inflater.eof:
+            raise HttpError(400, f"the {encoding} request body is truncated")
+        data = inflater.unused_data
+        if not data:
+            return b"".join(out)
 
 
 async def _send(

@@ -29,6 +29,7 @@ from keel.serving._codec import (
     parse_v2,
     v2_response,
 )
+from keel.serving._predict import EXTRA_OUTPUTS
 from keel.serving._runtime import DeploymentRuntime, Endpoint, Slot
 from keel.store.predlog import LogRecord, PredictionLog
 
@@ -127,7 +128,7 @@ class ServingApp:
         rid = payload.request_id or headers.get("x-request-id") or self._request_id()
         try:
             rows = payload.rows(slot.request_schema)
-            outs = await slot.predict(rows)
+            outs = await slot.predict(rows, EXTRA_OUTPUTS.intersection(payload.outputs))
         except HttpError as exc:
             slot.metrics.failed(exc.status, _REASONS.get(exc.status, "error"))
             exc.counted = True

@@ -56,6 +56,8 @@ def launch(
     (served with ``--deployment``: it follows new revisions)."""
     from keel.serving._server import serve
 
+    if not applied:  # recorded with the ad hoc deployment (an applied one keeps its revision)
+        spec = spec.with_trust(settings.model_trust)
     source = PackageSource(packages) if packages is not None else None
     for line in check_environment(
         served_manifests(spec, store, settings.project, source), strict=strict_env

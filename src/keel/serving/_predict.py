@@ -11,13 +11,18 @@ The schema decides what a column takes: a number column refuses booleans, and re
 nulls unless the signature allows them (a model saved with an input example that had
 nulls in that column), whatever the runtime: an ONNX twin never answers where the model
 it was exported from would refuse.
+
+A caller may ask for more than the model's answer: ``extra={PROBABILITIES}`` adds the class
+probabilities (``predict_proba``, one row of ``n_classes`` per input row) computed on the same
+transformed frame, so a v2 request naming the ``probabilities`` output gets them through the
+same checks.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from keel.exceptions import ModelInputError
+from keel.exceptions import InvalidArgumentError, ModelInputError
 from keel.serving._codec import normalize_outputs
 from keel.serving._schema import InputSchema, Kind, Rows
 from keel.serving._transforms import Transforms
@@ -29,6 +34,10 @@ if TYPE_CHECKING:
     from keel.serving._source import LoadedModel
 
 NO_TRANSFORMS = Transforms()
+#: The requestable output holding class probabilities (v2 ``outputs: [{"name": ...}]``).
+PROBABILITIES = "probabilities"
+#: Outputs computed only when asked for.
+EXTRA_OUTPUTS = frozenset({PROBABILITIES})
 
 
 def request_schema(
@@ -47,11 +56,13 @@ def predict_frame(
     *,
     schema: InputSchema | None = None,
     checked: bool = False,
+    extra: frozenset[str] = frozenset(),
 ) -> dict[str, np.ndarray]:
     """``{output name: array}`` for every row of ``frame``.
 
     ``schema`` defaults to :func:`request_schema`; ``checked`` skips the frame check for
-    rows that were validated as they were parsed.
+    rows that were validated as they were parsed; ``extra`` names outputs computed only on
+    request (:data:`EXTRA_OUTPUTS`).
     """
     if not checked:
         frame = check_frame(schema or request_schema(model, transforms), frame)
@@ -59,9 +70,33 @@ def predict_frame(
     if not transforms.empty:
         frame = transforms.before(frame)
     result = model.predictor.predict(frame)
+    proba = _probabilities(model, frame, n) if PROBABILITIES in extra else None
     if not transforms.empty:
         result = transforms.after(result, frame)
-    return normalize_outputs(result, n)
+    outs = normalize_outputs(result, n)
+    if proba is not None:
+        outs[PROBABILITIES] = proba
+    return outs
+
+
+def _probabilities(model: LoadedModel, frame: pd.DataFrame, n: int) -> np.ndarray:
+    import numpy as np
+
+    predict_proba = getattr(model.predictor, "predict_proba", None)
+    if predict_proba is None:
+        raise InvalidArgumentError(
+            f"model {model.key} does not predict class probabilities; "
+            f"do not ask for the {PROBABILITIES!r} output"
+        )
+    proba = predict_proba(frame)
+    # float64 whichever runtime answered (an ONNX twin gives float32), as metadata says
+    arr = np.asarray(proba.to_numpy() if hasattr(proba, "to_numpy") else proba, dtype=np.float64)
+    if arr.ndim != 2 or len(arr) != n:
+        raise InvalidArgumentError(
+            f"model {model.key} answered probabilities of shape {arr.shape}, "
+            f"not one row per input row ({n})"
+        )
+    return arr
 
 
 def predict_rows(
@@ -70,10 +105,12 @@ def predict_rows(
     transforms: Transforms = NO_TRANSFORMS,
     *,
     schema: InputSchema | None = None,
+    extra: frozenset[str] = frozenset(),
 ) -> dict[str, np.ndarray]:
     """:func:`predict_frame` for rows already checked against ``schema`` (JSON requests)."""
     schema = schema or request_schema(model, transforms)
-    return predict_frame(model, rows.to_frame(schema), transforms, schema=schema, checked=True)
+    frame = rows.to_frame(schema)
+    return predict_frame(model, frame, transforms, schema=schema, checked=True, extra=extra)
 
 
 def check_frame(schema: InputSchema | None, frame: pd.DataFrame) -> pd.DataFrame:

@@ -31,7 +31,7 @@ from keel.models._uri import ModelRef
 from keel.serving._batcher import BatchSettings, Gate, MicroBatcher
 from keel.serving._codec import HttpError, output_metadata
 from keel.serving._metrics import BoundMetrics, ServingMetrics, rss_bytes
-from keel.serving._predict import predict_rows, request_schema
+from keel.serving._predict import PROBABILITIES, predict_rows, request_schema
 from keel.serving._schema import Rows
 from keel.serving._source import LoadedModel, ModelSource
 from keel.serving._spec import DeploymentSpec, EndpointSpec, VersionSpec, check_resources
@@ -68,10 +68,20 @@ class Slot:
         self.gate = Gate(loaded.key, res.concurrency, res.queue)
         self._pool = ThreadPoolExecutor(res.threads, thread_name_prefix=f"keel-{loaded.name}")
         b = endpoint.batching
+        batching = BatchSettings(b.max_batch_size, b.max_wait_ms, b.adaptive)
         self.batcher = MicroBatcher(
             loaded.key,
             self._predict_batch,
-            settings=BatchSettings(b.max_batch_size, b.max_wait_ms, b.adaptive),
+            settings=batching,
+            executor=self._pool,
+            threads=res.threads,
+            on_batch=metrics.on_batch,
+        )
+        # requests that also ask for class probabilities are batched among themselves
+        self.proba_batcher = MicroBatcher(
+            f"{loaded.key}+{PROBABILITIES}",
+            self._predict_batch_with_proba,
+            settings=batching,
             executor=self._pool,
             threads=res.threads,
             on_batch=metrics.on_batch,
@@ -100,16 +110,28 @@ class Slot:
             self.outputs = output_metadata(outs)
         return outs
 
+    def _predict_batch_with_proba(self, rows: Rows) -> dict[str, np.ndarray]:
+        extra = frozenset({PROBABILITIES})
+        return predict_rows(
+            self.loaded, rows, self.transforms, schema=self.request_schema, extra=extra
+        )
+
     def output_metadata(self) -> list[dict[str, Any]]:
         """Outputs as ``/infer`` names them: seen on warm-up or the first answer, else read
         from the signature (a bare array is answered as ``predictions``)."""
         if self.outputs is not None:
-            return self.outputs
+            return self.outputs + self._extra_outputs()
         declared: list[dict[str, Any]] = list(self.loaded.metadata.get("outputs", []))
         if not declared or all(str(o["name"]).startswith("prediction") for o in declared):
             dtype = declared[0]["datatype"] if len(declared) == 1 else "FP64"
-            return [{"name": "predictions", "datatype": dtype, "shape": [-1]}]
-        return declared
+            declared = [{"name": "predictions", "datatype": dtype, "shape": [-1]}]
+        return declared + self._extra_outputs()
+
+    def _extra_outputs(self) -> list[dict[str, Any]]:
+        """Outputs answered only on request: class probabilities of a classifier."""
+        if self.loaded.metadata.get("task") != "classification":
+            return []
+        return [{"name": PROBABILITIES, "datatype": "FP64", "shape": [-1, -1]}]
 
     def warm_up(self) -> None:
         """One predict on a row of zeros, so the first real request pays no lazy setup."""
@@ -123,22 +145,28 @@ class Slot:
 
     async def start(self) -> None:
         self.batcher.start()
+        self.proba_batcher.start()
         self.metrics.watch(
-            lambda: float(self.batcher.depth + self.gate.waiting),
+            lambda: float(self.batcher.depth + self.proba_batcher.depth + self.gate.waiting),
             lambda: float(self.gate.in_flight),
         )
 
     async def stop(self) -> None:
         await self.batcher.close()
+        await self.proba_batcher.close()
         self._pool.shutdown(wait=False)
         self.metrics.forget()
 
-    async def predict(self, rows: Rows) -> dict[str, np.ndarray]:
-        """Admit, batch, and return this request's slice of the batch outputs."""
+    async def predict(
+        self, rows: Rows, extra: frozenset[str] = frozenset()
+    ) -> dict[str, np.ndarray]:
+        """Admit, batch, and return this request's slice of the batch outputs (with the
+        class probabilities too when ``extra`` asks for them)."""
         await self.gate.enter()
         start = time.perf_counter()
+        batcher = self.proba_batcher if PROBABILITIES in extra else self.batcher
         try:
-            outs, a, b = await self.batcher.submit(rows, self.timeout_s)
+            outs, a, b = await batcher.submit(rows, self.timeout_s)
         except HttpError:
             raise
         except ModelInputError as exc:

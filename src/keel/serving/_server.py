@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import socket
 import threading
@@ -47,6 +48,9 @@ def build_app(
     deployment applied with ``keel deploy apply`` while it runs. Serving the store's
     registry, it carries a :class:`Presence` that :func:`start_in_thread` starts."""
     check_resources(spec)
+    trust = spec.trust or settings.model_trust
+    if not follow_store:  # an ad hoc deployment records an opt-out in effect; an applied one
+        spec = spec.with_trust(trust)  # keeps its revision as applied (unset: the server's)
     from_registry = source is None
     if source is None or follow_store:
         from keel.store import open_store
@@ -54,7 +58,7 @@ def build_app(
         store = store or open_store(settings)
     if source is None:
         assert store is not None
-        source = RegistrySource(store, settings.project, trust=settings.model_trust)
+        source = RegistrySource(store, settings.project, trust=trust)
     updates = _store_updates(store, settings, spec.name) if follow_store and store else None
     metrics = ServingMetrics()
     runtime = DeploymentRuntime(spec, source, metrics, spec_updates=updates)
@@ -65,6 +69,7 @@ def build_app(
             flush_s=spec.log.flush_s,
             buffer_rows=spec.log.buffer_rows,
             metrics=metrics,
+            metadata={"keel.trust": trust},  # every file says which policy loaded the models
         )
     app = create_app(
         runtime,
@@ -234,9 +239,14 @@ def _worker(
     follow_store: bool,
     log_level: str,
     source: ModelSource | None = None,
+    parent_pid: int | None = None,
 ) -> None:
     import uvicorn
 
+    from keel._uvicorn import exit_with_parent
+
+    # a worker left behind by a killed supervisor would keep serving and hold the port
+    exit_with_parent(parent_pid)
     spec = load_spec(spec_dict)
     app = build_app(spec, settings, source=source, follow_store=follow_store)
     server = uvicorn.Server(uvicorn_config(app, *sock.getsockname()[:2], log_level=log_level))
@@ -267,7 +277,7 @@ def _supervise(
     source: ModelSource | None,
 ) -> None:
     ctx = multiprocessing.get_context("spawn")
-    args = (spec.to_dict(), settings, sock, follow_store, log_level, source)
+    args = (spec.to_dict(), settings, sock, follow_store, log_level, source, os.getpid())
     procs = [ctx.Process(target=_worker, args=args, daemon=False) for _ in range(n)]
     for p in procs:
         p.start()

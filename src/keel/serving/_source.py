@@ -163,7 +163,12 @@ def loaded_model(name: str, version: str, predictor: Any) -> LoadedModel:
         {"name": c.name, "datatype": _v2_type(str(getattr(c, "type", ""))), "shape": [-1]}
         for c in getattr(signature, "outputs", ()) or ()
     ]
-    meta = {"flavor": str(getattr(predictor, "flavor", "")), "outputs": outputs}
+    manifest = getattr(predictor, "manifest", None)
+    meta = {
+        "flavor": str(getattr(predictor, "flavor", "")),
+        "outputs": outputs,
+        "task": str(getattr(manifest, "task", "")),
+    }
     runtime = str(getattr(predictor, "runtime", "python"))
     return LoadedModel(name, version, predictor, schema, runtime=runtime, metadata=meta)
 

@@ -15,6 +15,11 @@
         resources: {concurrency: 64, queue: 256, timeout_ms: 2000, threads: 1,
                     workers: 1, cpu: 1, memory: 2Gi, gpu: 0}
 
+A spec may also say ``trust: strict | warn | off``: the signature policy its models are
+loaded under (unset: the server's, ``KEEL_MODEL_TRUST`` or ``--trust``). The server writes the
+opt-out in effect (``warn``/``off``) into the ad hoc deployment it records, and the policy in
+effect into every prediction log file it writes, so an opt-out is never silent.
+
 Unknown keys are errors (a typo must not silently fall back to a default), weights are
 normalised per endpoint, and a GPU request on a machine without one is refused here,
 before anything is loaded.
@@ -26,7 +31,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -168,6 +173,16 @@ class DeploymentSpec(_Strict):
     server: ServerSpec = Field(default_factory=ServerSpec)
     log: LogSpec = Field(default_factory=LogSpec)
     poll_s: float = Field(default=5.0, gt=0)
+    #: the signature policy its models load under; None: the server's (KEEL_MODEL_TRUST)
+    trust: Literal["strict", "warn", "off"] | None = None
+
+    def with_trust(self, default: str) -> DeploymentSpec:
+        """This spec with an opt-out in effect written in: its own policy, else ``default``
+        when that is ``warn`` or ``off`` (unset stays unset for ``strict``, the default, so
+        the same spec served the same way stays the same deployment)."""
+        if self.trust is not None or default == "strict":
+            return self
+        return self.model_copy(update={"trust": default})
 
     @field_validator("name")
     @classmethod

@@ -55,14 +55,18 @@ if TYPE_CHECKING:
         Datasets,
         Deployments,
         Experiments,
+        Labeling,
         Monitors,
         Ownership,
         PipelineRuns,
         Projects,
         Registry,
+        Reports,
         Runs,
         Schedules,
+        Search,
         StepCache,
+        Sweeps,
     )
     from keel.store.registry import ModelVersion, NewVersion, RegisteredModel, RegistryRepository
     from keel.store.runs import RunRepository
@@ -86,6 +90,10 @@ REPOSITORIES: dict[str, tuple[str, str]] = {
     "alerts": ("keel.store.alerts", "AlertRepository"),
     "comments": ("keel.store.comments", "CommentRepository"),
     "ownership": ("keel.store.ownership", "OwnershipRepository"),
+    "search": ("keel.store.search", "SearchRepository"),
+    "reports": ("keel.store.reports", "ReportRepository"),
+    "sweeps": ("keel.store.sweeps", "SweepRepository"),
+    "labeling": ("keel.store.labeling", "LabelingRepository"),
 }
 
 #: Other public names, imported on first use (PEP 562).
@@ -133,6 +141,10 @@ class Store:
     alerts: Alerts
     comments: CommentRepository
     ownership: Ownership
+    search: Search
+    reports: Reports
+    sweeps: Sweeps
+    labeling: Labeling
 
     def __init__(self, settings: Settings, db: Any, blobs: Any, make: Callable[[str], Any]) -> None:
         self.settings = settings

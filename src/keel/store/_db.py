@@ -43,13 +43,16 @@ if TYPE_CHECKING:
     from keel.config import Settings
 
 _WRITE = "keel_write"
-SQLITE_BUSY_TIMEOUT_S = 60.0
+#: How long a SQLite statement waits for another writer's lock when the statement timeout is
+#: off; otherwise it waits the statement timeout (KEEL_DB_STATEMENT_TIMEOUT), then fails
+#: with "database is locked" (503 on the server).
+SQLITE_BUSY_TIMEOUT_S = 86400.0
 _SYNCHRONOUS = {"full": "FULL", "normal": "NORMAL"}
 #: How much longer than the server's statement timeout the client waits for any answer.
 CLIENT_MARGIN_S = 5.0
 
 
-def _sqlite_pragmas_for(synchronous: str) -> tuple[str, ...]:
+def _sqlite_pragmas_for(synchronous: str, busy_s: float) -> tuple[str, ...]:
     """The pragmas of every SQLite connection keel opens (through SQLAlchemy or directly).
     WAL + FULL: a commit survives a power cut; WAL + NORMAL only a crash of the process."""
     level = _SYNCHRONOUS.get(synchronous)
@@ -57,7 +60,7 @@ def _sqlite_pragmas_for(synchronous: str) -> tuple[str, ...]:
         raise ConfigError(f"SQLite synchronous {synchronous!r} is not one of full, normal")
     return (
         "PRAGMA journal_mode=WAL",
-        f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}",
+        f"PRAGMA busy_timeout={int(busy_s * 1000)}",
         "PRAGMA foreign_keys=ON",
         f"PRAGMA synchronous={level}",
     )
@@ -90,7 +93,8 @@ class Database:
         # timeout means unreachable (then a new connection is tried, bounded the same way)
         ping_s = _ping_limit(connect_timeout_s, statement_timeout_s)
         self._ping_deadlines = Deadlines(ping_s) if ping_s > 0 else None
-        self._pragmas = _sqlite_pragmas_for(synchronous)
+        self._busy_s = statement_timeout_s if statement_timeout_s > 0 else SQLITE_BUSY_TIMEOUT_S
+        self._pragmas = _sqlite_pragmas_for(synchronous, self._busy_s)
         self._engine: Any = None
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -125,6 +129,7 @@ class Database:
                         pragmas=self._pragmas,
                         timeouts=(self.connect_timeout_s, self.statement_timeout_s),
                         deadlines=self._ping_deadlines,
+                        sqlite_busy_s=self._busy_s,
                     )
         return self._engine
 
@@ -211,7 +216,7 @@ class Database:
         try:
             conn = sqlite3.connect(
                 self._sqlite_file,
-                timeout=SQLITE_BUSY_TIMEOUT_S,
+                timeout=self._busy_s,
                 isolation_level=None,  # we send BEGIN/COMMIT ourselves
                 check_same_thread=False,  # only for dispose() from another thread
             )
@@ -349,6 +354,7 @@ def _make_engine(
     pragmas: tuple[str, ...],
     timeouts: tuple[float, float] = (10.0, 30.0),
     deadlines: Deadlines | None = None,
+    sqlite_busy_s: float = SQLITE_BUSY_TIMEOUT_S,
 ) -> Engine:
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
@@ -366,7 +372,7 @@ def _make_engine(
         engine = create_engine(
             url,
             echo=echo,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+            connect_args={"timeout": sqlite_busy_s, "check_same_thread": False},
         )
         _sqlite_pragmas(engine, pragmas)
         return engine

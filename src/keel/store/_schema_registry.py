@@ -22,6 +22,8 @@ class RegisteredModelRow(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+    #: The highest version number ever given (migration 0014): numbers are never reused.
+    top_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class RegisteredModelTagRow(Base):

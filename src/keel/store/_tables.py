@@ -9,9 +9,12 @@ from __future__ import annotations
 from keel.store import _schema_auth as _schema_auth
 from keel.store import _schema_comments as _schema_comments
 from keel.store import _schema_deployments as _schema_deployments
+from keel.store import _schema_labeling as _schema_labeling
 from keel.store import _schema_monitoring as _schema_monitoring
 from keel.store import _schema_pipelines as _schema_pipelines
 from keel.store import _schema_registry as _schema_registry
+from keel.store import _schema_reports as _schema_reports
+from keel.store import _schema_sweeps as _schema_sweeps
 from keel.store._schema import Base
 
 __all__ = ["Base"]

@@ -119,9 +119,13 @@ class PredictionLog:
         flush_s: float = 2.0,
         buffer_rows: int = 200_000,
         metrics: LogMetrics | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> None:
+        """``metadata`` is written into every Parquet file's key-value metadata (e.g. the
+        trust policy the served models were loaded under)."""
         import fsspec
 
+        self._file_metadata = {str(k): str(v) for k, v in (metadata or {}).items()}
         self.root = log_root(artifacts_uri)
         self._fs, self._base = fsspec.core.url_to_fs(self.root)
         self._flush_s = flush_s
@@ -219,7 +223,12 @@ class PredictionLog:
             for i in range(0, len(group), CHUNK_RECORDS):
                 table = records_to_table(group[i : i + CHUNK_RECORDS])
                 if writer is None:
-                    writer = pq.ParquetWriter(fh, table.schema, compression="zstd")
+                    schema = table.schema
+                    if self._file_metadata:
+                        schema = schema.with_metadata(
+                            {**(schema.metadata or {}), **self._file_metadata}
+                        )
+                    writer = pq.ParquetWriter(fh, schema, compression="zstd")
                 elif table.schema != writer.schema:
                     table = table.cast(writer.schema)
                 writer.write_table(table)

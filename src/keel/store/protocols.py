@@ -32,6 +32,13 @@ if TYPE_CHECKING:
     from keel.store.alerts import Alert, Delivery, NewAlert, Notifier
     from keel.store.blobs import BlobRef
     from keel.store.deployments import Deployment, DeploymentRevision, DeploymentTarget
+    from keel.store.labeling import (
+        Annotation,
+        LabelProgress,
+        LabelProject,
+        LabelTask,
+        NewTask,
+    )
     from keel.store.monitors import Monitor, ReferenceInfo
     from keel.store.ownership import Owned
     from keel.store.pipelines import (
@@ -44,6 +51,9 @@ if TYPE_CHECKING:
         StepRunInfo,
     )
     from keel.store.registry import ModelVersion, NewVersion, RegisteredModel
+    from keel.store.reports import StoredReport
+    from keel.store.search import SearchHit
+    from keel.store.sweeps import Sweep, Trial, TrialPatch, TrialState
 
 
 class Projects(Protocol):
@@ -455,6 +465,137 @@ class Ownership(Protocol):
     def projects_referencing(self, sha: str) -> set[int]: ...
 
 
+class Search(Protocol):
+    """Full-text search over a project's runs, comments, reports, models and datasets;
+    ``refresh`` takes in what changed since the last one, ``rebuild`` everything."""
+
+    def search(
+        self,
+        project_id: int,
+        query: str,
+        *,
+        kinds: Sequence[str] = (),
+        author: str | None = None,
+        since: int | None = None,
+        limit: int = 20,
+    ) -> builtins.list[SearchHit]: ...
+    def refresh(self, project_id: int) -> int: ...
+    def rebuild(self, project_id: int) -> int: ...
+
+
+class Reports(Protocol):
+    """Stored reports: Markdown with the sides it compared, listed newest first."""
+
+    def save(
+        self,
+        project_id: int,
+        title: str,
+        markdown: str,
+        *,
+        base: str = "",
+        head: str = "",
+        author: str = "",
+    ) -> StoredReport: ...
+    def get(self, project_id: int, report_id: int) -> StoredReport: ...
+    def list(self, project_id: int, *, limit: int = 100) -> builtins.list[StoredReport]: ...
+
+
+class Sweeps(Protocol):
+    """Hyper-parameter sweeps (Optuna studies) and their trials: add, claim, record."""
+
+    def create(
+        self,
+        project_id: int,
+        name: str,
+        *,
+        directions: Sequence[str],
+        spec: Mapping[str, Any] | None = None,
+        fingerprint: str = "",
+        run_id: str | None = None,
+    ) -> Sweep: ...
+    def get(self, project_id: int, name: str, *, generation: int | None = None) -> Sweep: ...
+    def find(self, project_id: int, name: str) -> Sweep | None: ...
+    def get_by_id(self, project_id: int, sweep_id: int) -> Sweep: ...
+    def list(self, project_id: int, *, name: str | None = None) -> builtins.list[Sweep]: ...
+    def update(
+        self,
+        project_id: int,
+        sweep_id: int,
+        *,
+        status: str | None = None,
+        reason: str | None = None,
+        run_id: str | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
+        system_attrs: Mapping[str, Any] | None = None,
+    ) -> Sweep: ...
+    def mark_stale(self, project_id: int, sweep_id: int, *, reason: str) -> Sweep: ...
+    def delete(self, project_id: int, sweep_id: int) -> None: ...
+    def add_trial(
+        self, project_id: int, sweep_id: int, patch: TrialPatch | None = None
+    ) -> Trial: ...
+    def claim_trial(self, project_id: int, trial_id: int) -> bool: ...
+    def update_trial(self, project_id: int, trial_id: int, patch: TrialPatch) -> Trial: ...
+    def get_trial(self, project_id: int, trial_id: int) -> Trial: ...
+    def trials(
+        self,
+        project_id: int,
+        sweep_id: int,
+        *,
+        states: Sequence[TrialState] | None = None,
+        after_id: int = -1,
+        ids: Sequence[int] = (),
+    ) -> builtins.list[Trial]: ...
+
+
+class Labeling(Protocol):
+    """Labeling projects, tasks, each annotator's queue and their annotations."""
+
+    def create_project(
+        self,
+        project_id: int,
+        name: str,
+        config: dict[str, Any],
+        *,
+        instructions: str = "",
+        overlap: int = 1,
+    ) -> LabelProject: ...
+    def get_project(self, project_id: int, name: str) -> LabelProject: ...
+    def list_projects(self, project_id: int) -> builtins.list[LabelProject]: ...
+    def add_tasks(
+        self, project_id: int, name: str, tasks: Sequence[NewTask]
+    ) -> builtins.list[int]: ...
+    def get_task(self, project_id: int, name: str, task_id: int) -> LabelTask: ...
+    def list_tasks(
+        self, project_id: int, name: str, *, after: int = 0, limit: int = 1000
+    ) -> builtins.list[LabelTask]: ...
+    def next_task(self, project_id: int, name: str, annotator: str) -> LabelTask | None: ...
+    def submit(
+        self,
+        project_id: int,
+        name: str,
+        task_id: int,
+        annotator: str,
+        result: Any,
+        *,
+        lead_ms: int | None = None,
+    ) -> Annotation: ...
+    def skip(
+        self, project_id: int, name: str, task_id: int, annotator: str, reason: str
+    ) -> None: ...
+    def annotations(
+        self,
+        project_id: int,
+        name: str,
+        *,
+        task_id: int | None = None,
+        annotator: str | None = None,
+        after: int = 0,
+        limit: int = 1000,
+    ) -> builtins.list[Annotation]: ...
+    def has_answered(self, project_id: int, name: str, task_id: int, annotator: str) -> bool: ...
+    def progress(self, project_id: int, name: str) -> LabelProgress: ...
+
+
 def _conforms(db: Database) -> dict[str, object]:
     """Never called: mypy checks here that each SQL repository satisfies its protocol
     (``keel.store.remote`` does the same for the HTTP ones)."""
@@ -463,6 +604,7 @@ def _conforms(db: Database) -> dict[str, object]:
     from keel.store.datasets import DatasetRepository
     from keel.store.deployments import DeploymentRepository
     from keel.store.experiments import ExperimentRepository
+    from keel.store.labeling import LabelingRepository
     from keel.store.monitors import MonitorRepository
     from keel.store.ownership import OwnershipRepository
     from keel.store.pipelines import (
@@ -473,6 +615,7 @@ def _conforms(db: Database) -> dict[str, object]:
     from keel.store.projects import ProjectRepository
     from keel.store.registry import RegistryRepository
     from keel.store.runs import RunRepository
+    from keel.store.sweeps import SweepRepository
 
     projects: Projects = ProjectRepository(db)
     experiments: Experiments = ExperimentRepository(db)
@@ -481,12 +624,19 @@ def _conforms(db: Database) -> dict[str, object]:
     datasets: Datasets = DatasetRepository(db)
     registry: Registry = RegistryRepository(db)
     deployments: Deployments = DeploymentRepository(db)
+    labeling: Labeling = LabelingRepository(db)
     monitors: Monitors = MonitorRepository(db)
     alerts: Alerts = AlertRepository(db)
     pipeline_runs: PipelineRuns = PipelineRunRepository(db)
     step_cache: StepCache = StepCacheRepository(db)
     schedules: Schedules = ScheduleRepository(db)
     ownership: Ownership = OwnershipRepository(db)
+    from keel.store.reports import ReportRepository
+    from keel.store.search import SearchRepository
+
+    search: Search = SearchRepository(db)
+    reports: Reports = ReportRepository(db)
+    sweeps: Sweeps = SweepRepository(db)
     return dict(locals())
 
 
@@ -499,11 +649,15 @@ PROTOCOLS: dict[str, type] = {
     "datasets": Datasets,
     "registry": Registry,
     "deployments": Deployments,
+    "labeling": Labeling,
     "monitors": Monitors,
     "alerts": Alerts,
     "pipeline_runs": PipelineRuns,
     "step_cache": StepCache,
     "schedules": Schedules,
+    "search": Search,
+    "reports": Reports,
+    "sweeps": Sweeps,
 }
 
 __all__ = [
@@ -513,12 +667,16 @@ __all__ = [
     "Datasets",
     "Deployments",
     "Experiments",
+    "Labeling",
     "Monitors",
     "Ownership",
     "PipelineRuns",
     "Projects",
     "Registry",
+    "Reports",
     "Runs",
     "Schedules",
+    "Search",
     "StepCache",
+    "Sweeps",
 ]

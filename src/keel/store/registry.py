@@ -284,12 +284,14 @@ class RegistryRepository:
     @staticmethod
     def _insert_version(conn: Connection, model_id: int, new: NewVersion) -> int:
         top = conn.execute(select(func.max(MV.c.version)).where(MV.c.model_id == model_id)).scalar()
+        given = conn.execute(select(RM.c.top_version).where(RM.c.id == model_id)).scalar()
+        number = max(top or 0, given or 0) + 1  # never reuse a deleted newest version's number
         ts = now_ms()
         version_id = conn.execute(
             insert(MV)
             .values(
                 model_id=model_id,
-                version=(top or 0) + 1,
+                version=number,
                 semver=new.semver,
                 blob_sha=new.blob_sha,
                 size=new.size,
@@ -322,7 +324,9 @@ class RegistryRepository:
         if datasets:
             conn.execute(insert(MVD), datasets)
         _set_tags(conn, MVT, "version_id", version_id, new.tags)
-        conn.execute(update(RM).where(RM.c.id == model_id).values(updated_at=ts))
+        conn.execute(
+            update(RM).where(RM.c.id == model_id).values(updated_at=ts, top_version=number)
+        )
         return int(version_id)
 
     def get_version_by_id(self, version_id: int) -> ModelVersion:

@@ -31,6 +31,7 @@ from keel.store.entities import (
     RunInfo,
     RunPage,
 )
+from keel.store.labeling import Annotation, LabelProgress, LabelProject, LabelTask, NewTask
 from keel.store.monitors import Monitor, ReferenceInfo
 from keel.store.pipelines import (
     CacheEntry,
@@ -42,6 +43,9 @@ from keel.store.pipelines import (
     StepRunInfo,
 )
 from keel.store.registry import ModelVersion, NewVersion, RegisteredModel
+from keel.store.reports import StoredReport
+from keel.store.search import SearchHit
+from keel.store.sweeps import Sweep, Trial, TrialPatch
 
 T = TypeVar("T")
 
@@ -79,6 +83,16 @@ ENTITIES: tuple[type, ...] = (
     ScheduleFire,
     SchedulerInfo,
     StepRunInfo,
+    SearchHit,
+    StoredReport,
+    Sweep,
+    Trial,
+    TrialPatch,
+    Annotation,
+    LabelProgress,
+    LabelProject,
+    LabelTask,
+    NewTask,
 )
 for _cls in ENTITIES:
     _cls.__pydantic_config__ = CONFIG  # type: ignore[attr-defined]

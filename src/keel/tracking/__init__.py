@@ -23,6 +23,7 @@ from keel.tracking._active import (
 )
 from keel.tracking._autolog import autolog
 from keel.tracking._client import RunComparison, TrackingClient
+from keel.tracking._direction import lower_is_better, metric_directions
 from keel.tracking._lifecycle import display_status, is_lost
 
 __all__ = [
@@ -42,6 +43,8 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "lower_is_better",
+    "metric_directions",
     "metric_history",
     "search_runs",
     "set_experiment",

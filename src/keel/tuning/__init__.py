@@ -1,4 +1,43 @@
 """Tuning: hyper-parameter sweeps on Optuna, AutoML, baselines and the ROI estimate.
 
-Jobs CR_3, CR_4, VR_2, PL_1.
+Jobs CR_3, CR_4, VR_2 and PL_1.
 """
+
+from __future__ import annotations
+
+from keel.tuning._automl import AutoMLResult, LeaderboardRow, automl
+from keel.tuning._roi import CurvePoint, Option, ROIReport, roi
+from keel.tuning._space import Space, load_space
+from keel.tuning._sweep import SweepResult, best_trial, report, sweep
+from keel.tuning._sweep_ops import (
+    SweepReport,
+    SweepSummary,
+    describe_sweep,
+    list_sweeps,
+    load_objective,
+    promote_sweep,
+    run_sweep,
+)
+
+__all__ = [
+    "AutoMLResult",
+    "CurvePoint",
+    "LeaderboardRow",
+    "Option",
+    "ROIReport",
+    "Space",
+    "SweepReport",
+    "SweepResult",
+    "SweepSummary",
+    "automl",
+    "best_trial",
+    "describe_sweep",
+    "list_sweeps",
+    "load_objective",
+    "load_space",
+    "promote_sweep",
+    "report",
+    "roi",
+    "run_sweep",
+    "sweep",
+]

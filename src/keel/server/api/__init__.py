@@ -9,12 +9,15 @@ from keel.server.api import (
     datasets,
     deployments,
     experiments,
+    labeling,
     meta,
     monitoring,
     pipelines,
     projects,
     registry,
     runs,
+    search,
+    sweeps,
     users,
 )
 
@@ -30,6 +33,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     monitoring.router,
     pipelines.router,
     users.router,
+    search.router,
+    sweeps.router,
+    labeling.router,
 )
 
 __all__ = ["ROUTERS"]

@@ -26,6 +26,7 @@ def _routers() -> list[object]:
         _compare,
         _datasets,
         _discussion,
+        _labeling,
         _lineage,
         _login,
         _models,
@@ -34,6 +35,8 @@ def _routers() -> list[object]:
         _pipelines,
         _run,
         _runs,
+        _search,
+        _sweeps,
     )
 
     return [
@@ -47,6 +50,9 @@ def _routers() -> list[object]:
         _pipelines.router,
         _models.router,
         _ops.router,
+        _search.router,
+        _sweeps.router,
+        _labeling.router,
         _notfound.router,  # last: it answers every /ui/ path no other route took
     ]
 

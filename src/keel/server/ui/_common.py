@@ -22,6 +22,7 @@ NAV = (
     ("experiments", "Experiments"),
     ("datasets", "Datasets"),
     ("pipelines", "Pipelines"),
+    ("sweeps", "Sweeps"),
     ("models", "Models"),
     ("deployments", "Deployments"),
     ("monitoring", "Monitoring"),

@@ -154,4 +154,31 @@ def dataset_diff(
     return page(request, "dataset_diff.html", view.context(name=name, a=a, b=b, diff=diff))
 
 
+#: The exploration report is a whole page of its own (inline CSS and SVG, no script): served
+#: sandboxed, like raw artifacts, so nothing in it can run or reach the UI's session.
+EXPLORE_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'"
+
+
+@router.get("/ui/p/{project}/datasets/{name}/explore")
+def dataset_explore(
+    project: str,
+    name: str,
+    version: int | None = Query(default=None, ge=1, le=2**31 - 1),
+    target: str | None = Query(default=None, max_length=500),
+    compare: int | None = Query(default=None, ge=1, le=2**31 - 1),
+    guard: Guard = Depends(reader),
+) -> Response:
+    """The exploration report of a table version, optionally against a target and another
+    version (computed on request; correlations on a sample for large tables)."""
+    from keel.data import DatasetClient, explore
+
+    view = open_project(guard, project, "datasets")
+    client = DatasetClient(guard.st.store, view.project)
+    current = client.get(name, version)
+    other = client.get(name, compare).ref if compare else None
+    report = explore(current.ref, target=target or None, compare=other, datasets=client)
+    headers = {"Content-Security-Policy": EXPLORE_CSP, "X-Content-Type-Options": "nosniff"}
+    return Response(report.html(), media_type="text/html; charset=utf-8", headers=headers)
+
+
 __all__ = ["router"]

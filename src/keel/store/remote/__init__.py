@@ -21,16 +21,21 @@ from keel.store.protocols import (
     Datasets,
     Deployments,
     Experiments,
+    Labeling,
     Monitors,
     PipelineRuns,
     Projects,
     Registry,
+    Reports,
     Runs,
     Schedules,
+    Search,
     StepCache,
+    Sweeps,
 )
 from keel.store.remote._blobs import RemoteBlobStore
 from keel.store.remote._http import Http
+from keel.store.remote._labeling import RemoteLabelingRepository
 from keel.store.remote._ops import (
     RemoteAlertRepository,
     RemoteDeploymentRepository,
@@ -49,6 +54,8 @@ from keel.store.remote._repos import (
     RemoteProjectRepository,
     RemoteRunRepository,
 )
+from keel.store.remote._search import RemoteReportRepository, RemoteSearchRepository
+from keel.store.remote._sweeps import RemoteSweepRepository
 
 
 def _not_remote(what: str) -> ConfigError:
@@ -115,6 +122,10 @@ def _repositories(http: Http) -> dict[str, object]:
     deployments: Deployments = RemoteDeploymentRepository(http)
     monitors: Monitors = RemoteMonitorRepository(http)
     alerts: Alerts = RemoteAlertRepository(http)
+    search: Search = RemoteSearchRepository(http)
+    reports: Reports = RemoteReportRepository(http)
+    sweeps: Sweeps = RemoteSweepRepository(http)
+    labeling: Labeling = RemoteLabelingRepository(http)
     return {name: repo for name, repo in locals().items() if name != "http"}
 
 

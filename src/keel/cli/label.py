@@ -1,0 +1,252 @@
+"""``keel label``: labeling projects, task import/export (Label Studio JSON), status with
+agreement, production samples, and labels sent back as feedback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from keel.cli import _context
+from keel.cli._render import console, escape, print_json, print_table
+
+app = typer.Typer(
+    help="Label data: projects, queues, agreement, Label Studio JSON, production samples.",
+    no_args_is_help=True,
+)
+
+JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
+METHOD = typer.Option("majority", "--method", help="Aggregation: majority or dawid-skene.")
+
+
+def _pid() -> int:
+    return _context.store().projects.get_or_create(_context.settings().project).id
+
+
+@app.command()
+def create(
+    name: str = typer.Argument(..., help="Labeling project name."),
+    kind: str = typer.Option(
+        "classification",
+        "--kind",
+        "-k",
+        help="classification, multilabel, spans, boxes or text.",
+    ),
+    labels: str = typer.Option("", "--labels", "-l", help="Comma-separated labels."),
+    field: str = typer.Option(None, "--field", help="The task data field to label."),
+    overlap: int = typer.Option(1, "--overlap", help="Annotators per task."),
+    instructions: str = typer.Option("", "--instructions", help="Shown to annotators."),
+    config: Path = typer.Option(None, "--config", help="A label config JSON file instead."),
+    json_: bool = JSON,
+) -> None:
+    """Create a labeling project."""
+    from keel import labeling
+    from keel.exceptions import InvalidArgumentError
+
+    if config is not None:
+        try:
+            raw: dict[str, Any] = json.loads(config.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InvalidArgumentError(f"--config {str(config)!r}: {exc}") from exc
+    else:
+        raw = {"kind": kind, "labels": [x.strip() for x in labels.split(",") if x.strip()]}
+        if field:
+            raw["field"] = field
+    project = labeling.create_project(
+        _context.store(), _pid(), name, raw, instructions=instructions, overlap=overlap
+    )
+    if json_:
+        print_json(project)
+    else:
+        console().print(
+            f"Created labeling project [bold]{escape(name)}[/] ({project.config['kind']}, "
+            f"{project.overlap} annotator(s) per task)."
+        )
+
+
+@app.command("import")
+def import_(
+    name: str = typer.Argument(...),
+    file: Path = typer.Argument(..., help="Label Studio JSON export, or a JSON list of data."),
+    json_: bool = JSON,
+) -> None:
+    """Import tasks (and their Label Studio annotations)."""
+    from keel import labeling
+
+    result = labeling.import_tasks(_context.store(), _pid(), name, file)
+    if json_:
+        print_json(result)
+    else:
+        console().print(
+            f"Imported {result.tasks} task(s) and {result.annotations} annotation(s)"
+            + (
+                f"; {result.cancelled} cancelled annotation(s) left out."
+                if result.cancelled
+                else "."
+            )
+        )
+
+
+@app.command()
+def export(
+    name: str = typer.Argument(...),
+    format_: str = typer.Option(
+        "labelstudio", "--format", "-f", help="labelstudio (JSON), labels (JSON rows) or dataset."
+    ),
+    out: Path = typer.Option(None, "--out", "-o", help="Write here instead of stdout."),
+    dataset: str = typer.Option(None, "--dataset", help="Dataset name (--format dataset)."),
+    method: str = METHOD,
+    json_: bool = JSON,
+) -> None:
+    """Export tasks and annotations, or the aggregated labels as a keel dataset version."""
+    from keel import labeling
+    from keel.exceptions import InvalidArgumentError
+
+    store, pid = _context.store(), _pid()
+    if format_ == "dataset":
+        version = labeling.export_dataset(store, pid, name, dataset or name, method=method)
+        if json_:
+            print_json(version)
+        else:
+            console().print(
+                f"Dataset [bold]{escape(dataset or name)}[/] version {version.version}: "
+                f"{version.num_rows} labelled task(s)."
+            )
+        return
+    if format_ == "labelstudio":
+        data: Any = labeling.export_labelstudio(store, pid, name)
+    elif format_ == "labels":
+        data = labeling.export_rows(store, pid, name, method=method)
+    else:
+        raise InvalidArgumentError(f"--format {format_!r}: use labelstudio, labels or dataset")
+    text = json.dumps(data, ensure_ascii=False)
+    if out is None:
+        typer.echo(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        console().print(f"Wrote {len(data)} record(s) to {escape(str(out))}.")
+
+
+@app.command()
+def status(
+    name: str = typer.Argument(None, help="A labeling project (all of them when omitted)."),
+    json_: bool = JSON,
+) -> None:
+    """Progress, agreement (Cohen, Fleiss, Krippendorff) and the review queue."""
+    from keel import labeling
+
+    store, pid = _context.store(), _pid()
+    if name is None:
+        projects = store.labeling.list_projects(pid)
+        if json_:
+            print_json(projects)
+            return
+        rows = [[p.name, p.config.get("kind", ""), str(p.overlap)] for p in projects]
+        print_table("Labeling projects", ["name", "kind", "overlap"], rows)
+        return
+    found = labeling.status(store, pid, name)
+    if json_:
+        print_json(found)
+        return
+    p, a = found.progress, found.agreement
+    console().print(
+        f"[bold]{escape(name)}[/]: {p.tasks} task(s), {p.complete} complete, "
+        f"{p.annotations} answer(s), {p.skipped} skipped, {p.in_progress} in progress; "
+        f"{found.review} to review"
+    )
+    if a is not None:
+
+        def fmt(v: float | None) -> str:
+            return "-" if v is None else f"{v:.3f}"
+
+        console().print(
+            f"agreement over {a.tasks} task(s): {fmt(a.percent)} raw, Fleiss' kappa "
+            f"{fmt(a.fleiss_kappa)}, Krippendorff's alpha {fmt(a.krippendorff_alpha)}"
+        )
+        if a.pairs:
+            print_table(
+                "Cohen's kappa per pair",
+                ["annotator", "annotator", "tasks", "kappa"],
+                [[x.a, x.b, str(x.tasks), fmt(x.cohen_kappa)] for x in a.pairs],
+            )
+
+
+@app.command()
+def check(
+    name: str = typer.Argument(...),
+    floor: float = typer.Option(0.6, "--min-alpha", help="Alert below this Krippendorff alpha."),
+    min_tasks: int = typer.Option(10, "--min-tasks", help="Judge only with this many tasks."),
+    json_: bool = JSON,
+) -> None:
+    """Alert when annotators' agreement drops below a floor (resolves it when it recovers)."""
+    from keel import labeling
+
+    found = labeling.check_agreement(
+        _context.store(), _pid(), name, floor=floor, min_tasks=min_tasks
+    )
+    if json_:
+        print_json(found)
+        return
+    alpha = "-" if found.alpha is None else f"{found.alpha:.3f}"
+    verdict = "ok" if found.ok else "below the floor"
+    tail = f"; alert {found.alert_id} {found.event}" if found.event else ""
+    console().print(f"Krippendorff's alpha {alpha} (floor {found.floor:g}): {verdict}{tail}")
+
+
+@app.command()
+def sample(
+    name: str = typer.Argument(...),
+    deployment: str = typer.Option(..., "--deployment", "-d"),
+    strategy: str = typer.Option("random", "--strategy", help="random or lowest-confidence."),
+    n: int = typer.Option(50, "--n", "-n", help="How many predictions to sample."),
+    window: str = typer.Option("30d", "--window", help="How far back to look (7d, 12h...)."),
+    seed: int = typer.Option(None, "--seed", help="Random seed (repeatable samples)."),
+    confidence_column: str = typer.Option(
+        None, "--confidence-column", help="The output that holds the model's confidence."
+    ),
+    json_: bool = JSON,
+) -> None:
+    """Send served predictions to labeling, keeping their request ids."""
+    from keel import labeling
+
+    ids = labeling.sample(
+        _context.store(),
+        _pid(),
+        name,
+        deployment,
+        strategy=strategy,
+        n=n,
+        window=window,
+        seed=seed,
+        confidence_column=confidence_column,
+    )
+    if json_:
+        print_json({"task_ids": ids})
+    else:
+        console().print(f"Added {len(ids)} production sample(s) of {escape(deployment)}.")
+
+
+@app.command()
+def feedback(
+    name: str = typer.Argument(...),
+    deployment: str = typer.Option(..., "--deployment", "-d"),
+    method: str = METHOD,
+    json_: bool = JSON,
+) -> None:
+    """Send the aggregated labels of production samples back as feedback (by request id)."""
+    from keel import labeling
+    from keel.monitoring import record_feedback
+
+    records = labeling.feedback_labels(_context.store(), _pid(), name, method=method)
+    if not records:
+        console().print("No answered production samples yet: nothing sent.")
+        return
+    result = record_feedback(
+        _context.settings(), deployment, records, on_duplicate="replace", source=f"label:{name}"
+    )
+    if json_:
+        print_json(result)
+    else:
+        console().print(f"{result.stored} of {result.received} label(s) stored as feedback.")

@@ -1,0 +1,131 @@
+"""``keel report``: comparison reports for merge requests, and posting them as one comment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from keel.cli import _context
+from keel.cli._render import console, escape, print_json
+
+app = typer.Typer(
+    help="Compare two sides (git refs, runs, model@alias, experiments) for a merge request.",
+    no_args_is_help=True,
+)
+
+SIDE_HELP = (
+    "A git ref or commit (runs tagged with it), a run id, a model version (churn@champion, "
+    "churn/3) or an experiment; prefix run:, model:, git: or experiment: to say which."
+)
+
+
+@app.callback()
+def _group() -> None:
+    """Compare two sides for a merge request; post the report as one MR/PR comment."""
+
+
+@app.command("compare")
+def compare(
+    base: str = typer.Option(..., "--base", "-b", help=SIDE_HELP),
+    head: str = typer.Option(..., "--head", help=SIDE_HELP),
+    out: Path = typer.Option(None, "--out", "-o", help="Write the self-contained HTML here."),
+    md: Path = typer.Option(None, "--md", help="Write the Markdown (an MR comment) here."),
+    repo: Path = typer.Option(
+        None, "--repo", help="Git checkout to resolve refs and diff code in (default: here)."
+    ),
+    save: str = typer.Option(
+        None, "--save", metavar="TITLE", help="Store the report under this title."
+    ),
+    json_: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+) -> None:
+    """Metric deltas (with noise bands), param, dataset, code and notebook changes.
+
+    Example: keel report compare --base main --head HEAD --md report.md --out report.html
+    """
+    from keel.reports import compare as compare_sides
+
+    report = compare_sides(base, head, client=_context.client(), repo=repo)
+    if save is not None:
+        from keel.reports import save_report
+
+        stored = save_report(report, title=save, client=_context.client())
+        console().print(f"stored as report {stored.id}; see keel report show {stored.id}")
+    if md is not None:
+        md.write_text(report.to_markdown(), encoding="utf-8")
+    if out is not None:
+        out.write_text(report.to_html(), encoding="utf-8")
+    if json_:
+        print_json(report)
+        return
+    if md is None and out is None:
+        console().print(report.to_markdown(), markup=False, highlight=False)
+        return
+    wrote = ", ".join(str(p) for p in (md, out) if p is not None)
+    better = sum(m.verdict == "better" for m in report.metrics)
+    worse = sum(m.verdict == "worse" for m in report.metrics)
+    console().print(
+        f"{escape(report.head.label)} vs {escape(report.base.label)}: "
+        f"{better} metric(s) better, {worse} worse, {len(report.params)} param(s) changed; "
+        f"wrote {escape(wrote)}"
+    )
+
+
+@app.command("post")
+def post(
+    md: Path = typer.Option(..., "--md", help="The Markdown report to post (from compare --md)."),
+    json_: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Post the report as ONE comment on this GitLab MR or GitHub PR, updating it on re-runs.
+
+    Reads CI_PROJECT_ID, CI_MERGE_REQUEST_IID, CI_API_V4_URL and GITLAB_TOKEN (GitLab) or
+    GITHUB_REPOSITORY, GITHUB_EVENT_PATH / GITHUB_REF and GITHUB_TOKEN (GitHub).
+    """
+    from keel.exceptions import InvalidArgumentError
+    from keel.reports import post_comment
+
+    if not md.is_file():
+        raise InvalidArgumentError(
+            f"--md {md} does not exist; write it with keel report compare --md"
+        )
+    result = post_comment(md.read_text(encoding="utf-8"))
+    if json_:
+        print_json(result)
+        return
+    console().print(f"{result.action} comment {result.comment_id} on {escape(result.target)}")
+
+
+@app.command("list")
+def list_(
+    limit: int = typer.Option(50, "--limit", "-n"),
+    json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """Stored reports, newest first."""
+    from keel.cli._render import fmt_time, print_table
+    from keel.reports import list_reports
+
+    reports = list_reports(client=_context.client(), limit=limit)
+    if json_:
+        print_json(reports)
+        return
+    print_table(
+        "Reports",
+        ["id", "title", "base", "head", "author", "updated"],
+        [[r.id, r.title, r.base, r.head, r.author, fmt_time(r.updated_at)] for r in reports],
+        empty="no stored reports; keel report compare ... --save TITLE stores one",
+    )
+
+
+@app.command("show")
+def show(
+    report_id: int = typer.Argument(..., help="The report id (see keel report list)."),
+    json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+) -> None:
+    """A stored report's Markdown."""
+    from keel.reports import get_report
+
+    report = get_report(report_id, client=_context.client())
+    if json_:
+        print_json(report)
+        return
+    console().print(report.markdown, markup=False, highlight=False)

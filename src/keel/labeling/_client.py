@@ -1,0 +1,415 @@
+"""The labeling use cases: one function per thing a person does, over any store backend.
+
+Each takes a :class:`~keel.store.Store` and a keel project (by id), and the labeling
+project by name; the CLI, the server and the quickstart call these.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from keel.exceptions import InvalidArgumentError, NotFoundError
+from keel.labeling._aggregate import Aggregated, aggregate, review_queue
+from keel.labeling._agreement import Agreement, agreement
+from keel.labeling._config import LabelConfig, answer_key, check_result, parse_config
+from keel.labeling._labelstudio import annotator_of, export_tasks, from_ls_result
+from keel.labeling._sample import ROW_TAG, sample_predictions
+from keel.store.labeling import Annotation, LabelProgress, LabelProject, LabelTask, NewTask
+
+if TYPE_CHECKING:
+    from keel.store import Store
+    from keel.store.entities import DatasetVersion
+
+PAGE = 10_000
+ProgressFn = Callable[[int], None]
+
+
+def create_project(
+    store: Store,
+    project_id: int,
+    name: str,
+    config: Mapping[str, Any],
+    *,
+    instructions: str = "",
+    overlap: int = 1,
+) -> LabelProject:
+    """A labeling project with a checked label config."""
+    checked = parse_config(config).as_json()
+    return store.labeling.create_project(
+        project_id, name, checked, instructions=instructions, overlap=overlap
+    )
+
+
+def config_of(store: Store, project_id: int, name: str) -> LabelConfig:
+    return parse_config(store.labeling.get_project(project_id, name).config)
+
+
+def submit(
+    store: Store,
+    project_id: int,
+    name: str,
+    task_id: int,
+    annotator: str,
+    result: Any,
+    *,
+    lead_ms: int | None = None,
+) -> Annotation:
+    """Check ``result`` against the project's config and the task, then store it."""
+    config = config_of(store, project_id, name)
+    task = store.labeling.get_task(project_id, name, task_id)
+    checked = check_result(config, task.data, result)
+    return store.labeling.submit(project_id, name, task_id, annotator, checked, lead_ms=lead_ms)
+
+
+def iter_tasks(store: Store, project_id: int, name: str) -> Iterator[LabelTask]:
+    after = 0
+    while page := store.labeling.list_tasks(project_id, name, after=after, limit=PAGE):
+        yield from page
+        after = page[-1].id
+
+
+def iter_annotations(store: Store, project_id: int, name: str) -> Iterator[Annotation]:
+    after = 0
+    while page := store.labeling.annotations(project_id, name, after=after, limit=PAGE):
+        yield from page
+        after = page[-1].id
+
+
+def _triples(
+    store: Store, project_id: int, name: str, config: LabelConfig
+) -> list[tuple[int, str, str]]:
+    return [
+        (a.task_id, a.annotator, answer_key(config, a.result))
+        for a in iter_annotations(store, project_id, name)
+    ]
+
+
+@dataclass(frozen=True)
+class Status:
+    """A labeling project at a glance: progress, agreement and the review queue size."""
+
+    project: LabelProject
+    progress: LabelProgress
+    agreement: Agreement | None
+    review: int
+
+
+def project_agreement(store: Store, project_id: int, name: str) -> Agreement:
+    """Cohen's kappa per pair, Fleiss' kappa, Krippendorff's alpha overall and per label."""
+    config = config_of(store, project_id, name)
+    triples = _triples(store, project_id, name, config)
+    labels = config.labels if config.categorical else ()
+    return agreement(triples, labels, multilabel=config.kind == "multilabel")
+
+
+def aggregate_labels(
+    store: Store, project_id: int, name: str, *, method: str = "majority"
+) -> list[Aggregated]:
+    """One label per answered task, with its confidence."""
+    config = config_of(store, project_id, name)
+    return aggregate(_triples(store, project_id, name, config), method)
+
+
+def review(
+    store: Store, project_id: int, name: str, *, method: str = "majority", below: float = 1.0
+) -> list[Aggregated]:
+    """The tasks whose annotators disagree, least agreed first."""
+    return review_queue(aggregate_labels(store, project_id, name, method=method), below=below)
+
+
+def status(store: Store, project_id: int, name: str) -> Status:
+    project = store.labeling.get_project(project_id, name)
+    progress = store.labeling.progress(project_id, name)
+    config = parse_config(project.config)
+    agree = None
+    queue = 0
+    if progress.annotations:
+        triples = _triples(store, project_id, name, config)
+        labels = config.labels if config.categorical else ()
+        agree = agreement(triples, labels, multilabel=config.kind == "multilabel")
+        queue = len(review_queue(aggregate(triples, "majority")))
+    return Status(project, progress, agree, queue)
+
+
+@dataclass(frozen=True)
+class AgreementCheck:
+    """The outcome of :func:`check_agreement`: the alpha, the floor, and the alert event
+    (``opened``, ``repeated``, ``escalated``, ``resolved``, or ``""`` when nothing changed)."""
+
+    alpha: float | None
+    floor: float
+    ok: bool
+    event: str
+    alert_id: int | None
+
+
+def check_agreement(
+    store: Store, project_id: int, name: str, *, floor: float = 0.6, min_tasks: int = 10
+) -> AgreementCheck:
+    """Raise an alert when Krippendorff's alpha of the project falls below ``floor`` (over at
+    least ``min_tasks`` multiply-labelled tasks), and resolve it once it is back above."""
+    from keel.exceptions import ConflictError
+    from keel.store.alerts import NewAlert
+
+    agree = project_agreement(store, project_id, name)
+    key = f"labeling:{name}:agreement"
+    alpha = agree.krippendorff_alpha
+    low = alpha is not None and agree.tasks >= min_tasks and alpha < floor
+    if low:
+        alert, event = store.alerts.record(
+            project_id,
+            NewAlert(
+                kind="labeling",
+                severity="warning",
+                dedup_key=key,
+                title=f"annotators disagree on {name!r}: alpha {alpha:.2f} < {floor:g}",
+                message="Review the instructions and the review queue (`keel label status`).",
+                evidence={
+                    "alpha": alpha,
+                    "floor": floor,
+                    "tasks": agree.tasks,
+                    "fleiss_kappa": agree.fleiss_kappa,
+                    "pairs": {f"{p.a}|{p.b}": p.cohen_kappa for p in agree.pairs},
+                },
+            ),
+        )
+        return AgreementCheck(alpha, floor, False, event, alert.id)
+    live = [
+        a
+        for a in store.alerts.list(project_id, state="live", kind="labeling")
+        if a.dedup_key == key
+    ]
+    event = ""
+    for alert in live:
+        try:
+            store.alerts.resolve(project_id, alert.id, by="keel label check", note="agreement back")
+            event = "resolved"
+        except ConflictError:
+            pass  # resolved by someone meanwhile
+    return AgreementCheck(alpha, floor, True, event, live[0].id if live else None)
+
+
+# -- import and export ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Imported:
+    tasks: int
+    annotations: int
+    cancelled: int = 0
+    task_ids: list[int] = field(default_factory=list)
+
+
+def _read_json(path: str | Path) -> Any:
+    file = Path(path)
+    if not file.is_file():
+        raise NotFoundError(f"task source {str(path)!r} does not exist")
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidArgumentError(f"{file.name} is not JSON: {exc}") from exc
+
+
+def import_tasks(
+    store: Store, project_id: int, name: str, source: str | Path | Sequence[Any]
+) -> Imported:
+    """Tasks from Label Studio JSON (a list of ``{"data": ..., "annotations": [...]}``) or a
+    list of plain data objects; annotations are checked against the config before anything
+    is stored, so a bad file stores nothing."""
+    items = _read_json(source) if isinstance(source, (str, Path)) else list(source)
+    if isinstance(items, Mapping):
+        items = [items]
+    if not isinstance(items, list):
+        raise InvalidArgumentError("tasks must be a JSON list of objects")
+    config = config_of(store, project_id, name)
+    tasks: list[NewTask] = []
+    answers: list[list[tuple[str, dict[str, Any], int | None]]] = []
+    cancelled = 0
+    for i, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            raise InvalidArgumentError(f"task {i} is not a JSON object")
+        ls = "data" in item and isinstance(item["data"], Mapping)
+        data = dict(item["data"]) if ls else dict(item)
+        meta = item.get("meta") or {} if ls else {}
+        tasks.append(
+            NewTask(
+                data,
+                source_ref=str(meta.get("source_ref") or f"import:{i}"),
+                request_id=str(meta.get("request_id") or ""),
+            )
+        )
+        mine = []
+        for j, ann in enumerate(item.get("annotations") or [] if ls else []):
+            if ann.get("was_cancelled"):
+                cancelled += 1
+                continue
+            try:
+                result = check_result(config, data, from_ls_result(config, data, ann["result"]))
+            except (InvalidArgumentError, KeyError, TypeError) as exc:
+                raise InvalidArgumentError(f"task {i} annotation {j}: {exc}") from exc
+            lead = ann.get("lead_time")
+            mine.append(
+                (
+                    annotator_of(ann),
+                    result,
+                    int(lead * 1000) if isinstance(lead, int | float) else None,
+                )
+            )
+        answers.append(mine)
+    ids = store.labeling.add_tasks(project_id, name, tasks)
+    count = 0
+    for task_id, mine in zip(ids, answers, strict=True):
+        for who, result, lead in mine:
+            store.labeling.submit(project_id, name, task_id, who, result, lead_ms=lead)
+            count += 1
+    return Imported(len(ids), count, cancelled, ids)
+
+
+def export_labelstudio(store: Store, project_id: int, name: str) -> list[dict[str, Any]]:
+    """Every task with its annotations, in Label Studio's JSON export format."""
+    config = config_of(store, project_id, name)
+    by_task: dict[int, list[Annotation]] = defaultdict(list)
+    for ann in iter_annotations(store, project_id, name):
+        by_task[ann.task_id].append(ann)
+    return export_tasks(config, list(iter_tasks(store, project_id, name)), by_task)
+
+
+def export_rows(
+    store: Store, project_id: int, name: str, *, method: str = "majority"
+) -> list[dict[str, Any]]:
+    """One row per answered task: data, aggregated label, confidence, annotators, agreement."""
+    config = config_of(store, project_id, name)
+    answers: dict[int, list[Annotation]] = defaultdict(list)
+    for ann in iter_annotations(store, project_id, name):
+        answers[ann.task_id].append(ann)
+    triples = [
+        (t, a.annotator, answer_key(config, a.result)) for t, v in answers.items() for a in v
+    ]
+    chosen = {a.task_id: a for a in aggregate(triples, method)}
+    rows = []
+    for task in iter_tasks(store, project_id, name):
+        got = chosen.get(task.id)
+        if got is None:
+            continue
+        rows.append(
+            {
+                "task_id": task.id,
+                "request_id": task.request_id,
+                "data": json.dumps(task.data, sort_keys=True),
+                "label": got.label,
+                "confidence": got.confidence,
+                "agreement": got.agreement,
+                "answers": got.answers,
+                "annotators": ",".join(got.annotators),
+            }
+        )
+    return rows
+
+
+def export_dataset(
+    store: Store,
+    project_id: int,
+    name: str,
+    dataset: str,
+    *,
+    method: str = "majority",
+) -> DatasetVersion:
+    """The aggregated labels as the next version of keel dataset ``dataset``."""
+    import pyarrow as pa
+
+    from keel.data import DatasetClient
+
+    rows = export_rows(store, project_id, name, method=method)
+    if not rows:
+        raise InvalidArgumentError(f"labeling project {name!r} has no answers to export yet")
+    project = store.projects.get_by_id(project_id)
+    table = pa.Table.from_pylist(rows)
+    return DatasetClient(store, project).log(
+        dataset, table, description=f"labels of labeling project {name!r} ({method})"
+    )
+
+
+# -- production samples --------------------------------------------------------------------
+def sample(
+    store: Store,
+    project_id: int,
+    name: str,
+    deployment: str,
+    *,
+    strategy: str = "random",
+    n: int = 50,
+    window: str = "30d",
+    seed: int | None = None,
+    confidence_column: str | None = None,
+) -> list[int]:
+    """Add ``n`` served predictions of ``deployment`` as tasks (not those already here)."""
+    store.labeling.get_project(project_id, name)
+    have = {
+        f"{t.request_id}{ROW_TAG}{t.source_ref.rpartition(ROW_TAG)[2]}"
+        for t in iter_tasks(store, project_id, name)
+        if t.request_id
+    }
+    picked = sample_predictions(
+        store.settings,
+        deployment,
+        strategy=strategy,
+        n=n,
+        window=window,
+        seed=seed,
+        confidence_column=confidence_column,
+        exclude=have,
+    )
+    if not picked.tasks:
+        return []
+    return store.labeling.add_tasks(project_id, name, picked.tasks)
+
+
+def feedback_labels(
+    store: Store, project_id: int, name: str, *, method: str = "majority"
+) -> list[dict[str, Any]]:
+    """The aggregated labels of production samples as feedback records (``request_id``,
+    ``row``, ``label``), for :func:`keel.monitoring.record_feedback`."""
+    config = config_of(store, project_id, name)
+    if config.kind != "classification":
+        raise InvalidArgumentError(
+            f"feedback takes one label per prediction; a {config.kind} project has none"
+        )
+    chosen = {a.task_id: a for a in aggregate_labels(store, project_id, name, method=method)}
+    out = []
+    for task in iter_tasks(store, project_id, name):
+        if task.request_id and task.id in chosen:
+            row = task.source_ref.rpartition(ROW_TAG)[2]
+            out.append(
+                {
+                    "request_id": task.request_id,
+                    "row": int(row) if row.isdigit() else 0,
+                    "label": chosen[task.id].label,
+                }
+            )
+    return out
+
+
+__all__ = [
+    "AgreementCheck",
+    "Imported",
+    "Status",
+    "aggregate_labels",
+    "check_agreement",
+    "config_of",
+    "create_project",
+    "export_dataset",
+    "export_labelstudio",
+    "export_rows",
+    "feedback_labels",
+    "import_tasks",
+    "iter_annotations",
+    "iter_tasks",
+    "project_agreement",
+    "review",
+    "sample",
+    "status",
+    "submit",
+]

@@ -1,0 +1,37 @@
+"""``keel search``: one search over a project's runs, comments, reports, models and datasets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from keel.store.search import SearchHit
+from keel.tracking import TrackingClient, get_client
+
+
+def search(
+    query: str,
+    *,
+    kinds: Sequence[str] = (),
+    author: str | None = None,
+    since: int | None = None,
+    limit: int = 20,
+    client: TrackingClient | None = None,
+    reindex: bool = False,
+) -> list[SearchHit]:
+    """The best matches for ``query`` (plain text: operators and quotes are just words).
+
+    The project's index takes in what changed since the last search first; ``reindex``
+    rebuilds it whole (for edits the incremental pass cannot see: see
+    :mod:`keel.store.search`).
+    """
+    client = client or get_client()
+    index = client.store.search
+    pid = client.project.id
+    if reindex:
+        index.rebuild(pid)
+    else:
+        index.refresh(pid)
+    return index.search(pid, query, kinds=kinds, author=author, since=since, limit=limit)
+
+
+__all__ = ["search"]

@@ -1,0 +1,68 @@
+"""The search page: one box over a project's runs, notes, comments, reports, models, datasets."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from html import escape
+
+from fastapi import Depends, Query, Request
+from markupsafe import Markup
+from starlette.responses import Response
+
+from keel.exceptions import InvalidArgumentError
+from keel.server._auth import Guard, reader
+from keel.server.ui._common import open_project, ui_router
+from keel.server.ui._render import page
+from keel.store.search import KINDS, SearchHit
+
+router = ui_router()
+_MATCH = re.compile(r"\*\*(.+?)\*\*")
+
+
+@dataclass(frozen=True)
+class Row:
+    hit: SearchHit
+    href: str
+    snippet: Markup
+
+
+def _href(base: str, hit: SearchHit) -> str:
+    from urllib.parse import quote
+
+    if hit.kind == "run":
+        return f"{base}/runs/{quote(hit.ref, safe='')}"
+    if hit.kind == "model":
+        return f"{base}/models/{quote(hit.ref, safe='/')}"
+    if hit.kind == "dataset":
+        return f"{base}/datasets/{quote(hit.ref, safe='')}"
+    return ""
+
+
+def highlight(snippet: str) -> Markup:
+    """The snippet escaped, with the search's ``**match**`` marks as ``<mark>``."""
+    return Markup(_MATCH.sub(r"<mark>\1</mark>", escape(snippet)))
+
+
+@router.get("/ui/p/{project}/search")
+def search_page(
+    request: Request,
+    project: str,
+    q: str = Query("", max_length=500),
+    kind: str = Query(""),
+    guard: Guard = Depends(reader),
+) -> Response:
+    view = open_project(guard, project, "search")
+    rows: list[Row] = []
+    error = ""
+    if q.strip():
+        index = guard.st.store.search
+        try:
+            index.refresh(view.project.id)
+            hits = index.search(view.project.id, q, kinds=[kind] if kind else [], limit=50)
+        except InvalidArgumentError as exc:
+            hits, error = [], str(exc)
+        rows = [Row(h, _href(view.base, h), highlight(h.snippet)) for h in hits]
+    return page(
+        request, "search.html", view.context(q=q, kind=kind, kinds=KINDS, rows=rows, error=error)
+    )

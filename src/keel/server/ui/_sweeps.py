@@ -1,0 +1,120 @@
+"""Sweeps (CR_3): every sweep of a project, and one sweep's optimisation history, parallel
+coordinates of its trials, parameter importances (fANOVA) and its best trials.
+
+The history is drawn as SVG here; the parallel coordinates reuse the compare page's script
+over the best trials (at most :data:`MAX_LINES`, so a 10,000-trial sweep stays responsive).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, Query, Request
+from starlette.responses import Response
+
+from keel.server._auth import Guard, reader
+from keel.server.ui._common import open_project, ui_router
+from keel.server.ui._render import page
+
+router = ui_router()
+MAX_LINES = 300
+MAX_ROWS = 200
+W, H, PAD = 720.0, 240.0, 36.0
+
+
+@router.get("/ui/p/{project}/sweeps")
+def sweeps(request: Request, project: str, guard: Guard = Depends(reader)) -> Response:
+    from keel.tuning import list_sweeps
+
+    view = open_project(guard, project, "sweeps")
+    found = list_sweeps(store=guard.st.store, project_id=view.project.id)
+    return page(request, "sweeps.html", view.context(sweeps=found))
+
+
+@router.get("/ui/p/{project}/sweeps/{name}")
+def sweep_page(
+    request: Request,
+    project: str,
+    name: str,
+    generation: int | None = Query(default=None, ge=1, le=2**31 - 1),
+    guard: Guard = Depends(reader),
+) -> Response:
+    from keel.tuning import describe_sweep
+
+    view = open_project(guard, project, "sweeps")
+    rep = describe_sweep(
+        name, generation=generation, top=MAX_ROWS, store=guard.st.store, project_id=view.project.id
+    )
+    generations = guard.st.store.sweeps.list(view.project.id, name=name)
+    metric = str(rep.sweep.spec.get("metric", "objective"))
+    context = view.context(
+        rep=rep,
+        metric=metric,
+        generations=generations,
+        history=history(rep.trials, rep.sweep.directions[0] == "maximize"),
+        importances=[(k, v, round(v * 100, 1)) for k, v in rep.importances.items()],
+        rows=list(zip(rep.best, rep.best_params, strict=True)),
+        data=_parallel(rep, metric),
+    )
+    return page(request, "sweep.html", context)
+
+
+def history(trials: list[Any], maximize: bool) -> dict[str, Any]:
+    """SVG geometry of the optimisation history: each completed trial's value by number,
+    and the best value so far as a step line."""
+    done = [(t.number, t.values[0]) for t in trials if t.state.value == "COMPLETE" and t.values]
+    if not done:
+        return {"points": [], "best": "", "w": W, "h": H, "labels": []}
+    xs = [n for n, _ in done]
+    ys = [v for _, v in done]
+    x0, x1 = min(xs), max(max(xs), min(xs) + 1)
+    y0, y1 = min(ys), max(ys)
+    if y1 <= y0:
+        y0, y1 = y0 - 0.5, y1 + 0.5
+
+    def px(n: float) -> float:
+        return round(PAD + (n - x0) / (x1 - x0) * (W - 2 * PAD), 1)
+
+    def py(v: float) -> float:
+        return round(H - PAD - (v - y0) / (y1 - y0) * (H - 2 * PAD), 1)
+
+    best: float | None = None
+    line = []
+    for n, v in done:
+        if best is None or (v > best if maximize else v < best):
+            best = v
+        line.append(f"{px(n)},{py(best)}")
+    points = [(px(n), py(v), n, v) for n, v in done]
+    labels = [(py(y0), y0), (py(y1), y1)]
+    return {"points": points, "best": " ".join(line), "w": W, "h": H, "labels": labels}
+
+
+def _parallel(rep: Any, metric: str) -> dict[str, Any]:
+    """The compare page's parallel-coordinates data, over the best trials."""
+    rows: list[dict[str, Any]] = [
+        {
+            "id": t.run_id or str(t.number),
+            "name": f"trial {t.number}",
+            "params": {k: v for k, v in p.items()},
+            "metrics": {metric: t.values[0] if t.values else None},
+        }
+        for t, p in zip(rep.best[:MAX_LINES], rep.best_params[:MAX_LINES], strict=True)
+    ]
+    keys = sorted({k for r in rows for k in r["params"]})
+    axes = [
+        {
+            "key": k,
+            "numeric": all(
+                isinstance(r["params"].get(k), int | float)
+                and not isinstance(r["params"].get(k), bool)
+                for r in rows
+                if r["params"].get(k) is not None
+            ),
+        }
+        for k in keys
+    ]
+    lower = {metric: rep.sweep.directions[0] == "minimize"}
+    return {"runs": [], "keys": [], "parallel": {"runs": rows, "axes": axes}, "lower": lower}
+
+
+__all__ = ["history", "router"]

@@ -1,0 +1,89 @@
+"""Tables of the labeling area: labeling projects, their tasks, assignments and annotations.
+
+``labeling_tasks.taken`` counts the annotators holding the task (an open assignment or a
+submitted annotation); the index on ``(label_project_id, taken, id)`` makes "the least
+covered task this annotator has not seen" one index range scan at 100,000 tasks, and a
+conditional ``UPDATE ... WHERE taken < overlap`` keeps two annotators from taking the last
+slot at once. ``uq_annotation_annotator`` makes a second submission of the same task by the
+same annotator fail instead of adding a row, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import UniqueConstraint as Unique
+from sqlalchemy.orm import Mapped, mapped_column
+
+from keel.store._schema import Base
+
+
+class LabelProjectRow(Base):
+    """What to label and how: the label config, instructions and overlap."""
+
+    __tablename__ = "labeling_projects"
+    __table_args__ = (Unique("project_id", "name", name="uq_labeling_project_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    config_json: Mapped[str] = mapped_column(Text, default="{}")
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    overlap: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class LabelTaskRow(Base):
+    """One item to label; ``request_id`` ties a production sample to its prediction."""
+
+    __tablename__ = "labeling_tasks"
+    __table_args__ = (
+        Index("ix_labeling_tasks_queue", "label_project_id", "taken", "id"),
+        Index("ix_labeling_tasks_request", "label_project_id", "request_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    label_project_id: Mapped[int] = mapped_column(
+        ForeignKey("labeling_projects.id", ondelete="CASCADE")
+    )
+    data_json: Mapped[str] = mapped_column(Text)
+    source_ref: Mapped[str] = mapped_column(String(512), default="")
+    request_id: Mapped[str] = mapped_column(String(255), default="")
+    taken: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class LabelAssignmentRow(Base):
+    """One annotator holding one task: ``assigned``, ``submitted`` or ``skipped``."""
+
+    __tablename__ = "labeling_assignments"
+    __table_args__ = (
+        Unique("task_id", "annotator", name="uq_assignment_annotator"),
+        Index("ix_labeling_assignments_open", "label_project_id", "annotator", "state"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    label_project_id: Mapped[int] = mapped_column(
+        ForeignKey("labeling_projects.id", ondelete="CASCADE")
+    )
+    task_id: Mapped[int] = mapped_column(ForeignKey("labeling_tasks.id", ondelete="CASCADE"))
+    annotator: Mapped[str] = mapped_column(String(255))
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    assigned_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class AnnotationRow(Base):
+    """One annotator's answer for one task (at most one: the unique pair)."""
+
+    __tablename__ = "labeling_annotations"
+    __table_args__ = (
+        Unique("task_id", "annotator", name="uq_annotation_annotator"),
+        Index("ix_labeling_annotations_project", "label_project_id", "id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    label_project_id: Mapped[int] = mapped_column(
+        ForeignKey("labeling_projects.id", ondelete="CASCADE")
+    )
+    task_id: Mapped[int] = mapped_column(ForeignKey("labeling_tasks.id", ondelete="CASCADE"))
+    annotator: Mapped[str] = mapped_column(String(255))
+    result_json: Mapped[str] = mapped_column(Text)
+    lead_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)

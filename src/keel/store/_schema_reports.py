@@ -1,0 +1,61 @@
+"""The reports area's tables: the search index and stored reports.
+
+``search_docs`` holds one row per searchable object (a run, comment, model, model version,
+dataset or report) with the text it is found by. The full-text index over it is not a
+model: SQLite keeps an FTS5 table ``search_fts`` (rowid = ``search_docs.id``) and
+PostgreSQL a generated ``tsv`` column with a GIN index, both created by migration 0010 and
+written by :mod:`keel.store.search` only.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from keel.store._schema import Base
+
+#: Objects of the database that migration 0010 creates outside the models (see above);
+#: schema comparisons skip them.
+UNMODELLED = ("search_fts", "tsv", "ix_search_docs_tsv")
+
+
+class SearchDocRow(Base):
+    __tablename__ = "search_docs"
+    __table_args__ = (
+        UniqueConstraint("project_id", "kind", "ref", name="uq_search_doc"),
+        Index("ix_search_docs_project_kind", "project_id", "kind"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    ref: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(255), default="")
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class SearchMarkRow(Base):
+    """Up to when (ms) each project's index has taken in new and changed objects."""
+
+    __tablename__ = "search_marks"
+    project_id: Mapped[int] = mapped_column(
+        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
+    )
+    mark: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReportRow(Base):
+    """A stored report: its Markdown and the sides it compared (live references)."""
+
+    __tablename__ = "reports"
+    __table_args__ = (Index("ix_reports_project", "project_id", "updated_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(512))
+    markdown: Mapped[str] = mapped_column(Text)
+    base: Mapped[str] = mapped_column(String(255), default="")
+    head: Mapped[str] = mapped_column(String(255), default="")
+    author: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)

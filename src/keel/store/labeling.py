@@ -1,0 +1,533 @@
+"""Labeling projects, their tasks, the annotators' queues and their annotations.
+
+A labeling project belongs to a keel project and is addressed by name. Each task is
+given to up to ``overlap`` annotators: :meth:`LabelingRepository.next_task` hands an
+annotator the task they already hold, or else the least-covered task they have not seen
+(load balancing), and a conditional update keeps the task from going to more annotators
+than ``overlap``. An annotator answers a task once (a second submission is a
+:class:`~keel.exceptions.ConflictError`, never a second row) or skips it with a reason.
+Results are JSON; checking them against the label config is the labeling package's job,
+before it calls :meth:`~LabelingRepository.submit`. Every method runs its own transaction.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Row, and_, exists, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from keel.exceptions import AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError
+from keel.store._db import Database, now_ms
+from keel.store._schema import table
+from keel.store._schema_labeling import (
+    AnnotationRow,
+    LabelAssignmentRow,
+    LabelProjectRow,
+    LabelTaskRow,
+)
+from keel.store._validate import check_name
+
+LP = table(LabelProjectRow)
+TK = table(LabelTaskRow)
+AS = table(LabelAssignmentRow)
+AN = table(AnnotationRow)
+
+MAX_OVERLAP = 50
+MAX_PAGE = 10_000
+ASSIGNED, SUBMITTED, SKIPPED = "assigned", "submitted", "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class LabelProject:
+    id: int
+    project_id: int
+    name: str
+    config: dict[str, Any]
+    instructions: str
+    overlap: int
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewTask:
+    """An item to label: its data, where it came from, and (production samples) the
+    request id of the prediction it is a sample of."""
+
+    data: dict[str, Any]
+    source_ref: str = ""
+    request_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LabelTask:
+    id: int
+    label_project_id: int
+    data: dict[str, Any]
+    source_ref: str
+    request_id: str
+    taken: int
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    id: int
+    task_id: int
+    annotator: str
+    result: Any
+    lead_ms: int | None
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class LabelProgress:
+    """How far a labeling project is: tasks, answers, skips and per-annotator counts."""
+
+    tasks: int
+    annotations: int
+    complete: int
+    skipped: int
+    in_progress: int
+    by_annotator: dict[str, int] = field(default_factory=dict)
+
+
+def _project(row: Row) -> LabelProject:
+    data = dict(row._mapping)
+    data["config"] = json.loads(data.pop("config_json") or "{}")
+    return LabelProject(**data)
+
+
+def _task(row: Row) -> LabelTask:
+    return LabelTask(
+        row.id,
+        row.label_project_id,
+        json.loads(row.data_json),
+        row.source_ref,
+        row.request_id,
+        row.taken,
+        row.created_at,
+    )
+
+
+def _annotation(row: Row) -> Annotation:
+    return Annotation(
+        row.id, row.task_id, row.annotator, json.loads(row.result_json), row.lead_ms, row.created_at
+    )
+
+
+def _dumps(value: Any, what: str) -> str:
+    try:
+        text = json.dumps(value, sort_keys=True, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(
+            f"{what} must be plain JSON (no NaN or infinity): {exc}"
+        ) from exc
+    if "\\u0000" in text:
+        raise InvalidArgumentError(f"{what} contains a NUL character")
+    return text
+
+
+def _check_annotator(annotator: str) -> str:
+    return check_name("annotator", annotator)
+
+
+class LabelingRepository:
+    """Labeling projects, tasks, queues and annotations over the metadata database."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- projects --------------------------------------------------------------------------
+    def create_project(
+        self,
+        project_id: int,
+        name: str,
+        config: dict[str, Any],
+        *,
+        instructions: str = "",
+        overlap: int = 1,
+    ) -> LabelProject:
+        check_name("labeling project", name)
+        if "/" in name:
+            raise InvalidArgumentError(f"labeling project name {name!r} must not contain '/'")
+        if not 1 <= overlap <= MAX_OVERLAP:
+            raise InvalidArgumentError(
+                f"overlap {overlap} must be between 1 and {MAX_OVERLAP} annotators per task"
+            )
+        try:
+            with self._db.write() as conn:
+                conn.execute(
+                    insert(LP).values(
+                        project_id=project_id,
+                        name=name,
+                        config_json=_dumps(config, "a label config"),
+                        instructions=instructions,
+                        overlap=overlap,
+                        created_at=now_ms(),
+                    )
+                )
+        except IntegrityError as exc:
+            raise AlreadyExistsError(
+                f"labeling project {name!r} exists; see `keel label status {name}`"
+            ) from exc
+        return self.get_project(project_id, name)
+
+    def get_project(self, project_id: int, name: str) -> LabelProject:
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(LP).where(LP.c.project_id == project_id, LP.c.name == name)
+            ).first()
+        if row is None:
+            raise NotFoundError(
+                f"labeling project {name!r} does not exist; create it with `keel label create`"
+            )
+        return _project(row)
+
+    def list_projects(self, project_id: int) -> builtins.list[LabelProject]:
+        with self._db.read() as conn:
+            rows = conn.execute(select(LP).where(LP.c.project_id == project_id).order_by(LP.c.name))
+            return [_project(r) for r in rows]
+
+    def _lp_id(self, conn: Any, project_id: int, name: str) -> tuple[int, int]:
+        row = conn.execute(
+            select(LP.c.id, LP.c.overlap).where(LP.c.project_id == project_id, LP.c.name == name)
+        ).first()
+        if row is None:
+            raise NotFoundError(
+                f"labeling project {name!r} does not exist; create it with `keel label create`"
+            )
+        return int(row.id), int(row.overlap)
+
+    # -- tasks -----------------------------------------------------------------------------
+    def add_tasks(self, project_id: int, name: str, tasks: Sequence[NewTask]) -> builtins.list[int]:
+        """Add ``tasks`` in one transaction; returns their ids in order."""
+        now = now_ms()
+        rows = []
+        for i, task in enumerate(tasks):
+            if not isinstance(task.data, dict):
+                raise InvalidArgumentError(f"task {i}: data must be a JSON object")
+            rows.append(
+                {
+                    "data_json": _dumps(task.data, f"task {i} data"),
+                    "source_ref": task.source_ref[:512],
+                    "request_id": task.request_id[:255],
+                    "taken": 0,
+                    "created_at": now,
+                }
+            )
+        with self._db.write() as conn:
+            lp_id, _ = self._lp_id(conn, project_id, name)
+            ids = []
+            for row in rows:  # one statement per row so every id comes back on both dialects
+                ids.append(
+                    conn.execute(
+                        insert(TK).values(label_project_id=lp_id, **row).returning(TK.c.id)
+                    ).scalar_one()
+                )
+            return ids
+
+    def get_task(self, project_id: int, name: str, task_id: int) -> LabelTask:
+        with self._db.read() as conn:
+            lp_id, _ = self._lp_id(conn, project_id, name)
+            row = conn.execute(
+                select(TK).where(TK.c.label_project_id == lp_id, TK.c.id == task_id)
+            ).first()
+        if row is None:
+            raise NotFoundError(f"task {task_id} does not exist in labeling project {name!r}")
+        return _task(row)
+
+    def list_tasks(
+        self, project_id: int, name: str, *, after: int = 0, limit: int = 1000
+    ) -> builtins.list[LabelTask]:
+        """Tasks by id, ``limit`` (at most 10,000) from after id ``after`` (keyset paging).
+        Driver-level SQL: exports read 50,000 tasks through here."""
+        with self._db.cursor(write=False) as cur:
+            lp_id = self._lp_id_cur(cur, project_id, name)
+            cur.execute(
+                self._db.sql(
+                    "SELECT id, label_project_id, data_json, source_ref, request_id, taken, "
+                    "created_at FROM labeling_tasks WHERE label_project_id = ? AND id > ? "
+                    "ORDER BY id LIMIT ?"
+                ),
+                (lp_id, after, min(max(limit, 1), MAX_PAGE)),
+            )
+            rows = cur.fetchall()
+        loads = json.loads
+        return [LabelTask(r[0], r[1], loads(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
+
+    def _lp_id_cur(self, cur: Any, project_id: int, name: str) -> int:
+        cur.execute(
+            self._db.sql("SELECT id FROM labeling_projects WHERE project_id = ? AND name = ?"),
+            (project_id, name),
+        )
+        row = cur.fetchone()
+        if row is None:
+            raise NotFoundError(
+                f"labeling project {name!r} does not exist; create it with `keel label create`"
+            )
+        return int(row[0])
+
+    # -- the queue -------------------------------------------------------------------------
+    def next_task(self, project_id: int, name: str, annotator: str) -> LabelTask | None:
+        """The task ``annotator`` holds, else the least-covered one they have not seen."""
+        _check_annotator(annotator)
+        for _attempt in range(20):
+            try:
+                found, task = self._take(project_id, name, annotator)
+            except IntegrityError:
+                continue  # the same annotator, in another tab, took it meanwhile
+            if found:
+                return task
+        raise ConflictError("the labeling queue is busy; ask for the next task again")
+
+    def _take(self, project_id: int, name: str, annotator: str) -> tuple[bool, LabelTask | None]:
+        """One attempt at :meth:`next_task`: ``(False, None)`` when another annotator took
+        the chosen task's last slot meanwhile (try again)."""
+        with self._db.write() as conn:
+            lp_id, overlap = self._lp_id(conn, project_id, name)
+            held = conn.execute(
+                select(TK)
+                .join(AS, AS.c.task_id == TK.c.id)
+                .where(
+                    AS.c.label_project_id == lp_id,
+                    AS.c.annotator == annotator,
+                    AS.c.state == ASSIGNED,
+                )
+                .order_by(AS.c.id)
+                .limit(1)
+            ).first()
+            if held is not None:
+                return True, _task(held)
+            seen = exists().where(AS.c.task_id == TK.c.id, AS.c.annotator == annotator)
+            row = conn.execute(
+                select(TK)
+                .where(TK.c.label_project_id == lp_id, TK.c.taken < overlap, ~seen)
+                .order_by(TK.c.taken, TK.c.id)
+                .limit(1)
+            ).first()
+            if row is None:
+                return True, None
+            won = conn.execute(
+                update(TK)
+                .where(TK.c.id == row.id, TK.c.taken < overlap)
+                .values(taken=TK.c.taken + 1)
+            ).rowcount
+            if not won:
+                return False, None
+            now = now_ms()
+            conn.execute(
+                insert(AS).values(
+                    label_project_id=lp_id,
+                    task_id=row.id,
+                    annotator=annotator,
+                    state=ASSIGNED,
+                    reason="",
+                    assigned_at=now,
+                    updated_at=now,
+                )
+            )
+            return True, _task(conn.execute(select(TK).where(TK.c.id == row.id)).one())
+
+    def submit(
+        self,
+        project_id: int,
+        name: str,
+        task_id: int,
+        annotator: str,
+        result: Any,
+        *,
+        lead_ms: int | None = None,
+    ) -> Annotation:
+        """Store ``annotator``'s answer to ``task_id``; a second answer is a conflict."""
+        _check_annotator(annotator)
+        text = _dumps(result, "an annotation result")
+        now = now_ms()
+        try:
+            with self._db.write() as conn:
+                lp_id, _ = self._lp_id(conn, project_id, name)
+                self._task_in(conn, lp_id, name, task_id)
+                ann_id = conn.execute(
+                    insert(AN)
+                    .values(
+                        label_project_id=lp_id,
+                        task_id=task_id,
+                        annotator=annotator,
+                        result_json=text,
+                        lead_ms=lead_ms,
+                        created_at=now,
+                    )
+                    .returning(AN.c.id)
+                ).scalar_one()
+                state = conn.execute(
+                    select(AS.c.state).where(AS.c.task_id == task_id, AS.c.annotator == annotator)
+                ).scalar()
+                if state is None:
+                    conn.execute(
+                        insert(AS).values(
+                            label_project_id=lp_id,
+                            task_id=task_id,
+                            annotator=annotator,
+                            state=SUBMITTED,
+                            reason="",
+                            assigned_at=now,
+                            updated_at=now,
+                        )
+                    )
+                else:
+                    conn.execute(
+                        update(AS)
+                        .where(AS.c.task_id == task_id, AS.c.annotator == annotator)
+                        .values(state=SUBMITTED, updated_at=now)
+                    )
+                if state in (None, SKIPPED):
+                    conn.execute(update(TK).where(TK.c.id == task_id).values(taken=TK.c.taken + 1))
+                row = conn.execute(select(AN).where(AN.c.id == ann_id)).one()
+        except IntegrityError as exc:
+            raise ConflictError(
+                f"{annotator!r} has already answered task {task_id}; each annotator answers "
+                "a task once"
+            ) from exc
+        return _annotation(row)
+
+    def skip(self, project_id: int, name: str, task_id: int, annotator: str, reason: str) -> None:
+        """Give the task back with a reason; it is not offered to ``annotator`` again."""
+        _check_annotator(annotator)
+        if not reason.strip():
+            raise InvalidArgumentError("say why the task is skipped (a non-empty reason)")
+        now = now_ms()
+        with self._db.write() as conn:
+            lp_id, _ = self._lp_id(conn, project_id, name)
+            self._task_in(conn, lp_id, name, task_id)
+            state = conn.execute(
+                select(AS.c.state).where(AS.c.task_id == task_id, AS.c.annotator == annotator)
+            ).scalar()
+            if state == SUBMITTED:
+                raise ConflictError(f"{annotator!r} has already answered task {task_id}")
+            if state == SKIPPED:
+                return
+            if state is None:
+                conn.execute(
+                    insert(AS).values(
+                        label_project_id=lp_id,
+                        task_id=task_id,
+                        annotator=annotator,
+                        state=SKIPPED,
+                        reason=reason[:2000],
+                        assigned_at=now,
+                        updated_at=now,
+                    )
+                )
+                return
+            conn.execute(
+                update(AS)
+                .where(AS.c.task_id == task_id, AS.c.annotator == annotator)
+                .values(state=SKIPPED, reason=reason[:2000], updated_at=now)
+            )
+            conn.execute(update(TK).where(TK.c.id == task_id).values(taken=TK.c.taken - 1))
+
+    @staticmethod
+    def _task_in(conn: Any, lp_id: int, name: str, task_id: int) -> None:
+        found = conn.execute(
+            select(TK.c.id).where(TK.c.id == task_id, TK.c.label_project_id == lp_id)
+        ).first()
+        if found is None:
+            raise NotFoundError(f"task {task_id} does not exist in labeling project {name!r}")
+
+    # -- answers ---------------------------------------------------------------------------
+    def annotations(
+        self,
+        project_id: int,
+        name: str,
+        *,
+        task_id: int | None = None,
+        annotator: str | None = None,
+        after: int = 0,
+        limit: int = 1000,
+    ) -> builtins.list[Annotation]:
+        """Annotations by id (keyset paging from ``after``), optionally of one task or one
+        annotator; ``limit`` is at most 10,000. Driver-level SQL, as exports page through it."""
+        sql = (
+            "SELECT id, task_id, annotator, result_json, lead_ms, created_at "
+            "FROM labeling_annotations WHERE label_project_id = ? AND id > ?"
+        )
+        with self._db.cursor(write=False) as cur:
+            params: builtins.list[Any] = [self._lp_id_cur(cur, project_id, name), after]
+            if task_id is not None:
+                sql += " AND task_id = ?"
+                params.append(task_id)
+            if annotator is not None:
+                sql += " AND annotator = ?"
+                params.append(annotator)
+            params.append(min(max(limit, 1), MAX_PAGE))
+            cur.execute(self._db.sql(sql + " ORDER BY id LIMIT ?"), params)
+            rows = cur.fetchall()
+        loads = json.loads
+        return [Annotation(r[0], r[1], r[2], loads(r[3]), r[4], r[5]) for r in rows]
+
+    def has_answered(self, project_id: int, name: str, task_id: int, annotator: str) -> bool:
+        with self._db.read() as conn:
+            lp_id, _ = self._lp_id(conn, project_id, name)
+            return (
+                conn.execute(
+                    select(AN.c.id).where(
+                        AN.c.label_project_id == lp_id,
+                        AN.c.task_id == task_id,
+                        AN.c.annotator == annotator,
+                    )
+                ).first()
+                is not None
+            )
+
+    def progress(self, project_id: int, name: str) -> LabelProgress:
+        with self._db.read() as conn:
+            lp_id, overlap = self._lp_id(conn, project_id, name)
+            tasks = conn.execute(
+                select(func.count()).select_from(TK).where(TK.c.label_project_id == lp_id)
+            ).scalar_one()
+            per_task = (
+                select(AN.c.task_id, func.count().label("n"))
+                .where(AN.c.label_project_id == lp_id)
+                .group_by(AN.c.task_id)
+                .subquery()
+            )
+            complete = conn.execute(
+                select(func.count()).select_from(per_task).where(per_task.c.n >= overlap)
+            ).scalar_one()
+            by: dict[str, int] = dict(
+                conn.execute(
+                    select(AN.c.annotator, func.count())
+                    .where(AN.c.label_project_id == lp_id)
+                    .group_by(AN.c.annotator)
+                    .order_by(AN.c.annotator)
+                ).all()
+            )
+            states: dict[str, int] = dict(
+                conn.execute(
+                    select(AS.c.state, func.count())
+                    .where(and_(AS.c.label_project_id == lp_id))
+                    .group_by(AS.c.state)
+                ).all()
+            )
+        return LabelProgress(
+            tasks=int(tasks),
+            annotations=int(sum(by.values())),
+            complete=int(complete),
+            skipped=int(states.get(SKIPPED, 0)),
+            in_progress=int(states.get(ASSIGNED, 0)),
+            by_annotator={str(k): int(v) for k, v in by.items()},
+        )
+
+
+__all__ = [
+    "Annotation",
+    "LabelProgress",
+    "LabelProject",
+    "LabelTask",
+    "LabelingRepository",
+    "NewTask",
+]

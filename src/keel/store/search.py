@@ -1,0 +1,435 @@
+"""Full-text search over what a team logged: runs, comments, reports, models and datasets.
+
+One row of ``search_docs`` per object holds the text it is found by; SQLite indexes it
+with FTS5 (bm25 ranking, ``snippet``), PostgreSQL with a generated ``tsvector`` and a GIN
+index (``ts_rank_cd``, ``ts_headline``). What a user types is always text: it is split
+into words and each word is quoted, so FTS operators, quotes and SQL in a query are
+searched for, never run. All words must match; when no object has them all, any word
+does (ranked by how many and how well).
+
+**Keeping the index current (no triggers).** :meth:`SearchRepository.refresh` takes in
+every object created or changed since the project's mark (runs started or ended, comments,
+models and versions, datasets, reports) and re-reads each whole; callers refresh before
+they search (``keel search`` and ``keel.reports.search`` do). What the mark cannot see —
+a tag or note added to a run after it ended, a deletion — is taken in by
+:meth:`SearchRepository.rebuild` (``keel search --reindex``). Every method runs its own
+transaction; the repository is thread-safe.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, text
+from sqlalchemy.exc import IntegrityError
+
+from keel.exceptions import InvalidArgumentError, NotFoundError
+from keel.store._db import Database, now_ms
+from keel.store._schema import (
+    DatasetRow,
+    ExperimentRow,
+    ParamRow,
+    RunRow,
+    TagRow,
+    table,
+)
+from keel.store._schema_comments import CommentRow
+from keel.store._schema_registry import (
+    ModelVersionRow,
+    RegisteredModelRow,
+    RegisteredModelTagRow,
+)
+from keel.store._schema_reports import ReportRow, SearchDocRow, SearchMarkRow
+from keel.store._upsert import upsert
+
+DOCS = table(SearchDocRow)
+MARKS = table(SearchMarkRow)
+RUNS, EXPS, PARAMS, TAGS = table(RunRow), table(ExperimentRow), table(ParamRow), table(TagRow)
+COMMENTS, DATASETS, REPORTS = table(CommentRow), table(DatasetRow), table(ReportRow)
+MODELS, VERSIONS = table(RegisteredModelRow), table(ModelVersionRow)
+MODEL_TAGS = table(RegisteredModelTagRow)
+
+KINDS = ("run", "comment", "report", "model", "dataset")
+MAX_QUERY = 500
+MAX_WORDS = 32
+#: Objects written this long before a refresh began are taken in again (clock skew and
+#: transactions that committed late); indexing the same object twice is harmless.
+SKEW_MS = 5_000
+_BATCH = 500
+_WORD = re.compile(r"\w+", re.UNICODE)
+#: System tags (hashes, hosts, heartbeats) are not searched; the branch name is.
+_QUIET_TAGS = ("keel.", "mlflow.")
+_LOUD_TAGS = ("keel.git.branch",)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One object found: what and where it is, why (the snippet, matches in ``**``)."""
+
+    kind: str
+    ref: str
+    project_id: int
+    title: str
+    snippet: str
+    score: float
+    author: str
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Doc:
+    kind: str
+    ref: str
+    title: str
+    body: str
+    author: str
+    updated_at: int
+
+
+def query_words(query: str) -> list[str]:
+    """The words of a query (letters and digits); everything else is a separator."""
+    if len(query) > MAX_QUERY:
+        raise InvalidArgumentError(
+            f"a search query holds at most {MAX_QUERY} characters, got {len(query)}"
+        )
+    return _WORD.findall(query)[:MAX_WORDS]
+
+
+def check_kinds(kinds: Iterable[str]) -> list[str]:
+    out = list(kinds)
+    for kind in out:
+        if kind not in KINDS:
+            raise InvalidArgumentError(f"search kind {kind!r} is not one of {', '.join(KINDS)}")
+    return out
+
+
+class SearchRepository:
+    """The search index of each project, and queries over it."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- queries ---------------------------------------------------------------------------
+    def search(
+        self,
+        project_id: int,
+        query: str,
+        *,
+        kinds: Sequence[str] = (),
+        author: str | None = None,
+        since: int | None = None,
+        limit: int = 20,
+    ) -> list[SearchHit]:
+        """The best ``limit`` objects of the project matching ``query`` (as plain text)."""
+        words = query_words(query)
+        kinds = check_kinds(kinds)
+        if not words:
+            return []
+        if not 1 <= limit <= 1000:
+            raise InvalidArgumentError(f"limit must be 1-1000, got {limit}")
+        run = self._sqlite if self._db.is_sqlite else self._postgres
+        for any_word in (False, True):
+            if any_word and len(words) == 1:
+                break
+            with self._db.read() as conn:
+                hits = run(conn, project_id, words, any_word, kinds, author, since, limit)
+            if hits:
+                return hits
+        return []
+
+    @staticmethod
+    def _filters(kinds: Sequence[str], author: str | None, since: int | None) -> str:
+        sql = ""
+        if kinds:
+            sql += " AND d.kind IN (" + ", ".join(f"'{k}'" for k in kinds) + ")"  # checked
+        if author:
+            sql += " AND d.author = :author"
+        if since is not None:
+            sql += " AND d.updated_at >= :since"
+        return sql
+
+    def _sqlite(
+        self,
+        conn: Connection,
+        project_id: int,
+        words: list[str],
+        any_word: bool,
+        kinds: Sequence[str],
+        author: str | None,
+        since: int | None,
+        limit: int,
+    ) -> list[SearchHit]:
+        quoted = ['"' + w.replace('"', '""') + '"' for w in words]
+        match = (" OR " if any_word else " ").join(quoted)
+        # rank first (title words weigh 8x body words), read snippets of the best rows only:
+        # a snippet in the ranking query would be computed for every match
+        sql = (
+            "SELECT d.id, d.kind, d.ref, d.project_id, d.title, d.author, d.updated_at, "
+            "bm25(search_fts, 8.0, 1.0) AS rank "
+            "FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid "
+            "WHERE search_fts MATCH :match AND d.project_id = :pid"
+            + self._filters(kinds, author, since)
+            + " ORDER BY rank LIMIT :limit"
+        )
+        params = {"match": match, "pid": project_id, "author": author, "since": since}
+        rows = conn.execute(text(sql), params | {"limit": limit}).all()
+        snippets: dict[int, str] = {}
+        if rows:
+            ids = ",".join(str(int(r.id)) for r in rows)
+            snippets = dict(
+                conn.execute(
+                    text(
+                        "SELECT rowid, snippet(search_fts, 1, '**', '**', '…', 16) FROM search_fts "
+                        f"WHERE search_fts MATCH :match AND rowid IN ({ids})"
+                    ),
+                    {"match": match},
+                ).all()
+            )
+        return [
+            SearchHit(r.kind, r.ref, r.project_id, r.title, snippets.get(r.id, ""),
+                      -float(r.rank), r.author, r.updated_at)
+            for r in rows
+        ]  # fmt: skip
+
+    def _postgres(
+        self,
+        conn: Connection,
+        project_id: int,
+        words: list[str],
+        any_word: bool,
+        kinds: Sequence[str],
+        author: str | None,
+        since: int | None,
+        limit: int,
+    ) -> list[SearchHit]:
+        if any_word:  # words hold letters and digits only: safe as tsquery lexemes
+            tsq = "to_tsquery('english', :q)"
+            q = " | ".join(words)
+        else:
+            tsq, q = "plainto_tsquery('english', :q)", " ".join(words)
+        sql = (
+            "WITH q AS (SELECT " + tsq + " AS q), best AS ("
+            "SELECT d.kind, d.ref, d.project_id, d.title, d.body, d.author, d.updated_at, "
+            "ts_rank_cd(d.tsv, q.q) AS rank FROM search_docs d, q "
+            "WHERE d.project_id = :pid AND d.tsv @@ q.q"
+            + self._filters(kinds, author, since)
+            + " ORDER BY rank DESC LIMIT :limit) "
+            "SELECT best.*, ts_headline('english', best.body, q.q, "
+            "'StartSel=**, StopSel=**, MaxWords=24, MinWords=8, MaxFragments=2, "
+            'FragmentDelimiter=" … "\') AS snip FROM best, q ORDER BY rank DESC'
+        )
+        params = {"q": q, "pid": project_id, "author": author, "since": since, "limit": limit}
+        rows = conn.execute(text(sql), params).all()
+        return [
+            SearchHit(r.kind, r.ref, r.project_id, r.title, r.snip, float(r.rank), r.author,
+                      r.updated_at)
+            for r in rows
+        ]  # fmt: skip
+
+    # -- keeping the index current -----------------------------------------------------------
+    def refresh(self, project_id: int) -> int:
+        """Index what was created or changed since the last refresh; how many objects."""
+        started = now_ms()
+        with self._db.read() as conn:
+            mark = conn.execute(
+                select(MARKS.c.mark).where(MARKS.c.project_id == project_id)
+            ).scalar()
+        since = -1 if mark is None else mark - SKEW_MS
+        total = self._index(project_id, since)
+        try:
+            with self._db.write() as conn:
+                conn.execute(delete(MARKS).where(MARKS.c.project_id == project_id))
+                conn.execute(insert(MARKS).values(project_id=project_id, mark=started))
+        except IntegrityError as exc:  # the mark's only foreign key is the project
+            raise NotFoundError(f"project id {project_id} does not exist") from exc
+        return total
+
+    def rebuild(self, project_id: int) -> int:
+        """Drop the project's index and index every object again; how many objects."""
+        with self._db.write() as conn:
+            if self._db.is_sqlite:
+                conn.execute(
+                    text(
+                        "DELETE FROM search_fts WHERE rowid IN "
+                        "(SELECT id FROM search_docs WHERE project_id = :pid)"
+                    ),
+                    {"pid": project_id},
+                )
+            conn.execute(delete(DOCS).where(DOCS.c.project_id == project_id))
+            conn.execute(delete(MARKS).where(MARKS.c.project_id == project_id))
+        return self.refresh(project_id)
+
+    def _index(self, project_id: int, since: int) -> int:
+        total = 0
+        for docs in (
+            self._run_docs(project_id, since),
+            self._comment_docs(project_id, since),
+            self._model_docs(project_id, since),
+            self._dataset_docs(project_id, since),
+            self._report_docs(project_id, since),
+        ):
+            batch: list[_Doc] = []
+            for doc in docs:
+                batch.append(doc)
+                if len(batch) >= _BATCH:
+                    total += self._put(project_id, batch)
+                    batch = []
+            total += self._put(project_id, batch)
+        return total
+
+    def _put(self, project_id: int, docs: list[_Doc]) -> int:
+        """Write the index rows of ``docs`` (replacing any of the same kind and ref)."""
+        if not docs:
+            return 0
+        rows = [
+            {"project_id": project_id, "kind": d.kind, "ref": d.ref[:255],
+             "title": _clean(d.title), "body": _clean(d.body), "author": d.author[:255],
+             "updated_at": d.updated_at}
+            for d in docs
+        ]  # fmt: skip
+        with self._db.write() as conn:
+            upsert(
+                conn,
+                DOCS,
+                rows,
+                keys=("project_id", "kind", "ref"),
+                update=("title", "body", "author", "updated_at"),
+            )
+            if self._db.is_sqlite:  # the FTS5 rows follow their document (rowid = id)
+                for kind in {d.kind for d in docs}:
+                    refs = [d.ref[:255] for d in docs if d.kind == kind]
+                    new = conn.execute(
+                        select(DOCS.c.id, DOCS.c.title, DOCS.c.body).where(
+                            DOCS.c.project_id == project_id,
+                            DOCS.c.kind == kind,
+                            DOCS.c.ref.in_(refs),
+                        )
+                    ).all()
+                    conn.execute(
+                        text("DELETE FROM search_fts WHERE rowid = :id"),
+                        [{"id": r.id} for r in new],
+                    )
+                    conn.execute(
+                        text("INSERT INTO search_fts (rowid, title, body) VALUES (:id, :t, :b)"),
+                        [{"id": r.id, "t": r.title, "b": r.body} for r in new],
+                    )
+        return len(docs)
+
+    # -- what each kind of object is found by ------------------------------------------------
+    def _run_docs(self, project_id: int, since: int) -> Iterable[_Doc]:
+        query = (
+            select(RUNS.c.id, RUNS.c.name, RUNS.c.user, RUNS.c.note, RUNS.c.start_time,
+                   RUNS.c.end_time, EXPS.c.name.label("experiment"))
+            .join(EXPS, EXPS.c.id == RUNS.c.experiment_id)
+            .where(EXPS.c.project_id == project_id, RUNS.c.lifecycle == "active")
+        )  # fmt: skip
+        if since >= 0:
+            query = query.where((RUNS.c.start_time > since) | (RUNS.c.end_time > since))
+        with self._db.read() as conn:
+            runs = conn.execute(query).all()
+        for start in range(0, len(runs), _BATCH):
+            chunk = runs[start : start + _BATCH]
+            ids = [r.id for r in chunk]
+            with self._db.read() as conn:
+                params = _pairs(conn, PARAMS, ids)
+                tags = _pairs(conn, TAGS, ids)
+            for r in chunk:
+                words = [f"experiment {r.experiment}"]
+                words += [f"{k} {v}" for k, v in params.get(r.id, [])]
+                words += [
+                    f"{k} {v}"
+                    for k, v in tags.get(r.id, [])
+                    if k in _LOUD_TAGS or not k.startswith(_QUIET_TAGS)
+                ]
+                words.append(r.note or "")
+                yield _Doc("run", r.id, r.name, "\n".join(words), r.user or "",
+                           max(r.start_time, r.end_time or 0))  # fmt: skip
+
+    def _comment_docs(self, project_id: int, since: int) -> Iterable[_Doc]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(COMMENTS).where(
+                    COMMENTS.c.project_id == project_id, COMMENTS.c.created_at > since
+                )
+            ).all()
+        for r in rows:
+            title = f"comment on {r.subject_kind.replace('_', ' ')} {r.subject_id[:12]}"
+            yield _Doc("comment", str(r.id), title, r.body, r.author, r.created_at)
+
+    def _model_docs(self, project_id: int, since: int) -> Iterable[_Doc]:
+        with self._db.read() as conn:
+            models = conn.execute(
+                select(MODELS).where(MODELS.c.project_id == project_id, MODELS.c.updated_at > since)
+            ).all()
+            tags = _pairs(conn, MODEL_TAGS, [m.id for m in models], key="model_id")
+            versions = conn.execute(
+                select(VERSIONS, MODELS.c.name)
+                .join(MODELS, MODELS.c.id == VERSIONS.c.model_id)
+                .where(MODELS.c.project_id == project_id, VERSIONS.c.created_at > since)
+            ).all()
+        for m in models:
+            body = "\n".join([m.description, *(f"{k} {v}" for k, v in tags.get(m.id, []))])
+            yield _Doc("model", m.name, m.name, body, "", m.updated_at)
+        for v in versions:
+            card = _flatten(json.loads(v.card_json or "{}"))
+            body = "\n".join([v.description, v.task, v.flavor, card])
+            yield _Doc("model", f"{v.name}/{v.version}", f"{v.name}/{v.version}", body,
+                       v.signer or "", v.created_at)  # fmt: skip
+
+    def _dataset_docs(self, project_id: int, since: int) -> Iterable[_Doc]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(DATASETS).where(
+                    DATASETS.c.project_id == project_id, DATASETS.c.created_at > since
+                )
+            ).all()
+        for r in rows:
+            yield _Doc("dataset", r.name, r.name, r.description, "", r.created_at)
+
+    def _report_docs(self, project_id: int, since: int) -> Iterable[_Doc]:
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(REPORTS).where(
+                    REPORTS.c.project_id == project_id, REPORTS.c.updated_at > since
+                )
+            ).all()
+        for r in rows:
+            yield _Doc("report", str(r.id), r.title, r.markdown, r.author, r.updated_at)
+
+
+def _pairs(
+    conn: Connection, tbl: Any, ids: Sequence[Any], *, key: str = "run_id"
+) -> dict[Any, list[tuple[str, str]]]:
+    out: dict[Any, list[tuple[str, str]]] = {}
+    if not ids:
+        return out
+    col = tbl.c[key]
+    for owner, k, v in conn.execute(select(col, tbl.c.key, tbl.c.value).where(col.in_(ids))):
+        out.setdefault(owner, []).append((k, v))
+    return out
+
+
+def _flatten(value: Any) -> str:
+    """A model card's text: every string and number in it, keys included."""
+    if isinstance(value, dict):
+        return " ".join(f"{k} {_flatten(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return " ".join(_flatten(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def _clean(value: str) -> str:
+    return value.replace("\x00", "")  # PostgreSQL text cannot hold NUL
+
+
+__all__ = [
+    "KINDS",
+    "SearchHit",
+    "SearchRepository",
+    "check_kinds",
+    "query_words",
+]

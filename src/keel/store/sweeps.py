@@ -1,0 +1,463 @@
+"""Hyper-parameter sweeps: a sweep (one Optuna study) and its trials.
+
+A sweep is one generation of a named search: the same spec run again resumes the newest
+generation; when the objective's code or its data changed, the caller starts the next
+generation and :meth:`SweepRepository.mark_stale` marks the older one and its trials
+stale. Trials carry Optuna's own vocabulary (states, internal param floats, distribution
+JSON) without importing Optuna: the store only keeps them.
+
+Two rules keep parallel workers honest: a trial's number is unique within its sweep (a
+racing insert retries with the next number), and :meth:`SweepRepository.claim_trial` moves
+a WAITING trial to RUNNING only if it is still WAITING, so one queued trial runs once.
+A finished trial (COMPLETE, PRUNED, FAIL) is never changed again, except to be marked
+stale. Every method runs its own transaction (thread-safe).
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Row, delete, desc, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from keel.exceptions import ConflictError, InvalidArgumentError, NotFoundError
+from keel.store._db import Database, now_ms
+from keel.store._schema import table
+from keel.store._schema_sweeps import SweepRow, SweepTrialRow
+from keel.store._validate import check_name
+
+SW = table(SweepRow)
+TR = table(SweepTrialRow)
+
+DIRECTIONS = ("minimize", "maximize")
+SWEEP_STATUSES = ("running", "finished", "failed", "stale")
+
+
+class TrialState(StrEnum):
+    """Optuna's trial states, by the same names."""
+
+    RUNNING = "RUNNING"
+    COMPLETE = "COMPLETE"
+    PRUNED = "PRUNED"
+    FAIL = "FAIL"
+    WAITING = "WAITING"
+
+    @property
+    def is_finished(self) -> bool:
+        return self in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    id: int
+    project_id: int
+    name: str
+    generation: int
+    directions: list[str]
+    spec: dict[str, Any]
+    fingerprint: str
+    run_id: str | None
+    status: str
+    reason: str
+    user_attrs: dict[str, Any]
+    system_attrs: dict[str, Any]
+    created_at: int
+    updated_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    id: int
+    sweep_id: int
+    number: int
+    state: TrialState
+    values: list[float] | None
+    params: dict[str, float]
+    distributions: dict[str, str]
+    intermediate: dict[int, float]
+    user_attrs: dict[str, Any]
+    system_attrs: dict[str, Any]
+    run_id: str | None
+    reason: str
+    stale: bool
+    started_at: int | None
+    finished_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrialPatch:
+    """What to change on a trial; the mappings are merged into what it holds."""
+
+    state: TrialState | None = None
+    values: list[float] | None = None
+    params: dict[str, float] = field(default_factory=dict)
+    distributions: dict[str, str] = field(default_factory=dict)
+    intermediate: dict[int, float] = field(default_factory=dict)
+    user_attrs: dict[str, Any] = field(default_factory=dict)
+    system_attrs: dict[str, Any] = field(default_factory=dict)
+    run_id: str | None = None
+    reason: str | None = None
+
+
+def _loads(text: str | None, default: Any) -> Any:
+    return default if not text else json.loads(text)
+
+
+def _dumps(value: Any, what: str) -> str:
+    try:
+        return json.dumps(value, sort_keys=True, default=str)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"{what} is not JSON: {exc}") from exc
+
+
+def _sweep(row: Row) -> Sweep:
+    d = dict(row._mapping)
+    return Sweep(
+        id=d["id"],
+        project_id=d["project_id"],
+        name=d["name"],
+        generation=d["generation"],
+        directions=_loads(d["directions_json"], []),
+        spec=_loads(d["spec_json"], {}),
+        fingerprint=d["fingerprint"],
+        run_id=d["run_id"],
+        status=d["status"],
+        reason=d["reason"],
+        user_attrs=_loads(d["user_attrs_json"], {}),
+        system_attrs=_loads(d["system_attrs_json"], {}),
+        created_at=d["created_at"],
+        updated_at=d["updated_at"],
+    )
+
+
+def _trial(row: Row) -> Trial:
+    d = dict(row._mapping)
+    return Trial(
+        id=d["id"],
+        sweep_id=d["sweep_id"],
+        number=d["number"],
+        state=TrialState(d["state"]),
+        values=_loads(d["values_json"], None),
+        params=_loads(d["params_json"], {}),
+        distributions=_loads(d["distributions_json"], {}),
+        intermediate={int(k): v for k, v in _loads(d["intermediate_json"], {}).items()},
+        user_attrs=_loads(d["user_attrs_json"], {}),
+        system_attrs=_loads(d["system_attrs_json"], {}),
+        run_id=d["run_id"],
+        reason=d["reason"],
+        stale=bool(d["stale"]),
+        started_at=d["started_at"],
+        finished_at=d["finished_at"],
+    )
+
+
+def _check_directions(directions: Sequence[str]) -> list[str]:
+    out = [str(d).lower() for d in directions]
+    if not out or any(d not in DIRECTIONS for d in out):
+        raise InvalidArgumentError(
+            f"sweep directions {list(directions)!r} must be one or more of minimize, maximize"
+        )
+    return out
+
+
+def _missing_sweep(what: str) -> NotFoundError:
+    return NotFoundError(f"sweep {what} does not exist; list them with `keel sweep list`")
+
+
+class SweepRepository:
+    """Create sweeps, add and claim trials, record what trials found."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # -- sweeps ----------------------------------------------------------------------------
+    def create(
+        self,
+        project_id: int,
+        name: str,
+        *,
+        directions: Sequence[str],
+        spec: Mapping[str, Any] | None = None,
+        fingerprint: str = "",
+        run_id: str | None = None,
+    ) -> Sweep:
+        """The next generation of sweep ``name`` (1 for a new name)."""
+        check_name("sweep", name)
+        dirs = _check_directions(directions)
+        spec_json = _dumps(dict(spec or {}), "a sweep spec")
+        for _attempt in range(5):
+            now = now_ms()
+            try:
+                with self._db.write() as conn:
+                    top = conn.execute(
+                        select(func.max(SW.c.generation)).where(
+                            SW.c.project_id == project_id, SW.c.name == name
+                        )
+                    ).scalar()
+                    sweep_id = conn.execute(
+                        insert(SW)
+                        .values(
+                            project_id=project_id,
+                            name=name,
+                            generation=(top or 0) + 1,
+                            directions_json=json.dumps(dirs),
+                            spec_json=spec_json,
+                            fingerprint=fingerprint[:128],
+                            run_id=run_id,
+                            status="running",
+                            reason="",
+                            user_attrs_json="{}",
+                            system_attrs_json="{}",
+                            created_at=now,
+                            updated_at=now,
+                        )
+                        .returning(SW.c.id)
+                    ).scalar_one()
+                    return _sweep(conn.execute(select(SW).where(SW.c.id == sweep_id)).one())
+            except IntegrityError:
+                continue  # another process started the same generation: take the next
+        raise ConflictError(f"could not start a new generation of sweep {name!r}; try again")
+
+    def get(self, project_id: int, name: str, *, generation: int | None = None) -> Sweep:
+        """Sweep ``name`` (its newest generation unless ``generation`` is given)."""
+        query = select(SW).where(SW.c.project_id == project_id, SW.c.name == name)
+        if generation is not None:
+            query = query.where(SW.c.generation == generation)
+        with self._db.read() as conn:
+            row = conn.execute(query.order_by(desc(SW.c.generation)).limit(1)).first()
+        if row is None:
+            at = "" if generation is None else f" generation {generation}"
+            raise _missing_sweep(f"{name!r}{at}")
+        return _sweep(row)
+
+    def find(self, project_id: int, name: str) -> Sweep | None:
+        """The newest generation of ``name``, or None."""
+        try:
+            return self.get(project_id, name)
+        except NotFoundError:
+            return None
+
+    def get_by_id(self, project_id: int, sweep_id: int) -> Sweep:
+        with self._db.read() as conn:
+            row = conn.execute(
+                select(SW).where(SW.c.project_id == project_id, SW.c.id == sweep_id)
+            ).first()
+        if row is None:
+            raise _missing_sweep(f"id {sweep_id}")
+        return _sweep(row)
+
+    def list(self, project_id: int, *, name: str | None = None) -> builtins.list[Sweep]:
+        """Sweeps newest first (every generation of ``name`` when given)."""
+        query = select(SW).where(SW.c.project_id == project_id)
+        if name is not None:
+            query = query.where(SW.c.name == name)
+        with self._db.read() as conn:
+            rows = conn.execute(query.order_by(desc(SW.c.created_at), desc(SW.c.id)))
+            return [_sweep(r) for r in rows]
+
+    def update(
+        self,
+        project_id: int,
+        sweep_id: int,
+        *,
+        status: str | None = None,
+        reason: str | None = None,
+        run_id: str | None = None,
+        user_attrs: Mapping[str, Any] | None = None,
+        system_attrs: Mapping[str, Any] | None = None,
+    ) -> Sweep:
+        """Change a sweep; ``user_attrs`` and ``system_attrs`` are merged into its own."""
+        if status is not None and status not in SWEEP_STATUSES:
+            raise InvalidArgumentError(
+                f"sweep status {status!r} is not one of {', '.join(SWEEP_STATUSES)}"
+            )
+        with self._db.write() as conn:
+            row = conn.execute(
+                select(SW).where(SW.c.project_id == project_id, SW.c.id == sweep_id)
+            ).first()
+            if row is None:
+                raise _missing_sweep(f"id {sweep_id}")
+            values: dict[str, Any] = {"updated_at": now_ms()}
+            if status is not None:
+                values["status"] = status
+            if reason is not None:
+                values["reason"] = reason
+            if run_id is not None:
+                values["run_id"] = run_id
+            if user_attrs:
+                merged = {**_loads(row.user_attrs_json, {}), **user_attrs}
+                values["user_attrs_json"] = _dumps(merged, "sweep attributes")
+            if system_attrs:
+                merged = {**_loads(row.system_attrs_json, {}), **system_attrs}
+                values["system_attrs_json"] = _dumps(merged, "sweep attributes")
+            conn.execute(update(SW).where(SW.c.id == sweep_id).values(**values))
+            return _sweep(conn.execute(select(SW).where(SW.c.id == sweep_id)).one())
+
+    def mark_stale(self, project_id: int, sweep_id: int, *, reason: str) -> Sweep:
+        """Mark a sweep and all its trials stale (its code or data changed)."""
+        sweep = self.update(project_id, sweep_id, status="stale", reason=reason)
+        with self._db.write() as conn:
+            conn.execute(update(TR).where(TR.c.sweep_id == sweep_id).values(stale=True))
+        return sweep
+
+    def delete(self, project_id: int, sweep_id: int) -> None:
+        with self._db.write() as conn:
+            gone = conn.execute(
+                delete(SW).where(SW.c.project_id == project_id, SW.c.id == sweep_id)
+            ).rowcount
+        if not gone:
+            raise _missing_sweep(f"id {sweep_id}")
+
+    # -- trials ----------------------------------------------------------------------------
+    def add_trial(self, project_id: int, sweep_id: int, patch: TrialPatch | None = None) -> Trial:
+        """A new trial with the next number (RUNNING unless ``patch.state`` says otherwise)."""
+        patch = patch or TrialPatch()
+        state = TrialState(patch.state or TrialState.RUNNING)
+        now = now_ms()
+        row = {
+            "sweep_id": sweep_id,
+            "state": state.value,
+            "values_json": json.dumps(patch.values),
+            "params_json": _dumps(patch.params, "trial params"),
+            "distributions_json": _dumps(patch.distributions, "trial distributions"),
+            "intermediate_json": _dumps(
+                {str(k): v for k, v in patch.intermediate.items()}, "intermediate values"
+            ),
+            "user_attrs_json": _dumps(patch.user_attrs, "trial attributes"),
+            "system_attrs_json": _dumps(patch.system_attrs, "trial attributes"),
+            "run_id": patch.run_id,
+            "reason": patch.reason or "",
+            "stale": False,
+            "started_at": None if state is TrialState.WAITING else now,
+            "finished_at": now if state.is_finished else None,
+        }
+        for _attempt in range(20):
+            try:
+                with self._db.write() as conn:
+                    self._require_sweep(conn, project_id, sweep_id)
+                    top = conn.execute(
+                        select(func.max(TR.c.number)).where(TR.c.sweep_id == sweep_id)
+                    ).scalar()
+                    number = -1 if top is None else int(top)
+                    trial_id = conn.execute(
+                        insert(TR).values(**row, number=number + 1).returning(TR.c.id)
+                    ).scalar_one()
+                    return _trial(conn.execute(select(TR).where(TR.c.id == trial_id)).one())
+            except IntegrityError:
+                continue  # a racing worker took this number: take the next one
+        raise ConflictError(f"could not add a trial to sweep id {sweep_id}; try again")
+
+    def claim_trial(self, project_id: int, trial_id: int) -> bool:
+        """Move a WAITING trial to RUNNING; False when another worker claimed it first."""
+        with self._db.write() as conn:
+            self._require_trial(conn, project_id, trial_id)
+            won = conn.execute(
+                update(TR)
+                .where(TR.c.id == trial_id, TR.c.state == TrialState.WAITING.value)
+                .values(state=TrialState.RUNNING.value, started_at=now_ms())
+            ).rowcount
+        return bool(won)
+
+    def update_trial(self, project_id: int, trial_id: int, patch: TrialPatch) -> Trial:
+        """Merge ``patch`` into a trial that has not finished (ConflictError once it has)."""
+        with self._db.write() as conn:
+            row = self._require_trial(conn, project_id, trial_id)
+            current = TrialState(row.state)
+            if current.is_finished:
+                raise ConflictError(
+                    f"trial {row.number} of sweep id {row.sweep_id} already ended "
+                    f"{current.value}; it cannot change"
+                )
+            values: dict[str, Any] = {}
+            if patch.state is not None:
+                state = TrialState(patch.state)
+                values["state"] = state.value
+                if state is TrialState.RUNNING and row.started_at is None:
+                    values["started_at"] = now_ms()
+                if state.is_finished:
+                    values["finished_at"] = now_ms()
+            if patch.values is not None:
+                values["values_json"] = json.dumps([float(v) for v in patch.values])
+            for key, col in (
+                ("params", "params_json"),
+                ("distributions", "distributions_json"),
+                ("user_attrs", "user_attrs_json"),
+                ("system_attrs", "system_attrs_json"),
+            ):
+                new = getattr(patch, key)
+                if new:
+                    merged = {**_loads(getattr(row, col), {}), **new}
+                    values[col] = _dumps(merged, f"trial {key}")
+            if patch.intermediate:
+                merged = {
+                    **_loads(row.intermediate_json, {}),
+                    **{str(k): float(v) for k, v in patch.intermediate.items()},
+                }
+                values["intermediate_json"] = _dumps(merged, "intermediate values")
+            if patch.run_id is not None:
+                values["run_id"] = patch.run_id
+            if patch.reason is not None:
+                values["reason"] = patch.reason
+            if values:
+                conn.execute(update(TR).where(TR.c.id == trial_id).values(**values))
+            return _trial(conn.execute(select(TR).where(TR.c.id == trial_id)).one())
+
+    def get_trial(self, project_id: int, trial_id: int) -> Trial:
+        with self._db.read() as conn:
+            return _trial(self._require_trial(conn, project_id, trial_id))
+
+    def trials(
+        self,
+        project_id: int,
+        sweep_id: int,
+        *,
+        states: Sequence[TrialState] | None = None,
+        after_id: int = -1,
+        ids: Sequence[int] = (),
+    ) -> builtins.list[Trial]:
+        """A sweep's trials by number: those with ``id > after_id`` plus those in ``ids``
+        (a cache reads only what it has not seen finish), in ``states`` when given."""
+        query = select(TR).where(TR.c.sweep_id == sweep_id)
+        if after_id >= 0 or ids:
+            newer = TR.c.id > after_id
+            query = query.where(newer | TR.c.id.in_(list(ids)) if ids else newer)
+        if states is not None:
+            query = query.where(TR.c.state.in_([TrialState(s).value for s in states]))
+        with self._db.read() as conn:
+            self._require_sweep(conn, project_id, sweep_id)
+            rows = conn.execute(query.order_by(TR.c.number)).all()
+        return [_trial(r) for r in rows]
+
+    @staticmethod
+    def _require_sweep(conn: Any, project_id: int, sweep_id: int) -> None:
+        found = conn.execute(
+            select(SW.c.id).where(SW.c.project_id == project_id, SW.c.id == sweep_id)
+        ).first()
+        if found is None:
+            raise _missing_sweep(f"id {sweep_id}")
+
+    @staticmethod
+    def _require_trial(conn: Any, project_id: int, trial_id: int) -> Row:
+        row = conn.execute(
+            select(TR)
+            .join(SW, SW.c.id == TR.c.sweep_id)
+            .where(TR.c.id == trial_id, SW.c.project_id == project_id)
+        ).first()
+        if row is None:
+            raise NotFoundError(f"trial id {trial_id} does not exist in this project")
+        return row
+
+
+__all__ = [
+    "DIRECTIONS",
+    "Sweep",
+    "SweepRepository",
+    "Trial",
+    "TrialPatch",
+    "TrialState",
+]

@@ -1,0 +1,220 @@
+"""The sweep use cases behind ``keel sweep``: run a target, list, describe, promote.
+
+Each is one call for the command line (and the server's UI): the CLI parses, calls one of
+these and renders what it returns.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from keel.exceptions import InvalidArgumentError, NotFoundError
+from keel.store import Store
+from keel.store.protocols import Sweeps
+from keel.store.sweeps import Sweep, Trial, TrialState
+from keel.tracking import TrackingClient, get_client
+from keel.tuning._sweep import SweepResult, best_trial, sweep
+
+
+@dataclass(frozen=True)
+class SweepSummary:
+    """One line of ``keel sweep list``."""
+
+    sweep: Sweep
+    counts: dict[str, int]
+    best_value: float | None
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What ``keel sweep show`` prints: progress, the best trials, what mattered."""
+
+    sweep: Sweep
+    trials: list[Trial]
+    counts: dict[str, int]
+    best: list[Trial]
+    best_params: list[dict[str, Any]]
+    importances: dict[str, float]
+    importance_note: str
+    convergence: list[float] = field(default_factory=list)
+    budget: int | None = None
+
+
+def load_objective(target: str) -> Callable[..., Any]:
+    """The function ``target`` names: ``path/to/file.py:function`` or ``package.module:fn``."""
+    import importlib
+
+    from keel.pipelines._loader import _load_file
+
+    module_part, sep, attr = target.rpartition(":")
+    if not sep or not module_part or not attr:
+        raise InvalidArgumentError(
+            f"objective {target!r} must look like path/to/train.py:objective or "
+            "package.module:objective"
+        )
+    if module_part.endswith(".py") or "/" in module_part:
+        if not Path(module_part).expanduser().is_file():
+            raise NotFoundError(f"objective file {module_part!r} does not exist")
+        module = _load_file(Path(module_part))
+    else:
+        try:
+            module = importlib.import_module(module_part)
+        except ImportError as exc:
+            raise NotFoundError(f"cannot import module {module_part!r}: {exc}") from exc
+    fn = getattr(module, attr, None)
+    if fn is None:
+        raise NotFoundError(f"{module_part} has no attribute {attr!r}")
+    if not callable(fn):
+        raise InvalidArgumentError(f"{target} is a {type(fn).__name__}, not a function")
+    return fn
+
+
+def run_sweep(target: str, space: str | None, **options: Any) -> SweepResult:
+    """``keel sweep run``: load the objective named by ``target`` and sweep it."""
+    return sweep(load_objective(target), space, **options)
+
+
+def _counts(trials: list[Trial]) -> dict[str, int]:
+    return {s.value: sum(1 for t in trials if t.state is s) for s in TrialState}
+
+
+def _where(
+    client: TrackingClient | None, store: Store | None, project_id: int | None
+) -> tuple[Sweeps, int]:
+    """The sweeps repository and project: a store and project id given (the server), else
+    the client's (default: the SDK's)."""
+    if store is not None and project_id is not None:
+        return store.sweeps, project_id
+    client = client or get_client()
+    return client.store.sweeps, client.project.id
+
+
+def list_sweeps(
+    client: TrackingClient | None = None,
+    *,
+    store: Store | None = None,
+    project_id: int | None = None,
+) -> list[SweepSummary]:
+    """The newest generation of every sweep of the project, newest first."""
+    repo, pid = _where(client, store, project_id)
+    seen: set[str] = set()
+    out = []
+    for s in repo.list(pid):
+        if s.name in seen:
+            continue
+        seen.add(s.name)
+        trials = repo.trials(pid, s.id)
+        best = best_trial(s, trials)
+        out.append(SweepSummary(s, _counts(trials), None if best is None else best.values[0]))  # type: ignore[index]
+    return out
+
+
+def describe_sweep(
+    name: str,
+    *,
+    generation: int | None = None,
+    top: int = 5,
+    client: TrackingClient | None = None,
+    store: Store | None = None,
+    project_id: int | None = None,
+) -> SweepReport:
+    """A sweep's progress, its ``top`` best trials, parameter importances (fANOVA) and the
+    best value so far after each finished trial (convergence)."""
+    from keel.tuning._sweep_storage import frozen
+
+    repo, pid = _where(client, store, project_id)
+    s = repo.get(pid, name, generation=generation)
+    trials = repo.trials(pid, s.id)
+    sign = -1.0 if s.directions[0] == "maximize" else 1.0
+    done = [t for t in trials if t.state is TrialState.COMPLETE and t.values]
+    ranked = sorted(done, key=lambda t: (sign * (t.values or [0.0])[0], t.number))[:top]
+    importances, note = _importances(s, trials)
+    convergence: list[float] = []
+    best = math.inf
+    for t in sorted(done, key=lambda t: t.number):
+        best = min(best, sign * (t.values or [0.0])[0])
+        convergence.append(sign * best)
+    budget = s.spec.get("trials")
+    return SweepReport(
+        sweep=s,
+        trials=trials,
+        counts=_counts(trials),
+        best=ranked,
+        best_params=[frozen(t).params for t in ranked],
+        importances=importances,
+        importance_note=note,
+        convergence=convergence,
+        budget=budget if isinstance(budget, int) else None,
+    )
+
+
+def _importances(s: Sweep, trials: list[Trial]) -> tuple[dict[str, float], str]:
+    """fANOVA importances over the completed trials, on an in-memory copy of the study."""
+    import optuna
+    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+    from optuna.study import StudyDirection
+
+    from keel.tuning._sweep_storage import frozen
+
+    done = [frozen(t) for t in trials if t.state is TrialState.COMPLETE and t.values]
+    if len(done) < 2:
+        return {}, "importances need at least 2 completed trials"
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    copy = optuna.create_study(directions=[StudyDirection[d.upper()] for d in s.directions])
+    copy.add_trials(done)
+    try:
+        found = get_param_importances(
+            copy, evaluator=FanovaImportanceEvaluator(seed=0), target=lambda t: t.values[0]
+        )
+    except (RuntimeError, ValueError) as exc:
+        return {}, f"importances unavailable: {exc}"
+    return {k: float(v) for k, v in found.items()}, ""
+
+
+def promote_sweep(
+    name: str,
+    model_name: str,
+    *,
+    artifact: str = "model",
+    client: TrackingClient | None = None,
+) -> tuple[Trial, Any]:
+    """Register the model the best trial of sweep ``name`` logged at ``artifact`` as the
+    next version of ``model_name``; returns the trial and the model version."""
+    from keel.models import register_model
+
+    client = client or get_client()
+    repo, pid = client.store.sweeps, client.project.id
+    s = repo.get(pid, name)
+    best = best_trial(s, repo.trials(pid, s.id))
+    if best is None or not best.run_id:
+        raise NotFoundError(f"sweep {name!r} has no completed trial to promote yet")
+    names = {a.path.split("/", 1)[0] for a in client.store.artifacts.list(best.run_id)}
+    if artifact not in names:
+        raise NotFoundError(
+            f"the best trial ({best.number}, run {best.run_id}) logged no model at "
+            f"{artifact!r}; log one with keel.log_model(model, {artifact!r}, ...) in the "
+            "objective, or pass --artifact"
+        )
+    version = register_model(
+        f"runs:/{best.run_id}/{artifact}",
+        model_name,
+        store=client.store,
+        project=client.project.name,
+        tags={"keel.sweep": name, "keel.sweep.trial": str(best.number)},
+    )
+    return best, version
+
+
+__all__ = [
+    "SweepReport",
+    "SweepSummary",
+    "describe_sweep",
+    "list_sweeps",
+    "load_objective",
+    "promote_sweep",
+    "run_sweep",
+]

@@ -1,0 +1,162 @@
+"""The labeling use cases end to end on the embedded store and through ``keel label``: a real
+Label Studio export round-trips, bad answers and bad files store nothing, production
+samples keep their request ids and flow back as feedback, labels export as a dataset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from keel import labeling
+from keel.exceptions import InvalidArgumentError, NotFoundError
+from keel.store import Store
+from keel.store.predlog import write_predictions
+
+DATA = Path(__file__).with_name("data")
+SENTIMENT = {"kind": "classification", "labels": ["negative", "positive"], "field": "text"}
+
+
+def test_label_studio_export_round_trips(sqlite_store: Store, tmp_path: Path) -> None:
+    store = sqlite_store
+    pid = store.projects.get_or_create("default").id
+    labeling.create_project(store, pid, "ls", SENTIMENT, overlap=2)
+    got = labeling.import_tasks(store, pid, "ls", DATA / "labelstudio_export.json")
+    assert (got.tasks, got.annotations, got.cancelled) == (2, 3, 1)
+    answers = store.labeling.annotations(pid, "ls")
+    assert [(a.annotator, a.result, a.lead_ms) for a in answers] == [
+        ("ls-user-3", {"label": "negative"}, 6520),
+        ("lee@example.com", {"label": "negative"}, 3100),
+        ("ls-user-3", {"label": "positive"}, 2000),
+    ]
+    exported = labeling.export_labelstudio(store, pid, "ls")
+    original = json.loads((DATA / "labelstudio_export.json").read_text())
+    assert [t["data"] for t in exported] == [t["data"] for t in original]
+    first = exported[0]["annotations"][0]
+    assert first["result"][0]["type"] == "choices"
+    assert first["result"][0]["value"] == {"choices": ["negative"]}
+    assert {"id", "completed_by", "created_at", "lead_time", "was_cancelled"} <= set(first)
+    # and back: keel's own export imports into a fresh project with the same answers
+    path = tmp_path / "again.json"
+    path.write_text(json.dumps(exported))
+    labeling.create_project(store, pid, "again", SENTIMENT, overlap=2)
+    labeling.import_tasks(store, pid, "again", path)
+    again = store.labeling.annotations(pid, "again")
+    assert [(a.annotator, a.result) for a in again] == [(a.annotator, a.result) for a in answers]
+    xml = labeling.config_xml(labeling.parse_config(SENTIMENT))
+    assert '<Choices name="label" toName="text" choice="single">' in xml
+
+
+def test_bad_input_stores_nothing(sqlite_store: Store, tmp_path: Path) -> None:
+    store = sqlite_store
+    pid = store.projects.get_or_create("default").id
+    labeling.create_project(store, pid, "ner", {"kind": "spans", "labels": ["PER"]})
+    [task_id] = store.labeling.add_tasks(pid, "ner", [labeling_task("Ada met Charles")])
+    with pytest.raises(InvalidArgumentError, match="outside the text"):
+        labeling.submit(
+            store, pid, "ner", task_id, "ann", {"spans": [{"start": 4, "end": 99, "label": "PER"}]}
+        )
+    with pytest.raises(InvalidArgumentError, match="unknown label 'ORG'"):
+        labeling.submit(
+            store, pid, "ner", task_id, "ann", {"spans": [{"start": 0, "end": 3, "label": "ORG"}]}
+        )
+    assert store.labeling.annotations(pid, "ner") == []
+    bad = [{"data": {"text": "x"}, "annotations": [{"result": [
+        {"type": "labels", "value": {"start": 0, "end": 5, "labels": ["PER"]}}]}]}]  # fmt: skip
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    with pytest.raises(InvalidArgumentError, match="task 0 annotation 0: span 0"):
+        labeling.import_tasks(store, pid, "ner", path)
+    assert store.labeling.progress(pid, "ner").tasks == 1  # the bad file added nothing
+    with pytest.raises(NotFoundError, match=r"task source .*gone.json' does not exist"):
+        labeling.import_tasks(store, pid, "ner", tmp_path / "gone.json")
+
+
+def labeling_task(text: str):  # type: ignore[no-untyped-def]
+    from keel.store.labeling import NewTask
+
+    return NewTask({"text": text})
+
+
+def test_production_samples_flow_back_as_feedback(sqlite_store: Store) -> None:
+    store = sqlite_store
+    pid = store.projects.get_or_create("default").id
+    ids = [f"req-{i}" for i in range(10)]
+    write_predictions(
+        store.settings,
+        "churn",
+        {"tenure": list(range(10))},
+        {"prediction": ["stay"] * 10, "probability": [0.5 + i / 20 for i in range(10)]},
+        request_ids=ids,
+    )
+    labeling.create_project(
+        store, pid, "churn", {"kind": "classification", "labels": ["stay", "leave"]}, overlap=2
+    )
+    with pytest.raises(NotFoundError, match="'nope' has no logged predictions"):
+        labeling.sample(store, pid, "churn", "nope", n=3)
+    low = labeling.sample(store, pid, "churn", "churn", strategy="lowest-confidence", n=3)
+    tasks = [store.labeling.get_task(pid, "churn", t) for t in low]
+    assert [t.request_id for t in tasks] == ["req-0", "req-1", "req-2"]  # least sure first
+    assert tasks[0].data["tenure"] == 0 and tasks[0].data["model_output"]["prediction"] == "stay"
+    more = labeling.sample(store, pid, "churn", "churn", strategy="random", n=20, seed=1)
+    assert len(more) == 7  # only the ones not sampled yet
+    for who, label in (("ann", "leave"), ("bob", "leave")):
+        labeling.submit(store, pid, "churn", low[0], who, {"label": label})
+    labeling.submit(store, pid, "churn", low[1], "ann", {"label": "stay"})
+    records = labeling.feedback_labels(store, pid, "churn")
+    assert records == [
+        {"request_id": "req-0", "row": 0, "label": "leave"},
+        {"request_id": "req-1", "row": 0, "label": "stay"},
+    ]
+    from keel.monitoring import record_feedback
+
+    result = record_feedback(store.settings, "churn", records, source="label:churn")
+    assert (result.stored, result.unknown) == (2, 0)
+
+
+def test_keel_label_cli(run_keel) -> None:  # type: ignore[no-untyped-def]
+    run_keel("label", "create", "reviews", "--labels", "negative,positive", "--overlap", "2")
+    out = json.loads(
+        run_keel(
+            "label", "import", "reviews", str(DATA / "labelstudio_export.json"), "--json"
+        ).stdout
+    )
+    assert (out["tasks"], out["annotations"]) == (2, 3)
+    status = json.loads(run_keel("label", "status", "reviews", "--json").stdout)
+    assert status["progress"]["annotations"] == 3 and status["progress"]["complete"] == 1
+    assert status["agreement"]["pairs"][0]["percent"] == 1.0
+    missing = run_keel("label", "status", "nope", check=False)
+    assert missing.returncode == 3 and "'nope' does not exist" in missing.stderr
+    version = json.loads(
+        run_keel(
+            "label", "export", "reviews", "--format", "dataset", "--dataset", "rv", "--json"
+        ).stdout
+    )
+    assert version["num_rows"] == 2
+    rows = json.loads(run_keel("label", "export", "reviews", "--format", "labels").stdout)
+    assert [(r["label"], r["annotators"]) for r in rows] == [
+        ("negative", "lee@example.com,ls-user-3"),
+        ("positive", "ls-user-3"),
+    ]
+
+
+def test_low_agreement_raises_and_clears_an_alert(sqlite_store: Store) -> None:
+    from keel.store.labeling import NewTask
+
+    store = sqlite_store
+    pid = store.projects.get_or_create("default").id
+    labeling.create_project(
+        store, pid, "pets", {"kind": "classification", "labels": ["a", "b"]}, overlap=2
+    )
+    ids = store.labeling.add_tasks(pid, "pets", [NewTask({"text": str(i)}) for i in range(12)])
+    for i, task_id in enumerate(ids[:10]):
+        labeling.submit(store, pid, "pets", task_id, "ann", {"label": "a" if i % 2 else "b"})
+        labeling.submit(store, pid, "pets", task_id, "bob", {"label": "a" if i % 3 else "b"})
+    low = labeling.check_agreement(store, pid, "pets", floor=0.6, min_tasks=10)
+    assert (low.ok, low.event) == (False, "opened") and low.alpha is not None and low.alpha < 0.6
+    alert = store.alerts.get(pid, low.alert_id)  # type: ignore[arg-type]
+    assert alert.kind == "labeling" and alert.evidence["tasks"] == 10
+    assert labeling.check_agreement(store, pid, "pets", floor=0.6).event == "repeated"
+    assert labeling.check_agreement(store, pid, "pets", floor=-1.0).event == "resolved"
+    assert store.alerts.get(pid, alert.id).state.value == "resolved"
