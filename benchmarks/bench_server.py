@@ -61,11 +61,20 @@ def _seed_runs(client: Any, exp_id: str, n: int) -> None:
     def one(i: int) -> None:
         rng = random.Random(i)
         run_id = client.create_run(exp_id, run_name=f"run-{i}").info.run_id
-        params = {"model": rng.choice(("rf", "gbm", "lr")), "depth": str(rng.randint(2, 12)),
-                  "n_estimators": str(rng.choice((50, 100, 200))), "lr": f"{rng.random():.4f}",
-                  "seed": str(i)}
-        metrics = {"auc": rng.random(), "acc": rng.random(), "loss": rng.random() * 2,
-                   "f1": rng.random(), "rmse": rng.random() * 10}
+        params = {
+            "model": rng.choice(("rf", "gbm", "lr")),
+            "depth": str(rng.randint(2, 12)),
+            "n_estimators": str(rng.choice((50, 100, 200))),
+            "lr": f"{rng.random():.4f}",
+            "seed": str(i),
+        }
+        metrics = {
+            "auc": rng.random(),
+            "acc": rng.random(),
+            "loss": rng.random() * 2,
+            "f1": rng.random(),
+            "rmse": rng.random() * 10,
+        }
         tags = {"team": rng.choice(("fraud", "ads")), "stage": "dev", "owner": f"u{i % 7}"}
         client.log_batch(
             run_id,
@@ -96,8 +105,10 @@ def client_main(url: str, sizes: dict[str, int]) -> dict[str, Any]:
     batch_run = client.create_run(exp_id).info.run_id
     keys = [f"k{j}" for j in range(10)]
     batches = [
-        [Metric(keys[j % 10], random.random(), 1_700_000_000_000, b * 100 + j // 10)
-         for j in range(sizes["batch"])]
+        [
+            Metric(keys[j % 10], random.random(), 1_700_000_000_000, b * 100 + j // 10)
+            for j in range(sizes["batch"])
+        ]
         for b in range(sizes["n_batches"])
     ]
     start = time.perf_counter()
@@ -112,13 +123,19 @@ def client_main(url: str, sizes: dict[str, int]) -> dict[str, Any]:
     times, found = [], 0
     for _ in range(sizes["repeats"]):
         start = time.perf_counter()
-        runs = client.search_runs([search_exp], "", order_by=["metrics.auc DESC"],
-                                  max_results=sizes["n_runs"])
+        runs = client.search_runs(
+            [search_exp], "", order_by=["metrics.auc DESC"], max_results=sizes["n_runs"]
+        )
         times.append(time.perf_counter() - start)
         found = len(runs)
     assert found == sizes["n_runs"], f"search found {found} runs, expected {sizes['n_runs']}"
-    return {"log_metric": t_metric, "log_batch": t_batch, "search_runs": statistics.median(times),
-            "search_http": _raw_search(url, search_exp, sizes), "seed_s": t_seed}
+    return {
+        "log_metric": t_metric,
+        "log_batch": t_batch,
+        "search_runs": statistics.median(times),
+        "search_http": _raw_search(url, search_exp, sizes),
+        "seed_s": t_seed,
+    }
 
 
 def _raw_search(url: str, exp_id: str, sizes: dict[str, int]) -> float:
@@ -126,8 +143,11 @@ def _raw_search(url: str, exp_id: str, sizes: dict[str, int]) -> float:
     protobuf parsing (which costs the same for both servers)."""
     import requests
 
-    body = {"experiment_ids": [exp_id], "order_by": ["metrics.auc DESC"],
-            "max_results": sizes["n_runs"]}
+    body = {
+        "experiment_ids": [exp_id],
+        "order_by": ["metrics.auc DESC"],
+        "max_results": sizes["n_runs"],
+    }
     times = []
     with requests.Session() as session:
         for _ in range(sizes["repeats"]):
@@ -166,13 +186,25 @@ def _wait(url: str, proc: subprocess.Popen[bytes], what: str, timeout_s: float =
 
 def _start_mlflow(py: Path, tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
-    cmd = [str(py.parent / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port),
-           "--workers", "1", "--backend-store-uri", f"sqlite:///{tmp / 'mlflow.db'}",
-           "--artifacts-destination", str(tmp / "mlartifacts")]
+    cmd = [
+        str(py.parent / "mlflow"),
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        f"sqlite:///{tmp / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(tmp / "mlartifacts"),
+    ]
     env = {**os.environ, **QUIET}
     log = open(tmp / "mlflow-server.log", "wb")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}"
     _wait(f"{url}/health", proc, "mlflow server")
     return proc, url
@@ -182,11 +214,22 @@ def _start_keel(tmp: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
     env["KEEL_HOME"] = str(tmp / "keel-home")
-    cmd = [sys.executable, "-m", "keel.cli", "server", "--port", str(port), "--workers", "1",
-           "--log-level", "warning"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "keel.cli",
+        "server",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--log-level",
+        "warning",
+    ]
     log = open(tmp / "keel-server.log", "wb")  # noqa: SIM115 - lives as long as the server
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}"
     _wait(f"{url}/api/v1/health", proc, "keel server")
     return proc, url
@@ -207,7 +250,10 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def _drive(py: Path, url: str, sizes: dict[str, int]) -> dict[str, Any]:
     out = subprocess.run(
         [str(py), str(Path(__file__).resolve()), "--client", url, "--sizes", json.dumps(sizes)],
-        env={**os.environ, **QUIET}, capture_output=True, text=True, timeout=1200,
+        env={**os.environ, **QUIET},
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     if out.returncode != 0:
         raise RuntimeError(f"client against {url} failed:\n{out.stderr[-4000:]}")
@@ -233,8 +279,10 @@ def main() -> None:
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="keel-bench-server-") as tmp_name:
         tmp = Path(tmp_name)
-        for name, start in (("mlflow", lambda: _start_mlflow(py, tmp / "ml")),
-                            ("keel", lambda: _start_keel(tmp / "keel"))):
+        for name, start in (
+            ("mlflow", lambda: _start_mlflow(py, tmp / "ml")),
+            ("keel", lambda: _start_keel(tmp / "keel")),
+        ):
             (tmp / name[:2] if name == "mlflow" else tmp / "keel").mkdir(exist_ok=True)
             proc, url = start()
             try:
@@ -257,20 +305,27 @@ def _report(results: dict[str, dict[str, Any]], sizes: dict[str, int], *, as_jso
         "search_runs": f"search_runs over {sizes['n_runs']:,} runs (median)",
     }
     for key, label in labels.items():
-        print(ratio_line(label, results["keel"][key], results["mlflow"][key], "mlflow",
-                         TARGETS[key]))
+        print(
+            ratio_line(label, results["keel"][key], results["mlflow"][key], "mlflow", TARGETS[key])
+        )
     k_http, m_http = results["keel"]["search_http"], results["mlflow"]["search_http"]
-    print(f"(not a target) the same search as raw HTTP, server share only: keel "
-          f"{k_http * 1000:.0f} ms, mlflow {m_http * 1000:.0f} ms ({m_http / k_http:.1f}x)")
+    print(
+        f"(not a target) the same search as raw HTTP, server share only: keel "
+        f"{k_http * 1000:.0f} ms, mlflow {m_http * 1000:.0f} ms ({m_http / k_http:.1f}x)"
+    )
     # What the official client itself spends on the answer (JSON -> protobuf -> entities) is
     # the same for both servers; it bounds the ratio whatever the server does.
     client_s = results["mlflow"]["search_runs"] - m_http
     if client_s > 0:
-        print(f"(not a target) the mlflow client's own work on the {sizes['n_runs']:,}-run answer: ~"
-              f"{client_s * 1000:.0f} ms, so even a server that answered in 0 ms could reach "
-              f"at most {results['mlflow']['search_runs'] / client_s:.1f}x end to end")
-    print(f"(not compared) creating {sizes['n_runs']:,} runs through the API (8 threads): keel "
-          f"{results['keel']['seed_s']:.1f} s, mlflow {results['mlflow']['seed_s']:.1f} s")
+        print(
+            f"(not a target) the mlflow client's own work on the {sizes['n_runs']:,}-run answer: ~"
+            f"{client_s * 1000:.0f} ms, so even a server that answered in 0 ms could reach "
+            f"at most {results['mlflow']['search_runs'] / client_s:.1f}x end to end"
+        )
+    print(
+        f"(not compared) creating {sizes['n_runs']:,} runs through the API (8 threads): keel "
+        f"{results['keel']['seed_s']:.1f} s, mlflow {results['mlflow']['seed_s']:.1f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -52,6 +52,25 @@ def _time_run(pipe: Any, store: Store, n: int) -> float:
     return took
 
 
+def _writes_per_step(pipe: Any, store: Store, n: int) -> float:
+    """Write transactions (each one a commit, fsynced under synchronous=full) per step."""
+    db: Any = store.db
+    real = db.cursor
+    count = 0
+
+    def counting(*, write: bool) -> Any:
+        nonlocal count
+        count += write
+        return real(write=write)
+
+    db.cursor = counting
+    try:
+        _time_run(pipe, store, n)
+    finally:
+        db.cursor = real
+    return count / n
+
+
 def _plain(n: int) -> float:
     def inc(x: int) -> int:
         return x + 1
@@ -82,6 +101,7 @@ def main() -> None:
         for _ in range(args.repeats):  # interleaved, so drift in machine load hits both
             without.append(_time_run(quiet_chain, store, n))
             with_.append(_time_run(logged_chain, store, n))
+        writes = (_writes_per_step(quiet_chain, store, n), _writes_per_step(logged_chain, store, n))
         store.close()
     base, tracked = statistics.median(without), statistics.median(with_)
     plain = _plain(n)
@@ -92,6 +112,9 @@ def main() -> None:
     print(f"  without log_metric: {base:.3f} s  ({base / n * 1000:.2f} ms/step)")
     print(f"  with one log_metric per step: {tracked:.3f} s  ({tracked / n * 1000:.2f} ms/step)")
     print(f"  tracking adds {(tracked - base) / n * 1000:+.3f} ms/step (target <= 1 ms)")
+    print(
+        f"  write transactions per step: {writes[0]:.2f} without, {writes[1]:.2f} with log_metric"
+    )
     print(f"  plain function calls, same DAG: {plain / n * 1e6:.2f} us/step")
 
 

@@ -164,7 +164,9 @@ def run_keel(tmp: Path, cfg: dict[str, int], phase: str) -> dict[str, Any]:
     """One phase of keel's measurements (each phase on a fresh store)."""
     reps = cfg["keel_repeats"]
     out: dict[str, Any] = {}
-    client = _client(tmp / f"keel-{phase}", sync="normal" if phase == "log_metric_normal_sync" else "full")
+    client = _client(
+        tmp / f"keel-{phase}", sync="normal" if phase == "log_metric_normal_sync" else "full"
+    )
     if phase in ("log_metric", "log_metric_normal_sync"):
         out[phase] = _median_of(reps, keel_log_metric, client, cfg["n_metric"], cfg["warmup"])
     elif phase == "log_batch":
@@ -286,7 +288,11 @@ def report(keel: dict[str, Any], peer: dict[str, Any], cfg: dict[str, int]) -> l
         )
     extra = [
         ("log_batch", "log_batch_chunked", f"  same, keel in chunks of {cfg['chunk']:,} too"),
-        ("log_metric", "log_metric_normal_sync", "  log_metric, keel synchronous=NORMAL (no fsync)"),
+        (
+            "log_metric",
+            "log_metric_normal_sync",
+            "  log_metric, keel synchronous=NORMAL (no fsync)",
+        ),
     ]
     for key, keel_key, what in extra:
         kt, pt = keel[keel_key]["total_s"], peer[key]["total_s"]

@@ -236,3 +236,59 @@ def test_autolog_and_log_dataset_inside_a_step_land_in_the_step_run(sqlite_store
         if d == "input"
     ]
     assert linked == ["training_rows"]
+
+
+@keel.step
+def watched(settings: Any) -> str:
+    """Waits until another connection sees this step's run RUNNING (its start is written by
+    the driver's watcher while the step runs, although the step itself writes nothing)."""
+    import time
+
+    from keel.exceptions import NotFoundError
+    from keel.store import open_store
+
+    keel.log_metric("waiting", 1.0)  # buffered: no write of its own
+    run_id = keel.active_run().id  # type: ignore[union-attr]
+    reader = open_store(settings)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                found = reader.runs.get(run_id)
+            except NotFoundError:  # not written yet
+                time.sleep(0.05)
+                continue
+            if found.status is not RunStatus.RUNNING:
+                return found.status.value
+            rows = {
+                s.node: s.status.value for s in reader.pipeline_runs.steps(found.info.parent_id)
+            }
+            return rows.get("watched", "no row")
+        return "never seen running"
+    finally:
+        reader.close()
+
+
+@keel.step
+def quick(seen: str) -> str:
+    return seen
+
+
+@keel.pipeline
+def watching(settings: Any = None) -> Any:
+    return quick(watched(settings))
+
+
+def test_a_long_step_shows_running_to_other_readers_and_a_short_one_is_written_ended(
+    sqlite_store: Store,
+) -> None:
+    result = watching.run({"settings": sqlite_store.settings}, store=sqlite_store, cache=False)
+    assert result.value() == "running"  # the step row too, not only the run
+    steps = _children(sqlite_store, result.run_id)
+    assert steps["watched"].status is RunStatus.FINISHED
+    assert steps["watched"].metrics == {"waiting": 1.0}
+    assert steps["quick"].status is RunStatus.FINISHED  # written once, already ended
+    assert steps["quick"].info.end_time is not None
+    assert steps["quick"].tags["keel.step.status"] == "ran"
+    rows = {s.node: s for s in sqlite_store.pipeline_runs.steps(result.run_id)}
+    assert rows["quick"].run_id == steps["quick"].id and rows["quick"].status.value == "ran"

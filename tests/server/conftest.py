@@ -8,12 +8,8 @@ against SQLite, PostgreSQL and the remote backend alike.
 from __future__ import annotations
 
 import dataclasses
-import socket
-import threading
-import time
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,38 +20,17 @@ with warnings.catch_warnings():  # Starlette suggests httpx2; httpx is what we s
     warnings.filterwarnings("ignore", message=".*httpx2.*")
     from starlette.testclient import TestClient
 
-from server_helpers import server_process  # type: ignore[import-not-found]
+from server_helpers import (  # type: ignore[import-not-found]
+    OPTIONS,
+    server_process,
+    serving_remote,
+)
 
 from keel.config import Settings
-from keel.server import ServerOptions, create_app
+from keel.server import create_app
 from keel.store import Store, open_store
 
-#: Starlette's TestClient sends ``Host: testserver``.
-OPTIONS = ServerOptions(allowed_hosts=("localhost", "127.0.0.1", "::1", "testserver"))
 AUTH_OPTIONS = dataclasses.replace(OPTIONS, auth=True)
-
-
-@contextmanager
-def running(app: FastAPI) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a loopback port in a thread; yields its base URL."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 @pytest.fixture
@@ -79,12 +54,8 @@ def client(app: FastAPI) -> Iterator[Any]:
 @pytest.fixture
 def remote_store(server_store: Store, tmp_path: Path) -> Iterator[Store]:
     """A Store whose repositories talk HTTP to a real server over ``server_store``."""
-    app = create_app(server_store.settings, OPTIONS, store=server_store)
-    with running(app) as url:
-        settings = Settings.for_home(tmp_path / "client-home", server_url=url)
-        store = open_store(settings)
+    with serving_remote(server_store, tmp_path / "client-home") as store:
         yield store
-        store.close()
 
 
 @pytest.fixture(params=["sqlite", "postgres", "remote"])

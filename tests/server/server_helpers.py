@@ -6,12 +6,21 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from fastapi import FastAPI
+
+from keel.config import Settings
+from keel.server import ServerOptions, create_app
+from keel.store import Store, open_store
+
+#: Starlette's TestClient sends ``Host: testserver``.
+OPTIONS = ServerOptions(allowed_hosts=("localhost", "127.0.0.1", "::1", "testserver"))
 
 
 def free_port() -> int:
@@ -92,3 +101,37 @@ def keel_cli(
         timeout=timeout,
         env={**base, "KEEL_HOME": str(home), "COLUMNS": "200", **env},
     )
+
+
+@contextmanager
+def running(app: FastAPI) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a loopback port in a thread; yields its base URL."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@contextmanager
+def serving_remote(server_store: Store, client_home: Path) -> Iterator[Store]:
+    """A Store whose repositories talk HTTP to a real server (in a thread) over
+    ``server_store``: the third backend of the contract suite."""
+    app = create_app(server_store.settings, OPTIONS, store=server_store)
+    with running(app) as url:
+        store = open_store(Settings.for_home(client_home, server_url=url))
+        yield store
+        store.close()

@@ -296,3 +296,33 @@ def test_auth_off_server_is_single_user_admin(client: Any) -> None:
     me = client.get("/api/v1/users/me").json()
     assert me == {"user": None, "is_admin": True, "auth": False}
     assert client.post("/api/v1/users/me/tokens", json={"name": "x"}).status_code == 404
+
+
+def test_comments_logged_models_and_user_lookups_follow_roles(auth_world: Any) -> None:
+    """Readers comment, only the author or a project admin deletes; another project's
+    logged model does not exist for you; account lookups are for site admins."""
+    c, pid, as_ = auth_world.client, auth_world.project_id, auth_world.as_
+    url = f"/api/v1/projects/{pid}/comments"
+    body = {"subject_kind": "run", "subject_id": "r1", "body": "lgtm", "author": "forged"}
+    made = c.post(url, json=body, headers=as_("rita"))
+    assert made.status_code == 200 and made.json()["author"] == "rita"
+    cid = made.json()["id"]
+    assert c.post(url, json=body, headers=as_("out")).status_code == 404
+    assert c.delete(f"{url}/{cid}", headers=as_("walt")).status_code == 403
+    assert c.delete(f"{url}/{cid}", headers=as_("ada")).status_code == 200
+    exp = auth_world.store.experiments.create(pid, "lm")
+    model = {"experiment_id": exp.id, "name": "clf"}
+    assert c.post("/api/v1/logged-models", json=model, headers=as_("rita")).status_code == 403
+    made = c.post("/api/v1/logged-models", json=model, headers=as_("walt"))
+    assert made.status_code == 200
+    mid = made.json()["id"]
+    assert c.get(f"/api/v1/logged-models/{mid}", headers=as_("rita")).status_code == 200
+    hidden = c.get(f"/api/v1/logged-models/{mid}", headers=as_("out"))
+    assert hidden.status_code == 404 and mid in hidden.json()["message"]
+    assert c.get("/api/v1/users/walt", headers=as_("walt")).status_code == 403
+    assert (
+        c.get("/api/v1/users/walt/tokens", headers=as_("root")).json()["tokens"][0]["name"] == "t"
+    )
+    walt = c.get("/api/v1/users/walt", headers=as_("root")).json()
+    assert c.get(f"/api/v1/users/by-id/{walt['id']}", headers=as_("out")).json()["name"] == "walt"
+    assert c.delete("/api/v1/users/tokens/1", headers=as_("ada")).status_code == 403

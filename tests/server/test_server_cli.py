@@ -31,7 +31,7 @@ def test_users_tokens_and_roles_commands(tmp_path: Path) -> None:
     bad = _keel("server", "roles", "set", "churn", "alice", "owner", home=home)
     assert bad.returncode != 0 and "reader, writer, admin" in bad.stdout + bad.stderr
     store = open_store(Settings.for_home(home))
-    assert store.users.authenticate_token(secret) is not None
+    assert store.credentials.authenticate_token(secret) is not None
     store.close()
 
 

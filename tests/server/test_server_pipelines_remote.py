@@ -13,9 +13,8 @@ from typing import Any
 import pytest
 from server_helpers import keel_cli  # type: ignore[import-not-found]
 
-from keel.exceptions import AlreadyExistsError, ConfigError, NotFoundError
-from keel.store import RunStatus, Store
-from keel.store.pipelines import ChildRun, StepRunInfo, StepStatus
+from keel.store import Store
+from keel.store.pipelines import StepStatus
 
 FLOW = """
 import keel
@@ -43,115 +42,7 @@ def _server_side(store: Store, request: pytest.FixtureRequest) -> Store:
     return request.getfixturevalue("server_store") if _is_remote(store) else store
 
 
-def _parent(store: Store) -> tuple[int, int, str]:
-    pid = store.projects.get_or_create("default").id
-    exp = store.experiments.get_or_create(pid, "flow")
-    return pid, exp.id, store.runs.create(exp.id, name="flow").id
-
-
-def test_pipeline_runs_and_their_steps(store: Store) -> None:
-    runs = store.pipeline_runs
-    pid, exp_id, parent = _parent(store)
-    started = runs.start(
-        parent,
-        project_id=pid,
-        pipeline="flow",
-        target="flow.py:flow",
-        runner="inprocess",
-        params={"lr": "0.1"},
-        n_steps=2,
-    )
-    assert (started.id, started.status, started.params, started.ended_at) == (
-        parent,
-        "RUNNING",
-        {"lr": "0.1"},
-        None,
-    )
-    child = ChildRun(
-        id=uuid.uuid4().hex,
-        experiment_id=exp_id,
-        parent_id=parent,
-        name="base",
-        status=RunStatus.FINISHED.value,
-        start_time=started.started_at,
-        end_time=started.started_at,
-        user="ann",
-        tags={"keel.step": "base"},
-    )
-    cached = StepRunInfo("base", "base", StepStatus.CACHED, "a" * 64, child.id, 0, 5, 5)
-    running = StepRunInfo("scaled", "scaled", StepStatus.RUNNING, "b" * 64, None, 1, 6)
-    runs.record_steps(parent, [cached, running], new_runs=[child])
-    ran = StepRunInfo("scaled", "scaled", StepStatus.RAN, "b" * 64, None, 1, 6, 9, 3, "why")
-    runs.record_steps(parent, [ran])
-    runs.record_steps(parent, [])
-    assert runs.steps(parent) == [cached, ran]
-    made = store.runs.get(child.id)
-    assert (made.info.parent_id, made.info.user, made.tags["keel.step"]) == (parent, "ann", "base")
-
-    done = runs.finish(parent, status="FINISHED", n_cached=1, n_ran=1, n_failed=0)
-    assert (done.status, done.n_cached, done.n_ran, done.ended_at is not None) == (
-        "FINISHED",
-        1,
-        1,
-        True,
-    )
-    assert runs.get(parent[:8]) == done
-    assert runs.list(pid) == [done]
-    assert runs.list(pid, pipeline="other") == []
-    with pytest.raises(NotFoundError, match="does not exist"):
-        runs.get("0" * 32)
-    with pytest.raises(NotFoundError, match="does not exist"):
-        runs.finish("0" * 32, status="FAILED", n_cached=0, n_ran=0, n_failed=1)
-    assert runs.steps("0" * 32) == []
-
-
-def _manifest(store: Store, content: bytes) -> dict[str, Any]:
-    ref = store.blobs.put_bytes(content)
-    one = {"materializer": "bytes", "blob_sha": ref.sha, "size": ref.size, "version": ref.sha}
-    return {"materializer": "container", "kind": "list", "items": [one], "version": "v", "size": 3}
-
-
-def test_step_cache(store: Store) -> None:
-    cache = store.step_cache
-    pid, _exp_id, run_id = _parent(store)
-    manifest = _manifest(store, b"out")
-    parts = {"step": "base", "code": "c0de", "inputs": {"n": "4"}, "packages": {}}
-    assert cache.get(pid, "k1") is None
-    cache.put(
-        pid, key="k1", step="base", parts=parts, manifest=manifest, size_bytes=3, run_id=run_id
-    )
-    entry = cache.get(pid, "k1")
-    assert entry is not None
-    assert (entry.step, entry.parts, entry.manifest, entry.run_id, entry.size_bytes) == (
-        "base",
-        parts,
-        manifest,
-        run_id,
-        3,
-    )
-    assert entry.blob_shas == (manifest["items"][0]["blob_sha"],)
-    other = _manifest(store, b"other out")
-    cache.put(pid, key="k2", step="base", parts=parts, manifest=other, size_bytes=9, run_id=None)
-    cache.put(pid, key="k3", step="scaled", parts=parts, manifest=other, size_bytes=9, run_id=None)
-    latest = cache.latest_for_step(pid, "base")
-    assert latest is not None and latest.key in ("k1", "k2")
-    assert cache.latest_for_step(pid, "nope") is None
-    assert cache.stats(pid) == [("base", 2, 12), ("scaled", 1, 9)]
-    assert cache.delete(pid, ["k1", "missing"]) == 1
-    assert cache.delete(pid, []) == 0
-    assert cache.clear(pid, step="scaled") == 1
-    assert cache.clear(pid) == 1
-    assert cache.stats(pid) == []
-
-    if _is_remote(store):  # the server refuses an entry whose blobs it does not have
-        gone = {"materializer": "bytes", "blob_sha": "f" * 64, "size": 1, "version": "f" * 64}
-        with pytest.raises(NotFoundError, match="is not on the server; upload it first"):
-            cache.put(
-                pid, key="k4", step="base", parts=parts, manifest=gone, size_bytes=1, run_id=None
-            )
-        assert cache.get(pid, "k4") is None
-
-
+# -- authorization -------------------------------------------------------------------------
 def _add(store: Store, pid: int, name: str, **kw: Any) -> Any:
     return store.schedules.add(
         pid,
@@ -167,66 +58,6 @@ def _add(store: Store, pid: int, name: str, **kw: Any) -> Any:
     )
 
 
-def test_schedules_and_fires(store: Store, request: pytest.FixtureRequest) -> None:
-    sch = store.schedules
-    pid = store.projects.get_or_create("default").id
-    nightly = _add(store, pid, "nightly")
-    assert (nightly.name, nightly.params, nightly.runner, nightly.enabled) == (
-        "nightly",
-        {"lr": 0.1},
-        {"runner": "inprocess"},
-        True,
-    )
-    with pytest.raises(AlreadyExistsError, match="'nightly' already exists"):
-        _add(store, pid, "nightly")
-    weekly = _add(store, pid, "weekly")
-    assert sch.get(pid, "nightly") == nightly == sch.get_by_id(nightly.id)
-    assert [s.name for s in sch.list(pid)] == ["nightly", "weekly"]
-    assert sch.set_enabled(pid, "weekly", False).enabled is False
-    assert [s.name for s in sch.list(pid, enabled_only=True)] == ["nightly"]
-    assert [s.name for s in sch.list(None)] == ["nightly", "weekly"]
-
-    assert sch.last_due(nightly.id) is None
-    fire = sch.claim(nightly.id, "2026-01-01T03:00", due_at=1000, claimed_by="s1", lease_ms=60_000)
-    assert fire is not None and (fire.status, fire.claimed_by) == ("claimed", "s1")
-    again = sch.claim(nightly.id, "2026-01-01T03:00", due_at=1000, claimed_by="s2", lease_ms=1)
-    assert again is None
-    assert sch.has_occurrence(nightly.id, "2026-01-01T03:00")
-    assert not sch.has_occurrence(nightly.id, "2026-01-02T03:00")
-    assert sch.last_due(nightly.id) == 1000
-    sch.update_fire(fire.id, status="done", pipeline_run_id="r" * 32, error="", ended=True)
-    finished = sch.get_fire(fire.id)
-    assert (finished.status, finished.pipeline_run_id, finished.ended_at is not None) == (
-        "done",
-        "r" * 32,
-        True,
-    )
-    assert sch.fires(nightly.id) == [finished]
-    with pytest.raises(NotFoundError, match="does not exist"):
-        sch.get_fire(fire.id + 1000)
-
-    sch.remove(pid, "weekly")
-    with pytest.raises(NotFoundError, match="'weekly' does not exist"):
-        sch.get(pid, "weekly")
-    with pytest.raises(NotFoundError, match=f"schedule id {weekly.id} does not exist"):
-        sch.get_by_id(weekly.id)
-
-    server = _server_side(store, request).schedules
-    server.heartbeat("sched-1", host="h", pid=1, started_at=1)
-    assert [s.id for s in sch.schedulers()] == ["sched-1"]
-    if _is_remote(store):
-        for call in (
-            lambda: sch.heartbeat("sched-2", host="h", pid=2, started_at=1),
-            lambda: sch.expire_lost(10**15),
-            lambda: sch.leave("sched-1"),
-        ):
-            with pytest.raises(ConfigError, match="run `keel scheduler` where the server's"):
-                call()
-    server.leave("sched-1")
-    assert sch.schedulers() == []
-
-
-# -- authorization -------------------------------------------------------------------------
 def _team_run(auth_world: Any) -> tuple[int, str]:
     c, pid = auth_world.client, auth_world.project_id
     walt = auth_world.as_("walt")

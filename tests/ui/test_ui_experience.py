@@ -144,23 +144,3 @@ def test_histograms_come_from_the_stored_profile() -> None:
     assert histogram({"min": None, "max": None}) == []
     assert sample_rows({"sample": [{"a": 1, "b": 2}]}) == (["a", "b"], [[1, 2]])
     assert sample_rows({}) == ([], [])
-
-
-def test_run_counts_and_activity_on_every_backend(store: Store) -> None:
-    from keel.server.ui._counts import by_experiment, by_project, count_runs
-
-    project = store.projects.get_or_create("counts")
-    exp = store.experiments.create(project.id, "e")
-    ids = []
-    for i in range(5):
-        run = store.runs.create(exp.id, name=f"r{i}")
-        store.runs.log_batch(run.id, metrics=[Metric("auc", i / 10, 0, 1_000 + i)])
-        ids.append(run.id)
-    store.runs.delete(ids[0])  # deleted runs do not count
-    assert count_runs(store.db, exp.id, None) == 4
-    assert count_runs(store.db, exp.id, "metrics.auc >= 0.3") == 2
-    latest = max(store.runs.get_info(i).start_time for i in ids[1:])
-    assert by_experiment(store.db, [exp.id])[exp.id].runs == 4
-    activity = by_project(store.db, [project.id])[project.id]
-    assert activity.runs == 4 and activity.last_ms is not None and activity.last_ms >= latest
-    assert by_experiment(store.db, []) == {} and by_project(store.db, [10**6]) == {}

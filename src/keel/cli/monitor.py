@@ -82,32 +82,9 @@ def set_(
     json_: bool = JSON,
 ) -> None:
     """Create or change the monitor of a deployment (only the options given change)."""
-    monitor = _client().update(
-        deployment,
-        reference=reference,
-        window=window,
-        enabled=enabled,
-        numeric_test=numeric_test,
-        categorical_test=categorical_test,
-        alpha=alpha,
-        correction=correction,
-        task=task,
-        prediction=prediction,
-        score=score,
-        positive=positive,
-        metric=metric,
-        floor=floor,
-        max_drop=max_drop,
-        baseline=baseline,
-        min_labels=min_labels,
-        cohorts=cohorts,
-        max_gap=max_gap,
-        latency_p95_ms=latency_p95_ms,
-        latency_p99_ms=latency_p99_ms,
-        memory=memory,
-        cpu=cpu,
-        metrics_url=metrics_url,
-    )
+    # every option is named as MonitoringClient.update names it; None means "unchanged"
+    changes = {k: v for k, v in locals().items() if k not in ("deployment", "json_")}
+    monitor = _client().update(deployment, **changes)
     if json_:
         print_json(monitor)
         return

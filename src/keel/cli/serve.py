@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -52,39 +53,21 @@ def serve(
 
     from keel.cli import _context
     from keel.cli._render import err_console
-    from keel.exceptions import InvalidArgumentError
-    from keel.serving import get_spec, launch, load_spec, spec_for_refs
+    from keel.serving import launch
 
-    chosen = [bool(models), file is not None, deployment is not None]
-    if sum(chosen) != 1:
-        raise InvalidArgumentError(
-            "give exactly one of: model references (keel serve churn@champion), "
-            "--file deploy.yaml, or --deployment NAME"
-        )
-    if packages is not None and deployment is not None:
-        raise InvalidArgumentError(
-            "--packages serves a frozen export and cannot follow a stored --deployment; "
-            "give the exported deploy.yaml with -f"
-        )
+    _check_sources(models, file, deployment, packages)
     settings = _context.settings()
-    store = _context.store()
     if trust is not None:
         from dataclasses import replace
 
         settings = replace(settings, model_trust=_context.trust(trust))
-    if models:
-        spec = spec_for_refs(
-            list(models),
-            name=name,
-            concurrency=concurrency,
-            queue=queue,
-            timeout_ms=timeout_ms,
-            threads=threads,
-        )
-    elif file is not None:
-        spec = load_spec(file)
-    else:
-        spec = get_spec(store, settings.project, deployment)
+    store = _context.store()
+    sizing: dict[str, int | None] = {
+        "concurrency": concurrency,
+        "queue": queue,
+        "timeout_ms": timeout_ms,
+    }
+    spec = _spec(models, file, deployment, store, settings.project, name, threads, sizing)
     where = f"{host or spec.server.host}:{spec.server.port if port is None else port}"
     endpoints = ", ".join(ep.name for ep in spec.endpoints)
     err_console().print(f"[bold]keel serve[/bold] {spec.name} ({endpoints}) on http://{where}")
@@ -102,3 +85,42 @@ def serve(
         log_level=log_level,
         command=" ".join(["keel", *sys.argv[1:]])[:500],
     )
+
+
+def _check_sources(
+    models: list[str] | None, file: Path | None, deployment: str | None, packages: Path | None
+) -> None:
+    """Exactly one source of models; --packages only with references or a spec file."""
+    from keel.exceptions import InvalidArgumentError
+
+    if sum([bool(models), file is not None, deployment is not None]) != 1:
+        raise InvalidArgumentError(
+            "give exactly one of: model references (keel serve churn@champion), "
+            "--file deploy.yaml, or --deployment NAME"
+        )
+    if packages is not None and deployment is not None:
+        raise InvalidArgumentError(
+            "--packages serves a frozen export and cannot follow a stored --deployment; "
+            "give the exported deploy.yaml with -f"
+        )
+
+
+def _spec(
+    models: list[str] | None,
+    file: Path | None,
+    deployment: str | None,
+    store: Any,
+    project: str,
+    name: str,
+    threads: int | None,
+    sizing: dict[str, int | None],
+) -> Any:
+    """The deployment spec to serve: built from references, read from a file, or stored."""
+    from keel.serving import get_spec, load_spec, spec_for_refs
+
+    if models:
+        return spec_for_refs(list(models), name=name, threads=threads, **sizing)
+    if file is not None:
+        return load_spec(file)
+    assert deployment is not None
+    return get_spec(store, project, deployment)

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-    from keel.store import BlobRef, BlobStore
+    from keel.store import BlobRef
+    from keel.store.protocols import Blobs
 
 TABLE_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv"}
 TABLE_FILE = "data.parquet"
@@ -104,7 +105,7 @@ def table_hash(table: pa.Table) -> str:
     return sink.digest.hexdigest()
 
 
-def store_table(table: pa.Table, blobs: BlobStore) -> BlobRef:
+def store_table(table: pa.Table, blobs: Blobs) -> BlobRef:
     """Write the table as one zstd Parquet blob (streamed through a temporary file)."""
     import pyarrow.parquet as pq
 
@@ -117,7 +118,7 @@ def store_table(table: pa.Table, blobs: BlobStore) -> BlobRef:
         os.unlink(tmp)
 
 
-def read_table_blob(blobs: BlobStore, sha: str) -> pa.Table:
+def read_table_blob(blobs: Blobs, sha: str) -> pa.Table:
     """Read a stored table; the blob's hash is verified before any row is parsed."""
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -10,13 +10,14 @@ neither read other files nor write anywhere.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from keel.exceptions import InvalidArgumentError
 from keel.monitoring._feedback import FEEDBACK
 from keel.monitoring._results import RESULTS
 from keel.store import Store
 from keel.store.eventlog import EventLog, arrow_table, sql_list
+from keel.store.metadata_tables import table_names as metadata_table_names
 from keel.store.predlog import PREDICTIONS
 
 if TYPE_CHECKING:
@@ -25,33 +26,11 @@ if TYPE_CHECKING:
 
 #: Parquet event logs: table name -> folder under the artifact root.
 EVENT_TABLES = {"predictions": PREDICTIONS, "feedback": FEEDBACK, "monitoring": RESULTS}
-#: Metadata tables: name -> (column that scopes it, the table that column points into;
-#: None means the column is the project id).
-META_TABLES: dict[str, tuple[str, str | None]] = {
-    "alerts": ("project_id", None),
-    "monitors": ("project_id", None),
-    "reference_profiles": ("project_id", None),
-    "experiments": ("project_id", None),
-    "runs": ("experiment_id", "experiments"),
-    "params": ("run_id", "runs"),
-    "tags": ("run_id", "runs"),
-    "metrics": ("run_id", "runs"),
-    "latest_metrics": ("run_id", "runs"),
-    "datasets": ("project_id", None),
-    "dataset_versions": ("dataset_id", "datasets"),
-    "registered_models": ("project_id", None),
-    "model_versions": ("model_id", "registered_models"),
-    "model_aliases": ("model_id", "registered_models"),
-    "deployments": ("project_id", None),
-    "pipeline_runs": ("project_id", None),
-}
 _ALLOWED = {"SELECT", "EXPLAIN"}
 
 
 def table_names() -> list[str]:
-    from keel.store._tables import Base
-
-    return sorted([*EVENT_TABLES, *(n for n in META_TABLES if n in Base.metadata.tables)])
+    return sorted([*EVENT_TABLES, *metadata_table_names()])
 
 
 def run_sql(store: Store, project_id: int, query: str) -> pa.Table:
@@ -67,7 +46,7 @@ def run_sql(store: Store, project_id: int, query: str) -> pa.Table:
             if name in EVENT_TABLES:
                 roots.append(_event_view(con, store, name))
             else:
-                con.register(name, _metadata(store, project_id, name))
+                con.register(name, store.metadata_tables.read(project_id, name))
         _lock(con, [r for r in roots if r])
         try:
             return arrow_table(con.sql(query))
@@ -156,62 +135,3 @@ def _lock(con: duckdb.DuckDBPyConnection, roots: list[str]) -> None:
         con.execute(f"SET allowed_directories = [{quoted}]")
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
-
-
-def _metadata(store: Store, project_id: int, name: str) -> pa.Table:
-    from sqlalchemy import select
-
-    from keel.store._tables import Base
-
-    t = Base.metadata.tables[name]
-    query = select(t)
-    extra: list[str] = []
-    if name == "model_versions":  # the model's name, so the log joins on (name, version)
-        models = Base.metadata.tables["registered_models"]
-        query = select(t, models.c.name.label("name")).join(models, models.c.id == t.c.model_id)
-        extra.append("name")
-    with store.db.read() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(query.where(_scope(name, project_id)))]
-    return _to_arrow(t, rows, extra)
-
-
-def _scope(name: str, project_id: int) -> Any:
-    from sqlalchemy import select
-
-    from keel.store._tables import Base
-
-    t = Base.metadata.tables[name]
-    column, parent = META_TABLES[name]
-    if parent is None:
-        return t.c[column] == project_id
-    p = Base.metadata.tables[parent]
-    return t.c[column].in_(select(p.c.id).where(_scope(parent, project_id)))
-
-
-def _to_arrow(t: Any, rows: list[dict[str, Any]], extra: list[str]) -> pa.Table:
-    import pyarrow as pa
-    from sqlalchemy import BigInteger, Boolean, Float, Integer
-
-    fields = []
-    for col in t.columns:
-        kind = col.type
-        arrow = (
-            pa.int64()
-            if isinstance(kind, (Integer, BigInteger))
-            else pa.float64()
-            if isinstance(kind, Float)
-            else pa.bool_()
-            if isinstance(kind, Boolean)
-            else pa.string()
-        )
-        fields.append(pa.field(col.name, arrow))
-    fields.extend(pa.field(name, pa.string()) for name in extra)
-    schema = pa.schema(fields)
-    data = {
-        f.name: [
-            r[f.name] if f.type != pa.string() or r[f.name] is None else str(r[f.name])
-            for r in rows
-        ]
-        for f in schema
-    }
-    return pa.table({f.name: pa.array(data[f.name], f.type) for f in schema})

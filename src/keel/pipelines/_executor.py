@@ -9,6 +9,7 @@ what completed stays cached, so running the pipeline again resumes at the failed
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import heapq
 import json
@@ -267,15 +268,20 @@ class Execution:
         node = st.node
         st.status = StepStatus.RUNNING
         st.attempts += 1
-        if st.run_id is None:
-            st.run_id = self.recorder.child_run(
-                node.id,
-                status=RunStatus.RUNNING,
-                tags=self._tags(st),
-                params={k: v for k, v in node.arguments.items() if not has_refs(v)},
-            )
+        params = {k: v for k, v in node.arguments.items() if not has_refs(v)}
+        before_write = None
+        if st.run_id is None and self.runner.in_memory:  # written once, when it ends
+            st.run_id = self.recorder.pending_child(node.id, tags=self._tags(st), params=params)
             self._link_inputs(st)
-        self.recorder.step(st.info(), now=True)
+            self.recorder.start_row(st.info())
+            before_write = functools.partial(self.recorder.ensure_started, st.run_id)
+        else:
+            if st.run_id is None:
+                st.run_id = self.recorder.child_run(
+                    node.id, status=RunStatus.RUNNING, tags=self._tags(st), params=params
+                )
+                self._link_inputs(st)
+            self.recorder.step(st.info(), now=True)
         cacheable = st.key is not None
         task = Task(
             node=node.id,
@@ -291,6 +297,7 @@ class Execution:
                 st.run_id, node.id, self.store.settings, self.recorder.client.project.name
             ),
             client=self.recorder.client if self.runner.in_memory else None,
+            before_write=before_write,
         )
         self._in_flight.add(node.id)
         self.runner.submit(task)
@@ -341,6 +348,9 @@ class Execution:
                 st.version = fingerprint(st.value)
             except Exception:
                 st.version = None
+        if st.manifest is not None:
+            self.recorder.link(st.run_id, dataset_versions_in(st.manifest), "output")
+        self._finish_child(st, RunStatus.FINISHED)  # writes the run the cache entry names
         if st.key is not None and st.manifest is not None and st.parts is not None:
             self.store.step_cache.put(
                 self.project_id,
@@ -351,9 +361,6 @@ class Execution:
                 size_bytes=int(st.manifest.get("size", 0)),
                 run_id=st.run_id,
             )
-        if st.manifest is not None:
-            self.recorder.link(st.run_id, dataset_versions_in(st.manifest), "output")
-        self._finish_child(st, RunStatus.FINISHED)
 
     # -- recording ---------------------------------------------------------------------------
     def _tags(self, st: NodeState) -> dict[str, str]:

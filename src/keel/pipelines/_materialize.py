@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from keel.exceptions import InvalidArgumentError, UnsafeModelError
-from keel.store.blobs import BlobStore
 from keel.store.entities import DatasetVersion
+from keel.store.protocols import Blobs
 
 
 class UnstorableOutputError(InvalidArgumentError):
@@ -258,7 +258,7 @@ def can_store(value: Any) -> bool:
     return all(can_store(v) for v in items)
 
 
-def store_value(value: Any, blobs: BlobStore) -> dict[str, Any]:
+def store_value(value: Any, blobs: Blobs) -> dict[str, Any]:
     """Write ``value`` to ``blobs``; returns its manifest. Raises UnstorableOutputError."""
     m = find_materializer(value)
     if m is not None:
@@ -293,7 +293,7 @@ def store_value(value: Any, blobs: BlobStore) -> dict[str, Any]:
     return out
 
 
-def load_value(manifest: dict[str, Any], blobs: BlobStore) -> Any:
+def load_value(manifest: dict[str, Any], blobs: Blobs) -> Any:
     """Read a stored output back; the blob's hash is checked as it is read."""
     if manifest["materializer"] == "container":
         items = [load_value(i, blobs) for i in manifest["items"]]

@@ -2,17 +2,24 @@
 and the lineage edges to dataset versions.
 
 Step rows of cached steps are buffered and written together (one transaction for many
-steps); a step that runs is written before it starts and when it ends, so
-``keel pipeline runs`` shows it live.
+steps). A step that runs in another process is written before it starts and when it ends,
+so ``keel pipeline runs`` shows it live. A step that runs in this process has its run and
+row written once, when it ends, if it ends within :data:`START_AFTER_S`; a longer one is
+written as started by a watcher thread at that point (or as soon as the step itself writes
+to its run), so other readers see it RUNNING while it runs.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
+import threading
+import time
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +38,32 @@ _PARAM_TEXT = 500
 #: the code, entry point and pipeline that made it.
 _SOURCE_TAGS = ("keel.git.", "keel.source.")
 _NOT_IN_KEY = re.compile(r"[^\w .\-/:()\[\]@,+=]")
+#: A step run in this process that is still running after this long is written as started.
+START_AFTER_S = 0.5
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Start:
+    """A step run whose start is not written yet."""
+
+    run_id: str
+    node: str
+    tags: dict[str, str]
+    params: dict[str, str]
+    started: int
+    due: float  # time.monotonic() when the watcher writes it
+    row: StepRunInfo | None = None
+
+
+@dataclass
+class _Ended:
+    """What an ended step logged, written right after its run is created."""
+
+    run_id: str
+    params: dict[str, str]
+    tags: dict[str, str]
+    logged: StepRecords = field(default_factory=StepRecords)
 
 
 def _user() -> str:
@@ -109,6 +142,13 @@ class Recorder:
         self._linked: set[tuple[int, str]] = set()
         self._latest: dict[str, dict[str, float]] = {}  # node -> metrics its run logged
         self._reused: dict[str, str] = {}  # node of a cached step -> the run it reused
+        # step runs of this process not written yet, and the thread that writes their start
+        self._lock = threading.RLock()
+        self._pending: dict[str, _Start] = {}
+        self._ended: list[_Ended] = []
+        self._wake = threading.Event()
+        self._closed = False
+        self._watcher: threading.Thread | None = None
 
     # -- child runs --------------------------------------------------------------------------
     def finished_child(self, node: str, *, tags: Mapping[str, str]) -> str:
@@ -130,6 +170,90 @@ class Recorder:
         )
         return run_id
 
+    def pending_child(
+        self, node: str, *, tags: Mapping[str, str], params: Mapping[str, Any] | None = None
+    ) -> str:
+        """A step run in this process: its id now, the run itself when the step ends (or,
+        for a step still running after :data:`START_AFTER_S`, at that point)."""
+        self._store_files()
+        run_id = uuid.uuid4().hex
+        start = _Start(
+            run_id,
+            node,
+            dict(tags),
+            {k: param_text(v) for k, v in (params or {}).items()},
+            now_ms(),
+            time.monotonic() + START_AFTER_S,
+        )
+        with self._lock:
+            self._pending[run_id] = start
+            if self._watcher is None:
+                self._watcher = threading.Thread(
+                    target=self._watch, name="keel-step-runs", daemon=True
+                )
+                self._watcher.start()
+        self._wake.set()
+        return run_id
+
+    def start_row(self, info: StepRunInfo) -> None:
+        """The step row to write with a pending run's start."""
+        with self._lock:
+            start = self._pending.get(str(info.run_id))
+            if start is not None:
+                start.row = info
+                return
+        self.step(info, now=True)
+
+    def ensure_started(self, run_id: str) -> None:
+        """Write a pending run's start now (the step is about to write to its run)."""
+        with self._lock:
+            start = self._pending.pop(run_id, None)
+            if start is not None:
+                self._write_start(start)
+
+    def _write_start(self, start: _Start) -> None:
+        child = ChildRun(
+            id=start.run_id,
+            experiment_id=self.experiment_id,
+            parent_id=self.run_id,
+            name=start.node,
+            status=RunStatus.RUNNING.value,
+            start_time=start.started,
+            end_time=None,
+            user=self.user,
+            tags=start.tags,
+        )
+        rows = [start.row] if start.row is not None else []
+        self.store.pipeline_runs.record_steps(self.run_id, rows, new_runs=[child])
+        if start.params:
+            self.store.runs.log_batch(start.run_id, params=start.params)
+        self._write_links(only={start.run_id, self.run_id})
+
+    def _watch(self) -> None:
+        while True:
+            with self._lock:
+                if self._closed:
+                    return
+                due = min((p.due for p in self._pending.values()), default=None)
+            wait = None if due is None else max(0.0, due - time.monotonic())
+            if self._wake.wait(wait):
+                self._wake.clear()
+                continue
+            with self._lock:
+                now = time.monotonic()
+                for start in [p for p in self._pending.values() if p.due <= now]:
+                    del self._pending[start.run_id]
+                    try:
+                        self._write_start(start)
+                    except Exception as exc:  # the end writes the run anyway
+                        log.warning("could not record the start of step %s: %s", start.node, exc)
+
+    def _store_files(self) -> None:
+        if self._files:
+            files, self._files = self._files, {}
+            items = [(path, self.store.blobs.put_bytes(data)) for path, data in files.items()]
+            self.store.artifacts.add(self.run_id, items)
+
     def child_run(
         self,
         node: str,
@@ -138,10 +262,7 @@ class Recorder:
         tags: Mapping[str, str],
         params: Mapping[str, Any] | None = None,
     ) -> str:
-        if self._files:
-            files, self._files = self._files, {}
-            items = [(path, self.store.blobs.put_bytes(data)) for path, data in files.items()]
-            self.store.artifacts.add(self.run_id, items)
+        self._store_files()
         info = self.store.runs.create(
             self.experiment_id,
             name=node,
@@ -166,6 +287,26 @@ class Recorder:
     ) -> None:
         """End a step's run, writing what the step logged in the same batch as its tags."""
         logged = logged or StepRecords()
+        if node and logged.latest:
+            self._latest[node] = dict(logged.latest)
+        with self._lock:
+            start = self._pending.pop(run_id, None)
+        if start is not None:  # created ended, with the step row, at the next flush
+            self._new_runs.append(
+                ChildRun(
+                    id=run_id,
+                    experiment_id=self.experiment_id,
+                    parent_id=self.run_id,
+                    name=start.node,
+                    status=status.value,
+                    start_time=start.started,
+                    end_time=max(now_ms(), start.started),
+                    user=self.user,
+                    tags={**start.tags, **tags},
+                )
+            )
+            self._ended.append(_Ended(run_id, start.params, dict(tags), logged))
+            return
         try:
             self.store.runs.log_batch(run_id, metrics=logged.metrics, tags={**logged.tags, **tags})
         except KeelError as exc:  # a bad key the step logged must not lose the step's outcome
@@ -173,8 +314,21 @@ class Recorder:
                 run_id, {**tags, "keel.step.logging_error": f"{type(exc).__name__}: {exc}"}
             )
         self.store.runs.update(run_id, status=status)
-        if node and logged.latest:
-            self._latest[node] = dict(logged.latest)
+
+    def _write_ended(self) -> None:
+        """Params, metrics and tags of step runs just created ended: one batch each."""
+        ended, self._ended = self._ended, []
+        for e in ended:
+            if not (e.params or e.logged.metrics or e.logged.tags):
+                continue
+            try:
+                self.store.runs.log_batch(
+                    e.run_id, metrics=e.logged.metrics, params=e.params, tags=e.logged.tags
+                )
+            except KeelError as exc:  # a bad key the step logged must not lose the rest
+                self.store.runs.set_tags(
+                    e.run_id, {"keel.step.logging_error": f"{type(exc).__name__}: {exc}"}
+                )
 
     def reused(self, node: str, run_id: str) -> None:
         """A cached step answered from ``run_id``: its metrics still count for this run."""
@@ -217,11 +371,19 @@ class Recorder:
             if (vid, direction) not in self._linked:
                 self._linked.add((vid, direction))
                 self._links.append((self.run_id, vid, direction))
-        if not self._new_runs:
+        if not self._new_runs and not self._pending:
             self._write_links()
 
-    def _write_links(self) -> None:
-        links, self._links = self._links, []
+    def _write_links(self, only: set[str] | None = None) -> None:
+        """Write the buffered lineage edges of runs that exist (of ``only`` when given)."""
+        with self._lock:
+            links: list[tuple[str | None, int, str]] = []
+            keep: list[tuple[str | None, int, str]] = []
+            for link in self._links:
+                run_id = link[0]
+                waits = run_id in self._pending or (only is not None and run_id not in only)
+                (keep if waits else links).append(link)
+            self._links = keep
         for run_id, vid, direction in links:
             if run_id is not None:
                 self.store.runs.link_dataset(run_id, vid, direction)
@@ -235,8 +397,13 @@ class Recorder:
     def flush(self) -> None:
         if self._buffer or self._new_runs:
             rows, self._buffer = list(self._buffer.values()), {}
+            for row in rows:  # a row of a run not written yet (a retry): its start first
+                if row.run_id is not None and row.run_id in self._pending:
+                    self.ensure_started(row.run_id)
             runs, self._new_runs = self._new_runs, []
             self.store.pipeline_runs.record_steps(self.run_id, rows, new_runs=runs)
+        if self._ended:
+            self._write_ended()
         if self._links:
             self._write_links()
 
@@ -244,6 +411,11 @@ class Recorder:
         self, *, status: RunStatus, counts: Mapping[StepStatus, int], error: str = ""
     ) -> None:
         forget(self.run_id)
+        with self._lock:
+            self._closed = True
+            for run_id in list(self._pending):  # steps that never ended (stopped early)
+                self.ensure_started(run_id)
+        self._wake.set()
         self.flush()
         try:
             self._roll_up()

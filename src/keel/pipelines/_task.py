@@ -12,6 +12,7 @@ import contextlib
 import functools
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from keel.pipelines._materialize import (
 )
 from keel.pipelines._step import Step
 from keel.store.blobs import BlobStore
+from keel.store.protocols import Blobs
 from keel.tracking import TrackingClient
 from keel.tracking._steprun import StepRecords, StepRunSpec, step_run
 
@@ -49,11 +51,14 @@ class Task:
     timeout: float | None = None
     #: The driver's own blob store, for runners in its process (set for a remote store,
     #: whose ``artifacts_uri`` is an API URL, not a folder a worker could open).
-    blobs: BlobStore | None = field(default=None, repr=False, compare=False)
+    blobs: Blobs | None = field(default=None, repr=False, compare=False)
     #: The step's run: made the active run while the step executes.
     tracking: StepRunSpec | None = None
     #: The driver's client, for runners in its process (workers elsewhere open their own).
     client: TrackingClient | None = field(default=None, repr=False, compare=False)
+    #: Called before the step first writes to its run (the driver may not have written the
+    #: run's start yet: a short step's run is written once, when it ends).
+    before_write: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -78,7 +83,7 @@ def _blobs_at(uri: str) -> BlobStore:
     return BlobStore(uri)
 
 
-def _blobs(task: Task) -> BlobStore:
+def _blobs(task: Task) -> Blobs:
     return task.blobs if task.blobs is not None else _blobs_at(task.artifacts_uri)
 
 
@@ -110,7 +115,7 @@ def load_arguments(task: Task) -> dict[str, Any]:
 def execute(task: Task, *, catch: bool = True) -> TaskResult:
     """Run one attempt, with the step's run active. With ``catch`` (remote runners) errors
     come back as text."""
-    with step_run(task.tracking, task.client) as run:
+    with step_run(task.tracking, task.client, task.before_write) as run:
         try:
             result = _execute(task, catch=catch)
         except BaseException:

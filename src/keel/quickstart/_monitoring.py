@@ -1,4 +1,5 @@
-"""Tour step for monitoring: drifted traffic, labels that arrive later, alerts and a report."""
+"""Tour steps for monitoring: drifted traffic, labels that arrive later, alerts and a report;
+then the drift alert's trigger fires the retraining pipeline."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ def monitor_deployment(ctx: TourContext) -> None:
 
     mon = MonitoringClient(ctx.client.store, ctx.client.project.name)
     _reference(ctx, mon)
+    _schedule_retraining(ctx)
     ids, truth = _send_drifted(ctx, n=120 if ctx.fast else 300)
     fed = mon.record_feedback(
         DEPLOYMENT, {"request_id": [*ids, "no-such-request"], "label": [*truth, 1]}
@@ -51,6 +53,67 @@ def monitor_deployment(ctx: TourContext) -> None:
     ctx.say(f"Report: [bold]{files.html}[/bold] (self-contained HTML) and {files.json.name}")
     ctx.results["monitor_run"] = run
     ctx.results["monitor_report"] = files.html
+
+
+RETRAIN = "quickstart-retrain"
+TRIGGER = f"alert:{DEPLOYMENT}/drift"
+
+
+def _schedule_retraining(ctx: TourContext) -> None:
+    """Retrain when this deployment raises a drift alert (as `keel schedule add` does)."""
+    from keel.exceptions import NotFoundError
+    from keel.pipelines import add_schedule
+
+    store, project = ctx.client.store, ctx.client.project
+    try:
+        store.schedules.get(project.id, RETRAIN)
+        return  # a second tour keeps the schedule (and its baseline) of the first
+    except NotFoundError:
+        pass
+    dataset = ctx.results["dataset"].dataset_name
+    add_schedule(
+        store,
+        project.name,
+        RETRAIN,
+        target="keel.quickstart._pipelines:retrain",
+        on=TRIGGER,
+        params={"dataset": dataset},
+    )
+    ctx.say(
+        f"Scheduled [bold]{RETRAIN}[/bold]: the retraining pipeline runs on {dataset}'s newest "
+        f"version whenever {DEPLOYMENT} raises a drift alert (--on {TRIGGER})"
+    )
+
+
+def retrain_on_alert(ctx: TourContext) -> None:
+    """One pass of the scheduler (`keel scheduler --once`): the drift alert fires the
+    retraining pipeline in a child process, whose train step registers a new version."""
+    from keel.models import Registry
+    from keel.pipelines import Scheduler
+
+    store, project = ctx.client.store, ctx.client.project
+    schedule = store.schedules.get(project.id, RETRAIN)
+    before = {f.id for f in store.schedules.fires(schedule.id)}
+    Scheduler(ctx.settings, store=store, on_event=lambda msg: ctx.say(f"scheduler: {msg}")).run(
+        once=True
+    )
+    fires = [f for f in store.schedules.fires(schedule.id) if f.id not in before]
+    if not fires or fires[0].pipeline_run_id is None:
+        ctx.say(f"No new drift alert since the last tour: {RETRAIN} did not fire again")
+        return
+    fire = fires[0]
+    made = [
+        v
+        for v in Registry(store, project.name).versions(MODEL_NAME)
+        if (v.lineage.get("pipeline") or {}).get("run_id") == fire.pipeline_run_id
+    ]
+    what = f"registered [bold]{made[-1].ref}[/bold]" if made else "registered nothing"
+    ctx.say(
+        f"The alert fired {RETRAIN} ({fire.occurrence}): pipeline run "
+        f"{str(fire.pipeline_run_id)[:8]} {fire.status}, {what} "
+        f"(keel schedule list; keel pipeline runs)"
+    )
+    ctx.results["retrain_fire"] = fire
 
 
 def _reference(ctx: TourContext, mon: Any) -> str:

@@ -1,4 +1,6 @@
-"""Tour step for pipelines: prepare -> train -> evaluate as a cached DAG, run twice."""
+"""Tour step for pipelines: prepare -> train -> evaluate as a cached DAG, run twice; the train
+step registers its model. ``retrain`` is the same DAG over the newest dataset version, for the
+schedule the monitoring step's drift alert fires."""
 
 from __future__ import annotations
 
@@ -6,7 +8,9 @@ import time
 from typing import Any
 
 import keel
+from keel.pipelines import dataset_version
 from keel.quickstart._context import TourContext
+from keel.quickstart._models import MODEL_NAME
 from keel.store.entities import DatasetVersion
 
 
@@ -30,7 +34,13 @@ def train(X_train: Any, y_train: Any, n_estimators: int) -> Any:
     from sklearn.ensemble import RandomForestClassifier
 
     model = RandomForestClassifier(n_estimators=n_estimators, max_depth=6, random_state=0)
-    return model.fit(X_train, y_train["target"])
+    model.fit(X_train, y_train["target"])
+    # steps are runs: the version registered here records the pipeline run, this step, its
+    # cache key and the dataset version it was made from (a cached re-run registers nothing)
+    keel.log_model(
+        model, input_example=X_train.head(5), registered_model_name=MODEL_NAME, onnx=False
+    )
+    return model
 
 
 @keel.step
@@ -58,6 +68,20 @@ def training(
     return evaluate(model, X_test, y_test)
 
 
+@keel.step
+def load(version: DatasetVersion) -> Any:
+    return keel.load_dataset(version.ref)
+
+
+@keel.pipeline
+def retrain(dataset: str = "breast-cancer", n_estimators: int = 30, test_size: float = 0.25) -> Any:
+    """``training`` over the newest version of ``dataset`` (what a schedule can fire)."""
+    version = dataset_version(dataset)
+    X_train, X_test, y_train, y_test = prepare(load(version), version, test_size)
+    model = train(X_train, y_train, n_estimators)
+    return evaluate(model, X_test, y_test)
+
+
 def run_pipeline(ctx: TourContext) -> None:
     """Run the training pipeline twice: the second run takes every step from the cache."""
     params = {
@@ -66,12 +90,14 @@ def run_pipeline(ctx: TourContext) -> None:
         "n_estimators": 20 if ctx.fast else 100,
     }
     store, project = ctx.client.store, ctx.client.project.name
+    first_run = ""
     for attempt in ("first", "second"):
         start = time.perf_counter()
         result = training.run(
             params, store=store, project=project, experiment="quickstart-pipeline"
         )
         took = time.perf_counter() - start
+        first_run = first_run or result.run_id
         steps = ", ".join(f"{n} ({s.status.value})" for n, s in result.steps.items())
         ctx.say(f"{attempt.capitalize()} run: {steps} in {took:.2f}s")
     metrics = result.value()
@@ -90,3 +116,24 @@ def run_pipeline(ctx: TourContext) -> None:
         f"(keel runs show {result.run_id[:8]})"
     )
     ctx.results["pipeline_run"] = result.run_id
+    _registered_by(ctx, first_run)
+
+
+def _registered_by(ctx: TourContext, run_id: str) -> None:
+    """Say which version the train step registered and what its lineage records."""
+    from keel.models import Registry
+
+    made = [
+        v
+        for v in Registry(ctx.client.store, ctx.client.project.name).versions(MODEL_NAME)
+        if (v.lineage.get("pipeline") or {}).get("run_id") == run_id
+    ]
+    if not made:
+        return
+    v = made[-1]
+    data = ", ".join(f"{d['name']}@{d['version']}" for d in v.lineage.get("datasets", []))
+    ctx.say(
+        f"The train step registered [bold]{v.ref}[/bold] from inside the pipeline: its lineage "
+        f"names pipeline run {run_id[:8]}, step {v.lineage['pipeline'].get('step')} and "
+        f"{data or 'no dataset'} (keel models show {v.ref})"
+    )

@@ -11,7 +11,7 @@ from keel.quickstart._core import compare_runs, train_models, version_data
 from keel.quickstart._data import explore_data
 from keel.quickstart._labeling import label_production_samples
 from keel.quickstart._models import promote_champion, register_best
-from keel.quickstart._monitoring import monitor_deployment
+from keel.quickstart._monitoring import monitor_deployment, retrain_on_alert
 from keel.quickstart._pipelines import run_pipeline
 from keel.quickstart._reports import review_candidates
 from keel.quickstart._roi import estimate_roi
@@ -30,6 +30,7 @@ STEPS: list[Step] = [
     Step("Train as a cached pipeline: prepare, train, evaluate", run_pipeline),
     Step("Serve the champion over HTTP and query its prediction log", serve_champion),
     Step("Monitor it: drifted traffic, late labels, alerts and a report", monitor_deployment),
+    Step("Retrain on the alert: its trigger fires the pipeline", retrain_on_alert),
     Step("Share it with a team: keel server and the same SDK over HTTP", share_with_the_team),
     Step(
         "Label production samples: three annotators, agreement, labels back",
@@ -54,6 +55,7 @@ NEXT_STEPS = [
     "keel serve breast-cancer-classifier@champion --port 8080",
     'keel predictions sql "SELECT model, version, count(*) FROM predictions GROUP BY ALL"',
     "keel alerts list",
+    "keel schedule list",
     "keel label status quickstart-review",
     "keel monitor run quickstart --window 1h",
     "keel monitor report quickstart --window 1h --every 15m --out reports/",

@@ -44,7 +44,7 @@ def create_app(
     if store is None:
         store = open_store(replace(settings, server_url=None, token=None))
     default = store.projects.get_or_create(options.default_project)
-    st = AppState(store, options, default.id, receipt_key=store.users.server_key("receipts"))
+    st = AppState(store, options, default.id, receipt_key=store.credentials.server_key("receipts"))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -52,7 +52,7 @@ class Principal:
             return Role.ADMIN
         assert self.user is not None
         if project_id not in self._roles:
-            self._roles[project_id] = self._st.store.users.role_of(project_id, self.user.id)
+            self._roles[project_id] = self._st.store.credentials.role_of(project_id, self.user.id)
         return self._roles[project_id]
 
 
@@ -61,17 +61,17 @@ def _credentials(st: AppState, header: str) -> User:
     value = value.strip()
     user: User | None = None
     if scheme.lower() == "bearer":
-        user = st.store.users.authenticate_token(value)
+        user = st.store.credentials.authenticate_token(value)
     elif scheme.lower() == "basic":
         try:
             name, _, secret = base64.b64decode(value, validate=True).decode().partition(":")
         except (binascii.Error, UnicodeDecodeError) as exc:
             raise AuthenticationError("the Basic credentials are not valid base64") from exc
         if secret.startswith(TOKEN_PREFIX):
-            user = st.store.users.authenticate_token(secret)
+            user = st.store.credentials.authenticate_token(secret)
             user = user if user is not None and user.name == name else None
         else:
-            user = st.store.users.verify_password(name, secret)
+            user = st.store.credentials.verify_password(name, secret)
     else:
         raise AuthenticationError(
             f"unsupported Authorization scheme {scheme[:20]!r}; use 'Bearer <token>' or Basic"

@@ -12,7 +12,7 @@ import asyncio
 from starlette.concurrency import run_in_threadpool
 
 from keel.exceptions import KeelError
-from keel.store import Database
+from keel.store.protocols import Db
 
 #: How long a health check waits for the database's answer.
 PROBE_TIMEOUT_S = 3.0
@@ -21,7 +21,7 @@ PROBE_TIMEOUT_S = 3.0
 class HealthProbe:
     """Asks the database ``SELECT 1``; shared by every health request of one app."""
 
-    def __init__(self, db: Database, *, timeout_s: float = PROBE_TIMEOUT_S) -> None:
+    def __init__(self, db: Db, *, timeout_s: float = PROBE_TIMEOUT_S) -> None:
         self._db = db
         self._timeout_s = timeout_s
         self._task: asyncio.Future[str | None] | None = None

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from keel.store.alerts import AlertRepository
     from keel.store.artifacts import ArtifactRepository
     from keel.store.comments import Comment, CommentRepository
+    from keel.store.credentials import CredentialRepository
     from keel.store.datasets import DatasetRepository
     from keel.store.deployments import DeploymentRepository
     from keel.store.experiments import ExperimentRepository
@@ -52,10 +53,16 @@ if TYPE_CHECKING:
     from keel.store.protocols import (
         Alerts,
         Artifacts,
+        Blobs,
+        Comments,
+        Credentials,
         Datasets,
+        Db,
         Deployments,
         Experiments,
         Labeling,
+        LoggedModels,
+        MetadataTables,
         Monitors,
         Ownership,
         PipelineRuns,
@@ -63,10 +70,12 @@ if TYPE_CHECKING:
         Registry,
         Reports,
         Runs,
+        RunStats,
         Schedules,
         Search,
         StepCache,
         Sweeps,
+        Users,
     )
     from keel.store.registry import ModelVersion, NewVersion, RegisteredModel, RegistryRepository
     from keel.store.runs import RunRepository
@@ -94,6 +103,9 @@ REPOSITORIES: dict[str, tuple[str, str]] = {
     "reports": ("keel.store.reports", "ReportRepository"),
     "sweeps": ("keel.store.sweeps", "SweepRepository"),
     "labeling": ("keel.store.labeling", "LabelingRepository"),
+    "credentials": ("keel.store.credentials", "CredentialRepository"),
+    "run_stats": ("keel.store.run_stats", "RunStatsRepository"),
+    "metadata_tables": ("keel.store.metadata_tables", "MetadataTableRepository"),
 }
 
 #: Other public names, imported on first use (PEP 562).
@@ -123,28 +135,31 @@ class Store:
     """
 
     settings: Settings
-    db: Database
-    blobs: BlobStore
+    db: Db
+    blobs: Blobs
     projects: Projects
     experiments: Experiments
     runs: Runs
     artifacts: Artifacts
     datasets: Datasets
     deployments: Deployments
-    users: UserRepository
-    logged_models: LoggedModelRepository
+    users: Users
+    logged_models: LoggedModels
     pipeline_runs: PipelineRuns
     step_cache: StepCache
     schedules: Schedules
     registry: Registry
     monitors: Monitors
     alerts: Alerts
-    comments: CommentRepository
+    comments: Comments
     ownership: Ownership
     search: Search
     reports: Reports
     sweeps: Sweeps
     labeling: Labeling
+    credentials: Credentials
+    run_stats: RunStats
+    metadata_tables: MetadataTables
 
     def __init__(self, settings: Settings, db: Any, blobs: Any, make: Callable[[str], Any]) -> None:
         self.settings = settings
@@ -171,7 +186,7 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
     if settings.server_url:
         from keel.store.remote import open_remote_store
 
-        return open_remote_store(settings)
+        return Store(settings, *open_remote_store(settings))
     db = Database.from_settings(settings)
     if migrate:
         ensure_schema(db)
@@ -199,6 +214,7 @@ __all__ = [
     "BlobStore",
     "Comment",
     "CommentRepository",
+    "CredentialRepository",
     "Database",
     "Dataset",
     "DatasetFile",

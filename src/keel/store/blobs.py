@@ -51,6 +51,29 @@ class BlobRef:
     size: int
 
 
+def download_chunks(chunks: Iterator[bytes], dest: str | os.PathLike[str]) -> Path:
+    """Write verified ``chunks`` to ``dest`` under a temporary name, then rename: a blob
+    that fails its hash check never appears at ``dest``."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
+    try:
+        with open(tmp, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def corrupted(sha: str, where: str) -> BlobCorruptedError:
+    return BlobCorruptedError(
+        f"blob {sha} at {where} does not match its hash: the file was changed "
+        "or damaged on disk. Restore it from a backup or log the artifact again."
+    )
+
+
 class BlobStore:
     """Blobs under one fsspec URL (a local folder by default)."""
 
@@ -175,17 +198,7 @@ class BlobStore:
 
     def download(self, sha: str, dest: str | os.PathLike[str]) -> Path:
         """Copy a blob to ``dest`` (verified before it appears there)."""
-        dest = Path(dest)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
-        try:
-            with open(tmp, "wb") as out:
-                for chunk in self.iter_chunks(sha):
-                    out.write(chunk)
-            os.replace(tmp, dest)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return dest
+        return download_chunks(self.iter_chunks(sha), dest)
 
     def verify(self, sha: str) -> None:
         for _ in self.iter_chunks(sha):
@@ -203,10 +216,7 @@ class BlobStore:
             ) from exc
 
     def _corrupted(self, sha: str) -> BlobCorruptedError:
-        return BlobCorruptedError(
-            f"blob {sha} at {self.path_of(sha)} does not match its hash: the file was changed "
-            "or damaged on disk. Restore it from a backup or log the artifact again."
-        )
+        return corrupted(sha, self.path_of(sha))
 
     # -- maintenance -----------------------------------------------------------------------
     def iter_all(self) -> Iterator[tuple[str, float]]:

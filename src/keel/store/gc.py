@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, union
 
-from keel.store._db import Database
 from keel.store._tables import Base
-from keel.store.blobs import BlobStore
+from keel.store.protocols import Blobs, Db
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +21,7 @@ class GcReport:
     dry_run: bool
 
 
-def referenced_blobs(db: Database) -> set[str]:
+def referenced_blobs(db: Db) -> set[str]:
     """Every hash held in a ``blob_sha`` column of any table, present or future."""
     selects = [
         select(table.c.blob_sha) for table in Base.metadata.sorted_tables if "blob_sha" in table.c
@@ -32,7 +31,7 @@ def referenced_blobs(db: Database) -> set[str]:
 
 
 def collect_garbage(
-    db: Database, blobs: BlobStore, *, grace_s: float = 3600, dry_run: bool = False
+    db: Db, blobs: Blobs, *, grace_s: float = 3600, dry_run: bool = False
 ) -> GcReport:
     """Delete unreferenced blobs older than ``grace_s`` (a writer may not have recorded yet).
 

@@ -30,7 +30,7 @@ from keel.store.entities import (
 if TYPE_CHECKING:
     from keel.store._db import Database
     from keel.store.alerts import Alert, Delivery, NewAlert, Notifier
-    from keel.store.blobs import BlobRef
+    from keel.store.blobs import BlobRef, BlobStore
     from keel.store.deployments import Deployment, DeploymentRevision, DeploymentTarget
     from keel.store.labeling import (
         Annotation,
@@ -680,3 +680,225 @@ __all__ = [
     "StepCache",
     "Sweeps",
 ]
+
+
+# -- users, comments, logged models (appended; see _conforms_accounts) ---------------------
+if TYPE_CHECKING:
+    from keel.store.comments import Comment
+    from keel.store.logged_models import LoggedModel
+    from keel.store.users import ApiToken, Membership, Role, User
+
+
+class Users(Protocol):
+    """Accounts, API tokens and project roles: administration. What the server checks on
+    each request (tokens, passwords, roles, its keys) is :class:`Credentials`."""
+
+    def create_user(
+        self, name: str, *, password: str | None = None, is_admin: bool = False
+    ) -> User: ...
+    def get_user(self, name: str) -> User: ...
+    def list_users(self) -> builtins.list[User]: ...
+    def update_user(
+        self,
+        name: str,
+        *,
+        password: str | None = None,
+        is_admin: bool | None = None,
+        is_active: bool | None = None,
+    ) -> User: ...
+    def delete_user(self, name: str) -> None: ...
+    def create_token(
+        self, user_id: int, name: str, *, expires_at: int | None = None
+    ) -> tuple[ApiToken, str]: ...
+    def list_tokens(self, user_id: int) -> builtins.list[ApiToken]: ...
+    def revoke_token(self, token_id: int) -> None: ...
+    def set_role(self, project_id: int, user_id: int, role: Role | str) -> Membership: ...
+    def remove_member(self, project_id: int, user_id: int) -> None: ...
+    def members(self, project_id: int) -> builtins.list[Membership]: ...
+
+
+class Credentials(Protocol):
+    """The server's per-request checks. SQL only (a client sends its token and the server
+    answers 401/403/404), like :class:`Ownership`."""
+
+    def verify_password(self, name: str, password: str) -> User | None: ...
+    def authenticate_token(self, secret: str) -> User | None: ...
+    def role_of(self, project_id: int, user_id: int) -> Role | None: ...
+    def memberships(self, user_id: int) -> dict[int, Role]: ...
+    def server_key(self, name: str) -> bytes: ...
+
+
+class Comments(Protocol):
+    """Markdown comments on runs, model versions and comparisons of one project."""
+
+    def add(
+        self,
+        project_id: int,
+        subject_kind: str,
+        subject_id: str,
+        body: str,
+        *,
+        author: str = "",
+        context: str = "",
+    ) -> Comment: ...
+    def get(self, project_id: int, comment_id: int) -> Comment: ...
+    def list(
+        self, project_id: int, subject_kind: str, subject_id: str
+    ) -> builtins.list[Comment]: ...
+    def delete(self, project_id: int, comment_id: int) -> None: ...
+
+
+class LoggedModels(Protocol):
+    """MLflow 3 logged models: create, finalize, tag, search, delete; index their files."""
+
+    def create(
+        self,
+        experiment_id: int,
+        name: str,
+        *,
+        source_run_id: str | None = None,
+        model_type: str = "",
+        params: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> LoggedModel: ...
+    def get(self, model_id: str) -> LoggedModel: ...
+    def finalize(self, model_id: str, status: str) -> LoggedModel: ...
+    def set_tags(self, model_id: str, tags: Mapping[str, str]) -> LoggedModel: ...
+    def delete_tag(self, model_id: str, key: str) -> None: ...
+    def log_params(self, model_id: str, params: Mapping[str, str]) -> LoggedModel: ...
+    def delete(self, model_id: str) -> None: ...
+    def search(
+        self,
+        experiment_ids: Sequence[int],
+        *,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        max_results: int = 100,
+        offset: int = 0,
+    ) -> tuple[builtins.list[LoggedModel], bool]: ...
+    def add_files(
+        self, model_id: str, items: builtins.list[tuple[str, BlobRef]]
+    ) -> builtins.list[ArtifactInfo]: ...
+    def list_files(
+        self, model_id: str, prefix: str | None = None
+    ) -> builtins.list[ArtifactInfo]: ...
+    def delete_files(self, model_id: str, path: str) -> int: ...
+
+
+def _conforms_accounts(db: Database) -> dict[str, object]:
+    """Never called: mypy checks the appended SQL repositories like :func:`_conforms`."""
+    from keel.store.comments import CommentRepository
+    from keel.store.credentials import CredentialRepository
+    from keel.store.logged_models import LoggedModelRepository
+    from keel.store.users import UserRepository
+
+    users: Users = UserRepository(db)
+    credentials: Credentials = CredentialRepository(db)
+    comments: Comments = CommentRepository(db)
+    logged_models: LoggedModels = LoggedModelRepository(db)
+    return dict(locals())
+
+
+PROTOCOLS.update(users=Users, comments=Comments, logged_models=LoggedModels)
+__all__ += ["Comments", "Credentials", "LoggedModels", "Users"]
+
+
+# -- what the UI counts and charts, and keel sql's metadata tables (appended) --------------
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from keel.store.metric_sampling import SampledSeries
+    from keel.store.run_stats import Activity
+
+
+class RunStats(Protocol):
+    """Counts and sampled metric histories for the web UI's pages. SQL only: the pages
+    are served where the database is."""
+
+    def count(self, experiment_id: int, filter_string: str | None = None) -> int: ...
+    def by_experiment(self, experiment_ids: Sequence[int]) -> dict[int, Activity]: ...
+    def by_project(self, project_ids: Sequence[int]) -> dict[int, Activity]: ...
+    def sample_history(
+        self, run_ids: Sequence[str], key: str, *, points: int = 500, exact: bool = True
+    ) -> builtins.list[SampledSeries]: ...
+    def latest_points(
+        self, run_ids: Sequence[str], key: str
+    ) -> builtins.list[tuple[str, int, int]]: ...
+
+
+class MetadataTables(Protocol):
+    """One project's rows of a metadata table as Arrow, for ``keel sql``. SQL only."""
+
+    def read(self, project_id: int, name: str) -> pa.Table: ...
+
+
+def _conforms_reads(db: Database) -> dict[str, object]:
+    """Never called: mypy checks the SQL-only read repositories."""
+    from keel.store.metadata_tables import MetadataTableRepository
+    from keel.store.run_stats import RunStatsRepository
+
+    run_stats: RunStats = RunStatsRepository(db)
+    metadata_tables: MetadataTables = MetadataTableRepository(db)
+    return dict(locals())
+
+
+__all__ += ["MetadataTables", "RunStats"]
+
+
+# -- the database and the blob store themselves (appended) ---------------------------------
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Iterator
+    from contextlib import AbstractContextManager
+    from pathlib import Path
+    from typing import IO
+
+
+class Db(Protocol):
+    """The metadata database a Store holds: ``keel.store.Database`` over SQL, or
+    ``keel.store.remote.RemoteDatabase``, which refuses direct access and names the server.
+    Only repositories use it; callers ask a repository."""
+
+    uri: str
+    dialect: str
+
+    @property
+    def safe_uri(self) -> str: ...
+    def read(self) -> AbstractContextManager[Any]: ...
+    def write(self) -> AbstractContextManager[Any]: ...
+    def cursor(self, *, write: bool) -> AbstractContextManager[Any]: ...
+    def dispose(self) -> None: ...
+
+
+class Blobs(Protocol):
+    """Content-addressed blobs: ``keel.store.BlobStore`` (a folder or fsspec URL) or
+    ``keel.store.remote.RemoteBlobStore`` (the server's, over HTTP), side by side."""
+
+    root_url: str
+    root: str
+
+    def path_of(self, sha: str) -> str: ...
+    def exists(self, sha: str) -> bool: ...
+    def size(self, sha: str) -> int: ...
+    def put_file(self, path: str | os.PathLike[str]) -> BlobRef: ...
+    def put_bytes(self, data: bytes) -> BlobRef: ...
+    def put_stream(self, src: IO[bytes]) -> BlobRef: ...
+    def read_bytes(self, sha: str) -> bytes: ...
+    def iter_chunks(self, sha: str, chunk_size: int = ...) -> Iterator[bytes]: ...
+    def download(self, sha: str, dest: str | os.PathLike[str]) -> Path: ...
+    def verify(self, sha: str) -> None: ...
+    def iter_all(self) -> Iterator[tuple[str, float]]: ...
+    def delete(self, sha: str) -> None: ...
+    def mtime(self, sha: str) -> float | None: ...
+    def clean_tmp(self, older_than_s: float = 3600) -> int: ...
+
+
+def _conforms_storage(db: Database, blobs: BlobStore) -> dict[str, object]:
+    """Never called: mypy checks the SQL database and the local blob store here (the
+    remote ones are checked in ``keel.store.remote.open_remote_store``)."""
+    sql_db: Db = db
+    local_blobs: Blobs = blobs
+    return dict(locals())
+
+
+__all__ += ["Blobs", "Db"]

@@ -550,7 +550,8 @@ def _tag_rows(run_id: str, tags: Mapping[str, Any]) -> list[tuple[str, str, str]
 
 @dataclass(frozen=True, slots=True)
 class ChildRun:
-    """A finished step run to create in bulk (cached steps are recorded many at a time)."""
+    """A step run to create in bulk (cached steps are recorded many at a time; a step run
+    still running has no ``end_time``)."""
 
     id: str
     experiment_id: int
@@ -558,7 +559,7 @@ class ChildRun:
     name: str
     status: str
     start_time: int
-    end_time: int
+    end_time: int | None
     user: str
     tags: dict[str, str]
 

@@ -1,5 +1,8 @@
 """Users, API tokens and project roles (GitLab-style reader < writer < admin).
 
+This is account administration (the :class:`~keel.store.protocols.Users` protocol, with
+an HTTP twin); what the server checks on each request is in :mod:`keel.store.credentials`.
+
 Secrets are stored as digests only. A token is ``keel_`` plus 32 random bytes, shown once
 by :meth:`UserRepository.create_token`; it is looked up by its sha256 digest and compared
 in constant time. Passwords use scrypt with a per-user salt. Thread-safe.
@@ -13,7 +16,6 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
 
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -167,7 +169,7 @@ class UserRepository:
             )
         return _user(row)
 
-    def get_user_by_id(self, user_id: int) -> User:
+    def _user_by_id(self, user_id: int) -> User:
         with self._db.read() as conn:
             row = conn.execute(select(U).where(U.c.id == user_id)).first()
         if row is None:
@@ -177,10 +179,6 @@ class UserRepository:
     def list_users(self) -> list[User]:
         with self._db.read() as conn:
             return [_user(r) for r in conn.execute(select(U).order_by(U.c.name))]
-
-    def count_users(self) -> int:
-        with self._db.read() as conn:
-            return len(conn.execute(select(U.c.id)).all())
 
     def update_user(
         self,
@@ -213,23 +211,13 @@ class UserRepository:
         if n == 0:
             raise NotFoundError(f"user {name!r} does not exist")
 
-    def verify_password(self, name: str, password: str) -> User | None:
-        """The active user whose password this is, or None (same cost either way)."""
-        with self._db.read() as conn:
-            row = conn.execute(select(U).where(U.c.name == name)).first()
-        stored = row.password_hash if row is not None and row.password_hash else _dummy_hash()
-        ok = check_password(password, stored)
-        if row is None or not row.password_hash or not ok or not row.is_active:
-            return None
-        return _user(row)
-
     # -- tokens ----------------------------------------------------------------------------
     def create_token(
         self, user_id: int, name: str, *, expires_at: int | None = None
     ) -> tuple[ApiToken, str]:
         """A new token and its secret; the secret is returned this once and never again."""
         check_name("token", name)
-        self.get_user_by_id(user_id)
+        self._user_by_id(user_id)
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         with self._db.write() as conn:
             token_id = conn.execute(
@@ -254,44 +242,16 @@ class UserRepository:
             rows = conn.execute(select(K).where(K.c.user_id == user_id).order_by(K.c.id)).all()
         return [_token(r) for r in rows]
 
-    def get_token(self, token_id: int) -> ApiToken:
-        with self._db.read() as conn:
-            row = conn.execute(select(K).where(K.c.id == token_id)).first()
-        if row is None:
-            raise NotFoundError(f"token id {token_id} does not exist")
-        return _token(row)
-
     def revoke_token(self, token_id: int) -> None:
         with self._db.write() as conn:
             n = conn.execute(update(K).where(K.c.id == token_id).values(revoked=True)).rowcount
         if n == 0:
             raise NotFoundError(f"token id {token_id} does not exist")
 
-    def authenticate_token(self, secret: str) -> User | None:
-        """The active user a valid, unexpired, unrevoked token belongs to; else None."""
-        if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
-            return None
-        digest = token_digest(secret)
-        with self._db.read() as conn:
-            row = conn.execute(
-                select(K.c.id, K.c.digest, K.c.expires_at, K.c.revoked, K.c.last_used_at, U)
-                .join(U, U.c.id == K.c.user_id)
-                .where(K.c.digest == digest)
-            ).first()
-        if row is None or not hmac.compare_digest(row.digest, digest):
-            return None
-        now = now_ms()
-        if row.revoked or not row.is_active or (row.expires_at and row.expires_at <= now):
-            return None
-        if row.last_used_at is None or now - row.last_used_at > _LAST_USED_EVERY_MS:
-            with self._db.write() as conn:
-                conn.execute(update(K).where(K.c.id == row[0]).values(last_used_at=now))
-        return _user(row)
-
     # -- project roles ---------------------------------------------------------------------
     def set_role(self, project_id: int, user_id: int, role: Role | str) -> Membership:
         role = _role(role)
-        self.get_user_by_id(user_id)
+        user = self._user_by_id(user_id)
         try:
             with self._db.write() as conn:
                 upsert(
@@ -303,10 +263,7 @@ class UserRepository:
                 )
         except IntegrityError as exc:
             raise NotFoundError(f"project id {project_id} does not exist") from exc
-        found = self.role_of(project_id, user_id)
-        assert found is not None
-        user = self.get_user_by_id(user_id)
-        return Membership(project_id, user_id, user.name, found)
+        return Membership(project_id, user_id, user.name, role)
 
     def remove_member(self, project_id: int, user_id: int) -> None:
         with self._db.write() as conn:
@@ -315,13 +272,6 @@ class UserRepository:
             ).rowcount
         if n == 0:
             raise NotFoundError(f"user id {user_id} is not a member of project id {project_id}")
-
-    def role_of(self, project_id: int, user_id: int) -> Role | None:
-        with self._db.read() as conn:
-            role = conn.execute(
-                select(PM.c.role).where(PM.c.project_id == project_id, PM.c.user_id == user_id)
-            ).scalar()
-        return None if role is None else Role(role)
 
     def members(self, project_id: int) -> list[Membership]:
         with self._db.read() as conn:
@@ -333,42 +283,12 @@ class UserRepository:
             ).all()
         return [Membership(r[0], r[1], r[2], Role(r[3])) for r in rows]
 
-    def memberships(self, user_id: int) -> dict[int, Role]:
-        """Project id -> role for every project the user belongs to."""
-        with self._db.read() as conn:
-            rows = conn.execute(
-                select(PM.c.project_id, PM.c.role).where(PM.c.user_id == user_id)
-            ).all()
-        return {r[0]: Role(r[1]) for r in rows}
-
-    # -- server keys -----------------------------------------------------------------------
-    def server_key(self, name: str) -> bytes:
-        """A random secret shared by every server process; created on first use."""
-        with self._db.read() as conn:
-            found = conn.execute(select(SK.c.secret).where(SK.c.name == name)).scalar()
-        if found is None:
-            with self._db.write() as conn:
-                upsert(
-                    conn,
-                    SK,
-                    [{"name": name, "secret": secrets.token_hex(32), "created_at": now_ms()}],
-                    keys=("name",),
-                )
-                found = conn.execute(select(SK.c.secret).where(SK.c.name == name)).scalar_one()
-        return bytes.fromhex(found)
-
 
 def _role(role: Role | str) -> Role:
     try:
         return Role(role)
     except ValueError as exc:
         raise InvalidArgumentError(f"role {role!r} is not one of reader, writer, admin") from exc
-
-
-@cache
-def _dummy_hash() -> str:
-    """Checked against when the user is unknown, so timing does not reveal who exists."""
-    return hash_password(secrets.token_hex(8))
 
 
 __all__ = [

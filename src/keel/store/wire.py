@@ -148,3 +148,23 @@ class Empty(BaseModel):
 
 
 __all__ = ["CONFIG", "ENTITIES", "Empty", "adapter", "encode", "envelope", "jsonable", "load"]
+
+
+# -- users, comments, logged models (appended) ---------------------------------------------
+def _register(*classes: type) -> None:
+    """Give more entities the wire :data:`CONFIG` (appended areas call this)."""
+    global ENTITIES
+    for cls in classes:
+        cls.__pydantic_config__ = CONFIG  # type: ignore[attr-defined]
+    ENTITIES = (*ENTITIES, *classes)
+
+
+def _register_accounts() -> None:
+    from keel.store.comments import Comment
+    from keel.store.logged_models import LoggedModel
+    from keel.store.users import ApiToken, Membership, User
+
+    _register(ApiToken, Comment, LoggedModel, Membership, User)
+
+
+_register_accounts()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,9 +74,15 @@ def _client_for(settings: Settings, project: str) -> TrackingClient:
 class StepRun(ActiveRun):
     """A step's run: buffers metrics and tags; its life is the step's (the driver ends it)."""
 
-    def __init__(self, spec: StepRunSpec, client: TrackingClient | None = None) -> None:
+    def __init__(
+        self,
+        spec: StepRunSpec,
+        client: TrackingClient | None = None,
+        before_write: Callable[[], None] | None = None,
+    ) -> None:
         self.spec = spec
         self._step_client = client
+        self._before_write = before_write
         self._sampler = None
         self._records = StepRecords()
         self._since = time.monotonic()
@@ -84,6 +90,10 @@ class StepRun(ActiveRun):
 
     @property
     def client(self) -> TrackingClient:
+        """The client for anything not buffered; first use makes sure the run is stored."""
+        if self._before_write is not None:
+            before, self._before_write = self._before_write, None
+            before()
         if self._step_client is None:
             self._step_client = _client_for(self.spec.settings, self.spec.project)
         return self._step_client
@@ -184,12 +194,14 @@ def _now() -> int:
 
 @contextmanager
 def step_run(
-    spec: StepRunSpec | None, client: TrackingClient | None = None
+    spec: StepRunSpec | None,
+    client: TrackingClient | None = None,
+    before_write: Callable[[], None] | None = None,
 ) -> Iterator[StepRun | None]:
     """Make the step's run active while the step executes (nothing when ``spec`` is None)."""
     if spec is None:
         yield None
         return
-    run = StepRun(spec, client)
+    run = StepRun(spec, client, before_write)
     with running_step(run):
         yield run

@@ -6,10 +6,12 @@ from fastapi import APIRouter
 
 from keel.server.api import (
     artifacts,
+    comments,
     datasets,
     deployments,
     experiments,
     labeling,
+    logged_models,
     meta,
     monitoring,
     pipelines,
@@ -36,6 +38,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     search.router,
     sweeps.router,
     labeling.router,
+    comments.router,
+    logged_models.router,
 )
 
 __all__ = ["ROUTERS"]

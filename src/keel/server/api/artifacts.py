@@ -20,8 +20,9 @@ from keel.server._auth import Guard, Principal, authenticated, reader, writer
 from keel.server._receipts import can_read, check_reference, receipt
 from keel.server._state import AppState, state
 from keel.server._types import RunId, Sha, Text
-from keel.store import ArtifactInfo, BlobRef, BlobStore
+from keel.store import ArtifactInfo, BlobRef
 from keel.store.paths import safe_relpath
+from keel.store.protocols import Blobs
 from keel.store.users import Role
 from keel.store.wire import envelope
 
@@ -52,7 +53,7 @@ class ItemsIn(BaseModel):
     items: list[ItemIn] = Field(max_length=100_000)
 
 
-async def receive_blob(request: Request, blobs: BlobStore) -> BlobRef:
+async def receive_blob(request: Request, blobs: Blobs) -> BlobRef:
     """Spool the request body and put it in the blob store; memory use stays bounded."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL) as spool:
         async for chunk in request.stream():
@@ -61,7 +62,7 @@ async def receive_blob(request: Request, blobs: BlobStore) -> BlobRef:
         return await run_in_threadpool(blobs.put_stream, spool)
 
 
-def stream_blob(blobs: BlobStore, sha: str, size: int, filename: str) -> StreamingResponse:
+def stream_blob(blobs: Blobs, sha: str, size: int, filename: str) -> StreamingResponse:
     safe_name = filename.rsplit("/", 1)[-1].replace('"', "")[:200] or "download"
     return StreamingResponse(
         blobs.iter_chunks(sha),
@@ -171,6 +172,6 @@ def _readable(st: AppState, who: Principal, sha: str) -> None:
 def _require_some_write_role(st: AppState, who: Principal) -> None:
     if who.is_admin or who.user is None:
         return
-    roles: dict[int, Any] = st.store.users.memberships(who.user.id)
+    roles: dict[int, Any] = st.store.credentials.memberships(who.user.id)
     if not any(r.allows(Role.WRITER) for r in roles.values()):
         raise PermissionDeniedError("uploading needs the writer role in at least one project")

@@ -79,7 +79,7 @@ class StepIn(BaseModel):
 
 
 class ChildRunIn(BaseModel):
-    """A finished run of a cached step (``keel.store.runs.ChildRun``)."""
+    """A step run created in bulk (``keel.store.runs.ChildRun``); no end while it runs."""
 
     id: RunRef
     experiment_id: Id
@@ -87,7 +87,7 @@ class ChildRunIn(BaseModel):
     name: Loose
     status: RunStatus
     start_time: Millis
-    end_time: Millis
+    end_time: Millis | None = None
     user: Str255 = ""
     tags: dict[Key, Loose] = {}
 

@@ -104,9 +104,7 @@ def create_my_token(
 def revoke_my_token(
     token_id: Id, who: Principal = Depends(authenticated), st: AppState = Depends(state)
 ) -> Empty:
-    user = _me(who)
-    token = st.store.users.get_token(token_id)
-    if token.user_id != user.id:
+    if token_id not in {t.id for t in st.store.users.list_tokens(_me(who).id)}:
         raise NotFoundError(f"token id {token_id} does not exist")
     st.store.users.revoke_token(token_id)
     return Empty()
@@ -119,6 +117,37 @@ def create_token_for(
     user = st.store.users.get_user(name)
     token, secret = st.store.users.create_token(user.id, body.name, expires_at=body.expires_at)
     return NewToken(token=token, secret=secret)
+
+
+@router.get("/by-id/{user_id}")
+def get_user_by_id(
+    user_id: Id, _: Principal = Depends(authenticated), st: AppState = Depends(state)
+) -> User:
+    """A user's name by id (what a project admin needs to grant a role by id)."""
+    found = [u for u in st.store.users.list_users() if u.id == user_id]
+    if not found:
+        raise NotFoundError(f"user id {user_id} does not exist")
+    return found[0]
+
+
+@router.get("/{name}")
+def get_user(name: Name, _: Principal = Depends(site_admin), st: AppState = Depends(state)) -> User:
+    return st.store.users.get_user(name)
+
+
+@router.get("/{name}/tokens", response_model=envelope("tokens", list[ApiToken]))
+def list_tokens_of(
+    name: Name, _: Principal = Depends(site_admin), st: AppState = Depends(state)
+) -> dict[str, Any]:
+    return {"tokens": st.store.users.list_tokens(st.store.users.get_user(name).id)}
+
+
+@router.delete("/tokens/{token_id}")
+def revoke_token(
+    token_id: Id, _: Principal = Depends(site_admin), st: AppState = Depends(state)
+) -> Empty:
+    st.store.users.revoke_token(token_id)
+    return Empty()
 
 
 def _me(who: Principal) -> User:

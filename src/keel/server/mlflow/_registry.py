@@ -17,17 +17,32 @@ from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
 
 from keel.exceptions import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from keel.server._json import JSON
-from keel.server._types import Key, Name, RunId, Text
+from keel.server._types import Name, Text
 from keel.server.mlflow import _convert as conv
 from keel.server.mlflow import _model_links as links
 from keel.server.mlflow._context import Ctx, mlflow_reader, mlflow_writer
 from keel.server.mlflow._paging import check_max, decode, encode
 from keel.server.mlflow._pyfilter import matches
-from keel.server.mlflow._schemas import KeyValue
+from keel.server.mlflow._schemas import (
+    AliasIn,
+    AliasRef,
+    LatestIn,
+    ModelIn,
+    ModelPatch,
+    ModelRename,
+    ModelTag,
+    ModelTagRef,
+    RegisteredModelRef,
+    StageIn,
+    VersionIn,
+    VersionPatch,
+    VersionRef,
+    VersionTag,
+    VersionTagRef,
+)
 from keel.server.mlflow._sources import (
     artifact_uri,
     check_source,
@@ -56,78 +71,6 @@ _VERSIONS = Vocabulary(
     },
     frozenset({"version"}),
 )
-
-
-class ModelIn(BaseModel):
-    name: Name
-    description: Text = ""
-    tags: list[KeyValue] = Field(default=[], max_length=1000)
-
-
-class ModelRef(BaseModel):
-    name: Name
-
-
-class ModelPatch(ModelRef):
-    description: Text | None = None
-
-
-class ModelRename(ModelRef):
-    new_name: Name
-
-
-class ModelTag(ModelRef):
-    key: Key
-    value: Text = ""
-
-
-class ModelTagRef(ModelRef):
-    key: Key
-
-
-class AliasIn(ModelRef):
-    alias: Name
-    version: Text
-
-
-class AliasRef(ModelRef):
-    alias: Name
-
-
-class LatestIn(ModelRef):
-    stages: list[Text] = Field(default=[], max_length=10)
-
-
-class VersionIn(BaseModel):
-    name: Name
-    source: Text = ""
-    run_id: RunId | None = None
-    tags: list[KeyValue] = Field(default=[], max_length=1000)
-    description: Text = ""
-    model_id: Text | None = None
-
-
-class VersionRef(BaseModel):
-    name: Name
-    version: Text
-
-
-class VersionPatch(VersionRef):
-    description: Text | None = None
-
-
-class VersionTag(VersionRef):
-    key: Key
-    value: Text = ""
-
-
-class VersionTagRef(VersionRef):
-    key: Key
-
-
-class StageIn(VersionRef):
-    stage: Text
-    archive_existing_versions: bool = False
 
 
 def _num(version: str) -> int:
@@ -256,7 +199,7 @@ def rename_model(body: ModelRename, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
 
 
 @router.delete("/registered-models/delete")
-def delete_model(body: ModelRef, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
+def delete_model(body: RegisteredModelRef, ctx: Ctx = Depends(mlflow_writer)) -> JSON:
     ctx.st.store.registry.delete_model(ctx.project_id, _model(ctx, body.name).name)
     return JSON({})
 

@@ -196,3 +196,76 @@ class LoggedModelSearch(BaseModel):
     order_by: list[OrderBy] = Field(default=[], max_length=20)
     max_results: int = Field(default=100, ge=1)
     page_token: Text | None = None
+
+
+# -- the model registry ---------------------------------------------------------------------
+class ModelIn(BaseModel):
+    name: Name
+    description: Text = ""
+    tags: list[KeyValue] = Field(default=[], max_length=1000)
+
+
+class RegisteredModelRef(BaseModel):
+    name: Name
+
+
+class ModelPatch(RegisteredModelRef):
+    description: Text | None = None
+
+
+class ModelRename(RegisteredModelRef):
+    new_name: Name
+
+
+class ModelTag(RegisteredModelRef):
+    key: Key
+    value: Text = ""
+
+
+class ModelTagRef(RegisteredModelRef):
+    key: Key
+
+
+class AliasIn(RegisteredModelRef):
+    alias: Name
+    version: Text
+
+
+class AliasRef(RegisteredModelRef):
+    alias: Name
+
+
+class LatestIn(RegisteredModelRef):
+    stages: list[Text] = Field(default=[], max_length=10)
+
+
+class VersionIn(BaseModel):
+    name: Name
+    source: Text = ""
+    run_id: RunId | None = None
+    tags: list[KeyValue] = Field(default=[], max_length=1000)
+    description: Text = ""
+    model_id: Text | None = None
+
+
+class VersionRef(BaseModel):
+    name: Name
+    version: Text
+
+
+class VersionPatch(VersionRef):
+    description: Text | None = None
+
+
+class VersionTag(VersionRef):
+    key: Key
+    value: Text = ""
+
+
+class VersionTagRef(VersionRef):
+    key: Key
+
+
+class StageIn(VersionRef):
+    stage: Text
+    archive_existing_versions: bool = False

@@ -61,7 +61,7 @@ def include(app: FastAPI) -> None:
     """Mount the UI on ``app`` (after ``app.state.keel`` is set by ``create_app``)."""
     st: AppState = app.state.keel
     app.state.keel_ui = SimpleNamespace(
-        codec=SessionCodec(st.store.users.server_key(SESSION_KEY)),
+        codec=SessionCodec(st.store.credentials.server_key(SESSION_KEY)),
         series_cache=SeriesCache(),
     )
     app.include_router(_static.router())

@@ -21,7 +21,8 @@ from typing import Any
 
 from starlette.responses import StreamingResponse
 
-from keel.store import ArtifactInfo, BlobStore
+from keel.store import ArtifactInfo
+from keel.store.protocols import Blobs
 
 TEXT_LIMIT = 256 << 10
 TABLE_ROWS = 50
@@ -64,10 +65,16 @@ def suffix(path: str) -> str:
     return name[name.rfind(".") :] if "." in name else ""
 
 
-def _head(blobs: BlobStore, sha: str, limit: int) -> tuple[bytes, bool]:
+def _head(blobs: Blobs, sha: str, limit: int) -> tuple[bytes, bool]:
     out = bytearray()
-    with blobs.fs.open(blobs.path_of(sha), "rb") as f:
-        out += f.read(limit + 1)
+    chunks = blobs.iter_chunks(sha, limit + 1)
+    try:
+        for chunk in chunks:
+            out += chunk
+            if len(out) > limit:
+                break
+    finally:
+        chunks.close()  # type: ignore[attr-defined]
     return bytes(out[:limit]), len(out) > limit
 
 
@@ -81,7 +88,7 @@ def _looks_text(data: bytes) -> bool:
     return True
 
 
-def preview(blobs: BlobStore, art: ArtifactInfo) -> Preview:
+def preview(blobs: Blobs, art: ArtifactInfo) -> Preview:
     ext = suffix(art.path)
     if ext in IMAGES:
         return Preview("image")
@@ -116,7 +123,7 @@ def _csv(data: bytes, cut: bool, delimiter: str) -> Preview:
     return Preview("table", columns=rows[0], rows=body, truncated=more, note=note)
 
 
-def _parquet(blobs: BlobStore, art: ArtifactInfo) -> Preview:
+def _parquet(blobs: Blobs, art: ArtifactInfo) -> Preview:
     if art.size > PARQUET_LIMIT:
         return Preview("too-big", note=f"{art.size} bytes: download it to look inside")
     import pyarrow.parquet as pq
@@ -154,7 +161,7 @@ def media_type(path: str) -> tuple[str, bool]:
     return "application/octet-stream", False
 
 
-def raw_response(blobs: BlobStore, art: ArtifactInfo, *, download: bool) -> StreamingResponse:
+def raw_response(blobs: Blobs, art: ArtifactInfo, *, download: bool) -> StreamingResponse:
     kind, inline = media_type(art.path)
     name = posixpath.basename(art.path).replace('"', "").replace("\\", "")[:200] or "artifact"
     disposition = "inline" if inline and not download else "attachment"

@@ -32,7 +32,6 @@ from keel.server.ui._render import page
 from keel.server.ui._run import encode_series, series_body, series_json, wants_gzip
 from keel.server.ui._series_cache import SeriesCache
 from keel.store import Run
-from keel.store.metric_sampling import latest_points, sample_history
 
 router = ui_router()
 MAX_KEY = 250
@@ -178,16 +177,16 @@ def _series(
     view: ProjectView, cache: SeriesCache, ids: list[str], key: str, points: int, *, gz: bool
 ) -> bytes:
     """One metric of the compared runs, from the cache while their newest points hold."""
-    db = view.guard.st.store.db
+    stats = view.guard.st.store.run_stats
 
     def make() -> bytes:
         # min/max buckets read every stored point; past a few runs a stride keeps it fast
-        items = sample_history(db, ids, key, points=points, exact=len(ids) <= EXACT_UP_TO)
+        items = stats.sample_history(ids, key, points=points, exact=len(ids) <= EXACT_UP_TO)
         payload = {"key": key, "series": series_json(items, band=len(items) <= 3)}
         return encode_series(payload, gz=gz)
 
     entry = (view.project.id, key, tuple(ids), points, gz)
-    return cache.compute(entry, tuple(latest_points(db, ids, key)), make)
+    return cache.compute(entry, tuple(stats.latest_points(ids, key)), make)
 
 
 def _prefetch(view: ProjectView, cache: SeriesCache, ids: list[str], keys: list[str]) -> None:

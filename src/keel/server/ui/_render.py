@@ -65,7 +65,15 @@ def environment() -> Any:
         pretty=pretty_json,
     )
     env.globals["qs"] = query_string
+    env.filters["run_status"] = _run_status
     return env
+
+
+def _run_status(run: Any) -> str:
+    """``lost`` for a RUNNING run whose process died without ending it, else its status."""
+    from keel.tracking import display_status
+
+    return display_status(run).lower()
 
 
 @cache

@@ -24,7 +24,7 @@ from keel.server.ui._discussion import comments_context
 from keel.server.ui._render import page
 from keel.server.ui._session import csrf_ok
 from keel.store import Run
-from keel.store.metric_sampling import SampledSeries, sample_history
+from keel.store.metric_sampling import SampledSeries
 
 router = ui_router()
 SYSTEM_PREFIXES = ("keel.", "mlflow.")
@@ -199,9 +199,9 @@ def run_series(
 ) -> Response:
     view = open_project(guard, project, "experiments")
     run = _run(view, run_id)
-    db = guard.st.store.db
+    stats = guard.st.store.run_stats
     items = [
-        s for key in sorted(run.metrics) for s in sample_history(db, [run_id], key, points=points)
+        s for key in sorted(run.metrics) for s in stats.sample_history([run_id], key, points=points)
     ]
     return series_response(request, {"series": series_json(items)})
 

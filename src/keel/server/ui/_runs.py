@@ -15,11 +15,11 @@ from starlette.responses import RedirectResponse, Response
 
 from keel.exceptions import InvalidArgumentError
 from keel.server._auth import Guard, Principal, authenticated, reader
-from keel.server.ui import _counts
 from keel.server.ui._common import open_project, project_base, ui_router
 from keel.server.ui._direction import cell_class, directions, extremes
 from keel.server.ui._render import page
 from keel.store import Experiment, Run
+from keel.store.run_stats import Activity
 
 router = ui_router()
 PAGE_SIZES = (25, 50, 100, 200)
@@ -89,9 +89,9 @@ async def root() -> Response:
 def projects(request: Request, who: Principal = Depends(authenticated)) -> Response:
     st = request.app.state.keel
     visible = [p for p in st.store.projects.list() if who.role_in(p.id) is not None]
-    activity = _counts.by_project(st.store.db, [p.id for p in visible])
+    activity = st.store.run_stats.by_project([p.id for p in visible])
     rows = [
-        (p, str(who.role_in(p.id)), project_base(p.name), activity.get(p.id, _counts.Activity()))
+        (p, str(who.role_in(p.id)), project_base(p.name), activity.get(p.id, Activity()))
         for p in visible
     ]
     return page(request, "projects.html", {"projects": rows})
@@ -108,8 +108,8 @@ def project_home(project: str, guard: Guard = Depends(reader)) -> Response:
 def experiments(request: Request, project: str, guard: Guard = Depends(reader)) -> Response:
     view = open_project(guard, project, "experiments")
     exps = guard.st.store.experiments.list(view.project.id)
-    activity = _counts.by_experiment(guard.st.store.db, [e.id for e in exps])
-    rows = [(e, activity.get(e.id, _counts.Activity())) for e in exps]
+    activity = guard.st.store.run_stats.by_experiment([e.id for e in exps])
+    rows = [(e, activity.get(e.id, Activity())) for e in exps]
     return page(request, "experiments.html", view.context(experiments=rows))
 
 
@@ -135,7 +135,7 @@ def runs_table(
     size = size if size in PAGE_SIZES else 50
     columns = parse_columns([c for c in cols if c])
     runs, next_token, error = _search(guard, exp.id, filter, order, size, page_token)
-    total = 0 if error else _counts.count_runs(guard.st.store.db, exp.id, filter.strip() or None)
+    total = 0 if error else guard.st.store.run_stats.count(exp.id, filter.strip() or None)
     if not columns:
         columns = _default_columns(runs)
     columns = sorted(columns, key=lambda c: ENTITY_ORDER.index(c.entity))

@@ -101,7 +101,7 @@ async def load_session(request: Request) -> None:
         request.state.ui_set_cookie = session
     request.state.ui_session = session
     if st.options.auth and session.token:
-        user = st.store.users.authenticate_token(session.token)
+        user = st.store.credentials.authenticate_token(session.token)
         if user is not None:
             request.state.principal = Principal(user, user.is_admin, st)
 
@@ -121,7 +121,7 @@ def start_session(request: Request, token: str) -> None:
     """Sign in: a fresh nonce (no session fixation) carrying the checked token."""
     st = get_state(request)
     if st.options.auth:
-        user = st.store.users.authenticate_token(token.strip()) if token.strip() else None
+        user = st.store.credentials.authenticate_token(token.strip()) if token.strip() else None
         if user is None:
             raise AuthenticationError(
                 "that token is not valid (wrong, expired or revoked); create one with "

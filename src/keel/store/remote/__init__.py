@@ -8,20 +8,23 @@ when used, instead of touching a database that is not there.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn, cast
+from typing import Any, NoReturn
 
 from keel.config import Settings
 from keel.exceptions import ConfigError
-from keel.store._db import Database
 from keel.store.protocols import (
     Alerts,
     Artifacts,
+    Blobs,
+    Comments,
     Datasets,
+    Db,
     Deployments,
     Experiments,
     Labeling,
+    LoggedModels,
     Monitors,
     PipelineRuns,
     Projects,
@@ -32,6 +35,12 @@ from keel.store.protocols import (
     Search,
     StepCache,
     Sweeps,
+    Users,
+)
+from keel.store.remote._accounts import (
+    RemoteCommentRepository,
+    RemoteLoggedModelRepository,
+    RemoteUserRepository,
 )
 from keel.store.remote._blobs import RemoteBlobStore
 from keel.store.remote._http import Http
@@ -75,15 +84,17 @@ class _Unavailable:
         raise _not_remote(f"store.{self._name}.{attr}")
 
 
-class RemoteDatabase(Database):
-    """No database on this side: every use names the server instead."""
+class RemoteDatabase:
+    """No database on this side: every use names the server instead. Stands beside
+    :class:`~keel.store.Database` behind the :class:`~keel.store.protocols.Db` protocol."""
 
     def __init__(self, http: Http) -> None:
         self.uri = http.base_url
         self.dialect = "remote"
         self._http = http
-        self._engine = cast(Any, _Unavailable("db.engine"))
-        self._sqlite_file = None
+
+    def __getattr__(self, attr: str) -> NoReturn:
+        raise _not_remote(f"store.db.{attr} (direct database access)")
 
     @contextmanager
     def write(self) -> Iterator[Any]:
@@ -126,23 +137,23 @@ def _repositories(http: Http) -> dict[str, object]:
     reports: Reports = RemoteReportRepository(http)
     sweeps: Sweeps = RemoteSweepRepository(http)
     labeling: Labeling = RemoteLabelingRepository(http)
+    users: Users = RemoteUserRepository(http)
+    comments: Comments = RemoteCommentRepository(http)
+    logged_models: LoggedModels = RemoteLoggedModelRepository(http)
     return {name: repo for name, repo in locals().items() if name != "http"}
 
 
-def open_remote_store(settings: Settings) -> Any:
-    """A Store over HTTP for ``settings.server_url`` (typed ``Any`` to avoid a cycle)."""
-    from keel.store import Store
-
+def open_remote_store(settings: Settings) -> tuple[Db, Blobs, Callable[[str], Any]]:
+    """The database stand-in, blob store and repository factory of a Store over HTTP for
+    ``settings.server_url`` (:func:`keel.store.open_store` assembles the Store, so this
+    package does not import its parent: no import cycle)."""
     if not settings.server_url:
         raise ConfigError("KEEL_SERVER_URL is empty; set it to http(s)://host:port")
     http = Http(settings.server_url, settings.token)
     remote = _repositories(http)
-    return Store(
-        settings,
-        RemoteDatabase(http),
-        RemoteBlobStore(http),
-        lambda name: remote.get(name) or _Unavailable(name),
-    )
+    db: Db = RemoteDatabase(http)
+    blobs: Blobs = RemoteBlobStore(http)
+    return db, blobs, lambda name: remote.get(name) or _Unavailable(name)
 
 
 __all__ = ["RemoteBlobStore", "RemoteDatabase", "open_remote_store"]

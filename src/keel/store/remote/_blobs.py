@@ -10,18 +10,18 @@ from pathlib import Path
 from typing import IO
 
 from keel.exceptions import ConfigError, InvalidArgumentError
-from keel.store.blobs import _SHA, CHUNK, BlobRef, BlobStore
+from keel.store.blobs import _SHA, CHUNK, BlobRef, corrupted, download_chunks
 from keel.store.remote._http import Http
 
 
-class RemoteBlobStore(BlobStore):
-    """The server's blob store, seen through its API (same interface as a local one)."""
+class RemoteBlobStore:
+    """The server's blob store, seen through its API: the :class:`~keel.store.protocols.Blobs`
+    protocol beside the local :class:`~keel.store.blobs.BlobStore`, inheriting nothing."""
 
     def __init__(self, http: Http) -> None:
         self._http = http
         self.root_url = f"{http.base_url}/api/v1/blobs"
         self.root = self.root_url
-        self._local = False
 
     def path_of(self, sha: str) -> str:
         if not _SHA.match(sha):
@@ -61,14 +61,15 @@ class RemoteBlobStore(BlobStore):
                 digest.update(chunk)
                 yield chunk
         if digest.hexdigest() != sha:
-            raise self._corrupted(sha)
+            raise corrupted(sha, self.path_of(sha))
 
     def download(self, sha: str, dest: str | os.PathLike[str]) -> Path:
         """Stream to ``dest`` through :meth:`iter_chunks` (verified before it appears)."""
-        return super().download(sha, dest)
+        return download_chunks(self.iter_chunks(sha), dest)
 
     def verify(self, sha: str) -> None:
-        super().verify(sha)
+        for _ in self.iter_chunks(sha):
+            pass
 
     def iter_all(self) -> Iterator[tuple[str, float]]:
         raise self._server_side("listing every blob")

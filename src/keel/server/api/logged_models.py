@@ -1,0 +1,161 @@
+"""``/api/v1/logged-models``: MLflow 3 logged models for keel's own HTTP client.
+
+A logged model belongs to the project of its experiment; another project's model does not
+exist for the caller. Files reference blobs already uploaded (``PUT /api/v1/blobs``) with
+their receipts, like run artifacts.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field, StringConstraints
+
+from keel.server._auth import Guard, reader, writer
+from keel.server._types import Id, Key, Loose, Name, RunId, Text
+from keel.server.api.artifacts import ItemsIn, refs
+from keel.store import ArtifactInfo
+from keel.store.logged_models import LoggedModel
+from keel.store.wire import Empty, envelope
+
+router = APIRouter(prefix="/api/v1/logged-models", tags=["logged models"])
+ModelId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Values = Annotated[dict[Key, Text], Field(max_length=10_000)]
+
+
+class LoggedModelIn(BaseModel):
+    experiment_id: Id
+    name: Name
+    source_run_id: RunId | None = None
+    model_type: Loose = ""
+    params: Values = {}
+    tags: Values = {}
+
+
+class StatusIn(BaseModel):
+    status: Name
+
+
+class ValuesIn(BaseModel):
+    items: Values
+
+
+class SearchIn(BaseModel):
+    experiment_ids: list[Id] = Field(max_length=1000)
+    name: Name | None = None
+    source_run_id: RunId | None = None
+    max_results: int = Field(100, ge=1, le=10_000)
+    offset: int = Field(0, ge=0, le=2**31 - 1)
+
+
+class Found(BaseModel):
+    models: list[LoggedModel]
+    has_more: bool
+
+
+def _model(guard: Guard, model_id: str) -> LoggedModel:
+    """The model, if the caller may see its project (else it does not exist for them)."""
+    model = guard.st.store.logged_models.get(model_id)
+    if not guard.who.is_admin:
+        pid = guard.st.project_of_experiment(model.experiment_id)
+        guard.project_id(pid, f"logged model {model_id!r}")
+    return model
+
+
+@router.post("")
+def create_logged_model(body: LoggedModelIn, guard: Guard = Depends(writer)) -> LoggedModel:
+    guard.experiment(body.experiment_id)
+    return guard.st.store.logged_models.create(
+        body.experiment_id,
+        body.name,
+        source_run_id=body.source_run_id,
+        model_type=body.model_type,
+        params=body.params,
+        tags=body.tags,
+    )
+
+
+@router.post("/search")
+def search_logged_models(body: SearchIn, guard: Guard = Depends(reader)) -> Found:
+    for experiment_id in body.experiment_ids:
+        guard.experiment(experiment_id)
+    models, more = guard.st.store.logged_models.search(
+        body.experiment_ids,
+        name=body.name,
+        source_run_id=body.source_run_id,
+        max_results=body.max_results,
+        offset=body.offset,
+    )
+    return Found(models=models, has_more=more)
+
+
+@router.get("/{model_id}")
+def get_logged_model(model_id: ModelId, guard: Guard = Depends(reader)) -> LoggedModel:
+    return _model(guard, model_id)
+
+
+@router.delete("/{model_id}")
+def delete_logged_model(model_id: ModelId, guard: Guard = Depends(writer)) -> Empty:
+    _model(guard, model_id)
+    guard.st.store.logged_models.delete(model_id)
+    return Empty()
+
+
+@router.post("/{model_id}/finalize")
+def finalize_logged_model(
+    model_id: ModelId, body: StatusIn, guard: Guard = Depends(writer)
+) -> LoggedModel:
+    _model(guard, model_id)
+    return guard.st.store.logged_models.finalize(model_id, body.status)
+
+
+@router.post("/{model_id}/tags")
+def set_logged_model_tags(
+    model_id: ModelId, body: ValuesIn, guard: Guard = Depends(writer)
+) -> LoggedModel:
+    _model(guard, model_id)
+    return guard.st.store.logged_models.set_tags(model_id, body.items)
+
+
+@router.delete("/{model_id}/tags")
+def delete_logged_model_tag(model_id: ModelId, key: Key, guard: Guard = Depends(writer)) -> Empty:
+    _model(guard, model_id)
+    guard.st.store.logged_models.delete_tag(model_id, key)
+    return Empty()
+
+
+@router.post("/{model_id}/params")
+def log_logged_model_params(
+    model_id: ModelId, body: ValuesIn, guard: Guard = Depends(writer)
+) -> LoggedModel:
+    _model(guard, model_id)
+    return guard.st.store.logged_models.log_params(model_id, body.items)
+
+
+@router.post("/{model_id}/files", response_model=envelope("files", list[ArtifactInfo]))
+def add_logged_model_files(
+    model_id: ModelId, body: ItemsIn, guard: Guard = Depends(writer)
+) -> dict[str, Any]:
+    _model(guard, model_id)
+    items = refs(guard.st, guard.who, body.items)
+    return {"files": guard.st.store.logged_models.add_files(model_id, items)}
+
+
+@router.get("/{model_id}/files", response_model=envelope("files", list[ArtifactInfo]))
+def list_logged_model_files(
+    model_id: ModelId, prefix: Text | None = None, guard: Guard = Depends(reader)
+) -> dict[str, Any]:
+    _model(guard, model_id)
+    return {"files": guard.st.store.logged_models.list_files(model_id, prefix or None)}
+
+
+@router.delete("/{model_id}/files", response_model=envelope("deleted", int))
+def delete_logged_model_files(
+    model_id: ModelId, path: Text, guard: Guard = Depends(writer)
+) -> dict[str, Any]:
+    _model(guard, model_id)
+    return {"deleted": guard.st.store.logged_models.delete_files(model_id, path)}
+
+
+__all__ = ["router"]

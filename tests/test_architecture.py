@@ -1,0 +1,95 @@
+"""The import graph of keel has no cycles (DESIGN, plumbing rule 7).
+
+grimp (installed with import-linter) builds the graph from every import statement, those
+inside functions included, so a cycle hidden behind a lazy import still counts; imports
+under ``if TYPE_CHECKING:`` do not. A cycle is a strongly connected component of more than
+one module.
+
+The cycles that existed when this test was written are listed in :data:`KNOWN`; each
+belongs to its package's owner to remove. The test fails on any new cycle, and on a known
+one that is gone (so the list only shrinks: delete the line).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import grimp
+
+#: Cycles present on 2026-12-02, by package; the target is an empty set.
+KNOWN: set[frozenset[str]] = {
+    frozenset(
+        {
+            "keel.pipelines._codeversion",
+            "keel.pipelines._dask",
+            "keel.pipelines._executor",
+            "keel.pipelines._pipeline",
+            "keel.pipelines._runners",
+            "keel.pipelines._step",
+            "keel.pipelines._task",
+        }
+    ),
+    frozenset({"keel.server.ui._common", "keel.server.ui._render"}),
+    frozenset({"keel.monitoring._profile", "keel.monitoring._rebin", "keel.monitoring._serialize"}),
+    frozenset({"keel.monitoring._checks", "keel.monitoring._drift"}),
+    frozenset({"keel.serving._codec", "keel.serving._predict", "keel.serving._schema"}),
+    frozenset({"keel.serving._deploy", "keel.serving._presence"}),
+}
+
+
+def import_cycles() -> set[frozenset[str]]:
+    """Every strongly connected component of keel's import graph with 2+ modules."""
+    graph = grimp.build_graph("keel", exclude_type_checking_imports=True)
+    edges = {m: graph.find_modules_directly_imported_by(m) for m in graph.modules}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: set[frozenset[str]] = set()
+
+    def visit(v: str) -> None:  # Tarjan's algorithm
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in edges[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = set()
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.add(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.add(frozenset(component))
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 10 * len(edges)))
+    try:
+        for module in sorted(edges):
+            if module not in index:
+                visit(module)
+    finally:
+        sys.setrecursionlimit(limit)
+    return found
+
+
+def test_no_new_import_cycles() -> None:
+    cycles = import_cycles()
+    new = [sorted(c) for c in cycles - KNOWN]
+    assert new == [], f"new import cycles (move the shared piece down a layer): {new}"
+    gone = [sorted(c) for c in KNOWN - cycles]
+    assert gone == [], f"these cycles are gone: delete them from KNOWN: {gone}"
+
+
+def test_the_store_and_the_server_api_have_none() -> None:
+    """The persistence layer and the REST API are cycle-free, the store's remote backend
+    included (it hands its parts to ``open_store`` instead of importing ``keel.store``)."""
+    for cycle in import_cycles():
+        for module in cycle:
+            assert not module.startswith(("keel.store", "keel.server.api", "keel.server.mlflow"))
