@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from html import escape
+from typing import TYPE_CHECKING
 
-from keel.reports._compare import Comparison, MetricDelta, SideStat, SideSummary
 from keel.reports._svg import BASE_COLOUR, HEAD_COLOUR, curve_svg
+
+if TYPE_CHECKING:  # _compare imports this module lazily to render itself
+    from keel.reports._compare import Comparison, MetricDelta, SideStat, SideSummary
 
 MARKER = "<!-- keel-report -->"
 VERDICT_MARK = {

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from html import escape
+from typing import TYPE_CHECKING
 
-from keel.reports._compare import Curve
+if TYPE_CHECKING:
+    from keel.reports._compare import Curve
 
 W, H, PAD = 360, 200, 34
 BASE_COLOUR, HEAD_COLOUR = "#1f77b4", "#e8710a"
