@@ -66,7 +66,13 @@ def test_an_unhandled_exception_fails_the_run_and_keeps_the_error(tmp_path: Path
 def test_sigterm_and_ctrl_c_kill_the_run(tmp_path: Path, sig: signal.Signals) -> None:
     path = _script(tmp_path, "time.sleep(60)\n")
     proc = subprocess.Popen(
-        [sys.executable, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # A shell's background job (nohup, `&` without job control) ignores SIGINT, and the
+        # child would inherit that: give it the default disposition a terminal gives.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stdout is not None
     run_id = proc.stdout.readline().strip()
