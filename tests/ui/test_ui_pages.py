@@ -19,7 +19,7 @@ def _ids(world: UIWorld) -> dict[str, Any]:
         pid = store.projects.get("default").id
         exp = store.experiments.get_by_name(pid, "quickstart-breast-cancer")
         runs = store.runs.search([exp.id], "attributes.name != 'training'", max_results=10).runs
-        pipeline = store.pipeline_runs.list(pid, limit=1)[0]
+        pipeline = store.pipeline_runs.list(pid, pipeline="training", limit=1)[0]  # not retrain
         return {"exp": exp.id, "runs": [r.id for r in runs], "pipeline": pipeline.id}
     finally:
         store.close()

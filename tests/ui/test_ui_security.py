@@ -107,6 +107,7 @@ def test_writer_promotes_and_removes_an_alias(as_writer: Session, ui_world: UIWo
     try:
         pid = store.projects.get("default").id
         as_writer.goto(f"/models/{MODEL}")
+        page.select_option('#promote-form select[name="version"]', "1")
         page.fill('#promote-form input[name="alias"]', "staging")
         page.click("#promote-form button")
         page.wait_for_url(f"**/models/{MODEL}/1")
