@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from keel.monitoring._profile import NumericProfile
+from keel.monitoring._column_profiles import NumericProfile
 
 if TYPE_CHECKING:
     import numpy as np
