@@ -30,8 +30,6 @@ KNOWN: set[frozenset[str]] = {
         }
     ),
     frozenset({"keel.server.ui._common", "keel.server.ui._render"}),
-    frozenset({"keel.monitoring._profile", "keel.monitoring._rebin", "keel.monitoring._serialize"}),
-    frozenset({"keel.monitoring._checks", "keel.monitoring._drift"}),
 }
 
 
