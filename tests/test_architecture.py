@@ -29,7 +29,6 @@ KNOWN: set[frozenset[str]] = {
             "keel.pipelines._task",
         }
     ),
-    frozenset({"keel.server.ui._common", "keel.server.ui._render"}),
 }
 
 
