@@ -31,7 +31,8 @@ from keel.pipelines._executor import Execution, ExecutionOptions, NodeState, Ste
 from keel.pipelines._graph import Graph, Ref, has_refs, substitute
 from keel.pipelines._params import ParamSpec, param_specs, resolve_params
 from keel.pipelines._record import Recorder
-from keel.pipelines._runners import Runner, make_runner
+from keel.pipelines._runner_api import Runner
+from keel.pipelines._runners import make_runner
 from keel.pipelines._trace import current_tracer, tracing
 from keel.store import RunStatus, Store
 from keel.store.entities import DatasetVersion
