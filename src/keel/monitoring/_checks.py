@@ -18,6 +18,7 @@ from keel.monitoring._profile import (
     DatasetProfile,
     NumericProfile,
 )
+from keel.monitoring._rebin import aligned_counts
 
 ERROR, WARNING = "error", "warning"
 MAX_EXAMPLES = 10
@@ -134,8 +135,6 @@ def _out_of_range(
 ) -> list[SchemaIssue]:
     if ref.count == 0 or cur.count == 0 or ref.min is None or ref.max is None:
         return []
-    from keel.monitoring._drift import aligned_counts
-
     counts = aligned_counts(ref, cur)
     below, above = int(counts[0]), int(counts[-1])
     outside = below + above

@@ -22,6 +22,7 @@ from keel.monitoring._profile import (
     NumericProfile,
     profile,
 )
+from keel.monitoring._rebin import aligned_counts
 
 if TYPE_CHECKING:
     import numpy as np
@@ -222,20 +223,6 @@ def _numeric_test(
     groups = _stats.coarsen(r)
     value = _stats.psi(_group(r, groups), _group(c, groups))
     return value, None, value
-
-
-def aligned_counts(ref: NumericProfile, cur: NumericProfile) -> np.ndarray:
-    """``cur``'s histogram on ``ref``'s edges (re-binned when it was profiled otherwise)."""
-    import numpy as np
-
-    if len(ref.edges) == len(cur.edges) and np.array_equal(ref.edges, cur.edges):
-        return cur.counts
-    from keel.monitoring._rebin import cumulative_at
-
-    cum = cumulative_at(cur, ref.edges)
-    cum = np.maximum.accumulate(np.clip(cum, 0, cur.count))
-    full = np.concatenate([[0.0], cum, [float(cur.count)]])
-    return np.maximum(np.diff(np.round(full)), 0).astype(np.int64)
 
 
 def _group(counts: np.ndarray, groups: np.ndarray) -> np.ndarray:

@@ -12,88 +12,33 @@ and to an Arrow table (:meth:`DatasetProfile.to_arrow`).
 
 from __future__ import annotations
 
-import math
+import json
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import InvalidArgumentError
+from keel.monitoring._column_profiles import (
+    DEFAULT_BINS,
+    DEFAULT_MAX_CATEGORIES,
+    CategoricalProfile,
+    ColumnProfile,
+    NumericProfile,
+    OtherProfile,
+)
 from keel.monitoring._columns import Column, column_names, iter_columns, num_rows
+from keel.monitoring._rebin import merge_numeric
+from keel.monitoring._serialize import (
+    parts_from_arrow,
+    parts_from_dict,
+    profile_to_arrow,
+    profile_to_dict,
+)
 
 if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
-
-DEFAULT_BINS = 100
-DEFAULT_MAX_CATEGORIES = 200
-FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True, eq=False, slots=True)
-class NumericProfile:
-    """Moments and a histogram. Bin 0 holds values <= ``edges[0]`` (below the reference
-    minimum), bin i values in ``(edges[i-1], edges[i]]``, the last bin values above
-    ``edges[-1]``; ``tail_sums`` are the sums of the values in the first and last bins."""
-
-    name: str
-    dtype: str
-    count: int
-    nulls: int
-    min: float | None
-    max: float | None
-    mean: float | None
-    m2: float
-    edges: np.ndarray
-    counts: np.ndarray
-    tail_sums: tuple[float, float] = (0.0, 0.0)
-    kind: str = field(default="numeric", init=False)
-
-    @property
-    def std(self) -> float | None:
-        return math.sqrt(self.m2 / (self.count - 1)) if self.count > 1 else None
-
-    @property
-    def null_rate(self) -> float:
-        total = self.count + self.nulls
-        return self.nulls / total if total else 0.0
-
-
-@dataclass(frozen=True, eq=False, slots=True)
-class CategoricalProfile:
-    """Counts of the most frequent values; ``other`` counts the values folded beyond them."""
-
-    name: str
-    dtype: str
-    count: int
-    nulls: int
-    categories: dict[str, int]
-    other: int = 0
-    kind: str = field(default="categorical", init=False)
-
-    @property
-    def null_rate(self) -> float:
-        total = self.count + self.nulls
-        return self.nulls / total if total else 0.0
-
-
-@dataclass(frozen=True, eq=False, slots=True)
-class OtherProfile:
-    """A column monitored for presence, type and missing values only (dates, lists ...)."""
-
-    name: str
-    dtype: str
-    count: int
-    nulls: int
-    kind: str = field(default="other", init=False)
-
-    @property
-    def null_rate(self) -> float:
-        total = self.count + self.nulls
-        return self.nulls / total if total else 0.0
-
-
-ColumnProfile = NumericProfile | CategoricalProfile | OtherProfile
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -110,26 +55,28 @@ class DatasetProfile:
         return merge_profiles(self, other)
 
     def to_dict(self) -> dict[str, Any]:
-        from keel.monitoring._serialize import profile_to_dict
-
         return profile_to_dict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DatasetProfile:
-        from keel.monitoring._serialize import profile_from_dict
-
-        return profile_from_dict(data)
+        num_rows, columns = parts_from_dict(data)
+        return cls(num_rows, columns)
 
     def to_arrow(self) -> pa.Table:
-        from keel.monitoring._serialize import profile_to_arrow
-
         return profile_to_arrow(self)
 
     @classmethod
     def from_arrow(cls, table: pa.Table) -> DatasetProfile:
-        from keel.monitoring._serialize import profile_from_arrow
+        num_rows, columns = parts_from_arrow(table)
+        return cls(num_rows, columns)
 
-        return profile_from_arrow(table)
+
+def profile_from_json(text: str | bytes) -> DatasetProfile:
+    """A profile from :func:`~keel.monitoring._serialize.profile_to_json`'s text."""
+    try:
+        return DatasetProfile.from_dict(json.loads(text))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise InvalidArgumentError(f"not a keel profile: {exc}") from exc
 
 
 def profile(
@@ -361,8 +308,6 @@ def _merge_column(
             f"{b.kind} ({b.dtype}) in the other; cast it to one type before profiling"
         )
     if isinstance(a, NumericProfile) and isinstance(b, NumericProfile):
-        from keel.monitoring._rebin import merge_numeric
-
         return merge_numeric(a, b, bins=bins)
     if isinstance(a, CategoricalProfile) and isinstance(b, CategoricalProfile):
         counts = dict(a.categories)

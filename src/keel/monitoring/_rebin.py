@@ -1,11 +1,12 @@
-"""Merging numeric profiles: exact on shared edges, re-binned (approximately) otherwise."""
+"""Numeric histograms on other edges: merging two profiles (exact on shared edges, re-binned
+approximately otherwise) and reading one on a reference's edges."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from keel.monitoring._profile import NumericProfile
+from keel.monitoring._column_profiles import NumericProfile
 
 if TYPE_CHECKING:
     import numpy as np
@@ -53,6 +54,18 @@ def cumulative_at(p: NumericProfile, points: np.ndarray) -> np.ndarray:
     inner = np.where(below, np.where(points >= low_at, low_n, 0.0), inner)
     above = points >= p.edges[-1]
     return np.where(above, cum_edges[-1] + np.where(points >= high_at, high_n, 0.0), inner)
+
+
+def aligned_counts(ref: NumericProfile, cur: NumericProfile) -> np.ndarray:
+    """``cur``'s histogram on ``ref``'s edges (re-binned when it was profiled otherwise)."""
+    import numpy as np
+
+    if len(ref.edges) == len(cur.edges) and np.array_equal(ref.edges, cur.edges):
+        return cur.counts
+    cum = cumulative_at(cur, ref.edges)
+    cum = np.maximum.accumulate(np.clip(cum, 0, cur.count))
+    full = np.concatenate([[0.0], cum, [float(cur.count)]])
+    return np.maximum(np.diff(np.round(full)), 0).astype(np.int64)
 
 
 def _rebin_union(

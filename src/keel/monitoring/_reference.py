@@ -12,8 +12,8 @@ import threading
 from typing import Any
 
 from keel.exceptions import InvalidArgumentError
-from keel.monitoring._profile import DatasetProfile, profile
-from keel.monitoring._serialize import profile_from_json, profile_to_json
+from keel.monitoring._profile import DatasetProfile, profile, profile_from_json
+from keel.monitoring._serialize import profile_to_json
 from keel.store import Store
 from keel.store.entities import Project
 from keel.store.monitors import ReferenceInfo

@@ -1,4 +1,8 @@
-"""Profiles to and from JSON-ready dicts and Arrow tables (both round-trip exactly)."""
+"""Profiles to and from JSON-ready dicts and Arrow tables (both round-trip exactly).
+
+Reading gives a profile's parts, ``(num_rows, columns)``: :class:`DatasetProfile`'s
+``from_dict``/``from_arrow`` build the profile from them, so this module sits below it.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,21 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import InvalidArgumentError
-from keel.monitoring._profile import (
+from keel.monitoring._column_profiles import (
     FORMAT_VERSION,
     CategoricalProfile,
     ColumnProfile,
-    DatasetProfile,
     NumericProfile,
     OtherProfile,
 )
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from keel.monitoring._profile import DatasetProfile
+
+#: What a stored profile reads back as: its number of rows and its columns by name.
+Parts = tuple[int, dict[str, ColumnProfile]]
 
 
 def profile_to_dict(p: DatasetProfile) -> dict[str, Any]:
@@ -50,7 +58,7 @@ def _column_to_dict(c: ColumnProfile) -> dict[str, Any]:
     return out
 
 
-def profile_from_dict(data: dict[str, Any]) -> DatasetProfile:
+def parts_from_dict(data: dict[str, Any]) -> Parts:
     if not isinstance(data, dict) or "columns" not in data:
         raise InvalidArgumentError("not a keel profile: expected a dict with 'columns'")
     if data.get("format", FORMAT_VERSION) > FORMAT_VERSION:
@@ -59,7 +67,7 @@ def profile_from_dict(data: dict[str, Any]) -> DatasetProfile:
             f"({FORMAT_VERSION}); upgrade keel"
         )
     columns = [_column_from_dict(c) for c in data["columns"]]
-    return DatasetProfile(int(data["num_rows"]), {c.name: c for c in columns})
+    return int(data["num_rows"]), {c.name: c for c in columns}
 
 
 def _column_from_dict(d: dict[str, Any]) -> ColumnProfile:
@@ -89,13 +97,6 @@ def _column_from_dict(d: dict[str, Any]) -> ColumnProfile:
 
 def profile_to_json(p: DatasetProfile) -> str:
     return json.dumps(profile_to_dict(p), separators=(",", ":"))
-
-
-def profile_from_json(text: str | bytes) -> DatasetProfile:
-    try:
-        return profile_from_dict(json.loads(text))
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"not a keel profile: {exc}") from exc
 
 
 def profile_to_arrow(p: DatasetProfile) -> pa.Table:
@@ -131,7 +132,7 @@ def profile_to_arrow(p: DatasetProfile) -> pa.Table:
     return table.replace_schema_metadata(meta)
 
 
-def profile_from_arrow(table: pa.Table) -> DatasetProfile:
+def parts_from_arrow(table: pa.Table) -> Parts:
     meta = table.schema.metadata or {}
     if b"keel.profile.num_rows" not in meta:
         raise InvalidArgumentError("not a keel profile table: its schema metadata has no num_rows")
@@ -141,4 +142,4 @@ def profile_from_arrow(table: pa.Table) -> DatasetProfile:
             zip(row.pop("categories") or [], row.pop("category_counts") or [], strict=True)
         )
         columns.append(_column_from_dict(row))
-    return DatasetProfile(int(meta[b"keel.profile.num_rows"]), {c.name: c for c in columns})
+    return int(meta[b"keel.profile.num_rows"]), {c.name: c for c in columns}

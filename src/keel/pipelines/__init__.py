@@ -30,7 +30,8 @@ from keel.pipelines._pipeline import (
     using_store,
 )
 from keel.pipelines._resources import Resources
-from keel.pipelines._runners import InProcessRunner, ProcessRunner, Runner, make_runner
+from keel.pipelines._runner_api import Runner
+from keel.pipelines._runners import InProcessRunner, ProcessRunner, make_runner
 from keel.pipelines._schedule import CATCH_UP, add_schedule, next_cron, register_trigger
 from keel.pipelines._scheduler import Scheduler
 from keel.pipelines._step import Step, step

@@ -27,6 +27,17 @@ from typing import Any
 _SIMPLE = (type(None), bool, int, float, str, bytes)
 
 
+class WrapsFunction:
+    """A keel object standing for a user function (a step, a pipeline): its code version is
+    the function's, and code that calls it depends on the function.
+
+    Steps and pipelines derive from it, so this module needs neither of them.
+    """
+
+    __slots__ = ()
+    fn: Callable[..., Any]
+
+
 @functools.cache
 def _library_roots() -> tuple[str, ...]:
     roots = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
@@ -84,19 +95,13 @@ def _collect(fn: Callable[..., Any]) -> dict[str, str]:
 
 
 def _unwrap(obj: Any) -> Any:
-    from keel.pipelines._pipeline import Pipeline
-    from keel.pipelines._step import Step
-
-    if isinstance(obj, (Step, Pipeline)):
+    if isinstance(obj, WrapsFunction):
         return obj.fn
     return inspect.unwrap(obj) if callable(obj) else obj
 
 
 def _is_project_object(value: Any) -> bool:
-    from keel.pipelines._pipeline import Pipeline
-    from keel.pipelines._step import Step
-
-    if isinstance(value, (Step, Pipeline)):
+    if isinstance(value, WrapsFunction):
         return is_project_module(value.fn.__module__)
     if isinstance(value, (types.FunctionType, type)):
         return is_project_module(getattr(value, "__module__", "") or "")

@@ -22,7 +22,7 @@ from keel.exceptions import ConfigError, ResourceUnavailableError
 from keel.pipelines._codeversion import is_project_module
 from keel.pipelines._graph import Graph
 from keel.pipelines._resources import Resources, format_bytes
-from keel.pipelines._runners import Runner
+from keel.pipelines._runner_api import Runner
 from keel.pipelines._task import Task, TaskResult, execute
 
 _DECLARED = {"cpus": "CPU", "memory": "MEMORY", "gpus": "GPU"}

@@ -23,7 +23,7 @@ from keel.pipelines._fingerprint import fingerprint
 from keel.pipelines._graph import Graph, Node, Ref, has_refs, iter_refs, substitute
 from keel.pipelines._materialize import dataset_versions_in, load_value, sub_manifest
 from keel.pipelines._record import Recorder, param_text
-from keel.pipelines._runners import Runner
+from keel.pipelines._runner_api import Runner
 from keel.pipelines._task import Task, TaskResult, Upstream
 from keel.store import RunStatus, Store
 from keel.store._db import now_ms

@@ -27,11 +27,13 @@ from dataclasses import dataclass, field
 from typing import Any, overload
 
 from keel.exceptions import ConfigError, InvalidArgumentError, StepFailedError
+from keel.pipelines._codeversion import WrapsFunction
 from keel.pipelines._executor import Execution, ExecutionOptions, NodeState, StepHook
 from keel.pipelines._graph import Graph, Ref, has_refs, substitute
 from keel.pipelines._params import ParamSpec, param_specs, resolve_params
 from keel.pipelines._record import Recorder
-from keel.pipelines._runners import Runner, make_runner
+from keel.pipelines._runner_api import Runner
+from keel.pipelines._runners import make_runner
 from keel.pipelines._trace import current_tracer, tracing
 from keel.store import RunStatus, Store
 from keel.store.entities import DatasetVersion
@@ -134,7 +136,7 @@ class PipelineResult:
         return bool(self.steps) and len(self.cached) == len(self.steps)
 
 
-class Pipeline:
+class Pipeline(WrapsFunction):
     """A function wrapped as a pipeline: typed parameters and a DAG of step calls."""
 
     def __init__(self, fn: Callable[..., Any], *, name: str | None = None) -> None:

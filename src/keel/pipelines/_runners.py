@@ -1,5 +1,8 @@
 """Runners: where step attempts execute. One small interface, three implementations.
 
+The interface, :class:`~keel.pipelines._runner_api.Runner`, lives below this module and
+:mod:`~keel.pipelines._dask`, so :func:`make_runner` picks any of them without a cycle.
+
 - :class:`InProcessRunner` (default): in this process and thread, so breakpoints and
   debuggers work; outputs stay in memory between steps.
 - :class:`ProcessRunner`: one forked process per attempt, up to ``workers`` at once, so
@@ -19,7 +22,6 @@ import signal
 import threading
 import time
 import traceback
-from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,35 +29,12 @@ from typing import Any
 from keel.exceptions import ConfigError, InvalidArgumentError, ResourceUnavailableError
 from keel.pipelines._graph import Graph
 from keel.pipelines._resources import local_shortfall
+from keel.pipelines._runner_api import Runner
 from keel.pipelines._task import Task, TaskResult, execute
 
 
 class StepTimeout(Exception):
     """An attempt ran longer than its step's ``timeout``."""
-
-
-class Runner(ABC):
-    """Executes step attempts. ``capacity`` is how many may run at once."""
-
-    name: str = "runner"
-    capacity: int = 1
-    in_memory: bool = False  # outputs come back as values (no blob round trip needed)
-
-    def prepare(self, graph: Graph) -> None:  # noqa: B027 - optional hook
-        """Check the graph can run here (resources); raise before anything is recorded."""
-
-    @abstractmethod
-    def submit(self, task: Task) -> None: ...
-
-    @abstractmethod
-    def wait(self, timeout: float | None) -> list[TaskResult]:
-        """Results finished since the last call; waits up to ``timeout`` for the first one."""
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release workers and connections."""
-
-    def describe(self) -> dict[str, Any]:
-        return {"runner": self.name}
 
 
 def check_local_resources(graph: Graph, runner: str) -> None:

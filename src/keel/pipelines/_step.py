@@ -13,11 +13,13 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, overload
 
 from keel.exceptions import InvalidArgumentError
+from keel.pipelines import _codeversion
+from keel.pipelines._codeversion import WrapsFunction
 from keel.pipelines._resources import Resources
 from keel.pipelines._trace import Handle, current_tracer
 
 
-class Step:
+class Step(WrapsFunction):
     """A function wrapped as a pipeline step, with its caching and execution policy."""
 
     def __init__(
@@ -96,16 +98,12 @@ class Step:
     @functools.cached_property
     def code_version(self) -> str:
         """Hash of this step's source and the project code it calls (or ``version=``)."""
-        from keel.pipelines._codeversion import code_version
-
-        return self.version or code_version(self.fn)
+        return self.version or _codeversion.code_version(self.fn)
 
     @functools.cached_property
     def packages(self) -> dict[str, str]:
         """Versions of the installed packages this step's code uses."""
-        from keel.pipelines._codeversion import package_versions
-
-        return package_versions(self.fn)
+        return _codeversion.package_versions(self.fn)
 
     def __getstate__(self) -> dict[str, Any]:
         # Computed on the driver; a worker never needs them and they may not pickle small.

@@ -11,30 +11,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from keel.serving._source import LoadedModel, RegistrySource
-from keel.serving._spec import DeploymentSpec, load_spec
+from keel.serving._spec import DeploymentSpec, load_spec, targets_of
 
 if TYPE_CHECKING:
     from keel.store import Store
-    from keel.store.deployments import Deployment, DeploymentRevision, DeploymentTarget
-
-
-def targets_of(spec: DeploymentSpec) -> list[DeploymentTarget]:
-    from keel.store.deployments import DeploymentTarget
-
-    out = []
-    for ep in spec.endpoints:
-        weights = {id(v): w for v, w in ep.weights()}
-        for v in ep.versions:
-            out.append(
-                DeploymentTarget(
-                    endpoint=ep.name,
-                    model_ref=v.model,
-                    model_name=v.ref.name,
-                    weight=round(weights.get(id(v), 0.0) * 100, 6),
-                    shadow=v.shadow,
-                )
-            )
-    return out
+    from keel.store.deployments import Deployment, DeploymentRevision
 
 
 def apply_spec(

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from keel.exceptions import InvalidArgumentError, ModelInputError
 from keel.serving._codec import normalize_outputs
-from keel.serving._schema import InputSchema, Kind, Rows
+from keel.serving._schema import InputSchema, Kind, Rows, null_refused
 from keel.serving._transforms import Transforms
 
 if TYPE_CHECKING:
@@ -152,15 +152,6 @@ def _check_number_column(name: str, kind: Kind, nullable: bool, series: pd.Serie
         nulls = series.isna().to_numpy()
         if nulls.any():
             raise null_refused(name, int(nulls.argmax()))
-
-
-def null_refused(column: str, row: int) -> ModelInputError:
-    """The error for a null where the signature allows none."""
-    return ModelInputError(
-        f"column {column!r} does not take nulls but row {row} is null (NaN); the model's "
-        "signature has no nulls in this column. Fill the value, or save the model with an "
-        "input example that has nulls there if the model handles them"
-    )
 
 
 __all__ = ["check_frame", "null_refused", "predict_frame", "predict_rows", "request_schema"]

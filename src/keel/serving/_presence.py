@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING
 
 from keel.exceptions import KeelError
-from keel.serving._spec import DeploymentSpec, load_spec
+from keel.serving._spec import DeploymentSpec, load_spec, targets_of
 
 if TYPE_CHECKING:
     from keel.config import Settings
@@ -85,8 +85,6 @@ class Presence:
         same = found is not None and _same_spec(found, self._served)
         if same and deployments.heartbeat(self._pid, name):  # False when stopped or deleted
             return
-        from keel.serving._deploy import targets_of
-
         deployments.register(
             self._pid, name, self._served.to_dict(), targets_of(self._served), note=self._note
         )

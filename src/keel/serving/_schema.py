@@ -355,8 +355,6 @@ def _as_float(col: Column, values: Any) -> np.ndarray:
         if isinstance(values, list) and arr.dtype.kind == "f" and _has_bool(values):
             arr = None  # true/false read as 1.0/0.0: let the check below name the row
         elif not col.nullable and arr.dtype.kind == "f" and np.isnan(arr).any():
-            from keel.serving._predict import null_refused
-
             raise null_refused(col.name, int(np.isnan(arr).argmax()))
         else:
             return arr.astype(col.dtype, copy=False)
@@ -367,11 +365,18 @@ def _as_float(col: Column, values: Any) -> np.ndarray:
         )
 
     if not col.nullable and isinstance(values, list) and None in values:
-        from keel.serving._predict import null_refused
-
         raise null_refused(col.name, values.index(None))
     _reject(col, values, ok, "a number")
     return np.array([np.nan if v is None else v for v in values], dtype=col.dtype)
+
+
+def null_refused(column: str, row: int) -> ModelInputError:
+    """The error for a null where the signature allows none."""
+    return ModelInputError(
+        f"column {column!r} does not take nulls but row {row} is null (NaN); the model's "
+        "signature has no nulls in this column. Fill the value, or save the model with an "
+        "input example that has nulls there if the model handles them"
+    )
 
 
 def _array_or_none(values: Any) -> np.ndarray | None:
@@ -445,4 +450,4 @@ def _column_from_arrow(f: pa.Field) -> Column:
     return Column(f.name, Kind.ANY, "object", True)
 
 
-__all__ = ["Column", "InputSchema", "Kind", "Rows", "schema_less_rows"]
+__all__ = ["Column", "InputSchema", "Kind", "Rows", "null_refused", "schema_less_rows"]

@@ -31,12 +31,15 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from keel.exceptions import InvalidArgumentError, ResourceUnavailableError
 from keel.models._uri import ModelRef, parse_model_ref
+
+if TYPE_CHECKING:
+    from keel.store.deployments import DeploymentTarget
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?$")
 _UNITS = {
@@ -209,6 +212,26 @@ class DeploymentSpec(_Strict):
         return self.model_dump(mode="json", exclude_defaults=False)
 
 
+def targets_of(spec: DeploymentSpec) -> list[DeploymentTarget]:
+    """The traffic rows the store keeps beside a spec (lineage queries read them)."""
+    from keel.store.deployments import DeploymentTarget
+
+    out = []
+    for ep in spec.endpoints:
+        weights = {id(v): w for v, w in ep.weights()}
+        for v in ep.versions:
+            out.append(
+                DeploymentTarget(
+                    endpoint=ep.name,
+                    model_ref=v.model,
+                    model_name=v.ref.name,
+                    weight=round(weights.get(id(v), 0.0) * 100, 6),
+                    shadow=v.shadow,
+                )
+            )
+    return out
+
+
 def load_spec(source: str | os.PathLike[str] | Mapping[str, Any]) -> DeploymentSpec:
     """A validated spec from a YAML file, a YAML string or a mapping."""
     if isinstance(source, Mapping):
@@ -310,4 +333,5 @@ __all__ = [
     "local_gpu_count",
     "parse_memory",
     "spec_for_refs",
+    "targets_of",
 ]

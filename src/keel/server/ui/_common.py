@@ -6,35 +6,22 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter
 
 from keel.exceptions import InvalidArgumentError
 from keel.server._auth import Guard
+from keel.server.ui._nav import NAV, project_base
 from keel.server.ui._render import UIRoute
 from keel.store import Project, Run
 from keel.store.users import Role
 
 #: Compare and chart requests name at most this many runs (URL length, chart legibility).
 MAX_COMPARE = 200
-NAV = (
-    ("experiments", "Experiments"),
-    ("datasets", "Datasets"),
-    ("pipelines", "Pipelines"),
-    ("sweeps", "Sweeps"),
-    ("models", "Models"),
-    ("deployments", "Deployments"),
-    ("monitoring", "Monitoring"),
-)
 
 
 def ui_router() -> APIRouter:
     return APIRouter(route_class=UIRoute, include_in_schema=False)
-
-
-def project_base(name: str) -> str:
-    return f"/ui/p/{quote(name, safe='')}"
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from keel.exceptions import AuthenticationError, KeelError
 from keel.server._errors import status_and_code
+from keel.server.ui._nav import NAV, project_base
 from keel.server.ui._session import apply_cookie, codec, session_of
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -204,8 +205,6 @@ def visible_projects(request: Request) -> list[str]:
 
 def _project_frame(request: Request) -> dict[str, Any]:
     """The project nav for an error inside a project the caller may see (else nothing)."""
-    from keel.server.ui._common import NAV, project_base
-
     name = request.path_params.get("project")
     if name is None and request.url.path.startswith("/ui/p/"):
         name = unquote(request.url.path.removeprefix("/ui/p/").split("/", 1)[0])
