@@ -88,6 +88,15 @@ def test_streamed_export_of_nothing_and_of_big_numbers(sqlite_store: Store) -> N
     got = json.loads(raw)
     assert count == 1 and got == labeling.export_labelstudio(store, pid, "nums")
     assert got[0]["data"]["n"] == big
+    # more tasks than one encoded chunk (256): every one, in order, answers where they were
+    more = store.labeling.add_tasks(pid, "nums", [NewTask({"text": str(i)}) for i in range(600)])
+    for task_id, who in ((more[300], "bob"), (more[-1], "ann")):
+        labeling.submit(store, pid, "nums", task_id, who, {"label": "a"})
+    count, raw = _streamed(store, pid, "nums", 10_000)
+    got = json.loads(raw)
+    assert count == 601 and got == labeling.export_labelstudio(store, pid, "nums")
+    assert [t["id"] for t in got] == ids + more
+    assert [a["completed_by"] for t in got for a in t["annotations"]] == [1, 2, 1]
 
 
 def test_keel_label_export_streams_to_stdout_and_files(run_keel, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -25,6 +25,9 @@ from keel.labeling._config import LabelConfig
 from keel.store.labeling import Annotation, LabelTask
 
 FROM_NAME = "label"
+#: Tasks built and encoded at once by :func:`write_tasks`: few enough that their objects
+#: are gone before the garbage collector's older generations ever scan them.
+CHUNK = 256
 
 
 def config_xml(config: LabelConfig) -> str:
@@ -250,19 +253,20 @@ def write_tasks(
     out: BinaryIO,
 ) -> int:
     """:func:`export_tasks` over ``pages`` of tasks, written to ``out`` as one JSON list
-    (UTF-8) page by page, so only one page of output objects is alive at a time; returns
-    how many tasks were written."""
+    (UTF-8) :data:`CHUNK` tasks at a time, so only a chunk's output objects are ever alive;
+    returns how many tasks were written."""
     users: dict[str, int] = {}
     shared: dict[Any, list[dict[str, Any]]] = {}
     count = 0
     out.write(b"[")
     for page in pages:
-        if not page:
-            continue
-        if count:
-            out.write(b",")
-        out.write(_encode(export_tasks(config, page, answers, users=users, shared=shared))[1:-1])
-        count += len(page)
+        for start in range(0, len(page), CHUNK):
+            chunk = page[start : start + CHUNK]
+            if count:
+                out.write(b",")
+            items = export_tasks(config, chunk, answers, users=users, shared=shared)
+            out.write(_encode(items)[1:-1])
+            count += len(chunk)
     out.write(b"]")
     return count
 
