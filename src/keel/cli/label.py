@@ -4,13 +4,18 @@ agreement, production samples, and labels sent back as feedback."""
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from keel.cli import _context
 from keel.cli._render import console, escape, print_json, print_table
+
+if TYPE_CHECKING:
+    from keel.store import Store
 
 app = typer.Typer(
     help="Label data: projects, queues, agreement, Label Studio JSON, production samples.",
@@ -116,17 +121,38 @@ def export(
             )
         return
     if format_ == "labelstudio":
-        data: Any = labeling.export_labelstudio(store, pid, name)
-    elif format_ == "labels":
-        data = labeling.export_rows(store, pid, name, method=method)
-    else:
+        _write_labelstudio(store, pid, name, out)
+        return
+    if format_ != "labels":
         raise InvalidArgumentError(f"--format {format_!r}: use labelstudio, labels or dataset")
+    data = labeling.export_rows(store, pid, name, method=method)
     text = json.dumps(data, ensure_ascii=False)
     if out is None:
         typer.echo(text)
     else:
         out.write_text(text, encoding="utf-8")
         console().print(f"Wrote {len(data)} record(s) to {escape(str(out))}.")
+
+
+def _write_labelstudio(store: Store, pid: int, name: str, out: Path | None) -> None:
+    """Stream the Label Studio JSON to stdout, or to a file that appears whole (written
+    beside it, then renamed) so a failed export never leaves half a file."""
+    from keel import labeling
+
+    if out is None:
+        sys.stdout.flush()
+        labeling.write_labelstudio(store, pid, name, sys.stdout.buffer)
+        sys.stdout.buffer.write(b"\n")
+        sys.stdout.buffer.flush()
+        return
+    part = out.with_name(f".{out.name}.part")
+    try:
+        with part.open("wb") as fh:
+            count = labeling.write_labelstudio(store, pid, name, fh)
+        os.replace(part, out)
+    finally:
+        part.unlink(missing_ok=True)
+    console().print(f"Wrote {count} record(s) to {escape(str(out))}.")
 
 
 @app.command()

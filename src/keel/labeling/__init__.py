@@ -38,6 +38,7 @@ from keel.labeling._client import (
     sample,
     status,
     submit,
+    write_labelstudio,
 )
 from keel.labeling._config import KINDS, LabelConfig, answer_key, check_result, parse_config
 from keel.labeling._labelstudio import config_xml
@@ -88,4 +89,5 @@ __all__ = [
     "sample",
     "status",
     "submit",
+    "write_labelstudio",
 ]

@@ -11,13 +11,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.labeling._aggregate import Aggregated, aggregate, review_queue
 from keel.labeling._agreement import Agreement, agreement
 from keel.labeling._config import LabelConfig, answer_key, check_result, parse_config
-from keel.labeling._labelstudio import annotator_of, export_tasks, from_ls_result
+from keel.labeling._labelstudio import annotator_of, export_tasks, from_ls_result, write_tasks
 from keel.labeling._sample import ROW_TAG, sample_predictions
 from keel.store.labeling import Annotation, LabelProgress, LabelProject, LabelTask, NewTask
 
@@ -67,10 +67,8 @@ def submit(
 
 
 def iter_tasks(store: Store, project_id: int, name: str) -> Iterator[LabelTask]:
-    after = 0
-    while page := store.labeling.list_tasks(project_id, name, after=after, limit=PAGE):
+    for page in _task_pages(store, project_id, name):
         yield from page
-        after = page[-1].id
 
 
 def iter_annotations(store: Store, project_id: int, name: str) -> Iterator[Annotation]:
@@ -268,13 +266,38 @@ def import_tasks(
     return Imported(len(ids), count, cancelled, ids)
 
 
-def export_labelstudio(store: Store, project_id: int, name: str) -> list[dict[str, Any]]:
-    """Every task with its annotations, in Label Studio's JSON export format."""
-    config = config_of(store, project_id, name)
+def _by_task(store: Store, project_id: int, name: str) -> dict[int, list[Annotation]]:
     by_task: dict[int, list[Annotation]] = defaultdict(list)
     for ann in iter_annotations(store, project_id, name):
         by_task[ann.task_id].append(ann)
+    return by_task
+
+
+def _task_pages(
+    store: Store, project_id: int, name: str, page: int = PAGE
+) -> Iterator[list[LabelTask]]:
+    after = 0
+    while tasks := store.labeling.list_tasks(project_id, name, after=after, limit=page):
+        yield tasks
+        after = tasks[-1].id
+
+
+def export_labelstudio(store: Store, project_id: int, name: str) -> list[dict[str, Any]]:
+    """Every task with its annotations, in Label Studio's JSON export format."""
+    config = config_of(store, project_id, name)
+    by_task = _by_task(store, project_id, name)
     return export_tasks(config, list(iter_tasks(store, project_id, name)), by_task)
+
+
+def write_labelstudio(
+    store: Store, project_id: int, name: str, out: BinaryIO, *, page: int = PAGE
+) -> int:
+    """:func:`export_labelstudio` written to ``out`` as UTF-8 JSON, ``page`` tasks at a time
+    (the same list, without every task's objects alive at once); returns how many tasks
+    were written. ``keel label export`` streams through here."""
+    config = config_of(store, project_id, name)
+    by_task = _by_task(store, project_id, name)
+    return write_tasks(config, _task_pages(store, project_id, name, page), by_task, out)
 
 
 def export_rows(
@@ -412,4 +435,5 @@ __all__ = [
     "sample",
     "status",
     "submit",
+    "write_labelstudio",
 ]

@@ -12,16 +12,22 @@ annotators by a numeric user id; keel writes its annotator name beside it
 from __future__ import annotations
 
 import functools
+import json
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, BinaryIO
 from xml.sax.saxutils import quoteattr
+
+import orjson
 
 from keel.exceptions import InvalidArgumentError
 from keel.labeling._config import LabelConfig
 from keel.store.labeling import Annotation, LabelTask
 
 FROM_NAME = "label"
+#: Tasks built and encoded at once by :func:`write_tasks`: few enough that their objects
+#: are gone before the garbage collector's older generations ever scan them.
+CHUNK = 256
 
 
 def config_xml(config: LabelConfig) -> str:
@@ -157,13 +163,48 @@ def from_ls_result(
     return {"boxes": boxes}
 
 
+def _answer_key(kind: str, result: Mapping[str, Any]) -> Any:
+    """What the result items of a ``kind`` answer depend on (hashable), or ``None`` when
+    they depend on the task's data too (spans quote the text, boxes are scaled by size)."""
+    if kind == "classification":
+        return result["label"]
+    if kind == "multilabel":
+        return tuple(result["labels"])
+    if kind == "text":
+        return result["text"]
+    return None
+
+
+def _result_items(
+    config: LabelConfig,
+    shared: dict[Any, list[dict[str, Any]]] | None,
+    data: Mapping[str, Any],
+    result: Any,
+) -> list[dict[str, Any]]:
+    key = None if shared is None else _answer_key(config.kind, result)
+    if key is None:
+        return to_ls_result(config, data, result)
+    assert shared is not None
+    items = shared.get(key)
+    if items is None:
+        items = shared[key] = to_ls_result(config, data, result)
+    return items
+
+
 def export_tasks(
     config: LabelConfig,
     tasks: Sequence[LabelTask],
     answers: Mapping[int, Sequence[Annotation]],
+    *,
+    users: dict[str, int] | None = None,
+    shared: dict[Any, list[dict[str, Any]]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Tasks and their annotations in Label Studio's JSON export format."""
-    user_ids: dict[str, int] = {}
+    """Tasks and their annotations in Label Studio's JSON export format. Annotators get
+    user ids in order of appearance; pass the same ``users`` to number them across pages.
+    With ``shared``, equal answers share one list of result items (for output that is
+    encoded at once, never handed to a caller who might change one of them)."""
+    user_ids: dict[str, int] = {} if users is None else users
+    result = functools.partial(_result_items, config, shared)
     out = []
     for task in tasks:
         anns = []
@@ -174,7 +215,7 @@ def export_tasks(
                     "id": ann.id,
                     "completed_by": uid,
                     "completed_by_name": ann.annotator,
-                    "result": to_ls_result(config, task.data, ann.result),
+                    "result": result(task.data, ann.result),
                     "was_cancelled": False,
                     "ground_truth": False,
                     "created_at": _iso(ann.created_at),
@@ -196,6 +237,40 @@ def export_tasks(
     return out
 
 
+def _encode(items: list[dict[str, Any]]) -> bytes:
+    """A JSON list as UTF-8: orjson, or the standard library (ASCII escapes) for what orjson
+    refuses (integers beyond 64 bits, lone surrogates)."""
+    try:
+        return orjson.dumps(items)
+    except TypeError:
+        return json.dumps(items, allow_nan=False).encode("ascii")
+
+
+def write_tasks(
+    config: LabelConfig,
+    pages: Iterable[Sequence[LabelTask]],
+    answers: Mapping[int, Sequence[Annotation]],
+    out: BinaryIO,
+) -> int:
+    """:func:`export_tasks` over ``pages`` of tasks, written to ``out`` as one JSON list
+    (UTF-8) :data:`CHUNK` tasks at a time, so only a chunk's output objects are ever alive;
+    returns how many tasks were written."""
+    users: dict[str, int] = {}
+    shared: dict[Any, list[dict[str, Any]]] = {}
+    count = 0
+    out.write(b"[")
+    for page in pages:
+        for start in range(0, len(page), CHUNK):
+            chunk = page[start : start + CHUNK]
+            if count:
+                out.write(b",")
+            items = export_tasks(config, chunk, answers, users=users, shared=shared)
+            out.write(_encode(items)[1:-1])
+            count += len(chunk)
+    out.write(b"]")
+    return count
+
+
 def annotator_of(ann: Mapping[str, Any]) -> str:
     """Who made a Label Studio annotation: keel's name, an email, or ``ls-user-<id>``."""
     if ann.get("completed_by_name"):
@@ -206,4 +281,11 @@ def annotator_of(ann: Mapping[str, Any]) -> str:
     return f"ls-user-{who}"
 
 
-__all__ = ["annotator_of", "config_xml", "export_tasks", "from_ls_result", "to_ls_result"]
+__all__ = [
+    "annotator_of",
+    "config_xml",
+    "export_tasks",
+    "from_ls_result",
+    "to_ls_result",
+    "write_tasks",
+]
