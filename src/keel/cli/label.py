@@ -3,6 +3,7 @@ agreement, production samples, and labels sent back as feedback."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
@@ -140,10 +141,16 @@ def _write_labelstudio(store: Store, pid: int, name: str, out: Path | None) -> N
     from keel import labeling
 
     if out is None:
+        binary = getattr(sys.stdout, "buffer", None)
+        if binary is None:  # a text-only stdout (captured output, an in-process caller)
+            held = io.BytesIO()
+            labeling.write_labelstudio(store, pid, name, held)
+            typer.echo(held.getvalue().decode("utf-8"))
+            return
         sys.stdout.flush()
-        labeling.write_labelstudio(store, pid, name, sys.stdout.buffer)
-        sys.stdout.buffer.write(b"\n")
-        sys.stdout.buffer.flush()
+        labeling.write_labelstudio(store, pid, name, binary)
+        binary.write(b"\n")
+        binary.flush()
         return
     part = out.with_name(f".{out.name}.part")
     try:
