@@ -9,12 +9,15 @@ added to count false alarms. The peers run in their own virtualenv
 picklescan non-zero = flagged, modelscan 1 = issues found (other non-zero = error; a
 scanner error counts as "flagged" for the peer too, which is generous to it).
 
-Run: ``python benchmarks/bench_scan.py`` (about a minute once the peer venv exists).
+Run: ``python benchmarks/bench_scan.py`` (about a minute once the peer venv exists). To use
+scanners installed elsewhere, point ``KEEL_SCANNERS_VENV`` at that virtualenv (one holding
+picklescan and modelscan, e.g. ``/root/scanners``).
 """
 
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import subprocess
 import sys
@@ -77,8 +80,15 @@ def _peer_flags(python: Path, tool: str, path: Path) -> str:
     return {0: "MISSED", 1: "refused"}.get(proc.returncode, "error")
 
 
+def _scanners() -> Path:
+    venv = os.environ.get("KEEL_SCANNERS_VENV")
+    if venv:
+        return Path(venv) / "bin" / "python"
+    return peer_python("scanners", ["picklescan", "modelscan"])
+
+
 def main() -> None:
-    python = peer_python("scanners", ["picklescan", "modelscan"])
+    python = _scanners()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         canary = root / "CANARY"

@@ -68,6 +68,8 @@ CASES: dict[str, tuple[list[str], str]] = {
     "keys export": (["--bogus"], "No such option"),
     "keys trust": (["not a key"], "key"),
     "keys untrust": ([NOSUCH], NOSUCH),
+    "keys sign": ([MISSING_FILE], MISSING_FILE),
+    "keys verify": ([MISSING_FILE], MISSING_FILE),
     "serve": ([f"{NOSUCH}@champion", "--port", "0"], NOSUCH),
     "deploy apply": ([MISSING_FILE], MISSING_FILE),
     "deploy list": (["--bogus"], "No such option"),

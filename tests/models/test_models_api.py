@@ -17,6 +17,7 @@ def test_models_surface_is_pinned() -> None:
         "register_model", "reproduce", "reproduction_context", "resolve_version", "run_lineage",
         "save", "scan_bytes",
         "scan_file", "scan_package", "unpack_archive", "verify_package",
+        "FileSignature", "check_file_signature", "file_sha256", "sign_file",
     }  # fmt: skip
     for name in keel.models.__all__:
         assert getattr(keel.models, name) is not None

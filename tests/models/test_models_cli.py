@@ -172,3 +172,45 @@ def test_scan_command_flags_a_payload(keel_home: Path, tmp_path: Path) -> None:
     verdicts = {Path(r["file"]).name: r["safe"] for r in json.loads(out.stdout)}
     assert verdicts == {"weights.txt": False, "ok.pkl": True}
     assert not target.exists()
+
+
+def test_an_author_signs_a_file_and_import_names_them_as_the_author(
+    tmp_path: Path, pipeline: Pipeline
+) -> None:
+    import skops.io as sio
+
+    author_home, importer_home = tmp_path / "alice", tmp_path / "bob"
+    src = tmp_path / "churn.skops"
+    sio.dump(pipeline, src)
+    keel_cli(author_home, "keys", "generate", "--name", "alice")
+    signed = json.loads(keel_cli(author_home, "keys", "sign", str(src), "--json").stdout)
+    assert signed["signature"] == str(tmp_path / "churn.skops.sig") and signed["signer"] == "alice"
+    alice = signed["key_id"]
+
+    # bob does not trust alice yet: the signature verifies but `keys verify` says untrusted
+    keel_cli(importer_home, "keys", "generate", "--name", "bob")
+    untrusted = keel_cli(importer_home, "keys", "verify", str(src), code=1)
+    assert alice in untrusted.stderr and "does not trust" in untrusted.stderr
+    out = keel_cli(importer_home, "models", "import", str(src), "--name", "churn").stdout
+    assert f"author: alice (key {alice}, not trusted here)" in out
+    version = json.loads(keel_cli(importer_home, "models", "show", "churn@1", "--json").stdout)
+    prov = version["lineage"]["provenance"]
+    assert prov["author"] == {"key_id": alice, "name": "alice", "trusted": False}
+    assert prov["imported_by_name"] == "bob" and version["signer"] == prov["imported_by"] != alice
+    shown = keel_cli(importer_home, "models", "show", "churn@1").stdout
+    assert "author" in shown and alice in shown
+
+    pub = tmp_path / "alice.pub"
+    pub.write_text(keel_cli(author_home, "keys", "export").stdout)
+    keel_cli(importer_home, "keys", "trust", str(pub))
+    ok = json.loads(keel_cli(importer_home, "keys", "verify", str(src), "--json").stdout)
+    assert (ok["key_id"], ok["signer"], ok["trusted"]) == (alice, "alice", True)
+
+    # one changed byte: the author's signature no longer matches and nothing is imported
+    src.write_bytes(src.read_bytes() + b"\0")
+    refused = keel_cli(importer_home, "models", "import", str(src), "--name", "evil", code=1)
+    assert "churn.skops.sig does not match churn.skops" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    keel_cli(importer_home, "keys", "verify", str(src), code=1)
+    names = json.loads(keel_cli(importer_home, "models", "list", "--json").stdout)
+    assert [m["name"] for m in names] == ["churn"]

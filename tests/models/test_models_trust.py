@@ -137,33 +137,20 @@ def test_import_records_the_authors_file_apart_from_the_importer(
 def test_import_records_and_checks_the_authors_detached_signature(
     tracked: Store, tmp_path: Path, pipeline: Pipeline
 ) -> None:
-    import base64
-    import hashlib
-
     import skops.io as sio
 
-    from keel.models import import_model
+    from keel.exceptions import TamperedModelError
+    from keel.models import import_model, sign_file
 
     src = tmp_path / "model.skops"
     sio.dump(pipeline, src)
     author = Keyring(tmp_path / "author")
     author.generate("alice")
     public = author.public_key()
-    digest = hashlib.sha256(src.read_bytes()).hexdigest()
-
-    def detached(message: bytes) -> str:
-        return json.dumps(
-            {
-                "key_id": public.key_id,
-                "signer": "alice",
-                "public_key": base64.b64encode(public.raw).decode(),
-                "signature": base64.b64encode(author.signing_key().sign(message)).decode(),
-            }
-        )
-
-    sig = tmp_path / "model.skops.sig"
-    sig.write_text(detached(digest.encode()))
-    prov = import_model(Registry(tracked), src, "signed", onnx=False).lineage["provenance"]
+    sig = sign_file(src, author)
+    assert sig == tmp_path / "model.skops.sig"
+    version = import_model(Registry(tracked), src, "signed", onnx=False)
+    prov = version.lineage["provenance"]
     assert prov["source_signed"] is True
     found = prov["source_signature"]
     assert (found["format"], found["verified"], found["key_id"], found["signer"]) == (
@@ -172,16 +159,30 @@ def test_import_records_and_checks_the_authors_detached_signature(
         public.key_id,
         "alice",
     )
-    assert found["trusted"] is False  # alice's key is not in this machine's keyring
-    assert prov["imported_by"] != public.key_id  # the importer re-signed; recorded apart
+    # the author is named apart from the importer, who re-signed the package
+    assert prov["author"] == {"key_id": public.key_id, "name": "alice", "trusted": False}
+    assert prov["imported_by"] == version.signer != public.key_id
 
-    sig.write_text(detached(b"another file"))  # a signature, but not of these bytes
-    prov = import_model(Registry(tracked), src, "forged", onnx=False).lineage["provenance"]
-    assert prov["source_signed"] is True and prov["source_signature"]["verified"] is False
-    assert "does not match" in prov["source_signature"]["problem"]
+    Registry(tracked).keyring.trust(public)  # once trusted here, the author is marked so
+    prov = import_model(Registry(tracked), src, "trusted", onnx=False).lineage["provenance"]
+    assert prov["author"]["trusted"] is True
 
-    sig.unlink()
+    elsewhere = tmp_path / "elsewhere.sig"  # a signature kept apart from the file
+    sig.rename(elsewhere)
+    prov = import_model(Registry(tracked), src, "apart", onnx=False, signature=elsewhere)
+    assert prov.lineage["provenance"]["author"]["key_id"] == public.key_id
+
+    other = tmp_path / "other.skops"
+    other.write_bytes(src.read_bytes() + b"\0")  # not the bytes alice signed
+    sign_file(src, author, other.with_name("other.skops.sig"))
+    with pytest.raises(TamperedModelError, match=r"does not match other\.skops") as info:
+        import_model(Registry(tracked), other, "forged", onnx=False)
+    assert "\n" not in str(info.value)
+    assert "forged" not in [m.name for m in Registry(tracked).list_models()]
+
+    elsewhere.unlink()
     (tmp_path / "model.skops.sigstore.json").write_text('{"mediaType": "sigstore bundle"}')
-    found = import_model(Registry(tracked), src, "sigstore", onnx=False).lineage["provenance"]
-    assert found["source_signature"]["format"] == "sigstore"
-    assert found["source_signature"]["verified"] is False  # recorded, not verified by keel
+    prov = import_model(Registry(tracked), src, "sigstore", onnx=False).lineage["provenance"]
+    assert prov["source_signature"]["format"] == "sigstore"
+    assert prov["source_signature"]["verified"] is False  # recorded, not verified by keel
+    assert prov["author"] is None

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from keel.models import Keyring
 
 app = typer.Typer(
-    help="Create the signing key; trust other signers' public keys.", no_args_is_help=True
+    help="Create the signing key; sign model files; trust other signers' public keys.",
+    no_args_is_help=True,
 )
 
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
@@ -93,3 +94,77 @@ def untrust(key_id: str = typer.Argument(..., help="Key id from `keel keys list`
     """Stop trusting a signer."""
     _keyring().untrust(key_id)
     console().print(f"no longer trusting {escape(key_id)}")
+
+
+@app.command()
+def sign(
+    path: Path = typer.Argument(..., help="The model file to sign (ONNX, skops, ...)."),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Where to write the signature (default FILE.sig)."
+    ),
+    json_: bool = JSON,
+) -> None:
+    """Sign a model file you made: writes a detached signature (FILE.sig) to ship with it.
+
+    `keel models import FILE` verifies it and records you as the model's author.
+    """
+    from keel.models import file_sha256, sign_file
+
+    keyring = _keyring()
+    target = sign_file(path, keyring, output)
+    key = keyring.public_key()
+    if json_:
+        print_json(
+            {
+                "file": str(path),
+                "sha256": file_sha256(path),
+                "signature": str(target),
+                "key_id": key.key_id,
+                "signer": key.name,
+            }
+        )
+        return
+    console().print(
+        f"signed {escape(path.name)} with key [bold]{key.key_id}[/bold] ({escape(key.name)}): "
+        f"{escape(str(target))}"
+    )
+
+
+@app.command()
+def verify(
+    path: Path = typer.Argument(..., help="The signed file."),
+    signature: Path = typer.Option(
+        None, "--signature", "-s", help="The detached signature (default FILE.sig)."
+    ),
+    json_: bool = JSON,
+) -> None:
+    """Check a file's detached signature; exit 0 only if it matches and its signer is trusted."""
+    from keel.exceptions import NotFoundError, UntrustedModelError
+    from keel.models import check_file_signature, file_sha256
+
+    if not path.is_file():
+        raise NotFoundError(f"no file at {str(path)!r}")
+    sig = signature if signature is not None else path.with_name(path.name + ".sig")
+    if not sig.is_file():
+        raise NotFoundError(f"no signature file at {str(sig)!r}")
+    found = check_file_signature(sig, file_sha256(path), _keyring(), file_name=path.name)
+    if json_:
+        print_json(
+            {
+                "file": str(path),
+                "sha256": found.sha256,
+                "key_id": found.key_id,
+                "signer": found.signer,
+                "trusted": found.trusted,
+            }
+        )
+    if not found.trusted:
+        raise UntrustedModelError(
+            f"{path.name} is signed by key {found.key_id} ({found.signer}), which this machine "
+            "does not trust; if you trust that signer, run `keel keys trust <their public key>`"
+        )
+    if not json_:
+        console().print(
+            f"{escape(path.name)}: signed by [bold]{found.key_id}[/bold] "
+            f"({escape(found.signer)}), trusted"
+        )

@@ -132,6 +132,7 @@ def show(
         ("serves", v.serve_flavor),
         ("source", v.source),
         ("signer", v.signer or "unsigned"),
+        *([("author", _author(lineage))] if v.source == "imported" else []),
         ("run", v.run_id or "-"),
         ("git commit", lineage.get("git_commit") or "-"),
         ("datasets", ", ".join(v.datasets) or "-"),
@@ -276,9 +277,18 @@ def import_(
     trust_pickle: bool = typer.Option(
         False, "--trust-pickle", help="Accept a pickle/joblib file after a clean scan."
     ),
+    signature: Path = typer.Option(
+        None,
+        "--signature",
+        help="The author's detached signature (default: FILE.sig beside it, if any).",
+    ),
     json_: bool = JSON,
 ) -> None:
-    """Register a model trained elsewhere, with a model card."""
+    """Register a model trained elsewhere, with a model card.
+
+    A detached signature by its author (`keel keys sign`) is verified first and its signer
+    recorded as the author; one that does not match the file refuses the import.
+    """
     import yaml
 
     from keel.models import import_model
@@ -308,14 +318,27 @@ def import_(
         input_example=example,
         trust_pickle=trust_pickle,
         semver=semver,
+        signature=signature,
     )
     if json_:
         print_json(v)
         return
     console().print(
         f"imported [bold]{escape(path.name)}[/bold] as [green]{escape(v.ref)}[/green] "
-        f"({v.flavor}, serves {v.serve_flavor})"
+        f"({v.flavor}, serves {v.serve_flavor}); author: {escape(_author(v.lineage))}"
     )
+
+
+def _author(lineage: dict[str, Any]) -> str:
+    """Who signed an imported model's original file, as one phrase."""
+    prov = lineage.get("provenance") or {}
+    author = prov.get("author")
+    if author:
+        trusted = "trusted" if author.get("trusted") else "not trusted here"
+        return f"{author['name']} (key {author['key_id']}, {trusted})"
+    if prov.get("source_signed"):
+        return f"signature {prov['source_signature']['file']} recorded, not verified by keel"
+    return "unknown (no detached signature)"
 
 
 @app.command()

@@ -35,7 +35,16 @@ from keel.models._reproduce import (
 from keel.models._safe_pickle import load_pickle_file
 from keel.models._scan import Finding, ScanResult, scan_bytes, scan_file
 from keel.models._signature import ColumnSpec, ModelSignature, infer_signature
-from keel.models._signing import SIGNATURE_FILE, Keyring, PublicKey, parse_public_key
+from keel.models._signing import (
+    SIGNATURE_FILE,
+    FileSignature,
+    Keyring,
+    PublicKey,
+    check_file_signature,
+    file_sha256,
+    parse_public_key,
+    sign_file,
+)
 from keel.models._uri import VersionRef, parse_ref
 from keel.models._verify import TrustPolicy, UntrustedModelWarning, Verified, verify_package
 
@@ -44,6 +53,7 @@ __all__ = [
     "SIGNATURE_FILE",
     "ColumnSpec",
     "FileEntry",
+    "FileSignature",
     "Finding",
     "HistoryRow",
     "Keyring",
@@ -63,6 +73,8 @@ __all__ = [
     "Verified",
     "VersionRef",
     "chart",
+    "check_file_signature",
+    "file_sha256",
     "global_verdict",
     "history",
     "import_model",
@@ -82,6 +94,7 @@ __all__ = [
     "scan_bytes",
     "scan_file",
     "scan_package",
+    "sign_file",
     "unpack_archive",
     "verify_package",
 ]

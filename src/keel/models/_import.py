@@ -14,7 +14,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from keel.exceptions import InvalidArgumentError, NotFoundError, UnsafeModelError
+from keel.exceptions import (
+    InvalidArgumentError,
+    NotFoundError,
+    TamperedModelError,
+    UnsafeModelError,
+)
 from keel.models._flavor_base import LoadOptions
 from keel.models._package import SaveOptions, save_package
 from keel.models._registry import Registry
@@ -164,30 +169,43 @@ def read_example(path: str | os.PathLike[str]) -> pd.DataFrame:
     return pd.read_csv(p)
 
 
-def provenance(src: Path, registry: Registry) -> dict[str, Any]:
-    """Who made what: the original file's digest, apart from who imported (and re-signed) it.
+def provenance(
+    src: Path, registry: Registry, signature: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Who made what: the original file's digest and its author, apart from who imported
+    (and re-signed) it.
 
-    The package signature names the importer; ``source_sha256`` names the author's bytes,
-    so the two are never confused. Whether the author signed the file is looked up, not
-    assumed: a detached signature beside it (``<file>.sig``, ``.sigstore``, ``.asc``...) is
-    recorded with its digest; one in keel's format (over the file's sha256) is verified and
-    its signer named. ``source_signed`` is None when no signature was found (keel cannot see
-    one embedded in the file), never a guessed ``False``.
+    The package signature names the importer; ``source_sha256`` names the author's bytes
+    and ``author`` the key whose detached signature over them verified (``keel keys
+    sign``), so the two are never confused. Whether the author signed the file is looked
+    up, not assumed: ``signature`` is what :func:`source_signature` found beside the file
+    (``<file>.sig``, ``.sigstore``, ``.asc``...). ``source_signed`` is None when no
+    signature was found (keel cannot see one embedded in the file), never a guessed
+    ``False``; ``author`` is None unless a keel signature verified.
     """
-    import hashlib
+    from keel.models._signing import file_sha256
 
-    digest = hashlib.sha256()
-    with open(src, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
+    sha256 = file_sha256(src)
     importer = registry.keyring.public_key() if registry.keyring.has_signing_key() else None
-    signature = source_signature(src, digest.hexdigest(), registry.keyring)
+    author = None
+    if signature is not None and signature.get("verified"):
+        if signature["signed_sha256"] != sha256:
+            raise TamperedModelError(
+                f"{src.name} changed while it was being imported (its signature verified "
+                "over other bytes); import it again"
+            )
+        author = {
+            "key_id": signature["key_id"],
+            "name": signature["signer"],
+            "trusted": signature["trusted"],
+        }
     return {
         "source_file": src.name,
-        "source_sha256": digest.hexdigest(),
+        "source_sha256": sha256,
         "source_size": src.stat().st_size,
         "source_signed": True if signature is not None else None,
         "source_signature": signature,
+        "author": author,
         "imported_by": importer.key_id if importer else None,
         "imported_by_name": importer.name if importer else None,
     }
@@ -202,53 +220,51 @@ SIGNATURE_SUFFIXES = {
 }
 
 
-def source_signature(src: Path, sha256: str, keyring: Any) -> dict[str, Any] | None:
-    """The detached signature beside ``src``, if any: its file, digest and format, and for
-    keel's own format (Ed25519 over the file's sha256 hex) whether it verifies and whom by."""
-    import hashlib
-    import json
+def source_signature(
+    src: Path, keyring: Any, signature: str | os.PathLike[str] | None = None
+) -> dict[str, Any] | None:
+    """The detached signature of ``src`` (``signature``, or the first file beside it
+    named ``<file>.sig``, ``.sigstore``, ``.sigstore.json`` or ``.asc``): its file, digest
+    and format, and for keel's own format (``keel keys sign``: Ed25519 over the file's
+    sha256 hex) whom by and whether that key is trusted here.
 
-    for suffix, fmt in SIGNATURE_SUFFIXES.items():
-        path = src.with_name(src.name + suffix)
+    A keel signature that does not verify over ``src`` raises TamperedModelError: the
+    file is not the one its author signed, so it is not imported. Other formats are
+    recorded, not verified.
+    """
+    import hashlib
+
+    from keel.models._signing import check_file_signature, file_sha256, read_signature_doc
+
+    if signature is not None:
+        given = Path(signature)
+        if not given.is_file():
+            raise NotFoundError(f"no signature file at {str(given)!r}")
+        candidates = [(given, SIGNATURE_SUFFIXES.get(given.suffix, "unknown"))]
+    else:
+        candidates = [(src.with_name(src.name + s), f) for s, f in SIGNATURE_SUFFIXES.items()]
+    for path, fmt in candidates:
         if not path.is_file() or path.stat().st_size > 1 << 20:
             continue
-        data = path.read_bytes()
         found: dict[str, Any] = {
             "file": path.name,
-            "sha256": hashlib.sha256(data).hexdigest(),
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
             "format": fmt,
             "verified": False,
         }
-        try:
-            doc = json.loads(data)
-        except ValueError:
+        if read_signature_doc(path) is None:
             return found
-        if isinstance(doc, dict) and {"key_id", "public_key", "signature"} <= doc.keys():
-            found.update(_check_keel_detached(doc, sha256, keyring))
+        checked = check_file_signature(path, file_sha256(src), keyring, file_name=src.name)
+        found.update(
+            format="keel",
+            verified=True,
+            key_id=checked.key_id,
+            signer=checked.signer,
+            trusted=checked.trusted,
+            signed_sha256=checked.sha256,
+        )
         return found
     return None
-
-
-def _check_keel_detached(doc: dict[str, Any], sha256: str, keyring: Any) -> dict[str, Any]:
-    import base64
-
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    from keel.models._signing import key_id_of
-
-    out: dict[str, Any] = {"format": "keel", "key_id": str(doc["key_id"])}
-    try:
-        raw = base64.b64decode(doc["public_key"])
-        if key_id_of(raw) != out["key_id"]:
-            return {**out, "problem": "the key id does not match the public key"}
-        Ed25519PublicKey.from_public_bytes(raw).verify(
-            base64.b64decode(doc["signature"]), sha256.encode()
-        )
-    except (InvalidSignature, ValueError, TypeError):
-        return {**out, "problem": "the signature does not match the file"}
-    trusted = out["key_id"] in keyring.trusted()
-    return {**out, "verified": True, "signer": str(doc.get("signer", "")), "trusted": trusted}
 
 
 def import_model(
@@ -267,11 +283,18 @@ def import_model(
     tags: Mapping[str, str] | None = None,
     sign: bool | None = None,
     onnx: bool | str = "auto",
+    signature: str | os.PathLike[str] | None = None,
 ) -> ModelVersion:
-    """Package the model file at ``path`` and register it as the next version of ``name``."""
+    """Package the model file at ``path`` and register it as the next version of ``name``.
+
+    The author's detached signature (``signature``, or ``<file>.sig`` beside it, written
+    by ``keel keys sign``) is verified before the file is read: one that does not match
+    refuses the import; one that does names its signer as ``author`` in the provenance.
+    """
     src = Path(path)
     if not src.is_file():
         raise NotFoundError(f"no model file at {str(src)!r}")
+    found = source_signature(src, registry.keyring, signature)
     fmt = sniff_format(src)
     model, flavor = read_model(src, fmt, trust_pickle=trust_pickle, trusted_types=trusted_types)
     example = (
@@ -292,7 +315,11 @@ def import_model(
         task=task,
         metrics=dict(metrics or {}),
         card=card_data,
-        lineage={"imported_from": src.name, "format": fmt, "provenance": provenance(src, registry)},
+        lineage={
+            "imported_from": src.name,
+            "format": fmt,
+            "provenance": provenance(src, registry, found),
+        },
     )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "package"

@@ -27,6 +27,10 @@ from keel.exceptions import (
 
 SIGNATURE_FILE = "keel-model.sig"
 SIGNATURE_FORMAT = "keel-ed25519-v1"
+#: A detached signature of one file (``<file>.sig``): Ed25519 over the file's sha256 hex.
+FILE_SIGNATURE_FORMAT = "keel-ed25519-file-v1"
+FILE_SIGNATURE_SUFFIX = ".sig"
+_MAX_SIGNATURE_BYTES = 1 << 20
 _PRIVATE = "signing-key.pem"
 _PUBLIC = "signing-key.pub"
 
@@ -255,12 +259,121 @@ def check_signature(folder: Path, manifest_bytes: bytes, keyring: Keyring) -> Si
     return SignatureInfo(key_id, signer, known is not None and known.raw == raw)
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 hex of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def sign_file(path: Path, keyring: Keyring, out: Path | None = None) -> Path:
+    """Write a detached signature of ``path`` (default ``<file>.sig`` beside it).
+
+    It is what a model's author hands out with the file: ``keel models import`` finds it,
+    verifies it and records its signer as the author. The signature is Ed25519 over the
+    file's sha256 hex, with the key id, public key, signer name, file name and digest in
+    one JSON document.
+    """
+    if not path.is_file():
+        raise NotFoundError(f"no file at {str(path)!r} to sign")
+    key = keyring.signing_key()
+    public = keyring.public_key()
+    sha256 = file_sha256(path)
+    doc = {
+        "format": FILE_SIGNATURE_FORMAT,
+        "file": path.name,
+        "sha256": sha256,
+        "size": path.stat().st_size,
+        "key_id": public.key_id,
+        "signer": public.name,
+        "public_key": base64.b64encode(public.raw).decode(),
+        "signature": base64.b64encode(key.sign(sha256.encode())).decode(),
+    }
+    target = out if out is not None else path.with_name(path.name + FILE_SIGNATURE_SUFFIX)
+    target.write_text(json.dumps(doc, indent=2) + "\n")
+    return target
+
+
+@dataclass(frozen=True, slots=True)
+class FileSignature:
+    """A detached signature that verified over a file's bytes: who signed it."""
+
+    key_id: str
+    signer: str
+    trusted: bool
+    sha256: str
+
+
+def read_signature_doc(sig_path: Path) -> dict[str, Any] | None:
+    """The JSON of a keel detached signature, or None when the file is another format
+    (a sigstore bundle, an OpenPGP armour...) that keel records but does not verify."""
+    if sig_path.stat().st_size > _MAX_SIGNATURE_BYTES:
+        raise InvalidArgumentError(f"{sig_path.name} is over 1 MiB; not a signature file")
+    try:
+        doc = json.loads(sig_path.read_bytes())
+    except ValueError:
+        return None
+    if isinstance(doc, dict) and {"key_id", "public_key", "signature"} <= doc.keys():
+        return doc
+    return None
+
+
+def check_file_signature(
+    sig_path: Path, sha256: str, keyring: Keyring, *, file_name: str = ""
+) -> FileSignature:
+    """Verify a keel detached signature against a file's sha256 hex.
+
+    A signature that does not verify raises TamperedModelError naming both files: the file
+    is not the one the signer signed (or the signature was edited). Whether the signer is
+    trusted is returned, for the caller to decide.
+    """
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    what = file_name or "the file"
+    doc = read_signature_doc(sig_path)
+    if doc is None:
+        raise InvalidArgumentError(f"{sig_path.name} is not a keel signature (keel keys sign)")
+    try:
+        raw = base64.b64decode(doc["public_key"])
+        sig = base64.b64decode(doc["signature"])
+        key_id = str(doc["key_id"])
+        public = Ed25519PublicKey.from_public_bytes(raw)
+    except (ValueError, TypeError) as exc:
+        raise TamperedModelError(f"{sig_path.name} is damaged ({exc})") from exc
+    if key_id_of(raw) != key_id:
+        raise TamperedModelError(
+            f"{sig_path.name} names key {key_id} but carries another public key; it was altered"
+        )
+    try:
+        public.verify(sig, sha256.encode())
+    except InvalidSignature as exc:
+        raise TamperedModelError(
+            f"{sig_path.name} does not match {what}: the file is not the one key {key_id} "
+            f"({doc.get('signer', '?')}) signed, or the signature was edited"
+        ) from exc
+    known = keyring.trusted().get(key_id)
+    claimed = str(doc.get("signer", ""))
+    # the name this machine gave the key, unless it was trusted without one
+    signer = known.name if known is not None and known.name != key_id else claimed
+    return FileSignature(key_id, signer, known is not None and known.raw == raw, sha256)
+
+
 __all__ = [
+    "FILE_SIGNATURE_FORMAT",
+    "FILE_SIGNATURE_SUFFIX",
     "SIGNATURE_FILE",
+    "FileSignature",
     "Keyring",
     "PublicKey",
     "SignatureInfo",
+    "check_file_signature",
     "check_signature",
+    "file_sha256",
     "parse_public_key",
+    "read_signature_doc",
+    "sign_file",
     "sign_package",
 ]
