@@ -259,6 +259,37 @@ def test_malformed_filters_say_what_is_wrong(
         store.runs.search([exp_id], bad)
 
 
+def test_plain_listing_pages_like_a_filtered_search(store: Store, exp_id: int) -> None:
+    """No filter and no order (``keel runs list``) takes driver-level SQL; it must give
+    the same runs, order and pages as the compiled query ("start_time DESC" is its order)."""
+    ids = _seed(store, exp_id)
+    store.runs.delete(ids["r2"])
+    other = store.experiments.create(store.experiments.get(exp_id).project_id, "other")
+    store.runs.create(other.id, name="elsewhere")
+    for include_deleted in (False, True):
+        plain: list[str] = []
+        compiled: list[str] = []
+        for out, order in ((plain, None), (compiled, "start_time DESC")):
+            token = None
+            while True:
+                page = store.runs.search(
+                    [exp_id],
+                    order_by=order,
+                    max_results=2,
+                    page_token=token,
+                    include_deleted=include_deleted,
+                )
+                out += [r.info.id for r in page.runs]
+                assert all(r.info.experiment_id == exp_id for r in page.runs)
+                token = page.next_page_token
+                if token is None:
+                    break
+        assert plain == compiled and len(plain) == (4 if include_deleted else 3)
+    first = store.runs.search([exp_id], max_results=1).runs[0]
+    assert first.params and first.tags["team"]  # hydrated like any search result
+    assert store.runs.search([], max_results=5).runs == []
+
+
 def test_bad_page_token_and_limits(store: Store, exp_id: int) -> None:
     with pytest.raises(InvalidArgumentError, match="page token"):
         store.runs.search([exp_id], page_token="garbage!")
