@@ -518,6 +518,27 @@ def _new(store: Store, content: bytes, **kw: Any) -> NewVersion:
     return NewVersion(blob.sha, blob.size, blob.sha, "sklearn", "sklearn", "classification", **kw)
 
 
+def test_model_listing_carries_what_each_model_shows(store: Store) -> None:
+    """``list_models`` (driver-level SQL) gives each model as ``get_model`` does: tags,
+    aliases and latest version, by name, only the project's own."""
+    reg = store.registry
+    pid = store.projects.get_or_create("default").id
+    other = store.projects.get_or_create("elsewhere").id
+    reg.create_model(other, "hidden")
+    reg.create_model(pid, "zeta", tags={"team": "risk", "tier": "1"})
+    reg.create_model(pid, "alpha")
+    for content in (b"alpha one", b"alpha two", b"alpha three"):
+        reg.create_version(pid, "alpha", _new(store, content))
+    first = reg.get_version(pid, "alpha", 1)
+    reg.set_alias(pid, "alpha", "champion", first.id)
+    reg.set_alias(pid, "alpha", "challenger", reg.get_version(pid, "alpha", 3).id)
+    listed = reg.list_models(pid)
+    assert [m.name for m in listed] == ["alpha", "zeta"]
+    assert listed == [reg.get_model(pid, "alpha"), reg.get_model(pid, "zeta")]
+    assert (listed[0].aliases, listed[0].latest_version) == ({"champion": 1, "challenger": 3}, 3)
+    assert (listed[1].tags, listed[1].latest_version) == ({"team": "risk", "tier": "1"}, None)
+
+
 def test_models_and_versions(store: Store) -> None:
     reg = store.registry
     pid = store.projects.get_or_create("default").id
