@@ -927,6 +927,9 @@ def test_alerts_dedupe_acknowledge_resolve(store: Store) -> None:
     assert alerts.list(pid, deployment="fraud") == []
     assert alerts.latest_id(pid) == max(a.id for a in alerts.list(pid))
     assert alerts.latest_id(pid, kind="schema") is None
+    listed = alerts.list(pid)  # driver-level SQL: every field as get() reads it
+    assert listed == [alerts.get(pid, a.id) for a in listed] and len(listed) == 4
+    assert any(a.evidence for a in listed) and listed[-1].state is AlertState.RESOLVED
 
     with pytest.raises(NotFoundError, match="alert 999999 does not exist"):
         alerts.acknowledge(pid, 999_999)
