@@ -425,8 +425,14 @@ def test_datasets_versions_files_and_lineage(store: Store, run_id: str) -> None:
     store.runs.link_dataset(run_id, v1.id, "input")
     assert store.runs.dataset_links(run_id) == [(v1.id, "input")]
     assert (run_id, "input") in store.datasets.runs_of(v1.id)
-    latest = dict((d.name, v) for d, v in store.datasets.list_with_latest(project.id))
-    assert latest["customers"] is not None and latest["customers"].version == 2
+    store.datasets.get_or_create(project.id, "alpha", "empty so far")
+    store.datasets.get_or_create(store.projects.get_or_create("other").id, "hidden")
+    listed = store.datasets.list_with_latest(project.id)
+    assert [(d.name, d.description, v and v.version) for d, v in listed] == [
+        ("alpha", "empty so far", None),
+        ("customers", "", 2),
+    ]
+    assert listed[1] == (ds, v2)  # every field, as get_version reads it
 
 
 def test_tracking_client_end_to_end(store: Store, tmp_path: Path) -> None:
