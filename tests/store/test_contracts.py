@@ -825,6 +825,24 @@ def test_deployments_apply_rollback_and_delete(store: Store) -> None:
         ("api", 2, "churn@champion"),
         ("api", 3, "churn@champion"),
     ]
+    t3 = [
+        DeploymentTarget("b", "fraud@champion", "fraud", 60.0),
+        DeploymentTarget("a", "churn/2", "churn", 0.0, shadow=True),
+        DeploymentTarget("a", "churn/1", "churn", 100.0),
+    ]
+    repo.apply(pid, "batch", {"b": 1}, t3)
+    repo.register(pid, "adhoc", {"server": {"port": 9}}, t1)
+    repo.apply(store.projects.get_or_create("other").id, "hidden", {}, t1)
+    listed = repo.list(pid)  # driver-level SQL: every field as get() reads it
+    assert listed == [repo.get(pid, n) for n in ("adhoc", "api", "batch")]
+    assert [t.model_ref for t in listed[2].targets] == ["churn/1", "churn/2", "fraud@champion"]
+    assert (listed[0].adhoc, listed[1].spec, listed[1].applied_at is not None) == (
+        True,
+        dep.spec,
+        True,
+    )
+    repo.delete(pid, "batch")
+    repo.delete(pid, "adhoc")
     with pytest.raises(InvalidArgumentError, match="already at revision 3"):
         repo.rollback(pid, "api", 3)
     with pytest.raises(NotFoundError, match=r"has no revision 9; it has 1\.\.3"):

@@ -17,10 +17,10 @@ import time
 from typing import TYPE_CHECKING
 
 from keel.exceptions import KeelError
-from keel.serving._spec import DeploymentSpec, load_spec
 
 if TYPE_CHECKING:
     from keel.config import Settings
+    from keel.serving._spec import DeploymentSpec
     from keel.store import Store
     from keel.store.deployments import Deployment
 
@@ -116,6 +116,8 @@ class Presence:
 
 def _same_spec(dep: Deployment, served: DeploymentSpec) -> bool:
     """The stored spec is the one served (its listening address aside for applied ones)."""
+    from keel.serving._spec import load_spec
+
     try:
         stored = load_spec(dep.spec)
     except KeelError:
