@@ -23,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import keel
 from benchmarks._peers import QUIET_ENV, compile_keel
 
 READ_TARGET_S = 0.150
@@ -136,6 +137,9 @@ def main() -> None:
         tmp = args.dir.resolve() if args.dir else Path(tmp_name)
         home = tmp / "keel-home"
         env = {**os.environ, **QUIET_ENV, "KEEL_HOME": str(home), "COLUMNS": "160"}
+        # the commands run in ``tmp``: a relative PYTHONPATH (``src``) would silently time
+        # another keel install
+        env["PYTHONPATH"] = str(Path(keel.__file__).resolve().parents[1])
         env.pop("KEEL_SERVER_URL", None)
         env.pop("KEEL_DB_URI", None)
         env.pop("KEEL_ARTIFACTS_URI", None)
