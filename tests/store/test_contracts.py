@@ -259,6 +259,37 @@ def test_malformed_filters_say_what_is_wrong(
         store.runs.search([exp_id], bad)
 
 
+def test_plain_listing_pages_like_a_filtered_search(store: Store, exp_id: int) -> None:
+    """No filter and no order (``keel runs list``) takes driver-level SQL; it must give
+    the same runs, order and pages as the compiled query ("start_time DESC" is its order)."""
+    ids = _seed(store, exp_id)
+    store.runs.delete(ids["r2"])
+    other = store.experiments.create(store.experiments.get(exp_id).project_id, "other")
+    store.runs.create(other.id, name="elsewhere")
+    for include_deleted in (False, True):
+        plain: list[str] = []
+        compiled: list[str] = []
+        for out, order in ((plain, None), (compiled, "start_time DESC")):
+            token = None
+            while True:
+                page = store.runs.search(
+                    [exp_id],
+                    order_by=order,
+                    max_results=2,
+                    page_token=token,
+                    include_deleted=include_deleted,
+                )
+                out += [r.info.id for r in page.runs]
+                assert all(r.info.experiment_id == exp_id for r in page.runs)
+                token = page.next_page_token
+                if token is None:
+                    break
+        assert plain == compiled and len(plain) == (4 if include_deleted else 3)
+    first = store.runs.search([exp_id], max_results=1).runs[0]
+    assert first.params and first.tags["team"]  # hydrated like any search result
+    assert store.runs.search([], max_results=5).runs == []
+
+
 def test_bad_page_token_and_limits(store: Store, exp_id: int) -> None:
     with pytest.raises(InvalidArgumentError, match="page token"):
         store.runs.search([exp_id], page_token="garbage!")
@@ -394,8 +425,14 @@ def test_datasets_versions_files_and_lineage(store: Store, run_id: str) -> None:
     store.runs.link_dataset(run_id, v1.id, "input")
     assert store.runs.dataset_links(run_id) == [(v1.id, "input")]
     assert (run_id, "input") in store.datasets.runs_of(v1.id)
-    latest = dict((d.name, v) for d, v in store.datasets.list_with_latest(project.id))
-    assert latest["customers"] is not None and latest["customers"].version == 2
+    store.datasets.get_or_create(project.id, "alpha", "empty so far")
+    store.datasets.get_or_create(store.projects.get_or_create("other").id, "hidden")
+    listed = store.datasets.list_with_latest(project.id)
+    assert [(d.name, d.description, v and v.version) for d, v in listed] == [
+        ("alpha", "empty so far", None),
+        ("customers", "", 2),
+    ]
+    assert listed[1] == (ds, v2)  # every field, as get_version reads it
 
 
 def test_tracking_client_end_to_end(store: Store, tmp_path: Path) -> None:
@@ -485,6 +522,27 @@ def test_project_of_names_the_missing_object(sql_store_any: Store) -> None:
 def _new(store: Store, content: bytes, **kw: Any) -> NewVersion:
     blob = store.blobs.put_bytes(content)
     return NewVersion(blob.sha, blob.size, blob.sha, "sklearn", "sklearn", "classification", **kw)
+
+
+def test_model_listing_carries_what_each_model_shows(store: Store) -> None:
+    """``list_models`` (driver-level SQL) gives each model as ``get_model`` does: tags,
+    aliases and latest version, by name, only the project's own."""
+    reg = store.registry
+    pid = store.projects.get_or_create("default").id
+    other = store.projects.get_or_create("elsewhere").id
+    reg.create_model(other, "hidden")
+    reg.create_model(pid, "zeta", tags={"team": "risk", "tier": "1"})
+    reg.create_model(pid, "alpha")
+    for content in (b"alpha one", b"alpha two", b"alpha three"):
+        reg.create_version(pid, "alpha", _new(store, content))
+    first = reg.get_version(pid, "alpha", 1)
+    reg.set_alias(pid, "alpha", "champion", first.id)
+    reg.set_alias(pid, "alpha", "challenger", reg.get_version(pid, "alpha", 3).id)
+    listed = reg.list_models(pid)
+    assert [m.name for m in listed] == ["alpha", "zeta"]
+    assert listed == [reg.get_model(pid, "alpha"), reg.get_model(pid, "zeta")]
+    assert (listed[0].aliases, listed[0].latest_version) == ({"champion": 1, "challenger": 3}, 3)
+    assert (listed[1].tags, listed[1].latest_version) == ({"team": "risk", "tier": "1"}, None)
 
 
 def test_models_and_versions(store: Store) -> None:
@@ -767,6 +825,24 @@ def test_deployments_apply_rollback_and_delete(store: Store) -> None:
         ("api", 2, "churn@champion"),
         ("api", 3, "churn@champion"),
     ]
+    t3 = [
+        DeploymentTarget("b", "fraud@champion", "fraud", 60.0),
+        DeploymentTarget("a", "churn/2", "churn", 0.0, shadow=True),
+        DeploymentTarget("a", "churn/1", "churn", 100.0),
+    ]
+    repo.apply(pid, "batch", {"b": 1}, t3)
+    repo.register(pid, "adhoc", {"server": {"port": 9}}, t1)
+    repo.apply(store.projects.get_or_create("other").id, "hidden", {}, t1)
+    listed = repo.list(pid)  # driver-level SQL: every field as get() reads it
+    assert listed == [repo.get(pid, n) for n in ("adhoc", "api", "batch")]
+    assert [t.model_ref for t in listed[2].targets] == ["churn/1", "churn/2", "fraud@champion"]
+    assert (listed[0].adhoc, listed[1].spec, listed[1].applied_at is not None) == (
+        True,
+        dep.spec,
+        True,
+    )
+    repo.delete(pid, "batch")
+    repo.delete(pid, "adhoc")
     with pytest.raises(InvalidArgumentError, match="already at revision 3"):
         repo.rollback(pid, "api", 3)
     with pytest.raises(NotFoundError, match=r"has no revision 9; it has 1\.\.3"):
@@ -875,6 +951,9 @@ def test_alerts_dedupe_acknowledge_resolve(store: Store) -> None:
     assert alerts.list(pid, deployment="fraud") == []
     assert alerts.latest_id(pid) == max(a.id for a in alerts.list(pid))
     assert alerts.latest_id(pid, kind="schema") is None
+    listed = alerts.list(pid)  # driver-level SQL: every field as get() reads it
+    assert listed == [alerts.get(pid, a.id) for a in listed] and len(listed) == 4
+    assert any(a.evidence for a in listed) and listed[-1].state is AlertState.RESOLVED
 
     with pytest.raises(NotFoundError, match="alert 999999 does not exist"):
         alerts.acknowledge(pid, 999_999)

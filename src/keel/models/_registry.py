@@ -14,19 +14,20 @@ import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
-from keel.models._archive import pack, unpack
-from keel.models._manifest import MANIFEST_FILE
-from keel.models._package import LoadedModel, load_package
-from keel.models._signing import Keyring
 from keel.models._uri import VersionRef, parse_ref, parse_run_uri
-from keel.models._verify import UntrustedModelWarning, verify_package
 from keel.store import ModelVersion, NewVersion, RegisteredModel, Store
+
+if TYPE_CHECKING:
+    from keel.models._package import LoadedModel
+    from keel.models._signing import Keyring
 
 
 def default_keyring(store: Store) -> Keyring:
+    from keel.models._signing import Keyring
+
     return Keyring(store.settings.home / "keys")
 
 
@@ -58,6 +59,10 @@ class Registry:
         source: str = "logged",
     ) -> ModelVersion:
         """Store a package folder as the next version of ``name``."""
+        from keel.models._archive import pack
+        from keel.models._manifest import MANIFEST_FILE
+        from keel.models._verify import UntrustedModelWarning, verify_package
+
         folder = Path(package)
         with warnings.catch_warnings():
             # Registering an unsigned package is allowed; loading it is where policy applies.
@@ -108,6 +113,7 @@ class Registry:
 
         The run must belong to this project and hold a model package at that path.
         """
+        from keel.models._manifest import MANIFEST_FILE
         from keel.tracking import TrackingClient
 
         ref = parse_run_uri(uri)
@@ -183,6 +189,9 @@ class Registry:
     # -- packages --------------------------------------------------------------------------
     def fetch(self, version: ModelVersion) -> Path:
         """The package folder of ``version`` in the local cache (downloaded once)."""
+        from keel.models._archive import unpack
+        from keel.models._manifest import MANIFEST_FILE
+
         folder = self.store.settings.cache_dir / "models" / version.blob_sha
         if not (folder / MANIFEST_FILE).exists():
             folder.parent.mkdir(parents=True, exist_ok=True)
@@ -197,6 +206,8 @@ class Registry:
         return folder
 
     def load(self, ref: str | VersionRef, **options: Any) -> LoadedModel:
+        from keel.models._package import load_package
+
         options.setdefault("keyring", self.keyring)
         return load_package(self.fetch(self.resolve(ref)), **options)
 
@@ -261,6 +272,8 @@ class Registry:
 
 
 def _no_model_message(store: Store, run_id: str, path: str) -> str:
+    from keel.models._manifest import MANIFEST_FILE
+
     models = sorted(
         a.path[: -len(MANIFEST_FILE) - 1]
         for a in store.artifacts.list(run_id)

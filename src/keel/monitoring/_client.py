@@ -20,29 +20,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
-from keel.monitoring._feedback import FeedbackResult, import_feedback, record_feedback
-from keel.monitoring._metrics import classification_metrics, fit_calibration, regression_metrics
-from keel.monitoring._monitor_config import MonitorConfig, PerformanceSpec
-from keel.monitoring._notify import DeliveryReport, check_config, deliver_pending
-from keel.monitoring._profile import DatasetProfile
-from keel.monitoring._reference import (
-    load_reference,
-    reference_from_data,
-    reference_from_dataset,
-    reference_from_model,
-)
-from keel.monitoring._resources import budget_from_spec
-from keel.monitoring._runner import MonitorRun, run_monitor
-from keel.store import Store
-from keel.store.alerts import Alert, Notifier
-from keel.store.eventlog import Window, parse_duration
-from keel.store.monitors import Monitor, ReferenceInfo
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from keel.monitoring._champion import ChampionChallenger
+    from keel.monitoring._feedback import FeedbackResult
+    from keel.monitoring._notify import DeliveryReport
+    from keel.monitoring._profile import DatasetProfile
     from keel.monitoring._report import ReportFiles
+    from keel.monitoring._runner import MonitorRun
+    from keel.store import Store
+    from keel.store.alerts import Alert, Notifier
+    from keel.store.eventlog import Window
+    from keel.store.monitors import Monitor, ReferenceInfo
 
 
 #: ``update`` options -> (config section, key in it).
@@ -88,6 +79,8 @@ class MonitoringClient:
         self, subject: str, data: Any, *, columns: list[str] | None = None, source: str = ""
     ) -> ReferenceInfo:
         """Profile ``data`` (DataFrame / Arrow / dict) as the reference of ``subject``."""
+        from keel.monitoring._reference import reference_from_data
+
         return reference_from_data(
             self.store, self.project_id, subject, data, columns=columns, source=source
         )
@@ -96,6 +89,8 @@ class MonitoringClient:
         self, dataset_ref: str, *, subject: str | None = None, columns: list[str] | None = None
     ) -> ReferenceInfo:
         """Profile a dataset table version (``customers@2``) as a reference."""
+        from keel.monitoring._reference import reference_from_dataset
+
         return reference_from_dataset(
             self.store, self.project, dataset_ref, subject=subject, columns=columns
         )
@@ -103,9 +98,13 @@ class MonitoringClient:
     def reference_from_model(self, model_ref: str) -> ReferenceInfo:
         """Profile a model version's training dataset (from its lineage) as its reference,
         ``model:<name>/<version>``; ``model_ref`` is ``name/3``, ``name@alias`` or ``name``."""
+        from keel.monitoring._reference import reference_from_model
+
         return reference_from_model(self.store, self.project, model_ref)
 
     def reference(self, subject: str) -> DatasetProfile:
+        from keel.monitoring._reference import load_reference
+
         return load_reference(self.store, self.project_id, subject)
 
     def references(self) -> list[ReferenceInfo]:
@@ -128,6 +127,9 @@ class MonitoringClient:
 
         Without ``resources``, a new monitor takes its budget from the deployment spec.
         """
+        from keel.monitoring._monitor_config import MonitorConfig
+        from keel.store.eventlog import parse_duration
+
         if (
             reference is not None
             and self.store.monitors.find_reference(self.project_id, reference) is None
@@ -183,6 +185,8 @@ class MonitoringClient:
         )
 
     def _spec_budget(self, deployment: str) -> dict[str, Any] | None:
+        from keel.monitoring._resources import budget_from_spec
+
         found = self.store.deployments.find(self.project_id, deployment)
         if found is None:
             return None
@@ -209,6 +213,12 @@ class MonitoringClient:
         import numpy as np
 
         from keel.monitoring._labels import canonical_array
+        from keel.monitoring._metrics import (
+            classification_metrics,
+            fit_calibration,
+            regression_metrics,
+        )
+        from keel.monitoring._monitor_config import MonitorConfig, PerformanceSpec
 
         monitor = self.store.monitors.get(self.project_id, deployment)
         spec = MonitorConfig.from_dict(monitor.config).performance or PerformanceSpec()
@@ -240,6 +250,9 @@ class MonitoringClient:
         deliver: bool = True,
     ) -> list[MonitorRun]:
         """Monitor ``window`` (default: the monitor's window, ending now), split by ``every``."""
+        from keel.monitoring._runner import run_monitor
+        from keel.store.eventlog import Window
+
         monitor = self.store.monitors.get(self.project_id, deployment)
         span = (
             window
@@ -257,6 +270,9 @@ class MonitoringClient:
         running it twice in a row does nothing the second time."""
         import time
 
+        from keel.monitoring._runner import run_monitor
+        from keel.store.eventlog import Window, parse_duration
+
         now = now_ms if now_ms is not None else int(time.time() * 1000)
         runs: list[MonitorRun] = []
         for monitor in self.store.monitors.list(self.project_id, enabled_only=True):
@@ -271,9 +287,13 @@ class MonitoringClient:
 
     # -- feedback --------------------------------------------------------------------------
     def record_feedback(self, deployment: str, labels: Any, **options: Any) -> FeedbackResult:
+        from keel.monitoring._feedback import record_feedback
+
         return record_feedback(self.store.settings, deployment, labels, **options)
 
     def import_feedback(self, deployment: str, path: str | Path, **options: Any) -> FeedbackResult:
+        from keel.monitoring._feedback import import_feedback
+
         return import_feedback(self.store.settings, deployment, path, **options)
 
     # -- alerts ----------------------------------------------------------------------------
@@ -300,6 +320,8 @@ class MonitoringClient:
         min_severity: str = "warning",
         deployment: str = "",
     ) -> Notifier:
+        from keel.monitoring._notify import check_config
+
         checked = check_config(kind, dict(config))
         return self.store.alerts.add_notifier(
             self.project_id, name, kind, checked, min_severity=min_severity, deployment=deployment
@@ -307,6 +329,8 @@ class MonitoringClient:
 
     def deliver(self, *, timeout_s: float = 5.0, budget_s: float = 30.0) -> DeliveryReport:
         """Send every notification that is due (new, or waiting for a retry)."""
+        from keel.monitoring._notify import deliver_pending
+
         return deliver_pending(self.store, self.project_id, timeout_s=timeout_s, budget_s=budget_s)
 
     # -- reports and analysis --------------------------------------------------------------
@@ -321,6 +345,7 @@ class MonitoringClient:
     ) -> ReportFiles:
         """Write ``<deployment>-monitoring.html`` and ``.json`` (self-contained) to ``out_dir``."""
         from keel.monitoring._report import write_report
+        from keel.store.eventlog import Window
 
         span = Window.ending(window, end_ms)
         return write_report(
@@ -337,6 +362,8 @@ class MonitoringClient:
         end_ms: int | None = None,
     ) -> ChampionChallenger:
         from keel.monitoring._champion import compare_versions
+        from keel.monitoring._monitor_config import MonitorConfig, PerformanceSpec
+        from keel.store.eventlog import Window
 
         monitor = self.store.monitors.find(self.project_id, deployment)
         spec = (

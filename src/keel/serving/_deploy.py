@@ -10,10 +10,9 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from keel.serving._source import LoadedModel, RegistrySource
-from keel.serving._spec import DeploymentSpec, load_spec, targets_of
-
 if TYPE_CHECKING:
+    from keel.serving._source import LoadedModel
+    from keel.serving._spec import DeploymentSpec
     from keel.store import Store
     from keel.store.deployments import Deployment, DeploymentRevision
 
@@ -30,6 +29,9 @@ def apply_spec(
     Every model reference must resolve in the registry now, so a typo fails here and not
     in the server.
     """
+    from keel.serving._source import RegistrySource
+    from keel.serving._spec import DeploymentSpec, load_spec, targets_of
+
     spec = spec if isinstance(spec, DeploymentSpec) else load_spec(spec)
     source = RegistrySource(store, project)
     for ep in spec.endpoints:
@@ -40,6 +42,8 @@ def apply_spec(
 
 
 def get_spec(store: Store, project: str, name: str, revision: int | None = None) -> DeploymentSpec:
+    from keel.serving._spec import load_spec
+
     pid = store.projects.get_or_create(project).id
     if revision is None:
         return load_spec(store.deployments.get(pid, name).spec)
@@ -78,6 +82,7 @@ def delete(store: Store, project: str, name: str) -> None:
 def load_model(store: Store, project: str, ref: str, *, trust: str = "strict") -> LoadedModel:
     """Resolve ``ref`` (``churn@champion``, ``churn/3``) and load that version."""
     from keel.models._uri import parse_model_ref
+    from keel.serving._source import RegistrySource
 
     parsed = parse_model_ref(ref)
     source = RegistrySource(store, project, trust=trust)
@@ -93,5 +98,4 @@ __all__ = [
     "load_model",
     "rollback",
     "summary",
-    "targets_of",
 ]

@@ -17,10 +17,10 @@ import time
 from typing import TYPE_CHECKING
 
 from keel.exceptions import KeelError
-from keel.serving._spec import DeploymentSpec, load_spec, targets_of
 
 if TYPE_CHECKING:
     from keel.config import Settings
+    from keel.serving._spec import DeploymentSpec
     from keel.store import Store
     from keel.store.deployments import Deployment
 
@@ -85,6 +85,8 @@ class Presence:
         same = found is not None and _same_spec(found, self._served)
         if same and deployments.heartbeat(self._pid, name):  # False when stopped or deleted
             return
+        from keel.serving._spec import targets_of
+
         deployments.register(
             self._pid, name, self._served.to_dict(), targets_of(self._served), note=self._note
         )
@@ -114,6 +116,8 @@ class Presence:
 
 def _same_spec(dep: Deployment, served: DeploymentSpec) -> bool:
     """The stored spec is the one served (its listening address aside for applied ones)."""
+    from keel.serving._spec import load_spec
+
     try:
         stored = load_spec(dep.spec)
     except KeelError:

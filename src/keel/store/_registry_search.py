@@ -16,7 +16,7 @@ from keel.store._schema_registry import (
     RegisteredModelRow,
     RegisteredModelTagRow,
 )
-from keel.store.filters import And, Comparison, Expr, Or, Vocabulary
+from keel.store.filters import VERSION_ATTRIBUTES, And, Comparison, Expr, Or
 
 RM = table(RegisteredModelRow)
 RMT = table(RegisteredModelTagRow)
@@ -25,28 +25,6 @@ MVM = table(ModelVersionMetricRow)
 MVT = table(ModelVersionTagRow)
 MVD = table(ModelVersionDatasetRow)
 P = table(ParamRow)
-
-#: What model versions can be filtered on, besides metrics., params. and tags.
-VERSION_ATTRIBUTES = Vocabulary(
-    "model version",
-    {
-        "name": "name",
-        "model": "name",
-        "version": "version",
-        "semver": "semver",
-        "framework": "flavor",
-        "flavor": "flavor",
-        "task": "task",
-        "dataset": "dataset",
-        "run_id": "run_id",
-        "source": "source",
-        "signer": "signer",
-        "created": "created_at",
-        "created_at": "created_at",
-    },
-    frozenset({"version", "created_at"}),
-)
-
 
 _COLUMNS = {
     "name": RM.c.name,

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +9,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, exists, not_, or_, sel
 from sqlalchemy.sql import func
 
 from keel.exceptions import InvalidArgumentError
+from keel.store._page_token import check_max_results
 from keel.store._schema import LatestMetricRow, ParamRow, RunRow, TagRow, table
 from keel.store.entities import Lifecycle
 from keel.store.filters import (
@@ -30,28 +28,6 @@ R = table(RunRow)
 P = table(ParamRow)
 T = table(TagRow)
 LM = table(LatestMetricRow)
-
-MAX_RESULTS_LIMIT = 50_000
-
-
-def decode_token(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        data = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
-        offset = int(data["offset"])
-    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidArgumentError(
-            f"page token {token[:40]!r} is not one keel issued; pass the next_page_token "
-            "from the previous page"
-        ) from exc
-    if offset < 0:
-        raise InvalidArgumentError(f"page token {token[:40]!r} has a negative offset")
-    return offset
-
-
-def encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
 
 
 def _compare(column: Any, op: str, value: Any) -> ColumnElement[bool]:
@@ -197,11 +173,7 @@ def compile_search(
     offset: int,
     include_deleted: bool,
 ) -> Select[Any]:
-    if not 1 <= max_results <= MAX_RESULTS_LIMIT:
-        raise InvalidArgumentError(
-            f"max_results must be between 1 and {MAX_RESULTS_LIMIT}, got {max_results}; "
-            "page through larger results with page_token"
-        )
+    check_max_results(max_results)
     expr = parse_filter(filter_string)
     order = parse_order_by(order_by)
     joined = _joined_metrics(expr, order)

@@ -12,22 +12,28 @@ from __future__ import annotations
 import builtins
 import contextlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
-
-from sqlalchemy import Row, delete, desc, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError
 from keel.store._db import Database, now_ms
-from keel.store._schema import table
-from keel.store._schema_monitoring import AlertDeliveryRow, AlertRow, NotifierRow
+from keel.store._lazy import Tables
 from keel.store._validate import check_name
 
-AL = table(AlertRow)
-NT = table(NotifierRow)
-DL = table(AlertDeliveryRow)
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy import Row
+else:
+    from keel.store._lazy import sa
+
+_t = Tables(
+    AL="keel.store._schema_monitoring:AlertRow",
+    NT="keel.store._schema_monitoring:NotifierRow",
+    DL="keel.store._schema_monitoring:AlertDeliveryRow",
+)
+
 
 SEVERITIES = ("info", "warning", "critical")
 NOTIFIER_KINDS = ("webhook", "email", "log")
@@ -138,6 +144,21 @@ def _alert(row: Row) -> Alert:
     return Alert(**data)
 
 
+#: The columns of an alert in :class:`Alert`'s field order (driver-level SQL).
+_ALERT_COLUMNS = (
+    "id, project_id, monitor_id, deployment, kind, severity, dedup_key, state, title, "
+    "message, evidence_json, occurrences, first_seen_at, last_seen_at, window_start, "
+    "window_end, acknowledged_at, acknowledged_by, resolved_at, resolved_by, note"
+)
+
+
+def _alert_of(row: Sequence[Any]) -> Alert:
+    values = list(row)
+    values[7] = AlertState(values[7])
+    values[10] = json.loads(values[10] or "{}")
+    return Alert(*values)
+
+
 def _notifier(row: Row) -> Notifier:
     data = dict(row._mapping)
     data["config"] = json.loads(data.pop("config_json") or "{}")
@@ -173,8 +194,8 @@ class AlertRepository:
         for _attempt in range(3):
             with self._db.write() as conn:
                 live = conn.execute(
-                    select(AL).where(
-                        AL.c.project_id == project_id, AL.c.active_key == new.dedup_key
+                    sa.select(_t.AL).where(
+                        _t.AL.c.project_id == project_id, _t.AL.c.active_key == new.dedup_key
                     )
                 ).first()
                 if live is not None:
@@ -182,12 +203,14 @@ class AlertRepository:
             try:
                 with self._db.write() as conn:
                     alert_id = conn.execute(
-                        insert(AL).values(**self._new_row(project_id, new, now)).returning(AL.c.id)
+                        sa.insert(_t.AL)
+                        .values(**self._new_row(project_id, new, now))
+                        .returning(_t.AL.c.id)
                     ).scalar_one()
                     return _alert(
-                        conn.execute(select(AL).where(AL.c.id == alert_id)).one()
+                        conn.execute(sa.select(_t.AL).where(_t.AL.c.id == alert_id)).one()
                     ), "opened"
-            except IntegrityError:
+            except sa.exc.IntegrityError:
                 continue  # another monitor opened it meanwhile: bump that one
         raise AlreadyExistsError(f"could not record alert {new.dedup_key!r}; try again")
 
@@ -218,10 +241,10 @@ class AlertRepository:
         escalated = rank(new.severity) > rank(live.severity)
         severity = new.severity if escalated else live.severity
         conn.execute(
-            update(AL)
-            .where(AL.c.id == live.id)
+            sa.update(_t.AL)
+            .where(_t.AL.c.id == live.id)
             .values(
-                occurrences=AL.c.occurrences + 1,
+                occurrences=_t.AL.c.occurrences + 1,
                 last_seen_at=now,
                 severity=severity,
                 title=new.title[:512],
@@ -231,7 +254,7 @@ class AlertRepository:
                 window_end=new.window_end,
             )
         )
-        row = conn.execute(select(AL).where(AL.c.id == live.id)).one()
+        row = conn.execute(sa.select(_t.AL).where(_t.AL.c.id == live.id)).one()
         return _alert(row), "escalated" if escalated else "repeated"
 
     def acknowledge(self, project_id: int, alert_id: int, *, by: str = "", note: str = "") -> Alert:
@@ -245,7 +268,7 @@ class AlertRepository:
     ) -> Alert:
         with self._db.write() as conn:
             row = conn.execute(
-                select(AL).where(AL.c.project_id == project_id, AL.c.id == alert_id)
+                sa.select(_t.AL).where(_t.AL.c.project_id == project_id, _t.AL.c.id == alert_id)
             ).first()
             if row is None:
                 raise NotFoundError(
@@ -263,8 +286,8 @@ class AlertRepository:
                 values.update(acknowledged_at=now, acknowledged_by=by)
             else:
                 values.update(resolved_at=now, resolved_by=by, active_key=None)
-            conn.execute(update(AL).where(AL.c.id == alert_id).values(**values))
-            return _alert(conn.execute(select(AL).where(AL.c.id == alert_id)).one())
+            conn.execute(sa.update(_t.AL).where(_t.AL.c.id == alert_id).values(**values))
+            return _alert(conn.execute(sa.select(_t.AL).where(_t.AL.c.id == alert_id)).one())
 
     def resolve_absent(
         self,
@@ -278,11 +301,11 @@ class AlertRepository:
         """Resolve the monitor's live alerts of ``kinds`` whose condition no longer holds."""
         with self._db.read() as conn:
             rows = conn.execute(
-                select(AL.c.id, AL.c.dedup_key).where(
-                    AL.c.project_id == project_id,
-                    AL.c.monitor_id == monitor_id,
-                    AL.c.active_key.is_not(None),
-                    AL.c.kind.in_(kinds),
+                sa.select(_t.AL.c.id, _t.AL.c.dedup_key).where(
+                    _t.AL.c.project_id == project_id,
+                    _t.AL.c.monitor_id == monitor_id,
+                    _t.AL.c.active_key.is_not(None),
+                    _t.AL.c.kind.in_(kinds),
                 )
             ).all()
         out = []
@@ -295,7 +318,7 @@ class AlertRepository:
     def get(self, project_id: int, alert_id: int) -> Alert:
         with self._db.read() as conn:
             row = conn.execute(
-                select(AL).where(AL.c.project_id == project_id, AL.c.id == alert_id)
+                sa.select(_t.AL).where(_t.AL.c.project_id == project_id, _t.AL.c.id == alert_id)
             ).first()
         if row is None:
             raise NotFoundError(
@@ -313,33 +336,44 @@ class AlertRepository:
         since: int | None = None,
         limit: int = 100,
     ) -> builtins.list[Alert]:
-        """Alerts newest first. ``state="live"`` means open or acknowledged."""
-        query = select(AL).where(AL.c.project_id == project_id)
+        """Alerts newest first. ``state="live"`` means open or acknowledged.
+
+        Driver-level SQL: ``keel alerts list`` imports no SQLAlchemy."""
+        where = ["project_id = ?"]
+        args: builtins.list[Any] = [project_id]
         if state == "live":
-            query = query.where(AL.c.active_key.is_not(None))
+            where.append("active_key IS NOT NULL")
         elif state is not None:
-            query = query.where(AL.c.state == AlertState(state).value)
+            where.append("state = ?")
+            args.append(AlertState(state).value)
         if deployment:
-            query = query.where(AL.c.deployment == deployment)
+            where.append("deployment = ?")
+            args.append(deployment)
         if kind:
-            query = query.where(AL.c.kind == kind)
+            where.append("kind = ?")
+            args.append(kind)
         if since is not None:
-            query = query.where(AL.c.last_seen_at >= since)
-        with self._db.read() as conn:
-            rows = conn.execute(query.order_by(desc(AL.c.last_seen_at), desc(AL.c.id)).limit(limit))
-            return [_alert(r) for r in rows]
+            where.append("last_seen_at >= ?")
+            args.append(since)
+        query = (
+            f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE {' AND '.join(where)} "
+            "ORDER BY last_seen_at DESC, id DESC LIMIT ?"
+        )
+        with self._db.cursor(write=False) as cur:
+            cur.execute(self._db.sql(query), [*args, limit])
+            return [_alert_of(r) for r in cur.fetchall()]
 
     def latest_id(
         self, project_id: int, *, deployment: str | None = None, kind: str | None = None
     ) -> int | None:
         """The newest alert id matching (for schedulers comparing with a baseline)."""
-        query = select(AL.c.id).where(AL.c.project_id == project_id)
+        query = sa.select(_t.AL.c.id).where(_t.AL.c.project_id == project_id)
         if deployment:
-            query = query.where(AL.c.deployment == deployment)
+            query = query.where(_t.AL.c.deployment == deployment)
         if kind:
-            query = query.where(AL.c.kind == kind)
+            query = query.where(_t.AL.c.kind == kind)
         with self._db.read() as conn:
-            return conn.execute(query.order_by(desc(AL.c.id)).limit(1)).scalar()
+            return conn.execute(query.order_by(sa.desc(_t.AL.c.id)).limit(1)).scalar()
 
     # -- notifiers -------------------------------------------------------------------------
     def add_notifier(
@@ -364,7 +398,7 @@ class AlertRepository:
         try:
             with self._db.write() as conn:
                 conn.execute(
-                    insert(NT).values(
+                    sa.insert(_t.NT).values(
                         project_id=project_id,
                         name=name,
                         kind=kind,
@@ -375,7 +409,7 @@ class AlertRepository:
                         created_at=now_ms(),
                     )
                 )
-        except IntegrityError as exc:
+        except sa.exc.IntegrityError as exc:
             raise AlreadyExistsError(
                 f"notifier {name!r} exists; remove it first with "
                 f"`keel alerts notifiers remove {name}`"
@@ -385,7 +419,7 @@ class AlertRepository:
     def get_notifier(self, project_id: int, name: str) -> Notifier:
         with self._db.read() as conn:
             row = conn.execute(
-                select(NT).where(NT.c.project_id == project_id, NT.c.name == name)
+                sa.select(_t.NT).where(_t.NT.c.project_id == project_id, _t.NT.c.name == name)
             ).first()
         if row is None:
             raise NotFoundError(
@@ -395,20 +429,22 @@ class AlertRepository:
 
     def get_notifier_by_id(self, notifier_id: int) -> Notifier:
         with self._db.read() as conn:
-            row = conn.execute(select(NT).where(NT.c.id == notifier_id)).first()
+            row = conn.execute(sa.select(_t.NT).where(_t.NT.c.id == notifier_id)).first()
         if row is None:
             raise NotFoundError(f"notifier id {notifier_id} does not exist")
         return _notifier(row)
 
     def list_notifiers(self, project_id: int) -> builtins.list[Notifier]:
         with self._db.read() as conn:
-            rows = conn.execute(select(NT).where(NT.c.project_id == project_id).order_by(NT.c.name))
+            rows = conn.execute(
+                sa.select(_t.NT).where(_t.NT.c.project_id == project_id).order_by(_t.NT.c.name)
+            )
             return [_notifier(r) for r in rows]
 
     def remove_notifier(self, project_id: int, name: str) -> None:
         with self._db.write() as conn:
             gone = conn.execute(
-                delete(NT).where(NT.c.project_id == project_id, NT.c.name == name)
+                sa.delete(_t.NT).where(_t.NT.c.project_id == project_id, _t.NT.c.name == name)
             ).rowcount
         if not gone:
             raise NotFoundError(f"notifier {name!r} does not exist")
@@ -423,7 +459,7 @@ class AlertRepository:
         with self._db.write() as conn:
             ids = [
                 conn.execute(
-                    insert(DL)
+                    sa.insert(_t.DL)
                     .values(
                         alert_id=alert.id,
                         notifier_id=n.id,
@@ -434,11 +470,13 @@ class AlertRepository:
                         last_error="",
                         created_at=now,
                     )
-                    .returning(DL.c.id)
+                    .returning(_t.DL.c.id)
                 ).scalar_one()
                 for n in targets
             ]
-            rows = conn.execute(select(DL).where(DL.c.id.in_(ids)).order_by(DL.c.id)).all()
+            rows = conn.execute(
+                sa.select(_t.DL).where(_t.DL.c.id.in_(ids)).order_by(_t.DL.c.id)
+            ).all()
         return [_delivery(r) for r in rows]
 
     def claim_due(
@@ -447,25 +485,25 @@ class AlertRepository:
         """Pending deliveries due by ``now``, leased so no other process sends them too."""
         with self._db.read() as conn:
             rows = conn.execute(
-                select(DL)
-                .join(AL, AL.c.id == DL.c.alert_id)
+                sa.select(_t.DL)
+                .join(_t.AL, _t.AL.c.id == _t.DL.c.alert_id)
                 .where(
-                    AL.c.project_id == project_id,
-                    DL.c.status == "pending",
-                    DL.c.next_attempt_at <= now,
+                    _t.AL.c.project_id == project_id,
+                    _t.DL.c.status == "pending",
+                    _t.DL.c.next_attempt_at <= now,
                 )
-                .order_by(DL.c.next_attempt_at)
+                .order_by(_t.DL.c.next_attempt_at)
                 .limit(limit)
             ).all()
         claimed = []
         for row in rows:
             with self._db.write() as conn:
                 won = conn.execute(
-                    update(DL)
+                    sa.update(_t.DL)
                     .where(
-                        DL.c.id == row.id,
-                        DL.c.status == "pending",
-                        DL.c.next_attempt_at == row.next_attempt_at,
+                        _t.DL.c.id == row.id,
+                        _t.DL.c.status == "pending",
+                        _t.DL.c.next_attempt_at == row.next_attempt_at,
                     )
                     .values(next_attempt_at=now + lease_ms)
                 ).rowcount
@@ -477,7 +515,7 @@ class AlertRepository:
         self, delivery_id: int, *, ok: bool, error: str = "", retry_at: int | None = None
     ) -> Delivery:
         """Record one attempt: sent, to be retried at ``retry_at``, or failed for good."""
-        values: dict[str, Any] = {"attempts": DL.c.attempts + 1, "last_error": error[:2000]}
+        values: dict[str, Any] = {"attempts": _t.DL.c.attempts + 1, "last_error": error[:2000]}
         if ok:
             values.update(status="sent", sent_at=now_ms())
         elif retry_at is None:
@@ -485,12 +523,14 @@ class AlertRepository:
         else:
             values["next_attempt_at"] = retry_at
         with self._db.write() as conn:
-            conn.execute(update(DL).where(DL.c.id == delivery_id).values(**values))
-            return _delivery(conn.execute(select(DL).where(DL.c.id == delivery_id)).one())
+            conn.execute(sa.update(_t.DL).where(_t.DL.c.id == delivery_id).values(**values))
+            return _delivery(conn.execute(sa.select(_t.DL).where(_t.DL.c.id == delivery_id)).one())
 
     def deliveries(self, alert_id: int) -> builtins.list[Delivery]:
         with self._db.read() as conn:
-            rows = conn.execute(select(DL).where(DL.c.alert_id == alert_id).order_by(DL.c.id))
+            rows = conn.execute(
+                sa.select(_t.DL).where(_t.DL.c.alert_id == alert_id).order_by(_t.DL.c.id)
+            )
             return [_delivery(r) for r in rows]
 
 

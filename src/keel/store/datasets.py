@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
-
-from sqlalchemy import Connection, Row, func, insert, select
-from sqlalchemy.exc import IntegrityError
+from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import AlreadyExistsError, NotFoundError
 from keel.store._db import Database, now_ms
-from keel.store._schema import DatasetFileRow, DatasetRow, DatasetVersionRow, RunDatasetRow, table
+from keel.store._lazy import Tables
 from keel.store._validate import check_name
 from keel.store.entities import Dataset, DatasetFile, DatasetVersion
 
-D = table(DatasetRow)
-V = table(DatasetVersionRow)
-F = table(DatasetFileRow)
-RD = table(RunDatasetRow)
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy import Connection, Row
+else:
+    from keel.store._lazy import sa
+
+_t = Tables(
+    D="keel.store._schema:DatasetRow",
+    V="keel.store._schema:DatasetVersionRow",
+    F="keel.store._schema:DatasetFileRow",
+    RD="keel.store._schema:RunDatasetRow",
+)
 
 
 def _version(row: Row, name: str) -> DatasetVersion:
@@ -40,6 +45,17 @@ def _version(row: Row, name: str) -> DatasetVersion:
     )
 
 
+#: Each dataset of a project by name, with its newest version's columns (or NULLs).
+_LIST_WITH_LATEST = (
+    "SELECT d.id, d.project_id, d.name, d.description, d.created_at, v.id, v.dataset_id, "
+    "v.version, v.content_hash, v.kind, v.source, v.schema_json, v.profile_json, v.num_rows, "
+    "v.num_files, v.size_bytes, v.created_at, v.run_id FROM datasets d "
+    "LEFT JOIN dataset_versions v ON v.dataset_id = d.id AND v.version = "
+    "(SELECT MAX(m.version) FROM dataset_versions m WHERE m.dataset_id = d.id) "
+    "WHERE d.project_id = ? ORDER BY d.name"
+)
+
+
 class DatasetRepository:
     """Register and read dataset versions. A version never changes once written."""
 
@@ -54,14 +70,14 @@ class DatasetRepository:
         try:
             with self._db.write() as conn:
                 conn.execute(
-                    insert(D).values(
+                    sa.insert(_t.D).values(
                         project_id=project_id,
                         name=name,
                         description=description,
                         created_at=now_ms(),
                     )
                 )
-        except IntegrityError:
+        except sa.exc.IntegrityError:
             pass  # created concurrently
         return self.get(project_id, name)
 
@@ -75,12 +91,36 @@ class DatasetRepository:
         return found
 
     def list_with_latest(self, project_id: int) -> list[tuple[Dataset, DatasetVersion | None]]:
-        """Every dataset with its newest version."""
-        with self._db.read() as conn:
-            rows = conn.execute(
-                select(D).where(D.c.project_id == project_id).order_by(D.c.name)
-            ).all()
-            return [(self._dataset(r), self._latest(conn, r.id, r.name)) for r in rows]
+        """Every dataset with its newest version (driver-level SQL: ``keel datasets list``
+        imports no SQLAlchemy)."""
+        with self._db.cursor(write=False) as cur:
+            cur.execute(self._db.sql(_LIST_WITH_LATEST), (project_id,))
+            rows = cur.fetchall()
+        out: list[tuple[Dataset, DatasetVersion | None]] = []
+        for r in rows:
+            dataset = Dataset(*r[:5])
+            if r[5] is None:
+                out.append((dataset, None))
+                continue
+            v = r[5:]
+            version = DatasetVersion(
+                id=v[0],
+                dataset_id=v[1],
+                dataset_name=dataset.name,
+                version=v[2],
+                content_hash=v[3],
+                kind=v[4],
+                source=json.loads(v[5]),
+                schema=json.loads(v[6]),
+                profile=json.loads(v[7]),
+                num_rows=v[8],
+                num_files=v[9],
+                size_bytes=v[10],
+                created_at=v[11],
+                run_id=v[12],
+            )
+            out.append((dataset, version))
+        return out
 
     def add_version(
         self,
@@ -104,7 +144,7 @@ class DatasetRepository:
                 number = (latest.version if latest else 0) + 1
                 try:
                     version_id = conn.execute(
-                        insert(V)
+                        sa.insert(_t.V)
                         .values(
                             dataset_id=dataset.id,
                             version=number,
@@ -119,13 +159,13 @@ class DatasetRepository:
                             created_at=now_ms(),
                             run_id=run_id,
                         )
-                        .returning(V.c.id)
+                        .returning(_t.V.c.id)
                     ).scalar_one()
-                except IntegrityError:
+                except sa.exc.IntegrityError:
                     continue  # another writer took this number (PostgreSQL); try the next
                 if files:
                     conn.execute(
-                        insert(F),
+                        sa.insert(_t.F),
                         [
                             {
                                 "version_id": version_id,
@@ -136,7 +176,7 @@ class DatasetRepository:
                             for f in files
                         ],
                     )
-                row = conn.execute(select(V).where(V.c.id == version_id)).one()
+                row = conn.execute(sa.select(_t.V).where(_t.V.c.id == version_id)).one()
                 return _version(row, dataset.name), True
         raise AlreadyExistsError(
             f"could not allocate a version number for dataset {dataset.name!r}"
@@ -150,7 +190,9 @@ class DatasetRepository:
                 found = self._latest(conn, dataset.id, name)
             else:
                 row = conn.execute(
-                    select(V).where(V.c.dataset_id == dataset.id, V.c.version == version)
+                    sa.select(_t.V).where(
+                        _t.V.c.dataset_id == dataset.id, _t.V.c.version == version
+                    )
                 ).first()
                 found = None if row is None else _version(row, name)
         if found is None:
@@ -161,9 +203,9 @@ class DatasetRepository:
     def get_version_by_id(self, version_id: int) -> DatasetVersion:
         with self._db.read() as conn:
             row = conn.execute(
-                select(V, D.c.name.label("dataset_name"))
-                .join(D, D.c.id == V.c.dataset_id)
-                .where(V.c.id == version_id)
+                sa.select(_t.V, _t.D.c.name.label("dataset_name"))
+                .join(_t.D, _t.D.c.id == _t.V.c.dataset_id)
+                .where(_t.V.c.id == version_id)
             ).first()
         if row is None:
             raise NotFoundError(f"dataset version id {version_id} does not exist")
@@ -173,16 +215,16 @@ class DatasetRepository:
         dataset = self.get(project_id, name)
         with self._db.read() as conn:
             rows = conn.execute(
-                select(V).where(V.c.dataset_id == dataset.id).order_by(V.c.version)
+                sa.select(_t.V).where(_t.V.c.dataset_id == dataset.id).order_by(_t.V.c.version)
             ).all()
         return [_version(r, name) for r in rows]
 
     def files(self, version_id: int) -> list[DatasetFile]:
         with self._db.read() as conn:
             rows = conn.execute(
-                select(F.c.path, F.c.blob_sha, F.c.size)
-                .where(F.c.version_id == version_id)
-                .order_by(F.c.path)
+                sa.select(_t.F.c.path, _t.F.c.blob_sha, _t.F.c.size)
+                .where(_t.F.c.version_id == version_id)
+                .order_by(_t.F.c.path)
             ).all()
         return [DatasetFile(r.path, r.blob_sha, r.size) for r in rows]
 
@@ -190,14 +232,14 @@ class DatasetRepository:
         """(run id, direction) of every run that read or wrote this version."""
         with self._db.read() as conn:
             rows = conn.execute(
-                select(RD.c.run_id, RD.c.direction).where(RD.c.version_id == version_id)
+                sa.select(_t.RD.c.run_id, _t.RD.c.direction).where(_t.RD.c.version_id == version_id)
             ).all()
         return [(r.run_id, r.direction) for r in rows]
 
     def _find(self, project_id: int, name: str) -> Dataset | None:
         with self._db.read() as conn:
             row = conn.execute(
-                select(D).where(D.c.project_id == project_id, D.c.name == name)
+                sa.select(_t.D).where(_t.D.c.project_id == project_id, _t.D.c.name == name)
             ).first()
         return None if row is None else self._dataset(row)
 
@@ -207,8 +249,12 @@ class DatasetRepository:
 
     @staticmethod
     def _latest(conn: Connection, dataset_id: int, name: str) -> DatasetVersion | None:
-        top = select(func.max(V.c.version)).where(V.c.dataset_id == dataset_id).scalar_subquery()
+        top = (
+            sa.select(sa.func.max(_t.V.c.version))
+            .where(_t.V.c.dataset_id == dataset_id)
+            .scalar_subquery()
+        )
         row = conn.execute(
-            select(V).where(V.c.dataset_id == dataset_id, V.c.version == top)
+            sa.select(_t.V).where(_t.V.c.dataset_id == dataset_id, _t.V.c.version == top)
         ).first()
         return None if row is None else _version(row, name)

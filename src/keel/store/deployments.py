@@ -21,24 +21,25 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy import Connection, Row, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import ConflictError, InvalidArgumentError, NotFoundError
 from keel.store._db import Database, now_ms
-from keel.store._schema import table
-from keel.store._schema_deployments import (
-    DeploymentRevisionRow,
-    DeploymentRow,
-    DeploymentTargetRow,
-)
+from keel.store._lazy import Tables
 from keel.store._validate import check_name
 
-_D = table(DeploymentRow)
-_R = table(DeploymentRevisionRow)
-_T = table(DeploymentTargetRow)
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy import Connection, Row
+else:
+    from keel.store._lazy import sa
+
+_t = Tables(
+    D="keel.store._schema_deployments:DeploymentRow",
+    R="keel.store._schema_deployments:DeploymentRevisionRow",
+    T="keel.store._schema_deployments:DeploymentTargetRow",
+)
+
 
 ACTIVE = "active"  # applied with `keel deploy apply`
 ADHOC = "adhoc"  # registered by a server started without one (keel serve churn@champion)
@@ -174,7 +175,7 @@ class DeploymentRepository:
                         conn, project_id, name, spec, digest, targets, note, status
                     )
                 break
-            except IntegrityError:
+            except sa.exc.IntegrityError:
                 if attempt:  # two writers created the same name at once; retry as an update
                     raise
         return self.get(project_id, name), changed
@@ -183,11 +184,11 @@ class DeploymentRepository:
         """Mark the deployment's server seen now (False if it is gone or deleted)."""
         with self._db.write() as conn:
             done = conn.execute(
-                update(_D)
+                sa.update(_t.D)
                 .where(
-                    _D.c.project_id == project_id,
-                    _D.c.name == name,
-                    _D.c.status.in_((ACTIVE, ADHOC)),
+                    _t.D.c.project_id == project_id,
+                    _t.D.c.name == name,
+                    _t.D.c.status.in_((ACTIVE, ADHOC)),
                 )
                 .values(updated_at=now_ms())
             )
@@ -197,8 +198,8 @@ class DeploymentRepository:
         """An ad-hoc deployment's server exited: mark it ``stopped`` (applied ones stay)."""
         with self._db.write() as conn:
             conn.execute(
-                update(_D)
-                .where(_D.c.project_id == project_id, _D.c.name == name, _D.c.status == ADHOC)
+                sa.update(_t.D)
+                .where(_t.D.c.project_id == project_id, _t.D.c.name == name, _t.D.c.status == ADHOC)
                 .values(status=STOPPED, updated_at=now_ms())
             )
 
@@ -215,11 +216,11 @@ class DeploymentRepository:
     ) -> bool:
         ts = now_ms()
         row = conn.execute(
-            select(_D).where(_D.c.project_id == project_id, _D.c.name == name)
+            sa.select(_t.D).where(_t.D.c.project_id == project_id, _t.D.c.name == name)
         ).first()
         if row is None:
             dep_id = conn.execute(
-                insert(_D)
+                sa.insert(_t.D)
                 .values(
                     project_id=project_id,
                     name=name,
@@ -228,13 +229,13 @@ class DeploymentRepository:
                     created_at=ts,
                     updated_at=ts,
                 )
-                .returning(_D.c.id)
+                .returning(_t.D.c.id)
             ).scalar_one()
             revision = 1
         else:
             current = conn.execute(
-                select(_R.c.spec_hash).where(
-                    _R.c.deployment_id == row.id, _R.c.revision == row.revision
+                sa.select(_t.R.c.spec_hash).where(
+                    _t.R.c.deployment_id == row.id, _t.R.c.revision == row.revision
                 )
             ).scalar_one_or_none()
             if status == ADHOC and row.status == ACTIVE:
@@ -244,23 +245,23 @@ class DeploymentRepository:
                         f"spec; serve it with `keel serve --deployment {name}`, or give this "
                         "server another --name"
                     )
-                conn.execute(update(_D).where(_D.c.id == row.id).values(updated_at=ts))
+                conn.execute(sa.update(_t.D).where(_t.D.c.id == row.id).values(updated_at=ts))
                 return False
             if current == digest and row.status == ACTIVE == status:
                 return False
             if current == digest and status == ADHOC:  # the same server again: seen now
                 conn.execute(
-                    update(_D).where(_D.c.id == row.id).values(status=ADHOC, updated_at=ts)
+                    sa.update(_t.D).where(_t.D.c.id == row.id).values(status=ADHOC, updated_at=ts)
                 )
                 return False
             dep_id, revision = row.id, row.revision + 1
             conn.execute(
-                update(_D)
-                .where(_D.c.id == dep_id)
+                sa.update(_t.D)
+                .where(_t.D.c.id == dep_id)
                 .values(revision=revision, status=status, updated_at=ts)
             )
         conn.execute(
-            insert(_R).values(
+            sa.insert(_t.R).values(
                 deployment_id=dep_id,
                 revision=revision,
                 spec_json=json.dumps(dict(spec), sort_keys=True, default=str),
@@ -289,7 +290,7 @@ class DeploymentRepository:
             for t in targets
         ]
         if rows:
-            conn.execute(insert(_T), rows)
+            conn.execute(sa.insert(_t.T), rows)
 
     def get(self, project_id: int, name: str) -> Deployment:
         found = self.find(project_id, name)
@@ -304,7 +305,7 @@ class DeploymentRepository:
         """The deployment (deleted ones too), or None."""
         with self._db.read() as conn:
             row = conn.execute(
-                select(_D).where(_D.c.project_id == project_id, _D.c.name == name)
+                sa.select(_t.D).where(_t.D.c.project_id == project_id, _t.D.c.name == name)
             ).first()
             return None if row is None else self._entity(conn, row)
 
@@ -312,27 +313,69 @@ class DeploymentRepository:
         """The revision in force (None if missing or deleted): the cheap poll servers use."""
         with self._db.read() as conn:
             row = conn.execute(
-                select(_D.c.revision, _D.c.status).where(
-                    _D.c.project_id == project_id, _D.c.name == name
+                sa.select(_t.D.c.revision, _t.D.c.status).where(
+                    _t.D.c.project_id == project_id, _t.D.c.name == name
                 )
             ).first()
         return None if row is None or row.status not in SHOWN else int(row.revision)
 
     def list(self, project_id: int) -> builtins.list[Deployment]:
-        with self._db.read() as conn:
-            rows = conn.execute(
-                select(_D)
-                .where(_D.c.project_id == project_id, _D.c.status.in_(SHOWN))
-                .order_by(_D.c.name)
-            ).all()
-            return [self._entity(conn, r) for r in rows]
+        """The project's deployments by name, each with its current revision's spec and
+        targets (driver-level SQL: ``keel deploy list`` imports no SQLAlchemy)."""
+        sql = self._db.sql
+        marks = ", ".join("?" * len(SHOWN))
+        with self._db.cursor(write=False) as cur:
+            cur.execute(
+                sql(
+                    "SELECT d.id, d.project_id, d.name, d.revision, d.status, d.created_at, "
+                    "d.updated_at, r.spec_json, r.created_at FROM deployments d "
+                    "LEFT JOIN deployment_revisions r "
+                    "ON r.deployment_id = d.id AND r.revision = d.revision "
+                    f"WHERE d.project_id = ? AND d.status IN ({marks}) ORDER BY d.name"
+                ),
+                (project_id, *SHOWN),
+            )
+            rows = cur.fetchall()
+            targets: dict[int, builtins.list[DeploymentTarget]] = {r[0]: [] for r in rows}
+            ids = builtins.list(targets)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                cur.execute(
+                    sql(
+                        "SELECT t.deployment_id, t.endpoint, t.model_ref, t.model_name, t.weight, "
+                        "t.shadow FROM deployment_targets t JOIN deployments d "
+                        "ON d.id = t.deployment_id AND d.revision = t.revision "
+                        f"WHERE t.deployment_id IN ({', '.join('?' * len(chunk))}) "
+                        "ORDER BY t.endpoint, t.shadow, t.weight DESC, t.model_ref"
+                    ),
+                    chunk,
+                )
+                for dep_id, endpoint, ref, model, weight, shadow in cur.fetchall():
+                    targets[dep_id].append(
+                        DeploymentTarget(endpoint, ref, model, float(weight), bool(shadow))
+                    )
+        return [
+            Deployment(
+                id=r[0],
+                project_id=r[1],
+                name=r[2],
+                revision=r[3],
+                status=r[4],
+                created_at=r[5],
+                updated_at=r[6],
+                spec=json.loads(r[7]) if r[7] is not None else {},
+                targets=targets[r[0]],
+                applied_at=int(r[8]) if r[8] is not None else None,
+            )
+            for r in rows
+        ]
 
     def revisions(self, project_id: int, name: str) -> builtins.list[DeploymentRevision]:
         """Every revision of a deployment, oldest first."""
         dep = self.get(project_id, name)
         with self._db.read() as conn:
             rows = conn.execute(
-                select(_R).where(_R.c.deployment_id == dep.id).order_by(_R.c.revision)
+                sa.select(_t.R).where(_t.R.c.deployment_id == dep.id).order_by(_t.R.c.revision)
             ).all()
             return [self._revision(conn, r) for r in rows]
 
@@ -340,7 +383,7 @@ class DeploymentRepository:
         dep = self.get(project_id, name)
         with self._db.read() as conn:
             row = conn.execute(
-                select(_R).where(_R.c.deployment_id == dep.id, _R.c.revision == revision)
+                sa.select(_t.R).where(_t.R.c.deployment_id == dep.id, _t.R.c.revision == revision)
             ).first()
             if row is None:
                 raise NotFoundError(
@@ -366,23 +409,25 @@ class DeploymentRepository:
         dep = self.get(project_id, name)
         with self._db.write() as conn:
             conn.execute(
-                update(_D).where(_D.c.id == dep.id).values(status=DELETED, updated_at=now_ms())
+                sa.update(_t.D)
+                .where(_t.D.c.id == dep.id)
+                .values(status=DELETED, updated_at=now_ms())
             )
 
     def all_targets(self, project_id: int) -> builtins.list[tuple[str, int, DeploymentTarget]]:
         """(deployment, revision, target) of every revision: the lineage table for SQL."""
         query = (
-            select(_D.c.name, _T)
-            .join(_T, _T.c.deployment_id == _D.c.id)
-            .where(_D.c.project_id == project_id)
-            .order_by(_D.c.name, _T.c.revision, _T.c.endpoint)
+            sa.select(_t.D.c.name, _t.T)
+            .join(_t.T, _t.T.c.deployment_id == _t.D.c.id)
+            .where(_t.D.c.project_id == project_id)
+            .order_by(_t.D.c.name, _t.T.c.revision, _t.T.c.endpoint)
         )
         with self._db.read() as conn:
             return [(r.name, int(r.revision), _target(r)) for r in conn.execute(query).all()]
 
     def _entity(self, conn: Connection, row: Row) -> Deployment:
         rev = conn.execute(
-            select(_R).where(_R.c.deployment_id == row.id, _R.c.revision == row.revision)
+            sa.select(_t.R).where(_t.R.c.deployment_id == row.id, _t.R.c.revision == row.revision)
         ).first()
         spec = json.loads(rev.spec_json) if rev is not None else {}
         applied_at = int(rev.created_at) if rev is not None else None
@@ -413,9 +458,9 @@ class DeploymentRepository:
     @staticmethod
     def _targets(conn: Connection, dep_id: int, revision: int) -> builtins.list[DeploymentTarget]:
         rows = conn.execute(
-            select(_T)
-            .where(_T.c.deployment_id == dep_id, _T.c.revision == revision)
-            .order_by(_T.c.endpoint, _T.c.shadow, _T.c.weight.desc(), _T.c.model_ref)
+            sa.select(_t.T)
+            .where(_t.T.c.deployment_id == dep_id, _t.T.c.revision == revision)
+            .order_by(_t.T.c.endpoint, _t.T.c.shadow, _t.T.c.weight.desc(), _t.T.c.model_ref)
         ).all()
         return [_target(r) for r in rows]
 

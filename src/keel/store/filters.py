@@ -322,6 +322,28 @@ def _fmt(v: float) -> str:
     return str(int(v)) if v.is_integer() else repr(v)
 
 
+#: What model versions can be filtered on, besides metrics., params. and tags.
+VERSION_ATTRIBUTES = Vocabulary(
+    "model version",
+    {
+        "name": "name",
+        "model": "name",
+        "version": "version",
+        "semver": "semver",
+        "framework": "flavor",
+        "flavor": "flavor",
+        "task": "task",
+        "dataset": "dataset",
+        "run_id": "run_id",
+        "source": "source",
+        "signer": "signer",
+        "created": "created_at",
+        "created_at": "created_at",
+    },
+    frozenset({"version", "created_at"}),
+)
+
+
 def parse_filter(source: str | None, vocabulary: Vocabulary = RUNS) -> Expr | None:
     """Parse a filter string; ``None`` or blank means no filter."""
     if source is None or not source.strip():

@@ -13,46 +13,35 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from sqlalchemy import (
-    Connection,
-    Row,
-    delete,
-    func,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.exc import IntegrityError
+from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError
 from keel.store._db import Database, now_ms
-from keel.store._registry_search import VERSION_ATTRIBUTES, condition
-from keel.store._schema import ParamRow, RunRow, table
-from keel.store._schema_deployments import DeploymentRow, DeploymentTargetRow
-from keel.store._schema_registry import (
-    ModelAliasRow,
-    ModelVersionDatasetRow,
-    ModelVersionMetricRow,
-    ModelVersionRow,
-    ModelVersionTagRow,
-    RegisteredModelRow,
-    RegisteredModelTagRow,
-)
+from keel.store._lazy import Tables
 from keel.store._upsert import upsert
 from keel.store._validate import MAX_TAG_VALUE, check_key, check_name, check_value
-from keel.store.filters import parse_filter
+from keel.store.filters import VERSION_ATTRIBUTES, parse_filter
 
-RM = table(RegisteredModelRow)
-RMT = table(RegisteredModelTagRow)
-MV = table(ModelVersionRow)
-MVM = table(ModelVersionMetricRow)
-MVT = table(ModelVersionTagRow)
-MVD = table(ModelVersionDatasetRow)
-MA = table(ModelAliasRow)
-P = table(ParamRow)
-RUNS = table(RunRow)
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy import Connection, Row
+else:
+    from keel.store._lazy import sa
+
+# Core tables, built (and SQLAlchemy imported) on first use: listing models needs neither.
+_R = "keel.store._schema_registry:"
+_t = Tables(
+    RM=_R + "RegisteredModelRow",
+    RMT=_R + "RegisteredModelTagRow",
+    MV=_R + "ModelVersionRow",
+    MVM=_R + "ModelVersionMetricRow",
+    MVT=_R + "ModelVersionTagRow",
+    MVD=_R + "ModelVersionDatasetRow",
+    MA=_R + "ModelAliasRow",
+    RUNS="keel.store._schema:RunRow",
+    D="keel.store._schema_deployments:DeploymentRow",
+    DT="keel.store._schema_deployments:DeploymentTargetRow",
+)
 
 _ALIAS = re.compile(r"^[A-Za-z][\w\-]{0,62}$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+(?:-[0-9A-Za-z.\-]+)?(?:\+[0-9A-Za-z.\-]+)?$")
@@ -170,7 +159,7 @@ class RegistryRepository:
         try:
             with self._db.write() as conn:
                 model_id = conn.execute(
-                    insert(RM)
+                    sa.insert(_t.RM)
                     .values(
                         project_id=project_id,
                         name=name,
@@ -178,10 +167,10 @@ class RegistryRepository:
                         created_at=ts,
                         updated_at=ts,
                     )
-                    .returning(RM.c.id)
+                    .returning(_t.RM.c.id)
                 ).scalar_one()
-                _set_tags(conn, RMT, "model_id", model_id, tags or {})
-        except IntegrityError as exc:
+                _set_tags(conn, _t.RMT, "model_id", model_id, tags or {})
+        except sa.exc.IntegrityError as exc:
             raise AlreadyExistsError(f"registered model {name!r} exists already") from exc
         return self.get_model(project_id, name)
 
@@ -199,31 +188,85 @@ class RegistryRepository:
             return _hydrate_model(conn, _model_row(conn, project_id, name))
 
     def list_models(self, project_id: int) -> list[RegisteredModel]:
-        with self._db.read() as conn:
-            rows = conn.execute(
-                select(RM).where(RM.c.project_id == project_id).order_by(RM.c.name)
-            ).all()
-            return [_hydrate_model(conn, r) for r in rows]
+        """The project's registered models by name, with tags, aliases and latest version
+        (driver-level SQL: ``keel models list`` imports no SQLAlchemy)."""
+        sql = self._db.sql
+        with self._db.cursor(write=False) as cur:
+            cur.execute(
+                sql(
+                    "SELECT id, project_id, name, description, created_at, updated_at "
+                    "FROM registered_models WHERE project_id = ? ORDER BY name"
+                ),
+                (project_id,),
+            )
+            rows = cur.fetchall()
+            tags: dict[int, dict[str, str]] = {r[0]: {} for r in rows}
+            aliases: dict[int, dict[str, int]] = {r[0]: {} for r in rows}
+            latest: dict[int, int] = {}
+            ids = list(tags)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                cur.execute(
+                    sql(
+                        "SELECT model_id, key, value FROM registered_model_tags "
+                        f"WHERE model_id IN ({marks})"
+                    ),
+                    chunk,
+                )
+                for model_id, key, value in cur.fetchall():
+                    tags[model_id][key] = value
+                cur.execute(
+                    sql(
+                        "SELECT a.model_id, a.alias, v.version FROM model_aliases a JOIN "
+                        f"model_versions v ON v.id = a.version_id WHERE a.model_id IN ({marks})"
+                    ),
+                    chunk,
+                )
+                for model_id, alias, version in cur.fetchall():
+                    aliases[model_id][alias] = int(version)
+                cur.execute(
+                    sql(
+                        "SELECT model_id, MAX(version) FROM model_versions "
+                        f"WHERE model_id IN ({marks}) GROUP BY model_id"
+                    ),
+                    chunk,
+                )
+                latest.update((model_id, int(top)) for model_id, top in cur.fetchall())
+        return [
+            RegisteredModel(
+                id=r[0],
+                project_id=r[1],
+                name=r[2],
+                description=r[3],
+                created_at=r[4],
+                updated_at=r[5],
+                tags=tags[r[0]],
+                aliases=aliases[r[0]],
+                latest_version=latest.get(r[0]),
+            )
+            for r in rows
+        ]
 
     def update_model(self, project_id: int, name: str, *, description: str) -> RegisteredModel:
         with self._db.write() as conn:
             row = _model_row(conn, project_id, name)
             conn.execute(
-                update(RM)
-                .where(RM.c.id == row.id)
+                sa.update(_t.RM)
+                .where(_t.RM.c.id == row.id)
                 .values(description=description, updated_at=now_ms())
             )
         return self.get_model(project_id, name)
 
     def set_model_tags(self, project_id: int, name: str, tags: Mapping[str, str]) -> None:
         with self._db.write() as conn:
-            _set_tags(conn, RMT, "model_id", _model_row(conn, project_id, name).id, tags)
+            _set_tags(conn, _t.RMT, "model_id", _model_row(conn, project_id, name).id, tags)
 
     def delete_model_tag(self, project_id: int, name: str, key: str) -> None:
         with self._db.write() as conn:
             model_id = _model_row(conn, project_id, name).id
             n = conn.execute(
-                delete(RMT).where(RMT.c.model_id == model_id, RMT.c.key == key)
+                sa.delete(_t.RMT).where(_t.RMT.c.model_id == model_id, _t.RMT.c.key == key)
             ).rowcount
         if n == 0:
             raise NotFoundError(f"registered model {name!r} has no tag {key!r}")
@@ -237,9 +280,11 @@ class RegistryRepository:
                 row = _model_row(conn, project_id, name)
                 _refuse_if_deployed(conn, project_id, name, "rename")
                 conn.execute(
-                    update(RM).where(RM.c.id == row.id).values(name=new_name, updated_at=now_ms())
+                    sa.update(_t.RM)
+                    .where(_t.RM.c.id == row.id)
+                    .values(name=new_name, updated_at=now_ms())
                 )
-        except IntegrityError as exc:
+        except sa.exc.IntegrityError as exc:
             raise AlreadyExistsError(
                 f"registered model {new_name!r} exists already; pick another name"
             ) from exc
@@ -251,7 +296,7 @@ class RegistryRepository:
         with self._db.write() as conn:
             row = _model_row(conn, project_id, name)
             _refuse_if_deployed(conn, project_id, name, "delete")
-            conn.execute(delete(RM).where(RM.c.id == row.id))
+            conn.execute(sa.delete(_t.RM).where(_t.RM.c.id == row.id))
 
     # -- versions --------------------------------------------------------------------------
     def create_version(self, project_id: int, name: str, new: NewVersion) -> ModelVersion:
@@ -262,7 +307,10 @@ class RegistryRepository:
             )
         if new.run_id is not None:
             with self._db.read() as conn:
-                if conn.execute(select(RUNS.c.id).where(RUNS.c.id == new.run_id)).first() is None:
+                if (
+                    conn.execute(sa.select(_t.RUNS.c.id).where(_t.RUNS.c.id == new.run_id)).first()
+                    is None
+                ):
                     raise NotFoundError(
                         f"run id {new.run_id!r} does not exist; a version's run_id must name "
                         "the run that produced it"
@@ -273,7 +321,7 @@ class RegistryRepository:
                 with self._db.write() as conn:
                     version_id = self._insert_version(conn, model.id, new)
                 return self.get_version_by_id(version_id)
-            except IntegrityError as exc:
+            except sa.exc.IntegrityError as exc:
                 if new.semver is not None and _semver_taken(self._db, model.id, new.semver):
                     raise AlreadyExistsError(
                         f"model {name!r} already has a version {new.semver!r}; semantic "
@@ -283,12 +331,14 @@ class RegistryRepository:
 
     @staticmethod
     def _insert_version(conn: Connection, model_id: int, new: NewVersion) -> int:
-        top = conn.execute(select(func.max(MV.c.version)).where(MV.c.model_id == model_id)).scalar()
-        given = conn.execute(select(RM.c.top_version).where(RM.c.id == model_id)).scalar()
+        top = conn.execute(
+            sa.select(sa.func.max(_t.MV.c.version)).where(_t.MV.c.model_id == model_id)
+        ).scalar()
+        given = conn.execute(sa.select(_t.RM.c.top_version).where(_t.RM.c.id == model_id)).scalar()
         number = max(top or 0, given or 0) + 1  # never reuse a deleted newest version's number
         ts = now_ms()
         version_id = conn.execute(
-            insert(MV)
+            sa.insert(_t.MV)
             .values(
                 model_id=model_id,
                 version=number,
@@ -309,29 +359,29 @@ class RegistryRepository:
                 card_json=json.dumps(dict(new.card), default=str),
                 created_at=ts,
             )
-            .returning(MV.c.id)
+            .returning(_t.MV.c.id)
         ).scalar_one()
         metrics = [
             {"version_id": version_id, "key": check_key("metric", k), "value": float(v)}
             for k, v in new.metrics.items()
         ]
         if metrics:
-            conn.execute(insert(MVM), metrics)
+            conn.execute(sa.insert(_t.MVM), metrics)
         datasets = [
             {"version_id": version_id, "dataset": d, "dataset_version": int(v)}
             for d, v in dict.fromkeys(new.datasets)
         ]
         if datasets:
-            conn.execute(insert(MVD), datasets)
-        _set_tags(conn, MVT, "version_id", version_id, new.tags)
+            conn.execute(sa.insert(_t.MVD), datasets)
+        _set_tags(conn, _t.MVT, "version_id", version_id, new.tags)
         conn.execute(
-            update(RM).where(RM.c.id == model_id).values(updated_at=ts, top_version=number)
+            sa.update(_t.RM).where(_t.RM.c.id == model_id).values(updated_at=ts, top_version=number)
         )
         return int(version_id)
 
     def get_version_by_id(self, version_id: int) -> ModelVersion:
         with self._db.read() as conn:
-            row = conn.execute(_version_query().where(MV.c.id == version_id)).first()
+            row = conn.execute(_version_query().where(_t.MV.c.id == version_id)).first()
             if row is None:
                 raise NotFoundError(f"model version id {version_id} does not exist")
             return _hydrate_versions(conn, [row])[0]
@@ -340,7 +390,9 @@ class RegistryRepository:
         with self._db.read() as conn:
             model = _model_row(conn, project_id, name)
             row = conn.execute(
-                _version_query().where(MV.c.model_id == model.id, MV.c.version == int(version))
+                _version_query().where(
+                    _t.MV.c.model_id == model.id, _t.MV.c.version == int(version)
+                )
             ).first()
             if row is None:
                 known = _known_versions(conn, model.id)
@@ -353,7 +405,9 @@ class RegistryRepository:
         with self._db.read() as conn:
             model = _model_row(conn, project_id, name)
             version_id = conn.execute(
-                select(MA.c.version_id).where(MA.c.model_id == model.id, MA.c.alias == alias)
+                sa.select(_t.MA.c.version_id).where(
+                    _t.MA.c.model_id == model.id, _t.MA.c.alias == alias
+                )
             ).scalar()
         if version_id is None:
             raise NotFoundError(
@@ -366,7 +420,7 @@ class RegistryRepository:
         with self._db.read() as conn:
             model = _model_row(conn, project_id, name)
             top = conn.execute(
-                select(func.max(MV.c.version)).where(MV.c.model_id == model.id)
+                sa.select(sa.func.max(_t.MV.c.version)).where(_t.MV.c.model_id == model.id)
             ).scalar()
         if top is None:
             raise NotFoundError(f"model {name!r} has no versions yet")
@@ -376,7 +430,7 @@ class RegistryRepository:
         with self._db.read() as conn:
             model = _model_row(conn, project_id, name)
             rows = conn.execute(
-                _version_query().where(MV.c.model_id == model.id).order_by(MV.c.version)
+                _version_query().where(_t.MV.c.model_id == model.id).order_by(_t.MV.c.version)
             ).all()
             return _hydrate_versions(conn, rows)
 
@@ -395,7 +449,9 @@ class RegistryRepository:
         if values:
             with self._db.write() as conn:
                 if (
-                    conn.execute(update(MV).where(MV.c.id == version_id).values(**values)).rowcount
+                    conn.execute(
+                        sa.update(_t.MV).where(_t.MV.c.id == version_id).values(**values)
+                    ).rowcount
                     == 0
                 ):
                     raise NotFoundError(f"model version id {version_id} does not exist")
@@ -403,14 +459,14 @@ class RegistryRepository:
 
     def set_version_tags(self, version_id: int, tags: Mapping[str, str]) -> None:
         with self._db.write() as conn:
-            if conn.execute(select(MV.c.id).where(MV.c.id == version_id)).first() is None:
+            if conn.execute(sa.select(_t.MV.c.id).where(_t.MV.c.id == version_id)).first() is None:
                 raise NotFoundError(f"model version id {version_id} does not exist")
-            _set_tags(conn, MVT, "version_id", version_id, tags)
+            _set_tags(conn, _t.MVT, "version_id", version_id, tags)
 
     def delete_version_tag(self, version_id: int, key: str) -> None:
         with self._db.write() as conn:
             n = conn.execute(
-                delete(MVT).where(MVT.c.version_id == version_id, MVT.c.key == key)
+                sa.delete(_t.MVT).where(_t.MVT.c.version_id == version_id, _t.MVT.c.key == key)
             ).rowcount
         if n == 0:
             raise NotFoundError(f"model version id {version_id} has no tag {key!r}")
@@ -418,7 +474,7 @@ class RegistryRepository:
     def delete_version(self, version_id: int) -> None:
         """Remove a version (its package blob is collected by ``keel gc`` later)."""
         with self._db.write() as conn:
-            if conn.execute(delete(MV).where(MV.c.id == version_id)).rowcount == 0:
+            if conn.execute(sa.delete(_t.MV).where(_t.MV.c.id == version_id)).rowcount == 0:
                 raise NotFoundError(f"model version id {version_id} does not exist")
 
     # -- aliases ---------------------------------------------------------------------------
@@ -428,9 +484,9 @@ class RegistryRepository:
         with self._db.write() as conn:
             model = _model_row(conn, project_id, name)
             owner = conn.execute(
-                select(RM.c.name, MV.c.version)
-                .join(RM, RM.c.id == MV.c.model_id)
-                .where(MV.c.id == version_id)
+                sa.select(_t.RM.c.name, _t.MV.c.version)
+                .join(_t.RM, _t.RM.c.id == _t.MV.c.model_id)
+                .where(_t.MV.c.id == version_id)
             ).first()
             if owner is None:
                 raise NotFoundError(f"model version id {version_id} does not exist")
@@ -441,7 +497,7 @@ class RegistryRepository:
                 )
             upsert(
                 conn,
-                MA,
+                _t.MA,
                 [
                     {
                         "model_id": model.id,
@@ -459,7 +515,7 @@ class RegistryRepository:
         with self._db.write() as conn:
             model = _model_row(conn, project_id, name)
             n = conn.execute(
-                delete(MA).where(MA.c.model_id == model.id, MA.c.alias == alias)
+                sa.delete(_t.MA).where(_t.MA.c.model_id == model.id, _t.MA.c.alias == alias)
             ).rowcount
         if n == 0:
             raise NotFoundError(f"model {name!r} has no alias {alias!r}")
@@ -477,11 +533,13 @@ class RegistryRepository:
             raise InvalidArgumentError(
                 f"max_results must be between 1 and 50000, got {max_results}"
             )
-        query = _version_query().where(RM.c.project_id == project_id)
+        from keel.store._registry_search import condition
+
+        query = _version_query().where(_t.RM.c.project_id == project_id)
         expr = parse_filter(filter_string, VERSION_ATTRIBUTES)
         if expr is not None:
             query = query.where(condition(expr))
-        query = query.order_by(RM.c.name, MV.c.version.desc()).limit(max_results)
+        query = query.order_by(_t.RM.c.name, _t.MV.c.version.desc()).limit(max_results)
         with self._db.read() as conn:
             return _hydrate_versions(conn, conn.execute(query).all())
 
@@ -498,7 +556,9 @@ def _check_model_name(name: str) -> str:
 
 
 def _model_row(conn: Connection, project_id: int, name: str) -> Row:
-    row = conn.execute(select(RM).where(RM.c.project_id == project_id, RM.c.name == name)).first()
+    row = conn.execute(
+        sa.select(_t.RM).where(_t.RM.c.project_id == project_id, _t.RM.c.name == name)
+    ).first()
     if row is None:
         raise NotFoundError(
             f"registered model {name!r} does not exist; see `keel models list` for the names"
@@ -509,14 +569,19 @@ def _model_row(conn: Connection, project_id: int, name: str) -> Row:
 def _refuse_if_deployed(conn: Connection, project_id: int, name: str, verb: str) -> None:
     """A model that an active deployment's current revision routes traffic to keeps its name
     (the deployment resolves it by name at every reload)."""
-    D, DT = table(DeploymentRow), table(DeploymentTargetRow)
     using = list(
         conn.execute(
-            select(D.c.name)
-            .join(DT, (DT.c.deployment_id == D.c.id) & (DT.c.revision == D.c.revision))
-            .where(D.c.project_id == project_id, D.c.status == "active", DT.c.model_name == name)
+            sa.select(_t.D.c.name)
+            .join(
+                _t.DT, (_t.DT.c.deployment_id == _t.D.c.id) & (_t.DT.c.revision == _t.D.c.revision)
+            )
+            .where(
+                _t.D.c.project_id == project_id,
+                _t.D.c.status == "active",
+                _t.DT.c.model_name == name,
+            )
             .distinct()
-            .order_by(D.c.name)
+            .order_by(_t.D.c.name)
         ).scalars()
     )
     if using:
@@ -530,7 +595,7 @@ def _refuse_if_deployed(conn: Connection, project_id: int, name: str, verb: str)
 def _known_versions(conn: Connection, model_id: int) -> str:
     nums = list(
         conn.execute(
-            select(MV.c.version).where(MV.c.model_id == model_id).order_by(MV.c.version)
+            sa.select(_t.MV.c.version).where(_t.MV.c.model_id == model_id).order_by(_t.MV.c.version)
         ).scalars()
     )
     if not nums:
@@ -542,7 +607,7 @@ def _semver_taken(db: Database, model_id: int, semver: str) -> bool:
     with db.read() as conn:
         return (
             conn.execute(
-                select(MV.c.id).where(MV.c.model_id == model_id, MV.c.semver == semver)
+                sa.select(_t.MV.c.id).where(_t.MV.c.model_id == model_id, _t.MV.c.semver == semver)
             ).first()
             is not None
         )
@@ -563,16 +628,22 @@ def _set_tags(
 
 
 def _hydrate_model(conn: Connection, row: Row) -> RegisteredModel:
-    tags = dict(conn.execute(select(RMT.c.key, RMT.c.value).where(RMT.c.model_id == row.id)).all())
+    tags: dict[str, str] = dict(
+        conn.execute(
+            sa.select(_t.RMT.c.key, _t.RMT.c.value).where(_t.RMT.c.model_id == row.id)
+        ).all()
+    )
     aliases = {
         a: int(v)
         for a, v in conn.execute(
-            select(MA.c.alias, MV.c.version)
-            .join(MV, MV.c.id == MA.c.version_id)
-            .where(MA.c.model_id == row.id)
+            sa.select(_t.MA.c.alias, _t.MV.c.version)
+            .join(_t.MV, _t.MV.c.id == _t.MA.c.version_id)
+            .where(_t.MA.c.model_id == row.id)
         ).all()
     }
-    latest = conn.execute(select(func.max(MV.c.version)).where(MV.c.model_id == row.id)).scalar()
+    latest = conn.execute(
+        sa.select(sa.func.max(_t.MV.c.version)).where(_t.MV.c.model_id == row.id)
+    ).scalar()
     return RegisteredModel(
         row.id,
         row.project_id,
@@ -587,7 +658,7 @@ def _hydrate_model(conn: Connection, row: Row) -> RegisteredModel:
 
 
 def _version_query() -> Any:
-    return select(MV, RM.c.name).join(RM, RM.c.id == MV.c.model_id)
+    return sa.select(_t.MV, _t.RM.c.name).join(_t.RM, _t.RM.c.id == _t.MV.c.model_id)
 
 
 def _hydrate_versions(conn: Connection, rows: Sequence[Row]) -> list[ModelVersion]:
@@ -601,21 +672,25 @@ def _hydrate_versions(conn: Connection, rows: Sequence[Row]) -> list[ModelVersio
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         for vid, k, v in conn.execute(
-            select(MVM.c.version_id, MVM.c.key, MVM.c.value).where(MVM.c.version_id.in_(chunk))
+            sa.select(_t.MVM.c.version_id, _t.MVM.c.key, _t.MVM.c.value).where(
+                _t.MVM.c.version_id.in_(chunk)
+            )
         ):
             metrics[vid][k] = v
         for vid, k, v in conn.execute(
-            select(MVT.c.version_id, MVT.c.key, MVT.c.value).where(MVT.c.version_id.in_(chunk))
+            sa.select(_t.MVT.c.version_id, _t.MVT.c.key, _t.MVT.c.value).where(
+                _t.MVT.c.version_id.in_(chunk)
+            )
         ):
             tags[vid][k] = v
         for vid, d, dv in conn.execute(
-            select(MVD.c.version_id, MVD.c.dataset, MVD.c.dataset_version).where(
-                MVD.c.version_id.in_(chunk)
+            sa.select(_t.MVD.c.version_id, _t.MVD.c.dataset, _t.MVD.c.dataset_version).where(
+                _t.MVD.c.version_id.in_(chunk)
             )
         ):
             datasets[vid].append(f"{d}@{dv}")
         for vid, a in conn.execute(
-            select(MA.c.version_id, MA.c.alias).where(MA.c.version_id.in_(chunk))
+            sa.select(_t.MA.c.version_id, _t.MA.c.alias).where(_t.MA.c.version_id.in_(chunk))
         ):
             aliases[vid].append(a)
     return [

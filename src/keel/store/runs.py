@@ -430,9 +430,20 @@ class RunRepository:
         include_deleted: bool = False,
     ) -> RunPage:
         """Runs of ``experiment_ids`` matching a filter (see :mod:`keel.store.filters`)."""
-        from keel.store._run_search import compile_search, decode_token, encode_token
+        from keel.store._page_token import check_max_results, decode_token, encode_token
+        from keel.store.filters import parse_filter, parse_order_by
 
         offset = decode_token(page_token)
+        if parse_filter(filter_string) is None and not parse_order_by(order_by):
+            # a plain listing (``keel runs list``): driver-level SQL, no SQLAlchemy import
+            check_max_results(max_results)
+            with self._db.cursor(write=False) as cur:
+                infos = self._newest(cur, experiment_ids, max_results + 1, offset, include_deleted)
+                runs = self._hydrate(cur, infos[:max_results])
+            token = encode_token(offset + max_results) if len(infos) > max_results else None
+            return RunPage(runs, token)
+        from keel.store._run_search import compile_search
+
         query = compile_search(
             experiment_ids,
             filter_string,
@@ -450,6 +461,32 @@ class RunRepository:
         return RunPage(runs, token)
 
     # -- helpers ---------------------------------------------------------------------------
+    def _newest(
+        self,
+        cur: DBAPICursor,
+        experiment_ids: Sequence[int],
+        limit: int,
+        offset: int,
+        include_deleted: bool,
+    ) -> list[RunInfo]:
+        """Runs of ``experiment_ids``, newest first (the order of an unfiltered search)."""
+        ids = list(experiment_ids)
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        where = f"experiment_id IN ({marks})"
+        args: list[Any] = [*ids]
+        if not include_deleted:
+            where += " AND lifecycle = ?"
+            args.append(Lifecycle.ACTIVE.value)
+        cur.execute(
+            self._db.sql(
+                f"{_RUN_COLS} WHERE {where} ORDER BY start_time DESC, id LIMIT ? OFFSET ?"
+            ),
+            [*args, limit, offset],
+        )
+        return [_info(r) for r in cur.fetchall()]
+
     def _info_of(self, cur: DBAPICursor, run_id: str) -> RunInfo:
         cur.execute(self._db.sql(f"{_RUN_COLS} WHERE id = ?"), (run_id,))
         row = cur.fetchone()
