@@ -217,7 +217,9 @@ class RegistryRepository:
 
     def set_model_tags(self, project_id: int, name: str, tags: Mapping[str, str]) -> None:
         with self._db.write() as conn:
-            _set_tags(conn, RMT, "model_id", _model_row(conn, project_id, name).id, tags)
+            model_id = _model_row(conn, project_id, name).id
+            _set_tags(conn, RMT, "model_id", model_id, tags)
+            conn.execute(update(RM).where(RM.c.id == model_id).values(updated_at=now_ms()))
 
     def delete_model_tag(self, project_id: int, name: str, key: str) -> None:
         with self._db.write() as conn:
@@ -225,6 +227,8 @@ class RegistryRepository:
             n = conn.execute(
                 delete(RMT).where(RMT.c.model_id == model_id, RMT.c.key == key)
             ).rowcount
+            if n:
+                conn.execute(update(RM).where(RM.c.id == model_id).values(updated_at=now_ms()))
         if n == 0:
             raise NotFoundError(f"registered model {name!r} has no tag {key!r}")
 
@@ -236,9 +240,12 @@ class RegistryRepository:
             with self._db.write() as conn:
                 row = _model_row(conn, project_id, name)
                 _refuse_if_deployed(conn, project_id, name, "rename")
+                ts = now_ms()
                 conn.execute(
-                    update(RM).where(RM.c.id == row.id).values(name=new_name, updated_at=now_ms())
+                    update(RM).where(RM.c.id == row.id).values(name=new_name, updated_at=ts)
                 )
+                # the versions are found as name/number: they change with the name
+                conn.execute(update(MV).where(MV.c.model_id == row.id).values(updated_at=ts))
         except IntegrityError as exc:
             raise AlreadyExistsError(
                 f"registered model {new_name!r} exists already; pick another name"
@@ -308,6 +315,7 @@ class RegistryRepository:
                 lineage_json=json.dumps(dict(new.lineage), default=str),
                 card_json=json.dumps(dict(new.card), default=str),
                 created_at=ts,
+                updated_at=ts,
             )
             .returning(MV.c.id)
         ).scalar_one()
@@ -393,6 +401,7 @@ class RegistryRepository:
         if card is not None:
             values["card_json"] = json.dumps(dict(card), default=str)
         if values:
+            values["updated_at"] = now_ms()
             with self._db.write() as conn:
                 if (
                     conn.execute(update(MV).where(MV.c.id == version_id).values(**values)).rowcount
@@ -406,12 +415,15 @@ class RegistryRepository:
             if conn.execute(select(MV.c.id).where(MV.c.id == version_id)).first() is None:
                 raise NotFoundError(f"model version id {version_id} does not exist")
             _set_tags(conn, MVT, "version_id", version_id, tags)
+            conn.execute(update(MV).where(MV.c.id == version_id).values(updated_at=now_ms()))
 
     def delete_version_tag(self, version_id: int, key: str) -> None:
         with self._db.write() as conn:
             n = conn.execute(
                 delete(MVT).where(MVT.c.version_id == version_id, MVT.c.key == key)
             ).rowcount
+            if n:
+                conn.execute(update(MV).where(MV.c.id == version_id).values(updated_at=now_ms()))
         if n == 0:
             raise NotFoundError(f"model version id {version_id} has no tag {key!r}")
 
