@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from sqlalchemy import text
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.store import RunStatus, Store
 from keel.store.registry import NewVersion
+from keel.store.search import SearchRepository
 
 
 @dataclass
@@ -114,7 +116,7 @@ def test_query_syntax_is_text(world: World) -> None:
     assert len(world.sql.runs.get_many(world.run_ids)) == 3
 
 
-def test_the_index_follows_writes_and_rebuild_catches_late_edits(world: World) -> None:
+def test_the_index_follows_writes_and_rebuild_rereads_everything(world: World) -> None:
     search = world.store.search
     search.refresh(world.a)
     exp = world.sql.experiments.get_or_create(world.a, "churn-baseline")
@@ -122,9 +124,124 @@ def test_the_index_follows_writes_and_rebuild_catches_late_edits(world: World) -
     world.sql.runs.update(run.id, status=RunStatus.FINISHED, note="monotone constraints help")
     assert search.refresh(world.a) >= 1
     assert _refs(search.search(world.a, "monotone")) == [f"run:{run.id}"]
-    world.sql.runs.set_tags(world.run_ids[2], {"verdict": "discarded"})  # after the run ended
     assert search.rebuild(world.a) == 8
+    assert _refs(search.search(world.a, "monotone")) == [f"run:{run.id}"]
+
+
+def test_a_tag_added_after_the_run_ended_is_found(world: World) -> None:
+    search = world.store.search
+    search.refresh(world.a)
+    assert search.search(world.a, "discarded") == []
+    world.sql.runs.set_tags(world.run_ids[2], {"verdict": "discarded"})  # the run has ended
+    search.refresh(world.a)
     assert _refs(search.search(world.a, "discarded")) == [f"run:{world.run_ids[2]}"]
+    world.sql.runs.delete_tag(world.run_ids[2], "verdict")
+    world.sql.runs.update(world.run_ids[1], note="Superseded by the calibrated GBM")
+    search.refresh(world.a)
+    assert search.search(world.a, "discarded") == []
+    assert _refs(search.search(world.a, "superseded")) == [f"run:{world.run_ids[1]}"]
+
+
+def test_deleted_runs_and_objects_are_not_found(world: World) -> None:
+    search = world.store.search
+    search.refresh(world.a)
+    assert _refs(search.search(world.a, "underfits")) == [f"run:{world.run_ids[2]}"]
+    world.sql.runs.delete(world.run_ids[2])
+    comment = world.sql.comments.add(world.a, "run", world.run_ids[0], "wobbly reliability plot")
+    search.refresh(world.a)
+    assert search.search(world.a, "underfits") == []
+    assert _refs(search.search(world.a, "wobbly")) == [f"comment:{comment.id}"]
+    world.sql.comments.delete(world.a, comment.id)
+    world.sql.registry.delete_model(world.a, "churn")
+    search.refresh(world.a)
+    assert search.search(world.a, "wobbly") == []
+    assert search.search(world.a, "churn", kinds=["model"]) == []  # its version went with it
+    world.sql.runs.restore(world.run_ids[2])
+    search.refresh(world.a)
+    assert _refs(search.search(world.a, "underfits")) == [f"run:{world.run_ids[2]}"]
+
+
+def test_runs_of_a_deleted_or_renamed_experiment_follow_it(world: World) -> None:
+    search = world.store.search
+    search.refresh(world.a)
+    exp = world.sql.experiments.get_or_create(world.a, "churn-baseline")
+    world.sql.experiments.rename(exp.id, "churn-holdout")
+    search.refresh(world.a)  # the experiment's runs carry its name
+    assert len(search.search(world.a, "holdout", kinds=["run"])) == 3
+    world.sql.experiments.delete(exp.id)
+    search.refresh(world.a)
+    assert search.search(world.a, "underfits") == []
+
+
+def test_an_edited_description_is_found_by_the_new_word_not_the_old(world: World) -> None:
+    search = world.store.search
+    search.refresh(world.a)
+    reg = world.sql.registry
+    assert _refs(search.search(world.a, "30 days", kinds=["model"])) == ["model:churn"]
+    reg.update_model(world.a, "churn", description="Predicts attrition within a quarter")
+    search.refresh(world.a)
+    assert search.search(world.a, "days", kinds=["model"]) == []
+    assert _refs(search.search(world.a, "attrition")) == ["model:churn"]
+    version = reg.get_version(world.a, "churn", 1)
+    reg.update_version(version.id, description="shadow candidate for Q3")
+    reg.set_version_tags(version.id, {"review": "approved-by-risk"})
+    search.refresh(world.a)
+    assert _refs(search.search(world.a, "shadow candidate")) == ["model:churn/1"]
+    assert _refs(search.search(world.a, "approved risk")) == ["model:churn/1"]
+    reg.set_model_tags(world.a, "churn", {"owner": "retention-squad"})
+    search.refresh(world.a)
+    assert _refs(search.search(world.a, "squad")) == ["model:churn"]
+    reg.rename_model(world.a, "churn", "attrition")
+    search.refresh(world.a)
+    assert _refs(search.search(world.a, "shadow candidate")) == ["model:attrition/1"]
+    assert "model:churn" not in _refs(search.search(world.a, "churn attrition", limit=50))
+
+
+@pytest.mark.parametrize("backend", ["sqlite_store", "pg_store"])
+def test_a_refresh_rereads_only_what_changed(request: pytest.FixtureRequest, backend: str) -> None:
+    """Each refresh re-reads exactly the objects written since the previous one (no skew
+    window here, so the counts are exact), and a deletion is dropped, not re-read."""
+    store: Store = request.getfixturevalue(backend)
+    search = SearchRepository(store.db, skew_ms=0)
+    pid = store.projects.get_or_create("churn-team").id
+    exp = store.experiments.create(pid, "baseline")
+    runs = []
+    for i in range(5):
+        run = store.runs.create(exp.id, name=f"run-{i}")
+        store.runs.log_params(run.id, {"seed": i})
+        store.runs.update(run.id, status=RunStatus.FINISHED, note="plain baseline")
+        runs.append(run.id)
+    store.registry.create_model(pid, "churn", description="Predicts churn within 30 days")
+    new = NewVersion("0" * 64, 1, "0" * 64, "sklearn", "sklearn", "classification")
+    store.registry.create_version(pid, "churn", new)
+    comment = store.comments.add(pid, "run", runs[0], "wobbly reliability plot")
+    assert search.refresh(pid) == 8  # first: everything
+    assert search.refresh(pid) == 0  # nothing new: nothing re-read
+    store.runs.set_tags(runs[2], {"verdict": "discarded"})  # after the run ended
+    assert search.refresh(pid) == 1
+    store.runs.update(runs[3], note="superseded")
+    store.runs.delete_tag(runs[2], "verdict")
+    assert search.refresh(pid) == 2
+    store.registry.update_model(pid, "churn", description="Predicts attrition")
+    assert search.refresh(pid) == 1
+    version = store.registry.get_version(pid, "churn", 1)
+    store.registry.update_version(version.id, description="shadow candidate")
+    assert search.refresh(pid) == 1
+    store.registry.rename_model(pid, "churn", "attrition")
+    assert search.refresh(pid) == 2  # the model and its version, found by the new name
+    store.experiments.rename(exp.id, "holdout")
+    assert search.refresh(pid) == 5  # the experiment's runs carry its name
+    store.runs.delete(runs[4])
+    store.comments.delete(pid, comment.id)
+    assert search.refresh(pid) == 0  # deletions are dropped, nothing is re-read
+    assert search.search(pid, "wobbly") == []
+    assert {h.ref for h in search.search(pid, "holdout")} == set(runs[:4])
+    assert [h.ref for h in search.search(pid, "shadow")] == ["attrition/1"]
+    with store.db.read() as conn:
+        count = conn.execute(
+            text("SELECT count(*) FROM search_docs WHERE project_id = :p"), {"p": pid}
+        ).scalar()
+    assert count == 4 + 2  # 4 live runs, the model and its version
 
 
 def test_projects_do_not_see_each_other(world: World) -> None:

@@ -23,7 +23,7 @@ def search(
     author: str = typer.Option(None, "--author", help="Only objects by this user."),
     limit: int = typer.Option(20, "--limit", "-n", help="At most this many hits."),
     reindex: bool = typer.Option(
-        False, "--reindex", help="Rebuild the project's index first (after late edits)."
+        False, "--reindex", help="Rebuild the project's index first (rarely needed)."
     ),
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:

@@ -20,9 +20,9 @@ def search(
 ) -> list[SearchHit]:
     """The best matches for ``query`` (plain text: operators and quotes are just words).
 
-    The project's index takes in what changed since the last search first; ``reindex``
-    rebuilds it whole (for edits the incremental pass cannot see: see
-    :mod:`keel.store.search`).
+    The project's index takes in what was written or deleted since the last search first
+    (see :mod:`keel.store.search`); ``reindex`` rebuilds it whole (only needed after rows
+    were written around keel's repositories).
     """
     client = client or get_client()
     index = client.store.search

@@ -60,7 +60,10 @@ class ExperimentTagRow(Base):
 
 class RunRow(Base):
     __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_experiment_start", "experiment_id", "start_time"),)
+    __table_args__ = (
+        Index("ix_runs_experiment_start", "experiment_id", "start_time"),
+        Index("ix_runs_updated_at", "updated_at"),
+    )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
     parent_id: Mapped[str | None] = mapped_column(
@@ -73,6 +76,9 @@ class RunRow(Base):
     lifecycle: Mapped[str] = mapped_column(String(16), default="active")
     user: Mapped[str] = mapped_column(String(255), default="")
     note: Mapped[str] = mapped_column(Text, default="")
+    #: When (ms) the run last changed what search finds it by: name, note, params, tags,
+    #: status or lifecycle (migration 0015; metrics do not touch it).
+    updated_at: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class ParamRow(Base):

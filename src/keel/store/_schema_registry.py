@@ -62,6 +62,8 @@ class ModelVersionRow(Base):
     lineage_json: Mapped[str] = mapped_column(Text)
     card_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[int] = mapped_column(BigInteger)
+    #: When (ms) the description, card or tags last changed (migration 0015; for search).
+    updated_at: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class ModelVersionMetricRow(Base):

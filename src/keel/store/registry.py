@@ -260,7 +260,9 @@ class RegistryRepository:
 
     def set_model_tags(self, project_id: int, name: str, tags: Mapping[str, str]) -> None:
         with self._db.write() as conn:
-            _set_tags(conn, _t.RMT, "model_id", _model_row(conn, project_id, name).id, tags)
+            model_id = _model_row(conn, project_id, name).id
+            _set_tags(conn, _t.RMT, "model_id", model_id, tags)
+            conn.execute(sa.update(_t.RM).where(_t.RM.c.id == model_id).values(updated_at=now_ms()))
 
     def delete_model_tag(self, project_id: int, name: str, key: str) -> None:
         with self._db.write() as conn:
@@ -268,6 +270,10 @@ class RegistryRepository:
             n = conn.execute(
                 sa.delete(_t.RMT).where(_t.RMT.c.model_id == model_id, _t.RMT.c.key == key)
             ).rowcount
+            if n:
+                conn.execute(
+                    sa.update(_t.RM).where(_t.RM.c.id == model_id).values(updated_at=now_ms())
+                )
         if n == 0:
             raise NotFoundError(f"registered model {name!r} has no tag {key!r}")
 
@@ -279,10 +285,15 @@ class RegistryRepository:
             with self._db.write() as conn:
                 row = _model_row(conn, project_id, name)
                 _refuse_if_deployed(conn, project_id, name, "rename")
+                ts = now_ms()
                 conn.execute(
                     sa.update(_t.RM)
                     .where(_t.RM.c.id == row.id)
-                    .values(name=new_name, updated_at=now_ms())
+                    .values(name=new_name, updated_at=ts)
+                )
+                # the versions are found as name/number: they change with the name
+                conn.execute(
+                    sa.update(_t.MV).where(_t.MV.c.model_id == row.id).values(updated_at=ts)
                 )
         except sa.exc.IntegrityError as exc:
             raise AlreadyExistsError(
@@ -358,6 +369,7 @@ class RegistryRepository:
                 lineage_json=json.dumps(dict(new.lineage), default=str),
                 card_json=json.dumps(dict(new.card), default=str),
                 created_at=ts,
+                updated_at=ts,
             )
             .returning(_t.MV.c.id)
         ).scalar_one()
@@ -447,6 +459,7 @@ class RegistryRepository:
         if card is not None:
             values["card_json"] = json.dumps(dict(card), default=str)
         if values:
+            values["updated_at"] = now_ms()
             with self._db.write() as conn:
                 if (
                     conn.execute(
@@ -462,12 +475,19 @@ class RegistryRepository:
             if conn.execute(sa.select(_t.MV.c.id).where(_t.MV.c.id == version_id)).first() is None:
                 raise NotFoundError(f"model version id {version_id} does not exist")
             _set_tags(conn, _t.MVT, "version_id", version_id, tags)
+            conn.execute(
+                sa.update(_t.MV).where(_t.MV.c.id == version_id).values(updated_at=now_ms())
+            )
 
     def delete_version_tag(self, version_id: int, key: str) -> None:
         with self._db.write() as conn:
             n = conn.execute(
                 sa.delete(_t.MVT).where(_t.MVT.c.version_id == version_id, _t.MVT.c.key == key)
             ).rowcount
+            if n:
+                conn.execute(
+                    sa.update(_t.MV).where(_t.MV.c.id == version_id).values(updated_at=now_ms())
+                )
         if n == 0:
             raise NotFoundError(f"model version id {version_id} has no tag {key!r}")
 

@@ -71,8 +71,10 @@ _RUN_COLS = (
 )
 _INSERT_RUN = (
     "INSERT INTO runs (id, experiment_id, parent_id, name, status, start_time, end_time, "
-    'lifecycle, "user", note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
+    'lifecycle, "user", note, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'
 )
+#: Every write that changes what search finds a run by stamps the run (see keel.store.search).
+_STAMP_RUN = "UPDATE runs SET updated_at = ? WHERE id = ?"
 _INSERT_PARAM = "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
 _UPSERT_TAG = (
     "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) "
@@ -240,6 +242,7 @@ class RunRepository:
                 Lifecycle.ACTIVE.value,
                 user,
                 "",
+                now_ms(),
             )
             cur.execute(sql(_INSERT_RUN), row)
             if tag_rows:
@@ -288,6 +291,8 @@ class RunRepository:
             values["name"] = check_name("run", name)
         if note is not None:
             values["note"] = note
+        if values:
+            values["updated_at"] = now_ms()
         with self._db.cursor(write=bool(values)) as cur:
             if values:  # column names come from the fixed set above, never from a caller
                 assigns = ", ".join(f"{col} = ?" for col in values)
@@ -306,8 +311,8 @@ class RunRepository:
     def _set_lifecycle(self, run_id: str, lifecycle: Lifecycle) -> None:
         with self._db.cursor(write=True) as cur:
             cur.execute(
-                self._db.sql("UPDATE runs SET lifecycle = ? WHERE id = ?"),
-                (lifecycle.value, run_id),
+                self._db.sql("UPDATE runs SET lifecycle = ?, updated_at = ? WHERE id = ?"),
+                (lifecycle.value, now_ms(), run_id),
             )
             if cur.rowcount == 0:
                 raise NotFoundError(f"run id {run_id!r} does not exist")
@@ -349,6 +354,8 @@ class RunRepository:
                 self._insert_params(cursor, run_id, param_rows)
             if tag_rows:
                 cursor.executemany(self._db.sql(_UPSERT_TAG), tag_rows)
+            if param_rows or tag_rows:  # what search finds the run by changed
+                cursor.execute(self._db.sql(_STAMP_RUN), (now_ms(), run_id))
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
         self.log_batch(run_id, params=params)
@@ -364,6 +371,7 @@ class RunRepository:
             )
             if cur.rowcount == 0:
                 raise NotFoundError(f"run {run_id!r} has no tag {key!r}")
+            cur.execute(self._db.sql(_STAMP_RUN), (now_ms(), run_id))
 
     def metric_history(
         self, run_id: str, key: str, *, offset: int = 0, limit: int | None = None
@@ -610,6 +618,7 @@ def insert_finished_runs(db: Database, cur: DBAPICursor, runs: Sequence[ChildRun
     """
     if not runs:
         return
+    stamp = now_ms()
     cur.executemany(
         db.sql(_INSERT_RUN),
         [
@@ -624,6 +633,7 @@ def insert_finished_runs(db: Database, cur: DBAPICursor, runs: Sequence[ChildRun
                 Lifecycle.ACTIVE.value,
                 r.user,
                 "",
+                stamp,
             )
             for r in runs
         ],

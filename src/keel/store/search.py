@@ -7,12 +7,21 @@ into words and each word is quoted, so FTS operators, quotes and SQL in a query 
 searched for, never run. All words must match; when no object has them all, any word
 does (ranked by how many and how well).
 
-**Keeping the index current (no triggers).** :meth:`SearchRepository.refresh` takes in
-every object created or changed since the project's mark (runs started or ended, comments,
-models and versions, datasets, reports) and re-reads each whole; callers refresh before
-they search (``keel search`` and ``keel.reports.search`` do). What the mark cannot see —
-a tag or note added to a run after it ended, a deletion — is taken in by
-:meth:`SearchRepository.rebuild` (``keel search --reindex``). Every method runs its own
+**Keeping the index current (no triggers, no rebuild).** Every repository write that
+changes what an object is found by stamps the object's row with the time (``updated_at``
+of runs, experiments, registered models, model versions and reports: a run's name, note,
+params, tags, status or lifecycle; a model's description, tags or name; a version's
+description, card or tags; comments and datasets are written once). Callers refresh
+before they search (``keel search``, ``keel.reports.search``, the UI and the server do):
+:meth:`SearchRepository.refresh` re-reads whole only the objects stamped since the
+project's mark (an indexed range read per kind; the runs of an experiment renamed, deleted
+or restored since then too), then drops the documents whose object is gone or
+soft-deleted with one anti-join per kind (a deleted run or experiment, a deleted comment,
+model, version, dataset or report). So a tag added after a run ended, an edited
+description or a deletion is found (or no longer found) by the next search, and a refresh
+with nothing new reads no object. :meth:`SearchRepository.rebuild`
+(``keel search --reindex``) drops the project's index and indexes everything again: only
+needed after rows were written around the repositories. Every method runs its own
 transaction; the repository is thread-safe.
 """
 
@@ -24,7 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, text
+from sqlalchemy import Connection, Integer, and_, cast, delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
@@ -40,6 +49,7 @@ from keel.store._schema import (
 from keel.store._schema_comments import CommentRow
 from keel.store._schema_registry import (
     ModelVersionRow,
+    ModelVersionTagRow,
     RegisteredModelRow,
     RegisteredModelTagRow,
 )
@@ -51,7 +61,7 @@ MARKS = table(SearchMarkRow)
 RUNS, EXPS, PARAMS, TAGS = table(RunRow), table(ExperimentRow), table(ParamRow), table(TagRow)
 COMMENTS, DATASETS, REPORTS = table(CommentRow), table(DatasetRow), table(ReportRow)
 MODELS, VERSIONS = table(RegisteredModelRow), table(ModelVersionRow)
-MODEL_TAGS = table(RegisteredModelTagRow)
+MODEL_TAGS, VERSION_TAGS = table(RegisteredModelTagRow), table(ModelVersionTagRow)
 
 KINDS = ("run", "comment", "report", "model", "dataset")
 MAX_QUERY = 500
@@ -110,8 +120,9 @@ def check_kinds(kinds: Iterable[str]) -> list[str]:
 class SearchRepository:
     """The search index of each project, and queries over it."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, skew_ms: int = SKEW_MS) -> None:
         self._db = db
+        self._skew_ms = skew_ms
 
     # -- queries ---------------------------------------------------------------------------
     def search(
@@ -232,14 +243,17 @@ class SearchRepository:
 
     # -- keeping the index current -----------------------------------------------------------
     def refresh(self, project_id: int) -> int:
-        """Index what was created or changed since the last refresh; how many objects."""
+        """Index what was created or changed since the last refresh and drop what was
+        deleted; how many objects were (re)indexed."""
         started = now_ms()
         with self._db.read() as conn:
             mark = conn.execute(
                 select(MARKS.c.mark).where(MARKS.c.project_id == project_id)
             ).scalar()
-        since = -1 if mark is None else mark - SKEW_MS
+        since = -1 if mark is None else mark - self._skew_ms
         total = self._index(project_id, since)
+        if since >= 0:  # a first index holds live objects only
+            self._purge(project_id)
         try:
             with self._db.write() as conn:
                 conn.execute(delete(MARKS).where(MARKS.c.project_id == project_id))
@@ -280,6 +294,81 @@ class SearchRepository:
                     batch = []
             total += self._put(project_id, batch)
         return total
+
+    def _purge(self, project_id: int) -> int:
+        """Drop the documents of hard-deleted objects; how many.
+
+        Soft-deleted runs are dropped by the incremental pass (deleting stamps the run or
+        its experiment) and runs are never deleted for good but with their project. For
+        comments, datasets and reports, two index-only counts tell whether any was deleted;
+        only then an anti-join finds which (each probe a primary-key or unique lookup).
+        Model documents are few and checked against the live names.
+        """
+        d = DOCS.c
+        alive = {
+            "comment": (COMMENTS, COMMENTS.c.id == cast(d.ref, Integer)),
+            "dataset": (DATASETS, DATASETS.c.name == d.ref),
+            "report": (REPORTS, REPORTS.c.id == cast(d.ref, Integer)),
+        }
+        stale: list[int] = []
+        with self._db.read() as conn:
+            for kind, (tbl, same) in alive.items():
+                mine = and_(d.project_id == project_id, d.kind == kind)
+                docs = conn.execute(select(func.count()).select_from(DOCS).where(mine)).scalar()
+                live = conn.execute(
+                    select(func.count()).select_from(tbl).where(tbl.c.project_id == project_id)
+                ).scalar()
+                if not docs or docs <= (live or 0):
+                    continue  # every live object is indexed: more documents means deletions
+                found = select(tbl.c.id).where(same, tbl.c.project_id == project_id)
+                stale += conn.execute(select(d.id).where(mine, ~found.exists())).scalars()
+            names = set(
+                conn.execute(select(MODELS.c.name).where(MODELS.c.project_id == project_id))
+                .scalars()
+                .all()
+            )
+            refs = names | {
+                f"{name}/{number}"
+                for name, number in conn.execute(
+                    select(MODELS.c.name, VERSIONS.c.version)
+                    .join(MODELS, MODELS.c.id == VERSIONS.c.model_id)
+                    .where(MODELS.c.project_id == project_id)
+                )
+            }
+            stale += [
+                doc_id
+                for doc_id, ref in conn.execute(
+                    select(d.id, d.ref).where(d.project_id == project_id, d.kind == "model")
+                )
+                if ref not in refs
+            ]
+        self._delete_docs(stale)
+        return len(stale)
+
+    def _drop(self, kind: str, project_id: int, refs: Sequence[str]) -> None:
+        """Drop the documents of these objects (deleted since the last refresh)."""
+        ids: list[int] = []
+        if refs:
+            with self._db.read() as conn:
+                for start in range(0, len(refs), _BATCH):
+                    ids += conn.execute(
+                        select(DOCS.c.id).where(
+                            DOCS.c.project_id == project_id,
+                            DOCS.c.kind == kind,
+                            DOCS.c.ref.in_(refs[start : start + _BATCH]),
+                        )
+                    ).scalars()
+        self._delete_docs(ids)
+
+    def _delete_docs(self, stale: Sequence[int]) -> None:
+        for start in range(0, len(stale), _BATCH):
+            ids = stale[start : start + _BATCH]
+            with self._db.write() as conn:
+                if self._db.is_sqlite:
+                    conn.execute(
+                        text("DELETE FROM search_fts WHERE rowid = :id"), [{"id": i} for i in ids]
+                    )
+                conn.execute(delete(DOCS).where(DOCS.c.id.in_(ids)))
 
     def _put(self, project_id: int, docs: list[_Doc]) -> int:
         """Write the index rows of ``docs`` (replacing any of the same kind and ref)."""
@@ -323,14 +412,35 @@ class SearchRepository:
     def _run_docs(self, project_id: int, since: int) -> Iterable[_Doc]:
         query = (
             select(RUNS.c.id, RUNS.c.name, RUNS.c.user, RUNS.c.note, RUNS.c.start_time,
-                   RUNS.c.end_time, EXPS.c.name.label("experiment"))
+                   RUNS.c.end_time, RUNS.c.updated_at, EXPS.c.name.label("experiment"),
+                   ((RUNS.c.lifecycle == "active") & (EXPS.c.lifecycle == "active")).label("live"))
             .join(EXPS, EXPS.c.id == RUNS.c.experiment_id)
-            .where(EXPS.c.project_id == project_id, RUNS.c.lifecycle == "active")
+            .where(EXPS.c.project_id == project_id)
         )  # fmt: skip
-        if since >= 0:
-            query = query.where((RUNS.c.start_time > since) | (RUNS.c.end_time > since))
         with self._db.read() as conn:
-            runs = conn.execute(query).all()
+            if since < 0:
+                runs = conn.execute(query).all()
+            else:  # the runs stamped since, and those of experiments changed since
+                # the stamp's index first (a range read of the newest rows), then their details
+                ids = list(
+                    conn.execute(select(RUNS.c.id).where(RUNS.c.updated_at > since)).scalars()
+                )
+                runs = []
+                for start in range(0, len(ids), _BATCH):
+                    chunk = ids[start : start + _BATCH]
+                    runs += conn.execute(query.where(RUNS.c.id.in_(chunk))).all()
+                seen = {r.id for r in runs}
+                changed = select(EXPS.c.id).where(
+                    EXPS.c.project_id == project_id, EXPS.c.updated_at > since
+                )
+                runs += [
+                    r
+                    for r in conn.execute(query.where(RUNS.c.experiment_id.in_(changed)))
+                    if r.id not in seen
+                ]
+        # a run deleted (or in a deleted experiment) since is dropped here, not re-read
+        self._drop("run", project_id, [r.id for r in runs if not r.live])
+        runs = [r for r in runs if r.live]
         for start in range(0, len(runs), _BATCH):
             chunk = runs[start : start + _BATCH]
             ids = [r.id for r in chunk]
@@ -347,7 +457,7 @@ class SearchRepository:
                 ]
                 words.append(r.note or "")
                 yield _Doc("run", r.id, r.name, "\n".join(words), r.user or "",
-                           max(r.start_time, r.end_time or 0))  # fmt: skip
+                           max(r.start_time, r.end_time or 0, r.updated_at))  # fmt: skip
 
     def _comment_docs(self, project_id: int, since: int) -> Iterable[_Doc]:
         with self._db.read() as conn:
@@ -369,16 +479,18 @@ class SearchRepository:
             versions = conn.execute(
                 select(VERSIONS, MODELS.c.name)
                 .join(MODELS, MODELS.c.id == VERSIONS.c.model_id)
-                .where(MODELS.c.project_id == project_id, VERSIONS.c.created_at > since)
+                .where(MODELS.c.project_id == project_id, VERSIONS.c.updated_at > since)
             ).all()
+            version_tags = _pairs(conn, VERSION_TAGS, [v.id for v in versions], key="version_id")
         for m in models:
             body = "\n".join([m.description, *(f"{k} {v}" for k, v in tags.get(m.id, []))])
             yield _Doc("model", m.name, m.name, body, "", m.updated_at)
         for v in versions:
             card = _flatten(json.loads(v.card_json or "{}"))
-            body = "\n".join([v.description, v.task, v.flavor, card])
+            vtags = [f"{k} {val}" for k, val in version_tags.get(v.id, [])]
+            body = "\n".join([v.description, v.task, v.flavor, card, *vtags])
             yield _Doc("model", f"{v.name}/{v.version}", f"{v.name}/{v.version}", body,
-                       v.signer or "", v.created_at)  # fmt: skip
+                       v.signer or "", max(v.created_at, v.updated_at))  # fmt: skip
 
     def _dataset_docs(self, project_id: int, since: int) -> Iterable[_Doc]:
         with self._db.read() as conn:
