@@ -7,11 +7,13 @@ if the server is missing); on a laptop without it they skip with that reason.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +22,12 @@ from keel.store import Store, open_store
 
 PG_URI = os.environ.get("KEEL_TEST_POSTGRES_URI")
 REQUIRE_SERVICES = os.environ.get("KEEL_TEST_REQUIRE_SERVICES") == "1"
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Workers for ``-n auto`` (pyproject's default): one per core, at most four — each
+    worker starts its own servers, browser and PostgreSQL database. ``-n 0`` runs serially."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 @pytest.fixture(autouse=True)
@@ -114,3 +122,43 @@ def run_keel(keel_home: Path) -> KeelCli:
         return proc
 
     return run
+
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def chromium_or_skip() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        if REQUIRE_SERVICES:
+            pytest.fail("KEEL_TEST_REQUIRE_SERVICES=1 but chromium is not installed")
+        pytest.skip("web UI tests need Debian's chromium: apt-get install -y chromium")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        if REQUIRE_SERVICES:
+            pytest.fail("KEEL_TEST_REQUIRE_SERVICES=1 but the playwright package is missing")
+        pytest.skip("web UI tests need the playwright package: pip install -e '.[dev]'")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for every browser test of the session: Playwright's sync API
+    cannot start a second time in a process while the first one runs."""
+    path = chromium_or_skip()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:  # Playwright gives each launch a fresh profile
+        b = pw.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()

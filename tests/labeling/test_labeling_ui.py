@@ -4,7 +4,6 @@ shown as text (nothing runs)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,10 +17,6 @@ EVIL = (
     "<script>window.__pwned=1;document.title='pwned'</script>"
     '<img src=x onerror="window.__pwned=1">'
 )
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 
 @pytest.fixture
@@ -38,34 +33,31 @@ def served(sqlite_store: Store, remote_server: Any) -> Iterator[tuple[str, Store
         yield url, sqlite_store, pid
 
 
-def test_annotator_page_keyboard_and_escaping(served: tuple[str, Store, int]) -> None:
+def test_annotator_page_keyboard_and_escaping(served: tuple[str, Store, int], browser: Any) -> None:
     url, store, pid = served
-    chromium = shutil.which("chromium")
-    assert chromium, "Debian's chromium is needed for the UI tests"
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=FLAGS)
-        try:
-            page = browser.new_page()
-            page.goto(f"{url}/ui/p/default/label/pets")
-            text = page.locator("#task-text")
-            expect(text).to_have_text(EVIL)  # shown as text, not parsed
-            assert page.locator("#task-text *").count() == 0
-            assert page.locator(".instructions").text_content() == "<b>bold?</b> Cat or dog"
-            page.evaluate("() => { window.__stay = 1; }")  # survives only if no page load happens
-            page.keyboard.press("2")
-            expect(text).to_have_text("a tabby")
-            page.fill("#skip-reason", "cannot tell")
-            page.press("#skip-reason", "Enter")
-            expect(text).to_have_text("x")
-            page.keyboard.press("1")
-            expect(page.locator("#labeler")).to_have_class("labeler done")
-            assert page.evaluate("() => window.__stay") == 1
-            assert page.evaluate("() => window.__pwned") is None and page.title() != "pwned"
-            assert "2 answered by you" in (page.locator("#progress").text_content() or "")
-        finally:
-            browser.close()
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{url}/ui/p/default/label/pets")
+        text = page.locator("#task-text")
+        expect(text).to_have_text(EVIL)  # shown as text, not parsed
+        assert page.locator("#task-text *").count() == 0
+        assert page.locator(".instructions").text_content() == "<b>bold?</b> Cat or dog"
+        page.evaluate("() => { window.__stay = 1; }")  # survives only if no page load happens
+        page.keyboard.press("2")
+        expect(text).to_have_text("a tabby")
+        page.fill("#skip-reason", "cannot tell")
+        page.press("#skip-reason", "Enter")
+        expect(text).to_have_text("x")
+        page.keyboard.press("1")
+        expect(page.locator("#labeler")).to_have_class("labeler done")
+        assert page.evaluate("() => window.__stay") == 1
+        assert page.evaluate("() => window.__pwned") is None and page.title() != "pwned"
+        assert "2 answered by you" in (page.locator("#progress").text_content() or "")
+    finally:
+        context.close()
     answers = store.labeling.annotations(pid, "pets")
     assert [(a.annotator, a.result) for a in answers] == [
         ("local", {"label": "dog"}),

@@ -11,10 +11,8 @@ from typing import Any
 
 import pytest
 from uikit import (  # type: ignore[import-not-found]
-    CHROMIUM_FLAGS,
     Session,
     UIWorld,
-    chromium_or_skip,
     free_port,
     seed_home,
     server_env,
@@ -46,17 +44,6 @@ def ui_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIWorld]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    path = chromium_or_skip()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:  # Playwright gives each launch a fresh profile
-        b = pw.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

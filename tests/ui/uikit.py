@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import math
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -22,24 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from keel.config import Settings
 from keel.store import Metric, Store, open_store
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "ui"
-REQUIRE_SERVICES = os.environ.get("KEEL_TEST_REQUIRE_SERVICES") == "1"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 #: Strings that would run script if any page let them through unescaped.
 EVIL = "<script>window.__pwned=1;document.title='pwned'</script>"
 EVIL_IMG = "<img src=x onerror=\"window.__pwned=1;document.title='pwned'\">"
@@ -214,21 +201,6 @@ def seed_home(home: Path) -> tuple[dict[str, Any], dict[str, str]]:
         return _seed(store), _users(store)
     finally:
         store.close()
-
-
-def chromium_or_skip() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if path is None:
-        if REQUIRE_SERVICES:
-            pytest.fail("KEEL_TEST_REQUIRE_SERVICES=1 but chromium is not installed")
-        pytest.skip("web UI tests need Debian's chromium: apt-get install -y chromium")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        if REQUIRE_SERVICES:
-            pytest.fail("KEEL_TEST_REQUIRE_SERVICES=1 but the playwright package is missing")
-        pytest.skip("web UI tests need the playwright package: pip install -e '.[dev]'")
-    return path
 
 
 class Session:
