@@ -1,6 +1,7 @@
 """Pipeline runs, the step cache and schedules against SQLite, PostgreSQL and the remote
-backend; their routes' roles; and ``keel pipeline run`` from two team members' machines
-against a real server process, the second answered entirely from the first one's cache."""
+backend; their routes' roles; and ``keel pipeline run`` from team members' machines against
+a real server process: the second answered entirely from the first one's cache, a third
+running its steps in worker processes that use the server's blob API."""
 
 from __future__ import annotations
 
@@ -249,7 +250,49 @@ def test_pipeline_run_from_two_machines_shares_the_cache(
     shown = _keel("pipeline", "inspect", newest.id[:8], home=ann, url=keel_server)
     assert shown.returncode == 0 and "2 cached, 0 ran" in shown.stdout, shown.stdout + shown.stderr
 
-    refused = _keel("pipeline", "run", target, "--runner", "processes", home=bob, url=keel_server)
-    assert refused.returncode != 0
-    assert "use --runner inprocess with a remote server" in refused.stdout + refused.stderr
-    assert len(keel_server_store.pipeline_runs.list(pid)) == 2  # nothing recorded
+    # A third machine runs its steps in worker processes: they read inputs and write outputs
+    # through the server's blob API with the caller's token, so the team shares one cache.
+    carol = tmp_path / "carol"
+    third = _keel(
+        "pipeline", "run", target, "--runner", "processes", "-p", "lr=2.0", home=carol,
+        url=keel_server,
+    )  # fmt: skip
+    assert third.returncode == 0, third.stdout + third.stderr
+    newest = keel_server_store.pipeline_runs.list(pid)[0]
+    assert (newest.n_ran, newest.n_cached, newest.status) == (1, 1, "FINISHED")
+    assert {s.node: s.status for s in keel_server_store.pipeline_runs.steps(newest.id)} == {
+        "base": StepStatus.CACHED,  # its output came from the server to a worker process
+        "scaled": StepStatus.RAN,
+    }
+    assert not (carol / "keel.db").exists() and not (carol / "artifacts").exists()
+    fourth = _keel("pipeline", "run", target, "-p", "lr=2.0", home=ann, url=keel_server)
+    assert fourth.returncode == 0, fourth.stderr
+    assert "Every step came from the cache" in fourth.stdout, fourth.stdout  # carol's output
+
+
+def test_a_dask_cluster_runs_a_team_pipeline_through_the_server(
+    keel_server: str, keel_server_store: Store, tmp_path: Path
+) -> None:
+    """``keel pipeline run --runner dask --address ...`` against a keel server: the workers
+    (other processes) take inputs from and put outputs in the server's blob store."""
+    distributed = pytest.importorskip("distributed")
+    flow = tmp_path / "train.py"
+    flow.write_text(FLOW)
+    target = f"{flow}:train"
+    cluster = distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    try:
+        ran = _keel(
+            "pipeline", "run", target, "--runner", "dask", "--address", cluster.scheduler_address,
+            "-p", "n=5", home=tmp_path / "dave", url=keel_server,
+        )  # fmt: skip
+    finally:
+        cluster.close()
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    pid = keel_server_store.projects.get("default").id
+    newest = keel_server_store.pipeline_runs.list(pid)[0]
+    assert (newest.runner, newest.n_ran, newest.status) == ("dask", 2, "FINISHED")
+    again = _keel("pipeline", "run", target, "-p", "n=5", home=tmp_path / "erin", url=keel_server)
+    assert again.returncode == 0, again.stderr
+    assert "Every step came from the cache" in again.stdout, again.stdout  # the workers' outputs

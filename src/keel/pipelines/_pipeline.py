@@ -26,7 +26,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, overload
 
-from keel.exceptions import ConfigError, InvalidArgumentError, StepFailedError
+from keel.exceptions import InvalidArgumentError, StepFailedError
 from keel.pipelines._codeversion import WrapsFunction
 from keel.pipelines._executor import Execution, ExecutionOptions, NodeState, StepHook
 from keel.pipelines._graph import Graph, Ref, has_refs, substitute
@@ -271,7 +271,6 @@ def run_graph(
     from keel.tracking import TrackingClient
 
     try:
-        _check_runner_reaches_blobs(runner, store)
         runner.prepare(graph)  # refuses impossible resource requests before any record
         client = TrackingClient(store, project)
         recorder = Recorder(
@@ -305,18 +304,6 @@ def run_graph(
     finally:
         runner.close()
     return _finish(graph, execution, recorder)
-
-
-def _check_runner_reaches_blobs(runner: Runner, store: Store) -> None:
-    """Step outputs go to the server's blob store through this process's HTTP client, so a
-    runner whose steps run in other processes cannot store them (and must not fall back to
-    a local folder the server never sees)."""
-    if store.db.dialect == "remote" and not runner.in_memory:
-        raise ConfigError(
-            f"the {runner.name} runner runs steps in other processes, which cannot write their "
-            f"outputs to the keel server at {store.db.safe_uri}; use --runner inprocess with a "
-            "remote server (KEEL_SERVER_URL), or run where the server's store is"
-        )
 
 
 def _abort(execution: Execution, recorder: Recorder, exc: BaseException) -> None:
