@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from keel.pipelines._graph import Ref, substitute
 from keel.pipelines._materialize import (
@@ -27,10 +27,7 @@ from keel.pipelines._step import Step
 from keel.store.blobs import BlobStore
 from keel.store.protocols import Blobs
 from keel.tracking import TrackingClient
-from keel.tracking._steprun import StepRecords, StepRunSpec, step_run
-
-if TYPE_CHECKING:
-    from keel.config import Settings
+from keel.tracking._steprun import StepRecords, StepRunSpec, step_run, step_store
 
 
 @dataclass(frozen=True)
@@ -86,28 +83,12 @@ def _blobs_at(uri: str) -> BlobStore:
     return BlobStore(uri)
 
 
-_SERVER_BLOBS: dict[tuple[str, str | None], Blobs] = {}
-
-
-def _server_blobs(settings: Settings) -> Blobs:
-    """The keel server's blob store through its API, with the caller's token: how a worker
-    in another process (or on a Dask cluster) reads inputs and writes outputs in team mode.
-    One per server and token in a worker (a race builds two, which is harmless)."""
-    assert settings.server_url is not None
-    key = (settings.server_url, settings.token)
-    if key not in _SERVER_BLOBS:
-        from keel.store import open_store
-
-        _SERVER_BLOBS[key] = open_store(settings).blobs
-    return _SERVER_BLOBS[key]
-
-
 def _blobs(task: Task) -> Blobs:
     if task.blobs is not None:
         return task.blobs
-    settings = task.tracking.settings if task.tracking is not None else None
-    if settings is not None and settings.server_url:
-        return _server_blobs(settings)
+    if task.tracking is not None and task.tracking.settings.server_url:
+        # a worker in another process, in team mode: the server's blob API, caller's token
+        return step_store(task.tracking).blobs
     return _blobs_at(task.artifacts_uri)
 
 

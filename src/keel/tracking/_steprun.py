@@ -25,7 +25,7 @@ from typing import Any
 
 from keel.config import Settings
 from keel.exceptions import InvalidArgumentError
-from keel.store import Metric, RunInfo, RunStatus, open_store
+from keel.store import Metric, RunInfo, RunStatus, Store, open_store
 from keel.tracking._active import ActiveRun, running_step
 from keel.tracking._client import TrackingClient, _number
 
@@ -69,6 +69,12 @@ def _client_for(settings: Settings, project: str) -> TrackingClient:
         if client is None:
             client = _clients[key] = TrackingClient(open_store(settings), project)
         return client
+
+
+def step_store(spec: StepRunSpec) -> Store:
+    """The store a step's worker reaches its run and blobs through: the one its run's client
+    uses in this process (for a remote store, the server's API with the caller's token)."""
+    return _client_for(spec.settings, spec.project).store
 
 
 class StepRun(ActiveRun):
