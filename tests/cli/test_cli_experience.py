@@ -90,3 +90,11 @@ def test_history_of_a_metric_the_run_never_logged(run_keel: KeelCli, keel_home: 
     assert proc.returncode == 3
     assert "has no metric 'nosuchmetric'; it has: auc" in proc.stderr
     assert "auc" in run_keel("runs", "history", rid, "auc").stdout
+
+
+def test_names_print_as_typed_not_as_emoji(run_keel: KeelCli, keel_home: Path) -> None:
+    keel.init(home=keel_home)
+    with keel.start_run(experiment="baseline", name="model:fire:v2", capture_env=False):
+        pass
+    out = run_keel("runs", "list").stdout
+    assert "model:fire:v2" in out and "\N{FIRE}" not in out, out

@@ -61,9 +61,11 @@ def _make_console(stderr: bool) -> Any:
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
+    # emoji=False: a run or model named ``a:fire:b`` prints as typed (and Rich's emoji table
+    # is not loaded by every command).
     if stream.isatty():
-        return Console(stderr=stderr)
-    return Console(stderr=stderr, width=PIPED_WIDTH, soft_wrap=True)
+        return Console(stderr=stderr, emoji=False)
+    return Console(stderr=stderr, width=PIPED_WIDTH, soft_wrap=True, emoji=False)
 
 
 def console() -> Any:

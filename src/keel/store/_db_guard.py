@@ -12,7 +12,6 @@ of a hang.
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -76,6 +75,8 @@ class Deadlines:
 
 def _shutdown(fd: int) -> None:
     """Shut down (not close: the driver still owns the descriptor) the socket ``fd``."""
+    import socket
+
     try:
         sock = socket.socket(fileno=fd)
     except OSError:

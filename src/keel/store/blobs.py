@@ -18,10 +18,9 @@ that process is gone from this host (by age otherwise).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
+import platform
 import re
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -32,8 +31,18 @@ from typing import IO, Any
 from keel.exceptions import BlobCorruptedError, InvalidArgumentError, NotFoundError, StoreError
 
 CHUNK = 1 << 20
+
+
+def _sha256(data: bytes = b"") -> Any:
+    """A SHA-256 hasher; hashlib (OpenSSL) loads on the first blob read or write, not with
+    the store, so commands that only list things do not pay for it."""
+    import hashlib
+
+    return hashlib.sha256(data)
+
+
 _SHA = re.compile(r"^[0-9a-f]{64}$")
-_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:64] or "host"
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", platform.node())[:64] or "host"
 
 
 def _local_path(root: str) -> str | None:
@@ -117,7 +126,7 @@ class BlobStore:
             return self.put_stream(src)
 
     def put_bytes(self, data: bytes) -> BlobRef:
-        sha = hashlib.sha256(data).hexdigest()
+        sha = _sha256(data).hexdigest()
         if self._local and self._refresh(sha):
             return BlobRef(sha, len(data))
         tmp = self._tmp_name()
@@ -129,7 +138,7 @@ class BlobStore:
     def put_stream(self, src: IO[bytes]) -> BlobRef:
         """Copy a stream in, hashing as it goes; memory use is one chunk."""
         tmp = self._tmp_name()
-        digest = hashlib.sha256()
+        digest = _sha256()
         size = 0
         try:
             with self.fs.open(tmp, "wb") as out:
@@ -182,13 +191,13 @@ class BlobStore:
     # -- reading ---------------------------------------------------------------------------
     def read_bytes(self, sha: str) -> bytes:
         data = self._open_read(sha).read()
-        if hashlib.sha256(data).hexdigest() != sha:
+        if _sha256(data).hexdigest() != sha:
             raise self._corrupted(sha)
         return bytes(data)
 
     def iter_chunks(self, sha: str, chunk_size: int = CHUNK) -> Iterator[bytes]:
         """Stream a blob; raises BlobCorruptedError at the end if the bytes do not match."""
-        digest = hashlib.sha256()
+        digest = _sha256()
         with self._open_read(sha) as f:
             while chunk := f.read(chunk_size):
                 digest.update(chunk)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -119,7 +118,7 @@ def capture(cwd: Path | None = None, *, requirements: bool = True) -> Capture:
         "keel.source.cwd": str(cwd),
         "keel.python.version": platform.python_version(),
         "keel.python.executable": sys.executable,
-        "keel.host": socket.gethostname(),
+        "keel.host": platform.node(),
         "keel.platform": platform.platform(),
         "keel.pid": str(os.getpid()),
     }

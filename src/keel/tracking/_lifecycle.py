@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import atexit
 import os
+import platform
 import signal
-import socket
 import sys
 import threading
 import time
@@ -55,7 +55,7 @@ _wake = threading.Event()
 def owner_tags() -> dict[str, str]:
     """Who owns a new run: host, process id and a first heartbeat."""
     return {
-        HOST_TAG: socket.gethostname(),
+        HOST_TAG: platform.node(),
         PID_TAG: str(os.getpid()),
         HEARTBEAT_TAG: str(int(time.time() * 1000)),
     }
@@ -158,7 +158,7 @@ def is_lost(run: Run, *, now_ms: int | None = None) -> bool:
         return False
     tags = run.tags
     pid, host = tags.get(PID_TAG), tags.get(HOST_TAG)
-    if pid and pid.isdigit() and host == socket.gethostname() and not _alive(int(pid)):
+    if pid and pid.isdigit() and host == platform.node() and not _alive(int(pid)):
         return True
     beat = tags.get(HEARTBEAT_TAG)
     if beat and beat.isdigit():
