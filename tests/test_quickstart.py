@@ -63,8 +63,19 @@ def test_quickstart_tours_the_product(tour: Tour) -> None:
     assert len(runs) >= 3 and all(r.metrics["auc"] > 0.9 for r in runs)
     assert "it is in the shared store" in tour.stdout  # team mode: the SDK over keel server
     team = store.experiments.get_by_name(project.id, "quickstart-team")
-    shared = store.runs.search([team.id]).runs
-    assert [(r.info.name, r.metrics["auc"]) for r in shared] == [("colleague-run", 0.97)]
+    shared = store.runs.search([team.id], "attributes.run_name = 'colleague-run'").runs
+    assert [r.metrics["auc"] for r in shared] == [0.97]
+    # the colleague's pipeline ran in worker processes over the server: prepare came from the
+    # cache this machine's training run filled, baseline ran and logged into its step run
+    (team_run,) = store.pipeline_runs.list(project.id, pipeline="team_baseline")
+    assert (team_run.runner, team_run.status) == ("processes", "FINISHED"), team_run
+    steps = {s.node: s for s in store.pipeline_runs.steps(team_run.id)}
+    assert {n: s.status.value for n, s in steps.items()} == {
+        "prepare": "cached",
+        "baseline": "ran",
+    }
+    baseline_run = store.runs.get(steps["baseline"].run_id or "")
+    assert baseline_run.metrics["auc"] > 0.9
     store.close()
 
 

@@ -82,6 +82,29 @@ def retrain(dataset: str = "breast-cancer", n_estimators: int = 30, test_size: f
     return evaluate(model, X_test, y_test)
 
 
+@keel.step
+def baseline(X_train: Any, X_test: Any, y_train: Any, y_test: Any) -> dict[str, float]:
+    """A linear baseline on the same split; it logs its score and registers nothing."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+    model.fit(X_train, y_train["target"])
+    auc = float(roc_auc_score(y_test["target"], model.predict_proba(X_test)[:, 1]))
+    keel.log_metric("auc", auc)
+    return {"auc": auc}
+
+
+@keel.pipeline
+def team_baseline(frame: Any, source: DatasetVersion | None = None, test_size: float = 0.25) -> Any:
+    """What a colleague runs against the team server: ``prepare`` is the training pipeline's
+    own step with the same inputs, so it comes from the shared cache."""
+    X_train, X_test, y_train, y_test = prepare(frame, source, test_size)
+    return baseline(X_train, X_test, y_train, y_test)
+
+
 def run_pipeline(ctx: TourContext) -> None:
     """Run the training pipeline twice: the second run takes every step from the cache."""
     params = {

@@ -10,15 +10,21 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keel.exceptions import KeelError
 from keel.quickstart._context import TourContext
 from keel.quickstart._models import MODEL_NAME
 
+if TYPE_CHECKING:
+    from keel.pipelines import PipelineResult
+    from keel.store import Store
+
 
 def share_with_the_team(ctx: TourContext) -> None:
     """Start ``keel server`` on this store (loopback, no sign-in), then talk to it with
-    KEEL_SERVER_URL as a colleague would: read the registry, log a run, look at pipelines."""
+    KEEL_SERVER_URL as a colleague would: read the registry, log a run, run a pipeline whose
+    steps execute in worker processes that read and write the server's store."""
     from keel.config import Settings
     from keel.models import Registry
     from keel.store import open_store
@@ -36,6 +42,8 @@ def share_with_the_team(ctx: TourContext) -> None:
             client.log_metric(run.id, "auc", 0.97)
             client.end_run(run.id)
             pipelines = remote.pipeline_runs.list(client.project.id, limit=5)
+            shared = _colleague_pipeline(ctx, remote)
+            baseline_auc = shared.value()["auc"]  # read through the server, while it is open
         finally:
             remote.close()
     local = ctx.client.store.runs.get(run.id)
@@ -48,7 +56,32 @@ def share_with_the_team(ctx: TourContext) -> None:
         f"  logs run [bold]{local.info.name}[/bold] (auc {local.metrics['auc']}): it is in the "
         "shared store"
     )
+    ctx.say(
+        f"  runs pipeline [bold]team_baseline[/bold] in worker processes over "
+        f"the server: {_steps(shared)}; linear baseline auc {baseline_auc:.4f}"
+    )
     ctx.results["team_run_id"] = run.id
+    ctx.results["team_pipeline_run"] = shared.run_id
+
+
+def _colleague_pipeline(ctx: TourContext, remote: Store) -> PipelineResult:
+    """The colleague's pipeline on two worker processes: ``prepare`` is a cache hit on what
+    this machine's training run stored, ``baseline`` runs in a worker against the server."""
+    from keel.quickstart._pipelines import team_baseline
+
+    params = {"frame": ctx.results["frame"], "source": ctx.results.get("dataset")}
+    return team_baseline.run(
+        params,
+        store=remote,
+        project=ctx.settings.project,
+        runner="processes",
+        workers=2,
+        experiment="quickstart-team",
+    )
+
+
+def _steps(result: PipelineResult) -> str:
+    return ", ".join(f"{n} {s.status.value}" for n, s in result.steps.items())
 
 
 @contextlib.contextmanager
