@@ -95,6 +95,7 @@ class Status:
     progress: LabelProgress
     agreement: Agreement | None
     review: int
+    queue: list[Aggregated] = field(default_factory=list)
 
 
 def project_agreement(store: Store, project_id: int, name: str) -> Agreement:
@@ -120,18 +121,19 @@ def review(
     return review_queue(aggregate_labels(store, project_id, name, method=method), below=below)
 
 
-def status(store: Store, project_id: int, name: str) -> Status:
+def status(store: Store, project_id: int, name: str, *, shown: int = 50) -> Status:
+    """Progress, agreement, and the review queue (its size, and its ``shown`` least
+    agreed tasks)."""
     project = store.labeling.get_project(project_id, name)
     progress = store.labeling.progress(project_id, name)
     config = parse_config(project.config)
-    agree = None
-    queue = 0
-    if progress.annotations:
-        triples = _triples(store, project_id, name, config)
-        labels = config.labels if config.categorical else ()
-        agree = agreement(triples, labels, multilabel=config.kind == "multilabel")
-        queue = len(review_queue(aggregate(triples, "majority")))
-    return Status(project, progress, agree, queue)
+    if not progress.annotations:
+        return Status(project, progress, None, 0)
+    triples = _triples(store, project_id, name, config)
+    labels = config.labels if config.categorical else ()
+    agree = agreement(triples, labels, multilabel=config.kind == "multilabel")
+    queue = review_queue(aggregate(triples, "majority"))
+    return Status(project, progress, agree, len(queue), queue[:shown])
 
 
 @dataclass(frozen=True)
