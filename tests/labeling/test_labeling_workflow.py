@@ -160,3 +160,62 @@ def test_low_agreement_raises_and_clears_an_alert(sqlite_store: Store) -> None:
     assert labeling.check_agreement(store, pid, "pets", floor=0.6).event == "repeated"
     assert labeling.check_agreement(store, pid, "pets", floor=-1.0).event == "resolved"
     assert store.alerts.get(pid, alert.id).state.value == "resolved"
+
+
+def test_folder_and_dataset_sources(sqlite_store: Store, tmp_path: Path) -> None:
+    import pyarrow as pa
+    from PIL import Image
+
+    from keel.data import DatasetClient
+
+    store = sqlite_store
+    project = store.projects.get_or_create("default")
+    pid = project.id
+    folder = tmp_path / "inbox"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("Ada met Babbage", encoding="utf-8")
+    (folder / "sub" / "b.md").write_text("Grace wrote COBOL", encoding="utf-8")
+    (folder / "notes.bin").write_bytes(b"\x00\x01")  # neither text nor image: left out
+    Image.new("RGB", (64, 32), "red").save(folder / "car.png")
+    labeling.create_project(store, pid, "ner", {"kind": "spans", "labels": ["PER"]})
+    got = labeling.import_tasks(store, pid, "ner", str(folder))
+    assert got.tasks == 3
+    tasks = {t.data["file"]: t for t in labeling.iter_tasks(store, pid, "ner")}
+    assert tasks["sub/b.md"].data["text"] == "Grace wrote COBOL"
+    assert tasks["sub/b.md"].source_ref == f"folder:{folder}/sub/b.md"
+    image = tasks["car.png"].data
+    assert (image["width"], image["height"]) == (64, 32)
+    assert image["image"].startswith("data:image/png;base64,")
+    # a box on the imported image is checked against its size
+    labeling.create_project(store, pid, "cars", {"kind": "boxes", "labels": ["car"]})
+    labeling.import_tasks(store, pid, "cars", folder / "..")  # the parent folder, resolved
+    [car] = [t for t in labeling.iter_tasks(store, pid, "cars") if "width" in t.data]
+    with pytest.raises(InvalidArgumentError, match="outside the 64x32 image"):
+        labeling.submit(store, pid, "cars", car.id, "ann", {"boxes": [
+            {"x": 40, "y": 0, "width": 30, "height": 10, "label": "car"}]})  # fmt: skip
+    # a table dataset version: one task per row; a files version: one per text/image file
+    data = DatasetClient(store, project)
+    data.log("reviews", pa.table({"text": ["good", "bad"], "stars": [5, 1]}))
+    data.log("reviews", pa.table({"text": ["meh"], "stars": [3]}))
+    labeling.create_project(store, pid, "sent", {"kind": "classification", "labels": ["pos"]})
+    assert labeling.import_tasks(store, pid, "sent", "dataset:reviews@1").tasks == 2
+    assert labeling.import_tasks(store, pid, "sent", "dataset:reviews").tasks == 1
+    rows = [(t.data, t.source_ref) for t in labeling.iter_tasks(store, pid, "sent")]
+    assert rows[0] == ({"text": "good", "stars": 5}, "dataset:reviews@1#row=0")
+    assert rows[2] == ({"text": "meh", "stars": 3}, "dataset:reviews@2#row=0")
+    # the sources that are gone or hold nothing: one clear error, nothing stored
+    with pytest.raises(NotFoundError, match="nope"):
+        labeling.import_tasks(store, pid, "sent", "dataset:nope")
+    with pytest.raises(InvalidArgumentError, match="dataset:NAME"):
+        labeling.import_tasks(store, pid, "sent", "dataset:")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InvalidArgumentError, match="holds no text"):
+        labeling.import_tasks(store, pid, "sent", empty)
+    (empty / "big.png").write_bytes(b"\x89PNG" + b"\x00" * 2_000_000)
+    with pytest.raises(InvalidArgumentError, match="over the 2,000,000 an image task holds"):
+        labeling.import_tasks(store, pid, "sent", empty)
+    (empty / "big.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(InvalidArgumentError, match=r"big\.png is not a readable image"):
+        labeling.import_tasks(store, pid, "sent", empty)
+    assert store.labeling.progress(pid, "sent").tasks == 3

@@ -75,13 +75,17 @@ def create(
 @app.command("import")
 def import_(
     name: str = typer.Argument(...),
-    file: Path = typer.Argument(..., help="Label Studio JSON export, or a JSON list of data."),
+    source: str = typer.Argument(
+        ...,
+        help="Label Studio JSON export, a JSON list of data, a folder of texts or images, "
+        "or dataset:NAME[@VERSION].",
+    ),
     json_: bool = JSON,
 ) -> None:
     """Import tasks (and their Label Studio annotations)."""
     from keel import labeling
 
-    result = labeling.import_tasks(_context.store(), _pid(), name, file)
+    result = labeling.import_tasks(_context.store(), _pid(), name, source)
     if json_:
         print_json(result)
     else:

@@ -19,6 +19,7 @@ from keel.labeling._agreement import Agreement, agreement
 from keel.labeling._config import LabelConfig, answer_key, check_result, parse_config
 from keel.labeling._labelstudio import annotator_of, export_tasks, from_ls_result, write_tasks
 from keel.labeling._sample import ROW_TAG, sample_predictions
+from keel.labeling._sources import is_source, source_items
 from keel.store.labeling import Annotation, LabelProgress, LabelProject, LabelTask, NewTask
 
 if TYPE_CHECKING:
@@ -216,10 +217,16 @@ def _read_json(path: str | Path) -> Any:
 def import_tasks(
     store: Store, project_id: int, name: str, source: str | Path | Sequence[Any]
 ) -> Imported:
-    """Tasks from Label Studio JSON (a list of ``{"data": ..., "annotations": [...]}``) or a
-    list of plain data objects; annotations are checked against the config before anything
-    is stored, so a bad file stores nothing."""
-    items = _read_json(source) if isinstance(source, (str, Path)) else list(source)
+    """Tasks from Label Studio JSON (a list of ``{"data": ..., "annotations": [...]}``), a
+    list of plain data objects, a folder of texts or images, or a keel dataset version
+    (``dataset:NAME[@VERSION]``); annotations are checked against the config before
+    anything is stored, so a bad file stores nothing."""
+    if is_source(source):
+        items: Any = source_items(store, project_id, source)  # type: ignore[arg-type]
+    elif isinstance(source, (str, Path)):
+        items = _read_json(source)
+    else:
+        items = list(source)
     if isinstance(items, Mapping):
         items = [items]
     if not isinstance(items, list):

@@ -26,14 +26,14 @@ class Sampled:
     confidence_column: str | None
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A value JSON can hold: NaN and infinity become None, other types their text."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if value is None or isinstance(value, (str, int, bool)):
         return value
     return str(value)
@@ -112,7 +112,7 @@ def sample_predictions(
     outs = table.select(out_cols).to_pylist() if out_cols else [{} for _ in ids]
     tasks = [
         NewTask(
-            data=_plain({**records[i], "model_output": outs[i]}),
+            data=plain({**records[i], "model_output": outs[i]}),
             source_ref=f"predictions/{deployment}{ROW_TAG}{rows[i]}",
             request_id=str(ids[i]),
         )
@@ -121,4 +121,4 @@ def sample_predictions(
     return Sampled(tasks, len(ids), used)
 
 
-__all__ = ["ROW_TAG", "STRATEGIES", "Sampled", "sample_predictions"]
+__all__ = ["ROW_TAG", "STRATEGIES", "Sampled", "plain", "sample_predictions"]
