@@ -219,3 +219,33 @@ def test_folder_and_dataset_sources(sqlite_store: Store, tmp_path: Path) -> None
     with pytest.raises(InvalidArgumentError, match=r"big\.png is not a readable image"):
         labeling.import_tasks(store, pid, "sent", empty)
     assert store.labeling.progress(pid, "sent").tasks == 3
+
+
+def test_stratified_samples_reach_small_cohorts(sqlite_store: Store) -> None:
+    store = sqlite_store
+    pid = store.projects.get_or_create("default").id
+    regions = ["eu"] * 95 + ["us"] * 5
+    write_predictions(
+        store.settings,
+        "churn",
+        {"region": regions, "tenure": list(range(100))},
+        {"prediction": ["stay"] * 100},
+        request_ids=[f"req-{i}" for i in range(100)],
+    )
+    labeling.create_project(store, pid, "churn", {"kind": "classification", "labels": ["stay"]})
+    with pytest.raises(InvalidArgumentError, match="needs cohort columns"):
+        labeling.sample(store, pid, "churn", "churn", strategy="stratified", n=10)
+    with pytest.raises(InvalidArgumentError, match=r"no cohort column\(s\) \['plan'\]"):
+        labeling.sample(store, pid, "churn", "churn", strategy="stratified", n=10, by=["plan"])
+    # the monitor's cohorts are the default; a random sample of 10 would hold ~0.5 US rows
+    store.monitors.upsert(pid, "churn", config={"cohorts": {"columns": [["region"]]}})
+    ids = labeling.sample(store, pid, "churn", "churn", strategy="stratified", n=10, seed=3)
+    got = [store.labeling.get_task(pid, "churn", t).data["region"] for t in ids]
+    assert sorted(got) == ["eu"] * 5 + ["us"] * 5
+    # numbers are cut into quartiles; the US rows are all taken, so the rest are EU
+    ids = labeling.sample(
+        store, pid, "churn", "churn", strategy="stratified", n=8, by=["region", "tenure"], seed=3
+    )
+    data = [store.labeling.get_task(pid, "churn", t).data for t in ids]
+    assert {d["region"] for d in data} == {"eu"}
+    assert sorted({min(d["tenure"] // 25, 3) for d in data}) == [0, 1, 2, 3]

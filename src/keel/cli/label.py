@@ -236,7 +236,12 @@ def check(
 def sample(
     name: str = typer.Argument(...),
     deployment: str = typer.Option(..., "--deployment", "-d"),
-    strategy: str = typer.Option("random", "--strategy", help="random or lowest-confidence."),
+    strategy: str = typer.Option(
+        "random", "--strategy", help="random, lowest-confidence or stratified (by cohort)."
+    ),
+    by: str = typer.Option(
+        "", "--by", help="Cohort columns for stratified (default: the monitor's cohorts)."
+    ),
     n: int = typer.Option(50, "--n", "-n", help="How many predictions to sample."),
     window: str = typer.Option("30d", "--window", help="How far back to look (7d, 12h...)."),
     seed: int = typer.Option(None, "--seed", help="Random seed (repeatable samples)."),
@@ -258,6 +263,7 @@ def sample(
         window=window,
         seed=seed,
         confidence_column=confidence_column,
+        by=[c.strip() for c in by.split(",") if c.strip()],
     )
     if json_:
         print_json({"task_ids": ids})

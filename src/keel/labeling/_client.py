@@ -376,9 +376,14 @@ def sample(
     window: str = "30d",
     seed: int | None = None,
     confidence_column: str | None = None,
+    by: Sequence[str] = (),
 ) -> list[int]:
-    """Add ``n`` served predictions of ``deployment`` as tasks (not those already here)."""
+    """Add ``n`` served predictions of ``deployment`` as tasks (not those already here).
+    ``stratified`` deals them evenly over the cohorts of the ``by`` columns, by default the
+    cohort columns of the deployment's monitor."""
     store.labeling.get_project(project_id, name)
+    if strategy == "stratified" and not by:
+        by = _monitor_cohorts(store, project_id, deployment)
     have = {
         f"{t.request_id}{ROW_TAG}{t.source_ref.rpartition(ROW_TAG)[2]}"
         for t in iter_tasks(store, project_id, name)
@@ -392,11 +397,20 @@ def sample(
         window=window,
         seed=seed,
         confidence_column=confidence_column,
+        by=tuple(by),
         exclude=have,
     )
     if not picked.tasks:
         return []
     return store.labeling.add_tasks(project_id, name, picked.tasks)
+
+
+def _monitor_cohorts(store: Store, project_id: int, deployment: str) -> tuple[str, ...]:
+    """Every column of the cohorts the deployment's monitor checks (none without one)."""
+    monitor = store.monitors.find(project_id, deployment)
+    sets = ((monitor.config if monitor else {}).get("cohorts") or {}).get("columns") or []
+    cols = [c for combo in sets for c in ([combo] if isinstance(combo, str) else combo)]
+    return tuple(dict.fromkeys(cols))
 
 
 def feedback_labels(
