@@ -154,10 +154,11 @@ def test_find_label_issues_flags_a_flipped_label() -> None:
 def test_public_surface_is_pinned() -> None:
     pinned = """
 KINDS METHODS STRATEGIES Aggregated Agreement AgreementCheck Imported LabelConfig LabelIssue
-PairAgreement Status aggregate aggregate_labels agreement answer_key check_agreement check_answer
-check_result config_of config_xml create_project dawid_skene export_dataset export_labelstudio
-export_rows feedback_labels find_label_issues import_tasks iter_annotations iter_tasks
-majority_vote parse_config project_agreement review sample status submit write_labelstudio
+PairAgreement RelabelCheck RelabelRound Status aggregate aggregate_labels agreement answer_key
+check_agreement check_answer check_result config_of config_xml create_project dawid_skene
+export_dataset export_labelstudio export_rows feedback_labels find_label_issues import_tasks
+iter_annotations iter_tasks majority_vote parse_config project_agreement relabel_check review
+sample status submit write_labelstudio
 """
     assert sorted(labeling.__all__) == sorted(pinned.split())
     assert all(hasattr(labeling, name) for name in labeling.__all__)

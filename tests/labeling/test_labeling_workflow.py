@@ -249,3 +249,48 @@ def test_stratified_samples_reach_small_cohorts(sqlite_store: Store) -> None:
     data = [store.labeling.get_task(pid, "churn", t).data for t in ids]
     assert {d["region"] for d in data} == {"eu"}
     assert sorted({min(d["tenure"] // 25, 3) for d in data}) == [0, 1, 2, 3]
+
+
+def test_relabel_check_tracks_agreement_with_the_original_labels(sqlite_store: Store) -> None:
+    store = sqlite_store
+    pid = store.projects.get_or_create("default").id
+    labeling.create_project(
+        store, pid, "pets", {"kind": "classification", "labels": ["cat", "dog"]}
+    )
+    ids = store.labeling.add_tasks(pid, "pets", [labeling_task(f"pet {i}") for i in range(30)])
+    for i, task_id in enumerate(ids[:24]):
+        labeling.submit(store, pid, "pets", task_id, "ann", {"label": "cat" if i % 2 else "dog"})
+    first = labeling.relabel_check(store, pid, "pets", n=10, floor=0.8, min_answers=5, seed=1)
+    assert len(first.sent) == 10 and first.ok and first.event == ""
+    copies = {t.id: t for t in labeling.iter_tasks(store, pid, "pets") if t.id in first.sent}
+    originals = {int(t.source_ref.rpartition(":")[2]): t for t in copies.values()}
+    assert set(originals) <= set(ids[:24])  # only labelled tasks go back
+    assert all(c.data == store.labeling.get_task(pid, "pets", o).data for o, c in originals.items())
+    # the copies are plain tasks in the queue (nothing marks them to annotators); bob answers,
+    # agreeing on 6 of 10
+    truth = {t: a.result["label"] for a in labeling.iter_annotations(store, pid, "pets")
+             for t in [a.task_id]}  # fmt: skip
+    for k, (orig, copy) in enumerate(sorted(originals.items())):
+        flip = {"cat": "dog", "dog": "cat"}[truth[orig]]
+        labeling.submit(
+            store, pid, "pets", copy.id, "bob", {"label": truth[orig] if k < 6 else flip}
+        )
+    second = labeling.relabel_check(store, pid, "pets", n=10, floor=0.8, min_answers=5, seed=1)
+    assert [(r.sent, r.answered, r.agreement) for r in second.rounds[:1]] == [(10, 10, 0.6)]
+    assert not second.ok and second.event == "opened"
+    [alert] = store.alerts.list(pid, state="live", kind="labeling")
+    assert "60%" in alert.title and alert.evidence["agreement"] == 0.6
+    assert set(second.sent).isdisjoint(first.sent) and len(second.sent) == 10
+    new = [t for t in labeling.iter_tasks(store, pid, "pets") if t.id in second.sent]
+    assert not {int(t.source_ref.rpartition(":")[2]) for t in new} & set(originals)
+    # the next round agrees again: the alert resolves; copies stay out of the labels export
+    for t in new:
+        orig = int(t.source_ref.rpartition(":")[2])
+        labeling.submit(store, pid, "pets", t.id, "bob", {"label": truth[orig]})
+    third = labeling.relabel_check(store, pid, "pets", n=0, floor=0.8, min_answers=5)
+    assert third.ok and third.event == "resolved" and third.sent == []
+    assert [r.agreement for r in third.rounds] == [0.6, 1.0]
+    assert store.alerts.list(pid, state="live", kind="labeling") == []
+    assert {r["task_id"] for r in labeling.export_rows(store, pid, "pets")} == set(ids[:24])
+    with pytest.raises(InvalidArgumentError, match=r"floor 1\.5"):
+        labeling.relabel_check(store, pid, "pets", floor=1.5)

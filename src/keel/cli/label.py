@@ -233,6 +233,42 @@ def check(
 
 
 @app.command()
+def relabel(
+    name: str = typer.Argument(...),
+    n: int = typer.Option(20, "--n", "-n", help="Labelled tasks to send back (0: only score)."),
+    floor: float = typer.Option(
+        0.8, "--min-agreement", help="Alert when re-labels match the original less often."
+    ),
+    min_answers: int = typer.Option(10, "--min-answers", help="Judge a round with this many."),
+    seed: int = typer.Option(None, "--seed", help="Random seed (repeatable samples)."),
+    json_: bool = JSON,
+) -> None:
+    """Re-label check, for a schedule: score earlier rounds, alert on a drop, send a new one."""
+    from keel import labeling
+
+    found = labeling.relabel_check(
+        _context.store(), _pid(), name, n=n, floor=floor, min_answers=min_answers, seed=seed
+    )
+    if json_:
+        print_json(found)
+        return
+    rows = [
+        [
+            str(r.round),
+            str(r.sent),
+            str(r.answered),
+            "-" if r.agreement is None else f"{r.agreement:.3f}",
+        ]
+        for r in found.rounds
+    ]
+    if rows:
+        print_table("Re-label rounds", ["round", "sent", "answered", "agreement"], rows)
+    tail = f"; alert {found.alert_id} {found.event}" if found.event else ""
+    verdict = "ok" if found.ok else f"below {found.floor:g}"
+    console().print(f"Sent {len(found.sent)} task(s) back for re-labelling; {verdict}{tail}.")
+
+
+@app.command()
 def sample(
     name: str = typer.Argument(...),
     deployment: str = typer.Option(..., "--deployment", "-d"),

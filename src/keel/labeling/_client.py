@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from keel.store.entities import DatasetVersion
 
 PAGE = 10_000
+RELABEL = "relabel:"  # the source_ref prefix of a re-label copy (keel.labeling._relabel)
 ProgressFn = Callable[[int], None]
 
 
@@ -324,7 +325,7 @@ def export_rows(
     rows = []
     for task in iter_tasks(store, project_id, name):
         got = chosen.get(task.id)
-        if got is None:
+        if got is None or task.source_ref.startswith(RELABEL):
             continue
         rows.append(
             {
