@@ -105,7 +105,8 @@ def _sum_squares(unit: Ints, value: Ints, units: int, width: int) -> npt.NDArray
     import numpy as np
 
     keys, counts = np.unique(unit * width + value, return_counts=True)
-    return np.bincount(keys // width, weights=counts.astype(float) ** 2, minlength=units)
+    squares = np.bincount(keys // width, weights=counts.astype(float) ** 2, minlength=units)
+    return squares.astype(np.float64)
 
 
 def alpha_from_counts(m: npt.NDArray[np.float64], squares: npt.NDArray[np.float64],
@@ -142,8 +143,10 @@ def label_alpha(coded: Coded, has: npt.NDArray[np.bool_]) -> float | None:
         return None
     m = np.bincount(coded.unit, minlength=coded.units).astype(float)
     yes = np.bincount(coded.unit, weights=has[coded.value].astype(float), minlength=coded.units)
+    yes = yes.astype(np.float64)
     totals = np.array([yes.sum(), (m - yes).sum()])
-    return alpha_from_counts(m, yes**2 + (m - yes) ** 2, totals)
+    squares = np.asarray(yes * yes + (m - yes) * (m - yes), dtype=np.float64)
+    return alpha_from_counts(m, squares, totals)
 
 
 def fleiss_kappa(coded: Coded) -> float | None:
