@@ -69,6 +69,12 @@ def test_bad_input_stores_nothing(sqlite_store: Store, tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError, match="task 0 annotation 0: span 0"):
         labeling.import_tasks(store, pid, "ner", path)
     assert store.labeling.progress(pid, "ner").tasks == 1  # the bad file added nothing
+    span = {"type": "labels", "value": {"start": 0, "end": 3, "labels": ["PER"]}}
+    twice = [{"data": {"text": "Ada"}, "annotations": [
+        {"completed_by": 1, "result": [span]}, {"completed_by": 1, "result": [span]}]}]  # fmt: skip
+    with pytest.raises(InvalidArgumentError, match="task 0 has two annotations by 'ls-user-1'"):
+        labeling.import_tasks(store, pid, "ner", twice)
+    assert store.labeling.progress(pid, "ner").tasks == 1
     with pytest.raises(NotFoundError, match=r"task source .*gone.json' does not exist"):
         labeling.import_tasks(store, pid, "ner", tmp_path / "gone.json")
 

@@ -215,6 +215,36 @@ def _read_json(path: str | Path) -> Any:
         raise InvalidArgumentError(f"{file.name} is not JSON: {exc}") from exc
 
 
+Answer = tuple[str, dict[str, Any], int | None]
+
+
+def _ls_answers(
+    config: LabelConfig, data: dict[str, Any], annotations: Sequence[Any], i: int
+) -> tuple[list[Answer], int]:
+    """Task ``i``'s Label Studio annotations, checked: (annotator, result, lead ms) each,
+    and how many were cancelled (left out)."""
+    mine: list[Answer] = []
+    cancelled = 0
+    for j, ann in enumerate(annotations):
+        if ann.get("was_cancelled"):
+            cancelled += 1
+            continue
+        try:
+            result = check_result(config, data, from_ls_result(config, data, ann["result"]))
+        except (InvalidArgumentError, KeyError, TypeError) as exc:
+            raise InvalidArgumentError(f"task {i} annotation {j}: {exc}") from exc
+        who = annotator_of(ann)
+        if any(who == m[0] for m in mine):
+            raise InvalidArgumentError(
+                f"task {i} has two annotations by {who!r}; keel keeps one answer per annotator "
+                "and task (Label Studio credits the annotations imported into it to the "
+                "importing user: name annotators with completed_by_name)"
+            )
+        lead = ann.get("lead_time")
+        mine.append((who, result, int(lead * 1000) if isinstance(lead, int | float) else None))
+    return mine, cancelled
+
+
 def import_tasks(
     store: Store, project_id: int, name: str, source: str | Path | Sequence[Any]
 ) -> Imported:
@@ -234,7 +264,7 @@ def import_tasks(
         raise InvalidArgumentError("tasks must be a JSON list of objects")
     config = config_of(store, project_id, name)
     tasks: list[NewTask] = []
-    answers: list[list[tuple[str, dict[str, Any], int | None]]] = []
+    answers: list[list[Answer]] = []
     cancelled = 0
     for i, item in enumerate(items):
         if not isinstance(item, Mapping):
@@ -249,23 +279,8 @@ def import_tasks(
                 request_id=str(meta.get("request_id") or ""),
             )
         )
-        mine = []
-        for j, ann in enumerate(item.get("annotations") or [] if ls else []):
-            if ann.get("was_cancelled"):
-                cancelled += 1
-                continue
-            try:
-                result = check_result(config, data, from_ls_result(config, data, ann["result"]))
-            except (InvalidArgumentError, KeyError, TypeError) as exc:
-                raise InvalidArgumentError(f"task {i} annotation {j}: {exc}") from exc
-            lead = ann.get("lead_time")
-            mine.append(
-                (
-                    annotator_of(ann),
-                    result,
-                    int(lead * 1000) if isinstance(lead, int | float) else None,
-                )
-            )
+        mine, dropped = _ls_answers(config, data, item.get("annotations") or [] if ls else [], i)
+        cancelled += dropped
         answers.append(mine)
     ids = store.labeling.add_tasks(project_id, name, tasks)
     count = 0

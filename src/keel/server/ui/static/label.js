@@ -35,7 +35,9 @@
   }
 
   function text() {
-    const value = task ? task.data[field] : "";
+    if (!task) return "";
+    const value = task.data[field];
+    if (value === undefined) return JSON.stringify(task.data, null, 2); // a table row: every column
     return typeof value === "string" ? value : JSON.stringify(value);
   }
 
