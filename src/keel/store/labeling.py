@@ -455,13 +455,12 @@ class LabelingRepository:
                     .order_by(AN.c.annotator)
                 ).all()
             )
-            states: dict[str, int] = dict(
-                conn.execute(
-                    select(AS.c.state, func.count())
-                    .where(and_(AS.c.label_project_id == lp_id))
-                    .group_by(AS.c.state)
-                ).all()
-            )
+            states = {  # index range counts: the submitted majority is never read
+                state: conn.execute(
+                    select(func.count()).where(AS.c.label_project_id == lp_id, AS.c.state == state)
+                ).scalar_one()
+                for state in (SKIPPED, ASSIGNED)
+            }
         return LabelProgress(
             tasks=int(tasks),
             annotations=int(sum(by.values())),
