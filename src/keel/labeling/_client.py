@@ -24,6 +24,7 @@ from keel.store.labeling import Annotation, LabelProgress, LabelProject, LabelTa
 
 if TYPE_CHECKING:
     from keel.store import Store
+    from keel.store.alerts import NewAlert
     from keel.store.entities import DatasetVersion
 
 PAGE = 10_000
@@ -155,45 +156,55 @@ def check_agreement(
 ) -> AgreementCheck:
     """Raise an alert when Krippendorff's alpha of the project falls below ``floor`` (over at
     least ``min_tasks`` multiply-labelled tasks), and resolve it once it is back above."""
-    from keel.exceptions import ConflictError
+    agree = project_agreement(store, project_id, name)
     from keel.store.alerts import NewAlert
 
-    agree = project_agreement(store, project_id, name)
     key = f"labeling:{name}:agreement"
     alpha = agree.krippendorff_alpha
     low = alpha is not None and agree.tasks >= min_tasks and alpha < floor
+    raised = None
     if low:
-        alert, event = store.alerts.record(
-            project_id,
-            NewAlert(
-                kind="labeling",
-                severity="warning",
-                dedup_key=key,
-                title=f"annotators disagree on {name!r}: alpha {alpha:.2f} < {floor:g}",
-                message="Review the instructions and the review queue (`keel label status`).",
-                evidence={
-                    "alpha": alpha,
-                    "floor": floor,
-                    "tasks": agree.tasks,
-                    "fleiss_kappa": agree.fleiss_kappa,
-                    "pairs": {f"{p.a}|{p.b}": p.cohen_kappa for p in agree.pairs},
-                },
-            ),
+        raised = NewAlert(
+            kind="labeling",
+            severity="warning",
+            dedup_key=key,
+            title=f"annotators disagree on {name!r}: alpha {alpha:.2f} < {floor:g}",
+            message="Review the instructions and the review queue (`keel label status`).",
+            evidence={
+                "alpha": alpha,
+                "floor": floor,
+                "tasks": agree.tasks,
+                "fleiss_kappa": agree.fleiss_kappa,
+                "pairs": {f"{p.a}|{p.b}": p.cohen_kappa for p in agree.pairs},
+            },
         )
-        return AgreementCheck(alpha, floor, False, event, alert.id)
+    event, alert_id = alert_or_resolve(store, project_id, key, raised, by="keel label check")
+    return AgreementCheck(alpha, floor, not low, event, alert_id)
+
+
+def alert_or_resolve(
+    store: Store, project_id: int, key: str, alert: NewAlert | None, *, by: str
+) -> tuple[str, int | None]:
+    """Record ``alert`` (deduplicated by ``key``), or with None resolve the live alerts of
+    ``key``; returns the event (``opened``... ``resolved``, or ``""``) and the alert id."""
+    from keel.exceptions import ConflictError
+
+    if alert is not None:
+        found, event = store.alerts.record(project_id, alert)
+        return event, found.id
     live = [
         a
         for a in store.alerts.list(project_id, state="live", kind="labeling")
         if a.dedup_key == key
     ]
     event = ""
-    for alert in live:
+    for found in live:
         try:
-            store.alerts.resolve(project_id, alert.id, by="keel label check", note="agreement back")
+            store.alerts.resolve(project_id, found.id, by=by, note="back above the floor")
             event = "resolved"
         except ConflictError:
             pass  # resolved by someone meanwhile
-    return AgreementCheck(alpha, floor, True, event, live[0].id if live else None)
+    return event, live[0].id if live else None
 
 
 # -- import and export ---------------------------------------------------------------------

@@ -18,8 +18,14 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from keel.exceptions import ConflictError, InvalidArgumentError
-from keel.labeling._client import RELABEL, config_of, iter_annotations, iter_tasks
+from keel.exceptions import InvalidArgumentError
+from keel.labeling._client import (
+    RELABEL,
+    alert_or_resolve,
+    config_of,
+    iter_annotations,
+    iter_tasks,
+)
 from keel.labeling._config import answer_key
 from keel.store.labeling import NewTask
 
@@ -93,38 +99,23 @@ def _alert(
 ) -> tuple[bool, str, int | None]:
     from keel.store.alerts import NewAlert
 
-    key = f"labeling:{name}:relabel"
-    if judged is not None and judged.agreement is not None and judged.agreement < floor:
-        alert, event = store.alerts.record(
-            project_id,
-            NewAlert(
-                kind="labeling",
-                severity="warning",
-                dedup_key=key,
-                title=f"re-labels of {name!r} agree with the original labels "
-                f"{judged.agreement:.0%} of the time (< {floor:.0%})",
-                message="Labels drift from the instructions: review the guidelines and the "
-                "disputed tasks (`keel label status`).",
-                evidence={"round": judged.round, "answered": judged.answered,
-                          "agreement": judged.agreement, "floor": floor},
-            ),
+    low = judged is not None and judged.agreement is not None and judged.agreement < floor
+    raised = None
+    if judged is not None and judged.agreement is not None and low:
+        raised = NewAlert(
+            kind="labeling",
+            severity="warning",
+            dedup_key=f"labeling:{name}:relabel",
+            title=f"re-labels of {name!r} agree with the original labels "
+            f"{judged.agreement:.0%} of the time (< {floor:.0%})",
+            message="Labels drift from the instructions: review the guidelines and the "
+            "disputed tasks (`keel label status`).",
+            evidence={"round": judged.round, "answered": judged.answered,
+                      "agreement": judged.agreement, "floor": floor},
         )  # fmt: skip
-        return False, event, alert.id
-    live = [
-        a
-        for a in store.alerts.list(project_id, state="live", kind="labeling")
-        if a.dedup_key == key
-    ]
-    event = ""
-    for alert in live:
-        try:
-            store.alerts.resolve(
-                project_id, alert.id, by="keel label relabel", note="re-labels agree"
-            )
-            event = "resolved"
-        except ConflictError:
-            pass  # resolved by someone meanwhile
-    return True, event, live[0].id if live else None
+    key = f"labeling:{name}:relabel"
+    event, alert_id = alert_or_resolve(store, project_id, key, raised, by="keel label relabel")
+    return not low, event, alert_id
 
 
 def relabel_check(
