@@ -1,5 +1,7 @@
 """Labeling: export 50,000 tasks x 3 annotations (Label Studio JSON and aggregated labels),
-and the next-task round trip (take + answer) on the embedded store.
+agreement over them, reading their 200,000 rows through the repository pages, the
+next-task round trip (take + answer) on the embedded store, and the server's labeling
+project list (API and the UI page with progress) and annotator queue at 100,000 tasks.
 
 The tasks go in through ``add_tasks`` (one transaction); the 150,000 annotations are bulk
 inserted with SQLAlchemy Core for set-up speed only (not measured). The export pages
@@ -11,8 +13,10 @@ wall time of a shared machine varies with its load.
     python benchmarks/bench_labeling.py [--tasks 50000] [--annotators 3] [--rounds 200]
 
 Targets (issue 17): export 50,000 x 3 in under 5 s (Label Studio: minutes, LS#5873);
-next-task round trip under 50 ms. A Label Studio peer is not run here: `label-studio`
-(Django, ~300 MB of dependencies) is left for a later run in its own virtualenv.
+next-task round trip under 50 ms; project list and annotator queue under 200 ms server time
+at 100,000 tasks (Label Studio: lists slow past 10k tasks, LS#9637). Server time is the
+in-process ASGI call (Starlette's TestClient), no network. Agreement is timed after one
+tiny warm-up call (numpy and pandas imported). A Label Studio peer is not run here.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 EXPORT_TARGET_S = 5.0
 ROUND_TRIP_TARGET_MS = 50.0
+SERVER_TARGET_MS = 200.0
 
 
 def seed(store, pid: int, tasks: int, annotators: int) -> None:  # type: ignore[no-untyped-def]
@@ -66,11 +71,65 @@ def seed(store, pid: int, tasks: int, annotators: int) -> None:  # type: ignore[
         conn.execute(table(LabelTaskRow).update().values(taken=annotators))
 
 
+def _median_ms(call, rounds: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    times = []
+    for i in range(rounds):
+        t0 = time.perf_counter()
+        call(i)
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return statistics.median(times), times[max(int(len(times) * 0.95) - 1, 0)]
+
+
+def bench_server(store, pid: int, tasks: int, rounds: int) -> None:  # type: ignore[no-untyped-def]
+    """The labeling project list (API, UI page with each project's progress) and the
+    annotator queue (next + answer through the API) with ``tasks`` tasks in one project."""
+    import warnings
+
+    from keel import labeling
+    from keel.server import ServerOptions, create_app
+    from keel.store.labeling import NewTask
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    labeling.create_project(
+        store, pid, "big", {"kind": "classification", "labels": ["a", "b"]}, overlap=2
+    )
+    store.labeling.add_tasks(pid, "big", [NewTask({"text": f"t{i}"}) for i in range(tasks)])
+    options = ServerOptions(allowed_hosts=("testserver",))
+    with TestClient(create_app(store.settings, options, store=store)) as client:
+        api = f"/api/v1/projects/{pid}/labeling"
+
+        def answer(i: int) -> None:
+            who = f"ann{i % 8}"
+            got = client.post(f"{api}/big/next", json={"annotator": who}).json()["task"]
+            r = client.post(
+                f"{api}/big/tasks/{got['id']}/annotations",
+                json={"annotator": who, "result": {"label": "a"}},
+            )
+            assert r.status_code == 200, r.text
+
+        total = sum(
+            store.labeling.progress(pid, p.name).tasks for p in store.labeling.list_projects(pid)
+        )
+        listed = _median_ms(lambda i: client.get(api).raise_for_status(), rounds)
+        page = _median_ms(lambda i: client.get("/ui/p/default/labeling").raise_for_status(), rounds)
+        queue = _median_ms(answer, rounds)
+    print(f"server, {total:,} tasks in {len(store.labeling.list_projects(pid))} labeling projects "
+          f"({tasks:,} in one), median / p95 ms (target < {SERVER_TARGET_MS:g} ms):")  # fmt: skip
+    print(f"  GET project list (API)            {listed[0]:6.1f} / {listed[1]:6.1f}")
+    print(f"  GET project list page with progress {page[0]:4.1f} / {page[1]:6.1f}")
+    print(f"  annotator queue: next + answer    {queue[0]:6.1f} / {queue[1]:6.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=50_000)
     parser.add_argument("--annotators", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=200)
+    parser.add_argument("--server-tasks", type=int, default=100_000)
     args = parser.parse_args()
 
     from keel import labeling
@@ -102,9 +161,14 @@ def main() -> None:
         t0 = time.perf_counter()
         rows = labeling.export_rows(store, pid, "bench")
         rows_s = time.perf_counter() - t0
+        labeling.agreement([(0, "a", "x"), (0, "b", "x")])  # imports, not measured
         t0 = time.perf_counter()
         agree = labeling.project_agreement(store, pid, "bench")
         agree_s = time.perf_counter() - t0
+        t0, c0 = time.perf_counter(), time.process_time()
+        n_rows = sum(1 for _ in labeling.iter_tasks(store, pid, "bench"))
+        n_rows += sum(1 for _ in labeling.iter_annotations(store, pid, "bench"))
+        read_s, read_cpu = time.perf_counter() - t0, time.process_time() - c0
         print(f"Label Studio JSON export (keel label export -o): {written:,} tasks, "
               f"{size / 1e6:.0f} MB in {ls_s:.2f} s, {ls_cpu:.2f} s CPU "
               f"(target < {EXPORT_TARGET_S:g} s)")  # fmt: skip
@@ -112,6 +176,8 @@ def main() -> None:
         print(f"aggregated labels export: {len(rows):,} rows in {rows_s:.2f} s")
         print(f"agreement (Cohen x{len(agree.pairs)}, Fleiss, Krippendorff + per label): "
               f"{agree_s:.2f} s, alpha {agree.krippendorff_alpha}")  # fmt: skip
+        print(f"read {n_rows:,} rows (tasks + annotations) through the repository pages: "
+              f"{read_s:.2f} s, {read_cpu:.2f} s CPU")  # fmt: skip
 
         labeling.create_project(
             store, pid, "queue", {"kind": "classification", "labels": ["a", "b"]}, overlap=2
@@ -131,6 +197,7 @@ def main() -> None:
         p50, p95 = statistics.median(times), times[int(len(times) * 0.95) - 1]
         print(f"next-task round trip (take + answer) over {args.tasks:,} tasks: p50 {p50:.1f} ms, "
               f"p95 {p95:.1f} ms (target < {ROUND_TRIP_TARGET_MS:g} ms)")  # fmt: skip
+        bench_server(store, pid, args.server_tasks, min(args.rounds, 100))
         store.close()
     print(f"load average: {os.getloadavg()[0]:.2f}")
 

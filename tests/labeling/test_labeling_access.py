@@ -62,3 +62,20 @@ def test_roles_on_the_labeling_routes(auth_client: Any) -> None:
     # an admin may act for an annotator
     r = client.post(f"{base}/pets/next", json={"annotator": "walt"}, headers=h["ada"])
     assert r.status_code == 200 and r.json() == {"task": None}
+    # undo: your own answer only (or any, as a project admin); a reader none
+    undo = f"{base}/pets/tasks/{task_id}/undo"
+    r = client.post(undo, json={"annotator": "walt"}, headers=h["wendy"])
+    assert r.status_code == 403 and "you label as 'wendy'" in r.json()["message"]
+    assert client.post(undo, json={"annotator": "rita"}, headers=h["rita"]).status_code == 403
+    r = client.post(undo, json={"annotator": "walt"}, headers=h["walt"])
+    assert r.status_code == 200 and r.json()["annotation"]["result"] == {"label": "cat"}
+    r = client.post(undo, json={"annotator": "walt"}, headers=h["walt"])
+    assert r.status_code == 404 and "nothing to undo" in r.json()["message"]
+    r = client.post(undo, json={"annotator": "wendy"}, headers=h["ada"])
+    assert r.status_code == 200 and r.json()["annotation"]["annotator"] == "wendy"
+    assert client.get(listing, headers=h["ada"]).json() == {"annotations": []}
+    # the labeling pages: a reader sees the list and the status, not the annotator page
+    assert client.get("/ui/p/team/labeling", headers=h["rita"]).status_code == 200
+    assert client.get("/ui/p/team/labeling/pets", headers=h["rita"]).status_code == 200
+    assert client.get("/ui/p/team/label/pets", headers=h["rita"]).status_code == 403
+    assert client.get("/ui/p/team/labeling/nope", headers=h["rita"]).status_code == 404

@@ -119,3 +119,31 @@ def test_skip_with_reason_and_paging(store: Store) -> None:
     page2 = repo.annotations(pid, "pets", after=page1[-1].id, limit=2)
     assert [a.task_id for a in page1 + page2] == ids
     assert [a.annotator for a in repo.annotations(pid, "pets", annotator="cid")] == ["cid"] * 3
+
+
+def test_undo_gives_the_task_back(store: Store) -> None:
+    pid, _ = _project(store, overlap=1, n=3)
+    repo = store.labeling
+    first = repo.next_task(pid, "pets", "ann")
+    assert first is not None
+    repo.submit(pid, "pets", first.id, "ann", {"label": "cat"})
+    second = repo.next_task(pid, "pets", "ann")
+    assert second is not None and second.id != first.id
+    taken = repo.undo(pid, "pets", first.id, "ann")
+    assert taken is not None and taken.result == {"label": "cat"}
+    assert repo.annotations(pid, "pets") == []
+    assert repo.next_task(pid, "pets", "ann").id == first.id  # type: ignore[union-attr]
+    assert repo.next_task(pid, "pets", "bob").id not in (first.id, second.id)  # type: ignore[union-attr]
+    repo.submit(pid, "pets", first.id, "ann", {"label": "dog"})  # answered again, once
+    assert [a.result for a in repo.annotations(pid, "pets")] == [{"label": "dog"}]
+    with pytest.raises(NotFoundError, match="nothing to undo"):
+        repo.undo(pid, "pets", second.id, "cid")
+    # a skip taken back: the slot it freed went to someone else meanwhile -> conflict
+    repo.skip(pid, "pets", second.id, "ann", "blurry")
+    assert repo.undo(pid, "pets", second.id, "ann") is None
+    assert repo.next_task(pid, "pets", "ann").id == second.id  # type: ignore[union-attr]
+    repo.skip(pid, "pets", second.id, "ann", "blurry")
+    assert repo.next_task(pid, "pets", "cid").id == second.id  # type: ignore[union-attr]
+    with pytest.raises(ConflictError, match="gone to other annotators"):
+        repo.undo(pid, "pets", second.id, "ann")
+    assert repo.progress(pid, "pets").in_progress == 2  # bob and cid hold one each

@@ -82,6 +82,42 @@ def test_agreement_matches_published_values() -> None:
     assert set(result.per_label) == {"x", "y"}
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_agreement_equals_the_reference_libraries(seed: int) -> None:
+    # random answers with missing ones and uneven raters per task, against krippendorff's
+    # package and scikit-learn's Cohen's kappa (the keel code is vectorised numpy)
+    import krippendorff
+    from sklearn.metrics import cohen_kappa_score
+
+    rng = np.random.default_rng(seed)
+    raters, labels = ["ann", "bob", "cy", "dee"], ["x", "y", "z"]
+    truth = rng.integers(0, 3, 300)
+    triples = [
+        (t, r, labels[truth[t] if rng.random() < 0.7 else rng.integers(0, 3)])
+        for t in range(300)
+        for r in raters
+        if rng.random() < 0.6
+    ]
+    got = labeling.agreement(triples, labels)
+    matrix = np.full((len(raters), 300), np.nan)
+    for t, r, v in triples:
+        matrix[raters.index(r), t] = labels.index(v)
+    pairable = matrix[:, (~np.isnan(matrix)).sum(axis=0) >= 2]
+    expect = krippendorff.alpha(reliability_data=pairable, level_of_measurement="nominal")
+    assert got.krippendorff_alpha == pytest.approx(expect, abs=1e-6)
+    assert got.tasks == pairable.shape[1]
+    for label in labels:
+        binary = np.where(np.isnan(pairable), np.nan, pairable == labels.index(label))
+        want = krippendorff.alpha(reliability_data=binary, level_of_measurement="nominal")
+        assert got.per_label[label] == pytest.approx(want, abs=1e-6)
+    for pair in got.pairs:
+        a, b = matrix[raters.index(pair.a)], matrix[raters.index(pair.b)]
+        both = ~np.isnan(a) & ~np.isnan(b)
+        assert pair.tasks == int(both.sum())
+        assert pair.cohen_kappa == pytest.approx(cohen_kappa_score(a[both], b[both]), abs=1e-6)
+        assert pair.percent == pytest.approx(float((a[both] == b[both]).mean()), abs=1e-6)
+
+
 def test_dawid_skene_beats_majority_against_spammers() -> None:
     truth = ["x" if t % 2 == 0 else "y" for t in range(20)]
     errs = {"a": {1, 3}, "b": {5}, "c": {7}}
@@ -118,10 +154,11 @@ def test_find_label_issues_flags_a_flipped_label() -> None:
 def test_public_surface_is_pinned() -> None:
     pinned = """
 KINDS METHODS STRATEGIES Aggregated Agreement AgreementCheck Imported LabelConfig LabelIssue
-PairAgreement Status aggregate aggregate_labels agreement answer_key check_agreement check_answer
-check_result config_of config_xml create_project dawid_skene export_dataset export_labelstudio
-export_rows feedback_labels find_label_issues import_tasks iter_annotations iter_tasks
-majority_vote parse_config project_agreement review sample status submit write_labelstudio
+PairAgreement RelabelCheck RelabelRound Status aggregate aggregate_labels agreement answer_key
+check_agreement check_answer check_result config_of config_xml create_project dawid_skene
+export_dataset export_labelstudio export_rows feedback_labels find_label_issues import_tasks
+iter_annotations iter_tasks majority_vote parse_config project_agreement relabel_check review
+sample status submit write_labelstudio
 """
     assert sorted(labeling.__all__) == sorted(pinned.split())
     assert all(hasattr(labeling, name) for name in labeling.__all__)

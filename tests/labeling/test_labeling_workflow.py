@@ -69,6 +69,12 @@ def test_bad_input_stores_nothing(sqlite_store: Store, tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError, match="task 0 annotation 0: span 0"):
         labeling.import_tasks(store, pid, "ner", path)
     assert store.labeling.progress(pid, "ner").tasks == 1  # the bad file added nothing
+    span = {"type": "labels", "value": {"start": 0, "end": 3, "labels": ["PER"]}}
+    twice = [{"data": {"text": "Ada"}, "annotations": [
+        {"completed_by": 1, "result": [span]}, {"completed_by": 1, "result": [span]}]}]  # fmt: skip
+    with pytest.raises(InvalidArgumentError, match="task 0 has two annotations by 'ls-user-1'"):
+        labeling.import_tasks(store, pid, "ner", twice)
+    assert store.labeling.progress(pid, "ner").tasks == 1
     with pytest.raises(NotFoundError, match=r"task source .*gone.json' does not exist"):
         labeling.import_tasks(store, pid, "ner", tmp_path / "gone.json")
 
@@ -160,3 +166,137 @@ def test_low_agreement_raises_and_clears_an_alert(sqlite_store: Store) -> None:
     assert labeling.check_agreement(store, pid, "pets", floor=0.6).event == "repeated"
     assert labeling.check_agreement(store, pid, "pets", floor=-1.0).event == "resolved"
     assert store.alerts.get(pid, alert.id).state.value == "resolved"
+
+
+def test_folder_and_dataset_sources(sqlite_store: Store, tmp_path: Path) -> None:
+    import pyarrow as pa
+    from PIL import Image
+
+    from keel.data import DatasetClient
+
+    store = sqlite_store
+    project = store.projects.get_or_create("default")
+    pid = project.id
+    folder = tmp_path / "inbox"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("Ada met Babbage", encoding="utf-8")
+    (folder / "sub" / "b.md").write_text("Grace wrote COBOL", encoding="utf-8")
+    (folder / "notes.bin").write_bytes(b"\x00\x01")  # neither text nor image: left out
+    Image.new("RGB", (64, 32), "red").save(folder / "car.png")
+    labeling.create_project(store, pid, "ner", {"kind": "spans", "labels": ["PER"]})
+    got = labeling.import_tasks(store, pid, "ner", str(folder))
+    assert got.tasks == 3
+    tasks = {t.data["file"]: t for t in labeling.iter_tasks(store, pid, "ner")}
+    assert tasks["sub/b.md"].data["text"] == "Grace wrote COBOL"
+    assert tasks["sub/b.md"].source_ref == f"folder:{folder}/sub/b.md"
+    image = tasks["car.png"].data
+    assert (image["width"], image["height"]) == (64, 32)
+    assert image["image"].startswith("data:image/png;base64,")
+    # a box on the imported image is checked against its size
+    labeling.create_project(store, pid, "cars", {"kind": "boxes", "labels": ["car"]})
+    labeling.import_tasks(store, pid, "cars", folder / "..")  # the parent folder, resolved
+    [car] = [t for t in labeling.iter_tasks(store, pid, "cars") if "width" in t.data]
+    with pytest.raises(InvalidArgumentError, match="outside the 64x32 image"):
+        labeling.submit(store, pid, "cars", car.id, "ann", {"boxes": [
+            {"x": 40, "y": 0, "width": 30, "height": 10, "label": "car"}]})  # fmt: skip
+    # a table dataset version: one task per row; a files version: one per text/image file
+    data = DatasetClient(store, project)
+    data.log("reviews", pa.table({"text": ["good", "bad"], "stars": [5, 1]}))
+    data.log("reviews", pa.table({"text": ["meh"], "stars": [3]}))
+    labeling.create_project(store, pid, "sent", {"kind": "classification", "labels": ["pos"]})
+    assert labeling.import_tasks(store, pid, "sent", "dataset:reviews@1").tasks == 2
+    assert labeling.import_tasks(store, pid, "sent", "dataset:reviews").tasks == 1
+    rows = [(t.data, t.source_ref) for t in labeling.iter_tasks(store, pid, "sent")]
+    assert rows[0] == ({"text": "good", "stars": 5}, "dataset:reviews@1#row=0")
+    assert rows[2] == ({"text": "meh", "stars": 3}, "dataset:reviews@2#row=0")
+    # the sources that are gone or hold nothing: one clear error, nothing stored
+    with pytest.raises(NotFoundError, match="nope"):
+        labeling.import_tasks(store, pid, "sent", "dataset:nope")
+    with pytest.raises(InvalidArgumentError, match="dataset:NAME"):
+        labeling.import_tasks(store, pid, "sent", "dataset:")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InvalidArgumentError, match="holds no text"):
+        labeling.import_tasks(store, pid, "sent", empty)
+    (empty / "big.png").write_bytes(b"\x89PNG" + b"\x00" * 2_000_000)
+    with pytest.raises(InvalidArgumentError, match="over the 2,000,000 an image task holds"):
+        labeling.import_tasks(store, pid, "sent", empty)
+    (empty / "big.png").write_bytes(b"\x89PNG not really")
+    with pytest.raises(InvalidArgumentError, match=r"big\.png is not a readable image"):
+        labeling.import_tasks(store, pid, "sent", empty)
+    assert store.labeling.progress(pid, "sent").tasks == 3
+
+
+def test_stratified_samples_reach_small_cohorts(sqlite_store: Store) -> None:
+    store = sqlite_store
+    pid = store.projects.get_or_create("default").id
+    regions = ["eu"] * 95 + ["us"] * 5
+    write_predictions(
+        store.settings,
+        "churn",
+        {"region": regions, "tenure": list(range(100))},
+        {"prediction": ["stay"] * 100},
+        request_ids=[f"req-{i}" for i in range(100)],
+    )
+    labeling.create_project(store, pid, "churn", {"kind": "classification", "labels": ["stay"]})
+    with pytest.raises(InvalidArgumentError, match="needs cohort columns"):
+        labeling.sample(store, pid, "churn", "churn", strategy="stratified", n=10)
+    with pytest.raises(InvalidArgumentError, match=r"no cohort column\(s\) \['plan'\]"):
+        labeling.sample(store, pid, "churn", "churn", strategy="stratified", n=10, by=["plan"])
+    # the monitor's cohorts are the default; a random sample of 10 would hold ~0.5 US rows
+    store.monitors.upsert(pid, "churn", config={"cohorts": {"columns": [["region"]]}})
+    ids = labeling.sample(store, pid, "churn", "churn", strategy="stratified", n=10, seed=3)
+    got = [store.labeling.get_task(pid, "churn", t).data["region"] for t in ids]
+    assert sorted(got) == ["eu"] * 5 + ["us"] * 5
+    # numbers are cut into quartiles; the US rows are all taken, so the rest are EU
+    ids = labeling.sample(
+        store, pid, "churn", "churn", strategy="stratified", n=8, by=["region", "tenure"], seed=3
+    )
+    data = [store.labeling.get_task(pid, "churn", t).data for t in ids]
+    assert {d["region"] for d in data} == {"eu"}
+    assert sorted({min(d["tenure"] // 25, 3) for d in data}) == [0, 1, 2, 3]
+
+
+def test_relabel_check_tracks_agreement_with_the_original_labels(sqlite_store: Store) -> None:
+    store = sqlite_store
+    pid = store.projects.get_or_create("default").id
+    labeling.create_project(
+        store, pid, "pets", {"kind": "classification", "labels": ["cat", "dog"]}
+    )
+    ids = store.labeling.add_tasks(pid, "pets", [labeling_task(f"pet {i}") for i in range(30)])
+    for i, task_id in enumerate(ids[:24]):
+        labeling.submit(store, pid, "pets", task_id, "ann", {"label": "cat" if i % 2 else "dog"})
+    first = labeling.relabel_check(store, pid, "pets", n=10, floor=0.8, min_answers=5, seed=1)
+    assert len(first.sent) == 10 and first.ok and first.event == ""
+    copies = {t.id: t for t in labeling.iter_tasks(store, pid, "pets") if t.id in first.sent}
+    originals = {int(t.source_ref.rpartition(":")[2]): t for t in copies.values()}
+    assert set(originals) <= set(ids[:24])  # only labelled tasks go back
+    assert all(c.data == store.labeling.get_task(pid, "pets", o).data for o, c in originals.items())
+    # the copies are plain tasks in the queue (nothing marks them to annotators); bob answers,
+    # agreeing on 6 of 10
+    truth = {t: a.result["label"] for a in labeling.iter_annotations(store, pid, "pets")
+             for t in [a.task_id]}  # fmt: skip
+    for k, (orig, copy) in enumerate(sorted(originals.items())):
+        flip = {"cat": "dog", "dog": "cat"}[truth[orig]]
+        labeling.submit(
+            store, pid, "pets", copy.id, "bob", {"label": truth[orig] if k < 6 else flip}
+        )
+    second = labeling.relabel_check(store, pid, "pets", n=10, floor=0.8, min_answers=5, seed=1)
+    assert [(r.sent, r.answered, r.agreement) for r in second.rounds[:1]] == [(10, 10, 0.6)]
+    assert not second.ok and second.event == "opened"
+    [alert] = store.alerts.list(pid, state="live", kind="labeling")
+    assert "60%" in alert.title and alert.evidence["agreement"] == 0.6
+    assert set(second.sent).isdisjoint(first.sent) and len(second.sent) == 10
+    new = [t for t in labeling.iter_tasks(store, pid, "pets") if t.id in second.sent]
+    assert not {int(t.source_ref.rpartition(":")[2]) for t in new} & set(originals)
+    # the next round agrees again: the alert resolves; copies stay out of the labels export
+    for t in new:
+        orig = int(t.source_ref.rpartition(":")[2])
+        labeling.submit(store, pid, "pets", t.id, "bob", {"label": truth[orig]})
+    third = labeling.relabel_check(store, pid, "pets", n=0, floor=0.8, min_answers=5)
+    assert third.ok and third.event == "resolved" and third.sent == []
+    assert [r.agreement for r in third.rounds] == [0.6, 1.0]
+    assert store.alerts.list(pid, state="live", kind="labeling") == []
+    assert {r["task_id"] for r in labeling.export_rows(store, pid, "pets")} == set(ids[:24])
+    with pytest.raises(InvalidArgumentError, match=r"floor 1\.5"):
+        labeling.relabel_check(store, pid, "pets", floor=1.5)

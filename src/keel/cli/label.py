@@ -75,13 +75,17 @@ def create(
 @app.command("import")
 def import_(
     name: str = typer.Argument(...),
-    file: Path = typer.Argument(..., help="Label Studio JSON export, or a JSON list of data."),
+    source: str = typer.Argument(
+        ...,
+        help="Label Studio JSON export, a JSON list of data, a folder of texts or images, "
+        "or dataset:NAME[@VERSION].",
+    ),
     json_: bool = JSON,
 ) -> None:
     """Import tasks (and their Label Studio annotations)."""
     from keel import labeling
 
-    result = labeling.import_tasks(_context.store(), _pid(), name, file)
+    result = labeling.import_tasks(_context.store(), _pid(), name, source)
     if json_:
         print_json(result)
     else:
@@ -229,10 +233,51 @@ def check(
 
 
 @app.command()
+def relabel(
+    name: str = typer.Argument(...),
+    n: int = typer.Option(20, "--n", "-n", help="Labelled tasks to send back (0: only score)."),
+    floor: float = typer.Option(
+        0.8, "--min-agreement", help="Alert when re-labels match the original less often."
+    ),
+    min_answers: int = typer.Option(10, "--min-answers", help="Judge a round with this many."),
+    seed: int = typer.Option(None, "--seed", help="Random seed (repeatable samples)."),
+    json_: bool = JSON,
+) -> None:
+    """Re-label check, for a schedule: score earlier rounds, alert on a drop, send a new one."""
+    from keel import labeling
+
+    found = labeling.relabel_check(
+        _context.store(), _pid(), name, n=n, floor=floor, min_answers=min_answers, seed=seed
+    )
+    if json_:
+        print_json(found)
+        return
+    rows = [
+        [
+            str(r.round),
+            str(r.sent),
+            str(r.answered),
+            "-" if r.agreement is None else f"{r.agreement:.3f}",
+        ]
+        for r in found.rounds
+    ]
+    if rows:
+        print_table("Re-label rounds", ["round", "sent", "answered", "agreement"], rows)
+    tail = f"; alert {found.alert_id} {found.event}" if found.event else ""
+    verdict = "ok" if found.ok else f"below {found.floor:g}"
+    console().print(f"Sent {len(found.sent)} task(s) back for re-labelling; {verdict}{tail}.")
+
+
+@app.command()
 def sample(
     name: str = typer.Argument(...),
     deployment: str = typer.Option(..., "--deployment", "-d"),
-    strategy: str = typer.Option("random", "--strategy", help="random or lowest-confidence."),
+    strategy: str = typer.Option(
+        "random", "--strategy", help="random, lowest-confidence or stratified (by cohort)."
+    ),
+    by: str = typer.Option(
+        "", "--by", help="Cohort columns for stratified (default: the monitor's cohorts)."
+    ),
     n: int = typer.Option(50, "--n", "-n", help="How many predictions to sample."),
     window: str = typer.Option("30d", "--window", help="How far back to look (7d, 12h...)."),
     seed: int = typer.Option(None, "--seed", help="Random seed (repeatable samples)."),
@@ -254,6 +299,7 @@ def sample(
         window=window,
         seed=seed,
         confidence_column=confidence_column,
+        by=[c.strip() for c in by.split(",") if c.strip()],
     )
     if json_:
         print_json({"task_ids": ids})

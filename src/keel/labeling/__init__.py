@@ -10,6 +10,7 @@ production samples (CR_10, VR_6, MN_7).
     task = store.labeling.next_task(pid, "sentiment", "ann")
     labeling.submit(store, pid, "sentiment", task.id, "ann", {"label": "pos"})
     labeling.status(store, pid, "sentiment").agreement
+    labeling.relabel_check(store, pid, "sentiment", n=20, floor=0.8)  # on a schedule
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from keel.labeling._client import (
 from keel.labeling._config import KINDS, LabelConfig, answer_key, check_result, parse_config
 from keel.labeling._labelstudio import config_xml
 from keel.labeling._quality import LabelIssue, find_label_issues
+from keel.labeling._relabel import RelabelCheck, RelabelRound, relabel_check
 from keel.labeling._sample import STRATEGIES
 
 
@@ -62,6 +64,8 @@ __all__ = [
     "LabelConfig",
     "LabelIssue",
     "PairAgreement",
+    "RelabelCheck",
+    "RelabelRound",
     "Status",
     "aggregate",
     "aggregate_labels",
@@ -85,6 +89,7 @@ __all__ = [
     "majority_vote",
     "parse_config",
     "project_agreement",
+    "relabel_check",
     "review",
     "sample",
     "status",

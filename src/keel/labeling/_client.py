@@ -19,13 +19,16 @@ from keel.labeling._agreement import Agreement, agreement
 from keel.labeling._config import LabelConfig, answer_key, check_result, parse_config
 from keel.labeling._labelstudio import annotator_of, export_tasks, from_ls_result, write_tasks
 from keel.labeling._sample import ROW_TAG, sample_predictions
+from keel.labeling._sources import is_source, source_items
 from keel.store.labeling import Annotation, LabelProgress, LabelProject, LabelTask, NewTask
 
 if TYPE_CHECKING:
     from keel.store import Store
+    from keel.store.alerts import NewAlert
     from keel.store.entities import DatasetVersion
 
 PAGE = 10_000
+RELABEL = "relabel:"  # the source_ref prefix of a re-label copy (keel.labeling._relabel)
 ProgressFn = Callable[[int], None]
 
 
@@ -95,6 +98,7 @@ class Status:
     progress: LabelProgress
     agreement: Agreement | None
     review: int
+    queue: list[Aggregated] = field(default_factory=list)
 
 
 def project_agreement(store: Store, project_id: int, name: str) -> Agreement:
@@ -120,18 +124,19 @@ def review(
     return review_queue(aggregate_labels(store, project_id, name, method=method), below=below)
 
 
-def status(store: Store, project_id: int, name: str) -> Status:
+def status(store: Store, project_id: int, name: str, *, shown: int = 50) -> Status:
+    """Progress, agreement, and the review queue (its size, and its ``shown`` least
+    agreed tasks)."""
     project = store.labeling.get_project(project_id, name)
     progress = store.labeling.progress(project_id, name)
     config = parse_config(project.config)
-    agree = None
-    queue = 0
-    if progress.annotations:
-        triples = _triples(store, project_id, name, config)
-        labels = config.labels if config.categorical else ()
-        agree = agreement(triples, labels, multilabel=config.kind == "multilabel")
-        queue = len(review_queue(aggregate(triples, "majority")))
-    return Status(project, progress, agree, queue)
+    if not progress.annotations:
+        return Status(project, progress, None, 0)
+    triples = _triples(store, project_id, name, config)
+    labels = config.labels if config.categorical else ()
+    agree = agreement(triples, labels, multilabel=config.kind == "multilabel")
+    queue = review_queue(aggregate(triples, "majority"))
+    return Status(project, progress, agree, len(queue), queue[:shown])
 
 
 @dataclass(frozen=True)
@@ -151,45 +156,55 @@ def check_agreement(
 ) -> AgreementCheck:
     """Raise an alert when Krippendorff's alpha of the project falls below ``floor`` (over at
     least ``min_tasks`` multiply-labelled tasks), and resolve it once it is back above."""
-    from keel.exceptions import ConflictError
+    agree = project_agreement(store, project_id, name)
     from keel.store.alerts import NewAlert
 
-    agree = project_agreement(store, project_id, name)
     key = f"labeling:{name}:agreement"
     alpha = agree.krippendorff_alpha
     low = alpha is not None and agree.tasks >= min_tasks and alpha < floor
+    raised = None
     if low:
-        alert, event = store.alerts.record(
-            project_id,
-            NewAlert(
-                kind="labeling",
-                severity="warning",
-                dedup_key=key,
-                title=f"annotators disagree on {name!r}: alpha {alpha:.2f} < {floor:g}",
-                message="Review the instructions and the review queue (`keel label status`).",
-                evidence={
-                    "alpha": alpha,
-                    "floor": floor,
-                    "tasks": agree.tasks,
-                    "fleiss_kappa": agree.fleiss_kappa,
-                    "pairs": {f"{p.a}|{p.b}": p.cohen_kappa for p in agree.pairs},
-                },
-            ),
+        raised = NewAlert(
+            kind="labeling",
+            severity="warning",
+            dedup_key=key,
+            title=f"annotators disagree on {name!r}: alpha {alpha:.2f} < {floor:g}",
+            message="Review the instructions and the review queue (`keel label status`).",
+            evidence={
+                "alpha": alpha,
+                "floor": floor,
+                "tasks": agree.tasks,
+                "fleiss_kappa": agree.fleiss_kappa,
+                "pairs": {f"{p.a}|{p.b}": p.cohen_kappa for p in agree.pairs},
+            },
         )
-        return AgreementCheck(alpha, floor, False, event, alert.id)
+    event, alert_id = alert_or_resolve(store, project_id, key, raised, by="keel label check")
+    return AgreementCheck(alpha, floor, not low, event, alert_id)
+
+
+def alert_or_resolve(
+    store: Store, project_id: int, key: str, alert: NewAlert | None, *, by: str
+) -> tuple[str, int | None]:
+    """Record ``alert`` (deduplicated by ``key``), or with None resolve the live alerts of
+    ``key``; returns the event (``opened``... ``resolved``, or ``""``) and the alert id."""
+    from keel.exceptions import ConflictError
+
+    if alert is not None:
+        found, event = store.alerts.record(project_id, alert)
+        return event, found.id
     live = [
         a
         for a in store.alerts.list(project_id, state="live", kind="labeling")
         if a.dedup_key == key
     ]
     event = ""
-    for alert in live:
+    for found in live:
         try:
-            store.alerts.resolve(project_id, alert.id, by="keel label check", note="agreement back")
+            store.alerts.resolve(project_id, found.id, by=by, note="back above the floor")
             event = "resolved"
         except ConflictError:
             pass  # resolved by someone meanwhile
-    return AgreementCheck(alpha, floor, True, event, live[0].id if live else None)
+    return event, live[0].id if live else None
 
 
 # -- import and export ---------------------------------------------------------------------
@@ -211,20 +226,56 @@ def _read_json(path: str | Path) -> Any:
         raise InvalidArgumentError(f"{file.name} is not JSON: {exc}") from exc
 
 
+Answer = tuple[str, dict[str, Any], int | None]
+
+
+def _ls_answers(
+    config: LabelConfig, data: dict[str, Any], annotations: Sequence[Any], i: int
+) -> tuple[list[Answer], int]:
+    """Task ``i``'s Label Studio annotations, checked: (annotator, result, lead ms) each,
+    and how many were cancelled (left out)."""
+    mine: list[Answer] = []
+    cancelled = 0
+    for j, ann in enumerate(annotations):
+        if ann.get("was_cancelled"):
+            cancelled += 1
+            continue
+        try:
+            result = check_result(config, data, from_ls_result(config, data, ann["result"]))
+        except (InvalidArgumentError, KeyError, TypeError) as exc:
+            raise InvalidArgumentError(f"task {i} annotation {j}: {exc}") from exc
+        who = annotator_of(ann)
+        if any(who == m[0] for m in mine):
+            raise InvalidArgumentError(
+                f"task {i} has two annotations by {who!r}; keel keeps one answer per annotator "
+                "and task (Label Studio credits the annotations imported into it to the "
+                "importing user: name annotators with completed_by_name)"
+            )
+        lead = ann.get("lead_time")
+        mine.append((who, result, int(lead * 1000) if isinstance(lead, int | float) else None))
+    return mine, cancelled
+
+
 def import_tasks(
     store: Store, project_id: int, name: str, source: str | Path | Sequence[Any]
 ) -> Imported:
-    """Tasks from Label Studio JSON (a list of ``{"data": ..., "annotations": [...]}``) or a
-    list of plain data objects; annotations are checked against the config before anything
-    is stored, so a bad file stores nothing."""
-    items = _read_json(source) if isinstance(source, (str, Path)) else list(source)
+    """Tasks from Label Studio JSON (a list of ``{"data": ..., "annotations": [...]}``), a
+    list of plain data objects, a folder of texts or images, or a keel dataset version
+    (``dataset:NAME[@VERSION]``); annotations are checked against the config before
+    anything is stored, so a bad file stores nothing."""
+    if is_source(source):
+        items: Any = source_items(store, project_id, source)  # type: ignore[arg-type]
+    elif isinstance(source, (str, Path)):
+        items = _read_json(source)
+    else:
+        items = list(source)
     if isinstance(items, Mapping):
         items = [items]
     if not isinstance(items, list):
         raise InvalidArgumentError("tasks must be a JSON list of objects")
     config = config_of(store, project_id, name)
     tasks: list[NewTask] = []
-    answers: list[list[tuple[str, dict[str, Any], int | None]]] = []
+    answers: list[list[Answer]] = []
     cancelled = 0
     for i, item in enumerate(items):
         if not isinstance(item, Mapping):
@@ -239,23 +290,8 @@ def import_tasks(
                 request_id=str(meta.get("request_id") or ""),
             )
         )
-        mine = []
-        for j, ann in enumerate(item.get("annotations") or [] if ls else []):
-            if ann.get("was_cancelled"):
-                cancelled += 1
-                continue
-            try:
-                result = check_result(config, data, from_ls_result(config, data, ann["result"]))
-            except (InvalidArgumentError, KeyError, TypeError) as exc:
-                raise InvalidArgumentError(f"task {i} annotation {j}: {exc}") from exc
-            lead = ann.get("lead_time")
-            mine.append(
-                (
-                    annotator_of(ann),
-                    result,
-                    int(lead * 1000) if isinstance(lead, int | float) else None,
-                )
-            )
+        mine, dropped = _ls_answers(config, data, item.get("annotations") or [] if ls else [], i)
+        cancelled += dropped
         answers.append(mine)
     ids = store.labeling.add_tasks(project_id, name, tasks)
     count = 0
@@ -315,7 +351,7 @@ def export_rows(
     rows = []
     for task in iter_tasks(store, project_id, name):
         got = chosen.get(task.id)
-        if got is None:
+        if got is None or task.source_ref.startswith(RELABEL):
             continue
         rows.append(
             {
@@ -367,9 +403,14 @@ def sample(
     window: str = "30d",
     seed: int | None = None,
     confidence_column: str | None = None,
+    by: Sequence[str] = (),
 ) -> list[int]:
-    """Add ``n`` served predictions of ``deployment`` as tasks (not those already here)."""
+    """Add ``n`` served predictions of ``deployment`` as tasks (not those already here).
+    ``stratified`` deals them evenly over the cohorts of the ``by`` columns, by default the
+    cohort columns of the deployment's monitor."""
     store.labeling.get_project(project_id, name)
+    if strategy == "stratified" and not by:
+        by = _monitor_cohorts(store, project_id, deployment)
     have = {
         f"{t.request_id}{ROW_TAG}{t.source_ref.rpartition(ROW_TAG)[2]}"
         for t in iter_tasks(store, project_id, name)
@@ -383,11 +424,20 @@ def sample(
         window=window,
         seed=seed,
         confidence_column=confidence_column,
+        by=tuple(by),
         exclude=have,
     )
     if not picked.tasks:
         return []
     return store.labeling.add_tasks(project_id, name, picked.tasks)
+
+
+def _monitor_cohorts(store: Store, project_id: int, deployment: str) -> tuple[str, ...]:
+    """Every column of the cohorts the deployment's monitor checks (none without one)."""
+    monitor = store.monitors.find(project_id, deployment)
+    sets = ((monitor.config if monitor else {}).get("cohorts") or {}).get("columns") or []
+    cols = [c for combo in sets for c in ([combo] if isinstance(combo, str) else combo)]
+    return tuple(dict.fromkeys(cols))
 
 
 def feedback_labels(

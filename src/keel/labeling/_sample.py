@@ -1,5 +1,7 @@
-"""Production samples: served predictions from the prediction log, picked at random or
-where the model was least sure, as labeling tasks that keep their request ids."""
+"""Production samples: served predictions from the prediction log, picked at random, where
+the model was least sure, or stratified by cohort (an equal share for each combination of
+the cohort columns' values, numbers cut into quartiles, so a small cohort gets labels too),
+as labeling tasks that keep their request ids."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from keel.store.eventlog import EventLog, Window
 from keel.store.labeling import NewTask
 from keel.store.predlog import PREDICTIONS, column_roles, read_window
 
-STRATEGIES = ("random", "lowest-confidence")
+STRATEGIES = ("random", "lowest-confidence", "stratified")
 _CONFIDENCE_NAMES = ("confidence", "probability", "proba", "score")
 ROW_TAG = "#row="
 
@@ -26,14 +28,14 @@ class Sampled:
     confidence_column: str | None
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A value JSON can hold: NaN and infinity become None, other types their text."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if value is None or isinstance(value, (str, int, bool)):
         return value
     return str(value)
@@ -73,6 +75,47 @@ def _confidence(table: Any, outputs: list[str], column: str | None) -> tuple[lis
     return [float(v) for v in best.to_pylist()], "max(" + ",".join(probas) + ")"
 
 
+def _cohort_keys(table: Any, by: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    """Each row's cohort: its values of the ``by`` columns, numbers as their quartile."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    missing = [c for c in by if c not in table.column_names]
+    if missing:
+        raise InvalidArgumentError(
+            f"the prediction log has no cohort column(s) {missing}; its columns are "
+            f"{table.column_names}"
+        )
+    columns = []
+    for name in by:
+        col = table.column(name)
+        if pa.types.is_floating(col.type) or pa.types.is_integer(col.type):
+            cuts = [v for v in pc.quantile(col, q=[0.25, 0.5, 0.75]).to_pylist() if v is not None]
+            columns.append(
+                [None if v is None else sum(v > c for c in cuts) for v in col.to_pylist()]
+            )
+        else:
+            columns.append(col.to_pylist())
+    return list(zip(*columns, strict=True))
+
+
+def _stratified(
+    keys: list[tuple[Any, ...]], keep: list[int], n: int, seed: int | None
+) -> list[int]:
+    """``n`` rows of ``keep``, dealt round-robin over the cohorts, at random within each."""
+    rng = random.Random(seed)
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i in keep:
+        groups.setdefault(keys[i], []).append(i)
+    pools = [rng.sample(rows, len(rows)) for _, rows in sorted(groups.items(), key=str)]
+    chosen: list[int] = []
+    while len(chosen) < n and any(pools):
+        for pool in pools:
+            if pool and len(chosen) < n:
+                chosen.append(pool.pop())
+    return chosen
+
+
 def sample_predictions(
     settings: Settings,
     deployment: str,
@@ -82,6 +125,7 @@ def sample_predictions(
     window: str = "30d",
     seed: int | None = None,
     confidence_column: str | None = None,
+    by: tuple[str, ...] = (),
     exclude: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> Sampled:
     """Pick ``n`` logged predictions of ``deployment`` as tasks (their inputs as data)."""
@@ -102,8 +146,15 @@ def sample_predictions(
     rows = table.column("row").to_pylist() if "row" in table.column_names else [0] * len(ids)
     keep = [i for i, rid in enumerate(ids) if f"{rid}{ROW_TAG}{rows[i]}" not in exclude]
     used: str | None = None
+    if strategy == "stratified" and not by:
+        raise InvalidArgumentError(
+            "stratified sampling needs cohort columns (--by col1,col2) or a monitor with "
+            "cohorts on this deployment (keel monitor set --cohorts)"
+        )
     if strategy == "random":
         chosen = random.Random(seed).sample(keep, min(n, len(keep)))
+    elif strategy == "stratified":
+        chosen = _stratified(_cohort_keys(table, by), keep, n, seed)
     else:
         conf, used = _confidence(table, outputs, confidence_column)
         chosen = sorted(keep, key=lambda i: (conf[i], i))[:n]
@@ -112,7 +163,7 @@ def sample_predictions(
     outs = table.select(out_cols).to_pylist() if out_cols else [{} for _ in ids]
     tasks = [
         NewTask(
-            data=_plain({**records[i], "model_output": outs[i]}),
+            data=plain({**records[i], "model_output": outs[i]}),
             source_ref=f"predictions/{deployment}{ROW_TAG}{rows[i]}",
             request_id=str(ids[i]),
         )
@@ -121,4 +172,4 @@ def sample_predictions(
     return Sampled(tasks, len(ids), used)
 
 
-__all__ = ["ROW_TAG", "STRATEGIES", "Sampled", "sample_predictions"]
+__all__ = ["ROW_TAG", "STRATEGIES", "Sampled", "plain", "sample_predictions"]

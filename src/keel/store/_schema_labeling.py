@@ -57,6 +57,7 @@ class LabelAssignmentRow(Base):
     __table_args__ = (
         Unique("task_id", "annotator", name="uq_assignment_annotator"),
         Index("ix_labeling_assignments_open", "label_project_id", "annotator", "state"),
+        Index("ix_labeling_assignments_state", "label_project_id", "state"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     label_project_id: Mapped[int] = mapped_column(
@@ -77,6 +78,8 @@ class AnnotationRow(Base):
     __table_args__ = (
         Unique("task_id", "annotator", name="uq_annotation_annotator"),
         Index("ix_labeling_annotations_project", "label_project_id", "id"),
+        Index("ix_labeling_annotations_task", "label_project_id", "task_id"),
+        Index("ix_labeling_annotations_by", "label_project_id", "annotator"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     label_project_id: Mapped[int] = mapped_column(

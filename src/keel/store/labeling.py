@@ -13,16 +13,26 @@ before it calls :meth:`~LabelingRepository.submit`. Every method runs its own tr
 from __future__ import annotations
 
 import builtins
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Row, and_, exists, func, insert, select, update
+import orjson
+from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError
 from keel.store._db import Database, now_ms
+from keel.store._labeling_entities import (
+    Annotation,
+    LabelProgress,
+    LabelProject,
+    LabelTask,
+    NewTask,
+    annotation_of,
+    dumps_json,
+    project_of,
+    task_of,
+)
 from keel.store._schema import table
 from keel.store._schema_labeling import (
     AnnotationRow,
@@ -40,96 +50,6 @@ AN = table(AnnotationRow)
 MAX_OVERLAP = 50
 MAX_PAGE = 10_000
 ASSIGNED, SUBMITTED, SKIPPED = "assigned", "submitted", "skipped"
-
-
-@dataclass(frozen=True, slots=True)
-class LabelProject:
-    id: int
-    project_id: int
-    name: str
-    config: dict[str, Any]
-    instructions: str
-    overlap: int
-    created_at: int
-
-
-@dataclass(frozen=True, slots=True)
-class NewTask:
-    """An item to label: its data, where it came from, and (production samples) the
-    request id of the prediction it is a sample of."""
-
-    data: dict[str, Any]
-    source_ref: str = ""
-    request_id: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class LabelTask:
-    id: int
-    label_project_id: int
-    data: dict[str, Any]
-    source_ref: str
-    request_id: str
-    taken: int
-    created_at: int
-
-
-@dataclass(frozen=True, slots=True)
-class Annotation:
-    id: int
-    task_id: int
-    annotator: str
-    result: Any
-    lead_ms: int | None
-    created_at: int
-
-
-@dataclass(frozen=True, slots=True)
-class LabelProgress:
-    """How far a labeling project is: tasks, answers, skips and per-annotator counts."""
-
-    tasks: int
-    annotations: int
-    complete: int
-    skipped: int
-    in_progress: int
-    by_annotator: dict[str, int] = field(default_factory=dict)
-
-
-def _project(row: Row) -> LabelProject:
-    data = dict(row._mapping)
-    data["config"] = json.loads(data.pop("config_json") or "{}")
-    return LabelProject(**data)
-
-
-def _task(row: Row) -> LabelTask:
-    return LabelTask(
-        row.id,
-        row.label_project_id,
-        json.loads(row.data_json),
-        row.source_ref,
-        row.request_id,
-        row.taken,
-        row.created_at,
-    )
-
-
-def _annotation(row: Row) -> Annotation:
-    return Annotation(
-        row.id, row.task_id, row.annotator, json.loads(row.result_json), row.lead_ms, row.created_at
-    )
-
-
-def _dumps(value: Any, what: str) -> str:
-    try:
-        text = json.dumps(value, sort_keys=True, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(
-            f"{what} must be plain JSON (no NaN or infinity): {exc}"
-        ) from exc
-    if "\\u0000" in text:
-        raise InvalidArgumentError(f"{what} contains a NUL character")
-    return text
 
 
 def _check_annotator(annotator: str) -> str:
@@ -165,7 +85,7 @@ class LabelingRepository:
                     insert(LP).values(
                         project_id=project_id,
                         name=name,
-                        config_json=_dumps(config, "a label config"),
+                        config_json=dumps_json(config, "a label config"),
                         instructions=instructions,
                         overlap=overlap,
                         created_at=now_ms(),
@@ -186,12 +106,12 @@ class LabelingRepository:
             raise NotFoundError(
                 f"labeling project {name!r} does not exist; create it with `keel label create`"
             )
-        return _project(row)
+        return project_of(row)
 
     def list_projects(self, project_id: int) -> builtins.list[LabelProject]:
         with self._db.read() as conn:
             rows = conn.execute(select(LP).where(LP.c.project_id == project_id).order_by(LP.c.name))
-            return [_project(r) for r in rows]
+            return [project_of(r) for r in rows]
 
     def _lp_id(self, conn: Any, project_id: int, name: str) -> tuple[int, int]:
         row = conn.execute(
@@ -213,7 +133,7 @@ class LabelingRepository:
                 raise InvalidArgumentError(f"task {i}: data must be a JSON object")
             rows.append(
                 {
-                    "data_json": _dumps(task.data, f"task {i} data"),
+                    "data_json": dumps_json(task.data, f"task {i} data"),
                     "source_ref": task.source_ref[:512],
                     "request_id": task.request_id[:255],
                     "taken": 0,
@@ -239,7 +159,7 @@ class LabelingRepository:
             ).first()
         if row is None:
             raise NotFoundError(f"task {task_id} does not exist in labeling project {name!r}")
-        return _task(row)
+        return task_of(row)
 
     def list_tasks(
         self, project_id: int, name: str, *, after: int = 0, limit: int = 1000
@@ -257,7 +177,7 @@ class LabelingRepository:
                 (lp_id, after, min(max(limit, 1), MAX_PAGE)),
             )
             rows = cur.fetchall()
-        loads = json.loads
+        loads = orjson.loads
         return [LabelTask(r[0], r[1], loads(r[2]), r[3], r[4], r[5], r[6]) for r in rows]
 
     def _lp_id_cur(self, cur: Any, project_id: int, name: str) -> int:
@@ -302,7 +222,7 @@ class LabelingRepository:
                 .limit(1)
             ).first()
             if held is not None:
-                return True, _task(held)
+                return True, task_of(held)
             seen = exists().where(AS.c.task_id == TK.c.id, AS.c.annotator == annotator)
             row = conn.execute(
                 select(TK)
@@ -331,7 +251,7 @@ class LabelingRepository:
                     updated_at=now,
                 )
             )
-            return True, _task(conn.execute(select(TK).where(TK.c.id == row.id)).one())
+            return True, task_of(conn.execute(select(TK).where(TK.c.id == row.id)).one())
 
     def submit(
         self,
@@ -345,7 +265,7 @@ class LabelingRepository:
     ) -> Annotation:
         """Store ``annotator``'s answer to ``task_id``; a second answer is a conflict."""
         _check_annotator(annotator)
-        text = _dumps(result, "an annotation result")
+        text = dumps_json(result, "an annotation result")
         now = now_ms()
         try:
             with self._db.write() as conn:
@@ -392,7 +312,7 @@ class LabelingRepository:
                 f"{annotator!r} has already answered task {task_id}; each annotator answers "
                 "a task once"
             ) from exc
-        return _annotation(row)
+        return annotation_of(row)
 
     def skip(self, project_id: int, name: str, task_id: int, annotator: str, reason: str) -> None:
         """Give the task back with a reason; it is not offered to ``annotator`` again."""
@@ -430,6 +350,35 @@ class LabelingRepository:
             )
             conn.execute(update(TK).where(TK.c.id == task_id).values(taken=TK.c.taken - 1))
 
+    def undo(self, project_id: int, name: str, task_id: int, annotator: str) -> Annotation | None:
+        """Take back ``annotator``'s answer to (or skip of) ``task_id``: the task is theirs to
+        answer again and is the next one :meth:`next_task` hands them. Returns the answer
+        taken back (None for a skip)."""
+        _check_annotator(annotator)
+        with self._db.write() as conn:
+            lp_id, overlap = self._lp_id(conn, project_id, name)
+            self._task_in(conn, lp_id, name, task_id)
+            mine = and_(AS.c.task_id == task_id, AS.c.annotator == annotator)
+            state = conn.execute(select(AS.c.state).where(mine)).scalar()
+            if state not in (SUBMITTED, SKIPPED):
+                raise NotFoundError(
+                    f"{annotator!r} has not answered or skipped task {task_id}: nothing to undo"
+                )
+            row = conn.execute(
+                select(AN).where(AN.c.task_id == task_id, AN.c.annotator == annotator)
+            ).first()
+            if row is not None:
+                conn.execute(AN.delete().where(AN.c.id == row.id))
+            if state == SKIPPED:  # a skip gave the slot back; holding the task takes it again
+                free = TK.c.taken < overlap
+                took = update(TK).where(TK.c.id == task_id, free).values(taken=TK.c.taken + 1)
+                if not conn.execute(took).rowcount:
+                    raise ConflictError(f"task {task_id} has gone to other annotators since")
+            conn.execute(
+                update(AS).where(mine).values(state=ASSIGNED, reason="", updated_at=now_ms())
+            )
+        return None if row is None else annotation_of(row)
+
     @staticmethod
     def _task_in(conn: Any, lp_id: int, name: str, task_id: int) -> None:
         found = conn.execute(
@@ -466,7 +415,7 @@ class LabelingRepository:
             params.append(min(max(limit, 1), MAX_PAGE))
             cur.execute(self._db.sql(sql + " ORDER BY id LIMIT ?"), params)
             rows = cur.fetchall()
-        loads = json.loads
+        loads = orjson.loads
         return [Annotation(r[0], r[1], r[2], loads(r[3]), r[4], r[5]) for r in rows]
 
     def has_answered(self, project_id: int, name: str, task_id: int, annotator: str) -> bool:
@@ -506,13 +455,12 @@ class LabelingRepository:
                     .order_by(AN.c.annotator)
                 ).all()
             )
-            states: dict[str, int] = dict(
-                conn.execute(
-                    select(AS.c.state, func.count())
-                    .where(and_(AS.c.label_project_id == lp_id))
-                    .group_by(AS.c.state)
-                ).all()
-            )
+            states = {  # index range counts: the submitted majority is never read
+                state: conn.execute(
+                    select(func.count()).where(AS.c.label_project_id == lp_id, AS.c.state == state)
+                ).scalar_one()
+                for state in (SKIPPED, ASSIGNED)
+            }
         return LabelProgress(
             tasks=int(tasks),
             annotations=int(sum(by.values())),

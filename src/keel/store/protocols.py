@@ -582,6 +582,9 @@ class Labeling(Protocol):
     def skip(
         self, project_id: int, name: str, task_id: int, annotator: str, reason: str
     ) -> None: ...
+    def undo(
+        self, project_id: int, name: str, task_id: int, annotator: str
+    ) -> Annotation | None: ...
     def annotations(
         self,
         project_id: int,

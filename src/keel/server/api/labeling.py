@@ -160,6 +160,15 @@ def skip(
     return Empty()
 
 
+@router.post(f"{TASK}/undo", response_model=envelope("annotation", Annotation | None))
+def undo(
+    project_id: Id, name: Name, task_id: Id, body: AnnotatorIn, guard: Guard = Depends(writer)
+) -> dict[str, Any]:
+    """Take back an answer or a skip: the task goes back to the top of that queue."""
+    annotator = _as(guard, project_id, body.annotator)
+    return {"annotation": guard.st.store.labeling.undo(project_id, name, task_id, annotator)}
+
+
 @router.get(f"{TASK}/answered")
 def answered(
     project_id: Id, name: Name, task_id: Id, annotator: Name, guard: Guard = Depends(writer)

@@ -1,7 +1,9 @@
-"""The annotator page (CR_10): one labeling project's queue, worked with the keyboard.
+"""The labeling pages (CR_10): the labeling projects of a keel project with their
+progress, one project's status (agreement, review queue), and the annotator page, one
+labeling project's queue worked with the keyboard.
 
-The page is drawn once; the next task, each answer and each skip are small JSON requests
-(no page load between tasks). Task text is put in the page with ``textContent`` only, so
+The annotator page is drawn once; the next task, each answer, skip and undo are small JSON
+requests (no page load between tasks). Task text is put in the page with ``textContent`` only, so
 HTML or script in the data shows as text. Annotators act as themselves (the session's
 user; ``local`` with authentication off); a reader cannot open the page.
 """
@@ -15,15 +17,18 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from keel import labeling
-from keel.server._auth import Guard, writer
+from keel.server._auth import Guard, reader, writer
 from keel.server._json import JSON
 from keel.server._types import Id, Loose, Millis
 from keel.server.ui._common import open_project, ui_router
 from keel.server.ui._render import page
 from keel.server.ui._session import csrf_ok
+from keel.store.users import Role
 
 router = ui_router()
 BASE = "/ui/p/{project}/label/{name}"
+PROJECTS = "/ui/p/{project}/labeling"
+REVIEW_SHOWN = 50
 
 
 class AnswerIn(BaseModel):
@@ -56,28 +61,60 @@ def annotate(request: Request, project: str, name: str, guard: Guard = Depends(w
     )
 
 
-def _next(guard: Guard, project: str, name: str) -> JSON:
+@router.get(PROJECTS)
+def projects(request: Request, project: str, guard: Guard = Depends(reader)) -> Response:
+    """Every labeling project with its progress: one count query set per project."""
     view = open_project(guard, project, "labeling")
     repo = guard.st.store.labeling
-    task = repo.next_task(view.project.id, name, _me(guard))
-    progress = repo.progress(view.project.id, name)
-    return JSON(
-        {
-            "task": None if task is None else {"id": task.id, "data": task.data},
-            "progress": {
-                "mine": progress.by_annotator.get(_me(guard), 0),
-                "complete": progress.complete,
-                "tasks": progress.tasks,
-            },
-        }
+    found = [
+        (p, repo.progress(view.project.id, p.name)) for p in repo.list_projects(view.project.id)
+    ]
+    return page(request, "labeling.html", view.context(label_projects=found))
+
+
+@router.get(f"{PROJECTS}/{{name}}")
+def status(request: Request, project: str, name: str, guard: Guard = Depends(reader)) -> Response:
+    """Progress, agreement (Cohen per pair, Fleiss, Krippendorff overall and per label)
+    and the review queue; the labels chosen for disputed tasks only for project admins,
+    as an annotator must not see others' answers before giving theirs."""
+    view = open_project(guard, project, "labeling")
+    found = labeling.status(guard.st.store, view.project.id, name, shown=REVIEW_SHOWN)
+    role = guard.who.role_in(view.project.id)
+    return page(
+        request,
+        "labeling_status.html",
+        view.context(
+            found=found,
+            config=labeling.parse_config(found.project.config),
+            show_labels=role is not None and role.allows(Role.ADMIN),
+        ),
     )
+
+
+def _next(guard: Guard, project: str, name: str, *, task_id: int | None = None) -> dict[str, Any]:
+    """The next task of the caller's queue (or task ``task_id``) with their progress."""
+    view = open_project(guard, project, "labeling")
+    repo = guard.st.store.labeling
+    if task_id is None:
+        task = repo.next_task(view.project.id, name, _me(guard))
+    else:
+        task = repo.get_task(view.project.id, name, task_id)
+    progress = repo.progress(view.project.id, name)
+    return {
+        "task": None if task is None else {"id": task.id, "data": task.data},
+        "progress": {
+            "mine": progress.by_annotator.get(_me(guard), 0),
+            "complete": progress.complete,
+            "tasks": progress.tasks,
+        },
+    }
 
 
 @router.post(f"{BASE}/next")
 def next_task(
     project: str, name: str, guard: Guard = Depends(writer), _csrf: None = Depends(csrf_ok)
 ) -> JSON:
-    return _next(guard, project, name)
+    return JSON(_next(guard, project, name))
 
 
 @router.post(f"{BASE}/tasks/{{task_id}}/answer")
@@ -94,7 +131,7 @@ def answer(
     labeling.submit(
         store, view.project.id, name, task_id, _me(guard), body.result, lead_ms=body.lead_ms
     )
-    return _next(guard, project, name)
+    return JSON(_next(guard, project, name))
 
 
 @router.post(f"{BASE}/tasks/{{task_id}}/skip")
@@ -108,7 +145,22 @@ def skip(
 ) -> JSON:
     view = open_project(guard, project, "labeling")
     guard.st.store.labeling.skip(view.project.id, name, task_id, _me(guard), body.reason)
-    return _next(guard, project, name)
+    return JSON(_next(guard, project, name))
+
+
+@router.post(f"{BASE}/tasks/{{task_id}}/undo")
+def undo(
+    project: str,
+    name: str,
+    task_id: Id,
+    guard: Guard = Depends(writer),
+    _csrf: None = Depends(csrf_ok),
+) -> JSON:
+    """Take back the caller's answer or skip; the page shows the task again, answer filled in."""
+    view = open_project(guard, project, "labeling")
+    taken = guard.st.store.labeling.undo(view.project.id, name, task_id, _me(guard))
+    out = _next(guard, project, name, task_id=task_id)
+    return JSON({**out, "previous": None if taken is None else taken.result})
 
 
 __all__ = ["router"]

@@ -78,6 +78,11 @@ class RemoteLabelingRepository:
         path = _path(project_id, name, f"/tasks/{int(task_id)}/skip")
         self._http.post(path, {"annotator": annotator, "reason": reason})
 
+    def undo(self, project_id: int, name: str, task_id: int, annotator: str) -> Annotation | None:
+        path = _path(project_id, name, f"/tasks/{int(task_id)}/undo")
+        data = self._http.post(path, {"annotator": annotator})
+        return load(Annotation | None, data["annotation"])  # type: ignore[arg-type]
+
     def annotations(
         self,
         project_id: int,
