@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from keel.models._archive import unpack as unpack_archive
     from keel.models._flavor_python import PythonModel
     from keel.models._history import HistoryRow, chart, history
-    from keel.models._import import import_model
+    from keel.models._import import card_from, import_model
     from keel.models._manifest import MANIFEST_FILE, FileEntry, Manifest
     from keel.models._package import LoadedModel, SaveOptions, scan_package
     from keel.models._registry import Registry, register_model, resolve_version
@@ -78,6 +78,7 @@ _EXPORTS: dict[str, str] = {
     "UntrustedModelWarning": "keel.models._verify",
     "Verified": "keel.models._verify",
     "VersionRef": "keel.models._uri",
+    "card_from": "keel.models._import",
     "chart": "keel.models._history",
     "check_file_signature": "keel.models._signing",
     "file_sha256": "keel.models._signing",
@@ -130,6 +131,7 @@ __all__ = [
     "UntrustedModelWarning",
     "Verified",
     "VersionRef",
+    "card_from",
     "chart",
     "check_file_signature",
     "file_sha256",

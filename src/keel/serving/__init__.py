@@ -50,6 +50,7 @@ _EXPORTS: dict[str, str] = {
     "parse_model_ref": "keel.models._uri",
     "predict_frame": "keel.serving._predict",
     "prepare_batch": "keel.serving._jobs",
+    "resolve_spec": "keel.serving._launch",
     "rollback_deployment": "keel.serving._deploy:rollback",
     "run_stream": "keel.serving._jobs",
     "serve": "keel.serving._server",
