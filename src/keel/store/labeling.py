@@ -273,29 +273,7 @@ class LabelingRepository:
                     )
                     .returning(AN.c.id)
                 ).scalar_one()
-                state = conn.execute(
-                    select(AS.c.state).where(AS.c.task_id == task_id, AS.c.annotator == annotator)
-                ).scalar()
-                if state is None:
-                    conn.execute(
-                        insert(AS).values(
-                            label_project_id=lp_id,
-                            task_id=task_id,
-                            annotator=annotator,
-                            state=SUBMITTED,
-                            reason="",
-                            assigned_at=now,
-                            updated_at=now,
-                        )
-                    )
-                else:
-                    conn.execute(
-                        update(AS)
-                        .where(AS.c.task_id == task_id, AS.c.annotator == annotator)
-                        .values(state=SUBMITTED, updated_at=now)
-                    )
-                if state in (None, SKIPPED):
-                    conn.execute(update(TK).where(TK.c.id == task_id).values(taken=TK.c.taken + 1))
+                self._mark_submitted(conn, lp_id, task_id, annotator, now)
                 row = conn.execute(select(AN).where(AN.c.id == ann_id)).one()
         except IntegrityError as exc:
             raise ConflictError(
@@ -303,6 +281,34 @@ class LabelingRepository:
                 "a task once"
             ) from exc
         return _annotation(row)
+
+    @staticmethod
+    def _mark_submitted(conn: Any, lp_id: int, task_id: int, annotator: str, now: int) -> None:
+        """The annotator's assignment becomes ``submitted``; an answer to a task not held
+        (no assignment, or skipped) takes one of its places."""
+        state = conn.execute(
+            select(AS.c.state).where(AS.c.task_id == task_id, AS.c.annotator == annotator)
+        ).scalar()
+        if state is None:
+            conn.execute(
+                insert(AS).values(
+                    label_project_id=lp_id,
+                    task_id=task_id,
+                    annotator=annotator,
+                    state=SUBMITTED,
+                    reason="",
+                    assigned_at=now,
+                    updated_at=now,
+                )
+            )
+        else:
+            conn.execute(
+                update(AS)
+                .where(AS.c.task_id == task_id, AS.c.annotator == annotator)
+                .values(state=SUBMITTED, updated_at=now)
+            )
+        if state in (None, SKIPPED):
+            conn.execute(update(TK).where(TK.c.id == task_id).values(taken=TK.c.taken + 1))
 
     def skip(self, project_id: int, name: str, task_id: int, annotator: str, reason: str) -> None:
         """Give the task back with a reason; it is not offered to ``annotator`` again."""
