@@ -267,7 +267,9 @@ def source_signature(
     return None
 
 
-def _input_example(given: Any, model: Any, flavor: str, feature_names: Sequence[str] | None) -> Any:
+def _input_example(
+    given: Any, model: Any, flavor: str | None, feature_names: Sequence[str] | None
+) -> Any:
     """The input example: read from a CSV/Parquet path, as given, or derived from the model."""
     example = read_example(given) if isinstance(given, (str, os.PathLike)) else given
     return example_for(model, flavor, feature_names) if example is None else example
