@@ -230,17 +230,7 @@ class LabelingRepository:
             if not won:
                 return False, None
             now = now_ms()
-            conn.execute(
-                insert(AS).values(
-                    label_project_id=lp_id,
-                    task_id=row.id,
-                    annotator=annotator,
-                    state=ASSIGNED,
-                    reason="",
-                    assigned_at=now,
-                    updated_at=now,
-                )
-            )
+            _assign(conn, lp_id, row.id, annotator, ASSIGNED, now)
             return True, _task(conn.execute(select(TK).where(TK.c.id == row.id)).one())
 
     def submit(
@@ -290,17 +280,7 @@ class LabelingRepository:
             select(AS.c.state).where(AS.c.task_id == task_id, AS.c.annotator == annotator)
         ).scalar()
         if state is None:
-            conn.execute(
-                insert(AS).values(
-                    label_project_id=lp_id,
-                    task_id=task_id,
-                    annotator=annotator,
-                    state=SUBMITTED,
-                    reason="",
-                    assigned_at=now,
-                    updated_at=now,
-                )
-            )
+            _assign(conn, lp_id, task_id, annotator, SUBMITTED, now)
         else:
             conn.execute(
                 update(AS)
@@ -327,17 +307,7 @@ class LabelingRepository:
             if state == SKIPPED:
                 return
             if state is None:
-                conn.execute(
-                    insert(AS).values(
-                        label_project_id=lp_id,
-                        task_id=task_id,
-                        annotator=annotator,
-                        state=SKIPPED,
-                        reason=reason[:2000],
-                        assigned_at=now,
-                        updated_at=now,
-                    )
-                )
+                _assign(conn, lp_id, task_id, annotator, SKIPPED, now, reason[:2000])
                 return
             conn.execute(
                 update(AS)
@@ -437,6 +407,23 @@ class LabelingRepository:
             in_progress=int(states.get(ASSIGNED, 0)),
             by_annotator={str(k): int(v) for k, v in by.items()},
         )
+
+
+def _assign(
+    conn: Any, lp_id: int, task_id: int, annotator: str, state: str, now: int, reason: str = ""
+) -> None:
+    """A new row of the annotator's queue for the task, in ``state``."""
+    conn.execute(
+        insert(AS).values(
+            label_project_id=lp_id,
+            task_id=task_id,
+            annotator=annotator,
+            state=state,
+            reason=reason,
+            assigned_at=now,
+            updated_at=now,
+        )
+    )
 
 
 __all__ = [
