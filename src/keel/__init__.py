@@ -16,8 +16,7 @@ Names are loaded on first use, so ``import keel`` (and the CLI) start fast.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from keel._exports import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -67,14 +66,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'keel' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), __all__)

@@ -14,6 +14,7 @@ def test_serving_surface_is_pinned() -> None:
         "load_spec", "log_root", "parse_model_ref", "predict_frame", "prepare_batch", "run_stream",
         "serve", "spec_for_refs", "start_in_thread",
         # deployment use cases (keel deploy, keel serve)
+        "resolve_spec",
         "apply_spec", "delete_deployment", "deployment_history", "deployment_summary",
         "export_deployment", "get_spec", "launch", "list_deployments", "rollback_deployment",
     }  # fmt: skip

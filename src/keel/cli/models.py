@@ -256,32 +256,44 @@ def delete(
     console().print(f"deleted [bold]{escape(name)}[/bold]; run `keel gc` to free its packages")
 
 
+_IMPORT_PATH = typer.Argument(
+    ..., help="ONNX, skops, XGBoost (.json/.ubj) or LightGBM (.txt) file."
+)
+_IMPORT_NAME = typer.Option(..., "--name", "-n", help="Registered model name.")
+_TASK = typer.Option(None, "--task", help="classification, regression, ...")
+_METRICS = typer.Option([], "--metric", "-m", help="KEY=VALUE measured elsewhere (repeatable).")
+_INTENDED_USE = typer.Option(None, "--intended-use", help="Model card: what it is for.")
+_DATA = typer.Option(None, "--data", help="Model card: what data trained it.")
+_LIMITATIONS = typer.Option(None, "--limitations", help="Model card: where it fails.")
+_CARD = typer.Option(None, "--card", help="Model card as a YAML file.")
+_EXAMPLE = typer.Option(
+    None, "--example", help="CSV/Parquet of a few input rows (defines the signature)."
+)
+_SEMVER = typer.Option(None, "--semver", help="Semantic version, e.g. 1.2.0.")
+_TRUST_PICKLE = typer.Option(
+    False, "--trust-pickle", help="Accept a pickle/joblib file after a clean scan."
+)
+_SIGNATURE = typer.Option(
+    None,
+    "--signature",
+    help="The author's detached signature (default: FILE.sig beside it, if any).",
+)
+
+
 @app.command("import")
 def import_(
-    path: Path = typer.Argument(
-        ..., help="ONNX, skops, XGBoost (.json/.ubj) or LightGBM (.txt) file."
-    ),
-    name: str = typer.Option(..., "--name", "-n", help="Registered model name."),
-    task: str = typer.Option(None, "--task", help="classification, regression, ..."),
-    metric: list[str] = typer.Option(
-        [], "--metric", "-m", help="KEY=VALUE measured elsewhere (repeatable)."
-    ),
-    intended_use: str = typer.Option(None, "--intended-use", help="Model card: what it is for."),
-    data: str = typer.Option(None, "--data", help="Model card: what data trained it."),
-    limitations: str = typer.Option(None, "--limitations", help="Model card: where it fails."),
-    card: Path = typer.Option(None, "--card", help="Model card as a YAML file."),
-    example: Path = typer.Option(
-        None, "--example", help="CSV/Parquet of a few input rows (defines the signature)."
-    ),
-    semver: str = typer.Option(None, "--semver", help="Semantic version, e.g. 1.2.0."),
-    trust_pickle: bool = typer.Option(
-        False, "--trust-pickle", help="Accept a pickle/joblib file after a clean scan."
-    ),
-    signature: Path = typer.Option(
-        None,
-        "--signature",
-        help="The author's detached signature (default: FILE.sig beside it, if any).",
-    ),
+    path: Path = _IMPORT_PATH,
+    name: str = _IMPORT_NAME,
+    task: str = _TASK,
+    metric: list[str] = _METRICS,
+    intended_use: str = _INTENDED_USE,
+    data: str = _DATA,
+    limitations: str = _LIMITATIONS,
+    card: Path = _CARD,
+    example: Path = _EXAMPLE,
+    semver: str = _SEMVER,
+    trust_pickle: bool = _TRUST_PICKLE,
+    signature: Path = _SIGNATURE,
     json_: bool = JSON,
 ) -> None:
     """Register a model trained elsewhere, with a model card.
@@ -289,25 +301,12 @@ def import_(
     A detached signature by its author (`keel keys sign`) is verified first and its signer
     recorded as the author; one that does not match the file refuses the import.
     """
-    import yaml
+    from keel.models import card_from, import_model
 
-    from keel.models import import_model
-
-    card_data: dict[str, Any] = yaml.safe_load(card.read_text()) if card else {}
-    card_data.update(
-        {
-            k: v
-            for k, v in (
-                ("intended_use", intended_use),
-                ("data", data),
-                ("limitations", limitations),
-            )
-            if v
-        }
-    )
     metrics = _pairs(metric, "--metric", numeric=True)
-    if metrics:
-        card_data.setdefault("metrics", metrics)
+    card_data = card_from(
+        card, metrics, intended_use=intended_use, data=data, limitations=limitations
+    )
     v = import_model(
         _registry(),
         path,

@@ -45,14 +45,7 @@ def stream(
         log=log,
         on_start=lambda what: err_console().print(f"[bold]keel stream[/bold] {what}"),
     )
-    summary = {
-        "read": stats.read,
-        "written": stats.written,
-        "duplicates": stats.duplicates,
-        "dead": stats.dead,
-        "acked": stats.acked,
-        "p99_latency_ms": stats.p(0.99),
-    }
+    summary = stats.summary()
     if json_:
         print_json(summary)
         return

@@ -113,12 +113,7 @@ def training_set(
     ``name`` the result is saved as the next version of that dataset, its source naming every
     input version (``datasets`` is then required).
     """
-    if duplicates not in ("error", "last"):
-        raise InvalidArgumentError(f"duplicates must be 'error' or 'last', not {duplicates!r}")
-    if not features:
-        raise InvalidArgumentError("give at least one feature table to join")
-    if name is not None and datasets is None:
-        raise InvalidArgumentError("saving a training set by name needs datasets=DatasetClient")
+    _check_arguments(features, duplicates, name, datasets)
     default_ttl = parse_ttl(ttl)
     save = name is not None  # content hashes are for the saved lineage only (they cost a pass)
     ent = _load(entities, datasets, "entities", hashed=save)
@@ -130,52 +125,77 @@ def training_set(
     sources = [{"role": "entities", **ent.lineage}]
     taken = set(out.column_names)
     con = _connect()
-    for i, spec in enumerate(specs):
-        feat = _load(spec.source, datasets, spec.name or f"features[{i}]", hashed=save)
-        if feat.table.num_rows == 0:
-            raise InvalidArgumentError(f"the feature table {feat.label} has no rows")
-        f_ts_name = spec.timestamp or timestamp
-        f_ts = _time_column(feat, f_ts_name)
-        _same_zone_kind(ent, timestamp, ent_ts, feat, f_ts_name, f_ts)
-        f_keys = list(
-            spec.keys or keys or _shared_keys(ent.table, feat.table, timestamp, f_ts_name)
-        )
-        _check_keys(ent, feat, f_keys)
-        cols = _feature_columns(feat, spec, f_keys, f_ts_name)
-        limit = parse_ttl(spec.ttl) if spec.ttl is not None else default_ttl
-        try:
-            rows = _asof_rows(
-                con, ent.table, feat.table, f_keys, ent_ts, f_ts, limit, duplicates, feat.label
-            )
-        except BaseException:
-            con.close()
-            raise
-        for col in cols:
-            new = spec.prefix + col
-            if new in taken:
-                raise InvalidArgumentError(
-                    f"column {new!r} of {feat.label} is already in the training set; give "
-                    f"FeatureTable(..., prefix='...') or pick columns"
-                )
-            taken.add(new)
-            out = out.append_column(new, feat.table.column(col).take(rows))
-        sources.append(
-            {
-                "role": "features",
-                **feat.lineage,
-                "keys": f_keys,
-                "timestamp": f_ts_name,
-                "ttl_us": limit,
-                "columns": cols,
-                "prefix": spec.prefix,
-            }
-        )
-    con.close()
+    try:
+        for i, spec in enumerate(specs):
+            feat = _load(spec.source, datasets, spec.name or f"features[{i}]", hashed=save)
+            rows, source = _match(con, ent, ent_ts, feat, spec, timestamp, keys, default_ttl,
+                                  duplicates)  # fmt: skip
+            out = _append(out, taken, feat, spec.prefix, source["columns"], rows)
+            sources.append(source)
+    finally:
+        con.close()
     version = None
     if name is not None and datasets is not None:
         source = {"type": "training_set", "timestamp": timestamp, "sources": sources}
         version = datasets._log_derived(name, out, source, description)
     return TrainingSet(out, version, sources)
+
+
+def _check_arguments(
+    features: Sequence[Any], duplicates: str, name: str | None, datasets: DatasetClient | None
+) -> None:
+    if duplicates not in ("error", "last"):
+        raise InvalidArgumentError(f"duplicates must be 'error' or 'last', not {duplicates!r}")
+    if not features:
+        raise InvalidArgumentError("give at least one feature table to join")
+    if name is not None and datasets is None:
+        raise InvalidArgumentError("saving a training set by name needs datasets=DatasetClient")
+
+
+def _append(
+    out: pa.Table, taken: set[str], feat: _Loaded, prefix: str, cols: list[str], rows: pa.Array
+) -> pa.Table:
+    """``out`` with the feature columns ``cols`` (renamed with ``prefix``) taken at ``rows``;
+    a name already in the training set (``taken``, updated) is refused."""
+    for col in cols:
+        new = prefix + col
+        if new in taken:
+            raise InvalidArgumentError(
+                f"column {new!r} of {feat.label} is already in the training set; give "
+                f"FeatureTable(..., prefix='...') or pick columns"
+            )
+        taken.add(new)
+        out = out.append_column(new, feat.table.column(col).take(rows))
+    return out
+
+
+def _match(
+    con: duckdb.DuckDBPyConnection,
+    ent: _Loaded,
+    ent_ts: pa.Array,
+    feat: _Loaded,
+    spec: FeatureTable,
+    timestamp: str,
+    keys: Sequence[str] | None,
+    default_ttl: int | None,
+    duplicates: str,
+) -> tuple[pa.Array, dict[str, Any]]:
+    """One feature table checked against the entities: for each entity row the row number
+    of its feature row as of its time (null: none or too stale), and the table's lineage."""
+    if feat.table.num_rows == 0:
+        raise InvalidArgumentError(f"the feature table {feat.label} has no rows")
+    f_ts_name = spec.timestamp or timestamp
+    f_ts = _time_column(feat, f_ts_name)
+    _same_zone_kind(ent, timestamp, ent_ts, feat, f_ts_name, f_ts)
+    f_keys = list(spec.keys or keys or _shared_keys(ent.table, feat.table, timestamp, f_ts_name))
+    _check_keys(ent, feat, f_keys)
+    cols = _feature_columns(feat, spec, f_keys, f_ts_name)
+    limit = parse_ttl(spec.ttl) if spec.ttl is not None else default_ttl
+    rows = _asof_rows(con, ent.table, feat.table, f_keys, ent_ts, f_ts, limit, duplicates,
+                      feat.label)  # fmt: skip
+    source = {"role": "features", **feat.lineage, "keys": f_keys, "timestamp": f_ts_name,
+              "ttl_us": limit, "columns": cols, "prefix": spec.prefix}  # fmt: skip
+    return rows, source
 
 
 # -- checking -------------------------------------------------------------------------------
@@ -272,6 +292,26 @@ def _connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _dedupe(
+    con: duckdb.DuckDBPyConnection, keys: list[str], key_list: str, duplicates: str, label: str
+) -> None:
+    """Feature rows sharing keys and a timestamp: refused, or the last one kept."""
+    dupes = con.execute(
+        f"SELECT {key_list}, ts, count(*) AS n FROM f GROUP BY ALL HAVING n > 1 LIMIT 1"
+    ).fetchall()
+    if dupes and duplicates == "error":
+        where = dict(zip(keys, dupes[0][:-2], strict=True))
+        raise InvalidArgumentError(
+            f"{label} has more than one row for keys {where} at "
+            f"one timestamp; deduplicate it or pass duplicates='last' (last row wins)"
+        )
+    if dupes:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE f AS SELECT * FROM f QUALIFY row = "
+            f"max(row) OVER (PARTITION BY {key_list}, ts)"
+        )
+
+
 def _asof_rows(
     con: duckdb.DuckDBPyConnection,
     ent: pa.Table,
@@ -300,20 +340,7 @@ def _asof_rows(
         "CREATE OR REPLACE TEMP TABLE f AS SELECT * FROM f_raw WHERE ts IS NOT NULL AND "
         + " AND ".join(f"k{i} IS NOT NULL" for i in range(len(keys)))
     )
-    dupes = con.execute(
-        f"SELECT {key_list}, ts, count(*) AS n FROM f GROUP BY ALL HAVING n > 1 LIMIT 1"
-    ).fetchall()
-    if dupes and duplicates == "error":
-        where = dict(zip(keys, dupes[0][:-2], strict=True))
-        raise InvalidArgumentError(
-            f"{label} has more than one row for keys {where} at "
-            f"one timestamp; deduplicate it or pass duplicates='last' (last row wins)"
-        )
-    if dupes:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE f AS SELECT * FROM f QUALIFY row = "
-            f"max(row) OVER (PARTITION BY {key_list}, ts)"
-        )
+    _dedupe(con, keys, key_list, duplicates, label)
     result = con.sql(
         f"SELECT e.row, CASE WHEN f.row IS NULL OR {stale} THEN NULL ELSE f.row END AS fr "
         f"FROM e ASOF LEFT JOIN f ON {on} AND e.ts >= f.ts"

@@ -135,7 +135,6 @@ def _fit_column(
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
-    from scipy.special import ndtri
 
     kind = col.type
     n = len(col)
@@ -153,19 +152,45 @@ def _fit_column(
     )
     when = pa.types.is_timestamp(kind) or pa.types.is_date(kind)
     if numeric or pa.types.is_decimal(kind) or when:
-        values = _as_float(arr.filter(pa.array(valid)), kind)
-        ranks = _average_ranks(values)
-        z[valid] = ndtri(ranks / (len(values) + 1))
-        grid = np.quantile(values, np.linspace(0, 1, GRID))
-        # whole numbers stay whole (pandas turns an integer column with gaps into floats)
-        integer = pa.types.is_integer(kind) or bool(np.all(values == np.round(values)))
-        model = ColumnModel(
-            kind="datetime" if when else "numeric",
-            quantiles=[float(x) for x in grid],
-            integer=integer,
-            **base,
-        )
-        return model, z, ""
+        return _fit_numeric(arr, kind, valid, z, base, when)
+    return _fit_categorical(name, arr, kind, valid, z, base, rng)
+
+
+def _fit_numeric(
+    arr: pa.Array, kind: pa.DataType, valid: np.ndarray, z: np.ndarray, base: dict[str, Any],
+    when: bool,
+) -> tuple[ColumnModel, np.ndarray, str]:  # fmt: skip
+    """A number, date or time column: its quantile grid and normal scores (ranks)."""
+    import numpy as np
+    import pyarrow as pa
+    from scipy.special import ndtri
+
+    values = _as_float(arr.filter(pa.array(valid)), kind)
+    ranks = _average_ranks(values)
+    z[valid] = ndtri(ranks / (len(values) + 1))
+    grid = np.quantile(values, np.linspace(0, 1, GRID))
+    # whole numbers stay whole (pandas turns an integer column with gaps into floats)
+    integer = pa.types.is_integer(kind) or bool(np.all(values == np.round(values)))
+    model = ColumnModel(
+        kind="datetime" if when else "numeric",
+        quantiles=[float(x) for x in grid],
+        integer=integer,
+        **base,
+    )
+    return model, z, ""
+
+
+def _fit_categorical(
+    name: str, arr: pa.Array, kind: pa.DataType, valid: np.ndarray, z: np.ndarray,
+    base: dict[str, Any], rng: np.random.Generator,
+) -> tuple[ColumnModel, np.ndarray, str]:  # fmt: skip
+    """Any other column as categories: the frequent values, their probabilities, and normal
+    scores drawn inside each category's slice of the cumulative distribution."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from scipy.special import ndtri
+
     if pa.types.is_dictionary(kind):
         arr = arr.cast(kind.value_type)
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)) and not (

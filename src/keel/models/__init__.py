@@ -16,8 +16,9 @@ for pickle-family files (:mod:`keel.models._scan`).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from keel._exports import lazy_exports
 
 if TYPE_CHECKING:
     from keel.models._allowlist import global_verdict
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from keel.models._archive import unpack as unpack_archive
     from keel.models._flavor_python import PythonModel
     from keel.models._history import HistoryRow, chart, history
-    from keel.models._import import import_model
+    from keel.models._import import card_from, import_model
     from keel.models._manifest import MANIFEST_FILE, FileEntry, Manifest
     from keel.models._package import LoadedModel, SaveOptions, scan_package
     from keel.models._registry import Registry, register_model, resolve_version
@@ -78,6 +79,7 @@ _EXPORTS: dict[str, str] = {
     "UntrustedModelWarning": "keel.models._verify",
     "Verified": "keel.models._verify",
     "VersionRef": "keel.models._uri",
+    "card_from": "keel.models._import",
     "chart": "keel.models._history",
     "check_file_signature": "keel.models._signing",
     "file_sha256": "keel.models._signing",
@@ -130,6 +132,7 @@ __all__ = [
     "UntrustedModelWarning",
     "Verified",
     "VersionRef",
+    "card_from",
     "chart",
     "check_file_signature",
     "file_sha256",
@@ -158,14 +161,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'keel.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), _RENAMED.get(name, name))
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), __all__, _RENAMED)

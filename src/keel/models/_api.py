@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.models._archive import unpack
@@ -23,6 +23,9 @@ from keel.models._signing import Keyring
 from keel.models._uri import parse_run_uri
 from keel.store import ModelVersion, Store
 from keel.store.paths import safe_relpath
+
+if TYPE_CHECKING:
+    from keel.tracking import ActiveRun
 
 
 @dataclass(frozen=True)
@@ -167,14 +170,7 @@ def log_model(
     run, step and cache key. While ``keel models reproduce`` re-runs code, nothing is
     registered unless it was asked to register.
     """
-    from keel.tracking import ActiveRun
-    from keel.tracking._active import as_active_run
-
-    if run is None and not _has_active_run():
-        raise InvalidArgumentError("log_model needs an active run; call keel.start_run() first")
-    run = as_active_run(run)
-    assert isinstance(run, ActiveRun)
-    run.flush()  # metrics a step logged so far belong in the manifest
+    run = _logging_run(run)
     options.setdefault("name", registered_model_name or name)
     if registered_model_name and _reproducing_without_register():
         run.set_tag("keel.reproduce.would_register", registered_model_name)
@@ -199,6 +195,19 @@ def log_model(
                 folder, registered_model_name, run_id=run.id, semver=semver, tags=tags
             )
     return ModelInfo(manifest, run.id, name, version)
+
+
+def _logging_run(run: Any) -> ActiveRun:
+    """The run ``log_model`` records into (given, or the active one), its metrics flushed."""
+    from keel.tracking import ActiveRun
+    from keel.tracking._active import as_active_run
+
+    if run is None and not _has_active_run():
+        raise InvalidArgumentError("log_model needs an active run; call keel.start_run() first")
+    run = as_active_run(run)
+    assert isinstance(run, ActiveRun)
+    run.flush()  # metrics a step logged so far belong in the manifest
+    return run
 
 
 def _has_active_run() -> bool:

@@ -267,6 +267,31 @@ def source_signature(
     return None
 
 
+def _input_example(
+    given: Any, model: Any, flavor: str | None, feature_names: Sequence[str] | None
+) -> Any:
+    """The input example: read from a CSV/Parquet path, as given, or derived from the model."""
+    example = read_example(given) if isinstance(given, (str, os.PathLike)) else given
+    return example_for(model, flavor, feature_names) if example is None else example
+
+
+def card_from(
+    file: str | os.PathLike[str] | None = None,
+    metrics: Mapping[str, float] | None = None,
+    **fields: str | None,
+) -> dict[str, Any]:
+    """A model card for :func:`import_model`: the YAML ``file`` (if any), overridden by the
+    non-empty ``fields`` (intended_use, data, limitations...), with ``metrics`` unless the
+    file has its own."""
+    import yaml
+
+    card: dict[str, Any] = yaml.safe_load(Path(file).read_text()) if file else {}
+    card.update({k: v for k, v in fields.items() if v})
+    if metrics:
+        card.setdefault("metrics", dict(metrics))
+    return card
+
+
 def import_model(
     registry: Registry,
     path: str | os.PathLike[str],
@@ -297,13 +322,7 @@ def import_model(
     found = source_signature(src, registry.keyring, signature)
     fmt = sniff_format(src)
     model, flavor = read_model(src, fmt, trust_pickle=trust_pickle, trusted_types=trusted_types)
-    example = (
-        read_example(input_example)
-        if isinstance(input_example, (str, os.PathLike))
-        else input_example
-    )
-    if example is None:
-        example = example_for(model, flavor, feature_names)
+    example = _input_example(input_example, model, flavor, feature_names)
     card_data = {k: v for k, v in (card or {}).items() if v not in (None, "")}
     card_data.setdefault("imported_from", src.name)
     if sign is not False:
@@ -315,16 +334,13 @@ def import_model(
         task=task,
         metrics=dict(metrics or {}),
         card=card_data,
-        lineage={
-            "imported_from": src.name,
-            "format": fmt,
-            "provenance": provenance(src, registry, found),
-        },
-    )
+        lineage={"imported_from": src.name, "format": fmt,
+                 "provenance": provenance(src, registry, found)},
+    )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "package"
         save_package(model, folder, example, options, keyring=registry.keyring, sign=sign)
         return registry.register(folder, name, semver=semver, tags=tags, source="imported")
 
 
-__all__ = ["CARD_FIELDS", "import_model", "read_example", "sniff_format"]
+__all__ = ["CARD_FIELDS", "card_from", "import_model", "read_example", "sniff_format"]

@@ -73,11 +73,6 @@ class Registry:
         with tempfile.TemporaryDirectory() as tmp:
             ref = self.store.blobs.put_file(pack(folder, Path(tmp) / "package.tar"))
         lineage = manifest.lineage
-        datasets = [
-            (str(d["name"]), int(d["version"]))
-            for d in lineage.get("datasets", [])
-            if d.get("direction", "input") == "input"
-        ]
         new = NewVersion(
             blob_sha=ref.sha,
             size=ref.size,
@@ -96,7 +91,7 @@ class Registry:
             card={**manifest.card, **(card or {})},
             metrics=manifest.metrics,
             tags=tags or {},
-            datasets=datasets,
+            datasets=_input_datasets(lineage),
         )
         return self.store.registry.create_version(self._pid, name, new)
 
@@ -312,6 +307,15 @@ def register_model(
 def resolve_version(ref: str, *, store: Store, project: str = "default") -> int:
     """The version number ``ref`` names now (serving re-resolves aliases with this)."""
     return Registry(store, project).resolve(ref).version
+
+
+def _input_datasets(lineage: Mapping[str, Any]) -> list[tuple[str, int]]:
+    """(name, version) of each dataset a package's lineage names as an input."""
+    return [
+        (str(d["name"]), int(d["version"]))
+        for d in lineage.get("datasets", [])
+        if d.get("direction", "input") == "input"
+    ]
 
 
 __all__ = ["Registry", "default_keyring", "register_model", "resolve_version"]

@@ -19,8 +19,9 @@ Names load on first use, so importing this package costs nothing until one is us
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from keel._exports import lazy_exports
 
 if TYPE_CHECKING:
     from keel.monitoring._champion import ChampionChallenger, VersionStats, compare_versions
@@ -176,14 +177,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'keel.monitoring' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), _RENAMED.get(name, name))
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), __all__, _RENAMED)

@@ -109,42 +109,45 @@ def _window_data(w: Window, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "label": _label(w),
         "rows": int(summary.get("rows") or 0),
         "drift_share": summary.get("drift_share"),
-        "drift": {
-            r["name"]: {
-                "test": r["test"],
-                "statistic": r["value"],
-                "effect": json.loads(r["detail"] or "{}").get("effect"),
-                "p_value": r["p_value"],
-                "status": r["status"],
-            }
-            for r in by_kind.get("drift", [])
-        },
-        "schema": [
-            {
-                "column": r["name"],
-                "kind": r["test"],
-                "severity": r["status"],
-                "message": json.loads(r["detail"] or "{}").get("message", ""),
-            }
-            for r in by_kind.get("schema", [])
-        ],
+        "drift": {r["name"]: _drift_entry(r) for r in by_kind.get("drift", [])},
+        "schema": [_schema_entry(r) for r in by_kind.get("schema", [])],
         "performance": values("performance"),
         "estimated": values("estimated"),
-        "cohorts": [
-            {
-                "cohort": r["name"],
-                "n": r["n"],
-                "accuracy": r["value"],
-                "status": r["status"],
-                **json.loads(r["detail"] or "{}"),
-            }
-            for r in by_kind.get("cohort", [])
-        ],
+        "cohorts": [_cohort_entry(r) for r in by_kind.get("cohort", [])],
         "cohort_gaps": [
             {"columns": r["name"], "gap": r["test"], "value": r["value"]}
             for r in by_kind.get("cohort_gap", [])
         ],
         "resources": values("resource"),
+    }
+
+
+def _drift_entry(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "test": r["test"],
+        "statistic": r["value"],
+        "effect": json.loads(r["detail"] or "{}").get("effect"),
+        "p_value": r["p_value"],
+        "status": r["status"],
+    }
+
+
+def _schema_entry(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "column": r["name"],
+        "kind": r["test"],
+        "severity": r["status"],
+        "message": json.loads(r["detail"] or "{}").get("message", ""),
+    }
+
+
+def _cohort_entry(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "cohort": r["name"],
+        "n": r["n"],
+        "accuracy": r["value"],
+        "status": r["status"],
+        **json.loads(r["detail"] or "{}"),
     }
 
 

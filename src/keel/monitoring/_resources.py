@@ -18,23 +18,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from keel._units import parse_memory
 from keel.exceptions import InvalidArgumentError
 
 if TYPE_CHECKING:
     import numpy as np
 
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtKMGT]i?)?[bB]?\s*$")
-_UNITS = {
-    "": 1,
-    "k": 10**3,
-    "m": 10**6,
-    "g": 10**9,
-    "t": 10**12,
-    "ki": 2**10,
-    "mi": 2**20,
-    "gi": 2**30,
-    "ti": 2**40,
-}
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
 
 
@@ -83,16 +72,6 @@ class ResourceFinding:
     value: float
     budget: float
     message: str
-
-
-def parse_memory(value: str | int | float) -> int:
-    """Bytes from ``512Mi``, ``2Gi``, ``1.5G`` or a byte count (Kubernetes units)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return int(value)
-    m = _SIZE.match(str(value))
-    if m is None or float(m.group(1)) <= 0:
-        raise InvalidArgumentError(f"memory {value!r} is not a size; write it like 512Mi or 2Gi")
-    return int(float(m.group(1)) * _UNITS[(m.group(2) or "").lower()])
 
 
 def budget_from_spec(spec: Mapping[str, Any], **overrides: Any) -> ResourceBudget:

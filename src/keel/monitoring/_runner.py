@@ -134,40 +134,42 @@ def run_monitor(
     scan = _scan(log, deployment, window, reference, config)
     notes: list[str] = []
     findings = Findings(deployment, window, monitor.id)
-    drift = None
-    if reference is None:
-        notes.append(
-            "no reference profile: schema and drift checks skipped "
-            f"(set one with `keel monitor set {deployment} --reference ...`)"
-        )
-    elif scan.profile is None:
-        notes.append("no predictions in this window: nothing to compare")
-    else:
-        drift = compare_profiles(reference, scan.profile, config.drift)
-        drift_findings(findings, drift, scan.outputs)
+    drift = _drift(deployment, reference, scan, config, findings, notes)
     small = _small_table(scan)
     perf, cohorts = _quality(store, deployment, small, config, findings, notes)
     usage, over = _resources(small, config, findings, notes, scrape_interval_s)
     raised, resolved = _raise(store, project_id, monitor.id, findings) if record else ([], [])
     delivered = deliver_pending(store, project_id) if deliver and record else DeliveryReport()
-    result = MonitorRun(
-        deployment,
-        window,
-        scan.rows,
-        drift,
-        perf,
-        cohorts,
-        usage,
-        over,
-        raised,
-        resolved,
-        delivered,
-        notes,
-    )
+    result = MonitorRun(deployment, window, scan.rows, drift, perf, cohorts, usage, over,
+                        raised, resolved, delivered, notes)  # fmt: skip
     write_results(store.settings, result)
     if record:
         store.monitors.mark_run(monitor.id, window.end_ms)
     return result
+
+
+def _drift(
+    deployment: str,
+    reference: DatasetProfile | None,
+    scan: _Scan,
+    config: MonitorConfig,
+    findings: Findings,
+    notes: list[str],
+) -> DriftReport | None:
+    """The window's profile compared with the reference (None, with a note, when either
+    is missing); drifted columns become findings."""
+    if reference is None:
+        notes.append(
+            "no reference profile: schema and drift checks skipped "
+            f"(set one with `keel monitor set {deployment} --reference ...`)"
+        )
+        return None
+    if scan.profile is None:
+        notes.append("no predictions in this window: nothing to compare")
+        return None
+    drift = compare_profiles(reference, scan.profile, config.drift)
+    drift_findings(findings, drift, scan.outputs)
+    return drift
 
 
 def _scan(

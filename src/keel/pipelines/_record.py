@@ -29,7 +29,7 @@ from keel.store._db import now_ms
 from keel.store.pipelines import StepRunInfo, StepStatus
 from keel.store.runs import ChildRun
 from keel.tracking import TrackingClient
-from keel.tracking._capture import capture
+from keel.tracking._capture import Capture, capture
 from keel.tracking._lifecycle import forget, keep_alive, owner_tags
 from keel.tracking._steprun import StepRecords
 
@@ -83,6 +83,33 @@ def param_text(value: Any) -> str:
     return text if len(text) <= _PARAM_TEXT else text[: _PARAM_TEXT - 3] + "..."
 
 
+def _tags(
+    pipeline: str,
+    target: str,
+    texts: Mapping[str, str],
+    runner: Mapping[str, Any],
+    tags: Mapping[str, str] | None,
+    cap: Capture | None,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The tags every step run carries (pipeline, target, params, the source's git tags) and
+    those of the pipeline's own run (the captured environment, owner, runner, caller's)."""
+    step_tags = {
+        "keel.pipeline": pipeline,
+        "keel.pipeline.target": target,
+        "keel.pipeline.params": json.dumps(texts, sort_keys=True),
+    }
+    if cap is not None:
+        step_tags.update({k: v for k, v in cap.tags.items() if k.startswith(_SOURCE_TAGS)})
+    run_tags = {
+        **(cap.tags if cap is not None else {}),
+        **owner_tags(),
+        **step_tags,
+        "keel.pipeline.runner": str(runner.get("runner", "")),
+        **(tags or {}),
+    }
+    return step_tags, run_tags
+
+
 class Recorder:
     """Writes what one pipeline run does to the tracking store and the pipeline tables."""
 
@@ -102,21 +129,8 @@ class Recorder:
         self.client = client
         self.store: Store = client.store
         texts = {k: param_text(v) for k, v in params.items()}
-        self.step_tags = {
-            "keel.pipeline": pipeline,
-            "keel.pipeline.target": target,
-            "keel.pipeline.params": json.dumps(texts, sort_keys=True),
-        }
         cap = capture(Path.cwd(), requirements=False) if capture_env else None
-        if cap is not None:
-            self.step_tags.update({k: v for k, v in cap.tags.items() if k.startswith(_SOURCE_TAGS)})
-        run_tags = {
-            **(cap.tags if cap is not None else {}),
-            **owner_tags(),
-            **self.step_tags,
-            "keel.pipeline.runner": str(runner.get("runner", "")),
-            **(tags or {}),
-        }
+        self.step_tags, run_tags = _tags(pipeline, target, texts, runner, tags, cap)
         info = client.create_run(experiment, name=pipeline, tags=run_tags)
         self.run_id = info.id
         self.experiment_id = info.experiment_id
@@ -135,6 +149,9 @@ class Recorder:
             params=texts,
             n_steps=n_steps,
         )
+        self._init_buffers()
+
+    def _init_buffers(self) -> None:
         self.user = _user()
         self._buffer: dict[str, StepRunInfo] = {}
         self._new_runs: list[ChildRun] = []

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from keel.reports._notebook import NotebookDiff, diff_notebooks
-from keel.reports._sides import git
+from keel.reports._sides import git, git_bytes
 
 #: Notebooks diffed cell by cell at most (a larger change lists the rest by name).
 MAX_NOTEBOOKS = 10
@@ -62,17 +61,7 @@ def code_diff(base: str, head: str, repo: Path | None) -> CodeDiff | None:
 
 def _show(repo: Path | None, commit: str, path: str) -> bytes | None:
     """The file's bytes at ``commit``; None when it did not exist there."""
-    try:
-        done = subprocess.run(
-            ["git", "show", f"{commit}:{path}"],
-            cwd=repo or Path.cwd(),
-            capture_output=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout if done.returncode == 0 else None
+    return git_bytes(repo, "show", f"{commit}:{path}")
 
 
 __all__ = ["CodeDiff", "FileChange", "code_diff"]

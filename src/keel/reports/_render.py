@@ -170,23 +170,7 @@ def to_html(c: Comparison) -> str:
         f"<p>Project <b>{e(c.project)}</b> · base: {e(_side(c.base))} · "
         f"head: {e(_side(c.head))}</p><h2>Metrics</h2>",
     ]
-    if c.metrics:
-        parts.append(
-            "<table><tr><th>metric</th><th>base</th><th>head</th><th>Δ</th><th></th></tr>"
-            + _rows(
-                [
-                    f"<td>{e(m.key)} {_arrow(m)}</td>",
-                    f"<td class='num'>{e(_stat(m.base))}</td>",
-                    f"<td class='num'>{e(_stat(m.head))}</td>",
-                    f"<td class='num {m.verdict}'>{e(_delta(m))}</td>",
-                    f"<td class='{m.verdict}'>{e(VERDICT_MARK[m.verdict])}</td>",
-                ]
-                for m in c.metrics
-            )
-            + "</table>"
-        )
-    else:
-        parts.append("<p>No metrics logged on either side.</p>")
+    parts.append(_metrics_html(c))
     if c.curves:
         parts.append(
             f"<h2>Curves</h2><p><span style='color:{BASE_COLOUR}'>- - base</span> · "
@@ -194,8 +178,43 @@ def to_html(c: Comparison) -> str:
             + "".join(curve_svg(cv) for cv in c.curves)
             + "</div>"
         )
-    parts.append("<h2>Parameters</h2>")
-    parts.append(
+    parts.append("<h2>Parameters</h2>" + _params_html(c))
+    if c.datasets:
+        parts.append("<h2>Datasets</h2><ul>")
+        parts += [f"<li>{e(line)}</li>" for line in _dataset_lines(c)]
+        parts.append("</ul>")
+    parts.append(_code_html(c))
+    if c.notes:
+        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in c.notes) + "</ul>")
+    parts.append("<p><small>Made by keel report compare.</small></p></body></html>")
+    return "".join(parts)
+
+
+def _metrics_html(c: Comparison) -> str:
+    e = escape
+    if not c.metrics:
+        return "<p>No metrics logged on either side.</p>"
+    return (
+        "<table><tr><th>metric</th><th>base</th><th>head</th><th>Δ</th><th></th></tr>"
+        + _rows(
+            [
+                f"<td>{e(m.key)} {_arrow(m)}</td>",
+                f"<td class='num'>{e(_stat(m.base))}</td>",
+                f"<td class='num'>{e(_stat(m.head))}</td>",
+                f"<td class='num {m.verdict}'>{e(_delta(m))}</td>",
+                f"<td class='{m.verdict}'>{e(VERDICT_MARK[m.verdict])}</td>",
+            ]
+            for m in c.metrics
+        )
+        + "</table>"
+    )
+
+
+def _params_html(c: Comparison) -> str:
+    e = escape
+    if not c.params:
+        return "<p>No parameter changed.</p>"
+    return (
         "<table><tr><th>param</th><th>base</th><th>head</th></tr>"
         + _rows(
             [
@@ -206,18 +225,7 @@ def to_html(c: Comparison) -> str:
             for p in c.params
         )
         + "</table>"
-        if c.params
-        else "<p>No parameter changed.</p>"
     )
-    if c.datasets:
-        parts.append("<h2>Datasets</h2><ul>")
-        parts += [f"<li>{e(line)}</li>" for line in _dataset_lines(c)]
-        parts.append("</ul>")
-    parts.append(_code_html(c))
-    if c.notes:
-        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in c.notes) + "</ul>")
-    parts.append("<p><small>Made by keel report compare.</small></p></body></html>")
-    return "".join(parts)
 
 
 def _diff_html(text: str) -> str:

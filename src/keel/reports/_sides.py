@@ -141,6 +141,12 @@ def rev_parse(ref: str, repo: Path | None) -> str | None:
 
 def git(repo: Path | None, *args: str) -> str | None:
     """Run git in ``repo``; its stdout, or None when git is missing or the command fails."""
+    out = git_bytes(repo, *args)
+    return None if out is None else out.decode("utf-8", errors="replace")
+
+
+def git_bytes(repo: Path | None, *args: str) -> bytes | None:
+    """:func:`git`'s stdout as bytes (file contents)."""
     try:
         done = subprocess.run(
             ["git", *args],
@@ -151,9 +157,7 @@ def git(repo: Path | None, *args: str) -> str | None:
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    if done.returncode != 0:
-        return None
-    return done.stdout.decode("utf-8", errors="replace")
+    return done.stdout if done.returncode == 0 else None
 
 
-__all__ = ["COMMIT_TAG", "Side", "git", "resolve_side", "rev_parse"]
+__all__ = ["COMMIT_TAG", "Side", "git", "git_bytes", "resolve_side", "rev_parse"]

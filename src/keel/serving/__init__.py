@@ -16,8 +16,7 @@ Importing this package is cheap; FastAPI, uvicorn, pandas and pyarrow load on fi
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from keel._exports import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "BatchJob": "keel.serving._jobs",
@@ -50,6 +49,7 @@ _EXPORTS: dict[str, str] = {
     "parse_model_ref": "keel.models._uri",
     "predict_frame": "keel.serving._predict",
     "prepare_batch": "keel.serving._jobs",
+    "resolve_spec": "keel.serving._launch",
     "rollback_deployment": "keel.serving._deploy:rollback",
     "run_stream": "keel.serving._jobs",
     "serve": "keel.serving._server",
@@ -60,15 +60,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    target = _EXPORTS.get(name)
-    if target is None:
-        raise AttributeError(f"module 'keel.serving' has no attribute {name!r}")
-    module, _, attr = target.partition(":")  # "module" or "module:name inside it"
-    value = getattr(importlib.import_module(module), attr or name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), __all__)

@@ -259,7 +259,6 @@ def create_app(
     the queues and flushes the prediction log."""
     from fastapi import FastAPI
     from starlette.exceptions import HTTPException as StarletteHTTPException
-    from starlette.routing import Route
 
     from keel.serving._openapi import openapi_document
 
@@ -288,9 +287,20 @@ def create_app(
 
     app = FastAPI(title=f"keel serving: {runtime.name}", lifespan=lifespan)
     app.add_exception_handler(StarletteHTTPException, _json_http_error)
-    h = handlers
+    app.router.routes[:0] = _read_routes(handlers)
+    document = openapi_document(runtime.name)
+    app.openapi = lambda: document  # type: ignore[method-assign]
+    app.state.handlers = handlers
+    outer = ServingASGI(app, handlers, max_body_bytes)
+    return outer
+
+
+def _read_routes(h: ServingApp) -> list[Any]:
+    """The metadata, health and metrics routes (plain Starlette routes, no validation)."""
+    from starlette.routing import Route
+
     get = ["GET"]
-    app.router.routes[:0] = [
+    return [
         Route("/v2", h.server_metadata, methods=get),
         Route("/v2/health/live", h.live, methods=get),
         Route("/v2/health/ready", h.ready, methods=get),
@@ -303,11 +313,6 @@ def create_app(
         Route("/ping", h.ping, methods=get),
         Route("/health", h.ping, methods=get),
     ]
-    document = openapi_document(runtime.name)
-    app.openapi = lambda: document  # type: ignore[method-assign]
-    app.state.handlers = handlers
-    outer = ServingASGI(app, handlers, max_body_bytes)
-    return outer
 
 
 __all__ = ["ServingASGI", "content_type_allowed", "create_app"]

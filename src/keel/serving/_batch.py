@@ -206,6 +206,30 @@ def predict_batch(
     reader.start()
     writer.start()
     try:
+        _predict_chunks(model, schema, inbox, outbox, errors, progress)
+    finally:
+        outbox.put(_DONE)
+        writer.join()
+        _drain(inbox)
+        reader.join()
+    if errors:
+        raise errors[0]
+    return BatchResult(
+        state["rows"], state["chunks"], time.perf_counter() - start, str(out), lineage
+    )
+
+
+def _predict_chunks(
+    model: LoadedModel,
+    schema: InputSchema | None,
+    inbox: queue.Queue[Any],
+    outbox: queue.Queue[Any],
+    errors: list[BaseException],
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Predict each chunk the reader puts in ``inbox`` and hand it to the writer, until the
+    reader is done or anything failed (the failure goes to ``errors``)."""
+    try:
         while True:
             chunk = inbox.get()
             if chunk is _DONE or errors:
@@ -217,16 +241,6 @@ def predict_batch(
                 progress(chunk.rows)
     except BaseException as exc:
         errors.append(exc)
-    finally:
-        outbox.put(_DONE)
-        writer.join()
-        _drain(inbox)
-        reader.join()
-    if errors:
-        raise errors[0]
-    return BatchResult(
-        state["rows"], state["chunks"], time.perf_counter() - start, str(out), lineage
-    )
 
 
 @dataclass

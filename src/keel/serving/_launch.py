@@ -12,10 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from keel.exceptions import InvalidArgumentError
 from keel.serving._bundle import PackageSource, served_versions
+from keel.serving._deploy import get_spec
 from keel.serving._envcheck import check_environment
 from keel.serving._presence import Presence
-from keel.serving._spec import DeploymentSpec
+from keel.serving._spec import DeploymentSpec, load_spec, spec_for_refs
 
 if TYPE_CHECKING:
     from keel.config import Settings
@@ -79,3 +81,36 @@ def launch(
 
 
 __all__ = ["launch", "served_manifests"]
+
+
+def resolve_spec(
+    store: Store,
+    project: str,
+    *,
+    models: list[str] | None = None,
+    file: Path | None = None,
+    deployment: str | None = None,
+    packages: Path | None = None,
+    name: str = "default",
+    threads: int | None = None,
+    sizing: dict[str, int | None] | None = None,
+) -> DeploymentSpec:
+    """The spec ``keel serve`` serves: built from model references (with ``threads`` and
+    ``sizing``: concurrency, queue, timeout_ms), read from ``file``, or the stored
+    ``deployment``. Exactly one of the three; ``packages`` only with references or a file."""
+    if sum([bool(models), file is not None, deployment is not None]) != 1:
+        raise InvalidArgumentError(
+            "give exactly one of: model references (keel serve churn@champion), "
+            "--file deploy.yaml, or --deployment NAME"
+        )
+    if packages is not None and deployment is not None:
+        raise InvalidArgumentError(
+            "--packages serves a frozen export and cannot follow a stored --deployment; "
+            "give the exported deploy.yaml with -f"
+        )
+    if models:
+        return spec_for_refs(list(models), name=name, threads=threads, **(sizing or {}))
+    if file is not None:
+        return load_spec(file)
+    assert deployment is not None
+    return get_spec(store, project, deployment)

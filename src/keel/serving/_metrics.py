@@ -21,17 +21,18 @@ class ServingMetrics:
     """The registry and metric families of one serving app."""
 
     def __init__(self) -> None:
-        from prometheus_client import (
-            CollectorRegistry,
-            Counter,
-            Gauge,
-            Histogram,
-            ProcessCollector,
-        )
+        from prometheus_client import CollectorRegistry, ProcessCollector
 
         self.registry = CollectorRegistry(auto_describe=True)
         ProcessCollector(registry=self.registry)
         labels = ("endpoint", "model", "version")
+        self._request_families(labels)
+        self._state_families(labels)
+
+    def _request_families(self, labels: tuple[str, ...]) -> None:
+        """What requests and predict calls count and time."""
+        from prometheus_client import Counter, Histogram
+
         r = self.registry
         self.requests = Counter(
             "keel_requests", "Prediction requests answered.", (*labels, "code"), registry=r
@@ -66,6 +67,12 @@ class ServingMetrics:
             (*labels, "outcome"),
             registry=r,
         )
+
+    def _state_families(self, labels: tuple[str, ...]) -> None:
+        """Queues, memory, the prediction log and the loaded versions, as they stand."""
+        from prometheus_client import Counter, Gauge
+
+        r = self.registry
         self.queue_depth = Gauge("keel_queue_depth", "Requests waiting.", labels, registry=r)
         self.in_flight = Gauge("keel_in_flight", "Requests admitted.", labels, registry=r)
         self.model_memory = Gauge(

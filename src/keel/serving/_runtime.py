@@ -69,22 +69,10 @@ class Slot:
         self._pool = ThreadPoolExecutor(res.threads, thread_name_prefix=f"keel-{loaded.name}")
         b = endpoint.batching
         batching = BatchSettings(b.max_batch_size, b.max_wait_ms, b.adaptive)
-        self.batcher = MicroBatcher(
-            loaded.key,
-            self._predict_batch,
-            settings=batching,
-            executor=self._pool,
-            threads=res.threads,
-            on_batch=metrics.on_batch,
-        )
+        self.batcher = self._batcher(loaded.key, self._predict_batch, batching, res.threads)
         # requests that also ask for class probabilities are batched among themselves
-        self.proba_batcher = MicroBatcher(
-            f"{loaded.key}+{PROBABILITIES}",
-            self._predict_batch_with_proba,
-            settings=batching,
-            executor=self._pool,
-            threads=res.threads,
-            on_batch=metrics.on_batch,
+        self.proba_batcher = self._batcher(
+            f"{loaded.key}+{PROBABILITIES}", self._predict_batch_with_proba, batching, res.threads
         )
         self.identity: tuple[Any, ...] = (
             endpoint.name,
@@ -93,6 +81,18 @@ class Slot:
             version.model,
             version.shadow,
             _res_key(endpoint),
+        )
+
+    def _batcher(
+        self, key: str, predict: Callable[[Rows], Any], batching: BatchSettings, threads: int
+    ) -> MicroBatcher:
+        return MicroBatcher(
+            key,
+            predict,
+            settings=batching,
+            executor=self._pool,
+            threads=threads,
+            on_batch=self.metrics.on_batch,
         )
 
     @property

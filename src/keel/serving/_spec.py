@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from keel._units import parse_memory
 from keel.exceptions import InvalidArgumentError, ResourceUnavailableError
 from keel.models._uri import ModelRef, parse_model_ref
 
@@ -42,30 +43,6 @@ if TYPE_CHECKING:
     from keel.store.deployments import DeploymentTarget
 
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?$")
-_UNITS = {
-    "": 1,
-    "k": 10**3,
-    "m": 10**6,
-    "g": 10**9,
-    "t": 10**12,
-    "ki": 2**10,
-    "mi": 2**20,
-    "gi": 2**30,
-    "ti": 2**40,
-}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtKMGT]i?)?[bB]?\s*$")
-
-
-def parse_memory(value: str | int) -> int:
-    """Bytes from ``512Mi``, ``2Gi``, ``1.5G`` or a plain byte count (Kubernetes units)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
-    m = _SIZE.match(str(value))
-    if m is None or float(m.group(1)) <= 0:
-        raise InvalidArgumentError(
-            f"memory {value!r} is not a size; write it like 512Mi, 2Gi or a number of bytes"
-        )
-    return int(float(m.group(1)) * _UNITS[(m.group(2) or "").lower()])
 
 
 class _Strict(BaseModel):

@@ -123,6 +123,17 @@ class StreamStats:
         data = sorted(self.latencies_ms)
         return data[min(len(data) - 1, int(q * len(data)))]
 
+    def summary(self) -> dict[str, float]:
+        """The final counts ``keel stream`` prints, with the p99 latency."""
+        return {
+            "read": self.read,
+            "written": self.written,
+            "duplicates": self.duplicates,
+            "dead": self.dead,
+            "acked": self.acked,
+            "p99_latency_ms": self.p(0.99),
+        }
+
 
 class StreamWorker:
     """Reads a source stream through a consumer group, predicts, writes the sink, acks."""

@@ -163,19 +163,7 @@ class DatasetRepository:
                     ).scalar_one()
                 except sa.exc.IntegrityError:
                     continue  # another writer took this number (PostgreSQL); try the next
-                if files:
-                    conn.execute(
-                        sa.insert(_t.F),
-                        [
-                            {
-                                "version_id": version_id,
-                                "path": f.path,
-                                "blob_sha": f.blob_sha,
-                                "size": f.size,
-                            }
-                            for f in files
-                        ],
-                    )
+                _insert_files(conn, version_id, files)
                 row = conn.execute(sa.select(_t.V).where(_t.V.c.id == version_id)).one()
                 return _version(row, dataset.name), True
         raise AlreadyExistsError(
@@ -258,3 +246,14 @@ class DatasetRepository:
             sa.select(_t.V).where(_t.V.c.dataset_id == dataset_id, _t.V.c.version == top)
         ).first()
         return None if row is None else _version(row, name)
+
+
+def _insert_files(conn: Connection, version_id: int, files: Sequence[DatasetFile]) -> None:
+    if files:
+        conn.execute(
+            sa.insert(_t.F),
+            [
+                {"version_id": version_id, "path": f.path, "blob_sha": f.blob_sha, "size": f.size}
+                for f in files
+            ],
+        )

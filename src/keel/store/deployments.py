@@ -219,47 +219,12 @@ class DeploymentRepository:
             sa.select(_t.D).where(_t.D.c.project_id == project_id, _t.D.c.name == name)
         ).first()
         if row is None:
-            dep_id = conn.execute(
-                sa.insert(_t.D)
-                .values(
-                    project_id=project_id,
-                    name=name,
-                    revision=1,
-                    status=status,
-                    created_at=ts,
-                    updated_at=ts,
-                )
-                .returning(_t.D.c.id)
-            ).scalar_one()
-            revision = 1
+            dep_id, revision = _create(conn, project_id, name, status, ts), 1
         else:
-            current = conn.execute(
-                sa.select(_t.R.c.spec_hash).where(
-                    _t.R.c.deployment_id == row.id, _t.R.c.revision == row.revision
-                )
-            ).scalar_one_or_none()
-            if status == ADHOC and row.status == ACTIVE:
-                if current != digest:
-                    raise ConflictError(
-                        f"deployment {name!r} is applied (revision {row.revision}) with another "
-                        f"spec; serve it with `keel serve --deployment {name}`, or give this "
-                        "server another --name"
-                    )
-                conn.execute(sa.update(_t.D).where(_t.D.c.id == row.id).values(updated_at=ts))
+            bumped = _bump(conn, row, name, digest, status, ts)
+            if bumped is None:
                 return False
-            if current == digest and row.status == ACTIVE == status:
-                return False
-            if current == digest and status == ADHOC:  # the same server again: seen now
-                conn.execute(
-                    sa.update(_t.D).where(_t.D.c.id == row.id).values(status=ADHOC, updated_at=ts)
-                )
-                return False
-            dep_id, revision = row.id, row.revision + 1
-            conn.execute(
-                sa.update(_t.D)
-                .where(_t.D.c.id == dep_id)
-                .values(revision=revision, status=status, updated_at=ts)
-            )
+            dep_id, revision = bumped
         conn.execute(
             sa.insert(_t.R).values(
                 deployment_id=dep_id,
@@ -473,3 +438,44 @@ def _target(row: Row) -> DeploymentTarget:
         weight=float(row.weight),
         shadow=bool(row.shadow),
     )
+
+
+def _create(conn: Connection, project_id: int, name: str, status: str, ts: int) -> int:
+    """A new deployment at revision 1; its id."""
+    values = dict(project_id=project_id, name=name, revision=1, status=status,
+                  created_at=ts, updated_at=ts)  # fmt: skip
+    return int(conn.execute(sa.insert(_t.D).values(**values).returning(_t.D.c.id)).scalar_one())
+
+
+def _bump(
+    conn: Connection, row: Row, name: str, digest: str, status: str, ts: int
+) -> tuple[int, int] | None:
+    """The deployment's next revision (id, number), or None when ``digest`` is what it
+    already serves (an ad hoc server seen again is stamped; one that would replace an
+    applied spec is refused)."""
+    current = conn.execute(
+        sa.select(_t.R.c.spec_hash).where(
+            _t.R.c.deployment_id == row.id, _t.R.c.revision == row.revision
+        )
+    ).scalar_one_or_none()
+    if status == ADHOC and row.status == ACTIVE:
+        if current != digest:
+            raise ConflictError(
+                f"deployment {name!r} is applied (revision {row.revision}) with another "
+                f"spec; serve it with `keel serve --deployment {name}`, or give this "
+                "server another --name"
+            )
+        conn.execute(sa.update(_t.D).where(_t.D.c.id == row.id).values(updated_at=ts))
+        return None
+    if current == digest and row.status == ACTIVE == status:
+        return None
+    if current == digest and status == ADHOC:  # the same server again: seen now
+        conn.execute(sa.update(_t.D).where(_t.D.c.id == row.id).values(status=ADHOC, updated_at=ts))
+        return None
+    revision = row.revision + 1
+    conn.execute(
+        sa.update(_t.D)
+        .where(_t.D.c.id == row.id)
+        .values(revision=revision, status=status, updated_at=ts)
+    )
+    return row.id, revision

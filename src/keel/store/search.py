@@ -27,41 +27,35 @@ transaction; the repository is thread-safe.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Connection, Integer, and_, cast, delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.store._db import Database, now_ms
-from keel.store._schema import (
-    DatasetRow,
-    ExperimentRow,
-    ParamRow,
-    RunRow,
-    TagRow,
-    table,
+from keel.store._schema import table
+from keel.store._schema_reports import SearchDocRow, SearchMarkRow
+from keel.store._search_docs import (
+    BATCH,
+    COMMENTS,
+    DATASETS,
+    MODELS,
+    REPORTS,
+    VERSIONS,
+    Doc,
+    comment_docs,
+    dataset_docs,
+    model_docs,
+    report_docs,
+    run_docs,
 )
-from keel.store._schema_comments import CommentRow
-from keel.store._schema_registry import (
-    ModelVersionRow,
-    ModelVersionTagRow,
-    RegisteredModelRow,
-    RegisteredModelTagRow,
-)
-from keel.store._schema_reports import ReportRow, SearchDocRow, SearchMarkRow
 from keel.store._upsert import upsert
 
 DOCS = table(SearchDocRow)
 MARKS = table(SearchMarkRow)
-RUNS, EXPS, PARAMS, TAGS = table(RunRow), table(ExperimentRow), table(ParamRow), table(TagRow)
-COMMENTS, DATASETS, REPORTS = table(CommentRow), table(DatasetRow), table(ReportRow)
-MODELS, VERSIONS = table(RegisteredModelRow), table(ModelVersionRow)
-MODEL_TAGS, VERSION_TAGS = table(RegisteredModelTagRow), table(ModelVersionTagRow)
 
 KINDS = ("run", "comment", "report", "model", "dataset")
 MAX_QUERY = 500
@@ -69,11 +63,7 @@ MAX_WORDS = 32
 #: Objects written this long before a refresh began are taken in again (clock skew and
 #: transactions that committed late); indexing the same object twice is harmless.
 SKEW_MS = 5_000
-_BATCH = 500
 _WORD = re.compile(r"\w+", re.UNICODE)
-#: System tags (hashes, hosts, heartbeats) are not searched; the branch name is.
-_QUIET_TAGS = ("keel.", "mlflow.")
-_LOUD_TAGS = ("keel.git.branch",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +76,6 @@ class SearchHit:
     title: str
     snippet: str
     score: float
-    author: str
-    updated_at: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Doc:
-    kind: str
-    ref: str
-    title: str
-    body: str
     author: str
     updated_at: int
 
@@ -280,16 +260,16 @@ class SearchRepository:
     def _index(self, project_id: int, since: int) -> int:
         total = 0
         for docs in (
-            self._run_docs(project_id, since),
-            self._comment_docs(project_id, since),
-            self._model_docs(project_id, since),
-            self._dataset_docs(project_id, since),
-            self._report_docs(project_id, since),
+            run_docs(self._db, project_id, since, self._drop),
+            comment_docs(self._db, project_id, since),
+            model_docs(self._db, project_id, since),
+            dataset_docs(self._db, project_id, since),
+            report_docs(self._db, project_id, since),
         ):
-            batch: list[_Doc] = []
+            batch: list[Doc] = []
             for doc in docs:
                 batch.append(doc)
-                if len(batch) >= _BATCH:
+                if len(batch) >= BATCH:
                     total += self._put(project_id, batch)
                     batch = []
             total += self._put(project_id, batch)
@@ -350,19 +330,19 @@ class SearchRepository:
         ids: list[int] = []
         if refs:
             with self._db.read() as conn:
-                for start in range(0, len(refs), _BATCH):
+                for start in range(0, len(refs), BATCH):
                     ids += conn.execute(
                         select(DOCS.c.id).where(
                             DOCS.c.project_id == project_id,
                             DOCS.c.kind == kind,
-                            DOCS.c.ref.in_(refs[start : start + _BATCH]),
+                            DOCS.c.ref.in_(refs[start : start + BATCH]),
                         )
                     ).scalars()
         self._delete_docs(ids)
 
     def _delete_docs(self, stale: Sequence[int]) -> None:
-        for start in range(0, len(stale), _BATCH):
-            ids = stale[start : start + _BATCH]
+        for start in range(0, len(stale), BATCH):
+            ids = stale[start : start + BATCH]
             with self._db.write() as conn:
                 if self._db.is_sqlite:
                     conn.execute(
@@ -370,7 +350,7 @@ class SearchRepository:
                     )
                 conn.execute(delete(DOCS).where(DOCS.c.id.in_(ids)))
 
-    def _put(self, project_id: int, docs: list[_Doc]) -> int:
+    def _put(self, project_id: int, docs: list[Doc]) -> int:
         """Write the index rows of ``docs`` (replacing any of the same kind and ref)."""
         if not docs:
             return 0
@@ -407,131 +387,6 @@ class SearchRepository:
                         [{"id": r.id, "t": r.title, "b": r.body} for r in new],
                     )
         return len(docs)
-
-    # -- what each kind of object is found by ------------------------------------------------
-    def _run_docs(self, project_id: int, since: int) -> Iterable[_Doc]:
-        query = (
-            select(RUNS.c.id, RUNS.c.name, RUNS.c.user, RUNS.c.note, RUNS.c.start_time,
-                   RUNS.c.end_time, RUNS.c.updated_at, EXPS.c.name.label("experiment"),
-                   ((RUNS.c.lifecycle == "active") & (EXPS.c.lifecycle == "active")).label("live"))
-            .join(EXPS, EXPS.c.id == RUNS.c.experiment_id)
-            .where(EXPS.c.project_id == project_id)
-        )  # fmt: skip
-        with self._db.read() as conn:
-            if since < 0:
-                runs = conn.execute(query).all()
-            else:  # the runs stamped since, and those of experiments changed since
-                # the stamp's index first (a range read of the newest rows), then their details
-                ids = list(
-                    conn.execute(select(RUNS.c.id).where(RUNS.c.updated_at > since)).scalars()
-                )
-                runs = []
-                for start in range(0, len(ids), _BATCH):
-                    chunk = ids[start : start + _BATCH]
-                    runs += conn.execute(query.where(RUNS.c.id.in_(chunk))).all()
-                seen = {r.id for r in runs}
-                changed = select(EXPS.c.id).where(
-                    EXPS.c.project_id == project_id, EXPS.c.updated_at > since
-                )
-                runs += [
-                    r
-                    for r in conn.execute(query.where(RUNS.c.experiment_id.in_(changed)))
-                    if r.id not in seen
-                ]
-        # a run deleted (or in a deleted experiment) since is dropped here, not re-read
-        self._drop("run", project_id, [r.id for r in runs if not r.live])
-        runs = [r for r in runs if r.live]
-        for start in range(0, len(runs), _BATCH):
-            chunk = runs[start : start + _BATCH]
-            ids = [r.id for r in chunk]
-            with self._db.read() as conn:
-                params = _pairs(conn, PARAMS, ids)
-                tags = _pairs(conn, TAGS, ids)
-            for r in chunk:
-                words = [f"experiment {r.experiment}"]
-                words += [f"{k} {v}" for k, v in params.get(r.id, [])]
-                words += [
-                    f"{k} {v}"
-                    for k, v in tags.get(r.id, [])
-                    if k in _LOUD_TAGS or not k.startswith(_QUIET_TAGS)
-                ]
-                words.append(r.note or "")
-                yield _Doc("run", r.id, r.name, "\n".join(words), r.user or "",
-                           max(r.start_time, r.end_time or 0, r.updated_at))  # fmt: skip
-
-    def _comment_docs(self, project_id: int, since: int) -> Iterable[_Doc]:
-        with self._db.read() as conn:
-            rows = conn.execute(
-                select(COMMENTS).where(
-                    COMMENTS.c.project_id == project_id, COMMENTS.c.created_at > since
-                )
-            ).all()
-        for r in rows:
-            title = f"comment on {r.subject_kind.replace('_', ' ')} {r.subject_id[:12]}"
-            yield _Doc("comment", str(r.id), title, r.body, r.author, r.created_at)
-
-    def _model_docs(self, project_id: int, since: int) -> Iterable[_Doc]:
-        with self._db.read() as conn:
-            models = conn.execute(
-                select(MODELS).where(MODELS.c.project_id == project_id, MODELS.c.updated_at > since)
-            ).all()
-            tags = _pairs(conn, MODEL_TAGS, [m.id for m in models], key="model_id")
-            versions = conn.execute(
-                select(VERSIONS, MODELS.c.name)
-                .join(MODELS, MODELS.c.id == VERSIONS.c.model_id)
-                .where(MODELS.c.project_id == project_id, VERSIONS.c.updated_at > since)
-            ).all()
-            version_tags = _pairs(conn, VERSION_TAGS, [v.id for v in versions], key="version_id")
-        for m in models:
-            body = "\n".join([m.description, *(f"{k} {v}" for k, v in tags.get(m.id, []))])
-            yield _Doc("model", m.name, m.name, body, "", m.updated_at)
-        for v in versions:
-            card = _flatten(json.loads(v.card_json or "{}"))
-            vtags = [f"{k} {val}" for k, val in version_tags.get(v.id, [])]
-            body = "\n".join([v.description, v.task, v.flavor, card, *vtags])
-            yield _Doc("model", f"{v.name}/{v.version}", f"{v.name}/{v.version}", body,
-                       v.signer or "", max(v.created_at, v.updated_at))  # fmt: skip
-
-    def _dataset_docs(self, project_id: int, since: int) -> Iterable[_Doc]:
-        with self._db.read() as conn:
-            rows = conn.execute(
-                select(DATASETS).where(
-                    DATASETS.c.project_id == project_id, DATASETS.c.created_at > since
-                )
-            ).all()
-        for r in rows:
-            yield _Doc("dataset", r.name, r.name, r.description, "", r.created_at)
-
-    def _report_docs(self, project_id: int, since: int) -> Iterable[_Doc]:
-        with self._db.read() as conn:
-            rows = conn.execute(
-                select(REPORTS).where(
-                    REPORTS.c.project_id == project_id, REPORTS.c.updated_at > since
-                )
-            ).all()
-        for r in rows:
-            yield _Doc("report", str(r.id), r.title, r.markdown, r.author, r.updated_at)
-
-
-def _pairs(
-    conn: Connection, tbl: Any, ids: Sequence[Any], *, key: str = "run_id"
-) -> dict[Any, list[tuple[str, str]]]:
-    out: dict[Any, list[tuple[str, str]]] = {}
-    if not ids:
-        return out
-    col = tbl.c[key]
-    for owner, k, v in conn.execute(select(col, tbl.c.key, tbl.c.value).where(col.in_(ids))):
-        out.setdefault(owner, []).append((k, v))
-    return out
-
-
-def _flatten(value: Any) -> str:
-    """A model card's text: every string and number in it, keys included."""
-    if isinstance(value, dict):
-        return " ".join(f"{k} {_flatten(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return " ".join(_flatten(v) for v in value)
-    return "" if value is None else str(value)
 
 
 def _clean(value: str) -> str:
