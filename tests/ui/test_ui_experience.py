@@ -155,5 +155,5 @@ def test_dataset_page_shows_the_first_rows_of_a_table(ui_client: Any, sqlite_sto
     html = ui_client.get("/ui/p/default/datasets/cities", headers=HTML).text
     table = html.split('id="sample-rows"', 1)[1].split("</table>", 1)[0]
     assert table.count("<tr>") == 21  # header + the first 20 rows
-    assert "<td class=\"clip\">c19</td>" in table and "c20<" not in table
+    assert '<td class="clip">c19</td>' in table and "c20<" not in table
     assert "the first 20 rows of v1" in html

@@ -127,8 +127,8 @@ def _parquet(blobs: Blobs, art: ArtifactInfo) -> Preview:
     return parquet_head(blobs, art.blob_sha, art.size, TABLE_ROWS, PARQUET_LIMIT)
 
 
-def parquet_head(blobs: Blobs, sha: str, size: int, rows: int, limit: int) -> Preview:
-    """The first ``rows`` rows of a Parquet blob (hash-checked as it is read), unless it is
+def parquet_head(blobs: Blobs, sha: str, size: int, first: int, limit: int) -> Preview:
+    """The first ``first`` rows of a Parquet blob (hash-checked as it is read), unless it is
     bigger than ``limit`` bytes."""
     if size > limit:
         return Preview("too-big", note=f"{size:,} bytes: download it to look inside")
@@ -137,7 +137,7 @@ def parquet_head(blobs: Blobs, sha: str, size: int, rows: int, limit: int) -> Pr
     with tempfile.TemporaryDirectory() as tmp:
         local = blobs.download(sha, Path(tmp) / "data.parquet")
         pf = pq.ParquetFile(local)
-        batch = next(pf.iter_batches(batch_size=rows), None)
+        batch = next(pf.iter_batches(batch_size=first), None)
         total = pf.metadata.num_rows
         schema = [f"{f.name}: {f.type}" for f in pf.schema_arrow]
     if batch is None:

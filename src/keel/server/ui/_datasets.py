@@ -86,9 +86,19 @@ def sample_rows(store: Any, version: Any) -> tuple[list[str], list[list[Any]], s
     files = store.datasets.files(version.id)
     if len(files) != 1:
         return [], [], ""
-    head = parquet_head(store.blobs, files[0].blob_sha, files[0].size, MAX_SAMPLE_ROWS, SAMPLE_LIMIT)
+    head = parquet_head(
+        store.blobs, files[0].blob_sha, files[0].size, MAX_SAMPLE_ROWS, SAMPLE_LIMIT
+    )
     if head.kind != "table":
-        return [], [], f"no sample rows: the table is {head.note.split(':')[0]}"
+        return (
+            [],
+            [],
+            (
+                f"No sample rows: v{version.version} is {files[0].size:,} bytes, more than the "
+                f"{SAMPLE_LIMIT >> 20} MB a page view reads; load it with "
+                f"keel.load_dataset({version.ref!r})."
+            ),
+        )
     return head.columns, head.rows, f"the first {len(head.rows)} rows of v{version.version}"
 
 
