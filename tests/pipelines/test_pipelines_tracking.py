@@ -292,3 +292,36 @@ def test_a_long_step_shows_running_to_other_readers_and_a_short_one_is_written_e
     assert steps["quick"].tags["keel.step.status"] == "ran"
     rows = {s.node: s for s in sqlite_store.pipeline_runs.steps(result.run_id)}
     assert rows["quick"].run_id == steps["quick"].id and rows["quick"].status.value == "ran"
+
+
+# -- data as parameters ----------------------------------------------------------------------
+
+
+@keel.step
+def count_rows(frame: pd.DataFrame, reference: Any) -> int:
+    return len(frame) + int(reference.num_rows)
+
+
+@keel.pipeline
+def data_params_flow(frame: Any, reference: Any) -> Any:
+    return count_rows(frame, reference)
+
+
+def test_data_params_are_recorded_as_lineage_not_as_their_text(tmp_path: Path) -> None:
+    from keel.pipelines import fingerprint
+
+    frame = pd.DataFrame({"x": list(range(50)), "y": [i % 2 for i in range(50)]})
+    with isolated_store(tmp_path / "iso") as store:
+        reference = keel.log_dataset("customers", frame.head(20))
+        result = data_params_flow.run({"frame": frame, "reference": reference})
+        assert result.value() == 70
+        run = store.runs.get(result.run_id)
+        step = _children(store, result.run_id)["count_rows"]
+        row = store.pipeline_runs.get(result.run_id)
+        links = {rid: store.runs.dataset_links(rid) for rid in (run.id, step.id)}
+    shown = {
+        "frame": f"DataFrame 50 rows x 2 columns · fingerprint {fingerprint(frame)[:12]}",
+        "reference": f"dataset customers@1 · {reference.content_hash[:12]}",
+    }
+    assert run.params == shown and step.params == shown and row.params == shown
+    assert links == {run.id: [(reference.id, "input")], step.id: [(reference.id, "input")]}

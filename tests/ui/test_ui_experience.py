@@ -131,7 +131,7 @@ def test_run_page_shows_images_and_small_tables_inline(ui_client: Any, sqlite_st
 
 
 def test_histograms_come_from_the_stored_profile() -> None:
-    from keel.server.ui._datasets import histogram, sample_rows
+    from keel.server.ui._datasets import histogram
 
     quantiles = {"p5": 0.5, "p25": 2.5, "p50": 5.0, "p75": 7.5, "p95": 9.5}
     numeric = {"min": 0.0, "max": 10.0, "count": 100, "quantiles": quantiles}
@@ -142,5 +142,18 @@ def test_histograms_come_from_the_stored_profile() -> None:
     top = histogram({"top": [{"value": "a", "count": 8}, {"value": "b", "count": 2}], "count": 10})
     assert [round(b.h) for b in top] == [36, 9] and "80%" in top[0].title
     assert histogram({"min": None, "max": None}) == []
-    assert sample_rows({"sample": [{"a": 1, "b": 2}]}) == (["a", "b"], [[1, 2]])
-    assert sample_rows({}) == ([], [])
+
+
+def test_dataset_page_shows_the_first_rows_of_a_table(ui_client: Any, sqlite_store: Store) -> None:
+    import pandas as pd
+
+    from keel.data import DatasetClient
+
+    project = sqlite_store.projects.get_or_create("default")
+    frame = pd.DataFrame({"city": [f"c{i}" for i in range(30)], "rate": [i / 8 for i in range(30)]})
+    DatasetClient(sqlite_store, project).log("cities", frame)
+    html = ui_client.get("/ui/p/default/datasets/cities", headers=HTML).text
+    table = html.split('id="sample-rows"', 1)[1].split("</table>", 1)[0]
+    assert table.count("<tr>") == 21  # header + the first 20 rows
+    assert '<td class="clip">c19</td>' in table and "c20<" not in table
+    assert "the first 20 rows of v1" in html

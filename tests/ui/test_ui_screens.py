@@ -5,6 +5,7 @@ the system setting. Screenshots land in test-artifacts/ui/screen-*.png."""
 from __future__ import annotations
 
 import re
+import statistics
 from typing import Any
 from urllib.parse import quote
 
@@ -35,6 +36,7 @@ def _pages(world: UIWorld) -> list[tuple[str, str, str | None]]:
         ("run", f"{p}/runs/{run}", "#run-charts"),
         ("artifact", f"{p}/runs/{run}/artifact?path={quote('data/table.csv', safe='')}", None),
         ("compare", f"{p}/compare?runs={twins}", "#compare-charts"),
+        ("compare-grouped", f"{p}/compare?runs={twins}&group=tags.arm", "#compare-charts"),
         ("datasets", f"{p}/datasets", None),
         ("dataset", f"{p}/datasets/breast-cancer", None),
         ("dataset-diff", f"{p}/datasets/breast-cancer/diff?a=1&b=2", None),
@@ -54,6 +56,18 @@ def _pages(world: UIWorld) -> list[tuple[str, str, str | None]]:
     ]
 
 
+#: Ids (or classes) of legends whose box crosses a chart's drawing area.
+OVERLAPS = """() => {
+  const boxes = sel => [...document.querySelectorAll(sel)].map(n => [n, n.getBoundingClientRect()])
+    .filter(([, r]) => r.width > 0 && r.height > 0);
+  const cross = (a, b) => a.left < b.right - 1 && b.left < a.right - 1
+    && a.top < b.bottom - 1 && b.top < a.bottom - 1;
+  const charts = boxes("canvas, svg.chart, #parallel svg");
+  return boxes(".legend").filter(([, l]) => charts.some(([, c]) => cross(l, c)))
+    .map(([n]) => n.id || n.className);
+}"""
+
+
 def _check(session: Session, name: str, path: str, ready: str | None, size: str) -> list[str]:
     from playwright.sync_api import expect
 
@@ -67,6 +81,15 @@ def _check(session: Session, name: str, path: str, ready: str | None, size: str)
     wide, inner = page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
     if wide > inner:
         problems.append(f"{name} at {size}: the page scrolls sideways ({wide} > {inner} px)")
+    overlaps = page.evaluate(OVERLAPS)
+    if overlaps:
+        problems.append(f"{name} at {size}: legends over charts: {overlaps}")
+    cramped = page.evaluate(
+        "() => [...document.querySelectorAll('table.cards')]"
+        ".filter(t => t.scrollWidth > t.clientWidth + 1).map(t => t.id)"
+    )
+    if cramped:
+        problems.append(f"{name} at {size}: tables wider than the screen: {cramped}")
     if page.locator("nav.tabs").count() != 1:
         problems.append(f"{name} at {size}: no navigation bar")
     problems += [f"{name} at {size}: {e}" for e in session.errors if "Blocked script" not in e]
@@ -126,6 +149,49 @@ def test_compare_has_one_wrapping_legend_distinct_colours_and_unique_labels(
         expect(images.first).to_have_js_property("naturalWidth", 16)
         session.shot("compare-twins")
         assert session.errors == []
+    finally:
+        session.close()
+
+
+def test_compare_groups_runs_by_a_tag_with_mean_and_band(browser: Any, ui_world: UIWorld) -> None:
+    from playwright.sync_api import expect
+
+    ids = ui_world.ids["twins"]
+    session = Session(browser, ui_world, "root", viewport=(1400, 900))
+    page = session.page
+    try:
+        page.goto(ui_world.page_url(f"/compare?runs={','.join(ids)}"))
+        expect(page.locator("#compare-charts")).to_have_attribute("data-done", "2")
+        page.select_option("#group-form select[name=group]", "tags.arm")  # submits itself
+        expect(page.locator("#compare-legend .item")).to_have_count(2)
+        assert [
+            " ".join(t.split()) for t in page.locator("#compare-legend .item").all_inner_texts()
+        ] == [
+            "arm=control (3)",
+            "arm=new (3)",
+        ]
+        expect(page.locator("#compare-charts")).to_have_attribute("data-done", "2")
+        colours = page.locator("#diff-table .swatch").evaluate_all(
+            "nodes => nodes.map(n => getComputedStyle(n).backgroundColor)"
+        )
+        assert len(set(colours[:3])) == 1 and len(set(colours)) == 2  # runs take their group's
+        # the mean and band the charts draw: val_loss = 1/(s+1+i) for i in the group
+        lines = page.evaluate(
+            """() => KeelCharts.aggregate(
+                [0, 1, 2].map(i => ({run: 'r' + i, xs: [0, 2], ys: [1 / (1 + i), 1 / (3 + i)]}))
+                  .concat([{run: 'r3', xs: [1], ys: [9]}]),
+                [{label: 'g', color: '#000', runs: ['r0', 'r1', 'r2']}])"""
+        )
+        (line,) = lines
+        assert line["xs"] == [0, 2] and line["runs"] == 3
+        assert line["ys"][0] == pytest.approx((1 + 1 / 2 + 1 / 3) / 3)
+        sd = statistics.stdev([1, 1 / 2, 1 / 3])
+        assert line["hi"][0] - line["ys"][0] == pytest.approx(sd)
+        assert line["ys"][0] - line["lo"][0] == pytest.approx(sd)
+        page.goto(ui_world.page_url(f"/compare?runs={','.join(ids)}&group=tags.nosuch"))
+        assert "cannot group these runs by 'tags.nosuch'" in page.content()
+        session.shot("compare-grouped")
+        assert [e for e in session.errors if "400" not in e] == []
     finally:
         session.close()
 

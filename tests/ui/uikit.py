@@ -152,11 +152,11 @@ def _seed(store: Store) -> dict[str, Any]:
 
 def _twins(store: Store, project_id: int) -> list[str]:
     """Six runs for the compare view: two share a name, one metric is a single final value,
-    and one param is set on only some runs."""
+    one param is set on only some runs, and a tag puts them in two groups of three."""
     exp = store.experiments.create(project_id, "twins")
     ids = []
     for i, name in enumerate(["twin", "twin", "alpha", "beta", "gamma", "delta"]):
-        run = store.runs.create(exp.id, name=name)
+        run = store.runs.create(exp.id, name=name, tags={"arm": "control" if i < 3 else "new"})
         curve = [Metric("val_loss", 1 / (s + 1 + i), s, 1_700_000_000_000 + s) for s in range(20)]
         final = Metric("final_accuracy", 0.7 + 0.04 * i, 0, 1_700_000_100_000)
         params = {"lr": str(0.1 / (i + 1))} | ({"depth": str(i)} if i % 2 else {})

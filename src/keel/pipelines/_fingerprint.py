@@ -121,6 +121,31 @@ def _dataset_version(value: DatasetVersion) -> str:
     return hash_bytes(f"{value.dataset_name}@{value.version}:{value.content_hash}".encode(), "ds")
 
 
+def data_label(value: object) -> str | None:
+    """One line standing for a data value where a parameter is shown (a pipeline's or a
+    step's params, ``describe_arguments``): a dataset version by its ref and content hash,
+    a frame, array or table by its shape and fingerprint. None for any other value."""
+    if isinstance(value, DatasetVersion):
+        return f"dataset {value.ref} · {value.content_hash[:12]}"
+    if type(value).__module__.partition(".")[0] not in _DATA_MODULES:
+        return None
+    shape = getattr(value, "shape", None)
+    if not isinstance(shape, tuple) or not shape:  # a numpy scalar is a plain value
+        return None
+    dims = [str(n) for n in shape]
+    size = f"{dims[0]} rows x {dims[1]} columns" if len(dims) == 2 else " x ".join(dims)
+    if len(dims) == 1:
+        size = f"{dims[0]} values"
+    try:
+        fp = fingerprint(value)
+    except Exception:  # an object column keel cannot hash: still one line
+        return f"{type(value).__name__} {size}"
+    return f"{type(value).__name__} {size} · fingerprint {fp[:12]}"
+
+
+_DATA_MODULES = ("pandas", "numpy", "pyarrow", "polars")
+
+
 # -- lazily registered types --------------------------------------------------------------
 
 

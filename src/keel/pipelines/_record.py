@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from keel.exceptions import KeelError, NotFoundError
+from keel.pipelines._fingerprint import data_label
 from keel.store import Metric, RunStatus, Store
 from keel.store._db import now_ms
+from keel.store.entities import DatasetVersion
 from keel.store.pipelines import StepRunInfo, StepStatus
 from keel.store.runs import ChildRun
 from keel.tracking import TrackingClient
@@ -76,8 +78,13 @@ def _user() -> str:
 
 
 def param_text(value: Any) -> str:
+    """A param as one line of text: data (a dataset version, a DataFrame, an array) by
+    what identifies it (see :func:`data_label`), at any depth, never by its ``str()``."""
+    label = data_label(value)
+    if label is not None:
+        return label
     try:
-        text = json.dumps(value, sort_keys=True, default=str)
+        text = json.dumps(value, sort_keys=True, default=_json_default)
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= _PARAM_TEXT else text[: _PARAM_TEXT - 3] + "..."
@@ -110,6 +117,22 @@ def _tags(
     return step_tags, run_tags
 
 
+def _json_default(value: Any) -> str:
+    label = data_label(value)
+    return label if label is not None else str(value)
+
+
+def dataset_versions(value: Any) -> list[int]:
+    """Ids of the dataset versions a param holds, at any depth (its lineage edges)."""
+    if isinstance(value, DatasetVersion):
+        return [value.id]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [i for v in value for i in dataset_versions(v)]
+    if isinstance(value, dict):
+        return [i for v in value.values() for i in dataset_versions(v)]
+    return []
+
+
 class Recorder:
     """Writes what one pipeline run does to the tracking store and the pipeline tables."""
 
@@ -139,7 +162,7 @@ class Recorder:
         # new to reproduce, and stays a few driver-level statements.
         self._files = dict(cap.files) if cap is not None else {}
         if params:
-            client.log_params(self.run_id, {k: param_text(v) for k, v in params.items()})
+            client.log_params(self.run_id, texts)
         self.store.pipeline_runs.start(
             self.run_id,
             project_id=client.project.id,
@@ -150,6 +173,8 @@ class Recorder:
             n_steps=n_steps,
         )
         self._init_buffers()
+        # dataset versions passed as the pipeline's params are its inputs, as a step's are
+        self.link(None, dict.fromkeys(dataset_versions(dict(params))), "input")
 
     def _init_buffers(self) -> None:
         self.user = _user()

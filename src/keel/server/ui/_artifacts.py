@@ -124,14 +124,20 @@ def _csv(data: bytes, cut: bool, delimiter: str) -> Preview:
 
 
 def _parquet(blobs: Blobs, art: ArtifactInfo) -> Preview:
-    if art.size > PARQUET_LIMIT:
-        return Preview("too-big", note=f"{art.size} bytes: download it to look inside")
+    return parquet_head(blobs, art.blob_sha, art.size, TABLE_ROWS, PARQUET_LIMIT)
+
+
+def parquet_head(blobs: Blobs, sha: str, size: int, first: int, limit: int) -> Preview:
+    """The first ``first`` rows of a Parquet blob (hash-checked as it is read), unless it is
+    bigger than ``limit`` bytes."""
+    if size > limit:
+        return Preview("too-big", note=f"{size:,} bytes: download it to look inside")
     import pyarrow.parquet as pq
 
     with tempfile.TemporaryDirectory() as tmp:
-        local = blobs.download(art.blob_sha, Path(tmp) / "data.parquet")
+        local = blobs.download(sha, Path(tmp) / "data.parquet")
         pf = pq.ParquetFile(local)
-        batch = next(pf.iter_batches(batch_size=TABLE_ROWS), None)
+        batch = next(pf.iter_batches(batch_size=first), None)
         total = pf.metadata.num_rows
         schema = [f"{f.name}: {f.type}" for f in pf.schema_arrow]
     if batch is None:

@@ -28,6 +28,7 @@ from keel.server.ui._common import (
 )
 from keel.server.ui._direction import cell_class, directions, extremes
 from keel.server.ui._discussion import comments_context
+from keel.server.ui._grouping import group_runs, groupable
 from keel.server.ui._render import page
 from keel.server.ui._run import encode_series, series_body, series_json, wants_gzip
 from keel.server.ui._series_cache import SeriesCache
@@ -122,12 +123,15 @@ def compare_page(
     request: Request,
     project: str,
     runs: str = Query(max_length=20_000),
+    group: str = Query(default="", max_length=MAX_KEY),
     guard: Guard = Depends(reader),
 ) -> Response:
     view = open_project(guard, project, "experiments")
     ids = run_ids_param(runs)
     found = guard.st.store.runs.get_many(ids)  # NotFoundError names a missing run
     check_found_runs(view, found)
+    choices = groupable(found)
+    groups = group_runs(found, group, choices)
     exps = {r.info.experiment_id for r in found}
     exp_tags = [guard.st.store.experiments.get(e).tags for e in sorted(exps)]
     table = _table(found, exp_tags)
@@ -141,12 +145,16 @@ def compare_page(
         gallery_runs=found[:GALLERY_RUNS],
         run_ids=",".join(ids),
         chart_keys=chart_keys,
+        group_choices=choices,
+        group_key=group,
+        groups=groups,
         data={
             "runs": [{"id": r.id, "name": names[r.id]} for r in found],
             "keys": chart_keys,
             "lower": {k: table["lower"][k] for k in table["metric_keys"]},
             "src": f"{view.base}/compare/series?runs={','.join(ids)}",
             "parallel": _parallel(found, table["differing"], table["metric_keys"], names),
+            "groups": [{"label": g.label, "runs": list(g.runs)} for g in groups],
         },
         comment_runs=",".join(ids),
         **table,

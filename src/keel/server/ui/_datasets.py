@@ -1,7 +1,8 @@
 """Datasets: versions, schema, profile, the runs that used a version, and diffs.
 
-Everything here reads stored metadata (schema and profile JSON); no data file is opened,
-so a page costs the same for a 10-row CSV as for a billion-row table.
+Everything here reads stored metadata (schema and profile JSON), except the sample rows:
+the first rows of a table version's Parquet blob, read only when the blob is at most
+:data:`SAMPLE_LIMIT` bytes, so a billion-row table costs no more than a small one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from keel.server.ui._render import page
 router = ui_router()
 MAX_FILES = 500
 MAX_SAMPLE_ROWS = 20
+SAMPLE_LIMIT = 32 << 20
 MAX_VERSION_RUNS = 50
 #: Quantile edges a profile stores, and the share of values between neighbouring edges.
 EDGES = ("min", "p5", "p25", "p50", "p75", "p95", "max")
@@ -73,7 +75,34 @@ def _top_bars(top: list[dict[str, Any]], count: int) -> list[Bar]:
     return out
 
 
-def sample_rows(profile: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+def sample_rows(store: Any, version: Any) -> tuple[list[str], list[list[Any]], str]:
+    """(columns, rows, note) of a version's sample: the one its profile stores, else the
+    first rows of a table version's data (when it is small enough to read on a page view)."""
+    columns, rows = _profile_sample(version.profile or {})
+    if rows or version.kind != "table":
+        return columns, rows, ""
+    from keel.server.ui._artifacts import parquet_head
+
+    files = store.datasets.files(version.id)
+    if len(files) != 1:
+        return [], [], ""
+    head = parquet_head(
+        store.blobs, files[0].blob_sha, files[0].size, MAX_SAMPLE_ROWS, SAMPLE_LIMIT
+    )
+    if head.kind != "table":
+        return (
+            [],
+            [],
+            (
+                f"No sample rows: v{version.version} is {files[0].size:,} bytes, more than the "
+                f"{SAMPLE_LIMIT >> 20} MB a page view reads; load it with "
+                f"keel.load_dataset({version.ref!r})."
+            ),
+        )
+    return head.columns, head.rows, f"the first {len(head.rows)} rows of v{version.version}"
+
+
+def _profile_sample(profile: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     """(columns, rows) of the sample a profile stores, if it stores one."""
     sample = profile.get("sample")
     if isinstance(sample, dict) and isinstance(sample.get("rows"), list):
@@ -111,7 +140,7 @@ def dataset_page(
     ordered = sorted(versions, key=lambda v: v.version, reverse=True)
     profile = current.profile or {}
     columns = profile.get("columns", {})
-    sample_columns, sample = sample_rows(profile)
+    sample_columns, sample, sample_note = sample_rows(store, current)
     context = view.context(
         dataset=dataset,
         versions=ordered,
@@ -122,6 +151,7 @@ def dataset_page(
         hist_size=(W, H),
         sample_columns=sample_columns,
         sample=sample,
+        sample_note=sample_note,
         files=files,
         runs=runs,
     )

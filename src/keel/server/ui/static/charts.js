@@ -134,7 +134,7 @@
       return l.ys.filter(function (y) { return y !== null; }).length <= 1;
     });
     if (single) return bars(ctx, lines, w, h, t);
-    const band = lines.length <= 3;
+    const band = opts.band || lines.length <= 3;
     const e = extent(lines, band);
     const pw = w - PAD.left - PAD.right, ph = h - PAD.top - PAD.bottom;
     const sx = function (x) { return PAD.left + (x - e.x0) / (e.x1 - e.x0) * pw; };
@@ -187,6 +187,48 @@
     return { sx: sx, sy: sy, e: e, lines: lines };
   }
 
+  /* A line's value at x: its point there, else linear between its neighbours; null outside
+     its range or next to a gap. */
+  function valueAt(l, x) {
+    const xs = l.xs;
+    let lo = 0, hi = xs.length - 1;
+    if (hi < 0 || x < xs[0] || x > xs[hi]) return null;
+    while (hi - lo > 1) { const mid = (lo + hi) >> 1; if (xs[mid] <= x) lo = mid; else hi = mid; }
+    if (xs[lo] === x) return l.ys[lo];
+    if (xs[hi] === x) return l.ys[hi];
+    const a = l.ys[lo], b = l.ys[hi];
+    if (a === null || b === null) return null;
+    return a + (b - a) * (x - xs[lo]) / (xs[hi] - xs[lo]);
+  }
+
+  /* One line per group [{label, color, runs: [id]}] from the runs' lines: at each x of the
+     group's runs (at most MAX_GROUP_POINTS), the mean of the runs that reach that x and a
+     band of one (sample) standard deviation around it. */
+  const MAX_GROUP_POINTS = 400;
+  function aggregate(lines, groups) {
+    return groups.map(function (g) {
+      const members = lines.filter(function (l) { return g.runs.indexOf(l.run) >= 0; });
+      let xs = Array.from(new Set([].concat.apply([], members.map(function (l) { return l.xs; }))))
+        .sort(function (a, b) { return a - b; });
+      if (xs.length > MAX_GROUP_POINTS) {
+        const every = xs.length / MAX_GROUP_POINTS, all = xs;
+        xs = Array.from({ length: MAX_GROUP_POINTS }, function (_, i) { return all[Math.floor(i * every)]; });
+        xs.push(all[all.length - 1]);
+      }
+      const ys = [], lo = [], hi = [];
+      xs.forEach(function (x) {
+        const vals = members.map(function (l) { return valueAt(l, x); })
+          .filter(function (v) { return v !== null && v !== undefined && isFinite(v); });
+        if (!vals.length) { ys.push(null); lo.push(null); hi.push(null); return; }
+        const mean = vals.reduce(function (a, b) { return a + b; }, 0) / vals.length;
+        const sd = vals.length > 1 ? Math.sqrt(vals.reduce(function (a, v) {
+          return a + (v - mean) * (v - mean); }, 0) / (vals.length - 1)) : 0;
+        ys.push(mean); lo.push(mean - sd); hi.push(mean + sd);
+      });
+      return { xs: xs, ys: ys, lo: lo, hi: hi, color: g.color, label: g.label, runs: members.length };
+    }).filter(function (l) { return l.runs > 0; });
+  }
+
   /* A chart box: canvas + hover readout, redrawn when axis or smoothing change. */
   function chart(container, title, series, opts) {
     const box = document.createElement("figure");
@@ -212,11 +254,13 @@
     container.appendChild(box);
     let geo = null;
     function render(axis, weight) {
-      const lines = series.map(function (s) {
+      let lines = series.map(function (s) {
         return { xs: xValues(s, axis), ys: smooth(s.mean, weight), lo: s.low, hi: s.high,
-                 color: s.color, label: s.label };
+                 color: s.color, label: s.label, run: s.run };
       });
-      geo = draw(canvas, title, lines, { axis: axis, width: opts.width, height: opts.height });
+      if (opts.groups) lines = aggregate(lines, opts.groups);
+      geo = draw(canvas, title, lines, { axis: axis, width: opts.width, height: opts.height,
+                                         band: !!opts.groups });
     }
     canvas.addEventListener("mousemove", function (ev) {
       if (!geo) return;
@@ -254,7 +298,7 @@
   }
 
   window.KeelCharts = { color: color, smooth: smooth, chart: chart, controls: controls, draw: draw,
-                        absolute: absolute };
+                        absolute: absolute, aggregate: aggregate };
 
   /* Charts whose data ships in the page: <script type="application/json" class="chart-data">
      {target, title, axis, series: [{label, xs, ys}]}. */

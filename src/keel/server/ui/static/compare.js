@@ -20,9 +20,19 @@
     if (!box || !data.keys.length) { if (box) box.dataset.done = "0"; return; }
     const names = {}, colors = {};
     data.runs.forEach(function (r, i) { names[r.id] = r.name; colors[r.id] = KeelCharts.color(i); });
+    // grouped: one colour per group, and each run (in the tables too) takes its group's
+    const groups = (data.groups || []).length ? data.groups.map(function (g, i) {
+      const c = KeelCharts.color(i);
+      g.runs.forEach(function (id) { colors[id] = c; });
+      return { label: g.label, runs: g.runs, color: c };
+    }) : null;
     // one shared legend (in the page) for every chart: give its swatches the chart colours
     document.querySelectorAll("[data-run]").forEach(function (sw) {
       if (colors[sw.dataset.run]) sw.style.background = colors[sw.dataset.run];
+    });
+    document.querySelectorAll("[data-group]").forEach(function (sw) {
+      const g = groups && groups[Number(sw.dataset.group)];
+      if (g) sw.style.background = g.color;
     });
     const charts = [], slots = {};
     data.keys.forEach(function (key) {
@@ -51,7 +61,7 @@
           return s;
         });
         const c = KeelCharts.chart(slots[item.key], item.key, series,
-          { width: size.width, height: size.height, legend: false });
+          { width: size.width, height: size.height, legend: false, groups: groups });
         c.render(ctl.state.axis, ctl.state.weight);
         charts.push(c);
         done++;
@@ -149,6 +159,8 @@
     if (!node) return;
     const data = JSON.parse(node.textContent);
     curves(data);
+    const grouping = document.querySelector('#group-form select[name="group"]');
+    if (grouping) grouping.addEventListener("change", function () { grouping.form.submit(); });
     const pick = document.getElementById("pc-metric");
     // after the chart requests are on their way, when the page has a moment
     const later = window.requestIdleCallback || function (fn) { return setTimeout(fn, 50); };
