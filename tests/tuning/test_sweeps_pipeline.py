@@ -3,6 +3,7 @@ steps run once and come from the cache, the sweep resumes or re-tunes when its i
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 import keel
 from keel.exceptions import InvalidArgumentError, StepFailedError
 from keel.store import Store
+from keel.store.entities import DatasetFile
 
 SPACE = {
     "slope": {"type": "float", "low": 0.0, "high": 4.0},
@@ -85,3 +87,60 @@ def test_a_space_naming_no_parameter_of_the_step_is_refused() -> None:
         keel.sweep_step(train, {"depth": {"type": "int", "low": 1, "high": 3}}, trials=2)
     with pytest.raises(InvalidArgumentError, match="give a sweep step a budget"):
         keel.sweep_step(train, SPACE)
+
+
+FLOW = """
+import keel
+
+@keel.step(cache=False)
+def newest() -> int:
+    return keel.get_dataset("customers").version
+
+@keel.step
+def load(version: int) -> list:
+    return [(i / 10, 2.0 * i / 10 + version / 10) for i in range(10)]
+
+@keel.step
+def train(points: list, slope: float) -> float:
+    return sum((slope * x - y) ** 2 for x, y in points) / len(points)
+
+tune = keel.sweep_step(train, {"slope": {"type": "float", "low": 0.0, "high": 4.0}}, trials=4)
+
+@keel.pipeline
+def retune():
+    return tune(load(newest()))
+"""
+
+
+def test_a_new_dataset_version_re_runs_a_sweep_through_a_schedule(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    from keel.pipelines import Scheduler, add_schedule
+
+    flow = tmp_path / "flow.py"
+    flow.write_text(FLOW)
+    pid = sqlite_store.projects.get_or_create("default").id
+    ds = sqlite_store.datasets.get_or_create(pid, "customers")
+
+    def new_version(c: str) -> None:
+        sqlite_store.datasets.add_version(
+            ds, content_hash=c * 64, kind="table", source={}, schema=[], profile={},
+            num_rows=1, files=[DatasetFile("a", c * 64, 1)],
+        )  # fmt: skip
+
+    new_version("a")
+    add_schedule(sqlite_store, "default", "retune", target=f"{flow}:retune", on="dataset:customers")
+    scheduler = Scheduler(sqlite_store.settings, store=sqlite_store)
+    for version in ("b", "c"):  # each new version fires the pipeline, and so the sweep
+        new_version(version)
+        fired = scheduler.tick()
+        assert len(fired) == 1
+        scheduler.wait(timeout=120)
+        fire = sqlite_store.schedules.get_fire(fired[0].id)
+        assert fire.status == "finished", fire.error
+    first, second = sorted(sqlite_store.sweeps.list(pid, name="train"), key=lambda g: g.generation)
+    assert (first.generation, second.generation) == (1, 2)
+    assert first.status == "stale" and "data changed" in first.reason  # version 2 -> 3
+    assert second.status == "finished" and len(sqlite_store.sweeps.trials(pid, second.id)) == 4
+    warm = [t for t in sqlite_store.sweeps.trials(pid, second.id) if t.user_attrs]
+    assert warm and all("keel.warm_start_from" in t.user_attrs for t in warm)

@@ -1,5 +1,5 @@
 """Sweeps (CR_3): every sweep of a project, and one sweep's optimisation history, parallel
-coordinates of its trials, parameter importances (fANOVA) and its best trials.
+coordinates of its trials, parameter importances (fANOVA), slice plots and its best trials.
 
 The history is drawn as SVG here; the parallel coordinates reuse the compare page's script
 over the best trials (at most :data:`MAX_LINES`, so a 10,000-trial sweep stays responsive).
@@ -15,6 +15,7 @@ from starlette.responses import Response
 from keel.server._auth import Guard, reader
 from keel.server.ui._common import open_project, ui_router
 from keel.server.ui._render import page
+from keel.server.ui._sweep_slices import slices
 
 router = ui_router()
 MAX_LINES = 300
@@ -55,6 +56,7 @@ def sweep_page(
         importances=[(k, v, round(v * 100, 1)) for k, v in rep.importances.items()],
         rows=list(zip(rep.best, rep.best_params, strict=True)),
         data=_parallel(rep, metric),
+        slices=slices(rep.trials, rep.sweep.spec.get("space"), rep.best[0] if rep.best else None),
     )
     return page(request, "sweep.html", context)
 
