@@ -20,6 +20,7 @@ from keel.server.ui._sweep_slices import slices
 router = ui_router()
 MAX_LINES = 300
 MAX_ROWS = 200
+MAX_POINTS = 1000
 W, H, PAD = 720.0, 240.0, 36.0
 
 
@@ -84,9 +85,13 @@ def history(trials: list[Any], maximize: bool) -> dict[str, Any]:
     line = []
     for n, v in done:
         if best is None or (v > best if maximize else v < best):
+            if best is not None:  # a step: flat until this trial, then down (or up)
+                line.append(f"{px(n)},{py(best)}")
             best = v
-        line.append(f"{px(n)},{py(best)}")
-    points = [(px(n), py(v), n, v) for n, v in done]
+            line.append(f"{px(n)},{py(best)}")
+    line.append(f"{px(done[-1][0])},{py(best)}")  # type: ignore[arg-type]
+    stride = max(1, len(done) // MAX_POINTS)  # a 10,000-trial sweep: every 10th point
+    points = [(px(n), py(v), n, v) for n, v in done[::stride]]
     labels = [(py(y0), y0), (py(y1), y1)]
     return {"points": points, "best": " ".join(line), "w": W, "h": H, "labels": labels}
 
