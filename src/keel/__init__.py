@@ -53,6 +53,7 @@ _EXPORTS: dict[str, str] = {
     "Resources": "keel.pipelines",
     # tuning
     "sweep": "keel.tuning",
+    "sweep_step": "keel.tuning",
     "report": "keel.tuning",
     # tuning: AutoML and the ROI estimate
     "automl": "keel.tuning",

@@ -60,6 +60,8 @@ def test_a_sweep_page_draws_history_importances_and_trials(ui: Any) -> None:
     html = page.text
     assert html.count('class="trial"') == 8  # one history point per completed trial
     assert 'id="importances"' in html and ">x<" in html
+    slices = re.findall(r"<figcaption>(\w+)", html)
+    assert slices == ["n", "x"] and html.count('class="slice-point"') == 16  # 8 trials x 2
     assert html.count('href="/ui/p/default/runs/') >= 9  # 8 trials and the sweep run
     found = re.search(r'<script type="application/json" id="compare-data">(.*?)</script>', html)
     assert found is not None

@@ -25,7 +25,11 @@ def run(
     ),
     trials: int = typer.Option(None, "--trials", "-n", help="Total trials of the sweep."),
     timeout: float = typer.Option(None, "--timeout", help="Stop this run after N seconds."),
-    parallel: int = typer.Option(1, "--parallel", "-j", help="Worker threads."),
+    parallel: int = typer.Option(1, "--parallel", "-j", help="Trials at once."),
+    runner: str = typer.Option(
+        None, "--runner", "-r", help="Where trials run: threads here (default), processes, dask."
+    ),
+    address: str = typer.Option(None, "--address", help="Dask scheduler address."),
     direction: str = typer.Option("minimize", "--direction", "-d", help="minimize or maximize."),
     name: str = typer.Option(None, "--name", help="Sweep name (default: the function's)."),
     sampler: str = typer.Option("tpe", "--sampler", help="tpe, random, qmc, gp or nsga2."),
@@ -38,65 +42,48 @@ def run(
     """Run (or resume) a sweep; each trial is a child run of the sweep's run.
 
     The objective gets a dict with one value per space entry and returns a number. Running
-    the same sweep again resumes it; a change of code or space starts a new generation,
-    warm-started from the best old configurations.
+    the same sweep again (here or on another machine against one server) joins it; a change
+    of code or space starts a new generation, warm-started from the best old configurations.
     """
     from keel.cli._render import callback_progress, progress
     from keel.tuning import run_sweep
 
-    client = _context.client()
-    total = trials
-    with progress(total, f"sweep {name or target.rpartition(':')[2]}") as prog:
+    options = {"trials": trials, "timeout": timeout, "parallel": parallel, "runner": runner}
+    options |= {"address": address, "direction": direction, "name": name, "sampler": sampler}
+    with progress(trials, f"sweep {name or target.rpartition(':')[2]}") as prog:
         advance = callback_progress(prog)
         result = run_sweep(
-            target,
-            space,
-            trials=trials,
-            timeout=timeout,
-            parallel=parallel,
-            direction=direction,
-            name=name,
-            sampler=sampler,
-            pruner=pruner,
-            seed=seed,
-            client=client,
-            on_trial=lambda _t: advance(1),
-        )
-    if json_:
-        print_json(
-            {
-                "sweep": result.sweep,
-                "status": result.status,
-                "reason": result.reason,
-                "ran": result.ran,
-                "warm_started": result.warm_started,
-                "best": result.best,
-                "best_params": result.best_params,
-            }
-        )
-    else:
-        s = result.sweep
-        counts = ", ".join(
-            f"{n} {state.lower()}"
-            for state in ("COMPLETE", "PRUNED", "FAIL")
-            if (n := sum(1 for t in result.trials if t.state.value == state))
-        )
-        console().print(
-            f"sweep [bold]{escape(s.name)}[/bold] generation {s.generation}: "
-            f"ran {result.ran} trial(s) ({escape(counts or 'none finished')}); run {s.run_id}"
-        )
-        if result.warm_started:
-            console().print(f"warm start: {result.warm_started} best old configuration(s) first")
-        if result.best is not None:
-            params = ", ".join(f"{k}={fmt_value(v)}" for k, v in result.best_params.items())
-            value = result.best.values[0] if result.best.values else None
-            console().print(
-                f"best trial {result.best.number}: {fmt_value(value)}  {escape(params)}"
-            )
+            target, space, pruner=pruner, seed=seed, client=_context.client(),
+            on_trial=lambda _t: advance(1), **options,
+        )  # fmt: skip
+    _print_result(result, json_)
     if result.status == "failed":
         from keel.exceptions import KeelError
 
         raise KeelError(f"sweep {result.sweep.name!r} failed: {result.reason}")
+
+
+def _print_result(result: Any, json_: bool) -> None:
+    if json_:
+        fields = ("sweep", "status", "reason", "ran", "warm_started", "best", "best_params")
+        print_json({f: getattr(result, f) for f in fields})
+        return
+    s = result.sweep
+    counts = ", ".join(
+        f"{n} {state.lower()}"
+        for state in ("COMPLETE", "PRUNED", "FAIL")
+        if (n := sum(1 for t in result.trials if t.state.value == state))
+    )
+    console().print(
+        f"sweep [bold]{escape(s.name)}[/bold] generation {s.generation}: "
+        f"ran {result.ran} trial(s) ({escape(counts or 'none finished')}); run {s.run_id}"
+    )
+    if result.warm_started:
+        console().print(f"warm start: {result.warm_started} best old configuration(s) first")
+    if result.best is not None:
+        params = ", ".join(f"{k}={fmt_value(v)}" for k, v in result.best_params.items())
+        value = result.best.values[0] if result.best.values else None
+        console().print(f"best trial {result.best.number}: {fmt_value(value)}  {escape(params)}")
 
 
 @app.command("list")

@@ -91,6 +91,9 @@ class DaskRunner(Runner):
             self._placements[node.id] = self._place(node.id, node.step.resources, workers)
         _ship_project_code(graph)
 
+    def ship(self, fn: Any) -> None:
+        ship_by_value(fn)
+
     def _place(self, node: str, res: Resources, workers: dict[str, Any]) -> _Placement:
         if res.is_empty:
             return _Placement(None, None)
@@ -220,14 +223,17 @@ def _describe_workers(workers: dict[str, Any]) -> str:
 
 def _ship_project_code(graph: Graph) -> None:
     """Send the user's own modules by value, so workers need not have the pipeline file."""
+    for node in graph.nodes.values():
+        ship_by_value(node.step.fn)
+
+
+def ship_by_value(fn: Any) -> None:
+    """Pickle the user's module of ``fn`` by value (a library or keel's own: by reference)."""
     import cloudpickle
 
-    for node in graph.nodes.values():
-        module_name = getattr(node.step.fn, "__module__", None) or ""
-        module = sys.modules.get(module_name)
-        if module is None or module_name == "__main__" or not is_project_module(module_name):
-            continue
-        try:
-            cloudpickle.register_pickle_by_value(module)
-        except ValueError:  # pragma: no cover - a module cloudpickle refuses
-            continue
+    module_name = getattr(fn, "__module__", None) or ""
+    module = sys.modules.get(module_name)
+    if module is None or module_name == "__main__" or not is_project_module(module_name):
+        return
+    with contextlib.suppress(ValueError):  # a module cloudpickle refuses
+        cloudpickle.register_pickle_by_value(module)

@@ -33,6 +33,9 @@ class Runner(ABC):
     def wait(self, timeout: float | None) -> list[TaskResult]:
         """Results finished since the last call; waits up to ``timeout`` for the first one."""
 
+    def ship(self, fn: Any) -> None:  # noqa: B027 - optional hook
+        """Make the user's module of ``fn`` available where tasks run (Dask: by value)."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release workers and connections."""
 

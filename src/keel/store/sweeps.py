@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import orjson
 from sqlalchemy import Row, delete, desc, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -105,7 +106,15 @@ class TrialPatch:
 
 
 def _loads(text: str | None, default: Any) -> Any:
-    return default if not text else json.loads(text)
+    """A stored JSON field (orjson: a 10,000-trial sweep page reads 60,000 of them)."""
+    if not text or text == "null":
+        return default
+    if text == "{}":
+        return {}
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:  # NaN or Infinity, which Python's json writes and orjson refuses
+        return json.loads(text)
 
 
 def _dumps(value: Any, what: str) -> str:
@@ -136,7 +145,7 @@ def _sweep(row: Row) -> Sweep:
 
 
 def _trial(row: Row) -> Trial:
-    d = dict(row._mapping)
+    d = row._mapping
     return Trial(
         id=d["id"],
         sweep_id=d["sweep_id"],

@@ -18,6 +18,7 @@ from keel.tuning._sweep_ops import (
     promote_sweep,
     run_sweep,
 )
+from keel.tuning._sweep_step import SweepFailedError, sweep_step
 
 __all__ = [
     "AutoMLResult",
@@ -26,6 +27,7 @@ __all__ = [
     "Option",
     "ROIReport",
     "Space",
+    "SweepFailedError",
     "SweepReport",
     "SweepResult",
     "SweepSummary",
@@ -40,4 +42,5 @@ __all__ = [
     "roi",
     "run_sweep",
     "sweep",
+    "sweep_step",
 ]

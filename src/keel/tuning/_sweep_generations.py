@@ -44,6 +44,28 @@ def fingerprints(
     }
 
 
+def generation_spec(
+    objective: Callable[..., Any],
+    name: str,
+    space: Space | None,
+    directions: list[str],
+    parts: dict[str, str],
+    engines: dict[str, Any],
+) -> dict[str, Any]:
+    """What a generation records about how it searches (shown by ``keel sweep show``)."""
+    sampler, pruner = engines["sampler"], engines["pruner"]
+    return {
+        "objective": f"{getattr(objective, '__module__', '')}:{name}",
+        "space": None if space is None else space.spec,
+        "directions": directions,
+        "metric": engines["metric"],
+        "sampler": sampler if isinstance(sampler, str) else type(sampler).__name__,
+        "pruner": pruner if pruner is None or isinstance(pruner, str) else type(pruner).__name__,
+        "trials": engines["trials"],
+        "fingerprints": parts,
+    }
+
+
 def current_generation(
     client: TrackingClient,
     name: str,
@@ -125,4 +147,11 @@ def fail_lost_trials(client: TrackingClient, current: Sweep) -> int:
     return n
 
 
-__all__ = ["WARM_START", "current_generation", "fail_lost_trials", "fingerprints", "warm_start"]
+__all__ = [
+    "WARM_START",
+    "current_generation",
+    "fail_lost_trials",
+    "fingerprints",
+    "generation_spec",
+    "warm_start",
+]

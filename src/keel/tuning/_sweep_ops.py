@@ -152,20 +152,45 @@ def describe_sweep(
     )
 
 
+#: fANOVA fits a random forest: past this many completed trials it reads an even sample.
+MAX_IMPORTANCE_TRIALS = 200
+
+
 def _importances(s: Sweep, trials: list[Trial]) -> tuple[dict[str, float], str]:
-    """fANOVA importances over the completed trials, on an in-memory copy of the study."""
+    """fANOVA importances over the completed trials (an even sample of at most
+    :data:`MAX_IMPORTANCE_TRIALS` by number), remembered per sweep and trial count."""
+    done = [t for t in trials if t.state is TrialState.COMPLETE and t.values]
+    if len(done) < 2:
+        return {}, "importances need at least 2 completed trials"
+    done.sort(key=lambda t: t.number)
+    if len(done) > MAX_IMPORTANCE_TRIALS:
+        stride = len(done) / MAX_IMPORTANCE_TRIALS
+        sample = [done[int(i * stride)] for i in range(MAX_IMPORTANCE_TRIALS)]
+        note = f"fANOVA over an even sample of {len(sample)} of {len(done)} completed trials"
+    else:
+        sample, note = done, ""
+    key = (s.id, len(done), done[-1].id)  # finished trials never change: same key, same sample
+    if key not in _REMEMBERED:
+        _REMEMBERED[key] = _fanova(s.directions, sample)
+        while len(_REMEMBERED) > 64:
+            _REMEMBERED.pop(next(iter(_REMEMBERED)))
+    found, error = _REMEMBERED[key]
+    return (found, note) if not error else ({}, error)
+
+
+_REMEMBERED: dict[tuple[int, int, int], tuple[dict[str, float], str]] = {}
+
+
+def _fanova(directions: list[str], sample: list[Trial]) -> tuple[dict[str, float], str]:
     import optuna
     from optuna.importance import FanovaImportanceEvaluator, get_param_importances
     from optuna.study import StudyDirection
 
     from keel.tuning._sweep_storage import frozen
 
-    done = [frozen(t) for t in trials if t.state is TrialState.COMPLETE and t.values]
-    if len(done) < 2:
-        return {}, "importances need at least 2 completed trials"
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    copy = optuna.create_study(directions=[StudyDirection[d.upper()] for d in s.directions])
-    copy.add_trials(done)
+    copy = optuna.create_study(directions=[StudyDirection[d.upper()] for d in directions])
+    copy.add_trials([frozen(t) for t in sample])
     try:
         found = get_param_importances(
             copy, evaluator=FanovaImportanceEvaluator(seed=0), target=lambda t: t.values[0]

@@ -1,5 +1,5 @@
 """Sweeps (CR_3): every sweep of a project, and one sweep's optimisation history, parallel
-coordinates of its trials, parameter importances (fANOVA) and its best trials.
+coordinates of its trials, parameter importances (fANOVA), slice plots and its best trials.
 
 The history is drawn as SVG here; the parallel coordinates reuse the compare page's script
 over the best trials (at most :data:`MAX_LINES`, so a 10,000-trial sweep stays responsive).
@@ -15,10 +15,12 @@ from starlette.responses import Response
 from keel.server._auth import Guard, reader
 from keel.server.ui._common import open_project, ui_router
 from keel.server.ui._render import page
+from keel.server.ui._sweep_slices import slices
 
 router = ui_router()
 MAX_LINES = 300
 MAX_ROWS = 200
+MAX_POINTS = 1000
 W, H, PAD = 720.0, 240.0, 36.0
 
 
@@ -55,6 +57,7 @@ def sweep_page(
         importances=[(k, v, round(v * 100, 1)) for k, v in rep.importances.items()],
         rows=list(zip(rep.best, rep.best_params, strict=True)),
         data=_parallel(rep, metric),
+        slices=slices(rep.trials, rep.sweep.spec.get("space"), rep.best[0] if rep.best else None),
     )
     return page(request, "sweep.html", context)
 
@@ -82,9 +85,13 @@ def history(trials: list[Any], maximize: bool) -> dict[str, Any]:
     line = []
     for n, v in done:
         if best is None or (v > best if maximize else v < best):
+            if best is not None:  # a step: flat until this trial, then down (or up)
+                line.append(f"{px(n)},{py(best)}")
             best = v
-        line.append(f"{px(n)},{py(best)}")
-    points = [(px(n), py(v), n, v) for n, v in done]
+            line.append(f"{px(n)},{py(best)}")
+    line.append(f"{px(done[-1][0])},{py(best)}")  # type: ignore[arg-type]
+    stride = max(1, len(done) // MAX_POINTS)  # a 10,000-trial sweep: every 10th point
+    points = [(px(n), py(v), n, v) for n, v in done[::stride]]
     labels = [(py(y0), y0), (py(y1), y1)]
     return {"points": points, "best": " ".join(line), "w": W, "h": H, "labels": labels}
 
