@@ -240,17 +240,7 @@ class LabelingRepository:
             if not won:
                 return False, None
             now = now_ms()
-            conn.execute(
-                insert(AS).values(
-                    label_project_id=lp_id,
-                    task_id=row.id,
-                    annotator=annotator,
-                    state=ASSIGNED,
-                    reason="",
-                    assigned_at=now,
-                    updated_at=now,
-                )
-            )
+            _assign(conn, lp_id, row.id, annotator, ASSIGNED, now)
             return True, task_of(conn.execute(select(TK).where(TK.c.id == row.id)).one())
 
     def submit(
@@ -283,29 +273,7 @@ class LabelingRepository:
                     )
                     .returning(AN.c.id)
                 ).scalar_one()
-                state = conn.execute(
-                    select(AS.c.state).where(AS.c.task_id == task_id, AS.c.annotator == annotator)
-                ).scalar()
-                if state is None:
-                    conn.execute(
-                        insert(AS).values(
-                            label_project_id=lp_id,
-                            task_id=task_id,
-                            annotator=annotator,
-                            state=SUBMITTED,
-                            reason="",
-                            assigned_at=now,
-                            updated_at=now,
-                        )
-                    )
-                else:
-                    conn.execute(
-                        update(AS)
-                        .where(AS.c.task_id == task_id, AS.c.annotator == annotator)
-                        .values(state=SUBMITTED, updated_at=now)
-                    )
-                if state in (None, SKIPPED):
-                    conn.execute(update(TK).where(TK.c.id == task_id).values(taken=TK.c.taken + 1))
+                self._mark_submitted(conn, lp_id, task_id, annotator, now)
                 row = conn.execute(select(AN).where(AN.c.id == ann_id)).one()
         except IntegrityError as exc:
             raise ConflictError(
@@ -313,6 +281,24 @@ class LabelingRepository:
                 "a task once"
             ) from exc
         return annotation_of(row)
+
+    @staticmethod
+    def _mark_submitted(conn: Any, lp_id: int, task_id: int, annotator: str, now: int) -> None:
+        """The annotator's assignment becomes ``submitted``; an answer to a task not held
+        (no assignment, or skipped) takes one of its places."""
+        state = conn.execute(
+            select(AS.c.state).where(AS.c.task_id == task_id, AS.c.annotator == annotator)
+        ).scalar()
+        if state is None:
+            _assign(conn, lp_id, task_id, annotator, SUBMITTED, now)
+        else:
+            conn.execute(
+                update(AS)
+                .where(AS.c.task_id == task_id, AS.c.annotator == annotator)
+                .values(state=SUBMITTED, updated_at=now)
+            )
+        if state in (None, SKIPPED):
+            conn.execute(update(TK).where(TK.c.id == task_id).values(taken=TK.c.taken + 1))
 
     def skip(self, project_id: int, name: str, task_id: int, annotator: str, reason: str) -> None:
         """Give the task back with a reason; it is not offered to ``annotator`` again."""
@@ -331,17 +317,7 @@ class LabelingRepository:
             if state == SKIPPED:
                 return
             if state is None:
-                conn.execute(
-                    insert(AS).values(
-                        label_project_id=lp_id,
-                        task_id=task_id,
-                        annotator=annotator,
-                        state=SKIPPED,
-                        reason=reason[:2000],
-                        assigned_at=now,
-                        updated_at=now,
-                    )
-                )
+                _assign(conn, lp_id, task_id, annotator, SKIPPED, now, reason[:2000])
                 return
             conn.execute(
                 update(AS)
@@ -469,6 +445,23 @@ class LabelingRepository:
             in_progress=int(states.get(ASSIGNED, 0)),
             by_annotator={str(k): int(v) for k, v in by.items()},
         )
+
+
+def _assign(
+    conn: Any, lp_id: int, task_id: int, annotator: str, state: str, now: int, reason: str = ""
+) -> None:
+    """A new row of the annotator's queue for the task, in ``state``."""
+    conn.execute(
+        insert(AS).values(
+            label_project_id=lp_id,
+            task_id=task_id,
+            annotator=annotator,
+            state=state,
+            reason=reason,
+            assigned_at=now,
+            updated_at=now,
+        )
+    )
 
 
 __all__ = [
