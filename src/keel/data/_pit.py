@@ -108,74 +108,108 @@ def training_set(
 ) -> TrainingSet:
     """Join ``features`` onto ``entities`` as of each entity row's ``timestamp``.
 
-    ``entities`` and each feature (a :class:`FeatureTable` or a bare source) may be dataset
-    references (which need ``datasets``), Parquet/CSV paths, DataFrames or Arrow tables. With
-    ``name`` the result is saved as the next version of that dataset, its source naming every
-    input version (``datasets`` is then required).
+    ``entities`` and each feature (a :class:`FeatureTable`, a :class:`PredictionFeatures` or a
+    bare source) may be dataset references (which need ``datasets``), Parquet/CSV paths,
+    DataFrames or Arrow tables. With ``name`` the result is saved as the next version of that
+    dataset, its source naming every input version (``datasets`` is then required).
     """
+    _check_options(features, duplicates, name, datasets)
+    save = name is not None  # content hashes are for the saved lineage only (they cost a pass)
+    ent = _load(entities, datasets, "entities", hashed=save)
+    if ent.table.num_rows == 0:
+        raise InvalidArgumentError(f"the entity table {ent.label} has no rows; nothing to label")
+    join = _Join(ent, timestamp, _time_column(ent, timestamp), keys, parse_ttl(ttl), duplicates)
+    out, sources = ent.table, [{"role": "entities", **ent.lineage}]
+    con = _connect()
+    try:
+        for i, spec in enumerate(_feature_specs(features, datasets, save)):
+            feat = _load(spec.source, datasets, spec.name or f"features[{i}]", hashed=save)
+            columns, source = _join_one(con, join, feat, spec)
+            for new, values in columns.items():
+                if new in out.column_names:
+                    raise InvalidArgumentError(
+                        f"column {new!r} of {feat.label} is already in the training set; give "
+                        f"FeatureTable(..., prefix='...') or pick columns"
+                    )
+                out = out.append_column(new, values)
+            sources.append(source)
+    finally:
+        con.close()
+    version = None
+    if name is not None and datasets is not None:
+        source = {"type": "training_set", "timestamp": timestamp, "sources": sources}
+        version = datasets._log_derived(name, out, source, description)
+    return TrainingSet(out, version, sources)
+
+
+@dataclass(frozen=True, slots=True)
+class _Join:
+    """The entity side of a join and the options every feature table shares."""
+
+    ent: _Loaded
+    ts_name: str
+    ts: pa.Array
+    keys: Sequence[str] | None
+    ttl_us: int | None
+    duplicates: str
+
+
+def _check_options(
+    features: Sequence[Any], duplicates: str, name: str | None, datasets: DatasetClient | None
+) -> None:
     if duplicates not in ("error", "last"):
         raise InvalidArgumentError(f"duplicates must be 'error' or 'last', not {duplicates!r}")
     if not features:
         raise InvalidArgumentError("give at least one feature table to join")
     if name is not None and datasets is None:
         raise InvalidArgumentError("saving a training set by name needs datasets=DatasetClient")
-    default_ttl = parse_ttl(ttl)
-    save = name is not None  # content hashes are for the saved lineage only (they cost a pass)
-    ent = _load(entities, datasets, "entities", hashed=save)
-    if ent.table.num_rows == 0:
-        raise InvalidArgumentError(f"the entity table {ent.label} has no rows; nothing to label")
-    ent_ts = _time_column(ent, timestamp)
-    specs = [f if isinstance(f, FeatureTable) else FeatureTable(f) for f in features]
-    out = ent.table
-    sources = [{"role": "entities", **ent.lineage}]
-    taken = set(out.column_names)
-    con = _connect()
-    for i, spec in enumerate(specs):
-        feat = _load(spec.source, datasets, spec.name or f"features[{i}]", hashed=save)
-        if feat.table.num_rows == 0:
-            raise InvalidArgumentError(f"the feature table {feat.label} has no rows")
-        f_ts_name = spec.timestamp or timestamp
-        f_ts = _time_column(feat, f_ts_name)
-        _same_zone_kind(ent, timestamp, ent_ts, feat, f_ts_name, f_ts)
-        f_keys = list(
-            spec.keys or keys or _shared_keys(ent.table, feat.table, timestamp, f_ts_name)
-        )
-        _check_keys(ent, feat, f_keys)
-        cols = _feature_columns(feat, spec, f_keys, f_ts_name)
-        limit = parse_ttl(spec.ttl) if spec.ttl is not None else default_ttl
-        try:
-            rows = _asof_rows(
-                con, ent.table, feat.table, f_keys, ent_ts, f_ts, limit, duplicates, feat.label
-            )
-        except BaseException:
-            con.close()
-            raise
-        for col in cols:
-            new = spec.prefix + col
-            if new in taken:
-                raise InvalidArgumentError(
-                    f"column {new!r} of {feat.label} is already in the training set; give "
-                    f"FeatureTable(..., prefix='...') or pick columns"
-                )
-            taken.add(new)
-            out = out.append_column(new, feat.table.column(col).take(rows))
-        sources.append(
-            {
-                "role": "features",
-                **feat.lineage,
-                "keys": f_keys,
-                "timestamp": f_ts_name,
-                "ttl_us": limit,
-                "columns": cols,
-                "prefix": spec.prefix,
-            }
-        )
-    con.close()
-    version = None
-    if name is not None and datasets is not None:
-        source = {"type": "training_set", "timestamp": timestamp, "sources": sources}
-        version = datasets._log_derived(name, out, source, description)
-    return TrainingSet(out, version, sources)
+
+
+def _feature_specs(
+    features: Sequence[Any], datasets: DatasetClient | None, hashed: bool
+) -> list[FeatureTable]:
+    """Every feature as a :class:`FeatureTable`; a prediction log becomes two of them."""
+    from keel.data._pit_predlog import PredictionFeatures, feature_tables
+
+    specs: list[FeatureTable] = []
+    for f in features:
+        if isinstance(f, PredictionFeatures):
+            specs += feature_tables(f, datasets, hashed=hashed)
+        else:
+            specs.append(f if isinstance(f, FeatureTable) else FeatureTable(f))
+    return specs
+
+
+def _join_one(
+    con: duckdb.DuckDBPyConnection, join: _Join, feat: _Loaded, spec: FeatureTable
+) -> tuple[dict[str, pa.ChunkedArray], dict[str, Any]]:
+    """The feature columns taken as of each entity row (by new name), and their lineage."""
+    ent = join.ent
+    if feat.table.num_rows == 0:
+        raise InvalidArgumentError(f"the feature table {feat.label} has no rows")
+    f_ts_name = spec.timestamp or join.ts_name
+    f_ts = _time_column(feat, f_ts_name)
+    _same_zone_kind(ent, join.ts_name, join.ts, feat, f_ts_name, f_ts)
+    f_keys = list(
+        spec.keys or join.keys or _shared_keys(ent.table, feat.table, join.ts_name, f_ts_name)
+    )
+    _check_keys(ent, feat, f_keys)
+    cols = _feature_columns(feat, spec, f_keys, f_ts_name)
+    limit = parse_ttl(spec.ttl) if spec.ttl is not None else join.ttl_us
+    rows = _asof_rows(
+        con, ent.table, feat.table, f_keys, join.ts, f_ts, limit, join.duplicates, feat.label
+    )
+    taken = {spec.prefix + c: feat.table.column(c).take(rows) for c in cols}
+    source = {
+        "role": "features",
+        **feat.lineage,
+        "keys": f_keys,
+        "timestamp": f_ts_name,
+        "ttl_us": limit,
+        "columns": cols,
+        "prefix": spec.prefix,
+    }
+    return taken, source
 
 
 # -- checking -------------------------------------------------------------------------------
