@@ -326,10 +326,7 @@ def training_set(
         None, "--features", "-f", help="Feature table (dataset reference or path); repeatable."
     ),
     predictions: list[str] = typer.Option(
-        None,
-        "--predictions",
-        "-p",
-        help="A deployment's prediction log and feedback as features: DEPLOYMENT:KEY[,KEY].",
+        None, "--predictions", "-p", help="A prediction log + feedback: DEPLOYMENT:KEY[,KEY]."
     ),
     timestamp: str = typer.Option("event_time", "--timestamp", help="Event-time column."),
     key: list[str] = typer.Option(

@@ -29,6 +29,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from keel.data._ctgan_layout import GMM_ROWS, MAX_MODES, MIN_MODE_WEIGHT, PAC, Span
 from keel.data._synth import ColumnModel, _as_float, _fit_column, split
 from keel.exceptions import InvalidArgumentError
 
@@ -37,29 +38,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 FORMAT = "keel.synth.ctgan/1"
-MAX_MODES = 10
-PAC = 10
-EMBEDDING = 128
-HIDDEN = 256
-MIN_MODE_WEIGHT = 0.005
-GMM_ROWS = 5_000
-
-
-@dataclass(frozen=True)
-class Span:
-    """One column's slice of the encoded row: ``alpha`` (a mode offset) and/or ``slots``."""
-
-    column: int
-    alpha: bool
-    slots: int
-    means: list[float] = field(default_factory=list)
-    stds: list[float] = field(default_factory=list)
-    null_slot: bool = False
-    rare_slot: bool = False
-
-    @property
-    def width(self) -> int:
-        return int(self.alpha) + self.slots
 
 
 @dataclass(frozen=True)
@@ -86,7 +64,10 @@ class CtganModel:
         meta["format"] = FORMAT
         blob = np.frombuffer(json.dumps(meta, default=str).encode(), dtype=np.uint8)
         out = io.BytesIO()
-        np.savez(out, __meta__=blob, **{f"w:{k}": v for k, v in self.weights.items()})
+        arrays: dict[str, Any] = {"__meta__": blob}
+        arrays.update({f"w:{k}": v for k, v in self.weights.items()})
+        savez: Any = np.savez  # numpy's stub types **arrays as its keyword options
+        savez(out, **arrays)
         return out.getvalue()
 
     @classmethod
@@ -112,7 +93,9 @@ class CtganModel:
         if n < 1:
             raise InvalidArgumentError(f"the number of rows must be at least 1, not {n}")
         with one_thread():
-            return generate(self, n, seed)
+            return generate(
+                self.columns, self.spans, self.weights, self.cond_frequencies, n=n, seed=seed
+            )
 
 
 def fit_ctgan(

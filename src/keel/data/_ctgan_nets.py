@@ -14,13 +14,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from keel.data._ctgan import EMBEDDING, HIDDEN, PAC, Span
+from keel.data._ctgan_layout import EMBEDDING, HIDDEN, PAC, Span
 from keel.data._synth import ColumnModel, categories_to_arrow, fill_column, numbers_to_arrow
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-    from keel.data._ctgan import CtganModel
 
 #: (kind, start, end) of each output segment; (start, end, cond start) of each condition span
 Layout = tuple[list[tuple[str, int, int]], list[tuple[int, int, int]], int, int]
@@ -190,17 +188,25 @@ def _condition_loss(
     return total / len(which)
 
 
-def generate(model: CtganModel, n: int, seed: int) -> pa.Table:
-    """``n`` rows from the stored generator, conditioned as the training data was."""
+def generate(
+    columns: list[ColumnModel],
+    spans: list[Span],
+    weights: dict[str, np.ndarray],
+    cond_frequencies: list[list[float]],
+    *,
+    n: int,
+    seed: int,
+) -> pa.Table:
+    """``n`` rows from a stored generator, conditioned as the training data was."""
     import pyarrow as pa
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    _, conds, data_dim, cond_dim = layout(model.spans)
+    _, conds, data_dim, cond_dim = layout(spans)
     gen = _generator(data_dim, cond_dim)
-    gen.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in model.weights.items()})
+    gen.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in weights.items()})
     gen.eval()
-    cond = _sample_conditions(model.cond_frequencies, conds, cond_dim, n, rng)
+    cond = _sample_conditions(cond_frequencies, conds, cond_dim, n, rng)
     parts = []
     with torch.no_grad():
         for start in range(0, n, GENERATE_BATCH):
@@ -208,8 +214,8 @@ def generate(model: CtganModel, n: int, seed: int) -> pa.Table:
             z = torch.randn(len(c), EMBEDDING)
             parts.append(gen(torch.cat([z, c], dim=1)).numpy())
     raw = np.concatenate(parts)
-    arrays = _decode(model.columns, model.spans, raw, rng)
-    return pa.table(arrays, names=[c.name for c in model.columns])
+    arrays = _decode(columns, spans, raw, rng)
+    return pa.table(arrays, names=[c.name for c in columns])
 
 
 def _sample_conditions(

@@ -169,12 +169,15 @@ def _feature_specs(
     features: Sequence[Any], datasets: DatasetClient | None, hashed: bool
 ) -> list[FeatureTable]:
     """Every feature as a :class:`FeatureTable`; a prediction log becomes two of them."""
-    from keel.data._pit_predlog import PredictionFeatures, feature_tables
+    from keel.data._pit_predlog import PredictionFeatures, prediction_tables
 
     specs: list[FeatureTable] = []
     for f in features:
         if isinstance(f, PredictionFeatures):
-            specs += feature_tables(f, datasets, hashed=hashed)
+            specs += [
+                FeatureTable(t, keys=f.keys, timestamp="ts", ttl=f.ttl, prefix=f.column_prefix)
+                for t in prediction_tables(f, datasets, hashed=hashed)
+            ]
         else:
             specs.append(f if isinstance(f, FeatureTable) else FeatureTable(f))
     return specs

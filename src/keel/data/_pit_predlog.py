@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 
     from keel.config import Settings
     from keel.data._client import DatasetClient
-    from keel.data._pit import FeatureTable
     from keel.store.eventlog import Window
 
 _DAY = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
@@ -58,13 +57,15 @@ class PredictionFeatures:
     prefix: str | None = None
     ttl: timedelta | str | None = None
 
+    @property
+    def column_prefix(self) -> str:
+        return f"{self.deployment}_" if self.prefix is None else self.prefix
 
-def feature_tables(
+
+def prediction_tables(
     spec: PredictionFeatures, datasets: DatasetClient | None, *, hashed: bool
-) -> list[FeatureTable]:
-    """The predictions (and feedback) of ``spec`` as loaded feature tables."""
-    from keel.data._pit import FeatureTable
-
+) -> list[Loaded]:
+    """The predictions (and feedback) of ``spec``, each timed by its ``ts`` column."""
     if datasets is None:
         raise InvalidArgumentError(
             "reading the prediction log needs datasets=DatasetClient(...) (it names the store)"
@@ -76,28 +77,12 @@ def feature_tables(
         )
     settings = datasets.store.settings
     preds, window = _predictions(settings, spec)
-    prefix = f"{spec.deployment}_" if spec.prefix is None else spec.prefix
     cols = _columns(preds, spec)
-    out = [
-        FeatureTable(
-            _loaded(preds.select([*spec.keys, "ts", *cols]), spec, "predictions", window, hashed),
-            keys=list(spec.keys),
-            timestamp="ts",
-            ttl=spec.ttl,
-            prefix=prefix,
-        )
-    ]
+    table = preds.select([*spec.keys, "ts", *cols])
+    out = [_loaded(table, spec, "predictions", window, hashed)]
     if spec.feedback:
         labels = _feedback(settings, spec, preds)
-        out.append(
-            FeatureTable(
-                _loaded(labels, spec, "feedback", window, hashed),
-                keys=list(spec.keys),
-                timestamp="ts",
-                ttl=spec.ttl,
-                prefix=prefix,
-            )
-        )
+        out.append(_loaded(labels, spec, "feedback", window, hashed))
     return out
 
 
