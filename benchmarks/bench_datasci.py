@@ -1,14 +1,29 @@
-"""Data science: exploration reports, point-in-time joins and the copula, beside their peers.
+"""Data science: exploration reports, point-in-time joins and synthesisers, beside their peers.
 
 - Exploration of N x 30 tables (10,000 and 1,000,000 rows by default): keel's report time and
-  size beside ydata-profiling's (in its own virtualenv, /tmp/peer-ydata; full mode where it
-  finishes within ``--peer-timeout``, else minimal mode; the line says which).
+  size beside ydata-profiling's (full mode where it finishes within ``--peer-timeout``, else
+  minimal mode; the line says which).
 - Point-in-time join of label rows against 10 feature tables: keel's ``training_set``
-  (DuckDB ASOF) beside pandas ``merge_asof`` table by table; both answers are compared.
-- Gaussian copula: fit + sample 100,000 rows x 20 columns (the report is timed apart).
+  (DuckDB ASOF) beside pandas ``merge_asof`` table by table; both answers are compared. Then
+  Feast's local offline store (``get_historical_features``, file source, ttl 30 days) on the
+  same data, up a ladder of sizes (``--feast-sizes labels:feature_rows,...``) until a size does
+  not finish within ``--peer-timeout``; answers compared with keel's.
+- Gaussian copula: fit + sample 100,000 rows x 20 columns (the report is timed apart), and
+  SDV's ``GaussianCopulaSynthesizer`` fit on the same rows and scored by the same report
+  (fidelity, privacy, gate).
 
     python benchmarks/bench_datasci.py [--sizes 10000,1000000] [--labels 1000000]
-        [--feature-rows 10000000] [--skip-peer]
+        [--feature-rows 10000000] [--feast-sizes 10000:100000,100000:1000000] [--skip-peer]
+        [--only explore|pit|feast|copula]
+
+Peers run in their own virtualenvs (never keel dependencies; SDV is under the Business Source
+License). Set them up once with::
+
+    python3 -m venv /root/sdv-venv && /root/sdv-venv/bin/pip install sdv pyarrow
+    python3 -m venv /root/feast-venv && /root/feast-venv/bin/pip install feast pyarrow
+    python3 -m venv /root/ydata-venv && /root/ydata-venv/bin/pip install ydata-profiling pyarrow
+
+A missing virtualenv skips its peer (the line says so).
 
 Targets (issue 18): explore 10k x 30 < 3 s and 1M x 30 < 30 s, report < 5 MB; point-in-time
 join of 1M labels x 10 tables of 10M rows in total < 60 s; copula fit + sample < 30 s.
@@ -18,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,7 +43,56 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-PEER_VENV = Path("/tmp/peer-ydata")
+YDATA_VENV = Path("/root/ydata-venv")
+SDV_VENV = Path("/root/sdv-venv")
+FEAST_VENV = Path("/root/feast-venv")
+SDV_SCRIPT = """
+import sys, time, warnings
+warnings.filterwarnings("ignore")
+import pandas as pd
+from sdv.metadata import Metadata
+from sdv.single_table import GaussianCopulaSynthesizer
+df = pd.read_parquet(sys.argv[1])
+t = time.perf_counter()
+synth = GaussianCopulaSynthesizer(Metadata.detect_from_dataframes({"bench": df}))
+synth.fit({"bench": df})
+out = synth.sample(int(sys.argv[3]))
+print(time.perf_counter() - t)
+(out["bench"] if isinstance(out, dict) else out).to_parquet(sys.argv[2])
+"""
+FEAST_SCRIPT = """
+import sys, time, warnings
+from datetime import timedelta
+from pathlib import Path
+warnings.filterwarnings("ignore")
+import pandas as pd
+from feast import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
+from feast.types import Float64
+repo, ent_path, tables = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+repo.mkdir(parents=True, exist_ok=True)
+(repo / "feature_store.yaml").write_text(
+    "project: bench\\nregistry: registry.db\\nprovider: local\\noffline_store:\\n  type: file\\n"
+    "online_store:\\n  type: sqlite\\n  path: online.db\\nentity_key_serialization_version: 3\\n"
+)
+store = FeatureStore(repo_path=str(repo))
+user = Entity(name="user", join_keys=["user"], value_type=ValueType.INT64)
+views = [
+    FeatureView(
+        name=f"fv{t}", entities=[user], ttl=timedelta(days=30),
+        schema=[Field(name=f"f{t}_a", dtype=Float64), Field(name=f"f{t}_b", dtype=Float64)],
+        source=FileSource(path=str(repo.parent / f"f{t}.parquet"), timestamp_field="event_time"),
+    )
+    for t in range(tables)
+]
+store.apply([user, *views])
+start = time.perf_counter()
+ent = pd.read_parquet(ent_path)
+refs = [f"fv{t}:f{t}_{c}" for t in range(tables) for c in "ab"]
+out = store.get_historical_features(entity_df=ent, features=refs).to_df()
+print(time.perf_counter() - start)
+out = out.sort_values("row")[["row", "f0_a", f"f{tables - 1}_b"]]
+out.to_parquet(repo.parent / "feast.parquet")
+"""
 PEER_SCRIPT = """
 import sys, time, pandas as pd
 from ydata_profiling import ProfileReport
@@ -89,9 +154,9 @@ def bench_explore(sizes: list[int], tmp: Path, skip_peer: bool, peer_timeout: in
 
 
 def _ydata(path: Path, tmp: Path, rows: int, timeout: int) -> tuple[str, float, int] | None:
-    python = PEER_VENV / "bin" / "python"
+    python = YDATA_VENV / "bin" / "python"
     if not python.exists():
-        print("  ydata-profiling: not installed in /tmp/peer-ydata (skipped)")
+        print(f"  ydata-profiling: not installed in {YDATA_VENV} (skipped)")
         return None
     modes = ["full", "minimal"] if rows <= 100_000 else ["minimal"]
     for mode in modes:
@@ -111,6 +176,25 @@ def _ydata(path: Path, tmp: Path, rows: int, timeout: int) -> tuple[str, float, 
             continue
         return mode, float(proc.stdout.strip().splitlines()[-1]), out.stat().st_size
     return None
+
+
+def _run_peer(venv: Path, name: str, script: str, args: list[str], timeout: int) -> float | None:
+    """Seconds the peer's script printed last, or None (not installed, timed out, failed)."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        print(f"  {name}: not installed in {venv} (skipped; see the set-up above)")
+        return None
+    try:
+        proc = subprocess.run(
+            [str(python), "-c", script, *args], capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired:
+        print(f"  {name}: did not finish in {timeout} s")
+        return None
+    if proc.returncode != 0:
+        print(f"  {name} failed: {proc.stderr.strip()[-400:]}")
+        return None
+    return float(proc.stdout.strip().splitlines()[-1])
 
 
 def pit_tables(labels: int, feature_rows: int, tables: int = 10, seed: int = 1) -> Any:
@@ -180,10 +264,50 @@ def bench_pit(labels: int, feature_rows: int) -> None:
     )
 
 
-def bench_copula(rows: int) -> None:
+def bench_feast(ladder: list[tuple[int, int]], tmp: Path, timeout: int) -> None:
+    """keel and Feast's local offline store on the same files, up the ladder of sizes."""
+    import numpy as np
+    import pandas as pd
+
+    from keel.data import training_set
+
+    for labels, feature_rows in ladder:
+        ent, feats = pit_tables(labels, feature_rows)
+        ent["row"] = np.arange(len(ent))
+        ent.to_parquet(tmp / "ent.parquet", index=False)
+        paths = [tmp / f"f{t}.parquet" for t in range(len(feats))]
+        for f, path in zip(feats, paths, strict=True):
+            f.to_parquet(path, index=False)
+        print(f"\n[feast] {labels:,} labels x 10 tables, {feature_rows:,} feature rows ({load()})")
+        start = time.perf_counter()
+        ours = training_set(str(tmp / "ent.parquet"), [str(p) for p in paths], ttl="30d")
+        keel_s = time.perf_counter() - start
+        print(f"  keel training_set (from Parquet)  {keel_s:8.2f} s")
+        repo = tmp / "feast-repo"
+        shutil.rmtree(repo, ignore_errors=True)
+        args = [str(repo), str(tmp / "ent.parquet"), str(len(feats))]
+        seconds = _run_peer(FEAST_VENV, "Feast", FEAST_SCRIPT, args, timeout)
+        if seconds is None:
+            break
+        theirs = pd.read_parquet(tmp / "feast.parquet")
+        mine = ours.to_pandas().set_index("row").loc[theirs["row"]]
+        same = all(
+            np.allclose(mine[c].to_numpy(float), theirs[c].to_numpy(float), equal_nan=True)
+            for c in ("f0_a", "f9_b")
+        )
+        print(
+            f"  Feast get_historical_features     {seconds:8.2f} s   ratio "
+            f"{seconds / keel_s:6.1f}x   ({load()})\n"
+            f"    Feast returned {len(theirs):,} of {labels:,} label rows (keel: "
+            f"{ours.table.num_rows:,}); on those rows, same answer as keel: {same}"
+        )
+
+
+def bench_copula(rows: int, tmp: Path, skip_peer: bool, timeout: int) -> None:
+    import pandas as pd
     import pyarrow as pa
 
-    from keel.data._synth import fit_copula
+    from keel.data._synth import fit_copula, split
     from keel.data._synth_report import synth_report
 
     df = frame(rows, cols=30).iloc[:, list(range(12)) + list(range(20, 28))]  # 12 num + 8 cat
@@ -193,18 +317,33 @@ def bench_copula(rows: int) -> None:
     model = fit_copula(table, {"type": "bench"})
     synth = model.sample(rows, seed=1)
     keel_s = time.perf_counter() - start
-    print(f"  fit + sample                    {keel_s:8.2f} s")
-    from keel.data._synth import split
-
+    print(f"  keel fit + sample               {keel_s:8.2f} s")
     fit_rows, hold = split(rows, model.holdout, model.seed)
     kinds = {c.name: c.kind for c in model.columns}
+    real, held = df.iloc[fit_rows], df.iloc[hold]
     start = time.perf_counter()
-    report = synth_report(df.iloc[fit_rows], df.iloc[hold], synth.to_pandas(), kinds)
+    report = synth_report(real, held, synth.to_pandas(), kinds)
+    print(f"  keel report (5,000-row comparisons) {time.perf_counter() - start:6.2f} s")
+    _print_report("keel copula", report)
+    if skip_peer:
+        return
+    fit_path, out = tmp / "copula-fit.parquet", tmp / "sdv-sample.parquet"
+    real.to_parquet(fit_path, index=False)
+    args = [str(fit_path), str(out), str(rows)]
+    seconds = _run_peer(SDV_VENV, "SDV GaussianCopulaSynthesizer", SDV_SCRIPT, args, timeout)
+    if seconds is None:
+        return
+    print(f"  SDV fit + sample                {seconds:8.2f} s   ratio {seconds / keel_s:6.1f}x")
+    _print_report("SDV GaussianCopula", synth_report(real, held, pd.read_parquet(out), kinds))
+
+
+def _print_report(name: str, report: dict[str, Any]) -> None:
+    fid, priv = report["fidelity"], report["privacy"]
     print(
-        f"  report (5,000-row comparisons)  {time.perf_counter() - start:8.2f} s   "
-        f"marginal score {report['fidelity']['marginal_score']}, discriminator AUC "
-        f"{report['fidelity']['discriminator_auc']}, membership AUC "
-        f"{report['privacy']['membership_auc']}, gate passed {report['gate']['passed']}"
+        f"  {name:20s} marginal score {fid['marginal_score']}, correlation difference "
+        f"{fid['correlation_difference']}, discriminator AUC {fid['discriminator_auc']}; "
+        f"membership AUC {priv['membership_auc']}, DCR ratio {priv['dcr_ratio']}, copies "
+        f"{priv['copy_rate']}; gate passed {report['gate']['passed']}"
     )
 
 
@@ -213,10 +352,11 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--labels", type=int, default=1_000_000)
     parser.add_argument("--feature-rows", type=int, default=10_000_000)
+    parser.add_argument("--feast-sizes", default="10000:100000,100000:1000000,1000000:10000000")
     parser.add_argument("--copula-rows", type=int, default=100_000)
     parser.add_argument("--peer-timeout", type=int, default=300)
     parser.add_argument("--skip-peer", action="store_true")
-    parser.add_argument("--only", choices=["explore", "pit", "copula"], default=None)
+    parser.add_argument("--only", choices=["explore", "pit", "feast", "copula"], default=None)
     args = parser.parse_args()
     print(f"bench_datasci on {os.cpu_count()} CPUs, {load()}")
     with tempfile.TemporaryDirectory(prefix="keel-bench-datasci-") as tmp:
@@ -225,8 +365,11 @@ def main() -> None:
             bench_explore(sizes, Path(tmp), args.skip_peer, args.peer_timeout)
         if args.only in (None, "pit"):
             bench_pit(args.labels, args.feature_rows)
+        if args.only in (None, "feast") and not args.skip_peer:
+            ladder = [tuple(int(x) for x in s.split(":")) for s in args.feast_sizes.split(",")]
+            bench_feast(ladder, Path(tmp), args.peer_timeout)  # type: ignore[arg-type]
         if args.only in (None, "copula"):
-            bench_copula(args.copula_rows)
+            bench_copula(args.copula_rows, Path(tmp), args.skip_peer, args.peer_timeout)
     print(f"\ndone ({load()})")
 
 

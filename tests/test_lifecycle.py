@@ -1,14 +1,14 @@
 """The whole loop a team walks, with real processes and the real command line:
 
-dataset v1 -> pipeline (prepare / train with log_metric + log_model(registered_model_name) /
-evaluate) -> promote champion, a weaker run as challenger -> ``keel serve`` the champion with
-the challenger in shadow -> drifted traffic and late labels -> ``keel monitor run`` raises a
-drift alert -> the alert trigger runs the retraining pipeline on dataset v2 in a running
-``keel scheduler`` -> a new version with lineage to v2 becomes the challenger (the server
-follows the alias) -> ``keel monitor compare`` champion vs challenger on the same traffic ->
-promote it while requests are in flight: every request is answered, each client sees the old
-version then the new one -> ``keel models reproduce`` of it matches (at v2, though v3 exists by
-then) and registers nothing.
+dataset v1 -> its exploration report (ranked against the target) -> pipeline (prepare / train with
+log_metric + log_model(registered_model_name) / evaluate) -> promote champion, a weaker run as
+challenger -> ``keel serve`` the champion with the challenger in shadow -> drifted traffic and late
+labels -> ``keel monitor run`` raises a drift alert -> the alert trigger runs the retraining
+pipeline on dataset v2 in a running ``keel scheduler`` -> a new version with lineage to v2 becomes
+the challenger (the server follows the alias) -> ``keel monitor compare`` champion vs challenger on
+the same traffic -> promote it while requests are in flight: every request is answered, each client
+sees the old version then the new one -> ``keel models reproduce`` of it matches (at v2, though v3
+exists by then) and registers nothing.
 """
 
 from __future__ import annotations
@@ -297,6 +297,15 @@ def test_the_lifecycle_from_data_to_a_reproduced_retrained_model(
 
     # 1. Dataset v1, the training pipeline, a champion; a weaker run becomes the challenger.
     _sh(repo, home, "log_data.py", "0", "300")
+    # Look at the data before training on it: an exploration report ranked against the target.
+    report = tmp_path / "explore-customers.html"
+    explored = _keel(
+        repo, home, "datasets", "explore", "customers@1", "--target", "target",
+        "--out", str(report), "--json",
+    )  # fmt: skip
+    summary = json.loads(explored.stdout)["summary"]
+    assert summary["rows"] == 300 and summary["target"]["ranking"][0]["value"] > 0.3
+    assert report.stat().st_size < 5_000_000 and "<script" not in report.read_text()
     first = json.loads(_keel(repo, home, "pipeline", "run", "flow.py:training", "--json").stdout)
     assert first["status"] == "FINISHED"
     _keel(repo, home, "models", "promote", "churn@1", "champion")

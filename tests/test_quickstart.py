@@ -54,6 +54,9 @@ def tour(tmp_path_factory: pytest.TempPathFactory) -> Tour:
 
 def test_quickstart_tours_the_product(tour: Tour) -> None:
     assert "breast-cancer@1" in tour.stdout
+    assert "Explored" in tour.stdout and "strongest links to the target" in tour.stdout
+    report = tour.cwd / ".keel" / "reports" / "explore-breast-cancer.html"
+    assert 10_000 < report.stat().st_size < 5_000_000 and "Target: target" in report.read_text()
     assert "Best candidate" in tour.stdout and "Try next" in tour.stdout
     home = tour.cwd / ".keel"  # the default KEEL_HOME is ./.keel
     store = open_store(Settings.for_home(home))

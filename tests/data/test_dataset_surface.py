@@ -13,7 +13,8 @@ def test_data_surface_is_pinned() -> None:
         "RACY_WINDOW_NS", "DatasetClient", "DatasetDiff", "DatasetRef", "DiffThresholds",
         "FolderStatus", "HashState", "ProgressFn", "Retyped", "SqlQuery", "StatChange",
         "file_hashes", "manifest_hash", "parse_ref", "quick_status",
-        "FeatureTable", "TrainingSet", "training_set", "Exploration", "explore",
+        "FeatureTable", "PredictionFeatures", "TrainingSet", "training_set",
+        "Exploration", "explore",
         "PrivacyGate", "PrivacyGateError", "SynthModel", "SyntheticData",
         "synth_fit", "synth_sample",
     }  # fmt: skip

@@ -125,8 +125,8 @@ def test_gate_blocks_unless_a_reason_is_recorded(
 
 
 def test_bad_input(real: pd.DataFrame, fitted: SynthModel) -> None:
-    with pytest.raises(InvalidArgumentError, match="ctgan"):
-        synth_fit(real, method="ctgan")
+    with pytest.raises(InvalidArgumentError, match="unknown method 'gan'"):
+        synth_fit(real, method="gan")
     with pytest.raises(InvalidArgumentError, match="at least 10 rows"):
         synth_fit(real.head(5))
     with pytest.raises(InvalidArgumentError, match="at least 1"):

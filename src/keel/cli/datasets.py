@@ -323,7 +323,10 @@ def training_set(
         ..., "--entities", "-e", help="Label table: dataset reference or Parquet/CSV path."
     ),
     features: list[str] = typer.Option(
-        ..., "--features", "-f", help="Feature table (dataset reference or path); repeatable."
+        None, "--features", "-f", help="Feature table (dataset reference or path); repeatable."
+    ),
+    predictions: list[str] = typer.Option(
+        None, "--predictions", "-p", help="A prediction log + feedback: DEPLOYMENT:KEY[,KEY]."
     ),
     timestamp: str = typer.Option("event_time", "--timestamp", help="Event-time column."),
     key: list[str] = typer.Option(
@@ -339,8 +342,9 @@ def training_set(
     from keel.data import training_set as build
 
     client = _client()
+    sources: list[Any] = [*(features or []), *(_prediction_source(p) for p in predictions or [])]
     result = build(
-        entities, features, timestamp=timestamp, keys=key or None, ttl=ttl,
+        entities, sources, timestamp=timestamp, keys=key or None, ttl=ttl,
         duplicates="last" if last_wins else "error", datasets=client, name=name,
     )  # fmt: skip
     version = result.version
@@ -355,13 +359,32 @@ def training_set(
         (
             [
                 s["role"],
-                s.get("dataset") or s.get("path") or s.get("type"),
+                _source_name(s),
                 ", ".join(s.get("keys", [])),
                 len(s.get("columns", [])),
             ]
             for s in result.sources
         ),
     )
+
+
+def _source_name(source: dict[str, Any]) -> str:
+    if source.get("deployment"):
+        return f"{source['deployment']} {source['part']} (prediction log)"
+    return str(source.get("dataset") or source.get("path") or source.get("type"))
+
+
+def _prediction_source(text: str) -> Any:
+    from keel.data import PredictionFeatures
+
+    deployment, _, keys = text.partition(":")
+    names = [k.strip() for k in keys.split(",") if k.strip()]
+    if not deployment.strip() or not names:
+        raise typer.BadParameter(
+            f"{text!r} is not DEPLOYMENT:KEY[,KEY] (e.g. churn:customer_id)",
+            param_hint="--predictions",
+        )
+    return PredictionFeatures(deployment.strip(), keys=names)
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """``keel synth``: fit a synthetic-data model on a dataset version, sample a gated version.
 
-``fit`` stores the model as a one-file dataset version (``customers-copula@1``); ``sample``
+``fit`` stores the model (a Gaussian copula, or CTGAN with the ``keel[ctgan]`` extra) as a
+one-file dataset version (``customers-copula@1``); ``sample``
 writes a new dataset version whose source names the model and the real version and holds
 the fidelity, utility and privacy report. The privacy gate is on: a failing sample is not
 written unless ``--allow-risky "<reason>"`` is given (the reason is recorded).
@@ -33,8 +34,11 @@ def _client() -> Any:
 @app.command()
 def fit(
     ref: str = typer.Argument(..., help='Dataset to learn from ("customers@3").'),
-    method: str = typer.Option("copula", "--method", "-m", help="Synthesiser: copula."),
-    name: str = typer.Option(None, "--name", help="Model name (default <dataset>-copula)."),
+    method: str = typer.Option(
+        "copula", "--method", "-m", help="Synthesiser: copula, or ctgan (extra keel[ctgan])."
+    ),
+    name: str = typer.Option(None, "--name", help="Model name (default <dataset>-<method>)."),
+    epochs: int = typer.Option(300, "--epochs", help="CTGAN training passes over the data."),
     holdout: float = typer.Option(
         0.2, "--holdout", help="Share of rows kept out of the fit to test utility and privacy."
     ),
@@ -44,7 +48,10 @@ def fit(
     """Fit a synthesiser on a dataset version and store it as a model version."""
     from keel.data import synth_fit
 
-    model = synth_fit(ref, method=method, datasets=_client(), name=name, holdout=holdout, seed=seed)
+    model = synth_fit(
+        ref, method=method, datasets=_client(), name=name, holdout=holdout, seed=seed,
+        epochs=epochs,
+    )  # fmt: skip
     m = model.model
     if json_:
         print_json(

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from keel.data._files import FolderStatus, ProgressFn, file_hashes, manifest_hash
     from keel.data._hashstate import RACY_WINDOW_NS, HashState
     from keel.data._pit import FeatureTable, TrainingSet, training_set
+    from keel.data._pit_predlog import PredictionFeatures
     from keel.data._quick import quick_status
     from keel.data._refs import DatasetRef, parse_ref
     from keel.data._sql import SqlQuery
@@ -61,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "FeatureTable": "keel.data._pit",
     "TrainingSet": "keel.data._pit",
     "training_set": "keel.data._pit",
+    "PredictionFeatures": "keel.data._pit_predlog",
     "PrivacyGate": "keel.data._synth_report",
     "PrivacyGateError": "keel.data._synth_api",
     "SynthModel": "keel.data._synth_api",
@@ -79,6 +81,7 @@ __all__ = [
     "FeatureTable",
     "FolderStatus",
     "HashState",
+    "PredictionFeatures",
     "PrivacyGate",
     "PrivacyGateError",
     "ProgressFn",

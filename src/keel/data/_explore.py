@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keel.data._explore_assoc import associations, target_ranking
-from keel.data._explore_sql import Explorer
+from keel.data._explore_stats import Explorer
 from keel.data._inputs import Loaded, load_input
 from keel.exceptions import InvalidArgumentError
 
@@ -79,7 +79,17 @@ def explore(
             f"target {target!r} is not a column of {main.label}; columns: {main.table.column_names}"
         )
     with Explorer(main.table) as ex:
-        summary = _summarize(ex, main, notes, target, sample_rows, seed)
+        summary = ex.overview()
+        summary["title"] = main.label
+        summary["notes"] = notes + ex.notes
+        sample = ex.sample(sample_rows, seed)
+        summary["sampled"] = (
+            {"rows": len(sample), "of": main.table.num_rows}
+            if len(sample) < main.table.num_rows
+            else None
+        )
+        _relate(summary, sample, target)
+        summary["alerts"] = _alerts(summary)
         summary["compare"] = None
         if compare is not None:
             other, other_notes = _load(compare, datasets, "comparison table")
@@ -88,32 +98,20 @@ def explore(
     return Exploration(summary)
 
 
-def _summarize(
-    ex: Explorer, main: Loaded, notes: list[str], target: str | None, sample_rows: int, seed: int
-) -> dict[str, Any]:
-    """The overview of ``main``, its (sampled) associations, target ranking and alerts."""
-    summary = ex.overview()
-    summary["title"] = main.label
-    summary["notes"] = notes + ex.notes
-    sample = ex.sample(sample_rows, seed)
-    summary["sampled"] = (
-        {"rows": len(sample), "of": main.table.num_rows}
-        if len(sample) < main.table.num_rows
-        else None
-    )
+def _relate(summary: dict[str, Any], sample: pd.DataFrame, target: str | None) -> None:
+    """Associations between the usable columns of the sample, and the target's ranking."""
+    variables = summary["variables"]
     usable = [
         c
-        for c, v in summary["variables"].items()
+        for c, v in variables.items()
         if v["kind"] == "numeric" or (v["kind"] == "categorical" and not v.get("high_card"))
     ]
-    summary["correlations"] = associations(sample, usable, summary["variables"])
+    summary["correlations"] = associations(sample, usable, variables)
     summary["target"] = (
-        target_ranking(sample, target, usable, summary["variables"], summary["correlations"])
+        target_ranking(sample, target, usable, variables, summary["correlations"])
         if target
         else None
     )
-    summary["alerts"] = _alerts(summary)
-    return summary
 
 
 def _load(source: Any, datasets: DatasetClient | None, label: str) -> tuple[Loaded, list[str]]:

@@ -38,6 +38,8 @@ def load_input(
     from keel.data._client import _as_table
     from keel.data._tables import read_table_file, table_format, table_hash
 
+    if isinstance(source, Loaded):  # already read, with its own lineage (the prediction log)
+        return source
     if isinstance(source, (str, Path)):
         path = Path(source).expanduser()
         fmt = table_format(path)

@@ -108,29 +108,30 @@ def training_set(
 ) -> TrainingSet:
     """Join ``features`` onto ``entities`` as of each entity row's ``timestamp``.
 
-    ``entities`` and each feature (a :class:`FeatureTable` or a bare source) may be dataset
-    references (which need ``datasets``), Parquet/CSV paths, DataFrames or Arrow tables. With
-    ``name`` the result is saved as the next version of that dataset, its source naming every
-    input version (``datasets`` is then required).
+    ``entities`` and each feature (a :class:`FeatureTable`, a :class:`PredictionFeatures` or a
+    bare source) may be dataset references (which need ``datasets``), Parquet/CSV paths,
+    DataFrames or Arrow tables. With ``name`` the result is saved as the next version of that
+    dataset, its source naming every input version (``datasets`` is then required).
     """
-    _check_arguments(features, duplicates, name, datasets)
-    default_ttl = parse_ttl(ttl)
+    _check_options(features, duplicates, name, datasets)
     save = name is not None  # content hashes are for the saved lineage only (they cost a pass)
     ent = _load(entities, datasets, "entities", hashed=save)
     if ent.table.num_rows == 0:
         raise InvalidArgumentError(f"the entity table {ent.label} has no rows; nothing to label")
-    ent_ts = _time_column(ent, timestamp)
-    specs = [f if isinstance(f, FeatureTable) else FeatureTable(f) for f in features]
-    out = ent.table
-    sources = [{"role": "entities", **ent.lineage}]
-    taken = set(out.column_names)
+    join = _Join(ent, timestamp, _time_column(ent, timestamp), keys, parse_ttl(ttl), duplicates)
+    out, sources = ent.table, [{"role": "entities", **ent.lineage}]
     con = _connect()
     try:
-        for i, spec in enumerate(specs):
+        for i, spec in enumerate(_feature_specs(features, datasets, save)):
             feat = _load(spec.source, datasets, spec.name or f"features[{i}]", hashed=save)
-            rows, source = _match(con, ent, ent_ts, feat, spec, timestamp, keys, default_ttl,
-                                  duplicates)  # fmt: skip
-            out = _append(out, taken, feat, spec.prefix, source["columns"], rows)
+            columns, source = _join_one(con, join, feat, spec)
+            for new, values in columns.items():
+                if new in out.column_names:
+                    raise InvalidArgumentError(
+                        f"column {new!r} of {feat.label} is already in the training set; give "
+                        f"FeatureTable(..., prefix='...') or pick columns"
+                    )
+                out = out.append_column(new, values)
             sources.append(source)
     finally:
         con.close()
@@ -141,7 +142,19 @@ def training_set(
     return TrainingSet(out, version, sources)
 
 
-def _check_arguments(
+@dataclass(frozen=True, slots=True)
+class _Join:
+    """The entity side of a join and the options every feature table shares."""
+
+    ent: _Loaded
+    ts_name: str
+    ts: pa.Array
+    keys: Sequence[str] | None
+    ttl_us: int | None
+    duplicates: str
+
+
+def _check_options(
     features: Sequence[Any], duplicates: str, name: str | None, datasets: DatasetClient | None
 ) -> None:
     if duplicates not in ("error", "last"):
@@ -152,50 +165,54 @@ def _check_arguments(
         raise InvalidArgumentError("saving a training set by name needs datasets=DatasetClient")
 
 
-def _append(
-    out: pa.Table, taken: set[str], feat: _Loaded, prefix: str, cols: list[str], rows: pa.Array
-) -> pa.Table:
-    """``out`` with the feature columns ``cols`` (renamed with ``prefix``) taken at ``rows``;
-    a name already in the training set (``taken``, updated) is refused."""
-    for col in cols:
-        new = prefix + col
-        if new in taken:
-            raise InvalidArgumentError(
-                f"column {new!r} of {feat.label} is already in the training set; give "
-                f"FeatureTable(..., prefix='...') or pick columns"
-            )
-        taken.add(new)
-        out = out.append_column(new, feat.table.column(col).take(rows))
-    return out
+def _feature_specs(
+    features: Sequence[Any], datasets: DatasetClient | None, hashed: bool
+) -> list[FeatureTable]:
+    """Every feature as a :class:`FeatureTable`; a prediction log becomes two of them."""
+    from keel.data._pit_predlog import PredictionFeatures, prediction_tables
+
+    specs: list[FeatureTable] = []
+    for f in features:
+        if isinstance(f, PredictionFeatures):
+            specs += [
+                FeatureTable(t, keys=f.keys, timestamp="ts", ttl=f.ttl, prefix=f.column_prefix)
+                for t in prediction_tables(f, datasets, hashed=hashed)
+            ]
+        else:
+            specs.append(f if isinstance(f, FeatureTable) else FeatureTable(f))
+    return specs
 
 
-def _match(
-    con: duckdb.DuckDBPyConnection,
-    ent: _Loaded,
-    ent_ts: pa.Array,
-    feat: _Loaded,
-    spec: FeatureTable,
-    timestamp: str,
-    keys: Sequence[str] | None,
-    default_ttl: int | None,
-    duplicates: str,
-) -> tuple[pa.Array, dict[str, Any]]:
-    """One feature table checked against the entities: for each entity row the row number
-    of its feature row as of its time (null: none or too stale), and the table's lineage."""
+def _join_one(
+    con: duckdb.DuckDBPyConnection, join: _Join, feat: _Loaded, spec: FeatureTable
+) -> tuple[dict[str, pa.ChunkedArray], dict[str, Any]]:
+    """The feature columns taken as of each entity row (by new name), and their lineage."""
+    ent = join.ent
     if feat.table.num_rows == 0:
         raise InvalidArgumentError(f"the feature table {feat.label} has no rows")
-    f_ts_name = spec.timestamp or timestamp
+    f_ts_name = spec.timestamp or join.ts_name
     f_ts = _time_column(feat, f_ts_name)
-    _same_zone_kind(ent, timestamp, ent_ts, feat, f_ts_name, f_ts)
-    f_keys = list(spec.keys or keys or _shared_keys(ent.table, feat.table, timestamp, f_ts_name))
+    _same_zone_kind(ent, join.ts_name, join.ts, feat, f_ts_name, f_ts)
+    f_keys = list(
+        spec.keys or join.keys or _shared_keys(ent.table, feat.table, join.ts_name, f_ts_name)
+    )
     _check_keys(ent, feat, f_keys)
     cols = _feature_columns(feat, spec, f_keys, f_ts_name)
-    limit = parse_ttl(spec.ttl) if spec.ttl is not None else default_ttl
-    rows = _asof_rows(con, ent.table, feat.table, f_keys, ent_ts, f_ts, limit, duplicates,
-                      feat.label)  # fmt: skip
-    source = {"role": "features", **feat.lineage, "keys": f_keys, "timestamp": f_ts_name,
-              "ttl_us": limit, "columns": cols, "prefix": spec.prefix}  # fmt: skip
-    return rows, source
+    limit = parse_ttl(spec.ttl) if spec.ttl is not None else join.ttl_us
+    rows = _asof_rows(
+        con, ent.table, feat.table, f_keys, join.ts, f_ts, limit, join.duplicates, feat.label
+    )
+    taken = {spec.prefix + c: feat.table.column(c).take(rows) for c in cols}
+    source = {
+        "role": "features",
+        **feat.lineage,
+        "keys": f_keys,
+        "timestamp": f_ts_name,
+        "ttl_us": limit,
+        "columns": cols,
+        "prefix": spec.prefix,
+    }
+    return taken, source
 
 
 # -- checking -------------------------------------------------------------------------------
@@ -292,26 +309,6 @@ def _connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _dedupe(
-    con: duckdb.DuckDBPyConnection, keys: list[str], key_list: str, duplicates: str, label: str
-) -> None:
-    """Feature rows sharing keys and a timestamp: refused, or the last one kept."""
-    dupes = con.execute(
-        f"SELECT {key_list}, ts, count(*) AS n FROM f GROUP BY ALL HAVING n > 1 LIMIT 1"
-    ).fetchall()
-    if dupes and duplicates == "error":
-        where = dict(zip(keys, dupes[0][:-2], strict=True))
-        raise InvalidArgumentError(
-            f"{label} has more than one row for keys {where} at "
-            f"one timestamp; deduplicate it or pass duplicates='last' (last row wins)"
-        )
-    if dupes:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE f AS SELECT * FROM f QUALIFY row = "
-            f"max(row) OVER (PARTITION BY {key_list}, ts)"
-        )
-
-
 def _asof_rows(
     con: duckdb.DuckDBPyConnection,
     ent: pa.Table,
@@ -340,7 +337,20 @@ def _asof_rows(
         "CREATE OR REPLACE TEMP TABLE f AS SELECT * FROM f_raw WHERE ts IS NOT NULL AND "
         + " AND ".join(f"k{i} IS NOT NULL" for i in range(len(keys)))
     )
-    _dedupe(con, keys, key_list, duplicates, label)
+    dupes = con.execute(
+        f"SELECT {key_list}, ts, count(*) AS n FROM f GROUP BY ALL HAVING n > 1 LIMIT 1"
+    ).fetchall()
+    if dupes and duplicates == "error":
+        where = dict(zip(keys, dupes[0][:-2], strict=True))
+        raise InvalidArgumentError(
+            f"{label} has more than one row for keys {where} at "
+            f"one timestamp; deduplicate it or pass duplicates='last' (last row wins)"
+        )
+    if dupes:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE f AS SELECT * FROM f QUALIFY row = "
+            f"max(row) OVER (PARTITION BY {key_list}, ts)"
+        )
     result = con.sql(
         f"SELECT e.row, CASE WHEN f.row IS NULL OR {stale} THEN NULL ELSE f.row END AS fr "
         f"FROM e ASOF LEFT JOIN f ON {on} AND e.ts >= f.ts"

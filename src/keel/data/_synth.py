@@ -273,26 +273,48 @@ def _correlation(z: np.ndarray) -> list[list[float]]:
 
 def _column(c: ColumnModel, u: np.ndarray, rng: np.random.Generator) -> pa.Array:
     import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
 
     n = len(u)
     missing = rng.random(n) < c.null_rate if c.null_rate else np.zeros(n, dtype=bool)
-    target = _arrow_type(c.arrow_type)
-    if c.kind == "empty":
-        return pa.nulls(n, target)
-    if c.kind == "token":
-        ids = rng.integers(0, 10 * n, n)
-        tokens = [None if m else f"{c.name}-{i}" for m, i in zip(missing, ids, strict=True)]
-        return pa.array(tokens, pa.string())
+    if c.kind in ("empty", "token"):
+        return fill_column(c, missing, rng)
     if c.kind == "categorical":
         cum = np.cumsum(c.probabilities)
         idx = np.minimum(np.searchsorted(cum, u, side="right"), len(c.categories) - 1)
-        values = pa.array(c.categories).take(pa.array(idx))
-        values = pc.if_else(pa.array(missing), pa.scalar(None, values.type), values)
-        return values.cast(target) if not pa.types.is_dictionary(target) else values
+        return categories_to_arrow(c, idx, missing)
     grid = np.linspace(0, 1, len(c.quantiles))
-    x = np.interp(u, grid, np.asarray(c.quantiles))
+    return numbers_to_arrow(c, np.interp(u, grid, np.asarray(c.quantiles)), missing)
+
+
+def fill_column(c: ColumnModel, missing: np.ndarray, rng: np.random.Generator) -> pa.Array:
+    """An ``empty`` column (all nulls) or a ``token`` one (``<column>-<n>``, no real value)."""
+    import pyarrow as pa
+
+    n = len(missing)
+    if c.kind == "empty":
+        return pa.nulls(n, _arrow_type(c.arrow_type))
+    ids = rng.integers(0, 10 * n, n)
+    tokens = [None if m else f"{c.name}-{i}" for m, i in zip(missing, ids, strict=True)]
+    return pa.array(tokens, pa.string())
+
+
+def categories_to_arrow(c: ColumnModel, idx: np.ndarray, missing: np.ndarray) -> pa.Array:
+    """Category numbers (into ``c.categories``) as the column's Arrow type; ``missing`` null."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    target = _arrow_type(c.arrow_type)
+    values = pa.array(c.categories).take(pa.array(idx))
+    values = pc.if_else(pa.array(missing), pa.scalar(None, values.type), values)
+    return values.cast(target) if not pa.types.is_dictionary(target) else values
+
+
+def numbers_to_arrow(c: ColumnModel, x: np.ndarray, missing: np.ndarray) -> pa.Array:
+    """Floats (epoch microseconds for times) as the column's Arrow type; ``missing`` null."""
+    import numpy as np
+    import pyarrow as pa
+
+    target = _arrow_type(c.arrow_type)
     if c.integer or c.kind == "datetime":
         x = np.round(x)
     if c.kind == "datetime":

@@ -22,10 +22,15 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from keel.data._client import DatasetClient
+    from keel.data._ctgan import CtganModel
     from keel.store import DatasetVersion
 
+    Synthesizer = CopulaModel | CtganModel
+
 MODEL_FILE = "model.json"
-METHODS = ("copula",)
+CTGAN_FILE = "model.npz"
+METHODS = ("copula", "ctgan")
+CTGAN_EXTRA = "CTGAN needs torch, the optional extra: pip install 'keel[ctgan]'"
 
 
 class PrivacyGateError(InvalidArgumentError):
@@ -40,7 +45,7 @@ class PrivacyGateError(InvalidArgumentError):
 class SynthModel:
     """A fitted synthesiser and the version it is stored as (``ref``, None when unsaved)."""
 
-    model: CopulaModel
+    model: Synthesizer
     ref: str | None = None
 
 
@@ -61,24 +66,25 @@ def synth_fit(
     name: str | None = None,
     holdout: float = 0.2,
     seed: int = 0,
+    epochs: int = 300,
 ) -> SynthModel:
     """Fit a synthesiser on ``source`` (dataset reference, path, DataFrame, Arrow table).
 
-    With ``datasets`` and a dataset reference, the model is saved as a version of ``name``
-    (default ``<dataset>-copula``).
+    ``method``: ``"copula"`` (built in) or ``"ctgan"`` (the extra ``keel[ctgan]``, trained for
+    ``epochs`` passes). With ``datasets`` and a dataset reference, the model is saved as a
+    version of ``name`` (default ``<dataset>-<method>``).
     """
     if method not in METHODS:
-        hint = " (CTGAN is not built in: it needs torch)" if method == "ctgan" else ""
-        raise InvalidArgumentError(f"unknown method {method!r}{hint}; use one of {METHODS}")
+        raise InvalidArgumentError(f"unknown method {method!r}; use one of {METHODS}")
     loaded = load_input(source, datasets, "source")
-    model = fit_copula(loaded.table, loaded.lineage, holdout=holdout, seed=seed)
+    model = _fit(method, loaded.table, loaded.lineage, holdout, seed, epochs)
     if datasets is None or (name is None and "dataset" not in loaded.lineage):
         return SynthModel(model)
     name = name or f"{loaded.lineage['dataset'].split('@')[0]}-{method}"
     profile = {
         "files": 1,
         "bytes": 0,
-        "extensions": {".json": 1},
+        "extensions": {".npz" if method == "ctgan" else ".json": 1},
         "synth_model": {
             "method": method,
             "columns": len(model.columns),
@@ -93,12 +99,30 @@ def synth_fit(
         "holdout": holdout,
         "seed": seed,
     }
-    version = datasets._log_blob(name, MODEL_FILE, model.to_json(), source_meta, profile)
+    if isinstance(model, CopulaModel):
+        file, data = MODEL_FILE, model.to_json()
+    else:
+        file, data, source_meta["epochs"] = CTGAN_FILE, model.to_bytes(), epochs
+    version = datasets._log_blob(name, file, data, source_meta, profile)
     return SynthModel(model, version.ref)
 
 
+def _fit(
+    method: str, table: pa.Table, lineage: dict[str, Any], holdout: float, seed: int, epochs: int
+) -> Synthesizer:
+    if method == "copula":
+        return fit_copula(table, lineage, holdout=holdout, seed=seed)
+    try:
+        import torch  # noqa: F401  (the optional extra)
+    except ImportError as exc:
+        raise InvalidArgumentError(CTGAN_EXTRA) from exc
+    from keel.data._ctgan import fit_ctgan
+
+    return fit_ctgan(table, lineage, holdout=holdout, seed=seed, epochs=epochs)
+
+
 def synth_sample(
-    model: SynthModel | CopulaModel | str,
+    model: SynthModel | Synthesizer | str,
     n: int,
     *,
     datasets: DatasetClient | None = None,
@@ -148,11 +172,13 @@ def synth_sample(
 
 
 def _resolve(
-    model: SynthModel | CopulaModel | str, datasets: DatasetClient | None
-) -> tuple[CopulaModel, str | None]:
+    model: SynthModel | Synthesizer | str, datasets: DatasetClient | None
+) -> tuple[Synthesizer, str | None]:
+    from keel.data._ctgan import CtganModel
+
     if isinstance(model, SynthModel):
         return model.model, model.ref
-    if isinstance(model, CopulaModel):
+    if isinstance(model, (CopulaModel, CtganModel)):
         return model, None
     if datasets is None:
         raise InvalidArgumentError("a model reference needs datasets=DatasetClient(...)")
@@ -162,10 +188,13 @@ def _resolve(
             f"{version.ref} is not a synthetic-data model; fit one with keel synth fit"
         )
     (file,) = datasets.files(version.ref)
-    return CopulaModel.from_json(datasets.store.blobs.read_bytes(file.blob_sha)), version.ref
+    data = datasets.store.blobs.read_bytes(file.blob_sha)
+    if version.source.get("method") == "ctgan":
+        return CtganModel.from_bytes(data), version.ref
+    return CopulaModel.from_json(data), version.ref
 
 
-def _real(copula: CopulaModel, real: Any, datasets: DatasetClient | None) -> pa.Table:
+def _real(copula: Synthesizer, real: Any, datasets: DatasetClient | None) -> pa.Table:
     if real is not None:
         return load_input(real, datasets, "real data", hashed=False).table
     ref = copula.source.get("dataset") or copula.source.get("path")
@@ -181,7 +210,7 @@ def _real(copula: CopulaModel, real: Any, datasets: DatasetClient | None) -> pa.
 
 
 def _report(
-    copula: CopulaModel,
+    copula: Synthesizer,
     real: pa.Table,
     synth: pa.Table,
     target: str | None,

@@ -23,12 +23,13 @@ from keel.config import Settings
 from keel.exceptions import ConflictError, InvalidArgumentError
 from keel.monitoring._labels import canonical_array, numeric
 from keel.store.eventlog import EventLog, arrow_table, day_of, sql_list
+from keel.store.feedlog import FEEDBACK
+from keel.store.feedlog import read_feedback as read_feedback  # monitoring.read_feedback
 from keel.store.predlog import PREDICTIONS
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-FEEDBACK = "feedback"
 DUPLICATE_POLICIES = ("skip", "replace", "error")
 MAX_LISTED = 20
 
@@ -263,36 +264,3 @@ def _store(settings: Settings, deployment: str, table: pa.Table, source: str) ->
     table = table.append_column("source", pa.array([source] * table.num_rows, pa.string()))
     log = EventLog(settings.artifacts_uri, FEEDBACK)
     return [log.write(deployment, table, day=day_of(now))]
-
-
-def read_feedback(
-    settings: Settings, deployment: str, *, columns: Sequence[str] | None = None
-) -> pa.Table:
-    """Every label of ``deployment``, the newest one per (request_id, row)."""
-    import pyarrow as pa
-
-    log = EventLog(settings.artifacts_uri, FEEDBACK)
-    files = log.files(deployment)
-    wanted = list(columns or ("request_id", "row", "label", "value", "ts", "source"))
-    if not files:
-        empty = {
-            "request_id": pa.string(),
-            "row": pa.int32(),
-            "label": pa.string(),
-            "value": pa.float64(),
-            "ts": pa.timestamp("ms", tz="UTC"),
-            "source": pa.string(),
-        }
-        return pa.table({c: pa.array([], empty[c]) for c in wanted})
-    con = log.connect()
-    try:
-        select = ", ".join(f'"{c}"' for c in wanted)
-        return arrow_table(
-            con.sql(
-                f"SELECT {select} FROM read_parquet({sql_list(files)}, union_by_name = true, "
-                "hive_partitioning = false) QUALIFY row_number() OVER "
-                '(PARTITION BY request_id, "row" ORDER BY ts DESC) = 1'
-            )
-        )
-    finally:
-        con.close()

@@ -1,6 +1,11 @@
-"""The exploration report's statistics engine: one DuckDB connection over the Arrow table
-(NaN as NULL) and the per-column queries (aggregates in one scan, histograms, top values,
-IQR outliers, duplicate rows, missing-value patterns). Used by :mod:`keel.data._explore`."""
+"""The statistics engine of exploration reports: one DuckDB connection over an Arrow table.
+
+:class:`Explorer` copies the table once into DuckDB (NaN as NULL, categories as text) and
+answers every per-column question with a few whole-table queries: counts, exact or
+HyperLogLog distinct counts, moments, quantiles, histograms on given bounds, top categories,
+IQR outliers, duplicate rows, missing-value patterns and a uniform sample. Column kinds come
+from :func:`kind_of`.
+"""
 
 from __future__ import annotations
 
@@ -112,58 +117,57 @@ class Explorer:
 
     def _aggregates(self) -> dict[str, dict[str, Any]]:
         """Counts, distincts, moments and quantiles of every column in one scan."""
-        exact = self.rows <= EXACT_DISTINCT_ROWS
-        qs = ", ".join(str(x) for x in QUANTILES)
-        parts: list[str] = []
-        for name in self.cols:
-            kind, q = self.kinds[name], _q(name)
-            parts += [
-                f"count({q})",
-                f"count(DISTINCT {q})" if exact else f"approx_count_distinct({q})",
-            ]
-            if kind == "numeric":
-                parts += [
-                    f"min({q})",
-                    f"max({q})",
-                    f"avg({q})",
-                    f"stddev_samp({q})",
-                    f"quantile_cont({q}, [{qs}])",
-                    f"count_if({q} = 0)",
-                ]
-            elif kind == "datetime":
-                parts += [f"min({q})::VARCHAR", f"max({q})::VARCHAR"]
+        parts = [p for name in self.cols for p in self._aggregate_parts(name)]
         row = list(self._one(f"SELECT {', '.join(parts)} FROM t")) if parts else []
-        return {name: self._variable(name, kind, row) for name, kind in self.kinds.items()}
-
-    def _variable(self, name: str, kind: str, row: list[Any]) -> dict[str, Any]:
-        """One column's statistics, taken from the front of the aggregate ``row``."""
-        var: dict[str, Any] = {"kind": kind, "type": self.types[name]}
-        if name not in self.cols:
-            nulls = self.arrow_nulls[name]
+        out: dict[str, dict[str, Any]] = {}
+        for name, kind in self.kinds.items():
+            var: dict[str, Any] = {"kind": kind, "type": self.types[name]}
+            out[name] = var
+            if name not in self.cols:
+                nulls = self.arrow_nulls[name]
+                var.update(
+                    count=self.rows - nulls,
+                    nulls=nulls,
+                    null_rate=nulls / self.rows,
+                    distinct=0 if kind == "empty" else None,
+                )
+                continue
+            count, distinct = int(row.pop(0)), int(row.pop(0))
             var.update(
-                count=self.rows - nulls,
-                nulls=nulls,
-                null_rate=nulls / self.rows,
-                distinct=0 if kind == "empty" else None,
+                count=count,
+                nulls=self.rows - count,
+                distinct=min(distinct, count),
+                null_rate=(self.rows - count) / self.rows,
             )
-            return var
-        count, distinct = int(row.pop(0)), int(row.pop(0))
-        var.update(
-            count=count,
-            nulls=self.rows - count,
-            distinct=min(distinct, count),
-            null_rate=(self.rows - count) / self.rows,
-        )
+            if kind == "numeric":
+                lo, hi, mean, std, quantiles, zeros = (row.pop(0) for _ in range(6))
+                var.update(min=_num(lo), max=_num(hi), mean=_num(mean), std=_num(std))
+                names = [f"p{round(x * 100)}" for x in QUANTILES]
+                values = [_num(v) for v in quantiles or [None] * len(QUANTILES)]
+                var["quantiles"] = dict(zip(names, values, strict=True))
+                var["zeros"] = int(zeros or 0)
+            elif kind == "datetime":
+                var.update(min=row.pop(0), max=row.pop(0))
+        return out
+
+    def _aggregate_parts(self, name: str) -> list[str]:
+        """The aggregates of one column, in the order :meth:`_aggregates` reads them."""
+        kind, q = self.kinds[name], _q(name)
+        exact = self.rows <= EXACT_DISTINCT_ROWS
+        parts = [f"count({q})", f"count(DISTINCT {q})" if exact else f"approx_count_distinct({q})"]
         if kind == "numeric":
-            lo, hi, mean, std, quantiles, zeros = (row.pop(0) for _ in range(6))
-            var.update(min=_num(lo), max=_num(hi), mean=_num(mean), std=_num(std))
-            names = [f"p{round(x * 100)}" for x in QUANTILES]
-            values = [_num(v) for v in quantiles or [None] * len(QUANTILES)]
-            var["quantiles"] = dict(zip(names, values, strict=True))
-            var["zeros"] = int(zeros or 0)
+            qs = ", ".join(str(x) for x in QUANTILES)
+            parts += [
+                f"min({q})",
+                f"max({q})",
+                f"avg({q})",
+                f"stddev_samp({q})",
+                f"quantile_cont({q}, [{qs}])",
+                f"count_if({q} = 0)",
+            ]
         elif kind == "datetime":
-            var.update(min=row.pop(0), max=row.pop(0))
-        return var
+            parts += [f"min({q})::VARCHAR", f"max({q})::VARCHAR"]
+        return parts
 
     def histograms(
         self, bounds: dict[str, tuple[float | None, float | None]], *, clamp: bool = False
