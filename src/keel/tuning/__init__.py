@@ -5,7 +5,7 @@ Jobs CR_3, CR_4, VR_2 and PL_1.
 
 from __future__ import annotations
 
-from keel.tuning._automl import AutoMLResult, LeaderboardRow, automl
+from keel.tuning._automl import AutoMLResult, LeaderboardRow, automl, parse_budget
 from keel.tuning._roi import CurvePoint, Option, ROIReport, roi
 from keel.tuning._space import Space, load_space
 from keel.tuning._sweep import SweepResult, best_trial, report, sweep
@@ -35,6 +35,7 @@ __all__ = [
     "list_sweeps",
     "load_objective",
     "load_space",
+    "parse_budget",
     "promote_sweep",
     "report",
     "roi",
