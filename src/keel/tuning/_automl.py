@@ -183,9 +183,10 @@ def automl(
     clock = Clock(parse_budget(budget))
     with using_client(client) if client is not None else nullcontext():
         prepared = _prepare(data, opts)
+        warm = _warm_packaging() if register else None
         pool = make_runner(runner, address)
         try:
-            return _run(prepared, opts, clock, pool)
+            return _run(prepared, opts, clock, pool, warm)
         finally:
             pool.close()
 
@@ -246,7 +247,9 @@ def _prepare(data: Any, opts: _Options) -> _Prepared:
     )  # fmt: skip
 
 
-def _run(p: _Prepared, opts: _Options, clock: Clock, runner: Runner) -> AutoMLResult:
+def _run(
+    p: _Prepared, opts: _Options, clock: Clock, runner: Runner, warm: threading.Thread | None
+) -> AutoMLResult:
     from keel.tracking import start_run
 
     with start_run(
@@ -257,7 +260,6 @@ def _run(p: _Prepared, opts: _Options, clock: Clock, runner: Runner) -> AutoMLRe
         if p.version_id is not None:
             parent.log_input(p.version_id)
         parent.log_params(_params(p, opts, clock, runner))
-        warm = _warm_packaging() if opts.register else None
         prep = build_preprocessor(p.plan)
         fold_data = make_folds(p.X_tr, p.y_tr, p.task, p.n_folds, prep, opts.seed)
         candidates, runs = _search(parent, p, opts, clock, runner, fold_data)

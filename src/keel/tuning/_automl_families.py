@@ -249,6 +249,27 @@ def resolve_families(names: tuple[str, ...] | list[str] | None) -> list[Family]:
     return available
 
 
+#: The module each family's estimators come from (imported ahead by :func:`import_families`).
+_MODULES = {
+    "linear": "sklearn.linear_model",
+    "hist_gb": "sklearn.ensemble",
+    "random_forest": "sklearn.ensemble",
+    "extra_trees": "sklearn.ensemble",
+    "lightgbm": "lightgbm",
+    "xgboost": "xgboost",
+}
+
+
+def import_families(names: list[str]) -> None:
+    """Import the families' libraries now (a fresh worker process pays it before its first
+    candidate, not inside that candidate's fit time)."""
+    import importlib
+
+    importlib.import_module("keel.models._native_boost")
+    for name in names:
+        importlib.import_module(_MODULES[name])
+
+
 def _importable(name: str) -> bool:
     import importlib.util
 
@@ -256,4 +277,12 @@ def _importable(name: str) -> bool:
     return module is None or importlib.util.find_spec(module) is not None
 
 
-__all__ = ["DEFAULT_FAMILIES", "FAMILIES", "Config", "Family", "Param", "resolve_families"]
+__all__ = [
+    "DEFAULT_FAMILIES",
+    "FAMILIES",
+    "Config",
+    "Family",
+    "Param",
+    "import_families",
+    "resolve_families",
+]

@@ -25,7 +25,7 @@ class Runner(Protocol):
     name: str
     capacity: int
 
-    def start(self, folds: Folds) -> None: ...
+    def start(self, folds: Folds, families: list[str]) -> None: ...
 
     def run(self, jobs: list[Job]) -> Iterator[tuple[Job, Outcome]]: ...
 
@@ -41,7 +41,7 @@ class InlineRunner:
     def __init__(self) -> None:
         self._folds: Folds | None = None
 
-    def start(self, folds: Folds) -> None:
+    def start(self, folds: Folds, families: list[str]) -> None:
         self._folds = folds
 
     def run(self, jobs: list[Job]) -> Iterator[tuple[Job, Outcome]]:
@@ -77,7 +77,10 @@ class DaskRunner:
         self.capacity = threads
         self._folds: Any = None
 
-    def start(self, folds: Folds) -> None:
+    def start(self, folds: Folds, families: list[str]) -> None:
+        from keel.tuning._automl_families import import_families
+
+        self.client.run(import_families, families)  # every worker, before the first candidate
         self._folds = self.client.scatter(folds, broadcast=True)
 
     def run(self, jobs: list[Job]) -> Iterator[tuple[Job, Outcome]]:

@@ -183,7 +183,7 @@ class Search:
     def run(self) -> list[Candidate]:
         """Evaluate rounds until the clock runs out; the search's first candidate always runs
         (so even a budget shorter than one fit ends with a model)."""
-        self.runner.start(self.folds)
+        self.runner.start(self.folds, [f.name for f in self.families])
         alive = list(self.families)
         round_ = 0
         while self.clock.left() > 0 or not self.candidates:
