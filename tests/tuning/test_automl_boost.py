@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from keel.config import Settings
 from keel.exceptions import ConfigError, InvalidArgumentError, UnsafeModelError
-from keel.store import open_store
 from keel.tracking import TrackingClient
 from keel.tuning import automl
 
@@ -37,13 +34,6 @@ def _frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackingClient]:
-    home: Path = tmp_path_factory.mktemp("automl-boost-home")
-    store = open_store(Settings.for_home(home))
-    yield TrackingClient(store, project="automl-boost")
-    store.close()
-
 
 def test_a_booster_winner_is_signed_and_loads_under_default_trust(client: TrackingClient) -> None:
     from keel.models import load
@@ -60,7 +50,7 @@ def test_a_booster_winner_is_signed_and_loads_under_default_trust(client: Tracki
     members = {key.split("#")[0] for key in out.ensemble}
     assert members <= {"lightgbm", "xgboost"} and members
     assert out.version is not None and out.version.signer  # signed like any keel model
-    model = load("models:/boosted@1", store=client.store, project="automl-boost")
+    model = load("models:/boosted@1", store=client.store, project=client.project)
     fresh = _frame(40, seed=5).drop(columns=["label"])
     assert np.array_equal(np.asarray(model.predict(fresh)), out.model.predict(fresh))
 
@@ -106,9 +96,7 @@ def cluster() -> Iterator[Any]:
     local.close()
 
 
-def test_candidates_run_in_parallel_on_a_dask_cluster(
-    client: TrackingClient, cluster: Any
-) -> None:
+def test_candidates_run_in_parallel_on_a_dask_cluster(client: TrackingClient, cluster: Any) -> None:
     import distributed
 
     watcher = distributed.Client(cluster)

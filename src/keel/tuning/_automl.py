@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 MIN_BUDGET_S = 1.0
 #: How many of the best candidates the ensemble selection looks at.
 ENSEMBLE_POOL = 15
+#: Rounds of Caruana selection (each scores every pooled candidate once).
+CARUANA_ITERATIONS = 25
 #: What packaging a winner takes beyond its size: signing, the manifest, the registry.
 PACKAGE_BASE_S = 1.5
 
@@ -169,8 +171,7 @@ def automl(
     (model text, UBJSON) inside the Pipeline, so the winner loads under keel's default trust.
     ``runner="dask"`` with ``address="tcp://host:8786"`` cross-validates as many candidates
     at once as the cluster has worker threads. ``on_candidate(leaderboard, elapsed_s)`` is
-    called after every candidate (progress bars). ``client`` is the tracking client to
-    record with (default: the SDK's).
+    called after every candidate (progress bars); ``client`` records (default: the SDK's).
     """
     from contextlib import nullcontext
 
@@ -304,6 +305,7 @@ def _search(
     def record(cand: Candidate) -> None:
         runs[cand.number] = log_candidate(parent, opts.experiment, cand, p.scorer)
         clock.reserve_s = _reserve(search.candidates, p.n_folds, clock.budget_s, opts.register)
+        clock.reserve_s += search.score_s * CARUANA_ITERATIONS * min(ENSEMBLE_POOL, len(rows) + 1)
         rows[:] = leaderboard(search.candidates, runs, {}, p.scorer)
         if opts.on_candidate is not None:
             opts.on_candidate(rows, clock.elapsed())
@@ -342,15 +344,9 @@ def _finish(
     info = log_winner(model, p.X_tr, name, model_card, parent, p.task) if opts.register else None
     parent.set_note(note(board, p.scorer.name, p.data_name, cv, test, clock.budget_s))
     elapsed = clock.elapsed()
-    parent.log_metrics(
-        {
-            f"cv_{p.scorer.name}": p.scorer.display(cv),
-            f"test_{p.scorer.name}": p.scorer.display(test),
-            "candidates": float(len(candidates)),
-            "elapsed_s": elapsed,
-            "package_s": elapsed - fitted,
-        }
-    )
+    shown = {f"cv_{p.scorer.name}": p.scorer.display(cv), "candidates": float(len(candidates))}
+    shown[f"test_{p.scorer.name}"] = p.scorer.display(test)
+    parent.log_metrics({**shown, "elapsed_s": elapsed, "package_s": elapsed - fitted})
     return AutoMLResult(
         task=p.task,
         metric=p.scorer.name,
@@ -430,7 +426,7 @@ def _split(
 
 def _select(candidates: list[Candidate], y: np.ndarray, scorer: Any) -> dict[int, int]:
     pool = sorted(candidates, key=lambda c: c.score, reverse=True)[:ENSEMBLE_POOL]
-    weights = caruana(pool, y, scorer)
+    weights = caruana(pool, y, scorer, CARUANA_ITERATIONS)
     if not weights:
         raise InvalidArgumentError("no candidate produced a finite score; check the target")
     return weights

@@ -175,6 +175,7 @@ class Search:
         self.candidates: list[Candidate] = []
         self.fold_cost: dict[str, tuple[float, int]] = {}  # family -> (seconds per fold, size)
         self.skipped = 0
+        self.score_s = 0.0  # the slowest metric evaluation so far (ensemble selection repeats it)
 
     def best_of(self, family: str) -> Candidate | None:
         mine = [c for c in self.candidates if c.family == family]
@@ -243,10 +244,12 @@ class Search:
             return
         size = job.config.get(fam.size, 0) if fam.size else 0
         self.fold_cost[fam.name] = (float(np.mean(outcome.fold_seconds)), size)
+        scored = time.monotonic()
         try:
             score = self.metric.score(self.folds.y, outcome.oof)
         except ValueError:
             score = -np.inf
+        self.score_s = max(self.score_s, time.monotonic() - scored)
         if not np.isfinite(score):
             score = -np.inf
         cand = Candidate(
