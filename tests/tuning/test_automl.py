@@ -83,7 +83,7 @@ def test_the_winner_is_registered_with_a_card_and_loads_verified(
     assert card["data"].startswith("DataFrame[240x")
     assert len(card["leaderboard"]) == min(20, len(result.leaderboard))
     assert sum(result.ensemble.values()) == sum(r.in_ensemble for r in result.leaderboard)
-    model = load("models:/churn@1", store=client.store, project=client.project)
+    model = load("models:/churn@1", store=client.store, project=client.project.name)
     fresh = _customers(30, seed=9).drop(columns=["churned"])
     fresh.loc[0, "plan"] = "enterprise"  # a category never seen in training
     labels = model.predict(fresh)

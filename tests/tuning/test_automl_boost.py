@@ -50,7 +50,7 @@ def test_a_booster_winner_is_signed_and_loads_under_default_trust(client: Tracki
     members = {key.split("#")[0] for key in out.ensemble}
     assert members <= {"lightgbm", "xgboost"} and members
     assert out.version is not None and out.version.signer  # signed like any keel model
-    model = load("models:/boosted@1", store=client.store, project=client.project)
+    model = load("models:/boosted@1", store=client.store, project=client.project.name)
     fresh = _frame(40, seed=5).drop(columns=["label"])
     assert np.array_equal(np.asarray(model.predict(fresh)), out.model.predict(fresh))
 
