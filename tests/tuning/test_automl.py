@@ -36,7 +36,6 @@ def _customers(n: int = 240, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-
 @pytest.fixture(scope="module")
 def result(client: TrackingClient) -> AutoMLResult:
     return automl(

@@ -34,7 +34,6 @@ def _frame(n: int = 300, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-
 def test_a_booster_winner_is_signed_and_loads_under_default_trust(client: TrackingClient) -> None:
     from keel.models import load
 

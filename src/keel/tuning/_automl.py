@@ -9,7 +9,6 @@ where parity holds, signed) and registered with a model card.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,8 +32,16 @@ from keel.tuning._automl_record import (
     log_winner,
     note,
 )
-from keel.tuning._automl_runner import Runner, make_runner
-from keel.tuning._automl_search import Candidate, Clock, Search, blend_score, caruana, make_folds
+from keel.tuning._automl_runner import make_runner
+from keel.tuning._automl_search import (
+    Candidate,
+    Clock,
+    Runner,
+    Search,
+    blend_score,
+    caruana,
+    make_folds,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -184,10 +191,11 @@ def automl(
     clock = Clock(parse_budget(budget))
     with using_client(client) if client is not None else nullcontext():
         prepared = _prepare(data, opts)
-        warm = _warm_packaging() if register else None
+        if register:
+            _import_packaging()
         pool = make_runner(runner, address)
         try:
-            return _run(prepared, opts, clock, pool, warm)
+            return _run(prepared, opts, clock, pool)
         finally:
             pool.close()
 
@@ -248,9 +256,7 @@ def _prepare(data: Any, opts: _Options) -> _Prepared:
     )  # fmt: skip
 
 
-def _run(
-    p: _Prepared, opts: _Options, clock: Clock, runner: Runner, warm: threading.Thread | None
-) -> AutoMLResult:
+def _run(p: _Prepared, opts: _Options, clock: Clock, runner: Runner) -> AutoMLResult:
     from keel.tracking import start_run
 
     with start_run(
@@ -267,8 +273,6 @@ def _run(
         weights = _select(candidates, fold_data.y, p.scorer)
         cv = blend_score(candidates, weights, fold_data.y, p.scorer)
         model = _final_model(candidates, weights, p.task, prep, opts.seed)
-        if warm is not None:
-            warm.join()
         return _finish(parent, p, opts, clock, model, candidates, runs, weights, cv)
 
 
@@ -369,22 +373,16 @@ def _finish(
     )
 
 
-def _warm_packaging() -> threading.Thread:
-    """Import what packaging needs in the background, inside the budget and beside the search
-    (skops' first import walks every scikit-learn module: seconds a user should not wait
-    for after the search is over)."""
+def _import_packaging() -> None:
+    """Import what packaging needs now, inside the budget and before the search plans its time
+    (skops' first import walks every scikit-learn module: seconds). Not in a background
+    thread: importing a large package in two threads at once can see it half-initialised."""
+    import importlib.util
 
-    def imports() -> None:
-        import importlib.util
+    import skops.io  # noqa: F401
 
-        import skops.io  # noqa: F401
-
-        if importlib.util.find_spec("skl2onnx") is not None:
-            import skl2onnx  # noqa: F401
-
-    thread = threading.Thread(target=imports, name="keel-automl-warm", daemon=True)
-    thread.start()
-    return thread
+    if importlib.util.find_spec("skl2onnx") is not None:
+        import skl2onnx  # noqa: F401
 
 
 def _reserve(candidates: list[Candidate], n_folds: int, budget_s: float, package: bool) -> float:

@@ -11,25 +11,12 @@ importable there); the driver keeps the clock, the leaderboard and the tracking.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Protocol
+from typing import Any
 
 from keel.exceptions import ConfigError, InvalidArgumentError
-from keel.tuning._automl_search import Folds, Job, Outcome, cross_validate
+from keel.tuning._automl_search import Folds, Job, Outcome, Runner, cross_validate
 
 RUNNERS = ("inprocess", "dask")
-
-
-class Runner(Protocol):
-    """Runs cross-validation jobs; ``capacity`` is how many it runs at once."""
-
-    name: str
-    capacity: int
-
-    def start(self, folds: Folds, families: list[str]) -> None: ...
-
-    def run(self, jobs: list[Job]) -> Iterator[tuple[Job, Outcome]]: ...
-
-    def close(self) -> None: ...
 
 
 class InlineRunner:

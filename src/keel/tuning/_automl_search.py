@@ -11,17 +11,14 @@ other, or on a Dask cluster several at a time.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from keel.tuning._automl_families import Config, Family
 from keel.tuning._automl_prep import Metric
-
-if TYPE_CHECKING:
-    from keel.tuning._automl_runner import Runner
 
 
 @dataclass(frozen=True)
@@ -145,6 +142,19 @@ def cross_validate(job: Job, folds: Folds) -> Outcome:
     return Outcome(oof, times)
 
 
+class Runner(Protocol):
+    """Runs cross-validation jobs, ``capacity`` at once (:mod:`keel.tuning._automl_runner`)."""
+
+    name: str
+    capacity: int
+
+    def start(self, folds: Folds, families: list[str]) -> None: ...
+
+    def run(self, jobs: list[Job]) -> Iterator[tuple[Job, Outcome]]: ...
+
+    def close(self) -> None: ...
+
+
 class Search:
     """Run the rounds on ``runner``; ``on_candidate`` sees every candidate as it lands."""
 
@@ -157,7 +167,7 @@ class Search:
         clock: Clock,
         seed: int,
         on_candidate: Callable[[Candidate], None],
-        runner: Runner | None = None,
+        runner: Runner,
     ) -> None:
         self.families = families
         self.task = task
@@ -167,10 +177,6 @@ class Search:
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.on_candidate = on_candidate
-        if runner is None:
-            from keel.tuning._automl_runner import InlineRunner
-
-            runner = InlineRunner()
         self.runner = runner
         self.candidates: list[Candidate] = []
         self.fold_cost: dict[str, tuple[float, int]] = {}  # family -> (seconds per fold, size)
@@ -313,6 +319,7 @@ __all__ = [
     "Folds",
     "Job",
     "Outcome",
+    "Runner",
     "Search",
     "blend_score",
     "caruana",
