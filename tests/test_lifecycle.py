@@ -8,7 +8,8 @@ pipeline on dataset v2 in a running ``keel scheduler`` -> a new version with lin
 the challenger (the server follows the alias) -> ``keel monitor compare`` champion vs challenger on
 the same traffic -> promote it while requests are in flight: every request is answered, each client
 sees the old version then the new one -> ``keel models reproduce`` of it matches (at v2, though v3
-exists by then) and registers nothing.
+exists by then) and registers nothing -> ``keel automl`` on the newest data registers a signed
+winner that ``keel predict`` reads under the default trust policy.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 import yaml
 
@@ -433,3 +435,27 @@ def test_the_lifecycle_from_data_to_a_reproduced_retrained_model(
         assert [v.version for v in Registry(store).versions("churn")] == [1, 2, 3]
     finally:
         store.close()
+
+    # 8. AutoML on the newest data version: every candidate a child run, the winner (LightGBM
+    #    members kept as model text) registered signed with its card, and batch-predicted
+    #    under the default trust policy like any model.
+    found = _keel(
+        repo, home, "automl", "--data", "customers@3", "--target", "target", "--budget", "20s",
+        "--family", "linear", "--family", "lightgbm", "--name", "churn-automl", "--json",
+    )  # fmt: skip
+    result = json.loads(found.stdout)
+    assert result["registered"] == "churn-automl@1" and result["data"] == "customers@3"
+    assert result["leaderboard"] and result["test_score"] > 0.5
+    fresh.drop(columns="target").to_parquet(repo / "automl-in.parquet")
+    _keel(
+        repo, home, "predict", "churn-automl@1", "--input", "automl-in.parquet", "-o", "p.parquet"
+    )
+    store = _open(home)
+    try:
+        winner = Registry(store).resolve("churn-automl@1")
+        assert winner.signer and winner.card["automl"]["data"] == "customers@3"
+        parent = store.runs.get(result["parent_run_id"])
+        assert parent.tags["keel.automl"] == "parent"
+    finally:
+        store.close()
+    assert len(pd.read_parquet(repo / "p.parquet")) == len(fresh)

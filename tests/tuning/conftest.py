@@ -1,5 +1,6 @@
-"""Sweep fixtures: the ``store`` contract fixture gains a third backend, ``remote`` (the HTTP
-repositories against a real uvicorn server on a loopback port over a SQLite store)."""
+"""Tuning fixtures: a tracking ``client`` per test module; for sweeps, the ``store`` contract
+fixture gains a third backend, ``remote`` (the HTTP repositories against a real uvicorn server
+on a loopback port over a SQLite store)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,20 @@ import pytest
 from keel.config import Settings
 from keel.server import ServerOptions, create_app
 from keel.store import Store, open_store
+from keel.tracking import TrackingClient
 
 OPTIONS = ServerOptions(allowed_hosts=("localhost", "127.0.0.1", "::1", "testserver"))
+
+
+@pytest.fixture(scope="module")
+def client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TrackingClient]:
+    """A tracking client on a fresh SQLite store per test module, its project named after it."""
+    name = request.module.__name__.rsplit(".", 1)[-1].replace("_", "-")
+    store = open_store(Settings.for_home(tmp_path_factory.mktemp(name)))
+    yield TrackingClient(store, project=name)
+    store.close()
 
 
 @pytest.fixture

@@ -3,16 +3,11 @@ preprocessing inside the Pipeline, and a clear one-line error for every kind of 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
-from keel.config import Settings
 from keel.exceptions import InvalidArgumentError
-from keel.store import open_store
 from keel.tracking import TrackingClient
 from keel.tuning import AutoMLResult, automl
 
@@ -39,14 +34,6 @@ def _customers(n: int = 240, seed: int = 0) -> pd.DataFrame:
     frame["churned"] = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
     frame.loc[rng.random(n) < 0.1, "monthly"] = np.nan
     return frame
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackingClient]:
-    home: Path = tmp_path_factory.mktemp("automl-home")
-    store = open_store(Settings.for_home(home))
-    yield TrackingClient(store, project="automl-tests")
-    store.close()
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +82,7 @@ def test_the_winner_is_registered_with_a_card_and_loads_verified(
     assert card["data"].startswith("DataFrame[240x")
     assert len(card["leaderboard"]) == min(20, len(result.leaderboard))
     assert sum(result.ensemble.values()) == sum(r.in_ensemble for r in result.leaderboard)
-    model = load("models:/churn@1", store=client.store, project="automl-tests")
+    model = load("models:/churn@1", store=client.store, project=client.project.name)
     fresh = _customers(30, seed=9).drop(columns=["churned"])
     fresh.loc[0, "plan"] = "enterprise"  # a category never seen in training
     labels = model.predict(fresh)

@@ -55,3 +55,20 @@ def test_bad_arguments_exit_2_with_one_line(run_keel: KeelCli, tmp_path: Path) -
     assert "unknown metric 'auc_pr'" in proc.stderr and proc.stderr.count("\n") == 1
     proc = run_keel("automl", "--data", "nope@1", "--target", "x", check=False)
     assert proc.returncode == 3
+
+
+def test_the_live_view_is_a_budget_bar_over_the_leaderboard() -> None:
+    """What `keel automl` shows on a terminal while it searches (rendered here to text)."""
+    from rich.console import Console
+
+    from keel.cli.automl import _Leaderboard
+    from keel.tuning import LeaderboardRow
+
+    board = _Leaderboard(60.0)
+    board.update([LeaderboardRow(1, 3, "lightgbm", 0.93, 1.2, {}, None)], 5.0)
+    console = Console(record=True, width=100, color_system=None)
+    console.print(board)
+    text = console.export_text()
+    assert "automl: 1 candidates" in text and "of 60 s" in text
+    assert "lightgbm" in text and "0.9300" in text
+    assert "━" in text  # the budget bar

@@ -3,27 +3,15 @@ that follows the evidence (ml, rule, collect more data, none); Markdown and HTML
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from html.parser import HTMLParser
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from keel.config import Settings
 from keel.exceptions import InvalidArgumentError
-from keel.store import open_store
 from keel.tracking import TrackingClient
 from keel.tuning import ROIReport, roi
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TrackingClient]:
-    home: Path = tmp_path_factory.mktemp("roi-home")
-    store = open_store(Settings.for_home(home))
-    yield TrackingClient(store, project="roi-tests")
-    store.close()
 
 
 def _interactions(n: int = 400, seed: int = 0) -> pd.DataFrame:

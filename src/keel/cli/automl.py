@@ -2,39 +2,31 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import typer
 
 app = typer.Typer(add_completion=False)
+_METRICS = "roc_auc | accuracy | f1 | log_loss | r2 | rmse | mae (default by task)."
+_FAMILIES = (
+    "Model family (repeatable): linear, hist_gb, random_forest, extra_trees, lightgbm, xgboost."
+)
 
 
 @app.command()
 def automl(
     data: str = typer.Option(..., "--data", "-d", help="Dataset reference: customers@3."),
     target: str = typer.Option(..., "--target", "-t", help="The column to predict."),
-    metric: str = typer.Option(
-        None,
-        "--metric",
-        "-m",
-        help="roc_auc | accuracy | f1 | log_loss | r2 | rmse | mae (default by task).",
-    ),
+    metric: str = typer.Option(None, "--metric", "-m", help=_METRICS),
     budget: str = typer.Option("60s", "--budget", "-b", help="Time budget: 30s, 10m, 1h."),
     task: str = typer.Option(None, "--task", help="binary | multiclass | regression (detected)."),
     seed: int = typer.Option(0, "--seed", help="Random seed of splits and search."),
-    family: list[str] = typer.Option(
-        [],
-        "--family",
-        help="Model family to search (repeatable): linear, hist_gb, random_forest, "
-        "extra_trees, lightgbm, xgboost. Default: all installed.",
-    ),
+    family: list[str] = typer.Option([], "--family", help=_FAMILIES + " Default: all installed."),
     name: str = typer.Option(None, "--name", help="Registered model name (default TARGET-automl)."),
     experiment: str = typer.Option("automl", "--experiment", "-e", help="Experiment of the runs."),
-    allow_untrusted: bool = typer.Option(
-        False,
-        "--allow-untrusted",
-        help="Let LightGBM/XGBoost into the packaged ensemble (loading then needs trusted_types).",
-    ),
+    runner: str = typer.Option("inprocess", "--runner", "-r", help="inprocess | dask."),
+    address: str = typer.Option(None, "--address", help="Dask scheduler address (tcp://...)."),
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Search model families within BUDGET; every candidate is a child run of one parent run.
@@ -43,27 +35,25 @@ def automl(
     on a held-out test split, packaged, signed and registered with a model card.
     """
     from keel.cli import _context
-    from keel.cli._render import console, escape, print_json, print_table
+    from keel.cli._render import print_json
     from keel.tuning import automl as run_automl
+    from keel.tuning import parse_budget
 
-    with _Leaderboard(budget) as board:
+    with _Leaderboard(parse_budget(budget)) as board:
         result = run_automl(
-            data,
-            target,
-            metric=metric,
-            budget=budget,
-            task=task,
-            seed=seed,
-            families=family or None,
-            register_as=name,
-            experiment=experiment,
-            allow_untrusted=allow_untrusted,
-            on_candidate=board.update,
-            client=_context.client(),
-        )
+            data, target, metric=metric, budget=budget, task=task, seed=seed,
+            families=family or None, register_as=name, experiment=experiment, runner=runner,
+            address=address, on_candidate=board.update, client=_context.client(),
+        )  # fmt: skip
     if json_:
         print_json(result.to_dict())
-        return
+    else:
+        _render(result)
+
+
+def _render(result: Any) -> None:
+    from keel.cli._render import console, escape, print_table
+
     print_table(
         f"Leaderboard ({result.metric}, cross-validated)",
         ["rank", "family", result.metric, "fit s", "weight", "run"],
@@ -88,10 +78,13 @@ def automl(
 
 
 class _Leaderboard:
-    """A live table of the best candidates so far on stderr (only when it is a terminal)."""
+    """On stderr (a terminal only): a bar of the budget spent, ticking, over a live table of
+    the best candidates so far."""
 
-    def __init__(self, budget: str) -> None:
-        self.budget = budget
+    def __init__(self, budget_s: float) -> None:
+        self.budget_s = budget_s
+        self.start = time.monotonic()
+        self.rows: list[Any] = []
         self.live: Any = None
 
     def __enter__(self) -> _Leaderboard:
@@ -102,7 +95,7 @@ class _Leaderboard:
 
             from keel.cli._render import err_console
 
-            self.live = Live(console=err_console(), transient=True, refresh_per_second=4)
+            self.live = Live(self, console=err_console(), transient=True, refresh_per_second=4)
             self.live.__enter__()
         return self
 
@@ -111,16 +104,20 @@ class _Leaderboard:
             self.live.__exit__(None, None, None)
 
     def update(self, rows: list[Any], elapsed: float) -> None:
-        if self.live is None:
-            return
+        self.rows = list(rows)
+
+    def __rich__(self) -> Any:
+        from rich.console import Group
+        from rich.progress_bar import ProgressBar
         from rich.table import Table
 
+        spent = min(time.monotonic() - self.start, self.budget_s)
         table = Table(
-            title=f"automl: {len(rows)} candidates, {elapsed:.0f} s of {self.budget}",
+            title=f"automl: {len(self.rows)} candidates, {spent:.0f} s of {self.budget_s:g} s",
             header_style="bold cyan",
         )
         for col in ("rank", "family", "cv score", "fit s"):
             table.add_column(col)
-        for r in rows[:8]:
+        for r in self.rows[:8]:
             table.add_row(str(r.rank), r.family, f"{r.cv_score:.4f}", f"{r.fit_seconds:.2f}")
-        self.live.update(table)
+        return Group(ProgressBar(total=self.budget_s, completed=spent, width=60), table)

@@ -13,12 +13,8 @@ app = typer.Typer(add_completion=False)
 def roi(
     data: str = typer.Option(..., "--data", "-d", help="Dataset reference: customers@3."),
     target: str = typer.Option(..., "--target", "-t", help="The class column to predict."),
-    value_per_correct: float = typer.Option(
-        ..., "--value-per-correct", help="What one correct prediction is worth."
-    ),
-    cost_per_error: float = typer.Option(
-        ..., "--cost-per-error", help="What one wrong prediction costs."
-    ),
+    value_per_correct: float = typer.Option(..., "--value-per-correct", help="Worth of a hit."),
+    cost_per_error: float = typer.Option(..., "--cost-per-error", help="Cost of one error."),
     predictions_per_month: float = typer.Option(
         ..., "--predictions-per-month", help="How many predictions a month the model would make."
     ),
@@ -36,25 +32,18 @@ def roi(
     """
     from keel.cli import _context
     from keel.cli._render import console, escape, print_json
-    from keel.exceptions import InvalidArgumentError
+    from keel.tuning import report_format
     from keel.tuning import roi as estimate
 
-    if out is not None and out.suffix.lower() not in (".md", ".html", ".htm"):
-        raise InvalidArgumentError(f"--out {out} must end in .md or .html")
-    report = estimate(
-        data,
-        target,
-        value_per_correct=value_per_correct,
-        cost_per_error=cost_per_error,
-        predictions_per_month=predictions_per_month,
-        budget=budget,
-        seed=seed,
-        client=_context.client(),
-    )
     if out is not None:
-        text = report.to_markdown() if out.suffix.lower() == ".md" else report.to_html()
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        report_format(out)  # a wrong suffix fails before the search, not after it
+    report = estimate(
+        data, target, value_per_correct=value_per_correct, cost_per_error=cost_per_error,
+        predictions_per_month=predictions_per_month, budget=budget, seed=seed,
+        client=_context.client(),
+    )  # fmt: skip
+    if out is not None:
+        report.write(out)
     if json_:
         print_json(report.to_dict())
         return

@@ -13,7 +13,8 @@ The list was derived from what the supported flavors save: pickles and skops fil
 the scikit-learn estimators keel packages, numpy arrays and random states, joblib's array
 wrapper. Nothing is matched by prefix or by the case of a name, and nothing in it reads
 files, imports modules or evaluates text. LightGBM and XGBoost boosters are not in it:
-their flavors store them in their own formats, and unpickling one runs their parser.
+their flavors store them in their own formats, and unpickling one runs their parser (inside
+a Pipeline, keel's ``NativeBooster*`` estimators hold them as those formats' bytes).
 Names in :data:`DENIED_MODULES` / :data:`DENIED_NAMES` stay refused even when a caller
 trusts them explicitly.
 """
@@ -328,8 +329,13 @@ _SKLEARN: dict[str, str | ArgCheck] = {
     "sklearn.feature_selection._univariate_selection.f_regression": VALUE,
 }
 
-#: keel's own transformers that AutoML puts inside the Pipelines it packages (plain state).
-_KEEL: dict[str, str | ArgCheck] = {"keel.tuning._automl_prep.DateParts": EMPTY}
+#: keel's own estimators that AutoML puts inside the Pipelines it packages: plain state, and
+#: the boosters' bytes are LightGBM text / XGBoost UBJSON checked like those flavors' files.
+_KEEL: dict[str, str | ArgCheck] = {
+    "keel.tuning._automl_prep.DateParts": EMPTY,
+    "keel.models._native_boost.NativeBoosterClassifier": EMPTY,
+    "keel.models._native_boost.NativeBoosterRegressor": EMPTY,
+}
 
 #: The whole allowlist: exact dotted name -> VALUE, EMPTY or a call check.
 ALLOWED: dict[str, str | ArgCheck] = {**_BUILTINS, **_NUMPY, **_SKLEARN, **_KEEL}

@@ -32,18 +32,31 @@ from keel.tuning._automl_record import (
     log_winner,
     note,
 )
-from keel.tuning._automl_search import Candidate, Clock, Search, blend_score, caruana, make_folds
+from keel.tuning._automl_runner import make_runner
+from keel.tuning._automl_search import (
+    Candidate,
+    Clock,
+    Runner,
+    Search,
+    blend_score,
+    caruana,
+    make_folds,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from keel.store import ModelVersion
-    from keel.tracking import TrackingClient
+    from keel.tracking import ActiveRun, TrackingClient
 
 #: The smallest budget accepted; below it not even preprocessing and one fit fit in.
 MIN_BUDGET_S = 1.0
 #: How many of the best candidates the ensemble selection looks at.
 ENSEMBLE_POOL = 15
+#: Rounds of Caruana selection (each scores every pooled candidate once).
+CARUANA_ITERATIONS = 25
+#: What packaging a winner takes beyond its size: signing, the manifest, the registry.
+PACKAGE_BASE_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -147,8 +160,9 @@ def automl(
     test_size: float = 0.2,
     register_as: str | None = None,
     experiment: str = "automl",
-    allow_untrusted: bool = False,
     register: bool = True,
+    runner: str | None = None,
+    address: str | None = None,
     on_candidate: Callable[[list[LeaderboardRow], float], None] | None = None,
     client: TrackingClient | None = None,
 ) -> AutoMLResult:
@@ -156,154 +170,228 @@ def automl(
 
     ``data`` is a dataset reference (``"customers@3"``) or a DataFrame; ``task`` is detected
     (``binary``, ``multiclass``, ``regression``) unless given; ``metric`` defaults to roc_auc,
-    accuracy or r2 by task. Loading the data, the search, the final fit and the test score
-    stay within ``budget`` (``"10m"``, ``"90s"`` or seconds); packaging the winner (signing,
-    the ONNX twin and its parity check) comes after and is reported as ``package_s``. The
-    winner is registered as ``register_as`` (default ``<target>-automl``) unless
-    ``register=False``. LightGBM and
-    XGBoost candidates compete on the leaderboard, but only enter the packaged ensemble with
-    ``allow_untrusted=True``: keel's loader refuses their pickled boosters by default.
-    ``on_candidate(leaderboard, elapsed_s)`` is called after every candidate (progress bars).
-    ``client`` is the tracking client to record with (default: the SDK's).
+    accuracy or r2 by task. Everything — loading the data, the search, the final fit, the
+    test score and packaging the winner (signing, the ONNX twin and its parity check) — stays
+    within ``budget`` (``"10m"``, ``"90s"`` or seconds); ``package_s`` says what packaging
+    took. The winner is registered as ``register_as`` (default ``<target>-automl``) unless
+    ``register=False``. LightGBM and XGBoost members are kept as their libraries' data formats
+    (model text, UBJSON) inside the Pipeline, so the winner loads under keel's default trust.
+    ``runner="dask"`` with ``address="tcp://host:8786"`` cross-validates as many candidates
+    at once as the cluster has worker threads. ``on_candidate(leaderboard, elapsed_s)`` is
+    called after every candidate (progress bars); ``client`` records (default: the SDK's).
     """
     from contextlib import nullcontext
 
     from keel.tracking import using_client
 
-    with using_client(client) if client is not None else nullcontext():
-        return _automl(
-            data, target, metric=metric, budget=budget, task=task, seed=seed,
-            families=families, folds=folds, test_size=test_size, register_as=register_as,
-            experiment=experiment, allow_untrusted=allow_untrusted, register=register,
-            on_candidate=on_candidate,
-        )  # fmt: skip
-
-
-def _automl(
-    data: Any,
-    target: str,
-    *,
-    metric: str | None,
-    budget: str | float,
-    task: str | None,
-    seed: int,
-    families: list[str] | tuple[str, ...] | None,
-    folds: int,
-    test_size: float,
-    register_as: str | None,
-    experiment: str,
-    allow_untrusted: bool,
-    register: bool,
-    on_candidate: Callable[[list[LeaderboardRow], float], None] | None,
-) -> AutoMLResult:
-    from threadpoolctl import threadpool_limits
-
-    from keel.tracking import get_client, start_run
-
+    opts = _Options(
+        target, metric, task, seed, families, folds, test_size, register_as, experiment,
+        register, on_candidate,
+    )  # fmt: skip
     clock = Clock(parse_budget(budget))
-    client = get_client()
-    frame, data_name, version_id = load_data(data, client)
-    X, y_raw = split_xy(frame, target)
-    task = detect_task(y_raw, task)
-    scorer = resolve_metric(metric, task)
-    fams = resolve_families(families)
+    with using_client(client) if client is not None else nullcontext():
+        prepared = _prepare(data, opts)
+        if register:
+            _import_packaging()
+        pool = make_runner(runner, address)
+        try:
+            return _run(prepared, opts, clock, pool)
+        finally:
+            pool.close()
+
+
+@dataclass(frozen=True)
+class _Options:
+    target: str
+    metric: str | None
+    task: str | None
+    seed: int
+    families: list[str] | tuple[str, ...] | None
+    folds: int
+    test_size: float
+    register_as: str | None
+    experiment: str
+    register: bool
+    on_candidate: Callable[[list[LeaderboardRow], float], None] | None
+
+
+@dataclass
+class _Prepared:
+    """The checked input: splits, task, metric, families and the preprocessing plan."""
+
+    data_name: str
+    version_id: int | None
+    task: str
+    scorer: Any
+    families: list[Any]
+    plan: Any
+    notes: list[str]
+    X_tr: Any
+    X_te: Any
+    y_tr: np.ndarray
+    y_te: np.ndarray
+    labels: np.ndarray | None
+    n_folds: int
+    rows: int
+
+
+def _prepare(data: Any, opts: _Options) -> _Prepared:
+    """Everything that can refuse the input, before any run exists."""
+    from keel.tracking import get_client
+
+    frame, data_name, version_id = load_data(data, get_client())
+    X, y_raw = split_xy(frame, opts.target)
+    task = detect_task(y_raw, opts.task)
+    scorer = resolve_metric(opts.metric, task)
+    fams = resolve_families(opts.families)
     plan = plan_columns(X)
     notes = [f"dropped column {c!r}: {why}" for c, why in plan.dropped.items()]
     if len(frame) != len(X):
         notes.append(f"dropped {len(frame) - len(X)} rows without a target")
+    X_tr, X_te, y_tr, y_te, labels = _split(X, y_raw, task, opts.test_size, opts.seed)
+    n_folds = _choose_folds(y_tr, task, opts.folds)
+    return _Prepared(
+        data_name, version_id, task, scorer, fams, plan, notes,
+        X_tr, X_te, y_tr, y_te, labels, n_folds, len(X),
+    )  # fmt: skip
 
-    X_tr, X_te, y_tr, y_te, labels = _split(X, y_raw, task, test_size, seed)
-    n_folds = _choose_folds(y_tr, task, folds)
-    prep = build_preprocessor(plan)
+
+def _run(p: _Prepared, opts: _Options, clock: Clock, runner: Runner) -> AutoMLResult:
+    from keel.tracking import start_run
 
     with start_run(
-        f"automl-{target}",
-        experiment=experiment,
-        tags={"keel.automl": "parent", "keel.automl.task": task},
+        f"automl-{opts.target}",
+        experiment=opts.experiment,
+        tags={"keel.automl": "parent", "keel.automl.task": p.task},
     ) as parent:
-        if version_id is not None:
-            parent.log_input(version_id)
-        parent.log_params(
-            {
-                "target": target,
-                "task": task,
-                "metric": scorer.name,
-                "budget_s": clock.budget_s,
-                "seed": seed,
-                "folds": n_folds,
-                "test_size": test_size,
-                "data": data_name,
-                "families": ",".join(f.name for f in fams),
-                "rows": len(X),
-            }
-        )
-        fold_data = make_folds(X_tr, y_tr, task, n_folds, prep, seed)
-        clock.reserve_s = max(0.5, 0.05 * clock.budget_s)
-        rows: list[LeaderboardRow] = []
-        runs: dict[int, str] = {}
+        if p.version_id is not None:
+            parent.log_input(p.version_id)
+        parent.log_params(_params(p, opts, clock, runner))
+        prep = build_preprocessor(p.plan)
+        fold_data = make_folds(p.X_tr, p.y_tr, p.task, p.n_folds, prep, opts.seed)
+        candidates, runs = _search(parent, p, opts, clock, runner, fold_data)
+        weights = _select(candidates, fold_data.y, p.scorer)
+        cv = blend_score(candidates, weights, fold_data.y, p.scorer)
+        model = _final_model(candidates, weights, p.task, prep, opts.seed)
+        return _finish(parent, p, opts, clock, model, candidates, runs, weights, cv)
 
-        def record(cand: Candidate) -> None:
-            runs[cand.number] = log_candidate(parent, experiment, cand, scorer)
-            clock.reserve_s = _reserve(search.candidates, n_folds, clock.budget_s)
-            rows[:] = leaderboard(search.candidates, runs, {}, scorer)
-            if on_candidate is not None:
-                on_candidate(rows, clock.elapsed())
 
-        search = Search(fams, task, scorer, fold_data, clock, seed, record)
-        candidates = search.run()
-        if search.skipped:
-            notes.append(
-                f"{search.skipped} candidate(s) not started: they would overrun the budget"
-            )
-        weights = _select(candidates, fold_data.y, scorer, allow_untrusted)
-        cv = blend_score(candidates, weights, fold_data.y, scorer)
-        model = _final_model(candidates, weights, task, prep, seed)
-        with threadpool_limits(1):
-            model.fit(X_tr, labels[y_tr] if labels is not None else y_tr)
-        test = _test_score(model, X_te, y_te, task, scorer, labels)
-        board = leaderboard(candidates, runs, weights, scorer)
-        parent.log_metrics(
-            {
-                f"cv_{scorer.name}": scorer.display(cv),
-                f"test_{scorer.name}": scorer.display(test),
-                "candidates": float(len(candidates)),
-            }
+def _params(p: _Prepared, opts: _Options, clock: Clock, runner: Runner) -> dict[str, Any]:
+    return {
+        "target": opts.target,
+        "task": p.task,
+        "metric": p.scorer.name,
+        "budget_s": clock.budget_s,
+        "seed": opts.seed,
+        "folds": p.n_folds,
+        "test_size": opts.test_size,
+        "data": p.data_name,
+        "families": ",".join(f.name for f in p.families),
+        "rows": p.rows,
+        "runner": runner.name,
+        "parallel": runner.capacity,
+    }
+
+
+def _search(
+    parent: ActiveRun,
+    p: _Prepared,
+    opts: _Options,
+    clock: Clock,
+    runner: Runner,
+    fold_data: Any,
+) -> tuple[list[Candidate], dict[int, str]]:
+    """Run the search; every candidate becomes a child run as it lands."""
+    clock.reserve_s = _reserve([], p.n_folds, clock.budget_s, opts.register)
+    rows: list[LeaderboardRow] = []
+    runs: dict[int, str] = {}
+
+    def record(cand: Candidate) -> None:
+        runs[cand.number] = log_candidate(parent, opts.experiment, cand, p.scorer)
+        clock.reserve_s = _reserve(search.candidates, p.n_folds, clock.budget_s, opts.register)
+        clock.reserve_s += search.score_s * CARUANA_ITERATIONS * min(ENSEMBLE_POOL, len(rows) + 1)
+        rows[:] = leaderboard(search.candidates, runs, {}, p.scorer)
+        if opts.on_candidate is not None:
+            opts.on_candidate(rows, clock.elapsed())
+
+    search = Search(p.families, p.task, p.scorer, fold_data, clock, opts.seed, record, runner)
+    candidates = search.run()
+    if search.skipped:
+        p.notes.append(
+            f"{search.skipped} candidate(s) not started or cut short: they would overrun the budget"
         )
-        elapsed = clock.elapsed()
-        name = register_as or f"{target}-automl"
-        model_card = card(board, scorer.name, clock, data_name, task, cv, test, notes, weights)
-        model_card["automl"]["elapsed_s"] = round(elapsed, 3)
-        info = log_winner(model, X_tr, name, model_card, parent, task) if register else None
-        parent.set_note(note(board, scorer.name, data_name, cv, test, clock.budget_s))
-        package_s = clock.elapsed() - elapsed
-        parent.log_metrics({"elapsed_s": elapsed, "package_s": package_s})
+    return candidates, runs
+
+
+def _finish(
+    parent: ActiveRun,
+    p: _Prepared,
+    opts: _Options,
+    clock: Clock,
+    model: Any,
+    candidates: list[Candidate],
+    runs: dict[int, str],
+    weights: dict[int, int],
+    cv: float,
+) -> AutoMLResult:
+    """Refit the winner on the training split, score it on the test split, package it."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        model.fit(p.X_tr, p.labels[p.y_tr] if p.labels is not None else p.y_tr)
+    test = _test_score(model, p.X_te, p.y_te, p.task, p.scorer, p.labels)
+    board = leaderboard(candidates, runs, weights, p.scorer)
+    name = opts.register_as or f"{opts.target}-automl"
+    fitted = clock.elapsed()
+    model_card = card(board, p.scorer.name, clock, p.data_name, p.task, cv, test, p.notes, weights)
+    model_card["automl"]["fit_s"] = round(fitted, 3)
+    info = log_winner(model, p.X_tr, name, model_card, parent, p.task) if opts.register else None
+    parent.set_note(note(board, p.scorer.name, p.data_name, cv, test, clock.budget_s))
+    elapsed = clock.elapsed()
+    shown = {f"cv_{p.scorer.name}": p.scorer.display(cv), "candidates": float(len(candidates))}
+    shown[f"test_{p.scorer.name}"] = p.scorer.display(test)
+    parent.log_metrics({**shown, "elapsed_s": elapsed, "package_s": elapsed - fitted})
     return AutoMLResult(
-        task=task,
-        metric=scorer.name,
+        task=p.task,
+        metric=p.scorer.name,
         budget_s=clock.budget_s,
         elapsed_s=elapsed,
-        data=data_name,
-        rows=len(X),
+        data=p.data_name,
+        rows=p.rows,
         parent_run_id=parent.id,
         leaderboard=board,
         ensemble={f"{_by(candidates, n).family}#{n}": w for n, w in weights.items()},
-        cv_score=scorer.display(cv),
-        test_score=scorer.display(test),
+        cv_score=p.scorer.display(cv),
+        test_score=p.scorer.display(test),
         model_uri=info.uri if info else None,
-        package_s=package_s,
+        package_s=elapsed - fitted,
         registered=(f"{name}@{info.version.version}" if info and info.version else None),
-        dropped_columns=dict(plan.dropped),
-        notes=notes,
+        dropped_columns=dict(p.plan.dropped),
+        notes=p.notes,
         model=model,
         version=info.version if info else None,
     )
 
 
-def _reserve(candidates: list[Candidate], n_folds: int, budget_s: float) -> float:
-    """Time kept for the final fit: the best few candidates refitted on all training rows."""
+def _import_packaging() -> None:
+    """Import what packaging needs now, inside the budget and before the search plans its time
+    (skops' first import walks every scikit-learn module: seconds). Not in a background
+    thread: importing a large package in two threads at once can see it half-initialised."""
+    import importlib.util
+
+    import skops.io  # noqa: F401
+
+    if importlib.util.find_spec("skl2onnx") is not None:
+        import skl2onnx  # noqa: F401
+
+
+def _reserve(candidates: list[Candidate], n_folds: int, budget_s: float, package: bool) -> float:
+    """Time kept after the search: the best few candidates refitted on all training rows
+    (a fold trains on (k-1)/k of them), the test score, and packaging the winner."""
     best = sorted(candidates, key=lambda c: c.score, reverse=True)[:4]
-    refit = sum(c.fit_seconds / n_folds for c in best) * 1.3
-    return max(0.5, 0.05 * budget_s) + refit
+    refit = sum(c.fit_seconds / (n_folds - 1) for c in best) * 1.2
+    packaging = (PACKAGE_BASE_S + 0.5 * refit) if package else 0.0
+    return max(0.5, 0.03 * budget_s) + refit + packaging
 
 
 def _split(
@@ -334,14 +422,9 @@ def _split(
     return X_tr.reset_index(drop=True), X_te.reset_index(drop=True), y_tr, y_te, labels
 
 
-def _select(
-    candidates: list[Candidate], y: np.ndarray, scorer: Any, allow_untrusted: bool
-) -> dict[int, int]:
-    pool = [c for c in candidates if allow_untrusted or FAMILIES[c.family].trusted]
-    if not pool:  # only untrusted families ran: the best of them, flagged in the card
-        pool = candidates
-    pool = sorted(pool, key=lambda c: c.score, reverse=True)[:ENSEMBLE_POOL]
-    weights = caruana(pool, y, scorer)
+def _select(candidates: list[Candidate], y: np.ndarray, scorer: Any) -> dict[int, int]:
+    pool = sorted(candidates, key=lambda c: c.score, reverse=True)[:ENSEMBLE_POOL]
+    weights = caruana(pool, y, scorer, CARUANA_ITERATIONS)
     if not weights:
         raise InvalidArgumentError("no candidate produced a finite score; check the target")
     return weights

@@ -55,8 +55,6 @@ class Param:
 class Family:
     """A model family: its estimator factory, search space, cheap start and cost driver.
 
-    ``trusted`` says whether keel's loader accepts the fitted estimator without extra
-    ``trusted_types`` (scikit-learn estimators; LightGBM and XGBoost boosters are not).
     ``size`` names the parameter that drives fit cost (trees), grown by halving rounds.
     """
 
@@ -65,7 +63,6 @@ class Family:
     space: dict[str, Param]
     start: Config
     build: Callable[[str, Config, int], Any]
-    trusted: bool = True
     size: str | None = None
 
     def propose(self, best: Config | None, rng: np.random.Generator, round_: int) -> Config:
@@ -125,42 +122,43 @@ def _hgb(task: str, c: Config, seed: int) -> Any:
     )
 
 
-def _lightgbm(task: str, c: Config, seed: int) -> Any:
-    import lightgbm
+#: Boosting rounds without improvement on the held-out 10% before a booster stops.
+EARLY_STOPPING_ROUNDS = 20
 
-    cls = lightgbm.LGBMRegressor if task == "regression" else lightgbm.LGBMClassifier
-    return cls(
-        n_estimators=c["n_estimators"],
-        learning_rate=c["learning_rate"],
-        num_leaves=c["num_leaves"],
-        min_child_samples=c["min_samples_leaf"],
-        subsample=c["subsample"],
-        subsample_freq=1,
-        colsample_bytree=c["colsample"],
-        reg_lambda=c["l2"],
-        n_jobs=1,
-        random_state=seed,
-        verbose=-1,
-    )
+
+def _native(kind: str, task: str, params: Config, seed: int) -> Any:
+    """A LightGBM/XGBoost model keel packages as data (its model text / UBJSON bytes)."""
+    from keel.models._native_boost import NativeBoosterClassifier, NativeBoosterRegressor
+
+    cls = NativeBoosterRegressor if task == "regression" else NativeBoosterClassifier
+    return cls(kind, params, early_stopping_rounds=EARLY_STOPPING_ROUNDS, random_state=seed)
+
+
+def _lightgbm(task: str, c: Config, seed: int) -> Any:
+    params = {
+        "n_estimators": c["n_estimators"],
+        "learning_rate": c["learning_rate"],
+        "num_leaves": c["num_leaves"],
+        "min_child_samples": c["min_samples_leaf"],
+        "subsample": c["subsample"],
+        "subsample_freq": 1,
+        "colsample_bytree": c["colsample"],
+        "reg_lambda": c["l2"],
+    }
+    return _native("lightgbm", task, params, seed)
 
 
 def _xgboost(task: str, c: Config, seed: int) -> Any:
-    import xgboost
-
-    cls = xgboost.XGBRegressor if task == "regression" else xgboost.XGBClassifier
-    return cls(
-        n_estimators=c["n_estimators"],
-        learning_rate=c["learning_rate"],
-        max_depth=c["max_depth"],
-        min_child_weight=c["min_child_weight"],
-        subsample=c["subsample"],
-        colsample_bytree=c["colsample"],
-        reg_lambda=c["l2"],
-        tree_method="hist",
-        n_jobs=1,
-        random_state=seed,
-        verbosity=0,
-    )
+    params = {
+        "n_estimators": c["n_estimators"],
+        "learning_rate": c["learning_rate"],
+        "max_depth": c["max_depth"],
+        "min_child_weight": c["min_child_weight"],
+        "subsample": c["subsample"],
+        "colsample_bytree": c["colsample"],
+        "reg_lambda": c["l2"],
+    }
+    return _native("xgboost", task, params, seed)
 
 
 _ALL = ("binary", "multiclass", "regression")
@@ -217,7 +215,6 @@ FAMILIES: dict[str, Family] = {
             {"n_estimators": 25, "learning_rate": 0.1, "num_leaves": 15, "min_samples_leaf": 20,
              "subsample": 1.0, "colsample": 1.0, "l2": 0.01},
             _lightgbm,
-            trusted=False,
             size="n_estimators",
         ),
         Family(
@@ -228,7 +225,6 @@ FAMILIES: dict[str, Family] = {
             {"n_estimators": 25, "learning_rate": 0.1, "max_depth": 4, "min_child_weight": 1.0,
              "subsample": 1.0, "colsample": 1.0, "l2": 1.0},
             _xgboost,
-            trusted=False,
             size="n_estimators",
         ),
     )
@@ -253,6 +249,27 @@ def resolve_families(names: tuple[str, ...] | list[str] | None) -> list[Family]:
     return available
 
 
+#: The module each family's estimators come from (imported ahead by :func:`import_families`).
+_MODULES = {
+    "linear": "sklearn.linear_model",
+    "hist_gb": "sklearn.ensemble",
+    "random_forest": "sklearn.ensemble",
+    "extra_trees": "sklearn.ensemble",
+    "lightgbm": "lightgbm",
+    "xgboost": "xgboost",
+}
+
+
+def import_families(names: list[str]) -> None:
+    """Import the families' libraries now (a fresh worker process pays it before its first
+    candidate, not inside that candidate's fit time)."""
+    import importlib
+
+    importlib.import_module("keel.models._native_boost")
+    for name in names:
+        importlib.import_module(_MODULES[name])
+
+
 def _importable(name: str) -> bool:
     import importlib.util
 
@@ -260,4 +277,12 @@ def _importable(name: str) -> bool:
     return module is None or importlib.util.find_spec(module) is not None
 
 
-__all__ = ["DEFAULT_FAMILIES", "FAMILIES", "Config", "Family", "Param", "resolve_families"]
+__all__ = [
+    "DEFAULT_FAMILIES",
+    "FAMILIES",
+    "Config",
+    "Family",
+    "Param",
+    "import_families",
+    "resolve_families",
+]

@@ -4,14 +4,16 @@ Round 0 fits every family's cheapest config; each later round keeps the better h
 families (at least two), doubles the size of tree ensembles and steps locally around each
 family's best config — successive halving over families with FLAML's cheap-first order.
 Every fold checks the clock first, so a candidate that would overrun the budget is not started.
+Candidates run on a runner (:mod:`keel.tuning._automl_runner`): in this process one after the
+other, or on a Dask cluster several at a time.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -86,8 +88,75 @@ class Clock:
         return self.budget_s - self.reserve_s - self.elapsed()
 
 
+@dataclass(frozen=True)
+class Job:
+    """One config to cross-validate, as sent to a runner (plain data: it may cross processes).
+
+    ``deadline`` is wall-clock time (``time.time()``): a fold is not started when the folds
+    so far say it would end after it. ``force`` runs every fold whatever the clock says.
+    """
+
+    family: str
+    task: str
+    config: Config
+    seed: int
+    deadline: float
+    force: bool = False
+    expected_s: float = 0.0  # what its folds should take, from the family's last candidate
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What cross-validating a job gave: out-of-fold predictions, or ``None`` if cut short."""
+
+    oof: Any
+    fold_seconds: list[float]
+
+
+def cross_validate(job: Job, folds: Folds) -> Outcome:
+    """Fit ``job``'s config on every fold (one BLAS/OpenMP thread) and predict the held-out part.
+
+    A module-level function of plain arguments, so Dask workers can run it.
+    """
+    import warnings
+
+    from threadpoolctl import threadpool_limits
+
+    from keel.tuning._automl_families import FAMILIES
+
+    fam = FAMILIES[job.family]
+    if not job.force and job.expected_s > job.deadline - time.time():
+        return Outcome(None, [])  # it would overrun what is left: not started
+    shape = (len(folds.y), folds.n_classes) if folds.n_classes else (len(folds.y),)
+    oof = np.zeros(shape)
+    times: list[float] = []
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence chatter from cheap configs
+        for X_tr, y_tr, X_va, _y_va, va in folds.parts:
+            if not job.force and times and float(np.mean(times)) > job.deadline - time.time():
+                return Outcome(None, times)  # the next fold would overrun: stop here
+            t = time.monotonic()
+            model = fam.build(job.task, job.config, job.seed).fit(X_tr, y_tr)
+            oof[va] = _predict(model, X_va, folds.n_classes)
+            times.append(time.monotonic() - t)
+    return Outcome(oof, times)
+
+
+class Runner(Protocol):
+    """Runs cross-validation jobs, ``capacity`` at once (:mod:`keel.tuning._automl_runner`)."""
+
+    name: str
+    capacity: int
+
+    def start(self, folds: Folds, families: list[str]) -> None: ...
+
+    def run(self, jobs: list[Job]) -> Iterator[tuple[Job, Outcome]]: ...
+
+    def close(self) -> None: ...
+
+
 class Search:
-    """Run the rounds; ``on_candidate`` sees every finished candidate as it lands."""
+    """Run the rounds on ``runner``; ``on_candidate`` sees every candidate as it lands."""
 
     def __init__(
         self,
@@ -98,6 +167,7 @@ class Search:
         clock: Clock,
         seed: int,
         on_candidate: Callable[[Candidate], None],
+        runner: Runner,
     ) -> None:
         self.families = families
         self.task = task
@@ -107,39 +177,27 @@ class Search:
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.on_candidate = on_candidate
+        self.runner = runner
         self.candidates: list[Candidate] = []
         self.fold_cost: dict[str, tuple[float, int]] = {}  # family -> (seconds per fold, size)
         self.skipped = 0
+        self.score_s = 0.0  # the slowest metric evaluation so far (ensemble selection repeats it)
 
     def best_of(self, family: str) -> Candidate | None:
         mine = [c for c in self.candidates if c.family == family]
         return max(mine, key=lambda c: c.score) if mine else None
 
     def run(self) -> list[Candidate]:
-        """Evaluate rounds until the clock runs out, one BLAS/OpenMP thread per fit.
-
-        (Several threads per fit on a shared machine cost far more than they save, and
-        candidates are the unit of parallelism.)
-        """
-        import warnings
-
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # convergence chatter from cheap configs
-            return self._rounds()
-
-    def _rounds(self) -> list[Candidate]:
+        """Evaluate rounds until the clock runs out; the search's first candidate always runs
+        (so even a budget shorter than one fit ends with a model)."""
+        self.runner.start(self.folds, [f.name for f in self.families])
         alive = list(self.families)
         round_ = 0
         while self.clock.left() > 0 or not self.candidates:
             started = len(self.candidates)
-            for fam in alive:
-                best = self.best_of(fam.name)
-                config = (
-                    dict(fam.start) if best is None else fam.propose(best.config, self.rng, round_)
-                )
-                self.evaluate(fam, config, force=not self.candidates)
+            per_family = max(1, -(-self.runner.capacity // len(alive)))
+            for _ in range(per_family):
+                self._evaluate([(fam, self._propose(fam, round_)) for fam in alive])
                 if self.clock.left() <= 0:
                     break
             if len(self.candidates) == started and round_ > 0:
@@ -147,6 +205,10 @@ class Search:
             round_ += 1
             alive = self._survivors(alive)
         return self.candidates
+
+    def _propose(self, fam: Family, round_: int) -> Config:
+        best = self.best_of(fam.name)
+        return dict(fam.start) if best is None else fam.propose(best.config, self.rng, round_)
 
     def _survivors(self, alive: list[Family]) -> list[Family]:
         ranked = sorted(
@@ -165,43 +227,47 @@ class Search:
         growth = config[fam.size] / size if fam.size and size else 1.0
         return per_fold * growth
 
-    def evaluate(self, fam: Family, config: Config, force: bool = False) -> Candidate | None:
-        """Cross-validate one config; ``None`` when the budget would not cover it.
-
-        ``force`` runs it whatever the clock says (the search's first candidate, so even a
-        budget shorter than one fit ends with a model).
-        """
+    def _evaluate(self, proposals: list[tuple[Family, Config]]) -> None:
+        """Cross-validate the proposals that the budget covers, on the runner, in parallel
+        where it has room; each finished one becomes a candidate as it lands."""
         n_folds = len(self.folds.parts)
-        if not force and self._estimate(fam, config) * n_folds > self.clock.left():
-            self.skipped += 1
-            return None
-        shape = (
-            (len(self.folds.y), self.folds.n_classes)
-            if self.folds.n_classes
-            else (len(self.folds.y),)
-        )
-        oof = np.zeros(shape)
-        times: list[float] = []
-        for X_tr, y_tr, X_va, _y_va, va in self.folds.parts:
-            if not force and times and float(np.mean(times)) > self.clock.left():
+        jobs: list[Job] = []
+        for fam, config in proposals:
+            force = not self.candidates and not jobs
+            if not force and self._estimate(fam, config) * n_folds > self.clock.left():
                 self.skipped += 1
-                return None  # the next fold would overrun: stop this candidate here
-            t = time.monotonic()
-            model = fam.build(self.task, config, self.seed).fit(X_tr, y_tr)
-            oof[va] = _predict(model, X_va, self.folds.n_classes)
-            times.append(time.monotonic() - t)
-        size = config.get(fam.size, 0) if fam.size else 0
-        self.fold_cost[fam.name] = (float(np.mean(times)), size)
+                continue
+            deadline = time.time() + max(self.clock.left(), 0.0)
+            expected = self._estimate(fam, config) * n_folds
+            jobs.append(Job(fam.name, self.task, config, self.seed, deadline, force, expected))
+        for job, outcome in self.runner.run(jobs):
+            self._accept(job, outcome)
+
+    def _accept(self, job: Job, outcome: Outcome) -> None:
+        fam = next(f for f in self.families if f.name == job.family)
+        if outcome.oof is None:
+            self.skipped += 1
+            return
+        size = job.config.get(fam.size, 0) if fam.size else 0
+        self.fold_cost[fam.name] = (float(np.mean(outcome.fold_seconds)), size)
+        scored = time.monotonic()
         try:
-            score = self.metric.score(self.folds.y, oof)
+            score = self.metric.score(self.folds.y, outcome.oof)
         except ValueError:
             score = -np.inf
+        self.score_s = max(self.score_s, time.monotonic() - scored)
         if not np.isfinite(score):
             score = -np.inf
-        cand = Candidate(len(self.candidates) + 1, fam.name, config, score, sum(times), oof)
+        cand = Candidate(
+            len(self.candidates) + 1,
+            fam.name,
+            job.config,
+            score,
+            sum(outcome.fold_seconds),
+            outcome.oof,
+        )
         self.candidates.append(cand)
         self.on_candidate(cand)
-        return cand
 
 
 def caruana(
@@ -247,4 +313,16 @@ def blend_score(
     return metric.score(y, blend)
 
 
-__all__ = ["Candidate", "Clock", "Folds", "Search", "blend_score", "caruana", "make_folds"]
+__all__ = [
+    "Candidate",
+    "Clock",
+    "Folds",
+    "Job",
+    "Outcome",
+    "Runner",
+    "Search",
+    "blend_score",
+    "caruana",
+    "cross_validate",
+    "make_folds",
+]

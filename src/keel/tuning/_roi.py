@@ -11,6 +11,7 @@ training rows) says whether more data would still pay.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -81,6 +82,16 @@ class ROIReport:
         from keel.tuning._roi_report import html
 
         return html(self)
+
+    def write(self, path: str | Path) -> Path:
+        """Write the report to ``path``: Markdown for ``.md``, one HTML page for ``.html``."""
+        from keel.tuning._roi_report import report_format
+
+        out = Path(path)
+        text = self.to_markdown() if report_format(out) == "md" else self.to_html()
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+        return out
 
 
 def roi(

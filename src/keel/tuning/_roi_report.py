@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from html import escape
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from keel.exceptions import InvalidArgumentError
 
 if TYPE_CHECKING:
     from keel.tuning._roi import CurvePoint, ROIReport
@@ -117,4 +120,12 @@ def html(report: ROIReport) -> str:
     )
 
 
-__all__ = ["html", "markdown"]
+def report_format(path: str | Path) -> str:
+    """``md`` or ``html`` from a report path's suffix; any other suffix is a clear error."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in (".md", ".html", ".htm"):
+        raise InvalidArgumentError(f"--out {path} must end in .md or .html")
+    return "md" if suffix == ".md" else "html"
+
+
+__all__ = ["html", "markdown", "report_format"]
