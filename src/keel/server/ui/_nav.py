@@ -16,6 +16,7 @@ NAV = (
     ("models", "Models"),
     ("deployments", "Deployments"),
     ("monitoring", "Monitoring"),
+    ("reports", "Reports"),
 )
 
 
