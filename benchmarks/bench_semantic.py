@@ -24,16 +24,15 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_reports import seed  # noqa: E402
+from bench_reports import pg_store, seed
 
-from keel.config import Settings  # noqa: E402
-from keel.store import Store, open_store  # noqa: E402
+from keel.config import Settings
+from keel.store import Store, open_store
 
 QUERIES = ["churn model calibration", "customer attrition probability", "' OR 1=1; --"]
 
@@ -105,27 +104,9 @@ def main() -> None:
         bench(store, "sqlite", args)
         store.close()
         if args.pg:
-            bench_postgres(args.pg, Path(tmp), args)
+            with pg_store(args.pg, Path(tmp)) as pg:
+                bench(pg, "postgres", args)
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
-
-
-def bench_postgres(uri: str, tmp: Path, args: argparse.Namespace) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"keel_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(uri, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = make_url(uri).set(database=name).render_as_string(hide_password=False)
-        store = open_store(Settings.for_home(tmp / "pg", db_uri=url))
-        bench(store, "postgres", args)
-        store.close()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

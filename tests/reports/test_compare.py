@@ -255,6 +255,15 @@ def test_cli_stores_lists_shows_and_finds_reports(
     assert [(h["kind"], h["ref"]) for h in found] == [("report", str(stored["id"]))]
     bad = keel("search", "x", "--kind", "notes")
     assert bad.returncode == 2 and "search kind 'notes' is not one of" in bad.stderr
+    again = keel("report", "compare", "--base", "HEAD~1", "--head", "HEAD",
+                 "--save", "lr sweep, rerun", "--into", str(stored["id"]))  # fmt: skip
+    assert again.returncode == 0 and f"report {stored['id']} version 2" in again.stdout
+    first = keel("report", "show", str(stored["id"]), "--version", "1", "--json")
+    assert json.loads(first.stdout)["title"] == "lr sweep"
+    lone = keel("report", "compare", "--base", "HEAD~1", "--head", "HEAD", "--into", "1")
+    assert lone.returncode == 2 and lone.stderr.strip() == (
+        "Error: --into ID needs --save TITLE (the title of the new version)"
+    )
 
 
 def test_curves_are_chart_files_linked_from_the_markdown(world: World, tmp_path: Path) -> None:

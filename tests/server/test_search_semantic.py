@@ -118,13 +118,12 @@ def test_vectors_follow_edits_and_deletions(world: World) -> None:
 
 
 def test_fusion_sums_reciprocal_ranks() -> None:
-    def hit(ref: str) -> SearchHit:
-        return SearchHit("run", ref, 1, ref, f"snip {ref}", 0.0, "", 0)
-
-    fused = fuse([[hit("a"), hit("b")], [hit("c"), hit("b")]], limit=3)
-    assert [h.ref for h in fused] == ["b", "a", "c"]
-    assert fused[0].score == pytest.approx(2 / 62, rel=1e-4)
-    assert fuse([[hit("a")], []], limit=5)[0].score == pytest.approx(1 / 61, rel=1e-4)
+    a, b, c = ("run", "a"), ("run", "b"), ("comment", "c")
+    fused = fuse([[a, b], [c, b]], limit=3)
+    assert [key for key, _ in fused] == [b, a, c]
+    assert fused[0][1] == pytest.approx(2 / 62, rel=1e-4)
+    assert fuse([[a], []], limit=5) == [(a, pytest.approx(1 / 61, rel=1e-4))]
+    assert fuse([[a, b], [c]], limit=1) == [(a, pytest.approx(1 / 61, rel=1e-4))]
 
 
 def test_a_reader_finds_by_meaning_only_in_their_projects(auth_world) -> None:  # type: ignore[no-untyped-def]

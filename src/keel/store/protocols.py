@@ -639,9 +639,9 @@ def _conforms(db: Database) -> dict[str, object]:
     schedules: Schedules = ScheduleRepository(db)
     ownership: Ownership = OwnershipRepository(db)
     from keel.store.reports import ReportRepository
-    from keel.store.search import SearchRepository
+    from keel.store.search_semantic import FusedSearchRepository
 
-    search: Search = SearchRepository(db)
+    search: Search = FusedSearchRepository(db)
     reports: Reports = ReportRepository(db)
     sweeps: Sweeps = SweepRepository(db)
     return dict(locals())

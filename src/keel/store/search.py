@@ -134,15 +134,8 @@ class SearchRepository:
         author: str | None = None,
         since: int | None = None,
         limit: int = 20,
-        semantic: bool = False,
     ) -> list[SearchHit]:
-        """The best ``limit`` objects of the project matching ``query`` (as plain text);
-        ``semantic`` fuses in the documents closest in meaning (:mod:`.search_semantic`)."""
-        if semantic:
-            from keel.store.search_semantic import hybrid_search
-
-            return hybrid_search(self, self._db, project_id, query, kinds=kinds, author=author,
-                                 since=since, limit=limit)  # fmt: skip
+        """The best ``limit`` objects of the project matching ``query`` (as plain text)."""
         words = query_words(query)
         kinds = check_kinds(kinds)
         if not words:

@@ -8,10 +8,11 @@ extension). A query is embedded the same way and every document of the project i
 by cosine similarity with one matrix product (numpy; ~120k documents take a few ms).
 
 The two rankings are merged by reciprocal rank fusion: a document's score is the sum of
-``1 / (60 + rank)`` over the rankings it appears in (each contributes its best
-:data:`POOL`), so a document both rankings like comes first, and one found only by meaning
-(no shared word) still shows. Access rules hold as for keyword search: a project's
-documents and vectors are read only through that project's id.
+``1 / (60 + rank)`` over the rankings it appears in (the keyword ranking contributes its
+best ``limit``, the semantic one its best :data:`POOL`), so a document both rankings like
+comes first, and one found only by meaning (no shared word) still shows. Only the winners
+found by meaning alone are read from the database (for their snippet). Access rules hold
+as for keyword search: a project's documents and vectors are read only through its id.
 
 **Keeping vectors current.** Documents carry ``updated_at``; a vector records the
 ``updated_at`` of the text it embedded. Before a query, one index read of the project's
@@ -31,17 +32,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import and_, delete, func, insert, select
 
 from keel.store._db import Database
 from keel.store._schema import table
 from keel.store._schema_reports import SearchDocRow, SearchVectorRow
-from keel.store.search import SearchHit, check_kinds, query_words
+from keel.store.search import SearchHit, SearchRepository, check_kinds, query_words
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from keel.store._embedder import Embedder as Embed
-    from keel.store.search import SearchRepository
 
 DOCS, VECTORS = table(SearchDocRow), table(SearchVectorRow)
 
@@ -59,6 +60,7 @@ _SNIPPET = 200
 class _Matrix:
     signature: tuple[Any, ...]
     ids: np.ndarray  # search_docs.id per row
+    refs: np.ndarray  # (kind, ref) of each row: fusion needs no row read
     kinds: np.ndarray
     authors: np.ndarray
     updated: np.ndarray
@@ -85,6 +87,8 @@ class VectorIndex:
 
     def sync(self, project_id: int, embed: Embed) -> int:
         """Embed the project's documents that have no vector of their current text; how many."""
+        import numpy as np
+
         d, v, model = DOCS.c, VECTORS.c, embed.name
         pending = (
             select(d.id, d.title, d.body, d.updated_at)
@@ -110,6 +114,8 @@ class VectorIndex:
         vectors: np.ndarray,
     ) -> None:
         """Store ``vectors`` (one unit row per ``(doc_id, doc_updated_at)``), replacing any."""
+        import numpy as np
+
         if not docs:
             return
         ids = [doc_id for doc_id, _ in docs]
@@ -139,9 +145,11 @@ class VectorIndex:
             return loaded
 
     def _load(self, project_id: int, model: str, signature: tuple[Any, ...]) -> _Matrix:
+        import numpy as np
+
         d, v = DOCS.c, VECTORS.c
         query = (
-            select(v.doc_id, d.kind, d.author, d.updated_at, v.vector)
+            select(v.doc_id, d.kind, d.ref, d.author, d.updated_at, v.vector)
             .join(DOCS, d.id == v.doc_id)
             .where(v.project_id == project_id, v.model == model, d.project_id == project_id)
             .order_by(v.doc_id)
@@ -151,10 +159,11 @@ class VectorIndex:
         if not rows:
             empty = np.zeros((0, 0), np.float32)
             none = np.zeros(0, object)
-            return _Matrix(signature, np.zeros(0, np.int64), none, none, np.zeros(0), empty)
+            return _Matrix(signature, np.zeros(0, np.int64), none, none, none, np.zeros(0), empty)
         return _Matrix(
             signature,
             np.fromiter((r.doc_id for r in rows), np.int64, len(rows)),
+            np.array([(r.kind, r.ref) for r in rows] + [None], dtype=object)[:-1],
             np.array([r.kind for r in rows], dtype=object),
             np.array([r.author for r in rows], dtype=object),
             np.fromiter((r.updated_at for r in rows), np.int64, len(rows)),
@@ -171,8 +180,11 @@ class VectorIndex:
         author: str | None = None,
         since: int | None = None,
         limit: int = POOL,
-    ) -> list[tuple[int, float]]:
-        """The ``limit`` documents most similar to ``query``: ``[(doc_id, cosine), ...]``."""
+    ) -> list[tuple[int, tuple[str, str], float]]:
+        """The ``limit`` documents most similar to ``query``, best first:
+        ``[(doc_id, (kind, ref), cosine), ...]``."""
+        import numpy as np
+
         m = self.matrix(project_id, embed)
         if not len(m.ids):
             return []
@@ -190,7 +202,7 @@ class VectorIndex:
             return []
         best = np.argpartition(-scores, n - 1)[:n]
         best = best[np.argsort(-scores[best], kind="stable")]
-        return [(int(m.ids[i]), float(scores[i])) for i in best]
+        return [(int(m.ids[i]), m.refs[i], float(scores[i])) for i in best]
 
     def hits(
         self, project_id: int, scored: Sequence[tuple[int, float]], words: Sequence[str]
@@ -227,21 +239,17 @@ def _snippet(body: str, words: Sequence[str]) -> str:
     return ("…" if start else "") + cut + ("…" if start + _SNIPPET < len(text) else "")
 
 
-def fuse(rankings: Sequence[Sequence[SearchHit]], limit: int, k: int = RRF_K) -> list[SearchHit]:
-    """Reciprocal rank fusion of ``rankings``: ``score = sum(1 / (k + rank))``, best first.
-
-    A document found by several rankings keeps the hit of the first (the keyword hit, with
-    its highlighted snippet) and the summed score.
-    """
+def fuse(
+    rankings: Sequence[Sequence[tuple[str, str]]], limit: int, k: int = RRF_K
+) -> list[tuple[tuple[str, str], float]]:
+    """Reciprocal rank fusion of rankings of ``(kind, ref)`` keys: ``score = sum(1 / (k +
+    rank))`` over the rankings a key is in; the best ``limit`` keys with their scores."""
     scores: dict[tuple[str, str], float] = {}
-    first: dict[tuple[str, str], SearchHit] = {}
     for ranking in rankings:
-        for rank, hit in enumerate(ranking, 1):
-            key = (hit.kind, hit.ref)
+        for rank, key in enumerate(ranking, 1):
             scores[key] = scores.get(key, 0.0) + 1.0 / (k + rank)
-            first.setdefault(key, hit)
     order = sorted(scores, key=lambda key: -scores[key])[:limit]
-    return [replace(first[key], score=round(scores[key], 6)) for key in order]
+    return [(key, round(scores[key], 6)) for key in order]
 
 
 _INDEXES: weakref.WeakKeyDictionary[Database, VectorIndex] = weakref.WeakKeyDictionary()
@@ -276,15 +284,62 @@ def hybrid_search(
     if not words:
         return []
     embedder = default_embedder()
-    pool = max(POOL, limit)
     by_words = keyword.search(
-        project_id, query, kinds=kinds, author=author, since=since, limit=pool
+        project_id, query, kinds=kinds, author=author, since=since, limit=limit
     )
     index = vector_index(db)
     near = index.nearest(
-        project_id, query, embedder, kinds=kinds, author=author, since=since, limit=pool
+        project_id, query, embedder, kinds=kinds, author=author, since=since, limit=POOL
     )
-    return fuse([by_words, index.hits(project_id, near, words)], limit)
+    fused = fuse([[(h.kind, h.ref) for h in by_words], [key for _, key, _ in near]], limit)
+    # rows are read only for the winners found by meaning alone (keyword hits have theirs)
+    found = {(h.kind, h.ref): h for h in by_words}
+    wanted = {key for key, _ in fused} - found.keys()
+    scored = [(doc_id, cosine) for doc_id, key, cosine in near if key in wanted]
+    found |= {(h.kind, h.ref): h for h in index.hits(project_id, scored, words)}
+    return [replace(found[key], score=score) for key, score in fused if key in found]
 
 
-__all__ = ["POOL", "RRF_K", "VectorIndex", "fuse", "hybrid_search", "vector_index"]
+class FusedSearchRepository:
+    """The :class:`~keel.store.protocols.Search` protocol over SQL: keyword search
+    (:class:`~keel.store.search.SearchRepository`), and with ``semantic=True`` the keyword
+    and meaning rankings fused (:func:`hybrid_search`). The store's ``search``."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self.keyword = SearchRepository(db)
+
+    def search(
+        self,
+        project_id: int,
+        query: str,
+        *,
+        kinds: Sequence[str] = (),
+        author: str | None = None,
+        since: int | None = None,
+        limit: int = 20,
+        semantic: bool = False,
+    ) -> list[SearchHit]:
+        if not semantic:
+            return self.keyword.search(
+                project_id, query, kinds=kinds, author=author, since=since, limit=limit
+            )
+        return hybrid_search(self.keyword, self._db, project_id, query, kinds=kinds,
+                             author=author, since=since, limit=limit)  # fmt: skip
+
+    def refresh(self, project_id: int) -> int:
+        return self.keyword.refresh(project_id)
+
+    def rebuild(self, project_id: int) -> int:
+        return self.keyword.rebuild(project_id)
+
+
+__all__ = [
+    "POOL",
+    "RRF_K",
+    "FusedSearchRepository",
+    "VectorIndex",
+    "fuse",
+    "hybrid_search",
+    "vector_index",
+]
