@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from keel.cli import _context
 from keel.cli._render import console, escape, print_json
+
+if TYPE_CHECKING:
+    from keel.reports import Comparison
 
 app = typer.Typer(
     help="Compare two sides (git refs, runs, model@alias, experiments) for a merge request.",
@@ -59,21 +63,7 @@ def compare(
 
         raise InvalidArgumentError("--into ID needs --save TITLE (the title of the new version)")
     report = compare_sides(base, head, client=_context.client(), repo=repo)
-    markdown = report.to_markdown()
-    if save is not None:
-        from keel.reports import save_report
-
-        stored = save_report(report, title=save, into=into, client=_context.client())
-        markdown = stored.markdown  # its curves link to the uploaded charts
-        console().print(
-            f"stored as report {stored.id} version {stored.version}; "
-            f"see keel report show {stored.id}"
-        )
-    if charts is not None:
-        from keel.reports import relative_links, write_charts
-
-        files = write_charts(report, charts)
-        markdown = report.to_markdown(relative_links(files, (md or Path("x")).parent) or None)
+    markdown = _store_and_chart(report, save, into, charts, md)
     if md is not None:
         md.write_text(markdown, encoding="utf-8")
     if out is not None:
@@ -92,6 +82,28 @@ def compare(
         f"{better} metric(s) better, {worse} worse, {len(report.params)} param(s) changed; "
         f"wrote {escape(wrote)}"
     )
+
+
+def _store_and_chart(
+    report: Comparison, save: str | None, into: int | None, charts: Path | None, md: Path | None
+) -> str:
+    """Store the report (``--save``) and write its charts (``--charts``); its Markdown."""
+    markdown = report.to_markdown()
+    if save is not None:
+        from keel.reports import save_report
+
+        stored = save_report(report, title=save, into=into, client=_context.client())
+        markdown = stored.markdown  # its curves link to the uploaded charts
+        console().print(
+            f"stored as report {stored.id} version {stored.version}; "
+            f"see keel report show {stored.id}"
+        )
+    if charts is not None:
+        from keel.reports import relative_links, write_charts
+
+        files = write_charts(report, charts)
+        markdown = report.to_markdown(relative_links(files, (md or Path("x")).parent) or None)
+    return markdown
 
 
 @app.command("post")

@@ -22,20 +22,21 @@ from keel.server._auth import Guard, reader
 from keel.server.ui._common import ProjectView, open_project, ui_router
 from keel.server.ui._discussion import comments_context
 from keel.server.ui._render import page
-from keel.store import Run
+from keel.store import Lifecycle, Run
 
 router = ui_router()
 _RUN_ID = re.compile(r"(?<![\w/\[])([0-9a-f]{32})(?![\w\]])")
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _SUMMARY = re.compile(r"<details[^>]*>\s*<summary>(.*?)</summary>", re.S)
 _TAGS = re.compile(r"</details>|</?sub>")
+_ALIGN = re.compile(r"^\|?(\s*:?-+:?\s*\|)+\s*:?-*:?\s*$", re.M)  # a table's |---:| line
 MAX_REFERENCED = 100
 
 
 @dataclass(frozen=True)
 class Referenced:
     run_id: str
-    run: Run | None  # None: deleted or not in this project any more
+    run: Run | None  # None: deleted, or not in this project (never another's data)
 
 
 def _model_links(view: ProjectView, text: str) -> str:
@@ -71,6 +72,7 @@ def report_markdown(view: ProjectView, markdown: str) -> tuple[str, list[str]]:
     text = _COMMENT.sub("", markdown)
     text = _SUMMARY.sub(lambda m: f"**{m.group(1).strip()}**", text)
     text = _TAGS.sub("", text)
+    text = _ALIGN.sub(lambda m: m.group(0).replace(":", "-"), text)  # no inline styles (CSP)
     ids = list(dict.fromkeys(_RUN_ID.findall(text)))[:MAX_REFERENCED]
     runs = f"{view.base}/runs/"
     text = _outside_code(text, lambda part: _RUN_ID.sub(rf"[\1]({runs}\1)", part))
@@ -84,7 +86,10 @@ def referenced(view: ProjectView, run_ids: list[str]) -> list[Referenced]:
     out = []
     for run_id in run_ids:
         run = found.get(run_id)
-        if run is not None and st.project_of_experiment(run.info.experiment_id) != view.project.id:
+        if run is not None and (
+            run.info.lifecycle != Lifecycle.ACTIVE
+            or st.project_of_experiment(run.info.experiment_id) != view.project.id
+        ):
             run = None
         out.append(Referenced(run_id, run))
     return out
