@@ -16,6 +16,7 @@ with (MLflow's search_runs filters fields; it has no full text).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import statistics
@@ -23,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
@@ -176,7 +178,9 @@ def main() -> None:
             bench_postgres(args.pg, Path(tmp), args)
 
 
-def bench_postgres(uri: str, tmp: Path, args: argparse.Namespace) -> None:
+@contextlib.contextmanager
+def pg_store(uri: str, tmp: Path) -> Iterator[Store]:
+    """A store on a fresh PostgreSQL database next to ``uri``'s, dropped afterwards."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
@@ -187,12 +191,19 @@ def bench_postgres(uri: str, tmp: Path, args: argparse.Namespace) -> None:
     try:
         url = make_url(uri).set(database=name).render_as_string(hide_password=False)
         store = open_store(Settings.for_home(tmp / "pg", db_uri=url))
-        bench_search(store, "postgres", args.runs, args.notes, args.reps)
-        store.close()
+        try:
+            yield store
+        finally:
+            store.close()
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def bench_postgres(uri: str, tmp: Path, args: argparse.Namespace) -> None:
+    with pg_store(uri, tmp) as store:
+        bench_search(store, "postgres", args.runs, args.notes, args.reps)
 
 
 if __name__ == "__main__":

@@ -79,6 +79,13 @@ def test_quickstart_tours_the_product(tour: Tour) -> None:
     }
     baseline_run = store.runs.get(steps["baseline"].run_id or "")
     assert baseline_run.metrics["auc"] > 0.9
+    # it ends with a comparison report of its candidates: written, stored, found
+    assert "Review the candidates" in tour.stdout.split("Step ")[-1]
+    markdown = (home / "report.md").read_text()
+    assert markdown.startswith("<!-- keel-report -->") and "| auc ↑ |" in markdown
+    assert "<h2>Metrics</h2>" in (home / "report.html").read_text()
+    [stored] = store.reports.list(project.id)
+    assert stored.title == "Champion vs the quickstart candidates" and stored.markdown == markdown
     store.close()
 
 

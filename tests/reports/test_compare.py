@@ -255,3 +255,47 @@ def test_cli_stores_lists_shows_and_finds_reports(
     assert [(h["kind"], h["ref"]) for h in found] == [("report", str(stored["id"]))]
     bad = keel("search", "x", "--kind", "notes")
     assert bad.returncode == 2 and "search kind 'notes' is not one of" in bad.stderr
+    again = keel("report", "compare", "--base", "HEAD~1", "--head", "HEAD",
+                 "--save", "lr sweep, rerun", "--into", str(stored["id"]))  # fmt: skip
+    assert again.returncode == 0 and f"report {stored['id']} version 2" in again.stdout
+    first = keel("report", "show", str(stored["id"]), "--version", "1", "--json")
+    assert json.loads(first.stdout)["title"] == "lr sweep"
+    lone = keel("report", "compare", "--base", "HEAD~1", "--head", "HEAD", "--into", "1")
+    assert lone.returncode == 2 and lone.stderr.strip() == (
+        "Error: --into ID needs --save TITLE (the title of the new version)"
+    )
+
+
+def test_curves_are_chart_files_linked_from_the_markdown(world: World, tmp_path: Path) -> None:
+    report = keel.reports.compare(world.base, world.head, client=world.client, repo=world.repo)
+    files = keel.reports.write_charts(report, tmp_path / "charts")
+    svg = tmp_path / "charts" / "curve-val_loss.svg"
+    assert [p.name for p in files["val_loss"]][:1] == [svg.name]
+    assert svg.read_text().startswith("<svg") and "polyline" in svg.read_text()
+    png = svg.with_suffix(".png")  # matplotlib (keel[charts]) is installed in the test env
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = report.to_markdown(keel.reports.relative_links(files, tmp_path))
+    assert "![val_loss](charts/curve-val_loss.png)" in md
+    assert "curves are in the HTML report" not in md
+    for run_id in world.base_runs + world.head_runs:  # live references for the UI
+        assert run_id in md
+
+
+def test_a_stored_report_links_its_uploaded_charts_and_keeps_versions(world: World) -> None:
+    report = keel.reports.compare(world.base, world.head, client=world.client, repo=world.repo)
+    first = keel.reports.save_report(report, title="charts", client=world.client)
+    head_run = report.head.run_ids[0]  # the head side's first run holds the charts
+    stored = {a.path for a in world.client.store.artifacts.list(head_run, "keel-report")}
+    assert {"keel-report/curve-val_loss.svg", "keel-report/curve-val_loss.png"} <= stored
+    link = f"/ui/p/reports/runs/{head_run}/raw/keel-report/curve-val_loss.png"
+    assert f"![val_loss]({link})" in first.markdown and first.version == 1
+    again = keel.reports.save_report(report, title="charts, again", into=first.id,
+                                     charts=False, client=world.client)  # fmt: skip
+    assert (again.id, again.version, again.title) == (first.id, 2, "charts, again")
+    assert "![val_loss]" not in again.markdown
+    old = keel.reports.get_report(first.id, version=1, client=world.client)
+    assert (old.title, old.markdown) == ("charts", first.markdown)
+    versions = keel.reports.report_versions(first.id, client=world.client)
+    assert [(v.version, v.title) for v in versions] == [(2, "charts, again"), (1, "charts")]
+    with pytest.raises(NotFoundError, match=f"report {first.id} has no version 7; it has 1-2"):
+        keel.reports.get_report(first.id, version=7, client=world.client)

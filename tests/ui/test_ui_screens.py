@@ -23,6 +23,7 @@ def _pages(world: UIWorld) -> list[tuple[str, str, str | None]]:
         pid = store.projects.get("default").id
         exp = store.experiments.get_by_name(pid, "quickstart-breast-cancer")
         pipeline = store.pipeline_runs.list(pid, limit=1)[0].id
+        report = store.reports.list(pid)[-1].id  # the quickstart's comparison report
     finally:
         store.close()
     p = "/ui/p/default"
@@ -52,6 +53,8 @@ def _pages(world: UIWorld) -> list[tuple[str, str, str | None]]:
         ("deployment", f"{p}/deployments/quickstart", "#requests-chart"),
         ("monitoring", f"{p}/monitoring", None),
         ("monitor", f"{p}/monitoring/quickstart?window=1d", "#performance"),
+        ("reports", f"{p}/reports", None),
+        ("report", f"{p}/reports/{report}", None),
         ("not-found", f"{p}/no-such-page", None),
     ]
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from keel.cli import _context
 from keel.cli._render import console, escape, print_json
+
+if TYPE_CHECKING:
+    from keel.reports import Comparison
 
 app = typer.Typer(
     help="Compare two sides (git refs, runs, model@alias, experiments) for a merge request.",
@@ -25,6 +29,17 @@ def _group() -> None:
     """Compare two sides for a merge request; post the report as one MR/PR comment."""
 
 
+CHARTS = typer.Option(
+    None,
+    "--charts",
+    metavar="DIR",
+    help="Write the curves as SVG (and PNG with keel[charts]) here; --md links them.",
+)
+INTO = typer.Option(
+    None, "--into", metavar="ID", help="With --save: store it as the next version of report ID."
+)
+
+
 @app.command("compare")
 def compare(
     base: str = typer.Option(..., "--base", "-b", help=SIDE_HELP),
@@ -37,6 +52,8 @@ def compare(
     save: str = typer.Option(
         None, "--save", metavar="TITLE", help="Store the report under this title."
     ),
+    charts: Path = CHARTS,
+    into: int = INTO,
     json_: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
 ) -> None:
     """Metric deltas (with noise bands), param, dataset, code and notebook changes.
@@ -45,21 +62,21 @@ def compare(
     """
     from keel.reports import compare as compare_sides
 
-    report = compare_sides(base, head, client=_context.client(), repo=repo)
-    if save is not None:
-        from keel.reports import save_report
+    if into is not None and save is None:
+        from keel.exceptions import InvalidArgumentError
 
-        stored = save_report(report, title=save, client=_context.client())
-        console().print(f"stored as report {stored.id}; see keel report show {stored.id}")
+        raise InvalidArgumentError("--into ID needs --save TITLE (the title of the new version)")
+    report = compare_sides(base, head, client=_context.client(), repo=repo)
+    markdown = _store_and_chart(report, save, into, charts, md)
     if md is not None:
-        md.write_text(report.to_markdown(), encoding="utf-8")
+        md.write_text(markdown, encoding="utf-8")
     if out is not None:
         out.write_text(report.to_html(), encoding="utf-8")
     if json_:
         print_json(report)
         return
     if md is None and out is None:
-        console().print(report.to_markdown(), markup=False, highlight=False)
+        console().print(markdown, markup=False, highlight=False)
         return
     wrote = ", ".join(str(p) for p in (md, out) if p is not None)
     better = sum(m.verdict == "better" for m in report.metrics)
@@ -69,6 +86,28 @@ def compare(
         f"{better} metric(s) better, {worse} worse, {len(report.params)} param(s) changed; "
         f"wrote {escape(wrote)}"
     )
+
+
+def _store_and_chart(
+    report: Comparison, save: str | None, into: int | None, charts: Path | None, md: Path | None
+) -> str:
+    """Store the report (``--save``) and write its charts (``--charts``); its Markdown."""
+    markdown = report.to_markdown()
+    if save is not None:
+        from keel.reports import save_report
+
+        stored = save_report(report, title=save, into=into, client=_context.client())
+        markdown = stored.markdown  # its curves link to the uploaded charts
+        console().print(
+            f"stored as report {stored.id} version {stored.version}; "
+            f"see keel report show {stored.id}"
+        )
+    if charts is not None:
+        from keel.reports import relative_links, write_charts
+
+        files = write_charts(report, charts)
+        markdown = report.to_markdown(relative_links(files, (md or Path("x")).parent) or None)
+    return markdown
 
 
 @app.command("post")
@@ -110,8 +149,11 @@ def list_(
         return
     print_table(
         "Reports",
-        ["id", "title", "base", "head", "author", "updated"],
-        [[r.id, r.title, r.base, r.head, r.author, fmt_time(r.updated_at)] for r in reports],
+        ["id", "title", "base", "head", "author", "version", "updated"],
+        [
+            [r.id, r.title, r.base, r.head, r.author, r.version, fmt_time(r.updated_at)]
+            for r in reports
+        ],
         empty="no stored reports; keel report compare ... --save TITLE stores one",
     )
 
@@ -119,12 +161,13 @@ def list_(
 @app.command("show")
 def show(
     report_id: int = typer.Argument(..., help="The report id (see keel report list)."),
+    version: int = typer.Option(None, "--version", "-v", help="An earlier version."),
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
-    """A stored report's Markdown."""
+    """A stored report's Markdown (the latest version unless --version)."""
     from keel.reports import get_report
 
-    report = get_report(report_id, client=_context.client())
+    report = get_report(report_id, version=version, client=_context.client())
     if json_:
         print_json(report)
         return

@@ -22,6 +22,12 @@ def search(
     ),
     author: str = typer.Option(None, "--author", help="Only objects by this user."),
     limit: int = typer.Option(20, "--limit", "-n", help="At most this many hits."),
+    semantic: bool = typer.Option(
+        False,
+        "--semantic",
+        "-s",
+        help="Also find what is close in meaning (pip install 'keel[semantic]').",
+    ),
     reindex: bool = typer.Option(
         False, "--reindex", help="Rebuild the project's index first (rarely needed)."
     ),
@@ -31,7 +37,13 @@ def search(
     from keel.reports import search as run_search
 
     hits = run_search(
-        query, kinds=kind, author=author, limit=limit, client=_context.client(), reindex=reindex
+        query,
+        kinds=kind,
+        author=author,
+        limit=limit,
+        client=_context.client(),
+        reindex=reindex,
+        semantic=semantic,
     )
     if json_:
         print_json(hits)

@@ -337,6 +337,23 @@ def _asof_rows(
         "CREATE OR REPLACE TEMP TABLE f AS SELECT * FROM f_raw WHERE ts IS NOT NULL AND "
         + " AND ".join(f"k{i} IS NOT NULL" for i in range(len(keys)))
     )
+    _dedupe(con, keys, key_list, duplicates, label)
+    result = con.sql(
+        f"SELECT e.row, CASE WHEN f.row IS NULL OR {stale} THEN NULL ELSE f.row END AS fr "
+        f"FROM e ASOF LEFT JOIN f ON {on} AND e.ts >= f.ts"
+    ).to_arrow_table()
+    # Back into entity order by scattering (half the time of an ORDER BY in the join).
+    order = result.column("row").to_numpy()
+    found = result.column("fr").fill_null(-1).to_numpy()
+    rows = np.empty(ent.num_rows, dtype=np.int64)
+    rows[order] = found
+    return pa.array(rows, mask=rows < 0)
+
+
+def _dedupe(
+    con: duckdb.DuckDBPyConnection, keys: list[str], key_list: str, duplicates: str, label: str
+) -> None:
+    """Feature rows sharing keys and a timestamp: refused, or the last one kept."""
     dupes = con.execute(
         f"SELECT {key_list}, ts, count(*) AS n FROM f GROUP BY ALL HAVING n > 1 LIMIT 1"
     ).fetchall()
@@ -351,13 +368,3 @@ def _asof_rows(
             f"CREATE OR REPLACE TEMP TABLE f AS SELECT * FROM f QUALIFY row = "
             f"max(row) OVER (PARTITION BY {key_list}, ts)"
         )
-    result = con.sql(
-        f"SELECT e.row, CASE WHEN f.row IS NULL OR {stale} THEN NULL ELSE f.row END AS fr "
-        f"FROM e ASOF LEFT JOIN f ON {on} AND e.ts >= f.ts"
-    ).to_arrow_table()
-    # Back into entity order by scattering (half the time of an ORDER BY in the join).
-    order = result.column("row").to_numpy()
-    found = result.column("fr").fill_null(-1).to_numpy()
-    rows = np.empty(ent.num_rows, dtype=np.int64)
-    rows[order] = found
-    return pa.array(rows, mask=rows < 0)

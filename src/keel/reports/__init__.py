@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from keel.reports._charts import relative_links, upload_charts, write_charts
 from keel.reports._code import CodeDiff, FileChange
 from keel.reports._compare import (
     Comparison,
@@ -28,8 +29,8 @@ from keel.reports._notebook import CellChange, NotebookDiff, diff_notebooks
 from keel.reports._post import PostResult, post_comment
 from keel.reports._render import MARKER
 from keel.reports._search import search
-from keel.reports._stored import get_report, list_reports, save_report
-from keel.store.reports import StoredReport
+from keel.reports._stored import get_report, list_reports, report_versions, save_report
+from keel.store.reports import ReportVersion, StoredReport
 from keel.store.search import SearchHit
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "NotebookDiff",
     "ParamChange",
     "PostResult",
+    "ReportVersion",
     "SearchHit",
     "SideStat",
     "SideSummary",
@@ -54,6 +56,10 @@ __all__ = [
     "metric_deltas",
     "param_changes",
     "post_comment",
+    "relative_links",
+    "report_versions",
     "save_report",
     "search",
+    "upload_charts",
+    "write_charts",
 ]

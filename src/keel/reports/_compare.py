@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -98,10 +98,11 @@ class Comparison:
     code: CodeDiff | None = None
     notes: list[str] = field(default_factory=list)
 
-    def to_markdown(self) -> str:
+    def to_markdown(self, charts: Mapping[str, str] | None = None) -> str:
+        """Markdown for a merge-request comment; ``charts``: metric -> curve image link."""
         from keel.reports._render import to_markdown
 
-        return to_markdown(self)
+        return to_markdown(self, charts)
 
     def to_html(self) -> str:
         from keel.reports._render import to_html

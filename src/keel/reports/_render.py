@@ -6,7 +6,7 @@ its earlier comment by it and updates that comment instead of adding another.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -78,7 +78,28 @@ def _dataset_lines(c: Comparison) -> list[str]:
     return out
 
 
-def to_markdown(c: Comparison) -> str:
+#: Run ids listed per side in the Markdown (the UI links each to the run, live).
+MAX_LISTED_RUNS = 50
+
+
+def _runs_markdown(c: Comparison) -> list[str]:
+    lines = ["", "<details><summary>Runs</summary>", ""]
+    for role, side in (("base", c.base), ("head", c.head)):
+        more = len(side.run_ids) - MAX_LISTED_RUNS
+        ids = ", ".join(side.run_ids[:MAX_LISTED_RUNS]) + (f" and {more} more" if more > 0 else "")
+        lines.append(f"- {role} ({_cell(side.label)}): {ids}")
+    return [*lines, "", "</details>"]
+
+
+def _charts_markdown(charts: Mapping[str, str] | None) -> list[str]:
+    if not charts:
+        return []
+    lines = ["", "### Curves", "", "Base dashed blue, head solid orange.", ""]
+    return lines + [f"![{_cell(metric)}]({link})" for metric, link in charts.items()]
+
+
+def to_markdown(c: Comparison, charts: Mapping[str, str] | None = None) -> str:
+    """The report as Markdown; ``charts`` maps metrics to links of their curve images."""
     lines = [
         MARKER,
         f"## keel: `{c.head.label}` vs `{c.base.label}`",
@@ -97,6 +118,7 @@ def to_markdown(c: Comparison) -> str:
         ]
     else:
         lines.append("No metrics logged on either side.")
+    lines += _charts_markdown(charts)
     lines += ["", "### Parameters", ""]
     if c.params:
         lines += ["| param | base | head |", "|---|---|---|"]
@@ -111,7 +133,9 @@ def to_markdown(c: Comparison) -> str:
     lines += _code_markdown(c)
     if c.notes:
         lines += ["", "### Notes", ""] + [f"- {n}" for n in c.notes]
-    lines += ["", "<sub>Made by `keel report compare`; curves are in the HTML report.</sub>", ""]
+    lines += _runs_markdown(c)
+    where = "" if charts else "; curves are in the HTML report"
+    lines += ["", f"<sub>Made by `keel report compare`{where}.</sub>", ""]
     return "\n".join(lines)
 
 

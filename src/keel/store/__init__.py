@@ -99,7 +99,7 @@ REPOSITORIES: dict[str, tuple[str, str]] = {
     "alerts": ("keel.store.alerts", "AlertRepository"),
     "comments": ("keel.store.comments", "CommentRepository"),
     "ownership": ("keel.store.ownership", "OwnershipRepository"),
-    "search": ("keel.store.search", "SearchRepository"),
+    "search": ("keel.store.search_semantic", "FusedSearchRepository"),
     "reports": ("keel.store.reports", "ReportRepository"),
     "sweeps": ("keel.store.sweeps", "SweepRepository"),
     "labeling": ("keel.store.labeling", "LabelingRepository"),

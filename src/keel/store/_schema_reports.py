@@ -9,7 +9,16 @@ written by :mod:`keel.store.search` only.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from keel.store._schema import Base
@@ -24,6 +33,7 @@ class SearchDocRow(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "kind", "ref", name="uq_search_doc"),
         Index("ix_search_docs_project_kind", "project_id", "kind"),
+        Index("ix_search_docs_project_updated", "project_id", "updated_at"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
@@ -59,3 +69,40 @@ class ReportRow(Base):
     author: Mapped[str] = mapped_column(String(255), default="")
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+    #: Saving again under the same id makes a new version; the old text moves to
+    #: ``report_versions``.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class ReportVersionRow(Base):
+    """An earlier version of a stored report (the current one is the ``reports`` row)."""
+
+    __tablename__ = "report_versions"
+    report_id: Mapped[int] = mapped_column(
+        ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(512))
+    markdown: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class SearchVectorRow(Base):
+    """A search document's embedding (float32 bytes, L2-normalised) for semantic search.
+
+    Written by :mod:`keel.store.search_semantic` only; ``doc_updated_at`` is the document's
+    ``updated_at`` when it was embedded (a newer document is embedded again).
+    """
+
+    __tablename__ = "search_vectors"
+    __table_args__ = (
+        UniqueConstraint("doc_id", "model", name="uq_search_vector"),
+        Index("ix_search_vectors_project", "project_id", "model", "id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    doc_id: Mapped[int] = mapped_column(ForeignKey("search_docs.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(64))
+    doc_updated_at: Mapped[int] = mapped_column(BigInteger)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)

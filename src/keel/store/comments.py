@@ -22,7 +22,7 @@ C = table(CommentRow)
 
 #: What a comment can be about: a run (run id), a model version (version id as text) or a
 #: comparison of runs (a digest of the sorted run ids, so any order names the same one).
-SUBJECT_KINDS = ("run", "model_version", "compare")
+SUBJECT_KINDS = ("run", "model_version", "compare", "report")
 MAX_BODY = 20_000
 
 

@@ -10,15 +10,15 @@ from __future__ import annotations
 import builtins
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from keel.exceptions import InvalidArgumentError, NotFoundError
+from keel.exceptions import ConflictError, InvalidArgumentError, NotFoundError
 from keel.store._db import Database, now_ms
 from keel.store._schema import table
-from keel.store._schema_reports import ReportRow
+from keel.store._schema_reports import ReportRow, ReportVersionRow
 
-REPORTS = table(ReportRow)
+REPORTS, VERSIONS = table(ReportRow), table(ReportVersionRow)
 
 
 def _clean(value: str) -> str:
@@ -38,6 +38,23 @@ class StoredReport:
     author: str
     created_at: int
     updated_at: int
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ReportVersion:
+    """One save of a report: the current one is the report itself, earlier ones are kept."""
+
+    report_id: int
+    version: int
+    title: str
+    author: str
+    created_at: int
+
+
+def _title(title: str) -> None:
+    if not title.strip() or len(title) > 512:
+        raise InvalidArgumentError("a report title must be 1-512 characters")
 
 
 class ReportRepository:
@@ -56,8 +73,7 @@ class ReportRepository:
         head: str = "",
         author: str = "",
     ) -> StoredReport:
-        if not title.strip() or len(title) > 512:
-            raise InvalidArgumentError("a report title must be 1-512 characters")
+        _title(title)
         now = now_ms()
         try:
             with self._db.write() as conn:
@@ -72,16 +88,81 @@ class ReportRepository:
             raise NotFoundError(f"project id {project_id} does not exist") from exc
         return self.get(project_id, report_id)
 
-    def get(self, project_id: int, report_id: int) -> StoredReport:
+    def revise(
+        self, project_id: int, report_id: int, markdown: str, *, title: str = "", author: str = ""
+    ) -> StoredReport:
+        """Save a new version of a report (the current text is kept as the version before)."""
+        if title:
+            _title(title)
+        now = now_ms()
+        try:
+            self._revise(project_id, report_id, markdown, title, author, now)
+        except IntegrityError as exc:  # another save took this version number first
+            raise ConflictError(f"report {report_id} was saved meanwhile; save again") from exc
+        return self.get(project_id, report_id)
+
+    def _revise(
+        self, project_id: int, report_id: int, markdown: str, title: str, author: str, now: int
+    ) -> None:
+        with self._db.write() as conn:
+            old = conn.execute(
+                select(REPORTS).where(REPORTS.c.project_id == project_id, REPORTS.c.id == report_id)
+            ).first()
+            if old is None:
+                raise NotFoundError(_missing(report_id))
+            conn.execute(
+                insert(VERSIONS).values(report_id=report_id, version=old.version, title=old.title,
+                                        markdown=old.markdown, author=old.author,
+                                        created_at=old.updated_at)
+            )  # fmt: skip
+            conn.execute(
+                update(REPORTS)
+                .where(REPORTS.c.id == report_id, REPORTS.c.version == old.version)
+                .values(markdown=_clean(markdown), title=title or old.title,
+                        author=author[:255] or old.author, version=old.version + 1, updated_at=now)
+            )  # fmt: skip
+
+    def get(self, project_id: int, report_id: int, *, version: int | None = None) -> StoredReport:
+        """A report as it is now, or as its earlier ``version`` was."""
         with self._db.read() as conn:
             row = conn.execute(
                 select(REPORTS).where(REPORTS.c.project_id == project_id, REPORTS.c.id == report_id)
             ).first()
-        if row is None:
+            if row is None:
+                raise NotFoundError(_missing(report_id))
+            current = StoredReport(**dict(row._mapping))
+            if version is None or version == current.version:
+                return current
+            old = conn.execute(
+                select(VERSIONS).where(
+                    VERSIONS.c.report_id == report_id, VERSIONS.c.version == version
+                )
+            ).first()
+        if old is None:
             raise NotFoundError(
-                f"report {report_id} does not exist in this project; see `keel report list`"
+                f"report {report_id} has no version {version}; it has 1-{current.version}"
             )
-        return StoredReport(**dict(row._mapping))
+        return StoredReport(
+            id=current.id, project_id=project_id, title=old.title, markdown=old.markdown,
+            base=current.base, head=current.head, author=old.author,
+            created_at=current.created_at, updated_at=old.created_at, version=old.version,
+        )  # fmt: skip
+
+    def versions(self, project_id: int, report_id: int) -> builtins.list[ReportVersion]:
+        """Every save of the report, newest first."""
+        current = self.get(project_id, report_id)
+        with self._db.read() as conn:
+            rows = conn.execute(
+                select(VERSIONS)
+                .where(VERSIONS.c.report_id == report_id)
+                .order_by(VERSIONS.c.version.desc())
+            ).all()
+        now = ReportVersion(
+            report_id, current.version, current.title, current.author, current.updated_at
+        )
+        return [now] + [
+            ReportVersion(report_id, r.version, r.title, r.author, r.created_at) for r in rows
+        ]
 
     def list(self, project_id: int, *, limit: int = 100) -> builtins.list[StoredReport]:
         with self._db.read() as conn:
@@ -94,4 +175,8 @@ class ReportRepository:
         return [StoredReport(**dict(r._mapping)) for r in rows]
 
 
-__all__ = ["ReportRepository", "StoredReport"]
+def _missing(report_id: int) -> str:
+    return f"report {report_id} does not exist in this project; see `keel report list`"
+
+
+__all__ = ["ReportRepository", "ReportVersion", "StoredReport"]

@@ -43,7 +43,7 @@ from keel.store.pipelines import (
     StepRunInfo,
 )
 from keel.store.registry import ModelVersion, NewVersion, RegisteredModel
-from keel.store.reports import StoredReport
+from keel.store.reports import ReportVersion, StoredReport
 from keel.store.search import SearchHit
 from keel.store.sweeps import Sweep, Trial, TrialPatch
 
@@ -85,6 +85,7 @@ ENTITIES: tuple[type, ...] = (
     StepRunInfo,
     SearchHit,
     StoredReport,
+    ReportVersion,
     Sweep,
     Trial,
     TrialPatch,

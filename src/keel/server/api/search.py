@@ -15,7 +15,7 @@ from pydantic import BaseModel, StringConstraints
 
 from keel.server._auth import Guard, reader, writer
 from keel.server._types import Id, Int64
-from keel.store.reports import StoredReport
+from keel.store.reports import ReportVersion, StoredReport
 from keel.store.search import SearchHit
 from keel.store.wire import envelope
 
@@ -45,10 +45,11 @@ def search(
     author: Annotated[str | None, Query(max_length=255)] = None,
     since: Int64 | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    semantic: bool = False,
     guard: Guard = Depends(reader),
 ) -> dict[str, Any]:
     hits = guard.st.store.search.search(
-        project_id, q, kinds=kind, author=author, since=since, limit=limit
+        project_id, q, kinds=kind, author=author, since=since, limit=limit, semantic=semantic
     )
     return {"hits": hits}
 
@@ -73,9 +74,39 @@ def list_reports(
     return {"reports": guard.st.store.reports.list(project_id, limit=limit)}
 
 
+class RevisionIn(BaseModel):
+    markdown: Annotated[str, StringConstraints(max_length=1 << 20, pattern=_NO_NUL)]
+    title: Annotated[str, StringConstraints(max_length=512, pattern=_NO_NUL)] = ""
+    author: Annotated[str, StringConstraints(max_length=255, pattern=_NO_NUL)] = ""
+
+
 @router.get(REPORTS + "/{report_id}")
-def get_report(project_id: Id, report_id: Id, guard: Guard = Depends(reader)) -> StoredReport:
-    return guard.st.store.reports.get(project_id, report_id)
+def get_report(
+    project_id: Id,
+    report_id: Id,
+    version: Annotated[int | None, Query(ge=1, le=1 << 30)] = None,
+    guard: Guard = Depends(reader),
+) -> StoredReport:
+    return guard.st.store.reports.get(project_id, report_id, version=version)
+
+
+@router.get(
+    REPORTS + "/{report_id}/versions", response_model=envelope("versions", list[ReportVersion])
+)
+def report_versions(
+    project_id: Id, report_id: Id, guard: Guard = Depends(reader)
+) -> dict[str, Any]:
+    return {"versions": guard.st.store.reports.versions(project_id, report_id)}
+
+
+@router.post(REPORTS + "/{report_id}/versions")
+def revise_report(
+    project_id: Id, report_id: Id, body: RevisionIn, guard: Guard = Depends(writer)
+) -> StoredReport:
+    author = guard.who.name or body.author
+    return guard.st.store.reports.revise(
+        project_id, report_id, body.markdown, title=body.title, author=author
+    )
 
 
 @router.post(REPORTS)

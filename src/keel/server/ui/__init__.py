@@ -33,6 +33,7 @@ def _routers() -> list[object]:
         _notfound,
         _ops,
         _pipelines,
+        _reports,
         _run,
         _runs,
         _search,
@@ -51,6 +52,7 @@ def _routers() -> list[object]:
         _models.router,
         _ops.router,
         _search.router,
+        _reports.router,
         _sweeps.router,
         _labeling.router,
         _notfound.router,  # last: it answers every /ui/ path no other route took

@@ -1,4 +1,5 @@
-"""Discussion (CR_1): comments on runs, model versions and comparisons, with permalinks.
+"""Discussion (CR_1): comments on runs, model versions, comparisons and reports, with
+permalinks.
 
 Any member of a project (reader and up) may comment, so reviewers need not be able to
 change what they review; deleting a comment needs its author or a project admin.
@@ -58,6 +59,8 @@ def subject_page(view: ProjectView, comment: Comment) -> str:
     if comment.subject_kind == "model_version":
         mv = view.guard.st.store.registry.get_version_by_id(int(comment.subject_id))
         return f"{view.base}/models/{quote(mv.name, safe='')}/{mv.version}"
+    if comment.subject_kind == "report":
+        return f"{view.base}/reports/{comment.subject_id}"
     return f"{view.base}/compare?runs={comment.context}"
 
 
@@ -80,8 +83,13 @@ def _check_subject(view: ProjectView, body: CommentIn) -> str:
         if compare_subject(ids) != body.subject:
             raise InvalidArgumentError("the comparison's run ids do not match its subject")
         return ",".join(ids)
+    if body.kind == "report":
+        if not body.subject.isdigit():
+            raise NotFoundError(f"report {body.subject[:40]!r} does not exist in this project")
+        store.reports.get(view.project.id, int(body.subject))
+        return ""
     raise InvalidArgumentError(
-        f"comment kind {body.kind[:40]!r} is not one of run, model_version, compare"
+        f"comment kind {body.kind[:40]!r} is not one of run, model_version, compare, report"
     )
 
 

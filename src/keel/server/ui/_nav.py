@@ -17,6 +17,7 @@ NAV = (
     ("deployments", "Deployments"),
     ("monitoring", "Monitoring"),
     ("labeling", "Labeling"),
+    ("reports", "Reports"),
 )
 
 

@@ -36,6 +36,8 @@ def _href(base: str, hit: SearchHit) -> str:
         return f"{base}/models/{quote(hit.ref, safe='/')}"
     if hit.kind == "dataset":
         return f"{base}/datasets/{quote(hit.ref, safe='')}"
+    if hit.kind == "report":
+        return f"{base}/reports/{quote(hit.ref, safe='')}"
     return ""
 
 
@@ -50,6 +52,7 @@ def search_page(
     project: str,
     q: str = Query("", max_length=500),
     kind: str = Query(""),
+    semantic: bool = Query(False),
     guard: Guard = Depends(reader),
 ) -> Response:
     view = open_project(guard, project, "search")
@@ -59,10 +62,13 @@ def search_page(
         index = guard.st.store.search
         try:
             index.refresh(view.project.id)
-            hits = index.search(view.project.id, q, kinds=[kind] if kind else [], limit=50)
+            kinds = [kind] if kind else []
+            hits = index.search(view.project.id, q, kinds=kinds, limit=50, semantic=semantic)
         except InvalidArgumentError as exc:
             hits, error = [], str(exc)
         rows = [Row(h, _href(view.base, h), highlight(h.snippet)) for h in hits]
     return page(
-        request, "search.html", view.context(q=q, kind=kind, kinds=KINDS, rows=rows, error=error)
+        request,
+        "search.html",
+        view.context(q=q, kind=kind, kinds=KINDS, rows=rows, error=error, semantic=semantic),
     )

@@ -54,7 +54,7 @@ from keel.store.registry import RegistryRepository
 from keel.store.reports import ReportRepository
 from keel.store.run_stats import RunStatsRepository
 from keel.store.runs import RunRepository
-from keel.store.search import SearchRepository
+from keel.store.search_semantic import FusedSearchRepository
 from keel.store.sweeps import SweepRepository
 from keel.store.users import UserRepository
 
@@ -78,7 +78,7 @@ def _conforms(db: Database) -> dict[str, object]:
     schedules: Schedules = ScheduleRepository(db)
     ownership: Ownership = OwnershipRepository(db)
 
-    search: Search = SearchRepository(db)
+    search: Search = FusedSearchRepository(db)
     reports: Reports = ReportRepository(db)
     sweeps: Sweeps = SweepRepository(db)
     return dict(locals())

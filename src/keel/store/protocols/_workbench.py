@@ -17,7 +17,7 @@ if TYPE_CHECKING:
         NewTask,
     )
     from keel.store.ownership import Owned
-    from keel.store.reports import StoredReport
+    from keel.store.reports import ReportVersion, StoredReport
     from keel.store.search import SearchHit
     from keel.store.sweeps import Sweep, Trial, TrialPatch, TrialState
 
@@ -45,6 +45,7 @@ class Search(Protocol):
         author: str | None = None,
         since: int | None = None,
         limit: int = 20,
+        semantic: bool = False,
     ) -> builtins.list[SearchHit]: ...
     def refresh(self, project_id: int) -> int: ...
     def rebuild(self, project_id: int) -> int: ...
@@ -63,7 +64,13 @@ class Reports(Protocol):
         head: str = "",
         author: str = "",
     ) -> StoredReport: ...
-    def get(self, project_id: int, report_id: int) -> StoredReport: ...
+    def revise(
+        self, project_id: int, report_id: int, markdown: str, *, title: str = "", author: str = ""
+    ) -> StoredReport: ...
+    def get(
+        self, project_id: int, report_id: int, *, version: int | None = None
+    ) -> StoredReport: ...
+    def versions(self, project_id: int, report_id: int) -> builtins.list[ReportVersion]: ...
     def list(self, project_id: int, *, limit: int = 100) -> builtins.list[StoredReport]: ...
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from keel.store.remote._http import Http
-from keel.store.reports import StoredReport
+from keel.store.reports import ReportVersion, StoredReport
 from keel.store.search import SearchHit
 from keel.store.wire import load
 
@@ -25,6 +25,7 @@ class RemoteSearchRepository:
         author: str | None = None,
         since: int | None = None,
         limit: int = 20,
+        semantic: bool = False,
     ) -> list[SearchHit]:
         answer = self._http.get(
             f"{V1}/projects/{int(project_id)}/search",
@@ -33,6 +34,7 @@ class RemoteSearchRepository:
             author=author,
             since=since,
             limit=limit,
+            semantic="true" if semantic else None,
         )
         return load(list[SearchHit], answer["hits"])
 
@@ -64,9 +66,20 @@ class RemoteReportRepository:
         body = {"title": title, "markdown": markdown, "base": base, "head": head, "author": author}
         return load(StoredReport, self._http.post(f"{V1}/projects/{int(project_id)}/reports", body))
 
-    def get(self, project_id: int, report_id: int) -> StoredReport:
+    def revise(
+        self, project_id: int, report_id: int, markdown: str, *, title: str = "", author: str = ""
+    ) -> StoredReport:
+        path = f"{V1}/projects/{int(project_id)}/reports/{int(report_id)}/versions"
+        body = {"markdown": markdown, "title": title, "author": author}
+        return load(StoredReport, self._http.post(path, body))
+
+    def get(self, project_id: int, report_id: int, *, version: int | None = None) -> StoredReport:
         path = f"{V1}/projects/{int(project_id)}/reports/{int(report_id)}"
-        return load(StoredReport, self._http.get(path))
+        return load(StoredReport, self._http.get(path, version=version))
+
+    def versions(self, project_id: int, report_id: int) -> list[ReportVersion]:
+        path = f"{V1}/projects/{int(project_id)}/reports/{int(report_id)}/versions"
+        return load(list[ReportVersion], self._http.get(path)["versions"])
 
     def list(self, project_id: int, *, limit: int = 100) -> list[StoredReport]:
         answer = self._http.get(f"{V1}/projects/{int(project_id)}/reports", limit=limit)
