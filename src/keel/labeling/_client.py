@@ -40,11 +40,18 @@ def create_project(
     *,
     instructions: str = "",
     overlap: int = 1,
+    double_share: float | None = None,
 ) -> LabelProject:
-    """A labeling project with a checked label config."""
+    """A labeling project with a checked label config; with ``double_share`` (0..1) only
+    that share of the tasks goes to ``overlap`` (at least two) annotators, the rest to one."""
     checked = parse_config(config).as_json()
     return store.labeling.create_project(
-        project_id, name, checked, instructions=instructions, overlap=overlap
+        project_id,
+        name,
+        checked,
+        instructions=instructions,
+        overlap=overlap,
+        double_share=double_share,
     )
 
 
