@@ -143,6 +143,7 @@ CASES: dict[str, tuple[list[str], str]] = {
     "label export": ([NOSUCH], NOSUCH),
     "label feedback": ([NOSUCH, "--deployment", NOSUCH], NOSUCH),
     "label import": ([NOSUCH, MISSING_FILE], MISSING_FILE),
+    "label relabel": ([NOSUCH], NOSUCH),
     "label sample": ([NOSUCH, "--deployment", NOSUCH, "--strategy", "psychic"], NOSUCH),
     "label status": (["--bogus"], "No such option"),
     "report compare": (["--base", f"run:{NOSUCH}", "--head", f"run:{NOSUCH}"], NOSUCH),
@@ -249,6 +250,9 @@ def test_monitor_run_checks_fail_on_first(
 MORE_CASES: list[tuple[list[str], str]] = [
     (["label", "create", "shares", "--labels", "a,b", "--double-share", "1.5"], "between 0 and 1"),
     (["label", "create", "shares", "--labels", "a,b", "--double-share", "-0.1"], "double share"),
+    (["monitor", "set", "churn", "--label-project", NOSUCH], NOSUCH),
+    (["monitor", "set", "churn", "--label-project", "p", "--label-strategy", "psychic"], "psychic"),
+    (["monitor", "set", "churn", "--label-n", "5"], "needs a labeling project"),
 ]
 
 

@@ -154,7 +154,7 @@ def test_a_share_of_tasks_double_labelled(store: Store) -> None:
     queue stops at that, progress counts a task complete at its own overlap, and agreement
     is over the doubled tasks."""
     from keel import labeling
-    from keel.store._labeling_entities import doubled
+    from keel.store._labeling_share import doubled
 
     pid = store.projects.get_or_create("default").id
     repo = store.labeling

@@ -11,6 +11,7 @@ import orjson
 from sqlalchemy import Row
 
 from keel.exceptions import InvalidArgumentError
+from keel.store._labeling_share import doubled
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,23 +28,6 @@ class LabelProject:
     def overlap_of(self, task_id: int) -> int:
         """How many annotators task ``task_id`` goes to."""
         return self.overlap if doubled(task_id, self.double_share) else 1
-
-
-# Which tasks are in a project's double-labelled share: ``(id * STRIDE) % 1000`` is below
-# the share in thousandths. STRIDE is prime to 1000, so any 1,000 consecutive ids hit each
-# remainder once: exactly the share of them, spread evenly, whatever order tasks come in.
-STRIDE = 761
-PER_MILLE = 1000
-
-
-def doubled(task_id: int, share: float | None) -> bool:
-    """Whether task ``task_id`` is in the ``share`` (None: every task) labelled ``overlap``
-    times; the same rule as the queue's SQL (keel.store.labeling)."""
-    return share is None or (task_id * STRIDE) % PER_MILLE < share_per_mille(share)
-
-
-def share_per_mille(share: float) -> int:
-    return round(share * PER_MILLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,17 +115,13 @@ def dumps_json(value: Any, what: str) -> str:
 
 
 __all__ = [
-    "PER_MILLE",
-    "STRIDE",
     "Annotation",
     "LabelProgress",
     "LabelProject",
     "LabelTask",
     "NewTask",
     "annotation_of",
-    "doubled",
     "dumps_json",
     "project_of",
-    "share_per_mille",
     "task_of",
 ]

@@ -5,7 +5,7 @@ given to up to ``overlap`` annotators: :meth:`LabelingRepository.next_task` hand
 annotator the task they already hold, or else the least-covered task they have not seen
 (load balancing), and a conditional update keeps the task from going to more annotators
 than ``overlap`` (for a project with a ``double_share``, the share of tasks
-:func:`~keel.store._labeling_entities.doubled` picks by id goes to ``overlap`` annotators
+:func:`~keel.store._labeling_share.doubled` picks by id goes to ``overlap`` annotators
 and the others to one). An annotator answers a task once (a second submission is a
 :class:`~keel.exceptions.ConflictError`, never a second row) or skips it with a reason.
 Results are JSON; checking them against the label config is the labeling package's job,
@@ -19,14 +19,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, and_, case, exists, func, insert, literal, select, update
+from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError
 from keel.store._db import Database, now_ms
 from keel.store._labeling_entities import (
-    PER_MILLE,
-    STRIDE,
     Annotation,
     LabelProgress,
     LabelProject,
@@ -35,9 +33,9 @@ from keel.store._labeling_entities import (
     annotation_of,
     dumps_json,
     project_of,
-    share_per_mille,
     task_of,
 )
+from keel.store._labeling_share import check_share, needed
 from keel.store._schema import table
 from keel.store._schema_labeling import (
     AnnotationRow,
@@ -61,31 +59,6 @@ def _check_annotator(annotator: str) -> str:
     return check_name("annotator", annotator)
 
 
-def _check_share(overlap: int, double_share: float | None) -> int:
-    """The overlap to store: a double share with overlap 1 means two annotators for it."""
-    if double_share is None:
-        return overlap
-    if not 0.0 <= double_share <= 1.0:
-        raise InvalidArgumentError(
-            f"double share {double_share} must be between 0 and 1 (0.2: a fifth of the tasks "
-            "go to several annotators)"
-        )
-    return max(overlap, 2)
-
-
-def _needed(row: Any) -> Any:
-    """``task_id -> annotators it needs`` as SQL, for a project row (id, overlap, share)."""
-    overlap, share = int(row.overlap), row.double_share
-    if share is None or overlap == 1:
-        return lambda _task_id: literal(overlap)
-
-    def need(task_id: Any) -> ColumnElement[int]:
-        picked = (task_id * STRIDE) % PER_MILLE < share_per_mille(float(share))
-        return case((picked, literal(overlap)), else_=literal(1))
-
-    return need
-
-
 class LabelingRepository:
     """Labeling projects, tasks, queues and annotations over the metadata database."""
 
@@ -106,7 +79,7 @@ class LabelingRepository:
         check_name("labeling project", name)
         if "/" in name:
             raise InvalidArgumentError(f"labeling project name {name!r} must not contain '/'")
-        overlap = _check_share(overlap, double_share)
+        overlap = check_share(overlap, double_share)
         if not 1 <= overlap <= MAX_OVERLAP:
             raise InvalidArgumentError(
                 f"overlap {overlap} must be between 1 and {MAX_OVERLAP} annotators per task"
@@ -157,7 +130,7 @@ class LabelingRepository:
             raise NotFoundError(
                 f"labeling project {name!r} does not exist; create it with `keel label create`"
             )
-        return int(row.id), _needed(row)
+        return int(row.id), needed(row)
 
     # -- tasks -----------------------------------------------------------------------------
     def add_tasks(self, project_id: int, name: str, tasks: Sequence[NewTask]) -> builtins.list[int]:

@@ -2,7 +2,7 @@
 
 ``labeling_projects.double_share`` (0..1, NULL for every task) is the share of the project's
 tasks that go to ``overlap`` annotators; the others go to one. Which tasks are in the share
-follows from the task id (``keel.store._labeling_entities.doubled``), so nothing is stored
+follows from the task id (``keel.store._labeling_share.doubled``), so nothing is stored
 per task and the queue's index stays as it is.
 
 Revision ID: 0018
