@@ -143,6 +143,7 @@ CASES: dict[str, tuple[list[str], str]] = {
     "label export": ([NOSUCH], NOSUCH),
     "label feedback": ([NOSUCH, "--deployment", NOSUCH], NOSUCH),
     "label import": ([NOSUCH, MISSING_FILE], MISSING_FILE),
+    "label relabel": ([NOSUCH], NOSUCH),
     "label sample": ([NOSUCH, "--deployment", NOSUCH, "--strategy", "psychic"], NOSUCH),
     "label status": (["--bogus"], "No such option"),
     "report compare": (["--base", f"run:{NOSUCH}", "--head", f"run:{NOSUCH}"], NOSUCH),
@@ -243,3 +244,30 @@ def test_monitor_run_checks_fail_on_first(
     monkeypatch.setenv("KEEL_HOME", str(seeded[0]))
     code, output = _invoke(["monitor", "run", "--due", "--fail-on", "catastrophic"])
     assert code == 2 and "catastrophic" in output and "Traceback" not in output, output
+
+
+#: more bad options of commands that already have a case above: argv -> phrase
+MORE_CASES: list[tuple[list[str], str]] = [
+    (["label", "create", "shares", "--labels", "a,b", "--double-share", "1.5"], "between 0 and 1"),
+    (["label", "create", "shares", "--labels", "a,b", "--double-share", "-0.1"], "double share"),
+    (["monitor", "set", "churn", "--label-project", NOSUCH], NOSUCH),
+    (["monitor", "set", "churn", "--label-project", "p", "--label-strategy", "psychic"], "psychic"),
+    (["monitor", "set", "churn", "--label-n", "5"], "needs a labeling project"),
+]
+
+
+@pytest.mark.parametrize(("argv", "phrase"), MORE_CASES, ids=[" ".join(c[0]) for c in MORE_CASES])
+def test_more_bad_options_get_a_one_line_error(
+    argv: list[str],
+    phrase: str,
+    seeded: tuple[Path, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("KEEL_HOME", str(seeded[0]))
+    monkeypatch.chdir(tmp_path)
+    code, output = _invoke(argv)
+    assert code in (1, 2, 3), f"keel {' '.join(argv)} exited {code}:\n{output}"
+    assert "Traceback" not in output, output
+    assert phrase.lower() in output.lower(), f"the error does not say what was wrong:\n{output}"
+    assert len(output.strip().splitlines()) <= 6, output

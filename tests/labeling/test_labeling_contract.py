@@ -147,3 +147,33 @@ def test_undo_gives_the_task_back(store: Store) -> None:
     with pytest.raises(ConflictError, match="gone to other annotators"):
         repo.undo(pid, "pets", second.id, "ann")
     assert repo.progress(pid, "pets").in_progress == 2  # bob and cid hold one each
+
+
+def test_a_share_of_tasks_double_labelled(store: Store) -> None:
+    """--double-share 0.2: the tasks the id hash picks get two answers, the rest one; the
+    queue stops at that, progress counts a task complete at its own overlap, and agreement
+    is over the doubled tasks."""
+    from keel import labeling
+    from keel.store._labeling_share import doubled
+
+    pid = store.projects.get_or_create("default").id
+    repo = store.labeling
+    with pytest.raises(InvalidArgumentError, match=r"double share 1\.5 must be between 0 and 1"):
+        repo.create_project(pid, "bad", CONFIG, double_share=1.5)
+    lp = repo.create_project(pid, "pets", CONFIG, double_share=0.2)
+    assert (lp.overlap, lp.double_share) == (2, 0.2)  # overlap 1 with a share means 2
+    assert repo.get_project(pid, "pets") == lp
+    ids = repo.add_tasks(pid, "pets", [NewTask({"text": f"item {i}"}) for i in range(40)])
+    twice = {i for i in ids if doubled(i, 0.2)}
+    assert 4 <= len(twice) <= 12 and lp.overlap_of(min(twice)) == 2
+    for who in ("ann", "bob", "cid"):
+        while (task := repo.next_task(pid, "pets", who)) is not None:
+            repo.submit(pid, "pets", task.id, who, {"label": "cat" if task.id % 3 else "dog"})
+    answers: dict[int, int] = {}
+    for a in repo.annotations(pid, "pets"):
+        answers[a.task_id] = answers.get(a.task_id, 0) + 1
+    assert answers == {i: 2 if i in twice else 1 for i in ids}
+    progress = repo.progress(pid, "pets")
+    assert (progress.tasks, progress.complete, progress.annotations) == (40, 40, 40 + len(twice))
+    agree = labeling.project_agreement(store, pid, "pets")
+    assert agree.tasks == len(twice) and agree.percent == 1.0

@@ -157,8 +157,8 @@ KINDS METHODS STRATEGIES Aggregated Agreement AgreementCheck Imported LabelConfi
 PairAgreement RelabelCheck RelabelRound Status aggregate aggregate_labels agreement answer_key
 check_agreement check_answer check_result config_of config_xml create_project dawid_skene
 export_dataset export_labelstudio export_rows feedback_labels find_label_issues import_tasks
-iter_annotations iter_tasks majority_vote parse_config project_agreement relabel_check review
-sample status submit write_labelstudio
+iter_annotations iter_tasks majority_vote monitor_cohorts parse_config project_agreement
+relabel_check review sample status submit write_labelstudio
 """
     assert sorted(labeling.__all__) == sorted(pinned.split())
     assert all(hasattr(labeling, name) for name in labeling.__all__)

@@ -43,6 +43,12 @@ def create(
     labels: str = typer.Option("", "--labels", "-l", help="Comma-separated labels."),
     field: str = typer.Option(None, "--field", help="The task data field to label."),
     overlap: int = typer.Option(1, "--overlap", help="Annotators per task."),
+    double_share: float = typer.Option(
+        None,
+        "--double-share",
+        help="Only this share of the tasks (0..1, e.g. 0.2) goes to --overlap annotators "
+        "(2 when --overlap is 1), the rest to one; agreement is over that share.",
+    ),
     instructions: str = typer.Option("", "--instructions", help="Shown to annotators."),
     config: Path = typer.Option(None, "--config", help="A label config JSON file instead."),
     json_: bool = JSON,
@@ -61,15 +67,29 @@ def create(
         if field:
             raw["field"] = field
     project = labeling.create_project(
-        _context.store(), _pid(), name, raw, instructions=instructions, overlap=overlap
+        _context.store(),
+        _pid(),
+        name,
+        raw,
+        instructions=instructions,
+        overlap=overlap,
+        double_share=double_share,
     )
     if json_:
         print_json(project)
     else:
         console().print(
             f"Created labeling project [bold]{escape(name)}[/] ({project.config['kind']}, "
-            f"{project.overlap} annotator(s) per task)."
+            f"{_overlap(project)})."
         )
+
+
+def _overlap(project: Any) -> str:
+    if project.double_share is None:
+        return f"{project.overlap} annotator(s) per task"
+    return (
+        f"{project.overlap} annotators for {project.double_share:.0%} of the tasks, 1 for the rest"
+    )
 
 
 @app.command("import")
@@ -180,7 +200,7 @@ def status(
         if json_:
             print_json(projects)
             return
-        rows = [[p.name, p.config.get("kind", ""), str(p.overlap)] for p in projects]
+        rows = [[p.name, p.config.get("kind", ""), _overlap(p)] for p in projects]
         print_table("Labeling projects", ["name", "kind", "overlap"], rows)
         return
     found = labeling.status(store, pid, name)

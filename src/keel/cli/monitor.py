@@ -27,6 +27,19 @@ app = typer.Typer(
 
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 END = typer.Option(None, "--end", help="End of the window (ISO time, UTC); default now.")
+COHORTS = typer.Option(
+    None, "--cohorts", help="Cohort columns: 'city;age,plan' (';' separates sets)."
+)
+MAX_GAP = typer.Option(None, "--max-gap", help="Flag a cohort this much below the rest.")
+LABEL_PROJECT = typer.Option(
+    None, "--label-project", help="Each run adds served predictions to this labeling project."
+)
+LABEL_N = typer.Option(None, "--label-n", help="Predictions added per run (50).")
+LABEL_STRATEGY = typer.Option(
+    None,
+    "--label-strategy",
+    help="random, lowest-confidence or stratified (by the drifted columns first).",
+)
 
 
 def _client() -> MonitoringClient:
@@ -67,17 +80,16 @@ def set_(
     ),
     baseline: float = typer.Option(None, "--baseline", help="The metric on validation data."),
     min_labels: int = typer.Option(None, "--min-labels", help="Labels needed before alerting."),
-    cohorts: str = typer.Option(
-        None, "--cohorts", help="Cohort columns: 'city;age,plan' (';' separates sets)."
-    ),
-    max_gap: float = typer.Option(
-        None, "--max-gap", help="Flag a cohort this much below the rest."
-    ),
+    cohorts: str = COHORTS,
+    max_gap: float = MAX_GAP,
     latency_p95_ms: float = typer.Option(None, "--latency-p95-ms"),
     latency_p99_ms: float = typer.Option(None, "--latency-p99-ms"),
     memory: str = typer.Option(None, "--memory", help="Memory budget, e.g. 2Gi."),
     cpu: float = typer.Option(None, "--cpu", help="CPU budget in cores."),
     metrics_url: str = typer.Option(None, "--metrics-url", help="Serving /metrics to scrape."),
+    label_project: str = LABEL_PROJECT,
+    label_n: int = LABEL_N,
+    label_strategy: str = LABEL_STRATEGY,
     enabled: bool = typer.Option(None, "--enable/--disable"),
     json_: bool = JSON,
 ) -> None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from keel.store import Store
     from keel.store.alerts import NewAlert
     from keel.store.entities import DatasetVersion
+    from keel.store.eventlog import Window
 
 PAGE = 10_000
 RELABEL = "relabel:"  # the source_ref prefix of a re-label copy (keel.labeling._relabel)
@@ -40,11 +41,18 @@ def create_project(
     *,
     instructions: str = "",
     overlap: int = 1,
+    double_share: float | None = None,
 ) -> LabelProject:
-    """A labeling project with a checked label config."""
+    """A labeling project with a checked label config; with ``double_share`` (0..1) only
+    that share of the tasks goes to ``overlap`` (at least two) annotators, the rest to one."""
     checked = parse_config(config).as_json()
     return store.labeling.create_project(
-        project_id, name, checked, instructions=instructions, overlap=overlap
+        project_id,
+        name,
+        checked,
+        instructions=instructions,
+        overlap=overlap,
+        double_share=double_share,
     )
 
 
@@ -400,7 +408,7 @@ def sample(
     *,
     strategy: str = "random",
     n: int = 50,
-    window: str = "30d",
+    window: str | Window = "30d",
     seed: int | None = None,
     confidence_column: str | None = None,
     by: Sequence[str] = (),
@@ -410,7 +418,7 @@ def sample(
     cohort columns of the deployment's monitor."""
     store.labeling.get_project(project_id, name)
     if strategy == "stratified" and not by:
-        by = _monitor_cohorts(store, project_id, deployment)
+        by = monitor_cohorts(store, project_id, deployment)
     have = {
         f"{t.request_id}{ROW_TAG}{t.source_ref.rpartition(ROW_TAG)[2]}"
         for t in iter_tasks(store, project_id, name)
@@ -432,7 +440,7 @@ def sample(
     return store.labeling.add_tasks(project_id, name, picked.tasks)
 
 
-def _monitor_cohorts(store: Store, project_id: int, deployment: str) -> tuple[str, ...]:
+def monitor_cohorts(store: Store, project_id: int, deployment: str) -> tuple[str, ...]:
     """Every column of the cohorts the deployment's monitor checks (none without one)."""
     monitor = store.monitors.find(project_id, deployment)
     sets = ((monitor.config if monitor else {}).get("cohorts") or {}).get("columns") or []
@@ -480,6 +488,7 @@ __all__ = [
     "import_tasks",
     "iter_annotations",
     "iter_tasks",
+    "monitor_cohorts",
     "project_agreement",
     "review",
     "sample",

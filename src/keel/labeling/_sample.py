@@ -122,22 +122,24 @@ def sample_predictions(
     *,
     strategy: str = "random",
     n: int = 50,
-    window: str = "30d",
+    window: str | Window = "30d",
     seed: int | None = None,
     confidence_column: str | None = None,
     by: tuple[str, ...] = (),
     exclude: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> Sampled:
-    """Pick ``n`` logged predictions of ``deployment`` as tasks (their inputs as data)."""
+    """Pick ``n`` logged predictions of ``deployment`` as tasks (their inputs as data), from
+    the ``window`` ending now (a duration) or a given :class:`Window` (a monitor's)."""
     if strategy not in STRATEGIES:
         raise InvalidArgumentError(f"strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
     if n < 1:
         raise InvalidArgumentError(f"--n {n}: sample at least one prediction")
     log = EventLog(settings.artifacts_uri, PREDICTIONS)
-    span = Window.ending(window)
+    span = window if isinstance(window, Window) else Window.ending(window)
     if not log.files(deployment, span):
+        when = f"the last {window}" if isinstance(window, str) else f"window {span.label}"
         raise NotFoundError(
-            f"deployment {deployment!r} has no logged predictions in the last {window}; "
+            f"deployment {deployment!r} has no logged predictions in {when}; "
             "serve some first, or widen --window"
         )
     table = read_window(log, deployment, span)

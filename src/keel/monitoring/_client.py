@@ -60,6 +60,9 @@ MONITOR_OPTIONS: dict[str, tuple[str, str]] = {
     "memory": ("resources", "memory_bytes"),
     "cpu": ("resources", "cpu"),
     "metrics_url": ("resources", "metrics_url"),
+    "label_project": ("label_sample", "project"),
+    "label_n": ("label_sample", "n"),
+    "label_strategy": ("label_sample", "strategy"),
 }
 
 
@@ -121,6 +124,7 @@ class MonitoringClient:
         performance: Mapping[str, Any] | None = None,
         cohorts: Mapping[str, Any] | None = None,
         resources: Mapping[str, Any] | None = None,
+        label_sample: Mapping[str, Any] | None = None,
         enabled: bool | None = None,
     ) -> Monitor:
         """Create or change the monitor of ``deployment``; sections given replace old ones.
@@ -144,9 +148,10 @@ class MonitoringClient:
         config = MonitorConfig.from_dict(found.config if found else None)
         if resources is None and found is None:
             resources = self._spec_budget(deployment)
-        config = config.merged(
-            drift=drift, performance=performance, cohorts=cohorts, resources=resources
-        )
+        sections = {"drift": drift, "performance": performance, "cohorts": cohorts}
+        config = config.merged(**sections, resources=resources, label_sample=label_sample)
+        if config.label_sample is not None:  # a missing labeling project is said now, once
+            self.store.labeling.get_project(self.project_id, config.label_sample.project)
         return self.store.monitors.upsert(
             self.project_id,
             deployment,

@@ -60,12 +60,41 @@ class CohortSpec:
 
 
 @dataclass(frozen=True)
+class LabelSampleSpec:
+    """Each run adds ``n`` of the window's served predictions to labeling project
+    ``project``, picked by ``strategy`` (``stratified``: by the drifted columns first):
+    ``configure(deployment, label_sample={"project": NAME, "strategy": "stratified"})``."""
+
+    project: str = ""
+    n: int = 50
+    strategy: str = "random"
+    confidence_column: str | None = None
+
+    def __post_init__(self) -> None:
+        from keel.labeling import STRATEGIES
+
+        if not self.project:
+            raise InvalidArgumentError(
+                "label sampling needs a labeling project (--label-project NAME)"
+            )
+        strategy = self.strategy.replace("_", "-")
+        if strategy not in STRATEGIES:
+            raise InvalidArgumentError(
+                f"label sampling strategy {self.strategy!r} is not one of {', '.join(STRATEGIES)}"
+            )
+        object.__setattr__(self, "strategy", strategy)
+        if not 1 <= self.n <= 10_000:
+            raise InvalidArgumentError(f"label sample n={self.n} must be between 1 and 10000")
+
+
+@dataclass(frozen=True)
 class MonitorConfig:
     drift: DriftConfig = field(default_factory=DriftConfig)
     performance: PerformanceSpec | None = None
     cohorts: CohortSpec | None = None
     resources: ResourceBudget | None = None
     prediction_drift: bool = True
+    label_sample: LabelSampleSpec | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,6 +103,7 @@ class MonitorConfig:
             "cohorts": _cohorts_dict(self.cohorts),
             "resources": self.resources.to_dict() if self.resources else None,
             "prediction_drift": self.prediction_drift,
+            "label_sample": asdict(self.label_sample) if self.label_sample else None,
         }
 
     @classmethod
@@ -93,6 +123,7 @@ class MonitorConfig:
             if data.get("resources")
             else None,
             prediction_drift=bool(data.get("prediction_drift", True)),
+            label_sample=_build(LabelSampleSpec, data.get("label_sample")),
         )
 
     def merged(self, **sections: Any) -> MonitorConfig:

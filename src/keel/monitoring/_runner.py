@@ -25,6 +25,7 @@ from keel.monitoring._findings import (
     performance_findings,
     resource_findings,
 )
+from keel.monitoring._label_sample import sample_for_labels
 from keel.monitoring._labels import canonical_array
 from keel.monitoring._metrics import (
     Calibration,
@@ -79,6 +80,7 @@ class MonitorRun:
     resolved: list[Alert] = field(default_factory=list)
     deliveries: DeliveryReport = field(default_factory=DeliveryReport)
     notes: list[str] = field(default_factory=list)
+    label_tasks: list[int] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -101,6 +103,7 @@ class MonitorRun:
             "resolved": [a.id for a in self.resolved],
             "deliveries": asdict(self.deliveries),
             "notes": self.notes,
+            "label_tasks": self.label_tasks,
         }
 
 
@@ -138,10 +141,16 @@ def run_monitor(
     small = _small_table(scan)
     perf, cohorts = _quality(store, deployment, small, config, findings, notes)
     usage, over = _resources(small, config, findings, notes, scrape_interval_s)
+    tasks = (
+        sample_for_labels(store, project_id, deployment, window, config.label_sample, drift,
+                          scan.outputs, notes)
+        if record and config.label_sample and scan.rows
+        else []
+    )  # fmt: skip
     raised, resolved = _raise(store, project_id, monitor.id, findings) if record else ([], [])
     delivered = deliver_pending(store, project_id) if deliver and record else DeliveryReport()
     result = MonitorRun(deployment, window, scan.rows, drift, perf, cohorts, usage, over,
-                        raised, resolved, delivered, notes)  # fmt: skip
+                        raised, resolved, delivered, notes, tasks)  # fmt: skip
     write_results(store.settings, result)
     if record:
         store.monitors.mark_run(monitor.id, window.end_ms)

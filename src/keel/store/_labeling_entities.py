@@ -11,6 +11,7 @@ import orjson
 from sqlalchemy import Row
 
 from keel.exceptions import InvalidArgumentError
+from keel.store._labeling_share import doubled
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,11 @@ class LabelProject:
     instructions: str
     overlap: int
     created_at: int
+    double_share: float | None = None
+
+    def overlap_of(self, task_id: int) -> int:
+        """How many annotators task ``task_id`` goes to."""
+        return self.overlap if doubled(task_id, self.double_share) else 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ same annotator fail instead of adding a row, on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy import UniqueConstraint as Unique
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,7 +18,8 @@ from keel.store._schema import Base
 
 
 class LabelProjectRow(Base):
-    """What to label and how: the label config, instructions and overlap."""
+    """What to label and how: the label config, instructions and overlap (for the
+    ``double_share`` of the tasks only, when it is set)."""
 
     __tablename__ = "labeling_projects"
     __table_args__ = (Unique("project_id", "name", name="uq_labeling_project_name"),)
@@ -28,6 +29,7 @@ class LabelProjectRow(Base):
     config_json: Mapped[str] = mapped_column(Text, default="{}")
     instructions: Mapped[str] = mapped_column(Text, default="")
     overlap: Mapped[int] = mapped_column(Integer, default=1)
+    double_share: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 

@@ -4,7 +4,9 @@ A labeling project belongs to a keel project and is addressed by name. Each task
 given to up to ``overlap`` annotators: :meth:`LabelingRepository.next_task` hands an
 annotator the task they already hold, or else the least-covered task they have not seen
 (load balancing), and a conditional update keeps the task from going to more annotators
-than ``overlap``. An annotator answers a task once (a second submission is a
+than ``overlap`` (for a project with a ``double_share``, the share of tasks
+:func:`~keel.store._labeling_share.doubled` picks by id goes to ``overlap`` annotators
+and the others to one). An annotator answers a task once (a second submission is a
 :class:`~keel.exceptions.ConflictError`, never a second row) or skips it with a reason.
 Results are JSON; checking them against the label config is the labeling package's job,
 before it calls :meth:`~LabelingRepository.submit`. Every method runs its own transaction.
@@ -33,6 +35,7 @@ from keel.store._labeling_entities import (
     project_of,
     task_of,
 )
+from keel.store._labeling_share import check_share, needed
 from keel.store._schema import table
 from keel.store._schema_labeling import (
     AnnotationRow,
@@ -71,10 +74,12 @@ class LabelingRepository:
         *,
         instructions: str = "",
         overlap: int = 1,
+        double_share: float | None = None,
     ) -> LabelProject:
         check_name("labeling project", name)
         if "/" in name:
             raise InvalidArgumentError(f"labeling project name {name!r} must not contain '/'")
+        overlap = check_share(overlap, double_share)
         if not 1 <= overlap <= MAX_OVERLAP:
             raise InvalidArgumentError(
                 f"overlap {overlap} must be between 1 and {MAX_OVERLAP} annotators per task"
@@ -88,6 +93,7 @@ class LabelingRepository:
                         config_json=dumps_json(config, "a label config"),
                         instructions=instructions,
                         overlap=overlap,
+                        double_share=double_share,
                         created_at=now_ms(),
                     )
                 )
@@ -113,15 +119,18 @@ class LabelingRepository:
             rows = conn.execute(select(LP).where(LP.c.project_id == project_id).order_by(LP.c.name))
             return [project_of(r) for r in rows]
 
-    def _lp_id(self, conn: Any, project_id: int, name: str) -> tuple[int, int]:
+    def _lp_id(self, conn: Any, project_id: int, name: str) -> tuple[int, Any]:
+        """The labeling project's row id, and its ``task_id -> annotators needed`` (SQL)."""
         row = conn.execute(
-            select(LP.c.id, LP.c.overlap).where(LP.c.project_id == project_id, LP.c.name == name)
+            select(LP.c.id, LP.c.overlap, LP.c.double_share).where(
+                LP.c.project_id == project_id, LP.c.name == name
+            )
         ).first()
         if row is None:
             raise NotFoundError(
                 f"labeling project {name!r} does not exist; create it with `keel label create`"
             )
-        return int(row.id), int(row.overlap)
+        return int(row.id), needed(row)
 
     # -- tasks -----------------------------------------------------------------------------
     def add_tasks(self, project_id: int, name: str, tasks: Sequence[NewTask]) -> builtins.list[int]:
@@ -209,7 +218,7 @@ class LabelingRepository:
         """One attempt at :meth:`next_task`: ``(False, None)`` when another annotator took
         the chosen task's last slot meanwhile (try again)."""
         with self._db.write() as conn:
-            lp_id, overlap = self._lp_id(conn, project_id, name)
+            lp_id, need = self._lp_id(conn, project_id, name)
             held = conn.execute(
                 select(TK)
                 .join(AS, AS.c.task_id == TK.c.id)
@@ -226,7 +235,7 @@ class LabelingRepository:
             seen = exists().where(AS.c.task_id == TK.c.id, AS.c.annotator == annotator)
             row = conn.execute(
                 select(TK)
-                .where(TK.c.label_project_id == lp_id, TK.c.taken < overlap, ~seen)
+                .where(TK.c.label_project_id == lp_id, TK.c.taken < need(TK.c.id), ~seen)
                 .order_by(TK.c.taken, TK.c.id)
                 .limit(1)
             ).first()
@@ -234,7 +243,7 @@ class LabelingRepository:
                 return True, None
             won = conn.execute(
                 update(TK)
-                .where(TK.c.id == row.id, TK.c.taken < overlap)
+                .where(TK.c.id == row.id, TK.c.taken < need(TK.c.id))
                 .values(taken=TK.c.taken + 1)
             ).rowcount
             if not won:
@@ -332,7 +341,7 @@ class LabelingRepository:
         taken back (None for a skip)."""
         _check_annotator(annotator)
         with self._db.write() as conn:
-            lp_id, overlap = self._lp_id(conn, project_id, name)
+            lp_id, need = self._lp_id(conn, project_id, name)
             self._task_in(conn, lp_id, name, task_id)
             mine = and_(AS.c.task_id == task_id, AS.c.annotator == annotator)
             state = conn.execute(select(AS.c.state).where(mine)).scalar()
@@ -346,7 +355,7 @@ class LabelingRepository:
             if row is not None:
                 conn.execute(AN.delete().where(AN.c.id == row.id))
             if state == SKIPPED:  # a skip gave the slot back; holding the task takes it again
-                free = TK.c.taken < overlap
+                free = TK.c.taken < need(TK.c.id)
                 took = update(TK).where(TK.c.id == task_id, free).values(taken=TK.c.taken + 1)
                 if not conn.execute(took).rowcount:
                     raise ConflictError(f"task {task_id} has gone to other annotators since")
@@ -410,7 +419,7 @@ class LabelingRepository:
 
     def progress(self, project_id: int, name: str) -> LabelProgress:
         with self._db.read() as conn:
-            lp_id, overlap = self._lp_id(conn, project_id, name)
+            lp_id, need = self._lp_id(conn, project_id, name)
             tasks = conn.execute(
                 select(func.count()).select_from(TK).where(TK.c.label_project_id == lp_id)
             ).scalar_one()
@@ -421,7 +430,9 @@ class LabelingRepository:
                 .subquery()
             )
             complete = conn.execute(
-                select(func.count()).select_from(per_task).where(per_task.c.n >= overlap)
+                select(func.count())
+                .select_from(per_task)
+                .where(per_task.c.n >= need(per_task.c.task_id))
             ).scalar_one()
             by: dict[str, int] = dict(
                 conn.execute(

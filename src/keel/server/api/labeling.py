@@ -36,6 +36,7 @@ class ProjectIn(BaseModel):
     config: dict[str, Any]
     instructions: Text = ""
     overlap: Annotated[int, Field(ge=-(2**31), le=2**31 - 1)] = 1
+    double_share: float | None = None
 
 
 class TaskIn(BaseModel):
@@ -97,7 +98,12 @@ def create_project(project_id: Id, body: ProjectIn, guard: Guard = Depends(write
     finite_json(body.config, "a label config")
     config = parse_config(body.config).as_json()
     return guard.st.store.labeling.create_project(
-        project_id, body.name, config, instructions=body.instructions, overlap=body.overlap
+        project_id,
+        body.name,
+        config,
+        instructions=body.instructions,
+        overlap=body.overlap,
+        double_share=body.double_share,
     )
 
 

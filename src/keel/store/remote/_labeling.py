@@ -33,8 +33,15 @@ class RemoteLabelingRepository:
         *,
         instructions: str = "",
         overlap: int = 1,
+        double_share: float | None = None,
     ) -> LabelProject:
-        body = {"name": name, "config": config, "instructions": instructions, "overlap": overlap}
+        body = {
+            "name": name,
+            "config": config,
+            "instructions": instructions,
+            "overlap": overlap,
+            "double_share": double_share,
+        }
         return load(LabelProject, self._http.post(_path(project_id), body))
 
     def get_project(self, project_id: int, name: str) -> LabelProject:
