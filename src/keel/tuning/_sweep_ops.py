@@ -6,7 +6,9 @@ these and renders what it returns.
 
 from __future__ import annotations
 
+import heapq
 import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +84,8 @@ def run_sweep(target: str, space: str | None, **options: Any) -> SweepResult:
 
 
 def _counts(points: list[TrialPoint]) -> dict[str, int]:
-    return {s.value: sum(1 for p in points if p.state is s) for s in TrialState}
+    found = Counter(p.state for p in points)
+    return {s.value: found[s] for s in TrialState}
 
 
 def _done(points: list[TrialPoint]) -> list[TrialPoint]:
@@ -137,7 +140,7 @@ def list_sweeps(
 
 #: The trials a sweep report reads in full: an even sample by number (the page's history
 #: points, slices and importances), besides the best ``top``; the rest is read as an outline.
-MAX_SAMPLE = 1000
+MAX_SAMPLE = 500
 
 
 def describe_sweep(
@@ -163,7 +166,7 @@ def describe_sweep(
     points = repo.outline(pid, s.id)
     sign = -1.0 if s.directions[0] == "maximize" else 1.0
     done = _done(points)
-    ranked = sorted(done, key=lambda p: (sign * p.value, p.number))[:top]  # type: ignore[operator]
+    ranked = heapq.nsmallest(top, done, key=lambda p: (sign * p.value, p.number))  # type: ignore[operator]
     shown = _even(done, MAX_SAMPLE)
     wanted = sorted({p.id for p in ranked} | {p.id for p in shown})
     full = {
