@@ -86,6 +86,42 @@ def test_trials_number_merge_finish_and_stale(store: Store) -> None:
         repo.get_trial(store.projects.get_or_create("other").id, t0.id)
 
 
+def test_outline_pick_and_counts_read_a_sweep_without_its_payloads(store: Store) -> None:
+    pid = _pid(store)
+    repo = store.sweeps
+    sweep = repo.create(pid, "o", directions=["minimize"])
+    other = repo.create(pid, "p", directions=["maximize"])
+    added = [
+        repo.add_trial(pid, sweep.id, TrialPatch(state=TrialState.COMPLETE, values=[v]))
+        for v in (0.5, 0.25)
+    ]
+    repo.add_trial(pid, sweep.id, TrialPatch(state=TrialState.FAIL, reason="boom"))
+    repo.add_trial(pid, sweep.id)
+    repo.add_trial(pid, other.id, TrialPatch(state=TrialState.COMPLETE, values=[2.0]))
+    points = repo.outline(pid, sweep.id)
+    assert [(p.number, p.state, p.value) for p in points] == [
+        (0, TrialState.COMPLETE, 0.5),
+        (1, TrialState.COMPLETE, 0.25),
+        (2, TrialState.FAIL, None),
+        (3, TrialState.RUNNING, None),
+    ]
+    assert points[1].id == added[1].id
+    picked = repo.pick(pid, sweep.id, [added[1].id, added[0].id])
+    assert [(t.number, t.values) for t in picked] == [(0, [0.5]), (1, [0.25])]
+    assert repo.pick(pid, other.id, [added[0].id]) == []  # another sweep's trial is not picked
+    assert repo.pick(pid, sweep.id, []) == []
+    assert repo.counts(pid) == {
+        sweep.id: {"COMPLETE": 2, "FAIL": 1, "RUNNING": 1},
+        other.id: {"COMPLETE": 1},
+    }
+    elsewhere = store.projects.get_or_create("other").id
+    assert repo.counts(elsewhere) == {}
+    with pytest.raises(NotFoundError):
+        repo.outline(elsewhere, sweep.id)
+    with pytest.raises(NotFoundError):
+        repo.pick(elsewhere, sweep.id, [added[0].id])
+
+
 def test_a_waiting_trial_is_claimed_once_under_a_race(store: Store) -> None:
     pid = _pid(store)
     repo = store.sweeps

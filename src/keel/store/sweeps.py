@@ -18,11 +18,8 @@ from __future__ import annotations
 import builtins
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-import orjson
 from sqlalchemy import Row, delete, desc, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -30,6 +27,17 @@ from keel.exceptions import ConflictError, InvalidArgumentError, NotFoundError
 from keel.store._db import Database, now_ms
 from keel.store._schema import table
 from keel.store._schema_sweeps import SweepRow, SweepTrialRow
+from keel.store._sweep_types import (
+    Sweep,
+    Trial,
+    TrialPatch,
+    TrialPoint,
+    TrialState,
+    _dumps,
+    _loads,
+    _sweep,
+    _trial,
+)
 from keel.store._validate import check_name
 
 SW = table(SweepRow)
@@ -37,132 +45,6 @@ TR = table(SweepTrialRow)
 
 DIRECTIONS = ("minimize", "maximize")
 SWEEP_STATUSES = ("running", "finished", "failed", "stale")
-
-
-class TrialState(StrEnum):
-    """Optuna's trial states, by the same names."""
-
-    RUNNING = "RUNNING"
-    COMPLETE = "COMPLETE"
-    PRUNED = "PRUNED"
-    FAIL = "FAIL"
-    WAITING = "WAITING"
-
-    @property
-    def is_finished(self) -> bool:
-        return self in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-
-
-@dataclass(frozen=True, slots=True)
-class Sweep:
-    id: int
-    project_id: int
-    name: str
-    generation: int
-    directions: list[str]
-    spec: dict[str, Any]
-    fingerprint: str
-    run_id: str | None
-    status: str
-    reason: str
-    user_attrs: dict[str, Any]
-    system_attrs: dict[str, Any]
-    created_at: int
-    updated_at: int
-
-
-@dataclass(frozen=True, slots=True)
-class Trial:
-    id: int
-    sweep_id: int
-    number: int
-    state: TrialState
-    values: list[float] | None
-    params: dict[str, float]
-    distributions: dict[str, str]
-    intermediate: dict[int, float]
-    user_attrs: dict[str, Any]
-    system_attrs: dict[str, Any]
-    run_id: str | None
-    reason: str
-    stale: bool
-    started_at: int | None
-    finished_at: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class TrialPatch:
-    """What to change on a trial; the mappings are merged into what it holds."""
-
-    state: TrialState | None = None
-    values: list[float] | None = None
-    params: dict[str, float] = field(default_factory=dict)
-    distributions: dict[str, str] = field(default_factory=dict)
-    intermediate: dict[int, float] = field(default_factory=dict)
-    user_attrs: dict[str, Any] = field(default_factory=dict)
-    system_attrs: dict[str, Any] = field(default_factory=dict)
-    run_id: str | None = None
-    reason: str | None = None
-
-
-def _loads(text: str | None, default: Any) -> Any:
-    """A stored JSON field (orjson: a 10,000-trial sweep page reads 60,000 of them)."""
-    if not text or text == "null":
-        return default
-    if text == "{}":
-        return {}
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:  # NaN or Infinity, which Python's json writes and orjson refuses
-        return json.loads(text)
-
-
-def _dumps(value: Any, what: str) -> str:
-    try:
-        return json.dumps(value, sort_keys=True, default=str)
-    except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"{what} is not JSON: {exc}") from exc
-
-
-def _sweep(row: Row) -> Sweep:
-    d = dict(row._mapping)
-    return Sweep(
-        id=d["id"],
-        project_id=d["project_id"],
-        name=d["name"],
-        generation=d["generation"],
-        directions=_loads(d["directions_json"], []),
-        spec=_loads(d["spec_json"], {}),
-        fingerprint=d["fingerprint"],
-        run_id=d["run_id"],
-        status=d["status"],
-        reason=d["reason"],
-        user_attrs=_loads(d["user_attrs_json"], {}),
-        system_attrs=_loads(d["system_attrs_json"], {}),
-        created_at=d["created_at"],
-        updated_at=d["updated_at"],
-    )
-
-
-def _trial(row: Row) -> Trial:
-    d = row._mapping
-    return Trial(
-        id=d["id"],
-        sweep_id=d["sweep_id"],
-        number=d["number"],
-        state=TrialState(d["state"]),
-        values=_loads(d["values_json"], None),
-        params=_loads(d["params_json"], {}),
-        distributions=_loads(d["distributions_json"], {}),
-        intermediate={int(k): v for k, v in _loads(d["intermediate_json"], {}).items()},
-        user_attrs=_loads(d["user_attrs_json"], {}),
-        system_attrs=_loads(d["system_attrs_json"], {}),
-        run_id=d["run_id"],
-        reason=d["reason"],
-        stale=bool(d["stale"]),
-        started_at=d["started_at"],
-        finished_at=d["finished_at"],
-    )
 
 
 def _check_directions(directions: Sequence[str]) -> list[str]:
@@ -442,6 +324,52 @@ class SweepRepository:
             rows = conn.execute(query.order_by(TR.c.number)).all()
         return [_trial(r) for r in rows]
 
+    def outline(self, project_id: int, sweep_id: int) -> builtins.list[TrialPoint]:
+        """Every trial of a sweep by number, read as id, number, state and first value only
+        (a 10,000-trial sweep page decodes one short column, not six JSON fields a trial)."""
+        query = select(TR.c.id, TR.c.number, TR.c.state, TR.c.values_json).where(
+            TR.c.sweep_id == sweep_id
+        )
+        with self._db.read() as conn:
+            self._require_sweep(conn, project_id, sweep_id)
+            rows = conn.execute(query.order_by(TR.c.number)).all()
+        states = {s.value: s for s in TrialState}
+        out = []
+        for id_, number, state, values_json in rows:
+            values = _loads(values_json, None)
+            out.append(TrialPoint(id_, number, states[state], float(values[0]) if values else None))
+        return out
+
+    def pick(self, project_id: int, sweep_id: int, ids: Sequence[int]) -> builtins.list[Trial]:
+        """The trials of a sweep whose ids are in ``ids`` (at most 5,000), by number."""
+        wanted = sorted({int(i) for i in ids})
+        if len(wanted) > 5000:
+            raise InvalidArgumentError(f"pick at most 5000 trials at once, not {len(wanted)}")
+        with self._db.read() as conn:
+            self._require_sweep(conn, project_id, sweep_id)
+            if not wanted:
+                return []
+            rows = conn.execute(
+                select(TR)
+                .where(TR.c.sweep_id == sweep_id, TR.c.id.in_(wanted))
+                .order_by(TR.c.number)
+            ).all()
+        return [_trial(r) for r in rows]
+
+    def counts(self, project_id: int) -> dict[int, dict[str, int]]:
+        """Trials by state of every sweep of the project: ``{sweep id: {state: count}}``."""
+        query = (
+            select(TR.c.sweep_id, TR.c.state, func.count())
+            .join(SW, SW.c.id == TR.c.sweep_id)
+            .where(SW.c.project_id == project_id)
+            .group_by(TR.c.sweep_id, TR.c.state)
+        )
+        out: dict[int, dict[str, int]] = {}
+        with self._db.read() as conn:
+            for sweep_id, state, n in conn.execute(query):
+                out.setdefault(int(sweep_id), {})[str(state)] = int(n)
+        return out
+
     @staticmethod
     def _require_sweep(conn: Any, project_id: int, sweep_id: int) -> None:
         found = conn.execute(
@@ -468,5 +396,6 @@ __all__ = [
     "SweepRepository",
     "Trial",
     "TrialPatch",
+    "TrialPoint",
     "TrialState",
 ]

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from keel.server._auth import Guard, reader, writer
 from keel.server._types import Id, Loose, Name, RunId
 from keel.server.api.deployments import existing_project, finite_json
-from keel.store.sweeps import Sweep, Trial, TrialPatch, TrialState
+from keel.store.sweeps import Sweep, Trial, TrialPatch, TrialPoint, TrialState
 from keel.store.wire import Empty, envelope
 
 router = APIRouter(prefix="/api/v1", tags=["sweeps"])
@@ -51,6 +51,10 @@ class TrialQueryIn(BaseModel):
     ids: list[Id] = Field(default=[], max_length=100_000)
 
 
+class TrialPickIn(BaseModel):
+    ids: list[Id] = Field(default=[], max_length=5000)
+
+
 class Claimed(BaseModel):
     claimed: bool
 
@@ -60,6 +64,26 @@ def list_sweeps(
     project_id: Id, name: Name | None = None, guard: Guard = Depends(reader)
 ) -> dict[str, Any]:
     return {"sweeps": guard.st.store.sweeps.list(project_id, name=name)}
+
+
+@router.get(f"{SWEEPS}/counts", response_model=envelope("counts", dict[int, dict[str, int]]))
+def sweep_counts(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
+    """Trials by state of every sweep of the project."""
+    return {"counts": guard.st.store.sweeps.counts(project_id)}
+
+
+@router.get(f"{SWEEP}/outline", response_model=envelope("trials", list[TrialPoint]))
+def trial_outline(project_id: Id, sweep_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
+    """Every trial of the sweep as id, number, state and first value."""
+    return {"trials": guard.st.store.sweeps.outline(project_id, sweep_id)}
+
+
+@router.post(f"{SWEEP}/trials/pick", response_model=envelope("trials", list[Trial]))
+def pick_trials(
+    project_id: Id, sweep_id: Id, body: TrialPickIn, guard: Guard = Depends(reader)
+) -> dict[str, Any]:
+    """The sweep's trials with the given ids, by number."""
+    return {"trials": guard.st.store.sweeps.pick(project_id, sweep_id, body.ids)}
 
 
 @router.post(SWEEPS)

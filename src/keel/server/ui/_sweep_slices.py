@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-MAX_POINTS = 600
+MAX_POINTS = 300
 W, H, PAD = 340.0, 200.0, 30.0
 
 

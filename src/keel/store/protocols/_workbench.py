@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from keel.store.ownership import Owned
     from keel.store.reports import ReportVersion, StoredReport
     from keel.store.search import SearchHit
-    from keel.store.sweeps import Sweep, Trial, TrialPatch, TrialState
+    from keel.store.sweeps import Sweep, Trial, TrialPatch, TrialPoint, TrialState
 
     pass
 
@@ -119,6 +119,9 @@ class Sweeps(Protocol):
         after_id: int = -1,
         ids: Sequence[int] = (),
     ) -> builtins.list[Trial]: ...
+    def outline(self, project_id: int, sweep_id: int) -> builtins.list[TrialPoint]: ...
+    def pick(self, project_id: int, sweep_id: int, ids: Sequence[int]) -> builtins.list[Trial]: ...
+    def counts(self, project_id: int) -> dict[int, dict[str, int]]: ...
 
 
 class Labeling(Protocol):

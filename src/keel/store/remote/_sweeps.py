@@ -9,7 +9,7 @@ from typing import Any
 
 from keel.exceptions import InvalidArgumentError
 from keel.store.remote._http import Http
-from keel.store.sweeps import Sweep, Trial, TrialPatch, TrialState
+from keel.store.sweeps import Sweep, Trial, TrialPatch, TrialPoint, TrialState
 from keel.store.wire import load
 
 V1 = "/api/v1"
@@ -136,6 +136,19 @@ class RemoteSweepRepository:
         }
         path = self._sweeps(project_id, f"/{int(sweep_id)}/trials/search")
         return load(list[Trial], self._http.post(path, body)["trials"])
+
+    def outline(self, project_id: int, sweep_id: int) -> builtins.list[TrialPoint]:
+        path = self._sweeps(project_id, f"/{int(sweep_id)}/outline")
+        return load(list[TrialPoint], self._http.get(path)["trials"])
+
+    def pick(self, project_id: int, sweep_id: int, ids: Sequence[int]) -> builtins.list[Trial]:
+        path = self._sweeps(project_id, f"/{int(sweep_id)}/trials/pick")
+        body = {"ids": [int(i) for i in ids]}
+        return load(list[Trial], self._http.post(path, body)["trials"])
+
+    def counts(self, project_id: int) -> dict[int, dict[str, int]]:
+        found = self._http.get(self._sweeps(project_id, "/counts"))["counts"]
+        return {int(k): {str(s): int(n) for s, n in v.items()} for k, v in found.items()}
 
 
 __all__ = ["RemoteSweepRepository"]
