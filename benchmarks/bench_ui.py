@@ -1,6 +1,6 @@
 """Web UI benchmark (issues 8 and 14, "Performance"), keel and ``mlflow ui`` side by side.
 
-    python benchmarks/bench_ui.py [--quick] [--no-mlflow] [--no-browser]
+    python benchmarks/bench_ui.py [--quick] [--no-mlflow] [--no-browser] [--keep DIR]
 
 1. The runs page of an experiment with 100,000 runs (5 params, 5 metrics, 3 tags each).
    keel: ``GET /ui/p/default/experiments/<id>`` (the whole server-rendered page, 100 runs,
@@ -170,7 +170,7 @@ def _bulk_runs(store: Any, exp_id: int, indexes: range) -> None:
     keel's run repository uses (a client would take ~15 ms a run)."""
     import uuid
 
-    from keel.store import runs as sql
+    from keel.store import _run_sql as sql
 
     row = "(" + ", ".join("?" * len(sql._METRIC_COLS)) + ")"
     db = store.db
@@ -226,10 +226,24 @@ def timed(client: Any, method: str, url: str, **kw: Any) -> tuple[float, int]:
     return statistics.median(times), size
 
 
-def keel_pages(url: str, exp_id: int, n: int) -> dict[str, float]:
-    import httpx
+def last_token(home: Path, exp_id: int, n: int) -> str | None:
+    """The token of the runs page's last page (tokens are sort keys: walk there, untimed)."""
+    from keel.config import Settings
+    from keel.store import open_store
+    from keel.store._page_token import MAX_RESULTS_LIMIT
 
-    from keel.store._page_token import encode_token
+    store = open_store(Settings.for_home(home))
+    token, left = None, n - PAGE
+    while left:
+        step = min(left, MAX_RESULTS_LIMIT)
+        token = store.runs.search([exp_id], max_results=step, page_token=token).next_page_token
+        left -= step
+    store.close()
+    return token
+
+
+def keel_pages(url: str, exp_id: int, n: int, home: Path) -> dict[str, float]:
+    import httpx
 
     base = f"{url}/ui/p/default/experiments/{exp_id}"
     html = {"accept": "text/html"}
@@ -240,7 +254,9 @@ def keel_pages(url: str, exp_id: int, n: int) -> dict[str, float]:
         assert rows == PAGE, f"keel page shows {rows} runs"
         q = {"size": PAGE, "filter": "metrics.auc > 0.5", "order": "metrics.auc DESC"}
         out["filter + sort by metric"], _ = timed(c, "GET", base, params=q, headers=html)
-        last = {"size": PAGE, "page": encode_token(n - PAGE)}
+        q = {"size": PAGE, "order": "metrics.auc DESC"}  # a click on a metric's header
+        out["sort by metric"], _ = timed(c, "GET", base, params=q, headers=html)
+        last = {"size": PAGE, "page": last_token(home, exp_id, n)}
         out["last page"], _ = timed(c, "GET", base, params=last, headers=html)
     out["_bytes"] = size
     return out
@@ -325,6 +341,9 @@ def main() -> None:
     ap.add_argument("--no-mlflow", action="store_true", help="keel only")
     ap.add_argument("--no-browser", action="store_true", help="skip the Chromium compare")
     ap.add_argument("--mlflow-python", help="an interpreter with mlflow (default: a peer venv)")
+    ap.add_argument("--keep", metavar="DIR", type=Path,
+                    help="keep keel's seeded store in DIR and reuse it when DIR already holds "
+                    "one of the same size (seeding 100,000 runs takes minutes)")  # fmt: skip
     ap.add_argument("--mlflow-seed", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.mlflow_seed:
@@ -335,7 +354,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="keel-bench-ui-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        run(args, sizes, work, procs)
+        run(args, sizes, work, procs, args.keep or work / "keel")
     finally:
         for proc in procs:
             proc.terminate()
@@ -346,14 +365,36 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def run(args: argparse.Namespace, sizes: dict[str, Any], work: Path, procs: list[Any]) -> None:
-    n = sizes["runs"]
+def seeded(home: Path, n: int, compare: list[Any]) -> tuple[int, list[list[str]]]:
+    """keel's store in ``home``: reused when a previous ``--keep`` run seeded the same sizes
+    there, seeded (and described in ``home/bench.json``) otherwise."""
+    import json
+
+    marker = home / "bench.json"
+    sizes = {"runs": n, "compare": [list(c) for c in compare]}
+    if marker.exists():
+        saved = json.loads(marker.read_text())
+        if saved["sizes"] == sizes:
+            print(f"[seed] keel: reusing {home}")
+            return int(saved["exp_id"]), saved["sets"]
+        raise SystemExit(f"{home} holds a store seeded with other sizes; pick another --keep")
+    if home.exists() and any(home.iterdir()):
+        raise SystemExit(f"{home} is not empty and holds no bench.json; pick another --keep")
     start = time.perf_counter()
-    exp_id, cmp_sets = keel_seed(work / "keel", n, sizes["compare"])
-    print(f"[seed] keel: {n:,} runs + compare sets {sizes['compare']} in "
+    exp_id, sets = keel_seed(home, n, compare)
+    print(f"[seed] keel: {n:,} runs + compare sets {compare} in "
           f"{time.perf_counter() - start:.0f} s")  # fmt: skip
+    marker.write_text(json.dumps({"sizes": sizes, "exp_id": exp_id, "sets": sets}))
+    return exp_id, sets
+
+
+def run(
+    args: argparse.Namespace, sizes: dict[str, Any], work: Path, procs: list[Any], home: Path
+) -> None:
+    n = sizes["runs"]
+    exp_id, cmp_sets = seeded(home, n, sizes["compare"])
     env = {k: v for k, v in os.environ.items() if not k.startswith("KEEL_")}
-    env["KEEL_HOME"] = str(work / "keel")
+    env["KEEL_HOME"] = str(home)
     kport = free_port()
     procs.append(subprocess.Popen(
         [sys.executable, "-m", "keel.cli", "server", "--port", str(kport),
@@ -361,7 +402,7 @@ def run(args: argparse.Namespace, sizes: dict[str, Any], work: Path, procs: list
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
     kurl = f"http://127.0.0.1:{kport}"
     wait(f"{kurl}/api/v1/health", procs[-1], "keel server")
-    keel = keel_pages(kurl, exp_id, n)
+    keel = keel_pages(kurl, exp_id, n, home)
     mlflow: dict[str, float] | None = None
     if not args.no_mlflow:
         import httpx
@@ -375,11 +416,11 @@ def run(args: argparse.Namespace, sizes: dict[str, Any], work: Path, procs: list
         f"Runs page of an experiment with {n:,} runs, {PAGE} per page (median of "
         f"{REPEATS}; keel returns the whole HTML page, {keel['_bytes']:,} bytes)"
     )
-    for what in ("first page", "filter + sort by metric", "last page"):
+    for what in ("first page", "filter + sort by metric", "sort by metric", "last page"):
         k = keel[what]
         verdict = "OK" if k < 0.3 else "OVER 300 ms"
         line = f"  {what:<28} keel {k * 1000:7.1f} ms ({verdict})"
-        if mlflow:
+        if mlflow and what in mlflow:
             m = mlflow[what]
             line += f"   mlflow ui {m * 1000:7.1f} ms   ratio {m / k:5.1f}x"
         print(line)

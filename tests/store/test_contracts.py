@@ -290,6 +290,63 @@ def test_plain_listing_pages_like_a_filtered_search(store: Store, exp_id: int) -
     assert store.runs.search([], max_results=5).runs == []
 
 
+def _walk(store: Store, exp_id: int, filter_: str | None, order: list[str], size: int) -> list[str]:
+    names: list[str] = []
+    token = None
+    while True:
+        page = store.runs.search(
+            [exp_id], filter_, order_by=order, max_results=size, page_token=token
+        )
+        names += [r.name for r in page.runs]
+        token = page.next_page_token
+        if token is None:
+            return names
+
+
+def test_keyset_pages_walk_ties_missing_values_and_nan(store: Store, exp_id: int) -> None:
+    """Pages start after the last run of the previous one (its sort key): walking any order
+    page by page gives the one-page result, through ties, runs without the metric (last,
+    whichever the direction), NaN (sorts as missing) and equal start times."""
+    values = [0.5, 0.5, None, 0.9, float("nan"), 0.1, 0.5, None, 0.9, 0.3, 0.7]
+    for i, value in enumerate(values):
+        run = store.runs.create(exp_id, name=f"k{i:02d}", start_time=1_000 + i // 3)
+        store.runs.log_params(run.id, {"p": str(i % 4)})
+        if value is not None:
+            store.runs.log_metric(run.id, Metric("m", value))
+    cases: list[tuple[str | None, list[str]]] = [
+        (None, ["metrics.m DESC"]),
+        (None, ["metrics.m ASC", "params.p DESC"]),
+        ("metrics.m >= 0.3", ["metrics.m DESC"]),
+        ("params.p != '1'", ["params.p", "metrics.m"]),
+        (None, ["end_time DESC", "name"]),
+        ("metrics.m > 0", []),
+    ]
+    for filter_, order in cases:
+        whole = _walk(store, exp_id, filter_, order, 50)
+        assert len(whole) == len(set(whole)) > 0
+        for size in (1, 2, 3):
+            assert _walk(store, exp_id, filter_, order, size) == whole, (filter_, order, size)
+    by_m = _walk(store, exp_id, None, ["metrics.m DESC"], 4)
+    assert by_m[:2] == ["k08", "k03"]  # a tie: the later start first
+    assert set(by_m[-3:]) == {"k02", "k04", "k07"}
+    assert _walk(store, exp_id, None, ["metrics.m ASC"], 4)[-3:] == by_m[-3:]
+
+
+def test_page_tokens_belong_to_their_search(store: Store, exp_id: int) -> None:
+    import base64
+
+    _seed(store, exp_id)
+    page = store.runs.search([exp_id], order_by="name", max_results=1)
+    with pytest.raises(InvalidArgumentError, match="another filter or order"):
+        store.runs.search([exp_id], order_by="name DESC", page_token=page.next_page_token)
+    old = base64.urlsafe_b64encode(b'{"offset": 2}').decode()  # an earlier keel's token
+    with pytest.raises(InvalidArgumentError, match="offset token of an older keel"):
+        store.runs.search([exp_id], page_token=old)
+    forged = base64.urlsafe_b64encode(b'{"after": [{"x": 1}, "r"], "q": "x"}').decode()
+    with pytest.raises(InvalidArgumentError, match="not one keel issued"):
+        store.runs.search([exp_id], page_token=forged)
+
+
 def test_bad_page_token_and_limits(store: Store, exp_id: int) -> None:
     with pytest.raises(InvalidArgumentError, match="page token"):
         store.runs.search([exp_id], page_token="garbage!")
@@ -1344,6 +1401,7 @@ def test_run_stats_count_activity_and_sample(sql_store_any: Store) -> None:
     store.runs.delete(ids[0])  # deleted runs do not count
     assert stats.count(exp.id, None) == 4
     assert stats.count(exp.id, "metrics.auc >= 0.75") == 2
+    assert stats.count(exp.id, None, cap=2) == 3  # more than the cap: cap + 1
     latest = max(store.runs.get_info(i).start_time for i in ids[1:])
     assert stats.by_experiment([exp.id])[exp.id].runs == 4
     activity = stats.by_project([project.id])[project.id]

@@ -113,7 +113,8 @@ class LatestMetricRow(Base):
     """The newest point per (run, key), kept on write so search never scans history."""
 
     __tablename__ = "latest_metrics"
-    __table_args__ = (Index("ix_latest_metrics_key_value", "key", "value"),)
+    #: Search by a metric walks it and reads no table row (migration 0018).
+    __table_args__ = (Index("ix_latest_metrics_key_nan_value", "key", "is_nan", "value", "run_id"),)
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
     value: Mapped[float] = mapped_column(Float)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from keel.store._db import Database
-from keel.store._run_search import compile_search
+from keel.store._run_search import compile_count
 from keel.store._schema import ExperimentRow, RunRow, table
 from keel.store.entities import Lifecycle
 from keel.store.metric_sampling import SampledSeries, latest_points, sample_history
@@ -43,15 +43,16 @@ class RunStatsRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def count(self, experiment_id: int, filter_string: str | None = None) -> int:
-        """How many live runs of the experiment match ``filter_string`` (the SDK's grammar)."""
-        query = compile_search(
-            [experiment_id], filter_string, order_by=None, max_results=1, offset=0,
-            include_deleted=False,
-        )  # fmt: skip
-        inner = query.order_by(None).limit(None).offset(None).with_only_columns(R.c.id).subquery()
+    def count(self, experiment_id: int, filter_string: str | None = None, *, cap: int = 0) -> int:
+        """How many live runs of the experiment match ``filter_string`` (the SDK's grammar);
+        with ``cap``, at most ``cap + 1`` (a filter matching 50,000 of 100,000 runs takes
+        half a second to count exactly on SQLite; the first ``cap`` are quick to find)."""
+        inner = compile_count([experiment_id], filter_string)
+        if cap:
+            inner = inner.limit(cap + 1)
         with self._db.read() as conn:
-            return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
+            query = select(func.count()).select_from(inner.subquery())
+            return int(conn.execute(query).scalar_one())
 
     def by_experiment(self, experiment_ids: Sequence[int]) -> dict[int, Activity]:
         if not experiment_ids:

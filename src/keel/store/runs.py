@@ -295,35 +295,43 @@ class RunRepository:
         include_deleted: bool = False,
     ) -> RunPage:
         """Runs of ``experiment_ids`` matching a filter (see :mod:`keel.store.filters`)."""
-        from keel.store._page_token import check_max_results, decode_token, encode_token
+        from keel.store import _page_token as tokens
         from keel.store.filters import parse_filter, parse_order_by
 
-        offset = decode_token(page_token)
+        digest = tokens.search_digest(filter_string, order_by)
+        key = tokens.decode_token(page_token, digest)
         if parse_filter(filter_string) is None and not parse_order_by(order_by):
             # a plain listing (``keel runs list``): driver-level SQL, no SQLAlchemy import
-            check_max_results(max_results)
+            tokens.check_max_results(max_results)
             with self._db.cursor(write=False) as cur:
-                infos = self._newest(cur, experiment_ids, max_results + 1, offset, include_deleted)
+                infos = self._newest(cur, experiment_ids, max_results + 1, key, include_deleted)
                 runs = self._hydrate(cur, infos[:max_results])
-            token = encode_token(offset + max_results) if len(infos) > max_results else None
+            last = infos[max_results - 1] if len(infos) > max_results else None
+            token = tokens.encode_token([last.start_time, last.id], digest) if last else None
             return RunPage(runs, token)
         from keel.store._run_search import compile_search
 
-        query = compile_search(
+        plan = compile_search(
             experiment_ids,
             filter_string,
             order_by=order_by,
             max_results=max_results,
-            offset=offset,
+            after_key=key,
             include_deleted=include_deleted,
         )
+        rows: list[Any] = []
         with self._db.read() as conn:
-            rows = conn.execute(query).all()
+            for query in plan.phases:
+                rows += conn.execute(query).all()
+                if len(rows) > max_results:
+                    break
             infos = [run_info(r) for r in rows[:max_results]]
             with _dbapi_cursor(conn) as cur:
                 runs = self._hydrate(cur, infos)
-        token = encode_token(offset + max_results) if len(rows) > max_results else None
-        return RunPage(runs, token)
+        if len(rows) <= max_results:
+            return RunPage(runs, None)
+        last_row = rows[max_results - 1]
+        return RunPage(runs, tokens.encode_token(last_row[-plan.width :], digest))
 
     # -- helpers ---------------------------------------------------------------------------
     def _newest(
@@ -331,7 +339,7 @@ class RunRepository:
         cur: DBAPICursor,
         experiment_ids: Sequence[int],
         limit: int,
-        offset: int,
+        after: list[Any] | None,
         include_deleted: bool,
     ) -> list[RunInfo]:
         """Runs of ``experiment_ids``, newest first (the order of an unfiltered search)."""
@@ -344,11 +352,14 @@ class RunRepository:
         if not include_deleted:
             where += " AND lifecycle = ?"
             args.append(Lifecycle.ACTIVE.value)
+        if after is not None:  # keyset: after the last run of the previous page
+            if len(after) != 2:
+                raise InvalidArgumentError("page token is not one of this search")
+            where += " AND start_time <= ? AND (start_time < ? OR id > ?)"
+            args += [after[0], after[0], after[1]]
         cur.execute(
-            self._db.sql(
-                f"{_RUN_COLS} WHERE {where} ORDER BY start_time DESC, id LIMIT ? OFFSET ?"
-            ),
-            [*args, limit, offset],
+            self._db.sql(f"{_RUN_COLS} WHERE {where} ORDER BY start_time DESC, id LIMIT ?"),
+            [*args, limit],
         )
         return [_info(r) for r in cur.fetchall()]
 
