@@ -4,7 +4,15 @@ dependencies): crowd-kit's Dawid-Skene gives the same labels as keel's on noisy 
 config and exported tasks and gives back an export that keel imports to the same answers
 (``KEEL_TEST_LABEL_STUDIO_PYTHON``, a virtualenv with ``label-studio``; the test starts the
 server, or uses ``KEEL_TEST_LABEL_STUDIO_URL`` with ``KEEL_TEST_LABEL_STUDIO_TOKEN``, a legacy
-API token). Skipped when the variables are not set."""
+API token). A peer harness like run_mlflow_tests.py, outside the test suite (the peers' own
+virtualenvs are ~1.5 GB and Label Studio's first start takes minutes); run it on demand:
+
+    KEEL_TEST_CROWDKIT_PYTHON=/path/ckvenv/bin/python \
+    KEEL_TEST_LABEL_STUDIO_PYTHON=/path/lsvenv/bin/python \
+        pytest -p no:cacheprovider -n 0 benchmarks/compat/test_labeling_peers.py
+
+Set up: ``python -m venv ckvenv && ckvenv/bin/pip install crowd-kit`` and ``python -m venv
+lsvenv && lsvenv/bin/pip install label-studio label-studio-sdk``."""
 
 from __future__ import annotations
 
@@ -21,10 +29,18 @@ from pathlib import Path
 import pytest
 
 from keel import labeling
-from keel.store import Store
+from keel.config import Settings
+from keel.store import Store, open_store
 from keel.store.labeling import NewTask
 
 HERE = Path(__file__).parent
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    store = open_store(Settings.for_home(tmp_path / "home"))
+    yield store
+    store.close()
 
 
 def _peer(var: str) -> str:
