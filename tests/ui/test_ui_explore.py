@@ -15,6 +15,7 @@ def test_explore_a_version_against_a_target_and_another_version(
     with page.expect_response("**/explore?*") as info:
         page.click("#explore-form button")
     response = info.value
+    page.wait_for_load_state("load")  # the report is large: count headings once it is all parsed
     assert response.status == 200
     assert response.headers["content-security-policy"].startswith("sandbox")
     assert page.locator("h1", has_text="Exploration of breast-cancer@2").count() == 1
