@@ -34,7 +34,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from keel.exceptions import ConfigError, ConstraintError, DatabaseUnavailableError, StoreError
+from keel.exceptions import (
+    ConfigError,
+    ConstraintError,
+    DatabaseUnavailableError,
+    NotFoundError,
+    StoreError,
+)
 from keel.store._db_guard import Deadlines
 
 if TYPE_CHECKING:
@@ -68,6 +74,15 @@ def _sqlite_pragmas_for(synchronous: str, busy_s: float) -> tuple[str, ...]:
 
 def now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def first_or_missing(conn: Connection, query: Any, missing: str) -> Any:
+    """The first row ``query`` finds on ``conn``; ``NotFoundError(missing)`` when none: the
+    one "get or 404" of every repository."""
+    row = conn.execute(query).first()
+    if row is None:
+        raise NotFoundError(missing)
+    return row
 
 
 class Database:
@@ -163,6 +178,12 @@ class Database:
         """A read transaction (a consistent snapshot on both backends)."""
         with self._transaction(write=False) as conn:
             yield conn
+
+    def one(self, query: Any, missing: str) -> Any:
+        """The first row ``query`` finds, read in its own transaction; ``NotFoundError``
+        with the one-line message ``missing`` when it finds none."""
+        with self.read() as conn:
+            return first_or_missing(conn, query, missing)
 
     @contextmanager
     def cursor(self, *, write: bool) -> Iterator[Any]:

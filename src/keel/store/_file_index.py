@@ -73,10 +73,8 @@ class FileIndex:
     def get(self, owner_id: str, path: str) -> ArtifactInfo:
         clean = safe_relpath(path)
         t = self._t
-        with self._db.read() as conn:
-            row = conn.execute(select(t).where(self._owner == owner_id, t.c.path == clean)).first()
-        if row is None:
-            raise NotFoundError(f"{self._noun} {owner_id!r} has no {self._item} {clean!r}")
+        query = select(t).where(self._owner == owner_id, t.c.path == clean)
+        row = self._db.one(query, f"{self._noun} {owner_id!r} has no {self._item} {clean!r}")
         return ArtifactInfo(row.path, row.size, row.blob_sha, row.created_at)
 
     def delete(self, owner_id: str, path: str) -> int:

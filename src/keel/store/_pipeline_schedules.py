@@ -157,22 +157,16 @@ class ScheduleRepository:
         return self.get(project_id, name)
 
     def get(self, project_id: int, name: str) -> Schedule:
-        with self._db.read() as conn:
-            row = conn.execute(
-                sa.select(_t.SC).where(_t.SC.c.project_id == project_id, _t.SC.c.name == name)
-            ).first()
-        if row is None:
-            raise NotFoundError(
-                f"schedule {name!r} does not exist; list them with `keel schedule list`"
+        query = sa.select(_t.SC).where(_t.SC.c.project_id == project_id, _t.SC.c.name == name)
+        return _schedule(
+            self._db.one(
+                query, f"schedule {name!r} does not exist; list them with `keel schedule list`"
             )
-        return _schedule(row)
+        )
 
     def get_by_id(self, schedule_id: int) -> Schedule:
-        with self._db.read() as conn:
-            row = conn.execute(sa.select(_t.SC).where(_t.SC.c.id == schedule_id)).first()
-        if row is None:
-            raise NotFoundError(f"schedule id {schedule_id} does not exist")
-        return _schedule(row)
+        query = sa.select(_t.SC).where(_t.SC.c.id == schedule_id)
+        return _schedule(self._db.one(query, f"schedule id {schedule_id} does not exist"))
 
     def list(self, project_id: int | None = None, *, enabled_only: bool = False) -> list[Schedule]:
         """Schedules of one project, or of every project (what a scheduler serves)."""
@@ -225,11 +219,8 @@ class ScheduleRepository:
         return self.get_fire(fire_id)
 
     def get_fire(self, fire_id: int) -> ScheduleFire:
-        with self._db.read() as conn:
-            row = conn.execute(sa.select(_t.SF).where(_t.SF.c.id == fire_id)).first()
-        if row is None:
-            raise NotFoundError(f"schedule fire {fire_id} does not exist")
-        return _fire(row)
+        query = sa.select(_t.SF).where(_t.SF.c.id == fire_id)
+        return _fire(self._db.one(query, f"schedule fire {fire_id} does not exist"))
 
     def update_fire(
         self,

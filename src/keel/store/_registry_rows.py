@@ -9,8 +9,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from keel.exceptions import ConflictError, InvalidArgumentError, NotFoundError
-from keel.store._db import Database
+from keel.exceptions import ConflictError, InvalidArgumentError
+from keel.store._db import Database, first_or_missing
 from keel.store._lazy import Tables
 from keel.store._upsert import upsert
 from keel.store._validate import MAX_TAG_VALUE, check_key, check_name, check_value
@@ -50,14 +50,9 @@ def _check_model_name(name: str) -> str:
 
 
 def _model_row(conn: Connection, project_id: int, name: str) -> Row:
-    row = conn.execute(
-        sa.select(_t.RM).where(_t.RM.c.project_id == project_id, _t.RM.c.name == name)
-    ).first()
-    if row is None:
-        raise NotFoundError(
-            f"registered model {name!r} does not exist; see `keel models list` for the names"
-        )
-    return row
+    query = sa.select(_t.RM).where(_t.RM.c.project_id == project_id, _t.RM.c.name == name)
+    missing = f"registered model {name!r} does not exist; see `keel models list` for the names"
+    return first_or_missing(conn, query, missing)
 
 
 def _refuse_if_deployed(conn: Connection, project_id: int, name: str, verb: str) -> None:

@@ -31,7 +31,7 @@ from keel.store._alert_rows import (
     _notifier,
     _t,
 )
-from keel.store._db import Database, now_ms
+from keel.store._db import Database, first_or_missing, now_ms
 from keel.store._validate import check_name
 
 if TYPE_CHECKING:
@@ -131,13 +131,7 @@ class AlertRepository:
         self, project_id: int, alert_id: int, state: AlertState, by: str, note: str
     ) -> Alert:
         with self._db.write() as conn:
-            row = conn.execute(
-                sa.select(_t.AL).where(_t.AL.c.project_id == project_id, _t.AL.c.id == alert_id)
-            ).first()
-            if row is None:
-                raise NotFoundError(
-                    f"alert {alert_id} does not exist; list them with `keel alerts list`"
-                )
+            row = _alert_row(conn, project_id, alert_id)
             if row.state == AlertState.RESOLVED.value:
                 raise ConflictError(
                     f"alert {alert_id} is already resolved; a new occurrence opens a new alert"
@@ -181,14 +175,7 @@ class AlertRepository:
 
     def get(self, project_id: int, alert_id: int) -> Alert:
         with self._db.read() as conn:
-            row = conn.execute(
-                sa.select(_t.AL).where(_t.AL.c.project_id == project_id, _t.AL.c.id == alert_id)
-            ).first()
-        if row is None:
-            raise NotFoundError(
-                f"alert {alert_id} does not exist; list them with `keel alerts list`"
-            )
-        return _alert(row)
+            return _alert(_alert_row(conn, project_id, alert_id))
 
     def list(
         self,
@@ -281,22 +268,13 @@ class AlertRepository:
         return self.get_notifier(project_id, name)
 
     def get_notifier(self, project_id: int, name: str) -> Notifier:
-        with self._db.read() as conn:
-            row = conn.execute(
-                sa.select(_t.NT).where(_t.NT.c.project_id == project_id, _t.NT.c.name == name)
-            ).first()
-        if row is None:
-            raise NotFoundError(
-                f"notifier {name!r} does not exist; see `keel alerts notifiers list`"
-            )
-        return _notifier(row)
+        query = sa.select(_t.NT).where(_t.NT.c.project_id == project_id, _t.NT.c.name == name)
+        missing = f"notifier {name!r} does not exist; see `keel alerts notifiers list`"
+        return _notifier(self._db.one(query, missing))
 
     def get_notifier_by_id(self, notifier_id: int) -> Notifier:
-        with self._db.read() as conn:
-            row = conn.execute(sa.select(_t.NT).where(_t.NT.c.id == notifier_id)).first()
-        if row is None:
-            raise NotFoundError(f"notifier id {notifier_id} does not exist")
-        return _notifier(row)
+        query = sa.select(_t.NT).where(_t.NT.c.id == notifier_id)
+        return _notifier(self._db.one(query, f"notifier id {notifier_id} does not exist"))
 
     def list_notifiers(self, project_id: int) -> builtins.list[Notifier]:
         with self._db.read() as conn:
@@ -396,6 +374,12 @@ class AlertRepository:
                 sa.select(_t.DL).where(_t.DL.c.alert_id == alert_id).order_by(_t.DL.c.id)
             )
             return [_delivery(r) for r in rows]
+
+
+def _alert_row(conn: Any, project_id: int, alert_id: int) -> Row:
+    query = sa.select(_t.AL).where(_t.AL.c.project_id == project_id, _t.AL.c.id == alert_id)
+    missing = f"alert {alert_id} does not exist; list them with `keel alerts list`"
+    return first_or_missing(conn, query, missing)
 
 
 __all__ = [

@@ -106,13 +106,8 @@ class CommentRepository:
         return _comment(row)
 
     def get(self, project_id: int, comment_id: int) -> Comment:
-        with self._db.read() as conn:
-            row = conn.execute(
-                select(C).where(C.c.id == comment_id, C.c.project_id == project_id)
-            ).first()
-        if row is None:
-            raise NotFoundError(f"comment {comment_id} does not exist in this project")
-        return _comment(row)
+        query = select(C).where(C.c.id == comment_id, C.c.project_id == project_id)
+        return _comment(self._db.one(query, f"comment {comment_id} does not exist in this project"))
 
     def list(self, project_id: int, subject_kind: str, subject_id: str) -> builtins.list[Comment]:
         """Comments on one subject, oldest first."""

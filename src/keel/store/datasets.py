@@ -189,14 +189,12 @@ class DatasetRepository:
         return found
 
     def get_version_by_id(self, version_id: int) -> DatasetVersion:
-        with self._db.read() as conn:
-            row = conn.execute(
-                sa.select(_t.V, _t.D.c.name.label("dataset_name"))
-                .join(_t.D, _t.D.c.id == _t.V.c.dataset_id)
-                .where(_t.V.c.id == version_id)
-            ).first()
-        if row is None:
-            raise NotFoundError(f"dataset version id {version_id} does not exist")
+        query = (
+            sa.select(_t.V, _t.D.c.name.label("dataset_name"))
+            .join(_t.D, _t.D.c.id == _t.V.c.dataset_id)
+            .where(_t.V.c.id == version_id)
+        )
+        row = self._db.one(query, f"dataset version id {version_id} does not exist")
         return _version(row, row.dataset_name)
 
     def versions(self, project_id: int, name: str) -> list[DatasetVersion]:

@@ -23,7 +23,7 @@ from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError
-from keel.store._db import Database, now_ms
+from keel.store._db import Database, first_or_missing, now_ms
 from keel.store._labeling_entities import (
     Annotation,
     LabelProgress,
@@ -104,15 +104,8 @@ class LabelingRepository:
         return self.get_project(project_id, name)
 
     def get_project(self, project_id: int, name: str) -> LabelProject:
-        with self._db.read() as conn:
-            row = conn.execute(
-                select(LP).where(LP.c.project_id == project_id, LP.c.name == name)
-            ).first()
-        if row is None:
-            raise NotFoundError(
-                f"labeling project {name!r} does not exist; create it with `keel label create`"
-            )
-        return project_of(row)
+        query = select(LP).where(LP.c.project_id == project_id, LP.c.name == name)
+        return project_of(self._db.one(query, _missing_project(name)))
 
     def list_projects(self, project_id: int) -> builtins.list[LabelProject]:
         with self._db.read() as conn:
@@ -127,9 +120,7 @@ class LabelingRepository:
             )
         ).first()
         if row is None:
-            raise NotFoundError(
-                f"labeling project {name!r} does not exist; create it with `keel label create`"
-            )
+            raise NotFoundError(_missing_project(name))
         return int(row.id), needed(row)
 
     # -- tasks -----------------------------------------------------------------------------
@@ -163,12 +154,9 @@ class LabelingRepository:
     def get_task(self, project_id: int, name: str, task_id: int) -> LabelTask:
         with self._db.read() as conn:
             lp_id, _ = self._lp_id(conn, project_id, name)
-            row = conn.execute(
-                select(TK).where(TK.c.label_project_id == lp_id, TK.c.id == task_id)
-            ).first()
-        if row is None:
-            raise NotFoundError(f"task {task_id} does not exist in labeling project {name!r}")
-        return task_of(row)
+            query = select(TK).where(TK.c.label_project_id == lp_id, TK.c.id == task_id)
+            missing = f"task {task_id} does not exist in labeling project {name!r}"
+            return task_of(first_or_missing(conn, query, missing))
 
     def list_tasks(
         self, project_id: int, name: str, *, after: int = 0, limit: int = 1000
@@ -196,9 +184,7 @@ class LabelingRepository:
         )
         row = cur.fetchone()
         if row is None:
-            raise NotFoundError(
-                f"labeling project {name!r} does not exist; create it with `keel label create`"
-            )
+            raise NotFoundError(_missing_project(name))
         return int(row[0])
 
     # -- the queue -------------------------------------------------------------------------
@@ -473,6 +459,10 @@ def _assign(
             updated_at=now,
         )
     )
+
+
+def _missing_project(name: str) -> str:
+    return f"labeling project {name!r} does not exist; create it with `keel label create`"
 
 
 __all__ = [

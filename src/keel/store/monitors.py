@@ -157,11 +157,8 @@ class MonitorRepository:
         return None if row is None else _monitor(row)
 
     def get_by_id(self, monitor_id: int) -> Monitor:
-        with self._db.read() as conn:
-            row = conn.execute(select(MON).where(MON.c.id == monitor_id)).first()
-        if row is None:
-            raise NotFoundError(f"monitor id {monitor_id} does not exist")
-        return _monitor(row)
+        query = select(MON).where(MON.c.id == monitor_id)
+        return _monitor(self._db.one(query, f"monitor id {monitor_id} does not exist"))
 
     def list(self, project_id: int, *, enabled_only: bool = False) -> builtins.list[Monitor]:
         query = select(MON).where(MON.c.project_id == project_id)

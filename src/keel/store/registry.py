@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError
-from keel.store._db import Database, now_ms
+from keel.store._db import Database, first_or_missing, now_ms
 from keel.store._upsert import upsert
 from keel.store._validate import check_key
 from keel.store.filters import VERSION_ATTRIBUTES, parse_filter
@@ -276,9 +276,8 @@ class RegistryRepository:
 
     def get_version_by_id(self, version_id: int) -> ModelVersion:
         with self._db.read() as conn:
-            row = conn.execute(_version_query().where(_t.MV.c.id == version_id)).first()
-            if row is None:
-                raise NotFoundError(f"model version id {version_id} does not exist")
+            query = _version_query().where(_t.MV.c.id == version_id)
+            row = first_or_missing(conn, query, f"model version id {version_id} does not exist")
             return _hydrate_versions(conn, [row])[0]
 
     def get_version(self, project_id: int, name: str, version: int) -> ModelVersion:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import InvalidArgumentError, NotFoundError, ParamConflictError
-from keel.store._db import Database, _dbapi_cursor, now_ms
+from keel.store._db import Database, _dbapi_cursor, first_or_missing, now_ms
 from keel.store._names import random_run_name
 from keel.store._run_sql import (
     _INSERT_PARAM,
@@ -371,11 +371,8 @@ class RunRepository:
         return _info(row)
 
     def _row(self, conn: Connection, run_id: str) -> Row:
-        R = _t.R
-        row = conn.execute(sa.select(R).where(R.c.id == run_id)).first()
-        if row is None:
-            raise NotFoundError(f"run id {run_id!r} does not exist")
-        return row
+        query = sa.select(_t.R).where(_t.R.c.id == run_id)
+        return first_or_missing(conn, query, f"run id {run_id!r} does not exist")
 
     def _require_active(self, cur: DBAPICursor, run_id: str) -> None:
         cur.execute(self._sql.lifecycle, (run_id,))

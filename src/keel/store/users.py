@@ -161,20 +161,17 @@ class UserRepository:
         return self.get_user(name)
 
     def get_user(self, name: str) -> User:
-        with self._db.read() as conn:
-            row = conn.execute(select(U).where(U.c.name == name)).first()
-        if row is None:
-            raise NotFoundError(
-                f"user {name!r} does not exist; create it with `keel server users create`"
+        query = select(U).where(U.c.name == name)
+        return _user(
+            self._db.one(
+                query, f"user {name!r} does not exist; create it with `keel server users create`"
             )
-        return _user(row)
+        )
 
     def _user_by_id(self, user_id: int) -> User:
-        with self._db.read() as conn:
-            row = conn.execute(select(U).where(U.c.id == user_id)).first()
-        if row is None:
-            raise NotFoundError(f"user id {user_id} does not exist")
-        return _user(row)
+        return _user(
+            self._db.one(select(U).where(U.c.id == user_id), f"user id {user_id} does not exist")
+        )
 
     def list_users(self) -> list[User]:
         with self._db.read() as conn:
