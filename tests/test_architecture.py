@@ -96,8 +96,6 @@ SIZE_ALLOWED = (
     "cli/automl.py",
     "cli/roi.py",
     "cli/sweep.py",
-    "labeling/",
-    "server/ui/",
     "tuning/",
 )
 

@@ -1300,6 +1300,8 @@ def test_credentials_stay_on_the_server(sql_store_any: Store) -> None:
     rita = users.create_user("rita", password="correct horse battery")
     _, secret = users.create_token(rita.id, "t")
     assert creds.authenticate_token(secret) == rita
+    _, second = users.create_token(rita.id, "t2")  # a token id that is not rita's user id
+    assert creds.authenticate_token(second) == rita
     assert creds.authenticate_token(secret + "x") is None
     assert creds.verify_password("rita", "correct horse battery") == rita
     assert creds.verify_password("rita", "wrong horse battery") is None

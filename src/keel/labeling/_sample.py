@@ -130,10 +130,36 @@ def sample_predictions(
 ) -> Sampled:
     """Pick ``n`` logged predictions of ``deployment`` as tasks (their inputs as data), from
     the ``window`` ending now (a duration) or a given :class:`Window` (a monitor's)."""
+    _check(strategy, n, by)
+    table = _logged(settings, deployment, window)
+    ids = table.column("request_id").to_pylist()
+    rows = table.column("row").to_pylist() if "row" in table.column_names else [0] * len(ids)
+    keep = [i for i, rid in enumerate(ids) if f"{rid}{ROW_TAG}{rows[i]}" not in exclude]
+    used: str | None = None
+    if strategy == "random":
+        chosen = random.Random(seed).sample(keep, min(n, len(keep)))
+    elif strategy == "stratified":
+        chosen = _stratified(_cohort_keys(table, by), keep, n, seed)
+    else:
+        conf, used = _confidence(table, column_roles(table.schema)[1], confidence_column)
+        chosen = sorted(keep, key=lambda i: (conf[i], i))[:n]
+    return Sampled(_tasks(table, deployment, chosen, ids, rows), len(ids), used)
+
+
+def _check(strategy: str, n: int, by: tuple[str, ...]) -> None:
     if strategy not in STRATEGIES:
         raise InvalidArgumentError(f"strategy {strategy!r} is not one of {', '.join(STRATEGIES)}")
     if n < 1:
         raise InvalidArgumentError(f"--n {n}: sample at least one prediction")
+    if strategy == "stratified" and not by:
+        raise InvalidArgumentError(
+            "stratified sampling needs cohort columns (--by col1,col2) or a monitor with "
+            "cohorts on this deployment (keel monitor set --cohorts)"
+        )
+
+
+def _logged(settings: Settings, deployment: str, window: str | Window) -> Any:
+    """The deployment's prediction log over ``window`` (an Arrow table), or a clear error."""
     log = EventLog(settings.artifacts_uri, PREDICTIONS)
     span = window if isinstance(window, Window) else Window.ending(window)
     if not log.files(deployment, span):
@@ -142,28 +168,19 @@ def sample_predictions(
             f"deployment {deployment!r} has no logged predictions in {when}; "
             "serve some first, or widen --window"
         )
-    table = read_window(log, deployment, span)
+    return read_window(log, deployment, span)
+
+
+def _tasks(
+    table: Any, deployment: str, chosen: list[int], ids: list[Any], rows: list[Any]
+) -> list[NewTask]:
+    """The chosen rows as tasks: the inputs and the model's output as data, the request id
+    and row kept to join labels back to predictions."""
     inputs, outputs = column_roles(table.schema)
-    ids = table.column("request_id").to_pylist()
-    rows = table.column("row").to_pylist() if "row" in table.column_names else [0] * len(ids)
-    keep = [i for i, rid in enumerate(ids) if f"{rid}{ROW_TAG}{rows[i]}" not in exclude]
-    used: str | None = None
-    if strategy == "stratified" and not by:
-        raise InvalidArgumentError(
-            "stratified sampling needs cohort columns (--by col1,col2) or a monitor with "
-            "cohorts on this deployment (keel monitor set --cohorts)"
-        )
-    if strategy == "random":
-        chosen = random.Random(seed).sample(keep, min(n, len(keep)))
-    elif strategy == "stratified":
-        chosen = _stratified(_cohort_keys(table, by), keep, n, seed)
-    else:
-        conf, used = _confidence(table, outputs, confidence_column)
-        chosen = sorted(keep, key=lambda i: (conf[i], i))[:n]
     records = table.select([c for c in inputs if c in table.column_names]).to_pylist()
     out_cols = [c for c in outputs if c in table.column_names]
     outs = table.select(out_cols).to_pylist() if out_cols else [{} for _ in ids]
-    tasks = [
+    return [
         NewTask(
             data=plain({**records[i], "model_output": outs[i]}),
             source_ref=f"predictions/{deployment}{ROW_TAG}{rows[i]}",
@@ -171,7 +188,6 @@ def sample_predictions(
         )
         for i in chosen
     ]
-    return Sampled(tasks, len(ids), used)
 
 
 __all__ = ["ROW_TAG", "STRATEGIES", "Sampled", "plain", "sample_predictions"]

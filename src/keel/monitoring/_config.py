@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from keel.exceptions import InvalidArgumentError
@@ -18,6 +18,15 @@ DEFAULT_THRESHOLDS: dict[str, float] = {"wasserstein": 0.1, "psi": 0.2, "jensens
 #: P-value tests also need an effect this large (KS D; Jensen-Shannon distance for chi2), so
 #: a million rows do not turn a shift nobody cares about into an alert.
 DEFAULT_MIN_EFFECT: dict[str, float] = {"ks": 0.05, "chi2": 0.05}
+
+
+def check_known(cls: Any, data: Mapping[str, Any], what: str) -> None:
+    """Refuse keys of ``data`` that are no field of the settings dataclass ``cls``, naming
+    the known ones (a typo in a monitor setting is said, never silently ignored)."""
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise InvalidArgumentError(f"unknown {what} {unknown}; known: {sorted(known)}")
 
 
 @dataclass(frozen=True)
@@ -84,12 +93,7 @@ class DriftConfig:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DriftConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InvalidArgumentError(
-                f"unknown drift setting(s) {unknown}; known ones are {sorted(known)}"
-            )
+        check_known(cls, data, "drift setting(s)")
         values = dict(data)
         if "ignore_columns" in values:
             values["ignore_columns"] = tuple(values["ignore_columns"])

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from keel.exceptions import InvalidArgumentError
-from keel.monitoring._config import DriftConfig
+from keel.monitoring._config import DriftConfig, check_known
 from keel.monitoring._metrics import CLASSIFICATION_METRICS, REGRESSION_METRICS
 from keel.monitoring._resources import ResourceBudget
 
@@ -109,9 +109,7 @@ class MonitorConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> MonitorConfig:
         data = dict(data or {})
-        unknown = sorted(set(data) - {f.name for f in fields(cls)})
-        if unknown:
-            raise InvalidArgumentError(f"unknown monitor setting(s) {unknown}")
+        check_known(cls, data, "monitor setting(s)")
         cohorts = data.get("cohorts")
         return cls(
             drift=DriftConfig.from_dict(data.get("drift") or {}),
@@ -136,12 +134,7 @@ class MonitorConfig:
 def _build(cls: Any, data: Mapping[str, Any] | None) -> Any:
     if not data:
         return None
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise InvalidArgumentError(
-            f"unknown {cls.__name__} setting(s) {unknown}; known: {sorted(known)}"
-        )
+    check_known(cls, data, f"{cls.__name__} setting(s)")
     return cls(**data)
 
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from keel._units import parse_memory
 from keel.exceptions import InvalidArgumentError
+from keel.monitoring._config import check_known
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,12 +45,7 @@ class ResourceBudget:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ResourceBudget:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InvalidArgumentError(
-                f"unknown resource budget key(s) {unknown}; known: {sorted(known)}"
-            )
+        check_known(cls, data, "resource budget key(s)")
         values = dict(data)
         if values.get("memory_bytes") is not None:
             values["memory_bytes"] = parse_memory(values["memory_bytes"])

@@ -197,20 +197,30 @@ class Recorder:
         """A child run for a step answered from the cache, created at the next flush."""
         ts = now_ms()
         run_id = uuid.uuid4().hex
-        self._new_runs.append(
-            ChildRun(
-                id=run_id,
-                experiment_id=self.experiment_id,
-                parent_id=self.run_id,
-                name=node,
-                status=RunStatus.FINISHED.value,
-                start_time=ts,
-                end_time=ts,
-                user=self.user,
-                tags=dict(tags),
-            )
-        )
+        self._new_runs.append(self._child(run_id, node, RunStatus.FINISHED, ts, ts, tags))
         return run_id
+
+    def _child(
+        self,
+        run_id: str,
+        node: str,
+        status: RunStatus,
+        start: int,
+        end: int | None,
+        tags: Mapping[str, str],
+    ) -> ChildRun:
+        """The row of a step's run, child of the pipeline run, to write in a batch."""
+        return ChildRun(
+            id=run_id,
+            experiment_id=self.experiment_id,
+            parent_id=self.run_id,
+            name=node,
+            status=status.value,
+            start_time=start,
+            end_time=end,
+            user=self.user,
+            tags=dict(tags),
+        )
 
     def pending_child(
         self, node: str, *, tags: Mapping[str, str], params: Mapping[str, Any] | None = None
@@ -254,16 +264,8 @@ class Recorder:
                 self._write_start(start)
 
     def _write_start(self, start: _Start) -> None:
-        child = ChildRun(
-            id=start.run_id,
-            experiment_id=self.experiment_id,
-            parent_id=self.run_id,
-            name=start.node,
-            status=RunStatus.RUNNING.value,
-            start_time=start.started,
-            end_time=None,
-            user=self.user,
-            tags=start.tags,
+        child = self._child(
+            start.run_id, start.node, RunStatus.RUNNING, start.started, None, start.tags
         )
         rows = [start.row] if start.row is not None else []
         self.store.pipeline_runs.record_steps(self.run_id, rows, new_runs=[child])
@@ -334,28 +336,32 @@ class Recorder:
         with self._lock:
             start = self._pending.pop(run_id, None)
         if start is not None:  # created ended, with the step row, at the next flush
+            end = max(now_ms(), start.started)
+            all_tags = {**start.tags, **tags}
             self._new_runs.append(
-                ChildRun(
-                    id=run_id,
-                    experiment_id=self.experiment_id,
-                    parent_id=self.run_id,
-                    name=start.node,
-                    status=status.value,
-                    start_time=start.started,
-                    end_time=max(now_ms(), start.started),
-                    user=self.user,
-                    tags={**start.tags, **tags},
-                )
+                self._child(run_id, start.node, status, start.started, end, all_tags)
             )
             self._ended.append(_Ended(run_id, start.params, dict(tags), logged))
             return
-        try:
-            self.store.runs.log_batch(run_id, metrics=logged.metrics, tags={**logged.tags, **tags})
-        except KeelError as exc:  # a bad key the step logged must not lose the step's outcome
-            self.store.runs.set_tags(
-                run_id, {**tags, "keel.step.logging_error": f"{type(exc).__name__}: {exc}"}
-            )
+        self._log_step(run_id, metrics=logged.metrics, tags={**logged.tags, **tags}, keep=tags)
         self.store.runs.update(run_id, status=status)
+
+    def _log_step(
+        self,
+        run_id: str,
+        *,
+        metrics: list[Metric],
+        tags: Mapping[str, str],
+        params: Mapping[str, str] | None = None,
+        keep: Mapping[str, str] | None = None,
+    ) -> None:
+        """One batch of what a step logged; a bad key it logged must not lose the step's
+        outcome: the run then gets ``keep`` (its status tags) and the error as a tag."""
+        try:
+            self.store.runs.log_batch(run_id, metrics=metrics, params=params, tags=dict(tags))
+        except KeelError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            self.store.runs.set_tags(run_id, {**(keep or {}), "keel.step.logging_error": error})
 
     def _write_ended(self) -> None:
         """Params, metrics and tags of step runs just created ended: one batch each."""
@@ -363,14 +369,7 @@ class Recorder:
         for e in ended:
             if not (e.params or e.logged.metrics or e.logged.tags):
                 continue
-            try:
-                self.store.runs.log_batch(
-                    e.run_id, metrics=e.logged.metrics, params=e.params, tags=e.logged.tags
-                )
-            except KeelError as exc:  # a bad key the step logged must not lose the rest
-                self.store.runs.set_tags(
-                    e.run_id, {"keel.step.logging_error": f"{type(exc).__name__}: {exc}"}
-                )
+            self._log_step(e.run_id, metrics=e.logged.metrics, tags=e.logged.tags, params=e.params)
 
     def reused(self, node: str, run_id: str) -> None:
         """A cached step answered from ``run_id``: its metrics still count for this run."""

@@ -10,13 +10,26 @@ import functools
 import inspect
 import typing
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, overload
+from typing import Any, TypedDict, Unpack, overload
 
 from keel.exceptions import InvalidArgumentError
 from keel.pipelines import _codeversion
 from keel.pipelines._codeversion import WrapsFunction
 from keel.pipelines._resources import Resources
 from keel.pipelines._trace import Handle, current_tracer
+
+
+class StepOptions(TypedDict, total=False):
+    """The keyword options of :func:`step`, each as :class:`Step` takes and defaults it."""
+
+    name: str | None
+    cache: bool
+    retries: int
+    retry_backoff: float
+    timeout: float | None
+    resources: Resources | None
+    version: str | None
+    outputs: int | None
 
 
 class Step(WrapsFunction):
@@ -131,31 +144,11 @@ def step(fn: Callable[..., Any], /) -> Step: ...
 
 
 @overload
-def step(
-    *,
-    name: str | None = None,
-    cache: bool = True,
-    retries: int = 0,
-    retry_backoff: float = 1.0,
-    timeout: float | None = None,
-    resources: Resources | None = None,
-    version: str | None = None,
-    outputs: int | None = None,
-) -> Callable[[Callable[..., Any]], Step]: ...
+def step(**options: Unpack[StepOptions]) -> Callable[[Callable[..., Any]], Step]: ...
 
 
 def step(
-    fn: Callable[..., Any] | None = None,
-    /,
-    *,
-    name: str | None = None,
-    cache: bool = True,
-    retries: int = 0,
-    retry_backoff: float = 1.0,
-    timeout: float | None = None,
-    resources: Resources | None = None,
-    version: str | None = None,
-    outputs: int | None = None,
+    fn: Callable[..., Any] | None = None, /, **options: Unpack[StepOptions]
 ) -> Step | Callable[[Callable[..., Any]], Step]:
     """Make ``fn`` a pipeline step.
 
@@ -166,17 +159,7 @@ def step(
     """
 
     def wrap(f: Callable[..., Any]) -> Step:
-        return Step(
-            f,
-            name=name,
-            cache=cache,
-            retries=retries,
-            retry_backoff=retry_backoff,
-            timeout=timeout,
-            resources=resources,
-            version=version,
-            outputs=outputs,
-        )
+        return Step(f, **options)
 
     return wrap(fn) if fn is not None else wrap
 

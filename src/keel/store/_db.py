@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from keel.exceptions import (
+    AlreadyExistsError,
     ConfigError,
     ConstraintError,
     DatabaseUnavailableError,
@@ -184,6 +185,26 @@ class Database:
         with the one-line message ``missing`` when it finds none."""
         with self.read() as conn:
             return first_or_missing(conn, query, missing)
+
+    def change(self, statement: Any, missing: str) -> int:
+        """Run one ``UPDATE``/``DELETE`` in its own transaction; how many rows it changed,
+        ``NotFoundError`` with the one-line message ``missing`` when none."""
+        with self.write() as conn:
+            n = int(conn.execute(statement).rowcount)
+        if n == 0:
+            raise NotFoundError(missing)
+        return n
+
+    def insert_new(self, statement: Any, exists: str) -> None:
+        """Run one ``INSERT`` in its own transaction; ``AlreadyExistsError`` with the one-line
+        message ``exists`` when a unique constraint refuses it (the name is taken)."""
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            with self.write() as conn:
+                conn.execute(statement)
+        except IntegrityError as exc:
+            raise AlreadyExistsError(exists) from exc
 
     @contextmanager
     def cursor(self, *, write: bool) -> Iterator[Any]:

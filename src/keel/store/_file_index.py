@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Table, delete, select
 
-from keel.exceptions import NotFoundError
 from keel.store._db import Database, now_ms
 from keel.store._upsert import upsert
 from keel.store.blobs import BlobRef
@@ -81,13 +80,6 @@ class FileIndex:
         """Remove one file or a whole folder of them; returns how many went."""
         clean = safe_relpath(path)
         t = self._t
-        with self._db.write() as conn:
-            n = conn.execute(
-                delete(t).where(
-                    self._owner == owner_id,
-                    (t.c.path == clean) | t.c.path.startswith(clean + "/", autoescape=True),
-                )
-            ).rowcount
-        if n == 0:
-            raise NotFoundError(f"{self._noun} {owner_id!r} has no {self._item} {clean!r}")
-        return int(n)
+        inside = (t.c.path == clean) | t.c.path.startswith(clean + "/", autoescape=True)
+        missing = f"{self._noun} {owner_id!r} has no {self._item} {clean!r}"
+        return self._db.change(delete(t).where(self._owner == owner_id, inside), missing)

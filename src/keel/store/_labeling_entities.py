@@ -12,6 +12,7 @@ from sqlalchemy import Row
 
 from keel.exceptions import InvalidArgumentError
 from keel.store._labeling_share import doubled
+from keel.store._rows import entity
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,26 +81,11 @@ def project_of(row: Row) -> LabelProject:
 
 
 def task_of(row: Row) -> LabelTask:
-    return LabelTask(
-        row.id,
-        row.label_project_id,
-        orjson.loads(row.data_json),
-        row.source_ref,
-        row.request_id,
-        row.taken,
-        row.created_at,
-    )
+    return entity(LabelTask, row, data=orjson.loads(row.data_json))
 
 
 def annotation_of(row: Row) -> Annotation:
-    return Annotation(
-        row.id,
-        row.task_id,
-        row.annotator,
-        orjson.loads(row.result_json),
-        row.lead_ms,
-        row.created_at,
-    )
+    return entity(Annotation, row, result=orjson.loads(row.result_json))
 
 
 def dumps_json(value: Any, what: str) -> str:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from keel.exceptions import AlreadyExistsError, NotFoundError
 from keel.store._db import Database, now_ms
 from keel.store._lazy import Tables
+from keel.store._rows import entity
 from keel.store._upsert import upsert
 from keel.store._validate import check_name
 
@@ -66,37 +67,12 @@ class SchedulerInfo:
 
 
 def _schedule(row: Row) -> Schedule:
-    return Schedule(
-        id=row.id,
-        project_id=row.project_id,
-        name=row.name,
-        target=row.target,
-        params=json.loads(row.params_json),
-        runner=json.loads(row.runner_json),
-        cron=row.cron,
-        trigger_kind=row.trigger_kind,
-        trigger_ref=row.trigger_ref,
-        trigger_baseline=row.trigger_baseline,
-        catch_up=row.catch_up,
-        enabled=bool(row.enabled),
-        created_at=row.created_at,
-    )
+    params, runner = json.loads(row.params_json), json.loads(row.runner_json)
+    return entity(Schedule, row, params=params, runner=runner, enabled=bool(row.enabled))
 
 
 def _fire(row: Row) -> ScheduleFire:
-    return ScheduleFire(
-        id=row.id,
-        schedule_id=row.schedule_id,
-        occurrence=row.occurrence,
-        due_at=row.due_at,
-        claimed_by=row.claimed_by,
-        claimed_at=row.claimed_at,
-        lease_expires_at=row.lease_expires_at,
-        status=row.status,
-        pipeline_run_id=row.pipeline_run_id,
-        ended_at=row.ended_at,
-        error=row.error,
-    )
+    return entity(ScheduleFire, row)
 
 
 class ScheduleRepository:

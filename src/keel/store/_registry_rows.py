@@ -10,8 +10,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import ConflictError, InvalidArgumentError
-from keel.store._db import Database, first_or_missing
+from keel.store._db import Database, first_or_missing, now_ms
 from keel.store._lazy import Tables
+from keel.store._rows import entity
 from keel.store._upsert import upsert
 from keel.store._validate import MAX_TAG_VALUE, check_key, check_name, check_value
 
@@ -116,6 +117,22 @@ def _set_tags(
     upsert(conn, tbl, rows, keys=(owner, "key"), update=("value",))
 
 
+def _touch(conn: Connection, owner: str, owner_id: int) -> None:
+    """Mark a model (``owner="model_id"``) or a version (``"version_id"``) as changed now,
+    for search; after its tags or description changed."""
+    tbl = _t.RM if owner == "model_id" else _t.MV
+    conn.execute(sa.update(tbl).where(tbl.c.id == owner_id).values(updated_at=now_ms()))
+
+
+def _delete_tag(conn: Connection, owner: str, owner_id: int, key: str) -> bool:
+    """Delete one tag of a model or a version (see :func:`_touch`); whether it had it."""
+    tbl = _t.RMT if owner == "model_id" else _t.MVT
+    gone = conn.execute(sa.delete(tbl).where(tbl.c[owner] == owner_id, tbl.c.key == key))
+    if gone.rowcount:
+        _touch(conn, owner, owner_id)
+    return bool(gone.rowcount)
+
+
 def _hydrate_model(conn: Connection, row: Row) -> RegisteredModel:
     tags: dict[str, str] = dict(
         conn.execute(
@@ -195,27 +212,13 @@ def _version(
     datasets: list[str],
     aliases: list[str],
 ) -> ModelVersion:
-    return ModelVersion(
-        id=row.id,
-        model_id=row.model_id,
-        name=row.name,
-        version=row.version,
-        semver=row.semver,
-        blob_sha=row.blob_sha,
-        size=row.size,
-        manifest_sha=row.manifest_sha,
-        run_id=row.run_id,
-        flavor=row.flavor,
-        serve_flavor=row.serve_flavor,
-        task=row.task,
-        source=row.source,
-        signer=row.signer,
-        description=row.description,
+    return entity(
+        ModelVersion,
+        row,
         frameworks=json.loads(row.frameworks_json),
         signature=json.loads(row.signature_json),
         lineage=json.loads(row.lineage_json),
         card=json.loads(row.card_json),
-        created_at=row.created_at,
         metrics=metrics,
         tags=tags,
         datasets=datasets,

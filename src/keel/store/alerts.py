@@ -14,7 +14,7 @@ import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
-from keel.exceptions import AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError
+from keel.exceptions import AlreadyExistsError, ConflictError, InvalidArgumentError
 from keel.store._alert_rows import (
     _ALERT_COLUMNS,
     NOTIFIER_KINDS,
@@ -246,25 +246,19 @@ class AlertRepository:
             raise InvalidArgumentError(
                 f"min_severity {min_severity!r} is not one of {', '.join(SEVERITIES)}"
             )
-        try:
-            with self._db.write() as conn:
-                conn.execute(
-                    sa.insert(_t.NT).values(
-                        project_id=project_id,
-                        name=name,
-                        kind=kind,
-                        config_json=json.dumps(config),
-                        min_severity=min_severity,
-                        deployment=deployment,
-                        enabled=True,
-                        created_at=now_ms(),
-                    )
-                )
-        except sa.exc.IntegrityError as exc:
-            raise AlreadyExistsError(
-                f"notifier {name!r} exists; remove it first with "
-                f"`keel alerts notifiers remove {name}`"
-            ) from exc
+        self._db.insert_new(
+            sa.insert(_t.NT).values(
+                project_id=project_id,
+                name=name,
+                kind=kind,
+                config_json=json.dumps(config),
+                min_severity=min_severity,
+                deployment=deployment,
+                enabled=True,
+                created_at=now_ms(),
+            ),
+            f"notifier {name!r} exists; remove it first with `keel alerts notifiers remove {name}`",
+        )
         return self.get_notifier(project_id, name)
 
     def get_notifier(self, project_id: int, name: str) -> Notifier:
@@ -284,12 +278,10 @@ class AlertRepository:
             return [_notifier(r) for r in rows]
 
     def remove_notifier(self, project_id: int, name: str) -> None:
-        with self._db.write() as conn:
-            gone = conn.execute(
-                sa.delete(_t.NT).where(_t.NT.c.project_id == project_id, _t.NT.c.name == name)
-            ).rowcount
-        if not gone:
-            raise NotFoundError(f"notifier {name!r} does not exist")
+        self._db.change(
+            sa.delete(_t.NT).where(_t.NT.c.project_id == project_id, _t.NT.c.name == name),
+            f"notifier {name!r} does not exist",
+        )
 
     # -- deliveries ------------------------------------------------------------------------
     def enqueue(self, alert: Alert, event: str) -> builtins.list[Delivery]:

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Row, delete, insert, select
 
-from keel.exceptions import InvalidArgumentError, NotFoundError
+from keel.exceptions import InvalidArgumentError
 from keel.store._db import Database, now_ms
+from keel.store._rows import entity
 from keel.store._schema import table
 from keel.store._schema_comments import CommentRow
 
@@ -39,16 +40,7 @@ class Comment:
 
 
 def _comment(row: Row) -> Comment:
-    return Comment(
-        row.id,
-        row.project_id,
-        row.subject_kind,
-        row.subject_id,
-        row.author,
-        row.body,
-        row.created_at,
-        row.context,
-    )
+    return entity(Comment, row)
 
 
 def _check(kind: str, subject_id: str, body: str) -> None:
@@ -124,12 +116,10 @@ class CommentRepository:
         return [_comment(r) for r in rows]
 
     def delete(self, project_id: int, comment_id: int) -> None:
-        with self._db.write() as conn:
-            n = conn.execute(
-                delete(C).where(C.c.id == comment_id, C.c.project_id == project_id)
-            ).rowcount
-        if n == 0:
-            raise NotFoundError(f"comment {comment_id} does not exist in this project")
+        self._db.change(
+            delete(C).where(C.c.id == comment_id, C.c.project_id == project_id),
+            f"comment {comment_id} does not exist in this project",
+        )
 
 
 __all__ = ["SUBJECT_KINDS", "Comment", "CommentRepository"]

@@ -53,9 +53,10 @@ class CredentialRepository:
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
             return None
         digest = token_digest(secret)
+        token = K.c.id.label("token_id")  # ``id`` is the user's (the User is read by name)
         with self._db.read() as conn:
             row = conn.execute(
-                select(K.c.id, K.c.digest, K.c.expires_at, K.c.revoked, K.c.last_used_at, U)
+                select(token, K.c.digest, K.c.expires_at, K.c.revoked, K.c.last_used_at, U)
                 .join(U, U.c.id == K.c.user_id)
                 .where(K.c.digest == digest)
             ).first()
@@ -66,7 +67,7 @@ class CredentialRepository:
             return None
         if row.last_used_at is None or now - row.last_used_at > _LAST_USED_EVERY_MS:
             with self._db.write() as conn:
-                conn.execute(update(K).where(K.c.id == row[0]).values(last_used_at=now))
+                conn.execute(update(K).where(K.c.id == row.token_id).values(last_used_at=now))
         return _user(row)
 
     def role_of(self, project_id: int, user_id: int) -> Role | None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from keel.exceptions import AlreadyExistsError, NotFoundError
 from keel.store._db import Database, now_ms
 from keel.store._lazy import Tables
+from keel.store._rows import entity
 from keel.store._validate import check_name
 from keel.store.entities import Dataset, DatasetFile, DatasetVersion
 
@@ -27,21 +28,13 @@ _t = Tables(
 
 
 def _version(row: Row, name: str) -> DatasetVersion:
-    return DatasetVersion(
-        id=row.id,
-        dataset_id=row.dataset_id,
+    return entity(
+        DatasetVersion,
+        row,
         dataset_name=name,
-        version=row.version,
-        content_hash=row.content_hash,
-        kind=row.kind,
         source=json.loads(row.source),
         schema=json.loads(row.schema_json),
         profile=json.loads(row.profile_json),
-        num_rows=row.num_rows,
-        num_files=row.num_files,
-        size_bytes=row.size_bytes,
-        created_at=row.created_at,
-        run_id=row.run_id,
     )
 
 

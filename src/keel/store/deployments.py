@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from keel.exceptions import ConflictError, InvalidArgumentError, NotFoundError
 from keel.store._db import Database, now_ms
 from keel.store._lazy import Tables
+from keel.store._rows import entity
 from keel.store._validate import check_name
 
 if TYPE_CHECKING:
@@ -431,13 +432,7 @@ class DeploymentRepository:
 
 
 def _target(row: Row) -> DeploymentTarget:
-    return DeploymentTarget(
-        endpoint=row.endpoint,
-        model_ref=row.model_ref,
-        model_name=row.model_name,
-        weight=float(row.weight),
-        shadow=bool(row.shadow),
-    )
+    return entity(DeploymentTarget, row, weight=float(row.weight), shadow=bool(row.shadow))
 
 
 def _create(conn: Connection, project_id: int, name: str, status: str, ts: int) -> int:

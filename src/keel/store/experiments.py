@@ -128,22 +128,16 @@ class ExperimentRepository:
             self._set_tags(conn, experiment_id, {key: value})
 
     def delete_tag(self, experiment_id: int, key: str) -> None:
-        with self._db.write() as conn:
-            gone = conn.execute(
-                sa.delete(_t.T).where(_t.T.c.experiment_id == experiment_id, _t.T.c.key == key)
-            ).rowcount
-        if not gone:
-            raise NotFoundError(f"experiment {experiment_id} has no tag {key!r}")
+        self._db.change(
+            sa.delete(_t.T).where(_t.T.c.experiment_id == experiment_id, _t.T.c.key == key),
+            f"experiment {experiment_id} has no tag {key!r}",
+        )
 
     def _update(self, experiment_id: int, **values: object) -> None:
-        with self._db.write() as conn:
-            n = conn.execute(
-                sa.update(_t.E)
-                .where(_t.E.c.id == experiment_id)
-                .values(updated_at=now_ms(), **values)
-            ).rowcount
-        if n == 0:
-            raise NotFoundError(f"experiment id {experiment_id} does not exist")
+        self._db.change(
+            sa.update(_t.E).where(_t.E.c.id == experiment_id).values(updated_at=now_ms(), **values),
+            f"experiment id {experiment_id} does not exist",
+        )
 
     def _set_tags(self, conn: Connection, experiment_id: int, tags: Mapping[str, str]) -> None:
         rows = [

@@ -22,7 +22,7 @@ import orjson
 from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from keel.exceptions import AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError
+from keel.exceptions import ConflictError, InvalidArgumentError, NotFoundError
 from keel.store._db import Database, first_or_missing, now_ms
 from keel.store._labeling_entities import (
     Annotation,
@@ -84,23 +84,18 @@ class LabelingRepository:
             raise InvalidArgumentError(
                 f"overlap {overlap} must be between 1 and {MAX_OVERLAP} annotators per task"
             )
-        try:
-            with self._db.write() as conn:
-                conn.execute(
-                    insert(LP).values(
-                        project_id=project_id,
-                        name=name,
-                        config_json=dumps_json(config, "a label config"),
-                        instructions=instructions,
-                        overlap=overlap,
-                        double_share=double_share,
-                        created_at=now_ms(),
-                    )
-                )
-        except IntegrityError as exc:
-            raise AlreadyExistsError(
-                f"labeling project {name!r} exists; see `keel label status {name}`"
-            ) from exc
+        self._db.insert_new(
+            insert(LP).values(
+                project_id=project_id,
+                name=name,
+                config_json=dumps_json(config, "a label config"),
+                instructions=instructions,
+                overlap=overlap,
+                double_share=double_share,
+                created_at=now_ms(),
+            ),
+            f"labeling project {name!r} exists; see `keel label status {name}`",
+        )
         return self.get_project(project_id, name)
 
     def get_project(self, project_id: int, name: str) -> LabelProject:

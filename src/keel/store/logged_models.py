@@ -17,6 +17,7 @@ from sqlalchemy import Row, insert, select, update
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.store._db import Database, now_ms
 from keel.store._file_index import FileIndex
+from keel.store._rows import entity
 from keel.store._schema import ExperimentRow, table
 from keel.store._schema_auth import LoggedModelFileRow, LoggedModelRow
 from keel.store._validate import MAX_TAG_VALUE, check_key, check_name, check_value
@@ -46,20 +47,9 @@ class LoggedModel:
 
 
 def _model(row: Row) -> LoggedModel:
-    return LoggedModel(
-        id=row.id,
-        experiment_id=row.experiment_id,
-        name=row.name,
-        source_run_id=row.source_run_id,
-        model_type=row.model_type,
-        status=row.status,
-        status_message=row.status_message,
-        lifecycle=Lifecycle(row.lifecycle),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        params=json.loads(row.params_json),
-        tags=json.loads(row.tags_json),
-    )
+    lifecycle = Lifecycle(row.lifecycle)
+    params, tags = json.loads(row.params_json), json.loads(row.tags_json)
+    return entity(LoggedModel, row, lifecycle=lifecycle, params=params, tags=tags)
 
 
 def _checked(kind: str, items: Mapping[str, object], limit: int) -> dict[str, str]:
@@ -181,12 +171,10 @@ class LoggedModelRepository:
         return self._files.delete(model_id, path)
 
     def _update(self, model_id: str, **values: object) -> None:
-        with self._db.write() as conn:
-            n = conn.execute(
-                update(LMOD).where(LMOD.c.id == model_id).values(updated_at=now_ms(), **values)
-            ).rowcount
-        if n == 0:
-            raise NotFoundError(f"logged model {model_id!r} does not exist")
+        self._db.change(
+            update(LMOD).where(LMOD.c.id == model_id).values(updated_at=now_ms(), **values),
+            f"logged model {model_id!r} does not exist",
+        )
 
 
 __all__ = ["LoggedModel", "LoggedModelRepository"]

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import AlreadyExistsError, InvalidArgumentError, NotFoundError
 from keel.store._db import Database, now_ms
+from keel.store._rows import entity
 from keel.store._schema import table
 from keel.store._schema_monitoring import MonitorRow, ReferenceProfileRow
 from keel.store._validate import check_name
@@ -59,32 +60,12 @@ class ReferenceInfo:
 
 
 def _monitor(row: Row) -> Monitor:
-    return Monitor(
-        id=row.id,
-        project_id=row.project_id,
-        deployment=row.deployment,
-        reference=row.reference,
-        window=row.default_window,
-        enabled=bool(row.enabled),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        last_run_at=row.last_run_at,
-        last_window_end=row.last_window_end,
-        config=json.loads(row.config_json or "{}"),
-    )
+    config = json.loads(row.config_json or "{}")
+    return entity(Monitor, row, window=row.default_window, enabled=bool(row.enabled), config=config)
 
 
 def _reference(row: Row) -> ReferenceInfo:
-    return ReferenceInfo(
-        row.id,
-        row.project_id,
-        row.subject,
-        row.blob_sha,
-        row.num_rows,
-        row.num_columns,
-        row.source,
-        row.created_at,
-    )
+    return entity(ReferenceInfo, row)
 
 
 class MonitorRepository:
@@ -168,12 +149,10 @@ class MonitorRepository:
             return [_monitor(r) for r in conn.execute(query.order_by(MON.c.deployment))]
 
     def delete(self, project_id: int, deployment: str) -> None:
-        with self._db.write() as conn:
-            gone = conn.execute(
-                delete(MON).where(MON.c.project_id == project_id, MON.c.deployment == deployment)
-            ).rowcount
-        if not gone:
-            raise NotFoundError(f"deployment {deployment!r} has no monitor to delete")
+        self._db.change(
+            delete(MON).where(MON.c.project_id == project_id, MON.c.deployment == deployment),
+            f"deployment {deployment!r} has no monitor to delete",
+        )
 
     def mark_run(self, monitor_id: int, window_end: int) -> None:
         """Remember the newest window monitored (never moves backwards)."""

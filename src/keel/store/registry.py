@@ -27,6 +27,7 @@ else:
     from keel.store._lazy import sa
 from keel.store._registry_rows import (
     _check_model_name,
+    _delete_tag,
     _hydrate_model,
     _hydrate_versions,
     _known_versions,
@@ -36,6 +37,7 @@ from keel.store._registry_rows import (
     _semver_taken,
     _set_tags,
     _t,
+    _touch,
     _version_query,
 )
 from keel.store.entities import ModelVersion, NewVersion, RegisteredModel
@@ -145,19 +147,12 @@ class RegistryRepository:
         with self._db.write() as conn:
             model_id = _model_row(conn, project_id, name).id
             _set_tags(conn, _t.RMT, "model_id", model_id, tags)
-            conn.execute(sa.update(_t.RM).where(_t.RM.c.id == model_id).values(updated_at=now_ms()))
+            _touch(conn, "model_id", model_id)
 
     def delete_model_tag(self, project_id: int, name: str, key: str) -> None:
         with self._db.write() as conn:
-            model_id = _model_row(conn, project_id, name).id
-            n = conn.execute(
-                sa.delete(_t.RMT).where(_t.RMT.c.model_id == model_id, _t.RMT.c.key == key)
-            ).rowcount
-            if n:
-                conn.execute(
-                    sa.update(_t.RM).where(_t.RM.c.id == model_id).values(updated_at=now_ms())
-                )
-        if n == 0:
+            found = _delete_tag(conn, "model_id", _model_row(conn, project_id, name).id, key)
+        if not found:
             raise NotFoundError(f"registered model {name!r} has no tag {key!r}")
 
     def rename_model(self, project_id: int, name: str, new_name: str) -> RegisteredModel:
@@ -357,20 +352,12 @@ class RegistryRepository:
             if conn.execute(sa.select(_t.MV.c.id).where(_t.MV.c.id == version_id)).first() is None:
                 raise NotFoundError(f"model version id {version_id} does not exist")
             _set_tags(conn, _t.MVT, "version_id", version_id, tags)
-            conn.execute(
-                sa.update(_t.MV).where(_t.MV.c.id == version_id).values(updated_at=now_ms())
-            )
+            _touch(conn, "version_id", version_id)
 
     def delete_version_tag(self, version_id: int, key: str) -> None:
         with self._db.write() as conn:
-            n = conn.execute(
-                sa.delete(_t.MVT).where(_t.MVT.c.version_id == version_id, _t.MVT.c.key == key)
-            ).rowcount
-            if n:
-                conn.execute(
-                    sa.update(_t.MV).where(_t.MV.c.id == version_id).values(updated_at=now_ms())
-                )
-        if n == 0:
+            found = _delete_tag(conn, "version_id", version_id, key)
+        if not found:
             raise NotFoundError(f"model version id {version_id} has no tag {key!r}")
 
     def delete_version(self, version_id: int) -> None:

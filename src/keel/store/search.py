@@ -97,6 +97,35 @@ def check_kinds(kinds: Iterable[str]) -> list[str]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class SearchFilter:
+    """What a search keeps besides its words: object kinds, one author, objects changed
+    since (ms). One definition for both indexes: :meth:`sql` for the keyword index; the
+    vector index applies the same three fields to its arrays."""
+
+    kinds: tuple[str, ...] = ()
+    author: str | None = None
+    since: int | None = None
+
+    @classmethod
+    def of(cls, kinds: Iterable[str], author: str | None, since: int | None) -> SearchFilter:
+        return cls(tuple(check_kinds(kinds)), author, since)
+
+    def sql(self) -> str:
+        """The filter as ``AND`` clauses over ``search_docs d`` (``:author``, ``:since``)."""
+        sql = ""
+        if self.kinds:
+            sql += " AND d.kind IN (" + ", ".join(f"'{k}'" for k in self.kinds) + ")"  # checked
+        if self.author:
+            sql += " AND d.author = :author"
+        if self.since is not None:
+            sql += " AND d.updated_at >= :since"
+        return sql
+
+    def params(self) -> dict[str, object]:
+        return {"author": self.author, "since": self.since}
+
+
 class SearchRepository:
     """The search index of each project, and queries over it."""
 
@@ -117,7 +146,13 @@ class SearchRepository:
     ) -> list[SearchHit]:
         """The best ``limit`` objects of the project matching ``query`` (as plain text)."""
         words = query_words(query)
-        kinds = check_kinds(kinds)
+        return self.find(project_id, words, SearchFilter.of(kinds, author, since), limit)
+
+    def find(
+        self, project_id: int, words: list[str], where: SearchFilter, limit: int
+    ) -> list[SearchHit]:
+        """:meth:`search` for a query already split into words: all of them first, then
+        any of them."""
         if not words:
             return []
         if not 1 <= limit <= 1000:
@@ -127,21 +162,10 @@ class SearchRepository:
             if any_word and len(words) == 1:
                 break
             with self._db.read() as conn:
-                hits = run(conn, project_id, words, any_word, kinds, author, since, limit)
+                hits = run(conn, project_id, words, any_word, where, limit)
             if hits:
                 return hits
         return []
-
-    @staticmethod
-    def _filters(kinds: Sequence[str], author: str | None, since: int | None) -> str:
-        sql = ""
-        if kinds:
-            sql += " AND d.kind IN (" + ", ".join(f"'{k}'" for k in kinds) + ")"  # checked
-        if author:
-            sql += " AND d.author = :author"
-        if since is not None:
-            sql += " AND d.updated_at >= :since"
-        return sql
 
     def _sqlite(
         self,
@@ -149,9 +173,7 @@ class SearchRepository:
         project_id: int,
         words: list[str],
         any_word: bool,
-        kinds: Sequence[str],
-        author: str | None,
-        since: int | None,
+        where: SearchFilter,
         limit: int,
     ) -> list[SearchHit]:
         quoted = ['"' + w.replace('"', '""') + '"' for w in words]
@@ -163,10 +185,10 @@ class SearchRepository:
             "bm25(search_fts, 8.0, 1.0) AS rank "
             "FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid "
             "WHERE search_fts MATCH :match AND d.project_id = :pid"
-            + self._filters(kinds, author, since)
+            + where.sql()
             + " ORDER BY rank LIMIT :limit"
         )
-        params = {"match": match, "pid": project_id, "author": author, "since": since}
+        params = {"match": match, "pid": project_id, **where.params()}
         rows = conn.execute(text(sql), params | {"limit": limit}).all()
         snippets: dict[int, str] = {}
         if rows:
@@ -192,9 +214,7 @@ class SearchRepository:
         project_id: int,
         words: list[str],
         any_word: bool,
-        kinds: Sequence[str],
-        author: str | None,
-        since: int | None,
+        where: SearchFilter,
         limit: int,
     ) -> list[SearchHit]:
         if any_word:  # words hold letters and digits only: safe as tsquery lexemes
@@ -207,13 +227,13 @@ class SearchRepository:
             "SELECT d.kind, d.ref, d.project_id, d.title, d.body, d.author, d.updated_at, "
             "ts_rank_cd(d.tsv, q.q) AS rank FROM search_docs d, q "
             "WHERE d.project_id = :pid AND d.tsv @@ q.q"
-            + self._filters(kinds, author, since)
+            + where.sql()
             + " ORDER BY rank DESC LIMIT :limit) "
             "SELECT best.*, ts_headline('english', best.body, q.q, "
             "'StartSel=**, StopSel=**, MaxWords=24, MinWords=8, MaxFragments=2, "
             'FragmentDelimiter=" … "\') AS snip FROM best, q ORDER BY rank DESC'
         )
-        params = {"q": q, "pid": project_id, "author": author, "since": since, "limit": limit}
+        params = {"q": q, "pid": project_id, **where.params(), "limit": limit}
         rows = conn.execute(text(sql), params).all()
         return [
             SearchHit(r.kind, r.ref, r.project_id, r.title, r.snip, float(r.rank), r.author,

@@ -37,7 +37,7 @@ from sqlalchemy import and_, delete, func, insert, select
 from keel.store._db import Database
 from keel.store._schema import table
 from keel.store._schema_reports import SearchDocRow, SearchVectorRow
-from keel.store.search import SearchHit, SearchRepository, check_kinds, query_words
+from keel.store.search import SearchFilter, SearchHit, SearchRepository, query_words
 
 if TYPE_CHECKING:
     import numpy as np
@@ -175,10 +175,8 @@ class VectorIndex:
         project_id: int,
         query: str,
         embed: Embed,
+        where: SearchFilter = SearchFilter(),
         *,
-        kinds: Sequence[str] = (),
-        author: str | None = None,
-        since: int | None = None,
         limit: int = POOL,
     ) -> list[tuple[int, tuple[str, str], float]]:
         """The ``limit`` documents most similar to ``query``, best first:
@@ -190,12 +188,12 @@ class VectorIndex:
             return []
         scores = m.vectors @ np.asarray(embed([query[:MAX_TEXT]]), np.float32)[0]
         keep = np.ones(len(m.ids), bool)
-        if kinds:
-            keep &= np.isin(m.kinds, list(kinds))
-        if author:
-            keep &= m.authors == author
-        if since is not None:
-            keep &= m.updated >= since
+        if where.kinds:
+            keep &= np.isin(m.kinds, list(where.kinds))
+        if where.author:
+            keep &= m.authors == where.author
+        if where.since is not None:
+            keep &= m.updated >= where.since
         scores = np.where(keep, scores, -np.inf)
         n = min(limit, int(keep.sum()))
         if n == 0:
@@ -270,27 +268,19 @@ def hybrid_search(
     db: Database,
     project_id: int,
     query: str,
-    *,
-    kinds: Sequence[str] = (),
-    author: str | None = None,
-    since: int | None = None,
+    where: SearchFilter,
     limit: int = 20,
 ) -> list[SearchHit]:
     """Keyword and semantic rankings of ``query`` fused (see the module docstring)."""
     from keel.store._embedder import default_embedder
 
     words = query_words(query)
-    kinds = check_kinds(kinds)
     if not words:
         return []
     embedder = default_embedder()
-    by_words = keyword.search(
-        project_id, query, kinds=kinds, author=author, since=since, limit=limit
-    )
+    by_words = keyword.find(project_id, words, where, limit)
     index = vector_index(db)
-    near = index.nearest(
-        project_id, query, embedder, kinds=kinds, author=author, since=since, limit=POOL
-    )
+    near = index.nearest(project_id, query, embedder, where, limit=POOL)
     fused = fuse([[(h.kind, h.ref) for h in by_words], [key for _, key, _ in near]], limit)
     # rows are read only for the winners found by meaning alone (keyword hits have theirs)
     found = {(h.kind, h.ref): h for h in by_words}
@@ -324,8 +314,8 @@ class FusedSearchRepository:
             return self.keyword.search(
                 project_id, query, kinds=kinds, author=author, since=since, limit=limit
             )
-        return hybrid_search(self.keyword, self._db, project_id, query, kinds=kinds,
-                             author=author, since=since, limit=limit)  # fmt: skip
+        where = SearchFilter.of(kinds, author, since)
+        return hybrid_search(self.keyword, self._db, project_id, query, where, limit)
 
     def refresh(self, project_id: int) -> int:
         return self.keyword.refresh(project_id)

@@ -20,8 +20,9 @@ from enum import StrEnum
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from keel.exceptions import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.store._db import Database, now_ms
+from keel.store._rows import entity
 from keel.store._schema import table
 from keel.store._schema_auth import ApiTokenRow, ProjectMemberRow, ServerKeyRow, UserRow
 from keel.store._upsert import upsert
@@ -88,20 +89,11 @@ class Membership:
 
 
 def _user(row: Row) -> User:
-    return User(row.id, row.name, bool(row.is_admin), bool(row.is_active), row.created_at)
+    return entity(User, row, is_admin=bool(row.is_admin), is_active=bool(row.is_active))
 
 
 def _token(row: Row) -> ApiToken:
-    return ApiToken(
-        row.id,
-        row.user_id,
-        row.name,
-        row.prefix,
-        row.created_at,
-        row.expires_at,
-        row.last_used_at,
-        bool(row.revoked),
-    )
+    return entity(ApiToken, row, revoked=bool(row.revoked))
 
 
 def token_digest(secret: str) -> str:
@@ -145,19 +137,16 @@ class UserRepository:
                 f"the password for {name!r} is {len(password)} characters; use at least "
                 f"{MIN_PASSWORD} (or no password, and sign in with a token)"
             )
-        try:
-            with self._db.write() as conn:
-                conn.execute(
-                    insert(U).values(
-                        name=name,
-                        password_hash=hash_password(password) if password else "",
-                        is_admin=is_admin,
-                        is_active=True,
-                        created_at=now_ms(),
-                    )
-                )
-        except IntegrityError as exc:
-            raise AlreadyExistsError(f"user {name!r} already exists; pick another name") from exc
+        self._db.insert_new(
+            insert(U).values(
+                name=name,
+                password_hash=hash_password(password) if password else "",
+                is_admin=is_admin,
+                is_active=True,
+                created_at=now_ms(),
+            ),
+            f"user {name!r} already exists; pick another name",
+        )
         return self.get_user(name)
 
     def get_user(self, name: str) -> User:
@@ -203,10 +192,7 @@ class UserRepository:
         return self.get_user(name)
 
     def delete_user(self, name: str) -> None:
-        with self._db.write() as conn:
-            n = conn.execute(delete(U).where(U.c.name == name)).rowcount
-        if n == 0:
-            raise NotFoundError(f"user {name!r} does not exist")
+        self._db.change(delete(U).where(U.c.name == name), f"user {name!r} does not exist")
 
     # -- tokens ----------------------------------------------------------------------------
     def create_token(
@@ -240,10 +226,10 @@ class UserRepository:
         return [_token(r) for r in rows]
 
     def revoke_token(self, token_id: int) -> None:
-        with self._db.write() as conn:
-            n = conn.execute(update(K).where(K.c.id == token_id).values(revoked=True)).rowcount
-        if n == 0:
-            raise NotFoundError(f"token id {token_id} does not exist")
+        self._db.change(
+            update(K).where(K.c.id == token_id).values(revoked=True),
+            f"token id {token_id} does not exist",
+        )
 
     # -- project roles ---------------------------------------------------------------------
     def set_role(self, project_id: int, user_id: int, role: Role | str) -> Membership:
@@ -263,12 +249,10 @@ class UserRepository:
         return Membership(project_id, user_id, user.name, role)
 
     def remove_member(self, project_id: int, user_id: int) -> None:
-        with self._db.write() as conn:
-            n = conn.execute(
-                delete(PM).where(PM.c.project_id == project_id, PM.c.user_id == user_id)
-            ).rowcount
-        if n == 0:
-            raise NotFoundError(f"user id {user_id} is not a member of project id {project_id}")
+        self._db.change(
+            delete(PM).where(PM.c.project_id == project_id, PM.c.user_id == user_id),
+            f"user id {user_id} is not a member of project id {project_id}",
+        )
 
     def members(self, project_id: int) -> list[Membership]:
         with self._db.read() as conn:

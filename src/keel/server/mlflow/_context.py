@@ -7,15 +7,13 @@ The server root serves the default project and ``/projects/<name>/`` every other
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
-from keel.server._auth import ACCESS_ATTR, Guard, principal
+from keel.server._auth import Guard, access, principal
 from keel.server._state import AppState, get_state
 from keel.store import Experiment
 from keel.store.users import Role
@@ -119,20 +117,12 @@ async def _ctx(request: Request, role: Role) -> Ctx:
     return _resolve(st, request, role)  # the local admin; the project id is cached
 
 
-def _access(kind: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
-        setattr(fn, ACCESS_ATTR, kind)
-        return fn
-
-    return mark
-
-
-@_access("project:reader")
+@access("project:reader")
 async def mlflow_reader(request: Request) -> Ctx:
     return await _ctx(request, Role.READER)
 
 
-@_access("project:writer")
+@access("project:writer")
 async def mlflow_writer(request: Request) -> Ctx:
     return await _ctx(request, Role.WRITER)
 

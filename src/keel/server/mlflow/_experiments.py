@@ -11,7 +11,7 @@ from keel.server._json import JSON
 from keel.server._types import Name, Text
 from keel.server.mlflow import _convert as conv
 from keel.server.mlflow._context import DEFAULT_EXPERIMENT, Ctx, mlflow_reader, mlflow_writer
-from keel.server.mlflow._paging import check_max, decode, encode
+from keel.server.mlflow._paging import check_max, page
 from keel.server.mlflow._pyfilter import matches
 from keel.server.mlflow._schemas import (
     ExperimentCreate,
@@ -117,12 +117,13 @@ def _search(ctx: Ctx, body: ExperimentSearch) -> dict[str, Any]:
     if expr is not None:
         exps = [e for e in exps if _matches(expr, e)]
     exps = _ordered(exps, body.order_by)
-    offset = decode(body.page_token)
-    page = exps[offset : offset + body.max_results]
-    out: dict[str, Any] = {"experiments": [conv.experiment(e, ctx.exp_str(e.id)) for e in page]}
-    if offset + body.max_results < len(exps):
-        out["next_page_token"] = encode(offset + body.max_results)
-    return out
+    return page(
+        exps,
+        "experiments",
+        body.page_token,
+        body.max_results,
+        lambda e: conv.experiment(e, ctx.exp_str(e.id)),
+    )
 
 
 _VOCABULARY = Vocabulary(

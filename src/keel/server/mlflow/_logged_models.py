@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from fastapi import APIRouter, Depends
 
@@ -13,7 +12,7 @@ from keel.server._types import Key, Text
 from keel.server.mlflow import _convert as conv
 from keel.server.mlflow import _model_links as links
 from keel.server.mlflow._context import Ctx, mlflow_reader, mlflow_writer
-from keel.server.mlflow._paging import check_max, decode, encode
+from keel.server.mlflow._paging import check_max, page
 from keel.server.mlflow._schemas import (
     DatasetFilter,
     LoggedModelCreate,
@@ -90,14 +89,15 @@ def search(body: LoggedModelSearch, ctx: Ctx = Depends(mlflow_reader)) -> JSON:
     )
     models = [m for m in models if _wanted(m, filters, body.datasets)]
     models = _ordered(models, body.order_by)
-    offset = decode(body.page_token)
-    page = models[offset : offset + body.max_results]
-    out: dict[str, Any] = {
-        "models": [conv.logged_model(m, ctx.exp_str(m.experiment_id)) for m in page]
-    }
-    if offset + body.max_results < len(models):
-        out["next_page_token"] = encode(offset + body.max_results)
-    return JSON(out)
+    return JSON(
+        page(
+            models,
+            "models",
+            body.page_token,
+            body.max_results,
+            lambda m: conv.logged_model(m, ctx.exp_str(m.experiment_id)),
+        )
+    )
 
 
 _SEARCH_CAP = 50_000

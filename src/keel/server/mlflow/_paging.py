@@ -5,9 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from keel.exceptions import InvalidArgumentError
 from keel.server.mlflow._context import Ctx
+
+T = TypeVar("T")
 
 
 def decode(token: str | None) -> int:
@@ -26,6 +30,18 @@ def decode(token: str | None) -> int:
 
 def encode(offset: int) -> str:
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode()
+
+
+def page(
+    items: Sequence[T], key: str, token: str | None, size: int, convert: Callable[[T], Any]
+) -> dict[str, Any]:
+    """The page of ``items`` that starts at the offset ``token`` holds, ``size`` long, each
+    through ``convert``, under ``key``; with ``next_page_token`` when more follow."""
+    offset = decode(token)
+    out: dict[str, Any] = {key: [convert(x) for x in items[offset : offset + size]]}
+    if offset + size < len(items):
+        out["next_page_token"] = encode(offset + size)
+    return out
 
 
 def check_max(ctx: Ctx, max_results: int) -> None:

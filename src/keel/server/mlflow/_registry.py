@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
@@ -24,7 +25,7 @@ from keel.server._types import Name, Text
 from keel.server.mlflow import _convert as conv
 from keel.server.mlflow import _model_links as links
 from keel.server.mlflow._context import Ctx, mlflow_reader, mlflow_writer
-from keel.server.mlflow._paging import check_max, decode, encode
+from keel.server.mlflow._paging import check_max, page
 from keel.server.mlflow._pyfilter import matches
 from keel.server.mlflow._schemas import (
     AliasIn,
@@ -220,12 +221,8 @@ def search_models(
     if any("timestamp" in o for o in order_by):
         desc = any("desc" in o.lower() for o in order_by)
         models.sort(key=lambda m: m.updated_at, reverse=desc)
-    offset = decode(page_token)
-    page = models[offset : offset + max_results]
-    out: dict[str, Any] = {"registered_models": [model_json(ctx, m) for m in page]}
-    if offset + max_results < len(models):
-        out["next_page_token"] = encode(offset + max_results)
-    return JSON(out)
+    convert = partial(model_json, ctx)
+    return JSON(page(models, "registered_models", page_token, max_results, convert))
 
 
 @router.post("/registered-models/get-latest-versions")
@@ -352,12 +349,7 @@ def search_versions(
         if expr is None or matches(expr, _version_attrs(v), v.tags)
     ]
     found = _ordered_versions(found, order_by)
-    offset = decode(page_token)
-    page = found[offset : offset + max_results]
-    out: dict[str, Any] = {"model_versions": [version_json(v) for v in page]}
-    if offset + max_results < len(found):
-        out["next_page_token"] = encode(offset + max_results)
-    return JSON(out)
+    return JSON(page(found, "model_versions", page_token, max_results, version_json))
 
 
 @router.get("/model-versions/get-download-uri")

@@ -6,7 +6,7 @@ from fastapi import Depends, Query, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from keel.server._auth import ACCESS_ATTR, Principal, authenticated, public
+from keel.server._auth import Principal, access, authenticated, public
 from keel.server._json import JSON
 from keel.server._types import Loose
 from keel.server.ui._common import ui_router
@@ -28,12 +28,10 @@ def safe_next(target: str) -> str:
     return "/ui/"
 
 
+@access("ui:sign-in")
 async def sign_in(request: Request, body: LoginIn) -> None:
     """The access decision of the sign-in form: the token itself (401 when it is bad)."""
     start_session(request, body.token)
-
-
-setattr(sign_in, ACCESS_ATTR, "ui:sign-in")
 
 
 @router.get("/ui/login", dependencies=[Depends(public)])
