@@ -57,11 +57,11 @@ from keel.store.remote._pipelines import (
 )
 from keel.store.remote._registry import RemoteRegistryRepository
 from keel.store.remote._repos import (
-    RemoteArtifactRepository,
-    RemoteDatasetRepository,
-    RemoteExperimentRepository,
-    RemoteProjectRepository,
-    RemoteRunRepository,
+    RemoteArtifacts,
+    RemoteDatasets,
+    RemoteExperiments,
+    RemoteProjects,
+    RemoteRuns,
 )
 from keel.store.remote._search import RemoteReportRepository, RemoteSearchRepository
 from keel.store.remote._sweeps import RemoteSweepRepository
@@ -121,11 +121,11 @@ class RemoteDatabase:
 
 def _repositories(http: Http) -> dict[str, object]:
     """The HTTP repositories, each typed by its protocol so that mypy checks it."""
-    projects: Projects = RemoteProjectRepository(http)
-    experiments: Experiments = RemoteExperimentRepository(http)
-    runs: Runs = RemoteRunRepository(http)
-    artifacts: Artifacts = RemoteArtifactRepository(http)
-    datasets: Datasets = RemoteDatasetRepository(http)
+    projects: Projects = RemoteProjects(http)
+    experiments: Experiments = RemoteExperiments(http)
+    runs: Runs = RemoteRuns(http)
+    artifacts: Artifacts = RemoteArtifacts(http)
+    datasets: Datasets = RemoteDatasets(http)
     registry: Registry = RemoteRegistryRepository(http)
     pipeline_runs: PipelineRuns = RemotePipelineRunRepository(http)
     step_cache: StepCache = RemoteStepCacheRepository(http)

@@ -17,7 +17,7 @@ from keel.store.comments import Comment
 from keel.store.entities import ArtifactInfo
 from keel.store.logged_models import LoggedModel
 from keel.store.remote._http import Http
-from keel.store.remote._repos import _items
+from keel.store.remote._repos import receipted
 from keel.store.users import ApiToken, Membership, Role, User
 from keel.store.wire import load
 
@@ -199,7 +199,7 @@ class RemoteLoggedModelRepository:
     def add_files(
         self, model_id: str, items: builtins.list[tuple[str, BlobRef]]
     ) -> builtins.list[ArtifactInfo]:
-        body = {"items": _items(self._http, [(p, r.sha) for p, r in items])}
+        body = {"items": receipted(self._http, [(p, r.sha) for p, r in items])}
         data = self._http.post(self._path(model_id, "/files"), body)
         return load(list[ArtifactInfo], data["files"])
 
