@@ -55,7 +55,7 @@ from keel.store.remote._pipelines import (
     RemoteScheduleRepository,
     RemoteStepCacheRepository,
 )
-from keel.store.remote._registry import RemoteRegistryRepository
+from keel.store.remote._registry import RemoteRegistry
 from keel.store.remote._repos import (
     RemoteArtifacts,
     RemoteDatasets,
@@ -126,7 +126,7 @@ def _repositories(http: Http) -> dict[str, object]:
     runs: Runs = RemoteRuns(http)
     artifacts: Artifacts = RemoteArtifacts(http)
     datasets: Datasets = RemoteDatasets(http)
-    registry: Registry = RemoteRegistryRepository(http)
+    registry: Registry = RemoteRegistry(http)
     pipeline_runs: PipelineRuns = RemotePipelineRunRepository(http)
     step_cache: StepCache = RemoteStepCacheRepository(http)
     schedules: Schedules = RemoteScheduleRepository(http)

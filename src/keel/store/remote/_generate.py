@@ -87,7 +87,7 @@ def send(http: Http, route: Route, args: dict[str, Any], tp: Any) -> Any:
     """Send one protocol call (``args`` by parameter name) along ``route``; the answer as ``tp``."""
     for where, what in route.finite.items():
         head, *attrs = where.split(".")
-        finite(functools.reduce(getattr, attrs, args[head]), what)
+        finite(functools.reduce(lambda v, a: getattr(v, a, None), attrs, args[head]), what)
     path = V1 + _PATH.format(route.path, **args)
     in_path = path_fields(route.path)
     body = {
