@@ -45,11 +45,7 @@ from keel.store.remote._accounts import (
 from keel.store.remote._blobs import RemoteBlobStore
 from keel.store.remote._http import Http
 from keel.store.remote._labeling import RemoteLabelingRepository
-from keel.store.remote._ops import (
-    RemoteAlertRepository,
-    RemoteDeploymentRepository,
-    RemoteMonitorRepository,
-)
+from keel.store.remote._ops import RemoteAlerts, RemoteDeployments, RemoteMonitors
 from keel.store.remote._pipelines import (
     RemotePipelineRunRepository,
     RemoteScheduleRepository,
@@ -130,9 +126,9 @@ def _repositories(http: Http) -> dict[str, object]:
     pipeline_runs: PipelineRuns = RemotePipelineRunRepository(http)
     step_cache: StepCache = RemoteStepCacheRepository(http)
     schedules: Schedules = RemoteScheduleRepository(http)
-    deployments: Deployments = RemoteDeploymentRepository(http)
-    monitors: Monitors = RemoteMonitorRepository(http)
-    alerts: Alerts = RemoteAlertRepository(http)
+    deployments: Deployments = RemoteDeployments(http)
+    monitors: Monitors = RemoteMonitors(http)
+    alerts: Alerts = RemoteAlerts(http)
     search: Search = RemoteSearchRepository(http)
     reports: Reports = RemoteReportRepository(http)
     sweeps: Sweeps = RemoteSweepRepository(http)
