@@ -46,11 +46,7 @@ from keel.store.remote._blobs import RemoteBlobStore
 from keel.store.remote._http import Http
 from keel.store.remote._labeling import RemoteLabelingRepository
 from keel.store.remote._ops import RemoteAlerts, RemoteDeployments, RemoteMonitors
-from keel.store.remote._pipelines import (
-    RemotePipelineRunRepository,
-    RemoteScheduleRepository,
-    RemoteStepCacheRepository,
-)
+from keel.store.remote._pipelines import RemotePipelineRuns, RemoteSchedules, RemoteStepCache
 from keel.store.remote._registry import RemoteRegistry
 from keel.store.remote._repos import (
     RemoteArtifacts,
@@ -123,9 +119,9 @@ def _repositories(http: Http) -> dict[str, object]:
     artifacts: Artifacts = RemoteArtifacts(http)
     datasets: Datasets = RemoteDatasets(http)
     registry: Registry = RemoteRegistry(http)
-    pipeline_runs: PipelineRuns = RemotePipelineRunRepository(http)
-    step_cache: StepCache = RemoteStepCacheRepository(http)
-    schedules: Schedules = RemoteScheduleRepository(http)
+    pipeline_runs: PipelineRuns = RemotePipelineRuns(http)
+    step_cache: StepCache = RemoteStepCache(http)
+    schedules: Schedules = RemoteSchedules(http)
     deployments: Deployments = RemoteDeployments(http)
     monitors: Monitors = RemoteMonitors(http)
     alerts: Alerts = RemoteAlerts(http)
