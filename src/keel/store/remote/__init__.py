@@ -37,11 +37,7 @@ from keel.store.protocols import (
     Sweeps,
     Users,
 )
-from keel.store.remote._accounts import (
-    RemoteCommentRepository,
-    RemoteLoggedModelRepository,
-    RemoteUserRepository,
-)
+from keel.store.remote._accounts import RemoteComments, RemoteLoggedModels, RemoteUsers
 from keel.store.remote._blobs import RemoteBlobStore
 from keel.store.remote._http import Http
 from keel.store.remote._labeling import RemoteLabelingRepository
@@ -129,9 +125,9 @@ def _repositories(http: Http) -> dict[str, object]:
     reports: Reports = RemoteReportRepository(http)
     sweeps: Sweeps = RemoteSweepRepository(http)
     labeling: Labeling = RemoteLabelingRepository(http)
-    users: Users = RemoteUserRepository(http)
-    comments: Comments = RemoteCommentRepository(http)
-    logged_models: LoggedModels = RemoteLoggedModelRepository(http)
+    users: Users = RemoteUsers(http)
+    comments: Comments = RemoteComments(http)
+    logged_models: LoggedModels = RemoteLoggedModels(http)
     return {name: repo for name, repo in locals().items() if name != "http"}
 
 
