@@ -40,7 +40,7 @@ from keel.store.protocols import (
 from keel.store.remote._accounts import RemoteComments, RemoteLoggedModels, RemoteUsers
 from keel.store.remote._blobs import RemoteBlobStore
 from keel.store.remote._http import Http
-from keel.store.remote._labeling import RemoteLabelingRepository
+from keel.store.remote._labeling import RemoteLabeling
 from keel.store.remote._ops import RemoteAlerts, RemoteDeployments, RemoteMonitors
 from keel.store.remote._pipelines import RemotePipelineRuns, RemoteSchedules, RemoteStepCache
 from keel.store.remote._registry import RemoteRegistry
@@ -51,8 +51,8 @@ from keel.store.remote._repos import (
     RemoteProjects,
     RemoteRuns,
 )
-from keel.store.remote._search import RemoteReportRepository, RemoteSearchRepository
-from keel.store.remote._sweeps import RemoteSweepRepository
+from keel.store.remote._search import RemoteReports, RemoteSearch
+from keel.store.remote._sweeps import RemoteSweeps
 
 
 def _not_remote(what: str) -> ConfigError:
@@ -121,10 +121,10 @@ def _repositories(http: Http) -> dict[str, object]:
     deployments: Deployments = RemoteDeployments(http)
     monitors: Monitors = RemoteMonitors(http)
     alerts: Alerts = RemoteAlerts(http)
-    search: Search = RemoteSearchRepository(http)
-    reports: Reports = RemoteReportRepository(http)
-    sweeps: Sweeps = RemoteSweepRepository(http)
-    labeling: Labeling = RemoteLabelingRepository(http)
+    search: Search = RemoteSearch(http)
+    reports: Reports = RemoteReports(http)
+    sweeps: Sweeps = RemoteSweeps(http)
+    labeling: Labeling = RemoteLabeling(http)
     users: Users = RemoteUsers(http)
     comments: Comments = RemoteComments(http)
     logged_models: LoggedModels = RemoteLoggedModels(http)
