@@ -1,9 +1,11 @@
 """The remote backend: a :class:`~keel.store.Store` whose repositories talk to ``keel server``.
 
 With ``KEEL_SERVER_URL`` (and ``KEEL_TOKEN``) set, :func:`keel.store.open_store` returns
-this store, so the SDK and the CLI work unchanged against a team server. Repositories
-without an HTTP implementation yet raise a clear :class:`~keel.exceptions.ConfigError`
-when used, instead of touching a database that is not there.
+this store, so the SDK and the CLI work unchanged against a team server. Its repositories
+are generated from the protocols and :mod:`keel.store.wire_routes` (``_generate.py``);
+repositories without an HTTP implementation yet raise a clear
+:class:`~keel.exceptions.ConfigError` when used, instead of touching a database that is
+not there.
 """
 
 from __future__ import annotations
@@ -40,10 +42,8 @@ from keel.store.protocols import (
 from keel.store.remote._accounts import RemoteComments, RemoteLoggedModels, RemoteUsers
 from keel.store.remote._blobs import RemoteBlobStore
 from keel.store.remote._http import Http
-from keel.store.remote._labeling import RemoteLabeling
-from keel.store.remote._ops import RemoteAlerts, RemoteDeployments, RemoteMonitors
+from keel.store.remote._ops import RemoteAlerts, RemoteDeployments, RemoteMonitors, RemoteRegistry
 from keel.store.remote._pipelines import RemotePipelineRuns, RemoteSchedules, RemoteStepCache
-from keel.store.remote._registry import RemoteRegistry
 from keel.store.remote._repos import (
     RemoteArtifacts,
     RemoteDatasets,
@@ -51,8 +51,7 @@ from keel.store.remote._repos import (
     RemoteProjects,
     RemoteRuns,
 )
-from keel.store.remote._search import RemoteReports, RemoteSearch
-from keel.store.remote._sweeps import RemoteSweeps
+from keel.store.remote._workbench import RemoteLabeling, RemoteReports, RemoteSearch, RemoteSweeps
 
 
 def _not_remote(what: str) -> ConfigError:

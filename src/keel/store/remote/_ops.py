@@ -1,7 +1,9 @@
-"""Deployments, monitors and alerts over HTTP, generated from their protocols and
-:data:`keel.store.wire_routes.ROUTES`.
+"""The registry, deployments, monitors and alerts over HTTP, generated from their protocols
+and :data:`keel.store.wire_routes.ROUTES`.
 
-Written here: recording a reference profile, which quotes the upload receipt of its blob.
+Written here: registering a model version and recording a reference profile, which quote
+the upload receipt of their blob (proof that this client sent the bytes, see
+``PUT /api/v1/blobs``).
 Claiming and finishing notification deliveries lease rows in the server's database for
 the process that sends them, so those two stay where the database is and raise a
 :class:`~keel.exceptions.ConfigError` here.
@@ -10,11 +12,26 @@ the process that sends them, so those two stay where the database is and raise a
 from __future__ import annotations
 
 from keel.store.monitors import ReferenceInfo
-from keel.store.protocols import Alerts, Deployments, Monitors
+from keel.store.protocols import Alerts, Deployments, Monitors, Registry
+from keel.store.registry import ModelVersion, NewVersion
 from keel.store.remote._generate import ServerOnly, remote_repository
 from keel.store.remote._http import Http
-from keel.store.wire import load
+from keel.store.wire import jsonable, load
 from keel.store.wire_routes import ROUTES
+
+
+class _Registry(Registry):
+    _http: Http
+
+    def create_version(self, project_id: int, name: str, new: NewVersion) -> ModelVersion:
+        body = {
+            "name": name,
+            "receipt": self._http.receipt(new.blob_sha),
+            **jsonable(new),
+            "tags": {k: str(v) for k, v in new.tags.items()},
+        }
+        data = self._http.post(f"/api/v1/projects/{int(project_id)}/models/versions", body)
+        return load(ModelVersion, data)
 
 
 class _Monitors(Monitors):
@@ -54,8 +71,9 @@ class _Alerts:
     finish_delivery = ServerOnly(_LEASES.format("finish_delivery"))
 
 
+RemoteRegistry = remote_repository(Registry, ROUTES["registry"], _Registry)
 RemoteDeployments = remote_repository(Deployments, ROUTES["deployments"])
 RemoteMonitors = remote_repository(Monitors, ROUTES["monitors"], _Monitors)
 RemoteAlerts = remote_repository(Alerts, ROUTES["alerts"], _Alerts)
 
-__all__ = ["RemoteAlerts", "RemoteDeployments", "RemoteMonitors"]
+__all__ = ["RemoteAlerts", "RemoteDeployments", "RemoteMonitors", "RemoteRegistry"]

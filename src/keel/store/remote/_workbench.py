@@ -1,13 +1,13 @@
-"""Sweeps over HTTP: the :class:`~keel.store.protocols.Sweeps` protocol, generated from
-:data:`keel.store.wire_routes.ROUTES`. Written here: creating a sweep (an absent spec goes
-as ``{}``); NaN checks of free-form attributes are declared on the routes."""
+"""Labeling, search, stored reports and sweeps over HTTP, generated from their protocols
+and :data:`keel.store.wire_routes.ROUTES`. Written here: creating a sweep (an absent spec
+goes as ``{}``); NaN checks of free-form attributes are declared on the routes."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from keel.store.protocols import Sweeps
+from keel.store.protocols import Labeling, Reports, Search, Sweeps
 from keel.store.remote._generate import finite, remote_repository
 from keel.store.remote._http import Http
 from keel.store.sweeps import Sweep
@@ -39,6 +39,9 @@ class _Sweeps(Sweeps):
         return load(Sweep, self._http.post(f"/api/v1/projects/{int(project_id)}/sweeps", body))
 
 
+RemoteLabeling = remote_repository(Labeling, ROUTES["labeling"])
+RemoteSearch = remote_repository(Search, ROUTES["search"])
+RemoteReports = remote_repository(Reports, ROUTES["reports"])
 RemoteSweeps = remote_repository(Sweeps, ROUTES["sweeps"], _Sweeps)
 
-__all__ = ["RemoteSweeps"]
+__all__ = ["RemoteLabeling", "RemoteReports", "RemoteSearch", "RemoteSweeps"]
