@@ -1,9 +1,11 @@
 """The remote backend: a :class:`~keel.store.Store` whose repositories talk to ``keel server``.
 
 With ``KEEL_SERVER_URL`` (and ``KEEL_TOKEN``) set, :func:`keel.store.open_store` returns
-this store, so the SDK and the CLI work unchanged against a team server. Repositories
-without an HTTP implementation yet raise a clear :class:`~keel.exceptions.ConfigError`
-when used, instead of touching a database that is not there.
+this store, so the SDK and the CLI work unchanged against a team server. Its repositories
+are generated from the protocols and :mod:`keel.store.wire_routes` (``_generate.py``);
+repositories without an HTTP implementation yet raise a clear
+:class:`~keel.exceptions.ConfigError` when used, instead of touching a database that is
+not there.
 """
 
 from __future__ import annotations
@@ -37,34 +39,19 @@ from keel.store.protocols import (
     Sweeps,
     Users,
 )
-from keel.store.remote._accounts import (
-    RemoteCommentRepository,
-    RemoteLoggedModelRepository,
-    RemoteUserRepository,
-)
+from keel.store.remote._accounts import RemoteComments, RemoteLoggedModels, RemoteUsers
 from keel.store.remote._blobs import RemoteBlobStore
 from keel.store.remote._http import Http
-from keel.store.remote._labeling import RemoteLabelingRepository
-from keel.store.remote._ops import (
-    RemoteAlertRepository,
-    RemoteDeploymentRepository,
-    RemoteMonitorRepository,
-)
-from keel.store.remote._pipelines import (
-    RemotePipelineRunRepository,
-    RemoteScheduleRepository,
-    RemoteStepCacheRepository,
-)
-from keel.store.remote._registry import RemoteRegistryRepository
+from keel.store.remote._ops import RemoteAlerts, RemoteDeployments, RemoteMonitors, RemoteRegistry
+from keel.store.remote._pipelines import RemotePipelineRuns, RemoteSchedules, RemoteStepCache
 from keel.store.remote._repos import (
-    RemoteArtifactRepository,
-    RemoteDatasetRepository,
-    RemoteExperimentRepository,
-    RemoteProjectRepository,
-    RemoteRunRepository,
+    RemoteArtifacts,
+    RemoteDatasets,
+    RemoteExperiments,
+    RemoteProjects,
+    RemoteRuns,
 )
-from keel.store.remote._search import RemoteReportRepository, RemoteSearchRepository
-from keel.store.remote._sweeps import RemoteSweepRepository
+from keel.store.remote._workbench import RemoteLabeling, RemoteReports, RemoteSearch, RemoteSweeps
 
 
 def _not_remote(what: str) -> ConfigError:
@@ -121,25 +108,25 @@ class RemoteDatabase:
 
 def _repositories(http: Http) -> dict[str, object]:
     """The HTTP repositories, each typed by its protocol so that mypy checks it."""
-    projects: Projects = RemoteProjectRepository(http)
-    experiments: Experiments = RemoteExperimentRepository(http)
-    runs: Runs = RemoteRunRepository(http)
-    artifacts: Artifacts = RemoteArtifactRepository(http)
-    datasets: Datasets = RemoteDatasetRepository(http)
-    registry: Registry = RemoteRegistryRepository(http)
-    pipeline_runs: PipelineRuns = RemotePipelineRunRepository(http)
-    step_cache: StepCache = RemoteStepCacheRepository(http)
-    schedules: Schedules = RemoteScheduleRepository(http)
-    deployments: Deployments = RemoteDeploymentRepository(http)
-    monitors: Monitors = RemoteMonitorRepository(http)
-    alerts: Alerts = RemoteAlertRepository(http)
-    search: Search = RemoteSearchRepository(http)
-    reports: Reports = RemoteReportRepository(http)
-    sweeps: Sweeps = RemoteSweepRepository(http)
-    labeling: Labeling = RemoteLabelingRepository(http)
-    users: Users = RemoteUserRepository(http)
-    comments: Comments = RemoteCommentRepository(http)
-    logged_models: LoggedModels = RemoteLoggedModelRepository(http)
+    projects: Projects = RemoteProjects(http)
+    experiments: Experiments = RemoteExperiments(http)
+    runs: Runs = RemoteRuns(http)
+    artifacts: Artifacts = RemoteArtifacts(http)
+    datasets: Datasets = RemoteDatasets(http)
+    registry: Registry = RemoteRegistry(http)
+    pipeline_runs: PipelineRuns = RemotePipelineRuns(http)
+    step_cache: StepCache = RemoteStepCache(http)
+    schedules: Schedules = RemoteSchedules(http)
+    deployments: Deployments = RemoteDeployments(http)
+    monitors: Monitors = RemoteMonitors(http)
+    alerts: Alerts = RemoteAlerts(http)
+    search: Search = RemoteSearch(http)
+    reports: Reports = RemoteReports(http)
+    sweeps: Sweeps = RemoteSweeps(http)
+    labeling: Labeling = RemoteLabeling(http)
+    users: Users = RemoteUsers(http)
+    comments: Comments = RemoteComments(http)
+    logged_models: LoggedModels = RemoteLoggedModels(http)
     return {name: repo for name, repo in locals().items() if name != "http"}
 
 
