@@ -33,6 +33,7 @@ from keel.store.entities import (
 )
 
 if TYPE_CHECKING:
+    from keel.store import protocols as P
     from keel.store.alerts import AlertRepository
     from keel.store.artifacts import ArtifactRepository
     from keel.store.comments import Comment, CommentRepository
@@ -50,33 +51,6 @@ if TYPE_CHECKING:
         StepCacheRepository,
     )
     from keel.store.projects import ProjectRepository
-    from keel.store.protocols import (
-        Alerts,
-        Artifacts,
-        Blobs,
-        Comments,
-        Credentials,
-        Datasets,
-        Db,
-        Deployments,
-        Experiments,
-        Labeling,
-        LoggedModels,
-        MetadataTables,
-        Monitors,
-        Ownership,
-        PipelineRuns,
-        Projects,
-        Registry,
-        Reports,
-        Runs,
-        RunStats,
-        Schedules,
-        Search,
-        StepCache,
-        Sweeps,
-        Users,
-    )
     from keel.store.registry import ModelVersion, NewVersion, RegisteredModel, RegistryRepository
     from keel.store.runs import RunRepository
     from keel.store.users import UserRepository
@@ -135,31 +109,31 @@ class Store:
     """
 
     settings: Settings
-    db: Db
-    blobs: Blobs
-    projects: Projects
-    experiments: Experiments
-    runs: Runs
-    artifacts: Artifacts
-    datasets: Datasets
-    deployments: Deployments
-    users: Users
-    logged_models: LoggedModels
-    pipeline_runs: PipelineRuns
-    step_cache: StepCache
-    schedules: Schedules
-    registry: Registry
-    monitors: Monitors
-    alerts: Alerts
-    comments: Comments
-    ownership: Ownership
-    search: Search
-    reports: Reports
-    sweeps: Sweeps
-    labeling: Labeling
-    credentials: Credentials
-    run_stats: RunStats
-    metadata_tables: MetadataTables
+    db: P.Db
+    blobs: P.Blobs
+    projects: P.Projects
+    experiments: P.Experiments
+    runs: P.Runs
+    artifacts: P.Artifacts
+    datasets: P.Datasets
+    deployments: P.Deployments
+    users: P.Users
+    logged_models: P.LoggedModels
+    pipeline_runs: P.PipelineRuns
+    step_cache: P.StepCache
+    schedules: P.Schedules
+    registry: P.Registry
+    monitors: P.Monitors
+    alerts: P.Alerts
+    comments: P.Comments
+    ownership: P.Ownership
+    search: P.Search
+    reports: P.Reports
+    sweeps: P.Sweeps
+    labeling: P.Labeling
+    credentials: P.Credentials
+    run_stats: P.RunStats
+    metadata_tables: P.MetadataTables
 
     def __init__(self, settings: Settings, db: Any, blobs: Any, make: Callable[[str], Any]) -> None:
         self.settings = settings
