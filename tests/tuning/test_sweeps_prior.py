@@ -168,3 +168,18 @@ def _stored(params: dict[str, float], dists: dict[str, str]) -> Trial:
         distributions=dists, intermediate={}, user_attrs={}, system_attrs={}, run_id=None,
         reason="", stale=False, started_at=None, finished_at=None,
     )  # fmt: skip
+
+
+def test_the_sampler_reads_the_old_trials_only_until_it_has_enough_of_its_own() -> None:
+    from keel.tuning._sweep_prior import PRIOR_UNTIL
+
+    assert PRIOR_UNTIL is not None
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study()
+    prior = [optuna.trial.FrozenTrial(**_fields(-1, 0.5, {"keel.number": 0}))]
+    sampler = PriorSampler(optuna.samplers.TPESampler(seed=0), prior)
+    study.optimize(lambda t: t.suggest_float("x", -1, 1) ** 2, n_trials=PRIOR_UNTIL - 1)
+    view = sampler._view(study)
+    assert view is not study and len(view._get_trials()) == PRIOR_UNTIL
+    study.optimize(lambda t: t.suggest_float("x", -1, 1) ** 2, n_trials=1)
+    assert sampler._view(study) is study

@@ -33,6 +33,9 @@ from keel.tracking import TrackingClient
 #: Samplers that learn from past trials' values (the others ignore a prior or keep
 #: per-study state of their own, as NSGA-II's generations).
 PRIOR_SAMPLERS = ("tpe", "gp")
+#: The new generation's own completed trials after which its sampler stops reading the old
+#: ones (None: never stops).
+PRIOR_UNTIL: int | None = 10
 #: The most old trials a sampler reads (an even sample of a bigger generation).
 MAX_PRIOR = 1000
 
@@ -69,9 +72,8 @@ class _PriorView:
     """A study whose trial lists start with the prior trials (calibrated by the study's
     own re-runs of them); the rest is the study's."""
 
-    def __init__(self, study: Any, prior: Sequence[FrozenTrial]) -> None:
+    def __init__(self, study: Any, prior: Sequence[FrozenTrial], own: list[FrozenTrial]) -> None:
         self._study = study
-        own = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
         self._prior = calibrated(prior, own)
 
     def __getattr__(self, name: str) -> Any:
@@ -108,7 +110,10 @@ class PriorSampler(BaseSampler):
         self._prior = list(prior)
 
     def _view(self, study: Any) -> Any:
-        return _PriorView(study, self._prior)
+        own = study._get_trials(deepcopy=False, states=(TrialState.COMPLETE,), use_cache=True)
+        if PRIOR_UNTIL is not None and len(own) >= PRIOR_UNTIL:
+            return study  # enough of its own: the new data speaks for itself
+        return _PriorView(study, self._prior, own)
 
     def infer_relative_search_space(self, study: Any, trial: FrozenTrial) -> dict[str, Any]:
         return self._inner.infer_relative_search_space(self._view(study), trial)
