@@ -121,7 +121,7 @@ def timed(client: object, url: str, reps: int) -> tuple[float, float]:
 
 def _next_page(html: str) -> str:
     """The page token of the trial table's "next" link."""
-    found = re.search(r'id="trial-next" href="[^"]*?[?&]page=([^&"#]+)', html)
+    found = re.search(r'id="trial-next" href="[^"]*?(?:[?&]|&amp;)page=([^&"#]+)', html)
     assert found is not None, "the filtered table has no second page"
     return unquote(found.group(1))
 

@@ -44,10 +44,11 @@ def test_the_trial_table_filters_sorts_and_reports_a_bad_filter(
         assert weights and set(weights) == {"balanced"} and len(weights) < 12
         session.shot(f"sweep-table-filtered-{size}")
 
-        page.locator("#trials th a", has_text="C").click()
+        header = page.locator("#trials thead").get_by_role("link", name="C", exact=True)
+        header.click()
         page.wait_for_url("**order=*")
         first = _column(session, 4)
-        page.locator("#trials th a", has_text="C").click()
+        header.click()
         page.wait_for_url("**ASC*")
         assert _column(session, 4) == list(reversed(first)) and set(_column(session, 5)) == {
             "balanced"

@@ -21,8 +21,8 @@ from starlette.responses import Response
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.server._auth import Guard, reader
 from keel.server.ui._common import open_project, ui_router
-from keel.server.ui._render import page
-from keel.server.ui._runs import COUNT_CAP, PAGE_SIZES, sort_link
+from keel.server.ui._render import page, round_num
+from keel.server.ui._runs import PAGE_SIZES, sort_link
 from keel.server.ui._sweep_slices import slices
 from keel.store import Run
 
@@ -31,6 +31,9 @@ MAX_LINES = 300
 MAX_ROWS = 100
 MAX_POINTS = 500
 W, H, PAD = 720.0, 240.0, 36.0
+#: A filtered trial count stops here ("1,000+ trials"): every trial of a 10,000-trial sweep
+#: is a run of one experiment, so counting every match costs a scan of all of them.
+COUNT_CAP = 1_000
 
 
 @router.get("/ui/p/{project}/sweeps")
@@ -165,7 +168,7 @@ def history(points: list[Any], maximize: bool) -> dict[str, Any]:
             line.append(f"{px(n)},{py(best)}")
     line.append(f"{px(done[-1][0])},{py(best)}")  # type: ignore[arg-type]
     stride = -(-len(done) // MAX_POINTS)  # a 10,000-trial sweep: every 20th point
-    points = [(px(n), py(v), n, v) for n, v in done[::stride]]
+    points = [(px(n), py(v), n, round_num(v)) for n, v in done[::stride]]  # v as text: cheap
     labels = [(py(y0), y0), (py(y1), y1)]
     return {"points": points, "best": " ".join(line), "w": W, "h": H, "labels": labels}
 
