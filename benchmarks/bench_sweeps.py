@@ -12,11 +12,21 @@ both alike; the median of each is compared.
 Target (issue 15): keel's time per trial at most 1.2x Optuna's.
 
 ``--retune N`` measures VR_2 on two of scikit-learn's bundled datasets (breast cancer,
-digits): a sweep of an SVC (N trials) on 80% of the rows, then the data changes (all rows)
-and the sweep runs again; the new generation starts with the old best configurations
-enqueued. It counts the trials the warm-started generation needs to come within 0.5% of
-(a) the old best cross-validated score and (b) the best a cold N-trial sweep finds on the
-new data, each beside the cold sweep's count. Target: within 30% of N.
+digits), ``--seeds`` times each: a sweep of an SVC (N trials) on the first 80% of the rows,
+then the data changes (new rows arrive: all of them) and the sweep runs again; the new
+generation starts with the old best configurations enqueued, and its TPE sampler sees the
+old trials as prior knowledge until 10 trials of its own completed (their values calibrated
+by the re-runs, ``keel/tuning/_sweep_prior.py``). It counts the trials the warm-started
+generation needs to come within 0.5% of (a) the old best cross-validated score and (b) the
+best a cold N-trial sweep finds on the new data, each beside the cold sweep's count.
+Target: within 30% of N.
+
+(a) is the issue's wording, but the old best is a score *on the old data*: the new data
+need not reach it. On breast cancer it does not: in every seed the cold full sweep's best
+on the new data is below the old best (0.975-0.979 vs 0.978-0.980), so (a) only counts
+trials to a point near the top of a noisy landscape (3-fold accuracy moves in steps of
+~0.5%). (b), the best a full sweep reaches on the new data, is the target that means
+"the warm start finds what a full re-tune would".
 """
 
 from __future__ import annotations
@@ -141,46 +151,53 @@ def _trials_to_reach(trials: list[Any], target: float) -> int | None:
     return None
 
 
-def retune(root: Path, n: int) -> None:
-    from sklearn.datasets import load_breast_cancer, load_digits
+DATASETS = ("breast_cancer", "digits")
 
-    import keel
-    from keel.config import Settings
-    from keel.store import open_store
-    from keel.tracking import TrackingClient
+
+def retune(root: Path, n: int, seeds: int, datasets: list[str]) -> None:
+    from sklearn import datasets as bundled
 
     space = {
         "C": {"type": "float", "low": 1e-3, "high": 1e3, "log": True},
         "gamma": {"type": "float", "low": 1e-5, "high": 1.0, "log": True},
     }
-    for label, loader in (("breast_cancer", load_breast_cancer), ("digits", load_digits)):
-        X, y = loader(return_X_y=True)
-        cut = int(len(y) * 0.8)
-        client = TrackingClient(open_store(Settings.for_home(root / f"retune-{label}")), "b")
+    for label in datasets:
+        X, y = getattr(bundled, f"load_{label}")(return_X_y=True)
+        for seed in range(seeds):
+            _retune_once(root / f"retune-{label}-{seed}", label, X, y, space, n, seed)
 
-        def run(
-            name: str, rows: int, seed: int, X: Any = X, y: Any = y, client: Any = client
-        ) -> Any:
-            return keel.sweep(
-                _svc_objective(X[:rows], y[:rows]), space, direction="maximize", trials=n,
-                seed=seed, name=name, data=("rows", rows), client=client,
-            )  # fmt: skip
 
-        old = run("svc", cut, 0)
-        warm = run("svc", len(y), 1)  # the data changed: a new generation, warm-started
-        cold = run("svc-cold", len(y), 1)  # the same search on the new data, from scratch
-        old_best = old.best.values[0]  # type: ignore[union-attr]
-        new_best = cold.best.values[0]  # type: ignore[union-attr]
-        for what, target in (("old best", old_best), ("cold best", new_best)):
-            w, c = _trials_to_reach(warm.trials, target), _trials_to_reach(cold.trials, target)
-            verdict = "OK" if w is not None and w <= 0.3 * n else "ABOVE TARGET"
-            print(
-                f"re-tune {label:<13} {what} {target:.4f}: warm start reaches it in "
-                f"{w if w is not None else f'>{n}'} of {n} trials ({(w or n) / n:.0%}), cold "
-                f"start in {c if c is not None else f'>{n}'} (target <= 30%) {verdict}",
-                flush=True,
-            )
-        client.store.close()
+def _retune_once(home: Path, label: str, X: Any, y: Any, space: Any, n: int, seed: int) -> None:
+    """One seed: the old sweep on 80% of the rows, then the warm and the cold one on all."""
+    import keel
+    from keel.config import Settings
+    from keel.store import open_store
+    from keel.tracking import TrackingClient
+
+    cut = int(len(y) * 0.8)
+    client = TrackingClient(open_store(Settings.for_home(home)), "b")
+
+    def run(name: str, rows: int, seed: int) -> Any:
+        return keel.sweep(
+            _svc_objective(X[:rows], y[:rows]), space, direction="maximize", trials=n,
+            seed=seed, name=name, data=("rows", rows), client=client,
+        )  # fmt: skip
+
+    old = run("svc", cut, 100 + seed)
+    warm = run("svc", len(y), seed)  # the data changed: a new generation, warm-started
+    cold = run("svc-cold", len(y), seed)  # the same search on the new data, from scratch
+    old_best = old.best.values[0]  # type: ignore[union-attr]
+    new_best = cold.best.values[0]  # type: ignore[union-attr]
+    for what, target in (("old best", old_best), ("cold best", new_best)):
+        w, c = _trials_to_reach(warm.trials, target), _trials_to_reach(cold.trials, target)
+        verdict = "OK" if w is not None and w <= 0.3 * n else "ABOVE TARGET"
+        print(
+            f"re-tune {label:<13} seed {seed} {what} {target:.4f}: warm start reaches it in "
+            f"{w if w is not None else f'>{n}'} of {n} trials ({(w or n) / n:.0%}), cold "
+            f"start in {c if c is not None else f'>{n}'} (target <= 30%) {verdict}",
+            flush=True,
+        )
+    client.store.close()
 
 
 def main() -> None:
@@ -189,11 +206,13 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--postgres", default=os.environ.get("KEEL_TEST_POSTGRES_URI"))
     parser.add_argument("--retune", type=int, default=0, metavar="N", help="VR_2, N trials")
+    parser.add_argument("--seeds", type=int, default=3, help="VR_2: seeds per dataset")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-sweeps-") as tmp:
         root = Path(tmp)
         if args.retune:
-            retune(root, args.retune)
+            retune(root, args.retune, args.seeds, args.datasets)
             return
         compare("SQLite", f"sqlite:///{root / 'optuna.db'}", None, root, args)
         if args.postgres:

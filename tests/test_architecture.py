@@ -95,7 +95,6 @@ MAX_FUNCTION_LINES = 50
 SIZE_ALLOWED = (
     "cli/automl.py",
     "cli/roi.py",
-    "cli/sweep.py",
     "tuning/",
 )
 

@@ -31,6 +31,10 @@ def broken(p: dict[str, Any]) -> float:
     raise RuntimeError("no data")
 
 
+def line(p: dict[str, Any]) -> float:
+    return p["x"] + p["n"]
+
+
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     sqlite_store = open_store(Settings.for_home(tmp_path_factory.mktemp("ui") / "home"))
@@ -41,6 +45,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     }
     keel.sweep(quad, space, trials=8, seed=2, client=client)
     keel.sweep(broken, space, trials=2, client=client)
+    keel.sweep(line, space, trials=30, sampler="random", seed=0, client=client)
     app = create_app(sqlite_store.settings, OPTIONS, store=sqlite_store)
     with TestClient(app) as c:
         yield c
@@ -108,11 +113,64 @@ def test_a_big_sweep_page_draws_bounded_samples_and_the_true_best(
     best = min(
         range(1100), key=lambda i: ((i * 7919 % 1100) / 1100 - 0.3) ** 2 if i % 50 != 49 else 9
     )
-    rows = re.findall(r'<tr><td class="num">(\d+)</td>', html)
-    assert len(rows) == 100 and rows[0] == str(best)  # the best trial heads the table
+    found = re.search(r'<script type="application/json" id="compare-data">(.*?)</script>', html)
+    assert found is not None
+    lines = json.loads(found.group(1))["parallel"]["runs"]
+    assert len(lines) == 100 and lines[0]["name"] == f"trial {best}"  # the best come first
+    assert "has no run" in html  # trials stored without runs: the table says why it is empty
     found = re.search(r'id="importances">.*?</table>', html, re.S)
     assert found is not None and "<td>x</td>" in found.group(0)
     assert ">big<" in listing and "1078" in listing
+
+
+def _table(html: str) -> list[tuple[int, float, str]]:
+    """(trial, value, n) of each row of the trial table."""
+    body = html.split('id="trials"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(
+        r'<td class="sticky-a name"><a href="[^"]+">(\d+)</a></td>.*?'
+        r'<td class="num">(?:<span title="([^"]+)">[^<]*</span>|([^<]*))</td>\s*'
+        r'<td class="clip" title="(\d+)">',
+        body,
+        re.S,
+    )
+    return [(int(n), float(full or short), p) for n, full, short, p in rows]
+
+
+def test_the_trial_table_filters_sorts_and_pages_like_the_runs_table(ui: Any) -> None:
+    """Best first; the runs' filter language; a header sorts; keyset pages of 25."""
+    first = ui.get("/ui/p/default/sweeps/line?size=25")
+    assert first.status_code == 200
+    rows = _table(first.text)
+    assert len(rows) == 25 and "1\u201325 of 30 trials" in first.text
+    assert [v for _, v, _ in rows] == sorted(v for _, v, _ in rows)  # minimize: lowest first
+    token = re.search(r'id="trial-next" href="([^"]+)"', first.text)
+    assert token is not None
+    second = ui.get("/ui/p/default/sweeps/line" + token.group(1).replace("&amp;", "&"))
+    rest = _table(second.text)
+    assert len(rest) == 5 and "26\u201330 of 30 trials" in second.text
+    assert {n for n, _, _ in rows} | {n for n, _, _ in rest} == set(range(30))
+    assert 'id="trial-prev"' in second.text
+
+    wanted = "metrics.objective < 2 and params.n = '1'"
+    picked = ui.get("/ui/p/default/sweeps/line", params={"filter": wanted})
+    found = _table(picked.text)
+    assert found and all(v < 2 and n == "1" for _, v, n in found)
+    everything = _table(ui.get("/ui/p/default/sweeps/line?size=50").text)
+    assert len(found) == sum(1 for _, v, n in everything if v < 2 and n == "1")
+
+    by_n = _table(ui.get("/ui/p/default/sweeps/line", params={"order": "params.n DESC"}).text)
+    assert [n for _, _, n in by_n] == sorted((n for _, _, n in by_n), reverse=True)
+
+
+def test_a_bad_trial_filter_is_one_line_on_the_page_not_an_error_page(ui: Any) -> None:
+    page = ui.get("/ui/p/default/sweeps/line", params={"filter": "metrics.objective >>> 1"})
+    assert page.status_code == 200
+    error = re.search(r'<p class="error-message" id="trial-filter-error">([^<]*)</p>', page.text)
+    assert error is not None and "metrics.objective &gt;&gt;&gt; 1" in error.group(1)
+    assert "parent_id" not in error.group(1)  # the user's filter, not the table's own clause
+    assert 'id="history"' in page.text  # the rest of the page is there
+    order = ui.get("/ui/p/default/sweeps/line", params={"order": "nonsense.x"})
+    assert order.status_code == 200 and 'id="trial-filter-error"' in order.text
 
 
 def test_main_effects_give_the_parameter_that_decides_the_value_its_share() -> None:

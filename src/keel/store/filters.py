@@ -230,7 +230,9 @@ class _Parser:
         terms = [self.atom()]
         while self.keyword("and"):
             terms.append(self.atom())
-        return terms[0] if len(terms) == 1 else And(tuple(terms))
+        # "a and (b and c)" is "a and b and c": the search sees every required metric
+        flat = [u for t in terms for u in (t.terms if isinstance(t, And) else (t,))]
+        return flat[0] if len(flat) == 1 else And(tuple(flat))
 
     def atom(self) -> Expr:
         tok = self.next("a comparison such as metrics.auc > 0.9")

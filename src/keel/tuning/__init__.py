@@ -13,11 +13,13 @@ from keel.tuning._sweep import SweepResult, best_trial, report, sweep
 from keel.tuning._sweep_ops import (
     SweepReport,
     SweepSummary,
+    TrialQuery,
     describe_sweep,
     list_sweeps,
     load_objective,
     promote_sweep,
     run_sweep,
+    trial_query,
 )
 from keel.tuning._sweep_step import SweepFailedError, sweep_step
 
@@ -32,6 +34,7 @@ __all__ = [
     "SweepReport",
     "SweepResult",
     "SweepSummary",
+    "TrialQuery",
     "automl",
     "best_trial",
     "describe_sweep",
@@ -46,4 +49,5 @@ __all__ = [
     "run_sweep",
     "sweep",
     "sweep_step",
+    "trial_query",
 ]

@@ -90,11 +90,10 @@ def sweep(
     directions = [direction] if isinstance(direction, str) else list(direction)
     client = client or get_client()
     name = str(name or getattr(objective, "__name__", None) or "sweep")
-    parts = fingerprints(objective, checked, directions, data)
     engines = {"metric": metric, "sampler": sampler, "pruner": pruner, "trials": trials}
-    spec = generation_spec(objective, name, checked, directions, parts, engines)
-    exp = client.get_or_create_experiment(experiment or f"sweep-{name}")
-    current, previous = current_generation(client, name, parts, directions, spec, exp.id)
+    exp_id, current, previous = _generation(
+        client, objective, name, checked, directions, data, engines, experiment
+    )
     study, storage = open_study(client, current, sampler, pruner, seed)
     warm = warm_start(client, study, previous, checked) if previous is not None else 0
     fail_lost_trials(client, current)
@@ -102,10 +101,29 @@ def sweep(
     remaining = None if trials is None else max(0, trials - before)
     work = SweepWork(
         objective, checked, current.id, client.store.settings, client.project.name, sampler,
-        pruner, seed, metric, exp.id, remaining, trials, timeout,
+        pruner, seed, metric, exp_id, remaining, trials, timeout,
     )  # fmt: skip
     errors = _run(client, current, study, storage, work, parallel, engine, on_trial)
     return _finish(client, current, _finished(client, current) - before, warm, errors)
+
+
+def _generation(
+    client: TrackingClient,
+    objective: Callable[..., Any],
+    name: str,
+    space: Space | None,
+    directions: list[str],
+    data: Any,
+    engines: dict[str, Any],
+    experiment: str | None,
+) -> tuple[int, Sweep, Sweep | None]:
+    """The experiment of the sweep's runs, the generation to run and the one it replaces
+    (None: a new sweep, or the same one resumed)."""
+    parts = fingerprints(objective, space, directions, data)
+    spec = generation_spec(objective, name, space, directions, parts, engines)
+    exp = client.get_or_create_experiment(experiment or f"sweep-{name}")
+    current, previous = current_generation(client, name, parts, directions, spec, exp.id)
+    return exp.id, current, previous
 
 
 def _check(trials: int | None, timeout: float | None, parallel: int) -> None:
@@ -206,9 +224,9 @@ def _finish(
     )
     best_params: dict[str, Any] = {}
     if best is not None:
-        from keel.tuning._sweep_storage import frozen
+        from keel.tuning._sweep_params import external_params
 
-        best_params = frozen(best).params
+        best_params = external_params(best)
     return SweepResult(sweep, trials, best, best_params, status, reason, ran, warm)
 
 

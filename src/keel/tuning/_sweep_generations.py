@@ -106,7 +106,7 @@ def current_generation(
 
 def warm_start(client: TrackingClient, study: Any, previous: Sweep, space: Space | None) -> int:
     """Enqueue the best configurations of ``previous`` (that fit the space) first."""
-    from keel.tuning._sweep_storage import frozen
+    from keel.tuning._sweep_params import external_params
 
     repo, pid = client.store.sweeps, client.project.id
     done = [t for t in repo.trials(pid, previous.id, states=[TrialState.COMPLETE]) if t.values]
@@ -115,7 +115,7 @@ def warm_start(client: TrackingClient, study: Any, previous: Sweep, space: Space
     names = None if space is None else set(space.spec)
     n = 0
     for trial in done[:WARM_START]:
-        params = frozen(trial).params
+        params = external_params(trial)
         if names is not None:
             params = {k: v for k, v in params.items() if k in names}
         if params:

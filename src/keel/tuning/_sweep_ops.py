@@ -159,13 +159,35 @@ def describe_sweep(
     best value so far after each finished trial (convergence). Every trial is read as an
     outline (number, state, value); only the best and an even sample of at most
     :data:`MAX_SAMPLE` completed trials are read in full (``SweepReport.trials``)."""
-    from keel.tuning._sweep_storage import frozen
+    from keel.tuning._sweep_params import external_params
 
     repo, pid = _where(client, store, project_id)
     s = repo.get(pid, name, generation=generation)
     points = repo.outline(pid, s.id)
     sign = -1.0 if s.directions[0] == "maximize" else 1.0
     done = _done(points)
+    best, sample = _read_best_and_sample(repo, pid, s, done, top, sign)
+    importances, note = _importances(s, sample, len(done), importance)
+    budget = s.spec.get("trials")
+    return SweepReport(
+        sweep=s,
+        trials=sample,
+        counts=_counts(points),
+        best=best,
+        best_params=[external_params(t) for t in best],
+        importances=importances,
+        importance_note=note,
+        convergence=_convergence(done, sign),
+        budget=budget if isinstance(budget, int) else None,
+        points=done,
+    )
+
+
+def _read_best_and_sample(
+    repo: Sweeps, pid: int, s: Sweep, done: list[TrialPoint], top: int, sign: float
+) -> tuple[list[Trial], list[Trial]]:
+    """The ``top`` best of the completed trials ``done`` and an even sample of at most
+    :data:`MAX_SAMPLE` of them, read in full (in chunks of 5,000 ids)."""
     ranked = heapq.nsmallest(top, done, key=lambda p: (sign * p.value, p.number))  # type: ignore[operator]
     shown = _even(done, MAX_SAMPLE)
     wanted = sorted({p.id for p in ranked} | {p.id for p in shown})
@@ -174,26 +196,47 @@ def describe_sweep(
         for i in range(0, len(wanted), 5000)
         for t in repo.pick(pid, s.id, wanted[i : i + 5000])
     }
-    best = [full[p.id] for p in ranked]
-    sample = [full[p.id] for p in shown]
-    importances, note = _importances(s, sample, len(done), importance)
-    convergence: list[float] = []
+    return [full[p.id] for p in ranked], [full[p.id] for p in shown]
+
+
+def _convergence(done: list[TrialPoint], sign: float) -> list[float]:
+    """The best value so far after each completed trial (by number)."""
+    out: list[float] = []
     low = math.inf
     for p in done:
         low = min(low, sign * p.value)  # type: ignore[operator]
-        convergence.append(sign * low)
-    budget = s.spec.get("trials")
-    return SweepReport(
-        sweep=s,
-        trials=sample,
-        counts=_counts(points),
-        best=best,
-        best_params=[frozen(t).params for t in best],
-        importances=importances,
-        importance_note=note,
-        convergence=convergence,
-        budget=budget if isinstance(budget, int) else None,
-        points=done,
+        out.append(sign * low)
+    return out
+
+
+@dataclass(frozen=True)
+class TrialQuery:
+    """What selects a sweep generation's trials in the runs search: each trial is a child
+    run of the generation's run, so the trial table is the runs table's search (its filter
+    language, order and keyset pages) over ``experiment_id`` with ``filter``."""
+
+    experiment_id: int
+    filter: str
+    #: the default order: the best value first
+    order: str
+
+
+def trial_query(s: Sweep, filter: str | None, *, store: Store) -> TrialQuery:
+    """The runs search for generation ``s``'s trials that also match ``filter`` (the runs'
+    filter language: ``metrics.loss < 0.2 and params.kind = 'rf'``). A filter that does
+    not parse raises :class:`~keel.exceptions.FilterSyntaxError` quoting it as given."""
+    from keel.store.filters import parse_filter
+
+    text = (filter or "").strip()
+    parse_filter(text or None)  # the caller's own mistakes, in the caller's own words
+    if not s.run_id:
+        raise NotFoundError(f"sweep {s.name!r} generation {s.generation} has no run")
+    experiment_id = store.runs.get(s.run_id).info.experiment_id
+    own = f"attributes.parent_id = '{s.run_id}'"
+    metric = str(s.spec.get("metric") or "objective").replace("`", "")
+    best = "ASC" if s.directions[0] == "minimize" else "DESC"
+    return TrialQuery(
+        experiment_id, f"{own} and ({text})" if text else own, f"metrics.`{metric}` {best}"
     )
 
 
@@ -289,9 +332,11 @@ def promote_sweep(
 __all__ = [
     "SweepReport",
     "SweepSummary",
+    "TrialQuery",
     "describe_sweep",
     "list_sweeps",
     "load_objective",
     "promote_sweep",
     "run_sweep",
+    "trial_query",
 ]

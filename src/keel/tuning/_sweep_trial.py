@@ -246,9 +246,12 @@ def _param_text(value: Any) -> str:
 
 
 def open_study(client: TrackingClient, current: Sweep, sampler: Any, pruner: Any, seed: Any) -> Any:
-    """The Optuna study of generation ``current``, stored in keel's store; and its storage."""
+    """The Optuna study of generation ``current``, stored in keel's store; and its storage.
+    A TPE or GP sampler of a re-tuned generation also learns from the previous one's trials
+    (:mod:`keel.tuning._sweep_prior`)."""
     import optuna
 
+    from keel.tuning._sweep_prior import with_prior
     from keel.tuning._sweep_storage import KeelStorage, study_name
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # keel records each failure
@@ -256,7 +259,7 @@ def open_study(client: TrackingClient, current: Sweep, sampler: Any, pruner: Any
     study = optuna.Study(
         study_name=study_name(current),
         storage=storage,
-        sampler=make_sampler(sampler, seed),
+        sampler=with_prior(make_sampler(sampler, seed), sampler, client, current),
         pruner=make_pruner(pruner),
     )
     return study, storage

@@ -158,7 +158,7 @@ def runs_table(
         offset=len(back) * size,
         size=size,
         sizes=PAGE_SIZES,
-        sort_link=lambda key: _sort_link(order, key),
+        sort_link=lambda key: sort_link(order, key),
         total=total,
         total_cap=COUNT_CAP if filter.strip() else 0,
         groups=_groups(columns),
@@ -214,9 +214,9 @@ def _best(exp: Experiment, runs: list[Run], columns: list[Column]) -> dict[str, 
     }
 
 
-def _sort_link(order: str, key: str) -> str:
+def sort_link(order: str, key: str) -> str:
     """The ``order`` value a click on a header sets: descending first, then ascending."""
     return f"{key} ASC" if order == f"{key} DESC" else f"{key} DESC"
 
 
-__all__ = ["Column", "parse_columns", "router"]
+__all__ = ["COUNT_CAP", "PAGE_SIZES", "Column", "parse_columns", "router", "sort_link"]

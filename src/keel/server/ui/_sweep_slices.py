@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from keel.server.ui._render import round_num
+
 MAX_POINTS = 300
 W, H, PAD = 340.0, 200.0, 30.0
 
@@ -40,7 +42,8 @@ def _axis(entry: dict[str, Any], values: list[float]) -> tuple[Any, list[tuple[f
 
 
 def slices(trials: list[Any], space: dict[str, Any] | None, best: Any) -> list[dict[str, Any]]:
-    """One plot per parameter of the space: points (x, y, trial, value) and axis labels."""
+    """One plot per parameter of the space: points (x, y, trial, value as text) and axis
+    labels."""
     done = [t for t in trials if t.state.value == "COMPLETE" and t.values]
     if not done or not space:
         return []
@@ -57,12 +60,13 @@ def slices(trials: list[Any], space: dict[str, Any] | None, best: Any) -> list[d
     def px(f: float) -> float:
         return round(PAD + f * (W - 2 * PAD), 1)
 
+    label = {t.number: round_num(t.values[0]) for t in shown}  # once per trial, not per plot
     plots = []
     for name, entry in space.items():
         xs = [t.params[name] for t in shown if name in t.params]
         to_unit, ticks = _axis(entry, xs)
         points = [
-            (px(to_unit(t.params[name])), py(t.values[0]), t.number, t.values[0])
+            (px(to_unit(t.params[name])), py(t.values[0]), t.number, label[t.number])
             for t in shown
             if name in t.params
         ]

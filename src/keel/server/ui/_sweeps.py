@@ -5,6 +5,10 @@ The page reads every trial as an outline (number, state, value) and only the bes
 and an even sample of the others in full (:func:`keel.tuning.describe_sweep`), so a
 10,000-trial sweep stays responsive. The history is drawn as SVG here; the parallel
 coordinates reuse the compare page's script over the best trials (at most :data:`MAX_LINES`).
+
+The trial table is the runs table's search (each trial is a child run of the sweep's run,
+:func:`keel.tuning.trial_query`): the same filter language, sort keys and keyset pages
+(tokens of earlier pages carried in ``back``), best value first unless sorted otherwise.
 """
 
 from __future__ import annotations
@@ -14,16 +18,22 @@ from typing import Any
 from fastapi import Depends, Query, Request
 from starlette.responses import Response
 
+from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.server._auth import Guard, reader
 from keel.server.ui._common import open_project, ui_router
-from keel.server.ui._render import page
+from keel.server.ui._render import page, round_num
+from keel.server.ui._runs import PAGE_SIZES, sort_link
 from keel.server.ui._sweep_slices import slices
+from keel.store import Run
 
 router = ui_router()
 MAX_LINES = 300
 MAX_ROWS = 100
 MAX_POINTS = 500
 W, H, PAD = 720.0, 240.0, 36.0
+#: A filtered trial count stops here ("1,000+ trials"): every trial of a 10,000-trial sweep
+#: is a run of one experiment, so counting every match costs a scan of all of them.
+COUNT_CAP = 1_000
 
 
 @router.get("/ui/p/{project}/sweeps")
@@ -41,6 +51,11 @@ def sweep_page(
     project: str,
     name: str,
     generation: int | None = Query(default=None, ge=1, le=2**31 - 1),
+    filter: str = Query(default="", max_length=4000),
+    order: str = Query(default="", max_length=500),
+    size: int = Query(default=50),
+    page_token: str = Query(default="", alias="page", max_length=200),
+    back: list[str] = Query(default=[]),
     guard: Guard = Depends(reader),
 ) -> Response:
     from keel.tuning import describe_sweep
@@ -62,11 +77,63 @@ def sweep_page(
         generations=generations,
         history=history(rep.points, rep.sweep.directions[0] == "maximize"),
         importances=[(k, v, round(v * 100, 1)) for k, v in rep.importances.items()],
-        rows=list(zip(rep.best, rep.best_params, strict=True)),
         data=_parallel(rep, metric),
         slices=slices(rep.trials, rep.sweep.spec.get("space"), rep.best[0] if rep.best else None),
+        table=trial_table(
+            guard, rep.sweep, generation, filter, order, size, page_token, back[-500:]
+        ),
     )
     return page(request, "sweep.html", context)
+
+
+def trial_table(
+    guard: Guard,
+    sweep: Any,
+    generation: int | None,
+    filter: str,
+    order: str,
+    size: int,
+    token: str,
+    back: list[str],
+) -> dict[str, Any]:
+    """One page of the generation's trials (child runs) matching ``filter``, in ``order``
+    (default: best value first); a filter or order that does not parse becomes the table's
+    one-line error."""
+    from keel.tuning import trial_query
+
+    size = size if size in PAGE_SIZES else 50
+    metric = "metrics.`{}`".format(str(sweep.spec.get("metric") or "objective").replace("`", ""))
+    out: dict[str, Any] = {
+        "params": {"generation": generation, "filter": filter, "order": order, "size": size},
+        "size": size, "sizes": PAGE_SIZES, "back": back, "token": token, "offset": len(back) * size,
+        "cap": COUNT_CAP if filter.strip() else 0, "metric_key": metric, "order": order,
+        "runs": [], "next_token": None, "total": 0, "error": "", "columns": _param_keys(sweep, []),
+    }  # fmt: skip
+    out["sort_link"] = lambda key: sort_link(out["order"], key)
+    store = guard.st.store
+    try:
+        query = trial_query(sweep, filter, store=store)
+        found = store.runs.search(
+            [query.experiment_id],
+            query.filter,
+            order_by=[order or query.order],
+            max_results=size,
+            page_token=token or None,
+        )
+    except (InvalidArgumentError, NotFoundError) as exc:  # a typo; a sweep without runs
+        return out | {"error": str(exc)}
+    total = store.run_stats.count(query.experiment_id, query.filter, cap=out["cap"])
+    out |= {"runs": found.runs, "next_token": found.next_page_token, "total": total}
+    out |= {"order": order or query.order, "columns": _param_keys(sweep, found.runs)}
+    return out
+
+
+def _param_keys(sweep: Any, runs: list[Run]) -> list[str]:
+    """The table's param columns: the space's, else those on the page."""
+    space = sweep.spec.get("space")
+    if isinstance(space, dict) and space:
+        return [str(k) for k in space]
+    return sorted({k for r in runs for k in r.params})
 
 
 def history(points: list[Any], maximize: bool) -> dict[str, Any]:
@@ -101,7 +168,7 @@ def history(points: list[Any], maximize: bool) -> dict[str, Any]:
             line.append(f"{px(n)},{py(best)}")
     line.append(f"{px(done[-1][0])},{py(best)}")  # type: ignore[arg-type]
     stride = -(-len(done) // MAX_POINTS)  # a 10,000-trial sweep: every 20th point
-    points = [(px(n), py(v), n, v) for n, v in done[::stride]]
+    points = [(px(n), py(v), n, round_num(v)) for n, v in done[::stride]]  # v as text: cheap
     labels = [(py(y0), y0), (py(y1), y1)]
     return {"points": points, "best": " ".join(line), "w": W, "h": H, "labels": labels}
 
