@@ -59,10 +59,10 @@ from keel.store.sweeps import SweepRepository
 from keel.store.users import UserRepository
 
 
-def _conforms(db: Database) -> dict[str, object]:
-    """Never called: mypy checks here that each SQL repository satisfies its protocol
-    (``keel.store.remote`` does the same for the HTTP ones)."""
-
+def _conforms(db: Database, blobs: BlobStore) -> dict[str, object]:
+    """Never called: mypy checks here that each SQL repository, the SQL database and the
+    local blob store satisfy their protocols (``keel.store.remote`` does the same for the
+    HTTP ones)."""
     projects: Projects = ProjectRepository(db)
     experiments: Experiments = ExperimentRepository(db)
     runs: Runs = RunRepository(db)
@@ -77,34 +77,15 @@ def _conforms(db: Database) -> dict[str, object]:
     step_cache: StepCache = StepCacheRepository(db)
     schedules: Schedules = ScheduleRepository(db)
     ownership: Ownership = OwnershipRepository(db)
-
     search: Search = FusedSearchRepository(db)
     reports: Reports = ReportRepository(db)
     sweeps: Sweeps = SweepRepository(db)
-    return dict(locals())
-
-
-def _conforms_accounts(db: Database) -> dict[str, object]:
-    """Never called: mypy checks the appended SQL repositories like :func:`_conforms`."""
-
     users: Users = UserRepository(db)
     credentials: Credentials = CredentialRepository(db)
     comments: Comments = CommentRepository(db)
     logged_models: LoggedModels = LoggedModelRepository(db)
-    return dict(locals())
-
-
-def _conforms_reads(db: Database) -> dict[str, object]:
-    """Never called: mypy checks the SQL-only read repositories."""
-
     run_stats: RunStats = RunStatsRepository(db)
     metadata_tables: MetadataTables = MetadataTableRepository(db)
-    return dict(locals())
-
-
-def _conforms_storage(db: Database, blobs: BlobStore) -> dict[str, object]:
-    """Never called: mypy checks the SQL database and the local blob store here (the
-    remote ones are checked in ``keel.store.remote.open_remote_store``)."""
     sql_db: Db = db
     local_blobs: Blobs = blobs
     return dict(locals())
