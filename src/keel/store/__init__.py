@@ -12,6 +12,7 @@ import importlib
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from keel._exports import lazy_exports
 from keel.config import Settings
 from keel.store._db import Database
 from keel.store._migrate import HEAD_REVISIONS, current_revisions, ensure_schema, upgrade
@@ -169,15 +170,6 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
     )
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'keel.store' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
 __all__ = [
     "HEAD_REVISIONS",
     "REPOSITORIES",
@@ -227,3 +219,5 @@ __all__ = [
     "open_store",
     "upgrade",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY, globals(), __all__)
