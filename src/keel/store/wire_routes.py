@@ -290,6 +290,7 @@ ROUTES: dict[str, dict[str, Route]] = {
         "list": route(f"GET {_REPORTS}", "reports"),
     },
     "sweeps": {
+        "create": route(f"POST {_SWEEPS}", finite={"spec": "a sweep spec"}),
         "get": route(f"GET {_SWEEPS}/lookup"),
         "find": route(f"GET {_SWEEPS}/find", "sweep"),
         "get_by_id": route(f"GET {_SWEEPS}/{{sweep_id}}"),

@@ -28,7 +28,7 @@ Generation = Annotated[int, Field(ge=1, le=2**31 - 1)]
 class SweepIn(BaseModel):
     name: Name
     directions: list[Loose] = Field(max_length=16)
-    spec: dict[str, Any] = {}
+    spec: dict[str, Any] | None = None
     fingerprint: Annotated[str, Field(max_length=128)] = ""
     run_id: RunId | None = None
 
@@ -90,7 +90,7 @@ def pick_trials(
 def create_sweep(project_id: Id, body: SweepIn, guard: Guard = Depends(writer)) -> Sweep:
     """The next generation of sweep ``body.name``."""
     existing_project(guard, project_id)
-    finite_json(body.spec, "a sweep spec")
+    finite_json(body.spec or {}, "a sweep spec")
     return guard.st.store.sweeps.create(
         project_id,
         body.name,
