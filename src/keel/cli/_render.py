@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
-import json
 import math
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -100,6 +99,8 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def print_json(obj: Any) -> None:
+    import json  # here: a table needs no JSON encoder
+
     sys.stdout.write(json.dumps(to_jsonable(obj), indent=2, default=str) + "\n")
 
 

@@ -1,7 +1,5 @@
 """``keel alerts``: list, acknowledge and resolve alerts; manage notifiers; retry deliveries."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -23,7 +21,7 @@ app.add_typer(notifiers, name="notifiers")
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
-def _client() -> MonitoringClient:
+def _client() -> "MonitoringClient":
     from keel.monitoring import MonitoringClient
 
     return MonitoringClient(_context.store(), _context.settings().project)

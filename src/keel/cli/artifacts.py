@@ -1,7 +1,5 @@
 """``keel artifacts``: list, download and upload run artifacts."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import typer

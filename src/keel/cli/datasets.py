@@ -5,8 +5,6 @@ pyarrow for folders, re-reads only files whose stat data changed, and exits 1 wh
 folder differs from the dataset version (0 when it matches).
 """
 
-from __future__ import annotations
-
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,7 +36,7 @@ app = typer.Typer(
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
-def _client() -> DatasetClient:
+def _client() -> "DatasetClient":
     from keel.data import DatasetClient
 
     store = _context.store()
@@ -46,7 +44,7 @@ def _client() -> DatasetClient:
 
 
 @contextmanager
-def _progress() -> Iterator[ProgressFn]:
+def _progress() -> "Iterator[ProgressFn]":
     """A progress bar on stderr that library calls drive with (stage, done, total).
 
     The bar (and Rich's progress module) appears only once there is work to show on a
@@ -100,7 +98,7 @@ def add(
     console().print(f"{verb} [bold]{escape(version.ref)}[/bold]: {_summary(version)}")
 
 
-def _newest_number(client: DatasetClient, name: str) -> int | None:
+def _newest_number(client: "DatasetClient", name: str) -> int | None:
     from keel.exceptions import NotFoundError
 
     try:
@@ -109,7 +107,7 @@ def _newest_number(client: DatasetClient, name: str) -> int | None:
         return None
 
 
-def _summary(v: DatasetVersion) -> str:
+def _summary(v: "DatasetVersion") -> str:
     if v.kind == "table":
         return f"{v.num_rows} rows x {len(v.schema)} columns, hash {v.content_hash[:12]}"
     return f"{v.num_files} files, {v.size_bytes} bytes, hash {v.content_hash[:12]}"
@@ -130,7 +128,7 @@ def list_(json_: bool = JSON) -> None:
     )
 
 
-def _dataset_row(d: Dataset, v: DatasetVersion | None) -> list[Any]:
+def _dataset_row(d: "Dataset", v: "DatasetVersion | None") -> list[Any]:
     if v is None:
         return [d.name, None, None, None, None, fmt_time(d.created_at), d.description]
     created = fmt_time(v.created_at)
@@ -151,7 +149,7 @@ def versions(name: str, json_: bool = JSON) -> None:
     )
 
 
-def _version_row(v: DatasetVersion) -> list[Any]:
+def _version_row(v: "DatasetVersion") -> list[Any]:
     return [
         v.version, v.kind, v.num_rows, v.num_files, v.size_bytes, v.content_hash[:12],
         fmt_time(v.created_at), _source(v.source),
@@ -236,7 +234,7 @@ def diff(
         print_drift(report)
 
 
-def _print_diff(d: DatasetDiff) -> None:
+def _print_diff(d: "DatasetDiff") -> None:
     if not d.changed:
         console().print(f"{escape(d.a)} and {escape(d.b)}: no changes beyond noise")
         return
@@ -283,7 +281,7 @@ def status(
         )  # for scripts: `keel datasets status d data/ || keel datasets add d data/`
 
 
-def _print_status(s: FolderStatus) -> None:
+def _print_status(s: "FolderStatus") -> None:
     rows = [("added", p) for p in s.added] + [("removed", p) for p in s.removed]
     rows += [("modified", p) for p in s.modified]
     if s.changed:

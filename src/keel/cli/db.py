@@ -1,7 +1,5 @@
 """``keel db``: upgrade or inspect the metadata database."""
 
-from __future__ import annotations
-
 import typer
 
 from keel.cli import _context

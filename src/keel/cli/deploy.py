@@ -1,7 +1,5 @@
 """``keel deploy``: apply deployment specs, list and inspect them, roll back, export."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Any
 

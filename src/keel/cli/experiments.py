@@ -1,7 +1,5 @@
 """``keel experiments``: list, create, rename, delete and restore experiments."""
 
-from __future__ import annotations
-
 import typer
 
 from keel.cli import _context

@@ -1,7 +1,5 @@
 """``keel feedback``: ground-truth labels for earlier predictions, joined by request id."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,7 +68,7 @@ def import_(
     _show(result, json_)
 
 
-def _show(result: FeedbackResult, json_: bool) -> None:
+def _show(result: "FeedbackResult", json_: bool) -> None:
     if json_:
         print_json(result)
     else:

@@ -1,7 +1,5 @@
 """``keel gc``: delete blobs nothing references."""
 
-from __future__ import annotations
-
 import typer
 
 from keel.cli import _context

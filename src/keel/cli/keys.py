@@ -1,7 +1,5 @@
 """``keel keys``: the Ed25519 signing key of this machine and the signers it trusts."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +19,7 @@ app = typer.Typer(
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
-def _keyring() -> Keyring:
+def _keyring() -> "Keyring":
     from keel.models import Keyring
 
     return Keyring(_context.settings().home / "keys")

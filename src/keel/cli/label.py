@@ -1,8 +1,6 @@
 """``keel label``: labeling projects, task import/export (Label Studio JSON), status with
 agreement, production samples, and labels sent back as feedback."""
 
-from __future__ import annotations
-
 import io
 import json
 import os
@@ -159,7 +157,7 @@ def export(
         console().print(f"Wrote {len(data)} record(s) to {escape(str(out))}.")
 
 
-def _write_labelstudio(store: Store, pid: int, name: str, out: Path | None) -> None:
+def _write_labelstudio(store: "Store", pid: int, name: str, out: Path | None) -> None:
     """Stream the Label Studio JSON to stdout, or to a file that appears whole (written
     beside it, then renamed) so a failed export never leaves half a file."""
     from keel import labeling

@@ -1,8 +1,6 @@
 """``keel models``: list, show, history, download, promote, rename, delete, import, register,
 reproduce, verify, scan."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +19,7 @@ app = typer.Typer(
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
-def _registry() -> Registry:
+def _registry() -> "Registry":
     from keel.models import Registry
 
     return Registry(_context.store(), _context.settings().project)
@@ -91,7 +89,7 @@ def list_(
     print_table(f"{len(versions)} model versions", columns, rows, empty="no model versions match")
 
 
-def _print_models(registry: Registry, json_: bool) -> None:
+def _print_models(registry: "Registry", json_: bool) -> None:
     models = registry.list_models()
     if json_:
         print_json(models)

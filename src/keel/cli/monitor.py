@@ -1,7 +1,5 @@
 """``keel monitor``: set up monitors, run them on a window, write reports, compare versions."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +40,7 @@ LABEL_STRATEGY = typer.Option(
 )
 
 
-def _client() -> MonitoringClient:
+def _client() -> "MonitoringClient":
     from keel.monitoring import MonitoringClient
 
     return MonitoringClient(_context.store(), _context.settings().project)
@@ -253,7 +251,7 @@ def run(
             raise typer.Exit(1)
 
 
-def _print_run(r: MonitorRun) -> None:
+def _print_run(r: "MonitorRun") -> None:
     console().print(
         f"\n[bold cyan]{escape(r.deployment)}[/bold cyan] {escape(r.window.label)}: "
         f"{r.rows} predictions"

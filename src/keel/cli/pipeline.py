@@ -1,7 +1,5 @@
 """``keel pipeline``: run a pipeline, draw its DAG, list its runs and its cache."""
 
-from __future__ import annotations
-
 import time
 from pathlib import Path
 from typing import Any

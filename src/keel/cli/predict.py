@@ -1,7 +1,5 @@
 """``keel predict``: batch prediction of a file, folder, database query or dataset."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import typer

@@ -1,7 +1,5 @@
 """``keel predictions``: SQL over the prediction log (DuckDB)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import typer

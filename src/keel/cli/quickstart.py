@@ -1,7 +1,5 @@
 """``keel quickstart``: run the tour and say what to try next."""
 
-from __future__ import annotations
-
 import typer
 
 app = typer.Typer(add_completion=False)

@@ -1,7 +1,5 @@
 """``keel report``: comparison reports for merge requests, and posting them as one comment."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -89,7 +87,7 @@ def compare(
 
 
 def _store_and_chart(
-    report: Comparison, save: str | None, into: int | None, charts: Path | None, md: Path | None
+    report: "Comparison", save: str | None, into: int | None, charts: Path | None, md: Path | None
 ) -> str:
     """Store the report (``--save``) and write its charts (``--charts``); its Markdown."""
     markdown = report.to_markdown()

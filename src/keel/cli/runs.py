@@ -1,7 +1,5 @@
 """``keel runs``: list, search, show, compare, tag, note, end and delete runs."""
 
-from __future__ import annotations
-
 from typing import Any
 
 import typer
@@ -9,7 +7,9 @@ import typer
 from keel.cli import _context
 from keel.cli._render import console, escape, fmt_time, fmt_value, print_json, print_table
 
-app = typer.Typer(help="List, search, show and compare runs.", no_args_is_help=True)
+app = typer.Typer(
+    help="List, search, show and compare runs.", no_args_is_help=True, add_completion=False
+)
 
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 EXPERIMENT = typer.Option(None, "--experiment", "-e", help="Experiment name or id (repeatable).")

@@ -1,7 +1,5 @@
 """``keel schedule``: run pipelines on a cron expression or when a trigger fires."""
 
-from __future__ import annotations
-
 import typer
 
 from keel.cli import _context

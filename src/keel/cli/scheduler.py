@@ -1,7 +1,5 @@
 """``keel scheduler``: the long-running process that fires schedules and triggers."""
 
-from __future__ import annotations
-
 import typer
 
 app = typer.Typer(add_completion=False)

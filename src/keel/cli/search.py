@@ -1,7 +1,5 @@
 """``keel search``: full-text search over runs, comments, reports, models and datasets."""
 
-from __future__ import annotations
-
 import re
 
 import typer

@@ -1,7 +1,5 @@
 """``keel serve``: serve registered models over HTTP (v2 protocol, /invocations, records)."""
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import typer

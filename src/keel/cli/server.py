@@ -4,8 +4,6 @@
 work directly on the server's database (run them where the server runs).
 """
 
-from __future__ import annotations
-
 import dataclasses
 import time
 from typing import TYPE_CHECKING
@@ -80,7 +78,7 @@ def serve(
     )
 
 
-def _store() -> Store:
+def _store() -> "Store":
     from keel.store import open_store
 
     return open_store(dataclasses.replace(_context.settings(), server_url=None, token=None))

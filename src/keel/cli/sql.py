@@ -1,7 +1,5 @@
 """``keel sql``: ad hoc DuckDB SQL over predictions, feedback, alerts and registry metadata."""
 
-from __future__ import annotations
-
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,7 +53,7 @@ def run_query(query: str, fmt: str, out: Path | None, max_rows: int) -> None:
     _write(result, fmt, out, max_rows)
 
 
-def _write(result: pa.Table, fmt: str, out: Path | None, max_rows: int) -> None:
+def _write(result: "pa.Table", fmt: str, out: Path | None, max_rows: int) -> None:
     """The result as a Rich table, or CSV / JSON / Parquet to stdout or ``out``."""
     from keel.exceptions import InvalidArgumentError
 

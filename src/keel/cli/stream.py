@@ -1,7 +1,5 @@
 """``keel stream``: score a Redis stream into another, through a consumer group."""
 
-from __future__ import annotations
-
 import typer
 
 app = typer.Typer(add_completion=False)

@@ -7,8 +7,6 @@ the fidelity, utility and privacy report. The privacy gate is on: a failing samp
 written unless ``--allow-risky "<reason>"`` is given (the reason is recorded).
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 import typer

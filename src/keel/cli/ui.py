@@ -4,8 +4,6 @@ Starts ``keel server`` on a loopback address (authentication off: only this mach
 reach it) and prints the address to open. For a team, run ``keel server --auth`` instead.
 """
 
-from __future__ import annotations
-
 import dataclasses
 import socket
 from urllib.parse import quote

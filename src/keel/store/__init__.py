@@ -19,10 +19,6 @@ from keel.store._migrate import HEAD_REVISIONS, current_revisions, ensure_schema
 from keel.store.blobs import BlobRef, BlobStore
 from keel.store.entities import (
     ArtifactInfo,
-    Dataset,
-    DatasetFile,
-    DatasetLink,
-    DatasetVersion,
     Experiment,
     Lifecycle,
     Metric,
@@ -41,6 +37,7 @@ if TYPE_CHECKING:
     from keel.store.credentials import CredentialRepository
     from keel.store.datasets import DatasetRepository
     from keel.store.deployments import DeploymentRepository
+    from keel.store.entities import Dataset, DatasetFile, DatasetLink, DatasetVersion
     from keel.store.experiments import ExperimentRepository
     from keel.store.gc import GcReport, collect_garbage
     from keel.store.logged_models import LoggedModel, LoggedModelRepository
@@ -92,6 +89,10 @@ _LAZY: dict[str, str] = {cls: mod for mod, cls in REPOSITORIES.values()} | {
     "ModelVersion": "keel.store.registry",
     "NewVersion": "keel.store.registry",
     "RegisteredModel": "keel.store.registry",
+    # loaded with the first dataset read (see keel.store.entities)
+    **dict.fromkeys(
+        ("Dataset", "DatasetFile", "DatasetLink", "DatasetVersion"), "keel.store.entities"
+    ),
 }
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-
 _ADJ = (
     "able amber bold brave bright calm clever cosmic crisp daring eager fancy gentle glad "
     "golden grand happy honest jolly keen kind lively lucky merry mighty nimble noble proud "
@@ -17,5 +15,7 @@ _NOUN = (
 
 
 def random_run_name() -> str:
+    import random  # here: a command that only reads runs does not name one
+
     rng = random.SystemRandom()
     return f"{rng.choice(_ADJ)}-{rng.choice(_NOUN)}-{rng.randint(1, 999)}"

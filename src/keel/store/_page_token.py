@@ -8,10 +8,6 @@ whatever its depth. Offset tokens of earlier keel versions are refused with a cl
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,6 +26,9 @@ def check_max_results(max_results: int) -> None:
 
 def search_digest(filter_string: str | None, order_by: Sequence[str] | str | None) -> str:
     """What a token is bound to: the search's filter and order, as given."""
+    import hashlib  # here, like json and base64: the first page of a listing needs neither
+    import json
+
     order = [order_by] if isinstance(order_by, str) else list(order_by or ())
     text = json.dumps([filter_string or "", order])
     return hashlib.sha256(text.encode()).hexdigest()[:12]
@@ -39,6 +38,10 @@ def decode_token(token: str | None, digest: str) -> list[Any] | None:
     """The sort key to start after (None: the first page)."""
     if not token:
         return None
+    import base64
+    import binascii
+    import json
+
     try:
         data = json.loads(base64.urlsafe_b64decode(token.encode()).decode())
         key, bound = data["after"], data["q"]
@@ -70,6 +73,9 @@ def _well_formed(key: Any) -> bool:
 
 
 def _text(token: str) -> str:
+    import base64
+    import binascii
+
     try:
         return base64.urlsafe_b64decode(token.encode()).decode(errors="replace")
     except (ValueError, binascii.Error):
@@ -77,5 +83,8 @@ def _text(token: str) -> str:
 
 
 def encode_token(key: Sequence[Any], digest: str) -> str:
+    import base64
+    import json
+
     text = json.dumps({"after": list(key), "q": digest}, separators=(",", ":"))
     return base64.urlsafe_b64encode(text.encode()).decode()

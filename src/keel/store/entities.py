@@ -2,15 +2,21 @@
 
 They carry plain data only; nothing here touches the database, so callers may keep and
 share them freely.
+
+Making a dataclass compiles its methods (about 1 ms each on Python 3.11), so the entities
+of datasets and of the model registry live in :mod:`keel.store._dataset_entities` and
+:mod:`keel.store._registry_entities` and load on first use: ``keel runs list`` does not pay
+for them. Import them from here either way. Entities with their own ``__repr__`` pass
+``repr=False`` and every entity has a docstring (else dataclasses builds one from
+``inspect.signature``): both only save import time.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 
 class RunStatus(StrEnum):
@@ -30,8 +36,10 @@ class Lifecycle(StrEnum):
     DELETED = "deleted"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Project:
+    """A project: the unit of access and of everything below it."""
+
     id: int
     name: str
     description: str
@@ -41,8 +49,10 @@ class Project:
         return f"Project({self.name!r}, id={self.id})"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Experiment:
+    """A named group of runs inside a project."""
+
     id: int
     project_id: int
     name: str
@@ -74,8 +84,10 @@ class Metric:
         return math.isnan(self.value)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class RunInfo:
+    """What a run is, without what it logged."""
+
     id: str
     experiment_id: int
     name: str
@@ -91,7 +103,7 @@ class RunInfo:
         return f"RunInfo({self.name!r}, id={self.id[:8]}…, {self.status.value})"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, repr=False)
 class Run:
     """A run with its params, tags and the latest value of each metric."""
 
@@ -123,74 +135,20 @@ class Run:
 
 @dataclass(frozen=True, slots=True)
 class RunPage:
+    """One page of a run search and the token of the next page (None: the last)."""
+
     runs: list[Run]
     next_page_token: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class ArtifactInfo:
+    """A file logged by a run: its path and the blob holding its bytes."""
+
     path: str
     size: int
     blob_sha: str
     created_at: int
-
-
-@dataclass(frozen=True, slots=True)
-class Dataset:
-    id: int
-    project_id: int
-    name: str
-    description: str
-    created_at: int
-
-    def __repr__(self) -> str:
-        return f"Dataset({self.name!r}, id={self.id})"
-
-
-@dataclass(frozen=True, slots=True)
-class DatasetFile:
-    path: str
-    blob_sha: str
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class DatasetVersion:
-    id: int
-    dataset_id: int
-    dataset_name: str
-    version: int
-    content_hash: str
-    kind: str
-    source: dict[str, Any]
-    schema: list[dict[str, Any]]
-    profile: dict[str, Any]
-    num_rows: int | None
-    num_files: int
-    size_bytes: int
-    created_at: int
-    run_id: str | None
-
-    @property
-    def ref(self) -> str:
-        return f"{self.dataset_name}@{self.version}"
-
-    def __repr__(self) -> str:
-        shape = (
-            f"{self.num_rows} rows x {len(self.schema)} columns"
-            if self.num_rows is not None
-            else f"{self.num_files} files"
-        )
-        return f"DatasetVersion({self.ref}, {self.kind}, {shape}, {self.content_hash[:12]})"
-
-
-@dataclass(frozen=True, slots=True)
-class DatasetLink:
-    """A lineage edge between a run and a dataset version."""
-
-    run_id: str
-    version: DatasetVersion
-    direction: str  # "input" or "output"
 
 
 def _brief(values: dict[str, float], limit: int = 4) -> str:
@@ -200,84 +158,48 @@ def _brief(values: dict[str, float], limit: int = 4) -> str:
     return "{" + ", ".join(items) + (f", …+{more}" if more > 0 else "") + "}"
 
 
-# -- the model registry ---------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class RegisteredModel:
-    id: int
-    project_id: int
-    name: str
-    description: str
-    created_at: int
-    updated_at: int
-    tags: dict[str, str] = field(default_factory=dict)
-    aliases: dict[str, int] = field(default_factory=dict)  # alias -> version number
-    latest_version: int | None = None
+if TYPE_CHECKING:
+    from keel.store._dataset_entities import Dataset, DatasetFile, DatasetLink, DatasetVersion
+    from keel.store._registry_entities import ModelVersion, NewVersion, RegisteredModel
 
-    def __repr__(self) -> str:
-        aliases = ", ".join(f"{a}→{v}" for a, v in sorted(self.aliases.items()))
-        return (
-            f"RegisteredModel({self.name!r}, latest={self.latest_version}, aliases={{{aliases}}})"
-        )
+#: entity -> the module that defines it, imported on first use (PEP 562)
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        ("Dataset", "DatasetFile", "DatasetLink", "DatasetVersion"),
+        "keel.store._dataset_entities",
+    ),
+    **dict.fromkeys(
+        ("ModelVersion", "NewVersion", "RegisteredModel"), "keel.store._registry_entities"
+    ),
+}
 
 
-@dataclass(frozen=True, slots=True)
-class ModelVersion:
-    """One registered version: where its package blob is, and what it says about itself."""
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'keel.store.entities' has no attribute {name!r}")
+    import importlib
 
-    id: int
-    model_id: int
-    name: str
-    version: int
-    semver: str | None
-    blob_sha: str
-    size: int
-    manifest_sha: str
-    run_id: str | None
-    flavor: str
-    serve_flavor: str
-    task: str
-    source: str
-    signer: str | None
-    description: str
-    frameworks: dict[str, str]
-    signature: dict[str, Any]
-    lineage: dict[str, Any]
-    card: dict[str, Any]
-    created_at: int
-    metrics: dict[str, float] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
-    datasets: list[str] = field(default_factory=list)  # "name@version"
-    aliases: list[str] = field(default_factory=list)
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}@{self.version}"
-
-    def __repr__(self) -> str:
-        signed = f"signed by {self.signer}" if self.signer else "unsigned"
-        aliases = f", aliases={self.aliases}" if self.aliases else ""
-        return f"ModelVersion({self.ref}, {self.flavor}, {self.task}, {signed}{aliases})"
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
-@dataclass(frozen=True, slots=True)
-class NewVersion:
-    """What a caller records when it registers a package."""
-
-    blob_sha: str
-    size: int
-    manifest_sha: str
-    flavor: str
-    serve_flavor: str
-    task: str
-    source: str = "logged"
-    run_id: str | None = None
-    semver: str | None = None
-    signer: str | None = None
-    description: str = ""
-    frameworks: Mapping[str, str] = field(default_factory=dict)
-    signature: Mapping[str, Any] = field(default_factory=dict)
-    lineage: Mapping[str, Any] = field(default_factory=dict)
-    card: Mapping[str, Any] = field(default_factory=dict)
-    metrics: Mapping[str, float] = field(default_factory=dict)
-    tags: Mapping[str, str] = field(default_factory=dict)
-    datasets: Sequence[tuple[str, int]] = ()
+__all__ = [
+    "ArtifactInfo",
+    "Dataset",
+    "DatasetFile",
+    "DatasetLink",
+    "DatasetVersion",
+    "Experiment",
+    "Lifecycle",
+    "Metric",
+    "ModelVersion",
+    "NewVersion",
+    "Project",
+    "RegisteredModel",
+    "Run",
+    "RunInfo",
+    "RunPage",
+    "RunStatus",
+]

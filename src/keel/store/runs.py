@@ -296,19 +296,11 @@ class RunRepository:
     ) -> RunPage:
         """Runs of ``experiment_ids`` matching a filter (see :mod:`keel.store.filters`)."""
         from keel.store import _page_token as tokens
-        from keel.store.filters import parse_filter, parse_order_by
 
+        if not filter_string and not order_by:
+            return self._listing(experiment_ids, max_results, page_token, include_deleted)
         digest = tokens.search_digest(filter_string, order_by)
         key = tokens.decode_token(page_token, digest)
-        if parse_filter(filter_string) is None and not parse_order_by(order_by):
-            # a plain listing (``keel runs list``): driver-level SQL, no SQLAlchemy import
-            tokens.check_max_results(max_results)
-            with self._db.cursor(write=False) as cur:
-                infos = self._newest(cur, experiment_ids, max_results + 1, key, include_deleted)
-                runs = self._hydrate(cur, infos[:max_results])
-            last = infos[max_results - 1] if len(infos) > max_results else None
-            token = tokens.encode_token([last.start_time, last.id], digest) if last else None
-            return RunPage(runs, token)
         from keel.store._run_search import compile_search
 
         plan = compile_search(
@@ -332,6 +324,29 @@ class RunRepository:
             return RunPage(runs, None)
         last_row = rows[max_results - 1]
         return RunPage(runs, tokens.encode_token(last_row[-plan.width :], digest))
+
+    def _listing(
+        self,
+        experiment_ids: Sequence[int],
+        max_results: int,
+        page_token: str | None,
+        include_deleted: bool,
+    ) -> RunPage:
+        """A plain listing, newest first (``keel runs list``): driver-level SQL, and neither
+        SQLAlchemy, the filter parser nor the token codec unless a page token is in play."""
+        from keel.store import _page_token as tokens
+
+        tokens.check_max_results(max_results)
+        digest = tokens.search_digest(None, None) if page_token else ""
+        key = tokens.decode_token(page_token, digest)
+        with self._db.cursor(write=False) as cur:
+            infos = self._newest(cur, experiment_ids, max_results + 1, key, include_deleted)
+            runs = self._hydrate(cur, infos[:max_results])
+        if len(infos) <= max_results:
+            return RunPage(runs, None)
+        last = infos[max_results - 1]
+        digest = digest or tokens.search_digest(None, None)
+        return RunPage(runs, tokens.encode_token([last.start_time, last.id], digest))
 
     # -- helpers ---------------------------------------------------------------------------
     def _newest(
