@@ -1,5 +1,9 @@
 """Export scikit-learn, XGBoost and LightGBM models to ONNX and measure parity.
 
+A scikit-learn Pipeline may hold keel's LightGBM/XGBoost estimators (an AutoML winner's
+members): onnxmltools' converters for them are registered into skl2onnx first
+(:mod:`keel.models._onnx_native`).
+
 Parity is measured on the rows given (the input example by default): the largest
 absolute difference between the native and the ONNX outputs (probabilities for
 classifiers, predictions otherwise) and whether the predicted labels agree. The ONNX
@@ -83,11 +87,19 @@ def _sklearn(model: Any, example: pd.DataFrame) -> bytes:
     from skl2onnx import to_onnx as skl_to_onnx
     from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType
 
+    from keel.models._onnx_native import native_kinds, native_opset, register
+
     types = _initial_types(example, (FloatTensorType, StringTensorType, Int64TensorType))
     from sklearn.base import is_classifier
 
+    kinds = native_kinds(model)
+    opset: Any = None
+    if kinds:
+        register(kinds)  # keel's LightGBM/XGBoost estimators, alone or inside a Pipeline
+        opset = native_opset()
+
     options = {"zipmap": False} if is_classifier(model) else None
-    proto = skl_to_onnx(model, initial_types=types, options=options)
+    proto = skl_to_onnx(model, initial_types=types, options=options, target_opset=opset)
     return bytes(proto.SerializeToString())
 
 

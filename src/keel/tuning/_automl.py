@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from keel.exceptions import InvalidArgumentError
+from keel.tuning._automl_budget import Planner, measure_packaging
 from keel.tuning._automl_families import FAMILIES, resolve_families
 from keel.tuning._automl_prep import (
     build_preprocessor,
@@ -55,8 +56,6 @@ MIN_BUDGET_S = 1.0
 ENSEMBLE_POOL = 15
 #: Rounds of Caruana selection (each scores every pooled candidate once).
 CARUANA_ITERATIONS = 25
-#: What packaging a winner takes beyond its size: signing, the manifest, the registry.
-PACKAGE_BASE_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -79,6 +78,7 @@ class AutoMLResult:
     package_s: float
     dropped_columns: dict[str, str]
     notes: list[str]
+    timing: dict[str, float] = field(default_factory=dict)  # plan_* and time_* seconds
     model: Any = field(default=None, repr=False, compare=False)
     version: ModelVersion | None = field(default=None, repr=False, compare=False)
 
@@ -170,15 +170,16 @@ def automl(
 
     ``data`` is a dataset reference (``"customers@3"``) or a DataFrame; ``task`` is detected
     (``binary``, ``multiclass``, ``regression``) unless given; ``metric`` defaults to roc_auc,
-    accuracy or r2 by task. Everything — loading the data, the search, the final fit, the
-    test score and packaging the winner (signing, the ONNX twin and its parity check) — stays
-    within ``budget`` (``"10m"``, ``"90s"`` or seconds); ``package_s`` says what packaging
-    took. The winner is registered as ``register_as`` (default ``<target>-automl``) unless
+    accuracy or r2 by task. The whole call — loading the data, the search, the final fit, the
+    test score and packaging the winner (signing, the ONNX twin and its parity check) — keeps
+    within ``budget`` (``"10m"``, ``"90s"`` or seconds; how: :mod:`keel.tuning._automl_budget`);
+    ``timing`` and the parent run's metrics say what was planned and what each phase took.
+    The winner is registered as ``register_as`` (default ``<target>-automl``) unless
     ``register=False``. LightGBM and XGBoost members are kept as their libraries' data formats
-    (model text, UBJSON) inside the Pipeline, so the winner loads under keel's default trust.
-    ``runner="dask"`` with ``address="tcp://host:8786"`` cross-validates as many candidates
-    at once as the cluster has worker threads. ``on_candidate(leaderboard, elapsed_s)`` is
-    called after every candidate (progress bars); ``client`` records (default: the SDK's).
+    inside the Pipeline, so the winner loads under keel's default trust. ``runner="dask"``
+    with ``address="tcp://host:8786"`` cross-validates as many candidates at once as the
+    cluster has worker threads. ``on_candidate(leaderboard, elapsed_s)`` is called after
+    every candidate (progress bars); ``client`` records (default: the SDK's).
     """
     from contextlib import nullcontext
 
@@ -191,13 +192,17 @@ def automl(
     clock = Clock(parse_budget(budget))
     with using_client(client) if client is not None else nullcontext():
         prepared = _prepare(data, opts)
+        clock.mark("prepare")
         if register:
             _import_packaging()
+            clock.mark("imports")
         pool = make_runner(runner, address)
+        clock.mark("runner")
         try:
-            return _run(prepared, opts, clock, pool)
+            result = _run(prepared, opts, clock, pool)
         finally:
             pool.close()
+        return _closed(result, clock)
 
 
 @dataclass(frozen=True)
@@ -269,11 +274,40 @@ def _run(p: _Prepared, opts: _Options, clock: Clock, runner: Runner) -> AutoMLRe
         parent.log_params(_params(p, opts, clock, runner))
         prep = build_preprocessor(p.plan)
         fold_data = make_folds(p.X_tr, p.y_tr, p.task, p.n_folds, prep, opts.seed)
-        candidates, runs = _search(parent, p, opts, clock, runner, fold_data)
+        clock.mark("folds")
+        planner = _planner(p, opts, clock, prep, parent)
+        candidates, runs, plan = _search(parent, p, opts, clock, runner, fold_data, planner)
+        plan["planned_s"] = clock.elapsed() + sum(plan.values())
         weights = _select(candidates, fold_data.y, p.scorer)
+        clock.mark("select")
+        weights, dropped = planner.fit_members(weights, candidates, clock)
+        if dropped:
+            p.notes.append(dropped)
         cv = blend_score(candidates, weights, fold_data.y, p.scorer)
         model = _final_model(candidates, weights, p.task, prep, opts.seed)
-        return _finish(parent, p, opts, clock, model, candidates, runs, weights, cv)
+        done = _Search(candidates, runs, weights, cv, plan)
+        return _finish(parent, p, opts, clock, model, done, planner)
+
+
+def _planner(p: _Prepared, opts: _Options, clock: Clock, prep: Any, parent: ActiveRun) -> Planner:
+    """The budget's planner; packaging is measured now when the winner will be packaged."""
+    cost = None
+    if opts.register:
+        cost = measure_packaging(prep, p.X_tr, p.y_tr, p.task, opts.seed, parent.client.store)
+        clock.mark("probe")
+    n_classes = 0 if p.labels is None else len(p.labels)
+    return Planner(clock.budget_s, p.n_folds, n_classes, cost, CARUANA_ITERATIONS)
+
+
+@dataclass(frozen=True)
+class _Search:
+    """What the search and the ensemble selection settled."""
+
+    candidates: list[Candidate]
+    runs: dict[int, str]
+    weights: dict[int, int]
+    cv: float
+    plan: dict[str, float]
 
 
 def _params(p: _Prepared, opts: _Options, clock: Clock, runner: Runner) -> dict[str, Any]:
@@ -300,27 +334,31 @@ def _search(
     clock: Clock,
     runner: Runner,
     fold_data: Any,
-) -> tuple[list[Candidate], dict[int, str]]:
-    """Run the search; every candidate becomes a child run as it lands."""
-    clock.reserve_s = _reserve([], p.n_folds, clock.budget_s, opts.register)
+    planner: Planner,
+) -> tuple[list[Candidate], dict[int, str], dict[str, float]]:
+    """Run the search; every candidate becomes a child run as it lands, and the time kept
+    for what follows the search is re-planned (the plan at its end is returned)."""
     rows: list[LeaderboardRow] = []
     runs: dict[int, str] = {}
+    plan = planner.reserve([], 0.0, ENSEMBLE_POOL)
+    clock.reserve_s = sum(plan.values())
 
     def record(cand: Candidate) -> None:
         runs[cand.number] = log_candidate(parent, opts.experiment, cand, p.scorer)
-        clock.reserve_s = _reserve(search.candidates, p.n_folds, clock.budget_s, opts.register)
-        clock.reserve_s += search.score_s * CARUANA_ITERATIONS * min(ENSEMBLE_POOL, len(rows) + 1)
+        plan.update(planner.reserve(search.candidates, search.score_s, ENSEMBLE_POOL))
+        clock.reserve_s = sum(plan.values())
         rows[:] = leaderboard(search.candidates, runs, {}, p.scorer)
         if opts.on_candidate is not None:
             opts.on_candidate(rows, clock.elapsed())
 
     search = Search(p.families, p.task, p.scorer, fold_data, clock, opts.seed, record, runner)
     candidates = search.run()
+    clock.mark("search")
     if search.skipped:
         p.notes.append(
             f"{search.skipped} candidate(s) not started or cut short: they would overrun the budget"
         )
-    return candidates, runs
+    return candidates, runs, plan
 
 
 def _finish(
@@ -329,48 +367,79 @@ def _finish(
     opts: _Options,
     clock: Clock,
     model: Any,
-    candidates: list[Candidate],
-    runs: dict[int, str],
-    weights: dict[int, int],
-    cv: float,
+    done: _Search,
+    planner: Planner,
 ) -> AutoMLResult:
     """Refit the winner on the training split, score it on the test split, package it."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(1):
         model.fit(p.X_tr, p.labels[p.y_tr] if p.labels is not None else p.y_tr)
+    clock.mark("refit")
     test = _test_score(model, p.X_te, p.y_te, p.task, p.scorer, p.labels)
-    board = leaderboard(candidates, runs, weights, p.scorer)
+    board = leaderboard(done.candidates, done.runs, done.weights, p.scorer)
     name = opts.register_as or f"{opts.target}-automl"
-    fitted = clock.elapsed()
-    model_card = card(board, p.scorer.name, clock, p.data_name, p.task, cv, test, p.notes, weights)
-    model_card["automl"]["fit_s"] = round(fitted, 3)
-    info = log_winner(model, p.X_tr, name, model_card, parent, p.task) if opts.register else None
-    parent.set_note(note(board, p.scorer.name, p.data_name, cv, test, clock.budget_s))
-    elapsed = clock.elapsed()
-    shown = {f"cv_{p.scorer.name}": p.scorer.display(cv), "candidates": float(len(candidates))}
+    clock.mark("test")
+    onnx = planner.onnx_fits(model, clock)
+    if opts.register and not onnx:
+        p.notes.append("no ONNX twin: converting it would overrun the budget")
+    model_card = card(
+        board, p.scorer.name, clock, p.data_name, p.task, done.cv, test, p.notes, done.weights
+    )
+    model_card["automl"]["fit_s"] = round(clock.elapsed(), 3)
+    info = None
+    if opts.register:
+        info = log_winner(model, p.X_tr, name, model_card, parent, p.task, onnx)
+    parent.set_note(note(board, p.scorer.name, p.data_name, done.cv, test, clock.budget_s))
+    clock.mark("package")
+    shown = {f"cv_{p.scorer.name}": p.scorer.display(done.cv), "candidates": float(len(board))}
     shown[f"test_{p.scorer.name}"] = p.scorer.display(test)
-    parent.log_metrics({**shown, "elapsed_s": elapsed, "package_s": elapsed - fitted})
+    parent.log_metrics({**shown, **_timing(clock, done.plan)})
     return AutoMLResult(
         task=p.task,
         metric=p.scorer.name,
         budget_s=clock.budget_s,
-        elapsed_s=elapsed,
+        elapsed_s=clock.elapsed(),
         data=p.data_name,
         rows=p.rows,
         parent_run_id=parent.id,
         leaderboard=board,
-        ensemble={f"{_by(candidates, n).family}#{n}": w for n, w in weights.items()},
-        cv_score=p.scorer.display(cv),
+        ensemble={f"{_by(done.candidates, n).family}#{n}": w for n, w in done.weights.items()},
+        cv_score=p.scorer.display(done.cv),
         test_score=p.scorer.display(test),
         model_uri=info.uri if info else None,
-        package_s=elapsed - fitted,
+        package_s=clock.phases.get("package", 0.0),
         registered=(f"{name}@{info.version.version}" if info and info.version else None),
         dropped_columns=dict(p.plan.dropped),
         notes=p.notes,
+        timing=_timing(clock, done.plan),
         model=model,
         version=info.version if info else None,
     )
+
+
+def _timing(clock: Clock, plan: dict[str, float]) -> dict[str, float]:
+    """The plan made at the search's end and what every phase took, in seconds."""
+    out = {f"plan_{k}_s" if k != "planned_s" else k: round(v, 3) for k, v in plan.items()}
+    out.update({f"time_{k}_s": round(v, 3) for k, v in clock.phases.items()})
+    out["budget_s"] = clock.budget_s
+    out["elapsed_s"] = round(clock.elapsed(), 3)
+    return out
+
+
+def _closed(result: AutoMLResult, clock: Clock) -> AutoMLResult:
+    """``result`` with the whole call's time (the run and the runner closed) recorded."""
+    import dataclasses
+
+    from keel.tracking import get_client
+
+    clock.mark("close")
+    timing = {**result.timing, "time_close_s": round(clock.phases["close"], 3)}
+    timing["elapsed_s"] = round(clock.elapsed(), 3)
+    get_client().log_metrics(
+        result.parent_run_id, {k: timing[k] for k in ("elapsed_s", "time_close_s")}
+    )
+    return dataclasses.replace(result, elapsed_s=timing["elapsed_s"], timing=timing)
 
 
 def _import_packaging() -> None:
@@ -383,15 +452,6 @@ def _import_packaging() -> None:
 
     if importlib.util.find_spec("skl2onnx") is not None:
         import skl2onnx  # noqa: F401
-
-
-def _reserve(candidates: list[Candidate], n_folds: int, budget_s: float, package: bool) -> float:
-    """Time kept after the search: the best few candidates refitted on all training rows
-    (a fold trains on (k-1)/k of them), the test score, and packaging the winner."""
-    best = sorted(candidates, key=lambda c: c.score, reverse=True)[:4]
-    refit = sum(c.fit_seconds / (n_folds - 1) for c in best) * 1.2
-    packaging = (PACKAGE_BASE_S + 0.5 * refit) if package else 0.0
-    return max(0.5, 0.03 * budget_s) + refit + packaging
 
 
 def _split(
@@ -451,7 +511,7 @@ def _final_model(
     if task == "regression":
         ensemble: Any = VotingRegressor(members, weights=w)
     else:
-        ensemble = VotingClassifier(members, voting="soft", weights=w)
+        ensemble = VotingClassifier(members, voting="soft", weights=w, flatten_transform=False)
     return Pipeline([("prep", clone(prep)), ("model", ensemble)])
 
 
