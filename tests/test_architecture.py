@@ -93,12 +93,12 @@ MAX_FUNCTION_LINES = 50
 #: Paths other helpers are reworking in this session (keel issue 12); each entry is to be
 #: emptied by the change that shortens it. Keep it shrinking: a new path is never added.
 SIZE_ALLOWED = (
-    "cli/automl.py",
-    "cli/roi.py",
     "cli/sweep.py",
     "labeling/",
     "server/ui/",
-    "tuning/",
+    # the sweeps' two long functions (sweep, describe_sweep); the rest of tuning/ is checked
+    "tuning/_sweep.py",
+    "tuning/_sweep_ops.py",
 )
 
 

@@ -20,9 +20,13 @@ from keel.tuning._automl_budget import Planner, measure_packaging
 from keel.tuning._automl_families import FAMILIES, resolve_families
 from keel.tuning._automl_prep import (
     build_preprocessor,
+    choose_folds,
     detect_task,
+    load_data,
+    parse_budget,
     plan_columns,
     resolve_metric,
+    split_train_test,
     split_xy,
 )
 from keel.tuning._automl_record import (
@@ -50,8 +54,6 @@ if TYPE_CHECKING:
     from keel.store import ModelVersion
     from keel.tracking import ActiveRun, TrackingClient
 
-#: The smallest budget accepted; below it not even preprocessing and one fit fit in.
-MIN_BUDGET_S = 1.0
 #: How many of the best candidates the ensemble selection looks at.
 ENSEMBLE_POOL = 15
 #: Rounds of Caruana selection (each scores every pooled candidate once).
@@ -92,59 +94,6 @@ class AutoMLResult:
         }
         out["leaderboard"] = [dataclasses.asdict(r) for r in self.leaderboard]
         return out
-
-
-def parse_budget(budget: str | float | int) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"10m"`` or ``"1h"`` (keel's one duration grammar)."""
-    from keel.store.eventlog import parse_duration
-
-    if isinstance(budget, (int, float)):
-        seconds = float(budget)
-    else:
-        text = str(budget).strip()
-        try:
-            seconds = float(text)
-        except ValueError:
-            try:
-                seconds = parse_duration(text) / 1000
-            except InvalidArgumentError:
-                raise InvalidArgumentError(
-                    f"budget {budget!r} is not a duration; write it like 30s, 10m or 1h"
-                ) from None
-    if seconds < MIN_BUDGET_S:
-        raise InvalidArgumentError(
-            f"budget {seconds:g}s is shorter than one model fit; give at least {MIN_BUDGET_S:g}s"
-        )
-    return seconds
-
-
-def load_data(data: Any, client: TrackingClient) -> tuple[pd.DataFrame, str, int | None]:
-    """A frame, its display name and its dataset version id (``None`` for a DataFrame)."""
-    import pandas as pd
-
-    if isinstance(data, pd.DataFrame):
-        return data, f"DataFrame[{len(data)}x{data.shape[1]}]", None
-    if isinstance(data, str):
-        from keel.data import DatasetClient
-
-        datasets = DatasetClient(client.store, client.project)
-        version = datasets.get(data)
-        return datasets.load(data), version.ref, version.id
-    raise InvalidArgumentError(
-        f"data must be a dataset reference like 'customers@3' or a DataFrame, "
-        f"not {type(data).__name__}"
-    )
-
-
-def _choose_folds(y: np.ndarray, task: str, wanted: int) -> int:
-    limit = len(y) // 5 if task == "regression" else int(np.bincount(y).min())
-    folds = min(wanted, limit)
-    if folds < 2:
-        raise InvalidArgumentError(
-            f"too few rows for cross-validation: the rarest class has {limit} row(s) in the "
-            "training split; every class needs at least 2 (add rows or merge rare classes)"
-        )
-    return folds
 
 
 def automl(
@@ -191,18 +140,26 @@ def automl(
     )  # fmt: skip
     clock = Clock(parse_budget(budget))
     with using_client(client) if client is not None else nullcontext():
-        prepared = _prepare(data, opts)
-        clock.mark("prepare")
-        if register:
-            _import_packaging()
-            clock.mark("imports")
-        pool = make_runner(runner, address)
-        clock.mark("runner")
+        prepared, pool = _setup(data, opts, clock, runner, address)
         try:
             result = _run(prepared, opts, clock, pool)
         finally:
             pool.close()
         return _closed(result, clock)
+
+
+def _setup(
+    data: Any, opts: _Options, clock: Clock, runner: str | None, address: str | None
+) -> tuple[_Prepared, Runner]:
+    """The checked input and the runner, each step booked on the clock."""
+    prepared = _prepare(data, opts)
+    clock.mark("prepare")
+    if opts.register:
+        _import_packaging()
+        clock.mark("imports")
+    pool = make_runner(runner, address)
+    clock.mark("runner")
+    return prepared, pool
 
 
 @dataclass(frozen=True)
@@ -253,8 +210,8 @@ def _prepare(data: Any, opts: _Options) -> _Prepared:
     notes = [f"dropped column {c!r}: {why}" for c, why in plan.dropped.items()]
     if len(frame) != len(X):
         notes.append(f"dropped {len(frame) - len(X)} rows without a target")
-    X_tr, X_te, y_tr, y_te, labels = _split(X, y_raw, task, opts.test_size, opts.seed)
-    n_folds = _choose_folds(y_tr, task, opts.folds)
+    X_tr, X_te, y_tr, y_te, labels = split_train_test(X, y_raw, task, opts.test_size, opts.seed)
+    n_folds = choose_folds(y_tr, task, opts.folds)
     return _Prepared(
         data_name, version_id, task, scorer, fams, plan, notes,
         X_tr, X_te, y_tr, y_te, labels, n_folds, len(X),
@@ -380,21 +337,13 @@ def _finish(
     board = leaderboard(done.candidates, done.runs, done.weights, p.scorer)
     name = opts.register_as or f"{opts.target}-automl"
     clock.mark("test")
-    onnx = planner.onnx_fits(model, clock)
-    if opts.register and not onnx:
-        p.notes.append("no ONNX twin: converting it would overrun the budget")
-    model_card = card(
-        board, p.scorer.name, clock, p.data_name, p.task, done.cv, test, p.notes, done.weights
-    )
-    model_card["automl"]["fit_s"] = round(clock.elapsed(), 3)
-    info = None
-    if opts.register:
-        info = log_winner(model, p.X_tr, name, model_card, parent, p.task, onnx)
+    info = _package(parent, p, opts, clock, model, done, planner, (board, test, name))
     parent.set_note(note(board, p.scorer.name, p.data_name, done.cv, test, clock.budget_s))
     clock.mark("package")
     shown = {f"cv_{p.scorer.name}": p.scorer.display(done.cv), "candidates": float(len(board))}
     shown[f"test_{p.scorer.name}"] = p.scorer.display(test)
     parent.log_metrics({**shown, **_timing(clock, done.plan)})
+    registered = f"{name}@{info.version.version}" if info and info.version else None
     return AutoMLResult(
         task=p.task,
         metric=p.scorer.name,
@@ -409,13 +358,37 @@ def _finish(
         test_score=p.scorer.display(test),
         model_uri=info.uri if info else None,
         package_s=clock.phases.get("package", 0.0),
-        registered=(f"{name}@{info.version.version}" if info and info.version else None),
+        registered=registered,
         dropped_columns=dict(p.plan.dropped),
         notes=p.notes,
         timing=_timing(clock, done.plan),
         model=model,
         version=info.version if info else None,
     )
+
+
+def _package(
+    parent: ActiveRun,
+    p: _Prepared,
+    opts: _Options,
+    clock: Clock,
+    model: Any,
+    done: _Search,
+    planner: Planner,
+    scored: tuple[list[LeaderboardRow], float, str],
+) -> Any:
+    """Log and register the winner with its card; with an ONNX twin if that fits in time."""
+    board, test, name = scored
+    if not opts.register:
+        return None
+    onnx = planner.onnx_fits(model, clock)
+    if not onnx:
+        p.notes.append("no ONNX twin: converting it would overrun the budget")
+    model_card = card(
+        board, p.scorer.name, clock, p.data_name, p.task, done.cv, test, p.notes, done.weights
+    )
+    model_card["automl"]["fit_s"] = round(clock.elapsed(), 3)
+    return log_winner(model, p.X_tr, name, model_card, parent, p.task, onnx)
 
 
 def _timing(clock: Clock, plan: dict[str, float]) -> dict[str, float]:
@@ -454,34 +427,6 @@ def _import_packaging() -> None:
         import skl2onnx  # noqa: F401
 
 
-def _split(
-    X: pd.DataFrame, y_raw: pd.Series, task: str, test_size: float, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray, np.ndarray | None]:
-    """Train/test split; class labels encoded as 0..k-1 (``labels`` maps them back)."""
-    from sklearn.model_selection import train_test_split
-
-    if not 0.05 <= test_size <= 0.5:
-        raise InvalidArgumentError(f"test_size {test_size} must be between 0.05 and 0.5")
-    labels: np.ndarray | None = None
-    if task == "regression":
-        y = y_raw.to_numpy(dtype=np.float64)
-        strat = None
-    else:
-        labels, y = np.unique(y_raw.to_numpy(), return_inverse=True)
-        counts = np.bincount(y)
-        if counts.min() < 2:
-            rare = labels[int(np.argmin(counts))]
-            raise InvalidArgumentError(
-                f"class {rare!r} of the target has {counts.min()} row; every class needs at "
-                "least 2 for a test split and cross-validation"
-            )
-        strat = y
-    X_tr, X_te, y_tr, y_te = train_test_split(
-        X, y, test_size=test_size, random_state=seed, stratify=strat
-    )
-    return X_tr.reset_index(drop=True), X_te.reset_index(drop=True), y_tr, y_te, labels
-
-
 def _select(candidates: list[Candidate], y: np.ndarray, scorer: Any) -> dict[int, int]:
     pool = sorted(candidates, key=lambda c: c.score, reverse=True)[:ENSEMBLE_POOL]
     weights = caruana(pool, y, scorer, CARUANA_ITERATIONS)
@@ -507,10 +452,12 @@ def _final_model(
         members.append(
             (f"{cand.family}_{number}", FAMILIES[cand.family].build(task, cand.config, seed))
         )
-    w = [weights[n] for n in sorted(weights)]
+    # an array, not a list: skl2onnx's voting converters call weights.sum()
+    w = np.asarray([weights[n] for n in sorted(weights)], dtype=np.float64)
     if task == "regression":
         ensemble: Any = VotingRegressor(members, weights=w)
     else:
+        # flatten_transform only shapes transform(); skl2onnx converts only False
         ensemble = VotingClassifier(members, voting="soft", weights=w, flatten_transform=False)
     return Pipeline([("prep", clone(prep)), ("model", ensemble)])
 
