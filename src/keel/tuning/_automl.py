@@ -252,8 +252,7 @@ def _planner(p: _Prepared, opts: _Options, clock: Clock, prep: Any, parent: Acti
     if opts.register:
         cost = measure_packaging(prep, p.X_tr, p.y_tr, p.task, opts.seed, parent.client.store)
         clock.mark("probe")
-    n_classes = 0 if p.labels is None else len(p.labels)
-    return Planner(clock.budget_s, p.n_folds, n_classes, cost, CARUANA_ITERATIONS)
+    return Planner(clock.budget_s, p.n_folds, cost, CARUANA_ITERATIONS)
 
 
 @dataclass(frozen=True)
@@ -417,12 +416,14 @@ def _closed(result: AutoMLResult, clock: Clock) -> AutoMLResult:
 
 def _import_packaging() -> None:
     """Import what packaging needs now, inside the budget and before the search plans its time
-    (skops' first import walks every scikit-learn module: seconds). Not in a background
-    thread: importing a large package in two threads at once can see it half-initialised."""
+    (skops' first import walks every scikit-learn module: seconds; through ``keel._skops``,
+    which keeps torch out of it). Not in a background thread: importing a large package in
+    two threads at once can see it half-initialised."""
     import importlib.util
 
-    import skops.io  # noqa: F401
+    from keel._skops import skops_io
 
+    skops_io()
     if importlib.util.find_spec("skl2onnx") is not None:
         import skl2onnx  # noqa: F401
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from keel.tuning._automl_search import Candidate, Clock
+from keel.tuning._automl_search import Candidate, Clock, tree_count
 
 if TYPE_CHECKING:
     import numpy as np
@@ -32,10 +32,7 @@ PROBE_TREES = 16
 #: Estimates are stretched by this much (a refit on all rows varies more than a fold fit).
 SAFETY = 1.25
 #: How many of the best candidates the plan expects in the ensemble.
-LIKELY_MEMBERS = 4
-#: A LightGBM/XGBoost tree costs this share of a scikit-learn tree to package (it is one
-#: byte array inside skops; only the ONNX twin converts tree by tree).
-BOOSTER_TREE_SHARE = 0.25
+LIKELY_MEMBERS = 3
 
 
 @dataclass
@@ -105,16 +102,6 @@ def _ensemble(prep: Any, members: list[tuple[str, Any]], regression: bool) -> An
     return Pipeline([("prep", prep), ("model", voting)])
 
 
-def trees(cand: Candidate, n_classes: int) -> float:
-    """How many trees ``cand``'s config grows (what its packaging cost scales with)."""
-    count = float(cand.config.get("n_estimators", 0))
-    if cand.family in ("lightgbm", "xgboost"):
-        return count * max(n_classes, 1) * BOOSTER_TREE_SHARE
-    if cand.family == "hist_gb":
-        return count * (n_classes if n_classes > 2 else 1)
-    return count
-
-
 def refit_s(cand: Candidate, n_folds: int) -> float:
     """A refit on all training rows: a fold fit trains on (k-1)/k of them."""
     return cand.fit_seconds / (n_folds - 1) * SAFETY
@@ -126,7 +113,6 @@ class Planner:
 
     budget_s: float
     n_folds: int
-    n_classes: int
     cost: PackagingCost | None  # None: the winner is not packaged
     selection_rounds: int
 
@@ -135,7 +121,7 @@ class Planner:
         refit = sum(refit_s(c, self.n_folds) for c in members)
         package = 0.0
         if self.cost is not None:
-            units = sum(trees(c, self.n_classes) for c in members)
+            units = sum(c.trees for c in members)
             package = self.cost.estimate(units) * SAFETY
         return {"refit": refit, "package": package}
 
@@ -185,21 +171,7 @@ class Planner:
 
 def fitted_trees(model: Any) -> float:
     """The trees in a fitted winning Pipeline's ensemble."""
-    from keel.models._native_boost import _NativeBooster
-
-    total = 0.0
-    for est in model.named_steps["model"].estimators_:
-        if isinstance(est, _NativeBooster):
-            total += (
-                getattr(est, "n_iter_", 0)
-                * BOOSTER_TREE_SHARE
-                * max(len(getattr(est, "classes_", ())), 1)
-            )
-        elif hasattr(est, "estimators_"):
-            total += len(est.estimators_)
-        elif hasattr(est, "_predictors"):
-            total += sum(len(p) for p in est._predictors)
-    return total
+    return sum(tree_count(est) for est in model.named_steps["model"].estimators_)
 
 
 __all__ = [

@@ -31,6 +31,7 @@ class Candidate:
     score: float
     fit_seconds: float
     oof: Any = field(repr=False, compare=False)  # out-of-fold predictions, for the ensemble
+    trees: float = 0.0  # trees its fold models grew (what packaging it scales with)
 
 
 @dataclass
@@ -134,6 +135,24 @@ class Outcome:
 
     oof: Any
     fold_seconds: list[float]
+    trees: float = 0.0  # the fold models' trees, the most of any fold
+
+
+#: A LightGBM/XGBoost tree costs this share of a scikit-learn tree to package (it is one
+#: byte array inside skops; only the ONNX twin converts tree by tree).
+BOOSTER_TREE_SHARE = 0.25
+
+
+def tree_count(est: Any) -> float:
+    """The trees of a fitted estimator (early stopping makes this less than its cap)."""
+    from keel.models._native_boost import _NativeBooster
+
+    if isinstance(est, _NativeBooster):
+        classes = len(getattr(est, "classes_", ())) if est._classifier else 1
+        return getattr(est, "n_iter_", 0) * BOOSTER_TREE_SHARE * max(classes, 1)
+    if hasattr(est, "_predictors"):  # histogram gradient boosting: one tree per class a round
+        return float(sum(len(p) for p in est._predictors))
+    return float(len(getattr(est, "estimators_", ())))
 
 
 def cross_validate(job: Job, folds: Folds) -> Outcome:
@@ -155,6 +174,7 @@ def cross_validate(job: Job, folds: Folds) -> Outcome:
     shape = (len(folds.y), folds.n_classes) if folds.n_classes else (len(folds.y),)
     oof = np.zeros(shape)
     times: list[float] = []
+    trees = 0.0
     deadline = None if job.force else job.deadline
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter from cheap configs
@@ -168,7 +188,8 @@ def cross_validate(job: Job, folds: Folds) -> Outcome:
                 return Outcome(None, [*times, time.monotonic() - t])  # cut at the deadline
             oof[va] = _predict(model, X_va, folds.n_classes)
             times.append(time.monotonic() - t)
-    return Outcome(oof, times)
+            trees = max(trees, tree_count(model))
+    return Outcome(oof, times, trees)
 
 
 #: A tree ensemble's first warm-started step grows at most this many trees.
@@ -328,6 +349,7 @@ class Search:
             score,
             sum(outcome.fold_seconds),
             outcome.oof,
+            outcome.trees,
         )
         self.candidates.append(cand)
         self.on_candidate(cand)
@@ -389,4 +411,5 @@ __all__ = [
     "cross_validate",
     "fit_by",
     "make_folds",
+    "tree_count",
 ]
