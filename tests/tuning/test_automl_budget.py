@@ -125,3 +125,20 @@ def test_a_winner_with_a_lightgbm_member_gets_an_onnx_twin_where_parity_holds(
     assert loaded.runtime == "onnx"
     fresh = _frame(40, seed=3).drop(columns=["label"])
     assert np.allclose(loaded.predict_proba(fresh), model.predict_proba(fresh), atol=1e-4)
+
+
+def test_an_automl_winner_over_named_columns_is_served_by_its_onnx_twin(
+    client: TrackingClient,
+) -> None:
+    pytest.importorskip("skl2onnx")
+    out = automl(
+        _frame(),
+        "label",
+        budget=8,
+        families=("linear",),
+        folds=3,
+        register_as="twin",
+        client=client,
+    )
+    assert out.version is not None
+    assert out.version.serve_flavor == "onnx", out.notes  # the ColumnTransformer picks by name

@@ -49,13 +49,20 @@ class Parity:
         }
 
 
-def _initial_types(frame: pd.DataFrame, tensor_types: Any) -> list[tuple[str, Any]]:
+def _initial_types(
+    frame: pd.DataFrame, tensor_types: Any, by_name: bool = False
+) -> list[tuple[str, Any]]:
+    """One float tensor for an all-numeric frame, else one input per column; ``by_name``
+    (the model selects columns by name, as a ColumnTransformer does) always one per column,
+    numbers as floats."""
     from pandas.api import types as pt
 
     float_t, string_t, int_t = tensor_types
     numeric = all(
         pt.is_numeric_dtype(frame[c]) or pt.is_bool_dtype(frame[c]) for c in frame.columns
     )
+    if numeric and by_name:
+        return [(str(c), float_t([None, 1])) for c in frame.columns]
     if numeric:
         return [("input", float_t([None, frame.shape[1]]))]
     out = []
@@ -89,7 +96,9 @@ def _sklearn(model: Any, example: pd.DataFrame) -> bytes:
 
     from keel.models._onnx_native import native_kinds, native_opset, register
 
-    types = _initial_types(example, (FloatTensorType, StringTensorType, Int64TensorType))
+    types = _initial_types(
+        example, (FloatTensorType, StringTensorType, Int64TensorType), _selects_by_name(model)
+    )
     from sklearn.base import is_classifier
 
     kinds = native_kinds(model)
@@ -101,6 +110,20 @@ def _sklearn(model: Any, example: pd.DataFrame) -> bytes:
     options = {"zipmap": False} if is_classifier(model) else None
     proto = skl_to_onnx(model, initial_types=types, options=options, target_opset=opset)
     return bytes(proto.SerializeToString())
+
+
+def _selects_by_name(model: Any) -> bool:
+    """Whether ``model`` starts with a ColumnTransformer picking columns by name."""
+    from sklearn.compose import ColumnTransformer
+
+    first = model.steps[0][1] if hasattr(model, "steps") else model
+    if not isinstance(first, ColumnTransformer):
+        return False
+    return any(
+        isinstance(cols, str) or (len(cols) > 0 and isinstance(next(iter(cols)), str))
+        for _name, _t, cols in first.transformers
+        if not callable(cols)
+    )
 
 
 def _boost(model: Any, flavor: str, example: pd.DataFrame) -> bytes:
