@@ -329,14 +329,16 @@ def _finish(
     """Refit the winner on the training split, score it on the test split, package it."""
     from threadpoolctl import threadpool_limits
 
+    # one OpenMP thread for the test score and packaging's predictions too: on a busy machine
+    # histogram boosting's threads spin against each other (a 0.1 s prediction took 4.8 s)
     with threadpool_limits(1):
         model.fit(p.X_tr, p.labels[p.y_tr] if p.labels is not None else p.y_tr)
-    clock.mark("refit")
-    test = _test_score(model, p.X_te, p.y_te, p.task, p.scorer, p.labels)
-    board = leaderboard(done.candidates, done.runs, done.weights, p.scorer)
-    name = opts.register_as or f"{opts.target}-automl"
-    clock.mark("test")
-    info = _package(parent, p, opts, clock, model, done, planner, (board, test, name))
+        clock.mark("refit")
+        test = _test_score(model, p.X_te, p.y_te, p.task, p.scorer, p.labels)
+        board = leaderboard(done.candidates, done.runs, done.weights, p.scorer)
+        name = opts.register_as or f"{opts.target}-automl"
+        clock.mark("test")
+        info = _package(parent, p, opts, clock, model, done, planner, (board, test, name))
     parent.set_note(note(board, p.scorer.name, p.data_name, done.cv, test, clock.budget_s))
     clock.mark("package")
     shown = {f"cv_{p.scorer.name}": p.scorer.display(done.cv), "candidates": float(len(board))}
