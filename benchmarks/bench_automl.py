@@ -25,7 +25,10 @@ The FLAML virtualenv (it also reads the PyPI-shipped datasets, so /root/venv sta
     /root/flaml-venv/bin/pip install 'flaml[automl]' statsmodels palmerpenguins
 
 Run: ``python benchmarks/bench_automl.py --budget 60 --seeds 0 1 2 --concurrent`` (about
-30 minutes on two free cores).
+30 minutes on two free cores). ``--no-peer`` runs keel alone (no FLAML virtualenv needed;
+the PyPI-shipped datasets are then skipped unless their packages import here): the budget
+columns (``keel s``, ``over``) and keel's recorded plan vs actual (``planned``, ``inner``)
+are what it is for.
 """
 
 from __future__ import annotations
@@ -115,6 +118,8 @@ with tempfile.TemporaryDirectory() as tmp:
 print(json.dumps({"score": score(out), "fit_s": fit_s, "size_kb": size / 1024,
                   "latency_ms": latency(model.predict), "winner": ",".join(res.ensemble),
                   "inner_s": res.elapsed_s, "package_s": res.package_s,
+                  "planned_s": res.timing.get("planned_s", 0.0),
+                  "serve": res.version.serve_flavor if res.version else "",
                   "candidates": len(res.leaderboard)}))
 """
 )
@@ -182,6 +187,8 @@ def run_pair(
     opts: argparse.Namespace, args: list[str], keel_env: dict[str, str], env: dict[str, str]
 ) -> tuple[dict[str, object], dict[str, object]]:
     """keel and FLAML on one split: one after the other, or side by side (``--concurrent``)."""
+    if opts.no_peer:
+        return run(sys.executable, KEEL, args, keel_env), {}
     if not opts.concurrent:
         return run(sys.executable, KEEL, args, keel_env), run(opts.peer_python, FLAML, args, env)
     from concurrent.futures import ThreadPoolExecutor
@@ -197,6 +204,22 @@ HEADER = (
     f"{'over':>6} {'flaml s':>7} {'keel KB':>8} {'flaml KB':>9} {'keel ms':>8} {'flaml ms':>8}"
     "  winners (keel | flaml)"
 )
+
+
+SOLO_HEADER = (
+    f"{'dataset':14} {'seed':>4} {'metric':8} {'keel':>8} {'keel s':>7} {'over':>6} "
+    f"{'planned':>7} {'inner':>6} {'pack s':>6} {'cands':>5} {'KB':>6} {'ms':>6} "
+    f"{'serve':>7}  winner"
+)
+
+
+def solo_line(name: str, seed: int, metric: str, k: dict[str, Any], b: float) -> str:
+    over = 100 * (float(k["fit_s"]) / b - 1)
+    return (
+        f"{name:14} {seed:>4} {metric:8} {k['score']:8.4f} {k['fit_s']:7.1f} {over:+5.1f}% "
+        f"{k['planned_s']:7.1f} {k['inner_s']:6.1f} {k['package_s']:6.2f} {k['candidates']:5} "
+        f"{k['size_kb']:6.0f} {k['latency_ms']:6.2f} {k['serve']:>7}  {k['winner']}"
+    )
 
 
 def line(name: str, seed: int, metric: str, k: dict[str, Any], f: dict[str, Any], b: float) -> str:
@@ -216,19 +239,26 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--peer-python", default="/root/flaml-venv/bin/python")
     parser.add_argument("--concurrent", action="store_true", help="Run both tools at once.")
+    parser.add_argument("--no-peer", action="store_true", help="keel alone (no FLAML venv).")
     opts = parser.parse_args()
-    if not Path(opts.peer_python).exists():
+    if opts.no_peer:
+        opts.peer_python = sys.executable  # reads the PyPI-shipped datasets if they import here
+    elif not Path(opts.peer_python).exists():
         sys.exit(f"no FLAML interpreter at {opts.peer_python}: see this script's docstring")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "DO_NOT_TRACK": "true"}
     keel_env = {**env, "KEEL_HOME": tempfile.mkdtemp(prefix="bench-automl-")}
     print(f"budget {opts.budget:g} s per fit; load average {os.getloadavg()[0]:.2f} at start")
-    print(HEADER, flush=True)
+    print(SOLO_HEADER if opts.no_peer else HEADER, flush=True)
     done = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in opts.datasets:
             task, metric = DATASETS[name]
             for seed in opts.seeds:
-                split = write_split(name, seed, Path(tmp), opts.peer_python)
+                try:
+                    split = write_split(name, seed, Path(tmp), opts.peer_python)
+                except subprocess.CalledProcessError:
+                    print(f"{name:14} {seed:>4} skipped: its package does not import here")
+                    break
                 args = [str(split), task, metric, str(opts.budget), str(seed)]
                 k, f = run_pair(opts, args, keel_env, env)
                 if "error" in k or "error" in f:
@@ -237,8 +267,9 @@ def main() -> None:
                     )
                     continue
                 done.append((k, f))
-                print(line(name, seed, metric, k, f, opts.budget), flush=True)
-    summary(done, opts.budget)
+                shown = solo_line(name, seed, metric, k, opts.budget) if opts.no_peer else None
+                print(shown or line(name, seed, metric, k, f, opts.budget), flush=True)
+    (solo_summary if opts.no_peer else summary)(done, opts.budget)
 
 
 def summary(done: list[tuple[dict[str, Any], dict[str, Any]]], budget: float) -> None:
@@ -256,6 +287,18 @@ def summary(done: list[tuple[dict[str, Any], dict[str, Any]]], budget: float) ->
         f"keel/FLAML: single-row latency {lat:.2f}, artifact size {size:.2f}; keel within 5% of "
         f"the budget on {within}/{len(done)} (worst {100 * over:+.1f}%); load average "
         f"{os.getloadavg()[0]:.2f} at end"
+    )
+
+
+def solo_summary(done: list[tuple[dict[str, Any], dict[str, Any]]], budget: float) -> None:
+    if not done:
+        return
+    over = max(float(k["fit_s"]) / budget - 1 for k, _f in done)
+    within = sum(float(k["fit_s"]) <= 1.05 * budget for k, _f in done)
+    onnx = sum(k["serve"] == "onnx" for k, _f in done)
+    print(
+        f"keel within 5% of the budget on {within}/{len(done)} (worst {100 * over:+.1f}%); "
+        f"ONNX twin served on {onnx}/{len(done)}; load average {os.getloadavg()[0]:.2f} at end"
     )
 
 

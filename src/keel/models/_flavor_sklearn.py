@@ -48,8 +48,11 @@ class SklearnFlavor:
         return module.startswith("sklearn.") and hasattr(model, "predict")
 
     def save(self, model: Any, folder: Path, example: pd.DataFrame) -> Saved:
-        import skops.io as sio
         from sklearn.base import is_classifier, is_regressor
+
+        from keel._skops import skops_io
+
+        sio = skops_io()
 
         try:
             sio.dump(model, folder / FILE)
@@ -75,7 +78,9 @@ class SklearnFlavor:
         return Saved(config, frameworks, pins(frameworks), task)
 
     def load(self, folder: Path, config: dict[str, Any], options: LoadOptions) -> SklearnBackend:
-        import skops.io as sio
+        from keel._skops import skops_io
+
+        sio = skops_io()
 
         source = options.source(folder, str(config.get("file", FILE)))
         path = folder / str(config.get("file", FILE))  # for messages; bytes come from source

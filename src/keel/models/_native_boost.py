@@ -10,11 +10,17 @@ LightGBM text, the library's parser run first in a child process under a deadlin
 the booster is parsed in-process.
 
 ``early_stopping_rounds`` holds out 10% of the training rows (stratified for classes) and
-keeps the iteration that scored best on them.
+keeps the iteration that scored best on them. Inside :func:`stop_at` a fit checks the clock
+after every boosting round and raises :class:`DeadlineReached` once it has passed (AutoML
+cuts a candidate that would overrun its budget this way).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -25,6 +31,23 @@ from keel.exceptions import InvalidArgumentError
 KINDS = ("lightgbm", "xgboost")
 #: Fewest training rows for which early stopping holds out a validation part.
 MIN_ROWS_FOR_EARLY_STOP = 60
+
+_DEADLINE: ContextVar[float | None] = ContextVar("keel_booster_deadline", default=None)
+
+
+class DeadlineReached(Exception):
+    """A fit inside :func:`stop_at` ran past its deadline and was stopped."""
+
+
+@contextmanager
+def stop_at(deadline: float) -> Iterator[None]:
+    """Fits in this block stop with :class:`DeadlineReached` once ``time.time()`` passes
+    ``deadline`` (checked after every boosting round)."""
+    token = _DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
 
 
 class _NativeBooster(BaseEstimator):
@@ -56,8 +79,14 @@ class _NativeBooster(BaseEstimator):
             self.kind, self._classifier, dict(self.params or {}), self.random_state
         )
         fit_idx, val_idx = self._holdout(y)
+        deadline = _DEADLINE.get()
+        if deadline is not None and self.kind == "xgboost":
+            model.set_params(callbacks=[_xgb_deadline(deadline)])
         if val_idx is None:
-            model.fit(X, y)
+            if self.kind == "lightgbm" and deadline is not None:
+                model.fit(X, y, callbacks=[_lgb_deadline(deadline)])
+            else:
+                model.fit(X, y)
             self.n_iter_ = int(model.n_estimators)
         else:
             self.n_iter_ = _fit_early(
@@ -152,15 +181,38 @@ def _fit_early(
 
         import lightgbm
 
-        stop = lightgbm.early_stopping(rounds, verbose=False)
+        stop = [lightgbm.early_stopping(rounds, verbose=False)]
+        deadline = _DEADLINE.get()
+        if deadline is not None:
+            stop.append(_lgb_deadline(deadline))
         if "eval_X" in inspect.signature(model.fit).parameters:  # LightGBM >= 4.7
-            model.fit(X[fit], y[fit], eval_X=(X[val],), eval_y=(y[val],), callbacks=[stop])
+            model.fit(X[fit], y[fit], eval_X=(X[val],), eval_y=(y[val],), callbacks=stop)
         else:
-            model.fit(X[fit], y[fit], eval_set=eval_set, callbacks=[stop])
+            model.fit(X[fit], y[fit], eval_set=eval_set, callbacks=stop)
         return int(model.best_iteration_ or model.n_estimators)
     model.set_params(early_stopping_rounds=rounds)
     model.fit(X[fit], y[fit], eval_set=eval_set, verbose=False)
     return int(model.best_iteration) + 1
+
+
+def _lgb_deadline(deadline: float) -> Any:
+    def check(env: Any) -> None:
+        if time.time() > deadline:
+            raise DeadlineReached(f"lightgbm stopped after {env.iteration + 1} rounds")
+
+    return check
+
+
+def _xgb_deadline(deadline: float) -> Any:
+    import xgboost
+
+    class Deadline(xgboost.callback.TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            if time.time() > deadline:
+                raise DeadlineReached(f"xgboost stopped after {epoch + 1} rounds")
+            return False
+
+    return Deadline()
 
 
 def _trimmed_booster(kind: str, model: Any, n_iter: int) -> Any:
@@ -202,4 +254,10 @@ def _parse(kind: str, data: bytes) -> Any:
     return booster
 
 
-__all__ = ["KINDS", "NativeBoosterClassifier", "NativeBoosterRegressor"]
+__all__ = [
+    "KINDS",
+    "DeadlineReached",
+    "NativeBoosterClassifier",
+    "NativeBoosterRegressor",
+    "stop_at",
+]

@@ -1,5 +1,9 @@
 """Export scikit-learn, XGBoost and LightGBM models to ONNX and measure parity.
 
+A scikit-learn Pipeline may hold keel's LightGBM/XGBoost estimators (an AutoML winner's
+members): onnxmltools' converters for them are registered into skl2onnx first
+(:mod:`keel.models._onnx_native`).
+
 Parity is measured on the rows given (the input example by default): the largest
 absolute difference between the native and the ONNX outputs (probabilities for
 classifiers, predictions otherwise) and whether the predicted labels agree. The ONNX
@@ -45,13 +49,20 @@ class Parity:
         }
 
 
-def _initial_types(frame: pd.DataFrame, tensor_types: Any) -> list[tuple[str, Any]]:
+def _initial_types(
+    frame: pd.DataFrame, tensor_types: Any, by_name: bool = False
+) -> list[tuple[str, Any]]:
+    """One float tensor for an all-numeric frame, else one input per column; ``by_name``
+    (the model selects columns by name, as a ColumnTransformer does) always one per column,
+    numbers as floats."""
     from pandas.api import types as pt
 
     float_t, string_t, int_t = tensor_types
     numeric = all(
         pt.is_numeric_dtype(frame[c]) or pt.is_bool_dtype(frame[c]) for c in frame.columns
     )
+    if numeric and by_name:
+        return [(str(c), float_t([None, 1])) for c in frame.columns]
     if numeric:
         return [("input", float_t([None, frame.shape[1]]))]
     out = []
@@ -83,12 +94,36 @@ def _sklearn(model: Any, example: pd.DataFrame) -> bytes:
     from skl2onnx import to_onnx as skl_to_onnx
     from skl2onnx.common.data_types import FloatTensorType, Int64TensorType, StringTensorType
 
-    types = _initial_types(example, (FloatTensorType, StringTensorType, Int64TensorType))
+    from keel.models._onnx_native import native_kinds, native_opset, register
+
+    types = _initial_types(
+        example, (FloatTensorType, StringTensorType, Int64TensorType), _selects_by_name(model)
+    )
     from sklearn.base import is_classifier
 
+    kinds = native_kinds(model)
+    opset: Any = None
+    if kinds:
+        register(kinds)  # keel's LightGBM/XGBoost estimators, alone or inside a Pipeline
+        opset = native_opset()
+
     options = {"zipmap": False} if is_classifier(model) else None
-    proto = skl_to_onnx(model, initial_types=types, options=options)
+    proto = skl_to_onnx(model, initial_types=types, options=options, target_opset=opset)
     return bytes(proto.SerializeToString())
+
+
+def _selects_by_name(model: Any) -> bool:
+    """Whether ``model`` starts with a ColumnTransformer picking columns by name."""
+    from sklearn.compose import ColumnTransformer
+
+    first = model.steps[0][1] if hasattr(model, "steps") else model
+    if not isinstance(first, ColumnTransformer):
+        return False
+    return any(
+        isinstance(cols, str) or (len(cols) > 0 and isinstance(next(iter(cols)), str))
+        for _name, _t, cols in first.transformers
+        if not callable(cols)
+    )
 
 
 def _boost(model: Any, flavor: str, example: pd.DataFrame) -> bytes:

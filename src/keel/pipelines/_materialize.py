@@ -164,14 +164,18 @@ def _is_estimator(value: Any) -> bool:
 
 
 def _skops_save(value: Any) -> tuple[bytes, dict[str, Any]]:
-    import skops.io as sio
+    from keel._skops import skops_io
+
+    sio = skops_io()
 
     data = sio.dumps(value)
     return data, {"trusted": sorted(sio.get_untrusted_types(data=data))}
 
 
 def _skops_load(data: bytes, meta: dict[str, Any]) -> Any:
-    import skops.io as sio
+    from keel._skops import skops_io
+
+    sio = skops_io()
 
     recorded = set(meta.get("trusted", ()))
     unknown = sorted(set(sio.get_untrusted_types(data=data)) - recorded)

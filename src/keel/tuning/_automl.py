@@ -16,12 +16,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from keel.exceptions import InvalidArgumentError
+from keel.tuning._automl_budget import Planner, measure_packaging
 from keel.tuning._automl_families import FAMILIES, resolve_families
 from keel.tuning._automl_prep import (
     build_preprocessor,
+    choose_folds,
     detect_task,
+    load_data,
+    parse_budget,
     plan_columns,
     resolve_metric,
+    split_train_test,
     split_xy,
 )
 from keel.tuning._automl_record import (
@@ -49,14 +54,10 @@ if TYPE_CHECKING:
     from keel.store import ModelVersion
     from keel.tracking import ActiveRun, TrackingClient
 
-#: The smallest budget accepted; below it not even preprocessing and one fit fit in.
-MIN_BUDGET_S = 1.0
 #: How many of the best candidates the ensemble selection looks at.
 ENSEMBLE_POOL = 15
 #: Rounds of Caruana selection (each scores every pooled candidate once).
 CARUANA_ITERATIONS = 25
-#: What packaging a winner takes beyond its size: signing, the manifest, the registry.
-PACKAGE_BASE_S = 1.5
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class AutoMLResult:
     package_s: float
     dropped_columns: dict[str, str]
     notes: list[str]
+    timing: dict[str, float] = field(default_factory=dict)  # plan_* and time_* seconds
     model: Any = field(default=None, repr=False, compare=False)
     version: ModelVersion | None = field(default=None, repr=False, compare=False)
 
@@ -92,59 +94,6 @@ class AutoMLResult:
         }
         out["leaderboard"] = [dataclasses.asdict(r) for r in self.leaderboard]
         return out
-
-
-def parse_budget(budget: str | float | int) -> float:
-    """Seconds from ``90``, ``"90s"``, ``"10m"`` or ``"1h"`` (keel's one duration grammar)."""
-    from keel.store.eventlog import parse_duration
-
-    if isinstance(budget, (int, float)):
-        seconds = float(budget)
-    else:
-        text = str(budget).strip()
-        try:
-            seconds = float(text)
-        except ValueError:
-            try:
-                seconds = parse_duration(text) / 1000
-            except InvalidArgumentError:
-                raise InvalidArgumentError(
-                    f"budget {budget!r} is not a duration; write it like 30s, 10m or 1h"
-                ) from None
-    if seconds < MIN_BUDGET_S:
-        raise InvalidArgumentError(
-            f"budget {seconds:g}s is shorter than one model fit; give at least {MIN_BUDGET_S:g}s"
-        )
-    return seconds
-
-
-def load_data(data: Any, client: TrackingClient) -> tuple[pd.DataFrame, str, int | None]:
-    """A frame, its display name and its dataset version id (``None`` for a DataFrame)."""
-    import pandas as pd
-
-    if isinstance(data, pd.DataFrame):
-        return data, f"DataFrame[{len(data)}x{data.shape[1]}]", None
-    if isinstance(data, str):
-        from keel.data import DatasetClient
-
-        datasets = DatasetClient(client.store, client.project)
-        version = datasets.get(data)
-        return datasets.load(data), version.ref, version.id
-    raise InvalidArgumentError(
-        f"data must be a dataset reference like 'customers@3' or a DataFrame, "
-        f"not {type(data).__name__}"
-    )
-
-
-def _choose_folds(y: np.ndarray, task: str, wanted: int) -> int:
-    limit = len(y) // 5 if task == "regression" else int(np.bincount(y).min())
-    folds = min(wanted, limit)
-    if folds < 2:
-        raise InvalidArgumentError(
-            f"too few rows for cross-validation: the rarest class has {limit} row(s) in the "
-            "training split; every class needs at least 2 (add rows or merge rare classes)"
-        )
-    return folds
 
 
 def automl(
@@ -170,15 +119,16 @@ def automl(
 
     ``data`` is a dataset reference (``"customers@3"``) or a DataFrame; ``task`` is detected
     (``binary``, ``multiclass``, ``regression``) unless given; ``metric`` defaults to roc_auc,
-    accuracy or r2 by task. Everything — loading the data, the search, the final fit, the
-    test score and packaging the winner (signing, the ONNX twin and its parity check) — stays
-    within ``budget`` (``"10m"``, ``"90s"`` or seconds); ``package_s`` says what packaging
-    took. The winner is registered as ``register_as`` (default ``<target>-automl``) unless
+    accuracy or r2 by task. The whole call — loading the data, the search, the final fit, the
+    test score and packaging the winner (signing, the ONNX twin and its parity check) — keeps
+    within ``budget`` (``"10m"``, ``"90s"`` or seconds; how: :mod:`keel.tuning._automl_budget`);
+    ``timing`` and the parent run's metrics say what was planned and what each phase took.
+    The winner is registered as ``register_as`` (default ``<target>-automl``) unless
     ``register=False``. LightGBM and XGBoost members are kept as their libraries' data formats
-    (model text, UBJSON) inside the Pipeline, so the winner loads under keel's default trust.
-    ``runner="dask"`` with ``address="tcp://host:8786"`` cross-validates as many candidates
-    at once as the cluster has worker threads. ``on_candidate(leaderboard, elapsed_s)`` is
-    called after every candidate (progress bars); ``client`` records (default: the SDK's).
+    inside the Pipeline, so the winner loads under keel's default trust. ``runner="dask"``
+    with ``address="tcp://host:8786"`` cross-validates as many candidates at once as the
+    cluster has worker threads. ``on_candidate(leaderboard, elapsed_s)`` is called after
+    every candidate (progress bars); ``client`` records (default: the SDK's).
     """
     from contextlib import nullcontext
 
@@ -190,14 +140,26 @@ def automl(
     )  # fmt: skip
     clock = Clock(parse_budget(budget))
     with using_client(client) if client is not None else nullcontext():
-        prepared = _prepare(data, opts)
-        if register:
-            _import_packaging()
-        pool = make_runner(runner, address)
+        prepared, pool = _setup(data, opts, clock, runner, address)
         try:
-            return _run(prepared, opts, clock, pool)
+            result = _run(prepared, opts, clock, pool)
         finally:
             pool.close()
+        return _closed(result, clock)
+
+
+def _setup(
+    data: Any, opts: _Options, clock: Clock, runner: str | None, address: str | None
+) -> tuple[_Prepared, Runner]:
+    """The checked input and the runner, each step booked on the clock."""
+    prepared = _prepare(data, opts)
+    clock.mark("prepare")
+    if opts.register:
+        _import_packaging()
+        clock.mark("imports")
+    pool = make_runner(runner, address)
+    clock.mark("runner")
+    return prepared, pool
 
 
 @dataclass(frozen=True)
@@ -248,8 +210,8 @@ def _prepare(data: Any, opts: _Options) -> _Prepared:
     notes = [f"dropped column {c!r}: {why}" for c, why in plan.dropped.items()]
     if len(frame) != len(X):
         notes.append(f"dropped {len(frame) - len(X)} rows without a target")
-    X_tr, X_te, y_tr, y_te, labels = _split(X, y_raw, task, opts.test_size, opts.seed)
-    n_folds = _choose_folds(y_tr, task, opts.folds)
+    X_tr, X_te, y_tr, y_te, labels = split_train_test(X, y_raw, task, opts.test_size, opts.seed)
+    n_folds = choose_folds(y_tr, task, opts.folds)
     return _Prepared(
         data_name, version_id, task, scorer, fams, plan, notes,
         X_tr, X_te, y_tr, y_te, labels, n_folds, len(X),
@@ -269,11 +231,39 @@ def _run(p: _Prepared, opts: _Options, clock: Clock, runner: Runner) -> AutoMLRe
         parent.log_params(_params(p, opts, clock, runner))
         prep = build_preprocessor(p.plan)
         fold_data = make_folds(p.X_tr, p.y_tr, p.task, p.n_folds, prep, opts.seed)
-        candidates, runs = _search(parent, p, opts, clock, runner, fold_data)
+        clock.mark("folds")
+        planner = _planner(p, opts, clock, prep, parent)
+        candidates, runs, plan = _search(parent, p, opts, clock, runner, fold_data, planner)
+        plan["planned_s"] = clock.elapsed() + sum(plan.values())
         weights = _select(candidates, fold_data.y, p.scorer)
+        clock.mark("select")
+        weights, dropped = planner.fit_members(weights, candidates, clock)
+        if dropped:
+            p.notes.append(dropped)
         cv = blend_score(candidates, weights, fold_data.y, p.scorer)
         model = _final_model(candidates, weights, p.task, prep, opts.seed)
-        return _finish(parent, p, opts, clock, model, candidates, runs, weights, cv)
+        done = _Search(candidates, runs, weights, cv, plan)
+        return _finish(parent, p, opts, clock, model, done, planner)
+
+
+def _planner(p: _Prepared, opts: _Options, clock: Clock, prep: Any, parent: ActiveRun) -> Planner:
+    """The budget's planner; packaging is measured now when the winner will be packaged."""
+    cost = None
+    if opts.register:
+        cost = measure_packaging(prep, p.X_tr, p.y_tr, p.task, opts.seed, parent.client.store)
+        clock.mark("probe")
+    return Planner(clock.budget_s, p.n_folds, cost, CARUANA_ITERATIONS)
+
+
+@dataclass(frozen=True)
+class _Search:
+    """What the search and the ensemble selection settled."""
+
+    candidates: list[Candidate]
+    runs: dict[int, str]
+    weights: dict[int, int]
+    cv: float
+    plan: dict[str, float]
 
 
 def _params(p: _Prepared, opts: _Options, clock: Clock, runner: Runner) -> dict[str, Any]:
@@ -300,27 +290,31 @@ def _search(
     clock: Clock,
     runner: Runner,
     fold_data: Any,
-) -> tuple[list[Candidate], dict[int, str]]:
-    """Run the search; every candidate becomes a child run as it lands."""
-    clock.reserve_s = _reserve([], p.n_folds, clock.budget_s, opts.register)
+    planner: Planner,
+) -> tuple[list[Candidate], dict[int, str], dict[str, float]]:
+    """Run the search; every candidate becomes a child run as it lands, and the time kept
+    for what follows the search is re-planned (the plan at its end is returned)."""
     rows: list[LeaderboardRow] = []
     runs: dict[int, str] = {}
+    plan = planner.reserve([], 0.0, ENSEMBLE_POOL)
+    clock.reserve_s = sum(plan.values())
 
     def record(cand: Candidate) -> None:
         runs[cand.number] = log_candidate(parent, opts.experiment, cand, p.scorer)
-        clock.reserve_s = _reserve(search.candidates, p.n_folds, clock.budget_s, opts.register)
-        clock.reserve_s += search.score_s * CARUANA_ITERATIONS * min(ENSEMBLE_POOL, len(rows) + 1)
+        plan.update(planner.reserve(search.candidates, search.score_s, ENSEMBLE_POOL))
+        clock.reserve_s = sum(plan.values())
         rows[:] = leaderboard(search.candidates, runs, {}, p.scorer)
         if opts.on_candidate is not None:
             opts.on_candidate(rows, clock.elapsed())
 
     search = Search(p.families, p.task, p.scorer, fold_data, clock, opts.seed, record, runner)
     candidates = search.run()
+    clock.mark("search")
     if search.skipped:
         p.notes.append(
             f"{search.skipped} candidate(s) not started or cut short: they would overrun the budget"
         )
-    return candidates, runs
+    return candidates, runs, plan
 
 
 def _finish(
@@ -329,97 +323,111 @@ def _finish(
     opts: _Options,
     clock: Clock,
     model: Any,
-    candidates: list[Candidate],
-    runs: dict[int, str],
-    weights: dict[int, int],
-    cv: float,
+    done: _Search,
+    planner: Planner,
 ) -> AutoMLResult:
     """Refit the winner on the training split, score it on the test split, package it."""
     from threadpoolctl import threadpool_limits
 
+    # one OpenMP thread for the test score and packaging's predictions too: on a busy machine
+    # histogram boosting's threads spin against each other (a 0.1 s prediction took 4.8 s)
     with threadpool_limits(1):
         model.fit(p.X_tr, p.labels[p.y_tr] if p.labels is not None else p.y_tr)
-    test = _test_score(model, p.X_te, p.y_te, p.task, p.scorer, p.labels)
-    board = leaderboard(candidates, runs, weights, p.scorer)
-    name = opts.register_as or f"{opts.target}-automl"
-    fitted = clock.elapsed()
-    model_card = card(board, p.scorer.name, clock, p.data_name, p.task, cv, test, p.notes, weights)
-    model_card["automl"]["fit_s"] = round(fitted, 3)
-    info = log_winner(model, p.X_tr, name, model_card, parent, p.task) if opts.register else None
-    parent.set_note(note(board, p.scorer.name, p.data_name, cv, test, clock.budget_s))
-    elapsed = clock.elapsed()
-    shown = {f"cv_{p.scorer.name}": p.scorer.display(cv), "candidates": float(len(candidates))}
+        clock.mark("refit")
+        test = _test_score(model, p.X_te, p.y_te, p.task, p.scorer, p.labels)
+        board = leaderboard(done.candidates, done.runs, done.weights, p.scorer)
+        name = opts.register_as or f"{opts.target}-automl"
+        clock.mark("test")
+        info = _package(parent, p, opts, clock, model, done, planner, (board, test, name))
+    parent.set_note(note(board, p.scorer.name, p.data_name, done.cv, test, clock.budget_s))
+    clock.mark("package")
+    shown = {f"cv_{p.scorer.name}": p.scorer.display(done.cv), "candidates": float(len(board))}
     shown[f"test_{p.scorer.name}"] = p.scorer.display(test)
-    parent.log_metrics({**shown, "elapsed_s": elapsed, "package_s": elapsed - fitted})
+    parent.log_metrics({**shown, **_timing(clock, done.plan)})
+    registered = f"{name}@{info.version.version}" if info and info.version else None
     return AutoMLResult(
         task=p.task,
         metric=p.scorer.name,
         budget_s=clock.budget_s,
-        elapsed_s=elapsed,
+        elapsed_s=clock.elapsed(),
         data=p.data_name,
         rows=p.rows,
         parent_run_id=parent.id,
         leaderboard=board,
-        ensemble={f"{_by(candidates, n).family}#{n}": w for n, w in weights.items()},
-        cv_score=p.scorer.display(cv),
+        ensemble={f"{_by(done.candidates, n).family}#{n}": w for n, w in done.weights.items()},
+        cv_score=p.scorer.display(done.cv),
         test_score=p.scorer.display(test),
         model_uri=info.uri if info else None,
-        package_s=elapsed - fitted,
-        registered=(f"{name}@{info.version.version}" if info and info.version else None),
+        package_s=clock.phases.get("package", 0.0),
+        registered=registered,
         dropped_columns=dict(p.plan.dropped),
         notes=p.notes,
+        timing=_timing(clock, done.plan),
         model=model,
         version=info.version if info else None,
     )
 
 
+def _package(
+    parent: ActiveRun,
+    p: _Prepared,
+    opts: _Options,
+    clock: Clock,
+    model: Any,
+    done: _Search,
+    planner: Planner,
+    scored: tuple[list[LeaderboardRow], float, str],
+) -> Any:
+    """Log and register the winner with its card; with an ONNX twin if that fits in time."""
+    board, test, name = scored
+    if not opts.register:
+        return None
+    onnx = planner.onnx_fits(model, clock)
+    if not onnx:
+        p.notes.append("no ONNX twin: converting it would overrun the budget")
+    model_card = card(
+        board, p.scorer.name, clock, p.data_name, p.task, done.cv, test, p.notes, done.weights
+    )
+    model_card["automl"]["fit_s"] = round(clock.elapsed(), 3)
+    return log_winner(model, p.X_tr, name, model_card, parent, p.task, onnx)
+
+
+def _timing(clock: Clock, plan: dict[str, float]) -> dict[str, float]:
+    """The plan made at the search's end and what every phase took, in seconds."""
+    out = {f"plan_{k}_s" if k != "planned_s" else k: round(v, 3) for k, v in plan.items()}
+    out.update({f"time_{k}_s": round(v, 3) for k, v in clock.phases.items()})
+    out["budget_s"] = clock.budget_s
+    out["elapsed_s"] = round(clock.elapsed(), 3)
+    return out
+
+
+def _closed(result: AutoMLResult, clock: Clock) -> AutoMLResult:
+    """``result`` with the whole call's time (the run and the runner closed) recorded."""
+    import dataclasses
+
+    from keel.tracking import get_client
+
+    clock.mark("close")
+    timing = {**result.timing, "time_close_s": round(clock.phases["close"], 3)}
+    timing["elapsed_s"] = round(clock.elapsed(), 3)
+    get_client().log_metrics(
+        result.parent_run_id, {k: timing[k] for k in ("elapsed_s", "time_close_s")}
+    )
+    return dataclasses.replace(result, elapsed_s=timing["elapsed_s"], timing=timing)
+
+
 def _import_packaging() -> None:
     """Import what packaging needs now, inside the budget and before the search plans its time
-    (skops' first import walks every scikit-learn module: seconds). Not in a background
-    thread: importing a large package in two threads at once can see it half-initialised."""
+    (skops' first import walks every scikit-learn module: seconds; through ``keel._skops``,
+    which keeps torch out of it). Not in a background thread: importing a large package in
+    two threads at once can see it half-initialised."""
     import importlib.util
 
-    import skops.io  # noqa: F401
+    from keel._skops import skops_io
 
+    skops_io()
     if importlib.util.find_spec("skl2onnx") is not None:
         import skl2onnx  # noqa: F401
-
-
-def _reserve(candidates: list[Candidate], n_folds: int, budget_s: float, package: bool) -> float:
-    """Time kept after the search: the best few candidates refitted on all training rows
-    (a fold trains on (k-1)/k of them), the test score, and packaging the winner."""
-    best = sorted(candidates, key=lambda c: c.score, reverse=True)[:4]
-    refit = sum(c.fit_seconds / (n_folds - 1) for c in best) * 1.2
-    packaging = (PACKAGE_BASE_S + 0.5 * refit) if package else 0.0
-    return max(0.5, 0.03 * budget_s) + refit + packaging
-
-
-def _split(
-    X: pd.DataFrame, y_raw: pd.Series, task: str, test_size: float, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray, np.ndarray | None]:
-    """Train/test split; class labels encoded as 0..k-1 (``labels`` maps them back)."""
-    from sklearn.model_selection import train_test_split
-
-    if not 0.05 <= test_size <= 0.5:
-        raise InvalidArgumentError(f"test_size {test_size} must be between 0.05 and 0.5")
-    labels: np.ndarray | None = None
-    if task == "regression":
-        y = y_raw.to_numpy(dtype=np.float64)
-        strat = None
-    else:
-        labels, y = np.unique(y_raw.to_numpy(), return_inverse=True)
-        counts = np.bincount(y)
-        if counts.min() < 2:
-            rare = labels[int(np.argmin(counts))]
-            raise InvalidArgumentError(
-                f"class {rare!r} of the target has {counts.min()} row; every class needs at "
-                "least 2 for a test split and cross-validation"
-            )
-        strat = y
-    X_tr, X_te, y_tr, y_te = train_test_split(
-        X, y, test_size=test_size, random_state=seed, stratify=strat
-    )
-    return X_tr.reset_index(drop=True), X_te.reset_index(drop=True), y_tr, y_te, labels
 
 
 def _select(candidates: list[Candidate], y: np.ndarray, scorer: Any) -> dict[int, int]:
@@ -447,11 +455,13 @@ def _final_model(
         members.append(
             (f"{cand.family}_{number}", FAMILIES[cand.family].build(task, cand.config, seed))
         )
-    w = [weights[n] for n in sorted(weights)]
+    # an array, not a list: skl2onnx's voting converters call weights.sum()
+    w = np.asarray([weights[n] for n in sorted(weights)], dtype=np.float64)
     if task == "regression":
         ensemble: Any = VotingRegressor(members, weights=w)
     else:
-        ensemble = VotingClassifier(members, voting="soft", weights=w)
+        # flatten_transform only shapes transform(); skl2onnx converts only False
+        ensemble = VotingClassifier(members, voting="soft", weights=w, flatten_transform=False)
     return Pipeline([("prep", clone(prep)), ("model", ensemble)])
 
 

@@ -17,7 +17,11 @@ from keel.exceptions import InvalidArgumentError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from keel.tracking import TrackingClient
+
 TASKS = ("binary", "multiclass", "regression")
+#: The smallest budget accepted; below it not even preprocessing and one fit fit in.
+MIN_BUDGET_S = 1.0
 
 #: Integer targets with at most this many distinct values are treated as classes.
 MAX_INT_CLASSES = 20
@@ -297,6 +301,87 @@ def prepare_frame(X: pd.DataFrame, plan: ColumnPlan) -> pd.DataFrame:
     return X
 
 
+def load_data(data: Any, client: TrackingClient) -> tuple[pd.DataFrame, str, int | None]:
+    """A frame, its display name and its dataset version id (``None`` for a DataFrame)."""
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        return data, f"DataFrame[{len(data)}x{data.shape[1]}]", None
+    if isinstance(data, str):
+        from keel.data import DatasetClient
+
+        datasets = DatasetClient(client.store, client.project)
+        version = datasets.get(data)
+        return datasets.load(data), version.ref, version.id
+    raise InvalidArgumentError(
+        f"data must be a dataset reference like 'customers@3' or a DataFrame, "
+        f"not {type(data).__name__}"
+    )
+
+
+def choose_folds(y: np.ndarray, task: str, wanted: int) -> int:
+    limit = len(y) // 5 if task == "regression" else int(np.bincount(y).min())
+    folds = min(wanted, limit)
+    if folds < 2:
+        raise InvalidArgumentError(
+            f"too few rows for cross-validation: the rarest class has {limit} row(s) in the "
+            "training split; every class needs at least 2 (add rows or merge rare classes)"
+        )
+    return folds
+
+
+def split_train_test(
+    X: pd.DataFrame, y_raw: pd.Series, task: str, test_size: float, seed: int
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray, np.ndarray | None]:
+    """Train/test split; class labels encoded as 0..k-1 (``labels`` maps them back)."""
+    from sklearn.model_selection import train_test_split
+
+    if not 0.05 <= test_size <= 0.5:
+        raise InvalidArgumentError(f"test_size {test_size} must be between 0.05 and 0.5")
+    labels: np.ndarray | None = None
+    if task == "regression":
+        y = y_raw.to_numpy(dtype=np.float64)
+        strat = None
+    else:
+        labels, y = np.unique(y_raw.to_numpy(), return_inverse=True)
+        counts = np.bincount(y)
+        if counts.min() < 2:
+            rare = labels[int(np.argmin(counts))]
+            raise InvalidArgumentError(
+                f"class {rare!r} of the target has {counts.min()} row; every class needs at "
+                "least 2 for a test split and cross-validation"
+            )
+        strat = y
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        X, y, test_size=test_size, random_state=seed, stratify=strat
+    )
+    return X_tr.reset_index(drop=True), X_te.reset_index(drop=True), y_tr, y_te, labels
+
+
+def parse_budget(budget: str | float | int) -> float:
+    """Seconds from ``90``, ``"90s"``, ``"10m"`` or ``"1h"`` (keel's one duration grammar)."""
+    from keel.store.eventlog import parse_duration
+
+    if isinstance(budget, (int, float)):
+        seconds = float(budget)
+    else:
+        text = str(budget).strip()
+        try:
+            seconds = float(text)
+        except ValueError:
+            try:
+                seconds = parse_duration(text) / 1000
+            except InvalidArgumentError:
+                raise InvalidArgumentError(
+                    f"budget {budget!r} is not a duration; write it like 30s, 10m or 1h"
+                ) from None
+    if seconds < MIN_BUDGET_S:
+        raise InvalidArgumentError(
+            f"budget {seconds:g}s is shorter than one model fit; give at least {MIN_BUDGET_S:g}s"
+        )
+    return seconds
+
+
 __all__ = [
     "DEFAULT_METRIC",
     "METRICS",
@@ -305,9 +390,13 @@ __all__ = [
     "DateParts",
     "Metric",
     "build_preprocessor",
+    "choose_folds",
     "detect_task",
+    "load_data",
+    "parse_budget",
     "plan_columns",
     "prepare_frame",
     "resolve_metric",
+    "split_train_test",
     "split_xy",
 ]

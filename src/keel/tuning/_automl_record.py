@@ -108,7 +108,13 @@ def card(
 
 
 def log_winner(
-    model: Any, X_tr: pd.DataFrame, name: str, card: dict[str, Any], parent: ActiveRun, task: str
+    model: Any,
+    X_tr: pd.DataFrame,
+    name: str,
+    card: dict[str, Any],
+    parent: ActiveRun,
+    task: str,
+    onnx: bool = True,
 ) -> Any:
     from keel.models import log_model
 
@@ -121,6 +127,7 @@ def log_winner(
         card=card,
         task="regression" if task == "regression" else "classification",
         parity_rows=X_tr.head(50),
+        onnx="auto" if onnx else False,
     )
 
 

@@ -10,6 +10,7 @@ importable there); the driver keeps the clock, the leaderboard and the tracking.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,9 @@ from keel.exceptions import ConfigError, InvalidArgumentError
 from keel.tuning._automl_search import Folds, Job, Outcome, Runner, cross_validate
 
 RUNNERS = ("inprocess", "dask")
+#: How long past a job's deadline the driver still waits for it (a fit stops at the
+#: deadline on its worker; this covers the step in flight and the result's transfer).
+CUT_GRACE_S = 1.0
 
 
 class InlineRunner:
@@ -71,11 +75,23 @@ class DaskRunner:
         self._folds = self.client.scatter(folds, broadcast=True)
 
     def run(self, jobs: list[Job]) -> Iterator[tuple[Job, Outcome]]:
+        """Each job's outcome as it lands; past the jobs' deadline (plus
+        :data:`CUT_GRACE_S`) the driver stops waiting, cancels what is left and reports it
+        cut (the workers' fits stop at the deadline themselves)."""
         futures = {
             self.client.submit(cross_validate, job, self._folds, pure=False): job for job in jobs
         }
-        for future in self._distributed.as_completed(futures):
-            yield futures[future], future.result()
+        limit = None
+        if jobs and not any(job.force for job in jobs):
+            limit = max(max(job.deadline for job in jobs) + CUT_GRACE_S - time.time(), 0.0)
+        pending = dict(futures)
+        try:
+            for future in self._distributed.as_completed(futures, timeout=limit):
+                yield pending.pop(future), future.result()
+        except TimeoutError:
+            for future, job in pending.items():
+                future.cancel()
+                yield job, Outcome(None, [])
 
     def close(self) -> None:
         self.client.close()

@@ -31,6 +31,7 @@ class Candidate:
     score: float
     fit_seconds: float
     oof: Any = field(repr=False, compare=False)  # out-of-fold predictions, for the ensemble
+    trees: float = 0.0  # trees its fold models grew (what packaging it scales with)
 
 
 @dataclass
@@ -74,18 +75,41 @@ def _predict(model: Any, X: Any, n_classes: int) -> np.ndarray:
 
 
 class Clock:
-    """The budget: when the search must stop so the final fit and packaging still fit in."""
+    """The budget of one ``keel.automl`` call, from the call to the registered model.
+
+    ``reserve_s`` is what the steps after the search are expected to take (re-planned as
+    candidates land); the search stops when only that is left. ``mark(phase)`` books the
+    time since the last mark to ``phase``, so the run records where the budget went.
+    """
 
     def __init__(self, budget_s: float) -> None:
         self.start = time.monotonic()
         self.budget_s = budget_s
         self.reserve_s = 0.0
+        self.phases: dict[str, float] = {}
+        self._marked = 0.0
 
     def elapsed(self) -> float:
         return time.monotonic() - self.start
 
     def left(self) -> float:
+        """Seconds the search may still use."""
         return self.budget_s - self.reserve_s - self.elapsed()
+
+    def remaining(self) -> float:
+        """Seconds until the whole call must have ended."""
+        return self.budget_s - self.elapsed()
+
+    def deadline(self) -> float:
+        """The search's end as wall-clock time (``time.time()``, comparable across processes)."""
+        return time.time() + max(self.left(), 0.0)
+
+    def mark(self, phase: str) -> float:
+        now = self.elapsed()
+        spent = now - self._marked
+        self.phases[phase] = self.phases.get(phase, 0.0) + spent
+        self._marked = now
+        return spent
 
 
 @dataclass(frozen=True)
@@ -111,17 +135,37 @@ class Outcome:
 
     oof: Any
     fold_seconds: list[float]
+    trees: float = 0.0  # the fold models' trees, the most of any fold
+
+
+#: A LightGBM/XGBoost tree costs this share of a scikit-learn tree to package (it is one
+#: byte array inside skops; only the ONNX twin converts tree by tree).
+BOOSTER_TREE_SHARE = 0.25
+
+
+def tree_count(est: Any) -> float:
+    """The trees of a fitted estimator (early stopping makes this less than its cap)."""
+    from keel.models._native_boost import _NativeBooster
+
+    if isinstance(est, _NativeBooster):
+        classes = len(getattr(est, "classes_", ())) if est._classifier else 1
+        return getattr(est, "n_iter_", 0) * BOOSTER_TREE_SHARE * max(classes, 1)
+    if hasattr(est, "_predictors"):  # histogram gradient boosting: one tree per class a round
+        return float(sum(len(p) for p in est._predictors))
+    return float(len(getattr(est, "estimators_", ())))
 
 
 def cross_validate(job: Job, folds: Folds) -> Outcome:
     """Fit ``job``'s config on every fold (one BLAS/OpenMP thread) and predict the held-out part.
 
-    A module-level function of plain arguments, so Dask workers can run it.
+    A module-level function of plain arguments, so Dask workers can run it. Past
+    ``job.deadline`` a running fit is cut (:func:`fit_by`) and the job gives no candidate.
     """
     import warnings
 
     from threadpoolctl import threadpool_limits
 
+    from keel.models._native_boost import DeadlineReached
     from keel.tuning._automl_families import FAMILIES
 
     fam = FAMILIES[job.family]
@@ -130,16 +174,54 @@ def cross_validate(job: Job, folds: Folds) -> Outcome:
     shape = (len(folds.y), folds.n_classes) if folds.n_classes else (len(folds.y),)
     oof = np.zeros(shape)
     times: list[float] = []
+    trees = 0.0
+    deadline = None if job.force else job.deadline
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter from cheap configs
         for X_tr, y_tr, X_va, _y_va, va in folds.parts:
-            if not job.force and times and float(np.mean(times)) > job.deadline - time.time():
+            if deadline is not None and times and float(np.mean(times)) > deadline - time.time():
                 return Outcome(None, times)  # the next fold would overrun: stop here
             t = time.monotonic()
-            model = fam.build(job.task, job.config, job.seed).fit(X_tr, y_tr)
+            try:
+                model = fit_by(fam.build(job.task, job.config, job.seed), X_tr, y_tr, deadline)
+            except DeadlineReached:
+                return Outcome(None, [*times, time.monotonic() - t])  # cut at the deadline
             oof[va] = _predict(model, X_va, folds.n_classes)
             times.append(time.monotonic() - t)
-    return Outcome(oof, times)
+            trees = max(trees, tree_count(model))
+    return Outcome(oof, times, trees)
+
+
+#: A tree ensemble's first warm-started step grows at most this many trees.
+FIRST_GROWTH = 16
+
+
+def fit_by(model: Any, X: Any, y: Any, deadline: float | None) -> Any:
+    """``model.fit(X, y)``, cut with ``DeadlineReached`` once it cannot end by ``deadline``
+    (``time.time()``): boosters check after every round; forests and histogram boosting
+    grow their trees in doubling warm-started steps (the same trees as one fit), each step
+    started only if the time per tree so far says it ends in time."""
+    from keel.models._native_boost import DeadlineReached, stop_at
+
+    if deadline is None:
+        return model.fit(X, y)
+    params = model.get_params()
+    size = next((k for k in ("n_estimators", "max_iter") if k in params), None)
+    if "warm_start" not in params or size is None:
+        with stop_at(deadline):
+            return model.fit(X, y)
+    target, grown, started = int(params[size]), 0, time.monotonic()
+    step = max(1, min(target // 8, FIRST_GROWTH))
+    while grown < target:
+        nxt = min(target, grown + step)
+        if grown and (time.monotonic() - started) / grown * (nxt - grown) > deadline - time.time():
+            raise DeadlineReached(f"{type(model).__name__} stopped at {grown} of {target}")
+        model.set_params(warm_start=True, **{size: nxt})
+        model.fit(X, y)
+        if getattr(model, "n_iter_", nxt) < nxt:
+            break  # histogram boosting stopped early: that is its whole fit
+        grown, step = nxt, nxt
+    return model.set_params(warm_start=False)
 
 
 class Runner(Protocol):
@@ -181,7 +263,8 @@ class Search:
         self.candidates: list[Candidate] = []
         self.fold_cost: dict[str, tuple[float, int]] = {}  # family -> (seconds per fold, size)
         self.skipped = 0
-        self.score_s = 0.0  # the slowest metric evaluation so far (ensemble selection repeats it)
+        self.score_s = 0.0  # a metric evaluation's median time (ensemble selection repeats it)
+        self._scored: list[float] = []
 
     def best_of(self, family: str) -> Candidate | None:
         mine = [c for c in self.candidates if c.family == family]
@@ -237,7 +320,7 @@ class Search:
             if not force and self._estimate(fam, config) * n_folds > self.clock.left():
                 self.skipped += 1
                 continue
-            deadline = time.time() + max(self.clock.left(), 0.0)
+            deadline = self.clock.deadline()
             expected = self._estimate(fam, config) * n_folds
             jobs.append(Job(fam.name, self.task, config, self.seed, deadline, force, expected))
         for job, outcome in self.runner.run(jobs):
@@ -255,7 +338,8 @@ class Search:
             score = self.metric.score(self.folds.y, outcome.oof)
         except ValueError:
             score = -np.inf
-        self.score_s = max(self.score_s, time.monotonic() - scored)
+        self._scored += [time.monotonic() - scored]
+        self.score_s = float(np.median(self._scored))
         if not np.isfinite(score):
             score = -np.inf
         cand = Candidate(
@@ -265,6 +349,7 @@ class Search:
             score,
             sum(outcome.fold_seconds),
             outcome.oof,
+            outcome.trees,
         )
         self.candidates.append(cand)
         self.on_candidate(cand)
@@ -324,5 +409,7 @@ __all__ = [
     "blend_score",
     "caruana",
     "cross_validate",
+    "fit_by",
     "make_folds",
+    "tree_count",
 ]

@@ -17,8 +17,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from keel.exceptions import InvalidArgumentError
-from keel.tuning._automl import _split, automl, load_data
-from keel.tuning._automl_prep import build_preprocessor, detect_task, plan_columns, split_xy
+from keel.tuning._automl import automl
+from keel.tuning._automl_prep import (
+    build_preprocessor,
+    detect_task,
+    load_data,
+    plan_columns,
+    split_train_test,
+    split_xy,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -116,27 +123,12 @@ def roi(
     """
     from contextlib import nullcontext
 
-    from keel.tracking import get_client, using_client
+    from keel.tracking import using_client
 
-    for name, value in (("value_per_correct", value_per_correct),
-                        ("cost_per_error", cost_per_error),
-                        ("predictions_per_month", predictions_per_month)):  # fmt: skip
-        if value < 0 or not np.isfinite(value):
-            raise InvalidArgumentError(f"{name} must be a non-negative number, not {value}")
+    _check_money(value_per_correct, cost_per_error, predictions_per_month)
     with using_client(client) if client is not None else nullcontext():
-        frame, data_name, _vid = load_data(data, get_client())
-        X, y_raw = split_xy(frame, target)
-        task = detect_task(y_raw)
-        if task == "regression":
-            raise InvalidArgumentError(
-                f"keel roi values correct and wrong predictions; target {target!r} is numeric "
-                "with many values (a regression); bin it into classes first"
-            )
-        result = automl(
-            frame, target, budget=budget, seed=seed, families=families, register=False,
-            experiment="roi", metric="accuracy", folds=3,
-        )  # fmt: skip
-    X_tr, X_te, y_tr, y_te, labels = _split(X, y_raw, task, 0.2, seed)
+        X, y_raw, task, data_name, result = _search(data, target, budget, seed, families)
+    X_tr, X_te, y_tr, y_te, labels = split_train_test(X, y_raw, task, 0.2, seed)
     assert labels is not None
     money = _Money(value_per_correct, cost_per_error, predictions_per_month, seed)
     hits = _hits(X_tr, X_te, y_tr, y_te, labels, result.model, seed)
@@ -151,6 +143,35 @@ def roi(
         recommendation=recommendation, reasons=reasons, automl_run_id=result.parent_run_id,
         gain_ci=gain,
     )  # fmt: skip
+
+
+def _check_money(value_per_correct: float, cost_per_error: float, per_month: float) -> None:
+    for name, value in (("value_per_correct", value_per_correct),
+                        ("cost_per_error", cost_per_error),
+                        ("predictions_per_month", per_month)):  # fmt: skip
+        if value < 0 or not np.isfinite(value):
+            raise InvalidArgumentError(f"{name} must be a non-negative number, not {value}")
+
+
+def _search(
+    data: Any, target: str, budget: str | float, seed: int, families: Any
+) -> tuple[pd.DataFrame, pd.Series, str, str, Any]:
+    """The checked classification input and a quick AutoML run on it (not registered)."""
+    from keel.tracking import get_client
+
+    frame, data_name, _vid = load_data(data, get_client())
+    X, y_raw = split_xy(frame, target)
+    task = detect_task(y_raw)
+    if task == "regression":
+        raise InvalidArgumentError(
+            f"keel roi values correct and wrong predictions; target {target!r} is numeric "
+            "with many values (a regression); bin it into classes first"
+        )
+    result = automl(
+        frame, target, budget=budget, seed=seed, families=families, register=False,
+        experiment="roi", metric="accuracy", folds=3,
+    )  # fmt: skip
+    return X, y_raw, task, data_name, result
 
 
 class _Money:
