@@ -9,6 +9,8 @@ coordinates reuse the compare page's script over the best trials (at most :data:
 The trial table is the runs table's search (each trial is a child run of the sweep's run,
 :func:`keel.tuning.trial_query`): the same filter language, sort keys and keyset pages
 (tokens of earlier pages carried in ``back``), best value first unless sorted otherwise.
+It is also served alone (``/sweeps/<name>/trials``): the table's links fetch that and swap
+it in place (``static/sweep.js``), so filtering does not rebuild the charts.
 """
 
 from __future__ import annotations
