@@ -191,3 +191,40 @@ def test_main_effects_give_the_parameter_that_decides_the_value_its_share() -> N
     assert abs(sum(found.values()) - 1.0) < 1e-9
     flat = [SimpleNamespace(values=[1.0], params={"a": 1.0}, distributions={}) for _ in range(3)]
     assert main_effects(flat) == {}
+
+
+def test_the_trial_table_alone_is_the_page_s_table_without_the_charts(ui: Any) -> None:
+    """The filter, sort and page links' fragment: the same rows, links and counts as the
+    page's table, and nothing else (no page frame, history or slices)."""
+    wanted = {"filter": "metrics.objective < 3", "order": "params.n DESC", "size": "25"}
+    whole = ui.get("/ui/p/default/sweeps/line", params=wanted)
+    alone = ui.get("/ui/p/default/sweeps/line/trials", params=wanted)
+    assert alone.status_code == 200 and alone.headers["content-type"].startswith("text/html")
+    assert "Content-Security-Policy" in alone.headers
+    html = alone.text
+    assert html.lstrip().startswith('<div id="trial-table"')
+    assert "<html" not in html and 'id="history"' not in html and "compare-data" not in html
+    assert _table(html) == _table(whole.text) and _table(html)
+    assert 'data-fragment="/ui/p/default/sweeps/line/trials"' in html
+    table = whole.text.split('<div id="trial-table"', 1)[1]
+    assert html.split('<div id="trial-table"', 1)[1].strip() in table  # the page's own
+    token = re.search(
+        r'id="trial-next" href="([^"]+)"', ui.get("/ui/p/default/sweeps/line/trials?size=25").text
+    )
+    assert token is not None and token.group(1).startswith("?")  # links stay the page's
+    rest = ui.get("/ui/p/default/sweeps/line/trials" + token.group(1).replace("&amp;", "&"))
+    assert len(_table(rest.text)) == 5 and "26\u201330 of 30 trials" in rest.text
+
+    bad = ui.get("/ui/p/default/sweeps/line/trials", params={"filter": "metrics.x >>> 1"})
+    assert bad.status_code == 200 and 'id="trial-filter-error"' in bad.text
+    assert ui.get("/ui/p/default/sweeps/nope/trials").status_code == 404
+    assert ui.get("/ui/p/default/sweeps/line/trials?generation=9").status_code == 404
+
+
+def test_the_trial_count_is_exact_without_counting_when_every_match_is_on_the_page(
+    ui: Any,
+) -> None:
+    small = ui.get("/ui/p/default/sweeps/line/trials", params={"filter": "params.n = '1'"})
+    rows = _table(small.text)
+    assert rows and f"1\u2013{len(rows)} of {len(rows)} trial" in small.text
+    assert ui.get("/ui/p/default/sweeps/line/trials?size=25").text.count("of 30 trials") == 1

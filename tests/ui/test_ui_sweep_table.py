@@ -1,6 +1,7 @@
 """The sweep page's trial table in Chromium, at desktop and phone size: the runs' filter
-language, sorting by a header, a bad filter as one line; no sideways page scroll, no
-console errors. Screenshots land in test-artifacts/ui/sweep-table-*.png."""
+language, sorting by a header, a bad filter as one line, each swapping the table alone in
+place (the page is not reloaded) and "back" bringing the previous table; no sideways page
+scroll, no console errors. Screenshots land in test-artifacts/ui/sweep-table-*.png."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def test_the_trial_table_filters_sorts_and_reports_a_bad_filter(
         auc = [float(v) for v in _column(session, 3)]
         assert auc == sorted(auc, reverse=True)  # maximize: the best first
         assert _fits(session), f"the sweep page scrolls sideways at {size}"
+        page.evaluate("() => { window.keelKept = 1; }")  # gone if the page reloads
 
         page.fill('#trial-filter input[name="filter"]', "params.class_weight = 'balanced'")
         page.click("#trial-filter button")
@@ -43,6 +45,7 @@ def test_the_trial_table_filters_sorts_and_reports_a_bad_filter(
         weights = _column(session, 5)
         assert weights and set(weights) == {"balanced"} and len(weights) < 12
         session.shot(f"sweep-table-filtered-{size}")
+        assert page.evaluate("() => window.keelKept") == 1  # the table swapped in place
 
         header = page.locator("#trials thead").get_by_role("link", name="C", exact=True)
         header.click()
@@ -61,6 +64,10 @@ def test_the_trial_table_filters_sorts_and_reports_a_bad_filter(
         assert page.locator("#history").count() == 1  # the rest of the page is still there
         assert _fits(session), f"the page with a filter error scrolls sideways at {size}"
         session.shot(f"sweep-table-error-{size}")
+        assert page.evaluate("() => window.keelKept") == 1  # every request: the table alone
+        page.go_back()  # the previous table (sorted by C, ascending) comes back
+        page.wait_for_function("() => !document.getElementById('trial-filter-error')")
+        assert _column(session, 4) == list(reversed(first))
         assert session.errors == []
     finally:
         session.close()

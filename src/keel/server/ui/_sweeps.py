@@ -9,11 +9,15 @@ coordinates reuse the compare page's script over the best trials (at most :data:
 The trial table is the runs table's search (each trial is a child run of the sweep's run,
 :func:`keel.tuning.trial_query`): the same filter language, sort keys and keyset pages
 (tokens of earlier pages carried in ``back``), best value first unless sorted otherwise.
+It is also served alone (``/sweeps/<name>/trials``): the table's links fetch that and swap
+it in place (``static/sweep.js``), so filtering does not rebuild the charts.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Depends, Query, Request
 from starlette.responses import Response
@@ -45,17 +49,35 @@ def sweeps(request: Request, project: str, guard: Guard = Depends(reader)) -> Re
     return page(request, "sweeps.html", view.context(sweeps=found))
 
 
-@router.get("/ui/p/{project}/sweeps/{name}")
-def sweep_page(
-    request: Request,
-    project: str,
-    name: str,
+@dataclass(frozen=True)
+class TableArgs:
+    """The trial table's query: the generation, the user's filter and order, the page."""
+
+    generation: int | None
+    filter: str
+    order: str
+    size: int
+    token: str
+    back: list[str]
+
+
+def table_args(
     generation: int | None = Query(default=None, ge=1, le=2**31 - 1),
     filter: str = Query(default="", max_length=4000),
     order: str = Query(default="", max_length=500),
     size: int = Query(default=50),
     page_token: str = Query(default="", alias="page", max_length=200),
     back: list[str] = Query(default=[]),
+) -> TableArgs:
+    return TableArgs(generation, filter, order, size, page_token, back[-500:])
+
+
+@router.get("/ui/p/{project}/sweeps/{name}")
+def sweep_page(
+    request: Request,
+    project: str,
+    name: str,
+    args: TableArgs = Depends(table_args),
     guard: Guard = Depends(reader),
 ) -> Response:
     from keel.tuning import describe_sweep
@@ -63,7 +85,7 @@ def sweep_page(
     view = open_project(guard, project, "sweeps")
     rep = describe_sweep(
         name,
-        generation=generation,
+        generation=args.generation,
         top=MAX_ROWS,
         importance="main-effects",  # milliseconds; fANOVA stays with `keel sweep show`
         store=guard.st.store,
@@ -79,35 +101,49 @@ def sweep_page(
         importances=[(k, v, round(v * 100, 1)) for k, v in rep.importances.items()],
         data=_parallel(rep, metric),
         slices=slices(rep.trials, rep.sweep.spec.get("space"), rep.best[0] if rep.best else None),
-        table=trial_table(
-            guard, rep.sweep, generation, filter, order, size, page_token, back[-500:]
-        ),
+        table=trial_table(guard, rep.sweep, args, fragment_url(view.base, name)),
     )
     return page(request, "sweep.html", context)
 
 
-def trial_table(
-    guard: Guard,
-    sweep: Any,
-    generation: int | None,
-    filter: str,
-    order: str,
-    size: int,
-    token: str,
-    back: list[str],
-) -> dict[str, Any]:
-    """One page of the generation's trials (child runs) matching ``filter``, in ``order``
-    (default: best value first); a filter or order that does not parse becomes the table's
-    one-line error."""
+@router.get("/ui/p/{project}/sweeps/{name}/trials")
+def sweep_trials(
+    request: Request,
+    project: str,
+    name: str,
+    args: TableArgs = Depends(table_args),
+    guard: Guard = Depends(reader),
+) -> Response:
+    """The trial table alone (the sweep page's filter, sort and page links fetch it and
+    swap it in place): one sweep lookup and one runs search, no outline, sample or charts."""
+    view = open_project(guard, project, "sweeps")
+    sweep = guard.st.store.sweeps.get(view.project.id, name, generation=args.generation)
+    metric = str(sweep.spec.get("metric", "objective"))
+    table = trial_table(guard, sweep, args, fragment_url(view.base, name))
+    return page(request, "_sweep_trials.html", view.context(metric=metric, table=table))
+
+
+def fragment_url(base: str, name: str) -> str:
+    """Where the trial table alone is served, for the page's script."""
+    return f"{base}/sweeps/{quote(name, safe='')}/trials"
+
+
+def trial_table(guard: Guard, sweep: Any, args: TableArgs, fragment: str) -> dict[str, Any]:
+    """One page of the generation's trials (child runs) matching ``args.filter``, in
+    ``args.order`` (default: best value first); a filter or order that does not parse
+    becomes the table's one-line error. The (capped) count is only taken when there is a
+    next page: otherwise the rows on this page and the earlier pages are all there is."""
     from keel.tuning import trial_query
 
-    size = size if size in PAGE_SIZES else 50
+    size = args.size if args.size in PAGE_SIZES else 50
+    filter, order, token = args.filter, args.order, args.token
+    params = {"generation": args.generation, "filter": filter, "order": order, "size": size}
     metric = "metrics.`{}`".format(str(sweep.spec.get("metric") or "objective").replace("`", ""))
     out: dict[str, Any] = {
-        "params": {"generation": generation, "filter": filter, "order": order, "size": size},
-        "size": size, "sizes": PAGE_SIZES, "back": back, "token": token, "offset": len(back) * size,
-        "cap": COUNT_CAP if filter.strip() else 0, "metric_key": metric, "order": order,
-        "runs": [], "next_token": None, "total": 0, "error": "", "columns": _param_keys(sweep, []),
+        "params": params, "size": size, "sizes": PAGE_SIZES, "back": args.back, "token": token,
+        "offset": len(args.back) * size, "cap": COUNT_CAP if filter.strip() else 0,
+        "metric_key": metric, "order": order, "runs": [], "next_token": None, "total": 0,
+        "error": "", "columns": _param_keys(sweep, []), "fragment": fragment,
     }  # fmt: skip
     out["sort_link"] = lambda key: sort_link(out["order"], key)
     store = guard.st.store
@@ -122,7 +158,9 @@ def trial_table(
         )
     except (InvalidArgumentError, NotFoundError) as exc:  # a typo; a sweep without runs
         return out | {"error": str(exc)}
-    total = store.run_stats.count(query.experiment_id, query.filter, cap=out["cap"])
+    total = out["offset"] + len(found.runs)
+    if found.next_page_token:
+        total = store.run_stats.count(query.experiment_id, query.filter, cap=out["cap"])
     out |= {"runs": found.runs, "next_token": found.next_page_token, "total": total}
     out |= {"order": order or query.order, "columns": _param_keys(sweep, found.runs)}
     return out
@@ -201,4 +239,4 @@ def _parallel(rep: Any, metric: str) -> dict[str, Any]:
     return {"runs": [], "keys": [], "parallel": {"runs": rows, "axes": axes}, "lower": lower}
 
 
-__all__ = ["history", "router"]
+__all__ = ["TableArgs", "history", "router", "table_args"]
