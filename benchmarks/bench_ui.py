@@ -1,6 +1,7 @@
 """Web UI benchmark (issues 8 and 14, "Performance"), keel and ``mlflow ui`` side by side.
 
     python benchmarks/bench_ui.py [--quick] [--no-mlflow] [--no-browser] [--keep DIR]
+    python benchmarks/bench_ui.py --compare-only [--keep DIR]   # part 3 alone, no 100k runs
 
 1. The runs page of an experiment with 100,000 runs (5 params, 5 metrics, 3 tags each).
    keel: ``GET /ui/p/default/experiments/<id>`` (the whole server-rendered page, 100 runs,
@@ -344,6 +345,9 @@ def main() -> None:
     ap.add_argument("--keep", metavar="DIR", type=Path,
                     help="keep keel's seeded store in DIR and reuse it when DIR already holds "
                     "one of the same size (seeding 100,000 runs takes minutes)")  # fmt: skip
+    ap.add_argument("--compare-only", action="store_true",
+                    help="only the compare views in Chromium (seeds no runs-page runs; implies "
+                    "--no-mlflow)")  # fmt: skip
     ap.add_argument("--mlflow-seed", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.mlflow_seed:
@@ -351,6 +355,8 @@ def main() -> None:
         print(mlflow_seed(db, artifacts, int(n)))
         return
     sizes = SIZES["quick" if args.quick else "full"]
+    if args.compare_only:
+        sizes = {**sizes, "runs": 0}
     work = Path(tempfile.mkdtemp(prefix="keel-bench-ui-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -402,6 +408,10 @@ def run(
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))  # fmt: skip
     kurl = f"http://127.0.0.1:{kport}"
     wait(f"{kurl}/api/v1/health", procs[-1], "keel server")
+    if args.compare_only:
+        print(f"\n(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+        browse(kurl, exp_id, n, sizes["compare"], cmp_sets)
+        return
     keel = keel_pages(kurl, exp_id, n, home)
     mlflow: dict[str, float] | None = None
     if not args.no_mlflow:
@@ -436,14 +446,13 @@ def browse(url: str, exp_id: int, n: int, compare: list[Any], sets: list[list[st
         raise RuntimeError("Debian's chromium is not installed: apt-get install -y chromium")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
-        loads = browser_runs_page(browser, url, exp_id)
-        paint = statistics.median(p for p, _ in loads)
-        server = statistics.median(s for _, s in loads)
-        verdict = "OK" if paint < 1000 else "OVER 1 s"
-        print(
-            f"\nRuns page of {n:,} runs in Chromium (median of {len(loads)} loads): "
-            f"first contentful paint {paint:.0f} ms ({verdict}), server {server:.0f} ms"
-        )
+        if n:
+            runs_page_in_browser(browser, url, exp_id, n)
+        else:  # --compare-only: warm the process and Chromium's cache of the static files
+            # the way part 2 does (untimed), so "cold" is the compare's own first drawing
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{url}/ui/p/default/experiments/{exp_id}")
+            page.close()
         for (runs, metrics, steps, target), ids in zip(compare, sets, strict=True):
             results = browser_compare(browser, url, ids, metrics)
             print(f"\nCompare view, {runs} runs x {metrics} metrics x {steps:,} steps "
@@ -456,6 +465,17 @@ def browse(url: str, exp_id: int, n: int, compare: list[Any], sets: list[list[st
                     f"series shipped {size / 1e6:.2f} MB"
                 )
         browser.close()
+
+
+def runs_page_in_browser(browser: Any, url: str, exp_id: int, n: int) -> None:
+    loads = browser_runs_page(browser, url, exp_id)
+    paint = statistics.median(p for p, _ in loads)
+    server = statistics.median(s for _, s in loads)
+    verdict = "OK" if paint < 1000 else "OVER 1 s"
+    print(
+        f"\nRuns page of {n:,} runs in Chromium (median of {len(loads)} loads): "
+        f"first contentful paint {paint:.0f} ms ({verdict}), server {server:.0f} ms"
+    )
 
 
 def run_mlflow(work: Path, n: int, procs: list[Any], python_path: str | None) -> dict[str, float]:
