@@ -77,8 +77,8 @@ def test_a_fit_past_its_deadline_is_cut_and_an_uncut_one_is_unchanged(family: st
         if family == "hist_gb":
             huge["l2"] = 10.0
         started = time.monotonic()
-        with pytest.raises(DeadlineReached):
-            fit_by(fam.build("binary", huge, 0), X, y, time.time() + 0.2)
+        with pytest.raises(DeadlineReached):  # a passed deadline: cut after one step at any load
+            fit_by(fam.build("binary", huge, 0), X, y, time.time() - 1.0)
     assert time.monotonic() - started < 30  # cut, not fitted to the end
 
 
@@ -137,7 +137,7 @@ def test_an_automl_winner_over_named_columns_is_served_by_its_onnx_twin(
     out = automl(
         _frame(),
         "label",
-        budget=8,
+        budget=30,  # room to spare: under load a tight budget skips the twin, by design
         families=("linear",),
         folds=3,
         register_as="twin",
