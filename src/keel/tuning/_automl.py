@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from keel.exceptions import InvalidArgumentError
-from keel.tuning._automl_budget import Planner, measure_packaging
+from keel.tuning._automl_budget import Planner, ensemble_pipeline, measure_packaging
 from keel.tuning._automl_families import FAMILIES, resolve_families
 from keel.tuning._automl_prep import (
     build_preprocessor,
@@ -343,7 +343,8 @@ def _finish(
     clock.mark("package")
     shown = {f"cv_{p.scorer.name}": p.scorer.display(done.cv), "candidates": float(len(board))}
     shown[f"test_{p.scorer.name}"] = p.scorer.display(test)
-    parent.log_metrics({**shown, **_timing(clock, done.plan)})
+    timing = _timing(clock, done.plan)
+    parent.log_metrics({**shown, **timing})
     registered = f"{name}@{info.version.version}" if info and info.version else None
     return AutoMLResult(
         task=p.task,
@@ -362,7 +363,7 @@ def _finish(
         registered=registered,
         dropped_columns=dict(p.plan.dropped),
         notes=p.notes,
-        timing=_timing(clock, done.plan),
+        timing=timing,
         model=model,
         version=info.version if info else None,
     )
@@ -446,8 +447,6 @@ def _final_model(
     candidates: list[Candidate], weights: dict[int, int], task: str, prep: Any, seed: int
 ) -> Any:
     from sklearn.base import clone
-    from sklearn.ensemble import VotingClassifier, VotingRegressor
-    from sklearn.pipeline import Pipeline
 
     members = []
     for number, _w in sorted(weights.items()):
@@ -455,14 +454,8 @@ def _final_model(
         members.append(
             (f"{cand.family}_{number}", FAMILIES[cand.family].build(task, cand.config, seed))
         )
-    # an array, not a list: skl2onnx's voting converters call weights.sum()
     w = np.asarray([weights[n] for n in sorted(weights)], dtype=np.float64)
-    if task == "regression":
-        ensemble: Any = VotingRegressor(members, weights=w)
-    else:
-        # flatten_transform only shapes transform(); skl2onnx converts only False
-        ensemble = VotingClassifier(members, voting="soft", weights=w, flatten_transform=False)
-    return Pipeline([("prep", clone(prep)), ("model", ensemble)])
+    return ensemble_pipeline(clone(prep), members, task == "regression", w)
 
 
 def _test_score(

@@ -71,7 +71,7 @@ def measure_packaging(
     )
 
     def probe(members: list[tuple[str, Any]]) -> float:
-        model = _ensemble(clone(prep), members, regression).fit(rows, target)
+        model = ensemble_pipeline(clone(prep), members, regression).fit(rows, target)
         with tempfile.TemporaryDirectory() as tmp:
             started = time.monotonic()
             save(
@@ -90,14 +90,20 @@ def measure_packaging(
     return PackagingCost(small, max(large - small, 0.0) / PROBE_TREES)
 
 
-def _ensemble(prep: Any, members: list[tuple[str, Any]], regression: bool) -> Any:
+def ensemble_pipeline(
+    prep: Any, members: list[tuple[str, Any]], regression: bool, weights: Any = None
+) -> Any:
+    """``prep`` then a soft-voting ensemble of ``members``: the shape of every AutoML winner,
+    so the packaging probes are packaged exactly as the winner will be."""
     from sklearn.ensemble import VotingClassifier, VotingRegressor
     from sklearn.pipeline import Pipeline
 
+    # weights as an array, not a list: skl2onnx's voting converters call weights.sum();
+    # flatten_transform only shapes transform(), and skl2onnx converts only False
     voting = (
-        VotingRegressor(members)
+        VotingRegressor(members, weights=weights)
         if regression
-        else VotingClassifier(members, voting="soft", flatten_transform=False)
+        else VotingClassifier(members, voting="soft", weights=weights, flatten_transform=False)
     )
     return Pipeline([("prep", prep), ("model", voting)])
 
@@ -177,6 +183,7 @@ def fitted_trees(model: Any) -> float:
 __all__ = [
     "PackagingCost",
     "Planner",
+    "ensemble_pipeline",
     "fitted_trees",
     "margin_s",
     "measure_packaging",

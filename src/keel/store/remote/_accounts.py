@@ -16,13 +16,11 @@ from keel.store.blobs import BlobRef
 from keel.store.entities import ArtifactInfo
 from keel.store.protocols import Comments, LoggedModels, Users
 from keel.store.remote._generate import remote_repository
-from keel.store.remote._http import Http
+from keel.store.remote._http import V1, Http
 from keel.store.remote._repos import receipted
 from keel.store.users import ApiToken, Membership, Role
 from keel.store.wire import load
 from keel.store.wire_routes import ROUTES
-
-V1 = "/api/v1"
 
 
 class _Users(Users):

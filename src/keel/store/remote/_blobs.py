@@ -11,7 +11,7 @@ from typing import IO
 
 from keel.exceptions import ConfigError, InvalidArgumentError
 from keel.store.blobs import _SHA, CHUNK, BlobRef, corrupted, download_chunks
-from keel.store.remote._http import Http
+from keel.store.remote._http import V1, Http
 
 
 class RemoteBlobStore:
@@ -26,7 +26,7 @@ class RemoteBlobStore:
     def path_of(self, sha: str) -> str:
         if not _SHA.match(sha):
             raise InvalidArgumentError(f"{sha!r} is not a sha256 hex digest")
-        return f"/api/v1/blobs/{sha}"
+        return f"{V1}/blobs/{sha}"
 
     def exists(self, sha: str) -> bool:
         return self._http.head(self.path_of(sha)) is not None
@@ -47,7 +47,7 @@ class RemoteBlobStore:
         return self.put_stream(io.BytesIO(data))
 
     def put_stream(self, src: IO[bytes]) -> BlobRef:
-        answer = self._http.upload("/api/v1/blobs", src)
+        answer = self._http.upload(f"{V1}/blobs", src)
         self._http.remember(answer["sha"], answer["receipt"])
         return BlobRef(answer["sha"], int(answer["size"]))
 

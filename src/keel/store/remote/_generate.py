@@ -21,11 +21,10 @@ from urllib.parse import quote
 
 from keel.exceptions import ConfigError, InvalidArgumentError
 from keel.store import wire
-from keel.store.remote._http import Http
+from keel.store.remote._http import V1, Http
 from keel.store.wire_routes import Route
 
 P = TypeVar("P")
-V1 = "/api/v1/"
 _QUERY = ("GET", "DELETE")
 
 
@@ -39,9 +38,10 @@ class _PathFormatter(string.Formatter):
 _PATH = _PathFormatter()
 
 
-def path_fields(path: str) -> set[str]:
+@functools.cache
+def path_fields(path: str) -> frozenset[str]:
     """The parameters a path template names (``{dataset.id}`` names ``dataset``)."""
-    return {f.split(".")[0] for _, f, _, _ in _PATH.parse(path) if f}
+    return frozenset(f.split(".")[0] for _, f, _, _ in _PATH.parse(path) if f)
 
 
 def finite(value: Any, what: str) -> None:
@@ -88,7 +88,7 @@ def send(http: Http, route: Route, args: dict[str, Any], tp: Any) -> Any:
     for where, what in route.finite.items():
         head, *attrs = where.split(".")
         finite(functools.reduce(lambda v, a: getattr(v, a, None), attrs, args[head]), what)
-    path = V1 + _PATH.format(route.path, **args)
+    path = f"{V1}/{_PATH.format(route.path, **args)}"
     in_path = path_fields(route.path)
     body = {
         route.names.get(k, k): _plain(v, k in route.strs)

@@ -24,6 +24,8 @@ from keel.exceptions import (
 )
 from keel.store import wire
 
+#: Where keel's own API lives on a server.
+V1 = "/api/v1"
 _JSON_BODY = {"Content-Type": "application/json"}
 
 _BY_CODE: dict[str, type[KeelError]] = {
@@ -159,4 +161,4 @@ class Http:
         self.client.close()
 
 
-__all__ = ["Http"]
+__all__ = ["V1", "Http"]

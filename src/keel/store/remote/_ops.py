@@ -15,7 +15,7 @@ from keel.store.monitors import ReferenceInfo
 from keel.store.protocols import Alerts, Deployments, Monitors, Registry
 from keel.store.registry import ModelVersion, NewVersion
 from keel.store.remote._generate import ServerOnly, remote_repository
-from keel.store.remote._http import Http
+from keel.store.remote._http import V1, Http
 from keel.store.wire import jsonable, load
 from keel.store.wire_routes import ROUTES
 
@@ -30,7 +30,7 @@ class _Registry(Registry):
             **jsonable(new),
             "tags": {k: str(v) for k, v in new.tags.items()},
         }
-        data = self._http.post(f"/api/v1/projects/{int(project_id)}/models/versions", body)
+        data = self._http.post(f"{V1}/projects/{int(project_id)}/models/versions", body)
         return load(ModelVersion, data)
 
 
@@ -55,7 +55,7 @@ class _Monitors(Monitors):
             "num_columns": num_columns,
             "source": source,
         }
-        data = self._http.put(f"/api/v1/projects/{int(project_id)}/references", body)
+        data = self._http.put(f"{V1}/projects/{int(project_id)}/references", body)
         return load(ReferenceInfo, data)
 
 

@@ -17,11 +17,9 @@ from typing import Any
 from keel.store.pipelines import ChildRun, Schedule, StepRunInfo, manifest_blobs
 from keel.store.protocols import PipelineRuns, Schedules, StepCache
 from keel.store.remote._generate import ServerOnly, remote_repository
-from keel.store.remote._http import Http
+from keel.store.remote._http import V1, Http
 from keel.store.wire import load
 from keel.store.wire_routes import ROUTES
-
-V1 = "/api/v1"
 
 
 class _PipelineRuns(PipelineRuns):

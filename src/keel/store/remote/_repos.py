@@ -24,11 +24,9 @@ from keel.store.entities import (
 )
 from keel.store.protocols import Artifacts, Datasets, Experiments, Projects, Runs
 from keel.store.remote._generate import remote_repository
-from keel.store.remote._http import Http
+from keel.store.remote._http import V1, Http
 from keel.store.wire import load
 from keel.store.wire_routes import ROUTES
-
-V1 = "/api/v1"
 
 
 def receipted(http: Http, pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
