@@ -6,7 +6,7 @@ holds a blob hash is always named ``blob_sha`` so garbage collection finds every
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -20,7 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, MappedColumn, mapped_column
 
 ID = String(32)
 
@@ -29,19 +29,49 @@ class Base(DeclarativeBase):
     pass
 
 
+def serial() -> MappedColumn[int]:
+    """An ``id`` primary key the database numbers (always the first column)."""
+    return mapped_column(Integer, primary_key=True, autoincrement=True, sort_order=-1)
+
+
+def parent(
+    table: str, *, primary_key: bool = False, index: bool | None = None, sort_order: int = 0
+) -> MappedColumn[Any]:
+    """A reference to ``<table>.id`` whose rows are deleted with the row they belong to."""
+    fk = ForeignKey(f"{table}.id", ondelete="CASCADE")
+    return mapped_column(fk, primary_key=primary_key, index=index, sort_order=sort_order)
+
+
+def optional_ref(table: str, *, index: bool | None = None) -> MappedColumn[Any]:
+    """A reference to ``<table>.id`` that becomes NULL when that row is deleted."""
+    return mapped_column(ForeignKey(f"{table}.id", ondelete="SET NULL"), nullable=True, index=index)
+
+
+class ProjectScoped:
+    """``id`` and ``project_id``, the first two columns of a row that belongs to a project."""
+
+    id: Mapped[int] = serial()
+    project_id: Mapped[int] = parent("projects", sort_order=-1)
+
+
+class KeyValue:
+    """The ``key`` and ``value`` columns of a tag or param table (after its owner's key)."""
+
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
 class ProjectRow(Base):
     __tablename__ = "projects"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = serial()
     name: Mapped[str] = mapped_column(String(255), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
-class ExperimentRow(Base):
+class ExperimentRow(ProjectScoped, Base):
     __tablename__ = "experiments"
     __table_args__ = (UniqueConstraint("project_id", "name", name="uq_experiment_name"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(255))
     description: Mapped[str] = mapped_column(Text, default="")
     lifecycle: Mapped[str] = mapped_column(String(16), default="active")
@@ -49,13 +79,9 @@ class ExperimentRow(Base):
     updated_at: Mapped[int] = mapped_column(BigInteger)
 
 
-class ExperimentTagRow(Base):
+class ExperimentTagRow(KeyValue, Base):
     __tablename__ = "experiment_tags"
-    experiment_id: Mapped[int] = mapped_column(
-        ForeignKey("experiments.id", ondelete="CASCADE"), primary_key=True
-    )
-    key: Mapped[str] = mapped_column(String(250), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
+    experiment_id: Mapped[int] = parent("experiments", primary_key=True)
 
 
 class RunRow(Base):
@@ -65,10 +91,8 @@ class RunRow(Base):
         Index("ix_runs_updated_at", "updated_at"),
     )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
-    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
-    parent_id: Mapped[str | None] = mapped_column(
-        ForeignKey("runs.id", ondelete="SET NULL"), nullable=True, index=True
-    )
+    experiment_id: Mapped[int] = parent("experiments")
+    parent_id: Mapped[str | None] = optional_ref("runs", index=True)
     name: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16))
     start_time: Mapped[int] = mapped_column(BigInteger)
@@ -81,18 +105,14 @@ class RunRow(Base):
     updated_at: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
-class ParamRow(Base):
+class ParamRow(KeyValue, Base):
     __tablename__ = "params"
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
-    key: Mapped[str] = mapped_column(String(250), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[str] = parent("runs", primary_key=True)
 
 
-class TagRow(Base):
+class TagRow(KeyValue, Base):
     __tablename__ = "tags"
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
-    key: Mapped[str] = mapped_column(String(250), primary_key=True)
-    value: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[str] = parent("runs", primary_key=True)
 
 
 class MetricRow(Base):
@@ -100,8 +120,8 @@ class MetricRow(Base):
 
     __tablename__ = "metrics"
     __table_args__ = (Index("ix_metrics_run_key_step", "run_id", "key", "step"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    id: Mapped[int] = serial()
+    run_id: Mapped[str] = parent("runs")
     key: Mapped[str] = mapped_column(String(250))
     value: Mapped[float] = mapped_column(Float)
     is_nan: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -115,7 +135,7 @@ class LatestMetricRow(Base):
     __tablename__ = "latest_metrics"
     #: Search by a metric walks it and reads no table row (migration 0018).
     __table_args__ = (Index("ix_latest_metrics_key_nan_value", "key", "is_nan", "value", "run_id"),)
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[str] = parent("runs", primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
     value: Mapped[float] = mapped_column(Float)
     is_nan: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -125,18 +145,16 @@ class LatestMetricRow(Base):
 
 class ArtifactRow(Base):
     __tablename__ = "artifacts"
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    run_id: Mapped[str] = parent("runs", primary_key=True)
     path: Mapped[str] = mapped_column(String(1024), primary_key=True)
     blob_sha: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
-class DatasetRow(Base):
+class DatasetRow(ProjectScoped, Base):
     __tablename__ = "datasets"
     __table_args__ = (UniqueConstraint("project_id", "name", name="uq_dataset_name"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(255))
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[int] = mapped_column(BigInteger)
@@ -145,8 +163,8 @@ class DatasetRow(Base):
 class DatasetVersionRow(Base):
     __tablename__ = "dataset_versions"
     __table_args__ = (UniqueConstraint("dataset_id", "version", name="uq_dataset_version"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"))
+    id: Mapped[int] = serial()
+    dataset_id: Mapped[int] = parent("datasets")
     version: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -157,16 +175,12 @@ class DatasetVersionRow(Base):
     num_files: Mapped[int] = mapped_column(Integer)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[int] = mapped_column(BigInteger)
-    run_id: Mapped[str | None] = mapped_column(
-        ForeignKey("runs.id", ondelete="SET NULL"), nullable=True
-    )
+    run_id: Mapped[str | None] = optional_ref("runs")
 
 
 class DatasetFileRow(Base):
     __tablename__ = "dataset_files"
-    version_id: Mapped[int] = mapped_column(
-        ForeignKey("dataset_versions.id", ondelete="CASCADE"), primary_key=True
-    )
+    version_id: Mapped[int] = parent("dataset_versions", primary_key=True)
     path: Mapped[str] = mapped_column(String(1024), primary_key=True)
     blob_sha: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
@@ -176,10 +190,8 @@ class RunDatasetRow(Base):
     """A run read (``input``) or wrote (``output``) a dataset version: one lineage edge."""
 
     __tablename__ = "run_datasets"
-    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
-    version_id: Mapped[int] = mapped_column(
-        ForeignKey("dataset_versions.id", ondelete="CASCADE"), primary_key=True
-    )
+    run_id: Mapped[str] = parent("runs", primary_key=True)
+    version_id: Mapped[int] = parent("dataset_versions", primary_key=True)
     direction: Mapped[str] = mapped_column(String(8), primary_key=True)
 
 

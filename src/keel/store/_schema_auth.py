@@ -6,15 +6,15 @@ never be read back.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keel.store._schema import Base
+from keel.store._schema import Base, optional_ref, parent, serial
 
 
 class UserRow(Base):
     __tablename__ = "users"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[int] = serial()
     name: Mapped[str] = mapped_column(String(255), unique=True)
     password_hash: Mapped[str] = mapped_column(Text, default="")
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -24,8 +24,8 @@ class UserRow(Base):
 
 class ApiTokenRow(Base):
     __tablename__ = "api_tokens"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    id: Mapped[int] = serial()
+    user_id: Mapped[int] = parent("users", index=True)
     name: Mapped[str] = mapped_column(String(255))
     digest: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
@@ -37,12 +37,8 @@ class ApiTokenRow(Base):
 
 class ProjectMemberRow(Base):
     __tablename__ = "project_members"
-    project_id: Mapped[int] = mapped_column(
-        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
-    )
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
+    project_id: Mapped[int] = parent("projects", primary_key=True)
+    user_id: Mapped[int] = parent("users", primary_key=True, index=True)
     role: Mapped[str] = mapped_column(String(16))
 
 
@@ -60,13 +56,9 @@ class LoggedModelRow(Base):
 
     __tablename__ = "logged_models"
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    experiment_id: Mapped[int] = mapped_column(
-        ForeignKey("experiments.id", ondelete="CASCADE"), index=True
-    )
+    experiment_id: Mapped[int] = parent("experiments", index=True)
     name: Mapped[str] = mapped_column(String(255))
-    source_run_id: Mapped[str | None] = mapped_column(
-        ForeignKey("runs.id", ondelete="SET NULL"), nullable=True, index=True
-    )
+    source_run_id: Mapped[str | None] = optional_ref("runs", index=True)
     model_type: Mapped[str] = mapped_column(String(255), default="")
     status: Mapped[str] = mapped_column(String(32))
     status_message: Mapped[str] = mapped_column(Text, default="")
@@ -79,9 +71,7 @@ class LoggedModelRow(Base):
 
 class LoggedModelFileRow(Base):
     __tablename__ = "logged_model_files"
-    model_id: Mapped[str] = mapped_column(
-        ForeignKey("logged_models.id", ondelete="CASCADE"), primary_key=True
-    )
+    model_id: Mapped[str] = parent("logged_models", primary_key=True)
     path: Mapped[str] = mapped_column(String(1024), primary_key=True)
     blob_sha: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)

@@ -7,19 +7,17 @@ table serves every kind of object without a foreign key per kind.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keel.store._schema import Base
+from keel.store._schema import Base, ProjectScoped
 
 
-class CommentRow(Base):
+class CommentRow(ProjectScoped, Base):
     """One markdown comment; the body is stored as written and escaped when shown."""
 
     __tablename__ = "comments"
     __table_args__ = (Index("ix_comments_subject", "project_id", "subject_kind", "subject_id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     subject_kind: Mapped[str] = mapped_column(String(32))
     subject_id: Mapped[str] = mapped_column(String(255))
     author: Mapped[str] = mapped_column(String(255), default="")

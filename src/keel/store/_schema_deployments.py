@@ -8,20 +8,18 @@ deployments serve a model without parsing JSON.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Float, Integer, String, Text
 from sqlalchemy import UniqueConstraint as Unique
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keel.store._schema import Base
+from keel.store._schema import Base, ProjectScoped, parent
 
 
-class DeploymentRow(Base):
+class DeploymentRow(ProjectScoped, Base):
     """A named deployment in a project; ``revision`` is the spec currently in force."""
 
     __tablename__ = "deployments"
     __table_args__ = (Unique("project_id", "name", name="uq_deployment_name"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(255))
     revision: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="active")
@@ -33,9 +31,7 @@ class DeploymentRevisionRow(Base):
     """One applied spec: never changed after it is written (a rollback adds a new one)."""
 
     __tablename__ = "deployment_revisions"
-    deployment_id: Mapped[int] = mapped_column(
-        ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True
-    )
+    deployment_id: Mapped[int] = parent("deployments", primary_key=True)
     revision: Mapped[int] = mapped_column(Integer, primary_key=True)
     spec_json: Mapped[str] = mapped_column(Text)
     spec_hash: Mapped[str] = mapped_column(String(64))
@@ -47,9 +43,7 @@ class DeploymentTargetRow(Base):
     """One model version reference served by one endpoint of one revision."""
 
     __tablename__ = "deployment_targets"
-    deployment_id: Mapped[int] = mapped_column(
-        ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True
-    )
+    deployment_id: Mapped[int] = parent("deployments", primary_key=True)
     revision: Mapped[int] = mapped_column(Integer, primary_key=True)
     endpoint: Mapped[str] = mapped_column(String(255), primary_key=True)
     model_ref: Mapped[str] = mapped_column(String(512), primary_key=True)

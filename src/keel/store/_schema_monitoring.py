@@ -9,20 +9,18 @@ condition have at most one live alert, on SQLite and PostgreSQL alike (NULLs nev
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy import UniqueConstraint as Unique
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keel.store._schema import Base
+from keel.store._schema import Base, ProjectScoped, optional_ref, parent, serial
 
 
-class MonitorRow(Base):
+class MonitorRow(ProjectScoped, Base):
     """What to watch on one deployment, against which reference, with which settings."""
 
     __tablename__ = "monitors"
     __table_args__ = (Unique("project_id", "deployment", name="uq_monitor_deployment"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     deployment: Mapped[str] = mapped_column(String(255))
     reference: Mapped[str] = mapped_column(String(512), default="")
     config_json: Mapped[str] = mapped_column(Text, default="{}")
@@ -34,13 +32,11 @@ class MonitorRow(Base):
     last_window_end: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
-class ReferenceProfileRow(Base):
+class ReferenceProfileRow(ProjectScoped, Base):
     """The profile of the data a model version (or dataset version) was trained on."""
 
     __tablename__ = "reference_profiles"
     __table_args__ = (Unique("project_id", "subject", name="uq_reference_subject"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     subject: Mapped[str] = mapped_column(String(512))
     blob_sha: Mapped[str] = mapped_column(String(64), index=True)
     num_rows: Mapped[int] = mapped_column(BigInteger)
@@ -49,7 +45,7 @@ class ReferenceProfileRow(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
-class AlertRow(Base):
+class AlertRow(ProjectScoped, Base):
     """One condition that needs attention, deduplicated while it is live."""
 
     __tablename__ = "alerts"
@@ -58,11 +54,7 @@ class AlertRow(Base):
         Index("ix_alerts_project_state_seen", "project_id", "state", "last_seen_at"),
         Index("ix_alerts_project_deployment", "project_id", "deployment"),
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    monitor_id: Mapped[int | None] = mapped_column(
-        ForeignKey("monitors.id", ondelete="SET NULL"), nullable=True
-    )
+    monitor_id: Mapped[int | None] = optional_ref("monitors")
     deployment: Mapped[str] = mapped_column(String(255), default="")
     kind: Mapped[str] = mapped_column(String(32))
     severity: Mapped[str] = mapped_column(String(16))
@@ -84,13 +76,11 @@ class AlertRow(Base):
     note: Mapped[str] = mapped_column(Text, default="")
 
 
-class NotifierRow(Base):
+class NotifierRow(ProjectScoped, Base):
     """Where alerts go: a webhook, an SMTP mailbox or the log; secrets are env var names."""
 
     __tablename__ = "notifiers"
     __table_args__ = (Unique("project_id", "name", name="uq_notifier_name"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(255))
     kind: Mapped[str] = mapped_column(String(16))
     config_json: Mapped[str] = mapped_column(Text, default="{}")
@@ -105,9 +95,9 @@ class AlertDeliveryRow(Base):
 
     __tablename__ = "alert_deliveries"
     __table_args__ = (Index("ix_alert_deliveries_due", "status", "next_attempt_at"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
-    notifier_id: Mapped[int] = mapped_column(ForeignKey("notifiers.id", ondelete="CASCADE"))
+    id: Mapped[int] = serial()
+    alert_id: Mapped[int] = parent("alerts", index=True)
+    notifier_id: Mapped[int] = parent("notifiers")
     event: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)

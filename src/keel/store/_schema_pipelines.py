@@ -6,11 +6,11 @@ entry needs is listed in ``pipeline_cache_blobs.blob_sha`` so garbage collection
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy import UniqueConstraint as Unique
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keel.store._schema import ID, Base
+from keel.store._schema import ID, Base, ProjectScoped, optional_ref, parent, serial
 
 
 class PipelineRunRow(Base):
@@ -19,7 +19,7 @@ class PipelineRunRow(Base):
     __tablename__ = "pipeline_runs"
     __table_args__ = (Index("ix_pipeline_runs_project_started", "project_id", "started_at"),)
     id: Mapped[str] = mapped_column(ID, primary_key=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = parent("projects")
     pipeline: Mapped[str] = mapped_column(String(255))
     target: Mapped[str] = mapped_column(Text, default="")
     runner: Mapped[str] = mapped_column(String(32))
@@ -39,17 +39,13 @@ class StepRunRow(Base):
 
     __tablename__ = "pipeline_step_runs"
     __table_args__ = (Unique("pipeline_run_id", "node", name="uq_step_run_node"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    pipeline_run_id: Mapped[str] = mapped_column(
-        ForeignKey("pipeline_runs.id", ondelete="CASCADE"), index=True
-    )
+    id: Mapped[int] = serial()
+    pipeline_run_id: Mapped[str] = parent("pipeline_runs", index=True)
     node: Mapped[str] = mapped_column(String(255))
     step: Mapped[str] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(16))
     cache_key: Mapped[str] = mapped_column(String(64), default="")
-    run_id: Mapped[str | None] = mapped_column(
-        ForeignKey("runs.id", ondelete="SET NULL"), nullable=True
-    )
+    run_id: Mapped[str | None] = optional_ref("runs")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[int] = mapped_column(BigInteger)
     ended_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -63,9 +59,7 @@ class CacheEntryRow(Base):
 
     __tablename__ = "pipeline_cache_entries"
     __table_args__ = (Index("ix_pipeline_cache_step", "project_id", "step", "created_at"),)
-    project_id: Mapped[int] = mapped_column(
-        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
-    )
+    project_id: Mapped[int] = parent("projects", primary_key=True)
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     step: Mapped[str] = mapped_column(String(255))
     parts_json: Mapped[str] = mapped_column(Text)
@@ -84,13 +78,11 @@ class CacheBlobRow(Base):
     blob_sha: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
 
-class ScheduleRow(Base):
+class ScheduleRow(ProjectScoped, Base):
     """A pipeline to run on a cron expression or when a trigger (``kind`` + ``ref``) fires."""
 
     __tablename__ = "pipeline_schedules"
     __table_args__ = (Unique("project_id", "name", name="uq_schedule_name"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(255))
     target: Mapped[str] = mapped_column(Text)
     params_json: Mapped[str] = mapped_column(Text, default="{}")
@@ -110,10 +102,8 @@ class ScheduleFireRow(Base):
 
     __tablename__ = "pipeline_schedule_fires"
     __table_args__ = (Unique("schedule_id", "occurrence", name="uq_schedule_occurrence"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    schedule_id: Mapped[int] = mapped_column(
-        ForeignKey("pipeline_schedules.id", ondelete="CASCADE")
-    )
+    id: Mapped[int] = serial()
+    schedule_id: Mapped[int] = parent("pipeline_schedules")
     occurrence: Mapped[str] = mapped_column(String(255))
     due_at: Mapped[int] = mapped_column(BigInteger)
     claimed_by: Mapped[str] = mapped_column(String(255))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
-    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -21,22 +20,20 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keel.store._schema import Base
+from keel.store._schema import Base, ProjectScoped, parent, serial
 
 #: Objects of the database that migration 0010 creates outside the models (see above);
 #: schema comparisons skip them.
 UNMODELLED = ("search_fts", "tsv", "ix_search_docs_tsv")
 
 
-class SearchDocRow(Base):
+class SearchDocRow(ProjectScoped, Base):
     __tablename__ = "search_docs"
     __table_args__ = (
         UniqueConstraint("project_id", "kind", "ref", name="uq_search_doc"),
         Index("ix_search_docs_project_kind", "project_id", "kind"),
         Index("ix_search_docs_project_updated", "project_id", "updated_at"),
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16))
     ref: Mapped[str] = mapped_column(String(255))
     title: Mapped[str] = mapped_column(Text)
@@ -49,19 +46,15 @@ class SearchMarkRow(Base):
     """Up to when (ms) each project's index has taken in new and changed objects."""
 
     __tablename__ = "search_marks"
-    project_id: Mapped[int] = mapped_column(
-        ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True
-    )
+    project_id: Mapped[int] = parent("projects", primary_key=True)
     mark: Mapped[int] = mapped_column(BigInteger)
 
 
-class ReportRow(Base):
+class ReportRow(ProjectScoped, Base):
     """A stored report: its Markdown and the sides it compared (live references)."""
 
     __tablename__ = "reports"
     __table_args__ = (Index("ix_reports_project", "project_id", "updated_at"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     title: Mapped[str] = mapped_column(String(512))
     markdown: Mapped[str] = mapped_column(Text)
     base: Mapped[str] = mapped_column(String(255), default="")
@@ -78,9 +71,7 @@ class ReportVersionRow(Base):
     """An earlier version of a stored report (the current one is the ``reports`` row)."""
 
     __tablename__ = "report_versions"
-    report_id: Mapped[int] = mapped_column(
-        ForeignKey("reports.id", ondelete="CASCADE"), primary_key=True
-    )
+    report_id: Mapped[int] = parent("reports", primary_key=True)
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(512))
     markdown: Mapped[str] = mapped_column(Text)
@@ -100,9 +91,9 @@ class SearchVectorRow(Base):
         UniqueConstraint("doc_id", "model", name="uq_search_vector"),
         Index("ix_search_vectors_project", "project_id", "model", "id"),
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    doc_id: Mapped[int] = mapped_column(ForeignKey("search_docs.id", ondelete="CASCADE"))
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    id: Mapped[int] = serial()
+    doc_id: Mapped[int] = parent("search_docs")
+    project_id: Mapped[int] = parent("projects")
     model: Mapped[str] = mapped_column(String(64))
     doc_updated_at: Mapped[int] = mapped_column(BigInteger)
     vector: Mapped[bytes] = mapped_column(LargeBinary)

@@ -9,28 +9,24 @@ attributes are JSON: they are read and written with their trial, never queried a
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy import UniqueConstraint as Unique
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keel.store._schema import ID, Base
+from keel.store._schema import ID, Base, ProjectScoped, optional_ref, parent, serial
 
 
-class SweepRow(Base):
+class SweepRow(ProjectScoped, Base):
     """One generation of a named hyper-parameter search."""
 
     __tablename__ = "sweeps"
     __table_args__ = (Unique("project_id", "name", "generation", name="uq_sweep_generation"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(255))
     generation: Mapped[int] = mapped_column(Integer)
     directions_json: Mapped[str] = mapped_column(Text)
     spec_json: Mapped[str] = mapped_column(Text, default="{}")
     fingerprint: Mapped[str] = mapped_column(String(128), default="")
-    run_id: Mapped[str | None] = mapped_column(
-        ForeignKey("runs.id", ondelete="SET NULL"), nullable=True
-    )
+    run_id: Mapped[str | None] = optional_ref("runs")
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text, default="")
     user_attrs_json: Mapped[str] = mapped_column(Text, default="{}")
@@ -47,8 +43,8 @@ class SweepTrialRow(Base):
         Unique("sweep_id", "number", name="uq_sweep_trial_number"),
         Index("ix_sweep_trials_sweep_state", "sweep_id", "state"),
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    sweep_id: Mapped[int] = mapped_column(ForeignKey("sweeps.id", ondelete="CASCADE"))
+    id: Mapped[int] = serial()
+    sweep_id: Mapped[int] = parent("sweeps")
     number: Mapped[int] = mapped_column(Integer)
     state: Mapped[str] = mapped_column(String(16))
     values_json: Mapped[str] = mapped_column(Text, default="null")
