@@ -54,6 +54,15 @@ class ProjectScoped:
     project_id: Mapped[int] = parent("projects", sort_order=-1)
 
 
+class MetricPoint:
+    """A metric's value at a step and time, after the run and key columns of its table."""
+
+    value: Mapped[float] = mapped_column(Float)
+    is_nan: Mapped[bool] = mapped_column(Boolean, default=False)
+    step: Mapped[int] = mapped_column(BigInteger)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
 class KeyValue:
     """The ``key`` and ``value`` columns of a tag or param table (after its owner's key)."""
 
@@ -115,7 +124,7 @@ class TagRow(KeyValue, Base):
     run_id: Mapped[str] = parent("runs", primary_key=True)
 
 
-class MetricRow(Base):
+class MetricRow(MetricPoint, Base):
     """Every logged point. NaN is stored as ``is_nan`` (SQLite turns NaN into NULL)."""
 
     __tablename__ = "metrics"
@@ -123,13 +132,9 @@ class MetricRow(Base):
     id: Mapped[int] = serial()
     run_id: Mapped[str] = parent("runs")
     key: Mapped[str] = mapped_column(String(250))
-    value: Mapped[float] = mapped_column(Float)
-    is_nan: Mapped[bool] = mapped_column(Boolean, default=False)
-    step: Mapped[int] = mapped_column(BigInteger)
-    timestamp: Mapped[int] = mapped_column(BigInteger)
 
 
-class LatestMetricRow(Base):
+class LatestMetricRow(MetricPoint, Base):
     """The newest point per (run, key), kept on write so search never scans history."""
 
     __tablename__ = "latest_metrics"
@@ -137,10 +142,6 @@ class LatestMetricRow(Base):
     __table_args__ = (Index("ix_latest_metrics_key_nan_value", "key", "is_nan", "value", "run_id"),)
     run_id: Mapped[str] = parent("runs", primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
-    value: Mapped[float] = mapped_column(Float)
-    is_nan: Mapped[bool] = mapped_column(Boolean, default=False)
-    step: Mapped[int] = mapped_column(BigInteger)
-    timestamp: Mapped[int] = mapped_column(BigInteger)
 
 
 class ArtifactRow(Base):
