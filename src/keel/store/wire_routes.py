@@ -34,6 +34,8 @@ class Route:
     body: str | None = None
     #: Mappings whose values go as strings (the server's tag and param fields are strings).
     strs: tuple[str, ...] = ()
+    #: Sequences sent as JSON lists (a lone string as a list of one, None as an empty list).
+    lists: tuple[str, ...] = ()
     #: Parameter (or ``param.attribute``) -> what it is: refused when it holds NaN or
     #: infinity, which strict JSON cannot carry inside a free-form attribute.
     finite: Mapping[str, str] = field(default_factory=dict)
@@ -97,6 +99,11 @@ ROUTES: dict[str, dict[str, Route]] = {
         "restore": route(f"POST {_RUN}/restore"),
         "children": route(f"GET {_RUN}/children", "runs"),
         "log_batch": route(f"POST {_RUN}/batch", strs=("params", "tags")),
+        "search": route(
+            "POST runs/search",
+            names={"filter_string": "filter"},
+            lists=("experiment_ids", "order_by"),
+        ),
         "delete_tag": route(f"DELETE {_RUN}/tags"),
         "metric_history": route(f"GET {_RUN}/metric-history", "metrics"),
         "metric_keys": route(f"GET {_RUN}/metric-keys", "keys"),

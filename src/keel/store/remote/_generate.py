@@ -65,9 +65,11 @@ def returns(protocol: type, name: str) -> Any:
     return get_type_hints(holder, globalns=namespace)["return"]
 
 
-def _plain(value: Any, as_strings: bool) -> Any:
-    if as_strings:
+def _plain(route: Route, name: str, value: Any) -> Any:
+    if name in route.strs:
         return {k: str(v) for k, v in (value or {}).items()}
+    if name in route.lists:
+        return [value] if isinstance(value, str) else list(value or [])
     return dict(value) if isinstance(value, Mapping) else value
 
 
@@ -91,9 +93,7 @@ def send(http: Http, route: Route, args: dict[str, Any], tp: Any) -> Any:
     path = f"{V1}/{_PATH.format(route.path, **args)}"
     in_path = path_fields(route.path)
     body = {
-        route.names.get(k, k): _plain(v, k in route.strs)
-        for k, v in args.items()
-        if k not in in_path
+        route.names.get(k, k): _plain(route, k, v) for k, v in args.items() if k not in in_path
     } | dict(route.fixed)
     if route.verb in _QUERY:
         params = {k: v for k, v in body.items() if v is not None}

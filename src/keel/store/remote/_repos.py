@@ -20,7 +20,6 @@ from keel.store.entities import (
     DatasetVersion,
     Experiment,
     Metric,
-    RunPage,
 )
 from keel.store.protocols import Artifacts, Datasets, Experiments, Projects, Runs
 from keel.store.remote._generate import remote_repository
@@ -57,26 +56,6 @@ class _Runs(Runs):
 
     def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
         self.log_batch(run_id, tags=tags)
-
-    def search(
-        self,
-        experiment_ids: Sequence[int],
-        filter_string: str | None = None,
-        *,
-        order_by: Sequence[str] | str | None = None,
-        max_results: int = 1000,
-        page_token: str | None = None,
-        include_deleted: bool = False,
-    ) -> RunPage:
-        body = {
-            "experiment_ids": list(experiment_ids),
-            "filter": filter_string,
-            "order_by": [order_by] if isinstance(order_by, str) else list(order_by or []),
-            "max_results": max_results,
-            "page_token": page_token,
-            "include_deleted": include_deleted,
-        }
-        return load(RunPage, self._http.post(f"{V1}/runs/search", body))
 
 
 class _Artifacts(Artifacts):
