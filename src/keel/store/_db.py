@@ -77,6 +77,11 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def given(**values: Any) -> dict[str, Any]:
+    """The ``values`` that are not None: the columns a partial update sets."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def first_or_missing(conn: Connection, query: Any, missing: str) -> Any:
     """The first row ``query`` finds on ``conn``; ``NotFoundError(missing)`` when none: the
     one "get or 404" of every repository."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import AlreadyExistsError, NotFoundError
-from keel.store._db import Database, now_ms
+from keel.store._db import Database, given, now_ms
 from keel.store._lazy import Tables
 from keel.store._rows import entity
 from keel.store._upsert import upsert
@@ -208,15 +208,12 @@ class ScheduleRepository:
         error: str | None = None,
         ended: bool = False,
     ) -> None:
-        values: dict[str, Any] = {}
-        if status is not None:
-            values["status"] = status
-        if pipeline_run_id is not None:
-            values["pipeline_run_id"] = pipeline_run_id
-        if lease_expires_at is not None:
-            values["lease_expires_at"] = lease_expires_at
-        if error is not None:
-            values["error"] = error[:20000]
+        values = given(
+            status=status,
+            pipeline_run_id=pipeline_run_id,
+            lease_expires_at=lease_expires_at,
+            error=None if error is None else error[:20000],
+        )
         if ended:
             values["ended_at"] = now_ms()
         if values:

@@ -95,11 +95,7 @@ def run_docs(
 
 def comment_docs(db: Database, project_id: int, since: int) -> Iterable[Doc]:
     with db.read() as conn:
-        rows = conn.execute(
-            select(COMMENTS).where(
-                COMMENTS.c.project_id == project_id, COMMENTS.c.created_at > since
-            )
-        ).all()
+        rows = _changed(conn, COMMENTS, project_id, since, "created_at")
     for r in rows:
         title = f"comment on {r.subject_kind.replace('_', ' ')} {r.subject_id[:12]}"
         yield Doc("comment", str(r.id), title, r.body, r.author, r.created_at)
@@ -107,9 +103,7 @@ def comment_docs(db: Database, project_id: int, since: int) -> Iterable[Doc]:
 
 def model_docs(db: Database, project_id: int, since: int) -> Iterable[Doc]:
     with db.read() as conn:
-        models = conn.execute(
-            select(MODELS).where(MODELS.c.project_id == project_id, MODELS.c.updated_at > since)
-        ).all()
+        models = _changed(conn, MODELS, project_id, since, "updated_at")
         tags = _pairs(conn, MODEL_TAGS, [m.id for m in models], key="model_id")
         versions = conn.execute(
             select(VERSIONS, MODELS.c.name)
@@ -130,22 +124,22 @@ def model_docs(db: Database, project_id: int, since: int) -> Iterable[Doc]:
 
 def dataset_docs(db: Database, project_id: int, since: int) -> Iterable[Doc]:
     with db.read() as conn:
-        rows = conn.execute(
-            select(DATASETS).where(
-                DATASETS.c.project_id == project_id, DATASETS.c.created_at > since
-            )
-        ).all()
+        rows = _changed(conn, DATASETS, project_id, since, "created_at")
     for r in rows:
         yield Doc("dataset", r.name, r.name, r.description, "", r.created_at)
 
 
 def report_docs(db: Database, project_id: int, since: int) -> Iterable[Doc]:
     with db.read() as conn:
-        rows = conn.execute(
-            select(REPORTS).where(REPORTS.c.project_id == project_id, REPORTS.c.updated_at > since)
-        ).all()
+        rows = _changed(conn, REPORTS, project_id, since, "updated_at")
     for r in rows:
         yield Doc("report", str(r.id), r.title, r.markdown, r.author, r.updated_at)
+
+
+def _changed(conn: Connection, tbl: Any, project_id: int, since: int, stamp: str) -> Sequence[Any]:
+    """The project's rows of ``tbl`` whose ``stamp`` column is after ``since``."""
+    query = select(tbl).where(tbl.c.project_id == project_id, tbl.c[stamp] > since)
+    return conn.execute(query).all()
 
 
 def _pairs(

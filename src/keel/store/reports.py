@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import ConflictError, InvalidArgumentError, NotFoundError
-from keel.store._db import Database, now_ms
+from keel.store._db import Database, first_or_missing, now_ms
 from keel.store._schema import table
 from keel.store._schema_reports import ReportRow, ReportVersionRow
 
@@ -105,11 +106,7 @@ class ReportRepository:
         self, project_id: int, report_id: int, markdown: str, title: str, author: str, now: int
     ) -> None:
         with self._db.write() as conn:
-            old = conn.execute(
-                select(REPORTS).where(REPORTS.c.project_id == project_id, REPORTS.c.id == report_id)
-            ).first()
-            if old is None:
-                raise NotFoundError(_missing(report_id))
+            old = _report_row(conn, project_id, report_id)
             conn.execute(
                 insert(VERSIONS).values(report_id=report_id, version=old.version, title=old.title,
                                         markdown=old.markdown, author=old.author,
@@ -125,11 +122,7 @@ class ReportRepository:
     def get(self, project_id: int, report_id: int, *, version: int | None = None) -> StoredReport:
         """A report as it is now, or as its earlier ``version`` was."""
         with self._db.read() as conn:
-            row = conn.execute(
-                select(REPORTS).where(REPORTS.c.project_id == project_id, REPORTS.c.id == report_id)
-            ).first()
-            if row is None:
-                raise NotFoundError(_missing(report_id))
+            row = _report_row(conn, project_id, report_id)
             current = StoredReport(**dict(row._mapping))
             if version is None or version == current.version:
                 return current
@@ -175,8 +168,11 @@ class ReportRepository:
         return [StoredReport(**dict(r._mapping)) for r in rows]
 
 
-def _missing(report_id: int) -> str:
-    return f"report {report_id} does not exist in this project; see `keel report list`"
+def _report_row(conn: Connection, project_id: int, report_id: int) -> Row[Any]:
+    """The report's row in the project (NotFoundError when it has none)."""
+    query = select(REPORTS).where(REPORTS.c.project_id == project_id, REPORTS.c.id == report_id)
+    missing = f"report {report_id} does not exist in this project; see `keel report list`"
+    return cast(Row[Any], first_or_missing(conn, query, missing))
 
 
 __all__ = ["ReportRepository", "ReportVersion", "StoredReport"]

@@ -24,7 +24,7 @@ from sqlalchemy import Row, delete, desc, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import ConflictError, InvalidArgumentError, NotFoundError
-from keel.store._db import Database, now_ms
+from keel.store._db import Database, given, now_ms
 from keel.store._schema import table
 from keel.store._schema_sweeps import SweepRow, SweepTrialRow
 from keel.store._sweep_types import (
@@ -135,12 +135,7 @@ class SweepRepository:
 
     def get_by_id(self, project_id: int, sweep_id: int) -> Sweep:
         with self._db.read() as conn:
-            row = conn.execute(
-                select(SW).where(SW.c.project_id == project_id, SW.c.id == sweep_id)
-            ).first()
-        if row is None:
-            raise _missing_sweep(f"id {sweep_id}")
-        return _sweep(row)
+            return _sweep(self._require_sweep(conn, project_id, sweep_id))
 
     def list(self, project_id: int, *, name: str | None = None) -> builtins.list[Sweep]:
         """Sweeps newest first (every generation of ``name`` when given)."""
@@ -168,18 +163,9 @@ class SweepRepository:
                 f"sweep status {status!r} is not one of {', '.join(SWEEP_STATUSES)}"
             )
         with self._db.write() as conn:
-            row = conn.execute(
-                select(SW).where(SW.c.project_id == project_id, SW.c.id == sweep_id)
-            ).first()
-            if row is None:
-                raise _missing_sweep(f"id {sweep_id}")
-            values: dict[str, Any] = {"updated_at": now_ms()}
-            if status is not None:
-                values["status"] = status
-            if reason is not None:
-                values["reason"] = reason
-            if run_id is not None:
-                values["run_id"] = run_id
+            row = self._require_sweep(conn, project_id, sweep_id)
+            values = given(status=status, reason=reason, run_id=run_id)
+            values["updated_at"] = now_ms()
             if user_attrs:
                 merged = {**_loads(row.user_attrs_json, {}), **user_attrs}
                 values["user_attrs_json"] = _dumps(merged, "sweep attributes")
@@ -290,10 +276,7 @@ class SweepRepository:
                     **{str(k): float(v) for k, v in patch.intermediate.items()},
                 }
                 values["intermediate_json"] = _dumps(merged, "intermediate values")
-            if patch.run_id is not None:
-                values["run_id"] = patch.run_id
-            if patch.reason is not None:
-                values["reason"] = patch.reason
+            values |= given(run_id=patch.run_id, reason=patch.reason)
             if values:
                 conn.execute(update(TR).where(TR.c.id == trial_id).values(**values))
             return _trial(conn.execute(select(TR).where(TR.c.id == trial_id)).one())
@@ -371,12 +354,12 @@ class SweepRepository:
         return out
 
     @staticmethod
-    def _require_sweep(conn: Any, project_id: int, sweep_id: int) -> None:
-        found = conn.execute(
-            select(SW.c.id).where(SW.c.project_id == project_id, SW.c.id == sweep_id)
-        ).first()
-        if found is None:
+    def _require_sweep(conn: Any, project_id: int, sweep_id: int) -> Row:
+        query = select(SW).where(SW.c.project_id == project_id, SW.c.id == sweep_id)
+        row = conn.execute(query).first()
+        if row is None:
             raise _missing_sweep(f"id {sweep_id}")
+        return row
 
     @staticmethod
     def _require_trial(conn: Any, project_id: int, trial_id: int) -> Row:

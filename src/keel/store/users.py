@@ -21,7 +21,7 @@ from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
-from keel.store._db import Database, now_ms
+from keel.store._db import Database, given, now_ms
 from keel.store._rows import entity
 from keel.store._schema import table
 from keel.store._schema_auth import ApiTokenRow, ProjectMemberRow, ServerKeyRow, UserRow
@@ -174,17 +174,13 @@ class UserRepository:
         is_admin: bool | None = None,
         is_active: bool | None = None,
     ) -> User:
-        values: dict[str, object] = {}
+        values = given(is_admin=is_admin, is_active=is_active)
         if password is not None:
             if len(password) < MIN_PASSWORD:
                 raise InvalidArgumentError(
                     f"the password must have at least {MIN_PASSWORD} characters"
                 )
             values["password_hash"] = hash_password(password)
-        if is_admin is not None:
-            values["is_admin"] = is_admin
-        if is_active is not None:
-            values["is_active"] = is_active
         user = self.get_user(name)
         if values:
             with self._db.write() as conn:
