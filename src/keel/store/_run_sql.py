@@ -22,8 +22,6 @@ from keel.store.entities import Lifecycle, Metric, RunInfo, RunStatus
 if TYPE_CHECKING:
     from sqlalchemy import Row
     from sqlalchemy.engine.interfaces import DBAPICursor
-else:
-    DBAPICursor = Any
 
 _S = "keel.store._schema:"
 _t = Tables(

@@ -51,8 +51,6 @@ if TYPE_CHECKING:
 else:
     from keel.store._lazy import sa
 
-    DBAPICursor = Any
-
 
 class RunRepository:
     """Create runs and record what they log."""
