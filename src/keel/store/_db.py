@@ -343,6 +343,13 @@ class Database:
             self._engine.dispose()
 
 
+class SqlRepository:
+    """What every SQL repository is made with: the :class:`Database` it reads and writes."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+
 def _ping_limit(connect_s: float, statement_s: float) -> float:
     """How long the pool's ``SELECT 1`` may take (0: unbounded, both timeouts are off)."""
     statement_limit = statement_s + CLIENT_MARGIN_S if statement_s > 0 else 0.0

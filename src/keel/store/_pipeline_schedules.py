@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import AlreadyExistsError, NotFoundError
-from keel.store._db import Database, given, now_ms
+from keel.store._db import SqlRepository, given, now_ms
 from keel.store._lazy import Tables
 from keel.store._rows import entity
 from keel.store._upsert import upsert
@@ -75,16 +75,13 @@ def _fire(row: Row) -> ScheduleFire:
     return entity(ScheduleFire, row)
 
 
-class ScheduleRepository:
+class ScheduleRepository(SqlRepository):
     """Schedules, the occurrences schedulers claimed, and the schedulers' heartbeats.
 
     :meth:`claim` is the only way to fire: it inserts the unique ``(schedule, occurrence)``
     row, so when two schedulers race for one occurrence exactly one gets it, on SQLite and
     PostgreSQL alike.
     """
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def add(
         self,

@@ -31,7 +31,7 @@ from keel.store._alert_rows import (
     _notifier,
     _t,
 )
-from keel.store._db import Database, first_or_missing, now_ms
+from keel.store._db import SqlRepository, first_or_missing, now_ms
 from keel.store._validate import check_name
 
 if TYPE_CHECKING:
@@ -41,11 +41,8 @@ else:
     from keel.store._lazy import sa
 
 
-class AlertRepository:
+class AlertRepository(SqlRepository):
     """Raise, deduplicate, acknowledge and resolve alerts; route them to notifiers."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     # -- alerts ----------------------------------------------------------------------------
     def record(self, project_id: int, new: NewAlert) -> tuple[Alert, str]:

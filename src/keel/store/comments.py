@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Row, delete, insert, select
 
 from keel.exceptions import InvalidArgumentError
-from keel.store._db import Database, now_ms
+from keel.store._db import SqlRepository, now_ms
 from keel.store._rows import entity
 from keel.store._schema import table
 from keel.store._schema_comments import CommentRow
@@ -59,11 +59,8 @@ def _check(kind: str, subject_id: str, body: str) -> None:
         )
 
 
-class CommentRepository:
+class CommentRepository(SqlRepository):
     """Add, list and delete comments of one project's objects."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def add(
         self,

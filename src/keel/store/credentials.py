@@ -14,7 +14,7 @@ from functools import cache
 
 from sqlalchemy import select, update
 
-from keel.store._db import Database, now_ms
+from keel.store._db import SqlRepository, now_ms
 from keel.store._upsert import upsert
 from keel.store.users import (
     _LAST_USED_EVERY_MS,
@@ -32,11 +32,8 @@ from keel.store.users import (
 )
 
 
-class CredentialRepository:
+class CredentialRepository(SqlRepository):
     """Authenticate tokens and passwords, look up project roles, keep server keys."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def verify_password(self, name: str, password: str) -> User | None:
         """The active user whose password this is, or None (same cost either way)."""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import AlreadyExistsError, NotFoundError
-from keel.store._db import Database, now_ms
+from keel.store._db import SqlRepository, now_ms
 from keel.store._lazy import Tables
 from keel.store._rows import entity
 from keel.store._validate import check_name
@@ -49,11 +49,8 @@ _LIST_WITH_LATEST = (
 )
 
 
-class DatasetRepository:
+class DatasetRepository(SqlRepository):
     """Register and read dataset versions. A version never changes once written."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def get_or_create(self, project_id: int, name: str, description: str = "") -> Dataset:
         check_name("dataset", name)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import ConflictError, InvalidArgumentError, NotFoundError
-from keel.store._db import Database, now_ms
+from keel.store._db import SqlRepository, now_ms
 from keel.store._lazy import Tables
 from keel.store._rows import entity
 from keel.store._validate import check_name
@@ -118,11 +118,8 @@ def spec_hash(spec: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-class DeploymentRepository:
+class DeploymentRepository(SqlRepository):
     """Apply, read, list, roll back and delete deployments of a project."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def apply(
         self,

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import AlreadyExistsError, NotFoundError
-from keel.store._db import Database, now_ms
+from keel.store._db import SqlRepository, now_ms
 from keel.store._lazy import Tables
 from keel.store._upsert import upsert
 from keel.store._validate import MAX_TAG_VALUE, check_key, check_name, check_value
@@ -25,11 +25,8 @@ _COLS = (
 )
 
 
-class ExperimentRepository:
+class ExperimentRepository(SqlRepository):
     """Create, rename, tag, delete and restore experiments. Thread-safe."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def create(
         self, project_id: int, name: str, *, description: str = "", tags: Mapping[str, str] = {}

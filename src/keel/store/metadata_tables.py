@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from keel.store._db import Database
+from keel.store._db import SqlRepository
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -43,11 +43,8 @@ def table_names() -> list[str]:
     return sorted(n for n in META_TABLES if n in Base.metadata.tables)
 
 
-class MetadataTableRepository:
+class MetadataTableRepository(SqlRepository):
     """One project's rows of a metadata table, as Arrow."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def read(self, project_id: int, name: str) -> pa.Table:
         from sqlalchemy import select

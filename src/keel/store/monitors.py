@@ -14,7 +14,7 @@ from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import AlreadyExistsError, InvalidArgumentError, NotFoundError
-from keel.store._db import Database, now_ms
+from keel.store._db import SqlRepository, now_ms
 from keel.store._rows import entity
 from keel.store._schema import table
 from keel.store._schema_monitoring import MonitorRow, ReferenceProfileRow
@@ -68,11 +68,8 @@ def _reference(row: Row) -> ReferenceInfo:
     return entity(ReferenceInfo, row)
 
 
-class MonitorRepository:
+class MonitorRepository(SqlRepository):
     """Create, configure and list monitors; store reference profiles by subject."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def upsert(
         self,

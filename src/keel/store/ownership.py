@@ -13,7 +13,7 @@ from typing import Any, Literal
 from sqlalchemy import Select, select, union
 
 from keel.exceptions import NotFoundError
-from keel.store._db import Database
+from keel.store._db import SqlRepository
 from keel.store._schema import (
     ArtifactRow,
     DatasetFileRow,
@@ -105,15 +105,12 @@ Owned = Literal[
 ]
 
 
-class OwnershipRepository:
+class OwnershipRepository(SqlRepository):
     """Which project owns an object or references a blob (the server's access checks).
 
     It reads the server's own database, so the HTTP backend has no twin: a client asks
     the server, which answers 404 for what the caller may not see.
     """
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def project_of(self, kind: Owned, object_id: int | str) -> int:
         """The id of the project owning ``kind`` ``object_id``, or NotFoundError."""

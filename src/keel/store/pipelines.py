@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from keel.exceptions import NotFoundError
-from keel.store._db import Database, now_ms
+from keel.store._db import SqlRepository, now_ms
 from keel.store._pipeline_schedules import (
     Schedule,
     ScheduleFire,
@@ -161,11 +161,8 @@ def _step(row: Sequence[Any]) -> StepRunInfo:
     )
 
 
-class PipelineRunRepository:
+class PipelineRunRepository(SqlRepository):
     """Record a pipeline run and the fate of each of its steps."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def start(
         self,
@@ -321,11 +318,8 @@ def manifest_blobs(manifest: Mapping[str, Any]) -> list[str]:
     return out
 
 
-class StepCacheRepository:
+class StepCacheRepository(SqlRepository):
     """Cache entries per project: the key, what it was made of, and the output manifest."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def get(self, project_id: int, key: str) -> CacheEntry | None:
         with self._db.cursor(write=False) as cur:

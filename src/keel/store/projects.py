@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from keel.exceptions import NotFoundError
-from keel.store._db import Database, now_ms
+from keel.store._db import SqlRepository, now_ms
 from keel.store._validate import check_name
 from keel.store.entities import Project
 
@@ -17,11 +17,8 @@ def _project(row: Sequence[Any]) -> Project:
     return Project(row[0], row[1], row[2], row[3])
 
 
-class ProjectRepository:
+class ProjectRepository(SqlRepository):
     """Create and look up projects. Thread-safe: each call runs its own transaction."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def get_or_create(self, name: str, description: str = "") -> Project:
         check_name("project", name)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError
-from keel.store._db import Database, first_or_missing, now_ms
+from keel.store._db import SqlRepository, first_or_missing, now_ms
 from keel.store._upsert import upsert
 from keel.store._validate import check_key
 from keel.store.filters import VERSION_ATTRIBUTES, parse_filter
@@ -56,11 +56,8 @@ def check_alias(alias: str) -> str:
     return alias
 
 
-class RegistryRepository:
+class RegistryRepository(SqlRepository):
     """Registered models and their versions, in one project at a time."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     # -- registered models -----------------------------------------------------------------
     def create_model(

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import ConflictError, InvalidArgumentError, NotFoundError
-from keel.store._db import Database, first_or_missing, now_ms
+from keel.store._db import SqlRepository, first_or_missing, now_ms
 from keel.store._schema import table
 from keel.store._schema_reports import ReportRow, ReportVersionRow
 
@@ -58,11 +58,8 @@ def _title(title: str) -> None:
         raise InvalidArgumentError("a report title must be 1-512 characters")
 
 
-class ReportRepository:
+class ReportRepository(SqlRepository):
     """Stored reports of a project; saving one makes it searchable at the next refresh."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def save(
         self,

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from keel.store._db import Database
+from keel.store._db import SqlRepository
 from keel.store._run_search import compile_count
 from keel.store._schema import ExperimentRow, RunRow, table
 from keel.store.entities import Lifecycle
@@ -37,11 +37,8 @@ def _last() -> Any:
     return func.max(func.coalesce(R.c.end_time, R.c.start_time))
 
 
-class RunStatsRepository:
+class RunStatsRepository(SqlRepository):
     """Counts and sampled metric histories over the runs of one database."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     def count(self, experiment_id: int, filter_string: str | None = None, *, cap: int = 0) -> int:
         """How many live runs of the experiment match ``filter_string`` (the SDK's grammar);

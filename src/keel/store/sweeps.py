@@ -24,7 +24,7 @@ from sqlalchemy import Row, delete, desc, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import ConflictError, InvalidArgumentError, NotFoundError
-from keel.store._db import Database, given, now_ms
+from keel.store._db import SqlRepository, given, now_ms
 from keel.store._schema import table
 from keel.store._schema_sweeps import SweepRow, SweepTrialRow
 from keel.store._sweep_types import (
@@ -60,11 +60,8 @@ def _missing_sweep(what: str) -> NotFoundError:
     return NotFoundError(f"sweep {what} does not exist; list them with `keel sweep list`")
 
 
-class SweepRepository:
+class SweepRepository(SqlRepository):
     """Create sweeps, add and claim trials, record what trials found."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     # -- sweeps ----------------------------------------------------------------------------
     def create(

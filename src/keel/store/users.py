@@ -21,7 +21,7 @@ from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
-from keel.store._db import Database, given, now_ms
+from keel.store._db import SqlRepository, given, now_ms
 from keel.store._rows import entity
 from keel.store._schema import table
 from keel.store._schema_auth import ApiTokenRow, ProjectMemberRow, ServerKeyRow, UserRow
@@ -121,11 +121,8 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
-class UserRepository:
+class UserRepository(SqlRepository):
     """Create users, issue and check tokens, and grant project roles."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     # -- users -----------------------------------------------------------------------------
     def create_user(
