@@ -1,10 +1,15 @@
 """`keel quickstart` runs end to end on the embedded default, as a newcomer runs it; then every
-command it suggests under "Try next" is run for real on the store it left behind, and every
-`keel` command in README.md and in the web UI's hints is checked against the real CLI grammar."""
+command it suggests under "Try next" is run for real on the store it left behind; every `keel`
+command in README.md and in the web UI's hints is checked against the real CLI grammar; every
+keel call in README.md's Python blocks and the UI's Python hints is bound to the real signature,
+and the UI's Python hints are run."""
 
 from __future__ import annotations
 
+import ast
 import html
+import importlib
+import inspect
 import os
 import re
 import shlex
@@ -12,14 +17,18 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
 
+import keel
 from keel.config import Settings
 from keel.quickstart._tour import NEXT_STEPS
 from keel.store import open_store
@@ -233,3 +242,75 @@ def test_every_documented_command_parses(tmp_path: Path) -> None:
     for snippet in readme_python + ui_python:
         compile(snippet, "<docs>", "exec")  # a syntax error in a snippet fails here
     assert not failures, "\n".join(failures)
+
+
+def _documented_calls(snippet: str) -> list[tuple[str, ast.Call]]:
+    """Calls to keel's API in a snippet: ``keel.name(...)`` and names imported from keel."""
+    tree = ast.parse(textwrap.dedent(snippet))
+    imported = {
+        alias.asname or alias.name: f"{node.module}:{alias.name}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "keel"
+        for alias in node.names
+    }
+    calls = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            if func.value.id == "keel":
+                calls.append((f"keel:{func.attr}", node))
+        elif isinstance(func, ast.Name) and func.id in imported:
+            calls.append((imported[func.id], node))
+    return calls
+
+
+def _binding_error(target: str, call: ast.Call) -> str | None:
+    module, name = target.split(":")
+    func = getattr(importlib.import_module(module), name, None)
+    if func is None:
+        return f"{module}.{name} does not exist"
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(
+        k.arg is None for k in call.keywords
+    ):
+        return None  # *args / **kwargs: the arity is not known from the text
+    try:
+        inspect.signature(func).bind(*call.args, **{k.arg: k.value for k in call.keywords if k.arg})
+    except TypeError as e:
+        return f"{ast.unparse(call)[:90]}: {e}"
+    return None
+
+
+def test_every_documented_python_call_fits_the_api() -> None:
+    """A keel call in a README block or a UI hint with a missing or unknown argument (a hint
+    without input_example, say) fails here: each call is bound to the real signature."""
+    _shell, readme_python = _readme_snippets()
+    _shell, ui_python = _ui_hints()
+    calls = [c for snippet in readme_python + ui_python for c in _documented_calls(snippet)]
+    assert len(calls) > 15 and any(t == "keel:log_model" for t, _c in calls), calls
+    errors = [e for target, call in calls if (e := _binding_error(target, call))]
+    assert errors == [], "\n".join(errors)
+
+
+def test_the_ui_python_hints_run(tmp_path: Path) -> None:
+    """Each Python hint of the UI, pasted into a run with a model and its data at hand."""
+    _shell, hints = _ui_hints()
+    assert hints, "the hint extraction lost the Python hints"
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0] * 5, "b": [1.0, 0.0, 1.0, 0.5] * 5})
+    model = LogisticRegression().fit(X, [0, 1, 0, 1] * 5)
+    keel.init(home=tmp_path / "home")
+    for hint in hints:
+        code = compile(hint, "<ui hint>", "exec")
+        if "start_run(" in hint:  # a hint that starts the run itself
+            exec(code, {"keel": keel})
+            keel.end_run()
+            continue
+        with keel.start_run(experiment="hints", capture_env=False):
+            exec(code, {"keel": keel, "model": model, "X": X})
+    store = open_store(Settings.for_home(tmp_path / "home"))
+    try:
+        project = store.projects.get("default")
+        assert [m.name for m in store.registry.list_models(project.id)] == ["name"]
+    finally:
+        store.close()

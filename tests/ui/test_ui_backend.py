@@ -136,13 +136,18 @@ def test_pages_carry_csp_and_raw_artifacts_are_sandboxed(
     assert api.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
 
 
-def test_keel_ui_prints_its_address_and_serves_the_store(tmp_path: Path) -> None:
+@pytest.mark.parametrize("chosen_by", ["KEEL_PROJECT", "--project"])
+def test_keel_ui_prints_its_address_and_serves_the_store(tmp_path: Path, chosen_by: str) -> None:
+    """`keel ui` opens the project the CLI works in: KEEL_PROJECT, or its own -P/--project."""
     from uikit import free_port, server_env  # type: ignore[import-not-found]
 
     home = tmp_path / "home"
     env = server_env(home)
+    option = ["--project", "churn"] if chosen_by == "--project" else []
+    if chosen_by == "KEEL_PROJECT":
+        env["KEEL_PROJECT"] = "churn"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "keel.cli", "ui", "--port", str(free_port())],
+        [sys.executable, "-m", "keel.cli", "ui", "--port", str(free_port()), *option],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -153,6 +158,7 @@ def test_keel_ui_prints_its_address_and_serves_the_store(tmp_path: Path) -> None
         line = proc.stdout.readline()
         assert line.startswith("keel UI on http://127.0.0.1:"), line
         url = line.split()[3]
+        assert "/ui/p/churn/" in url, line
         deadline = time.monotonic() + 30
         while True:
             try:

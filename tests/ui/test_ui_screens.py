@@ -53,6 +53,9 @@ def _pages(world: UIWorld) -> list[tuple[str, str, str | None]]:
         ("deployment", f"{p}/deployments/quickstart", "#requests-chart"),
         ("monitoring", f"{p}/monitoring", None),
         ("monitor", f"{p}/monitoring/quickstart?window=1d", "#performance"),
+        ("labeling", f"{p}/labeling", None),
+        ("label", f"{p}/label/quickstart-review", None),
+        ("search", f"{p}/search?q=quickstart", None),
         ("reports", f"{p}/reports", None),
         ("report", f"{p}/reports/{report}", None),
         ("not-found", f"{p}/no-such-page", None),
@@ -212,6 +215,33 @@ def test_dark_mode_follows_the_system(browser: Any, ui_world: UIWorld) -> None:
         page.goto(ui_world.page_url(f"/experiments/{ui_world.ids['many_exp']}"))
         expect(page.locator("body")).to_have_css("color", "rgb(229, 231, 235)")
         session.shot("dark-runs")
+        # component colours too, not only the page's: a light badge with light text is unreadable
+        page.goto(ui_world.page_url("/pipelines"))
+        badge = page.locator(".status.finished").first
+        expect(badge).to_have_css("background-color", "rgb(20, 83, 45)")
+        page.goto(ui_world.page_url("/monitoring/quickstart?window=1d"))
+        expect(page.locator("#drift-heatmap .cell.none").first).to_have_css(
+            "background-color", "rgb(31, 41, 55)"
+        )
         assert session.errors == []
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize("viewport", [(1400, 900), (390, 844)], ids=["desktop", "phone"])
+def test_heatmap_dates_stay_on_one_line(
+    browser: Any, ui_world: UIWorld, viewport: tuple[int, int]
+) -> None:
+    session = Session(browser, ui_world, "root", viewport=viewport)
+    page = session.page
+    try:
+        page.goto(ui_world.page_url("/monitoring/quickstart?window=7d"))
+        lines = page.evaluate(
+            """() => [...document.querySelectorAll('#drift-heatmap thead th')]
+              .filter(th => th.textContent.trim())
+              .map(th => { const r = document.createRange(); r.selectNodeContents(th);
+                           return [th.textContent.trim(), r.getClientRects().length]; })"""
+        )
+        assert lines and all(n == 1 for _date, n in lines), lines
     finally:
         session.close()
