@@ -14,12 +14,11 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from fastapi import Depends, Query, Request
+from fastapi import Query, Request
 from starlette.responses import Response
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
-from keel.server._auth import Guard, reader
-from keel.server.ui._common import ProjectView, check_runs, open_project, ui_router
+from keel.server.ui._common import ProjectView, check_runs, ui_router, viewing
 from keel.server.ui._graph import Layout, Node, layout
 from keel.server.ui._render import page
 from keel.store import ModelVersion, Store
@@ -43,7 +42,7 @@ class Lineage:
 
     @property
     def store(self) -> Store:
-        return self.view.guard.st.store
+        return self.view.store
 
     @cached_property
     def registry(self) -> Registry:
@@ -188,7 +187,7 @@ def _serves(lineage: Lineage, ref: str, mv: ModelVersion) -> bool:
 def focus_node(view: ProjectView, **refs: str | int | None) -> str:
     """The start node from the query (``run``, ``model``+``version``, ``dataset``+
     ``version`` or ``deployment``)."""
-    store = view.guard.st.store
+    store = view.store
     if refs.get("run"):
         check_runs(view, [str(refs["run"])])
         return f"r:{refs['run']}"
@@ -210,15 +209,13 @@ def focus_node(view: ProjectView, **refs: str | int | None) -> str:
 @router.get("/ui/p/{project}/lineage")
 def lineage_page(
     request: Request,
-    project: str,
     run: str | None = Query(default=None, max_length=64),
     model: str | None = Query(default=None, max_length=255),
     dataset: str | None = Query(default=None, max_length=255),
     version: int | None = Query(default=None, ge=0, le=2**31 - 1),
     deployment: str | None = Query(default=None, max_length=255),
-    guard: Guard = Depends(reader),
+    view: ProjectView = viewing("models"),
 ) -> Response:
-    view = open_project(guard, project, "models")
     start = focus_node(
         view, run=run, model=model, dataset=dataset, version=version, deployment=deployment
     )
