@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -32,6 +32,7 @@ from keel.store import Project
 from keel.store.users import TOKEN_PREFIX, Role, User
 
 ACCESS_ATTR = "keel_access"
+T = TypeVar("T")
 
 
 @dataclass
@@ -267,19 +268,22 @@ async def project_scope(request: Request) -> None:
         await run_in_threadpool(guard.project_id, project_id)
 
 
-@access("project:reader")
-async def reader(request: Request) -> Guard:
-    return await _guard(request, Role.READER)
+def role_dependency(
+    resolve: Callable[[Request, Role], Awaitable[T]], role: Role
+) -> Callable[[Request], Awaitable[T]]:
+    """The access dependency asking for ``role`` in the project: ``resolve`` builds what
+    the handler gets (a :class:`Guard` here, the MLflow API's context there)."""
+
+    @access(f"project:{role.value}")
+    async def dependency(request: Request) -> T:
+        return await resolve(request, role)
+
+    return dependency
 
 
-@access("project:writer")
-async def writer(request: Request) -> Guard:
-    return await _guard(request, Role.WRITER)
-
-
-@access("project:admin")
-async def project_admin(request: Request) -> Guard:
-    return await _guard(request, Role.ADMIN)
+reader = role_dependency(_guard, Role.READER)
+writer = role_dependency(_guard, Role.WRITER)
+project_admin = role_dependency(_guard, Role.ADMIN)
 
 
 __all__ = [
@@ -293,6 +297,7 @@ __all__ = [
     "project_scope",
     "public",
     "reader",
+    "role_dependency",
     "site_admin",
     "writer",
 ]

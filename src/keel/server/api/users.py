@@ -48,6 +48,13 @@ class NewToken(BaseModel):
     secret: str
 
 
+async def admin_state(
+    _: Principal = Depends(site_admin), st: AppState = Depends(state)
+) -> AppState:
+    """The server's state, for a site administrator only."""
+    return st
+
+
 @router.get("/me")
 def whoami(who: Principal = Depends(authenticated)) -> Me:
     if who.user is None:
@@ -56,30 +63,24 @@ def whoami(who: Principal = Depends(authenticated)) -> Me:
 
 
 @router.get("", response_model=envelope("users", list[User]))
-def list_users(_: Principal = Depends(site_admin), st: AppState = Depends(state)) -> dict[str, Any]:
+def list_users(st: AppState = Depends(admin_state)) -> dict[str, Any]:
     return {"users": st.store.users.list_users()}
 
 
 @router.post("")
-def create_user(
-    body: UserIn, _: Principal = Depends(site_admin), st: AppState = Depends(state)
-) -> User:
+def create_user(body: UserIn, st: AppState = Depends(admin_state)) -> User:
     return st.store.users.create_user(body.name, password=body.password, is_admin=body.is_admin)
 
 
 @router.patch("/{name}")
-def update_user(
-    name: Name, body: UserPatch, _: Principal = Depends(site_admin), st: AppState = Depends(state)
-) -> User:
+def update_user(name: Name, body: UserPatch, st: AppState = Depends(admin_state)) -> User:
     return st.store.users.update_user(
         name, password=body.password, is_admin=body.is_admin, is_active=body.is_active
     )
 
 
 @router.delete("/{name}")
-def delete_user(
-    name: Name, _: Principal = Depends(site_admin), st: AppState = Depends(state)
-) -> Empty:
+def delete_user(name: Name, st: AppState = Depends(admin_state)) -> Empty:
     st.store.users.delete_user(name)
     return Empty()
 
@@ -111,9 +112,7 @@ def revoke_my_token(
 
 
 @router.post("/{name}/tokens")
-def create_token_for(
-    name: Name, body: TokenIn, _: Principal = Depends(site_admin), st: AppState = Depends(state)
-) -> NewToken:
+def create_token_for(name: Name, body: TokenIn, st: AppState = Depends(admin_state)) -> NewToken:
     user = st.store.users.get_user(name)
     token, secret = st.store.users.create_token(user.id, body.name, expires_at=body.expires_at)
     return NewToken(token=token, secret=secret)
@@ -131,21 +130,17 @@ def get_user_by_id(
 
 
 @router.get("/{name}")
-def get_user(name: Name, _: Principal = Depends(site_admin), st: AppState = Depends(state)) -> User:
+def get_user(name: Name, st: AppState = Depends(admin_state)) -> User:
     return st.store.users.get_user(name)
 
 
 @router.get("/{name}/tokens", response_model=envelope("tokens", list[ApiToken]))
-def list_tokens_of(
-    name: Name, _: Principal = Depends(site_admin), st: AppState = Depends(state)
-) -> dict[str, Any]:
+def list_tokens_of(name: Name, st: AppState = Depends(admin_state)) -> dict[str, Any]:
     return {"tokens": st.store.users.list_tokens(st.store.users.get_user(name).id)}
 
 
 @router.delete("/tokens/{token_id}")
-def revoke_token(
-    token_id: Id, _: Principal = Depends(site_admin), st: AppState = Depends(state)
-) -> Empty:
+def revoke_token(token_id: Id, st: AppState = Depends(admin_state)) -> Empty:
     st.store.users.revoke_token(token_id)
     return Empty()
 

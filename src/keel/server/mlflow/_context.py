@@ -13,7 +13,7 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
-from keel.server._auth import Guard, access, principal
+from keel.server._auth import Guard, principal, role_dependency
 from keel.server._state import AppState, get_state
 from keel.store import Experiment
 from keel.store.users import Role
@@ -117,14 +117,8 @@ async def _ctx(request: Request, role: Role) -> Ctx:
     return _resolve(st, request, role)  # the local admin; the project id is cached
 
 
-@access("project:reader")
-async def mlflow_reader(request: Request) -> Ctx:
-    return await _ctx(request, Role.READER)
-
-
-@access("project:writer")
-async def mlflow_writer(request: Request) -> Ctx:
-    return await _ctx(request, Role.WRITER)
+mlflow_reader = role_dependency(_ctx, Role.READER)
+mlflow_writer = role_dependency(_ctx, Role.WRITER)
 
 
 __all__ = ["Ctx", "mlflow_reader", "mlflow_writer"]

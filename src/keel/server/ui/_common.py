@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from keel.exceptions import InvalidArgumentError
-from keel.server._auth import Guard
+from keel.server._auth import Guard, reader, writer
 from keel.server.ui._nav import NAV, project_base
 from keel.server.ui._render import UIRoute
-from keel.store import Project, Run
+from keel.server.ui._session import csrf_ok
+from keel.store import Project, Run, Store
 from keel.store.users import Role
 
 #: Compare and chart requests name at most this many runs (URL length, chart legibility).
@@ -31,6 +32,10 @@ class ProjectView:
     project: Project
     guard: Guard
     section: str
+
+    @property
+    def store(self) -> Store:
+        return self.guard.st.store
 
     @property
     def base(self) -> str:
@@ -56,6 +61,28 @@ class ProjectView:
 def open_project(guard: Guard, name: str, section: str) -> ProjectView:
     """The project ``name`` if the caller has the guard's role in it (404/403 otherwise)."""
     return ProjectView(guard.project(name), guard, section)
+
+
+def viewing(section: str) -> Any:
+    """``view: ProjectView = viewing("models")``: the path's project, for its readers."""
+
+    def project_view(project: str, guard: Guard = Depends(reader)) -> ProjectView:
+        return open_project(guard, project, section)
+
+    return Depends(project_view)
+
+
+def changing(section: str, access: Callable[..., Any] = writer) -> Any:
+    """Like :func:`viewing` for a state change: the caller needs ``access`` (a writer by
+    default), then this session's CSRF token (after the access decision: an anonymous
+    caller gets 401, not 403)."""
+
+    def project_change(
+        project: str, guard: Guard = Depends(access), _csrf: None = Depends(csrf_ok)
+    ) -> ProjectView:
+        return open_project(guard, project, section)
+
+    return Depends(project_change)
 
 
 def run_ids_param(text: str) -> list[str]:
@@ -106,6 +133,7 @@ __all__ = [
     "MAX_COMPARE",
     "NAV",
     "ProjectView",
+    "changing",
     "check_found_runs",
     "check_runs",
     "compare_subject",
@@ -113,4 +141,5 @@ __all__ = [
     "project_base",
     "run_ids_param",
     "ui_router",
+    "viewing",
 ]

@@ -13,18 +13,17 @@ from functools import partial
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import Depends, Query, Request
+from fastapi import Query, Request
 from starlette.responses import Response
 
-from keel.server._auth import Guard, reader
 from keel.server.ui._common import (
     ProjectView,
     check_found_runs,
     check_runs,
     compare_subject,
-    open_project,
     run_ids_param,
     ui_router,
+    viewing,
 )
 from keel.server.ui._direction import cell_class, directions, extremes
 from keel.server.ui._discussion import comments_context
@@ -110,7 +109,7 @@ def gallery(view: ProjectView, runs: list[Run]) -> list[tuple[str, dict[str, str
 
     by_path: dict[str, dict[str, str]] = {}
     for run in runs[:GALLERY_RUNS]:
-        for art in view.guard.st.store.artifacts.list(run.id):
+        for art in view.store.artifacts.list(run.id):
             if suffix(art.path) in IMAGES:
                 url = f"{view.base}/runs/{run.id}/raw/{quote(art.path)}"
                 by_path.setdefault(art.path, {})[run.id] = url
@@ -121,19 +120,17 @@ def gallery(view: ProjectView, runs: list[Run]) -> list[tuple[str, dict[str, str
 @router.get("/ui/p/{project}/compare")
 def compare_page(
     request: Request,
-    project: str,
     runs: str = Query(max_length=20_000),
     group: str = Query(default="", max_length=MAX_KEY),
-    guard: Guard = Depends(reader),
+    view: ProjectView = viewing("experiments"),
 ) -> Response:
-    view = open_project(guard, project, "experiments")
     ids = run_ids_param(runs)
-    found = guard.st.store.runs.get_many(ids)  # NotFoundError names a missing run
+    found = view.store.runs.get_many(ids)  # NotFoundError names a missing run
     check_found_runs(view, found)
     choices = groupable(found)
     groups = group_runs(found, group, choices)
     exps = {r.info.experiment_id for r in found}
-    exp_tags = [guard.st.store.experiments.get(e).tags for e in sorted(exps)]
+    exp_tags = [view.store.experiments.get(e).tags for e in sorted(exps)]
     table = _table(found, exp_tags)
     names = labels(found)
     chart_keys = [k for k in table["metric_keys"] if not k.startswith("system.")]
@@ -167,13 +164,11 @@ def compare_page(
 @router.get("/ui/p/{project}/compare/series")
 def compare_series(
     request: Request,
-    project: str,
     runs: str = Query(max_length=20_000),
     key: str = Query(max_length=MAX_KEY),
     points: int = Query(default=DEFAULT_POINTS, ge=10, le=2000),
-    guard: Guard = Depends(reader),
+    view: ProjectView = viewing("experiments"),
 ) -> Response:
-    view = open_project(guard, project, "experiments")
     ids = run_ids_param(runs)
     check_runs(view, ids)
     cache: SeriesCache = request.app.state.keel_ui.series_cache
@@ -185,7 +180,7 @@ def _series(
     view: ProjectView, cache: SeriesCache, ids: list[str], key: str, points: int, *, gz: bool
 ) -> bytes:
     """One metric of the compared runs, from the cache while their newest points hold."""
-    stats = view.guard.st.store.run_stats
+    stats = view.store.run_stats
 
     def make() -> bytes:
         # min/max buckets read every stored point; past a few runs a stride keeps it fast

@@ -12,11 +12,10 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Query, Request
 from starlette.responses import Response
 
-from keel.server._auth import Guard, reader
-from keel.server.ui._common import open_project, ui_router
+from keel.server.ui._common import ProjectView, ui_router, viewing
 from keel.server.ui._render import page
 
 router = ui_router()
@@ -114,22 +113,19 @@ def _profile_sample(profile: dict[str, Any]) -> tuple[list[str], list[list[Any]]
 
 
 @router.get("/ui/p/{project}/datasets")
-def datasets(request: Request, project: str, guard: Guard = Depends(reader)) -> Response:
-    view = open_project(guard, project, "datasets")
-    rows = guard.st.store.datasets.list_with_latest(view.project.id)
+def datasets(request: Request, view: ProjectView = viewing("datasets")) -> Response:
+    rows = view.store.datasets.list_with_latest(view.project.id)
     return page(request, "datasets.html", view.context(datasets=rows))
 
 
 @router.get("/ui/p/{project}/datasets/{name}")
 def dataset_page(
     request: Request,
-    project: str,
     name: str,
     version: int | None = Query(default=None, ge=1, le=2**31 - 1),
-    guard: Guard = Depends(reader),
+    view: ProjectView = viewing("datasets"),
 ) -> Response:
-    view = open_project(guard, project, "datasets")
-    store = guard.st.store
+    store = view.store
     dataset = store.datasets.get(view.project.id, name)
     versions = store.datasets.versions(view.project.id, name)
     current = store.datasets.get_version(view.project.id, name, version)
@@ -170,16 +166,14 @@ def _run_of(store: Any, version: Any) -> str | None:
 @router.get("/ui/p/{project}/datasets/{name}/diff")
 def dataset_diff(
     request: Request,
-    project: str,
     name: str,
     a: int = Query(ge=1, le=2**31 - 1),
     b: int = Query(ge=1, le=2**31 - 1),
-    guard: Guard = Depends(reader),
+    view: ProjectView = viewing("datasets"),
 ) -> Response:
     from keel.data import DatasetClient
 
-    view = open_project(guard, project, "datasets")
-    client = DatasetClient(guard.st.store, view.project)
+    client = DatasetClient(view.store, view.project)
     diff = client.diff(f"{name}@{a}", f"{name}@{b}")
     return page(request, "dataset_diff.html", view.context(name=name, a=a, b=b, diff=diff))
 
@@ -191,19 +185,17 @@ EXPLORE_CSP = "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inl
 
 @router.get("/ui/p/{project}/datasets/{name}/explore")
 def dataset_explore(
-    project: str,
     name: str,
     version: int | None = Query(default=None, ge=1, le=2**31 - 1),
     target: str | None = Query(default=None, max_length=500),
     compare: int | None = Query(default=None, ge=1, le=2**31 - 1),
-    guard: Guard = Depends(reader),
+    view: ProjectView = viewing("datasets"),
 ) -> Response:
     """The exploration report of a table version, optionally against a target and another
     version (computed on request; correlations on a sample for large tables)."""
     from keel.data import DatasetClient, explore
 
-    view = open_project(guard, project, "datasets")
-    client = DatasetClient(guard.st.store, view.project)
+    client = DatasetClient(view.store, view.project)
     current = client.get(name, version)
     other = client.get(name, compare).ref if compare else None
     report = explore(current.ref, target=target or None, compare=other, datasets=client)

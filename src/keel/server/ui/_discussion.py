@@ -12,23 +12,22 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import Depends
 from pydantic import BaseModel
 from starlette.responses import RedirectResponse, Response
 
 from keel.exceptions import InvalidArgumentError, NotFoundError, PermissionDeniedError
-from keel.server._auth import Guard, reader
+from keel.server._auth import reader
 from keel.server._json import JSON
 from keel.server._types import Loose
 from keel.server.ui._common import (
     ProjectView,
+    changing,
     check_runs,
     compare_subject,
-    open_project,
     run_ids_param,
     ui_router,
+    viewing,
 )
-from keel.server.ui._session import csrf_ok
 from keel.store.comments import Comment
 from keel.store.users import Role
 
@@ -45,7 +44,7 @@ class CommentIn(BaseModel):
 def comments_context(view: ProjectView, kind: str, subject: str, here: str) -> dict[str, Any]:
     """What ``_comments.html`` needs: the comments and the subject to post to."""
     return {
-        "comments": view.guard.st.store.comments.list(view.project.id, kind, subject),
+        "comments": view.store.comments.list(view.project.id, kind, subject),
         "comment_kind": kind,
         "comment_subject": subject,
         "comment_here": here,
@@ -57,7 +56,7 @@ def subject_page(view: ProjectView, comment: Comment) -> str:
     if comment.subject_kind == "run":
         return f"{view.base}/runs/{comment.subject_id}"
     if comment.subject_kind == "model_version":
-        mv = view.guard.st.store.registry.get_version_by_id(int(comment.subject_id))
+        mv = view.store.registry.get_version_by_id(int(comment.subject_id))
         return f"{view.base}/models/{quote(mv.name, safe='')}/{mv.version}"
     if comment.subject_kind == "report":
         return f"{view.base}/reports/{comment.subject_id}"
@@ -66,7 +65,7 @@ def subject_page(view: ProjectView, comment: Comment) -> str:
 
 def _check_subject(view: ProjectView, body: CommentIn) -> str:
     """The subject must be one of this project's objects; returns the comment's context."""
-    store = view.guard.st.store
+    store = view.store
     if body.kind == "run":
         check_runs(view, [body.subject])
         return ""
@@ -94,50 +93,37 @@ def _check_subject(view: ProjectView, body: CommentIn) -> str:
 
 
 @router.post("/ui/p/{project}/comments")
-def add_comment(
-    project: str,
-    body: CommentIn,
-    guard: Guard = Depends(reader),
-    _csrf: None = Depends(csrf_ok),
-) -> JSON:
-    view = open_project(guard, project, "experiments")
+def add_comment(body: CommentIn, view: ProjectView = changing("experiments", reader)) -> JSON:
     context = _check_subject(view, body)
-    comment = guard.st.store.comments.add(
+    comment = view.store.comments.add(
         view.project.id,
         body.kind,
         body.subject,
         body.body,
-        author=guard.who.name or "local",
+        author=view.guard.who.name or "local",
         context=context,
     )
     return JSON({"redirect": f"{subject_page(view, comment)}#comment-{comment.id}"})
 
 
 @router.post("/ui/p/{project}/comments/{comment_id}/delete")
-def delete_comment(
-    project: str,
-    comment_id: int,
-    guard: Guard = Depends(reader),
-    _csrf: None = Depends(csrf_ok),
-) -> JSON:
-    view = open_project(guard, project, "experiments")
-    comment = view.guard.st.store.comments.get(view.project.id, comment_id)
-    role = guard.who.role_in(view.project.id)
-    mine = bool(guard.who.name) and comment.author == guard.who.name
+def delete_comment(comment_id: int, view: ProjectView = changing("experiments", reader)) -> JSON:
+    comment = view.store.comments.get(view.project.id, comment_id)
+    role = view.guard.who.role_in(view.project.id)
+    mine = bool(view.guard.who.name) and comment.author == view.guard.who.name
     if not (mine or (role is not None and role.allows(Role.ADMIN))):
         raise PermissionDeniedError(
             "only the comment's author or a project admin may delete it; your role here is "
             f"{role.value if role else 'none'}"
         )
     where = subject_page(view, comment)
-    guard.st.store.comments.delete(view.project.id, comment_id)
+    view.store.comments.delete(view.project.id, comment_id)
     return JSON({"redirect": where})
 
 
 @router.get("/ui/p/{project}/comments/{comment_id}")
-def permalink(project: str, comment_id: int, guard: Guard = Depends(reader)) -> Response:
-    view = open_project(guard, project, "experiments")
-    comment = guard.st.store.comments.get(view.project.id, comment_id)
+def permalink(comment_id: int, view: ProjectView = viewing("experiments")) -> Response:
+    comment = view.store.comments.get(view.project.id, comment_id)
     return RedirectResponse(f"{subject_page(view, comment)}#comment-{comment.id}", 303)
 
 

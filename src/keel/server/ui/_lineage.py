@@ -14,15 +14,15 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from fastapi import Depends, Query, Request
+from fastapi import Query, Request
 from starlette.responses import Response
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
-from keel.server._auth import Guard, reader
-from keel.server.ui._common import ProjectView, check_runs, open_project, ui_router
+from keel.server.ui._common import ProjectView, check_runs, ui_router, viewing
 from keel.server.ui._graph import Layout, Node, layout
 from keel.server.ui._render import page
 from keel.store import ModelVersion, Store
+from keel.store.ownership import Owned
 
 if TYPE_CHECKING:
     from keel.models import Registry
@@ -42,7 +42,7 @@ class Lineage:
 
     @property
     def store(self) -> Store:
-        return self.view.guard.st.store
+        return self.view.store
 
     @cached_property
     def registry(self) -> Registry:
@@ -70,70 +70,67 @@ class Lineage:
         return layout(list(self.nodes.values()), _without_shortcuts(self.edges))
 
     def _expand(self, node_id: str) -> list[str]:
+        """Draw the node and its edges; its neighbours are the far ends of the new edges."""
         kind, _, key = node_id.partition(":")
+        start = len(self.edges)
         try:
             expand = {"r": self._run, "d": self._dataset, "m": self._model, "x": self._deployment}
-            return expand[kind](key)
+            me = expand[kind](key)
         except NotFoundError:
             self.nodes.setdefault(node_id, Node(node_id, key, "missing", sub="not found"))
             return []
+        return [b if a == me else a for a, b in self.edges[start:]]
+
+    def _in_project(self, kind: Owned, object_id: int) -> None:
+        """Another project's object is drawn as missing."""
+        if self.store.ownership.project_of(kind, object_id) != self.pid:
+            raise NotFoundError(f"{kind} {object_id} is not in this project")
 
     def _edge(self, a: str, b: str) -> None:
         self.edges.append((a, b))
 
-    def _run(self, run_id: str) -> list[str]:
+    def _run(self, run_id: str) -> str:
         run = self.store.runs.get(run_id)
         me = f"r:{run_id}"
         kind = "step run" if "keel.step" in run.tags else "run"
         self.nodes[me] = Node(
             me, run.name, "run", f"{self.view.base}/runs/{run_id}", f"{kind} · {run.status.lower()}"
         )
-        out = []
         for version_id, direction in self.store.runs.dataset_links(run_id):
             other = f"d:{version_id}"
             self._edge(other, me) if direction == "input" else self._edge(me, other)
-            out.append(other)
         for mv in self.store.registry.search_versions(self.pid, f"run_id = '{run_id}'"):
             self._edge(me, f"m:{mv.id}")
-            out.append(f"m:{mv.id}")
         for upstream in filter(None, run.tags.get("keel.step.upstream_runs", "").split(",")):
             if upstream.isalnum():
                 self._edge(f"r:{upstream}", me)
-                out.append(f"r:{upstream}")
-        return out
+        return me
 
-    def _dataset(self, version_id: str) -> list[str]:
+    def _dataset(self, version_id: str) -> str:
         dv = self.store.datasets.get_version_by_id(int(version_id))
-        if self.store.datasets.get(self.pid, dv.dataset_name).id != dv.dataset_id:
-            raise NotFoundError(f"dataset version {version_id} is not in this project")
+        self._in_project("dataset_version", dv.id)
         me = f"d:{version_id}"
         href = f"{self.view.base}/datasets/{quote(dv.dataset_name, safe='')}?version={dv.version}"
         rows = f"{dv.num_rows} rows" if dv.num_rows is not None else f"{dv.num_files} files"
         self.nodes[me] = Node(me, dv.ref, "dataset", href, f"dataset · {rows}")
-        out = []
         for run_id, direction in self.store.datasets.runs_of(dv.id):
             other = f"r:{run_id}"
             self._edge(other, me) if direction == "output" else self._edge(me, other)
-            out.append(other)
         for mv in self.store.registry.search_versions(self.pid, f"dataset = '{_q(dv.ref)}'"):
             self._edge(me, f"m:{mv.id}")
-            out.append(f"m:{mv.id}")
-        return out
+        return me
 
-    def _model(self, version_id: str) -> list[str]:
+    def _model(self, version_id: str) -> str:
         mv = self.store.registry.get_version_by_id(int(version_id))
-        if self.store.registry.get_model(self.pid, mv.name).id != mv.model_id:
-            raise NotFoundError(f"model version {version_id} is not in this project")
+        self._in_project("model_version", mv.id)
         me = f"m:{mv.id}"
         aliases = ", ".join(mv.aliases)
         href = f"{self.view.base}/models/{quote(mv.name, safe='')}/{mv.version}"
         self.nodes[me] = Node(
             me, mv.ref, "model", href, "model" + (f" · {aliases}" if aliases else "")
         )
-        out = []
         if mv.run_id:
             self._edge(f"r:{mv.run_id}", me)
-            out.append(f"r:{mv.run_id}")
         for ref in mv.datasets:
             name, _, ver = ref.rpartition("@")
             try:
@@ -141,25 +138,21 @@ class Lineage:
             except (NotFoundError, ValueError):
                 continue
             self._edge(f"d:{dv.id}", me)
-            out.append(f"d:{dv.id}")
         for dep in self.store.deployments.list(self.pid):
             if any(_serves(self, t.model_ref, mv) for t in dep.targets):
                 self._edge(me, f"x:{dep.name}")
-                out.append(f"x:{dep.name}")
-        return out
+        return me
 
-    def _deployment(self, name: str) -> list[str]:
+    def _deployment(self, name: str) -> str:
         dep = self.store.deployments.get(self.pid, name)
         me = f"x:{name}"
         href = f"{self.view.base}/deployments/{quote(name, safe='')}"
         self.nodes[me] = Node(me, name, "deployment", href, f"deployment · rev {dep.revision}")
-        out = []
         for target in dep.targets:
             mv = _resolve(self, target.model_ref)
             if mv is not None:
                 self._edge(f"m:{mv.id}", me)
-                out.append(f"m:{mv.id}")
-        return out
+        return me
 
 
 def _without_shortcuts(edges: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -194,7 +187,7 @@ def _serves(lineage: Lineage, ref: str, mv: ModelVersion) -> bool:
 def focus_node(view: ProjectView, **refs: str | int | None) -> str:
     """The start node from the query (``run``, ``model``+``version``, ``dataset``+
     ``version`` or ``deployment``)."""
-    store = view.guard.st.store
+    store = view.store
     if refs.get("run"):
         check_runs(view, [str(refs["run"])])
         return f"r:{refs['run']}"
@@ -216,15 +209,13 @@ def focus_node(view: ProjectView, **refs: str | int | None) -> str:
 @router.get("/ui/p/{project}/lineage")
 def lineage_page(
     request: Request,
-    project: str,
     run: str | None = Query(default=None, max_length=64),
     model: str | None = Query(default=None, max_length=255),
     dataset: str | None = Query(default=None, max_length=255),
     version: int | None = Query(default=None, ge=0, le=2**31 - 1),
     deployment: str | None = Query(default=None, max_length=255),
-    guard: Guard = Depends(reader),
+    view: ProjectView = viewing("models"),
 ) -> Response:
-    view = open_project(guard, project, "models")
     start = focus_node(
         view, run=run, model=model, dataset=dataset, version=version, deployment=deployment
     )

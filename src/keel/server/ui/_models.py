@@ -8,17 +8,15 @@ import math
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import Depends, Request
+from fastapi import Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from keel.server._auth import Guard, reader, writer
 from keel.server._json import JSON
 from keel.server._types import Id, Loose
-from keel.server.ui._common import ProjectView, open_project, ui_router
+from keel.server.ui._common import ProjectView, changing, ui_router, viewing
 from keel.server.ui._discussion import comments_context
 from keel.server.ui._render import page
-from keel.server.ui._session import csrf_ok
 from keel.store import ModelVersion
 
 router = ui_router()
@@ -33,7 +31,7 @@ class PromoteIn(BaseModel):
 def _registry(view: ProjectView) -> Any:
     from keel.models import Registry
 
-    return Registry(view.guard.st.store, view.project.name)
+    return Registry(view.store, view.project.name)
 
 
 def model_url(view: ProjectView, name: str) -> str:
@@ -59,18 +57,14 @@ def history_chart(name: str, versions: list[ModelVersion]) -> dict[str, Any]:
 
 
 @router.get("/ui/p/{project}/models")
-def models(request: Request, project: str, guard: Guard = Depends(reader)) -> Response:
-    view = open_project(guard, project, "models")
-    found = guard.st.store.registry.list_models(view.project.id)
+def models(request: Request, view: ProjectView = viewing("models")) -> Response:
+    found = view.store.registry.list_models(view.project.id)
     return page(request, "models.html", view.context(models=found))
 
 
 @router.get("/ui/p/{project}/models/{name}")
-def model_page(
-    request: Request, project: str, name: str, guard: Guard = Depends(reader)
-) -> Response:
-    view = open_project(guard, project, "models")
-    store = guard.st.store
+def model_page(request: Request, name: str, view: ProjectView = viewing("models")) -> Response:
+    store = view.store
     model = store.registry.get_model(view.project.id, name)
     versions = sorted(store.registry.versions(view.project.id, name), key=lambda v: -v.version)
     metric_keys = sorted({k for v in versions for k in v.metrics})[:8]
@@ -86,10 +80,9 @@ def model_page(
 
 @router.get("/ui/p/{project}/models/{name}/{version}")
 def version_page(
-    request: Request, project: str, name: str, version: int, guard: Guard = Depends(reader)
+    request: Request, name: str, version: int, view: ProjectView = viewing("models")
 ) -> Response:
-    view = open_project(guard, project, "models")
-    store = guard.st.store
+    store = view.store
     mv = store.registry.get_version(view.project.id, name, version)
     trusted = _registry(view).keyring.trusted()
     card = dict(mv.card)
@@ -117,27 +110,13 @@ def _run_here(view: ProjectView, run_id: str) -> bool:
 
 
 @router.post("/ui/p/{project}/models/{name}/promote")
-def promote(
-    project: str,
-    name: str,
-    body: PromoteIn,
-    guard: Guard = Depends(writer),
-    _csrf: None = Depends(csrf_ok),
-) -> JSON:
-    view = open_project(guard, project, "models")
+def promote(name: str, body: PromoteIn, view: ProjectView = changing("models")) -> JSON:
     mv = _registry(view).promote(f"{name}@{body.version}", body.alias.strip())
     return JSON({"redirect": f"{model_url(view, name)}/{mv.version}"})
 
 
 @router.post("/ui/p/{project}/models/{name}/aliases/{alias}/delete")
-def remove_alias(
-    project: str,
-    name: str,
-    alias: str,
-    guard: Guard = Depends(writer),
-    _csrf: None = Depends(csrf_ok),
-) -> JSON:
-    view = open_project(guard, project, "models")
+def remove_alias(name: str, alias: str, view: ProjectView = changing("models")) -> JSON:
     _registry(view).remove_alias(name, alias)
     return JSON({"redirect": model_url(view, name)})
 

@@ -19,12 +19,10 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from keel.exceptions import InvalidArgumentError, KeelError
-from keel.server._auth import Guard, reader, writer
 from keel.server._json import JSON
 from keel.server._types import Loose
-from keel.server.ui._common import ProjectView, open_project, ui_router
+from keel.server.ui._common import ProjectView, changing, ui_router, viewing
 from keel.server.ui._render import page
-from keel.server.ui._session import csrf_ok
 
 router = ui_router()
 WINDOWS = {"1d": ("1h", "hour"), "7d": ("1d", "hour"), "30d": ("1d", "day")}
@@ -54,7 +52,7 @@ def traffic(view: ProjectView, deployment: str, window: str) -> dict[str, Any]:
         "GROUP BY ALL ORDER BY t"
     )
     try:
-        rows = run_sql(view.guard.st.store, view.project.id, query).to_pylist()
+        rows = run_sql(view.store, view.project.id, query).to_pylist()
     except KeelError as exc:
         return {"error": str(exc)}
     versions = sorted({str(r["version"]) for r in rows})
@@ -88,7 +86,7 @@ def champion(view: ProjectView, deployment: str, window: str) -> dict[str, Any]:
     try:
         from keel.monitoring import MonitoringClient
 
-        report = MonitoringClient(view.guard.st.store, view.project.name).champion_challenger(
+        report = MonitoringClient(view.store, view.project.name).champion_challenger(
             deployment, window=window
         )
     except ImportError as exc:  # pragma: no cover - monitoring ships with keel
@@ -98,18 +96,18 @@ def champion(view: ProjectView, deployment: str, window: str) -> dict[str, Any]:
     return report.to_dict()
 
 
-def _window(value: str) -> str:
-    if value not in WINDOWS:
-        raise InvalidArgumentError(f"window {value[:20]!r} is not one of {', '.join(WINDOWS)}")
-    return value
+def window_arg(window: str = Query(default="7d", max_length=8)) -> str:
+    """The charts' window from the query: one of :data:`WINDOWS`."""
+    if window not in WINDOWS:
+        raise InvalidArgumentError(f"window {window[:20]!r} is not one of {', '.join(WINDOWS)}")
+    return window
 
 
 @router.get("/ui/p/{project}/deployments")
-def deployments(request: Request, project: str, guard: Guard = Depends(reader)) -> Response:
+def deployments(request: Request, view: ProjectView = viewing("deployments")) -> Response:
     from keel.serving import deployment_summary as summary
 
-    view = open_project(guard, project, "deployments")
-    found = guard.st.store.deployments.list(view.project.id)
+    found = view.store.deployments.list(view.project.id)
     rows = [(d, summary(d)) for d in found]
     return page(request, "deployments.html", view.context(deployments=rows))
 
@@ -117,14 +115,11 @@ def deployments(request: Request, project: str, guard: Guard = Depends(reader)) 
 @router.get("/ui/p/{project}/deployments/{name}")
 def deployment_page(
     request: Request,
-    project: str,
     name: str,
-    window: str = Query(default="7d", max_length=8),
-    guard: Guard = Depends(reader),
+    view: ProjectView = viewing("deployments"),
+    window: str = Depends(window_arg),
 ) -> Response:
-    view = open_project(guard, project, "deployments")
-    window = _window(window)
-    store = guard.st.store
+    store = view.store
     dep = store.deployments.get(view.project.id, name)
     total = sum(t.weight for t in dep.targets if not t.shadow) or 1.0
     from keel.serving import deployment_summary as summary
@@ -146,9 +141,8 @@ def deployment_page(
 
 
 @router.get("/ui/p/{project}/monitoring")
-def monitoring(request: Request, project: str, guard: Guard = Depends(reader)) -> Response:
-    view = open_project(guard, project, "monitoring")
-    store = guard.st.store
+def monitoring(request: Request, view: ProjectView = viewing("monitoring")) -> Response:
+    store = view.store
     context = view.context(
         monitors=store.monitors.list(view.project.id),
         alerts=store.alerts.list(view.project.id, state="live", limit=200),
@@ -159,14 +153,11 @@ def monitoring(request: Request, project: str, guard: Guard = Depends(reader)) -
 @router.get("/ui/p/{project}/monitoring/{deployment}")
 def monitor_page(
     request: Request,
-    project: str,
     deployment: str,
-    window: str = Query(default="7d", max_length=8),
-    guard: Guard = Depends(reader),
+    view: ProjectView = viewing("monitoring"),
+    window: str = Depends(window_arg),
 ) -> Response:
-    view = open_project(guard, project, "monitoring")
-    window = _window(window)
-    store = guard.st.store
+    store = view.store
     store.monitors.get(view.project.id, deployment)  # 404 before any work
     try:
         from keel.monitoring import Window, report_data
@@ -246,36 +237,23 @@ def _heat(data: dict[str, Any]) -> dict[str, Any]:
     return {"labels": [w["label"] for w in windows], "rows": grid}
 
 
-def _alert_action(
-    guard: Guard, project: str, alert_id: int, body: AlertAction, action: str
-) -> JSON:
-    view = open_project(guard, project, "monitoring")
-    alerts = guard.st.store.alerts
+def _alert_action(view: ProjectView, alert_id: int, body: AlertAction, action: str) -> JSON:
+    alerts = view.store.alerts
     change = alerts.acknowledge if action == "acknowledge" else alerts.resolve
-    alert = change(view.project.id, alert_id, by=guard.who.name or "local", note=body.note)
+    alert = change(view.project.id, alert_id, by=view.guard.who.name or "local", note=body.note)
     return JSON({"alert": asdict(alert) | {"state": alert.state.value}})
 
 
 @router.post("/ui/p/{project}/alerts/{alert_id}/acknowledge")
 def acknowledge(
-    project: str,
-    alert_id: int,
-    body: AlertAction,
-    guard: Guard = Depends(writer),
-    _csrf: None = Depends(csrf_ok),
+    alert_id: int, body: AlertAction, view: ProjectView = changing("monitoring")
 ) -> JSON:
-    return _alert_action(guard, project, alert_id, body, "acknowledge")
+    return _alert_action(view, alert_id, body, "acknowledge")
 
 
 @router.post("/ui/p/{project}/alerts/{alert_id}/resolve")
-def resolve(
-    project: str,
-    alert_id: int,
-    body: AlertAction,
-    guard: Guard = Depends(writer),
-    _csrf: None = Depends(csrf_ok),
-) -> JSON:
-    return _alert_action(guard, project, alert_id, body, "resolve")
+def resolve(alert_id: int, body: AlertAction, view: ProjectView = changing("monitoring")) -> JSON:
+    return _alert_action(view, alert_id, body, "resolve")
 
 
 __all__ = ["champion", "router", "traffic"]

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Query, Request
 from starlette.responses import Response
 
 from keel.exceptions import NotFoundError
-from keel.server._auth import Guard, reader
-from keel.server.ui._common import ProjectView, open_project, ui_router
+from keel.server.ui._common import ProjectView, ui_router, viewing
 from keel.server.ui._graph import Layout, Node, layout
 from keel.server.ui._render import fmt_duration, page
 from keel.store.pipelines import PipelineRunInfo, StepRunInfo
@@ -25,17 +24,15 @@ router = ui_router()
 @router.get("/ui/p/{project}/pipelines")
 def pipelines(
     request: Request,
-    project: str,
     pipeline: str | None = Query(default=None, max_length=255),
-    guard: Guard = Depends(reader),
+    view: ProjectView = viewing("pipelines"),
 ) -> Response:
-    view = open_project(guard, project, "pipelines")
-    runs = guard.st.store.pipeline_runs.list(view.project.id, pipeline=pipeline, limit=200)
+    runs = view.store.pipeline_runs.list(view.project.id, pipeline=pipeline, limit=200)
     return page(request, "pipelines.html", view.context(runs=runs, pipeline=pipeline or ""))
 
 
 def _pipeline_run(view: ProjectView, run_id: str) -> PipelineRunInfo:
-    info = view.guard.st.store.pipeline_runs.get(run_id)
+    info = view.store.pipeline_runs.get(run_id)
     if info.project_id != view.project.id:
         raise NotFoundError(f"pipeline run {run_id!r} does not exist in this project")
     return info
@@ -43,7 +40,7 @@ def _pipeline_run(view: ProjectView, run_id: str) -> PipelineRunInfo:
 
 def dag(view: ProjectView, steps: list[StepRunInfo]) -> tuple[Layout, dict[str, dict[str, str]]]:
     """The DAG of one pipeline run and each step run's tags (inputs, resources ...)."""
-    store = view.guard.st.store
+    store = view.store
     run_ids = [s.run_id for s in steps if s.run_id]
     tags = {r.id: r.tags for r in store.runs.get_many(run_ids)} if run_ids else {}
     nodes, edges = [], []
@@ -62,11 +59,10 @@ def dag(view: ProjectView, steps: list[StepRunInfo]) -> tuple[Layout, dict[str, 
 
 @router.get("/ui/p/{project}/pipelines/runs/{run_id}")
 def pipeline_run(
-    request: Request, project: str, run_id: str, guard: Guard = Depends(reader)
+    request: Request, run_id: str, view: ProjectView = viewing("pipelines")
 ) -> Response:
-    view = open_project(guard, project, "pipelines")
     info = _pipeline_run(view, run_id)
-    steps = guard.st.store.pipeline_runs.steps(info.id)
+    steps = view.store.pipeline_runs.steps(info.id)
     graph, tags = dag(view, steps)
     rows: list[dict[str, Any]] = [
         {

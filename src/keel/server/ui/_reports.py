@@ -15,11 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from fastapi import Depends, Query, Request
+from fastapi import Query, Request
 from starlette.responses import Response
 
-from keel.server._auth import Guard, reader
-from keel.server.ui._common import ProjectView, open_project, ui_router
+from keel.server.ui._common import ProjectView, ui_router, viewing
 from keel.server.ui._discussion import comments_context
 from keel.server.ui._render import page
 from keel.store import Lifecycle, Run
@@ -42,7 +41,7 @@ class Referenced:
 def _model_links(view: ProjectView, text: str) -> str:
     """``name@alias`` and ``name/N`` of the project's models as links (outside code)."""
     names = sorted(
-        (m.name for m in view.guard.st.store.registry.list_models(view.project.id)),
+        (m.name for m in view.store.registry.list_models(view.project.id)),
         key=len,
         reverse=True,
     )
@@ -96,22 +95,19 @@ def referenced(view: ProjectView, run_ids: list[str]) -> list[Referenced]:
 
 
 @router.get("/ui/p/{project}/reports")
-def reports_page(request: Request, project: str, guard: Guard = Depends(reader)) -> Response:
-    view = open_project(guard, project, "reports")
-    reports = guard.st.store.reports.list(view.project.id, limit=200)
+def reports_page(request: Request, view: ProjectView = viewing("reports")) -> Response:
+    reports = view.store.reports.list(view.project.id, limit=200)
     return page(request, "reports.html", view.context(reports=reports))
 
 
 @router.get("/ui/p/{project}/reports/{report_id}")
 def report_page(
     request: Request,
-    project: str,
     report_id: int,
     version: int | None = Query(None, ge=1, le=1 << 30),
-    guard: Guard = Depends(reader),
+    view: ProjectView = viewing("reports"),
 ) -> Response:
-    view = open_project(guard, project, "reports")
-    store = guard.st.store
+    store = view.store
     report = store.reports.get(view.project.id, report_id, version=version)
     versions = store.reports.versions(view.project.id, report_id)
     text, ids = report_markdown(view, report.markdown)

@@ -10,19 +10,17 @@ import gzip
 import math
 from typing import Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Query, Request
 from pydantic import BaseModel
 from starlette.responses import Response
 
 from keel.exceptions import NotFoundError
-from keel.server._auth import Guard, reader, writer
 from keel.server._json import JSON, dumps
 from keel.server._types import Loose
 from keel.server.ui._artifacts import IMAGES, Preview, preview, raw_response, suffix, tree
-from keel.server.ui._common import ProjectView, check_runs, open_project, ui_router
+from keel.server.ui._common import ProjectView, changing, check_runs, ui_router, viewing
 from keel.server.ui._discussion import comments_context
 from keel.server.ui._render import page
-from keel.server.ui._session import csrf_ok
 from keel.store import Run
 from keel.store.metric_sampling import SampledSeries
 
@@ -52,7 +50,7 @@ class NoteIn(BaseModel):
 
 def _run(view: ProjectView, run_id: str) -> Run:
     check_runs(view, [run_id])
-    return view.guard.st.store.runs.get(run_id)
+    return view.store.runs.get(run_id)
 
 
 def _short(values: list[float]) -> list[float | None]:
@@ -114,11 +112,8 @@ def series_response(request: Request, payload: dict[str, Any]) -> Response:
 
 
 @router.get("/ui/p/{project}/runs/{run_id}")
-def run_page(
-    request: Request, project: str, run_id: str, guard: Guard = Depends(reader)
-) -> Response:
-    view = open_project(guard, project, "experiments")
-    store = guard.st.store
+def run_page(request: Request, run_id: str, view: ProjectView = viewing("experiments")) -> Response:
+    store = view.store
     run = _run(view, run_id)
     tags = run.tags
     artifacts = store.artifacts.list(run_id)
@@ -174,7 +169,7 @@ def _text_artifact(store: Any, run_id: str, path: str) -> str:
 
 
 def _datasets(view: ProjectView, run_id: str) -> list[tuple[str, Any]]:
-    store = view.guard.st.store
+    store = view.store
     out = []
     for version_id, direction in store.runs.dataset_links(run_id):
         try:
@@ -185,21 +180,19 @@ def _datasets(view: ProjectView, run_id: str) -> list[tuple[str, Any]]:
 
 
 def _models(view: ProjectView, run_id: str) -> list[Any]:
-    registry = view.guard.st.store.registry
+    registry = view.store.registry
     return registry.search_versions(view.project.id, f"run_id = '{run_id}'", max_results=100)
 
 
 @router.get("/ui/p/{project}/runs/{run_id}/series")
 def run_series(
     request: Request,
-    project: str,
     run_id: str,
     points: int = Query(default=400, ge=10, le=2000),
-    guard: Guard = Depends(reader),
+    view: ProjectView = viewing("experiments"),
 ) -> Response:
-    view = open_project(guard, project, "experiments")
     run = _run(view, run_id)
-    stats = guard.st.store.run_stats
+    stats = view.store.run_stats
     items = [
         s for key in sorted(run.metrics) for s in stats.sample_history([run_id], key, points=points)
     ]
@@ -209,14 +202,12 @@ def run_series(
 @router.get("/ui/p/{project}/runs/{run_id}/artifact")
 def artifact_page(
     request: Request,
-    project: str,
     run_id: str,
     path: str = Query(max_length=1024),
-    guard: Guard = Depends(reader),
+    view: ProjectView = viewing("experiments"),
 ) -> Response:
-    view = open_project(guard, project, "experiments")
     run = _run(view, run_id)
-    store = guard.st.store
+    store = view.store
     art = store.artifacts.get(run_id, path)
     context = view.context(
         run=run,
@@ -230,49 +221,31 @@ def artifact_page(
 
 @router.get("/ui/p/{project}/runs/{run_id}/raw/{path:path}")
 def artifact_raw(
-    project: str,
-    run_id: str,
-    path: str,
-    download: bool = False,
-    guard: Guard = Depends(reader),
+    run_id: str, path: str, download: bool = False, view: ProjectView = viewing("experiments")
 ) -> Response:
-    view = open_project(guard, project, "experiments")
     check_runs(view, [run_id])
-    store = guard.st.store
+    store = view.store
     return raw_response(store.blobs, store.artifacts.get(run_id, path), download=download)
 
 
 @router.post("/ui/p/{project}/runs/{run_id}/note")
-def set_note(
-    project: str,
-    run_id: str,
-    body: NoteIn,
-    guard: Guard = Depends(writer),
-    _csrf: None = Depends(csrf_ok),
-) -> JSON:
-    view = open_project(guard, project, "experiments")
+def set_note(run_id: str, body: NoteIn, view: ProjectView = changing("experiments")) -> JSON:
     check_runs(view, [run_id])
-    guard.st.store.runs.update(run_id, note=body.note)
+    view.store.runs.update(run_id, note=body.note)
     return JSON({"redirect": f"{view.base}/runs/{run_id}"})
 
 
 @router.post("/ui/p/{project}/runs/{run_id}/delete")
-def delete_run(
-    project: str, run_id: str, guard: Guard = Depends(writer), _csrf: None = Depends(csrf_ok)
-) -> JSON:
-    view = open_project(guard, project, "experiments")
+def delete_run(run_id: str, view: ProjectView = changing("experiments")) -> JSON:
     run = _run(view, run_id)
-    guard.st.store.runs.delete(run_id)
+    view.store.runs.delete(run_id)
     return JSON({"redirect": f"{view.base}/experiments/{run.info.experiment_id}"})
 
 
 @router.post("/ui/p/{project}/runs/{run_id}/restore")
-def restore_run(
-    project: str, run_id: str, guard: Guard = Depends(writer), _csrf: None = Depends(csrf_ok)
-) -> JSON:
-    view = open_project(guard, project, "experiments")
+def restore_run(run_id: str, view: ProjectView = changing("experiments")) -> JSON:
     check_runs(view, [run_id])
-    guard.st.store.runs.restore(run_id)
+    view.store.runs.restore(run_id)
     return JSON({"redirect": f"{view.base}/runs/{run_id}"})
 
 

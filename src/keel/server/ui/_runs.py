@@ -14,8 +14,8 @@ from fastapi import Depends, Query, Request
 from starlette.responses import RedirectResponse, Response
 
 from keel.exceptions import InvalidArgumentError
-from keel.server._auth import Guard, Principal, authenticated, reader
-from keel.server.ui._common import open_project, project_base, ui_router
+from keel.server._auth import Guard, Principal, authenticated
+from keel.server.ui._common import ProjectView, project_base, ui_router, viewing
 from keel.server.ui._direction import cell_class, directions, extremes
 from keel.server.ui._render import page
 from keel.store import Experiment, Run
@@ -102,16 +102,14 @@ def projects(request: Request, who: Principal = Depends(authenticated)) -> Respo
 
 @router.get("/ui/p/{project}")
 @router.get("/ui/p/{project}/")
-def project_home(project: str, guard: Guard = Depends(reader)) -> Response:
-    view = open_project(guard, project, "experiments")
+def project_home(view: ProjectView = viewing("experiments")) -> Response:
     return RedirectResponse(f"{view.base}/experiments", 303)
 
 
 @router.get("/ui/p/{project}/experiments")
-def experiments(request: Request, project: str, guard: Guard = Depends(reader)) -> Response:
-    view = open_project(guard, project, "experiments")
-    exps = guard.st.store.experiments.list(view.project.id)
-    activity = guard.st.store.run_stats.by_experiment([e.id for e in exps])
+def experiments(request: Request, view: ProjectView = viewing("experiments")) -> Response:
+    exps = view.store.experiments.list(view.project.id)
+    activity = view.store.run_stats.by_experiment([e.id for e in exps])
     rows = [(e, activity.get(e.id, Activity())) for e in exps]
     return page(request, "experiments.html", view.context(experiments=rows))
 
@@ -119,7 +117,6 @@ def experiments(request: Request, project: str, guard: Guard = Depends(reader)) 
 @router.get("/ui/p/{project}/experiments/{experiment_id}")
 def runs_table(
     request: Request,
-    project: str,
     experiment_id: int,
     filter: str = Query(default="", max_length=4000),
     order: str = Query(default="", max_length=500),
@@ -127,18 +124,17 @@ def runs_table(
     size: int = Query(default=50),
     page_token: str = Query(default="", alias="page", max_length=200),
     back: list[str] = Query(default=[]),
-    guard: Guard = Depends(reader),
+    view: ProjectView = viewing("experiments"),
 ) -> Response:
-    view = open_project(guard, project, "experiments")
-    exp = guard.st.store.experiments.get(experiment_id)
+    exp = view.store.experiments.get(experiment_id)
     if exp.project_id != view.project.id:
         from keel.exceptions import NotFoundError
 
         raise NotFoundError(f"experiment id {experiment_id} does not exist in this project")
     size = size if size in PAGE_SIZES else 50
     columns = parse_columns([c for c in cols if c])
-    runs, next_token, error = _search(guard, exp.id, filter, order, size, page_token)
-    total = 0 if error else _count(guard, exp.id, filter.strip() or None)
+    runs, next_token, error = _search(view.guard, exp.id, filter, order, size, page_token)
+    total = 0 if error else _count(view.guard, exp.id, filter.strip() or None)
     if not columns:
         columns = _default_columns(runs)
     columns = sorted(columns, key=lambda c: ENTITY_ORDER.index(c.entity))

@@ -6,13 +6,12 @@ import re
 from dataclasses import dataclass
 from html import escape
 
-from fastapi import Depends, Query, Request
+from fastapi import Query, Request
 from markupsafe import Markup
 from starlette.responses import Response
 
 from keel.exceptions import InvalidArgumentError
-from keel.server._auth import Guard, reader
-from keel.server.ui._common import open_project, ui_router
+from keel.server.ui._common import ProjectView, ui_router, viewing
 from keel.server.ui._render import page
 from keel.store.search import KINDS, SearchHit
 
@@ -49,17 +48,15 @@ def highlight(snippet: str) -> Markup:
 @router.get("/ui/p/{project}/search")
 def search_page(
     request: Request,
-    project: str,
     q: str = Query("", max_length=500),
     kind: str = Query(""),
     semantic: bool = Query(False),
-    guard: Guard = Depends(reader),
+    view: ProjectView = viewing("search"),
 ) -> Response:
-    view = open_project(guard, project, "search")
     rows: list[Row] = []
     error = ""
     if q.strip():
-        index = guard.st.store.search
+        index = view.store.search
         try:
             index.refresh(view.project.id)
             kinds = [kind] if kind else []

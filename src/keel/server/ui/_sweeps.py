@@ -23,8 +23,8 @@ from fastapi import Depends, Query, Request
 from starlette.responses import Response
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
-from keel.server._auth import Guard, reader
-from keel.server.ui._common import open_project, ui_router
+from keel.server._auth import Guard
+from keel.server.ui._common import ProjectView, ui_router, viewing
 from keel.server.ui._render import page, round_num
 from keel.server.ui._runs import PAGE_SIZES, sort_link
 from keel.server.ui._sweep_slices import slices
@@ -41,11 +41,10 @@ COUNT_CAP = 1_000
 
 
 @router.get("/ui/p/{project}/sweeps")
-def sweeps(request: Request, project: str, guard: Guard = Depends(reader)) -> Response:
+def sweeps(request: Request, view: ProjectView = viewing("sweeps")) -> Response:
     from keel.tuning import list_sweeps
 
-    view = open_project(guard, project, "sweeps")
-    found = list_sweeps(store=guard.st.store, project_id=view.project.id)
+    found = list_sweeps(store=view.store, project_id=view.project.id)
     return page(request, "sweeps.html", view.context(sweeps=found))
 
 
@@ -75,23 +74,21 @@ def table_args(
 @router.get("/ui/p/{project}/sweeps/{name}")
 def sweep_page(
     request: Request,
-    project: str,
     name: str,
     args: TableArgs = Depends(table_args),
-    guard: Guard = Depends(reader),
+    view: ProjectView = viewing("sweeps"),
 ) -> Response:
     from keel.tuning import describe_sweep
 
-    view = open_project(guard, project, "sweeps")
     rep = describe_sweep(
         name,
         generation=args.generation,
         top=MAX_ROWS,
         importance="main-effects",  # milliseconds; fANOVA stays with `keel sweep show`
-        store=guard.st.store,
+        store=view.store,
         project_id=view.project.id,
     )
-    generations = guard.st.store.sweeps.list(view.project.id, name=name)
+    generations = view.store.sweeps.list(view.project.id, name=name)
     metric = str(rep.sweep.spec.get("metric", "objective"))
     context = view.context(
         rep=rep,
@@ -101,7 +98,7 @@ def sweep_page(
         importances=[(k, v, round(v * 100, 1)) for k, v in rep.importances.items()],
         data=_parallel(rep, metric),
         slices=slices(rep.trials, rep.sweep.spec.get("space"), rep.best[0] if rep.best else None),
-        table=trial_table(guard, rep.sweep, args, fragment_url(view.base, name)),
+        table=trial_table(view.guard, rep.sweep, args, fragment_url(view.base, name)),
     )
     return page(request, "sweep.html", context)
 
@@ -109,17 +106,15 @@ def sweep_page(
 @router.get("/ui/p/{project}/sweeps/{name}/trials")
 def sweep_trials(
     request: Request,
-    project: str,
     name: str,
     args: TableArgs = Depends(table_args),
-    guard: Guard = Depends(reader),
+    view: ProjectView = viewing("sweeps"),
 ) -> Response:
     """The trial table alone (the sweep page's filter, sort and page links fetch it and
     swap it in place): one sweep lookup and one runs search, no outline, sample or charts."""
-    view = open_project(guard, project, "sweeps")
-    sweep = guard.st.store.sweeps.get(view.project.id, name, generation=args.generation)
+    sweep = view.store.sweeps.get(view.project.id, name, generation=args.generation)
     metric = str(sweep.spec.get("metric", "objective"))
-    table = trial_table(guard, sweep, args, fragment_url(view.base, name))
+    table = trial_table(view.guard, sweep, args, fragment_url(view.base, name))
     return page(request, "_sweep_trials.html", view.context(metric=metric, table=table))
 
 
