@@ -19,6 +19,7 @@ from keel.cli._render import (
     escape,
     fmt_time,
     fmt_value,
+    listing,
     print_json,
     print_table,
     progress,
@@ -139,13 +140,12 @@ def _dataset_row(d: "Dataset", v: "DatasetVersion | None") -> list[Any]:
 def versions(name: str, json_: bool = JSON) -> None:
     """List every version of a dataset, oldest first."""
     found = _client().versions(name)
-    if json_:
-        print_json(found)
-        return
-    print_table(
+    listing(
+        found,
+        json_,
         f"Versions of {name}",
         ["version", "kind", "rows", "files", "bytes", "hash", "created", "source"],
-        (_version_row(v) for v in found),
+        _version_row,
     )
 
 

@@ -12,6 +12,7 @@ from keel.cli._render import (
     escape,
     fmt_time,
     fmt_value,
+    listing,
     print_json,
     print_table,
 )
@@ -168,15 +169,17 @@ def _read_table(path: Path) -> Any:
 def list_(json_: bool = JSON) -> None:
     """Every monitor of the project."""
     monitors = _client().monitors()
-    if json_:
-        print_json(monitors)
-        return
-    print_table(
+    listing(
+        monitors,
+        json_,
         "Monitors",
         ["deployment", "reference", "window", "enabled", "last window end"],
-        [
-            [m.deployment, m.reference or "-", m.window, m.enabled, fmt_time(m.last_window_end)]
-            for m in monitors
+        lambda m: [
+            m.deployment,
+            m.reference or "-",
+            m.window,
+            m.enabled,
+            fmt_time(m.last_window_end),
         ],
         empty="no monitors yet; create one with `keel monitor set`",
     )

@@ -138,20 +138,16 @@ def list_(
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Stored reports, newest first."""
-    from keel.cli._render import fmt_time, print_table
+    from keel.cli._render import fmt_time, listing
     from keel.reports import list_reports
 
     reports = list_reports(client=_context.client(), limit=limit)
-    if json_:
-        print_json(reports)
-        return
-    print_table(
+    listing(
+        reports,
+        json_,
         "Reports",
         ["id", "title", "base", "head", "author", "version", "updated"],
-        [
-            [r.id, r.title, r.base, r.head, r.author, r.version, fmt_time(r.updated_at)]
-            for r in reports
-        ],
+        lambda r: [r.id, r.title, r.base, r.head, r.author, r.version, fmt_time(r.updated_at)],
         empty="no stored reports; keel report compare ... --save TITLE stores one",
     )
 
