@@ -106,23 +106,20 @@ def show(alert_id: int = typer.Argument(...), json_: bool = JSON) -> None:
     )
 
 
+ALERT_ID = typer.Argument(...)
+NOTE = typer.Option("", "--note", "-m")
+BY = typer.Option("", "--by", help="Who (default: $USER).")
+
+
 @app.command("ack")
-def acknowledge(
-    alert_id: int = typer.Argument(...),
-    note: str = typer.Option("", "--note", "-m"),
-    by: str = typer.Option("", "--by", help="Who (default: $USER)."),
-) -> None:
+def acknowledge(alert_id: int = ALERT_ID, note: str = NOTE, by: str = BY) -> None:
     """Acknowledge an alert: someone is on it (it stays live and keeps deduplicating)."""
     alert = _client().acknowledge(alert_id, by=by or _user(), note=note)
     console().print(f"Alert #{alert.id} acknowledged.")
 
 
 @app.command()
-def resolve(
-    alert_id: int = typer.Argument(...),
-    note: str = typer.Option("", "--note", "-m"),
-    by: str = typer.Option("", "--by", help="Who (default: $USER)."),
-) -> None:
+def resolve(alert_id: int = ALERT_ID, note: str = NOTE, by: str = BY) -> None:
     """Resolve an alert; the same condition later opens a new one."""
     alert = _client().resolve(alert_id, by=by or _user(), note=note)
     console().print(f"Alert #{alert.id} resolved.")
