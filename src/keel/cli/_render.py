@@ -142,6 +142,14 @@ def print_table(
     console().print(table)
 
 
+def outcome(result: Any, as_json: bool, message: str) -> None:
+    """A command's outcome: ``result`` as JSON with ``--json``, else the ``message``."""
+    if as_json:
+        print_json(result)
+    else:
+        console().print(message)
+
+
 def listing(
     items: Sequence[T],
     as_json: bool,

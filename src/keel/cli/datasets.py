@@ -20,6 +20,7 @@ from keel.cli._render import (
     fmt_time,
     fmt_value,
     listing,
+    outcome,
     print_json,
     print_table,
     progress,
@@ -308,10 +309,11 @@ def checkout(ref: str, dest: Path, json_: bool = JSON) -> None:
     """Write a version's files into DEST, verifying every file's hash."""
     with _progress() as report:
         written = _client().checkout(ref, dest, progress=report)
-    if json_:
-        print_json({"ref": ref, "dest": str(dest), "files": [str(p) for p in written]})
-        return
-    console().print(f"Checked out {len(written)} file(s) of {escape(ref)} into {escape(str(dest))}")
+    outcome(
+        {"ref": ref, "dest": str(dest), "files": [str(p) for p in written]},
+        json_,
+        f"Checked out {len(written)} file(s) of {escape(ref)} into {escape(str(dest))}",
+    )
 
 
 @app.command("training-set")

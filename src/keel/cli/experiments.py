@@ -3,7 +3,7 @@
 import typer
 
 from keel.cli import _context
-from keel.cli._render import console, fmt_time, listing, print_json
+from keel.cli._render import console, fmt_time, listing, outcome
 
 app = typer.Typer(help="List, create, rename and delete experiments.", no_args_is_help=True)
 
@@ -35,10 +35,7 @@ def create(
 ) -> None:
     """Create an experiment."""
     exp = _context.client().create_experiment(name, description=description)
-    if json_:
-        print_json(exp)
-    else:
-        console().print(f"Created experiment [bold]{exp.name}[/bold] (id {exp.id})")
+    outcome(exp, json_, f"Created experiment [bold]{exp.name}[/bold] (id {exp.id})")
 
 
 @app.command()

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from keel.cli import _context
-from keel.cli._render import console, escape, print_json
+from keel.cli._render import console, escape, outcome, print_json
 
 if TYPE_CHECKING:
     from keel.reports import Comparison
@@ -126,10 +126,9 @@ def post(
             f"--md {md} does not exist; write it with keel report compare --md"
         )
     result = post_comment(md.read_text(encoding="utf-8"))
-    if json_:
-        print_json(result)
-        return
-    console().print(f"{result.action} comment {result.comment_id} on {escape(result.target)}")
+    outcome(
+        result, json_, f"{result.action} comment {result.comment_id} on {escape(result.target)}"
+    )
 
 
 @app.command("list")
