@@ -34,6 +34,7 @@ def test_run_context_records_everything(client: TrackingClient, tmp_path: Path) 
         run.log_artifact(f, "reports/report.txt")
         run.log_text("a,b\n1,2\n", "data/sample.csv")
     got = keel.get_run(run.id)
+    assert (run.name, repr(run)) == ("first", f"<ActiveRun first id={run.id}>")
     assert got.status is RunStatus.FINISHED and got.info.end_time
     assert got.params == {"model": "rf", "depth": "6"}
     assert got.metrics["auc"] == 0.91 and got.metrics["loss"] == pytest.approx(1 / 3)
@@ -183,3 +184,12 @@ def test_system_metrics_are_sampled(client: TrackingClient) -> None:
     metrics = keel.get_run(run.id).metrics
     assert metrics["system.memory_used_mb"] > 0
     assert len(keel.metric_history(run.id, "system.cpu_percent")) >= 2
+
+
+def test_a_step_run_knows_its_id_and_name_without_reading_the_store() -> None:
+    from keel.config import Settings
+    from keel.tracking._steprun import StepRun, StepRunSpec
+
+    run = StepRun(StepRunSpec("a" * 32, "train", Settings.from_env({}), "demo"))
+    assert (run.id, run.name) == ("a" * 32, "train")
+    assert repr(run) == f"<StepRun train id={'a' * 32}>" and run._cached_info is None

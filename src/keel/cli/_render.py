@@ -8,9 +8,11 @@ import enum
 import math
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from keel.exceptions import InvalidArgumentError, KeelError, NotFoundError
+
+T = TypeVar("T")
 
 
 def run_cli(cli: Any, argv: list[str]) -> Any:
@@ -138,6 +140,31 @@ def print_table(
         console().print(f"[dim]{escape(empty)}[/dim]")
         return
     console().print(table)
+
+
+def outcome(result: Any, as_json: bool, message: str) -> None:
+    """A command's outcome: ``result`` as JSON with ``--json``, else the ``message``."""
+    if as_json:
+        print_json(result)
+    else:
+        console().print(message)
+
+
+def listing(
+    items: Sequence[T],
+    as_json: bool,
+    title: str | None,
+    columns: Sequence[str],
+    row: Callable[[T], Sequence[Any]],
+    *,
+    empty: str = "nothing to show",
+) -> None:
+    """A listing command's output: ``items`` as JSON with ``--json``, else a table of
+    ``row(item)`` for each item."""
+    if as_json:
+        print_json(items)
+    else:
+        print_table(title, columns, map(row, items), empty=empty)
 
 
 def progress(total: int | None, description: str) -> Any:

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from keel.cli import _context
-from keel.cli._render import console, escape, fmt_time, print_json, print_table
+from keel.cli._render import console, escape, fmt_time, listing, print_json, print_table
 
 if TYPE_CHECKING:
     from keel.monitoring import MonitoringClient
@@ -49,24 +49,20 @@ def list_(
     alerts = _client().alerts(
         state=None if state == "all" else state, deployment=deployment, kind=kind, limit=limit
     )
-    if json_:
-        print_json(alerts)
-        return
-    print_table(
+    listing(
+        alerts,
+        json_,
         f"Alerts ({state})",
         ["id", "severity", "deployment", "kind", "state", "seen", "last seen", "title"],
-        [
-            [
-                a.id,
-                a.severity,
-                a.deployment,
-                a.kind,
-                a.state,
-                a.occurrences,
-                fmt_time(a.last_seen_at),
-                a.title,
-            ]
-            for a in alerts
+        lambda a: [
+            a.id,
+            a.severity,
+            a.deployment,
+            a.kind,
+            a.state,
+            a.occurrences,
+            fmt_time(a.last_seen_at),
+            a.title,
         ],
         empty=f"no {state} alerts",
     )
@@ -110,23 +106,20 @@ def show(alert_id: int = typer.Argument(...), json_: bool = JSON) -> None:
     )
 
 
+ALERT_ID = typer.Argument(...)
+NOTE = typer.Option("", "--note", "-m")
+BY = typer.Option("", "--by", help="Who (default: $USER).")
+
+
 @app.command("ack")
-def acknowledge(
-    alert_id: int = typer.Argument(...),
-    note: str = typer.Option("", "--note", "-m"),
-    by: str = typer.Option("", "--by", help="Who (default: $USER)."),
-) -> None:
+def acknowledge(alert_id: int = ALERT_ID, note: str = NOTE, by: str = BY) -> None:
     """Acknowledge an alert: someone is on it (it stays live and keeps deduplicating)."""
     alert = _client().acknowledge(alert_id, by=by or _user(), note=note)
     console().print(f"Alert #{alert.id} acknowledged.")
 
 
 @app.command()
-def resolve(
-    alert_id: int = typer.Argument(...),
-    note: str = typer.Option("", "--note", "-m"),
-    by: str = typer.Option("", "--by", help="Who (default: $USER)."),
-) -> None:
+def resolve(alert_id: int = ALERT_ID, note: str = NOTE, by: str = BY) -> None:
     """Resolve an alert; the same condition later opens a new one."""
     alert = _client().resolve(alert_id, by=by or _user(), note=note)
     console().print(f"Alert #{alert.id} resolved.")
@@ -162,15 +155,17 @@ def deliver(
 def notifiers_list(json_: bool = JSON) -> None:
     mon = _client()
     found = mon.store.alerts.list_notifiers(mon.project_id)
-    if json_:
-        print_json(found)
-        return
-    print_table(
+    listing(
+        found,
+        json_,
         "Notifiers",
         ["name", "kind", "min severity", "deployment", "target"],
-        [
-            [n.name, n.kind, n.min_severity, n.deployment or "(all)", _target(n.kind, n.config)]
-            for n in found
+        lambda n: [
+            n.name,
+            n.kind,
+            n.min_severity,
+            n.deployment or "(all)",
+            _target(n.kind, n.config),
         ],
         empty="no notifiers; add one with `keel alerts notifiers add`",
     )

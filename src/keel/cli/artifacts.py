@@ -5,7 +5,7 @@ from pathlib import Path
 import typer
 
 from keel.cli import _context
-from keel.cli._render import console, fmt_time, print_json, print_table
+from keel.cli._render import console, fmt_time, listing
 from keel.cli.runs import _resolve
 
 app = typer.Typer(help="List, download and upload run artifacts.", no_args_is_help=True)
@@ -19,13 +19,12 @@ def list_(
 ) -> None:
     """List a run's artifacts."""
     arts = _context.client().list_artifacts(_resolve(run_id), path)
-    if json_:
-        print_json(arts)
-        return
-    print_table(
+    listing(
+        arts,
+        json_,
         "Artifacts",
         ["path", "size", "sha256", "logged"],
-        ((a.path, a.size, a.blob_sha[:12], fmt_time(a.created_at)) for a in arts),
+        lambda a: (a.path, a.size, a.blob_sha[:12], fmt_time(a.created_at)),
         empty="no artifacts",
     )
 

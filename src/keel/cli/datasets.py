@@ -19,6 +19,8 @@ from keel.cli._render import (
     escape,
     fmt_time,
     fmt_value,
+    listing,
+    outcome,
     print_json,
     print_table,
     progress,
@@ -139,13 +141,12 @@ def _dataset_row(d: "Dataset", v: "DatasetVersion | None") -> list[Any]:
 def versions(name: str, json_: bool = JSON) -> None:
     """List every version of a dataset, oldest first."""
     found = _client().versions(name)
-    if json_:
-        print_json(found)
-        return
-    print_table(
+    listing(
+        found,
+        json_,
         f"Versions of {name}",
         ["version", "kind", "rows", "files", "bytes", "hash", "created", "source"],
-        (_version_row(v) for v in found),
+        _version_row,
     )
 
 
@@ -308,10 +309,11 @@ def checkout(ref: str, dest: Path, json_: bool = JSON) -> None:
     """Write a version's files into DEST, verifying every file's hash."""
     with _progress() as report:
         written = _client().checkout(ref, dest, progress=report)
-    if json_:
-        print_json({"ref": ref, "dest": str(dest), "files": [str(p) for p in written]})
-        return
-    console().print(f"Checked out {len(written)} file(s) of {escape(ref)} into {escape(str(dest))}")
+    outcome(
+        {"ref": ref, "dest": str(dest), "files": [str(p) for p in written]},
+        json_,
+        f"Checked out {len(written)} file(s) of {escape(ref)} into {escape(str(dest))}",
+    )
 
 
 @app.command("training-set")

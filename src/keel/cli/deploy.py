@@ -6,7 +6,7 @@ from typing import Any
 import typer
 
 from keel.cli import _context
-from keel.cli._render import console, escape, fmt_time, print_json, print_table
+from keel.cli._render import console, escape, fmt_time, outcome, print_json, print_table
 
 app = typer.Typer(help="Apply deployment specs, inspect, roll back, export.", no_args_is_help=True)
 
@@ -86,10 +86,7 @@ def show(
     from keel.serving import get_spec
 
     spec = get_spec(_context.store(), _context.settings().project, name, revision)
-    if json_:
-        print_json(spec.to_dict())
-        return
-    console().print(escape(yaml.safe_dump(spec.to_dict(), sort_keys=False)))
+    outcome(spec.to_dict(), json_, escape(yaml.safe_dump(spec.to_dict(), sort_keys=False)))
 
 
 @app.command("history")

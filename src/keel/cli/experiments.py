@@ -3,7 +3,7 @@
 import typer
 
 from keel.cli import _context
-from keel.cli._render import console, fmt_time, print_json, print_table
+from keel.cli._render import console, fmt_time, listing, outcome
 
 app = typer.Typer(help="List, create, rename and delete experiments.", no_args_is_help=True)
 
@@ -17,13 +17,12 @@ def list_(
 ) -> None:
     """List the experiments of the project."""
     exps = _context.client().list_experiments(include_deleted=all_)
-    if json_:
-        print_json(exps)
-        return
-    print_table(
+    listing(
+        exps,
+        json_,
         "Experiments",
         ["id", "name", "lifecycle", "created", "description"],
-        ([e.id, e.name, e.lifecycle.value, fmt_time(e.created_at), e.description] for e in exps),
+        lambda e: [e.id, e.name, e.lifecycle.value, fmt_time(e.created_at), e.description],
         empty="no experiments yet: start a run with keel.start_run(experiment=...)",
     )
 
@@ -36,10 +35,7 @@ def create(
 ) -> None:
     """Create an experiment."""
     exp = _context.client().create_experiment(name, description=description)
-    if json_:
-        print_json(exp)
-    else:
-        console().print(f"Created experiment [bold]{exp.name}[/bold] (id {exp.id})")
+    outcome(exp, json_, f"Created experiment [bold]{exp.name}[/bold] (id {exp.id})")
 
 
 @app.command()

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from keel.cli import _context
-from keel.cli._render import console, escape, print_json, print_table
+from keel.cli._render import console, escape, outcome, print_json, print_table
 
 if TYPE_CHECKING:
     from keel.models import Keyring
@@ -111,20 +111,17 @@ def sign(
     keyring = _keyring()
     target = sign_file(path, keyring, output)
     key = keyring.public_key()
-    if json_:
-        print_json(
-            {
-                "file": str(path),
-                "sha256": file_sha256(path),
-                "signature": str(target),
-                "key_id": key.key_id,
-                "signer": key.name,
-            }
-        )
-        return
-    console().print(
+    outcome(
+        {
+            "file": str(path),
+            "sha256": file_sha256(path),
+            "signature": str(target),
+            "key_id": key.key_id,
+            "signer": key.name,
+        },
+        json_,
         f"signed {escape(path.name)} with key [bold]{key.key_id}[/bold] ({escape(key.name)}): "
-        f"{escape(str(target))}"
+        f"{escape(str(target))}",
     )
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from keel.cli import _context
-from keel.cli._render import console, escape, fmt_time, fmt_value, print_json, print_table
+from keel.cli._render import console, escape, fmt_time, fmt_value, outcome, print_json, print_table
 
 if TYPE_CHECKING:
     from keel.models import Registry
@@ -197,10 +197,11 @@ def download(
     version = registry.resolve(ref)
     target = dest if archive else dest / f"{version.name}-{version.version}"
     path = registry.download(ref, target, archive=archive)
-    if json_:
-        print_json({"ref": version.ref, "path": str(path)})
-        return
-    console().print(f"{escape(version.ref)} -> [cyan]{escape(str(path))}[/cyan]")
+    outcome(
+        {"ref": version.ref, "path": str(path)},
+        json_,
+        f"{escape(version.ref)} -> [cyan]{escape(str(path))}[/cyan]",
+    )
 
 
 @app.command()
@@ -214,10 +215,7 @@ def promote(
 ) -> None:
     """Point an alias (champion, staging ...) at a version."""
     v = _registry().promote(ref, alias, model=model)
-    if json_:
-        print_json(v)
-        return
-    console().print(f"[green]{escape(v.name)}@{escape(alias)}[/green] -> version {v.version}")
+    outcome(v, json_, f"[green]{escape(v.name)}@{escape(alias)}[/green] -> version {v.version}")
 
 
 @app.command()
@@ -228,10 +226,9 @@ def rename(
 ) -> None:
     """Rename a model; its versions, tags and aliases follow (refused while deployed)."""
     model = _registry().rename(name, new_name)
-    if json_:
-        print_json(model)
-        return
-    console().print(f"[green]{escape(name)}[/green] is now [green]{escape(model.name)}[/green]")
+    outcome(
+        model, json_, f"[green]{escape(name)}[/green] is now [green]{escape(model.name)}[/green]"
+    )
 
 
 @app.command()
@@ -248,10 +245,11 @@ def delete(
         n = model.latest_version or 0
         typer.confirm(f"Delete {name} and its {n} version(s)?", abort=True)
     registry.delete(name)
-    if json_:
-        print_json({"deleted": name})
-        return
-    console().print(f"deleted [bold]{escape(name)}[/bold]; run `keel gc` to free its packages")
+    outcome(
+        {"deleted": name},
+        json_,
+        f"deleted [bold]{escape(name)}[/bold]; run `keel gc` to free its packages",
+    )
 
 
 _IMPORT_PATH = typer.Argument(
@@ -317,12 +315,11 @@ def import_(
         semver=semver,
         signature=signature,
     )
-    if json_:
-        print_json(v)
-        return
-    console().print(
+    outcome(
+        v,
+        json_,
         f"imported [bold]{escape(path.name)}[/bold] as [green]{escape(v.ref)}[/green] "
-        f"({v.flavor}, serves {v.serve_flavor}); author: {escape(_author(v.lineage))}"
+        f"({v.flavor}, serves {v.serve_flavor}); author: {escape(_author(v.lineage))}",
     )
 
 
@@ -349,10 +346,7 @@ def register(
     """Register a model an earlier run logged as the next version of NAME."""
     uri = run_id if run_id.startswith("runs:/") else f"runs:/{run_id}/{path}"
     version = _registry().register_run(uri, name, semver=semver)
-    if json_:
-        print_json(version)
-        return
-    console().print(f"Registered {version.name}@{version.version} from {uri}")
+    outcome(version, json_, f"Registered {version.name}@{version.version} from {uri}")
 
 
 @app.command()

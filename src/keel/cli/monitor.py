@@ -12,6 +12,8 @@ from keel.cli._render import (
     escape,
     fmt_time,
     fmt_value,
+    listing,
+    outcome,
     print_json,
     print_table,
 )
@@ -95,12 +97,11 @@ def set_(
     # every option is named as MonitoringClient.update names it; None means "unchanged"
     changes = {k: v for k, v in locals().items() if k not in ("deployment", "json_")}
     monitor = _client().update(deployment, **changes)
-    if json_:
-        print_json(monitor)
-        return
-    console().print(
+    outcome(
+        monitor,
+        json_,
         f"Monitor of [bold]{escape(deployment)}[/bold] saved "
-        f"(reference {escape(monitor.reference or '-')}, window {monitor.window})."
+        f"(reference {escape(monitor.reference or '-')}, window {monitor.window}).",
     )
 
 
@@ -136,12 +137,11 @@ def reference(
         info = mon.set_reference(
             subject, _read_table(file), columns=cols, source=f"file:{file.name}"
         )
-    if json_:
-        print_json(info)
-        return
-    console().print(
+    outcome(
+        info,
+        json_,
         f"Reference [bold]{escape(info.subject)}[/bold]: {info.num_rows} rows, "
-        f"{info.num_columns} columns (blob {info.blob_sha[:12]})."
+        f"{info.num_columns} columns (blob {info.blob_sha[:12]}).",
     )
 
 
@@ -168,15 +168,17 @@ def _read_table(path: Path) -> Any:
 def list_(json_: bool = JSON) -> None:
     """Every monitor of the project."""
     monitors = _client().monitors()
-    if json_:
-        print_json(monitors)
-        return
-    print_table(
+    listing(
+        monitors,
+        json_,
         "Monitors",
         ["deployment", "reference", "window", "enabled", "last window end"],
-        [
-            [m.deployment, m.reference or "-", m.window, m.enabled, fmt_time(m.last_window_end)]
-            for m in monitors
+        lambda m: [
+            m.deployment,
+            m.reference or "-",
+            m.window,
+            m.enabled,
+            fmt_time(m.last_window_end),
         ],
         empty="no monitors yet; create one with `keel monitor set`",
     )
@@ -316,11 +318,10 @@ def report(
     files = _client().report(
         deployment, window=window, every=every, end_ms=_end_ms(end), out_dir=out
     )
-    if json_:
-        print_json({"html": str(files.html), "json": str(files.json)})
-        return
-    console().print(
-        f"Report written: [bold]{escape(str(files.html))}[/bold] and {escape(str(files.json))}"
+    outcome(
+        {"html": str(files.html), "json": str(files.json)},
+        json_,
+        f"Report written: [bold]{escape(str(files.html))}[/bold] and {escape(str(files.json))}",
     )
 
 

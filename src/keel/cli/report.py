@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from keel.cli import _context
-from keel.cli._render import console, escape, print_json
+from keel.cli._render import console, escape, outcome, print_json
 
 if TYPE_CHECKING:
     from keel.reports import Comparison
@@ -126,10 +126,9 @@ def post(
             f"--md {md} does not exist; write it with keel report compare --md"
         )
     result = post_comment(md.read_text(encoding="utf-8"))
-    if json_:
-        print_json(result)
-        return
-    console().print(f"{result.action} comment {result.comment_id} on {escape(result.target)}")
+    outcome(
+        result, json_, f"{result.action} comment {result.comment_id} on {escape(result.target)}"
+    )
 
 
 @app.command("list")
@@ -138,20 +137,16 @@ def list_(
     json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
 ) -> None:
     """Stored reports, newest first."""
-    from keel.cli._render import fmt_time, print_table
+    from keel.cli._render import fmt_time, listing
     from keel.reports import list_reports
 
     reports = list_reports(client=_context.client(), limit=limit)
-    if json_:
-        print_json(reports)
-        return
-    print_table(
+    listing(
+        reports,
+        json_,
         "Reports",
         ["id", "title", "base", "head", "author", "version", "updated"],
-        [
-            [r.id, r.title, r.base, r.head, r.author, r.version, fmt_time(r.updated_at)]
-            for r in reports
-        ],
+        lambda r: [r.id, r.title, r.base, r.head, r.author, r.version, fmt_time(r.updated_at)],
         empty="no stored reports; keel report compare ... --save TITLE stores one",
     )
 

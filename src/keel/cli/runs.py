@@ -5,7 +5,7 @@ from typing import Any
 import typer
 
 from keel.cli import _context
-from keel.cli._render import console, escape, fmt_time, fmt_value, print_json, print_table
+from keel.cli._render import console, escape, fmt_time, fmt_value, listing, print_json, print_table
 
 app = typer.Typer(
     help="List, search, show and compare runs.", no_args_is_help=True, add_completion=False
@@ -188,13 +188,12 @@ def history(run_id: str, key: str, json_: bool = JSON) -> None:
             f"run {rid[:8]} has no metric {key!r}; "
             + (f"it has: {', '.join(logged)}" if logged else "it logged no metrics")
         )
-    if json_:
-        print_json(points)
-        return
-    print_table(
+    listing(
+        points,
+        json_,
         f"{key}",
         ["step", "value", "time"],
-        ((p.step, p.value, fmt_time(p.timestamp)) for p in points),
+        lambda p: (p.step, p.value, fmt_time(p.timestamp)),
         empty="no points",
     )
 

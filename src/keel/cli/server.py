@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from keel.cli import _context
-from keel.cli._render import console, fmt_time, print_json, print_table
+from keel.cli._render import console, fmt_time, listing, print_json, print_table
 
 if TYPE_CHECKING:
     from keel.store import Store
@@ -191,11 +191,12 @@ def roles_list(
 ) -> None:
     store = _store()
     members = store.users.members(store.projects.get(project).id)
-    if json_:
-        print_json(members)
-        return
-    print_table(
-        f"members of {project}", ["user", "role"], [[m.user_name, m.role.value] for m in members]
+    listing(
+        members,
+        json_,
+        f"members of {project}",
+        ["user", "role"],
+        lambda m: [m.user_name, m.role.value],
     )
 
 

@@ -25,7 +25,7 @@ def stream(
 ) -> None:
     """Consume until Ctrl-C/SIGTERM; every message is acknowledged after its sink write."""
     from keel.cli import _context
-    from keel.cli._render import console, err_console, print_json
+    from keel.cli._render import err_console, outcome
     from keel.serving import run_stream
 
     stats = run_stream(
@@ -44,9 +44,8 @@ def stream(
         on_start=lambda what: err_console().print(f"[bold]keel stream[/bold] {what}"),
     )
     summary = stats.summary()
-    if json_:
-        print_json(summary)
-        return
-    console().print(
-        " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in summary.items())
+    outcome(
+        summary,
+        json_,
+        " ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in summary.items()),
     )

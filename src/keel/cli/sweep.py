@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from keel.cli import _context
-from keel.cli._render import console, escape, fmt_time, fmt_value, print_json, print_table
+from keel.cli._render import console, escape, fmt_time, fmt_value, listing, print_json, print_table
 
 app = typer.Typer(
     help="Hyper-parameter sweeps on Optuna: run, list, show, promote the best.",
@@ -92,25 +92,21 @@ def list_(json_: bool = JSON) -> None:
     from keel.tuning import list_sweeps
 
     found = list_sweeps(_context.client())
-    if json_:
-        print_json(found)
-        return
-    print_table(
+    listing(
+        found,
+        json_,
         "Sweeps",
         ["name", "gen", "status", "direction", "complete", "pruned", "failed", "best", "started"],
-        [
-            [
-                s.sweep.name,
-                s.sweep.generation,
-                s.sweep.status,
-                ",".join(s.sweep.directions),
-                s.counts["COMPLETE"],
-                s.counts["PRUNED"],
-                s.counts["FAIL"],
-                s.best_value,
-                fmt_time(s.sweep.created_at),
-            ]
-            for s in found
+        lambda s: [
+            s.sweep.name,
+            s.sweep.generation,
+            s.sweep.status,
+            ",".join(s.sweep.directions),
+            s.counts["COMPLETE"],
+            s.counts["PRUNED"],
+            s.counts["FAIL"],
+            s.best_value,
+            fmt_time(s.sweep.created_at),
         ],
         empty="no sweeps yet; start one with `keel sweep run train.py:objective --space s.yaml`",
     )

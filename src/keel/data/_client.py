@@ -21,8 +21,8 @@ from keel.data._diff import DatasetDiff, DiffThresholds, diff_versions
 from keel.data._files import (
     FolderStatus,
     ProgressFn,
-    compare,
     files_profile,
+    folder_status,
     hash_stats,
     manifest_hash,
     require_files,
@@ -291,25 +291,15 @@ class DatasetClient:
         root = Path(path).expanduser().absolute()
         if version.kind == "table":
             return self._table_status(version, root)
-        stats = scan(root)
         stored = {f.path: f.blob_sha for f in self.store.datasets.files(version.id)}
         with self._state() as state:
-            result = hash_stats(
-                stats, state, root=str(root) if root.is_dir() else None, progress=progress
-            )
+            status = folder_status(root, state, version.ref, stored, version.content_hash, progress)
             if seen is not None:
                 remember(
                     state, seen, self.project.name, str(name), version.ref,
                     version.content_hash, list(stored.items()),
                 )  # fmt: skip
-        return compare(
-            version.ref,
-            str(root),
-            result.hashes,
-            stored,
-            hashed=result.hashed,
-            stored_hash=version.content_hash,
-        )
+        return status
 
     def _table_status(self, version: DatasetVersion, path: Path) -> FolderStatus:
         from keel.data._tables import read_table_file, table_format, table_hash

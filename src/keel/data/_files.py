@@ -199,6 +199,24 @@ def compare(
     return FolderStatus(ref, path, added, removed, modified, unchanged, hashed, content_hash)
 
 
+def folder_status(
+    root: Path,
+    state: HashState,
+    ref: str,
+    stored: Mapping[str, str],
+    stored_hash: str,
+    progress: ProgressFn | None = None,
+) -> FolderStatus:
+    """How the file or folder ``root`` differs from the version ``ref`` with files ``stored``
+    (path -> blob); only files whose stat data changed since ``state`` saw them are read."""
+    result = hash_stats(
+        scan(root), state, root=str(root) if root.is_dir() else None, progress=progress
+    )
+    return compare(
+        ref, str(root), result.hashes, stored, hashed=result.hashed, stored_hash=stored_hash
+    )
+
+
 def files_profile(stats: Iterable[FileStat]) -> dict[str, object]:
     """A small profile of a folder: file count, bytes, and counts per extension."""
     count = size = 0

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keel.config import Settings
-from keel.data._files import FolderStatus, ProgressFn, compare, hash_stats, scan
+from keel.data._files import FolderStatus, ProgressFn, folder_status
 from keel.data._hashstate import HashState, RefEntry
 from keel.data._refs import parse_ref
 
@@ -111,18 +111,7 @@ def quick_status(
         if stored is None:
             return None
         root = Path(path).expanduser().absolute()
-        stats = scan(root)
-        result = hash_stats(
-            stats, state, root=str(root) if root.is_dir() else None, progress=progress
-        )
-        return compare(
-            entry.version_ref,
-            str(root),
-            result.hashes,
-            stored,
-            hashed=result.hashed,
-            stored_hash=entry.content_hash,
-        )
+        return folder_status(root, state, entry.version_ref, stored, entry.content_hash, progress)
     finally:
         if own:
             state.close()

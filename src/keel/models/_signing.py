@@ -197,18 +197,23 @@ def _default_name() -> str:
 
 def sign_package(folder: Path, keyring: Keyring, manifest_name: str) -> PublicKey:
     """Write ``keel-model.sig`` over the manifest bytes with the keyring's signing key."""
+    data = (folder / manifest_name).read_bytes()
+    return _write_signature(folder / SIGNATURE_FILE, keyring, data, format=SIGNATURE_FORMAT)
+
+
+def _write_signature(target: Path, keyring: Keyring, data: bytes, **fields: Any) -> PublicKey:
+    """Write ``fields`` and the keyring's key id, signer name, public key and Ed25519
+    signature of ``data`` to ``target`` as one JSON document; the key that signed."""
     key = keyring.signing_key()
     public = keyring.public_key()
-    data = (folder / manifest_name).read_bytes()
-    signature = key.sign(data)
     doc = {
-        "format": SIGNATURE_FORMAT,
+        **fields,
         "key_id": public.key_id,
         "signer": public.name,
         "public_key": base64.b64encode(public.raw).decode(),
-        "signature": base64.b64encode(signature).decode(),
+        "signature": base64.b64encode(key.sign(data)).decode(),
     }
-    (folder / SIGNATURE_FILE).write_text(json.dumps(doc, indent=2) + "\n")
+    target.write_text(json.dumps(doc, indent=2) + "\n")
     return public
 
 
@@ -278,31 +283,24 @@ def sign_file(path: Path, keyring: Keyring, out: Path | None = None) -> Path:
     """
     if not path.is_file():
         raise NotFoundError(f"no file at {str(path)!r} to sign")
-    key = keyring.signing_key()
-    public = keyring.public_key()
     sha256 = file_sha256(path)
-    doc = {
-        "format": FILE_SIGNATURE_FORMAT,
-        "file": path.name,
-        "sha256": sha256,
-        "size": path.stat().st_size,
-        "key_id": public.key_id,
-        "signer": public.name,
-        "public_key": base64.b64encode(public.raw).decode(),
-        "signature": base64.b64encode(key.sign(sha256.encode())).decode(),
-    }
     target = out if out is not None else path.with_name(path.name + FILE_SIGNATURE_SUFFIX)
-    target.write_text(json.dumps(doc, indent=2) + "\n")
+    _write_signature(
+        target,
+        keyring,
+        sha256.encode(),
+        format=FILE_SIGNATURE_FORMAT,
+        file=path.name,
+        sha256=sha256,
+        size=path.stat().st_size,
+    )
     return target
 
 
 @dataclass(frozen=True, slots=True)
-class FileSignature:
+class FileSignature(SignatureInfo):
     """A detached signature that verified over a file's bytes: who signed it."""
 
-    key_id: str
-    signer: str
-    trusted: bool
     sha256: str
 
 

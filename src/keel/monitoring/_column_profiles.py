@@ -20,15 +20,26 @@ FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True, eq=False, slots=True)
-class NumericProfile:
-    """Moments and a histogram. Bin 0 holds values <= ``edges[0]`` (below the reference
-    minimum), bin i values in ``(edges[i-1], edges[i]]``, the last bin values above
-    ``edges[-1]``; ``tail_sums`` are the sums of the values in the first and last bins."""
+class _Column:
+    """What every kind of column profile counts: values present and missing."""
 
     name: str
     dtype: str
     count: int
     nulls: int
+
+    @property
+    def null_rate(self) -> float:
+        total = self.count + self.nulls
+        return self.nulls / total if total else 0.0
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class NumericProfile(_Column):
+    """Moments and a histogram. Bin 0 holds values <= ``edges[0]`` (below the reference
+    minimum), bin i values in ``(edges[i-1], edges[i]]``, the last bin values above
+    ``edges[-1]``; ``tail_sums`` are the sums of the values in the first and last bins."""
+
     min: float | None
     max: float | None
     mean: float | None
@@ -42,44 +53,21 @@ class NumericProfile:
     def std(self) -> float | None:
         return math.sqrt(self.m2 / (self.count - 1)) if self.count > 1 else None
 
-    @property
-    def null_rate(self) -> float:
-        total = self.count + self.nulls
-        return self.nulls / total if total else 0.0
-
 
 @dataclass(frozen=True, eq=False, slots=True)
-class CategoricalProfile:
+class CategoricalProfile(_Column):
     """Counts of the most frequent values; ``other`` counts the values folded beyond them."""
 
-    name: str
-    dtype: str
-    count: int
-    nulls: int
     categories: dict[str, int]
     other: int = 0
     kind: str = field(default="categorical", init=False)
 
-    @property
-    def null_rate(self) -> float:
-        total = self.count + self.nulls
-        return self.nulls / total if total else 0.0
-
 
 @dataclass(frozen=True, eq=False, slots=True)
-class OtherProfile:
+class OtherProfile(_Column):
     """A column monitored for presence, type and missing values only (dates, lists ...)."""
 
-    name: str
-    dtype: str
-    count: int
-    nulls: int
     kind: str = field(default="other", init=False)
-
-    @property
-    def null_rate(self) -> float:
-        total = self.count + self.nulls
-        return self.nulls / total if total else 0.0
 
 
 ColumnProfile = NumericProfile | CategoricalProfile | OtherProfile

@@ -16,7 +16,7 @@ import json
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from keel.pipelines._fingerprint import fingerprint
@@ -102,32 +102,26 @@ class ExecutionOptions:
     capture_env: bool = True
 
 
+@dataclass(eq=False)
 class Execution:
     """One walk of one graph; ``states`` holds the outcome of every node afterwards."""
 
-    def __init__(
-        self,
-        graph: Graph,
-        *,
-        store: Store,
-        project_id: int,
-        runner: Runner,
-        recorder: Recorder,
-        options: ExecutionOptions,
-    ) -> None:
-        self.graph = graph
-        self.store = store
-        self.project_id = project_id
-        self.runner = runner
-        self.recorder = recorder
-        self.options = options
-        self.states = {n: NodeState(node) for n, node in graph.nodes.items()}
+    graph: Graph
+    _: KW_ONLY
+    store: Store
+    project_id: int
+    runner: Runner
+    recorder: Recorder
+    options: ExecutionOptions
+
+    def __post_init__(self) -> None:
+        self.states = {n: NodeState(node) for n, node in self.graph.nodes.items()}
         self._fingerprints: dict[int, str | None] = {}
         self._retry: list[tuple[float, int, str]] = []
         self._in_flight: set[str] = set()
         self._stopped = False
         self._calls: dict[str, int] = {}
-        for node in graph.nodes.values():
+        for node in self.graph.nodes.values():
             self._calls[node.name] = self._calls.get(node.name, 0) + 1
 
     # -- the loop ----------------------------------------------------------------------------

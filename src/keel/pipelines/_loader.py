@@ -15,14 +15,22 @@ from keel.pipelines._pipeline import Pipeline
 def load_pipeline(target: str) -> Pipeline:
     """The :class:`Pipeline` named by ``target``; the file's folder goes on ``sys.path`` so
     the file can import its sibling modules."""
+    obj = load_target(target, "pipeline", "path/to/file.py:function or package.module:function")
+    if not isinstance(obj, Pipeline):
+        raise InvalidArgumentError(
+            f"{target} is a {type(obj).__name__}, not a pipeline; decorate it with @keel.pipeline"
+        )
+    return obj
+
+
+def load_target(target: str, kind: str, usage: str) -> object:
+    """The object ``target`` names, ``path/to/file.py:name`` or ``package.module:name``
+    (``usage`` spells that for a ``kind`` of target in the error)."""
     module_part, sep, attr = target.rpartition(":")
     if not sep or not module_part or not attr:
-        raise InvalidArgumentError(
-            f"pipeline target {target!r} must look like path/to/file.py:function or "
-            "package.module:function"
-        )
+        raise InvalidArgumentError(f"{kind} target {target!r} must look like {usage}")
     if module_part.endswith(".py") or "/" in module_part:
-        module = _load_file(Path(module_part))
+        module = _load_file(Path(module_part), kind)
     else:
         try:
             module = importlib.import_module(module_part)
@@ -31,17 +39,13 @@ def load_pipeline(target: str) -> Pipeline:
     obj = getattr(module, attr, None)
     if obj is None:
         raise NotFoundError(f"{module_part} has no attribute {attr!r}")
-    if not isinstance(obj, Pipeline):
-        raise InvalidArgumentError(
-            f"{target} is a {type(obj).__name__}, not a pipeline; decorate it with @keel.pipeline"
-        )
     return obj
 
 
-def _load_file(path: Path) -> object:
+def _load_file(path: Path, kind: str) -> object:
     path = path.expanduser().absolute()
     if not path.is_file():
-        raise NotFoundError(f"pipeline file {str(path)!r} does not exist")
+        raise NotFoundError(f"{kind} file {str(path)!r} does not exist")
     digest = hashlib.sha256(str(path).encode()).hexdigest()[:10]
     name = f"keel_pipeline_{path.stem}_{digest}"
     folder = str(path.parent)

@@ -181,8 +181,11 @@ pre{background:#f6f8fa;padding:8px;overflow:auto}.curves svg{margin:4px}
 """
 
 
-def _rows(cells: Iterable[Iterable[str]]) -> str:
-    return "".join("<tr>" + "".join(row) + "</tr>" for row in cells)
+def _table(headers: Iterable[str], cells: Iterable[Iterable[str]]) -> str:
+    """An HTML table: one header row, then a row of the given ``<td>`` cells each."""
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    body = "".join(f"<tr>{''.join(row)}</tr>" for row in cells)
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def to_html(c: Comparison) -> str:
@@ -218,9 +221,9 @@ def _metrics_html(c: Comparison) -> str:
     e = escape
     if not c.metrics:
         return "<p>No metrics logged on either side.</p>"
-    return (
-        "<table><tr><th>metric</th><th>base</th><th>head</th><th>Δ</th><th></th></tr>"
-        + _rows(
+    return _table(
+        ["metric", "base", "head", "Δ", ""],
+        (
             [
                 f"<td>{e(m.key)} {_arrow(m)}</td>",
                 f"<td class='num'>{e(_stat(m.base))}</td>",
@@ -229,8 +232,7 @@ def _metrics_html(c: Comparison) -> str:
                 f"<td class='{m.verdict}'>{e(VERDICT_MARK[m.verdict])}</td>",
             ]
             for m in c.metrics
-        )
-        + "</table>"
+        ),
     )
 
 
@@ -238,17 +240,16 @@ def _params_html(c: Comparison) -> str:
     e = escape
     if not c.params:
         return "<p>No parameter changed.</p>"
-    return (
-        "<table><tr><th>param</th><th>base</th><th>head</th></tr>"
-        + _rows(
+    return _table(
+        ["param", "base", "head"],
+        (
             [
                 f"<td>{e(p.key)}</td>",
                 f"<td>{e(', '.join(p.base))}</td>",
                 f"<td>{e(', '.join(p.head))}</td>",
             ]
             for p in c.params
-        )
-        + "</table>"
+        ),
     )
 
 
@@ -270,16 +271,17 @@ def _code_html(c: Comparison) -> str:
     ]
     if code.files:
         parts.append(
-            "<table><tr><th>file</th><th>+</th><th>-</th></tr>"
-            + _rows(
-                [
-                    f"<td>{escape(f.path)}</td>",
-                    f"<td class='num'>{_num_or_bin(f.added)}</td>",
-                    f"<td class='num'>{_num_or_bin(f.removed)}</td>",
-                ]
-                for f in code.files
+            _table(
+                ["file", "+", "-"],
+                (
+                    [
+                        f"<td>{escape(f.path)}</td>",
+                        f"<td class='num'>{_num_or_bin(f.added)}</td>",
+                        f"<td class='num'>{_num_or_bin(f.removed)}</td>",
+                    ]
+                    for f in code.files
+                ),
             )
-            + "</table>"
         )
     for nb in code.notebooks:
         parts.append(f"<h3>Notebook {escape(nb.path)}</h3><p>{escape(nb.summary)}</p>")

@@ -111,6 +111,8 @@ class ActiveRun:
         self._client = client
         self._info = info
         self._sampler: SystemMetricsSampler | None = None
+        self.id: str = info.id
+        self.name: str = info.name
 
     @property
     def client(self) -> TrackingClient:
@@ -120,16 +122,8 @@ class ActiveRun:
     def info(self) -> RunInfo:
         return self._info
 
-    @property
-    def id(self) -> str:
-        return self.info.id
-
-    @property
-    def name(self) -> str:
-        return self.info.name
-
     def __repr__(self) -> str:
-        return f"<ActiveRun {self.info.name} id={self.info.id}>"
+        return f"<{type(self).__name__} {self.name} id={self.id}>"
 
     # -- logging ---------------------------------------------------------------------------
     def log_param(self, key: str, value: Any) -> None:

@@ -87,6 +87,7 @@ class StepRun(ActiveRun):
         before_write: Callable[[], None] | None = None,
     ) -> None:
         self.spec = spec
+        self.id, self.name = spec.run_id, spec.node
         self._step_client = client
         self._before_write = before_write
         self._sampler = None
@@ -109,17 +110,6 @@ class StepRun(ActiveRun):
         if self._cached_info is None:
             self._cached_info = self.client.store.runs.get_info(self.spec.run_id)
         return self._cached_info
-
-    @property
-    def id(self) -> str:
-        return self.spec.run_id
-
-    @property
-    def name(self) -> str:
-        return self.spec.node
-
-    def __repr__(self) -> str:
-        return f"<StepRun {self.spec.node} id={self.spec.run_id}>"
 
     # -- buffered logging ------------------------------------------------------------------
     def log_metric(self, key: str, value: float, step: int = 0) -> None:

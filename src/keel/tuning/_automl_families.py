@@ -126,39 +126,28 @@ def _hgb(task: str, c: Config, seed: int) -> Any:
 EARLY_STOPPING_ROUNDS = 20
 
 
-def _native(kind: str, task: str, params: Config, seed: int) -> Any:
-    """A LightGBM/XGBoost model keel packages as data (its model text / UBJSON bytes)."""
-    from keel.models._native_boost import NativeBoosterClassifier, NativeBoosterRegressor
+def _booster(kind: str, **own: str) -> Callable[[str, Config, int], Any]:
+    """A LightGBM/XGBoost model keel packages as data (its model text / UBJSON bytes):
+    the boosting parameters both take, and ``own``, the library's own parameter -> the
+    config key it is set from."""
 
-    cls = NativeBoosterRegressor if task == "regression" else NativeBoosterClassifier
-    return cls(kind, params, early_stopping_rounds=EARLY_STOPPING_ROUNDS, random_state=seed)
+    def build(task: str, c: Config, seed: int) -> Any:
+        from keel.models._native_boost import NativeBoosterClassifier, NativeBoosterRegressor
 
+        params = {
+            "n_estimators": c["n_estimators"],
+            "learning_rate": c["learning_rate"],
+            **{name: c[key] for name, key in own.items()},
+            "subsample": c["subsample"],
+            "colsample_bytree": c["colsample"],
+            "reg_lambda": c["l2"],
+        }
+        if kind == "lightgbm":
+            params["subsample_freq"] = 1  # LightGBM subsamples only with a frequency
+        cls = NativeBoosterRegressor if task == "regression" else NativeBoosterClassifier
+        return cls(kind, params, early_stopping_rounds=EARLY_STOPPING_ROUNDS, random_state=seed)
 
-def _lightgbm(task: str, c: Config, seed: int) -> Any:
-    params = {
-        "n_estimators": c["n_estimators"],
-        "learning_rate": c["learning_rate"],
-        "num_leaves": c["num_leaves"],
-        "min_child_samples": c["min_samples_leaf"],
-        "subsample": c["subsample"],
-        "subsample_freq": 1,
-        "colsample_bytree": c["colsample"],
-        "reg_lambda": c["l2"],
-    }
-    return _native("lightgbm", task, params, seed)
-
-
-def _xgboost(task: str, c: Config, seed: int) -> Any:
-    params = {
-        "n_estimators": c["n_estimators"],
-        "learning_rate": c["learning_rate"],
-        "max_depth": c["max_depth"],
-        "min_child_weight": c["min_child_weight"],
-        "subsample": c["subsample"],
-        "colsample_bytree": c["colsample"],
-        "reg_lambda": c["l2"],
-    }
-    return _native("xgboost", task, params, seed)
+    return build
 
 
 _ALL = ("binary", "multiclass", "regression")
@@ -191,21 +180,16 @@ FAMILIES: dict[str, Family] = {
             _hgb,
             size="n_estimators",
         ),
-        Family(
-            "random_forest",
-            _ALL,
-            _FOREST,
-            {"n_estimators": 25, "max_features": 0.5, "min_samples_leaf": 1},
-            _forest(extra=False),
-            size="n_estimators",
-        ),
-        Family(
-            "extra_trees",
-            _ALL,
-            _FOREST,
-            {"n_estimators": 25, "max_features": 0.5, "min_samples_leaf": 1},
-            _forest(extra=True),
-            size="n_estimators",
+        *(
+            Family(
+                name,
+                _ALL,
+                _FOREST,
+                {"n_estimators": 25, "max_features": 0.5, "min_samples_leaf": 1},
+                _forest(extra=extra),
+                size="n_estimators",
+            )
+            for name, extra in (("random_forest", False), ("extra_trees", True))
         ),
         Family(
             "lightgbm",
@@ -214,7 +198,7 @@ FAMILIES: dict[str, Family] = {
              "min_samples_leaf": Param(2, 60, log=True, integer=True)},
             {"n_estimators": 25, "learning_rate": 0.1, "num_leaves": 15, "min_samples_leaf": 20,
              "subsample": 1.0, "colsample": 1.0, "l2": 0.01},
-            _lightgbm,
+            _booster("lightgbm", num_leaves="num_leaves", min_child_samples="min_samples_leaf"),
             size="n_estimators",
         ),
         Family(
@@ -224,7 +208,7 @@ FAMILIES: dict[str, Family] = {
              "min_child_weight": Param(0.5, 20.0, log=True)},
             {"n_estimators": 25, "learning_rate": 0.1, "max_depth": 4, "min_child_weight": 1.0,
              "subsample": 1.0, "colsample": 1.0, "l2": 1.0},
-            _xgboost,
+            _booster("xgboost", max_depth="max_depth", min_child_weight="min_child_weight"),
             size="n_estimators",
         ),
     )

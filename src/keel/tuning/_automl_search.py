@@ -237,29 +237,21 @@ class Runner(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(eq=False)
 class Search:
     """Run the rounds on ``runner``; ``on_candidate`` sees every candidate as it lands."""
 
-    def __init__(
-        self,
-        families: list[Family],
-        task: str,
-        metric: Metric,
-        folds: Folds,
-        clock: Clock,
-        seed: int,
-        on_candidate: Callable[[Candidate], None],
-        runner: Runner,
-    ) -> None:
-        self.families = families
-        self.task = task
-        self.metric = metric
-        self.folds = folds
-        self.clock = clock
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
-        self.on_candidate = on_candidate
-        self.runner = runner
+    families: list[Family]
+    task: str
+    metric: Metric
+    folds: Folds
+    clock: Clock
+    seed: int
+    on_candidate: Callable[[Candidate], None]
+    runner: Runner
+
+    def __post_init__(self) -> None:
+        self.rng = np.random.default_rng(self.seed)
         self.candidates: list[Candidate] = []
         self.fold_cost: dict[str, tuple[float, int]] = {}  # family -> (seconds per fold, size)
         self.skipped = 0

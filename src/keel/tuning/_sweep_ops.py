@@ -11,7 +11,6 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
@@ -51,28 +50,9 @@ class SweepReport:
 
 def load_objective(target: str) -> Callable[..., Any]:
     """The function ``target`` names: ``path/to/file.py:function`` or ``package.module:fn``."""
-    import importlib
+    from keel.pipelines._loader import load_target
 
-    from keel.pipelines._loader import _load_file
-
-    module_part, sep, attr = target.rpartition(":")
-    if not sep or not module_part or not attr:
-        raise InvalidArgumentError(
-            f"objective {target!r} must look like path/to/train.py:objective or "
-            "package.module:objective"
-        )
-    if module_part.endswith(".py") or "/" in module_part:
-        if not Path(module_part).expanduser().is_file():
-            raise NotFoundError(f"objective file {module_part!r} does not exist")
-        module = _load_file(Path(module_part))
-    else:
-        try:
-            module = importlib.import_module(module_part)
-        except ImportError as exc:
-            raise NotFoundError(f"cannot import module {module_part!r}: {exc}") from exc
-    fn = getattr(module, attr, None)
-    if fn is None:
-        raise NotFoundError(f"{module_part} has no attribute {attr!r}")
+    fn = load_target(target, "objective", "path/to/train.py:objective or package.module:objective")
     if not callable(fn):
         raise InvalidArgumentError(f"{target} is a {type(fn).__name__}, not a function")
     return fn
