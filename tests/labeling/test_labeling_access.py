@@ -79,3 +79,12 @@ def test_roles_on_the_labeling_routes(auth_client: Any) -> None:
     assert client.get("/ui/p/team/labeling/pets", headers=h["rita"]).status_code == 200
     assert client.get("/ui/p/team/label/pets", headers=h["rita"]).status_code == 403
     assert client.get("/ui/p/team/labeling/nope", headers=h["rita"]).status_code == 404
+    # the page's queue requests: a writer's, with the session's CSRF token; nothing is taken
+    before = client.get(f"{base}/pets/progress", headers=h["ada"]).json()
+    for who in ("rita", "walt"):
+        r = client.post("/ui/p/team/label/pets/next", headers=h[who])
+        assert r.status_code == 403, r.text
+        r = client.post(f"/ui/p/team/label/pets/tasks/{task_id}/skip", json={"reason": "x"},
+                        headers=h[who])  # fmt: skip
+        assert r.status_code == 403, r.text
+    assert client.get(f"{base}/pets/progress", headers=h["ada"]).json() == before

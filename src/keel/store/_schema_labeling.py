@@ -52,7 +52,20 @@ class LabelTaskRow(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
 
 
-class LabelAssignmentRow(Base):
+class _AnnotatorTask:
+    """The first columns of one annotator's row on one task: an assignment, an annotation."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True, sort_order=-1)
+    label_project_id: Mapped[int] = mapped_column(
+        ForeignKey("labeling_projects.id", ondelete="CASCADE"), sort_order=-1
+    )
+    task_id: Mapped[int] = mapped_column(
+        ForeignKey("labeling_tasks.id", ondelete="CASCADE"), sort_order=-1
+    )
+    annotator: Mapped[str] = mapped_column(String(255), sort_order=-1)
+
+
+class LabelAssignmentRow(_AnnotatorTask, Base):
     """One annotator holding one task: ``assigned``, ``submitted`` or ``skipped``."""
 
     __tablename__ = "labeling_assignments"
@@ -61,19 +74,13 @@ class LabelAssignmentRow(Base):
         Index("ix_labeling_assignments_open", "label_project_id", "annotator", "state"),
         Index("ix_labeling_assignments_state", "label_project_id", "state"),
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    label_project_id: Mapped[int] = mapped_column(
-        ForeignKey("labeling_projects.id", ondelete="CASCADE")
-    )
-    task_id: Mapped[int] = mapped_column(ForeignKey("labeling_tasks.id", ondelete="CASCADE"))
-    annotator: Mapped[str] = mapped_column(String(255))
     state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text, default="")
     assigned_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
 
 
-class AnnotationRow(Base):
+class AnnotationRow(_AnnotatorTask, Base):
     """One annotator's answer for one task (at most one: the unique pair)."""
 
     __tablename__ = "labeling_annotations"
@@ -83,12 +90,6 @@ class AnnotationRow(Base):
         Index("ix_labeling_annotations_task", "label_project_id", "task_id"),
         Index("ix_labeling_annotations_by", "label_project_id", "annotator"),
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    label_project_id: Mapped[int] = mapped_column(
-        ForeignKey("labeling_projects.id", ondelete="CASCADE")
-    )
-    task_id: Mapped[int] = mapped_column(ForeignKey("labeling_tasks.id", ondelete="CASCADE"))
-    annotator: Mapped[str] = mapped_column(String(255))
     result_json: Mapped[str] = mapped_column(Text)
     lead_ms: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger)

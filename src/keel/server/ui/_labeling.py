@@ -10,6 +10,7 @@ user; ``local`` with authentication off); a reader cannot open the page.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, Request
@@ -91,75 +92,67 @@ def status(request: Request, project: str, name: str, guard: Guard = Depends(rea
     )
 
 
-def _next(guard: Guard, project: str, name: str, *, task_id: int | None = None) -> dict[str, Any]:
-    """The next task of the caller's queue (or task ``task_id``) with their progress."""
-    view = open_project(guard, project, "labeling")
-    repo = guard.st.store.labeling
-    if task_id is None:
-        task = repo.next_task(view.project.id, name, _me(guard))
-    else:
-        task = repo.get_task(view.project.id, name, task_id)
-    progress = repo.progress(view.project.id, name)
-    return {
-        "task": None if task is None else {"id": task.id, "data": task.data},
-        "progress": {
-            "mine": progress.by_annotator.get(_me(guard), 0),
-            "complete": progress.complete,
-            "tasks": progress.tasks,
-        },
-    }
+@dataclass(frozen=True)
+class _Queue:
+    """The caller's queue in one labeling project, from the path: a writer's, CSRF checked."""
+
+    guard: Guard
+    project_id: int
+    name: str
+
+    @property
+    def me(self) -> str:
+        return _me(self.guard)
+
+    def next(self, task_id: int | None = None) -> dict[str, Any]:
+        """The next task of the caller's queue (or task ``task_id``) with their progress."""
+        repo = self.guard.st.store.labeling
+        if task_id is None:
+            task = repo.next_task(self.project_id, self.name, self.me)
+        else:
+            task = repo.get_task(self.project_id, self.name, task_id)
+        progress = repo.progress(self.project_id, self.name)
+        return {
+            "task": None if task is None else {"id": task.id, "data": task.data},
+            "progress": {
+                "mine": progress.by_annotator.get(self.me, 0),
+                "complete": progress.complete,
+                "tasks": progress.tasks,
+            },
+        }
+
+
+def _queue(
+    project: str, name: str, guard: Guard = Depends(writer), _csrf: None = Depends(csrf_ok)
+) -> _Queue:
+    return _Queue(guard, open_project(guard, project, "labeling").project.id, name)
 
 
 @router.post(f"{BASE}/next")
-def next_task(
-    project: str, name: str, guard: Guard = Depends(writer), _csrf: None = Depends(csrf_ok)
-) -> JSON:
-    return JSON(_next(guard, project, name))
+def next_task(queue: _Queue = Depends(_queue)) -> JSON:
+    return JSON(queue.next())
 
 
 @router.post(f"{BASE}/tasks/{{task_id}}/answer")
-def answer(
-    project: str,
-    name: str,
-    task_id: Id,
-    body: AnswerIn,
-    guard: Guard = Depends(writer),
-    _csrf: None = Depends(csrf_ok),
-) -> JSON:
-    view = open_project(guard, project, "labeling")
-    store = guard.st.store
+def answer(task_id: Id, body: AnswerIn, queue: _Queue = Depends(_queue)) -> JSON:
+    store = queue.guard.st.store
     labeling.submit(
-        store, view.project.id, name, task_id, _me(guard), body.result, lead_ms=body.lead_ms
+        store, queue.project_id, queue.name, task_id, queue.me, body.result, lead_ms=body.lead_ms
     )
-    return JSON(_next(guard, project, name))
+    return JSON(queue.next())
 
 
 @router.post(f"{BASE}/tasks/{{task_id}}/skip")
-def skip(
-    project: str,
-    name: str,
-    task_id: Id,
-    body: SkipIn,
-    guard: Guard = Depends(writer),
-    _csrf: None = Depends(csrf_ok),
-) -> JSON:
-    view = open_project(guard, project, "labeling")
-    guard.st.store.labeling.skip(view.project.id, name, task_id, _me(guard), body.reason)
-    return JSON(_next(guard, project, name))
+def skip(task_id: Id, body: SkipIn, queue: _Queue = Depends(_queue)) -> JSON:
+    queue.guard.st.store.labeling.skip(queue.project_id, queue.name, task_id, queue.me, body.reason)
+    return JSON(queue.next())
 
 
 @router.post(f"{BASE}/tasks/{{task_id}}/undo")
-def undo(
-    project: str,
-    name: str,
-    task_id: Id,
-    guard: Guard = Depends(writer),
-    _csrf: None = Depends(csrf_ok),
-) -> JSON:
+def undo(task_id: Id, queue: _Queue = Depends(_queue)) -> JSON:
     """Take back the caller's answer or skip; the page shows the task again, answer filled in."""
-    view = open_project(guard, project, "labeling")
-    taken = guard.st.store.labeling.undo(view.project.id, name, task_id, _me(guard))
-    out = _next(guard, project, name, task_id=task_id)
+    taken = queue.guard.st.store.labeling.undo(queue.project_id, queue.name, task_id, queue.me)
+    out = queue.next(task_id)
     return JSON({**out, "previous": None if taken is None else taken.result})
 
 
