@@ -10,21 +10,19 @@ same annotator fail instead of adding a row, on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Float, Index, Integer, String, Text
 from sqlalchemy import UniqueConstraint as Unique
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keel.store._schema import Base
+from keel.store._schema import Base, ProjectScoped, parent, serial
 
 
-class LabelProjectRow(Base):
+class LabelProjectRow(ProjectScoped, Base):
     """What to label and how: the label config, instructions and overlap (for the
     ``double_share`` of the tasks only, when it is set)."""
 
     __tablename__ = "labeling_projects"
     __table_args__ = (Unique("project_id", "name", name="uq_labeling_project_name"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(255))
     config_json: Mapped[str] = mapped_column(Text, default="{}")
     instructions: Mapped[str] = mapped_column(Text, default="")
@@ -41,10 +39,8 @@ class LabelTaskRow(Base):
         Index("ix_labeling_tasks_queue", "label_project_id", "taken", "id"),
         Index("ix_labeling_tasks_request", "label_project_id", "request_id"),
     )
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    label_project_id: Mapped[int] = mapped_column(
-        ForeignKey("labeling_projects.id", ondelete="CASCADE")
-    )
+    id: Mapped[int] = serial()
+    label_project_id: Mapped[int] = parent("labeling_projects")
     data_json: Mapped[str] = mapped_column(Text)
     source_ref: Mapped[str] = mapped_column(String(512), default="")
     request_id: Mapped[str] = mapped_column(String(255), default="")
@@ -55,13 +51,9 @@ class LabelTaskRow(Base):
 class _AnnotatorTask:
     """The first columns of one annotator's row on one task: an assignment, an annotation."""
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True, sort_order=-1)
-    label_project_id: Mapped[int] = mapped_column(
-        ForeignKey("labeling_projects.id", ondelete="CASCADE"), sort_order=-1
-    )
-    task_id: Mapped[int] = mapped_column(
-        ForeignKey("labeling_tasks.id", ondelete="CASCADE"), sort_order=-1
-    )
+    id: Mapped[int] = serial()
+    label_project_id: Mapped[int] = parent("labeling_projects", sort_order=-1)
+    task_id: Mapped[int] = parent("labeling_tasks", sort_order=-1)
     annotator: Mapped[str] = mapped_column(String(255), sort_order=-1)
 
 

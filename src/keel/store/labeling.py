@@ -23,7 +23,7 @@ from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import ConflictError, InvalidArgumentError, NotFoundError
-from keel.store._db import Database, first_or_missing, now_ms
+from keel.store._db import SqlRepository, first_or_missing, now_ms
 from keel.store._labeling_entities import (
     Annotation,
     LabelProgress,
@@ -59,11 +59,8 @@ def _check_annotator(annotator: str) -> str:
     return check_name("annotator", annotator)
 
 
-class LabelingRepository:
+class LabelingRepository(SqlRepository):
     """Labeling projects, tasks, queues and annotations over the metadata database."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
 
     # -- projects --------------------------------------------------------------------------
     def create_project(

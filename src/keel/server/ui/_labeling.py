@@ -18,12 +18,11 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from keel import labeling
-from keel.server._auth import Guard, reader, writer
+from keel.server._auth import Guard, writer
 from keel.server._json import JSON
 from keel.server._types import Id, Loose, Millis
-from keel.server.ui._common import open_project, ui_router
+from keel.server.ui._common import ProjectView, changing, open_project, ui_router, viewing
 from keel.server.ui._render import page
-from keel.server.ui._session import csrf_ok
 from keel.store.users import Role
 
 router = ui_router()
@@ -63,10 +62,9 @@ def annotate(request: Request, project: str, name: str, guard: Guard = Depends(w
 
 
 @router.get(PROJECTS)
-def projects(request: Request, project: str, guard: Guard = Depends(reader)) -> Response:
+def projects(request: Request, view: ProjectView = viewing("labeling")) -> Response:
     """Every labeling project with its progress: one count query set per project."""
-    view = open_project(guard, project, "labeling")
-    repo = guard.st.store.labeling
+    repo = view.store.labeling
     found = [
         (p, repo.progress(view.project.id, p.name)) for p in repo.list_projects(view.project.id)
     ]
@@ -74,13 +72,12 @@ def projects(request: Request, project: str, guard: Guard = Depends(reader)) -> 
 
 
 @router.get(f"{PROJECTS}/{{name}}")
-def status(request: Request, project: str, name: str, guard: Guard = Depends(reader)) -> Response:
+def status(request: Request, name: str, view: ProjectView = viewing("labeling")) -> Response:
     """Progress, agreement (Cohen per pair, Fleiss, Krippendorff overall and per label)
     and the review queue; the labels chosen for disputed tasks only for project admins,
     as an annotator must not see others' answers before giving theirs."""
-    view = open_project(guard, project, "labeling")
-    found = labeling.status(guard.st.store, view.project.id, name, shown=REVIEW_SHOWN)
-    role = guard.who.role_in(view.project.id)
+    found = labeling.status(view.store, view.project.id, name, shown=REVIEW_SHOWN)
+    role = view.guard.who.role_in(view.project.id)
     return page(
         request,
         "labeling_status.html",
@@ -122,10 +119,8 @@ class _Queue:
         }
 
 
-def _queue(
-    project: str, name: str, guard: Guard = Depends(writer), _csrf: None = Depends(csrf_ok)
-) -> _Queue:
-    return _Queue(guard, open_project(guard, project, "labeling").project.id, name)
+def _queue(name: str, view: ProjectView = changing("labeling")) -> _Queue:
+    return _Queue(view.guard, view.project.id, name)
 
 
 @router.post(f"{BASE}/next")
