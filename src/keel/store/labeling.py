@@ -147,8 +147,7 @@ class LabelingRepository(SqlRepository):
         with self._db.read() as conn:
             lp_id, _ = self._lp_id(conn, project_id, name)
             query = select(TK).where(TK.c.label_project_id == lp_id, TK.c.id == task_id)
-            missing = f"task {task_id} does not exist in labeling project {name!r}"
-            return task_of(first_or_missing(conn, query, missing))
+            return task_of(first_or_missing(conn, query, _missing_task(task_id, name)))
 
     def list_tasks(
         self, project_id: int, name: str, *, after: int = 0, limit: int = 1000
@@ -273,17 +272,12 @@ class LabelingRepository(SqlRepository):
     def _mark_submitted(conn: Any, lp_id: int, task_id: int, annotator: str, now: int) -> None:
         """The annotator's assignment becomes ``submitted``; an answer to a task not held
         (no assignment, or skipped) takes one of its places."""
-        state = conn.execute(
-            select(AS.c.state).where(AS.c.task_id == task_id, AS.c.annotator == annotator)
-        ).scalar()
+        mine = _mine(task_id, annotator)
+        state = conn.execute(select(AS.c.state).where(mine)).scalar()
         if state is None:
             _assign(conn, lp_id, task_id, annotator, SUBMITTED, now)
         else:
-            conn.execute(
-                update(AS)
-                .where(AS.c.task_id == task_id, AS.c.annotator == annotator)
-                .values(state=SUBMITTED, updated_at=now)
-            )
+            conn.execute(update(AS).where(mine).values(state=SUBMITTED, updated_at=now))
         if state in (None, SKIPPED):
             conn.execute(update(TK).where(TK.c.id == task_id).values(taken=TK.c.taken + 1))
 
@@ -296,9 +290,8 @@ class LabelingRepository(SqlRepository):
         with self._db.write() as conn:
             lp_id, _ = self._lp_id(conn, project_id, name)
             self._task_in(conn, lp_id, name, task_id)
-            state = conn.execute(
-                select(AS.c.state).where(AS.c.task_id == task_id, AS.c.annotator == annotator)
-            ).scalar()
+            mine = _mine(task_id, annotator)
+            state = conn.execute(select(AS.c.state).where(mine)).scalar()
             if state == SUBMITTED:
                 raise ConflictError(f"{annotator!r} has already answered task {task_id}")
             if state == SKIPPED:
@@ -307,9 +300,7 @@ class LabelingRepository(SqlRepository):
                 _assign(conn, lp_id, task_id, annotator, SKIPPED, now, reason[:2000])
                 return
             conn.execute(
-                update(AS)
-                .where(AS.c.task_id == task_id, AS.c.annotator == annotator)
-                .values(state=SKIPPED, reason=reason[:2000], updated_at=now)
+                update(AS).where(mine).values(state=SKIPPED, reason=reason[:2000], updated_at=now)
             )
             conn.execute(update(TK).where(TK.c.id == task_id).values(taken=TK.c.taken - 1))
 
@@ -321,7 +312,7 @@ class LabelingRepository(SqlRepository):
         with self._db.write() as conn:
             lp_id, need = self._lp_id(conn, project_id, name)
             self._task_in(conn, lp_id, name, task_id)
-            mine = and_(AS.c.task_id == task_id, AS.c.annotator == annotator)
+            mine = _mine(task_id, annotator)
             state = conn.execute(select(AS.c.state).where(mine)).scalar()
             if state not in (SUBMITTED, SKIPPED):
                 raise NotFoundError(
@@ -348,7 +339,7 @@ class LabelingRepository(SqlRepository):
             select(TK.c.id).where(TK.c.id == task_id, TK.c.label_project_id == lp_id)
         ).first()
         if found is None:
-            raise NotFoundError(f"task {task_id} does not exist in labeling project {name!r}")
+            raise NotFoundError(_missing_task(task_id, name))
 
     # -- answers ---------------------------------------------------------------------------
     def annotations(
@@ -451,6 +442,15 @@ def _assign(
             updated_at=now,
         )
     )
+
+
+def _mine(task_id: int, annotator: str) -> Any:
+    """The annotator's queue row for the task (at most one: the unique pair)."""
+    return and_(AS.c.task_id == task_id, AS.c.annotator == annotator)
+
+
+def _missing_task(task_id: int, name: str) -> str:
+    return f"task {task_id} does not exist in labeling project {name!r}"
 
 
 def _missing_project(name: str) -> str:
