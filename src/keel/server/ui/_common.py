@@ -63,10 +63,11 @@ def open_project(guard: Guard, name: str, section: str) -> ProjectView:
     return ProjectView(guard.project(name), guard, section)
 
 
-def viewing(section: str) -> Any:
-    """``view: ProjectView = viewing("models")``: the path's project, for its readers."""
+def viewing(section: str, access: Callable[..., Any] = reader) -> Any:
+    """``view: ProjectView = viewing("models")``: the path's project, for callers with
+    ``access`` (its readers by default; a page that only writers may open passes ``writer``)."""
 
-    def project_view(project: str, guard: Guard = Depends(reader)) -> ProjectView:
+    def project_view(project: str, guard: Guard = Depends(access)) -> ProjectView:
         return open_project(guard, project, section)
 
     return Depends(project_view)

@@ -21,7 +21,7 @@ from keel import labeling
 from keel.server._auth import Guard, writer
 from keel.server._json import JSON
 from keel.server._types import Id, Loose, Millis
-from keel.server.ui._common import ProjectView, changing, open_project, ui_router, viewing
+from keel.server.ui._common import ProjectView, changing, ui_router, viewing
 from keel.server.ui._render import page
 from keel.store.users import Role
 
@@ -45,9 +45,10 @@ def _me(guard: Guard) -> str:
 
 
 @router.get(BASE)
-def annotate(request: Request, project: str, name: str, guard: Guard = Depends(writer)) -> Response:
-    view = open_project(guard, project, "labeling")
-    found = guard.st.store.labeling.get_project(view.project.id, name)
+def annotate(
+    request: Request, name: str, view: ProjectView = viewing("labeling", writer)
+) -> Response:
+    found = view.store.labeling.get_project(view.project.id, name)
     config = labeling.parse_config(found.config)
     return page(
         request,
@@ -56,7 +57,7 @@ def annotate(request: Request, project: str, name: str, guard: Guard = Depends(w
             label_project=found,
             config=config,
             keys=list(enumerate(config.labels, 1)),
-            annotator=_me(guard),
+            annotator=_me(view.guard),
         ),
     )
 
