@@ -7,6 +7,7 @@ their receipts, like run artifacts.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -14,10 +15,11 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from keel.server._auth import Guard, reader, writer
 from keel.server._types import Id, Key, Loose, Name, RunId, Text
+from keel.server.api._passthrough import passthrough
 from keel.server.api.artifacts import ItemsIn, refs
 from keel.store import ArtifactInfo
 from keel.store.logged_models import LoggedModel
-from keel.store.wire import Empty, envelope
+from keel.store.wire import envelope
 
 router = APIRouter(prefix="/api/v1/logged-models", tags=["logged models"])
 ModelId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
@@ -63,6 +65,9 @@ def _model(guard: Guard, model_id: str) -> LoggedModel:
     return model
 
 
+serve = partial(passthrough, router, owner=_model, model_id=ModelId)
+
+
 @router.post("")
 def create_logged_model(body: LoggedModelIn, guard: Guard = Depends(writer)) -> LoggedModel:
     guard.experiment(body.experiment_id)
@@ -95,42 +100,11 @@ def get_logged_model(model_id: ModelId, guard: Guard = Depends(reader)) -> Logge
     return _model(guard, model_id)
 
 
-@router.delete("/{model_id}")
-def delete_logged_model(model_id: ModelId, guard: Guard = Depends(writer)) -> Empty:
-    _model(guard, model_id)
-    guard.st.store.logged_models.delete(model_id)
-    return Empty()
-
-
-@router.post("/{model_id}/finalize")
-def finalize_logged_model(
-    model_id: ModelId, body: StatusIn, guard: Guard = Depends(writer)
-) -> LoggedModel:
-    _model(guard, model_id)
-    return guard.st.store.logged_models.finalize(model_id, body.status)
-
-
-@router.post("/{model_id}/tags")
-def set_logged_model_tags(
-    model_id: ModelId, body: ValuesIn, guard: Guard = Depends(writer)
-) -> LoggedModel:
-    _model(guard, model_id)
-    return guard.st.store.logged_models.set_tags(model_id, body.items)
-
-
-@router.delete("/{model_id}/tags")
-def delete_logged_model_tag(model_id: ModelId, key: Key, guard: Guard = Depends(writer)) -> Empty:
-    _model(guard, model_id)
-    guard.st.store.logged_models.delete_tag(model_id, key)
-    return Empty()
-
-
-@router.post("/{model_id}/params")
-def log_logged_model_params(
-    model_id: ModelId, body: ValuesIn, guard: Guard = Depends(writer)
-) -> LoggedModel:
-    _model(guard, model_id)
-    return guard.st.store.logged_models.log_params(model_id, body.items)
+serve(writer, "logged_models.delete", "delete_logged_model")
+serve(writer, "logged_models.finalize", "finalize_logged_model", body=StatusIn)
+serve(writer, "logged_models.set_tags", "set_logged_model_tags", body=ValuesIn)
+serve(writer, "logged_models.delete_tag", "delete_logged_model_tag", key=Key)
+serve(writer, "logged_models.log_params", "log_logged_model_params", body=ValuesIn)
 
 
 @router.post("/{model_id}/files", response_model=envelope("files", list[ArtifactInfo]))
@@ -150,12 +124,7 @@ def list_logged_model_files(
     return {"files": guard.st.store.logged_models.list_files(model_id, prefix or None)}
 
 
-@router.delete("/{model_id}/files", response_model=envelope("deleted", int))
-def delete_logged_model_files(
-    model_id: ModelId, path: Text, guard: Guard = Depends(writer)
-) -> dict[str, Any]:
-    _model(guard, model_id)
-    return {"deleted": guard.st.store.logged_models.delete_files(model_id, path)}
+serve(writer, "logged_models.delete_files", "delete_logged_model_files", path=Text)
 
 
 __all__ = ["router"]

@@ -12,6 +12,7 @@ scheduler runs next to the database.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
@@ -22,14 +23,13 @@ from keel.server._auth import Guard, Principal, authenticated, reader, writer
 from keel.server._receipts import check_reference
 from keel.server._state import AppState, state
 from keel.server._types import Id, Int64, Key, Loose, Millis, Name, Sha, Text
+from keel.server.api._passthrough import passthrough
 from keel.server.api.deployments import existing_project
 from keel.store import RunStatus
 from keel.store.pipelines import (
-    CacheEntry,
     ChildRun,
     PipelineRunInfo,
     Schedule,
-    ScheduleFire,
     SchedulerInfo,
     StepRunInfo,
     StepStatus,
@@ -38,6 +38,7 @@ from keel.store.pipelines import (
 from keel.store.wire import Empty, envelope
 
 router = APIRouter(prefix="/api/v1", tags=["pipelines"])
+serve = partial(passthrough, router)
 PROJECT = "/projects/{project_id}"
 RUN = "/pipeline-runs/{run_id}"
 CACHE = f"{PROJECT}/step-cache"
@@ -183,14 +184,7 @@ def start_run(project_id: Id, body: StartIn, guard: Guard = Depends(writer)) -> 
     )
 
 
-@router.get(f"{PROJECT}/pipeline-runs", response_model=envelope("runs", list[PipelineRunInfo]))
-def list_runs(
-    project_id: Id,
-    pipeline: Loose | None = None,
-    limit: Count = 50,
-    guard: Guard = Depends(reader),
-) -> dict[str, Any]:
-    return {"runs": guard.st.store.pipeline_runs.list(project_id, pipeline=pipeline, limit=limit)}
+serve(reader, "pipeline_runs.list", "list_runs", limit=Count)
 
 
 @router.get(RUN)
@@ -238,23 +232,18 @@ def record_steps(run_id: RunRef, body: StepsIn, guard: Guard = Depends(writer)) 
     return Empty()
 
 
-@router.post(f"{RUN}/finish")
-def finish_run(run_id: RunRef, body: FinishIn, guard: Guard = Depends(writer)) -> PipelineRunInfo:
-    guard.pipeline_run(run_id)
-    return guard.st.store.pipeline_runs.finish(
-        run_id,
-        status=body.status,
-        n_cached=body.n_cached,
-        n_ran=body.n_ran,
-        n_failed=body.n_failed,
-        error=body.error,
-    )
+serve(
+    writer,
+    "pipeline_runs.finish",
+    "finish_run",
+    body=FinishIn,
+    owner=Guard.pipeline_run,
+    run_id=RunRef,
+)
 
 
 # -- the step cache ------------------------------------------------------------------------
-@router.get(CACHE, response_model=envelope("entry", CacheEntry | None))
-def get_entry(project_id: Id, key: CacheKey, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    return {"entry": guard.st.store.step_cache.get(project_id, key)}
+serve(reader, "step_cache.get", "get_entry", key=CacheKey)
 
 
 @router.put(CACHE)
@@ -287,20 +276,14 @@ def delete_entries(project_id: Id, body: KeysIn, guard: Guard = Depends(writer))
     return {"deleted": guard.st.store.step_cache.delete(project_id, body.keys)}
 
 
-@router.post(f"{CACHE}/clear", response_model=envelope("deleted", int))
-def clear_cache(project_id: Id, body: ClearIn, guard: Guard = Depends(writer)) -> dict[str, Any]:
-    return {"deleted": guard.st.store.step_cache.clear(project_id, step=body.step)}
-
-
-@router.get(f"{CACHE}/latest", response_model=envelope("entry", CacheEntry | None))
-def latest_entry(project_id: Id, step: Loose, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    return {"entry": guard.st.store.step_cache.latest_for_step(project_id, step)}
-
-
-@router.get(f"{CACHE}/stats", response_model=envelope("steps", list[tuple[str, int, int]]))
-def cache_stats(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    """(step, entries, bytes) of each step with cached outputs."""
-    return {"steps": guard.st.store.step_cache.stats(project_id)}
+serve(writer, "step_cache.clear", "clear_cache", body=ClearIn)
+serve(reader, "step_cache.latest_for_step", "latest_entry")
+serve(
+    reader,
+    "step_cache.stats",
+    "cache_stats",
+    doc="(step, entries, bytes) of each step with cached outputs.",
+)
 
 
 # -- schedules -----------------------------------------------------------------------------
@@ -328,76 +311,25 @@ def list_visible_schedules(
     return {"schedules": [s for s in found if who.role_in(s.project_id) is not None]}
 
 
-@router.get(f"{SCHEDULES}/lookup")
-def get_schedule(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> Schedule:
-    return guard.st.store.schedules.get(project_id, name)
-
-
-@router.delete(SCHEDULES)
-def remove_schedule(project_id: Id, name: Loose, guard: Guard = Depends(writer)) -> Empty:
-    guard.st.store.schedules.remove(project_id, name)
-    return Empty()
-
-
-@router.post(f"{SCHEDULES}/enabled")
-def set_enabled(project_id: Id, body: EnabledIn, guard: Guard = Depends(writer)) -> Schedule:
-    return guard.st.store.schedules.set_enabled(project_id, body.name, body.enabled)
-
-
-@router.get(SCHEDULE)
-def get_schedule_by_id(schedule_id: Id, guard: Guard = Depends(reader)) -> Schedule:
-    guard.schedule(schedule_id)
-    return guard.st.store.schedules.get_by_id(schedule_id)
+serve(reader, "schedules.get", "get_schedule")
+serve(writer, "schedules.remove", "remove_schedule")
+serve(writer, "schedules.set_enabled", body=EnabledIn)
+serve(reader, "schedules.get_by_id", "get_schedule_by_id", owner=Guard.schedule)
 
 
 # -- fired occurrences ---------------------------------------------------------------------
-@router.post(f"{SCHEDULE}/claim", response_model=envelope("fire", ScheduleFire | None))
-def claim(schedule_id: Id, body: ClaimIn, guard: Guard = Depends(writer)) -> dict[str, Any]:
-    """Take an occurrence (one insert of a unique row, so racing claimers get one winner)."""
-    guard.schedule(schedule_id)
-    fire = guard.st.store.schedules.claim(
-        schedule_id,
-        body.occurrence,
-        due_at=body.due_at,
-        claimed_by=body.claimed_by,
-        lease_ms=body.lease_ms,
-    )
-    return {"fire": fire}
-
-
-@router.get(f"{SCHEDULE}/fires", response_model=envelope("fires", list[ScheduleFire]))
-def list_fires(
-    schedule_id: Id, limit: Count = 50, guard: Guard = Depends(reader)
-) -> dict[str, Any]:
-    guard.schedule(schedule_id)
-    return {"fires": guard.st.store.schedules.fires(schedule_id, limit=limit)}
-
-
-@router.get(f"{SCHEDULE}/last-due", response_model=envelope("due_at", int | None))
-def last_due(schedule_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    guard.schedule(schedule_id)
-    return {"due_at": guard.st.store.schedules.last_due(schedule_id)}
-
-
-@router.get(f"{SCHEDULE}/occurrence", response_model=envelope("exists", bool))
-def has_occurrence(
-    schedule_id: Id, occurrence: Loose, guard: Guard = Depends(reader)
-) -> dict[str, Any]:
-    guard.schedule(schedule_id)
-    return {"exists": guard.st.store.schedules.has_occurrence(schedule_id, occurrence)}
-
-
-@router.get(FIRE)
-def get_fire(fire_id: Id, guard: Guard = Depends(reader)) -> ScheduleFire:
-    guard.schedule_fire(fire_id)
-    return guard.st.store.schedules.get_fire(fire_id)
-
-
-@router.patch(FIRE)
-def update_fire(fire_id: Id, body: FirePatch, guard: Guard = Depends(writer)) -> Empty:
-    guard.schedule_fire(fire_id)
-    guard.st.store.schedules.update_fire(fire_id, **body.model_dump())
-    return Empty()
+serve(
+    writer,
+    "schedules.claim",
+    body=ClaimIn,
+    owner=Guard.schedule,
+    doc="Take an occurrence (one insert of a unique row, so racing claimers get one winner).",
+)
+serve(reader, "schedules.fires", "list_fires", owner=Guard.schedule, limit=Count)
+serve(reader, "schedules.last_due", owner=Guard.schedule)
+serve(reader, "schedules.has_occurrence", owner=Guard.schedule)
+serve(reader, "schedules.get_fire", owner=Guard.schedule_fire)
+serve(writer, "schedules.update_fire", body=FirePatch, owner=Guard.schedule_fire)
 
 
 @router.get("/schedulers", response_model=envelope("schedulers", list[SchedulerInfo]))

@@ -17,7 +17,6 @@ from keel.store.users import Role
 from keel.store.wire import Empty, envelope
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
-serve = partial(passthrough, router)
 
 
 class RunIn(BaseModel):
@@ -78,6 +77,9 @@ class SearchIn(BaseModel):
     include_deleted: bool = False
 
 
+serve = partial(passthrough, router, owner=Guard.run, run_id=RunId)
+
+
 @router.post("")
 def create_run(body: RunIn, guard: Guard = Depends(writer)) -> RunInfo:
     guard.experiment(body.experiment_id)
@@ -118,9 +120,9 @@ def update_run(run_id: RunId, body: RunPatch, guard: Guard = Depends(writer)) ->
     )
 
 
-serve(writer, "runs.delete", "delete_run", owner=Guard.run, run_id=RunId)
-serve(writer, "runs.restore", "restore_run", owner=Guard.run, run_id=RunId)
-serve(reader, "runs.children", owner=Guard.run, run_id=RunId)
+serve(writer, "runs.delete", "delete_run")
+serve(writer, "runs.restore", "restore_run")
+serve(reader, "runs.children")
 
 
 @router.post("/{run_id}/batch")
@@ -138,7 +140,7 @@ def set_tag(run_id: RunId, body: TagIn, guard: Guard = Depends(writer)) -> Empty
     return Empty()
 
 
-serve(writer, "runs.delete_tag", owner=Guard.run, run_id=RunId)
+serve(writer, "runs.delete_tag")
 
 
 @router.get("/{run_id}/metric-history", response_model=envelope("metrics", list[Metric]))
@@ -156,7 +158,7 @@ def metric_history(
     return {"metrics": guard.st.store.runs.metric_history(run_id, key, offset=offset, limit=limit)}
 
 
-serve(reader, "runs.metric_keys", owner=Guard.run, run_id=RunId)
+serve(reader, "runs.metric_keys")
 
 
 @router.post("/{run_id}/datasets")
