@@ -77,8 +77,8 @@ def _request(
         params.append(_parameter("body", hints[route.body], whole.default))
     elif body is not None:
         params.append(_parameter("body", body))
-    wire = {p.name: route.names.get(p.name, p.name) for p in protocol if p not in taken}
-    return params, wire
+    carried = {p.name: route.names.get(p.name, p.name) for p in protocol if p not in taken}
+    return params, carried
 
 
 def _below(router: APIRouter, route: Route) -> str:
@@ -87,6 +87,15 @@ def _below(router: APIRouter, route: Route) -> str:
     if not path.startswith(router.prefix):
         raise ValueError(f"{path} is not below the router's prefix {router.prefix}")
     return path.removeprefix(router.prefix)
+
+
+def _response(route: Route, result: Any) -> Any:
+    """The response model: the method's result, ``{key: result}``, or ``{}`` for None."""
+    if route.answer is not None and not isinstance(route.answer, str):
+        raise TypeError(f"a pass-through route answers one value, not {route.answer}")
+    return (
+        Empty if result is NoneType else envelope(route.answer, result) if route.answer else result
+    )
 
 
 def passthrough(
@@ -112,9 +121,8 @@ def passthrough(
     route, fn = ROUTES[aggregate][method], getattr(PROTOCOLS[aggregate], method)
     hints = get_type_hints(fn, localns=_entity_names())
     result, key = hints.pop("return"), route.answer
-    if key is not None and not isinstance(key, str):
-        raise TypeError(f"{entry}: a pass-through route answers one value, not {key}")
-    params, wire = _request(route, fn, hints, body, bounds)
+    response_model = _response(route, result)
+    params, carried = _request(route, fn, hints, body, bounds)
 
     def endpoint(guard: Guard, body: Any = None, **args: Any) -> Any:
         if owner is not None:
@@ -122,7 +130,8 @@ def passthrough(
         if route.body:
             args[route.body] = body
         elif body is not None:
-            args |= {p: getattr(body, f) for p, f in wire.items() if f in type(body).model_fields}
+            fields = type(body).model_fields
+            args |= {p: getattr(body, f) for p, f in carried.items() if f in fields}
         found = getattr(getattr(guard.st.store, aggregate), method)(**args)
         if result is NoneType:
             return Empty()
@@ -136,9 +145,19 @@ def passthrough(
         _below(router, route),
         endpoint,
         methods=[route.verb],
-        response_model=Empty if result is NoneType else envelope(key, result) if key else result,
+        response_model=response_model,
         name=endpoint.__name__,
     )
 
 
-__all__ = ["BOUNDS", "passthrough"]
+class Router(APIRouter):
+    """An :class:`~fastapi.APIRouter` that also serves protocol methods straight through:
+    ``router.serve(reader, "monitors.get", "get_monitor")`` (see :func:`passthrough`)."""
+
+    def serve(
+        self, access: Callable[..., Any], entry: str, handler: str | None = None, /, **options: Any
+    ) -> None:
+        passthrough(self, access, entry, handler, **options)
+
+
+__all__ = ["BOUNDS", "Router", "passthrough"]

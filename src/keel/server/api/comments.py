@@ -7,22 +7,20 @@ authentication on, the author is the caller, whatever the body says.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, StringConstraints
 
 from keel.exceptions import PermissionDeniedError
 from keel.server._auth import Guard, reader
 from keel.server._types import Id, Loose
-from keel.server.api._passthrough import passthrough
+from keel.server.api._passthrough import Router
 from keel.store.comments import Comment
 from keel.store.users import Role
 from keel.store.wire import Empty
 
-router = APIRouter(prefix="/api/v1/projects/{project_id}/comments", tags=["comments"])
-serve = partial(passthrough, router)
+router = Router(prefix="/api/v1/projects/{project_id}/comments", tags=["comments"])
 Subject = Annotated[str, StringConstraints(max_length=255)]
 
 
@@ -47,8 +45,8 @@ def add_comment(project_id: Id, body: CommentIn, guard: Guard = Depends(reader))
     )
 
 
-serve(reader, "comments.list", "list_comments", subject_kind=Subject, subject_id=Subject)
-serve(reader, "comments.get", "get_comment")
+router.serve(reader, "comments.list", "list_comments", subject_kind=Subject, subject_id=Subject)
+router.serve(reader, "comments.get", "get_comment")
 
 
 @router.delete("/{comment_id}")

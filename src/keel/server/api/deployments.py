@@ -8,21 +8,19 @@ specs and history; writers apply, roll back and delete.
 from __future__ import annotations
 
 import json
-from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, Field, StringConstraints
 
 from keel.exceptions import InvalidArgumentError
 from keel.server._auth import Guard, reader, writer
 from keel.server._types import Id, Loose
-from keel.server.api._passthrough import passthrough
+from keel.server.api._passthrough import Router
 from keel.store.deployments import Deployment, DeploymentTarget
 from keel.store.wire import envelope
 
-router = APIRouter(prefix="/api/v1", tags=["deployments"])
-serve = partial(passthrough, router)
+router = Router(prefix="/api/v1", tags=["deployments"])
 DEPLOYMENTS = "/projects/{project_id}/deployments"
 
 
@@ -89,7 +87,7 @@ def _targets(body: ApplyIn) -> list[DeploymentTarget]:
     return [DeploymentTarget(**t.model_dump()) for t in body.targets]
 
 
-serve(reader, "deployments.list", "list_deployments")
+router.serve(reader, "deployments.list", "list_deployments")
 
 
 @router.post(DEPLOYMENTS)
@@ -134,18 +132,18 @@ def stop_deployment(project_id: Id, body: NameIn, guard: Guard = Depends(writer)
     return Seen(seen=True)
 
 
-serve(reader, "deployments.get", "get_deployment")
-serve(
+router.serve(reader, "deployments.get", "get_deployment")
+router.serve(
     reader,
     "deployments.find",
     "find_deployment",
     doc='The deployment, deleted ones too; ``{"deployment": null}`` when there is none.',
 )
-serve(reader, "deployments.current_revision")
-serve(reader, "deployments.revisions", "list_revisions")
-serve(reader, "deployments.revision", "get_revision")
-serve(writer, "deployments.rollback", "rollback_deployment", body=RollbackIn)
-serve(writer, "deployments.delete", "delete_deployment")
+router.serve(reader, "deployments.current_revision")
+router.serve(reader, "deployments.revisions", "list_revisions")
+router.serve(reader, "deployments.revision", "get_revision")
+router.serve(writer, "deployments.rollback", "rollback_deployment", body=RollbackIn)
+router.serve(writer, "deployments.delete", "delete_deployment")
 
 
 @router.get(

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from functools import partial
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel
 
 from keel.server._auth import Guard, reader, writer
 from keel.server._types import Id, Loose, Name
-from keel.server.api._passthrough import passthrough
+from keel.server.api._passthrough import Router
 from keel.store import Experiment
 
-router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"])
-serve = partial(passthrough, router)
+router = Router(prefix="/api/v1/experiments", tags=["experiments"])
+#: An experiment addressed by id is checked against the caller's projects first.
+serve_experiment = partial(router.serve, owner=Guard.experiment)
 
 
 class ExperimentIn(BaseModel):
@@ -52,9 +53,9 @@ def get_or_create_experiment(body: ExperimentRef, guard: Guard = Depends(writer)
     return guard.st.store.experiments.get_or_create(body.project_id, body.name)
 
 
-serve(reader, "experiments.list", "list_experiments")
-serve(reader, "experiments.get_by_name", "find_experiment", name=Name)
-serve(reader, "experiments.get", "get_experiment", owner=Guard.experiment)
+router.serve(reader, "experiments.list", "list_experiments")
+router.serve(reader, "experiments.get_by_name", "find_experiment", name=Name)
+serve_experiment(reader, "experiments.get", "get_experiment")
 
 
 @router.patch("/{experiment_id}")
@@ -70,7 +71,7 @@ def update_experiment(
     return repo.get(experiment_id)
 
 
-serve(writer, "experiments.delete", "delete_experiment", owner=Guard.experiment)
-serve(writer, "experiments.restore", "restore_experiment", owner=Guard.experiment)
-serve(writer, "experiments.set_tag", "set_experiment_tag", body=TagIn, owner=Guard.experiment)
-serve(writer, "experiments.delete_tag", "delete_experiment_tag", owner=Guard.experiment)
+serve_experiment(writer, "experiments.delete", "delete_experiment")
+serve_experiment(writer, "experiments.restore", "restore_experiment")
+serve_experiment(writer, "experiments.set_tag", "set_experiment_tag", body=TagIn)
+serve_experiment(writer, "experiments.delete_tag", "delete_experiment_tag")

@@ -10,18 +10,18 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, Field, StringConstraints
 
 from keel.server._auth import Guard, reader, writer
 from keel.server._types import Id, Key, Loose, Name, RunId, Text
-from keel.server.api._passthrough import passthrough
+from keel.server.api._passthrough import Router
 from keel.server.api.artifacts import ItemsIn, refs
 from keel.store import ArtifactInfo
 from keel.store.logged_models import LoggedModel
 from keel.store.wire import envelope
 
-router = APIRouter(prefix="/api/v1/logged-models", tags=["logged models"])
+router = Router(prefix="/api/v1/logged-models", tags=["logged models"])
 ModelId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Values = Annotated[dict[Key, Text], Field(max_length=10_000)]
 
@@ -65,20 +65,13 @@ def _model(guard: Guard, model_id: str) -> LoggedModel:
     return model
 
 
-serve = partial(passthrough, router, owner=_model, model_id=ModelId)
+serve_model = partial(router.serve, owner=_model, model_id=ModelId)
 
 
 @router.post("")
 def create_logged_model(body: LoggedModelIn, guard: Guard = Depends(writer)) -> LoggedModel:
     guard.experiment(body.experiment_id)
-    return guard.st.store.logged_models.create(
-        body.experiment_id,
-        body.name,
-        source_run_id=body.source_run_id,
-        model_type=body.model_type,
-        params=body.params,
-        tags=body.tags,
-    )
+    return guard.st.store.logged_models.create(**body.model_dump())
 
 
 @router.post("/search")
@@ -100,11 +93,11 @@ def get_logged_model(model_id: ModelId, guard: Guard = Depends(reader)) -> Logge
     return _model(guard, model_id)
 
 
-serve(writer, "logged_models.delete", "delete_logged_model")
-serve(writer, "logged_models.finalize", "finalize_logged_model", body=StatusIn)
-serve(writer, "logged_models.set_tags", "set_logged_model_tags", body=ValuesIn)
-serve(writer, "logged_models.delete_tag", "delete_logged_model_tag", key=Key)
-serve(writer, "logged_models.log_params", "log_logged_model_params", body=ValuesIn)
+serve_model(writer, "logged_models.delete", "delete_logged_model")
+serve_model(writer, "logged_models.finalize", "finalize_logged_model", body=StatusIn)
+serve_model(writer, "logged_models.set_tags", "set_logged_model_tags", body=ValuesIn)
+serve_model(writer, "logged_models.delete_tag", "delete_logged_model_tag", key=Key)
+serve_model(writer, "logged_models.log_params", "log_logged_model_params", body=ValuesIn)
 
 
 @router.post("/{model_id}/files", response_model=envelope("files", list[ArtifactInfo]))
@@ -124,7 +117,7 @@ def list_logged_model_files(
     return {"files": guard.st.store.logged_models.list_files(model_id, prefix or None)}
 
 
-serve(writer, "logged_models.delete_files", "delete_logged_model_files", path=Text)
+serve_model(writer, "logged_models.delete_files", "delete_logged_model_files", path=Text)
 
 
 __all__ = ["router"]

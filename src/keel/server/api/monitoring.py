@@ -10,25 +10,23 @@ object does not exist for you.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, Field, StringConstraints
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.server._auth import Guard, project_admin, reader, writer
 from keel.server._receipts import check_reference
 from keel.server._types import Id, Int64, Loose, Millis, Sha
-from keel.server.api._passthrough import passthrough
+from keel.server.api._passthrough import Router
 from keel.server.api.deployments import existing_project, finite_json
 from keel.store.alerts import Alert, Delivery, NewAlert, Notifier
 from keel.store.monitors import Monitor, ReferenceInfo
 from keel.store.ownership import Owned
 from keel.store.wire import Empty, envelope
 
-router = APIRouter(prefix="/api/v1", tags=["monitoring"])
-serve = partial(passthrough, router)
+router = Router(prefix="/api/v1", tags=["monitoring"])
 PROJECT = "/projects/{project_id}"
 MONITORS = f"{PROJECT}/monitors"
 REFERENCES = f"{PROJECT}/references"
@@ -129,7 +127,7 @@ def owned(kind: Owned) -> Callable[[Guard, int], None]:
 
 
 # -- monitors ------------------------------------------------------------------------------
-serve(reader, "monitors.list", "list_monitors")
+router.serve(reader, "monitors.list", "list_monitors")
 
 
 @router.put(MONITORS)
@@ -138,20 +136,13 @@ def upsert_monitor(project_id: Id, body: MonitorIn, guard: Guard = Depends(write
     existing_project(guard, project_id)
     if body.config is not None:
         finite_json(body.config, "a monitor config")
-    return guard.st.store.monitors.upsert(
-        project_id,
-        body.deployment,
-        reference=body.reference,
-        config=body.config,
-        window=body.window,
-        enabled=body.enabled,
-    )
+    return guard.st.store.monitors.upsert(project_id, **body.model_dump())
 
 
-serve(reader, "monitors.get", "get_monitor")
-serve(reader, "monitors.find", "find_monitor")
-serve(writer, "monitors.delete", "delete_monitor")
-serve(reader, "monitors.get_by_id", "get_monitor_by_id", owner=owned("monitor"))
+router.serve(reader, "monitors.get", "get_monitor")
+router.serve(reader, "monitors.find", "find_monitor")
+router.serve(writer, "monitors.delete", "delete_monitor")
+router.serve(reader, "monitors.get_by_id", "get_monitor_by_id", owner=owned("monitor"))
 
 
 @router.post("/monitors/{monitor_id}/mark-run")
@@ -162,7 +153,7 @@ def mark_run(monitor_id: Id, body: MarkRunIn, guard: Guard = Depends(writer)) ->
 
 
 # -- reference profiles --------------------------------------------------------------------
-serve(reader, "monitors.list_references")
+router.serve(reader, "monitors.list_references")
 
 
 @router.put(REFERENCES)
@@ -175,18 +166,11 @@ def put_reference(
     check_reference(st, guard.who, body.blob_sha, body.receipt)
     if not st.store.blobs.exists(body.blob_sha):
         raise NotFoundError(f"blob {body.blob_sha} is not on the server; upload the profile first")
-    return st.store.monitors.put_reference(
-        project_id,
-        body.subject,
-        blob_sha=body.blob_sha,
-        num_rows=body.num_rows,
-        num_columns=body.num_columns,
-        source=body.source,
-    )
+    return st.store.monitors.put_reference(project_id, **body.model_dump(exclude={"receipt"}))
 
 
-serve(reader, "monitors.get_reference")
-serve(reader, "monitors.find_reference")
+router.serve(reader, "monitors.get_reference")
+router.serve(reader, "monitors.find_reference")
 
 
 # -- alerts --------------------------------------------------------------------------------
@@ -222,7 +206,7 @@ def record_alert(project_id: Id, body: AlertIn, guard: Guard = Depends(writer)) 
     return Recorded(alert=found, event=event)
 
 
-serve(reader, "alerts.latest_id", "latest_alert_id")
+router.serve(reader, "alerts.latest_id", "latest_alert_id")
 
 
 @router.post(f"{ALERTS}/resolve-absent", response_model=envelope("alerts", list[Alert]))
@@ -237,7 +221,7 @@ def resolve_absent(
     return {"alerts": resolved}
 
 
-serve(reader, "alerts.get", "get_alert")
+router.serve(reader, "alerts.get", "get_alert")
 
 
 def _by(guard: Guard, given: str) -> str:
@@ -273,11 +257,11 @@ def enqueue_alert(
     return {"deliveries": alerts.enqueue(alerts.get(project_id, alert_id), body.event)}
 
 
-serve(reader, "alerts.deliveries", "list_deliveries", owner=owned("alert"))
+router.serve(reader, "alerts.deliveries", "list_deliveries", owner=owned("alert"))
 
 
 # -- notifiers (their config is a secret: project admins only) -----------------------------
-serve(project_admin, "alerts.list_notifiers")
+router.serve(project_admin, "alerts.list_notifiers")
 
 
 @router.post(NOTIFIERS)
@@ -286,16 +270,9 @@ def add_notifier(
 ) -> Notifier:
     existing_project(guard, project_id)
     finite_json(body.config, "a notifier config")
-    return guard.st.store.alerts.add_notifier(
-        project_id,
-        body.name,
-        body.kind,
-        body.config,
-        min_severity=body.min_severity,
-        deployment=body.deployment,
-    )
+    return guard.st.store.alerts.add_notifier(project_id, **body.model_dump())
 
 
-serve(project_admin, "alerts.get_notifier")
-serve(project_admin, "alerts.remove_notifier")
-serve(project_admin, "alerts.get_notifier_by_id", owner=owned("notifier"))
+router.serve(project_admin, "alerts.get_notifier")
+router.serve(project_admin, "alerts.remove_notifier")
+router.serve(project_admin, "alerts.get_notifier_by_id", owner=owned("notifier"))

@@ -12,10 +12,9 @@ scheduler runs next to the database.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, Field, StringConstraints
 
 from keel.exceptions import AlreadyExistsError, NotFoundError
@@ -23,7 +22,7 @@ from keel.server._auth import Guard, Principal, authenticated, reader, writer
 from keel.server._receipts import check_reference
 from keel.server._state import AppState, state
 from keel.server._types import Id, Int64, Key, Loose, Millis, Name, Sha, Text
-from keel.server.api._passthrough import passthrough
+from keel.server.api._passthrough import Router
 from keel.server.api.deployments import existing_project
 from keel.store import RunStatus
 from keel.store.pipelines import (
@@ -37,8 +36,7 @@ from keel.store.pipelines import (
 )
 from keel.store.wire import Empty, envelope
 
-router = APIRouter(prefix="/api/v1", tags=["pipelines"])
-serve = partial(passthrough, router)
+router = Router(prefix="/api/v1", tags=["pipelines"])
 PROJECT = "/projects/{project_id}"
 RUN = "/pipeline-runs/{run_id}"
 CACHE = f"{PROJECT}/step-cache"
@@ -173,18 +171,11 @@ def start_run(project_id: Id, body: StartIn, guard: Guard = Depends(writer)) -> 
         pass  # the id is free
     else:
         raise AlreadyExistsError(f"pipeline run {body.run_id!r} already exists; start a new run")
-    return guard.st.store.pipeline_runs.start(
-        body.run_id,
-        project_id=project_id,
-        pipeline=body.pipeline,
-        target=body.target,
-        runner=body.runner,
-        params=body.params,
-        n_steps=body.n_steps,
-    )
+    fields = body.model_dump(exclude={"run_id"})
+    return guard.st.store.pipeline_runs.start(body.run_id, project_id=project_id, **fields)
 
 
-serve(reader, "pipeline_runs.list", "list_runs", limit=Count)
+router.serve(reader, "pipeline_runs.list", "list_runs", limit=Count)
 
 
 @router.get(RUN)
@@ -232,7 +223,7 @@ def record_steps(run_id: RunRef, body: StepsIn, guard: Guard = Depends(writer)) 
     return Empty()
 
 
-serve(
+router.serve(
     writer,
     "pipeline_runs.finish",
     "finish_run",
@@ -243,7 +234,7 @@ serve(
 
 
 # -- the step cache ------------------------------------------------------------------------
-serve(reader, "step_cache.get", "get_entry", key=CacheKey)
+router.serve(reader, "step_cache.get", "get_entry", key=CacheKey)
 
 
 @router.put(CACHE)
@@ -259,15 +250,7 @@ def put_entry(project_id: Id, body: EntryIn, guard: Guard = Depends(writer)) -> 
             )
     if body.run_id is not None:
         _run_of_project(st, body.run_id, project_id, "run id")
-    st.store.step_cache.put(
-        project_id,
-        key=body.key,
-        step=body.step,
-        parts=body.parts,
-        manifest=body.manifest,
-        size_bytes=body.size_bytes,
-        run_id=body.run_id,
-    )
+    st.store.step_cache.put(project_id, **body.model_dump(exclude={"receipts"}))
     return Empty()
 
 
@@ -276,9 +259,9 @@ def delete_entries(project_id: Id, body: KeysIn, guard: Guard = Depends(writer))
     return {"deleted": guard.st.store.step_cache.delete(project_id, body.keys)}
 
 
-serve(writer, "step_cache.clear", "clear_cache", body=ClearIn)
-serve(reader, "step_cache.latest_for_step", "latest_entry")
-serve(
+router.serve(writer, "step_cache.clear", "clear_cache", body=ClearIn)
+router.serve(reader, "step_cache.latest_for_step", "latest_entry")
+router.serve(
     reader,
     "step_cache.stats",
     "cache_stats",
@@ -311,25 +294,25 @@ def list_visible_schedules(
     return {"schedules": [s for s in found if who.role_in(s.project_id) is not None]}
 
 
-serve(reader, "schedules.get", "get_schedule")
-serve(writer, "schedules.remove", "remove_schedule")
-serve(writer, "schedules.set_enabled", body=EnabledIn)
-serve(reader, "schedules.get_by_id", "get_schedule_by_id", owner=Guard.schedule)
+router.serve(reader, "schedules.get", "get_schedule")
+router.serve(writer, "schedules.remove", "remove_schedule")
+router.serve(writer, "schedules.set_enabled", body=EnabledIn)
+router.serve(reader, "schedules.get_by_id", "get_schedule_by_id", owner=Guard.schedule)
 
 
 # -- fired occurrences ---------------------------------------------------------------------
-serve(
+router.serve(
     writer,
     "schedules.claim",
     body=ClaimIn,
     owner=Guard.schedule,
     doc="Take an occurrence (one insert of a unique row, so racing claimers get one winner).",
 )
-serve(reader, "schedules.fires", "list_fires", owner=Guard.schedule, limit=Count)
-serve(reader, "schedules.last_due", owner=Guard.schedule)
-serve(reader, "schedules.has_occurrence", owner=Guard.schedule)
-serve(reader, "schedules.get_fire", owner=Guard.schedule_fire)
-serve(writer, "schedules.update_fire", body=FirePatch, owner=Guard.schedule_fire)
+router.serve(reader, "schedules.fires", "list_fires", owner=Guard.schedule, limit=Count)
+router.serve(reader, "schedules.last_due", owner=Guard.schedule)
+router.serve(reader, "schedules.has_occurrence", owner=Guard.schedule)
+router.serve(reader, "schedules.get_fire", owner=Guard.schedule_fire)
+router.serve(writer, "schedules.update_fire", body=FirePatch, owner=Guard.schedule_fire)
 
 
 @router.get("/schedulers", response_model=envelope("schedulers", list[SchedulerInfo]))

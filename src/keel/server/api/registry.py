@@ -8,22 +8,20 @@ project's version does not exist for you.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, Field, StringConstraints
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.server._auth import Guard, reader, writer
 from keel.server._receipts import check_reference
 from keel.server._types import Id, Int64, Key, Loose, Name, RunId, Sha, Text
-from keel.server.api._passthrough import passthrough
+from keel.server.api._passthrough import Router
 from keel.store.registry import ModelVersion, NewVersion, RegisteredModel
 from keel.store.wire import envelope
 
-router = APIRouter(prefix="/api/v1", tags=["model registry"])
-serve = partial(passthrough, router)
+router = Router(prefix="/api/v1", tags=["model registry"])
 MODELS = "/projects/{project_id}/models"
 VERSION = "/model-versions/{version_id}"
 
@@ -105,7 +103,7 @@ class SearchIn(BaseModel):
 
 
 # -- registered models ---------------------------------------------------------------------
-serve(reader, "registry.list_models")
+router.serve(reader, "registry.list_models")
 
 
 @router.post(MODELS)
@@ -115,13 +113,13 @@ def create_model(project_id: Id, body: ModelIn, guard: Guard = Depends(writer)) 
     )
 
 
-serve(writer, "registry.get_or_create_model", body=ModelRef)
-serve(reader, "registry.get_model")
-serve(writer, "registry.update_model", body=ModelPatch)
-serve(writer, "registry.rename_model", body=ModelRename)
-serve(writer, "registry.delete_model")
-serve(writer, "registry.set_model_tags", body=ModelTags)
-serve(writer, "registry.delete_model_tag")
+router.serve(writer, "registry.get_or_create_model", body=ModelRef)
+router.serve(reader, "registry.get_model")
+router.serve(writer, "registry.update_model", body=ModelPatch)
+router.serve(writer, "registry.rename_model", body=ModelRename)
+router.serve(writer, "registry.delete_model")
+router.serve(writer, "registry.set_model_tags", body=ModelTags)
+router.serve(writer, "registry.delete_model_tag")
 
 
 # -- versions of a model -------------------------------------------------------------------
@@ -138,13 +136,13 @@ def create_version(project_id: Id, body: VersionIn, guard: Guard = Depends(write
     return st.store.registry.create_version(project_id, body.name, new)
 
 
-serve(reader, "registry.versions", "list_versions")
-serve(reader, "registry.get_version")
-serve(reader, "registry.latest_version")
+router.serve(reader, "registry.versions", "list_versions")
+router.serve(reader, "registry.get_version")
+router.serve(reader, "registry.latest_version")
 
 
 # -- aliases -------------------------------------------------------------------------------
-serve(reader, "registry.get_by_alias")
+router.serve(reader, "registry.get_by_alias")
 
 
 @router.put(f"{MODELS}/alias")
@@ -153,7 +151,7 @@ def set_alias(project_id: Id, body: AliasIn, guard: Guard = Depends(writer)) -> 
     return guard.st.store.registry.set_alias(project_id, body.name, body.alias, body.version_id)
 
 
-serve(writer, "registry.delete_alias")
+router.serve(writer, "registry.delete_alias")
 
 
 # -- search --------------------------------------------------------------------------------
@@ -176,8 +174,8 @@ def search_versions(
 
 
 # -- one version, by id --------------------------------------------------------------------
-serve(reader, "registry.get_version_by_id", owner=Guard.model_version)
-serve(writer, "registry.update_version", body=VersionPatch, owner=Guard.model_version)
-serve(writer, "registry.delete_version", owner=Guard.model_version)
-serve(writer, "registry.set_version_tags", body=VersionTags, owner=Guard.model_version)
-serve(writer, "registry.delete_version_tag", owner=Guard.model_version)
+router.serve(reader, "registry.get_version_by_id", owner=Guard.model_version)
+router.serve(writer, "registry.update_version", body=VersionPatch, owner=Guard.model_version)
+router.serve(writer, "registry.delete_version", owner=Guard.model_version)
+router.serve(writer, "registry.set_version_tags", body=VersionTags, owner=Guard.model_version)
+router.serve(writer, "registry.delete_version_tag", owner=Guard.model_version)

@@ -5,18 +5,18 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 
 from keel.exceptions import InvalidArgumentError
 from keel.server._auth import Guard, reader, writer
 from keel.server._types import Id, Int64, Loose, Millis, RunId
-from keel.server.api._passthrough import passthrough
+from keel.server.api._passthrough import Router
 from keel.store import Metric, Run, RunInfo, RunPage, RunStatus
 from keel.store.users import Role
 from keel.store.wire import Empty, envelope
 
-router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
+router = Router(prefix="/api/v1/runs", tags=["runs"])
 
 
 class RunIn(BaseModel):
@@ -77,7 +77,7 @@ class SearchIn(BaseModel):
     include_deleted: bool = False
 
 
-serve = partial(passthrough, router, owner=Guard.run, run_id=RunId)
+serve_run = partial(router.serve, owner=Guard.run, run_id=RunId)
 
 
 @router.post("")
@@ -120,9 +120,9 @@ def update_run(run_id: RunId, body: RunPatch, guard: Guard = Depends(writer)) ->
     )
 
 
-serve(writer, "runs.delete", "delete_run")
-serve(writer, "runs.restore", "restore_run")
-serve(reader, "runs.children")
+serve_run(writer, "runs.delete", "delete_run")
+serve_run(writer, "runs.restore", "restore_run")
+serve_run(reader, "runs.children")
 
 
 @router.post("/{run_id}/batch")
@@ -140,7 +140,7 @@ def set_tag(run_id: RunId, body: TagIn, guard: Guard = Depends(writer)) -> Empty
     return Empty()
 
 
-serve(writer, "runs.delete_tag")
+serve_run(writer, "runs.delete_tag")
 
 
 @router.get("/{run_id}/metric-history", response_model=envelope("metrics", list[Metric]))
@@ -158,7 +158,7 @@ def metric_history(
     return {"metrics": guard.st.store.runs.metric_history(run_id, key, offset=offset, limit=limit)}
 
 
-serve(reader, "runs.metric_keys")
+serve_run(reader, "runs.metric_keys")
 
 
 @router.post("/{run_id}/datasets")

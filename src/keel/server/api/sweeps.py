@@ -7,20 +7,18 @@ project, and the repository refuses an id of another project as not found.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, Field
 
 from keel.server._auth import Guard, reader, writer
 from keel.server._types import Id, Loose, Name, RunId
-from keel.server.api._passthrough import passthrough
+from keel.server.api._passthrough import Router
 from keel.server.api.deployments import existing_project, finite_json
 from keel.store.sweeps import Sweep, TrialState
 
-router = APIRouter(prefix="/api/v1", tags=["sweeps"])
-serve = partial(passthrough, router)
+router = Router(prefix="/api/v1", tags=["sweeps"])
 SWEEPS = "/projects/{project_id}/sweeps"
 SWEEP = f"{SWEEPS}/{{sweep_id}}"
 TRIAL = "/projects/{project_id}/trials/{trial_id}"
@@ -61,15 +59,17 @@ class Claimed(BaseModel):
     claimed: bool
 
 
-serve(reader, "sweeps.list", "list_sweeps", name=Name | None)
-serve(reader, "sweeps.counts", "sweep_counts", doc="Trials by state of every sweep of the project.")
-serve(
+router.serve(reader, "sweeps.list", "list_sweeps", name=Name | None)
+router.serve(
+    reader, "sweeps.counts", "sweep_counts", doc="Trials by state of every sweep of the project."
+)
+router.serve(
     reader,
     "sweeps.outline",
     "trial_outline",
     doc="Every trial of the sweep as id, number, state and first value.",
 )
-serve(
+router.serve(
     reader,
     "sweeps.pick",
     "pick_trials",
@@ -83,19 +83,12 @@ def create_sweep(project_id: Id, body: SweepIn, guard: Guard = Depends(writer)) 
     """The next generation of sweep ``body.name``."""
     existing_project(guard, project_id)
     finite_json(body.spec or {}, "a sweep spec")
-    return guard.st.store.sweeps.create(
-        project_id,
-        body.name,
-        directions=body.directions,
-        spec=body.spec,
-        fingerprint=body.fingerprint,
-        run_id=body.run_id,
-    )
+    return guard.st.store.sweeps.create(project_id, **body.model_dump())
 
 
-serve(reader, "sweeps.get", "get_sweep", name=Name, generation=Generation | None)
-serve(reader, "sweeps.find", "find_sweep", name=Name)
-serve(reader, "sweeps.get_by_id", "get_sweep_by_id")
+router.serve(reader, "sweeps.get", "get_sweep", name=Name, generation=Generation | None)
+router.serve(reader, "sweeps.find", "find_sweep", name=Name)
+router.serve(reader, "sweeps.get_by_id", "get_sweep_by_id")
 
 
 @router.patch(SWEEP)
@@ -108,18 +101,18 @@ def update_sweep(
     return guard.st.store.sweeps.update(project_id, sweep_id, **body.model_dump())
 
 
-serve(writer, "sweeps.mark_stale", "mark_sweep_stale", body=StaleIn)
-serve(writer, "sweeps.delete", "delete_sweep")
-serve(writer, "sweeps.add_trial", doc="A new trial with the sweep's next number.")
-serve(
+router.serve(writer, "sweeps.mark_stale", "mark_sweep_stale", body=StaleIn)
+router.serve(writer, "sweeps.delete", "delete_sweep")
+router.serve(writer, "sweeps.add_trial", doc="A new trial with the sweep's next number.")
+router.serve(
     reader,
     "sweeps.trials",
     "search_trials",
     body=TrialQueryIn,
     doc="The sweep's trials newer than ``after_id`` plus those in ``ids``, by number.",
 )
-serve(reader, "sweeps.get_trial")
-serve(writer, "sweeps.update_trial")
+router.serve(reader, "sweeps.get_trial")
+router.serve(writer, "sweeps.update_trial")
 
 
 @router.post(f"{TRIAL}/claim")
