@@ -7,19 +7,20 @@ authentication on, the author is the caller, whatever the body says.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, StringConstraints
 
 from keel.exceptions import PermissionDeniedError
 from keel.server._auth import Guard, reader
 from keel.server._types import Id, Loose
+from keel.server.api._passthrough import Router
 from keel.store.comments import Comment
 from keel.store.users import Role
-from keel.store.wire import Empty, envelope
+from keel.store.wire import Empty
 
-router = APIRouter(prefix="/api/v1/projects/{project_id}/comments", tags=["comments"])
+router = Router(prefix="/api/v1/projects/{project_id}/comments", tags=["comments"])
 Subject = Annotated[str, StringConstraints(max_length=255)]
 
 
@@ -44,16 +45,8 @@ def add_comment(project_id: Id, body: CommentIn, guard: Guard = Depends(reader))
     )
 
 
-@router.get("", response_model=envelope("comments", list[Comment]))
-def list_comments(
-    project_id: Id, subject_kind: Subject, subject_id: Subject, guard: Guard = Depends(reader)
-) -> dict[str, Any]:
-    return {"comments": guard.st.store.comments.list(project_id, subject_kind, subject_id)}
-
-
-@router.get("/{comment_id}")
-def get_comment(project_id: Id, comment_id: Id, guard: Guard = Depends(reader)) -> Comment:
-    return guard.st.store.comments.get(project_id, comment_id)
+router.serve(reader, "comments.list", "list_comments", subject_kind=Subject, subject_id=Subject)
+router.serve(reader, "comments.get", "get_comment")
 
 
 @router.delete("/{comment_id}")

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, Field
 
 from keel.server._auth import Guard, reader, writer
 from keel.server._types import Id, Loose, Millis, Name, RunId, Text
+from keel.server.api._passthrough import Router
 from keel.server.api.artifacts import ItemIn, refs
 from keel.store import Dataset, DatasetFile, DatasetVersion
 from keel.store.wire import envelope
 
-router = APIRouter(prefix="/api/v1", tags=["datasets"])
+router = Router(prefix="/api/v1", tags=["datasets"])
 
 
 class DatasetIn(BaseModel):
@@ -60,21 +61,9 @@ def get_or_create_dataset(body: DatasetIn, guard: Guard = Depends(writer)) -> Da
     return guard.st.store.datasets.get_or_create(body.project_id, body.name, body.description)
 
 
-@router.get("/datasets/lookup")
-def get_dataset(project_id: Id, name: Name, guard: Guard = Depends(reader)) -> Dataset:
-    return guard.st.store.datasets.get(project_id, name)
-
-
-@router.get("/datasets/versions", response_model=envelope("versions", list[DatasetVersion]))
-def list_versions(project_id: Id, name: Name, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    return {"versions": guard.st.store.datasets.versions(project_id, name)}
-
-
-@router.get("/datasets/version")
-def get_version(
-    project_id: Id, name: Name, version: Id | None = None, guard: Guard = Depends(reader)
-) -> DatasetVersion:
-    return guard.st.store.datasets.get_version(project_id, name, version)
+router.serve(reader, "datasets.get", "get_dataset", name=Name)
+router.serve(reader, "datasets.versions", "list_versions", name=Name)
+router.serve(reader, "datasets.get_version", name=Name)
 
 
 @router.post("/datasets/{dataset_id}/versions")
@@ -87,32 +76,13 @@ def add_version(dataset_id: Id, body: VersionIn, guard: Guard = Depends(writer))
     pairs = st.store.datasets.list_with_latest(project_id)
     dataset = next(d for d, _ in pairs if d.id == dataset_id)
     files = [DatasetFile(path, ref.sha, ref.size) for path, ref in refs(st, guard.who, body.files)]
-    version, created = st.store.datasets.add_version(
-        dataset,
-        content_hash=body.content_hash,
-        kind=body.kind,
-        source=body.source,
-        schema=body.schema_,
-        profile=body.profile,
-        num_rows=body.num_rows,
-        files=files,
-        run_id=body.run_id,
-    )
+    fields = body.model_dump(by_alias=True, exclude={"files"})
+    version, created = st.store.datasets.add_version(dataset, files=files, **fields)
     return VersionOut(version=version, created=created)
 
 
-@router.get("/dataset-versions/{version_id}")
-def get_version_by_id(version_id: Id, guard: Guard = Depends(reader)) -> DatasetVersion:
-    guard.dataset_version(version_id)
-    return guard.st.store.datasets.get_version_by_id(version_id)
-
-
-@router.get(
-    "/dataset-versions/{version_id}/files", response_model=envelope("files", list[DatasetFile])
-)
-def version_files(version_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    guard.dataset_version(version_id)
-    return {"files": guard.st.store.datasets.files(version_id)}
+router.serve(reader, "datasets.get_version_by_id", owner=Guard.dataset_version)
+router.serve(reader, "datasets.files", "version_files", owner=Guard.dataset_version)
 
 
 @router.get("/dataset-versions/{version_id}/runs", response_model=envelope("runs", list[RunLink]))

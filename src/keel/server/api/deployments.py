@@ -10,16 +10,17 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, Field, StringConstraints
 
 from keel.exceptions import InvalidArgumentError
 from keel.server._auth import Guard, reader, writer
 from keel.server._types import Id, Loose
-from keel.store.deployments import Deployment, DeploymentRevision, DeploymentTarget
-from keel.store.wire import Empty, envelope
+from keel.server.api._passthrough import Router
+from keel.store.deployments import Deployment, DeploymentTarget
+from keel.store.wire import envelope
 
-router = APIRouter(prefix="/api/v1", tags=["deployments"])
+router = Router(prefix="/api/v1", tags=["deployments"])
 DEPLOYMENTS = "/projects/{project_id}/deployments"
 
 
@@ -86,9 +87,7 @@ def _targets(body: ApplyIn) -> list[DeploymentTarget]:
     return [DeploymentTarget(**t.model_dump()) for t in body.targets]
 
 
-@router.get(DEPLOYMENTS, response_model=envelope("deployments", list[Deployment]))
-def list_deployments(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    return {"deployments": guard.st.store.deployments.list(project_id)}
+router.serve(reader, "deployments.list", "list_deployments")
 
 
 @router.post(DEPLOYMENTS)
@@ -133,47 +132,18 @@ def stop_deployment(project_id: Id, body: NameIn, guard: Guard = Depends(writer)
     return Seen(seen=True)
 
 
-@router.get(f"{DEPLOYMENTS}/lookup")
-def get_deployment(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> Deployment:
-    return guard.st.store.deployments.get(project_id, name)
-
-
-@router.get(f"{DEPLOYMENTS}/find", response_model=envelope("deployment", Deployment | None))
-def find_deployment(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    """The deployment, deleted ones too; ``{"deployment": null}`` when there is none."""
-    return {"deployment": guard.st.store.deployments.find(project_id, name)}
-
-
-@router.get(f"{DEPLOYMENTS}/current-revision", response_model=envelope("revision", int | None))
-def current_revision(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    return {"revision": guard.st.store.deployments.current_revision(project_id, name)}
-
-
-@router.get(
-    f"{DEPLOYMENTS}/revisions", response_model=envelope("revisions", list[DeploymentRevision])
+router.serve(reader, "deployments.get", "get_deployment")
+router.serve(
+    reader,
+    "deployments.find",
+    "find_deployment",
+    doc='The deployment, deleted ones too; ``{"deployment": null}`` when there is none.',
 )
-def list_revisions(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    return {"revisions": guard.st.store.deployments.revisions(project_id, name)}
-
-
-@router.get(f"{DEPLOYMENTS}/revision")
-def get_revision(
-    project_id: Id, name: Loose, revision: Id, guard: Guard = Depends(reader)
-) -> DeploymentRevision:
-    return guard.st.store.deployments.revision(project_id, name, revision)
-
-
-@router.post(f"{DEPLOYMENTS}/rollback")
-def rollback_deployment(
-    project_id: Id, body: RollbackIn, guard: Guard = Depends(writer)
-) -> Deployment:
-    return guard.st.store.deployments.rollback(project_id, body.name, body.revision)
-
-
-@router.delete(DEPLOYMENTS)
-def delete_deployment(project_id: Id, name: Loose, guard: Guard = Depends(writer)) -> Empty:
-    guard.st.store.deployments.delete(project_id, name)
-    return Empty()
+router.serve(reader, "deployments.current_revision")
+router.serve(reader, "deployments.revisions", "list_revisions")
+router.serve(reader, "deployments.revision", "get_revision")
+router.serve(writer, "deployments.rollback", "rollback_deployment", body=RollbackIn)
+router.serve(writer, "deployments.delete", "delete_deployment")
 
 
 @router.get(

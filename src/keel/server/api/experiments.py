@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel
 
 from keel.server._auth import Guard, reader, writer
 from keel.server._types import Id, Loose, Name
+from keel.server.api._passthrough import Router
 from keel.store import Experiment
-from keel.store.wire import Empty, envelope
 
-router = APIRouter(prefix="/api/v1/experiments", tags=["experiments"])
+router = Router(prefix="/api/v1/experiments", tags=["experiments"])
+#: An experiment addressed by id is checked against the caller's projects first.
+serve_experiment = partial(router.serve, owner=Guard.experiment)
 
 
 class ExperimentIn(BaseModel):
@@ -51,24 +53,9 @@ def get_or_create_experiment(body: ExperimentRef, guard: Guard = Depends(writer)
     return guard.st.store.experiments.get_or_create(body.project_id, body.name)
 
 
-@router.get("", response_model=envelope("experiments", list[Experiment]))
-def list_experiments(
-    project_id: Id, include_deleted: bool = False, guard: Guard = Depends(reader)
-) -> dict[str, Any]:
-    return {
-        "experiments": guard.st.store.experiments.list(project_id, include_deleted=include_deleted)
-    }
-
-
-@router.get("/lookup")
-def find_experiment(project_id: Id, name: Name, guard: Guard = Depends(reader)) -> Experiment:
-    return guard.st.store.experiments.get_by_name(project_id, name)
-
-
-@router.get("/{experiment_id}")
-def get_experiment(experiment_id: Id, guard: Guard = Depends(reader)) -> Experiment:
-    guard.experiment(experiment_id)
-    return guard.st.store.experiments.get(experiment_id)
+router.serve(reader, "experiments.list", "list_experiments")
+router.serve(reader, "experiments.get_by_name", "find_experiment", name=Name)
+serve_experiment(reader, "experiments.get", "get_experiment")
 
 
 @router.patch("/{experiment_id}")
@@ -84,29 +71,7 @@ def update_experiment(
     return repo.get(experiment_id)
 
 
-@router.delete("/{experiment_id}")
-def delete_experiment(experiment_id: Id, guard: Guard = Depends(writer)) -> Empty:
-    guard.experiment(experiment_id)
-    guard.st.store.experiments.delete(experiment_id)
-    return Empty()
-
-
-@router.post("/{experiment_id}/restore")
-def restore_experiment(experiment_id: Id, guard: Guard = Depends(writer)) -> Empty:
-    guard.experiment(experiment_id)
-    guard.st.store.experiments.restore(experiment_id)
-    return Empty()
-
-
-@router.post("/{experiment_id}/tags")
-def set_experiment_tag(experiment_id: Id, body: TagIn, guard: Guard = Depends(writer)) -> Empty:
-    guard.experiment(experiment_id)
-    guard.st.store.experiments.set_tag(experiment_id, body.key, body.value)
-    return Empty()
-
-
-@router.delete("/{experiment_id}/tags")
-def delete_experiment_tag(experiment_id: Id, key: Loose, guard: Guard = Depends(writer)) -> Empty:
-    guard.experiment(experiment_id)
-    guard.st.store.experiments.delete_tag(experiment_id, key)
-    return Empty()
+serve_experiment(writer, "experiments.delete", "delete_experiment")
+serve_experiment(writer, "experiments.restore", "restore_experiment")
+serve_experiment(writer, "experiments.set_tag", "set_experiment_tag", body=TagIn)
+serve_experiment(writer, "experiments.delete_tag", "delete_experiment_tag")

@@ -7,19 +7,21 @@ their receipts, like run artifacts.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, Field, StringConstraints
 
 from keel.server._auth import Guard, reader, writer
 from keel.server._types import Id, Key, Loose, Name, RunId, Text
+from keel.server.api._passthrough import Router
 from keel.server.api.artifacts import ItemsIn, refs
 from keel.store import ArtifactInfo
 from keel.store.logged_models import LoggedModel
-from keel.store.wire import Empty, envelope
+from keel.store.wire import envelope
 
-router = APIRouter(prefix="/api/v1/logged-models", tags=["logged models"])
+router = Router(prefix="/api/v1/logged-models", tags=["logged models"])
 ModelId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Values = Annotated[dict[Key, Text], Field(max_length=10_000)]
 
@@ -63,17 +65,13 @@ def _model(guard: Guard, model_id: str) -> LoggedModel:
     return model
 
 
+serve_model = partial(router.serve, owner=_model, model_id=ModelId)
+
+
 @router.post("")
 def create_logged_model(body: LoggedModelIn, guard: Guard = Depends(writer)) -> LoggedModel:
     guard.experiment(body.experiment_id)
-    return guard.st.store.logged_models.create(
-        body.experiment_id,
-        body.name,
-        source_run_id=body.source_run_id,
-        model_type=body.model_type,
-        params=body.params,
-        tags=body.tags,
-    )
+    return guard.st.store.logged_models.create(**body.model_dump())
 
 
 @router.post("/search")
@@ -95,42 +93,11 @@ def get_logged_model(model_id: ModelId, guard: Guard = Depends(reader)) -> Logge
     return _model(guard, model_id)
 
 
-@router.delete("/{model_id}")
-def delete_logged_model(model_id: ModelId, guard: Guard = Depends(writer)) -> Empty:
-    _model(guard, model_id)
-    guard.st.store.logged_models.delete(model_id)
-    return Empty()
-
-
-@router.post("/{model_id}/finalize")
-def finalize_logged_model(
-    model_id: ModelId, body: StatusIn, guard: Guard = Depends(writer)
-) -> LoggedModel:
-    _model(guard, model_id)
-    return guard.st.store.logged_models.finalize(model_id, body.status)
-
-
-@router.post("/{model_id}/tags")
-def set_logged_model_tags(
-    model_id: ModelId, body: ValuesIn, guard: Guard = Depends(writer)
-) -> LoggedModel:
-    _model(guard, model_id)
-    return guard.st.store.logged_models.set_tags(model_id, body.items)
-
-
-@router.delete("/{model_id}/tags")
-def delete_logged_model_tag(model_id: ModelId, key: Key, guard: Guard = Depends(writer)) -> Empty:
-    _model(guard, model_id)
-    guard.st.store.logged_models.delete_tag(model_id, key)
-    return Empty()
-
-
-@router.post("/{model_id}/params")
-def log_logged_model_params(
-    model_id: ModelId, body: ValuesIn, guard: Guard = Depends(writer)
-) -> LoggedModel:
-    _model(guard, model_id)
-    return guard.st.store.logged_models.log_params(model_id, body.items)
+serve_model(writer, "logged_models.delete", "delete_logged_model")
+serve_model(writer, "logged_models.finalize", "finalize_logged_model", body=StatusIn)
+serve_model(writer, "logged_models.set_tags", "set_logged_model_tags", body=ValuesIn)
+serve_model(writer, "logged_models.delete_tag", "delete_logged_model_tag", key=Key)
+serve_model(writer, "logged_models.log_params", "log_logged_model_params", body=ValuesIn)
 
 
 @router.post("/{model_id}/files", response_model=envelope("files", list[ArtifactInfo]))
@@ -150,12 +117,7 @@ def list_logged_model_files(
     return {"files": guard.st.store.logged_models.list_files(model_id, prefix or None)}
 
 
-@router.delete("/{model_id}/files", response_model=envelope("deleted", int))
-def delete_logged_model_files(
-    model_id: ModelId, path: Text, guard: Guard = Depends(writer)
-) -> dict[str, Any]:
-    _model(guard, model_id)
-    return {"deleted": guard.st.store.logged_models.delete_files(model_id, path)}
+serve_model(writer, "logged_models.delete_files", "delete_logged_model_files", path=Text)
 
 
 __all__ = ["router"]

@@ -9,22 +9,24 @@ object does not exist for you.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, Field, StringConstraints
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.server._auth import Guard, project_admin, reader, writer
 from keel.server._receipts import check_reference
 from keel.server._types import Id, Int64, Loose, Millis, Sha
+from keel.server.api._passthrough import Router
 from keel.server.api.deployments import existing_project, finite_json
 from keel.store.alerts import Alert, Delivery, NewAlert, Notifier
 from keel.store.monitors import Monitor, ReferenceInfo
 from keel.store.ownership import Owned
 from keel.store.wire import Empty, envelope
 
-router = APIRouter(prefix="/api/v1", tags=["monitoring"])
+router = Router(prefix="/api/v1", tags=["monitoring"])
 PROJECT = "/projects/{project_id}"
 MONITORS = f"{PROJECT}/monitors"
 REFERENCES = f"{PROJECT}/references"
@@ -109,27 +111,23 @@ class NotifierIn(BaseModel):
     deployment: Str255 = ""
 
 
-def _owned(
-    guard: Guard,
-    kind: Owned,
-    object_id: int,
-    what: str,
-    project_id: int | None = None,
-) -> None:
+def _owned(guard: Guard, kind: Owned, object_id: int, project_id: int | None = None) -> None:
     """404 unless the object exists in a project the caller may see (and, when given, in
     ``project_id``); 403 when the caller's role there is too low."""
+    what = f"{kind} id {object_id}"
     pid = guard.st.store.ownership.project_of(kind, object_id)
     guard.project_id(pid, what)
     if project_id is not None and pid != project_id:
         raise NotFoundError(f"{what} does not exist in project id {project_id}")
 
 
+def owned(kind: Owned) -> Callable[[Guard, int], None]:
+    """The owner check of a route that addresses a ``kind`` by its id."""
+    return lambda guard, object_id: _owned(guard, kind, object_id)
+
+
 # -- monitors ------------------------------------------------------------------------------
-@router.get(MONITORS, response_model=envelope("monitors", list[Monitor]))
-def list_monitors(
-    project_id: Id, enabled_only: bool = False, guard: Guard = Depends(reader)
-) -> dict[str, Any]:
-    return {"monitors": guard.st.store.monitors.list(project_id, enabled_only=enabled_only)}
+router.serve(reader, "monitors.list", "list_monitors")
 
 
 @router.put(MONITORS)
@@ -138,51 +136,24 @@ def upsert_monitor(project_id: Id, body: MonitorIn, guard: Guard = Depends(write
     existing_project(guard, project_id)
     if body.config is not None:
         finite_json(body.config, "a monitor config")
-    return guard.st.store.monitors.upsert(
-        project_id,
-        body.deployment,
-        reference=body.reference,
-        config=body.config,
-        window=body.window,
-        enabled=body.enabled,
-    )
+    return guard.st.store.monitors.upsert(project_id, **body.model_dump())
 
 
-@router.get(f"{MONITORS}/lookup")
-def get_monitor(project_id: Id, deployment: Loose, guard: Guard = Depends(reader)) -> Monitor:
-    return guard.st.store.monitors.get(project_id, deployment)
-
-
-@router.get(f"{MONITORS}/find", response_model=envelope("monitor", Monitor | None))
-def find_monitor(
-    project_id: Id, deployment: Loose, guard: Guard = Depends(reader)
-) -> dict[str, Any]:
-    return {"monitor": guard.st.store.monitors.find(project_id, deployment)}
-
-
-@router.delete(MONITORS)
-def delete_monitor(project_id: Id, deployment: Loose, guard: Guard = Depends(writer)) -> Empty:
-    guard.st.store.monitors.delete(project_id, deployment)
-    return Empty()
-
-
-@router.get("/monitors/{monitor_id}")
-def get_monitor_by_id(monitor_id: Id, guard: Guard = Depends(reader)) -> Monitor:
-    _owned(guard, "monitor", monitor_id, f"monitor id {monitor_id}")
-    return guard.st.store.monitors.get_by_id(monitor_id)
+router.serve(reader, "monitors.get", "get_monitor")
+router.serve(reader, "monitors.find", "find_monitor")
+router.serve(writer, "monitors.delete", "delete_monitor")
+router.serve(reader, "monitors.get_by_id", "get_monitor_by_id", owner=owned("monitor"))
 
 
 @router.post("/monitors/{monitor_id}/mark-run")
 def mark_run(monitor_id: Id, body: MarkRunIn, guard: Guard = Depends(writer)) -> Empty:
-    _owned(guard, "monitor", monitor_id, f"monitor id {monitor_id}")
+    _owned(guard, "monitor", monitor_id)
     guard.st.store.monitors.mark_run(monitor_id, body.window_end)
     return Empty()
 
 
 # -- reference profiles --------------------------------------------------------------------
-@router.get(REFERENCES, response_model=envelope("references", list[ReferenceInfo]))
-def list_references(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    return {"references": guard.st.store.monitors.list_references(project_id)}
+router.serve(reader, "monitors.list_references")
 
 
 @router.put(REFERENCES)
@@ -195,26 +166,11 @@ def put_reference(
     check_reference(st, guard.who, body.blob_sha, body.receipt)
     if not st.store.blobs.exists(body.blob_sha):
         raise NotFoundError(f"blob {body.blob_sha} is not on the server; upload the profile first")
-    return st.store.monitors.put_reference(
-        project_id,
-        body.subject,
-        blob_sha=body.blob_sha,
-        num_rows=body.num_rows,
-        num_columns=body.num_columns,
-        source=body.source,
-    )
+    return st.store.monitors.put_reference(project_id, **body.model_dump(exclude={"receipt"}))
 
 
-@router.get(f"{REFERENCES}/lookup")
-def get_reference(project_id: Id, subject: Loose, guard: Guard = Depends(reader)) -> ReferenceInfo:
-    return guard.st.store.monitors.get_reference(project_id, subject)
-
-
-@router.get(f"{REFERENCES}/find", response_model=envelope("reference", ReferenceInfo | None))
-def find_reference(
-    project_id: Id, subject: Loose, guard: Guard = Depends(reader)
-) -> dict[str, Any]:
-    return {"reference": guard.st.store.monitors.find_reference(project_id, subject)}
+router.serve(reader, "monitors.get_reference")
+router.serve(reader, "monitors.find_reference")
 
 
 # -- alerts --------------------------------------------------------------------------------
@@ -244,21 +200,13 @@ def record_alert(project_id: Id, body: AlertIn, guard: Guard = Depends(writer)) 
     """Open an alert, or bump the live one with the same ``dedup_key``."""
     existing_project(guard, project_id)
     if body.monitor_id is not None:
-        what = f"monitor id {body.monitor_id}"
-        _owned(guard, "monitor", body.monitor_id, what, project_id)
+        _owned(guard, "monitor", body.monitor_id, project_id)
     new = NewAlert(**body.model_dump())
     found, event = guard.st.store.alerts.record(project_id, new)
     return Recorded(alert=found, event=event)
 
 
-@router.get(f"{ALERTS}/latest-id", response_model=envelope("id", int | None))
-def latest_alert_id(
-    project_id: Id,
-    deployment: Loose | None = None,
-    kind: Loose | None = None,
-    guard: Guard = Depends(reader),
-) -> dict[str, Any]:
-    return {"id": guard.st.store.alerts.latest_id(project_id, deployment=deployment, kind=kind)}
+router.serve(reader, "alerts.latest_id", "latest_alert_id")
 
 
 @router.post(f"{ALERTS}/resolve-absent", response_model=envelope("alerts", list[Alert]))
@@ -266,17 +214,14 @@ def resolve_absent(
     project_id: Id, body: ResolveAbsentIn, guard: Guard = Depends(writer)
 ) -> dict[str, Any]:
     """Resolve the monitor's live alerts of ``kinds`` whose key is not in ``keep``."""
-    what = f"monitor id {body.monitor_id}"
-    _owned(guard, "monitor", body.monitor_id, what, project_id)
+    _owned(guard, "monitor", body.monitor_id, project_id)
     resolved = guard.st.store.alerts.resolve_absent(
         project_id, body.monitor_id, body.kinds, set(body.keep), by=body.by
     )
     return {"alerts": resolved}
 
 
-@router.get(ALERT)
-def get_alert(project_id: Id, alert_id: Id, guard: Guard = Depends(reader)) -> Alert:
-    return guard.st.store.alerts.get(project_id, alert_id)
+router.serve(reader, "alerts.get", "get_alert")
 
 
 def _by(guard: Guard, given: str) -> str:
@@ -312,16 +257,11 @@ def enqueue_alert(
     return {"deliveries": alerts.enqueue(alerts.get(project_id, alert_id), body.event)}
 
 
-@router.get("/alerts/{alert_id}/deliveries", response_model=envelope("deliveries", list[Delivery]))
-def list_deliveries(alert_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    _owned(guard, "alert", alert_id, f"alert id {alert_id}")
-    return {"deliveries": guard.st.store.alerts.deliveries(alert_id)}
+router.serve(reader, "alerts.deliveries", "list_deliveries", owner=owned("alert"))
 
 
 # -- notifiers (their config is a secret: project admins only) -----------------------------
-@router.get(NOTIFIERS, response_model=envelope("notifiers", list[Notifier]))
-def list_notifiers(project_id: Id, guard: Guard = Depends(project_admin)) -> dict[str, Any]:
-    return {"notifiers": guard.st.store.alerts.list_notifiers(project_id)}
+router.serve(project_admin, "alerts.list_notifiers")
 
 
 @router.post(NOTIFIERS)
@@ -330,28 +270,9 @@ def add_notifier(
 ) -> Notifier:
     existing_project(guard, project_id)
     finite_json(body.config, "a notifier config")
-    return guard.st.store.alerts.add_notifier(
-        project_id,
-        body.name,
-        body.kind,
-        body.config,
-        min_severity=body.min_severity,
-        deployment=body.deployment,
-    )
+    return guard.st.store.alerts.add_notifier(project_id, **body.model_dump())
 
 
-@router.get(f"{NOTIFIERS}/lookup")
-def get_notifier(project_id: Id, name: Loose, guard: Guard = Depends(project_admin)) -> Notifier:
-    return guard.st.store.alerts.get_notifier(project_id, name)
-
-
-@router.delete(NOTIFIERS)
-def remove_notifier(project_id: Id, name: Loose, guard: Guard = Depends(project_admin)) -> Empty:
-    guard.st.store.alerts.remove_notifier(project_id, name)
-    return Empty()
-
-
-@router.get("/notifiers/{notifier_id}")
-def get_notifier_by_id(notifier_id: Id, guard: Guard = Depends(project_admin)) -> Notifier:
-    _owned(guard, "notifier", notifier_id, f"notifier id {notifier_id}")
-    return guard.st.store.alerts.get_notifier_by_id(notifier_id)
+router.serve(project_admin, "alerts.get_notifier")
+router.serve(project_admin, "alerts.remove_notifier")
+router.serve(project_admin, "alerts.get_notifier_by_id", owner=owned("notifier"))

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, Field, StringConstraints
 
 from keel.exceptions import AlreadyExistsError, NotFoundError
@@ -22,14 +22,13 @@ from keel.server._auth import Guard, Principal, authenticated, reader, writer
 from keel.server._receipts import check_reference
 from keel.server._state import AppState, state
 from keel.server._types import Id, Int64, Key, Loose, Millis, Name, Sha, Text
+from keel.server.api._passthrough import Router
 from keel.server.api.deployments import existing_project
 from keel.store import RunStatus
 from keel.store.pipelines import (
-    CacheEntry,
     ChildRun,
     PipelineRunInfo,
     Schedule,
-    ScheduleFire,
     SchedulerInfo,
     StepRunInfo,
     StepStatus,
@@ -37,7 +36,7 @@ from keel.store.pipelines import (
 )
 from keel.store.wire import Empty, envelope
 
-router = APIRouter(prefix="/api/v1", tags=["pipelines"])
+router = Router(prefix="/api/v1", tags=["pipelines"])
 PROJECT = "/projects/{project_id}"
 RUN = "/pipeline-runs/{run_id}"
 CACHE = f"{PROJECT}/step-cache"
@@ -172,25 +171,11 @@ def start_run(project_id: Id, body: StartIn, guard: Guard = Depends(writer)) -> 
         pass  # the id is free
     else:
         raise AlreadyExistsError(f"pipeline run {body.run_id!r} already exists; start a new run")
-    return guard.st.store.pipeline_runs.start(
-        body.run_id,
-        project_id=project_id,
-        pipeline=body.pipeline,
-        target=body.target,
-        runner=body.runner,
-        params=body.params,
-        n_steps=body.n_steps,
-    )
+    fields = body.model_dump(exclude={"run_id"})
+    return guard.st.store.pipeline_runs.start(body.run_id, project_id=project_id, **fields)
 
 
-@router.get(f"{PROJECT}/pipeline-runs", response_model=envelope("runs", list[PipelineRunInfo]))
-def list_runs(
-    project_id: Id,
-    pipeline: Loose | None = None,
-    limit: Count = 50,
-    guard: Guard = Depends(reader),
-) -> dict[str, Any]:
-    return {"runs": guard.st.store.pipeline_runs.list(project_id, pipeline=pipeline, limit=limit)}
+router.serve(reader, "pipeline_runs.list", "list_runs", limit=Count)
 
 
 @router.get(RUN)
@@ -238,23 +223,18 @@ def record_steps(run_id: RunRef, body: StepsIn, guard: Guard = Depends(writer)) 
     return Empty()
 
 
-@router.post(f"{RUN}/finish")
-def finish_run(run_id: RunRef, body: FinishIn, guard: Guard = Depends(writer)) -> PipelineRunInfo:
-    guard.pipeline_run(run_id)
-    return guard.st.store.pipeline_runs.finish(
-        run_id,
-        status=body.status,
-        n_cached=body.n_cached,
-        n_ran=body.n_ran,
-        n_failed=body.n_failed,
-        error=body.error,
-    )
+router.serve(
+    writer,
+    "pipeline_runs.finish",
+    "finish_run",
+    body=FinishIn,
+    owner=Guard.pipeline_run,
+    run_id=RunRef,
+)
 
 
 # -- the step cache ------------------------------------------------------------------------
-@router.get(CACHE, response_model=envelope("entry", CacheEntry | None))
-def get_entry(project_id: Id, key: CacheKey, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    return {"entry": guard.st.store.step_cache.get(project_id, key)}
+router.serve(reader, "step_cache.get", "get_entry", key=CacheKey)
 
 
 @router.put(CACHE)
@@ -270,15 +250,7 @@ def put_entry(project_id: Id, body: EntryIn, guard: Guard = Depends(writer)) -> 
             )
     if body.run_id is not None:
         _run_of_project(st, body.run_id, project_id, "run id")
-    st.store.step_cache.put(
-        project_id,
-        key=body.key,
-        step=body.step,
-        parts=body.parts,
-        manifest=body.manifest,
-        size_bytes=body.size_bytes,
-        run_id=body.run_id,
-    )
+    st.store.step_cache.put(project_id, **body.model_dump(exclude={"receipts"}))
     return Empty()
 
 
@@ -287,20 +259,14 @@ def delete_entries(project_id: Id, body: KeysIn, guard: Guard = Depends(writer))
     return {"deleted": guard.st.store.step_cache.delete(project_id, body.keys)}
 
 
-@router.post(f"{CACHE}/clear", response_model=envelope("deleted", int))
-def clear_cache(project_id: Id, body: ClearIn, guard: Guard = Depends(writer)) -> dict[str, Any]:
-    return {"deleted": guard.st.store.step_cache.clear(project_id, step=body.step)}
-
-
-@router.get(f"{CACHE}/latest", response_model=envelope("entry", CacheEntry | None))
-def latest_entry(project_id: Id, step: Loose, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    return {"entry": guard.st.store.step_cache.latest_for_step(project_id, step)}
-
-
-@router.get(f"{CACHE}/stats", response_model=envelope("steps", list[tuple[str, int, int]]))
-def cache_stats(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    """(step, entries, bytes) of each step with cached outputs."""
-    return {"steps": guard.st.store.step_cache.stats(project_id)}
+router.serve(writer, "step_cache.clear", "clear_cache", body=ClearIn)
+router.serve(reader, "step_cache.latest_for_step", "latest_entry")
+router.serve(
+    reader,
+    "step_cache.stats",
+    "cache_stats",
+    doc="(step, entries, bytes) of each step with cached outputs.",
+)
 
 
 # -- schedules -----------------------------------------------------------------------------
@@ -328,76 +294,25 @@ def list_visible_schedules(
     return {"schedules": [s for s in found if who.role_in(s.project_id) is not None]}
 
 
-@router.get(f"{SCHEDULES}/lookup")
-def get_schedule(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> Schedule:
-    return guard.st.store.schedules.get(project_id, name)
-
-
-@router.delete(SCHEDULES)
-def remove_schedule(project_id: Id, name: Loose, guard: Guard = Depends(writer)) -> Empty:
-    guard.st.store.schedules.remove(project_id, name)
-    return Empty()
-
-
-@router.post(f"{SCHEDULES}/enabled")
-def set_enabled(project_id: Id, body: EnabledIn, guard: Guard = Depends(writer)) -> Schedule:
-    return guard.st.store.schedules.set_enabled(project_id, body.name, body.enabled)
-
-
-@router.get(SCHEDULE)
-def get_schedule_by_id(schedule_id: Id, guard: Guard = Depends(reader)) -> Schedule:
-    guard.schedule(schedule_id)
-    return guard.st.store.schedules.get_by_id(schedule_id)
+router.serve(reader, "schedules.get", "get_schedule")
+router.serve(writer, "schedules.remove", "remove_schedule")
+router.serve(writer, "schedules.set_enabled", body=EnabledIn)
+router.serve(reader, "schedules.get_by_id", "get_schedule_by_id", owner=Guard.schedule)
 
 
 # -- fired occurrences ---------------------------------------------------------------------
-@router.post(f"{SCHEDULE}/claim", response_model=envelope("fire", ScheduleFire | None))
-def claim(schedule_id: Id, body: ClaimIn, guard: Guard = Depends(writer)) -> dict[str, Any]:
-    """Take an occurrence (one insert of a unique row, so racing claimers get one winner)."""
-    guard.schedule(schedule_id)
-    fire = guard.st.store.schedules.claim(
-        schedule_id,
-        body.occurrence,
-        due_at=body.due_at,
-        claimed_by=body.claimed_by,
-        lease_ms=body.lease_ms,
-    )
-    return {"fire": fire}
-
-
-@router.get(f"{SCHEDULE}/fires", response_model=envelope("fires", list[ScheduleFire]))
-def list_fires(
-    schedule_id: Id, limit: Count = 50, guard: Guard = Depends(reader)
-) -> dict[str, Any]:
-    guard.schedule(schedule_id)
-    return {"fires": guard.st.store.schedules.fires(schedule_id, limit=limit)}
-
-
-@router.get(f"{SCHEDULE}/last-due", response_model=envelope("due_at", int | None))
-def last_due(schedule_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    guard.schedule(schedule_id)
-    return {"due_at": guard.st.store.schedules.last_due(schedule_id)}
-
-
-@router.get(f"{SCHEDULE}/occurrence", response_model=envelope("exists", bool))
-def has_occurrence(
-    schedule_id: Id, occurrence: Loose, guard: Guard = Depends(reader)
-) -> dict[str, Any]:
-    guard.schedule(schedule_id)
-    return {"exists": guard.st.store.schedules.has_occurrence(schedule_id, occurrence)}
-
-
-@router.get(FIRE)
-def get_fire(fire_id: Id, guard: Guard = Depends(reader)) -> ScheduleFire:
-    guard.schedule_fire(fire_id)
-    return guard.st.store.schedules.get_fire(fire_id)
-
-
-@router.patch(FIRE)
-def update_fire(fire_id: Id, body: FirePatch, guard: Guard = Depends(writer)) -> Empty:
-    guard.schedule_fire(fire_id)
-    guard.st.store.schedules.update_fire(fire_id, **body.model_dump())
-    return Empty()
+router.serve(
+    writer,
+    "schedules.claim",
+    body=ClaimIn,
+    owner=Guard.schedule,
+    doc="Take an occurrence (one insert of a unique row, so racing claimers get one winner).",
+)
+router.serve(reader, "schedules.fires", "list_fires", owner=Guard.schedule, limit=Count)
+router.serve(reader, "schedules.last_due", owner=Guard.schedule)
+router.serve(reader, "schedules.has_occurrence", owner=Guard.schedule)
+router.serve(reader, "schedules.get_fire", owner=Guard.schedule_fire)
+router.serve(writer, "schedules.update_fire", body=FirePatch, owner=Guard.schedule_fire)
 
 
 @router.get("/schedulers", response_model=envelope("schedulers", list[SchedulerInfo]))

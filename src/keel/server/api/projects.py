@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel
 
 from keel.exceptions import AlreadyExistsError, NotFoundError
 from keel.server._auth import Guard, Principal, authenticated, project_admin, reader
 from keel.server._state import AppState, state
 from keel.server._types import Id, Loose, Name
+from keel.server.api._passthrough import Router
 from keel.store import Project
 from keel.store.users import Membership, Role
 from keel.store.wire import Empty, envelope
 
-router = APIRouter(prefix="/api/v1/projects", tags=["projects"])
+router = Router(prefix="/api/v1/projects", tags=["projects"])
 
 
 class ProjectIn(BaseModel):
@@ -69,9 +70,7 @@ def get_project_by_name(name: Name, guard: Guard = Depends(reader)) -> Project:
     return guard.project(name)
 
 
-@router.get("/{project_id}")
-def get_project(project_id: Id, guard: Guard = Depends(reader)) -> Project:
-    return guard.st.store.projects.get_by_id(project_id)
+router.serve(reader, "projects.get_by_id", "get_project")
 
 
 @router.get("/{project_id}/members", response_model=envelope("members", list[MemberOut]))

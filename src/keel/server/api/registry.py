@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, Field, StringConstraints
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.server._auth import Guard, reader, writer
 from keel.server._receipts import check_reference
 from keel.server._types import Id, Int64, Key, Loose, Name, RunId, Sha, Text
+from keel.server.api._passthrough import Router
 from keel.store.registry import ModelVersion, NewVersion, RegisteredModel
-from keel.store.wire import Empty, envelope
+from keel.store.wire import envelope
 
-router = APIRouter(prefix="/api/v1", tags=["model registry"])
+router = Router(prefix="/api/v1", tags=["model registry"])
 MODELS = "/projects/{project_id}/models"
 VERSION = "/model-versions/{version_id}"
 
@@ -102,9 +103,7 @@ class SearchIn(BaseModel):
 
 
 # -- registered models ---------------------------------------------------------------------
-@router.get(MODELS, response_model=envelope("models", list[RegisteredModel]))
-def list_models(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    return {"models": guard.st.store.registry.list_models(project_id)}
+router.serve(reader, "registry.list_models")
 
 
 @router.post(MODELS)
@@ -114,50 +113,13 @@ def create_model(project_id: Id, body: ModelIn, guard: Guard = Depends(writer)) 
     )
 
 
-@router.post(f"{MODELS}/get-or-create")
-def get_or_create_model(
-    project_id: Id, body: ModelRef, guard: Guard = Depends(writer)
-) -> RegisteredModel:
-    return guard.st.store.registry.get_or_create_model(project_id, body.name)
-
-
-@router.get(f"{MODELS}/lookup")
-def get_model(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> RegisteredModel:
-    return guard.st.store.registry.get_model(project_id, name)
-
-
-@router.patch(MODELS)
-def update_model(
-    project_id: Id, body: ModelPatch, guard: Guard = Depends(writer)
-) -> RegisteredModel:
-    return guard.st.store.registry.update_model(project_id, body.name, description=body.description)
-
-
-@router.post(f"{MODELS}/rename")
-def rename_model(
-    project_id: Id, body: ModelRename, guard: Guard = Depends(writer)
-) -> RegisteredModel:
-    return guard.st.store.registry.rename_model(project_id, body.name, body.new_name)
-
-
-@router.delete(MODELS)
-def delete_model(project_id: Id, name: Loose, guard: Guard = Depends(writer)) -> Empty:
-    guard.st.store.registry.delete_model(project_id, name)
-    return Empty()
-
-
-@router.post(f"{MODELS}/tags")
-def set_model_tags(project_id: Id, body: ModelTags, guard: Guard = Depends(writer)) -> Empty:
-    guard.st.store.registry.set_model_tags(project_id, body.name, body.tags)
-    return Empty()
-
-
-@router.delete(f"{MODELS}/tags")
-def delete_model_tag(
-    project_id: Id, name: Loose, key: Loose, guard: Guard = Depends(writer)
-) -> Empty:
-    guard.st.store.registry.delete_model_tag(project_id, name, key)
-    return Empty()
+router.serve(writer, "registry.get_or_create_model", body=ModelRef)
+router.serve(reader, "registry.get_model")
+router.serve(writer, "registry.update_model", body=ModelPatch)
+router.serve(writer, "registry.rename_model", body=ModelRename)
+router.serve(writer, "registry.delete_model")
+router.serve(writer, "registry.set_model_tags", body=ModelTags)
+router.serve(writer, "registry.delete_model_tag")
 
 
 # -- versions of a model -------------------------------------------------------------------
@@ -174,29 +136,13 @@ def create_version(project_id: Id, body: VersionIn, guard: Guard = Depends(write
     return st.store.registry.create_version(project_id, body.name, new)
 
 
-@router.get(f"{MODELS}/versions", response_model=envelope("versions", list[ModelVersion]))
-def list_versions(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    return {"versions": guard.st.store.registry.versions(project_id, name)}
-
-
-@router.get(f"{MODELS}/version")
-def get_version(
-    project_id: Id, name: Loose, version: Id, guard: Guard = Depends(reader)
-) -> ModelVersion:
-    return guard.st.store.registry.get_version(project_id, name, version)
-
-
-@router.get(f"{MODELS}/latest")
-def latest_version(project_id: Id, name: Loose, guard: Guard = Depends(reader)) -> ModelVersion:
-    return guard.st.store.registry.latest_version(project_id, name)
+router.serve(reader, "registry.versions", "list_versions")
+router.serve(reader, "registry.get_version")
+router.serve(reader, "registry.latest_version")
 
 
 # -- aliases -------------------------------------------------------------------------------
-@router.get(f"{MODELS}/alias")
-def get_by_alias(
-    project_id: Id, name: Loose, alias: Loose, guard: Guard = Depends(reader)
-) -> ModelVersion:
-    return guard.st.store.registry.get_by_alias(project_id, name, alias)
+router.serve(reader, "registry.get_by_alias")
 
 
 @router.put(f"{MODELS}/alias")
@@ -205,12 +151,7 @@ def set_alias(project_id: Id, body: AliasIn, guard: Guard = Depends(writer)) -> 
     return guard.st.store.registry.set_alias(project_id, body.name, body.alias, body.version_id)
 
 
-@router.delete(f"{MODELS}/alias")
-def delete_alias(
-    project_id: Id, name: Loose, alias: Loose, guard: Guard = Depends(writer)
-) -> Empty:
-    guard.st.store.registry.delete_alias(project_id, name, alias)
-    return Empty()
+router.serve(writer, "registry.delete_alias")
 
 
 # -- search --------------------------------------------------------------------------------
@@ -233,38 +174,8 @@ def search_versions(
 
 
 # -- one version, by id --------------------------------------------------------------------
-@router.get(VERSION)
-def get_version_by_id(version_id: Id, guard: Guard = Depends(reader)) -> ModelVersion:
-    guard.model_version(version_id)
-    return guard.st.store.registry.get_version_by_id(version_id)
-
-
-@router.patch(VERSION)
-def update_version(
-    version_id: Id, body: VersionPatch, guard: Guard = Depends(writer)
-) -> ModelVersion:
-    guard.model_version(version_id)
-    return guard.st.store.registry.update_version(
-        version_id, description=body.description, card=body.card
-    )
-
-
-@router.delete(VERSION)
-def delete_version(version_id: Id, guard: Guard = Depends(writer)) -> Empty:
-    guard.model_version(version_id)
-    guard.st.store.registry.delete_version(version_id)
-    return Empty()
-
-
-@router.post(f"{VERSION}/tags")
-def set_version_tags(version_id: Id, body: VersionTags, guard: Guard = Depends(writer)) -> Empty:
-    guard.model_version(version_id)
-    guard.st.store.registry.set_version_tags(version_id, body.tags)
-    return Empty()
-
-
-@router.delete(f"{VERSION}/tags")
-def delete_version_tag(version_id: Id, key: Loose, guard: Guard = Depends(writer)) -> Empty:
-    guard.model_version(version_id)
-    guard.st.store.registry.delete_version_tag(version_id, key)
-    return Empty()
+router.serve(reader, "registry.get_version_by_id", owner=Guard.model_version)
+router.serve(writer, "registry.update_version", body=VersionPatch, owner=Guard.model_version)
+router.serve(writer, "registry.delete_version", owner=Guard.model_version)
+router.serve(writer, "registry.set_version_tags", body=VersionTags, owner=Guard.model_version)
+router.serve(writer, "registry.delete_version_tag", owner=Guard.model_version)

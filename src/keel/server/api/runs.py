@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel, Field
 
 from keel.exceptions import InvalidArgumentError
 from keel.server._auth import Guard, reader, writer
 from keel.server._types import Id, Int64, Loose, Millis, RunId
+from keel.server.api._passthrough import Router
 from keel.store import Metric, Run, RunInfo, RunPage, RunStatus
 from keel.store.users import Role
 from keel.store.wire import Empty, envelope
 
-router = APIRouter(prefix="/api/v1/runs", tags=["runs"])
+router = Router(prefix="/api/v1/runs", tags=["runs"])
 
 
 class RunIn(BaseModel):
@@ -75,6 +77,9 @@ class SearchIn(BaseModel):
     include_deleted: bool = False
 
 
+serve_run = partial(router.serve, owner=Guard.run, run_id=RunId)
+
+
 @router.post("")
 def create_run(body: RunIn, guard: Guard = Depends(writer)) -> RunInfo:
     guard.experiment(body.experiment_id)
@@ -115,24 +120,9 @@ def update_run(run_id: RunId, body: RunPatch, guard: Guard = Depends(writer)) ->
     )
 
 
-@router.delete("/{run_id}")
-def delete_run(run_id: RunId, guard: Guard = Depends(writer)) -> Empty:
-    guard.run(run_id)
-    guard.st.store.runs.delete(run_id)
-    return Empty()
-
-
-@router.post("/{run_id}/restore")
-def restore_run(run_id: RunId, guard: Guard = Depends(writer)) -> Empty:
-    guard.run(run_id)
-    guard.st.store.runs.restore(run_id)
-    return Empty()
-
-
-@router.get("/{run_id}/children", response_model=envelope("runs", list[RunInfo]))
-def children(run_id: RunId, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    guard.run(run_id)
-    return {"runs": guard.st.store.runs.children(run_id)}
+serve_run(writer, "runs.delete", "delete_run")
+serve_run(writer, "runs.restore", "restore_run")
+serve_run(reader, "runs.children")
 
 
 @router.post("/{run_id}/batch")
@@ -150,11 +140,7 @@ def set_tag(run_id: RunId, body: TagIn, guard: Guard = Depends(writer)) -> Empty
     return Empty()
 
 
-@router.delete("/{run_id}/tags")
-def delete_tag(run_id: RunId, key: Loose, guard: Guard = Depends(writer)) -> Empty:
-    guard.run(run_id)
-    guard.st.store.runs.delete_tag(run_id, key)
-    return Empty()
+serve_run(writer, "runs.delete_tag")
 
 
 @router.get("/{run_id}/metric-history", response_model=envelope("metrics", list[Metric]))
@@ -172,10 +158,7 @@ def metric_history(
     return {"metrics": guard.st.store.runs.metric_history(run_id, key, offset=offset, limit=limit)}
 
 
-@router.get("/{run_id}/metric-keys", response_model=envelope("keys", list[str]))
-def metric_keys(run_id: RunId, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    guard.run(run_id)
-    return {"keys": guard.st.store.runs.metric_keys(run_id)}
+serve_run(reader, "runs.metric_keys")
 
 
 @router.post("/{run_id}/datasets")

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from pydantic import BaseModel, Field
 
 from keel.server._auth import Guard, reader, writer
 from keel.server._types import Id, Loose, Name, RunId
+from keel.server.api._passthrough import Router
 from keel.server.api.deployments import existing_project, finite_json
-from keel.store.sweeps import Sweep, Trial, TrialPatch, TrialPoint, TrialState
-from keel.store.wire import Empty, envelope
+from keel.store.sweeps import Sweep, TrialState
 
-router = APIRouter(prefix="/api/v1", tags=["sweeps"])
+router = Router(prefix="/api/v1", tags=["sweeps"])
 SWEEPS = "/projects/{project_id}/sweeps"
 SWEEP = f"{SWEEPS}/{{sweep_id}}"
 TRIAL = "/projects/{project_id}/trials/{trial_id}"
@@ -59,31 +59,23 @@ class Claimed(BaseModel):
     claimed: bool
 
 
-@router.get(SWEEPS, response_model=envelope("sweeps", list[Sweep]))
-def list_sweeps(
-    project_id: Id, name: Name | None = None, guard: Guard = Depends(reader)
-) -> dict[str, Any]:
-    return {"sweeps": guard.st.store.sweeps.list(project_id, name=name)}
-
-
-@router.get(f"{SWEEPS}/counts", response_model=envelope("counts", dict[int, dict[str, int]]))
-def sweep_counts(project_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    """Trials by state of every sweep of the project."""
-    return {"counts": guard.st.store.sweeps.counts(project_id)}
-
-
-@router.get(f"{SWEEP}/outline", response_model=envelope("trials", list[TrialPoint]))
-def trial_outline(project_id: Id, sweep_id: Id, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    """Every trial of the sweep as id, number, state and first value."""
-    return {"trials": guard.st.store.sweeps.outline(project_id, sweep_id)}
-
-
-@router.post(f"{SWEEP}/trials/pick", response_model=envelope("trials", list[Trial]))
-def pick_trials(
-    project_id: Id, sweep_id: Id, body: TrialPickIn, guard: Guard = Depends(reader)
-) -> dict[str, Any]:
-    """The sweep's trials with the given ids, by number."""
-    return {"trials": guard.st.store.sweeps.pick(project_id, sweep_id, body.ids)}
+router.serve(reader, "sweeps.list", "list_sweeps", name=Name | None)
+router.serve(
+    reader, "sweeps.counts", "sweep_counts", doc="Trials by state of every sweep of the project."
+)
+router.serve(
+    reader,
+    "sweeps.outline",
+    "trial_outline",
+    doc="Every trial of the sweep as id, number, state and first value.",
+)
+router.serve(
+    reader,
+    "sweeps.pick",
+    "pick_trials",
+    body=TrialPickIn,
+    doc="The sweep's trials with the given ids, by number.",
+)
 
 
 @router.post(SWEEPS)
@@ -91,34 +83,12 @@ def create_sweep(project_id: Id, body: SweepIn, guard: Guard = Depends(writer)) 
     """The next generation of sweep ``body.name``."""
     existing_project(guard, project_id)
     finite_json(body.spec or {}, "a sweep spec")
-    return guard.st.store.sweeps.create(
-        project_id,
-        body.name,
-        directions=body.directions,
-        spec=body.spec,
-        fingerprint=body.fingerprint,
-        run_id=body.run_id,
-    )
+    return guard.st.store.sweeps.create(project_id, **body.model_dump())
 
 
-@router.get(f"{SWEEPS}/lookup")
-def get_sweep(
-    project_id: Id,
-    name: Name,
-    generation: Generation | None = None,
-    guard: Guard = Depends(reader),
-) -> Sweep:
-    return guard.st.store.sweeps.get(project_id, name, generation=generation)
-
-
-@router.get(f"{SWEEPS}/find", response_model=envelope("sweep", Sweep | None))
-def find_sweep(project_id: Id, name: Name, guard: Guard = Depends(reader)) -> dict[str, Any]:
-    return {"sweep": guard.st.store.sweeps.find(project_id, name)}
-
-
-@router.get(SWEEP)
-def get_sweep_by_id(project_id: Id, sweep_id: Id, guard: Guard = Depends(reader)) -> Sweep:
-    return guard.st.store.sweeps.get_by_id(project_id, sweep_id)
+router.serve(reader, "sweeps.get", "get_sweep", name=Name, generation=Generation | None)
+router.serve(reader, "sweeps.find", "find_sweep", name=Name)
+router.serve(reader, "sweeps.get_by_id", "get_sweep_by_id")
 
 
 @router.patch(SWEEP)
@@ -131,48 +101,18 @@ def update_sweep(
     return guard.st.store.sweeps.update(project_id, sweep_id, **body.model_dump())
 
 
-@router.post(f"{SWEEP}/stale")
-def mark_sweep_stale(
-    project_id: Id, sweep_id: Id, body: StaleIn, guard: Guard = Depends(writer)
-) -> Sweep:
-    return guard.st.store.sweeps.mark_stale(project_id, sweep_id, reason=body.reason)
-
-
-@router.delete(SWEEP)
-def delete_sweep(project_id: Id, sweep_id: Id, guard: Guard = Depends(writer)) -> Empty:
-    guard.st.store.sweeps.delete(project_id, sweep_id)
-    return Empty()
-
-
-@router.post(f"{SWEEP}/trials")
-def add_trial(
-    project_id: Id, sweep_id: Id, body: TrialPatch | None = None, guard: Guard = Depends(writer)
-) -> Trial:
-    """A new trial with the sweep's next number."""
-    return guard.st.store.sweeps.add_trial(project_id, sweep_id, body)
-
-
-@router.post(f"{SWEEP}/trials/search", response_model=envelope("trials", list[Trial]))
-def search_trials(
-    project_id: Id, sweep_id: Id, body: TrialQueryIn, guard: Guard = Depends(reader)
-) -> dict[str, Any]:
-    """The sweep's trials newer than ``after_id`` plus those in ``ids``, by number."""
-    found = guard.st.store.sweeps.trials(
-        project_id, sweep_id, states=body.states, after_id=body.after_id, ids=body.ids
-    )
-    return {"trials": found}
-
-
-@router.get(TRIAL)
-def get_trial(project_id: Id, trial_id: Id, guard: Guard = Depends(reader)) -> Trial:
-    return guard.st.store.sweeps.get_trial(project_id, trial_id)
-
-
-@router.patch(TRIAL)
-def update_trial(
-    project_id: Id, trial_id: Id, body: TrialPatch, guard: Guard = Depends(writer)
-) -> Trial:
-    return guard.st.store.sweeps.update_trial(project_id, trial_id, body)
+router.serve(writer, "sweeps.mark_stale", "mark_sweep_stale", body=StaleIn)
+router.serve(writer, "sweeps.delete", "delete_sweep")
+router.serve(writer, "sweeps.add_trial", doc="A new trial with the sweep's next number.")
+router.serve(
+    reader,
+    "sweeps.trials",
+    "search_trials",
+    body=TrialQueryIn,
+    doc="The sweep's trials newer than ``after_id`` plus those in ``ids``, by number.",
+)
+router.serve(reader, "sweeps.get_trial")
+router.serve(writer, "sweeps.update_trial")
 
 
 @router.post(f"{TRIAL}/claim")
