@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from keel.server._auth import Guard, reader
 from keel.server.ui._common import open_project, ui_router
-from keel.server.ui._render import page
+from keel.server.ui._render import page, quote_path
 
 router = ui_router()
 MAX_FILES = 500
@@ -226,7 +226,9 @@ def dataset_explore(
     other = client.get(name, compare).ref if compare else None
     report = explore(current.ref, target=target or None, compare=other, datasets=client)
     headers = {"Content-Security-Policy": EXPLORE_CSP, "X-Content-Type-Options": "nosniff"}
-    return Response(report.html(), media_type="text/html; charset=utf-8", headers=headers)
+    back = (f"{view.base}/datasets/{quote_path(name)}", f"dataset {name}")
+    html = report.html(back)
+    return Response(html, media_type="text/html; charset=utf-8", headers=headers)
 
 
 __all__ = ["router"]
