@@ -174,7 +174,16 @@ class TrackingClient:
         self.store.runs.set_tags(run_id, tags)
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
-        return self.store.runs.metric_history(run_id, key)
+        """Every logged point of one metric; a metric the run never logged is an error that
+        names the ones it did (``keel runs history`` and ``keel.metric_history`` alike)."""
+        points = self.store.runs.metric_history(run_id, key)
+        if not points:
+            logged = sorted(self.get_run(run_id).metrics)
+            raise NotFoundError(
+                f"run {run_id[:8]} has no metric {key!r}; "
+                + (f"it has: {', '.join(logged)}" if logged else "it logged no metrics")
+            )
+        return points
 
     # -- artifacts -------------------------------------------------------------------------
     def log_artifact(
