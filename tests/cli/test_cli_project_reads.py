@@ -25,6 +25,12 @@ READS = [
     ("deploy", "list"),
     ("sql", "SELECT 1"),
     ("label", "status", "x"),
+    ("monitor", "list"),
+    ("schedule", "list"),
+    ("sweep", "list"),
+    ("pipeline", "runs"),
+    ("search", "x"),
+    ("report", "list"),
 ]
 
 

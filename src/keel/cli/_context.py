@@ -66,6 +66,12 @@ def client() -> TrackingClient:
     return TrackingClient(store(), project=settings().project)
 
 
+def reader() -> TrackingClient:
+    """The client of a read command: its project must exist (see :func:`project`)."""
+    project()
+    return client()
+
+
 def project(*, create: bool = False) -> Project:
     """The current project. A write (``create``) makes it; a read needs it to exist, so a
     misspelt ``-P`` fails listing the projects instead of leaving an empty one behind."""
