@@ -135,3 +135,11 @@ def test_diff_of_file_versions_lists_files(datasets: DatasetClient, folder: Path
     d = datasets.diff("imgs@1", "imgs@2")
     assert (d.files_added, d.files_removed, d.files_modified) == (["d.txt"], ["b.txt"], ["a.txt"])
     assert d.changed and d.stat_changes == []
+
+
+def test_a_numeric_column_with_few_values_keeps_every_value_count() -> None:
+    table = pa.table({"target": [1] * 63 + [0] * 37, "x": [float(i) for i in range(100)]})
+    cols = profile_of(table)["columns"]
+    assert cols["target"]["top"] == [{"value": 1, "count": 63}, {"value": 0, "count": 37}]
+    assert "top" not in cols["x"]  # many distinct values: quantiles only
+    assert "top" not in profile_of(pa.table({"u": [3, 1, 2]}))["columns"]["u"]  # all unique

@@ -87,6 +87,7 @@ def test_adhoc_keel_serve_is_listed_live_then_stopped(
     finally:
         out = _stop(proc)
     assert proc.returncode == 0, out
+    assert f"keel serve default (churn) on {url}\n" in out  # said once it served
     gone = _listed(env)["default"]
     assert gone["status"] == "stopped" and gone["liveness"] == "stopped"
 

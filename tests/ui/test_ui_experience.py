@@ -144,6 +144,27 @@ def test_histograms_come_from_the_stored_profile() -> None:
     assert histogram({"min": None, "max": None}) == []
 
 
+def test_a_column_of_few_values_is_drawn_as_value_counts_inside_the_chart() -> None:
+    import pyarrow as pa
+
+    from keel.data._profile import profile_of
+    from keel.server.ui._datasets import histogram
+
+    target = profile_of(pa.table({"target": [1] * 63 + [0] * 37}))["columns"]["target"]
+    bars = histogram(target)
+    assert [b.title for b in bars] == ["0: 37 (37%)", "1: 63 (63%)"]
+    assert bars[1].h == pytest.approx(36) and bars[0].h == pytest.approx(36 * 37 / 63)
+    # a profile stored before value counts: quantiles only, all 0 or 1
+    quantiles = {"p5": 0, "p25": 0, "p50": 1, "p75": 1, "p95": 1}
+    old = histogram({"min": 0, "max": 1, "count": 100, "quantiles": quantiles})
+    assert all(b.x >= 0 and b.x + b.w <= 160 + 1e-9 for b in old)
+    assert [b.title for b in old] == [
+        "min to p25: 0 (25% of values)",
+        "p25 to p50: 0 to 1 (25% of values)",
+        "p50 to max: 1 (50% of values)",
+    ]
+
+
 def test_dataset_page_shows_the_first_rows_of_a_table(ui_client: Any, sqlite_store: Store) -> None:
     import pandas as pd
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from keel.config import Settings
-    from keel.store import Store
+    from keel.store import Project, Store
     from keel.tracking import TrackingClient
 
 
@@ -64,3 +64,18 @@ def client() -> TrackingClient:
     from keel.tracking import TrackingClient
 
     return TrackingClient(store(), project=settings().project)
+
+
+def reader() -> TrackingClient:
+    """The client of a read command: its project must exist (see :func:`project`)."""
+    project()
+    return client()
+
+
+def project(*, create: bool = False) -> Project:
+    """The current project. A write (``create``) makes it; a read needs it to exist, so a
+    misspelt ``-P`` fails listing the projects instead of leaving an empty one behind."""
+    from keel.store.projects import existing_project
+
+    name, projects = settings().project, store().projects
+    return projects.get_or_create(name) if create else existing_project(projects, name)

@@ -21,10 +21,10 @@ app.add_typer(notifiers, name="notifiers")
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
-def _client() -> "MonitoringClient":
+def _client(*, create: bool = False) -> "MonitoringClient":
     from keel.monitoring import MonitoringClient
 
-    return MonitoringClient(_context.store(), _context.settings().project)
+    return MonitoringClient(_context.store(), _context.project(create=create).name)
 
 
 @app.command("list")
@@ -228,7 +228,7 @@ def notifiers_add(
         }
     else:
         kind, config = "log", {}
-    notifier = _client().add_notifier(
+    notifier = _client(create=True).add_notifier(
         name, kind, config, min_severity=min_severity, deployment=deployment
     )
     console().print(f"Notifier [bold]{escape(notifier.name)}[/bold] ({notifier.kind}) added.")

@@ -38,11 +38,10 @@ app = typer.Typer(
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
-def _client() -> "DatasetClient":
+def _client(*, create: bool = False) -> "DatasetClient":
     from keel.data import DatasetClient
 
-    store = _context.store()
-    return DatasetClient(store, store.projects.get_or_create(_context.settings().project))
+    return DatasetClient(_context.store(), _context.project(create=create))
 
 
 @contextmanager
@@ -88,7 +87,7 @@ def add(
     if sql is not None and not url:
         raise InvalidArgumentError("--sql needs --url, the database to run the query on")
     source: Any = SqlQuery(url, sql) if sql is not None else path
-    client = _client()
+    client = _client(create=True)
     before = _newest_number(client, name)
     with _progress() as report:
         version = client.log(name, source, description=description, progress=report)
@@ -341,7 +340,7 @@ def training_set(
     """Join feature tables as of each label's timestamp (no future values) into a version."""
     from keel.data import training_set as build
 
-    client = _client()
+    client = _client(create=True)
     sources: list[Any] = [*(features or []), *(_prediction_source(p) for p in predictions or [])]
     result = build(
         entities, sources, timestamp=timestamp, keys=key or None, ttl=ttl,

@@ -25,8 +25,8 @@ JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 METHOD = typer.Option("majority", "--method", help="Aggregation: majority or dawid-skene.")
 
 
-def _pid() -> int:
-    return _context.store().projects.get_or_create(_context.settings().project).id
+def _pid(*, create: bool = False) -> int:
+    return _context.project(create=create).id
 
 
 @app.command()
@@ -66,7 +66,7 @@ def create(
             raw["field"] = field
     project = labeling.create_project(
         _context.store(),
-        _pid(),
+        _pid(create=True),
         name,
         raw,
         instructions=instructions,
@@ -103,7 +103,7 @@ def import_(
     """Import tasks (and their Label Studio annotations)."""
     from keel import labeling
 
-    result = labeling.import_tasks(_context.store(), _pid(), name, source)
+    result = labeling.import_tasks(_context.store(), _pid(create=True), name, source)
     if json_:
         print_json(result)
     else:

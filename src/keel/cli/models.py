@@ -19,10 +19,10 @@ app = typer.Typer(
 JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
-def _registry() -> "Registry":
+def _registry(*, create: bool = False) -> "Registry":
     from keel.models import Registry
 
-    return Registry(_context.store(), _context.settings().project)
+    return Registry(_context.store(), _context.project(create=create).name)
 
 
 def _pairs(items: list[str], what: str, *, numeric: bool = False) -> dict[str, Any]:
@@ -304,7 +304,7 @@ def import_(
         card, metrics, intended_use=intended_use, data=data, limitations=limitations
     )
     v = import_model(
-        _registry(),
+        _registry(create=True),
         path,
         name,
         card=card_data,

@@ -42,10 +42,10 @@ LABEL_STRATEGY = typer.Option(
 )
 
 
-def _client() -> "MonitoringClient":
+def _client(*, create: bool = False) -> "MonitoringClient":
     from keel.monitoring import MonitoringClient
 
-    return MonitoringClient(_context.store(), _context.settings().project)
+    return MonitoringClient(_context.store(), _context.project(create=create).name)
 
 
 def _end_ms(end: str | None) -> int | None:
@@ -96,7 +96,7 @@ def set_(
     """Create or change the monitor of a deployment (only the options given change)."""
     # every option is named as MonitoringClient.update names it; None means "unchanged"
     changes = {k: v for k, v in locals().items() if k not in ("deployment", "json_")}
-    monitor = _client().update(deployment, **changes)
+    monitor = _client(create=True).update(deployment, **changes)
     outcome(
         monitor,
         json_,
@@ -121,7 +121,7 @@ def reference(
     """Profile training data and store it as a reference (what "normal" looks like)."""
     from keel.exceptions import InvalidArgumentError
 
-    mon = _client()
+    mon = _client(create=True)
     cols = [c.strip() for c in columns.split(",")] if columns else None
     if sum(x is not None for x in (model, dataset, file)) != 1:
         raise InvalidArgumentError("give exactly one of --model, --dataset or --file")

@@ -181,7 +181,7 @@ def runs(
     json_: bool = JSON,
 ) -> None:
     """List pipeline runs, newest first, with how many steps came from the cache."""
-    client = _context.client()
+    client = _context.reader()
     found = client.store.pipeline_runs.list(client.project.id, pipeline=pipeline, limit=limit)
     if json_:
         print_json(found)

@@ -140,7 +140,7 @@ def list_(
     from keel.cli._render import fmt_time, listing
     from keel.reports import list_reports
 
-    reports = list_reports(client=_context.client(), limit=limit)
+    reports = list_reports(client=_context.reader(), limit=limit)
     listing(
         reports,
         json_,
@@ -160,7 +160,7 @@ def show(
     """A stored report's Markdown (the latest version unless --version)."""
     from keel.reports import get_report
 
-    report = get_report(report_id, version=version, client=_context.client())
+    report = get_report(report_id, version=version, client=_context.reader())
     if json_:
         print_json(report)
         return

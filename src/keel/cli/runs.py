@@ -180,14 +180,6 @@ def history(run_id: str, key: str, json_: bool = JSON) -> None:
     client = _context.client()
     rid = _resolve(run_id)
     points = client.metric_history(rid, key)
-    if not points:
-        from keel.exceptions import NotFoundError
-
-        logged = sorted(client.get_run(rid).metrics)
-        raise NotFoundError(
-            f"run {rid[:8]} has no metric {key!r}; "
-            + (f"it has: {', '.join(logged)}" if logged else "it logged no metrics")
-        )
     listing(
         points,
         json_,

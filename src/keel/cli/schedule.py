@@ -58,7 +58,7 @@ def list_(json_: bool = JSON) -> None:
     """List this project's schedules and when each fires next."""
     from keel.pipelines import next_cron
 
-    client = _context.client()
+    client = _context.reader()
     found = client.store.schedules.list(client.project.id)
     if json_:
         print_json(found)

@@ -39,7 +39,7 @@ def search(
         kinds=kind,
         author=author,
         limit=limit,
-        client=_context.client(),
+        client=_context.reader(),
         reindex=reindex,
         semantic=semantic,
     )

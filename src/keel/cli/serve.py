@@ -75,12 +75,12 @@ def serve(
         store, settings.project, models=models, file=file, deployment=deployment,
         packages=packages, name=name, threads=threads, sizing=sizing,
     )  # fmt: skip
-    where = f"{host or spec.server.host}:{spec.server.port if port is None else port}"
     endpoints = ", ".join(ep.name for ep in spec.endpoints)
-    err_console().print(f"[bold]keel serve[/bold] {spec.name} ({endpoints}) on http://{where}")
+    announce = f"[bold]keel serve[/bold] {spec.name} ({endpoints}) on "
     launch(
         spec, settings, store, applied=deployment is not None, packages=packages,
         strict_env=strict_env, host=host, port=port, workers=workers, log_level=log_level,
         warn=lambda line: err_console().print(line, markup=False, highlight=False, soft_wrap=True),
         command=" ".join(["keel", *sys.argv[1:]])[:500],
+        ready=lambda url: err_console().print(announce + url),  # only once it serves
     )  # fmt: skip

@@ -48,8 +48,7 @@ def run_query(query: str, fmt: str, out: Path | None, max_rows: int) -> None:
 
     if fmt not in ("table", "csv", "json", "parquet"):
         raise InvalidArgumentError(f"--format {fmt!r}: use table, csv, json or parquet")
-    store = _context.store()
-    result = run_sql(store, store.projects.get_or_create(_context.settings().project).id, query)
+    result = run_sql(_context.store(), _context.project().id, query)
     _write(result, fmt, out, max_rows)
 
 

@@ -91,7 +91,7 @@ def list_(json_: bool = JSON) -> None:
     """Every sweep of the project (its newest generation), newest first."""
     from keel.tuning import list_sweeps
 
-    found = list_sweeps(_context.client())
+    found = list_sweeps(_context.reader())
     listing(
         found,
         json_,
@@ -122,7 +122,7 @@ def show(
     """Progress, the best trials and parameter importances (fANOVA) of a sweep."""
     from keel.tuning import describe_sweep
 
-    rep = describe_sweep(name, generation=generation, top=top, client=_context.client())
+    rep = describe_sweep(name, generation=generation, top=top, client=_context.reader())
     if json_:
         print_json(rep)
         return

@@ -41,10 +41,11 @@ class Exploration:
 
     summary: dict[str, Any]
 
-    def html(self) -> str:
+    def html(self, back: tuple[str, str] | None = None) -> str:
+        """The page; ``back`` is (address, text) of a link back, e.g. to the dataset's page."""
         from keel.data._explore_html import render
 
-        return render(self.summary)
+        return render(self.summary, back)
 
     def save(self, path: str | Path) -> Path:
         """Write the self-contained HTML report to ``path``."""

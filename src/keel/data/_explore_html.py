@@ -15,18 +15,23 @@ body{font:14px/1.4 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:1
 h1{font-size:22px}h2{margin-top:32px;border-bottom:1px solid #ddd}h3{margin:0 0 6px}
 table{border-collapse:collapse}td,th{padding:2px 8px;text-align:left;border-bottom:1px solid #eee}
 .cards{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid #ddd;border-radius:6px;
-padding:10px;width:330px}.kind{color:#666;font-size:12px}.num{text-align:right}
+padding:10px;width:330px;max-width:100%;box-sizing:border-box}.kind{color:#666;font-size:12px}.num{text-align:right}
 .alert{color:#8a4b00}.note{color:#555;font-style:italic}.grid{display:flex;gap:20px;flex-wrap:wrap}
-svg text{font-size:10px;fill:#333}
+svg text{font-size:10px;fill:#333}svg{max-width:100%;height:auto}.back{margin:0}
 """
 _BLUE, _ORANGE = "#4878a8", "#e08a3c"
 
 
-def render(s: dict[str, Any]) -> str:
+def render(s: dict[str, Any], back: tuple[str, str] | None = None) -> str:
+    """The page; ``back`` is (address, text) of a link back to where it was opened from."""
+    link = (
+        f"<p class='back'><a href='{escape(back[0])}'>← {escape(back[1])}</a></p>" if back else ""
+    )
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         f"<title>Exploration of {escape(str(s['title']))}</title>",
-        f"<style>{_CSS}</style></head><body>",
+        f"<style>{_CSS}</style></head><body>{link}",
         f"<h1>Exploration of {escape(str(s['title']))}</h1>",
         _overview(s),
         _alerts(s["alerts"]),

@@ -2,7 +2,8 @@
 
 Profile of a column: ``type``, ``count`` (non-missing values), ``nulls`` (NaN counts as
 missing), ``null_rate``, ``distinct``; numbers add ``min``, ``max``, ``mean``, ``std`` and
-``quantiles`` (p5, p25, p50, p75, p95, linear interpolation) from one sort; strings,
+``quantiles`` (p5, p25, p50, p75, p95, linear interpolation) from one sort, and ``top``
+(every value with its count) when at most ``TOP_K`` distinct values repeat; strings,
 categoricals and booleans add ``top``, the most frequent values with their counts (empty
 when every value is unique); dates and times add ``min``/``max``.
 """
@@ -84,14 +85,25 @@ def _numeric(arr: pa.Array) -> dict[str, Any]:
     ordered = np.sort(values)
     as_float = ordered.astype(np.float64, copy=False)
     std = float(as_float.std(ddof=1)) if len(as_float) > 1 else 0.0
+    distinct = int(np.count_nonzero(ordered[1:] != ordered[:-1]) + 1)
     return {
-        "distinct": int(np.count_nonzero(ordered[1:] != ordered[:-1]) + 1),
+        "distinct": distinct,
         "min": _scalar(ordered[0]),
         "max": _scalar(ordered[-1]),
         "mean": _finite_or_none(float(as_float.mean())),
         "std": _finite_or_none(std),
         "quantiles": {f"p{q}": _finite_or_none(_quantile(as_float, q / 100)) for q in QUANTILES},
+        **({"top": _value_counts(ordered)} if distinct <= min(TOP_K, len(ordered) - 1) else {}),
     }
+
+
+def _value_counts(ordered: np.ndarray) -> list[dict[str, Any]]:
+    """Every value of a column with few of them (a 0/1 target, a rating) and its count."""
+    import numpy as np
+
+    values, counts = np.unique(ordered, return_counts=True)
+    top = [{"value": _scalar(v), "count": int(c)} for v, c in zip(values, counts, strict=True)]
+    return sorted(top, key=lambda t: -t["count"])
 
 
 def _quantile(ordered: np.ndarray, q: float) -> float:

@@ -107,6 +107,7 @@ def _window_data(w: Window, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "start_ms": w.start_ms,
         "end_ms": w.end_ms,
         "label": _label(w),
+        "range": _range(w),
         "rows": int(summary.get("rows") or 0),
         "drift_share": summary.get("drift_share"),
         "drift": {r["name"]: _drift_entry(r) for r in by_kind.get("drift", [])},
@@ -152,9 +153,19 @@ def _cohort_entry(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def _label(w: Window) -> str:
-    start = dt.datetime.fromtimestamp(w.start_ms / 1000, dt.UTC)
-    fmt = "%m-%d" if w.end_ms - w.start_ms >= 86_400_000 else "%m-%d %H:%M"
-    return start.strftime(fmt)
+    """Day windows by the day of their last instant (today's traffic under today's date);
+    shorter windows by the time they end. The full range is in ``_range``."""
+    if w.end_ms - w.start_ms >= 86_400_000:
+        return _utc(w.end_ms - 1).strftime("%m-%d")
+    return _utc(w.end_ms).strftime("%m-%d %H:%M")
+
+
+def _range(w: Window) -> str:
+    return f"{_utc(w.start_ms):%Y-%m-%d %H:%M} → {_utc(w.end_ms):%Y-%m-%d %H:%M} UTC"
+
+
+def _utc(ms: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC)
 
 
 def write_report(
@@ -310,7 +321,7 @@ def _cohort_tables(windows: list[dict[str, Any]]) -> str:
     ]
     gaps = [[g["columns"], g["gap"], g["value"]] for g in latest["cohort_gaps"]]
     return (
-        f"<p class=muted>window {escape(latest['label'])}</p>"
+        f"<p class=muted>window {escape(latest['range'])}</p>"
         + _table(["cohort", "n", "accuracy", "selection rate", "TPR", "FPR", "status"], rows, "")
         + _table(["columns", "gap", "value"], gaps, "")
     )

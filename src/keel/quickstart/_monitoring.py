@@ -47,12 +47,17 @@ def monitor_deployment(ctx: TourContext) -> None:
     ctx.table(
         "Alerts raised (deduplicated; `keel alerts list`)",
         ["id", "severity", "kind", "title"],
-        [[a.id, a.severity, a.kind, a.title[:70]] for a, _e in run.alerts],
+        [[a.id, a.severity, a.kind, _clip(a.title, 70)] for a, _e in run.alerts],
     )
     files = mon.report(DEPLOYMENT, window="1h", every="15m", out_dir=ctx.settings.home / "reports")
     ctx.say(f"Report: [bold]{files.html}[/bold] (self-contained HTML) and {files.json.name}")
     ctx.results["monitor_run"] = run
     ctx.results["monitor_report"] = files.html
+
+
+def _clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, ending in "…" when it was cut."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 RETRAIN = "quickstart-retrain"

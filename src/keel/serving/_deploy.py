@@ -10,6 +10,8 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from keel.store.projects import existing_project
+
 if TYPE_CHECKING:
     from keel.serving._source import LoadedModel
     from keel.serving._spec import DeploymentSpec
@@ -44,14 +46,14 @@ def apply_spec(
 def get_spec(store: Store, project: str, name: str, revision: int | None = None) -> DeploymentSpec:
     from keel.serving._spec import load_spec
 
-    pid = store.projects.get_or_create(project).id
+    pid = existing_project(store.projects, project).id
     if revision is None:
         return load_spec(store.deployments.get(pid, name).spec)
     return load_spec(store.deployments.revision(pid, name, revision).spec)
 
 
 def list_deployments(store: Store, project: str) -> list[Deployment]:
-    return store.deployments.list(store.projects.get_or_create(project).id)
+    return store.deployments.list(existing_project(store.projects, project).id)
 
 
 def summary(dep: Deployment, now_ms: int | None = None) -> dict[str, Any]:
@@ -68,15 +70,15 @@ def summary(dep: Deployment, now_ms: int | None = None) -> dict[str, Any]:
 
 
 def history(store: Store, project: str, name: str) -> list[DeploymentRevision]:
-    return store.deployments.revisions(store.projects.get_or_create(project).id, name)
+    return store.deployments.revisions(existing_project(store.projects, project).id, name)
 
 
 def rollback(store: Store, project: str, name: str, revision: int) -> Deployment:
-    return store.deployments.rollback(store.projects.get_or_create(project).id, name, revision)
+    return store.deployments.rollback(existing_project(store.projects, project).id, name, revision)
 
 
 def delete(store: Store, project: str, name: str) -> None:
-    store.deployments.delete(store.projects.get_or_create(project).id, name)
+    store.deployments.delete(existing_project(store.projects, project).id, name)
 
 
 def load_model(store: Store, project: str, ref: str, *, trust: str = "strict") -> LoadedModel:

@@ -53,9 +53,11 @@ def launch(
     workers: int | None = None,
     log_level: str = "warning",
     command: str = "",
+    ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``spec`` until SIGTERM/Ctrl-C; ``applied`` when it is a stored deployment
-    (served with ``--deployment``: it follows new revisions)."""
+    (served with ``--deployment``: it follows new revisions). ``ready`` gets the address
+    once the app started."""
     from keel.serving._server import serve
 
     if not applied:  # recorded with the ad hoc deployment (an applied one keeps its revision)
@@ -77,6 +79,7 @@ def launch(
         log_level=log_level,
         source=source,
         presence=presence,
+        ready=ready,
     )
 
 

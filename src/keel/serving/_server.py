@@ -209,11 +209,13 @@ def serve(
     log_level: str = "warning",
     source: ModelSource | None = None,
     presence: Presence | None = None,
+    ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``spec`` until SIGTERM/Ctrl-C, in one process or ``workers`` processes.
 
     ``source`` (picklable: workers are spawned) replaces the store's registry;
-    ``presence`` records the deployment's address and liveness while it serves.
+    ``presence`` records the deployment's address and liveness while it serves;
+    ``ready`` is called with the address once the app started (its models loaded).
     """
     check_resources(spec)
     host = host or spec.server.host
@@ -224,8 +226,11 @@ def serve(
         presence.start(host, int(sock.getsockname()[1]))
     try:
         if n <= 1:
-            _worker(spec.to_dict(), settings, sock, follow_store, log_level, source)
+            announce = None if ready is None else (ready, f"http://{host}:{sock.getsockname()[1]}")
+            _worker(spec.to_dict(), settings, sock, follow_store, log_level, source, None, announce)
             return
+        if ready is not None:  # spawned workers load their models on their own
+            ready(f"http://{host}:{sock.getsockname()[1]}")
         _supervise(spec, settings, sock, n, follow_store, log_level, source)
     finally:
         if presence is not None:
@@ -240,6 +245,7 @@ def _worker(
     log_level: str,
     source: ModelSource | None = None,
     parent_pid: int | None = None,
+    announce: tuple[Callable[[str], None], str] | None = None,
 ) -> None:
     import uvicorn
 
@@ -254,6 +260,8 @@ def _worker(
     # handler that was there before; make that a clean exit rather than a kill.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
+    if announce is not None:
+        threading.Thread(target=_announce, args=(server, *announce), daemon=True).start()
     try:
         server.run(sockets=[sock])
     except SystemExit:
@@ -261,6 +269,15 @@ def _worker(
             raise
     if app.startup_error is not None:  # say why in one line, not uvicorn's exit code 3
         raise app.startup_error
+
+
+def _announce(server: Any, ready: Callable[[str], None], address: str) -> None:
+    """Call ``ready`` once uvicorn has started the app; never when it fails to."""
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.05)
+    ready(address)
 
 
 def _exit_cleanly(signum: int, _frame: Any) -> None:

@@ -3,18 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import NotFoundError
 from keel.store._db import SqlRepository, now_ms
 from keel.store._validate import check_name
 from keel.store.entities import Project
 
+if TYPE_CHECKING:
+    from keel.store.protocols import Projects
+
 _COLS = "SELECT id, name, description, created_at FROM projects"
+#: the project used when none is named; a fresh home reads it without an error
+DEFAULT_PROJECT = "default"
 
 
 def _project(row: Sequence[Any]) -> Project:
     return Project(row[0], row[1], row[2], row[3])
+
+
+def existing_project(projects: Projects, name: str) -> Project:
+    """The project ``name`` for a read: a misspelt name is an error that lists the projects,
+    not a new empty project. Only the default project is created here (a fresh home)."""
+    if name == DEFAULT_PROJECT:
+        return projects.get_or_create(name)
+    try:
+        return projects.get(name)
+    except NotFoundError:
+        names = ", ".join(p.name for p in projects.list()) or "none yet"
+        raise NotFoundError(f"project {name!r} does not exist; projects: {names}") from None
 
 
 class ProjectRepository(SqlRepository):

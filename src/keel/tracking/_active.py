@@ -58,6 +58,8 @@ def init(
             _client.store.close()
         _client = TrackingClient(open_store(settings), project=settings.project)
         _experiment = experiment or DEFAULT_EXPERIMENT
+        if project is not None:  # naming a project here makes it; reads elsewhere do not
+            _ = _client.project
     return _client
 
 

@@ -43,7 +43,23 @@ class TrackingClient:
 
     def __init__(self, store: Store, project: str = "default") -> None:
         self.store = store
-        self.project: Project = store.projects.get_or_create(project)
+        self.project_name = project
+        self._project: Project | None = None  # resolved on first use, not here (no I/O)
+
+    @property
+    def project(self) -> Project:
+        """The project, created on first use: what writes (runs, experiments, sweeps) need."""
+        if self._project is None:
+            self._project = self.store.projects.get_or_create(self.project_name)
+        return self._project
+
+    def _existing_project(self) -> Project:
+        """The project for a read: a misspelt name is an error rather than a new project."""
+        if self._project is None:
+            from keel.store.projects import existing_project
+
+            self._project = existing_project(self.store.projects, self.project_name)
+        return self._project
 
     # -- experiments -----------------------------------------------------------------------
     def create_experiment(
@@ -57,16 +73,17 @@ class TrackingClient:
         """An experiment by name, or by id when given an int or a string of digits."""
         if isinstance(name_or_id, int) or (isinstance(name_or_id, str) and name_or_id.isdigit()):
             exp = self.store.experiments.get(int(name_or_id))
-            if exp.project_id != self.project.id:
+            if exp.project_id != self._existing_project().id:
                 raise NotFoundError(f"experiment id {name_or_id} is not in this project")
             return exp
-        return self.store.experiments.get_by_name(self.project.id, name_or_id)
+        return self.store.experiments.get_by_name(self._existing_project().id, name_or_id)
 
     def get_or_create_experiment(self, name: str) -> Experiment:
         return self.store.experiments.get_or_create(self.project.id, name)
 
     def list_experiments(self, *, include_deleted: bool = False) -> list[Experiment]:
-        return self.store.experiments.list(self.project.id, include_deleted=include_deleted)
+        pid = self._existing_project().id
+        return self.store.experiments.list(pid, include_deleted=include_deleted)
 
     # -- runs ------------------------------------------------------------------------------
     def create_run(
@@ -157,7 +174,16 @@ class TrackingClient:
         self.store.runs.set_tags(run_id, tags)
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
-        return self.store.runs.metric_history(run_id, key)
+        """Every logged point of one metric; a metric the run never logged is an error that
+        names the ones it did (``keel runs history`` and ``keel.metric_history`` alike)."""
+        points = self.store.runs.metric_history(run_id, key)
+        if not points:
+            logged = sorted(self.get_run(run_id).metrics)
+            raise NotFoundError(
+                f"run {run_id[:8]} has no metric {key!r}; "
+                + (f"it has: {', '.join(logged)}" if logged else "it logged no metrics")
+            )
+        return points
 
     # -- artifacts -------------------------------------------------------------------------
     def log_artifact(
@@ -247,9 +273,9 @@ class TrackingClient:
 
     def _check_project(self, info: RunInfo) -> None:
         exp = self.store.experiments.get(info.experiment_id)
-        if exp.project_id != self.project.id:
+        if exp.project_id != self._existing_project().id:
             raise NotFoundError(
-                f"run id {info.id!r} does not exist in project {self.project.name!r}"
+                f"run id {info.id!r} does not exist in project {self.project_name!r}"
             )
 
 

@@ -16,7 +16,7 @@ from fastapi import Query, Request
 from starlette.responses import Response
 
 from keel.server.ui._common import ProjectView, ui_router, viewing
-from keel.server.ui._render import page
+from keel.server.ui._render import page, quote_path
 
 router = ui_router()
 MAX_FILES = 500
@@ -39,11 +39,15 @@ class Bar:
 
 
 def histogram(profile: dict[str, Any]) -> list[Bar]:
-    """Bars for a column's distribution from what its stored profile holds: for numbers,
-    the share of values between stored quantiles drawn as density (area = share); for
-    categories, the top values' counts. Empty when the profile has neither."""
+    """Bars for a column's distribution from what its stored profile holds: one bar per
+    value where the profile lists every value (categories, numbers with few values, in
+    value order), else the share of values between stored quantiles drawn as density
+    (area = share). Empty when the profile has neither."""
     if profile.get("top"):
-        return _top_bars(profile["top"][:10], profile.get("count") or 0)
+        top = profile["top"][:10]
+        if "quantiles" in profile:  # every value of a numeric column: draw them in order
+            top = sorted(top, key=lambda t: t["value"])
+        return _top_bars(top, profile.get("count") or 0)
     quantiles = profile.get("quantiles") or {}
     edges = [profile.get("min"), *(quantiles.get(k) for k in EDGES[1:-1]), profile.get("max")]
     if not all(isinstance(e, int | float) and math.isfinite(e) for e in edges):
@@ -52,14 +56,28 @@ def histogram(profile: dict[str, Any]) -> list[Bar]:
     if hi <= lo:
         return [Bar(0, 0, W, H, f"every value is {lo:g}")]
     span, min_w = hi - lo, (hi - lo) / 60
-    parts = [(float(a), max(float(b) - float(a), min_w), m)  # type: ignore[arg-type]
-             for a, b, m in zip(edges, edges[1:], MASS, strict=False)]  # fmt: skip
-    top = max(m / w for _a, w, m in parts)
+    parts = _intervals([float(e) for e in edges])  # type: ignore[arg-type]
+    top = max(m / max(b - a, min_w) for a, b, m, _names in parts)
     out = []
-    for (a, w, m), (first, last) in zip(parts, pairwise(EDGES), strict=False):
+    for a, b, m, (first, last) in parts:
+        w = max(b - a, min_w)
+        x = min(a, hi - w)  # a zero-width interval at the max is drawn just inside
         h = H * (m / w) / top
-        title = f"{first} to {last}: {a:.4g} to {a + w:.4g} ({m:.0%} of values)"
-        out.append(Bar((a - lo) / span * W, H - h, max(w / span * W, 1.0), h, title))
+        edges_text = f"{a:.4g}" if a == b else f"{a:.4g} to {b:.4g}"
+        title = f"{first} to {last}: {edges_text} ({m:.0%} of values)"
+        out.append(Bar((x - lo) / span * W, H - h, max(w / span * W, 1.0), h, title))
+    return out
+
+
+def _intervals(edges: list[float]) -> list[tuple[float, float, float, tuple[str, str]]]:
+    """(start, end, share, (first edge name, last edge name)) between neighbouring quantile
+    edges; neighbouring zero-width intervals at one value are merged into one."""
+    out: list[tuple[float, float, float, tuple[str, str]]] = []
+    for (a, b), m, (first, last) in zip(pairwise(edges), MASS, pairwise(EDGES), strict=True):
+        if out and a == b and out[-1][0] == out[-1][1] == a:
+            pa, pb, pm, (pfirst, _) = out.pop()
+            a, b, m, first = pa, pb, pm + m, pfirst
+        out.append((a, b, m, (first, last)))
     return out
 
 
@@ -200,7 +218,9 @@ def dataset_explore(
     other = client.get(name, compare).ref if compare else None
     report = explore(current.ref, target=target or None, compare=other, datasets=client)
     headers = {"Content-Security-Policy": EXPLORE_CSP, "X-Content-Type-Options": "nosniff"}
-    return Response(report.html(), media_type="text/html; charset=utf-8", headers=headers)
+    back = (f"{view.base}/datasets/{quote_path(name)}", f"dataset {name}")
+    html = report.html(back)
+    return Response(html, media_type="text/html; charset=utf-8", headers=headers)
 
 
 __all__ = ["router"]

@@ -221,7 +221,7 @@ def _heat(data: dict[str, Any]) -> dict[str, Any]:
             d = w["drift"].get(feature)
             if d is None or d.get("effect") is None:
                 cells.append(
-                    {"shade": "none", "drift": False, "title": f"{feature} · {w['label']}: no data"}
+                    {"shade": "none", "drift": False, "title": f"{feature} · {w['range']}: no data"}
                 )
                 continue
             effect = min(1.0, max(0.0, float(d["effect"])))
@@ -229,12 +229,12 @@ def _heat(data: dict[str, Any]) -> dict[str, Any]:
                 {
                     "shade": f"h{min(9, int(effect * 10))}",
                     "drift": d["status"] == "drift",
-                    "title": f"{feature} · {w['label']}: {d['test']} effect {effect:.3f}, "
+                    "title": f"{feature} · {w['range']}: {d['test']} effect {effect:.3f}, "
                     f"p={d['p_value']}",
                 }
             )
         grid.append((feature, cells))
-    return {"labels": [w["label"] for w in windows], "rows": grid}
+    return {"labels": [(w["label"], w["range"]) for w in windows], "rows": grid}
 
 
 def _alert_action(view: ProjectView, alert_id: int, body: AlertAction, action: str) -> JSON:

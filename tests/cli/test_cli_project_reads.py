@@ -1,0 +1,67 @@
+"""A misspelt ``-P`` on a read is a one-line error listing the projects, and leaves nothing
+behind; writes create the project; the default project reads fine on a fresh home."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+import keel
+from keel.config import Settings
+from keel.store import open_store
+
+if TYPE_CHECKING:
+    from tests.conftest import KeelCli
+
+READS = [
+    ("experiments", "list"),
+    ("runs", "list"),
+    ("runs", "list", "-e", "x"),
+    ("models", "list"),
+    ("alerts", "list"),
+    ("datasets", "list"),
+    ("deploy", "list"),
+    ("sql", "SELECT 1"),
+    ("label", "status", "x"),
+    ("monitor", "list"),
+    ("schedule", "list"),
+    ("sweep", "list"),
+    ("pipeline", "runs"),
+    ("search", "x"),
+    ("report", "list"),
+]
+
+
+def _projects(home: Path) -> list[str]:
+    store = open_store(Settings.for_home(home))
+    try:
+        return [p.name for p in store.projects.list()]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("command", READS, ids=" ".join)
+def test_a_read_of_a_missing_project_fails_and_creates_nothing(
+    run_keel: KeelCli, keel_home: Path, command: tuple[str, ...]
+) -> None:
+    keel.init(project="churn", home=keel_home)
+    keel.init(home=keel_home)
+    proc = run_keel("-P", "typo", *command, check=False)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "project 'typo' does not exist; projects: churn" in lines[0]
+    assert "typo" not in _projects(keel_home)
+
+
+def test_writes_create_the_project_and_a_fresh_home_reads_the_default(
+    run_keel: KeelCli, keel_home: Path, tmp_path: Path
+) -> None:
+    assert "no experiments" in run_keel("experiments", "list").stdout.lower()
+    run_keel("runs", "list")
+    data = tmp_path / "toy.csv"
+    data.write_text("a,b\n1,2\n3,4\n")
+    run_keel("-P", "fresh", "datasets", "add", "toy", str(data))
+    assert sorted(_projects(keel_home)) == ["default", "fresh"]
+    run_keel("-P", "fresh", "datasets", "list")  # now it exists, reads work
