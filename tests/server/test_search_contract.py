@@ -234,9 +234,9 @@ def test_a_refresh_rereads_only_what_changed(request: pytest.FixtureRequest, bac
     store.runs.delete(runs[4])
     store.comments.delete(pid, comment.id)
     assert search.refresh(pid) == 0  # deletions are dropped, nothing is re-read
-    assert search.search(pid, "wobbly") == []
-    assert {h.ref for h in search.search(pid, "holdout")} == set(runs[:4])
-    assert [h.ref for h in search.search(pid, "shadow")] == ["attrition/1"]
+    assert store.search.search(pid, "wobbly") == []
+    assert {h.ref for h in store.search.search(pid, "holdout")} == set(runs[:4])
+    assert [h.ref for h in store.search.search(pid, "shadow")] == ["attrition/1"]
     with store.db.read() as conn:
         count = conn.execute(
             text("SELECT count(*) FROM search_docs WHERE project_id = :p"), {"p": pid}

@@ -212,22 +212,20 @@ def _fidelity(
         else:
             marginals[c] = {"stat": "ks", "value": _ks(_floats(real[c]), _floats(synth[c]))}
     values = [m["value"] for m in marginals.values() if m["value"] is not None]
+    r, s = _cap(real, max_rows, seed), _cap(synth, max_rows, seed)
     return {
         "marginals": marginals,
         "marginal_score": round(1 - sum(values) / len(values), 4) if values else None,
-        "correlation_difference": _correlation_difference(real, synth, cols, kinds, max_rows, seed),
-        "discriminator_auc": _discriminator(enc, real, synth, max_rows, seed),
+        "correlation_difference": _correlation_difference(real, r, s, cols, kinds),
+        "discriminator_auc": _discriminator(enc, r, s, seed),
     }
 
 
 def _correlation_difference(
-    real: pd.DataFrame,
-    synth: pd.DataFrame,
-    cols: list[str],
-    kinds: dict[str, str],
-    max_rows: int,
-    seed: int,
+    real: pd.DataFrame, r: pd.DataFrame, s: pd.DataFrame, cols: list[str], kinds: dict[str, str]
 ) -> float | None:
+    """How far apart the pairwise associations of the capped samples ``r`` (real) and ``s``
+    (synthetic) are; which columns qualify is judged on the whole of ``real``."""
     from keel.data._explore_assoc import associations
 
     usable = [c for c in cols if kinds[c] != "datetime"]
@@ -239,8 +237,8 @@ def _correlation_difference(
         }
         for c in usable
     }
-    a = associations(_cap(real, max_rows, seed)[usable], usable, variables)
-    b = associations(_cap(synth, max_rows, seed)[usable], usable, variables)
+    a = associations(r[usable], usable, variables)
+    b = associations(s[usable], usable, variables)
     diffs = []
     for i in range(len(a["columns"])):
         for j in range(i + 1, len(a["columns"])):
@@ -250,14 +248,11 @@ def _correlation_difference(
     return round(sum(diffs) / len(diffs), 4) if diffs else None
 
 
-def _discriminator(
-    enc: _Encoder, real: pd.DataFrame, synth: pd.DataFrame, max_rows: int, seed: int
-) -> float | None:
+def _discriminator(enc: _Encoder, r: pd.DataFrame, s: pd.DataFrame, seed: int) -> float | None:
     import numpy as np
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import cross_val_score
 
-    r, s = _cap(real, max_rows, seed), _cap(synth, max_rows, seed)
     if min(len(r), len(s)) < 20:
         return None
     x = np.vstack([enc(r), enc(s)])

@@ -31,7 +31,18 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Integer, and_, cast, delete, func, insert, select, text
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Row,
+    and_,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
@@ -126,6 +137,59 @@ class SearchFilter:
         return {"author": self.author, "since": self.since}
 
 
+def _sqlite_sql(words: list[str], any_word: bool, where: SearchFilter) -> tuple[str, str]:
+    """The FTS5 ranking query and its ``:q`` (the quoted words). Title words weigh 8x body
+    words; snippets are read afterwards for the best rows only (:func:`_fts_snippets`): a
+    snippet in the ranking query would be computed for every match."""
+    quoted = ['"' + w.replace('"', '""') + '"' for w in words]
+    sql = (
+        "SELECT d.id, d.kind, d.ref, d.project_id, d.title, d.author, d.updated_at, "
+        "-bm25(search_fts, 8.0, 1.0) AS score "
+        "FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid "
+        "WHERE search_fts MATCH :q AND d.project_id = :pid"
+        + where.sql()
+        + " ORDER BY score DESC LIMIT :limit"
+    )
+    return sql, (" OR " if any_word else " ").join(quoted)
+
+
+def _fts_snippets(conn: Connection, match: str, rows: Sequence[Row]) -> list[str]:
+    """The FTS5 snippet (matches in ``**``) of the document of each of ``rows``."""
+    if not rows:
+        return []
+    ids = ",".join(str(int(r.id)) for r in rows)
+    found: dict[int, str] = dict(
+        conn.execute(
+            text(
+                "SELECT rowid, snippet(search_fts, 1, '**', '**', '…', 16) FROM search_fts "
+                f"WHERE search_fts MATCH :q AND rowid IN ({ids})"
+            ),
+            {"q": match},
+        ).all()
+    )
+    return [found.get(r.id, "") for r in rows]
+
+
+def _postgres_sql(words: list[str], any_word: bool, where: SearchFilter) -> tuple[str, str]:
+    """The PostgreSQL ranking query (headlines of the best rows as ``snip``) and its ``:q``."""
+    if any_word:  # words hold letters and digits only: safe as tsquery lexemes
+        tsq, q = "to_tsquery('english', :q)", " | ".join(words)
+    else:
+        tsq, q = "plainto_tsquery('english', :q)", " ".join(words)
+    sql = (
+        "WITH q AS (SELECT " + tsq + " AS q), best AS ("
+        "SELECT d.kind, d.ref, d.project_id, d.title, d.body, d.author, d.updated_at, "
+        "ts_rank_cd(d.tsv, q.q) AS score FROM search_docs d, q "
+        "WHERE d.project_id = :pid AND d.tsv @@ q.q"
+        + where.sql()
+        + " ORDER BY score DESC LIMIT :limit) "
+        "SELECT best.*, ts_headline('english', best.body, q.q, "
+        "'StartSel=**, StopSel=**, MaxWords=24, MinWords=8, MaxFragments=2, "
+        'FragmentDelimiter=" … "\') AS snip FROM best, q ORDER BY score DESC'
+    )
+    return sql, q
+
+
 class SearchRepository:
     """The search index of each project, and queries over it."""
 
@@ -134,112 +198,31 @@ class SearchRepository:
         self._skew_ms = skew_ms
 
     # -- queries ---------------------------------------------------------------------------
-    def search(
-        self,
-        project_id: int,
-        query: str,
-        *,
-        kinds: Sequence[str] = (),
-        author: str | None = None,
-        since: int | None = None,
-        limit: int = 20,
-    ) -> list[SearchHit]:
-        """The best ``limit`` objects of the project matching ``query`` (as plain text)."""
-        words = query_words(query)
-        return self.find(project_id, words, SearchFilter.of(kinds, author, since), limit)
-
     def find(
         self, project_id: int, words: list[str], where: SearchFilter, limit: int
     ) -> list[SearchHit]:
-        """:meth:`search` for a query already split into words: all of them first, then
-        any of them."""
+        """The best ``limit`` objects of the project holding all ``words`` (see
+        :func:`query_words`), or when none does, any of them."""
         if not words:
             return []
         if not 1 <= limit <= 1000:
             raise InvalidArgumentError(f"limit must be 1-1000, got {limit}")
-        run = self._sqlite if self._db.is_sqlite else self._postgres
+        sqlite = self._db.is_sqlite
         for any_word in (False, True):
             if any_word and len(words) == 1:
                 break
+            sql, q = (_sqlite_sql if sqlite else _postgres_sql)(words, any_word, where)
+            params = {"q": q, "pid": project_id, **where.params(), "limit": limit}
             with self._db.read() as conn:
-                hits = run(conn, project_id, words, any_word, where, limit)
-            if hits:
-                return hits
+                rows = conn.execute(text(sql), params).all()
+                snips = _fts_snippets(conn, q, rows) if sqlite else [r.snip for r in rows]
+            if rows:
+                return [
+                    SearchHit(r.kind, r.ref, r.project_id, r.title, snip, float(r.score),
+                              r.author, r.updated_at)
+                    for r, snip in zip(rows, snips, strict=True)
+                ]  # fmt: skip
         return []
-
-    def _sqlite(
-        self,
-        conn: Connection,
-        project_id: int,
-        words: list[str],
-        any_word: bool,
-        where: SearchFilter,
-        limit: int,
-    ) -> list[SearchHit]:
-        quoted = ['"' + w.replace('"', '""') + '"' for w in words]
-        match = (" OR " if any_word else " ").join(quoted)
-        # rank first (title words weigh 8x body words), read snippets of the best rows only:
-        # a snippet in the ranking query would be computed for every match
-        sql = (
-            "SELECT d.id, d.kind, d.ref, d.project_id, d.title, d.author, d.updated_at, "
-            "bm25(search_fts, 8.0, 1.0) AS rank "
-            "FROM search_fts JOIN search_docs d ON d.id = search_fts.rowid "
-            "WHERE search_fts MATCH :match AND d.project_id = :pid"
-            + where.sql()
-            + " ORDER BY rank LIMIT :limit"
-        )
-        params = {"match": match, "pid": project_id, **where.params()}
-        rows = conn.execute(text(sql), params | {"limit": limit}).all()
-        snippets: dict[int, str] = {}
-        if rows:
-            ids = ",".join(str(int(r.id)) for r in rows)
-            snippets = dict(
-                conn.execute(
-                    text(
-                        "SELECT rowid, snippet(search_fts, 1, '**', '**', '…', 16) FROM search_fts "
-                        f"WHERE search_fts MATCH :match AND rowid IN ({ids})"
-                    ),
-                    {"match": match},
-                ).all()
-            )
-        return [
-            SearchHit(r.kind, r.ref, r.project_id, r.title, snippets.get(r.id, ""),
-                      -float(r.rank), r.author, r.updated_at)
-            for r in rows
-        ]  # fmt: skip
-
-    def _postgres(
-        self,
-        conn: Connection,
-        project_id: int,
-        words: list[str],
-        any_word: bool,
-        where: SearchFilter,
-        limit: int,
-    ) -> list[SearchHit]:
-        if any_word:  # words hold letters and digits only: safe as tsquery lexemes
-            tsq = "to_tsquery('english', :q)"
-            q = " | ".join(words)
-        else:
-            tsq, q = "plainto_tsquery('english', :q)", " ".join(words)
-        sql = (
-            "WITH q AS (SELECT " + tsq + " AS q), best AS ("
-            "SELECT d.kind, d.ref, d.project_id, d.title, d.body, d.author, d.updated_at, "
-            "ts_rank_cd(d.tsv, q.q) AS rank FROM search_docs d, q "
-            "WHERE d.project_id = :pid AND d.tsv @@ q.q"
-            + where.sql()
-            + " ORDER BY rank DESC LIMIT :limit) "
-            "SELECT best.*, ts_headline('english', best.body, q.q, "
-            "'StartSel=**, StopSel=**, MaxWords=24, MinWords=8, MaxFragments=2, "
-            'FragmentDelimiter=" … "\') AS snip FROM best, q ORDER BY rank DESC'
-        )
-        params = {"q": q, "pid": project_id, **where.params(), "limit": limit}
-        rows = conn.execute(text(sql), params).all()
-        return [
-            SearchHit(r.kind, r.ref, r.project_id, r.title, r.snip, float(r.rank), r.author,
-                      r.updated_at)
-            for r in rows
-        ]  # fmt: skip
 
     # -- keeping the index current -----------------------------------------------------------
     def refresh(self, project_id: int) -> int:

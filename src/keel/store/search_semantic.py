@@ -310,12 +310,11 @@ class FusedSearchRepository:
         limit: int = 20,
         semantic: bool = False,
     ) -> list[SearchHit]:
-        if not semantic:
-            return self.keyword.search(
-                project_id, query, kinds=kinds, author=author, since=since, limit=limit
-            )
+        """The best ``limit`` objects of the project matching ``query`` (as plain text)."""
         where = SearchFilter.of(kinds, author, since)
-        return hybrid_search(self.keyword, self._db, project_id, query, where, limit)
+        if semantic:
+            return hybrid_search(self.keyword, self._db, project_id, query, where, limit)
+        return self.keyword.find(project_id, query_words(query), where, limit)
 
     def refresh(self, project_id: int) -> int:
         return self.keyword.refresh(project_id)
