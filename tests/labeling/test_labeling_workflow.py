@@ -101,8 +101,6 @@ def test_production_samples_flow_back_as_feedback(sqlite_store: Store) -> None:
     )
     with pytest.raises(NotFoundError, match="'nope' has no logged predictions"):
         labeling.sample(store, pid, "churn", "nope", n=3)
-    with pytest.raises(TypeError, match="unexpected keyword argument 'count'"):
-        labeling.sample(store, pid, "churn", "churn", count=3)  # options are SampleOptions
     low = labeling.sample(store, pid, "churn", "churn", strategy="lowest-confidence", n=3)
     tasks = [store.labeling.get_task(pid, "churn", t) for t in low]
     assert [t.request_id for t in tasks] == ["req-0", "req-1", "req-2"]  # least sure first

@@ -46,7 +46,7 @@ from keel.labeling._config import KINDS, LabelConfig, answer_key, check_result, 
 from keel.labeling._labelstudio import config_xml
 from keel.labeling._quality import LabelIssue, find_label_issues
 from keel.labeling._relabel import RelabelCheck, RelabelRound, relabel_check
-from keel.labeling._sample import STRATEGIES, SampleOptions
+from keel.labeling._sample import STRATEGIES
 
 
 def check_answer(config: dict[str, Any], data: dict[str, Any], result: Any) -> dict[str, Any]:
@@ -67,7 +67,6 @@ __all__ = [
     "PairAgreement",
     "RelabelCheck",
     "RelabelRound",
-    "SampleOptions",
     "Status",
     "aggregate",
     "aggregate_labels",

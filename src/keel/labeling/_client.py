@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -18,7 +18,7 @@ from keel.labeling._aggregate import Aggregated, aggregate, review_queue
 from keel.labeling._agreement import Agreement, agreement
 from keel.labeling._config import LabelConfig, answer_key, check_result, parse_config
 from keel.labeling._labelstudio import annotator_of, export_tasks, from_ls_result, write_tasks
-from keel.labeling._sample import ROW_TAG, SampleOptions, sample_predictions
+from keel.labeling._sample import ROW_TAG, sample_predictions
 from keel.labeling._sources import is_source, source_items
 from keel.store.labeling import Annotation, LabelProgress, LabelProject, LabelTask, NewTask
 
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from keel.store import Store
     from keel.store.alerts import NewAlert
     from keel.store.entities import DatasetVersion
+    from keel.store.eventlog import Window
 
 PAGE = 10_000
 RELABEL = "relabel:"  # the source_ref prefix of a re-label copy (keel.labeling._relabel)
@@ -399,21 +400,41 @@ def export_dataset(
 
 
 # -- production samples --------------------------------------------------------------------
-def sample(store: Store, project_id: int, name: str, deployment: str, **options: Any) -> list[int]:
-    """Add served predictions of ``deployment`` as tasks (not those already here); see
-    :class:`SampleOptions` for the options (``strategy``, ``n``, ``window``, ``seed``,
-    ``confidence_column``, ``by``). ``stratified`` deals them evenly over the cohorts of
-    the ``by`` columns, by default the cohort columns of the deployment's monitor."""
-    opts = SampleOptions(**options)
+def sample(
+    store: Store,
+    project_id: int,
+    name: str,
+    deployment: str,
+    *,
+    strategy: str = "random",
+    n: int = 50,
+    window: str | Window = "30d",
+    seed: int | None = None,
+    confidence_column: str | None = None,
+    by: Sequence[str] = (),
+) -> list[int]:
+    """Add ``n`` served predictions of ``deployment`` as tasks (not those already here).
+    ``stratified`` deals them evenly over the cohorts of the ``by`` columns, by default the
+    cohort columns of the deployment's monitor."""
     store.labeling.get_project(project_id, name)
-    if opts.strategy == "stratified" and not opts.by:
-        opts = replace(opts, by=monitor_cohorts(store, project_id, deployment))
+    if strategy == "stratified" and not by:
+        by = monitor_cohorts(store, project_id, deployment)
     have = {
         f"{t.request_id}{ROW_TAG}{t.source_ref.rpartition(ROW_TAG)[2]}"
         for t in iter_tasks(store, project_id, name)
         if t.request_id
     }
-    picked = sample_predictions(store.settings, deployment, opts, exclude=have)
+    picked = sample_predictions(
+        store.settings,
+        deployment,
+        strategy=strategy,
+        n=n,
+        window=window,
+        seed=seed,
+        confidence_column=confidence_column,
+        by=tuple(by),
+        exclude=have,
+    )
     if not picked.tasks:
         return []
     return store.labeling.add_tasks(project_id, name, picked.tasks)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,33 +116,22 @@ def _stratified(
     return chosen
 
 
-@dataclass(frozen=True, slots=True)
-class SampleOptions:
-    """How production predictions are sampled for labeling (:func:`keel.labeling.sample`):
-    ``n`` of them by ``strategy`` from the ``window`` ending now (a duration) or a given
-    :class:`Window` (a monitor's); ``stratified`` deals them over the cohorts of ``by``."""
-
-    strategy: str = "random"
-    n: int = 50
-    window: str | Window = "30d"
-    seed: int | None = None
-    confidence_column: str | None = None
-    by: Sequence[str] = ()
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "by", tuple(self.by))
-
-
 def sample_predictions(
     settings: Settings,
     deployment: str,
-    opts: SampleOptions,
+    *,
+    strategy: str = "random",
+    n: int = 50,
+    window: str | Window = "30d",
+    seed: int | None = None,
+    confidence_column: str | None = None,
+    by: tuple[str, ...] = (),
     exclude: set[str] = frozenset(),  # type: ignore[assignment]
 ) -> Sampled:
-    """Pick logged predictions of ``deployment`` as tasks (their inputs as data)."""
-    strategy, n, seed, by = opts.strategy, opts.n, opts.seed, tuple(opts.by)
+    """Pick ``n`` logged predictions of ``deployment`` as tasks (their inputs as data), from
+    the ``window`` ending now (a duration) or a given :class:`Window` (a monitor's)."""
     _check(strategy, n, by)
-    table = _logged(settings, deployment, opts.window)
+    table = _logged(settings, deployment, window)
     ids = table.column("request_id").to_pylist()
     rows = table.column("row").to_pylist() if "row" in table.column_names else [0] * len(ids)
     keep = [i for i, rid in enumerate(ids) if f"{rid}{ROW_TAG}{rows[i]}" not in exclude]
@@ -153,7 +141,7 @@ def sample_predictions(
     elif strategy == "stratified":
         chosen = _stratified(_cohort_keys(table, by), keep, n, seed)
     else:
-        conf, used = _confidence(table, column_roles(table.schema)[1], opts.confidence_column)
+        conf, used = _confidence(table, column_roles(table.schema)[1], confidence_column)
         chosen = sorted(keep, key=lambda i: (conf[i], i))[:n]
     return Sampled(_tasks(table, deployment, chosen, ids, rows), len(ids), used)
 
@@ -202,4 +190,4 @@ def _tasks(
     ]
 
 
-__all__ = ["ROW_TAG", "STRATEGIES", "SampleOptions", "Sampled", "plain", "sample_predictions"]
+__all__ = ["ROW_TAG", "STRATEGIES", "Sampled", "plain", "sample_predictions"]
