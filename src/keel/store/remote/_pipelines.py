@@ -1,20 +1,18 @@
 """Pipeline runs, the step cache and schedules over HTTP, generated from their protocols
 and :data:`keel.store.wire_routes.ROUTES`.
 
-Written here: recording steps and deleting cache keys (no request for nothing), recording
-a cache entry (it quotes the upload receipts of the blobs its manifest names, see
-``PUT /api/v1/blobs``) and listing schedules (of one project or of all). A scheduler's own
-bookkeeping (heartbeats, expiring lost leases, leaving) is refused: the scheduler runs
-next to the database, so that its leases live in the database's transactions.
+Written here: recording steps and deleting cache keys (no request for nothing) and listing
+schedules (of one project or of all). A scheduler's own bookkeeping (heartbeats, expiring
+lost leases, leaving) is refused: the scheduler runs next to the database, so that its
+leases live in the database's transactions.
 """
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
-from keel.store.pipelines import ChildRun, Schedule, StepRunInfo, manifest_blobs
+from keel.store.pipelines import ChildRun, Schedule, StepRunInfo
 from keel.store.protocols import PipelineRuns, Schedules, StepCache
 from keel.store.remote._generate import ServerOnly, remote_repository
 from keel.store.remote._http import V1, Http
@@ -41,29 +39,6 @@ class _PipelineRuns(PipelineRuns):
 
 class _StepCache(StepCache):
     _http: Http
-
-    def put(
-        self,
-        project_id: int,
-        *,
-        key: str,
-        step: str,
-        parts: Mapping[str, Any],
-        manifest: Mapping[str, Any],
-        size_bytes: int,
-        run_id: str | None,
-    ) -> None:
-        receipts = {sha: self._http.receipt(sha) for sha in manifest_blobs(manifest)}
-        body = {
-            "key": key,
-            "step": step,
-            "parts": dict(parts),
-            "manifest": dict(manifest),
-            "size_bytes": size_bytes,
-            "run_id": run_id,
-            "receipts": {sha: r for sha, r in receipts.items() if r is not None},
-        }
-        self._http.put(f"{V1}/projects/{int(project_id)}/step-cache", body)
 
     def delete(self, project_id: int, keys: Iterable[str]) -> int:
         keys = builtins.list(keys)
