@@ -233,10 +233,14 @@ ROUTES: dict[str, dict[str, Route]] = {
         "get": route(f"GET {_PIPELINE_RUN}"),
         "list": route("GET projects/{project_id}/pipeline-runs", "runs"),
         "steps": route(f"GET {_PIPELINE_RUN}/steps", "steps"),
+        "record_steps": route(
+            "POST pipeline-runs/{pipeline_run_id}/steps", lists=("steps", "new_runs")
+        ),
     },
     "step_cache": {
         "get": route(f"GET {_CACHE}", "entry"),
         "put": route(f"PUT {_CACHE}", blobs=lambda args: manifest_blobs(args["manifest"])),
+        "delete": route(f"POST {_CACHE}/delete", "deleted", lists=("keys",)),
         "clear": route(f"POST {_CACHE}/clear", "deleted"),
         "latest_for_step": route(f"GET {_CACHE}/latest", "entry"),
         "stats": route(f"GET {_CACHE}/stats", "steps"),
