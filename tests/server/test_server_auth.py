@@ -292,6 +292,30 @@ def test_blob_upload_receipts_stop_hash_guessing(auth_world: Any) -> None:
     assert c.put("/api/v1/blobs", content=b"x", headers=auth_world.as_("rita")).status_code == 403
 
 
+def test_dataset_version_files_need_upload_receipts(auth_world: Any) -> None:
+    """A dataset version may name only blobs its writer uploaded (quoted in ``receipts``)."""
+    c, store, walt = auth_world.client, auth_world.store, auth_world.as_("walt")
+    secret = store.blobs.put_bytes(b"another project's table")
+    body = {"project_id": auth_world.project_id, "name": "d"}
+    dataset_id = c.post("/api/v1/datasets", json=body, headers=walt).json()["id"]
+    up = c.put("/api/v1/blobs", content=b"a,b\n1,2\n", headers=walt).json()
+    versions = f"/api/v1/datasets/{dataset_id}/versions"
+
+    def add(sha: str, receipts: dict[str, str]) -> Any:
+        files = [{"path": "t.csv", "blob_sha": sha, "size": 0}]
+        version = {"content_hash": sha, "kind": "files", "files": files, "receipts": receipts}
+        return c.post(versions, json=version, headers=walt)
+
+    assert add(secret.sha, {}).status_code == 403  # knowing the hash is not enough
+    assert add(secret.sha, {secret.sha: up["receipt"]}).status_code == 403  # forged
+    assert add(up["sha"], {}).status_code == 403  # no receipt
+    made = add(up["sha"], {up["sha"]: up["receipt"]})
+    assert made.status_code == 200, made.text
+    version_id = made.json()["version"]["id"]
+    files = c.get(f"/api/v1/dataset-versions/{version_id}/files", headers=walt).json()["files"]
+    assert files == [{"path": "t.csv", "blob_sha": up["sha"], "size": 8}]  # the blob's size
+
+
 def test_auth_off_server_is_single_user_admin(client: Any) -> None:
     me = client.get("/api/v1/users/me").json()
     assert me == {"user": None, "is_admin": True, "auth": False}
@@ -326,3 +350,51 @@ def test_comments_logged_models_and_user_lookups_follow_roles(auth_world: Any) -
     walt = c.get("/api/v1/users/walt", headers=as_("root")).json()
     assert c.get(f"/api/v1/users/by-id/{walt['id']}", headers=as_("out")).json()["name"] == "walt"
     assert c.delete("/api/v1/users/tokens/1", headers=as_("ada")).status_code == 403
+
+
+def test_remote_store_quotes_the_receipts_of_the_blobs_it_records(auth_world: Any) -> None:
+    """The HTTP repositories send their upload receipts with every call that records blobs
+    (a dataset version, a reference profile, a step-cache entry); a blob this client did
+    not upload is refused."""
+    from functools import partial
+
+    from server_helpers import running  # type: ignore[import-not-found]
+
+    from conftest import AUTH_OPTIONS  # type: ignore[import-not-found]
+    from keel.exceptions import PermissionDeniedError
+    from keel.server import create_app
+    from keel.store import DatasetFile
+    from keel.store.remote import RemoteBlobStore, _repositories
+    from keel.store.remote._http import Http
+
+    store, pid = auth_world.store, auth_world.project_id
+    secret = store.blobs.put_bytes(b"another project's bytes")
+    app = create_app(store.settings, AUTH_OPTIONS, store=store)
+    with running(app) as url:
+        http = Http(url, auth_world.tokens["walt"])
+        repos: Any = _repositories(http)
+        mine = RemoteBlobStore(http).put_bytes(b"walt's bytes")
+        dataset = repos["datasets"].get_or_create(pid, "d", "")
+        version: dict[str, Any] = {"kind": "files", "source": {}, "schema": [], "profile": {}}
+        version |= {"num_rows": None}
+        for ref, allowed in [(secret, False), (mine, True)]:
+            files = [DatasetFile("t.bin", ref.sha, ref.size)]
+            entry = {"key": ref.sha, "step": "s", "parts": {}, "size_bytes": ref.size}
+            calls = [
+                partial(repos["datasets"].add_version, dataset, content_hash=ref.sha, files=files),
+                partial(repos["monitors"].put_reference, pid, "model:m/1", blob_sha=ref.sha),
+                partial(repos["step_cache"].put, pid, manifest={"blob_sha": ref.sha}, **entry),
+            ]
+            args = [version, {"num_rows": 1, "num_columns": 1}, {"run_id": None}]
+            for call, kwargs in zip(calls, args, strict=True):
+                if allowed:
+                    call(**kwargs)
+                else:
+                    with pytest.raises(PermissionDeniedError, match="not uploaded by you"):
+                        call(**kwargs)
+        http.close()
+    assert store.datasets.files(store.datasets.get_version(pid, "d").id) == [
+        DatasetFile("t.bin", mine.sha, mine.size)
+    ]
+    assert store.monitors.get_reference(pid, "model:m/1").blob_sha == mine.sha
+    assert store.step_cache.get(pid, mine.sha)

@@ -78,7 +78,9 @@ def test_ops_roles_and_other_projects(auth_world: Any) -> None:
     up = c.put("/api/v1/blobs", content=b"walt's profile", headers=walt).json()
     ref = {"subject": "model:m/1", "blob_sha": up["sha"], "num_rows": 1, "num_columns": 1}
     assert c.put(f"{base}/references", json=ref, headers=walt).status_code == 403  # no receipt
-    made_ref = c.put(f"{base}/references", json={**ref, "receipt": up["receipt"]}, headers=walt)
+    made_ref = c.put(
+        f"{base}/references", json={**ref, "receipts": {up["sha"]: up["receipt"]}}, headers=walt
+    )
     assert made_ref.status_code == 200, made_ref.text
     got = c.get(f"/api/v1/blobs/{up['sha']}", headers=rita)  # a colleague reads the profile
     assert (got.status_code, got.content) == (200, b"walt's profile")

@@ -14,8 +14,11 @@ a route the server really has. It lives below both so that the server may read i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from keel.store.pipelines import manifest_blobs
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,10 @@ class Route:
     finite: Mapping[str, str] = field(default_factory=dict)
     #: Values always sent beside the parameters (``info_only=True``).
     fixed: Mapping[str, object] = field(default_factory=dict)
+    #: The hashes of the blobs a call records, from its arguments (by parameter name): the
+    #: caller's upload receipt of each goes along as ``receipts: {sha: receipt}``, proof
+    #: that it sent those bytes (see ``PUT /api/v1/blobs``).
+    blobs: Callable[[Mapping[str, Any]], Iterable[str]] | None = None
 
 
 def route(spec: str, answer: str | tuple[str, ...] | None = None, **options: object) -> Route:
@@ -122,6 +129,11 @@ ROUTES: dict[str, dict[str, Route]] = {
         "get_version": route("GET datasets/version"),
         "get_version_by_id": route("GET dataset-versions/{version_id}"),
         "versions": route("GET datasets/versions", "versions"),
+        "add_version": route(
+            "POST datasets/{dataset.id}/versions",
+            ("version", "created"),
+            blobs=lambda args: [f.blob_sha for f in args["files"]],
+        ),
         "files": route("GET dataset-versions/{version_id}/files", "files"),
         "runs_of": route(
             "GET dataset-versions/{version_id}/runs", "runs", row=("run_id", "direction")
@@ -190,6 +202,7 @@ ROUTES: dict[str, dict[str, Route]] = {
         "get_reference": route(f"GET {_REFERENCES}/lookup"),
         "find_reference": route(f"GET {_REFERENCES}/find", "reference"),
         "list_references": route(f"GET {_REFERENCES}", "references"),
+        "put_reference": route(f"PUT {_REFERENCES}", blobs=lambda args: [args["blob_sha"]]),
     },
     "alerts": {
         "record": route(
@@ -220,9 +233,14 @@ ROUTES: dict[str, dict[str, Route]] = {
         "get": route(f"GET {_PIPELINE_RUN}"),
         "list": route("GET projects/{project_id}/pipeline-runs", "runs"),
         "steps": route(f"GET {_PIPELINE_RUN}/steps", "steps"),
+        "record_steps": route(
+            "POST pipeline-runs/{pipeline_run_id}/steps", lists=("steps", "new_runs")
+        ),
     },
     "step_cache": {
         "get": route(f"GET {_CACHE}", "entry"),
+        "put": route(f"PUT {_CACHE}", blobs=lambda args: manifest_blobs(args["manifest"])),
+        "delete": route(f"POST {_CACHE}/delete", "deleted", lists=("keys",)),
         "clear": route(f"POST {_CACHE}/clear", "deleted"),
         "latest_for_step": route(f"GET {_CACHE}/latest", "entry"),
         "stats": route(f"GET {_CACHE}/stats", "steps"),

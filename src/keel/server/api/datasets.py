@@ -8,7 +8,7 @@ from fastapi import Depends
 from pydantic import BaseModel, Field
 
 from keel.server._auth import Guard, reader, writer
-from keel.server._types import Id, Loose, Millis, Name, RunId, Text
+from keel.server._types import Id, Int64, Loose, Millis, Name, RunId, Sha, Text
 from keel.server.api._passthrough import Router
 from keel.server.api.artifacts import ItemIn, refs
 from keel.store import Dataset, DatasetFile, DatasetVersion
@@ -23,6 +23,14 @@ class DatasetIn(BaseModel):
     description: Loose = ""
 
 
+class FileIn(BaseModel):
+    """A file of a version; its size is the one of its blob on the server."""
+
+    path: Text
+    blob_sha: Sha
+    size: Int64 = 0
+
+
 class VersionIn(BaseModel):
     content_hash: Text
     kind: Text
@@ -30,8 +38,9 @@ class VersionIn(BaseModel):
     schema_: list[dict[str, Any]] = Field(default=[], alias="schema")
     profile: dict[str, Any] = {}
     num_rows: Millis | None = None
-    files: list[ItemIn] = Field(default=[], max_length=1_000_000)
+    files: list[FileIn] = Field(default=[], max_length=1_000_000)
     run_id: RunId | None = None
+    receipts: dict[Sha, Text] = {}
 
 
 class DatasetOut(BaseModel):
@@ -75,8 +84,12 @@ def add_version(dataset_id: Id, body: VersionIn, guard: Guard = Depends(writer))
     project_id = st.store.ownership.project_of("dataset", dataset_id)
     pairs = st.store.datasets.list_with_latest(project_id)
     dataset = next(d for d, _ in pairs if d.id == dataset_id)
-    files = [DatasetFile(path, ref.sha, ref.size) for path, ref in refs(st, guard.who, body.files)]
-    fields = body.model_dump(by_alias=True, exclude={"files"})
+    receipts = body.receipts
+    items = [
+        ItemIn(path=f.path, sha=f.blob_sha, receipt=receipts.get(f.blob_sha)) for f in body.files
+    ]
+    files = [DatasetFile(path, ref.sha, ref.size) for path, ref in refs(st, guard.who, items)]
+    fields = body.model_dump(by_alias=True, exclude={"files", "receipts"})
     version, created = st.store.datasets.add_version(dataset, files=files, **fields)
     return VersionOut(version=version, created=created)
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.server._auth import Guard, project_admin, reader, writer
 from keel.server._receipts import check_reference
-from keel.server._types import Id, Int64, Loose, Millis, Sha
+from keel.server._types import Id, Int64, Loose, Millis, Sha, Text
 from keel.server.api._passthrough import Router
 from keel.server.api.deployments import existing_project, finite_json
 from keel.store.alerts import Alert, Delivery, NewAlert, Notifier
@@ -68,7 +68,7 @@ class ReferenceIn(BaseModel):
 
     subject: Loose
     blob_sha: Sha
-    receipt: Loose | None = None
+    receipts: dict[Sha, Text] = {}
     num_rows: Annotated[int, Field(ge=0, le=2**63 - 1)]
     num_columns: Count
     source: Clean = ""
@@ -163,10 +163,10 @@ def put_reference(
     """Store (or replace) the profile of ``body.subject``; its blob must be uploaded first."""
     existing_project(guard, project_id)
     st = guard.st
-    check_reference(st, guard.who, body.blob_sha, body.receipt)
+    check_reference(st, guard.who, body.blob_sha, body.receipts.get(body.blob_sha))
     if not st.store.blobs.exists(body.blob_sha):
         raise NotFoundError(f"blob {body.blob_sha} is not on the server; upload the profile first")
-    return st.store.monitors.put_reference(project_id, **body.model_dump(exclude={"receipt"}))
+    return st.store.monitors.put_reference(project_id, **body.model_dump(exclude={"receipts"}))
 
 
 router.serve(reader, "monitors.get_reference")

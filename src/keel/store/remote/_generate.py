@@ -2,9 +2,10 @@
 
 :func:`remote_repository` makes a class whose every routed method binds its arguments by
 the protocol method's signature, fills the path, sends one request and decodes the answer
-with :func:`keel.store.wire.load` as the method's return annotation says. Methods that do
-more (upload receipts, several requests, server-only work) are written by hand in a small
-class that the factory completes; hand-written methods win. Nothing is inherited.
+with :func:`keel.store.wire.load` as the method's return annotation says; a route that
+records blobs (``Route.blobs``) also quotes this client's upload receipts of them. Methods
+that do more (several requests, server-only work) are written by hand in a small class
+that the factory completes; hand-written methods win. Nothing is inherited.
 """
 
 from __future__ import annotations
@@ -95,6 +96,9 @@ def send(http: Http, route: Route, args: dict[str, Any], tp: Any) -> Any:
     body = {
         route.names.get(k, k): _plain(route, k, v) for k, v in args.items() if k not in in_path
     } | dict(route.fixed)
+    if route.blobs:
+        receipts = {sha: http.receipt(sha) for sha in route.blobs(args)}
+        body["receipts"] = {sha: r for sha, r in receipts.items() if r is not None}
     if route.verb in _QUERY:
         params = {k: v for k, v in body.items() if v is not None}
         data = http.request(route.verb, path, params=params)

@@ -1,9 +1,8 @@
 """The registry, deployments, monitors and alerts over HTTP, generated from their protocols
 and :data:`keel.store.wire_routes.ROUTES`.
 
-Written here: registering a model version and recording a reference profile, which quote
-the upload receipt of their blob (proof that this client sent the bytes, see
-``PUT /api/v1/blobs``).
+Written here: registering a model version, which quotes the upload receipt of its package
+blob (proof that this client sent the bytes, see ``PUT /api/v1/blobs``).
 Claiming and finishing notification deliveries lease rows in the server's database for
 the process that sends them, so those two stay where the database is and raise a
 :class:`~keel.exceptions.ConfigError` here.
@@ -11,7 +10,6 @@ the process that sends them, so those two stay where the database is and raise a
 
 from __future__ import annotations
 
-from keel.store.monitors import ReferenceInfo
 from keel.store.protocols import Alerts, Deployments, Monitors, Registry
 from keel.store.registry import ModelVersion, NewVersion
 from keel.store.remote._generate import ServerOnly, remote_repository
@@ -34,31 +32,6 @@ class _Registry(Registry):
         return load(ModelVersion, data)
 
 
-class _Monitors(Monitors):
-    _http: Http
-
-    def put_reference(
-        self,
-        project_id: int,
-        subject: str,
-        *,
-        blob_sha: str,
-        num_rows: int,
-        num_columns: int,
-        source: str = "",
-    ) -> ReferenceInfo:
-        body = {
-            "subject": subject,
-            "blob_sha": blob_sha,
-            "receipt": self._http.receipt(blob_sha),
-            "num_rows": num_rows,
-            "num_columns": num_columns,
-            "source": source,
-        }
-        data = self._http.put(f"{V1}/projects/{int(project_id)}/references", body)
-        return load(ReferenceInfo, data)
-
-
 _LEASES = (
     "store.alerts.{} leases notification deliveries in the server's database, so it runs "
     "only where that database is: run `keel alerts deliver` on the server host without "
@@ -73,7 +46,7 @@ class _Alerts:
 
 RemoteRegistry = remote_repository(Registry, ROUTES["registry"], _Registry)
 RemoteDeployments = remote_repository(Deployments, ROUTES["deployments"])
-RemoteMonitors = remote_repository(Monitors, ROUTES["monitors"], _Monitors)
+RemoteMonitors = remote_repository(Monitors, ROUTES["monitors"])
 RemoteAlerts = remote_repository(Alerts, ROUTES["alerts"], _Alerts)
 
 __all__ = ["RemoteAlerts", "RemoteDeployments", "RemoteMonitors", "RemoteRegistry"]

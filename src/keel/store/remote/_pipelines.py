@@ -1,77 +1,19 @@
 """Pipeline runs, the step cache and schedules over HTTP, generated from their protocols
 and :data:`keel.store.wire_routes.ROUTES`.
 
-Written here: recording steps and deleting cache keys (no request for nothing), recording
-a cache entry (it quotes the upload receipts of the blobs its manifest names, see
-``PUT /api/v1/blobs``) and listing schedules (of one project or of all). A scheduler's own
-bookkeeping (heartbeats, expiring lost leases, leaving) is refused: the scheduler runs
-next to the database, so that its leases live in the database's transactions.
+Written here: listing schedules (of one project or of all). A scheduler's own bookkeeping
+(heartbeats, expiring lost leases, leaving) is refused: the scheduler runs next to the
+database, so that its leases live in the database's transactions.
 """
 
 from __future__ import annotations
 
-import builtins
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-from keel.store.pipelines import ChildRun, Schedule, StepRunInfo, manifest_blobs
+from keel.store.pipelines import Schedule
 from keel.store.protocols import PipelineRuns, Schedules, StepCache
 from keel.store.remote._generate import ServerOnly, remote_repository
 from keel.store.remote._http import V1, Http
 from keel.store.wire import load
 from keel.store.wire_routes import ROUTES
-
-
-class _PipelineRuns(PipelineRuns):
-    _http: Http
-
-    def record_steps(
-        self,
-        pipeline_run_id: str,
-        steps: Sequence[StepRunInfo],
-        *,
-        new_runs: Sequence[ChildRun] = (),
-    ) -> None:
-        if steps or new_runs:
-            from urllib.parse import quote
-
-            path = f"{V1}/pipeline-runs/{quote(pipeline_run_id, safe='')}/steps"
-            self._http.post(path, {"steps": list(steps), "new_runs": list(new_runs)})
-
-
-class _StepCache(StepCache):
-    _http: Http
-
-    def put(
-        self,
-        project_id: int,
-        *,
-        key: str,
-        step: str,
-        parts: Mapping[str, Any],
-        manifest: Mapping[str, Any],
-        size_bytes: int,
-        run_id: str | None,
-    ) -> None:
-        receipts = {sha: self._http.receipt(sha) for sha in manifest_blobs(manifest)}
-        body = {
-            "key": key,
-            "step": step,
-            "parts": dict(parts),
-            "manifest": dict(manifest),
-            "size_bytes": size_bytes,
-            "run_id": run_id,
-            "receipts": {sha: r for sha, r in receipts.items() if r is not None},
-        }
-        self._http.put(f"{V1}/projects/{int(project_id)}/step-cache", body)
-
-    def delete(self, project_id: int, keys: Iterable[str]) -> int:
-        keys = builtins.list(keys)
-        if not keys:
-            return 0
-        path = f"{V1}/projects/{int(project_id)}/step-cache/delete"
-        return int(self._http.post(path, {"keys": keys})["deleted"])
-
 
 _SCHEDULER = (
     "{} is the scheduler's own bookkeeping and is not served through KEEL_SERVER_URL; run "
@@ -93,8 +35,8 @@ class _Schedules(Schedules):
     leave = ServerOnly(_SCHEDULER.format("a scheduler leaving"))  # type: ignore[assignment]
 
 
-RemotePipelineRuns = remote_repository(PipelineRuns, ROUTES["pipeline_runs"], _PipelineRuns)
-RemoteStepCache = remote_repository(StepCache, ROUTES["step_cache"], _StepCache)
+RemotePipelineRuns = remote_repository(PipelineRuns, ROUTES["pipeline_runs"])
+RemoteStepCache = remote_repository(StepCache, ROUTES["step_cache"])
 RemoteSchedules = remote_repository(Schedules, ROUTES["schedules"], _Schedules)
 
 __all__ = ["RemotePipelineRuns", "RemoteSchedules", "RemoteStepCache"]

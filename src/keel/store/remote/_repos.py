@@ -1,8 +1,8 @@
 """Projects, experiments, runs, artifacts and datasets over HTTP.
 
 Generated from their protocols and :data:`keel.store.wire_routes.ROUTES`; written here are
-only the methods that do more than one plain request: those that quote upload receipts,
-and the shorthands of ``log_batch``.
+only the methods that do more than one plain request: recording artifacts (each item with
+its upload receipt), the shorthands of ``log_batch`` and ``find``.
 """
 
 from __future__ import annotations
@@ -13,14 +13,7 @@ from urllib.parse import quote
 
 from keel.exceptions import NotFoundError
 from keel.store.blobs import BlobRef
-from keel.store.entities import (
-    ArtifactInfo,
-    Dataset,
-    DatasetFile,
-    DatasetVersion,
-    Experiment,
-    Metric,
-)
+from keel.store.entities import ArtifactInfo, Experiment, Metric
 from keel.store.protocols import Artifacts, Datasets, Experiments, Projects, Runs
 from keel.store.remote._generate import remote_repository
 from keel.store.remote._http import V1, Http
@@ -67,41 +60,11 @@ class _Artifacts(Artifacts):
         return load(list[ArtifactInfo], data["artifacts"])
 
 
-class _Datasets(Datasets):
-    _http: Http
-
-    def add_version(
-        self,
-        dataset: Dataset,
-        *,
-        content_hash: str,
-        kind: str,
-        source: dict[str, Any],
-        schema: list[dict[str, Any]],
-        profile: dict[str, Any],
-        num_rows: int | None,
-        files: Sequence[DatasetFile],
-        run_id: str | None = None,
-    ) -> tuple[DatasetVersion, bool]:
-        body = {
-            "content_hash": content_hash,
-            "kind": kind,
-            "source": source,
-            "schema": schema,
-            "profile": profile,
-            "num_rows": num_rows,
-            "files": receipted(self._http, [(f.path, f.blob_sha) for f in files]),
-            "run_id": run_id,
-        }
-        data = self._http.post(f"{V1}/datasets/{int(dataset.id)}/versions", body)
-        return load(DatasetVersion, data["version"]), bool(data["created"])
-
-
 RemoteProjects = remote_repository(Projects, ROUTES["projects"])
 RemoteExperiments = remote_repository(Experiments, ROUTES["experiments"], _Experiments)
 RemoteRuns = remote_repository(Runs, ROUTES["runs"], _Runs)
 RemoteArtifacts = remote_repository(Artifacts, ROUTES["artifacts"], _Artifacts)
-RemoteDatasets = remote_repository(Datasets, ROUTES["datasets"], _Datasets)
+RemoteDatasets = remote_repository(Datasets, ROUTES["datasets"])
 
 __all__ = [
     "RemoteArtifacts",
