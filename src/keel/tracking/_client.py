@@ -45,9 +45,6 @@ class TrackingClient:
         self.store = store
         self.project_name = project
         self._project: Project | None = None  # resolved on first use, not here (no I/O)
-        #: ``log_batch(run_id, *, metrics=(), params=None, tags=None)``: the store's own, one
-        #: transaction for all of them
-        self.log_batch = store.runs.log_batch
 
     @property
     def project(self) -> Project:
@@ -159,6 +156,16 @@ class TrackingClient:
         self.store.runs.log_batch(
             run_id, metrics=[Metric(k, _number(k, v), step, ts) for k, v in metrics.items()]
         )
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.store.runs.log_batch(run_id, metrics=metrics, params=params, tags=tags)
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         self.store.runs.set_tags(run_id, {key: value})
