@@ -64,8 +64,7 @@ class MetricPoint:
 
 
 class BlobFile:
-    """A file kept as a blob: its ``path`` under its owner (after the owner's key), the blob
-    and its size."""
+    """A file kept as a blob, after its owner's key: its path, the blob's hash and size."""
 
     path: Mapped[str] = mapped_column(String(1024), primary_key=True)
     blob_sha: Mapped[str] = mapped_column(String(64), index=True)
