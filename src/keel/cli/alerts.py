@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from keel.cli import _context
+from keel.cli._options import JSON
 from keel.cli._render import console, escape, fmt_time, listing, print_json, print_table
 
 if TYPE_CHECKING:
@@ -17,8 +18,6 @@ notifiers = typer.Typer(
     help="Where alerts go: webhooks (Slack JSON), email, the log.", no_args_is_help=True
 )
 app.add_typer(notifiers, name="notifiers")
-
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 def _client(*, create: bool = False) -> "MonitoringClient":

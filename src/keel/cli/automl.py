@@ -7,6 +7,8 @@ from typing import Any
 
 import typer
 
+from keel.cli._options import JSON
+
 app = typer.Typer(add_completion=False)
 _METRICS = "roc_auc | accuracy | f1 | log_loss | r2 | rmse | mae (default by task)."
 _FAMILIES = (
@@ -27,7 +29,7 @@ def automl(
     experiment: str = typer.Option("automl", "--experiment", "-e", help="Experiment of the runs."),
     runner: str = typer.Option("inprocess", "--runner", "-r", help="inprocess | dask."),
     address: str = typer.Option(None, "--address", help="Dask scheduler address (tcp://...)."),
-    json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    json_: bool = JSON,
 ) -> None:
     """Search model families within BUDGET; every candidate is a child run of one parent run.
 

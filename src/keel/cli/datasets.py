@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from keel.cli import _context
+from keel.cli._options import JSON
 from keel.cli._render import (
     console,
     escape,
@@ -34,8 +35,6 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Version datasets, show profiles, diff versions, check folders.", no_args_is_help=True
 )
-
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 def _client(*, create: bool = False) -> "DatasetClient":

@@ -6,11 +6,10 @@ from typing import Any
 import typer
 
 from keel.cli import _context
+from keel.cli._options import JSON
 from keel.cli._render import console, escape, fmt_time, outcome, print_json, print_table
 
 app = typer.Typer(help="Apply deployment specs, inspect, roll back, export.", no_args_is_help=True)
-
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 @app.command("apply")

@@ -3,11 +3,10 @@
 import typer
 
 from keel.cli import _context
+from keel.cli._options import JSON
 from keel.cli._render import console, fmt_time, listing, outcome
 
 app = typer.Typer(help="List, create, rename and delete experiments.", no_args_is_help=True)
-
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 @app.command("list")

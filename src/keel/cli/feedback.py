@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from keel.cli import _context
+from keel.cli._options import JSON
 from keel.cli._render import console, escape, print_json, print_table
 
 if TYPE_CHECKING:
@@ -15,7 +16,6 @@ app = typer.Typer(
     help="Record ground-truth labels for predictions (by request id).", no_args_is_help=True
 )
 
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 REPLACE = typer.Option(
     False, "--replace", help="Overwrite labels already given (default: skip them)."
 )

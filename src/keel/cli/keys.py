@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from keel.cli import _context
+from keel.cli._options import JSON
 from keel.cli._render import console, escape, outcome, print_json, print_table
 
 if TYPE_CHECKING:
@@ -15,8 +16,6 @@ app = typer.Typer(
     help="Create the signing key; sign model files; trust other signers' public keys.",
     no_args_is_help=True,
 )
-
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 def _keyring() -> "Keyring":

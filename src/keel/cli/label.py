@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from keel.cli import _context
+from keel.cli._options import JSON
 from keel.cli._render import console, escape, print_json, print_table
 
 if TYPE_CHECKING:
@@ -21,7 +22,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 METHOD = typer.Option("majority", "--method", help="Aggregation: majority or dawid-skene.")
 
 

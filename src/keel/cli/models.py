@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from keel.cli import _context
+from keel.cli._options import JSON
 from keel.cli._render import console, escape, fmt_time, fmt_value, outcome, print_json, print_table
 
 if TYPE_CHECKING:
@@ -15,8 +16,6 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Browse, promote, import and reproduce registered models.", no_args_is_help=True
 )
-
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 def _registry(*, create: bool = False) -> "Registry":

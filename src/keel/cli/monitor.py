@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from keel.cli import _context
+from keel.cli._options import JSON
 from keel.cli._render import (
     console,
     err_console,
@@ -25,7 +26,6 @@ app = typer.Typer(
     help="Watch deployments: schema, drift, performance, cohorts, resources.", no_args_is_help=True
 )
 
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 END = typer.Option(None, "--end", help="End of the window (ISO time, UTC); default now.")
 COHORTS = typer.Option(
     None, "--cohorts", help="Cohort columns: 'city;age,plan' (';' separates sets)."

@@ -7,11 +7,11 @@ from typing import Any
 import typer
 
 from keel.cli import _context
+from keel.cli._options import JSON
 from keel.cli._render import console, escape, fmt_time, print_json, print_table
 
 app = typer.Typer(help="Run pipelines, draw their DAG, list their runs.", no_args_is_help=True)
 
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 PARAM = typer.Option([], "--param", "-p", help="Override a parameter: -p lr=0.1 (repeatable).")
 PARAMS_FILE = typer.Option(None, "--params", help="YAML file of parameter values.")
 TARGET = typer.Argument(..., help="path/to/file.py:pipeline or package.module:pipeline")

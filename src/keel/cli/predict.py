@@ -4,6 +4,8 @@ from pathlib import Path
 
 import typer
 
+from keel.cli._options import JSON, TRUST
+
 app = typer.Typer(add_completion=False)
 
 
@@ -19,10 +21,8 @@ def predict(
     chunk_rows: int = typer.Option(65_536, "--chunk-rows", help="Rows per chunk."),
     runner: str = typer.Option("local", "--runner", help="local | dask (large Parquet inputs)."),
     scheduler: str = typer.Option(None, "--scheduler", help="Dask scheduler address."),
-    json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
-    trust: str = typer.Option(
-        None, "--trust", help="Signature policy: strict | warn | off (default: KEEL_MODEL_TRUST)."
-    ),
+    json_: bool = JSON,
+    trust: str = TRUST,
 ) -> None:
     """Score every row in chunks at constant memory; records lineage as a tracking run."""
     from keel.cli import _context

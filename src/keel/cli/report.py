@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from keel.cli import _context
+from keel.cli._options import JSON
 from keel.cli._render import console, escape, outcome, print_json
 
 if TYPE_CHECKING:
@@ -134,7 +135,7 @@ def post(
 @app.command("list")
 def list_(
     limit: int = typer.Option(50, "--limit", "-n"),
-    json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    json_: bool = JSON,
 ) -> None:
     """Stored reports, newest first."""
     from keel.cli._render import fmt_time, listing
@@ -155,7 +156,7 @@ def list_(
 def show(
     report_id: int = typer.Argument(..., help="The report id (see keel report list)."),
     version: int = typer.Option(None, "--version", "-v", help="An earlier version."),
-    json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    json_: bool = JSON,
 ) -> None:
     """A stored report's Markdown (the latest version unless --version)."""
     from keel.reports import get_report

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import typer
 
+from keel.cli._options import JSON
+
 app = typer.Typer(add_completion=False)
 
 
@@ -23,7 +25,7 @@ def roi(
     out: Path = typer.Option(
         None, "--out", "-o", help="Write the report: a .md or a self-contained .html file."
     ),
-    json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    json_: bool = JSON,
 ) -> None:
     """Compare the majority class, the best one-feature rule, a linear model and AutoML.
 

@@ -5,13 +5,13 @@ from typing import Any
 import typer
 
 from keel.cli import _context
+from keel.cli._options import JSON
 from keel.cli._render import console, escape, fmt_time, fmt_value, listing, print_json, print_table
 
 app = typer.Typer(
     help="List, search, show and compare runs.", no_args_is_help=True, add_completion=False
 )
 
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 EXPERIMENT = typer.Option(None, "--experiment", "-e", help="Experiment name or id (repeatable).")
 
 

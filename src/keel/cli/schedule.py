@@ -3,11 +3,10 @@
 import typer
 
 from keel.cli import _context
+from keel.cli._options import JSON
 from keel.cli._render import console, fmt_time, print_json, print_table
 
 app = typer.Typer(help="Run pipelines on a cron schedule or a trigger.", no_args_is_help=True)
-
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 @app.command()

@@ -5,6 +5,7 @@ import re
 import typer
 
 from keel.cli import _context
+from keel.cli._options import JSON
 from keel.cli._render import console, escape, fmt_time, print_json
 
 _MATCH = re.compile(r"\*\*(.+?)\*\*")
@@ -29,7 +30,7 @@ def search(
     reindex: bool = typer.Option(
         False, "--reindex", help="Rebuild the project's index first (rarely needed)."
     ),
-    json_: bool = typer.Option(False, "--json", help="Print JSON for scripts."),
+    json_: bool = JSON,
 ) -> None:
     """Ranked hits with snippets, e.g. keel search "churn model calibration" --kind run."""
     from keel.reports import search as run_search

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import typer
 
+from keel.cli._options import TRUST
+
 app = typer.Typer(add_completion=False)
 
 
@@ -32,9 +34,6 @@ _STRICT_ENV = typer.Option(
     help="Refuse to start when installed framework versions differ from the packages'.",
 )
 _LOG_LEVEL = typer.Option("warning", "--log-level", help="uvicorn log level.")
-_TRUST = typer.Option(
-    None, "--trust", help="Signature policy: strict | warn | off (default: KEEL_MODEL_TRUST)."
-)
 
 
 @app.command()
@@ -53,7 +52,7 @@ def serve(
     packages: Path = _PACKAGES,
     strict_env: bool = _STRICT_ENV,
     log_level: str = _LOG_LEVEL,
-    trust: str = _TRUST,
+    trust: str = TRUST,
 ) -> None:
     """Serve models until Ctrl-C; the prediction log is flushed on the way out.
 

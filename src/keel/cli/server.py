@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from keel.cli import _context
+from keel.cli._options import JSON
 from keel.cli._render import console, fmt_time, listing, print_json, print_table
 
 if TYPE_CHECKING:
@@ -26,8 +27,6 @@ roles_app = typer.Typer(help="Grant project roles (reader, writer, admin).", no_
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(roles_app, name="roles")
-
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 @app.callback()

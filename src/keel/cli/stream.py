@@ -2,6 +2,8 @@
 
 import typer
 
+from keel.cli._options import TRUST
+
 app = typer.Typer(add_completion=False)
 
 
@@ -19,9 +21,7 @@ def stream(
     idle_exit_s: float = typer.Option(None, "--idle-exit", help="Stop after N idle seconds."),
     log: bool = typer.Option(True, "--log/--no-log", help="Write the prediction log."),
     json_: bool = typer.Option(False, "--json", help="Print the final counts as JSON."),
-    trust: str = typer.Option(
-        None, "--trust", help="Signature policy: strict | warn | off (default: KEEL_MODEL_TRUST)."
-    ),
+    trust: str = TRUST,
 ) -> None:
     """Consume until Ctrl-C/SIGTERM; every message is acknowledged after its sink write."""
     from keel.cli import _context

@@ -7,14 +7,13 @@ from typing import Any
 import typer
 
 from keel.cli import _context
+from keel.cli._options import JSON
 from keel.cli._render import console, escape, fmt_time, fmt_value, listing, print_json, print_table
 
 app = typer.Typer(
     help="Hyper-parameter sweeps on Optuna: run, list, show, promote the best.",
     no_args_is_help=True,
 )
-
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 @app.command()

@@ -12,14 +12,13 @@ from typing import Any
 import typer
 
 from keel.cli import _context
+from keel.cli._options import JSON
 from keel.cli._render import console, escape, print_json, print_table
 
 app = typer.Typer(
     help="Fit synthetic-data models; sample private, gated dataset versions.",
     no_args_is_help=True,
 )
-
-JSON = typer.Option(False, "--json", help="Print JSON for scripts.")
 
 
 def _client() -> Any:

@@ -63,6 +63,20 @@ class MetricPoint:
     timestamp: Mapped[int] = mapped_column(BigInteger)
 
 
+class BlobFile:
+    """A file kept as a blob, after its owner's key: its path, the blob's hash and size."""
+
+    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    blob_sha: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+
+class DatedBlobFile(BlobFile):
+    """A :class:`BlobFile` with the time it was stored (its last column)."""
+
+    created_at: Mapped[int] = mapped_column(BigInteger, sort_order=1)
+
+
 class KeyValue:
     """The ``key`` and ``value`` columns of a tag or param table (after its owner's key)."""
 
@@ -144,13 +158,9 @@ class LatestMetricRow(MetricPoint, Base):
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
 
 
-class ArtifactRow(Base):
+class ArtifactRow(DatedBlobFile, Base):
     __tablename__ = "artifacts"
     run_id: Mapped[str] = parent("runs", primary_key=True)
-    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
-    blob_sha: Mapped[str] = mapped_column(String(64), index=True)
-    size: Mapped[int] = mapped_column(BigInteger)
-    created_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class DatasetRow(ProjectScoped, Base):
@@ -179,12 +189,9 @@ class DatasetVersionRow(Base):
     run_id: Mapped[str | None] = optional_ref("runs")
 
 
-class DatasetFileRow(Base):
+class DatasetFileRow(BlobFile, Base):
     __tablename__ = "dataset_files"
     version_id: Mapped[int] = parent("dataset_versions", primary_key=True)
-    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
-    blob_sha: Mapped[str] = mapped_column(String(64), index=True)
-    size: Mapped[int] = mapped_column(BigInteger)
 
 
 class RunDatasetRow(Base):

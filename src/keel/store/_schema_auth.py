@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from keel.store._schema import Base, optional_ref, parent, serial
+from keel.store._schema import Base, DatedBlobFile, optional_ref, parent, serial
 
 
 class UserRow(Base):
@@ -69,10 +69,6 @@ class LoggedModelRow(Base):
     tags_json: Mapped[str] = mapped_column(Text, default="{}")
 
 
-class LoggedModelFileRow(Base):
+class LoggedModelFileRow(DatedBlobFile, Base):
     __tablename__ = "logged_model_files"
     model_id: Mapped[str] = parent("logged_models", primary_key=True)
-    path: Mapped[str] = mapped_column(String(1024), primary_key=True)
-    blob_sha: Mapped[str] = mapped_column(String(64), index=True)
-    size: Mapped[int] = mapped_column(BigInteger)
-    created_at: Mapped[int] = mapped_column(BigInteger)

@@ -243,7 +243,7 @@ def _run(p: _Prepared, opts: _Options, clock: Clock, runner: Runner) -> AutoMLRe
         cv = blend_score(candidates, weights, fold_data.y, p.scorer)
         model = _final_model(candidates, weights, p.task, prep, opts.seed)
         done = _Search(candidates, runs, weights, cv, plan)
-        return _finish(parent, p, opts, clock, model, done, planner)
+        return _Winner(parent, p, opts, clock, model, done, planner).finish()
 
 
 def _planner(p: _Prepared, opts: _Options, clock: Clock, prep: Any, parent: ActiveRun) -> Planner:
@@ -317,80 +317,76 @@ def _search(
     return candidates, runs, plan
 
 
-def _finish(
-    parent: ActiveRun,
-    p: _Prepared,
-    opts: _Options,
-    clock: Clock,
-    model: Any,
-    done: _Search,
-    planner: Planner,
-) -> AutoMLResult:
-    """Refit the winner on the training split, score it on the test split, package it."""
-    from threadpoolctl import threadpool_limits
+@dataclass(frozen=True)
+class _Winner:
+    """The settled ensemble in its parent run, ready to refit, score and package."""
 
-    # one OpenMP thread for the test score and packaging's predictions too: on a busy machine
-    # histogram boosting's threads spin against each other (a 0.1 s prediction took 4.8 s)
-    with threadpool_limits(1):
-        model.fit(p.X_tr, p.labels[p.y_tr] if p.labels is not None else p.y_tr)
-        clock.mark("refit")
-        test = _test_score(model, p.X_te, p.y_te, p.task, p.scorer, p.labels)
-        board = leaderboard(done.candidates, done.runs, done.weights, p.scorer)
-        name = opts.register_as or f"{opts.target}-automl"
-        clock.mark("test")
-        info = _package(parent, p, opts, clock, model, done, planner, (board, test, name))
-    parent.set_note(note(board, p.scorer.name, p.data_name, done.cv, test, clock.budget_s))
-    clock.mark("package")
-    shown = {f"cv_{p.scorer.name}": p.scorer.display(done.cv), "candidates": float(len(board))}
-    shown[f"test_{p.scorer.name}"] = p.scorer.display(test)
-    timing = _timing(clock, done.plan)
-    parent.log_metrics({**shown, **timing})
-    registered = f"{name}@{info.version.version}" if info and info.version else None
-    return AutoMLResult(
-        task=p.task,
-        metric=p.scorer.name,
-        budget_s=clock.budget_s,
-        elapsed_s=clock.elapsed(),
-        data=p.data_name,
-        rows=p.rows,
-        parent_run_id=parent.id,
-        leaderboard=board,
-        ensemble={f"{_by(done.candidates, n).family}#{n}": w for n, w in done.weights.items()},
-        cv_score=p.scorer.display(done.cv),
-        test_score=p.scorer.display(test),
-        model_uri=info.uri if info else None,
-        package_s=clock.phases.get("package", 0.0),
-        registered=registered,
-        dropped_columns=dict(p.plan.dropped),
-        notes=p.notes,
-        timing=timing,
-        model=model,
-        version=info.version if info else None,
-    )
+    parent: ActiveRun
+    p: _Prepared
+    opts: _Options
+    clock: Clock
+    model: Any
+    done: _Search
+    planner: Planner
 
+    def finish(self) -> AutoMLResult:
+        """Refit the winner on the training split, score it on the test split, package it."""
+        from threadpoolctl import threadpool_limits
 
-def _package(
-    parent: ActiveRun,
-    p: _Prepared,
-    opts: _Options,
-    clock: Clock,
-    model: Any,
-    done: _Search,
-    planner: Planner,
-    scored: tuple[list[LeaderboardRow], float, str],
-) -> Any:
-    """Log and register the winner with its card; with an ONNX twin if that fits in time."""
-    board, test, name = scored
-    if not opts.register:
-        return None
-    onnx = planner.onnx_fits(model, clock)
-    if not onnx:
-        p.notes.append("no ONNX twin: converting it would overrun the budget")
-    model_card = card(
-        board, p.scorer.name, clock, p.data_name, p.task, done.cv, test, p.notes, done.weights
-    )
-    model_card["automl"]["fit_s"] = round(clock.elapsed(), 3)
-    return log_winner(model, p.X_tr, name, model_card, parent, p.task, onnx)
+        p, done, clock, model = self.p, self.done, self.clock, self.model
+        # one OpenMP thread for the test score and packaging's predictions too: on a busy
+        # machine histogram boosting's threads spin against each other (a 0.1 s prediction
+        # took 4.8 s)
+        with threadpool_limits(1):
+            model.fit(p.X_tr, p.labels[p.y_tr] if p.labels is not None else p.y_tr)
+            clock.mark("refit")
+            test = _test_score(model, p.X_te, p.y_te, p.task, p.scorer, p.labels)
+            board = leaderboard(done.candidates, done.runs, done.weights, p.scorer)
+            name = self.opts.register_as or f"{self.opts.target}-automl"
+            clock.mark("test")
+            info = self.package(board, test, name)
+        self.parent.set_note(note(board, p.scorer.name, p.data_name, done.cv, test, clock.budget_s))
+        clock.mark("package")
+        shown = {f"cv_{p.scorer.name}": p.scorer.display(done.cv), "candidates": float(len(board))}
+        shown[f"test_{p.scorer.name}"] = p.scorer.display(test)
+        timing = _timing(clock, done.plan)
+        self.parent.log_metrics({**shown, **timing})
+        registered = f"{name}@{info.version.version}" if info and info.version else None
+        return AutoMLResult(
+            task=p.task,
+            metric=p.scorer.name,
+            budget_s=clock.budget_s,
+            elapsed_s=clock.elapsed(),
+            data=p.data_name,
+            rows=p.rows,
+            parent_run_id=self.parent.id,
+            leaderboard=board,
+            ensemble={f"{_by(done.candidates, n).family}#{n}": w for n, w in done.weights.items()},
+            cv_score=p.scorer.display(done.cv),
+            test_score=p.scorer.display(test),
+            model_uri=info.uri if info else None,
+            package_s=clock.phases.get("package", 0.0),
+            registered=registered,
+            dropped_columns=dict(p.plan.dropped),
+            notes=p.notes,
+            timing=timing,
+            model=model,
+            version=info.version if info else None,
+        )
+
+    def package(self, board: list[LeaderboardRow], test: float, name: str) -> Any:
+        """Log and register the winner with its card; with an ONNX twin if that fits in time."""
+        p, done, clock = self.p, self.done, self.clock
+        if not self.opts.register:
+            return None
+        onnx = self.planner.onnx_fits(self.model, clock)
+        if not onnx:
+            p.notes.append("no ONNX twin: converting it would overrun the budget")
+        model_card = card(
+            board, p.scorer.name, clock, p.data_name, p.task, done.cv, test, p.notes, done.weights
+        )
+        model_card["automl"]["fit_s"] = round(clock.elapsed(), 3)
+        return log_winner(self.model, p.X_tr, name, model_card, self.parent, p.task, onnx)
 
 
 def _timing(clock: Clock, plan: dict[str, float]) -> dict[str, float]:
