@@ -21,6 +21,7 @@ with warnings.catch_warnings():  # Starlette suggests httpx2; httpx is what we s
     from starlette.testclient import TestClient
 
 from server_helpers import (  # type: ignore[import-not-found]
+    AUTH_OPTIONS,
     OPTIONS,
     server_process,
     serving_remote,
@@ -29,8 +30,6 @@ from server_helpers import (  # type: ignore[import-not-found]
 from keel.config import Settings
 from keel.server import create_app
 from keel.store import Store, open_store
-
-AUTH_OPTIONS = dataclasses.replace(OPTIONS, auth=True)
 
 
 @pytest.fixture

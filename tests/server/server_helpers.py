@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import subprocess
@@ -21,6 +22,7 @@ from keel.store import Store, open_store
 
 #: Starlette's TestClient sends ``Host: testserver``.
 OPTIONS = ServerOptions(allowed_hosts=("localhost", "127.0.0.1", "::1", "testserver"))
+AUTH_OPTIONS = dataclasses.replace(OPTIONS, auth=True)
 
 
 def free_port() -> int:

@@ -358,9 +358,8 @@ def test_remote_store_quotes_the_receipts_of_the_blobs_it_records(auth_world: An
     not upload is refused."""
     from functools import partial
 
-    from server_helpers import running  # type: ignore[import-not-found]
+    from server_helpers import AUTH_OPTIONS, running  # type: ignore[import-not-found]
 
-    from conftest import AUTH_OPTIONS  # type: ignore[import-not-found]
     from keel.exceptions import PermissionDeniedError
     from keel.server import create_app
     from keel.store import DatasetFile
