@@ -14,8 +14,8 @@ from keel.config import Settings
 from keel.server import create_app
 from keel.store import open_store
 from keel.store.protocols import PROTOCOLS
-from keel.store.remote._generate import path_fields, returns
-from keel.store.wire_routes import ROUTES
+from keel.store.remote._generate import returns
+from keel.store.wire_routes import ROUTES, path_fields
 
 ENTRIES = [(agg, method) for agg, table in sorted(ROUTES.items()) for method in sorted(table)]
 
@@ -52,7 +52,7 @@ def test_route_entry_names_a_server_route(
 def test_route_entry_fits_its_protocol_method(aggregate: str, method: str) -> None:
     protocol, entry = PROTOCOLS[aggregate], ROUTES[aggregate][method]
     params = set(inspect.signature(getattr(protocol, method)).parameters) - {"self"}
-    named = path_fields(entry.path) | set(entry.names) | set(entry.strs)
+    named = set(path_fields(entry.path)) | set(entry.names) | set(entry.strs)
     named |= {where.split(".")[0] for where in entry.finite} | ({entry.body} - {None})
     assert named <= params, f"{aggregate}.{method} names {named - params}, not parameters"
     returns(protocol, method)  # resolves (raises NameError otherwise)

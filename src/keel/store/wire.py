@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Any, TypeVar, cast, get_args, get_origin
+import sys
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any, TypeVar, cast, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
 
@@ -97,6 +100,24 @@ ENTITIES: tuple[type, ...] = (
 )
 for _cls in ENTITIES:
     _cls.__pydantic_config__ = CONFIG  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _entity_names() -> dict[str, Any]:
+    names: dict[str, Any] = {}
+    for module in {sys.modules[cls.__module__] for cls in ENTITIES}:
+        names.update(vars(module))
+    return names
+
+
+def protocol_hints(fn: Callable[..., Any], *names: str) -> dict[str, Any]:
+    """The resolved annotations of protocol method ``fn`` (only ``names`` when given). The
+    protocols import entity types for type checkers only, so their names resolve in the
+    entities' own modules (the protocol's module wins where both define one)."""
+    annotations = fn.__annotations__
+    holder = SimpleNamespace(__annotations__={n: annotations[n] for n in names or annotations})
+    namespace = _entity_names() | vars(sys.modules[fn.__module__])
+    return get_type_hints(holder, globalns=namespace)
 
 
 @functools.cache

@@ -14,11 +14,19 @@ a route the server really has. It lives below both so that the server may read i
 
 from __future__ import annotations
 
+import functools
+import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from keel.store.pipelines import manifest_blobs
+
+
+@functools.cache
+def path_fields(path: str) -> tuple[str, ...]:
+    """The parameters a path template names, in order (``{dataset.id}`` names ``dataset``)."""
+    return tuple(f.split(".")[0] for _, f, _, _ in string.Formatter().parse(path) if f)
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,10 @@ does anything more is written by hand.
 
 from __future__ import annotations
 
-import functools
 import inspect
-import string
-import sys
 from collections.abc import Callable
 from types import NoneType, UnionType
-from typing import Any, get_args, get_type_hints
+from typing import Any, get_args
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel
@@ -28,20 +25,11 @@ from keel.server._types import Id, Loose
 from keel.store import wire
 from keel.store.protocols import PROTOCOLS
 from keel.store.wire import Empty, envelope
-from keel.store.wire_routes import ROUTES, Route
+from keel.store.wire_routes import ROUTES, Route, path_fields
 
 #: The request type of a protocol parameter type, bounded so that no value reaches the
 #: database that it cannot hold; a parameter of any other type names its own.
 BOUNDS: dict[Any, Any] = {int: Id, str: Loose, bool: bool}
-
-
-@functools.cache
-def _entity_names() -> dict[str, Any]:
-    """The names the protocols import for type checkers only, from the entities' modules."""
-    names: dict[str, Any] = {}
-    for module in {sys.modules[cls.__module__] for cls in wire.ENTITIES}:
-        names.update(vars(module))
-    return names
 
 
 def _bounded(tp: Any) -> Any:
@@ -56,17 +44,12 @@ def _parameter(name: str, annotation: Any, default: Any = inspect.Parameter.empt
     return inspect.Parameter(name, kind, default=default, annotation=annotation)
 
 
-def _fields(route: Route) -> list[str]:
-    """The parameters the route's path names, in order."""
-    return [f for _, f, _, _ in string.Formatter().parse(route.path) if f]
-
-
 def _request(
     route: Route, fn: Any, hints: dict[str, Any], body: type[BaseModel] | None, bounds: Any
 ) -> tuple[list[inspect.Parameter], dict[str, str]]:
     """The handler's parameters (path fields, query parameters, the body) and, for a body
     model, which of its fields (by wire name) carries each other protocol parameter."""
-    fields = _fields(route)
+    fields = path_fields(route.path)
     protocol = [p for p in inspect.signature(fn).parameters.values() if p.name != "self"]
     taken = [p for p in protocol if (body is None and p.name != route.body) or p.name in fields]
     params = [
@@ -110,23 +93,23 @@ def passthrough(
     doc: str | None = None,
     **bounds: Any,
 ) -> None:
-    """Add to ``router`` the route of ``entry`` (``"monitors.get"``) as function
-    ``handler`` (by default the method's name; its docstring ``doc``), behind the
-    ``access`` dependency. ``owner(guard, value)`` checks the object the path's first
-    field addresses. A route with a JSON body takes the parameters outside its path from
-    the fields of ``body`` (named as on the wire), or, where the table names a body
-    parameter, that parameter as the whole body. ``bounds`` gives a parameter's request
-    type where the default (:data:`BOUNDS`) does not fit."""
+    """Add to ``router`` the route of ``entry`` (``"monitors.get"``) as function ``handler``
+    (default: the method's name; docstring ``doc``), behind the ``access`` dependency.
+    ``owner(guard, value)`` checks the object the path's first field addresses. A route
+    with a JSON body takes the parameters outside its path from the fields of ``body``
+    (wire names), or, where the table names a body parameter, that parameter as the whole
+    body. ``bounds``: a parameter's request type where :data:`BOUNDS` does not fit."""
     aggregate, method = entry.split(".")
     route, fn = ROUTES[aggregate][method], getattr(PROTOCOLS[aggregate], method)
-    hints = get_type_hints(fn, localns=_entity_names())
+    hints = wire.protocol_hints(fn)
     result, key = hints.pop("return"), route.answer
     response_model = _response(route, result)
     params, carried = _request(route, fn, hints, body, bounds)
+    owned = path_fields(route.path)[0] if owner is not None else ""
 
     def endpoint(guard: Guard, body: Any = None, **args: Any) -> Any:
         if owner is not None:
-            owner(guard, args[_fields(route)[0]])
+            owner(guard, args[owned])
         if route.body:
             args[route.body] = body
         elif body is not None:

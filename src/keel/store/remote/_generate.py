@@ -14,16 +14,14 @@ import functools
 import inspect
 import json
 import string
-import sys
 from collections.abc import Callable, Mapping
-from types import SimpleNamespace
-from typing import Any, NoReturn, TypeVar, cast, get_type_hints
+from typing import Any, NoReturn, TypeVar, cast
 from urllib.parse import quote
 
 from keel.exceptions import ConfigError, InvalidArgumentError
 from keel.store import wire
 from keel.store.remote._http import V1, Http
-from keel.store.wire_routes import Route
+from keel.store.wire_routes import Route, path_fields
 
 P = TypeVar("P")
 _QUERY = ("GET", "DELETE")
@@ -39,12 +37,6 @@ class _PathFormatter(string.Formatter):
 _PATH = _PathFormatter()
 
 
-@functools.cache
-def path_fields(path: str) -> frozenset[str]:
-    """The parameters a path template names (``{dataset.id}`` names ``dataset``)."""
-    return frozenset(f.split(".")[0] for _, f, _, _ in _PATH.parse(path) if f)
-
-
 def finite(value: Any, what: str) -> None:
     """Refuse NaN and infinity before sending: strict JSON cannot carry them."""
     try:
@@ -55,15 +47,8 @@ def finite(value: Any, what: str) -> None:
 
 @functools.cache
 def returns(protocol: type, name: str) -> Any:
-    """The return type of ``protocol.name``, resolved once. The protocols import entity
-    types for type checkers only, so the names resolve in the entities' own modules."""
-    fn = getattr(protocol, name)
-    namespace: dict[str, Any] = {}
-    for cls in wire.ENTITIES:
-        namespace.update(vars(sys.modules[cls.__module__]))
-    namespace.update(vars(sys.modules[fn.__module__]))
-    holder = SimpleNamespace(__annotations__={"return": fn.__annotations__["return"]})
-    return get_type_hints(holder, globalns=namespace)["return"]
+    """The return type of ``protocol.name``, resolved once."""
+    return wire.protocol_hints(getattr(protocol, name), "return")["return"]
 
 
 def _plain(route: Route, name: str, value: Any) -> Any:
@@ -170,4 +155,4 @@ def remote_repository(
     return cast(Callable[[Http], P], type(f"Remote{proto.__name__}", (), namespace))
 
 
-__all__ = ["ServerOnly", "finite", "path_fields", "remote_repository", "returns", "send"]
+__all__ = ["ServerOnly", "finite", "remote_repository", "returns", "send"]
