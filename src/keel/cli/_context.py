@@ -67,9 +67,11 @@ def client() -> TrackingClient:
 
 
 def reader() -> TrackingClient:
-    """The client of a read command: its project must exist (see :func:`project`)."""
-    project()
-    return client()
+    """The client of a read command: its project must exist (see :func:`project`), looked up
+    once for the command."""
+    found = client()
+    found.existing_project()
+    return found
 
 
 def project(*, create: bool = False) -> Project:

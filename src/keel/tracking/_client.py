@@ -53,8 +53,9 @@ class TrackingClient:
             self._project = self.store.projects.get_or_create(self.project_name)
         return self._project
 
-    def _existing_project(self) -> Project:
-        """The project for a read: a misspelt name is an error rather than a new project."""
+    def existing_project(self) -> Project:
+        """The project for a read: a misspelt name is an error rather than a new project
+        (resolved once: :attr:`project` then returns it too)."""
         if self._project is None:
             from keel.store.projects import existing_project
 
@@ -73,16 +74,16 @@ class TrackingClient:
         """An experiment by name, or by id when given an int or a string of digits."""
         if isinstance(name_or_id, int) or (isinstance(name_or_id, str) and name_or_id.isdigit()):
             exp = self.store.experiments.get(int(name_or_id))
-            if exp.project_id != self._existing_project().id:
+            if exp.project_id != self.existing_project().id:
                 raise NotFoundError(f"experiment id {name_or_id} is not in this project")
             return exp
-        return self.store.experiments.get_by_name(self._existing_project().id, name_or_id)
+        return self.store.experiments.get_by_name(self.existing_project().id, name_or_id)
 
     def get_or_create_experiment(self, name: str) -> Experiment:
         return self.store.experiments.get_or_create(self.project.id, name)
 
     def list_experiments(self, *, include_deleted: bool = False) -> list[Experiment]:
-        pid = self._existing_project().id
+        pid = self.existing_project().id
         return self.store.experiments.list(pid, include_deleted=include_deleted)
 
     # -- runs ------------------------------------------------------------------------------
@@ -273,7 +274,7 @@ class TrackingClient:
 
     def _check_project(self, info: RunInfo) -> None:
         exp = self.store.experiments.get(info.experiment_id)
-        if exp.project_id != self._existing_project().id:
+        if exp.project_id != self.existing_project().id:
             raise NotFoundError(
                 f"run id {info.id!r} does not exist in project {self.project_name!r}"
             )

@@ -23,7 +23,6 @@ from fastapi import Depends, Query, Request
 from starlette.responses import Response
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
-from keel.server._auth import Guard
 from keel.server.ui._common import ProjectView, ui_router, viewing
 from keel.server.ui._render import page, round_num
 from keel.server.ui._runs import PAGE_SIZES, sort_link
@@ -98,7 +97,7 @@ def sweep_page(
         importances=[(k, v, round(v * 100, 1)) for k, v in rep.importances.items()],
         data=_parallel(rep, metric),
         slices=slices(rep.trials, rep.sweep.spec.get("space"), rep.best[0] if rep.best else None),
-        table=trial_table(view.guard, rep.sweep, args, fragment_url(view.base, name)),
+        table=trial_table(view, rep.sweep, args),
     )
     return page(request, "sweep.html", context)
 
@@ -114,7 +113,7 @@ def sweep_trials(
     swap it in place): one sweep lookup and one runs search, no outline, sample or charts."""
     sweep = view.store.sweeps.get(view.project.id, name, generation=args.generation)
     metric = str(sweep.spec.get("metric", "objective"))
-    table = trial_table(view.guard, sweep, args, fragment_url(view.base, name))
+    table = trial_table(view, sweep, args)
     return page(request, "_sweep_trials.html", view.context(metric=metric, table=table))
 
 
@@ -123,7 +122,7 @@ def fragment_url(base: str, name: str) -> str:
     return f"{base}/sweeps/{quote(name, safe='')}/trials"
 
 
-def trial_table(guard: Guard, sweep: Any, args: TableArgs, fragment: str) -> dict[str, Any]:
+def trial_table(view: ProjectView, sweep: Any, args: TableArgs) -> dict[str, Any]:
     """One page of the generation's trials (child runs) matching ``args.filter``, in
     ``args.order`` (default: best value first); a filter or order that does not parse
     becomes the table's one-line error. The (capped) count is only taken when there is a
@@ -138,10 +137,11 @@ def trial_table(guard: Guard, sweep: Any, args: TableArgs, fragment: str) -> dic
         "params": params, "size": size, "sizes": PAGE_SIZES, "back": args.back, "token": token,
         "offset": len(args.back) * size, "cap": COUNT_CAP if filter.strip() else 0,
         "metric_key": metric, "order": order, "runs": [], "next_token": None, "total": 0,
-        "error": "", "columns": _param_keys(sweep, []), "fragment": fragment,
+        "error": "", "columns": _param_keys(sweep, []),
+        "fragment": fragment_url(view.base, sweep.name),
     }  # fmt: skip
     out["sort_link"] = lambda key: sort_link(out["order"], key)
-    store = guard.st.store
+    store = view.store
     try:
         query = trial_query(sweep, filter, store=store)
         found = store.runs.search(
