@@ -222,15 +222,16 @@ def serve(
     port = spec.server.port if port is None else port
     n = workers or max(ep.resources.workers for ep in spec.endpoints)
     sock = bind_socket(host, port)
+    bound = int(sock.getsockname()[1])  # the real port, also for port 0
     if presence is not None:
-        presence.start(host, int(sock.getsockname()[1]))
+        presence.start(host, bound)
     try:
         if n <= 1:
-            announce = None if ready is None else (ready, f"http://{host}:{sock.getsockname()[1]}")
+            announce = None if ready is None else (ready, f"http://{host}:{bound}")
             _worker(spec.to_dict(), settings, sock, follow_store, log_level, source, None, announce)
             return
         if ready is not None:  # spawned workers load their models on their own
-            ready(f"http://{host}:{sock.getsockname()[1]}")
+            ready(f"http://{host}:{bound}")
         _supervise(spec, settings, sock, n, follow_store, log_level, source)
     finally:
         if presence is not None:
