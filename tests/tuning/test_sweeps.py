@@ -18,6 +18,7 @@ from keel.store import RunStatus, Store, open_store
 from keel.store.sweeps import TrialPatch, TrialState
 from keel.tracking import TrackingClient
 from keel.tuning import load_space
+from keel.tuning._sweep_generations import current_generation
 from keel.tuning._sweep_storage import KeelStorage
 
 SPACE = {
@@ -236,6 +237,23 @@ def test_two_workers_never_run_one_trial_twice(db_store: Store) -> None:
     assert all(xs[x] == 1 for x in queued), xs  # each queued trial ran exactly once
     runs = client.store.runs.children(first.sweep.run_id or "")
     assert sorted(r.name for r in runs) == sorted(f"trial-{t.number}" for t in trials)
+
+
+def test_a_worker_resuming_while_a_twin_generation_is_still_there_takes_the_oldest(
+    db_store: Store,
+) -> None:
+    # a racing worker created generation 2 with the same key and has not yet deleted it: a
+    # third worker that finds the sweep now must join generation 1, not the twin about to go
+    client = TrackingClient(db_store, "default")
+    pid, exp = client.project.id, client.get_or_create_experiment("sweep-twins")
+    parts = {"code": "c", "space": "s", "data": "d"}
+    first, twin = (
+        db_store.sweeps.create(pid, "twins", directions=["minimize"], fingerprint="c-s-d")
+        for _ in range(2)
+    )
+    assert (first.generation, twin.generation) == (1, 2)
+    current, previous = current_generation(client, "twins", parts, ["minimize"], {}, exp.id)
+    assert (current.id, previous) == (first.id, None)
 
 
 def test_workers_starting_one_new_sweep_together_share_one_generation(db_store: Store) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from keel.store import RunStatus
+from keel.store.protocols import Sweeps
 from keel.store.sweeps import Sweep, TrialState
 from keel.tracking import TrackingClient, is_lost
 from keel.tracking._lifecycle import owner_tags
@@ -80,7 +81,8 @@ def current_generation(
     key = "-".join(parts[k] for k in ("code", "space", "data"))
     existing = repo.find(pid, name)
     if existing is not None and existing.fingerprint == key and existing.status != "stale":
-        return existing, None
+        # the newest may be a losing twin that its worker is about to delete
+        return _oldest_twin(repo, pid, name, key) or existing, None
     previous = None
     if existing is not None and existing.status != "stale":
         old = existing.spec.get("fingerprints", {})
@@ -93,15 +95,20 @@ def current_generation(
     created = repo.create(
         pid, name, directions=directions, spec=spec, fingerprint=key, run_id=run.id
     )
-    # workers starting the same new sweep at once: the oldest such generation wins
-    twins = [g for g in repo.list(pid, name=name) if g.fingerprint == key and g.status != "stale"]
-    winner = min(twins, key=lambda g: g.generation, default=created)
+    winner = _oldest_twin(repo, pid, name, key) or created
     if winner.id != created.id:
         repo.delete(pid, created.id)
         client.store.runs.delete(run.id)
         return winner, None
     client.set_tags(run.id, {"keel.sweep.generation": str(created.generation)})
     return created, previous
+
+
+def _oldest_twin(repo: Sweeps, pid: int, name: str, key: str) -> Sweep | None:
+    """Workers starting the same new sweep at once each create a generation with the same
+    key: the oldest live one wins, the others are deleted by the workers that made them."""
+    twins = [g for g in repo.list(pid, name=name) if g.fingerprint == key and g.status != "stale"]
+    return min(twins, key=lambda g: g.generation, default=None)
 
 
 def warm_start(client: TrackingClient, study: Any, previous: Sweep, space: Space | None) -> int:
