@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from keel.exceptions import AlreadyExistsError, NotFoundError
 from keel.store._db import SqlRepository, now_ms
 from keel.store._lazy import Tables
+from keel.store._rows import entity, records
 from keel.store._upsert import upsert
 from keel.store._validate import MAX_TAG_VALUE, check_key, check_name, check_value
 from keel.store.entities import Experiment, Lifecycle
@@ -152,10 +153,10 @@ class ExperimentRepository(SqlRepository):
         """Experiments (with their tags) of a driver-level query over ``_COLS``."""
         with self._db.cursor(write=False) as cur:
             cur.execute(self._db.sql(sql), args)
-            rows = cur.fetchall()
-            tags: dict[int, dict[str, str]] = {r[0]: {} for r in rows}
+            rows = records(cur)
+            tags: dict[int, dict[str, str]] = {r["id"]: {} for r in rows}
             for start in range(0, len(rows), 500):
-                ids = [r[0] for r in rows[start : start + 500]]
+                ids = [r["id"] for r in rows[start : start + 500]]
                 marks = ", ".join("?" * len(ids))
                 cur.execute(
                     self._db.sql(
@@ -167,15 +168,6 @@ class ExperimentRepository(SqlRepository):
                 for exp_id, key, value in cur.fetchall():
                     tags[exp_id][str(key)] = str(value)
         return [
-            Experiment(
-                id=r[0],
-                project_id=r[1],
-                name=r[2],
-                description=r[3],
-                lifecycle=Lifecycle(r[4]),
-                created_at=r[5],
-                updated_at=r[6],
-                tags=tags[r[0]],
-            )
+            entity(Experiment, r, lifecycle=Lifecycle(r["lifecycle"]), tags=tags[r["id"]])
             for r in rows
         ]

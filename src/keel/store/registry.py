@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError
 from keel.store._db import SqlRepository, first_or_missing, now_ms
+from keel.store._rows import entity, records
 from keel.store._upsert import upsert
 from keel.store._validate import check_key
 from keel.store.filters import VERSION_ATTRIBUTES, parse_filter
@@ -113,19 +114,15 @@ class RegistryRepository(SqlRepository):
                 ),
                 (project_id,),
             )
-            rows = cur.fetchall()
-            tags, aliases, latest = _list_extras(cur, sql, [r[0] for r in rows])
+            rows = records(cur)
+            tags, aliases, latest = _list_extras(cur, sql, [r["id"] for r in rows])
         return [
-            RegisteredModel(
-                id=r[0],
-                project_id=r[1],
-                name=r[2],
-                description=r[3],
-                created_at=r[4],
-                updated_at=r[5],
-                tags=tags[r[0]],
-                aliases=aliases[r[0]],
-                latest_version=latest.get(r[0]),
+            entity(
+                RegisteredModel,
+                r,
+                tags=tags[r["id"]],
+                aliases=aliases[r["id"]],
+                latest_version=latest.get(r["id"]),
             )
             for r in rows
         ]
