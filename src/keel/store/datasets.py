@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import AlreadyExistsError, NotFoundError
-from keel.store._db import SqlRepository, now_ms
+from keel.store._db import SqlRepository, found_or_missing, now_ms
 from keel.store._lazy import Tables
 from keel.store._rows import entity
 from keel.store._validate import check_name
@@ -78,13 +78,11 @@ class DatasetRepository(SqlRepository):
         return self.get(project_id, name)
 
     def get(self, project_id: int, name: str) -> Dataset:
-        found = self._find(project_id, name)
-        if found is None:
-            raise NotFoundError(
-                f"dataset {name!r} does not exist in this project; register it with "
-                "keel.log_dataset() or `keel datasets add`"
-            )
-        return found
+        return found_or_missing(
+            self._find(project_id, name),
+            f"dataset {name!r} does not exist in this project; register it with "
+            "keel.log_dataset() or `keel datasets add`",
+        )
 
     def list_with_latest(self, project_id: int) -> list[tuple[Dataset, DatasetVersion | None]]:
         """Every dataset with its newest version (driver-level SQL: ``keel datasets list``

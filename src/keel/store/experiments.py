@@ -34,26 +34,21 @@ class ExperimentRepository(SqlRepository):
     ) -> Experiment:
         check_name("experiment", name)
         ts = now_ms()
-        try:
-            with self._db.write() as conn:
-                exp_id = conn.execute(
-                    sa.insert(_t.E)
-                    .values(
-                        project_id=project_id,
-                        name=name,
-                        description=description,
-                        lifecycle=Lifecycle.ACTIVE.value,
-                        created_at=ts,
-                        updated_at=ts,
-                    )
-                    .returning(_t.E.c.id)
-                ).scalar_one()
-                self._set_tags(conn, exp_id, tags)
-        except sa.exc.IntegrityError as exc:
-            raise AlreadyExistsError(
-                f"experiment {name!r} already exists in this project; pick another name or "
-                "use get_or_create"
-            ) from exc
+        exp_id = self._db.insert_new(
+            sa.insert(_t.E)
+            .values(
+                project_id=project_id,
+                name=name,
+                description=description,
+                lifecycle=Lifecycle.ACTIVE.value,
+                created_at=ts,
+                updated_at=ts,
+            )
+            .returning(_t.E.c.id),
+            f"experiment {name!r} already exists in this project; pick another name or "
+            "use get_or_create",
+            lambda conn, new_id: self._set_tags(conn, new_id, tags),
+        )
         return self.get(exp_id)
 
     def get_or_create(self, project_id: int, name: str) -> Experiment:

@@ -71,22 +71,19 @@ class RegistryRepository(SqlRepository):
     ) -> RegisteredModel:
         name = _check_model_name(name)
         ts = now_ms()
-        try:
-            with self._db.write() as conn:
-                model_id = conn.execute(
-                    sa.insert(_t.RM)
-                    .values(
-                        project_id=project_id,
-                        name=name,
-                        description=description,
-                        created_at=ts,
-                        updated_at=ts,
-                    )
-                    .returning(_t.RM.c.id)
-                ).scalar_one()
-                _set_tags(conn, _t.RMT, "model_id", model_id, tags or {})
-        except sa.exc.IntegrityError as exc:
-            raise AlreadyExistsError(f"registered model {name!r} exists already") from exc
+        self._db.insert_new(
+            sa.insert(_t.RM)
+            .values(
+                project_id=project_id,
+                name=name,
+                description=description,
+                created_at=ts,
+                updated_at=ts,
+            )
+            .returning(_t.RM.c.id),
+            f"registered model {name!r} exists already",
+            lambda conn, model_id: _set_tags(conn, _t.RMT, "model_id", model_id, tags or {}),
+        )
         return self.get_model(project_id, name)
 
     def get_or_create_model(self, project_id: int, name: str) -> RegisteredModel:
