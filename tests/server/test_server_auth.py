@@ -278,14 +278,20 @@ def test_blob_upload_receipts_stop_hash_guessing(auth_world: Any) -> None:
     up = c.put("/api/v1/blobs", content=b"mine", headers=auth_world.as_("walt")).json()
     ok = c.post(
         f"/api/v1/runs/{run_id}/artifacts",
-        json={"items": [{"path": "m.txt", "sha": up["sha"], "receipt": up["receipt"]}]},
+        json={
+            "items": [{"path": "m.txt", "sha": up["sha"]}],
+            "receipts": {up["sha"]: up["receipt"]},
+        },
         headers=auth_world.as_("walt"),
     )
     assert ok.status_code == 200
     assert c.get(f"/api/v1/blobs/{up['sha']}", headers=auth_world.as_("rita")).content == b"mine"
     forged = c.post(
         f"/api/v1/runs/{run_id}/artifacts",
-        json={"items": [{"path": "s.txt", "sha": secret_ref.sha, "receipt": up["receipt"]}]},
+        json={
+            "items": [{"path": "s.txt", "sha": secret_ref.sha}],
+            "receipts": {secret_ref.sha: up["receipt"]},
+        },
         headers=auth_world.as_("walt"),
     )
     assert forged.status_code == 403
@@ -354,15 +360,15 @@ def test_comments_logged_models_and_user_lookups_follow_roles(auth_world: Any) -
 
 def test_remote_store_quotes_the_receipts_of_the_blobs_it_records(auth_world: Any) -> None:
     """The HTTP repositories send their upload receipts with every call that records blobs
-    (a dataset version, a reference profile, a step-cache entry); a blob this client did
-    not upload is refused."""
+    (a dataset version, a reference profile, a step-cache entry, run artifacts, a logged
+    model's files, a model version); a blob this client did not upload is refused."""
     from functools import partial
 
     from server_helpers import AUTH_OPTIONS, running  # type: ignore[import-not-found]
 
     from keel.exceptions import PermissionDeniedError
     from keel.server import create_app
-    from keel.store import DatasetFile
+    from keel.store import DatasetFile, NewVersion
     from keel.store.remote import RemoteBlobStore, _repositories
     from keel.store.remote._http import Http
 
@@ -374,6 +380,9 @@ def test_remote_store_quotes_the_receipts_of_the_blobs_it_records(auth_world: An
         repos: Any = _repositories(http)
         mine = RemoteBlobStore(http).put_bytes(b"walt's bytes")
         dataset = repos["datasets"].get_or_create(pid, "d", "")
+        exp_id = repos["experiments"].create(pid, "receipts").id
+        run_id = repos["runs"].create(exp_id).id
+        model_id = repos["logged_models"].create(exp_id, "m").id
         version: dict[str, Any] = {"kind": "files", "source": {}, "schema": [], "profile": {}}
         version |= {"num_rows": None}
         for ref, allowed in [(secret, False), (mine, True)]:
@@ -383,8 +392,13 @@ def test_remote_store_quotes_the_receipts_of_the_blobs_it_records(auth_world: An
                 partial(repos["datasets"].add_version, dataset, content_hash=ref.sha, files=files),
                 partial(repos["monitors"].put_reference, pid, "model:m/1", blob_sha=ref.sha),
                 partial(repos["step_cache"].put, pid, manifest={"blob_sha": ref.sha}, **entry),
+                partial(repos["artifacts"].add, run_id),
+                partial(repos["logged_models"].add_files, model_id),
+                partial(repos["registry"].create_version, pid, "churn"),
             ]
+            package = NewVersion(ref.sha, ref.size, ref.sha, "sklearn", "sklearn", "binary")
             args = [version, {"num_rows": 1, "num_columns": 1}, {"run_id": None}]
+            args += [{"items": [("a.bin", ref)]}, {"items": [("f.bin", ref)]}, {"new": package}]
             for call, kwargs in zip(calls, args, strict=True):
                 if allowed:
                     call(**kwargs)
@@ -397,3 +411,6 @@ def test_remote_store_quotes_the_receipts_of_the_blobs_it_records(auth_world: An
     ]
     assert store.monitors.get_reference(pid, "model:m/1").blob_sha == mine.sha
     assert store.step_cache.get(pid, mine.sha)
+    assert [a.blob_sha for a in store.artifacts.list(run_id)] == [mine.sha]
+    assert [f.blob_sha for f in store.logged_models.list_files(model_id)] == [mine.sha]
+    assert [v.blob_sha for v in store.registry.versions(pid, "churn")] == [mine.sha]

@@ -50,7 +50,8 @@ def test_registry_roles_and_other_projects(auth_world: Any) -> None:
         "task": "classification",
     }
     assert c.post(f"{models}/versions", json=body, headers=walt).status_code == 403  # no receipt
-    made = c.post(f"{models}/versions", json={**body, "receipt": up["receipt"]}, headers=walt)
+    receipts = {up["sha"]: up["receipt"]}
+    made = c.post(f"{models}/versions", json={**body, "receipts": receipts}, headers=walt)
     assert made.status_code == 200, made.text
     vid = made.json()["id"]
     assert c.get(f"/api/v1/blobs/{up['sha']}", headers=rita).content == b"walt's package"
@@ -79,8 +80,9 @@ def test_registry_roles_and_other_projects(auth_world: Any) -> None:
     assert c.get(f"/api/v1/model-versions/{theirs}", headers=walt).status_code == 404
     steal = {"name": "churn", "alias": "champion", "version_id": theirs}
     assert c.put(f"{models}/alias", json=steal, headers=walt).status_code == 404
-    guessed = {**body, "blob_sha": secret.sha, "manifest_sha": secret.sha, "receipt": up["receipt"]}
-    assert c.post(f"{models}/versions", json=guessed, headers=walt).status_code == 403
+    guessed = {**body, "blob_sha": secret.sha, "manifest_sha": secret.sha}
+    forged = {**guessed, "receipts": {secret.sha: up["receipt"]}}
+    assert c.post(f"{models}/versions", json=forged, headers=walt).status_code == 403
     assert c.get(f"/api/v1/projects/{other.id}/models", headers=walt).status_code == 404
     assert store.registry.get_version_by_id(theirs).aliases == []
 

@@ -4,6 +4,7 @@ routes is a method of the aggregate's protocol, and every return type resolves."
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 
@@ -15,6 +16,7 @@ from keel.server import create_app
 from keel.store import open_store
 from keel.store.protocols import PROTOCOLS
 from keel.store.remote._generate import returns
+from keel.store.wire import protocol_hints
 from keel.store.wire_routes import ROUTES, path_fields
 
 ENTRIES = [(agg, method) for agg, table in sorted(ROUTES.items()) for method in sorted(table)]
@@ -52,7 +54,11 @@ def test_route_entry_names_a_server_route(
 def test_route_entry_fits_its_protocol_method(aggregate: str, method: str) -> None:
     protocol, entry = PROTOCOLS[aggregate], ROUTES[aggregate][method]
     params = set(inspect.signature(getattr(protocol, method)).parameters) - {"self"}
-    named = set(path_fields(entry.path)) | set(entry.names) | set(entry.strs)
-    named |= {where.split(".")[0] for where in entry.finite} | ({entry.body} - {None})
+    if entry.spread:  # the entity's fields go on the wire beside the parameters
+        entity = protocol_hints(getattr(protocol, method), entry.spread)[entry.spread]
+        params |= {f.name for f in dataclasses.fields(entity)}
+    named = set(path_fields(entry.path)) | set(entry.names) | set(entry.strs) | set(entry.pairs)
+    named |= {where.split(".")[0] for where in entry.finite}
+    named |= {entry.body, entry.spread} - {None}
     assert named <= params, f"{aggregate}.{method} names {named - params}, not parameters"
     returns(protocol, method)  # resolves (raises NameError otherwise)

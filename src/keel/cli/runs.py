@@ -71,24 +71,9 @@ METRIC = typer.Option([], "--metric", "-m", help="Metric column to show (repeata
 PARAM = typer.Option([], "--param", "-p", help="Param column to show (repeatable).")
 
 
-@app.command("list")
-def list_(
-    experiment: list[str] = EXPERIMENT,
-    order_by: list[str] = ORDER,
-    max_results: int = MAXR,
-    page_token: str = TOKEN,
-    metric: list[str] = METRIC,
-    param: list[str] = PARAM,
-    json_: bool = JSON,
-) -> None:
-    """List runs, newest first."""
-    _render_runs(None, locals())
-
-
-@app.command()
 def search(
-    filter_string: str = typer.Argument(
-        ..., help="e.g. \"metrics.auc > 0.9 and params.model = 'rf'\""
+    filter_string: str | None = typer.Argument(
+        None, help="e.g. \"metrics.auc > 0.9 and params.model = 'rf'\""
     ),
     experiment: list[str] = EXPERIMENT,
     order_by: list[str] = ORDER,
@@ -100,6 +85,10 @@ def search(
 ) -> None:
     """Search runs with the filter language (metrics., params., tags., attributes.)."""
     _render_runs(filter_string, locals())
+
+
+app.command("list", help="List runs, newest first (a filter narrows them, as in `search`).")(search)
+app.command()(search)
 
 
 def _resolve(run_id: str) -> str:

@@ -28,10 +28,10 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote
 
 from keel.exceptions import (
@@ -80,6 +80,16 @@ def now_ms() -> int:
 def given(**values: Any) -> dict[str, Any]:
     """The ``values`` that are not None: the columns a partial update sets."""
     return {k: v for k, v in values.items() if v is not None}
+
+
+T = TypeVar("T")
+
+
+def found_or_missing(found: T | None, missing: str) -> T:
+    """``found``, or ``NotFoundError(missing)`` when None: a ``get`` over a ``find``."""
+    if found is None:
+        raise NotFoundError(missing)
+    return found
 
 
 def first_or_missing(conn: Connection, query: Any, missing: str) -> Any:
@@ -200,16 +210,23 @@ class Database:
             raise NotFoundError(missing)
         return n
 
-    def insert_new(self, statement: Any, exists: str) -> None:
-        """Run one ``INSERT`` in its own transaction; ``AlreadyExistsError`` with the one-line
-        message ``exists`` when a unique constraint refuses it (the name is taken)."""
+    def insert_new(
+        self, statement: Any, exists: str, then: Callable[[Connection, Any], object] | None = None
+    ) -> Any:
+        """One ``INSERT`` (and ``then(conn, value)``: the rows that go with the new one) in its
+        own transaction; ``value``, the answer, is what it returns (``.returning(t.c.id)``) or
+        None. ``AlreadyExistsError(exists)`` when a unique constraint refuses it (name taken)."""
         from sqlalchemy.exc import IntegrityError
 
         try:
             with self.write() as conn:
-                conn.execute(statement)
+                result = conn.execute(statement)
+                value = result.scalar_one() if statement.exported_columns else None
+                if then is not None:
+                    then(conn, value)
         except IntegrityError as exc:
             raise AlreadyExistsError(exists) from exc
+        return value
 
     @contextmanager
     def cursor(self, *, write: bool) -> Iterator[Any]:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from keel.exceptions import InvalidArgumentError
 from keel.store._db import Database, now_ms
 from keel.store._lazy import Tables
+from keel.store._rows import entity
 from keel.store._validate import (
     MAX_TAG_VALUE,
     check_key,
@@ -20,7 +21,6 @@ from keel.store._validate import (
 from keel.store.entities import Lifecycle, Metric, RunInfo, RunStatus
 
 if TYPE_CHECKING:
-    from sqlalchemy import Row
     from sqlalchemy.engine.interfaces import DBAPICursor
 
 _S = "keel.store._schema:"
@@ -35,22 +35,14 @@ _t = Tables(
 MAX_BATCH = 100_000
 
 
-def run_info(row: Row) -> RunInfo:
-    return RunInfo(
-        id=row.id,
-        experiment_id=row.experiment_id,
-        name=row.name,
-        status=RunStatus(row.status),
-        start_time=row.start_time,
-        end_time=row.end_time,
-        lifecycle=Lifecycle(row.lifecycle),
-        user=row.user,
-        parent_id=row.parent_id,
-        note=row.note,
+def run_info(row: Mapping[str, Any]) -> RunInfo:
+    """A run's info from its row as a mapping (``Row._mapping``, or :func:`records`)."""
+    return entity(
+        RunInfo, row, status=RunStatus(row["status"]), lifecycle=Lifecycle(row["lifecycle"])
     )
 
 
-#: The columns of a run in the order :func:`_info` reads them (driver-level SQL).
+#: The columns of a run, named as :class:`RunInfo`'s fields (driver-level SQL).
 _RUN_COLS = (
     'SELECT id, experiment_id, name, status, start_time, end_time, lifecycle, "user", '
     "parent_id, note FROM runs"
@@ -66,21 +58,6 @@ _UPSERT_TAG = (
     "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) "
     "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value"
 )
-
-
-def _info(row: Sequence[Any]) -> RunInfo:
-    return RunInfo(
-        id=row[0],
-        experiment_id=row[1],
-        name=row[2],
-        status=RunStatus(row[3]),
-        start_time=row[4],
-        end_time=row[5],
-        lifecycle=Lifecycle(row[6]),
-        user=row[7],
-        parent_id=row[8],
-        note=row[9],
-    )
 
 
 MetricTuple = tuple[str, str, float, Any, int, int]

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import AlreadyExistsError, NotFoundError
-from keel.store._db import SqlRepository, now_ms
+from keel.store._db import SqlRepository, found_or_missing, now_ms
 from keel.store._lazy import Tables
 from keel.store._rows import entity
 from keel.store._validate import check_name
@@ -27,22 +27,28 @@ _t = Tables(
 )
 
 
-def _version(row: Row, name: str) -> DatasetVersion:
+def _version(row: Mapping[Any, Any], name: str) -> DatasetVersion:
+    """A version from its row as a mapping (``Row._mapping``, or the columns of a join)."""
     return entity(
         DatasetVersion,
         row,
         dataset_name=name,
-        source=json.loads(row.source),
-        schema=json.loads(row.schema_json),
-        profile=json.loads(row.profile_json),
+        source=json.loads(row["source"]),
+        schema=json.loads(row["schema_json"]),
+        profile=json.loads(row["profile_json"]),
     )
 
 
+#: The columns of a version that :func:`_version` reads.
+_VERSION_COLS = (
+    "id, dataset_id, version, content_hash, kind, source, schema_json, profile_json, num_rows, "
+    "num_files, size_bytes, created_at, run_id"
+).split(", ")
 #: Each dataset of a project by name, with its newest version's columns (or NULLs).
 _LIST_WITH_LATEST = (
-    "SELECT d.id, d.project_id, d.name, d.description, d.created_at, v.id, v.dataset_id, "
-    "v.version, v.content_hash, v.kind, v.source, v.schema_json, v.profile_json, v.num_rows, "
-    "v.num_files, v.size_bytes, v.created_at, v.run_id FROM datasets d "
+    "SELECT d.id, d.project_id, d.name, d.description, d.created_at, "
+    + ", ".join(f"v.{c}" for c in _VERSION_COLS)
+    + " FROM datasets d "
     "LEFT JOIN dataset_versions v ON v.dataset_id = d.id AND v.version = "
     "(SELECT MAX(m.version) FROM dataset_versions m WHERE m.dataset_id = d.id) "
     "WHERE d.project_id = ? ORDER BY d.name"
@@ -72,13 +78,11 @@ class DatasetRepository(SqlRepository):
         return self.get(project_id, name)
 
     def get(self, project_id: int, name: str) -> Dataset:
-        found = self._find(project_id, name)
-        if found is None:
-            raise NotFoundError(
-                f"dataset {name!r} does not exist in this project; register it with "
-                "keel.log_dataset() or `keel datasets add`"
-            )
-        return found
+        return found_or_missing(
+            self._find(project_id, name),
+            f"dataset {name!r} does not exist in this project; register it with "
+            "keel.log_dataset() or `keel datasets add`",
+        )
 
     def list_with_latest(self, project_id: int) -> list[tuple[Dataset, DatasetVersion | None]]:
         """Every dataset with its newest version (driver-level SQL: ``keel datasets list``
@@ -92,23 +96,7 @@ class DatasetRepository(SqlRepository):
             if r[5] is None:
                 out.append((dataset, None))
                 continue
-            v = r[5:]
-            version = DatasetVersion(
-                id=v[0],
-                dataset_id=v[1],
-                dataset_name=dataset.name,
-                version=v[2],
-                content_hash=v[3],
-                kind=v[4],
-                source=json.loads(v[5]),
-                schema=json.loads(v[6]),
-                profile=json.loads(v[7]),
-                num_rows=v[8],
-                num_files=v[9],
-                size_bytes=v[10],
-                created_at=v[11],
-                run_id=v[12],
-            )
+            version = _version(dict(zip(_VERSION_COLS, r[5:], strict=True)), dataset.name)
             out.append((dataset, version))
         return out
 
@@ -155,7 +143,7 @@ class DatasetRepository(SqlRepository):
                     continue  # another writer took this number (PostgreSQL); try the next
                 _insert_files(conn, version_id, files)
                 row = conn.execute(sa.select(_t.V).where(_t.V.c.id == version_id)).one()
-                return _version(row, dataset.name), True
+                return _version(row._mapping, dataset.name), True
         raise AlreadyExistsError(
             f"could not allocate a version number for dataset {dataset.name!r}"
         )
@@ -172,7 +160,7 @@ class DatasetRepository(SqlRepository):
                         _t.V.c.dataset_id == dataset.id, _t.V.c.version == version
                     )
                 ).first()
-                found = None if row is None else _version(row, name)
+                found = None if row is None else _version(row._mapping, name)
         if found is None:
             what = "any version" if version is None else f"version {version}"
             raise NotFoundError(f"dataset {name!r} has no {what}")
@@ -185,7 +173,7 @@ class DatasetRepository(SqlRepository):
             .where(_t.V.c.id == version_id)
         )
         row = self._db.one(query, f"dataset version id {version_id} does not exist")
-        return _version(row, row.dataset_name)
+        return _version(row._mapping, row.dataset_name)
 
     def versions(self, project_id: int, name: str) -> list[DatasetVersion]:
         dataset = self.get(project_id, name)
@@ -193,7 +181,7 @@ class DatasetRepository(SqlRepository):
             rows = conn.execute(
                 sa.select(_t.V).where(_t.V.c.dataset_id == dataset.id).order_by(_t.V.c.version)
             ).all()
-        return [_version(r, name) for r in rows]
+        return [_version(r._mapping, name) for r in rows]
 
     def files(self, version_id: int) -> list[DatasetFile]:
         with self._db.read() as conn:
@@ -233,7 +221,7 @@ class DatasetRepository(SqlRepository):
         row = conn.execute(
             sa.select(_t.V).where(_t.V.c.dataset_id == dataset_id, _t.V.c.version == top)
         ).first()
-        return None if row is None else _version(row, name)
+        return None if row is None else _version(row._mapping, name)
 
 
 def _insert_files(conn: Connection, version_id: int, files: Sequence[DatasetFile]) -> None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from keel.exceptions import ConflictError, InvalidArgumentError, NotFoundError
 from keel.store._db import SqlRepository, now_ms
 from keel.store._lazy import Tables
-from keel.store._rows import entity
+from keel.store._rows import entity, records
 from keel.store._validate import check_name
 
 if TYPE_CHECKING:
@@ -291,15 +291,15 @@ class DeploymentRepository(SqlRepository):
             cur.execute(
                 sql(
                     "SELECT d.id, d.project_id, d.name, d.revision, d.status, d.created_at, "
-                    "d.updated_at, r.spec_json, r.created_at FROM deployments d "
+                    "d.updated_at, r.spec_json, r.created_at AS applied_at FROM deployments d "
                     "LEFT JOIN deployment_revisions r "
                     "ON r.deployment_id = d.id AND r.revision = d.revision "
                     f"WHERE d.project_id = ? AND d.status IN ({marks}) ORDER BY d.name"
                 ),
                 (project_id, *SHOWN),
             )
-            rows = cur.fetchall()
-            targets: dict[int, builtins.list[DeploymentTarget]] = {r[0]: [] for r in rows}
+            rows = records(cur)
+            targets: dict[int, builtins.list[DeploymentTarget]] = {r["id"]: [] for r in rows}
             ids = builtins.list(targets)
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
@@ -317,21 +317,7 @@ class DeploymentRepository(SqlRepository):
                     targets[dep_id].append(
                         DeploymentTarget(endpoint, ref, model, float(weight), bool(shadow))
                     )
-        return [
-            Deployment(
-                id=r[0],
-                project_id=r[1],
-                name=r[2],
-                revision=r[3],
-                status=r[4],
-                created_at=r[5],
-                updated_at=r[6],
-                spec=json.loads(r[7]) if r[7] is not None else {},
-                targets=targets[r[0]],
-                applied_at=int(r[8]) if r[8] is not None else None,
-            )
-            for r in rows
-        ]
+        return [_deployment(r, r["spec_json"], r["applied_at"], targets[r["id"]]) for r in rows]
 
     def revisions(self, project_id: int, name: str) -> builtins.list[DeploymentRevision]:
         """Every revision of a deployment, oldest first."""
@@ -392,31 +378,12 @@ class DeploymentRepository(SqlRepository):
         rev = conn.execute(
             sa.select(_t.R).where(_t.R.c.deployment_id == row.id, _t.R.c.revision == row.revision)
         ).first()
-        spec = json.loads(rev.spec_json) if rev is not None else {}
-        applied_at = int(rev.created_at) if rev is not None else None
-        return Deployment(
-            id=row.id,
-            project_id=row.project_id,
-            name=row.name,
-            revision=row.revision,
-            status=row.status,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            spec=spec,
-            targets=self._targets(conn, row.id, row.revision),
-            applied_at=applied_at,
-        )
+        spec_json, applied_at = (None, None) if rev is None else (rev.spec_json, rev.created_at)
+        return _deployment(row, spec_json, applied_at, self._targets(conn, row.id, row.revision))
 
     def _revision(self, conn: Connection, row: Row) -> DeploymentRevision:
-        return DeploymentRevision(
-            deployment_id=row.deployment_id,
-            revision=row.revision,
-            spec=json.loads(row.spec_json),
-            spec_hash=row.spec_hash,
-            note=row.note,
-            created_at=row.created_at,
-            targets=self._targets(conn, row.deployment_id, row.revision),
-        )
+        targets = self._targets(conn, row.deployment_id, row.revision)
+        return entity(DeploymentRevision, row, spec=json.loads(row.spec_json), targets=targets)
 
     @staticmethod
     def _targets(conn: Connection, dep_id: int, revision: int) -> builtins.list[DeploymentTarget]:
@@ -426,6 +393,15 @@ class DeploymentRepository(SqlRepository):
             .order_by(_t.T.c.endpoint, _t.T.c.shadow, _t.T.c.weight.desc(), _t.T.c.model_ref)
         ).all()
         return [_target(r) for r in rows]
+
+
+def _deployment(
+    row: Any, spec_json: str | None, applied_at: int | None, targets: list[DeploymentTarget]
+) -> Deployment:
+    """A deployment from its row with its current revision's spec (none: an empty spec)."""
+    spec = json.loads(spec_json) if spec_json is not None else {}
+    applied = int(applied_at) if applied_at is not None else None
+    return entity(Deployment, row, spec=spec, targets=targets, applied_at=applied)
 
 
 def _target(row: Row) -> DeploymentTarget:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from keel.exceptions import AlreadyExistsError, NotFoundError
 from keel.store._db import SqlRepository, now_ms
 from keel.store._lazy import Tables
+from keel.store._rows import entity, records
 from keel.store._upsert import upsert
 from keel.store._validate import MAX_TAG_VALUE, check_key, check_name, check_value
 from keel.store.entities import Experiment, Lifecycle
@@ -33,26 +34,21 @@ class ExperimentRepository(SqlRepository):
     ) -> Experiment:
         check_name("experiment", name)
         ts = now_ms()
-        try:
-            with self._db.write() as conn:
-                exp_id = conn.execute(
-                    sa.insert(_t.E)
-                    .values(
-                        project_id=project_id,
-                        name=name,
-                        description=description,
-                        lifecycle=Lifecycle.ACTIVE.value,
-                        created_at=ts,
-                        updated_at=ts,
-                    )
-                    .returning(_t.E.c.id)
-                ).scalar_one()
-                self._set_tags(conn, exp_id, tags)
-        except sa.exc.IntegrityError as exc:
-            raise AlreadyExistsError(
-                f"experiment {name!r} already exists in this project; pick another name or "
-                "use get_or_create"
-            ) from exc
+        exp_id = self._db.insert_new(
+            sa.insert(_t.E)
+            .values(
+                project_id=project_id,
+                name=name,
+                description=description,
+                lifecycle=Lifecycle.ACTIVE.value,
+                created_at=ts,
+                updated_at=ts,
+            )
+            .returning(_t.E.c.id),
+            f"experiment {name!r} already exists in this project; pick another name or "
+            "use get_or_create",
+            lambda conn, new_id: self._set_tags(conn, new_id, tags),
+        )
         return self.get(exp_id)
 
     def get_or_create(self, project_id: int, name: str) -> Experiment:
@@ -152,10 +148,10 @@ class ExperimentRepository(SqlRepository):
         """Experiments (with their tags) of a driver-level query over ``_COLS``."""
         with self._db.cursor(write=False) as cur:
             cur.execute(self._db.sql(sql), args)
-            rows = cur.fetchall()
-            tags: dict[int, dict[str, str]] = {r[0]: {} for r in rows}
+            rows = records(cur)
+            tags: dict[int, dict[str, str]] = {r["id"]: {} for r in rows}
             for start in range(0, len(rows), 500):
-                ids = [r[0] for r in rows[start : start + 500]]
+                ids = [r["id"] for r in rows[start : start + 500]]
                 marks = ", ".join("?" * len(ids))
                 cur.execute(
                     self._db.sql(
@@ -167,15 +163,6 @@ class ExperimentRepository(SqlRepository):
                 for exp_id, key, value in cur.fetchall():
                     tags[exp_id][str(key)] = str(value)
         return [
-            Experiment(
-                id=r[0],
-                project_id=r[1],
-                name=r[2],
-                description=r[3],
-                lifecycle=Lifecycle(r[4]),
-                created_at=r[5],
-                updated_at=r[6],
-                tags=tags[r[0]],
-            )
+            entity(Experiment, r, lifecycle=Lifecycle(r["lifecycle"]), tags=tags[r["id"]])
             for r in rows
         ]

@@ -14,7 +14,7 @@ from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import AlreadyExistsError, InvalidArgumentError, NotFoundError
-from keel.store._db import SqlRepository, now_ms
+from keel.store._db import SqlRepository, found_or_missing, now_ms
 from keel.store._rows import entity
 from keel.store._schema import table
 from keel.store._schema_monitoring import MonitorRow, ReferenceProfileRow
@@ -121,13 +121,11 @@ class MonitorRepository(SqlRepository):
         raise AlreadyExistsError(f"could not create the monitor of {deployment!r}; try again")
 
     def get(self, project_id: int, deployment: str) -> Monitor:
-        found = self.find(project_id, deployment)
-        if found is None:
-            raise NotFoundError(
-                f"deployment {deployment!r} has no monitor; create one with "
-                f"`keel monitor set {deployment} --reference <dataset>`"
-            )
-        return found
+        return found_or_missing(
+            self.find(project_id, deployment),
+            f"deployment {deployment!r} has no monitor; create one with "
+            f"`keel monitor set {deployment} --reference <dataset>`",
+        )
 
     def find(self, project_id: int, deployment: str) -> Monitor | None:
         with self._db.read() as conn:
@@ -205,13 +203,11 @@ class MonitorRepository(SqlRepository):
         raise AlreadyExistsError(f"could not store the reference of {subject!r}; try again")
 
     def get_reference(self, project_id: int, subject: str) -> ReferenceInfo:
-        found = self.find_reference(project_id, subject)
-        if found is None:
-            raise NotFoundError(
-                f"no reference profile for {subject!r}; build one with "
-                "`keel monitor reference <subject> --dataset <name>[@version]`"
-            )
-        return found
+        return found_or_missing(
+            self.find_reference(project_id, subject),
+            f"no reference profile for {subject!r}; build one with "
+            "`keel monitor reference <subject> --dataset <name>[@version]`",
+        )
 
     def find_reference(self, project_id: int, subject: str) -> ReferenceInfo | None:
         with self._db.read() as conn:

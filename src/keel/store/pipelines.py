@@ -24,15 +24,17 @@ from keel.store._pipeline_schedules import (
     ScheduleRepository,
     SchedulerInfo,
 )
+from keel.store._rows import entity, records
 from keel.store._validate import check_name
 from keel.store.runs import ChildRun, insert_finished_runs
 
 # Driver-level SQL (the same text on SQLite and PostgreSQL, see ``Database.sql``): a cached
 # re-run of a 200-step pipeline is a few hundred of these, and needs no SQLAlchemy at all.
-_PR_COLS = (
-    "SELECT id, project_id, pipeline, target, runner, status, params_json, started_at, "
-    "ended_at, n_steps, n_cached, n_ran, n_failed, error FROM pipeline_runs"
-)
+_PR_FIELDS = (
+    "id, project_id, pipeline, target, runner, status, params_json, started_at, ended_at, "
+    "n_steps, n_cached, n_ran, n_failed, error"
+).split(", ")
+_PR_COLS = f"SELECT {', '.join(_PR_FIELDS)} FROM pipeline_runs"
 _SR_COLS = (
     "SELECT node, step, status, cache_key, run_id, attempts, started_at, ended_at, "
     "duration_ms, reason, error FROM pipeline_step_runs"
@@ -126,39 +128,12 @@ class CacheEntry:
     blob_shas: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _run(row: Sequence[Any]) -> PipelineRunInfo:
-    return PipelineRunInfo(
-        id=row[0],
-        project_id=row[1],
-        pipeline=row[2],
-        target=row[3],
-        runner=row[4],
-        status=row[5],
-        params=json.loads(row[6]),
-        started_at=row[7],
-        ended_at=row[8],
-        n_steps=row[9],
-        n_cached=row[10],
-        n_ran=row[11],
-        n_failed=row[12],
-        error=row[13],
-    )
+def _run(row: Mapping[str, Any]) -> PipelineRunInfo:
+    return entity(PipelineRunInfo, row, params=json.loads(row["params_json"]))
 
 
-def _step(row: Sequence[Any]) -> StepRunInfo:
-    return StepRunInfo(
-        node=row[0],
-        step=row[1],
-        status=StepStatus(row[2]),
-        cache_key=row[3],
-        run_id=row[4],
-        attempts=row[5],
-        started_at=row[6],
-        ended_at=row[7],
-        duration_ms=row[8],
-        reason=row[9],
-        error=row[10],
-    )
+def _step(row: Mapping[str, Any]) -> StepRunInfo:
+    return entity(StepRunInfo, row, status=StepStatus(row["status"]))
 
 
 class PipelineRunRepository(SqlRepository):
@@ -194,13 +169,12 @@ class PipelineRunRepository(SqlRepository):
         with self._db.cursor(write=True) as cur:
             cur.execute(
                 self._db.sql(
-                    "INSERT INTO pipeline_runs (id, project_id, pipeline, target, runner, status, "
-                    "params_json, started_at, ended_at, n_steps, n_cached, n_ran, n_failed, "
-                    "error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    f"INSERT INTO pipeline_runs ({', '.join(_PR_FIELDS)}) "
+                    f"VALUES ({', '.join('?' * len(_PR_FIELDS))})"
                 ),
                 row,
             )
-        return _run(row)
+        return _run(dict(zip(_PR_FIELDS, row, strict=True)))
 
     def record_steps(
         self,
@@ -256,21 +230,20 @@ class PipelineRunRepository(SqlRepository):
             if cur.rowcount == 0:
                 raise NotFoundError(f"pipeline run {run_id!r} does not exist")
             cur.execute(self._db.sql(f"{_PR_COLS} WHERE id = ?"), (run_id,))
-            return _run(cur.fetchone())
+            return _run(records(cur)[0])
 
     def get(self, run_id: str) -> PipelineRunInfo:
         with self._db.cursor(write=False) as cur:
             cur.execute(self._db.sql(f"{_PR_COLS} WHERE id = ?"), (run_id,))
-            row = cur.fetchone()
-            if row is None and 0 < len(run_id) < 32 and run_id.isalnum():  # a short id prefix
+            found = records(cur)
+            if not found and 0 < len(run_id) < 32 and run_id.isalnum():  # a short id prefix
                 cur.execute(self._db.sql(f"{_PR_COLS} WHERE id LIKE ? LIMIT 2"), (run_id + "%",))
-                rows = cur.fetchall()
-                row = rows[0] if len(rows) == 1 else None
-        if row is None:
+                found = records(cur)
+        if len(found) != 1:  # none, or a prefix of two
             raise NotFoundError(
                 f"pipeline run {run_id!r} does not exist; list them with `keel pipeline runs`"
             )
-        return _run(row)
+        return _run(found[0])
 
     def list(
         self, project_id: int, *, pipeline: str | None = None, limit: int = 50
@@ -283,26 +256,23 @@ class PipelineRunRepository(SqlRepository):
                 self._db.sql(f"{_PR_COLS} WHERE {where} ORDER BY started_at DESC, id DESC LIMIT ?"),
                 (*args, int(limit)),
             )
-            return [_run(r) for r in cur.fetchall()]
+            return [_run(r) for r in records(cur)]
 
     def steps(self, run_id: str) -> builtins.list[StepRunInfo]:
         with self._db.cursor(write=False) as cur:
             cur.execute(
                 self._db.sql(f"{_SR_COLS} WHERE pipeline_run_id = ? ORDER BY id"), (run_id,)
             )
-            return [_step(r) for r in cur.fetchall()]
+            return [_step(r) for r in records(cur)]
 
 
-def _entry(row: Sequence[Any]) -> CacheEntry:
-    manifest = json.loads(row[3])
-    return CacheEntry(
-        key=row[0],
-        step=row[1],
-        parts=json.loads(row[2]),
+def _entry(row: Mapping[str, Any]) -> CacheEntry:
+    manifest = json.loads(row["manifest_json"])
+    return entity(
+        CacheEntry,
+        row,
+        parts=json.loads(row["parts_json"]),
         manifest=manifest,
-        size_bytes=row[4],
-        run_id=row[5],
-        created_at=row[6],
         blob_shas=tuple(manifest_blobs(manifest)),
     )
 
@@ -326,8 +296,8 @@ class StepCacheRepository(SqlRepository):
             cur.execute(
                 self._db.sql(f"{_CE_COLS} WHERE project_id = ? AND key = ?"), (project_id, key)
             )
-            row = cur.fetchone()
-        return None if row is None else _entry(row)
+            found = records(cur)
+        return _entry(found[0]) if found else None
 
     def put(
         self,
@@ -403,8 +373,8 @@ class StepCacheRepository(SqlRepository):
                 ),
                 (project_id, step),
             )
-            row = cur.fetchone()
-        return None if row is None else _entry(row)
+            found = records(cur)
+        return _entry(found[0]) if found else None
 
     def stats(self, project_id: int) -> list[tuple[str, int, int]]:
         """(step, entries, bytes) per step."""

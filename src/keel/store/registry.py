@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError
 from keel.store._db import SqlRepository, first_or_missing, now_ms
+from keel.store._rows import entity, records
 from keel.store._upsert import upsert
 from keel.store._validate import check_key
 from keel.store.filters import VERSION_ATTRIBUTES, parse_filter
@@ -70,22 +71,19 @@ class RegistryRepository(SqlRepository):
     ) -> RegisteredModel:
         name = _check_model_name(name)
         ts = now_ms()
-        try:
-            with self._db.write() as conn:
-                model_id = conn.execute(
-                    sa.insert(_t.RM)
-                    .values(
-                        project_id=project_id,
-                        name=name,
-                        description=description,
-                        created_at=ts,
-                        updated_at=ts,
-                    )
-                    .returning(_t.RM.c.id)
-                ).scalar_one()
-                _set_tags(conn, _t.RMT, "model_id", model_id, tags or {})
-        except sa.exc.IntegrityError as exc:
-            raise AlreadyExistsError(f"registered model {name!r} exists already") from exc
+        self._db.insert_new(
+            sa.insert(_t.RM)
+            .values(
+                project_id=project_id,
+                name=name,
+                description=description,
+                created_at=ts,
+                updated_at=ts,
+            )
+            .returning(_t.RM.c.id),
+            f"registered model {name!r} exists already",
+            lambda conn, model_id: _set_tags(conn, _t.RMT, "model_id", model_id, tags or {}),
+        )
         return self.get_model(project_id, name)
 
     def get_or_create_model(self, project_id: int, name: str) -> RegisteredModel:
@@ -113,19 +111,15 @@ class RegistryRepository(SqlRepository):
                 ),
                 (project_id,),
             )
-            rows = cur.fetchall()
-            tags, aliases, latest = _list_extras(cur, sql, [r[0] for r in rows])
+            rows = records(cur)
+            tags, aliases, latest = _list_extras(cur, sql, [r["id"] for r in rows])
         return [
-            RegisteredModel(
-                id=r[0],
-                project_id=r[1],
-                name=r[2],
-                description=r[3],
-                created_at=r[4],
-                updated_at=r[5],
-                tags=tags[r[0]],
-                aliases=aliases[r[0]],
-                latest_version=latest.get(r[0]),
+            entity(
+                RegisteredModel,
+                r,
+                tags=tags[r["id"]],
+                aliases=aliases[r["id"]],
+                latest_version=latest.get(r["id"]),
             )
             for r in rows
         ]

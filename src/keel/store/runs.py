@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from keel.exceptions import InvalidArgumentError, NotFoundError, ParamConflictError
 from keel.store._db import Database, _dbapi_cursor, first_or_missing, now_ms
 from keel.store._names import random_run_name
+from keel.store._rows import records
 from keel.store._run_sql import (
     _INSERT_PARAM,
     _INSERT_RUN,
@@ -28,7 +29,6 @@ from keel.store._run_sql import (
     MAX_BATCH,
     ChildRun,
     _DriverSQL,
-    _info,
     _metric_values,
     _param_text,
     _t,
@@ -120,7 +120,7 @@ class RunRepository:
                 chunk = ids[start : start + 500]
                 marks = ", ".join("?" * len(chunk))
                 cur.execute(self._db.sql(f"{_RUN_COLS} WHERE id IN ({marks})"), chunk)
-                by_id.update((r[0], _info(r)) for r in cur.fetchall())
+                by_id.update((r["id"], run_info(r)) for r in records(cur))
             missing = [i for i in run_ids if i not in by_id]
             if missing:
                 raise NotFoundError(f"run id {missing[0]!r} does not exist")
@@ -177,7 +177,7 @@ class RunRepository:
             cur.execute(
                 self._db.sql(f"{_RUN_COLS} WHERE parent_id = ? ORDER BY start_time"), (run_id,)
             )
-            return [_info(r) for r in cur.fetchall()]
+            return [run_info(r) for r in records(cur)]
 
     # -- logging ---------------------------------------------------------------------------
     def log_metric(self, run_id: str, metric: Metric) -> None:
@@ -315,7 +315,7 @@ class RunRepository:
                 rows += conn.execute(query).all()
                 if len(rows) > max_results:
                     break
-            infos = [run_info(r) for r in rows[:max_results]]
+            infos = [run_info(r._mapping) for r in rows[:max_results]]
             with _dbapi_cursor(conn) as cur:
                 runs = self._hydrate(cur, infos)
         if len(rows) <= max_results:
@@ -374,14 +374,14 @@ class RunRepository:
             self._db.sql(f"{_RUN_COLS} WHERE {where} ORDER BY start_time DESC, id LIMIT ?"),
             [*args, limit],
         )
-        return [_info(r) for r in cur.fetchall()]
+        return [run_info(r) for r in records(cur)]
 
     def _info_of(self, cur: DBAPICursor, run_id: str) -> RunInfo:
         cur.execute(self._db.sql(f"{_RUN_COLS} WHERE id = ?"), (run_id,))
-        row = cur.fetchone()
-        if row is None:
+        found = records(cur)
+        if not found:
             raise NotFoundError(f"run id {run_id!r} does not exist")
-        return _info(row)
+        return run_info(found[0])
 
     def _row(self, conn: Connection, run_id: str) -> Row:
         query = sa.select(_t.R).where(_t.R.c.id == run_id)

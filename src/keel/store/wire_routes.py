@@ -43,10 +43,16 @@ class Route:
     names: Mapping[str, str] = field(default_factory=dict)
     #: A parameter sent as the whole JSON body (an entity such as ``NewAlert``).
     body: str | None = None
+    #: A parameter (an entity such as ``NewVersion``) whose fields go in the JSON body
+    #: beside the other parameters, each encoded as a parameter of its name would be.
+    spread: str | None = None
     #: Mappings whose values go as strings (the server's tag and param fields are strings).
     strs: tuple[str, ...] = ()
     #: Sequences sent as JSON lists (a lone string as a list of one, None as an empty list).
     lists: tuple[str, ...] = ()
+    #: Sequences of (name, entity) pairs sent as JSON objects: the entity's fields with the
+    #: name under this key (``[("m.pkl", BlobRef)]`` as ``[{"path": "m.pkl", "sha": ...}]``).
+    pairs: Mapping[str, str] = field(default_factory=dict)
     #: Parameter (or ``param.attribute``) -> what it is: refused when it holds NaN or
     #: infinity, which strict JSON cannot carry inside a free-form attribute.
     finite: Mapping[str, str] = field(default_factory=dict)
@@ -64,6 +70,12 @@ def route(spec: str, answer: str | tuple[str, ...] | None = None, **options: obj
     return Route(verb, path, answer, **options)  # type: ignore[arg-type]
 
 
+def _item_blobs(args: Mapping[str, Any]) -> list[str]:
+    """The blobs of files recorded as (path, :class:`~keel.store.blobs.BlobRef`) items."""
+    return [ref.sha for _, ref in args["items"]]
+
+
+_FILES = {"pairs": {"items": "path"}, "blobs": _item_blobs}
 _DEPLOYMENTS = "projects/{project_id}/deployments"
 _MONITORS = "projects/{project_id}/monitors"
 _REFERENCES = "projects/{project_id}/references"
@@ -126,6 +138,7 @@ ROUTES: dict[str, dict[str, Route]] = {
         "dataset_links": route(f"GET {_RUN}/datasets", "links", row=("version_id", "direction")),
     },
     "artifacts": {
+        "add": route(f"POST {_RUN}/artifacts", "artifacts", **_FILES),
         "list": route(f"GET {_RUN}/artifacts", "artifacts"),
         "get": route(f"GET {_RUN}/artifact-info"),
         "delete": route(f"DELETE {_RUN}/artifacts", "deleted"),
@@ -157,6 +170,12 @@ ROUTES: dict[str, dict[str, Route]] = {
         "delete_model_tag": route(f"DELETE {_MODELS}/tags"),
         "rename_model": route(f"POST {_MODELS}/rename"),
         "delete_model": route(f"DELETE {_MODELS}"),
+        "create_version": route(
+            f"POST {_MODELS}/versions",
+            spread="new",
+            strs=("tags",),
+            blobs=lambda args: [args["new"].blob_sha],
+        ),
         "get_version_by_id": route(f"GET {_VERSION}"),
         "get_version": route(f"GET {_MODELS}/version"),
         "get_by_alias": route(f"GET {_MODELS}/alias"),
@@ -290,6 +309,7 @@ ROUTES: dict[str, dict[str, Route]] = {
         "log_params": route(f"POST {_LOGGED}/params", names={"params": "items"}),
         "delete": route(f"DELETE {_LOGGED}"),
         "search": route("POST logged-models/search", ("models", "has_more")),
+        "add_files": route(f"POST {_LOGGED}/files", "files", **_FILES),
         "list_files": route(f"GET {_LOGGED}/files", "files"),
         "delete_files": route(f"DELETE {_LOGGED}/files", "deleted"),
     },

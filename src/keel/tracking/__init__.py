@@ -35,39 +35,6 @@ if TYPE_CHECKING:
     from keel.tracking._direction import lower_is_better, metric_directions
     from keel.tracking._lifecycle import display_status, is_lost
 
-#: public name -> the module defining it
-_EXPORTS: dict[str, str] = {
-    **dict.fromkeys(
-        (
-            "ActiveRun",
-            "active_run",
-            "end_run",
-            "get_client",
-            "get_run",
-            "init",
-            "log_artifact",
-            "log_metric",
-            "log_metrics",
-            "log_param",
-            "log_params",
-            "metric_history",
-            "search_runs",
-            "set_experiment",
-            "set_tag",
-            "start_run",
-            "using_client",
-        ),
-        "keel.tracking._active",
-    ),
-    "autolog": "keel.tracking._autolog",
-    "RunComparison": "keel.tracking._client",
-    "TrackingClient": "keel.tracking._client",
-    "lower_is_better": "keel.tracking._direction",
-    "metric_directions": "keel.tracking._direction",
-    "display_status": "keel.tracking._lifecycle",
-    "is_lost": "keel.tracking._lifecycle",
-}
-
 __all__ = [
     "ActiveRun",
     "RunComparison",
@@ -94,5 +61,17 @@ __all__ = [
     "start_run",
     "using_client",
 ]
+
+#: public name -> the module defining it (the active-run module unless named here)
+_EXPORTS: dict[str, str] = dict.fromkeys(__all__, "keel.tracking._active") | {
+    "autolog": "keel.tracking._autolog",
+    "RunComparison": "keel.tracking._client",
+    "TrackingClient": "keel.tracking._client",
+    "lower_is_better": "keel.tracking._direction",
+    "metric_directions": "keel.tracking._direction",
+    "display_status": "keel.tracking._lifecycle",
+    "is_lost": "keel.tracking._lifecycle",
+}
+
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), __all__)

@@ -8,6 +8,7 @@ and go to the blob store by :meth:`BlobStore.put_stream`; downloads stream
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -38,7 +39,6 @@ BYTES: dict[str, Any] = {
 class ItemIn(BaseModel):
     path: Text
     sha: Sha
-    receipt: Text | None = None
 
 
 class BlobReceipt(BaseModel):
@@ -50,7 +50,10 @@ class BlobReceipt(BaseModel):
 
 
 class ItemsIn(BaseModel):
+    """Files to record, each an uploaded blob; ``receipts`` quotes their upload receipts."""
+
     items: list[ItemIn] = Field(max_length=100_000)
+    receipts: dict[Sha, Text] = {}
 
 
 async def receive_blob(request: Request, blobs: Blobs) -> BlobRef:
@@ -75,15 +78,25 @@ def stream_blob(blobs: Blobs, sha: str, size: int, filename: str) -> StreamingRe
     )
 
 
-def _ref(st: AppState, item: ItemIn, who: Principal) -> tuple[str, BlobRef]:
-    check_reference(st, who, item.sha, item.receipt)
-    if not st.store.blobs.exists(item.sha):
-        raise NotFoundError(f"blob {item.sha} is not on the server; upload it first")
-    return safe_relpath(item.path), BlobRef(item.sha, st.store.blobs.size(item.sha))
+def _ref(
+    st: AppState, who: Principal, path: str, sha: str, receipt: str | None
+) -> tuple[str, BlobRef]:
+    check_reference(st, who, sha, receipt)
+    if not st.store.blobs.exists(sha):
+        raise NotFoundError(f"blob {sha} is not on the server; upload it first")
+    return safe_relpath(path), BlobRef(sha, st.store.blobs.size(sha))
 
 
-def refs(st: AppState, who: Principal, items: list[ItemIn]) -> list[tuple[str, BlobRef]]:
-    return [_ref(st, i, who) for i in items]
+def refs(
+    st: AppState, who: Principal, files: Iterable[tuple[str, str]], receipts: Mapping[str, str]
+) -> list[tuple[str, BlobRef]]:
+    """Files (path, blob sha) to record, each blob on the server and uploaded by ``who``
+    (its receipt in ``receipts``)."""
+    return [_ref(st, who, path, sha, receipts.get(sha)) for path, sha in files]
+
+
+def item_refs(st: AppState, who: Principal, body: ItemsIn) -> list[tuple[str, BlobRef]]:
+    return refs(st, who, [(i.path, i.sha) for i in body.items], body.receipts)
 
 
 @router.get(
@@ -103,9 +116,7 @@ def list_artifacts(
 def add_artifacts(run_id: RunId, body: ItemsIn, guard: Guard = Depends(writer)) -> dict[str, Any]:
     """Record already uploaded blobs (``PUT /api/v1/blobs``) as artifacts of the run."""
     guard.run(run_id)
-    return {
-        "artifacts": guard.st.store.artifacts.add(run_id, refs(guard.st, guard.who, body.items))
-    }
+    return {"artifacts": guard.st.store.artifacts.add(run_id, item_refs(guard.st, guard.who, body))}
 
 
 @router.get("/api/v1/runs/{run_id}/artifact-info")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from keel.server._auth import Guard, reader, writer
 from keel.server._types import Id, Int64, Loose, Millis, Name, RunId, Sha, Text
 from keel.server.api._passthrough import Router
-from keel.server.api.artifacts import ItemIn, refs
+from keel.server.api.artifacts import refs
 from keel.store import Dataset, DatasetFile, DatasetVersion
 from keel.store.wire import envelope
 
@@ -84,11 +84,8 @@ def add_version(dataset_id: Id, body: VersionIn, guard: Guard = Depends(writer))
     project_id = st.store.ownership.project_of("dataset", dataset_id)
     pairs = st.store.datasets.list_with_latest(project_id)
     dataset = next(d for d, _ in pairs if d.id == dataset_id)
-    receipts = body.receipts
-    items = [
-        ItemIn(path=f.path, sha=f.blob_sha, receipt=receipts.get(f.blob_sha)) for f in body.files
-    ]
-    files = [DatasetFile(path, ref.sha, ref.size) for path, ref in refs(st, guard.who, items)]
+    named = refs(st, guard.who, [(f.path, f.blob_sha) for f in body.files], body.receipts)
+    files = [DatasetFile(path, ref.sha, ref.size) for path, ref in named]
     fields = body.model_dump(by_alias=True, exclude={"files", "receipts"})
     version, created = st.store.datasets.add_version(dataset, files=files, **fields)
     return VersionOut(version=version, created=created)

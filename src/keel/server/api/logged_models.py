@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from keel.server._auth import Guard, reader, writer
 from keel.server._types import Id, Key, Loose, Name, RunId, Text
 from keel.server.api._passthrough import Router
-from keel.server.api.artifacts import ItemsIn, refs
+from keel.server.api.artifacts import ItemsIn, item_refs
 from keel.store import ArtifactInfo
 from keel.store.logged_models import LoggedModel
 from keel.store.wire import envelope
@@ -105,7 +105,7 @@ def add_logged_model_files(
     model_id: ModelId, body: ItemsIn, guard: Guard = Depends(writer)
 ) -> dict[str, Any]:
     _model(guard, model_id)
-    items = refs(guard.st, guard.who, body.items)
+    items = item_refs(guard.st, guard.who, body)
     return {"files": guard.st.store.logged_models.add_files(model_id, items)}
 
 

@@ -58,10 +58,10 @@ class ModelTags(BaseModel):
 
 class VersionIn(BaseModel):
     """A :class:`~keel.store.NewVersion` of model ``name``, with the package's upload
-    receipt (``PUT /api/v1/blobs``)."""
+    receipt (``PUT /api/v1/blobs``) in ``receipts``."""
 
     name: Loose
-    receipt: Text | None = None
+    receipts: dict[Sha, Text] = {}
     blob_sha: Sha
     size: Int64
     manifest_sha: Sha
@@ -127,12 +127,12 @@ router.serve(writer, "registry.delete_model_tag")
 def create_version(project_id: Id, body: VersionIn, guard: Guard = Depends(writer)) -> ModelVersion:
     """Register an uploaded package blob as the next version of ``body.name``."""
     st = guard.st
-    check_reference(st, guard.who, body.blob_sha, body.receipt)
+    check_reference(st, guard.who, body.blob_sha, body.receipts.get(body.blob_sha))
     if not st.store.blobs.exists(body.blob_sha):
         raise NotFoundError(f"blob {body.blob_sha} is not on the server; upload the package first")
     if body.run_id is not None:
         guard.run(body.run_id)
-    new = NewVersion(**body.model_dump(exclude={"name", "receipt"}))
+    new = NewVersion(**body.model_dump(exclude={"name", "receipts"}))
     return st.store.registry.create_version(project_id, body.name, new)
 
 

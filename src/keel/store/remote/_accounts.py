@@ -2,9 +2,8 @@
 :data:`keel.store.wire_routes.ROUTES`.
 
 Written here: what addresses a user by id (the API names users by name, so these look the
-name up first), project members (rows carry the project only in the path) and logged-model
-files, which quote upload receipts like run artifacts. The server records a comment's
-author from the caller's token when authentication is on.
+name up first) and project members (rows carry the project only in the path). The server
+records a comment's author from the caller's token when authentication is on.
 """
 
 from __future__ import annotations
@@ -12,12 +11,9 @@ from __future__ import annotations
 import builtins
 from urllib.parse import quote
 
-from keel.store.blobs import BlobRef
-from keel.store.entities import ArtifactInfo
 from keel.store.protocols import Comments, LoggedModels, Users
 from keel.store.remote._generate import remote_repository
 from keel.store.remote._http import V1, Http
-from keel.store.remote._repos import receipted
 from keel.store.users import ApiToken, Membership, Role
 from keel.store.wire import load
 from keel.store.wire_routes import ROUTES
@@ -56,19 +52,8 @@ class _Users(Users):
         return [Membership(int(project_id), m["user_id"], m["user"], Role(m["role"])) for m in data]
 
 
-class _LoggedModels(LoggedModels):
-    _http: Http
-
-    def add_files(
-        self, model_id: str, items: builtins.list[tuple[str, BlobRef]]
-    ) -> builtins.list[ArtifactInfo]:
-        body = {"items": receipted(self._http, [(p, r.sha) for p, r in items])}
-        data = self._http.post(f"{V1}/logged-models/{quote(model_id, safe='')}/files", body)
-        return load(list[ArtifactInfo], data["files"])
-
-
 RemoteUsers = remote_repository(Users, ROUTES["users"], _Users)
 RemoteComments = remote_repository(Comments, ROUTES["comments"])
-RemoteLoggedModels = remote_repository(LoggedModels, ROUTES["logged_models"], _LoggedModels)
+RemoteLoggedModels = remote_repository(LoggedModels, ROUTES["logged_models"])
 
 __all__ = ["RemoteComments", "RemoteLoggedModels", "RemoteUsers"]

@@ -10,6 +10,7 @@ that the factory completes; hand-written methods win. Nothing is inherited.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import json
@@ -52,6 +53,10 @@ def returns(protocol: type, name: str) -> Any:
 
 
 def _plain(route: Route, name: str, value: Any) -> Any:
+    if name in route.pairs:
+        names = [n for n, _ in value]
+        fields = wire.jsonable([entity for _, entity in value])
+        return [{route.pairs[name]: n} | f for n, f in zip(names, fields, strict=True)]
     if name in route.strs:
         return {k: str(v) for k, v in (value or {}).items()}
     if name in route.lists:
@@ -78,8 +83,12 @@ def send(http: Http, route: Route, args: dict[str, Any], tp: Any) -> Any:
         finite(functools.reduce(lambda v, a: getattr(v, a, None), attrs, args[head]), what)
     path = f"{V1}/{_PATH.format(route.path, **args)}"
     in_path = path_fields(route.path)
+    values = dict(args)
+    if route.spread:
+        entity = values.pop(route.spread)
+        values |= {f.name: getattr(entity, f.name) for f in dataclasses.fields(entity)}
     body = {
-        route.names.get(k, k): _plain(route, k, v) for k, v in args.items() if k not in in_path
+        route.names.get(k, k): _plain(route, k, v) for k, v in values.items() if k not in in_path
     } | dict(route.fixed)
     if route.blobs:
         receipts = {sha: http.receipt(sha) for sha in route.blobs(args)}

@@ -1,33 +1,21 @@
 """Projects, experiments, runs, artifacts and datasets over HTTP.
 
 Generated from their protocols and :data:`keel.store.wire_routes.ROUTES`; written here are
-only the methods that do more than one plain request: recording artifacts (each item with
-its upload receipt), the shorthands of ``log_batch`` and ``find``.
+only the methods that do more than one plain request: the shorthands of ``log_batch`` and
+``find``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
 
 from keel.exceptions import NotFoundError
-from keel.store.blobs import BlobRef
-from keel.store.entities import ArtifactInfo, Experiment, Metric
+from keel.store.entities import Experiment, Metric
 from keel.store.protocols import Artifacts, Datasets, Experiments, Projects, Runs
 from keel.store.remote._generate import remote_repository
-from keel.store.remote._http import V1, Http
-from keel.store.wire import load
+from keel.store.remote._http import Http
 from keel.store.wire_routes import ROUTES
-
-
-def receipted(http: Http, pairs: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
-    """Files to record (path, blob sha), each with this client's upload receipt."""
-    return [{"path": p, "sha": sha, "receipt": http.receipt(sha)} for p, sha in pairs]
-
-
-def run_path(run_id: str, tail: str = "") -> str:
-    return f"{V1}/runs/{quote(run_id, safe='')}{tail}"
 
 
 class _Experiments(Experiments):
@@ -51,19 +39,10 @@ class _Runs(Runs):
         self.log_batch(run_id, tags=tags)
 
 
-class _Artifacts(Artifacts):
-    _http: Http
-
-    def add(self, run_id: str, items: list[tuple[str, BlobRef]]) -> list[ArtifactInfo]:
-        body = {"items": receipted(self._http, [(p, r.sha) for p, r in items])}
-        data = self._http.post(run_path(run_id, "/artifacts"), body)
-        return load(list[ArtifactInfo], data["artifacts"])
-
-
 RemoteProjects = remote_repository(Projects, ROUTES["projects"])
 RemoteExperiments = remote_repository(Experiments, ROUTES["experiments"], _Experiments)
 RemoteRuns = remote_repository(Runs, ROUTES["runs"], _Runs)
-RemoteArtifacts = remote_repository(Artifacts, ROUTES["artifacts"], _Artifacts)
+RemoteArtifacts = remote_repository(Artifacts, ROUTES["artifacts"])
 RemoteDatasets = remote_repository(Datasets, ROUTES["datasets"])
 
 __all__ = [
@@ -72,6 +51,4 @@ __all__ = [
     "RemoteExperiments",
     "RemoteProjects",
     "RemoteRuns",
-    "receipted",
-    "run_path",
 ]
