@@ -36,6 +36,7 @@ READS = [
     ("pipeline", "cache", "--clear"),
     ("report", "compare", "--base", "run:abcdef12", "--head", "run:abcdef34"),
     ("sweep", "promote", "tune", "--name", "churn-model"),
+    ("predict", "churn-model@champion", "--input", "in.csv", "--output", "out.parquet"),
     ("sweep", "list"),
     ("pipeline", "runs"),
     ("search", "x"),
