@@ -16,12 +16,14 @@ if TYPE_CHECKING:
     from keel.tracking import ActiveRun
 
 
-def _datasets() -> DatasetClient:
+def _datasets(*, create: bool = False) -> DatasetClient:
+    """The default client's datasets: a write (``create``) makes its project, a read needs
+    it to exist (a misspelt project is an error naming it, not a new empty one)."""
     from keel.data import DatasetClient
     from keel.tracking import get_client
 
     client = get_client()
-    return DatasetClient(client.store, client.project)
+    return DatasetClient(client.store, client.project if create else client.existing_project())
 
 
 def log_dataset(
@@ -41,7 +43,7 @@ def log_dataset(
     if run is None:
         run = active_run()
     run_id = run if isinstance(run, str) or run is None else run.id
-    return _datasets().log(name, source, description=description, run_id=run_id)
+    return _datasets(create=True).log(name, source, description=description, run_id=run_id)
 
 
 def get_dataset(ref: str) -> DatasetVersion:

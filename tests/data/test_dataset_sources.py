@@ -10,10 +10,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from sqlalchemy import text
 
 import keel
 from keel.data import DatasetClient, SqlQuery
+from keel.exceptions import NotFoundError
 from keel.store import Store
 
 
@@ -149,3 +151,16 @@ def test_runs_link_to_versions(sqlite_store: Store, datasets: DatasetClient, fol
     assert keel.get_dataset("images").id == inp.id
     assert out.run_id == run.id
     pd.testing.assert_frame_equal(keel.load_dataset("preds"), frame(), check_dtype=False)
+
+
+def test_sdk_dataset_reads_of_a_missing_project_create_nothing(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    """``keel.get_dataset``/``load_dataset`` need the project; ``log_dataset`` makes it."""
+    keel.init(settings=sqlite_store.settings.with_project("typo"))
+    for read in (keel.get_dataset, keel.load_dataset):
+        with pytest.raises(NotFoundError, match="project 'typo' does not exist"):
+            read("customers")
+    assert "typo" not in [p.name for p in sqlite_store.projects.list()]
+    keel.log_dataset("customers", frame())
+    assert keel.get_dataset("customers").version == 1

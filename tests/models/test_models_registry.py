@@ -63,6 +63,23 @@ def _log(
         )
 
 
+def test_reading_a_missing_projects_registry_fails_and_creates_nothing(store: Store) -> None:
+    """A misspelt project on a read (the SDK, ``keel predict``, ``keel serve``) is an error
+    naming it, not a new empty project; the constructor looks nothing up."""
+    registry = Registry(store, "typo")
+    reads = [
+        registry.list_models,
+        lambda: registry.resolve("churn@champion"),
+        lambda: registry.promote("churn@1", "champion"),
+        lambda: load("models:/churn@champion", store=store, project="typo"),
+        lambda: resolve_version("churn", store=store, project="typo"),
+    ]
+    for read in reads:
+        with pytest.raises(NotFoundError, match="project 'typo' does not exist"):
+            read()
+    assert "typo" not in [p.name for p in store.projects.list()]
+
+
 def test_log_model_records_lineage_and_numbers_versions(
     tracked: Store, pipeline: Pipeline, cancer: tuple[pd.DataFrame, pd.Series]
 ) -> None:

@@ -147,3 +147,25 @@ def test_alert_input_is_checked(store: Store) -> None:
         store.alerts.record(pid, NewAlert("drift", "info", "k", "t", evidence={"p": float("nan")}))
     with pytest.raises(NotFoundError, match="alert 999"):
         store.alerts.acknowledge(pid, 999)
+
+
+def test_monitoring_a_missing_project_reads_fail_and_a_write_creates_it(store: Store) -> None:
+    """The client looks its project up on first use: a read of a misspelt project is an
+    error naming it and leaves nothing behind; adding a notifier (a write) creates it."""
+    from keel.monitoring import MonitoringClient
+
+    mon = MonitoringClient(store, "typo")
+    reads = [
+        mon.monitors,
+        mon.alerts,
+        mon.references,
+        lambda: mon.monitor("churn"),
+        lambda: mon.delete_monitor("churn"),
+    ]
+    for read in reads:
+        with pytest.raises(NotFoundError, match="project 'typo' does not exist"):
+            read()
+    assert "typo" not in [p.name for p in store.projects.list()]
+    mon.add_notifier("ops", "log", {})
+    assert "typo" in [p.name for p in store.projects.list()]
+    assert [n.name for n in store.alerts.list_notifiers(mon.project_id)] == ["ops"]

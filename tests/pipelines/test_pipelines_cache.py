@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import keel
-from keel.exceptions import StepFailedError
+from keel.exceptions import NotFoundError, StepFailedError
 from keel.pipelines import load_pipeline
 from keel.store import RunStatus, Store
 from keel.store.entities import DatasetFile
@@ -334,6 +334,13 @@ def test_dataset_version_inputs_are_fingerprinted_and_linked(sqlite_store: Store
     assert p.run(store=sqlite_store).all_cached
     add_version("b")
     assert statuses(p.run(store=sqlite_store)) == {"rows": "ran"}
+
+
+def test_a_dataset_version_of_a_missing_project_creates_nothing(sqlite_store: Store) -> None:
+    missing = pytest.raises(NotFoundError, match="project 'typo' does not exist")
+    with keel.pipelines.using_store(sqlite_store, "typo"), missing:
+        keel.pipelines.dataset_version("customers")
+    assert "typo" not in [p.name for p in sqlite_store.projects.list()]
 
 
 def test_dataframe_and_array_values_as_pipeline_parameters(sqlite_store: Store) -> None:

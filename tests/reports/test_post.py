@@ -238,3 +238,24 @@ def test_no_merge_request_in_the_environment_is_a_one_line_error(tmp_path: Path)
     assert done.stderr.strip().startswith(
         "Error: no merge request here: set GitLab's CI_PROJECT_ID"
     )
+
+
+def test_stored_reports_and_search_of_a_missing_project_create_nothing(
+    sqlite_store: Any,
+) -> None:
+    """Reading reports, comparing or searching a misspelt project is an error naming it."""
+    from keel.reports import compare, get_report, list_reports, report_versions, search
+    from keel.tracking import TrackingClient
+
+    client = TrackingClient(sqlite_store, "typo")
+    reads = [
+        lambda: list_reports(client=client),
+        lambda: get_report(1, client=client),
+        lambda: report_versions(1, client=client),
+        lambda: search("churn", client=client),
+        lambda: compare("run:abcdef12", "model:churn@1", client=client),
+    ]
+    for read in reads:
+        with pytest.raises(NotFoundError, match="project 'typo' does not exist"):
+            read()
+    assert "typo" not in [p.name for p in sqlite_store.projects.list()]

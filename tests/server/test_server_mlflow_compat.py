@@ -57,11 +57,18 @@ def test_version_health_and_otlp_answers(keel_server: str) -> None:
 
 
 def test_a_fresh_project_has_the_default_experiment_0(client: Any) -> None:
+    """A read of a project URL nobody wrote to is MLflow's "does not exist" naming the
+    project (a typo creates nothing; get-by-name answers None, so mlflow.set_experiment
+    goes on to create); the first write makes the project with its Default experiment."""
+    with pytest.raises(MlflowException, match="project 'compat' does not exist") as missing:
+        client.search_experiments()
+    assert missing.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+    assert client.get_experiment_by_name("Default") is None
+    run = client.create_run("0")
     exps = client.search_experiments()
     assert [(e.experiment_id, e.name) for e in exps] == [("0", "Default")]
     assert client.get_experiment("0").name == "Default"
     assert client.get_experiment_by_name("Default").experiment_id == "0"
-    run = client.create_run("0")
     assert run.info.experiment_id == "0"
     assert run.info.artifact_uri == f"mlflow-artifacts:/0/{run.info.run_id}/artifacts"
     found = client.search_runs(["0"])

@@ -64,3 +64,25 @@ def test_otlp_span_export_answers_like_mlflow(
 def test_otlp_bodies_still_have_the_size_cap(web: Any) -> None:
     huge = b"\x00" * (OPTIONS.max_body_bytes + 1)
     assert web.post("/v1/traces", content=huge, headers=OTLP).status_code == 413
+
+
+def test_a_misspelt_project_url_is_a_404_naming_it_and_creates_nothing(
+    web: Any, server_store: Store
+) -> None:
+    """Reads under ``/projects/<name>/`` need the project; a write makes it (no auth)."""
+    base = "/projects/typo/api/2.0/mlflow"
+    reads = [
+        web.get(f"{base}/experiments/search", params={"max_results": 10}),
+        web.get(f"{base}/experiments/get-by-name", params={"experiment_name": "Default"}),
+        web.post(f"{base}/runs/search", json={"experiment_ids": ["0"]}),
+        web.get(f"{base}/registered-models/search"),
+    ]
+    for read in reads:
+        assert read.status_code == 404, read.text
+        assert read.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+        assert read.json()["message"].startswith("project 'typo' does not exist")
+    assert [p.name for p in server_store.projects.list()] == ["default"]
+    made = web.post(f"{base}/experiments/create", json={"name": "first"})
+    assert made.status_code == 200, made.text
+    assert [p.name for p in server_store.projects.list()] == ["default", "typo"]
+    assert web.get(f"{base}/experiments/search", params={"max_results": 10}).status_code == 200

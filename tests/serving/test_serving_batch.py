@@ -17,7 +17,7 @@ import pytest
 from serving_helpers import FEATURES, Proba, keel_env
 
 from keel.config import Settings
-from keel.exceptions import InvalidArgumentError
+from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.serving import LoadedModel
 from keel.serving._batch import open_input, predict_batch, read_lineage, record_run
 from keel.serving._schema import InputSchema
@@ -138,6 +138,9 @@ def test_dataset_input_records_lineage(
     assert run.params["model_version"] == "1" and run.metrics["rows"] == 2000.0
     assert run.tags["keel.kind"] == "batch-prediction"
     assert any(r[0] == run_id for r in store.datasets.runs_of(version.id))
+    with pytest.raises(NotFoundError, match="project 'typo' does not exist"):
+        open_input("dataset:customers@1", store=store, project="typo")
+    assert "typo" not in [p.name for p in store.projects.list()]  # a read made nothing
     store.close()
 
 

@@ -164,3 +164,20 @@ def test_racing_inserts_never_share_a_number(store: Store) -> None:
     for th in threads:
         th.join()
     assert sorted(numbers) == list(range(15))
+
+
+def test_sweep_reads_of_a_missing_project_create_nothing(sqlite_store: Store) -> None:
+    """Listing, describing or promoting sweeps of a misspelt project is an error naming it."""
+    from keel.tracking import TrackingClient
+    from keel.tuning import describe_sweep, list_sweeps, promote_sweep
+
+    client = TrackingClient(sqlite_store, "typo")
+    reads = [
+        lambda: list_sweeps(client),
+        lambda: describe_sweep("tune", client=client),
+        lambda: promote_sweep("tune", "churn", client=client),
+    ]
+    for read in reads:
+        with pytest.raises(NotFoundError, match="project 'typo' does not exist"):
+            read()
+    assert "typo" not in [p.name for p in sqlite_store.projects.list()]

@@ -136,6 +136,20 @@ def test_pages_carry_csp_and_raw_artifacts_are_sandboxed(
     assert api.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
 
 
+@pytest.mark.parametrize("section", ["", "experiments", "models", "deployments", "search?q=x"])
+def test_a_missing_projects_page_is_a_404_page_with_navigation(
+    ui_client: Any, sqlite_store: Store, section: str
+) -> None:
+    """A typo in a project URL is a 404 page naming it, with the projects to pick from,
+    and leaves no project behind (no auth: one person's server)."""
+    page = ui_client.get(f"/ui/p/typo/{section}", headers={"accept": "text/html"})
+    assert page.status_code == 404
+    assert "project &#39;typo&#39; does not exist" in page.text
+    assert 'aria-label="sections"' in page.text and 'href="/ui/"' in page.text
+    assert 'href="/ui/p/default/experiments"' in page.text  # the project switcher
+    assert [p.name for p in sqlite_store.projects.list()] == ["default"]
+
+
 @pytest.mark.parametrize("chosen_by", ["KEEL_PROJECT", "--project"])
 def test_keel_ui_prints_its_address_and_serves_the_store(tmp_path: Path, chosen_by: str) -> None:
     """`keel ui` opens the project the CLI works in: KEEL_PROJECT, or its own -P/--project."""

@@ -67,7 +67,8 @@ def client() -> TrackingClient:
 
 
 def reader() -> TrackingClient:
-    """The client of a read command: its project must exist (see :func:`project`), looked up
+    """The client of a command that needs its project to exist (see :func:`project`): a
+    read, or a change to something already in it (a schedule, a sweep's trial). Looked up
     once for the command."""
     found = client()
     found.existing_project()

@@ -252,7 +252,7 @@ def cache(
     json_: bool = JSON,
 ) -> None:
     """Show the step cache per step, or clear it (blobs go at the next `keel gc`)."""
-    client = _context.client()
+    client = _context.reader()
     if clear:
         n = client.store.step_cache.clear(client.project.id, step=step)
         console().print(f"Forgot {n} cached output(s). Run `keel gc` to free the space.")

@@ -65,7 +65,7 @@ def compare(
         from keel.exceptions import InvalidArgumentError
 
         raise InvalidArgumentError("--into ID needs --save TITLE (the title of the new version)")
-    report = compare_sides(base, head, client=_context.client(), repo=repo)
+    report = compare_sides(base, head, client=_context.reader(), repo=repo)
     markdown = _store_and_chart(report, save, into, charts, md)
     if md is not None:
         md.write_text(markdown, encoding="utf-8")

@@ -78,21 +78,21 @@ def list_(json_: bool = JSON) -> None:
 @app.command()
 def remove(name: str) -> None:
     """Delete a schedule and its history."""
-    client = _context.client()
+    client = _context.reader()
     client.store.schedules.remove(client.project.id, name)
     console().print(f"Removed schedule {name}.")
 
 
 @app.command()
 def enable(name: str) -> None:
-    client = _context.client()
+    client = _context.reader()
     client.store.schedules.set_enabled(client.project.id, name, True)
     console().print(f"Enabled {name}.")
 
 
 @app.command()
 def disable(name: str) -> None:
-    client = _context.client()
+    client = _context.reader()
     client.store.schedules.set_enabled(client.project.id, name, False)
     console().print(f"Disabled {name}.")
 
@@ -100,7 +100,7 @@ def disable(name: str) -> None:
 @app.command()
 def fires(name: str, limit: int = typer.Option(20, "--limit", "-n"), json_: bool = JSON) -> None:
     """The occurrences a schedule fired, newest first, and how each went."""
-    client = _context.client()
+    client = _context.reader()
     schedule = client.store.schedules.get(client.project.id, name)
     found = client.store.schedules.fires(schedule.id, limit=limit)
     if json_:

@@ -182,7 +182,7 @@ def promote(
     """Register the model the sweep's best trial logged as the next version of --name."""
     from keel.tuning import promote_sweep
 
-    trial, version = promote_sweep(name, model_name, artifact=artifact, client=_context.client())
+    trial, version = promote_sweep(name, model_name, artifact=artifact, client=_context.reader())
     if json_:
         print_json({"trial": trial, "version": version})
         return

@@ -52,7 +52,7 @@ def _store_and_project(store: Store | None, project: str | None) -> tuple[Store,
     from keel.tracking import get_client
 
     client = get_client()
-    return client.store, project or client.project.name
+    return client.store, project or client.project_name
 
 
 def save(

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.models._uri import VersionRef, parse_ref, parse_run_uri
-from keel.store import ModelVersion, NewVersion, RegisteredModel, Store
+from keel.store import ModelVersion, NewVersion, Project, RegisteredModel, Store
+from keel.store.projects import ProjectByName
 
 if TYPE_CHECKING:
     from keel.models._package import LoadedModel
@@ -31,19 +32,22 @@ def default_keyring(store: Store) -> Keyring:
     return Keyring(store.settings.home / "keys")
 
 
-class Registry:
-    """Registered models of one project. Thread-safe; cheap to create."""
+class Registry(ProjectByName):
+    """Registered models of one project. Thread-safe; cheap to create (no I/O: the project
+    is looked up on first use; only :meth:`register` creates it)."""
 
     def __init__(
         self, store: Store, project: str = "default", keyring: Keyring | None = None
     ) -> None:
         self.store = store
-        self.project = store.projects.get_or_create(project)
+        self.project_name = project
+        self._project: Project | None = None
         self.keyring = keyring or default_keyring(store)
 
     @property
     def _pid(self) -> int:
-        return self.project.id
+        """The project's id for everything but registering: it must exist."""
+        return self.existing_project().id
 
     # -- registering -----------------------------------------------------------------------
     def register(
@@ -93,7 +97,7 @@ class Registry:
             tags=tags or {},
             datasets=_input_datasets(lineage),
         )
-        return self.store.registry.create_version(self._pid, name, new)
+        return self.store.registry.create_version(self.project.id, name, new)
 
     def register_run(
         self,
@@ -112,7 +116,7 @@ class Registry:
         from keel.tracking import TrackingClient
 
         ref = parse_run_uri(uri)
-        TrackingClient(self.store, self.project.name).get_run(ref.run_id)  # project check
+        TrackingClient(self.store, self.project_name).get_run(ref.run_id)  # project check
         items = self.store.artifacts.list(ref.run_id, ref.path)
         if not any(a.path == f"{ref.path}/{MANIFEST_FILE}" for a in items):
             raise NotFoundError(_no_model_message(self.store, ref.run_id, ref.path))
@@ -299,7 +303,7 @@ def register_model(
         from keel.tracking import get_client
 
         client = get_client()
-        store, project = client.store, project or client.project.name
+        store, project = client.store, project or client.project_name
     registry = Registry(store, project or store.settings.project)
     return registry.register_run(uri, name, semver=semver, description=description, tags=tags)
 

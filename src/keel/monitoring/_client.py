@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
+from keel.store.projects import ProjectByName
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from keel.monitoring._profile import DatasetProfile
     from keel.monitoring._report import ReportFiles
     from keel.monitoring._runner import MonitorRun
-    from keel.store import Store
+    from keel.store import Project, Store
     from keel.store.alerts import Alert, Notifier
     from keel.store.eventlog import Window
     from keel.store.monitors import Monitor, ReferenceInfo
@@ -66,16 +67,20 @@ MONITOR_OPTIONS: dict[str, tuple[str, str]] = {
 }
 
 
-class MonitoringClient:
-    """Monitoring for one project. Cheap to create; safe to share between threads."""
+class MonitoringClient(ProjectByName):
+    """Monitoring for one project. Cheap to create (no I/O: the project is looked up on
+    first use; only setting a reference, a monitor or a notifier creates it); safe to share
+    between threads."""
 
     def __init__(self, store: Store, project: str = "default") -> None:
         self.store = store
-        self.project = store.projects.get_or_create(project)
+        self.project_name = project
+        self._project: Project | None = None
 
     @property
     def project_id(self) -> int:
-        return self.project.id
+        """The project's id for reads and changes to what is in it: it must exist."""
+        return self.existing_project().id
 
     # -- references ------------------------------------------------------------------------
     def set_reference(
@@ -85,7 +90,7 @@ class MonitoringClient:
         from keel.monitoring._reference import reference_from_data
 
         return reference_from_data(
-            self.store, self.project_id, subject, data, columns=columns, source=source
+            self.store, self.project.id, subject, data, columns=columns, source=source
         )
 
     def reference_from_dataset(
@@ -95,7 +100,7 @@ class MonitoringClient:
         from keel.monitoring._reference import reference_from_dataset
 
         return reference_from_dataset(
-            self.store, self.project, dataset_ref, subject=subject, columns=columns
+            self.store, self.existing_project(), dataset_ref, subject=subject, columns=columns
         )
 
     def reference_from_model(self, model_ref: str) -> ReferenceInfo:
@@ -103,7 +108,7 @@ class MonitoringClient:
         ``model:<name>/<version>``; ``model_ref`` is ``name/3``, ``name@alias`` or ``name``."""
         from keel.monitoring._reference import reference_from_model
 
-        return reference_from_model(self.store, self.project, model_ref)
+        return reference_from_model(self.store, self.existing_project(), model_ref)
 
     def reference(self, subject: str) -> DatasetProfile:
         from keel.monitoring._reference import load_reference
@@ -134,26 +139,24 @@ class MonitoringClient:
         from keel.monitoring._monitor_config import MonitorConfig
         from keel.store.eventlog import parse_duration
 
-        if (
-            reference is not None
-            and self.store.monitors.find_reference(self.project_id, reference) is None
-        ):
+        pid = self.project.id  # a write: the project is created if it is new
+        if reference is not None and self.store.monitors.find_reference(pid, reference) is None:
             raise NotFoundError(
                 f"no reference profile {reference!r}; create it with set_reference() or "
                 f"`keel monitor reference {reference} --dataset NAME[@VERSION]`"
             )
         if window is not None:
             parse_duration(window)
-        found = self.store.monitors.find(self.project_id, deployment)
+        found = self.store.monitors.find(pid, deployment)
         config = MonitorConfig.from_dict(found.config if found else None)
         if resources is None and found is None:
             resources = self._spec_budget(deployment)
         sections = {"drift": drift, "performance": performance, "cohorts": cohorts}
         config = config.merged(**sections, resources=resources, label_sample=label_sample)
         if config.label_sample is not None:  # a missing labeling project is said now, once
-            self.store.labeling.get_project(self.project_id, config.label_sample.project)
+            self.store.labeling.get_project(pid, config.label_sample.project)
         return self.store.monitors.upsert(
-            self.project_id,
+            pid,
             deployment,
             reference=reference,
             config=config.to_dict(),
@@ -329,7 +332,7 @@ class MonitoringClient:
 
         checked = check_config(kind, dict(config))
         return self.store.alerts.add_notifier(
-            self.project_id, name, kind, checked, min_severity=min_severity, deployment=deployment
+            self.project.id, name, kind, checked, min_severity=min_severity, deployment=deployment
         )
 
     def deliver(self, *, timeout_s: float = 5.0, budget_s: float = 30.0) -> DeliveryReport:

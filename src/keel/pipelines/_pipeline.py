@@ -38,6 +38,7 @@ from keel.pipelines._trace import current_tracer, tracing
 from keel.store import RunStatus, Store
 from keel.store.entities import DatasetVersion
 from keel.store.pipelines import StepRunInfo, StepStatus
+from keel.store.projects import existing_project
 
 _CONTEXT: ContextVar[tuple[Store, str] | None] = ContextVar("keel_pipeline_store", default=None)
 #: Set by ``keel models reproduce``: re-run every step, read the recorded dataset versions.
@@ -64,7 +65,7 @@ def default_store() -> tuple[Store, str]:
     from keel.tracking import get_client
 
     client = get_client()
-    return client.store, client.project.name
+    return client.store, client.project_name
 
 
 def dataset_version(name: str, version: int | None = None) -> DatasetVersion:
@@ -74,7 +75,7 @@ def dataset_version(name: str, version: int | None = None) -> DatasetVersion:
     the steps that read it, and the step runs are linked to it in the lineage graph.
     """
     store, project = default_store()
-    project_id = store.projects.get_or_create(project).id
+    project_id = existing_project(store.projects, project).id  # the dataset is in it
     if version is None:
         version = _recorded_version(name)
     return store.datasets.get_version(project_id, name, version)

@@ -94,7 +94,7 @@ def upload_charts(
     run_id = report.head.run_ids[0]
     links = {}
     server = (client.store.settings.server_url or "").rstrip("/")
-    project = quote(client.project.name, safe="")
+    project = quote(client.project_name, safe="")
     for metric, paths in files.items():
         for path in paths:
             client.log_artifact(run_id, path, f"{ARTIFACT_DIR}/{path.name}")

@@ -124,6 +124,7 @@ def compare(
     directory). A side with no runs raises :class:`~keel.exceptions.NotFoundError`.
     """
     client = client or get_client()
+    client.existing_project()  # a read: both sides are in it
     where = Path(repo) if repo is not None else None
     a = resolve_side(base, client, repo=where, role="base")
     b = resolve_side(head, client, repo=where, role="head")
@@ -137,7 +138,7 @@ def compare(
                 "the git checkout here"
             )
     return Comparison(
-        project=client.project.name,
+        project=client.project_name,
         base=_summary(a),
         head=_summary(b),
         metrics=metric_deltas(a.runs, b.runs, _tag_sets(client, [*a.runs, *b.runs])),
@@ -222,7 +223,7 @@ def _dataset_diffs(client: TrackingClient, a: Side, b: Side, notes: list[str]) -
     from keel.data import DatasetClient
 
     before, after = _inputs(client, a.runs), _inputs(client, b.runs)
-    datasets = DatasetClient(client.store, client.project)
+    datasets = DatasetClient(client.store, client.existing_project())
     out = []
     for name in sorted(before.keys() & after.keys()):
         if before[name] == after[name]:

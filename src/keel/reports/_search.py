@@ -30,7 +30,7 @@ def search(
     """
     client = client or get_client()
     index = client.store.search
-    pid = client.project.id
+    pid = client.existing_project().id  # a read: a misspelt project is an error
     if reindex:
         index.rebuild(pid)
     else:

@@ -66,7 +66,7 @@ def resolve_side(
         return _finish(side, role, client)
     raise NotFoundError(
         f"--{role} {text!r} names no run id, model version, git ref or experiment of project "
-        f"{client.project.name!r}; prefix it (run:, model:, git:, experiment:) to say which"
+        f"{client.project_name!r}; prefix it (run:, model:, git:, experiment:) to say which"
     )
 
 
@@ -74,7 +74,7 @@ def _finish(side: Side, role: str, client: TrackingClient) -> Side:
     if not side.runs:
         raise NotFoundError(
             f"--{role} {side.spec!r} ({side.label}) has no runs in project "
-            f"{client.project.name!r}; nothing to compare"
+            f"{client.project_name!r}; nothing to compare"
         )
     commits = {r.tags.get(COMMIT_TAG) for r in side.runs}
     commit = side.commit or (commits.pop() if len(commits) == 1 else None)
@@ -89,7 +89,7 @@ def _run(text: str, client: TrackingClient, repo: Path | None) -> Side:
 def _model(text: str, client: TrackingClient, repo: Path | None) -> Side:
     from keel.models import Registry
 
-    version = Registry(client.store, client.project.name).resolve(text)
+    version = Registry(client.store, client.project_name).resolve(text)
     label = f"model {version.name}/{version.version}"
     if version.run_id is None:
         raise NotFoundError(f"{label} ({text!r}) was registered without a run; nothing to compare")
@@ -107,7 +107,7 @@ def _git(text: str, client: TrackingClient, repo: Path | None) -> Side:
     if not runs:
         raise NotFoundError(
             f"git ref {text!r} is commit {commit[:12]}, but no run of project "
-            f"{client.project.name!r} was tagged {COMMIT_TAG}={commit[:12]}… (tracking records "
+            f"{client.project_name!r} was tagged {COMMIT_TAG}={commit[:12]}… (tracking records "
             "it when a run starts inside a git checkout)"
         )
     return Side(text, "git", f"{text} ({commit[:12]})", runs, commit=commit)

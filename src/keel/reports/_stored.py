@@ -46,7 +46,7 @@ def save_report(
 
 def list_reports(*, client: TrackingClient | None = None, limit: int = 100) -> list[StoredReport]:
     client = client or get_client()
-    return client.store.reports.list(client.project.id, limit=limit)
+    return client.store.reports.list(client.existing_project().id, limit=limit)
 
 
 def get_report(
@@ -54,13 +54,13 @@ def get_report(
 ) -> StoredReport:
     """A stored report, or one of its earlier versions."""
     client = client or get_client()
-    return client.store.reports.get(client.project.id, report_id, version=version)
+    return client.store.reports.get(client.existing_project().id, report_id, version=version)
 
 
 def report_versions(report_id: int, *, client: TrackingClient | None = None) -> list[ReportVersion]:
     """Every save of a stored report, newest first."""
     client = client or get_client()
-    return client.store.reports.versions(client.project.id, report_id)
+    return client.store.reports.versions(client.existing_project().id, report_id)
 
 
 __all__ = ["get_report", "list_reports", "report_versions", "save_report"]

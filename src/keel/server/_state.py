@@ -7,6 +7,7 @@ from functools import lru_cache
 
 from fastapi import Request
 
+from keel.exceptions import NotFoundError
 from keel.server._options import ServerOptions
 from keel.store import Store
 
@@ -31,9 +32,24 @@ class AppState:
         self.project_id_by_name = lru_cache(maxsize=4096)(self._project_id_by_name)
 
     def _project_id_by_name(self, name: str) -> int:
-        if not self.options.auth:  # one person's server: a new project URL just works
-            return self.store.projects.get_or_create(name).id
         return self.store.projects.get(name).id
+
+    def project_id_for(self, name: str, *, create: bool = False) -> int:
+        """The id of the project ``name``, resolved once per request at the edge.
+
+        A read never creates one: a misspelt project URL is a 404 naming it. A write
+        (``create``) on one person's server (no auth) makes it, as a write in the CLI does,
+        so a new project URL just works for ``mlflow.start_run()``; with auth an admin
+        creates projects.
+        """
+        try:
+            return self.project_id_by_name(name)
+        except NotFoundError:
+            if self.options.auth or not create:
+                who = "an admin" if self.options.auth else "a write (an experiment, a run)"
+                raise NotFoundError(f"project {name!r} does not exist; {who} creates it") from None
+        self.store.projects.get_or_create(name)
+        return self.project_id_by_name(name)
 
     def _project_of_experiment(self, experiment_id: int) -> int:
         return self.store.experiments.get(experiment_id).project_id

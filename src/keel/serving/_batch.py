@@ -26,6 +26,7 @@ from keel.exceptions import InvalidArgumentError
 from keel.serving._predict import predict_frame, request_schema
 from keel.serving._schema import InputSchema
 from keel.serving._source import LoadedModel
+from keel.store.projects import existing_project
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -162,7 +163,7 @@ def _dataset_input(ref: str, store: Store | None, project: str) -> BatchInput:
 
     from keel.data import DatasetClient
 
-    client = DatasetClient(store, store.projects.get_or_create(project))
+    client = DatasetClient(store, existing_project(store.projects, project))
     version = client.get(ref)
     folder = Path(tempfile.mkdtemp(prefix="keel-batch-input-"))
     client.checkout(ref, folder)  # files on disk, not in memory: streaming stays constant

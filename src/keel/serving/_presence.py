@@ -17,6 +17,7 @@ import time
 from typing import TYPE_CHECKING
 
 from keel.exceptions import KeelError
+from keel.store.projects import existing_project
 
 if TYPE_CHECKING:
     from keel.config import Settings
@@ -66,7 +67,9 @@ class Presence:
             from keel.store import open_store
 
             self._store = open_store(self._settings)
-        self._pid = self._store.projects.get_or_create(self._settings.project).id
+        self._pid = existing_project(  # its models came from it
+            self._store.projects, self._settings.project
+        ).id
         server = self._spec.server.model_copy(update={"host": host, "port": port})
         self._served = self._spec.model_copy(update={"server": server})
         self._report()

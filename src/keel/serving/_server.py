@@ -28,6 +28,7 @@ from keel.serving._runtime import DeploymentRuntime
 from keel.serving._source import ModelSource, RegistrySource
 from keel.serving._spec import DeploymentSpec, check_resources, load_spec
 from keel.store.predlog import PredictionLog
+from keel.store.projects import existing_project
 
 if TYPE_CHECKING:
     from keel.serving._presence import Presence
@@ -90,7 +91,7 @@ def _store_updates(
     store: Store, settings: Settings, name: str
 ) -> Callable[[], DeploymentSpec | None]:
     """A poll that returns the deployment's spec when a new revision was applied."""
-    project = store.projects.get_or_create(settings.project)
+    project = existing_project(store.projects, settings.project)  # the spec came from it
     seen = [store.deployments.current_revision(project.id, name)]
 
     def poll() -> DeploymentSpec | None:

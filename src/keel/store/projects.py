@@ -11,6 +11,7 @@ from keel.store._validate import check_name
 from keel.store.entities import Project
 
 if TYPE_CHECKING:
+    from keel.store import Store
     from keel.store.protocols import Projects
 
 _COLS = "SELECT id, name, description, created_at FROM projects"
@@ -32,6 +33,29 @@ def existing_project(projects: Projects, name: str) -> Project:
     except NotFoundError:
         names = ", ".join(p.name for p in projects.list()) or "none yet"
         raise NotFoundError(f"project {name!r} does not exist; projects: {names}") from None
+
+
+class ProjectByName:
+    """A client of one project, named when the client is made and looked up on first use
+    (constructors do no I/O). :attr:`project` creates it, what a write needs;
+    :meth:`existing_project` needs it to exist, what a read needs. Either resolves it once."""
+
+    store: Store
+    project_name: str
+    _project: Project | None = None
+
+    @property
+    def project(self) -> Project:
+        """The project, created on first use (a write: runs, experiments, a model version)."""
+        if self._project is None:
+            self._project = self.store.projects.get_or_create(self.project_name)
+        return self._project
+
+    def existing_project(self) -> Project:
+        """The project for a read: a misspelt name is an error rather than a new project."""
+        if self._project is None:
+            self._project = existing_project(self.store.projects, self.project_name)
+        return self._project
 
 
 class ProjectRepository(SqlRepository):

@@ -23,6 +23,7 @@ from keel.store import (
     Store,
 )
 from keel.store.paths import safe_relpath
+from keel.store.projects import ProjectByName
 
 DEFAULT_EXPERIMENT = "Default"
 
@@ -38,29 +39,13 @@ class RunComparison:
     best: dict[str, str]  # metric key -> run id with the highest value
 
 
-class TrackingClient:
+class TrackingClient(ProjectByName):
     """Record and read runs of one project. Thread-safe; cheap to create."""
 
     def __init__(self, store: Store, project: str = "default") -> None:
         self.store = store
         self.project_name = project
         self._project: Project | None = None  # resolved on first use, not here (no I/O)
-
-    @property
-    def project(self) -> Project:
-        """The project, created on first use: what writes (runs, experiments, sweeps) need."""
-        if self._project is None:
-            self._project = self.store.projects.get_or_create(self.project_name)
-        return self._project
-
-    def existing_project(self) -> Project:
-        """The project for a read: a misspelt name is an error rather than a new project
-        (resolved once: :attr:`project` then returns it too)."""
-        if self._project is None:
-            from keel.store.projects import existing_project
-
-            self._project = existing_project(self.store.projects, self.project_name)
-        return self._project
 
     # -- experiments -----------------------------------------------------------------------
     def create_experiment(

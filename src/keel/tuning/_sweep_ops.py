@@ -89,7 +89,7 @@ def _where(
     if store is not None and project_id is not None:
         return store.sweeps, project_id
     client = client or get_client()
-    return client.store.sweeps, client.project.id
+    return client.store.sweeps, client.existing_project().id  # a read: it must exist
 
 
 def list_sweeps(
@@ -285,7 +285,7 @@ def promote_sweep(
     from keel.models import register_model
 
     client = client or get_client()
-    repo, pid = client.store.sweeps, client.project.id
+    repo, pid = client.store.sweeps, client.existing_project().id  # the sweep is in it
     s = repo.get(pid, name)
     sign = -1.0 if s.directions[0] == "maximize" else 1.0
     done = sorted(_done(repo.outline(pid, s.id)), key=lambda p: (sign * p.value, p.number))  # type: ignore[operator]
@@ -303,7 +303,7 @@ def promote_sweep(
         f"runs:/{best.run_id}/{artifact}",
         model_name,
         store=client.store,
-        project=client.project.name,
+        project=client.project_name,
         tags={"keel.sweep": name, "keel.sweep.trial": str(best.number)},
     )
     return best, version

@@ -96,16 +96,18 @@ class Ctx:
             return None
 
 
-def _project_id(st: AppState, request: Request) -> int:
+def _project_id(st: AppState, request: Request, role: Role) -> int:
+    """The root is the default project; ``/projects/<name>/`` must exist for a read, and
+    a write may create it (see :meth:`AppState.project_id_for`)."""
     name = request.path_params.get("project")
     if name is None:
         return st.default_project_id
-    return st.project_id_by_name(name)
+    return st.project_id_for(name, create=role is not Role.READER)
 
 
 def _resolve(st: AppState, request: Request, role: Role) -> Ctx:
     guard = Guard(st, principal(request), role)
-    project_id = _project_id(st, request)
+    project_id = _project_id(st, request, role)
     guard.project_id(project_id, "this project")
     return Ctx(st, guard, project_id)
 
