@@ -8,8 +8,16 @@ example in each system (keel: registered + promoted to champion, which gives it 
 twin; mlflow: ``mlflow.sklearn.log_model`` in the peer virtualenv). Each server runs as a
 subprocess with one worker under the same uvicorn settings (httptools, TCP_NODELAY), pinned
 to CPU 0; the load generator (``wrk``, from Debian) runs pinned to CPU 1 and posts the same
-single-row ``dataframe_split`` body. Each level gets a warm-up run, then a measured one.
-The bare endpoint parses the JSON and returns a constant (the ceiling for any server).
+single-row ``dataframe_split`` body. The bare endpoint parses the JSON and returns a
+constant (the ceiling for any server).
+
+All servers run at once and are measured in turns, ``rounds`` times per concurrency level
+(a warm-up run, then a measured one, the order rotated each round), so a load spike from
+another process hits one round of every server, not one server: the ratios reported are
+medians of ratios within a round. Each turn also reads the server process's CPU time
+(user + system, all threads) per answered request, which load on the machine hardly moves:
+on a shared machine req/s ratios drift towards 1 (every server waits for its share of the
+core), while CPU per request keeps the real cost.
 
 Targets: at concurrency 8, >= 15x mlflow's req/s, >= 40% of bare, p99 < 10 ms; at
 concurrency 64 (micro-batching on), >= 60% of bare.
@@ -25,12 +33,14 @@ process at a fixed rate while the worker runs, for the p99 event-to-prediction l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +48,8 @@ import textwrap
 import threading
 import time
 import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +59,20 @@ from benchmarks._peers import peer_env, peer_python  # noqa: E402
 
 FEATURES = [f"f{i}" for i in range(20)]
 SIZES = {
-    "full": {"seconds": 8, "warmup": 2, "batch_rows": 1_000_000, "stream_events": 20_000},
-    "quick": {"seconds": 3, "warmup": 1, "batch_rows": 200_000, "stream_events": 5_000},
+    "full": {
+        "seconds": 4,
+        "warmup": 1,
+        "rounds": 4,
+        "batch_rows": 1_000_000,
+        "stream_events": 20_000,
+    },
+    "quick": {
+        "seconds": 2,
+        "warmup": 1,
+        "rounds": 2,
+        "batch_rows": 200_000,
+        "stream_events": 5_000,
+    },
 }
 REDIS_URL = os.environ.get("KEEL_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
@@ -167,17 +191,63 @@ def _ms(text: str) -> float:
     return value * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
-def measure(name: str, url: str, sizes: dict[str, Any], tmp: Path) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, its threads and its child processes (mlflow
+    serves from a child of the command that started it)."""
+    import psutil
+
+    total = 0.0
+    root = psutil.Process(pid)
+    for proc in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = proc.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def measure(servers: dict[str, Server], sizes: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    """Each server in turn, ``rounds`` times per level; medians per server, and the
+    median of each server's within-round ratio to the bare endpoint."""
+    names = list(servers)
+    turns: dict[int, dict[str, list[dict[str, float]]]] = {}
     for c in (8, 64):
-        wrk(url, c, sizes["warmup"], tmp)
-        out[f"c{c}"] = wrk(url, c, sizes["seconds"], tmp)
-        r = out[f"c{c}"]
-        print(
-            f"  {name:<7} c={c:<3} {r['rps']:9.0f} req/s  p99 {r['p99_ms']:7.2f} ms"
-            f"  non-2xx {r['non_2xx']:.0f}",
-            flush=True,
-        )
+        turns[c] = {n: [] for n in names}
+        for i in range(sizes["rounds"]):
+            order = names[i % len(names) :] + names[: i % len(names)]
+            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+            for n in order:
+                server = servers[n]
+                wrk(server.url, c, sizes["warmup"], tmp)
+                before = cpu_seconds(server.pid)
+                r = wrk(server.url, c, sizes["seconds"], tmp)
+                used = cpu_seconds(server.pid) - before
+                r["cpu_us"] = used / max(r["rps"] * sizes["seconds"], 1) * 1e6
+                r["load"] = load
+                turns[c][n].append(r)
+            print(
+                f"  c={c:<3} round {i + 1} (load {load:.1f}): "
+                + ", ".join(
+                    f"{n} {turns[c][n][-1]['rps']:.0f} req/s "
+                    f"{turns[c][n][-1]['cpu_us']:.0f} us CPU/req"
+                    + (f" ({e:.0f} non-2xx!)" if (e := turns[c][n][-1]["non_2xx"]) else "")
+                    for n in names
+                ),
+                flush=True,
+            )
+    out: dict[str, Any] = {n: {} for n in names}
+    for c, by_server in turns.items():
+        bare = by_server.get("bare")
+        for n, runs in by_server.items():
+            summary = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+            if bare is not None:
+                summary["share"] = statistics.median(
+                    r["rps"] / b["rps"] for r, b in zip(runs, bare, strict=True)
+                )
+                summary["cpu_ratio"] = statistics.median(
+                    r["cpu_us"] / b["cpu_us"] for r, b in zip(runs, bare, strict=True)
+                )
+            summary["rounds"] = runs  # type: ignore[assignment]
+            out[n][f"c{c}"] = summary
     return out
 
 
@@ -214,7 +284,14 @@ def keel_home(tmp: Path) -> Path:
     return home
 
 
-def run_keel(home: Path, sizes: dict[str, Any], tmp: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Server:
+    url: str  # the /invocations URL
+    pid: int  # the process answering (taskset execs it, so the pid is the server's own)
+
+
+@contextlib.contextmanager
+def keel_server(home: Path) -> Iterator[Server]:
     port = free_port()
     env = {**os.environ, "KEEL_HOME": str(home), "PYTHONWARNINGS": "ignore"}
     argv = [sys.executable, "-m", "keel.cli", "serve", "bench@champion", "--port", str(port)]
@@ -223,12 +300,13 @@ def run_keel(home: Path, sizes: dict[str, Any], tmp: Path) -> dict[str, Any]:
     )
     try:
         wait_ready(f"http://127.0.0.1:{port}/v2/health/ready", proc)
-        return measure("keel", f"http://127.0.0.1:{port}/invocations", sizes, tmp)
+        yield Server(f"http://127.0.0.1:{port}/invocations", proc.pid)
     finally:
         stop(proc)
 
 
-def run_bare(sizes: dict[str, Any], tmp: Path) -> dict[str, Any]:
+@contextlib.contextmanager
+def bare_server(tmp: Path) -> Iterator[Server]:
     port = free_port()
     script = tmp / "bare.py"
     script.write_text(BARE_APP)
@@ -239,12 +317,13 @@ def run_bare(sizes: dict[str, Any], tmp: Path) -> dict[str, Any]:
     )
     try:
         wait_ready(f"http://127.0.0.1:{port}/invocations", proc)
-        return measure("bare", f"http://127.0.0.1:{port}/invocations", sizes, tmp)
+        yield Server(f"http://127.0.0.1:{port}/invocations", proc.pid)
     finally:
         stop(proc)
 
 
-def run_mlflow(sizes: dict[str, Any], tmp: Path) -> dict[str, Any]:
+@contextlib.contextmanager
+def mlflow_server(tmp: Path) -> Iterator[Server]:
     python = peer_python("mlflow", ["mlflow==3.*"])
     store = f"sqlite:///{tmp / 'mlflow.db'}"
     X, y = training_data()
@@ -287,7 +366,7 @@ def run_mlflow(sizes: dict[str, Any], tmp: Path) -> dict[str, Any]:
     )
     try:
         wait_ready(f"http://127.0.0.1:{port}/ping", proc)
-        return measure("mlflow", f"http://127.0.0.1:{port}/invocations", sizes, tmp)
+        yield Server(f"http://127.0.0.1:{port}/invocations", proc.pid)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(30)
@@ -296,7 +375,10 @@ def run_mlflow(sizes: dict[str, Any], tmp: Path) -> dict[str, Any]:
 # -- batch -------------------------------------------------------------------------------------
 
 
-def run_batch(home: Path, rows: int, tmp: Path) -> dict[str, Any]:
+def run_batch(home: Path, rows: int, rounds: int, tmp: Path) -> dict[str, Any]:
+    """keel's Parquet-to-Parquet batch against the bare model's in-memory ``predict``,
+    alternated ``rounds`` times after a warm-up of both (the ratio is the median of each
+    round's); peak memory from the first passes at a quarter and at all of the rows."""
     import numpy as np
     import pandas as pd
     import psutil
@@ -317,37 +399,48 @@ def run_batch(home: Path, rows: int, tmp: Path) -> dict[str, Any]:
     frame.to_parquet(full, row_group_size=65_536)
     X, y = training_data()
     bare_model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(X, y)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        start = time.perf_counter()
-        bare_model.predict(frame)
-        bare_s = time.perf_counter() - start
-    del frame
     store = open_store(Settings.for_home(home))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = load_model(store, "default", "bench@champion")
     proc = psutil.Process()
-    result: dict[str, Any] = {"rows": rows, "bare_rows_per_s": rows / bare_s}
-    predict_batch(model, open_input(str(small)), tmp / "warm.parquet", chunk_rows=65_536)
-    for label, path in (("quarter", small), ("full", full)):
+    result: dict[str, Any] = {"rows": rows}
+
+    def bare_rows_per_s() -> float:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            start = time.perf_counter()
+            bare_model.predict(frame)
+            return rows / (time.perf_counter() - start)
+
+    def keel_rows_per_s(path: Path, label: str) -> float:
         base = proc.memory_info().rss
         peak = [0]
 
-        def sample(_n: int, base: int = base, peak: list[int] = peak) -> None:
+        def sample(_n: int) -> None:
             peak[0] = max(peak[0], proc.memory_info().rss - base)
 
         out = predict_batch(
-            model,
-            open_input(str(path)),
-            tmp / f"out-{label}.parquet",
-            chunk_rows=65_536,
+            model, open_input(str(path)), tmp / f"out-{label}.parquet", chunk_rows=65_536,
             progress=sample,
-        )
-        result[f"{label}_peak_mb"] = peak[0] / 2**20
-        if label == "full":
-            result["keel_rows_per_s"] = out.rows_per_s
+        )  # fmt: skip
+        result.setdefault(f"{label}_peak_mb", peak[0] / 2**20)
+        return float(out.rows_per_s)
+
+    del frame  # memory: keel's passes start without the rows in this process
+    predict_batch(model, open_input(str(small)), tmp / "warm.parquet", chunk_rows=65_536)
+    keel_rows_per_s(small, "quarter")
+    keel = [keel_rows_per_s(full, "full")]
+    frame = pd.read_parquet(full)
+    bare_rows_per_s()  # warm-up: the first predict on fresh memory is ~2x slower
+    bare = [bare_rows_per_s()]
+    for _ in range(rounds - 1):
+        keel.append(keel_rows_per_s(full, "full"))
+        bare.append(bare_rows_per_s())
     store.close()
+    result["bare_rows_per_s"] = statistics.median(bare)
+    result["keel_rows_per_s"] = statistics.median(keel)
+    result["ratio"] = statistics.median(k / b for k, b in zip(keel, bare, strict=True))
     return result
 
 
@@ -445,13 +538,20 @@ def report(results: dict[str, Any]) -> list[str]:
     lines = []
     keel, bare, mlflow = results["keel"], results["bare"], results.get("mlflow")
     k8, b8, k64, b64 = keel["c8"], bare["c8"], keel["c64"], bare["c64"]
+    load = statistics.median(r["load"] for c in (k8, k64) for r in c["rounds"])
+    lines.append(
+        f"(medians of {len(k8['rounds'])} rounds per level; load average {load:.1f} on "
+        f"{os.cpu_count()} CPUs)"
+    )
     if mlflow:
-        x = k8["rps"] / mlflow["c8"]["rps"]
+        x = statistics.median(
+            k["rps"] / m["rps"] for k, m in zip(k8["rounds"], mlflow["c8"]["rounds"], strict=True)
+        )
         lines.append(
             f"c=8  keel {k8['rps']:.0f} req/s vs mlflow {mlflow['c8']['rps']:.0f}: "
             f"{x:.1f}x (target >= 15x) {verdict(x >= 15)}"
         )
-    share8 = k8["rps"] / b8["rps"]
+    share8 = k8["share"]
     lines.append(
         f"c=8  keel {k8['rps']:.0f} req/s = {share8:.0%} of bare {b8['rps']:.0f} "
         f"(target >= 40%) {verdict(share8 >= 0.4)}"
@@ -459,14 +559,19 @@ def report(results: dict[str, Any]) -> list[str]:
     lines.append(
         f"c=8  keel p99 {k8['p99_ms']:.2f} ms (target < 10 ms) {verdict(k8['p99_ms'] < 10)}"
     )
-    share64 = k64["rps"] / b64["rps"]
+    share64 = k64["share"]
     lines.append(
         f"c=64 keel {k64['rps']:.0f} req/s = {share64:.0%} of bare {b64['rps']:.0f} "
         f"(target >= 60%) {verdict(share64 >= 0.6)}"
     )
+    lines.append(
+        f"server CPU per request: keel {k8['cpu_us']:.0f} / {k64['cpu_us']:.0f} us at c=8 / "
+        f"c=64, bare {b8['cpu_us']:.0f} / {b64['cpu_us']:.0f} us "
+        f"({k8['cpu_ratio']:.2f}x / {k64['cpu_ratio']:.2f}x bare's)"
+    )
     if "batch" in results:
         b = results["batch"]
-        ratio = b["keel_rows_per_s"] / b["bare_rows_per_s"]
+        ratio = b["ratio"]
         flat = b["full_peak_mb"] < max(2 * b["quarter_peak_mb"], b["quarter_peak_mb"] + 64)
         lines.append(
             f"batch {b['rows']:,} rows: keel {b['keel_rows_per_s']:,.0f} rows/s vs bare "
@@ -501,14 +606,19 @@ def main() -> None:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="keel-bench-serving-") as tmp_name:
         tmp = Path(tmp_name)
-        print("online (one worker each, server on CPU 0, wrk on CPU 1):", flush=True)
+        print(
+            "online (one worker each, server on CPU 0, wrk on CPU 1, servers in turns):",
+            flush=True,
+        )
         home = keel_home(tmp)
-        results["bare"] = run_bare(sizes, tmp)
-        results["keel"] = run_keel(home, sizes, tmp)
-        if not args.skip_mlflow:
-            results["mlflow"] = run_mlflow(sizes, tmp)
+        with contextlib.ExitStack() as servers:
+            up = {"bare": servers.enter_context(bare_server(tmp))}
+            up["keel"] = servers.enter_context(keel_server(home))
+            if not args.skip_mlflow:
+                up["mlflow"] = servers.enter_context(mlflow_server(tmp))
+            results.update(measure(up, sizes, tmp))
         print("batch:", flush=True)
-        results["batch"] = run_batch(home, sizes["batch_rows"], tmp)
+        results["batch"] = run_batch(home, sizes["batch_rows"], sizes["rounds"], tmp)
         if not args.skip_stream:
             print("stream:", flush=True)
             results["stream"] = run_stream(home, sizes["stream_events"], tmp)

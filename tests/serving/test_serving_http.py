@@ -143,6 +143,22 @@ BAD_INPUTS: list[tuple[str, Any, str]] = [
     ("empty batch", {"dataframe_split": {"columns": FEATURES, "data": []}}, "empty batch"),
     ("two input keys", {"dataframe_split": {}, "inputs": []}, "exactly one of"),
     (
+        "an unknown key beside the input",
+        {"dataframe_split": {"columns": FEATURES, "data": [[0.0] * 20]}, "extra": 1},
+        "it has ['dataframe_split', 'extra']",
+    ),
+    ("not an object", [[0.0] * 20], "expected a JSON object with one of dataframe_split"),
+    (
+        "a column name that is not text",
+        {"dataframe_split": {"columns": [*FEATURES[:19], 19], "data": [[0.0] * 20]}},
+        "'columns' must be a list of column names",
+    ),
+    (
+        "a record that is not an object",
+        {"dataframe_records": [dict.fromkeys(FEATURES, 0.0), [0.0] * 20]},
+        "row 1 must be a JSON object, got [0.0",
+    ),
+    (
         "ragged row",
         {"dataframe_split": {"columns": FEATURES, "data": [[1.0, 2.0]]}},
         "row 0 has 2 values",

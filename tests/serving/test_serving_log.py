@@ -104,14 +104,14 @@ def _ready(url: str) -> bool:
         return False
 
 
-def _record(i: int, n: int = 10) -> LogRecord:
+def _record(i: int, n: int = 10, ts_ms: int | None = None) -> LogRecord:
     return LogRecord(
         "dep",
         "ep",
         "m",
         "1",
         f"r{i}",
-        int(time.time() * 1000),
+        int(time.time() * 1000) if ts_ms is None else ts_ms,
         1.0,
         False,
         Rows(n, matrix=np.full((n, 2), float(i))),
@@ -130,6 +130,17 @@ def test_full_buffer_drops_and_counts_instead_of_blocking(settings: Settings) ->
     log.close()
     assert log.written_rows == 100
     assert parquet_rows(settings.home / "artifacts" / "predictions") == 100
+
+
+def test_records_are_filed_under_their_utc_day(settings: Settings) -> None:
+    midnight = 1_764_720_000_000  # 2025-12-03T00:00:00Z in ms
+    log = PredictionLog(settings.artifacts_uri)
+    for i, ts in enumerate([midnight - 1, midnight, midnight + 86_399_999, -1]):
+        log.log(_record(i, n=1, ts_ms=ts))
+    log.close()
+    folder = settings.home / "artifacts" / "predictions" / "deployment=dep"
+    days = {p.parent.name: parquet_rows(p.parent) for p in folder.glob("date=*/*.parquet")}
+    assert days == {"date=2025-12-02": 1, "date=2025-12-03": 2, "date=1969-12-31": 1}
 
 
 def test_sql_over_log_and_export(settings: Settings, tmp_path: object) -> None:

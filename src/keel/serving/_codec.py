@@ -31,6 +31,8 @@ V2_DATATYPES = frozenset(
 )
 MAX_TENSOR_DEPTH = 32
 INVOCATION_KEYS = ("dataframe_split", "dataframe_records", "inputs", "instances")
+_INVOCATION_FIELDS = frozenset({*INVOCATION_KEYS, "params"})
+_DICT, _STR = frozenset({dict}), frozenset({str})
 
 
 class HttpError(Exception):
@@ -154,6 +156,20 @@ def _need(cond: bool, message: str) -> None:
         raise HttpError(400, message)
 
 
+# Checks that run on every request: exact JSON types first (one C-level pass), the
+# abstract Mapping/str checks only for what a JSON parser does not produce.
+def _is_object(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)
+
+
+def _all_objects(rows: list[Any]) -> bool:
+    return _DICT.issuperset(map(type, rows)) or all(isinstance(r, Mapping) for r in rows)
+
+
+def _all_str(values: list[Any]) -> bool:
+    return _STR.issuperset(map(type, values)) or all(isinstance(v, str) for v in values)
+
+
 def parse_records(obj: Any) -> Payload:
     """Plain JSON: a list of row objects, one row object, or ``{"records": [...]}``."""
     if isinstance(obj, Mapping) and set(obj) == {"records"}:
@@ -162,34 +178,36 @@ def parse_records(obj: Any) -> Payload:
         isinstance(obj, list | Mapping),
         f"expected a JSON list of row objects or one row object, got {type(obj).__name__}",
     )
-    if isinstance(obj, list):
-        for i, row in enumerate(obj):
-            _need(isinstance(row, Mapping), f"row {i} must be a JSON object, got {row!r:.60}")
+    if isinstance(obj, list) and not _all_objects(obj):
+        i, row = next((i, r) for i, r in enumerate(obj) if not isinstance(r, Mapping))
+        raise HttpError(400, f"row {i} must be a JSON object, got {row!r:.60}")
     return Payload("records", obj)
 
 
 def parse_invocations(obj: Any) -> Payload:
     """MLflow scoring protocol: exactly one of ``dataframe_split``, ``dataframe_records``,
     ``inputs``, ``instances`` (``params`` is passed along)."""
-    _need(
-        isinstance(obj, Mapping),
-        f"expected a JSON object with one of {', '.join(INVOCATION_KEYS)}; got "
-        f"{type(obj).__name__}",
-    )
+    # (messages are built only on the way out: this runs on every request)
+    if not _is_object(obj):
+        raise HttpError(
+            400,
+            f"expected a JSON object with one of {', '.join(INVOCATION_KEYS)}; got "
+            f"{type(obj).__name__}",
+        )
     keys = [k for k in INVOCATION_KEYS if k in obj]
-    extra = sorted(set(obj) - set(INVOCATION_KEYS) - {"params"})
-    _need(
-        len(keys) == 1 and not extra,
-        f"the body must hold exactly one of {', '.join(INVOCATION_KEYS)} (and optionally "
-        f"params); it has {sorted(obj)}",
-    )
+    if len(keys) != 1 or not _INVOCATION_FIELDS.issuperset(obj):
+        raise HttpError(
+            400,
+            f"the body must hold exactly one of {', '.join(INVOCATION_KEYS)} (and optionally "
+            f"params); it has {sorted(obj)}",
+        )
     key, value, params = keys[0], obj[keys[0]], obj.get("params")
     if key == "dataframe_split":
-        _need(isinstance(value, Mapping), "dataframe_split must be an object")
+        _need(_is_object(value), "dataframe_split must be an object")
         _need("data" in value, "dataframe_split needs 'data' (a list of rows)")
         cols = value.get("columns")
         _need(
-            cols is None or (isinstance(cols, list) and all(isinstance(c, str) for c in cols)),
+            cols is None or (isinstance(cols, list) and _all_str(cols)),
             "dataframe_split 'columns' must be a list of column names",
         )
         return Payload("split", value["data"], columns=cols, parameters=params)
@@ -200,7 +218,7 @@ def parse_invocations(obj: Any) -> Payload:
         cols = {str(k): v if isinstance(v, list) else [v] for k, v in value.items()}
         return Payload("columns", cols, parameters=params)
     _need(isinstance(value, list), f"{key} must be a list of rows or an object of columns")
-    if value and all(isinstance(r, Mapping) for r in value):
+    if value and _all_objects(value):
         return Payload("records", value, parameters=params)
     return Payload("tensor", value, parameters=params)
 

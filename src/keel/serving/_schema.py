@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -128,7 +129,12 @@ class InputSchema:
 
     @property
     def names(self) -> list[str]:
-        return [c.name for c in self.columns]
+        return list(self._names)
+
+    # Derived once per schema (they are read on every request; the schema never changes).
+    @cached_property
+    def _names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
 
     @property
     def index(self) -> Any:
@@ -141,11 +147,11 @@ class InputSchema:
             self._layouts[("__index__",)] = cached
         return cached
 
-    @property
+    @cached_property
     def numeric(self) -> bool:
         return bool(self.columns) and all(c.kind is Kind.FLOAT for c in self.columns)
 
-    @property
+    @cached_property
     def float32(self) -> bool:
         return self.numeric and all(c.dtype == "float32" for c in self.columns)
 
@@ -186,7 +192,7 @@ class InputSchema:
             raise ModelInputError(f"'data' must be a list of rows, got {type(data).__name__}")
         if not data:
             raise ModelInputError("empty batch: the request has no rows; send at least one row")
-        cols = tuple(columns) if columns is not None else tuple(self.names)
+        cols = tuple(columns) if columns is not None else self._names
         order = self._layout(cols)
         if self.numeric:
             matrix = _float_matrix(data, len(cols))

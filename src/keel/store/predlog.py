@@ -86,6 +86,7 @@ class LogMetrics(Protocol):
 
 
 _SEQ = itertools.count()
+_DAY_MS = 86_400_000
 CHUNK_RECORDS = 2048
 
 
@@ -192,12 +193,12 @@ class PredictionLog:
             return 0
         with self._lock:
             self._rows -= sum(r.rows.n for r in records)
-        groups: dict[tuple[str, str, str, str], list[LogRecord]] = {}
-        for r in records:
-            day = dt.datetime.fromtimestamp(r.ts_ms / 1000, dt.UTC).strftime("%Y-%m-%d")
-            groups.setdefault((r.deployment, day, r.model, r.version), []).append(r)
+        groups: dict[tuple[str, int, str, str], list[LogRecord]] = {}
+        for r in records:  # by UTC day number; the date is formatted once per group
+            groups.setdefault((r.deployment, r.ts_ms // _DAY_MS, r.model, r.version), []).append(r)
         written = 0
-        for (deployment, day, _m, _v), group in groups.items():
+        for (deployment, day_number, _m, _v), group in groups.items():
+            day = dt.datetime.fromtimestamp(day_number * 86_400, dt.UTC).strftime("%Y-%m-%d")
             try:
                 written += self._write(deployment, day, group)
             except Exception as exc:  # a failing disk must not kill the server; count it
