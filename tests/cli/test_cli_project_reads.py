@@ -41,6 +41,7 @@ READS = [
     ("pipeline", "runs"),
     ("search", "x"),
     ("report", "list"),
+    ("feedback", "list", "churn-api"),
 ]
 
 
@@ -75,3 +76,24 @@ def test_writes_create_the_project_and_a_fresh_home_reads_the_default(
     run_keel("-P", "fresh", "datasets", "add", "toy", str(data))
     assert sorted(_projects(keel_home)) == ["default", "fresh"]
     run_keel("-P", "fresh", "datasets", "list")  # now it exists, reads work
+
+
+def test_pipeline_inspect_sees_only_the_runs_of_its_project(
+    run_keel: KeelCli, keel_home: Path
+) -> None:
+    keel.init(project="other", home=keel_home)
+    store = open_store(Settings.for_home(keel_home))
+    try:
+        churn = store.projects.get_or_create("churn")
+        run_id = store.runs.create(store.experiments.create(churn.id, "e").id).id
+        store.pipeline_runs.start(
+            run_id, project_id=churn.id, pipeline="p", target="", runner="", params={}, n_steps=0
+        )
+    finally:
+        store.close()
+    assert run_id in run_keel("-P", "churn", "pipeline", "inspect", run_id).stdout
+    for ref in (run_id, run_id[:8]):
+        proc = run_keel("-P", "other", "pipeline", "inspect", ref, check=False)
+        assert proc.returncode == 3, proc.stdout + proc.stderr
+        assert f"pipeline run {ref!r} does not exist in project 'other'" in proc.stderr
+
