@@ -42,6 +42,7 @@ READS = [
     ("search", "x"),
     ("report", "list"),
     ("feedback", "list", "churn-api"),
+    ("label", "import", "x", "tasks.json"),  # into a labeling project, which must exist
 ]
 
 
@@ -97,3 +98,22 @@ def test_pipeline_inspect_sees_only_the_runs_of_its_project(
         assert proc.returncode == 3, proc.stdout + proc.stderr
         assert f"pipeline run {ref!r} does not exist in project 'other'" in proc.stderr
 
+
+#: writes whose input is bad: refused before the project is made -> (command, exit code)
+BAD_WRITES = [
+    (("monitor", "reference", "ref"), 2),  # none of --model, --dataset, --file
+    (("monitor", "reference", "ref", "--file", "missing.csv"), 2),
+    (("datasets", "training-set", "ts", "-e", "labels.csv", "-p", "no-keys"), 2),
+    (("label", "create", "lp", "--kind", "bogus"), 2),
+    (("models", "import", "missing.onnx", "--name", "m"), 3),
+]
+
+
+@pytest.mark.parametrize(("command", "code"), BAD_WRITES, ids=[" ".join(c) for c, _ in BAD_WRITES])
+def test_a_write_with_bad_input_leaves_no_project_behind(
+    run_keel: KeelCli, keel_home: Path, command: tuple[str, ...], code: int
+) -> None:
+    keel.init(home=keel_home)
+    proc = run_keel("-P", "fresh", *command, check=False)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    assert "fresh" not in _projects(keel_home)
