@@ -43,6 +43,7 @@ READS = [
     ("report", "list"),
     ("feedback", "list", "churn-api"),
     ("label", "import", "x", "tasks.json"),  # into a labeling project, which must exist
+    ("synth", "sample", "x-copula@1"),  # its model is a version in the project
 ]
 
 
