@@ -44,6 +44,7 @@ READS = [
     ("feedback", "list", "churn-api"),
     ("label", "import", "x", "tasks.json"),  # into a labeling project, which must exist
     ("synth", "sample", "x-copula@1"),  # its model is a version in the project
+    ("automl", "--data", "x@1", "--target", "y"),  # learns from a dataset of the project
 ]
 
 
