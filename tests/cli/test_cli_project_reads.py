@@ -41,6 +41,10 @@ READS = [
     ("pipeline", "runs"),
     ("search", "x"),
     ("report", "list"),
+    ("feedback", "list", "churn-api"),
+    ("label", "import", "x", "tasks.json"),  # into a labeling project, which must exist
+    ("synth", "sample", "x-copula@1"),  # its model is a version in the project
+    ("automl", "--data", "x@1", "--target", "y"),  # learns from a dataset of the project
 ]
 
 
@@ -75,3 +79,43 @@ def test_writes_create_the_project_and_a_fresh_home_reads_the_default(
     run_keel("-P", "fresh", "datasets", "add", "toy", str(data))
     assert sorted(_projects(keel_home)) == ["default", "fresh"]
     run_keel("-P", "fresh", "datasets", "list")  # now it exists, reads work
+
+
+def test_pipeline_inspect_sees_only_the_runs_of_its_project(
+    run_keel: KeelCli, keel_home: Path
+) -> None:
+    keel.init(project="other", home=keel_home)
+    store = open_store(Settings.for_home(keel_home))
+    try:
+        churn = store.projects.get_or_create("churn")
+        run_id = store.runs.create(store.experiments.create(churn.id, "e").id).id
+        store.pipeline_runs.start(
+            run_id, project_id=churn.id, pipeline="p", target="", runner="", params={}, n_steps=0
+        )
+    finally:
+        store.close()
+    assert run_id in run_keel("-P", "churn", "pipeline", "inspect", run_id).stdout
+    for ref in (run_id, run_id[:8]):
+        proc = run_keel("-P", "other", "pipeline", "inspect", ref, check=False)
+        assert proc.returncode == 3, proc.stdout + proc.stderr
+        assert f"pipeline run {ref!r} does not exist in project 'other'" in proc.stderr
+
+
+#: writes whose input is bad: refused before the project is made -> (command, exit code)
+BAD_WRITES = [
+    (("monitor", "reference", "ref"), 2),  # none of --model, --dataset, --file
+    (("monitor", "reference", "ref", "--file", "missing.csv"), 2),
+    (("datasets", "training-set", "ts", "-e", "labels.csv", "-p", "no-keys"), 2),
+    (("label", "create", "lp", "--kind", "bogus"), 2),
+    (("models", "import", "missing.onnx", "--name", "m"), 3),
+]
+
+
+@pytest.mark.parametrize(("command", "code"), BAD_WRITES, ids=[" ".join(c) for c, _ in BAD_WRITES])
+def test_a_write_with_bad_input_leaves_no_project_behind(
+    run_keel: KeelCli, keel_home: Path, command: tuple[str, ...], code: int
+) -> None:
+    keel.init(home=keel_home)
+    proc = run_keel("-P", "fresh", *command, check=False)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    assert "fresh" not in _projects(keel_home)

@@ -339,8 +339,8 @@ def training_set(
     """Join feature tables as of each label's timestamp (no future values) into a version."""
     from keel.data import training_set as build
 
-    client = _client(create=True)
     sources: list[Any] = [*(features or []), *(_prediction_source(p) for p in predictions or [])]
+    client = _client(create=True)  # after parsing: a bad option leaves no project behind
     result = build(
         entities, sources, timestamp=timestamp, keys=key or None, ttl=ttl,
         duplicates="last" if last_wins else "error", datasets=client, name=name,

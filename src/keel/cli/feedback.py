@@ -101,6 +101,7 @@ def list_(
     """The newest labels of a deployment."""
     from keel.monitoring import read_feedback
 
+    _context.project()  # a read: a misspelt -P is an error, not an empty list
     table = read_feedback(_context.settings(), deployment)
     rows = (
         table.sort_by([("ts", "descending")]).slice(0, limit).to_pylist() if table.num_rows else []

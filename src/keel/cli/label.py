@@ -64,6 +64,7 @@ def create(
         raw = {"kind": kind, "labels": [x.strip() for x in labels.split(",") if x.strip()]}
         if field:
             raw["field"] = field
+    labeling.parse_config(raw)  # checked before the project is made: a bad one leaves none
     project = labeling.create_project(
         _context.store(),
         _pid(create=True),
@@ -103,7 +104,8 @@ def import_(
     """Import tasks (and their Label Studio annotations)."""
     from keel import labeling
 
-    result = labeling.import_tasks(_context.store(), _pid(create=True), name, source)
+    # the labeling project must exist already, so its project too: a read of it
+    result = labeling.import_tasks(_context.store(), _pid(), name, source)
     if json_:
         print_json(result)
     else:

@@ -19,9 +19,13 @@ app = typer.Typer(
 
 
 def _registry(*, create: bool = False) -> "Registry":
+    """The registry of the current project. A read needs the project to exist; a write
+    (``create``) leaves it to the registry, which makes it when it stores a version, after
+    the input is checked (a bad file leaves no empty project behind)."""
     from keel.models import Registry
 
-    return Registry(_context.store(), _context.project(create=create).name)
+    name = _context.settings().project if create else _context.project().name
+    return Registry(_context.store(), name)
 
 
 def _pairs(items: list[str], what: str, *, numeric: bool = False) -> dict[str, Any]:

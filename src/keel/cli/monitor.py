@@ -121,22 +121,21 @@ def reference(
     """Profile training data and store it as a reference (what "normal" looks like)."""
     from keel.exceptions import InvalidArgumentError
 
-    mon = _client(create=True)
     cols = [c.strip() for c in columns.split(",")] if columns else None
     if sum(x is not None for x in (model, dataset, file)) != 1:
         raise InvalidArgumentError("give exactly one of --model, --dataset or --file")
-    if model is not None:
-        info = mon.reference_from_model(model)
-    elif subject is None:
+    if model is None and subject is None:
         raise InvalidArgumentError(
             "name the reference, e.g. `keel monitor reference model:churn/3`"
         )
+    table = _read_table(file) if file is not None else None
+    mon = _client(create=True)  # the input checked first: a bad one leaves no project behind
+    if model is not None:
+        info = mon.reference_from_model(model)
     elif dataset is not None:
         info = mon.reference_from_dataset(dataset, subject=subject, columns=cols)
     else:
-        info = mon.set_reference(
-            subject, _read_table(file), columns=cols, source=f"file:{file.name}"
-        )
+        info = mon.set_reference(subject, table, columns=cols, source=f"file:{file.name}")
     outcome(
         info,
         json_,

@@ -21,11 +21,12 @@ app = typer.Typer(
 )
 
 
-def _client() -> Any:
+def _client(*, create: bool = False) -> Any:
+    """The datasets of the current project: a fit may make it (it can learn from a file);
+    a sample reads its model, a version in the project, so the project must exist."""
     from keel.data import DatasetClient
 
-    store = _context.store()
-    return DatasetClient(store, store.projects.get_or_create(_context.settings().project))
+    return DatasetClient(_context.store(), _context.project(create=create))
 
 
 @app.command()
@@ -46,7 +47,7 @@ def fit(
     from keel.data import synth_fit
 
     model = synth_fit(
-        ref, method=method, datasets=_client(), name=name, holdout=holdout, seed=seed,
+        ref, method=method, datasets=_client(create=True), name=name, holdout=holdout, seed=seed,
         epochs=epochs,
     )  # fmt: skip
     m = model.model

@@ -310,7 +310,8 @@ def load_data(data: Any, client: TrackingClient) -> tuple[pd.DataFrame, str, int
     if isinstance(data, str):
         from keel.data import DatasetClient
 
-        datasets = DatasetClient(client.store, client.project)
+        # a read of a version in the project: a misspelt project is an error, not a new one
+        datasets = DatasetClient(client.store, client.existing_project())
         version = datasets.get(data)
         return datasets.load(data), version.ref, version.id
     raise InvalidArgumentError(
