@@ -29,6 +29,25 @@ def _pid(*, create: bool = False) -> int:
     return _context.project(create=create).id
 
 
+def _label_config(kind: str, labels: str, field: str | None, config: Path | None) -> dict[str, Any]:
+    """The label config from ``--config`` or the options, checked before the project is
+    made (a bad one leaves none behind)."""
+    from keel import labeling
+    from keel.exceptions import InvalidArgumentError
+
+    if config is not None:
+        try:
+            raw: dict[str, Any] = json.loads(config.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InvalidArgumentError(f"--config {str(config)!r}: {exc}") from exc
+    else:
+        raw = {"kind": kind, "labels": [x.strip() for x in labels.split(",") if x.strip()]}
+        if field:
+            raw["field"] = field
+    labeling.parse_config(raw)
+    return raw
+
+
 @app.command()
 def create(
     name: str = typer.Argument(..., help="Labeling project name."),
@@ -53,18 +72,8 @@ def create(
 ) -> None:
     """Create a labeling project."""
     from keel import labeling
-    from keel.exceptions import InvalidArgumentError
 
-    if config is not None:
-        try:
-            raw: dict[str, Any] = json.loads(config.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise InvalidArgumentError(f"--config {str(config)!r}: {exc}") from exc
-    else:
-        raw = {"kind": kind, "labels": [x.strip() for x in labels.split(",") if x.strip()]}
-        if field:
-            raw["field"] = field
-    labeling.parse_config(raw)  # checked before the project is made: a bad one leaves none
+    raw = _label_config(kind, labels, field, config)
     project = labeling.create_project(
         _context.store(),
         _pid(create=True),
