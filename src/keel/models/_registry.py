@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.models._uri import VersionRef, parse_ref, parse_run_uri
-from keel.store import ModelVersion, NewVersion, Project, RegisteredModel, Store
+from keel.store import ModelVersion, NewVersion, RegisteredModel, Store
 from keel.store.projects import ProjectByName
 
 if TYPE_CHECKING:
@@ -39,9 +39,7 @@ class Registry(ProjectByName):
     def __init__(
         self, store: Store, project: str = "default", keyring: Keyring | None = None
     ) -> None:
-        self.store = store
-        self.project_name = project
-        self._project: Project | None = None
+        super().__init__(store, project)
         self.keyring = keyring or default_keyring(store)
 
     @property

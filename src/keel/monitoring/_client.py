@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from keel.monitoring._profile import DatasetProfile
     from keel.monitoring._report import ReportFiles
     from keel.monitoring._runner import MonitorRun
-    from keel.store import Project, Store
+    from keel.store import Store
     from keel.store.alerts import Alert, Notifier
     from keel.store.eventlog import Window
     from keel.store.monitors import Monitor, ReferenceInfo
@@ -73,9 +73,7 @@ class MonitoringClient(ProjectByName):
     between threads."""
 
     def __init__(self, store: Store, project: str = "default") -> None:
-        self.store = store
-        self.project_name = project
-        self._project: Project | None = None
+        super().__init__(store, project)
 
     @property
     def project_id(self) -> int:

@@ -32,7 +32,6 @@ V2_DATATYPES = frozenset(
 MAX_TENSOR_DEPTH = 32
 INVOCATION_KEYS = ("dataframe_split", "dataframe_records", "inputs", "instances")
 _INVOCATION_FIELDS = frozenset({*INVOCATION_KEYS, "params"})
-_DICT, _STR = frozenset({dict}), frozenset({str})
 
 
 class HttpError(Exception):
@@ -162,12 +161,9 @@ def _is_object(value: Any) -> bool:
     return type(value) is dict or isinstance(value, Mapping)
 
 
-def _all_objects(rows: list[Any]) -> bool:
-    return _DICT.issuperset(map(type, rows)) or all(isinstance(r, Mapping) for r in rows)
-
-
-def _all_str(values: list[Any]) -> bool:
-    return _STR.issuperset(map(type, values)) or all(isinstance(v, str) for v in values)
+def _all_of(values: list[Any], exact: type, kind: type) -> bool:
+    """Every value is an ``exact`` (one pass over the types) or else a ``kind``."""
+    return {exact}.issuperset(map(type, values)) or all(isinstance(v, kind) for v in values)
 
 
 def parse_records(obj: Any) -> Payload:
@@ -178,7 +174,7 @@ def parse_records(obj: Any) -> Payload:
         isinstance(obj, list | Mapping),
         f"expected a JSON list of row objects or one row object, got {type(obj).__name__}",
     )
-    if isinstance(obj, list) and not _all_objects(obj):
+    if isinstance(obj, list) and not _all_of(obj, dict, Mapping):
         i, row = next((i, r) for i, r in enumerate(obj) if not isinstance(r, Mapping))
         raise HttpError(400, f"row {i} must be a JSON object, got {row!r:.60}")
     return Payload("records", obj)
@@ -207,7 +203,7 @@ def parse_invocations(obj: Any) -> Payload:
         _need("data" in value, "dataframe_split needs 'data' (a list of rows)")
         cols = value.get("columns")
         _need(
-            cols is None or (isinstance(cols, list) and _all_str(cols)),
+            cols is None or (isinstance(cols, list) and _all_of(cols, str, str)),
             "dataframe_split 'columns' must be a list of column names",
         )
         return Payload("split", value["data"], columns=cols, parameters=params)
@@ -218,7 +214,7 @@ def parse_invocations(obj: Any) -> Payload:
         cols = {str(k): v if isinstance(v, list) else [v] for k, v in value.items()}
         return Payload("columns", cols, parameters=params)
     _need(isinstance(value, list), f"{key} must be a list of rows or an object of columns")
-    if value and _all_objects(value):
+    if value and _all_of(value, dict, Mapping):
         return Payload("records", value, parameters=params)
     return Payload("tensor", value, parameters=params)
 

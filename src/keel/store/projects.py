@@ -40,9 +40,10 @@ class ProjectByName:
     (constructors do no I/O). :attr:`project` creates it, what a write needs;
     :meth:`existing_project` needs it to exist, what a read needs. Either resolves it once."""
 
-    store: Store
-    project_name: str
-    _project: Project | None = None
+    def __init__(self, store: Store, project: str) -> None:
+        self.store = store
+        self.project_name = project
+        self._project: Project | None = None  # resolved on first use, not here (no I/O)
 
     @property
     def project(self) -> Project:

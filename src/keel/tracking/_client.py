@@ -15,7 +15,6 @@ from keel.store import (
     ArtifactInfo,
     Experiment,
     Metric,
-    Project,
     Run,
     RunInfo,
     RunPage,
@@ -43,9 +42,7 @@ class TrackingClient(ProjectByName):
     """Record and read runs of one project. Thread-safe; cheap to create."""
 
     def __init__(self, store: Store, project: str = "default") -> None:
-        self.store = store
-        self.project_name = project
-        self._project: Project | None = None  # resolved on first use, not here (no I/O)
+        super().__init__(store, project)
 
     # -- experiments -----------------------------------------------------------------------
     def create_experiment(
