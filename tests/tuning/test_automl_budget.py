@@ -51,7 +51,7 @@ def test_the_recorded_call_keeps_within_five_percent_of_its_budget(
     # ... and every second of the call is booked to a phase
     phases = {k: v for k, v in out.timing.items() if k.startswith("time_")}
     assert {"time_prepare_s", "time_probe_s", "time_search_s", "time_package_s"} <= set(phases)
-    assert sum(phases.values()) == pytest.approx(out.elapsed_s, abs=0.05)
+    assert sum(phases.values()) == pytest.approx(out.elapsed_s, abs=0.01)  # rounding only
     assert out.registered == "budgeted@1"
 
 

@@ -104,6 +104,11 @@ class Clock:
         """The search's end as wall-clock time (``time.time()``, comparable across processes)."""
         return time.time() + max(self.left(), 0.0)
 
+    @property
+    def marked(self) -> float:
+        """Seconds from the start to the last ``mark`` (every one of them booked to a phase)."""
+        return self._marked
+
     def mark(self, phase: str) -> float:
         now = self.elapsed()
         spent = now - self._marked
