@@ -101,21 +101,31 @@ def test_pipeline_inspect_sees_only_the_runs_of_its_project(
         assert f"pipeline run {ref!r} does not exist in project 'other'" in proc.stderr
 
 
-#: writes whose input is bad: refused before the project is made -> (command, exit code)
+#: writes whose input is bad: refused before the project is made -> (command, exit code,
+#: what the one-line error says)
 BAD_WRITES = [
-    (("monitor", "reference", "ref"), 2),  # none of --model, --dataset, --file
-    (("monitor", "reference", "ref", "--file", "missing.csv"), 2),
-    (("datasets", "training-set", "ts", "-e", "labels.csv", "-p", "no-keys"), 2),
-    (("label", "create", "lp", "--kind", "bogus"), 2),
-    (("models", "import", "missing.onnx", "--name", "m"), 3),
+    (("monitor", "reference", "ref"), 2, "give exactly one of --model"),
+    (("monitor", "reference", "ref", "--file", "missing.csv"), 2, "missing.csv"),
+    (("datasets", "training-set", "ts", "-e", "labels.csv", "-p", "no-keys"), 2, "no-keys"),
+    (("label", "create", "lp", "--kind", "bogus"), 2, "bogus"),
+    (("models", "import", "missing.onnx", "--name", "m"), 3, "missing.onnx"),
+    (("monitor", "set", "api", "--window", "bogus"), 2, "window 'bogus' is not a duration"),
+    (("monitor", "set", "api", "--numeric-test", "bogus"), 2, "numeric_test='bogus'"),
+    (("monitor", "set", "api", "-r", "model:churn/1"), 3, "no reference profile"),
+    (("monitor", "set", "api", "--label-project", "lp"), 3, "project 'fresh' does not exist"),
+    (("alerts", "notifiers", "add", "n", "--log", "--min-severity", "bad"), 2, "'bad'"),
+    (("alerts", "notifiers", "add", "n", "--webhook", "http://x", "--format", "x"), 2, "format"),
 ]
 
 
-@pytest.mark.parametrize(("command", "code"), BAD_WRITES, ids=[" ".join(c) for c, _ in BAD_WRITES])
+@pytest.mark.parametrize(
+    ("command", "code", "message"), BAD_WRITES, ids=[" ".join(c) for c, _, _ in BAD_WRITES]
+)
 def test_a_write_with_bad_input_leaves_no_project_behind(
-    run_keel: KeelCli, keel_home: Path, command: tuple[str, ...], code: int
+    run_keel: KeelCli, keel_home: Path, command: tuple[str, ...], code: int, message: str
 ) -> None:
     keel.init(home=keel_home)
     proc = run_keel("-P", "fresh", *command, check=False)
     assert proc.returncode == code, proc.stdout + proc.stderr
+    assert message in proc.stderr.strip().splitlines()[-1], proc.stderr  # the error line
     assert "fresh" not in _projects(keel_home)
