@@ -115,6 +115,7 @@ BAD_WRITES = [
     (("monitor", "set", "api", "--label-project", "lp"), 3, "project 'fresh' does not exist"),
     (("alerts", "notifiers", "add", "n", "--log", "--min-severity", "bad"), 2, "'bad'"),
     (("alerts", "notifiers", "add", "n", "--webhook", "http://x", "--format", "x"), 2, "format"),
+    (("experiments", "create", ""), 2, "experiment name must be a non-empty string"),
 ]
 
 

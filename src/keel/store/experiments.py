@@ -26,13 +26,27 @@ _COLS = (
 )
 
 
+def check_experiment(name: object, tags: Mapping[str, str] = {}) -> None:
+    """What :meth:`ExperimentRepository.create` refuses (a bad name or tag), for a caller
+    to check before it makes the project the experiment goes in (so a bad one leaves no
+    empty project behind)."""
+    check_name("experiment", name)
+    _checked_tags(tags)
+
+
+def _checked_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    return {
+        check_key("tag", k): check_value("tag", k, str(v), MAX_TAG_VALUE) for k, v in tags.items()
+    }
+
+
 class ExperimentRepository(SqlRepository):
     """Create, rename, tag, delete and restore experiments. Thread-safe."""
 
     def create(
         self, project_id: int, name: str, *, description: str = "", tags: Mapping[str, str] = {}
     ) -> Experiment:
-        check_name("experiment", name)
+        check_experiment(name, tags)
         ts = now_ms()
         exp_id = self._db.insert_new(
             sa.insert(_t.E)
@@ -134,12 +148,8 @@ class ExperimentRepository(SqlRepository):
 
     def _set_tags(self, conn: Connection, experiment_id: int, tags: Mapping[str, str]) -> None:
         rows = [
-            {
-                "experiment_id": experiment_id,
-                "key": check_key("tag", k),
-                "value": check_value("tag", k, str(v), MAX_TAG_VALUE),
-            }
-            for k, v in tags.items()
+            {"experiment_id": experiment_id, "key": k, "value": v}
+            for k, v in _checked_tags(tags).items()
         ]
         if rows:
             upsert(conn, _t.T, rows, keys=("experiment_id", "key"), update=("value",))
