@@ -116,6 +116,9 @@ BAD_WRITES = [
     (("alerts", "notifiers", "add", "n", "--log", "--min-severity", "bad"), 2, "'bad'"),
     (("alerts", "notifiers", "add", "n", "--webhook", "http://x", "--format", "x"), 2, "format"),
     (("experiments", "create", ""), 2, "experiment name must be a non-empty string"),
+    (("synth", "fit", "rows.csv", "--method", "bogus"), 2, "unknown method 'bogus'"),
+    (("synth", "fit", "customers@1"), 3, "project 'fresh' does not exist"),
+    (("datasets", "add", "toy", "missing.csv"), 3, "path 'missing.csv' does not exist"),
 ]
 
 
