@@ -84,21 +84,29 @@ def test_writes_create_the_project_and_a_fresh_home_reads_the_default(
 def test_pipeline_inspect_sees_only_the_runs_of_its_project(
     run_keel: KeelCli, keel_home: Path
 ) -> None:
+    """Another project's run does not exist here, and a short id prefix that runs of two
+    projects share names the current project's (the store's get is scoped to it)."""
     keel.init(project="other", home=keel_home)
     store = open_store(Settings.for_home(keel_home))
     try:
-        churn = store.projects.get_or_create("churn")
+        churn, other = (store.projects.get_or_create(name) for name in ("churn", "other"))
         run_id = store.runs.create(store.experiments.create(churn.id, "e").id).id
-        store.pipeline_runs.start(
-            run_id, project_id=churn.id, pipeline="p", target="", runner="", params={}, n_steps=0
-        )
+        twin = run_id[:8] + "f" * 24  # a uuid4's 13th digit is 4: never the run's own id
+        for rid, pid in ((run_id, churn.id), (twin, other.id)):
+            store.pipeline_runs.start(
+                rid, project_id=pid, pipeline="p", target="", runner="", params={}, n_steps=0
+            )
     finally:
         store.close()
-    assert run_id in run_keel("-P", "churn", "pipeline", "inspect", run_id).stdout
-    for ref in (run_id, run_id[:8]):
-        proc = run_keel("-P", "other", "pipeline", "inspect", ref, check=False)
-        assert proc.returncode == 3, proc.stdout + proc.stderr
-        assert f"pipeline run {ref!r} does not exist in project 'other'" in proc.stderr
+    for ref in (run_id, run_id[:8]):  # the prefix is ambiguous across projects, not in one
+        assert run_id in run_keel("-P", "churn", "pipeline", "inspect", ref, "--json").stdout
+    assert twin in run_keel("-P", "other", "pipeline", "inspect", run_id[:8], "--json").stdout
+    proc = run_keel("-P", "other", "pipeline", "inspect", run_id, check=False)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert (
+        len(lines) == 1 and f"pipeline run {run_id!r} does not exist in project 'other'" in lines[0]
+    )
 
 
 #: writes whose input is bad: refused before the project is made -> (command, exit code,

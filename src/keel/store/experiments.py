@@ -13,6 +13,7 @@ from keel.store._rows import entity, records
 from keel.store._upsert import upsert
 from keel.store._validate import MAX_TAG_VALUE, check_key, check_name, check_value
 from keel.store.entities import Experiment, Lifecycle
+from keel.store.projects import project_label
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -92,16 +93,10 @@ class ExperimentRepository(SqlRepository):
         found = self.find(project_id, name)
         if found is None:
             raise NotFoundError(
-                f"experiment {name!r} does not exist in project {self._project_name(project_id)!r}"
+                f"experiment {name!r} does not exist in project "
+                f"{project_label(self._db, project_id)!r}"
             )
         return found
-
-    def _project_name(self, project_id: int) -> str:
-        """The project's name, for error messages (read only on the error path)."""
-        with self._db.cursor(write=False) as cur:
-            cur.execute(self._db.sql("SELECT name FROM projects WHERE id = ?"), (project_id,))
-            row = cur.fetchone()
-        return str(row[0]) if row else f"#{project_id}"
 
     def list(self, project_id: int, *, include_deleted: bool = False) -> list[Experiment]:
         if include_deleted:

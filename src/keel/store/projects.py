@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import NotFoundError
-from keel.store._db import SqlRepository, now_ms
+from keel.store._db import Database, SqlRepository, now_ms
 from keel.store._validate import check_name
 from keel.store.entities import Project
 
@@ -21,6 +21,14 @@ DEFAULT_PROJECT = "default"
 
 def _project(row: Sequence[Any]) -> Project:
     return Project(row[0], row[1], row[2], row[3])
+
+
+def project_label(db: Database, project_id: int) -> str:
+    """A project's name for an error message (read only on the error path; ``#id`` if gone)."""
+    with db.cursor(write=False) as cur:
+        cur.execute(db.sql("SELECT name FROM projects WHERE id = ?"), (project_id,))
+        row = cur.fetchone()
+    return str(row[0]) if row else f"#{project_id}"
 
 
 def existing_project(projects: Projects, name: str) -> Project:
