@@ -84,38 +84,61 @@ def test_writes_create_the_project_and_a_fresh_home_reads_the_default(
 def test_pipeline_inspect_sees_only_the_runs_of_its_project(
     run_keel: KeelCli, keel_home: Path
 ) -> None:
+    """Another project's run does not exist here, and a short id prefix that runs of two
+    projects share names the current project's (the store's get is scoped to it)."""
     keel.init(project="other", home=keel_home)
     store = open_store(Settings.for_home(keel_home))
     try:
-        churn = store.projects.get_or_create("churn")
+        churn, other = (store.projects.get_or_create(name) for name in ("churn", "other"))
         run_id = store.runs.create(store.experiments.create(churn.id, "e").id).id
-        store.pipeline_runs.start(
-            run_id, project_id=churn.id, pipeline="p", target="", runner="", params={}, n_steps=0
-        )
+        twin = run_id[:8] + "f" * 24  # a uuid4's 13th digit is 4: never the run's own id
+        for rid, pid in ((run_id, churn.id), (twin, other.id)):
+            store.pipeline_runs.start(
+                rid, project_id=pid, pipeline="p", target="", runner="", params={}, n_steps=0
+            )
     finally:
         store.close()
-    assert run_id in run_keel("-P", "churn", "pipeline", "inspect", run_id).stdout
-    for ref in (run_id, run_id[:8]):
-        proc = run_keel("-P", "other", "pipeline", "inspect", ref, check=False)
-        assert proc.returncode == 3, proc.stdout + proc.stderr
-        assert f"pipeline run {ref!r} does not exist in project 'other'" in proc.stderr
+    for ref in (run_id, run_id[:8]):  # the prefix is ambiguous across projects, not in one
+        assert run_id in run_keel("-P", "churn", "pipeline", "inspect", ref, "--json").stdout
+    assert twin in run_keel("-P", "other", "pipeline", "inspect", run_id[:8], "--json").stdout
+    proc = run_keel("-P", "other", "pipeline", "inspect", run_id, check=False)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert (
+        len(lines) == 1 and f"pipeline run {run_id!r} does not exist in project 'other'" in lines[0]
+    )
 
 
-#: writes whose input is bad: refused before the project is made -> (command, exit code)
+#: writes whose input is bad: refused before the project is made -> (command, exit code,
+#: what the one-line error says)
 BAD_WRITES = [
-    (("monitor", "reference", "ref"), 2),  # none of --model, --dataset, --file
-    (("monitor", "reference", "ref", "--file", "missing.csv"), 2),
-    (("datasets", "training-set", "ts", "-e", "labels.csv", "-p", "no-keys"), 2),
-    (("label", "create", "lp", "--kind", "bogus"), 2),
-    (("models", "import", "missing.onnx", "--name", "m"), 3),
+    (("monitor", "reference", "ref"), 2, "give exactly one of --model"),
+    (("monitor", "reference", "ref", "--file", "missing.csv"), 2, "missing.csv"),
+    (("datasets", "training-set", "ts", "-e", "labels.csv", "-p", "no-keys"), 2, "no-keys"),
+    (("label", "create", "lp", "--kind", "bogus"), 2, "bogus"),
+    (("models", "import", "missing.onnx", "--name", "m"), 3, "missing.onnx"),
+    (("monitor", "set", "api", "--window", "bogus"), 2, "window 'bogus' is not a duration"),
+    (("monitor", "set", "api", "--numeric-test", "bogus"), 2, "numeric_test='bogus'"),
+    (("monitor", "set", "api", "-r", "model:churn/1"), 3, "no reference profile"),
+    (("monitor", "set", "api", "--label-project", "lp"), 3, "project 'fresh' does not exist"),
+    (("alerts", "notifiers", "add", "n", "--log", "--min-severity", "bad"), 2, "'bad'"),
+    (("alerts", "notifiers", "add", "n", "--webhook", "http://x", "--format", "x"), 2, "format"),
+    (("experiments", "create", ""), 2, "experiment name must be a non-empty string"),
+    (("synth", "fit", "rows.csv", "--method", "bogus"), 2, "unknown method 'bogus'"),
+    (("synth", "fit", "customers@1"), 3, "project 'fresh' does not exist"),
+    (("datasets", "add", "toy", "missing.csv"), 3, "path 'missing.csv' does not exist"),
+    (("server", "roles", "set", "fresh", "nobody", "reader"), 3, "user 'nobody' does not exist"),
 ]
 
 
-@pytest.mark.parametrize(("command", "code"), BAD_WRITES, ids=[" ".join(c) for c, _ in BAD_WRITES])
+@pytest.mark.parametrize(
+    ("command", "code", "message"), BAD_WRITES, ids=[" ".join(c) for c, _, _ in BAD_WRITES]
+)
 def test_a_write_with_bad_input_leaves_no_project_behind(
-    run_keel: KeelCli, keel_home: Path, command: tuple[str, ...], code: int
+    run_keel: KeelCli, keel_home: Path, command: tuple[str, ...], code: int, message: str
 ) -> None:
     keel.init(home=keel_home)
     proc = run_keel("-P", "fresh", *command, check=False)
     assert proc.returncode == code, proc.stdout + proc.stderr
+    assert message in proc.stderr.strip().splitlines()[-1], proc.stderr  # the error line
     assert "fresh" not in _projects(keel_home)

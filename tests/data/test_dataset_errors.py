@@ -7,8 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from keel.data import DatasetClient, SqlQuery, parse_ref
+from keel.data import DatasetClient, SqlQuery, parse_ref, synth_fit
 from keel.exceptions import InvalidArgumentError, NotFoundError, UnsafePathError
+from keel.store import Store
 
 
 def test_unknown_dataset_and_version(datasets: DatasetClient, folder: Path) -> None:
@@ -104,3 +105,29 @@ def test_sql_errors_name_the_problem(datasets: DatasetClient, tmp_path: Path) ->
     with pytest.raises(InvalidArgumentError) as err:
         datasets.log("d", secret)
     assert "hunter2" not in str(err.value) and "hunter2" not in repr(secret)
+
+
+def test_a_client_by_name_makes_its_project_only_to_register(
+    sqlite_store: Store, tmp_path: Path
+) -> None:
+    """Named by a string, the project is looked up on first use: reads need it to exist,
+    a bad name or path is refused before it is made, and registering a version makes it."""
+    client = DatasetClient(sqlite_store, "fresh")
+    table = pd.DataFrame({"x": range(12), "y": [float(i) for i in range(12)]})
+    bad = [
+        (lambda: client.log("a@b", table), InvalidArgumentError, "'@'"),
+        (lambda: client.log("d", tmp_path / "nowhere"), NotFoundError, "nowhere"),
+        (lambda: client.get("d@1"), NotFoundError, "project 'fresh' does not exist"),
+        (
+            lambda: synth_fit(table, method="bogus", datasets=client, name="m"),
+            InvalidArgumentError,
+            "bogus",
+        ),
+        (lambda: synth_fit("d@1", datasets=client), NotFoundError, "project 'fresh'"),
+    ]
+    for call, error, message in bad:
+        with pytest.raises(error, match=message):
+            call()
+    assert sqlite_store.projects.list() == []
+    assert client.log("d", table).ref == "d@1"
+    assert [p.name for p in sqlite_store.projects.list()] == ["fresh"]

@@ -169,3 +169,25 @@ def test_monitoring_a_missing_project_reads_fail_and_a_write_creates_it(store: S
     mon.add_notifier("ops", "log", {})
     assert "typo" in [p.name for p in store.projects.list()]
     assert [n.name for n in store.alerts.list_notifiers(mon.project_id)] == ["ops"]
+
+
+def test_monitoring_writes_check_their_input_before_making_the_project(store: Store) -> None:
+    """A write checks its input against the project as it is and makes the project only to
+    store the result: a bad input leaves none behind; a good one on a new project works."""
+    from keel.monitoring import MonitoringClient
+
+    mon = MonitoringClient(store, "fresh")
+    bad = [
+        (lambda: mon.update("churn", window="bogus"), InvalidArgumentError, "not a duration"),
+        (lambda: mon.update("churn", numeric_test="bogus"), InvalidArgumentError, "bogus"),
+        (lambda: mon.configure("churn", reference="m"), NotFoundError, "no reference profile"),
+        (lambda: mon.update("churn", label_project="lp"), NotFoundError, "project 'fresh'"),
+        (lambda: mon.add_notifier("ops", "log", {}, min_severity="x"), InvalidArgumentError, "x"),
+        (lambda: mon.add_notifier("", "log", {}), InvalidArgumentError, "notifier name"),
+    ]
+    for call, error, message in bad:
+        with pytest.raises(error, match=message):
+            call()
+    assert "fresh" not in [p.name for p in store.projects.list()]
+    assert mon.update("churn", alpha=0.01).config["drift"]["alpha"] == 0.01
+    assert "fresh" in [p.name for p in store.projects.list()]

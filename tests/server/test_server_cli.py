@@ -28,9 +28,10 @@ def test_users_tokens_and_roles_commands(tmp_path: Path) -> None:
     listed = json.loads(_keel("server", "tokens", "list", "alice", "--json", home=home).stdout)
     assert [t["name"] for t in listed] == ["first token", "ci"]
     assert all(secret not in json.dumps(t) for t in listed)  # never shown again
-    bad = _keel("server", "roles", "set", "churn", "alice", "owner", home=home)
-    assert bad.returncode != 0 and "reader, writer, admin" in bad.stdout + bad.stderr
+    bad = _keel("server", "roles", "set", "fresh", "alice", "owner", home=home)
+    assert bad.returncode == 2 and "reader, writer, admin" in bad.stdout + bad.stderr
     store = open_store(Settings.for_home(home))
+    assert "fresh" not in [p.name for p in store.projects.list()]  # refused before it is made
     assert store.credentials.authenticate_token(secret) is not None
     store.close()
 

@@ -1139,6 +1139,24 @@ def test_pipeline_runs_and_their_steps(store: Store) -> None:
     assert runs.steps("0" * 32) == []
 
 
+def test_a_pipeline_run_is_found_in_its_project_by_id_or_prefix(store: Store) -> None:
+    """With ``project_id``, get looks in that project alone: another project's run does not
+    exist there, and a prefix two projects' runs share names the one of the project."""
+    runs, prefix = store.pipeline_runs, uuid.uuid4().hex[:8]
+    pids = [store.projects.get_or_create(name).id for name in ("default", "other")]
+    ids = [prefix + uuid.uuid4().hex[:24] for _ in pids]
+    for run_id, pid in zip(ids, pids, strict=True):
+        runs.start(run_id, project_id=pid, pipeline="p", target="", runner="", params={}, n_steps=0)
+    for run_id, pid in zip(ids, pids, strict=True):
+        assert runs.get(run_id, project_id=pid).id == run_id
+        assert runs.get(prefix, project_id=pid).id == run_id
+    assert runs.get(ids[1]).project_id == pids[1]  # unscoped: by id across projects
+    with pytest.raises(NotFoundError, match="does not exist"):
+        runs.get(prefix)  # unscoped, the prefix is ambiguous
+    with pytest.raises(NotFoundError, match=f"'{ids[1]}' does not exist in project 'default'"):
+        runs.get(ids[1], project_id=pids[0])
+
+
 def _manifest(store: Store, content: bytes) -> dict[str, Any]:
     ref = store.blobs.put_bytes(content)
     one = {"materializer": "bytes", "blob_sha": ref.sha, "size": ref.size, "version": ref.sha}

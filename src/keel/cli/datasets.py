@@ -38,9 +38,13 @@ app = typer.Typer(
 
 
 def _client(*, create: bool = False) -> "DatasetClient":
+    """The datasets of the current project. A read needs the project to exist; a write
+    (``create``) leaves it to the client, which makes it when it registers a version,
+    after the input is checked (a bad name or path leaves no empty project behind)."""
     from keel.data import DatasetClient
 
-    return DatasetClient(_context.store(), _context.project(create=create))
+    project = _context.settings().project if create else _context.project()
+    return DatasetClient(_context.store(), project)
 
 
 @contextmanager
@@ -340,7 +344,7 @@ def training_set(
     from keel.data import training_set as build
 
     sources: list[Any] = [*(features or []), *(_prediction_source(p) for p in predictions or [])]
-    client = _client(create=True)  # after parsing: a bad option leaves no project behind
+    client = _client(create=True)
     result = build(
         entities, sources, timestamp=timestamp, keys=key or None, ttl=ttl,
         duplicates="last" if last_wins else "error", datasets=client, name=name,

@@ -43,9 +43,13 @@ LABEL_STRATEGY = typer.Option(
 
 
 def _client(*, create: bool = False) -> "MonitoringClient":
+    """The monitoring of the current project. A read needs the project to exist; a write
+    (``create``) leaves it to the client, which makes it when it stores what was asked,
+    after the input is checked (a bad option leaves no empty project behind)."""
     from keel.monitoring import MonitoringClient
 
-    return MonitoringClient(_context.store(), _context.project(create=create).name)
+    name = _context.settings().project if create else _context.project().name
+    return MonitoringClient(_context.store(), name)
 
 
 def _end_ms(end: str | None) -> int | None:

@@ -217,14 +217,8 @@ def inspect(
     run_id: str = typer.Argument(..., help="Pipeline run id (a prefix works)."), json_: bool = JSON
 ) -> None:
     """Show each step of a run: cached or ran, how long, why, and its cache key."""
-    from keel.exceptions import NotFoundError
-
     client = _context.reader()
-    info = client.store.pipeline_runs.get(run_id)
-    if info.project_id != client.project.id:  # as the UI's run page: another project's is unseen
-        raise NotFoundError(
-            f"pipeline run {run_id!r} does not exist in project {client.project_name!r}"
-        )
+    info = client.store.pipeline_runs.get(run_id, project_id=client.project.id)
     steps = client.store.pipeline_runs.steps(info.id)
     if json_:
         print_json({"run": info, "steps": steps})

@@ -177,10 +177,11 @@ def roles_set(
     user: str = typer.Argument(..., help="User name."),
     role: str = typer.Argument(..., help="reader, writer or admin."),
 ) -> None:
+    from keel.store.users import parse_role
+
     store = _store()
-    m = store.users.set_role(
-        store.projects.get_or_create(project).id, store.users.get_user(user).id, role
-    )
+    user_id, checked = store.users.get_user(user).id, parse_role(role)  # before the project
+    m = store.users.set_role(store.projects.get_or_create(project).id, user_id, checked)
     console().print(f"{m.user_name} is now {m.role.value} in {project}")
 
 

@@ -22,11 +22,13 @@ app = typer.Typer(
 
 
 def _client(*, create: bool = False) -> Any:
-    """The datasets of the current project: a fit may make it (it can learn from a file);
-    a sample reads its model, a version in the project, so the project must exist."""
+    """The datasets of the current project: a fit may make it (it can learn from a file),
+    which the client does when it stores the model, after the method and the data are
+    checked; a sample reads its model, a version in the project, so the project must exist."""
     from keel.data import DatasetClient
 
-    return DatasetClient(_context.store(), _context.project(create=create))
+    project = _context.settings().project if create else _context.project()
+    return DatasetClient(_context.store(), project)
 
 
 @app.command()

@@ -35,6 +35,7 @@ from keel.data._sql import SqlQuery
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.store import Dataset, DatasetFile, DatasetVersion, Project, Store
 from keel.store.paths import safe_relpath
+from keel.store.projects import ProjectByName
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,18 +50,21 @@ class _Table:
     source: dict[str, Any]
 
 
-class DatasetClient:
+class DatasetClient(ProjectByName):
     """Dataset versions of one project. Cheap to create; not shared between threads.
 
-    ``hash_state`` replaces the machine-local hash cache under ``settings.cache_dir``
-    (tests pass one with a short racy window).
+    ``project`` is a project or its name, looked up on first use: reads need it to exist,
+    and registering a version makes it, after the input is checked (a bad name or path
+    leaves no empty project behind). ``hash_state`` replaces the machine-local hash cache
+    under ``settings.cache_dir`` (tests pass one with a short racy window).
     """
 
     def __init__(
-        self, store: Store, project: Project, *, hash_state: HashState | None = None
+        self, store: Store, project: Project | str, *, hash_state: HashState | None = None
     ) -> None:
-        self.store = store
-        self.project = project
+        super().__init__(store, project if isinstance(project, str) else project.name)
+        if not isinstance(project, str):
+            self._project = project  # already looked up by the caller
         self._hash_state = hash_state
 
     # -- registering -----------------------------------------------------------------------
@@ -214,15 +218,15 @@ class DatasetClient:
     def get(self, name: str | DatasetRef, version: int | None = None) -> DatasetVersion:
         """A version by reference (``"name"``, ``"name@3"``) or by name and number."""
         ref = parse_ref(name) if version is None else DatasetRef(str(name), version)
-        return self.store.datasets.get_version(self.project.id, ref.name, ref.version)
+        return self.store.datasets.get_version(self.existing_project().id, ref.name, ref.version)
 
     def versions(self, name: str) -> builtins.list[DatasetVersion]:
         """Every version of a dataset, oldest first."""
-        return self.store.datasets.versions(self.project.id, name)
+        return self.store.datasets.versions(self.existing_project().id, name)
 
     def list(self) -> builtins.list[tuple[Dataset, DatasetVersion | None]]:
         """Every dataset of the project with its newest version."""
-        return self.store.datasets.list_with_latest(self.project.id)
+        return self.store.datasets.list_with_latest(self.existing_project().id)
 
     def files(self, ref: str | DatasetRef) -> builtins.list[DatasetFile]:
         return self.store.datasets.files(self.get(ref).id)
@@ -296,7 +300,7 @@ class DatasetClient:
             status = folder_status(root, state, version.ref, stored, version.content_hash, progress)
             if seen is not None:
                 remember(
-                    state, seen, self.project.name, str(name), version.ref,
+                    state, seen, self.project_name, str(name), version.ref,
                     version.content_hash, list(stored.items()),
                 )  # fmt: skip
         return status
@@ -341,7 +345,7 @@ class DatasetClient:
     # -- helpers ---------------------------------------------------------------------------
     def _newest(self, dataset: Dataset) -> DatasetVersion | None:
         try:
-            return self.store.datasets.get_version(self.project.id, dataset.name)
+            return self.store.datasets.get_version(dataset.project_id, dataset.name)
         except NotFoundError:
             return None
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from keel.monitoring._profile import DatasetProfile
     from keel.monitoring._report import ReportFiles
     from keel.monitoring._runner import MonitorRun
-    from keel.store import Store
+    from keel.store import Project, Store
     from keel.store.alerts import Alert, Notifier
     from keel.store.eventlog import Window
     from keel.store.monitors import Monitor, ReferenceInfo
@@ -137,24 +137,29 @@ class MonitoringClient(ProjectByName):
         from keel.monitoring._monitor_config import MonitorConfig
         from keel.store.eventlog import parse_duration
 
-        pid = self.project.id  # a write: the project is created if it is new
-        if reference is not None and self.store.monitors.find_reference(pid, reference) is None:
+        # checked against the project as it is; it is made only to store the monitor, so
+        # a bad input leaves no new project behind
+        current = self.found_project()
+        if reference is not None and (
+            current is None or self.store.monitors.find_reference(current.id, reference) is None
+        ):
             raise NotFoundError(
                 f"no reference profile {reference!r}; create it with set_reference() or "
                 f"`keel monitor reference {reference} --dataset NAME[@VERSION]`"
             )
         if window is not None:
             parse_duration(window)
-        found = self.store.monitors.find(pid, deployment)
+        found = self._monitor_in(current, deployment)
         config = MonitorConfig.from_dict(found.config if found else None)
-        if resources is None and found is None:
-            resources = self._spec_budget(deployment)
+        if resources is None and found is None and current is not None:
+            resources = self._spec_budget(current.id, deployment)
         sections = {"drift": drift, "performance": performance, "cohorts": cohorts}
         config = config.merged(**sections, resources=resources, label_sample=label_sample)
         if config.label_sample is not None:  # a missing labeling project is said now, once
-            self.store.labeling.get_project(pid, config.label_sample.project)
+            in_project = current or self.existing_project()  # a new one has none: named so
+            self.store.labeling.get_project(in_project.id, config.label_sample.project)
         return self.store.monitors.upsert(
-            pid,
+            self.project.id,
             deployment,
             reference=reference,
             config=config.to_dict(),
@@ -178,7 +183,7 @@ class MonitoringClient(ProjectByName):
             raise InvalidArgumentError(
                 f"unknown monitor setting(s) {unknown}; known: {', '.join(sorted(MONITOR_OPTIONS))}"
             )
-        found = self.store.monitors.find(self.project_id, deployment)
+        found = self._monitor_in(self.found_project(), deployment)
         stored = found.config if found else {}
         sections: dict[str, dict[str, Any]] = {}
         for option, value in options.items():
@@ -190,10 +195,14 @@ class MonitoringClient(ProjectByName):
             deployment, reference=reference, window=window, enabled=enabled, **sections
         )
 
-    def _spec_budget(self, deployment: str) -> dict[str, Any] | None:
+    def _monitor_in(self, project: Project | None, deployment: str) -> Monitor | None:
+        """The stored monitor of ``deployment``; a project not made yet has none."""
+        return None if project is None else self.store.monitors.find(project.id, deployment)
+
+    def _spec_budget(self, project_id: int, deployment: str) -> dict[str, Any] | None:
         from keel.monitoring._resources import budget_from_spec
 
-        found = self.store.deployments.find(self.project_id, deployment)
+        found = self.store.deployments.find(project_id, deployment)
         if found is None:
             return None
         budget = budget_from_spec(found.spec)
@@ -327,8 +336,10 @@ class MonitoringClient(ProjectByName):
         deployment: str = "",
     ) -> Notifier:
         from keel.monitoring._notify import check_config
+        from keel.store.alerts import check_notifier
 
         checked = check_config(kind, dict(config))
+        check_notifier(name, kind, min_severity)  # before the project is made
         return self.store.alerts.add_notifier(
             self.project.id, name, kind, checked, min_severity=min_severity, deployment=deployment
         )

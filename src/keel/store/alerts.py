@@ -234,15 +234,7 @@ class AlertRepository(SqlRepository):
         min_severity: str = "warning",
         deployment: str = "",
     ) -> Notifier:
-        check_name("notifier", name)
-        if kind not in NOTIFIER_KINDS:
-            raise InvalidArgumentError(
-                f"notifier kind {kind!r} is not one of {', '.join(NOTIFIER_KINDS)}"
-            )
-        if min_severity not in SEVERITIES:
-            raise InvalidArgumentError(
-                f"min_severity {min_severity!r} is not one of {', '.join(SEVERITIES)}"
-            )
+        check_notifier(name, kind, min_severity)
         self._db.insert_new(
             sa.insert(_t.NT).values(
                 project_id=project_id,
@@ -371,6 +363,20 @@ def _alert_row(conn: Any, project_id: int, alert_id: int) -> Row:
     return first_or_missing(conn, query, missing)
 
 
+def check_notifier(name: str, kind: str, min_severity: str) -> None:
+    """What :meth:`AlertRepository.add_notifier` refuses, for a caller to check before it
+    makes the project the notifier goes in (a bad one leaves no empty project behind)."""
+    check_name("notifier", name)
+    if kind not in NOTIFIER_KINDS:
+        raise InvalidArgumentError(
+            f"notifier kind {kind!r} is not one of {', '.join(NOTIFIER_KINDS)}"
+        )
+    if min_severity not in SEVERITIES:
+        raise InvalidArgumentError(
+            f"min_severity {min_severity!r} is not one of {', '.join(SEVERITIES)}"
+        )
+
+
 __all__ = [
     "Alert",
     "AlertRepository",
@@ -378,4 +384,5 @@ __all__ = [
     "Delivery",
     "NewAlert",
     "Notifier",
+    "check_notifier",
 ]

@@ -13,6 +13,7 @@ from keel.store._rows import entity, records
 from keel.store._upsert import upsert
 from keel.store._validate import MAX_TAG_VALUE, check_key, check_name, check_value
 from keel.store.entities import Experiment, Lifecycle
+from keel.store.projects import project_label
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -26,13 +27,27 @@ _COLS = (
 )
 
 
+def check_experiment(name: object, tags: Mapping[str, str] = {}) -> None:
+    """What :meth:`ExperimentRepository.create` refuses (a bad name or tag), for a caller
+    to check before it makes the project the experiment goes in (so a bad one leaves no
+    empty project behind)."""
+    check_name("experiment", name)
+    _checked_tags(tags)
+
+
+def _checked_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    return {
+        check_key("tag", k): check_value("tag", k, str(v), MAX_TAG_VALUE) for k, v in tags.items()
+    }
+
+
 class ExperimentRepository(SqlRepository):
     """Create, rename, tag, delete and restore experiments. Thread-safe."""
 
     def create(
         self, project_id: int, name: str, *, description: str = "", tags: Mapping[str, str] = {}
     ) -> Experiment:
-        check_name("experiment", name)
+        check_experiment(name, tags)
         ts = now_ms()
         exp_id = self._db.insert_new(
             sa.insert(_t.E)
@@ -78,16 +93,10 @@ class ExperimentRepository(SqlRepository):
         found = self.find(project_id, name)
         if found is None:
             raise NotFoundError(
-                f"experiment {name!r} does not exist in project {self._project_name(project_id)!r}"
+                f"experiment {name!r} does not exist in project "
+                f"{project_label(self._db, project_id)!r}"
             )
         return found
-
-    def _project_name(self, project_id: int) -> str:
-        """The project's name, for error messages (read only on the error path)."""
-        with self._db.cursor(write=False) as cur:
-            cur.execute(self._db.sql("SELECT name FROM projects WHERE id = ?"), (project_id,))
-            row = cur.fetchone()
-        return str(row[0]) if row else f"#{project_id}"
 
     def list(self, project_id: int, *, include_deleted: bool = False) -> list[Experiment]:
         if include_deleted:
@@ -134,12 +143,8 @@ class ExperimentRepository(SqlRepository):
 
     def _set_tags(self, conn: Connection, experiment_id: int, tags: Mapping[str, str]) -> None:
         rows = [
-            {
-                "experiment_id": experiment_id,
-                "key": check_key("tag", k),
-                "value": check_value("tag", k, str(v), MAX_TAG_VALUE),
-            }
-            for k, v in tags.items()
+            {"experiment_id": experiment_id, "key": k, "value": v}
+            for k, v in _checked_tags(tags).items()
         ]
         if rows:
             upsert(conn, _t.T, rows, keys=("experiment_id", "key"), update=("value",))

@@ -26,6 +26,7 @@ from keel.store._pipeline_schedules import (
 )
 from keel.store._rows import entity, records
 from keel.store._validate import check_name
+from keel.store.projects import project_label
 from keel.store.runs import ChildRun, insert_finished_runs
 
 # Driver-level SQL (the same text on SQLite and PostgreSQL, see ``Database.sql``): a cached
@@ -232,18 +233,25 @@ class PipelineRunRepository(SqlRepository):
             cur.execute(self._db.sql(f"{_PR_COLS} WHERE id = ?"), (run_id,))
             return _run(records(cur)[0])
 
-    def get(self, run_id: str) -> PipelineRunInfo:
+    def get(self, run_id: str, *, project_id: int | None = None) -> PipelineRunInfo:
+        """A run by id or unambiguous id prefix; with ``project_id``, a run of that project
+        only (another project's does not exist here, and a prefix is matched in it alone)."""
+        scope, args = ("", ()) if project_id is None else (" AND project_id = ?", (project_id,))
         with self._db.cursor(write=False) as cur:
-            cur.execute(self._db.sql(f"{_PR_COLS} WHERE id = ?"), (run_id,))
+            cur.execute(self._db.sql(f"{_PR_COLS} WHERE id = ?{scope}"), (run_id, *args))
             found = records(cur)
             if not found and 0 < len(run_id) < 32 and run_id.isalnum():  # a short id prefix
-                cur.execute(self._db.sql(f"{_PR_COLS} WHERE id LIKE ? LIMIT 2"), (run_id + "%",))
+                cur.execute(
+                    self._db.sql(f"{_PR_COLS} WHERE id LIKE ?{scope} LIMIT 2"),
+                    (run_id + "%", *args),
+                )
                 found = records(cur)
-        if len(found) != 1:  # none, or a prefix of two
-            raise NotFoundError(
-                f"pipeline run {run_id!r} does not exist; list them with `keel pipeline runs`"
-            )
-        return _run(found[0])
+        if len(found) == 1:
+            return _run(found[0])
+        where = "" if project_id is None else f" in project {project_label(self._db, project_id)!r}"
+        raise NotFoundError(  # none, or a prefix of two
+            f"pipeline run {run_id!r} does not exist{where}; list them with `keel pipeline runs`"
+        )
 
     def list(
         self, project_id: int, *, pipeline: str | None = None, limit: int = 50

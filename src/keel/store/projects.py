@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import NotFoundError
-from keel.store._db import SqlRepository, now_ms
+from keel.store._db import Database, SqlRepository, now_ms
 from keel.store._validate import check_name
 from keel.store.entities import Project
 
@@ -21,6 +21,14 @@ DEFAULT_PROJECT = "default"
 
 def _project(row: Sequence[Any]) -> Project:
     return Project(row[0], row[1], row[2], row[3])
+
+
+def project_label(db: Database, project_id: int) -> str:
+    """A project's name for an error message (read only on the error path; ``#id`` if gone)."""
+    with db.cursor(write=False) as cur:
+        cur.execute(db.sql("SELECT name FROM projects WHERE id = ?"), (project_id,))
+        row = cur.fetchone()
+    return str(row[0]) if row else f"#{project_id}"
 
 
 def existing_project(projects: Projects, name: str) -> Project:
@@ -38,7 +46,8 @@ def existing_project(projects: Projects, name: str) -> Project:
 class ProjectByName:
     """A client of one project, named when the client is made and looked up on first use
     (constructors do no I/O). :attr:`project` creates it, what a write needs;
-    :meth:`existing_project` needs it to exist, what a read needs. Either resolves it once."""
+    :meth:`existing_project` needs it to exist, what a read needs; :meth:`found_project`
+    is None until it exists, what a write checks its input against. Each resolves it once."""
 
     def __init__(self, store: Store, project: str) -> None:
         self.store = store
@@ -56,6 +65,17 @@ class ProjectByName:
         """The project for a read: a misspelt name is an error rather than a new project."""
         if self._project is None:
             self._project = existing_project(self.store.projects, self.project_name)
+        return self._project
+
+    def found_project(self) -> Project | None:
+        """The project if it exists yet, without making it: what a write checks its input
+        against, before :attr:`project` makes the project to store the result (so a bad
+        input leaves no new project behind)."""
+        if self._project is None:
+            try:
+                self._project = self.store.projects.get(self.project_name)
+            except NotFoundError:
+                return None
         return self._project
 
 

@@ -226,7 +226,7 @@ class UserRepository(SqlRepository):
 
     # -- project roles ---------------------------------------------------------------------
     def set_role(self, project_id: int, user_id: int, role: Role | str) -> Membership:
-        role = _role(role)
+        role = parse_role(role)
         user = self._user_by_id(user_id)
         try:
             with self._db.write() as conn:
@@ -258,7 +258,8 @@ class UserRepository(SqlRepository):
         return [Membership(r[0], r[1], r[2], Role(r[3])) for r in rows]
 
 
-def _role(role: Role | str) -> Role:
+def parse_role(role: Role | str) -> Role:
+    """``role`` as a :class:`Role`; anything else is an error naming the roles."""
     try:
         return Role(role)
     except ValueError as exc:
@@ -273,5 +274,6 @@ __all__ = [
     "UserRepository",
     "check_password",
     "hash_password",
+    "parse_role",
     "token_digest",
 ]

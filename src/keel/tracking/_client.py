@@ -48,6 +48,9 @@ class TrackingClient(ProjectByName):
     def create_experiment(
         self, name: str, *, description: str = "", tags: Mapping[str, str] | None = None
     ) -> Experiment:
+        from keel.store.experiments import check_experiment
+
+        check_experiment(name, tags or {})  # before the project is made: a bad one leaves none
         return self.store.experiments.create(
             self.project.id, name, description=description, tags=tags or {}
         )
@@ -62,6 +65,9 @@ class TrackingClient(ProjectByName):
         return self.store.experiments.get_by_name(self.existing_project().id, name_or_id)
 
     def get_or_create_experiment(self, name: str) -> Experiment:
+        from keel.store.experiments import check_experiment
+
+        check_experiment(name)  # before the project is made: a bad one leaves none
         return self.store.experiments.get_or_create(self.project.id, name)
 
     def list_experiments(self, *, include_deleted: bool = False) -> list[Experiment]:

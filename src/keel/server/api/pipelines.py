@@ -179,9 +179,11 @@ router.serve(reader, "pipeline_runs.list", "list_runs", limit=Count)
 
 
 @router.get(RUN)
-def get_run(run_id: RunRef, guard: Guard = Depends(reader)) -> PipelineRunInfo:
-    """One pipeline run by id or unambiguous id prefix."""
-    info = guard.st.store.pipeline_runs.get(run_id)
+def get_run(
+    run_id: RunRef, project_id: Id | None = None, guard: Guard = Depends(reader)
+) -> PipelineRunInfo:
+    """One pipeline run by id or unambiguous id prefix (of ``project_id``'s runs, if given)."""
+    info = guard.st.store.pipeline_runs.get(run_id, project_id=project_id)
     guard.project_id(info.project_id, f"pipeline run {run_id!r}")
     return info
 

@@ -12,11 +12,10 @@ from typing import Any
 from fastapi import Query, Request
 from starlette.responses import Response
 
-from keel.exceptions import NotFoundError
 from keel.server.ui._common import ProjectView, ui_router, viewing
 from keel.server.ui._graph import Layout, Node, layout
 from keel.server.ui._render import fmt_duration, page
-from keel.store.pipelines import PipelineRunInfo, StepRunInfo
+from keel.store.pipelines import StepRunInfo
 
 router = ui_router()
 
@@ -29,13 +28,6 @@ def pipelines(
 ) -> Response:
     runs = view.store.pipeline_runs.list(view.project.id, pipeline=pipeline, limit=200)
     return page(request, "pipelines.html", view.context(runs=runs, pipeline=pipeline or ""))
-
-
-def _pipeline_run(view: ProjectView, run_id: str) -> PipelineRunInfo:
-    info = view.store.pipeline_runs.get(run_id)
-    if info.project_id != view.project.id:
-        raise NotFoundError(f"pipeline run {run_id!r} does not exist in this project")
-    return info
 
 
 def dag(view: ProjectView, steps: list[StepRunInfo]) -> tuple[Layout, dict[str, dict[str, str]]]:
@@ -61,7 +53,7 @@ def dag(view: ProjectView, steps: list[StepRunInfo]) -> tuple[Layout, dict[str, 
 def pipeline_run(
     request: Request, run_id: str, view: ProjectView = viewing("pipelines")
 ) -> Response:
-    info = _pipeline_run(view, run_id)
+    info = view.store.pipeline_runs.get(run_id, project_id=view.project.id)
     steps = view.store.pipeline_runs.steps(info.id)
     graph, tags = dag(view, steps)
     rows: list[dict[str, Any]] = [
