@@ -253,6 +253,8 @@ MORE_CASES: list[tuple[list[str], str]] = [
     (["monitor", "set", "churn", "--label-project", NOSUCH], NOSUCH),
     (["monitor", "set", "churn", "--label-project", "p", "--label-strategy", "psychic"], "psychic"),
     (["monitor", "set", "churn", "--label-n", "5"], "needs a labeling project"),
+    # a name, not a reference: '@' is refused as such (not read as a version 'b')
+    (["datasets", "add", "a@b", MISSING_FILE], "dataset name 'a@b' contains '@'"),
 ]
 
 

@@ -127,6 +127,7 @@ BAD_WRITES = [
     (("synth", "fit", "rows.csv", "--method", "bogus"), 2, "unknown method 'bogus'"),
     (("synth", "fit", "customers@1"), 3, "project 'fresh' does not exist"),
     (("datasets", "add", "toy", "missing.csv"), 3, "path 'missing.csv' does not exist"),
+    (("datasets", "add", "a@b", "toy.csv"), 2, "dataset name 'a@b' contains '@'"),
     (("server", "roles", "set", "fresh", "nobody", "reader"), 3, "user 'nobody' does not exist"),
 ]
 

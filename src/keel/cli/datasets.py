@@ -103,10 +103,13 @@ def add(
 
 
 def _newest_number(client: "DatasetClient", name: str) -> int | None:
+    """The newest version's number, None when there is none. ``name`` is a name, never
+    parsed as a reference: a bad name (``a@b``) is the client's to refuse when it logs."""
+    from keel.data import DatasetRef
     from keel.exceptions import NotFoundError
 
     try:
-        return client.get(name).version
+        return client.get(DatasetRef(name)).version
     except NotFoundError:
         return None
 
