@@ -273,3 +273,16 @@ def test_more_bad_options_get_a_one_line_error(
     assert "Traceback" not in output, output
     assert phrase.lower() in output.lower(), f"the error does not say what was wrong:\n{output}"
     assert len(output.strip().splitlines()) <= 6, output
+
+
+def test_an_output_path_that_cannot_be_written_gets_a_one_line_error(
+    seeded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """An --out where no file can be made (here under a file) is the OS's reason and the
+    path on one line, exit 2, not a traceback of the write that failed."""
+    monkeypatch.setenv("KEEL_HOME", str(seeded[0]))
+    monkeypatch.chdir(tmp_path)
+    Path("rows.csv").write_text("a,b\n1,2\n3,4\n")
+    code, output = _invoke(["datasets", "explore", "rows.csv", "--out", "rows.csv/report.html"])
+    assert code == 2, output
+    assert output.strip() == "Error: Not a directory: 'rows.csv/report.html'"

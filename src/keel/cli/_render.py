@@ -40,7 +40,30 @@ def run_cli(cli: Any, argv: list[str]) -> Any:
             else 1
         )
         sys.exit(code)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:  # a path the user gave: an --out folder missing, no permission
+        err_console().print(f"[bold red]Error:[/bold red] {escape(_os_error(exc))}")
+        sys.exit(_OS_ERROR_CODES.get(type(exc), 1))
     sys.exit(code if isinstance(code, int) else 0)
+
+
+#: exit codes of the OS errors a bad path gives: 3 for a path that is not there, 2 for one
+#: that cannot be used as given
+_OS_ERROR_CODES: dict[type[OSError], int] = {
+    FileNotFoundError: 3,
+    PermissionError: 2,
+    IsADirectoryError: 2,
+    NotADirectoryError: 2,
+    FileExistsError: 2,
+}
+
+
+def _os_error(exc: OSError) -> str:
+    """``No such file or directory: '/out/report.html'``: what went wrong, and where."""
+    what = exc.strerror or str(exc) or type(exc).__name__
+    paths = [repr(str(p)) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"{what}: {' -> '.join(paths)}" if paths else what
 
 
 def escape(text: str) -> str:
