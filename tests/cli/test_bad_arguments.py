@@ -255,6 +255,10 @@ MORE_CASES: list[tuple[list[str], str]] = [
     (["monitor", "set", "churn", "--label-n", "5"], "needs a labeling project"),
     # a name, not a reference: '@' is refused as such (not read as a version 'b')
     (["datasets", "add", "a@b", MISSING_FILE], "dataset name 'a@b' contains '@'"),
+    (["serve", "m@1", "--port", "99999"], "99999 is not in the range"),
+    (["serve", "m@1", "--concurrency", "0"], "concurrency: input should be greater than"),
+    (["serve", "m@1", "--workers", "0"], "0 is not in the range"),
+    (["server", "--port", "-1"], "-1 is not in the range"),
 ]
 
 
@@ -286,3 +290,30 @@ def test_an_output_path_that_cannot_be_written_gets_a_one_line_error(
     code, output = _invoke(["datasets", "explore", "rows.csv", "--out", "rows.csv/report.html"])
     assert code == 2, output
     assert output.strip() == "Error: Not a directory: 'rows.csv/report.html'"
+
+
+#: files that do not parse: (file name, its text, argv) -> the one-line error names the problem
+#: and where it is, not PyYAML's excerpt of the text with a caret
+BROKEN_YAML = "name: [churn\n"
+YAML_CASES: list[list[str]] = [
+    ["deploy", "apply", "broken.yaml"],
+    ["pipeline", "run", "flow.py:flow", "--params", "broken.yaml"],
+    ["sweep", "run", "flow.py:objective", "--space", "broken.yaml", "--trials", "1"],
+]
+
+
+@pytest.mark.parametrize("argv", YAML_CASES, ids=[" ".join(a[:2]) for a in YAML_CASES])
+def test_a_yaml_file_that_does_not_parse_gets_a_one_line_error(
+    argv: list[str], seeded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KEEL_HOME", str(seeded[0]))
+    monkeypatch.chdir(tmp_path)
+    Path("broken.yaml").write_text(BROKEN_YAML)
+    Path("flow.py").write_text(
+        "import keel\n\n@keel.pipeline\ndef flow(a: int = 1):\n    return a\n\n"
+        "def objective(params):\n    return 1.0\n"
+    )
+    code, output = _invoke(argv)
+    assert code == 2, output
+    assert len(output.strip().splitlines()) == 1, output
+    assert "is not valid YAML: expected ',' or ']'" in output and "line 2, column 1" in output

@@ -15,8 +15,8 @@ _DEPLOYMENT = typer.Option(
     None, "--deployment", "-d", help="Serve a deployment applied with `keel deploy apply`."
 )
 _HOST = typer.Option(None, "--host", help="Interface to listen on (default 127.0.0.1).")
-_PORT = typer.Option(None, "--port", "-p", help="Port (default 8080).")
-_WORKERS = typer.Option(None, "--workers", "-w", help="Server processes.")
+_PORT = typer.Option(None, "--port", "-p", min=0, max=65535, help="Port (default 8080).")
+_WORKERS = typer.Option(None, "--workers", "-w", min=1, help="Server processes.")
 _CONCURRENCY = typer.Option(None, "--concurrency", help="Requests in flight per model.")
 _QUEUE = typer.Option(None, "--queue", help="Requests waiting per model before 429.")
 _TIMEOUT_MS = typer.Option(None, "--timeout-ms", help="Request timeout per model.")

@@ -33,7 +33,7 @@ app.add_typer(roles_app, name="roles")
 def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
-    port: int = typer.Option(5000, "--port", "-p", help="Port to listen on."),
+    port: int = typer.Option(5000, "--port", "-p", min=0, max=65535, help="Port to listen on."),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="Worker processes."),
     auth: bool = typer.Option(False, "--auth/--no-auth", help="Require a token or password."),
     insecure: bool = typer.Option(

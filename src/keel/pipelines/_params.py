@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from keel.exceptions import InvalidArgumentError
+from keel.exceptions import InvalidArgumentError, yaml_problem
 
 MISSING: Any = inspect.Parameter.empty
 
@@ -177,7 +177,9 @@ def load_params_file(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise InvalidArgumentError(f"parameter file {str(p)!r} is not valid YAML: {exc}") from exc
+        raise InvalidArgumentError(
+            f"parameter file {str(p)!r} is not valid YAML: {yaml_problem(exc)}"
+        ) from exc
     if data is None:
         return {}
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):

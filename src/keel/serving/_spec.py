@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from keel._units import parse_memory
-from keel.exceptions import InvalidArgumentError, ResourceUnavailableError
+from keel.exceptions import InvalidArgumentError, ResourceUnavailableError, yaml_problem
 from keel.models._uri import ModelRef, parse_model_ref
 
 if TYPE_CHECKING:
@@ -226,14 +226,14 @@ def load_spec(source: str | os.PathLike[str] | Mapping[str, Any]) -> DeploymentS
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise InvalidArgumentError(f"{where} is not valid YAML: {exc}") from None
+            raise InvalidArgumentError(f"{where} is not valid YAML: {yaml_problem(exc)}") from None
     if not isinstance(data, Mapping):
         raise InvalidArgumentError(f"{where} must be a YAML mapping with name and endpoints")
     try:
         return DeploymentSpec.model_validate(data)
     except ValidationError as exc:
         raise InvalidArgumentError(
-            f"{where} is not a valid deployment spec:\n{_explain(exc)}"
+            f"{where} is not a valid deployment spec: {_explain(exc)}"
         ) from None
 
 
@@ -244,8 +244,8 @@ def _explain(exc: ValidationError) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (check the spelling)"
-        lines.append(f"  {loc}: {msg}")
-    return "\n".join(lines)
+        lines.append(f"{loc}: {msg}")
+    return "; ".join(lines)
 
 
 def spec_for_refs(refs: list[str], *, name: str = "default", **resources: Any) -> DeploymentSpec:
@@ -255,7 +255,10 @@ def spec_for_refs(refs: list[str], *, name: str = "default", **resources: Any) -
     for text in refs:
         ref = parse_model_ref(text)
         by_model.setdefault(ref.name, []).append(VersionSpec(model=text))
-    res = ResourceSpec(**{k: v for k, v in resources.items() if v is not None})
+    try:
+        res = ResourceSpec(**{k: v for k, v in resources.items() if v is not None})
+    except ValidationError as exc:
+        raise InvalidArgumentError(f"bad serving option: {_explain(exc)}") from None
     endpoints = [EndpointSpec(name=n, versions=vs, resources=res) for n, vs in by_model.items()]
     return DeploymentSpec(name=name, endpoints=endpoints)
 

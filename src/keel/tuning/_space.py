@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from keel.exceptions import InvalidArgumentError
+from keel.exceptions import InvalidArgumentError, yaml_problem
 
 TYPES = ("float", "int", "categorical")
 _KEYS = {
@@ -102,8 +102,9 @@ def _read(path: str | os.PathLike[str]) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        where = getattr(exc, "problem_mark", None)
-        raise InvalidArgumentError(f"the sweep space is not valid YAML ({where}): {exc}") from exc
+        raise InvalidArgumentError(
+            f"the sweep space is not valid YAML: {yaml_problem(exc)}"
+        ) from exc
 
 
 def _distribution(name: str, entry: Mapping[str, Any]) -> Any:
