@@ -72,3 +72,15 @@ def test_only_reads_inside_the_logs(
     send(5)
     with pytest.raises(InvalidArgumentError, match=message):
         mon.sql(query)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["SELECT * FROM no_such_table", "SELECT no_such_column FROM predictions", "SELECT 1 +"],
+)
+def test_a_query_error_is_one_line(mon: MonitoringClient, query: str) -> None:
+    """DuckDB's hint lines and its excerpt of the query with a caret are not kept: the CLI
+    prints the message as the one line of its error."""
+    with pytest.raises(InvalidArgumentError) as info:
+        mon.sql(query)
+    assert "\n" not in str(info.value) and "^" not in str(info.value), str(info.value)

@@ -52,7 +52,7 @@ def run_sql(store: Store, project_id: int, query: str) -> pa.Table:
             return arrow_table(con.sql(query))
         except duckdb.Error as exc:
             raise InvalidArgumentError(
-                f"query failed: {exc}. Tables: {', '.join(table_names())}"
+                f"query failed: {_one_line(exc)} Tables: {', '.join(table_names())}"
             ) from exc
     finally:
         con.close()
@@ -64,7 +64,7 @@ def _check(con: duckdb.DuckDBPyConnection, query: str) -> None:
     try:
         statements = con.extract_statements(query)
     except duckdb.Error as exc:
-        raise InvalidArgumentError(f"query does not parse: {exc}") from exc
+        raise InvalidArgumentError(f"query does not parse: {_one_line(exc)}") from exc
     if len(statements) != 1:
         raise InvalidArgumentError(f"give exactly one SQL statement, not {len(statements)}")
     kind = str(statements[0].type).rsplit(".", 1)[-1]
@@ -72,6 +72,13 @@ def _check(con: duckdb.DuckDBPyConnection, query: str) -> None:
         raise InvalidArgumentError(
             f"keel sql only reads: {kind} statements are not allowed; use SELECT"
         )
+
+
+def _one_line(exc: Exception) -> str:
+    """DuckDB's message on one line, without its excerpt of the query and the caret."""
+    text = str(exc).split("\n\nLINE ", 1)[0]
+    text = " ".join(line.strip() for line in text.splitlines() if line.strip())
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def _referenced(query: str) -> list[str]:
