@@ -259,6 +259,9 @@ MORE_CASES: list[tuple[list[str], str]] = [
     (["serve", "m@1", "--concurrency", "0"], "concurrency: input should be greater than"),
     (["serve", "m@1", "--workers", "0"], "0 is not in the range"),
     (["server", "--port", "-1"], "-1 is not in the range"),
+    # the option that gives the missing setting, as `notifiers add` spells it
+    (["alerts", "notifiers", "add", "n", "--email-to", "a@example.com"], "--smtp-host"),
+    (["alerts", "notifiers", "add", "n", "--email-to", "a@b.c", "--smtp-host", "h"], "--sender"),
 ]
 
 

@@ -38,6 +38,10 @@ class DeliveryReport:
     errors: tuple[str, ...] = ()
 
 
+#: an email notifier's required settings -> the option of `keel alerts notifiers add` giving it
+_EMAIL_OPTIONS = {"host": "smtp-host", "sender": "sender", "to": "email-to"}
+
+
 def check_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     """Validate a notifier's settings when it is added, naming what is missing."""
     if kind == "webhook":
@@ -47,9 +51,11 @@ def check_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
         if config.get("format", "slack") not in ("slack", "json"):
             raise InvalidArgumentError("webhook format must be 'slack' or 'json'")
     elif kind == "email":
-        for key in ("host", "sender", "to"):
+        for key, flag in _EMAIL_OPTIONS.items():
             if not config.get(key):
-                raise InvalidArgumentError(f"email notifier needs {key!r} (e.g. --{key} ...)")
+                raise InvalidArgumentError(
+                    f"email notifier needs {key!r} (`keel alerts notifiers add` option --{flag})"
+                )
         if isinstance(config["to"], str):
             config = {**config, "to": [t.strip() for t in config["to"].split(",") if t.strip()]}
     elif kind != "log":
