@@ -262,6 +262,9 @@ MORE_CASES: list[tuple[list[str], str]] = [
     # the option that gives the missing setting, as `notifiers add` spells it
     (["alerts", "notifiers", "add", "n", "--email-to", "a@example.com"], "--smtp-host"),
     (["alerts", "notifiers", "add", "n", "--email-to", "a@b.c", "--smtp-host", "h"], "--sender"),
+    # a floor alpha never reaches would open an alert on every check
+    (["label", "check", NOSUCH, "--min-alpha", "7"], "alpha floor 7 must be between -1 and 1"),
+    (["label", "check", NOSUCH, "--min-tasks", "0"], "min_tasks must be at least 1"),
 ]
 
 

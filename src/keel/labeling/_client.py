@@ -164,6 +164,12 @@ def check_agreement(
 ) -> AgreementCheck:
     """Raise an alert when Krippendorff's alpha of the project falls below ``floor`` (over at
     least ``min_tasks`` multiply-labelled tasks), and resolve it once it is back above."""
+    if not -1 <= floor <= 1:
+        raise InvalidArgumentError(
+            f"alpha floor {floor:g} must be between -1 and 1 (Krippendorff's alpha is at most 1)"
+        )
+    if min_tasks < 1:
+        raise InvalidArgumentError(f"min_tasks must be at least 1, got {min_tasks}")
     agree = project_agreement(store, project_id, name)
     from keel.store.alerts import NewAlert
 
