@@ -12,6 +12,8 @@ from urllib.parse import quote
 import pytest
 from uikit import Session, UIWorld  # type: ignore[import-not-found]
 
+from keel.models import Registry
+
 MODEL = "breast-cancer-classifier"
 DONE = re.compile(r"^[1-9]\d*$")
 
@@ -24,6 +26,11 @@ def _pages(world: UIWorld) -> list[tuple[str, str, str | None]]:
         exp = store.experiments.get_by_name(pid, "quickstart-breast-cancer")
         pipeline = store.pipeline_runs.list(pid, limit=1)[0].id
         report = store.reports.list(pid)[-1].id  # the quickstart's comparison report
+        # a candidate run: a dataset input, this machine's long platform name
+        candidate = store.runs.search([exp.id], "name = 'logistic-regression'").runs[0].id
+        # a model card holding data (as AutoML's leaderboard does), shown as a block of JSON
+        leaderboard = [{"family": "linear", "run_id": candidate, "params": {"C": 0.149227}}]
+        Registry(store).set_card(f"{MODEL}@2", {"leaderboard": leaderboard})
     finally:
         store.close()
     p = "/ui/p/default"
@@ -35,6 +42,7 @@ def _pages(world: UIWorld) -> list[tuple[str, str, str | None]]:
         ("runs", f"{p}/experiments/{world.ids['many_exp']}", None),
         ("runs-quickstart", f"{p}/experiments/{exp.id}", None),
         ("run", f"{p}/runs/{run}", "#run-charts"),
+        ("run-candidate", f"{p}/runs/{candidate}", "#run-charts"),
         ("artifact", f"{p}/runs/{run}/artifact?path={quote('data/table.csv', safe='')}", None),
         ("compare", f"{p}/compare?runs={twins}", "#compare-charts"),
         ("compare-grouped", f"{p}/compare?runs={twins}&group=tags.arm", "#compare-charts"),
@@ -49,6 +57,7 @@ def _pages(world: UIWorld) -> list[tuple[str, str, str | None]]:
         ("models", f"{p}/models", None),
         ("model", f"{p}/models/{MODEL}", "#history-chart"),
         ("model-version", f"{p}/models/{MODEL}/1", None),
+        ("model-version-card", f"{p}/models/{MODEL}/2", None),
         ("lineage", f"{p}/lineage?model={MODEL}&version=1", None),
         ("deployments", f"{p}/deployments", None),
         ("deployment", f"{p}/deployments/quickstart", "#requests-chart"),
