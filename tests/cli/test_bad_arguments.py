@@ -265,6 +265,8 @@ MORE_CASES: list[tuple[list[str], str]] = [
     # a floor alpha never reaches would open an alert on every check
     (["label", "check", NOSUCH, "--min-alpha", "7"], "alpha floor 7 must be between -1 and 1"),
     (["label", "check", NOSUCH, "--min-tasks", "0"], "min_tasks must be at least 1"),
+    # a unique id prefix is enough, as for `keel runs show`: the run is found, its model is not
+    (["models", "register", "{run8}", "--name", "m"], "has no model at 'model'"),
 ]
 
 
@@ -278,7 +280,7 @@ def test_more_bad_options_get_a_one_line_error(
 ) -> None:
     monkeypatch.setenv("KEEL_HOME", str(seeded[0]))
     monkeypatch.chdir(tmp_path)
-    code, output = _invoke(argv)
+    code, output = _invoke([a.replace("{run8}", seeded[1][:8]) for a in argv])
     assert code in (1, 2, 3), f"keel {' '.join(argv)} exited {code}:\n{output}"
     assert "Traceback" not in output, output
     assert phrase.lower() in output.lower(), f"the error does not say what was wrong:\n{output}"

@@ -340,14 +340,18 @@ def _author(lineage: dict[str, Any]) -> str:
 
 @app.command()
 def register(
-    run_id: str = typer.Argument(..., help="The run that logged the model (id or runs:/ URI)."),
+    run_id: str = typer.Argument(
+        ..., help="The run that logged the model (id, unique id prefix or runs:/ URI)."
+    ),
     name: str = typer.Option(..., "--name", "-n", help="Registered model name, e.g. churn."),
     path: str = typer.Option("model", "--path", help="The model's artifact path in the run."),
     semver: str = typer.Option(None, "--semver", help="A semantic version label, e.g. 1.2.0."),
     json_: bool = JSON,
 ) -> None:
     """Register a model an earlier run logged as the next version of NAME."""
-    uri = run_id if run_id.startswith("runs:/") else f"runs:/{run_id}/{path}"
+    from keel.cli.runs import _resolve
+
+    uri = run_id if run_id.startswith("runs:/") else f"runs:/{_resolve(run_id)}/{path}"
     version = _registry().register_run(uri, name, semver=semver)
     outcome(version, json_, f"Registered {version.name}@{version.version} from {uri}")
 
