@@ -259,3 +259,16 @@ __all__ = [
     "fleiss_kappa",
     "krippendorff_alpha",
 ]
+
+
+def check_alpha_floor(floor: float, min_tasks: int) -> None:
+    """A floor Krippendorff's alpha can fall below (within -1..1), judged on at least one task:
+    a floor of 7 would open an alert that no labels could ever resolve."""
+    from keel.exceptions import InvalidArgumentError
+
+    if not -1 <= floor <= 1:
+        raise InvalidArgumentError(
+            f"alpha floor {floor:g} must be between -1 and 1 (Krippendorff's alpha is at most 1)"
+        )
+    if min_tasks < 1:
+        raise InvalidArgumentError(f"min_tasks must be at least 1, got {min_tasks}")

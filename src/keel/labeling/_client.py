@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.labeling._aggregate import Aggregated, aggregate, review_queue
-from keel.labeling._agreement import Agreement, agreement
+from keel.labeling._agreement import Agreement, agreement, check_alpha_floor
 from keel.labeling._config import LabelConfig, answer_key, check_result, parse_config
 from keel.labeling._labelstudio import annotator_of, export_tasks, from_ls_result, write_tasks
 from keel.labeling._sample import ROW_TAG, sample_predictions
@@ -164,12 +164,7 @@ def check_agreement(
 ) -> AgreementCheck:
     """Raise an alert when Krippendorff's alpha of the project falls below ``floor`` (over at
     least ``min_tasks`` multiply-labelled tasks), and resolve it once it is back above."""
-    if not -1 <= floor <= 1:
-        raise InvalidArgumentError(
-            f"alpha floor {floor:g} must be between -1 and 1 (Krippendorff's alpha is at most 1)"
-        )
-    if min_tasks < 1:
-        raise InvalidArgumentError(f"min_tasks must be at least 1, got {min_tasks}")
+    check_alpha_floor(floor, min_tasks)
     agree = project_agreement(store, project_id, name)
     from keel.store.alerts import NewAlert
 
