@@ -27,6 +27,7 @@ MISSING_FILE = "/nonexistent/keel/file.csv"
 #: command path -> (bad arguments, a phrase the one-line error must contain)
 CASES: dict[str, tuple[list[str], str]] = {
     "quickstart": (["--no-such-option"], "No such option"),
+    "projects list": (["--project", ""], "--project is empty"),
     "experiments list": (["--max", "x"], "No such option"),
     "experiments create": ([""], "name"),
     "experiments rename": ([NOSUCH, "other"], NOSUCH),

@@ -54,6 +54,7 @@ ALSO: dict[str, tuple[str, ...]] = {
     "alerts list": ("keel.store._registry_entities",),
     "datasets list": ("keel.store._registry_entities",),
     "deploy list": ("keel.store._dataset_entities",),
+    "projects list": ("keel.store.runs", "keel.store._registry_entities"),
 }
 
 

@@ -3,6 +3,7 @@ behind; writes create the project; the default project reads fine on a fresh hom
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,6 +80,9 @@ def test_writes_create_the_project_and_a_fresh_home_reads_the_default(
     run_keel("-P", "fresh", "datasets", "add", "toy", str(data))
     assert sorted(_projects(keel_home)) == ["default", "fresh"]
     run_keel("-P", "fresh", "datasets", "list")  # now it exists, reads work
+    listed = json.loads(run_keel("projects", "list", "--json").stdout)
+    assert sorted(p["name"] for p in listed) == ["default", "fresh"]
+    assert "fresh (current)" in run_keel("projects", "list", "-P", "fresh").stdout
 
 
 def test_pipeline_inspect_sees_only_the_runs_of_its_project(
@@ -143,3 +147,30 @@ def test_a_write_with_bad_input_leaves_no_project_behind(
     assert proc.returncode == code, proc.stdout + proc.stderr
     assert message in proc.stderr.strip().splitlines()[-1], proc.stderr  # the error line
     assert "fresh" not in _projects(keel_home)
+
+
+def test_every_command_takes_the_project_option_too() -> None:
+    """``keel runs list -P churn`` works as ``keel -P churn runs list`` does, on every command."""
+    from keel.cli import COMMANDS, cli
+
+    missing = []
+    for name in COMMANDS:
+        todo = [(name, cli.get_command(None, name))]
+        while todo:
+            path, command = todo.pop()
+            subs = getattr(command, "commands", None)
+            if subs is not None:
+                todo += [(f"{path} {n}", c) for n, c in subs.items()]
+            elif not {"-P", "--project"} <= {o for p in command.params for o in p.opts}:
+                missing.append(path)
+    assert not missing, missing
+
+
+def test_the_project_given_after_the_command_wins(run_keel: KeelCli, keel_home: Path) -> None:
+    keel.init(project="churn", home=keel_home)
+    proc = run_keel("runs", "list", "-P", "typo", check=False)
+    assert proc.returncode == 3 and "project 'typo' does not exist" in proc.stderr
+    run_keel("experiments", "create", "baseline", "--project", "churn")
+    listed = run_keel("-P", "typo", "experiments", "list", "-P", "churn", "--json").stdout
+    assert "baseline" in listed
+    assert "typo" not in _projects(keel_home)

@@ -16,6 +16,7 @@ from typer.core import TyperGroup
 #: command name -> (module holding a Typer ``app``, one-line help shown by ``keel --help``)
 COMMANDS: dict[str, tuple[str, str]] = {
     "quickstart": ("keel.cli.quickstart", "Run the end-to-end tour on a real dataset."),
+    "projects": ("keel.cli.projects", "List the projects of the store."),
     "experiments": ("keel.cli.experiments", "List, create, rename and delete experiments."),
     "runs": ("keel.cli.runs", "List, search, show and compare runs."),
     "artifacts": ("keel.cli.artifacts", "List, download and upload run artifacts."),
@@ -80,8 +81,33 @@ def _plain_help(command: Any) -> None:
     command.params = [
         p for p in command.params if p.name not in ("install_completion", "show_completion")
     ]
-    for sub in getattr(command, "commands", {}).values():
+    subs = getattr(command, "commands", None)
+    if subs is None:
+        _with_project_option(command)
+    for sub in (subs or {}).values():
         _plain_help(sub)
+
+
+def _with_project_option(command: Any) -> None:
+    """``-P/--project`` on every command as well as on ``keel`` itself, so both
+    ``keel -P churn runs list`` and ``keel runs list -P churn`` work (a command with its
+    own ``--project``, as ``keel ui``, keeps it)."""
+    from typer.core import TyperOption
+
+    taken = {opt for p in command.params for opt in getattr(p, "opts", ())}
+    if taken & {"-P", "--project"}:
+        return
+    command.params.append(
+        TyperOption(
+            param_decls=["--project", "-P"],
+            type=str,
+            metavar="NAME",
+            expose_value=False,
+            is_eager=True,
+            callback=lambda _ctx, _param, value: _project(value),
+            help="Project to work in (as `keel -P NAME ...`).",
+        )
+    )
 
 
 def _project(value: str | None) -> str | None:
@@ -125,8 +151,8 @@ def _build() -> Any:
         """keel: track experiments, version data, and change models with confidence.
 
         Data lives under KEEL_HOME (default ./.keel) unless KEEL_DB_URI / KEEL_ARTIFACTS_URI
-        point elsewhere. Start with `keel quickstart`; `keel -P churn runs list` works in
-        project churn.
+        point elsewhere. Start with `keel quickstart`; `keel -P churn runs list` (or
+        `keel runs list -P churn`) works in project churn.
         """
 
     return typer.main.get_command(app)
