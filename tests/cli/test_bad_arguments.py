@@ -266,6 +266,9 @@ MORE_CASES: list[tuple[list[str], str]] = [
     # a floor alpha never reaches would open an alert on every check
     (["label", "check", NOSUCH, "--min-alpha", "7"], "alpha floor 7 must be between -1 and 1"),
     (["label", "check", NOSUCH, "--min-tasks", "0"], "min_tasks must be at least 1"),
+    # an empty path is refused, not read as '.' (the current folder)
+    (["datasets", "add", "x", ""], "invalid value for 'path': the path is empty"),
+    (["datasets", "checkout", f"{NOSUCH}@1", ""], "invalid value for 'dest': the path is empty"),
     # a unique id prefix is enough, as for `keel runs show`: the run is found, its model is not
     (["models", "register", "{run8}", "--name", "m"], "has no model at 'model'"),
 ]

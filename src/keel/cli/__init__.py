@@ -12,6 +12,7 @@ from typing import Any
 import typer
 import typer.main
 from typer.core import TyperGroup
+from typer.models import TyperPath
 
 #: command name -> (module holding a Typer ``app``, one-line help shown by ``keel --help``)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -49,6 +50,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _NonEmptyPath(TyperPath):
+    """A path that is not ``''`` (which ``Path`` would turn into ``.``)."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("the path is empty; give a file or folder", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class LazyGroup(TyperGroup):
     """A group that imports a command's module only when that command is used."""
 
@@ -84,6 +94,7 @@ def _plain_help(command: Any) -> None:
     subs = getattr(command, "commands", None)
     if subs is None:
         _with_project_option(command)
+        _refuse_empty_paths(command)
     for sub in (subs or {}).values():
         _plain_help(sub)
 
@@ -108,6 +119,25 @@ def _with_project_option(command: Any) -> None:
             help="Project to work in (as `keel -P NAME ...`).",
         )
     )
+
+
+def _refuse_empty_paths(command: Any) -> None:
+    """Every path argument and option refuses ``''``: a path converts it to ``.``, so
+    ``keel datasets add x ''`` versioned the current folder and ``keel datasets checkout
+    REF ''`` wrote into it."""
+    for p in command.params:
+        t = p.type
+        if type(t) is TyperPath:
+            p.type = _NonEmptyPath(
+                exists=t.exists,
+                file_okay=t.file_okay,
+                dir_okay=t.dir_okay,
+                writable=t.writable,
+                readable=t.readable,
+                resolve_path=t.resolve_path,
+                allow_dash=t.allow_dash,
+                path_type=t.type,
+            )
 
 
 def _project(value: str | None) -> str | None:
