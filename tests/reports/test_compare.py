@@ -15,7 +15,7 @@ import pytest
 import keel.reports
 from keel.config import Settings
 from keel.data import DatasetClient
-from keel.exceptions import NotFoundError
+from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.reports import MARKER
 from keel.store import open_store
 from keel.store.registry import NewVersion
@@ -172,6 +172,15 @@ def test_run_ids_models_and_experiments_are_sides_too(world: World) -> None:
     assert report.head.kind == "run" and report.head.run_ids == [world.head_runs[0]]
     both = keel.reports.compare("experiment:churn", "HEAD", client=world.client, repo=world.repo)
     assert len(both.base.run_ids) == 6
+
+
+def test_a_unique_run_id_prefix_is_a_side_as_in_keel_runs_show(world: World) -> None:
+    base, head = world.base_runs[0], world.head_runs[0]
+    report = keel.reports.compare(f"run:{base[:8]}", head[:8], client=world.client, repo=world.repo)
+    assert report.base.kind == "run" and report.base.run_ids == [base]
+    assert report.head.kind == "run" and report.head.run_ids == [head]
+    with pytest.raises(InvalidArgumentError, match="too short"):
+        keel.reports.compare(f"run:{base[:4]}", head, client=world.client, repo=world.repo)
 
 
 def test_dataset_versions_read_by_each_side_are_diffed(world: World) -> None:

@@ -93,23 +93,7 @@ app.command()(search)
 
 def _resolve(run_id: str) -> str:
     """Accept a full id or a unique prefix of at least 6 characters."""
-    client = _context.client()
-    if len(run_id) == 32:
-        return run_id
-    if len(run_id) < 6:
-        from keel.exceptions import InvalidArgumentError
-
-        raise InvalidArgumentError(
-            f"run id prefix {run_id!r} is too short; give at least 6 characters"
-        )
-    page = client.search_runs(f"attributes.run_id like '{run_id}%'", max_results=2)
-    if len(page.runs) != 1:
-        from keel.exceptions import InvalidArgumentError, NotFoundError
-
-        if not page.runs:
-            raise NotFoundError(f"no run id starts with {run_id!r}")
-        raise InvalidArgumentError(f"run id prefix {run_id!r} is ambiguous; give more characters")
-    return page.runs[0].id
+    return _context.client().resolve_run_id(run_id)
 
 
 @app.command()

@@ -2,9 +2,10 @@
 
 A side is written as ``--base``/``--head``. An explicit prefix picks the kind (``run:``,
 ``model:``, ``experiment:``, ``git:``); without one keel tries, in order: a model reference
-(``churn@champion``, ``models:/churn/3``), a run id, a git ref in the checkout at ``repo``
-(runs tagged ``keel.git.commit`` with that commit, which tracking records when a run
-starts in a git checkout), a commit prefix of 7+ hex digits, and an experiment name.
+(``churn@champion``, ``models:/churn/3``), a run id or its unique prefix, a git ref in the
+checkout at ``repo`` (runs tagged ``keel.git.commit`` with that commit, which tracking
+records when a run starts in a git checkout), a commit prefix of 7+ hex digits, and an
+experiment name.
 """
 
 from __future__ import annotations
@@ -82,7 +83,7 @@ def _finish(side: Side, role: str, client: TrackingClient) -> Side:
 
 
 def _run(text: str, client: TrackingClient, repo: Path | None) -> Side:
-    run = client.get_run(text)
+    run = client.get_run(client.resolve_run_id(text))  # a unique id prefix, as `keel runs show`
     return Side(text, "run", f"run {run.name or run.id}", [run])
 
 

@@ -98,6 +98,26 @@ class TrackingClient(ProjectByName):
         self._check_project(run.info)
         return run
 
+    def resolve_run_id(self, run_id: str) -> str:
+        """A full run id, or the one run of this project whose id starts with ``run_id``
+        (at least 6 characters: the listings print 8)."""
+        if len(run_id) == 32:
+            return run_id
+        if len(run_id) < 6:
+            raise InvalidArgumentError(
+                f"run id prefix {run_id!r} is too short; give at least 6 characters"
+            )
+        if not run_id.replace("-", "").isalnum():  # nothing a LIKE pattern reads as a wildcard
+            raise NotFoundError(f"no run id starts with {run_id!r}")
+        page = self.search_runs(f"attributes.run_id like '{run_id}%'", max_results=2)
+        if not page.runs:
+            raise NotFoundError(f"no run id starts with {run_id!r}")
+        if len(page.runs) > 1:
+            raise InvalidArgumentError(
+                f"run id prefix {run_id!r} is ambiguous; give more characters"
+            )
+        return page.runs[0].id
+
     def end_run(self, run_id: str, status: RunStatus = RunStatus.FINISHED) -> RunInfo:
         return self.store.runs.update(run_id, status=RunStatus(status))
 
