@@ -304,6 +304,51 @@ def test_an_output_path_that_cannot_be_written_gets_a_one_line_error(
     assert output.strip() == "Error: Not a directory: 'rows.csv/report.html'"
 
 
+ROI = ["roi", "--data", f"{NOSUCH}@1", "--target", "y", "--value-per-correct", "1"]
+ROI += ["--cost-per-error", "1", "--predictions-per-month", "1"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        # checked before the data is read (here it does not exist) and the 30 s search runs
+        ([*ROI, "--out", "rows.csv/roi.md"], "Error: Not a directory: 'rows.csv/roi.md'"),
+        ([*ROI, "--out", "folder.md"], "Error: Is a directory: 'folder.md'"),
+        (
+            ["datasets", "explore", f"{NOSUCH}@1", "--out", "no/such/folder/r.html"],
+            "Error: No such file or directory: 'no/such/folder/r.html'",
+        ),
+        (
+            [
+                "report",
+                "compare",
+                "--base",
+                f"run:{NOSUCH}",
+                "--head",
+                "HEAD",
+                "--md",
+                "rows.csv/x",
+            ],
+            "Error: Not a directory: 'rows.csv/x'",
+        ),
+    ],
+    ids=["roi under a file", "roi a folder", "explore missing folder", "report compare md"],
+)
+def test_an_output_path_is_checked_before_the_work(
+    argv: list[str],
+    message: str,
+    seeded: tuple[Path, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("KEEL_HOME", str(seeded[0]))
+    monkeypatch.chdir(tmp_path)
+    Path("rows.csv").write_text("a,b\n1,2\n")
+    Path("folder.md").mkdir()
+    code, output = _invoke(argv)
+    assert code in (2, 3) and output.strip() == message, output
+
+
 #: files that do not parse: (file name, its text, argv) -> the one-line error names the problem
 #: and where it is, not PyYAML's excerpt of the text with a caret
 BROKEN_YAML = "name: [churn\n"

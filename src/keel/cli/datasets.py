@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from keel.cli import _context
-from keel.cli._options import JSON
+from keel.cli._options import JSON, check_out_path
 from keel.cli._render import (
     console,
     escape,
@@ -406,6 +406,7 @@ def explore(
     """Write an exploration report: distributions, missing values, correlations, alerts."""
     from keel.data import explore as run
 
+    check_out_path(out)  # before the work, not after it
     report = run(ref, target=target, compare=compare, datasets=_client(), sample_rows=sample_rows)
     path = report.save(out)
     s = report.summary

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from keel.cli import _context
-from keel.cli._options import JSON
+from keel.cli._options import JSON, check_out_path
 from keel.cli._render import console, escape, outcome, print_json
 
 if TYPE_CHECKING:
@@ -65,6 +65,8 @@ def compare(
         from keel.exceptions import InvalidArgumentError
 
         raise InvalidArgumentError("--into ID needs --save TITLE (the title of the new version)")
+    check_out_path(md)
+    check_out_path(out)
     report = compare_sides(base, head, client=_context.reader(), repo=repo)
     markdown = _store_and_chart(report, save, into, charts, md)
     if md is not None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from keel.cli._options import JSON
+from keel.cli._options import JSON, check_out_path
 
 app = typer.Typer(add_completion=False)
 
@@ -38,7 +38,8 @@ def roi(
     from keel.tuning import roi as estimate
 
     if out is not None:
-        report_format(out)  # a wrong suffix fails before the search, not after it
+        report_format(out)  # a wrong suffix or folder fails before the search, not after it
+        check_out_path(out, parents=True)
     report = estimate(
         data, target, value_per_correct=value_per_correct, cost_per_error=cost_per_error,
         predictions_per_month=predictions_per_month, budget=budget, seed=seed,
