@@ -269,6 +269,19 @@ MORE_CASES: list[tuple[list[str], str]] = [
     # an empty path is refused, not read as '.' (the current folder)
     (["datasets", "add", "x", ""], "invalid value for 'path': the path is empty"),
     (["datasets", "checkout", f"{NOSUCH}@1", ""], "invalid value for 'dest': the path is empty"),
+    # counts below 1 are refused, not passed on (SQLite reads LIMIT -1 as no limit)
+    (["alerts", "list", "--limit", "-1"], "-1 is not in the range x>=1"),
+    (["pipeline", "runs", "--limit", "-1"], "-1 is not in the range x>=1"),
+    (["report", "list", "--limit", "0"], "0 is not in the range x>=1"),
+    (["schedule", "fires", NOSUCH, "--limit", "-1"], "-1 is not in the range x>=1"),
+    (["runs", "list", "--max-results", "-1"], "-1 is not in the range x>=1"),
+    (["sql", "SELECT 1", "--max-rows", "-1"], "-1 is not in the range x>=1"),
+    (["predictions", "sql", "SELECT 1", "--max-rows", "0"], "0 is not in the range x>=1"),
+    # an aggregation method is one keel has, even where the format ignores it
+    (["label", "export", NOSUCH, "--method", "bogus"], "'bogus' is not one of"),
+    (["label", "feedback", NOSUCH, "-d", NOSUCH, "--method", "bogus"], "'bogus' is not one of"),
+    # a task no model version has is said to be one, not 'no model versions match'
+    (["models", "list", "--task", "bogus"], "no model version has task 'bogus'"),
     # a unique id prefix is enough, as for `keel runs show`: the run is found, its model is not
     (["models", "register", "{run8}", "--name", "m"], "has no model at 'model'"),
 ]
@@ -289,6 +302,38 @@ def test_more_bad_options_get_a_one_line_error(
     assert "Traceback" not in output, output
     assert phrase.lower() in output.lower(), f"the error does not say what was wrong:\n{output}"
     assert len(output.strip().splitlines()) <= 6, output
+
+
+def test_an_unknown_task_names_the_tasks_there_are(
+    seeded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from keel.store.registry import NewVersion
+
+    monkeypatch.setenv("KEEL_HOME", str(seeded[0]))
+    monkeypatch.chdir(tmp_path)
+    client = keel.init(home=seeded[0])
+    store, project = client.store, client.project
+    for name, task in (("task-churn", "classification"), ("task-price", "regression")):
+        store.registry.create_model(project.id, name)
+        store.registry.create_version(
+            project.id, name, NewVersion("0" * 64, 1, "0" * 64, "sklearn", "sklearn", task)
+        )
+    code, output = _invoke(["models", "list", "--task", "regresion"])
+    assert code == 2, output
+    assert output.strip() == (
+        "Error: no model version has task 'regresion'; the tasks here: classification, regression"
+    )
+    code, output = _invoke(["models", "list", "--task", "regression", "--name", "task-churn"])
+    assert code == 0 and "no model versions match" in output, output
+
+
+def test_the_label_methods_offered_are_keels() -> None:
+    import typing
+
+    from keel import labeling
+    from keel.cli import label
+
+    assert typing.get_args(label.Method) == labeling.METHODS
 
 
 def test_an_output_path_that_cannot_be_written_gets_a_one_line_error(

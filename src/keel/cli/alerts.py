@@ -39,7 +39,7 @@ def list_(
     kind: str = typer.Option(
         None, "--kind", "-k", help="schema, drift, performance, cohort, resource ..."
     ),
-    limit: int = typer.Option(50, "--limit", "-n"),
+    limit: int = typer.Option(50, "--limit", "-n", min=1, help="Newest alerts shown."),
     json_: bool = JSON,
 ) -> None:
     """Alerts, newest first (live = open or acknowledged)."""

@@ -6,7 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 
@@ -22,6 +22,8 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
+#: keel.labeling.METHODS, spelt out so that Typer refuses any other (a test keeps them equal)
+Method = Literal["majority", "dawid-skene"]
 METHOD = typer.Option("majority", "--method", help="Aggregation: majority or dawid-skene.")
 
 
@@ -136,7 +138,7 @@ def export(
     ),
     out: Path = typer.Option(None, "--out", "-o", help="Write here instead of stdout."),
     dataset: str = typer.Option(None, "--dataset", help="Dataset name (--format dataset)."),
-    method: str = METHOD,
+    method: Method = METHOD,
     json_: bool = JSON,
 ) -> None:
     """Export tasks and annotations, or the aggregated labels as a keel dataset version."""
@@ -340,7 +342,7 @@ def sample(
 def feedback(
     name: str = typer.Argument(...),
     deployment: str = typer.Option(..., "--deployment", "-d"),
-    method: str = METHOD,
+    method: Method = METHOD,
     json_: bool = JSON,
 ) -> None:
     """Send the aggregated labels of production samples back as feedback (by request id)."""

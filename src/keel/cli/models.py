@@ -79,6 +79,8 @@ def list_(
         tags=_pairs(tag, "--tag"),
         min_metrics=_pairs(min_metric, "--min-metric", numeric=True),
     )
+    if not versions and task is not None:
+        _check_task(registry, task)
     if json_:
         print_json(versions)
         return
@@ -90,6 +92,16 @@ def list_(
     ]
     columns = ["version", "task", "flavor", "serves", "aliases", *keys]
     print_table(f"{len(versions)} model versions", columns, rows, empty="no model versions match")
+
+
+def _check_task(registry: "Registry", task: str) -> None:
+    """A --task no version has is named as such, with the tasks there are."""
+    tasks = registry.tasks()
+    if task not in tasks:
+        from keel.exceptions import InvalidArgumentError
+
+        there = f"the tasks here: {', '.join(tasks)}" if tasks else "there are no model versions"
+        raise InvalidArgumentError(f"no model version has task {task!r}; {there}")
 
 
 def _print_models(registry: "Registry", json_: bool) -> None:

@@ -177,7 +177,7 @@ def params(target: str = TARGET, json_: bool = JSON) -> None:
 @app.command()
 def runs(
     pipeline: str = typer.Option(None, "--pipeline", help="Only runs of this pipeline."),
-    limit: int = typer.Option(20, "--limit", "-n", help="How many runs."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs."),
     json_: bool = JSON,
 ) -> None:
     """List pipeline runs, newest first, with how many steps came from the cache."""

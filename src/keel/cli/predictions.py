@@ -18,7 +18,7 @@ def sql(
         ..., help='e.g. "SELECT model, version, count(*) FROM predictions GROUP BY ALL"'
     ),
     output: Path = typer.Option(None, "--output", "-o", help="Write .parquet or .csv instead."),
-    max_rows: int = typer.Option(50, "--max-rows", "-n", help="Rows to print."),
+    max_rows: int = typer.Option(50, "--max-rows", "-n", min=1, help="Rows to print."),
     json_: bool = typer.Option(False, "--json", help="Print rows as JSON."),
 ) -> None:
     """Run SQL over the prediction log: the same read-only console as ``keel sql``."""

@@ -136,7 +136,7 @@ def post(
 
 @app.command("list")
 def list_(
-    limit: int = typer.Option(50, "--limit", "-n"),
+    limit: int = typer.Option(50, "--limit", "-n", min=1),
     json_: bool = JSON,
 ) -> None:
     """Stored reports, newest first."""

@@ -65,7 +65,7 @@ def _render_runs(
 
 
 ORDER = typer.Option([], "--order-by", "-o", help="e.g. 'metrics.auc DESC' (repeatable).")
-MAXR = typer.Option(100, "--max-results", "-n", help="Runs per page.")
+MAXR = typer.Option(100, "--max-results", "-n", min=1, help="Runs per page.")
 TOKEN = typer.Option(None, "--page-token", help="Token printed by the previous page.")
 METRIC = typer.Option([], "--metric", "-m", help="Metric column to show (repeatable).")
 PARAM = typer.Option([], "--param", "-p", help="Param column to show (repeatable).")

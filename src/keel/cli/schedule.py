@@ -98,7 +98,9 @@ def disable(name: str) -> None:
 
 
 @app.command()
-def fires(name: str, limit: int = typer.Option(20, "--limit", "-n"), json_: bool = JSON) -> None:
+def fires(
+    name: str, limit: int = typer.Option(20, "--limit", "-n", min=1), json_: bool = JSON
+) -> None:
     """The occurrences a schedule fired, newest first, and how each went."""
     client = _context.reader()
     schedule = client.store.schedules.get(client.project.id, name)

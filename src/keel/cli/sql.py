@@ -20,7 +20,7 @@ def sql(
     query: str = typer.Argument(None, help="One SELECT statement ('-' reads it from stdin)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, csv, json or parquet."),
     out: Path = typer.Option(None, "--out", "-o", help="Write to this file (needed for parquet)."),
-    max_rows: int = typer.Option(100, "--max-rows", help="Rows shown in a table."),
+    max_rows: int = typer.Option(100, "--max-rows", min=1, help="Rows shown in a table."),
     tables: bool = typer.Option(False, "--tables", help="List the tables you can query."),
 ) -> None:
     """Query prediction logs, feedback, monitoring results, alerts and metadata with DuckDB.

@@ -151,6 +151,11 @@ class Registry(ProjectByName):
     def versions(self, name: str) -> list[ModelVersion]:
         return self.store.registry.versions(self._pid, name)
 
+    def tasks(self) -> list[str]:
+        """The tasks this project's model versions have (``classification``, ``other`` ...)."""
+        found = self.store.registry.search_versions(self._pid, None, max_results=50_000)
+        return sorted({v.task for v in found})
+
     def search(
         self,
         filter_string: str | None = None,
