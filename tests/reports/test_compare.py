@@ -262,6 +262,8 @@ def test_cli_stores_lists_shows_and_finds_reports(
     assert shown.stdout.startswith(MARKER) and "| lr | 0.1 | 0.05 |" in shown.stdout
     found = json.loads(keel("search", "val_loss lr", "--kind", "report", "--json").stdout)
     assert [(h["kind"], h["ref"]) for h in found] == [("report", str(stored["id"]))]
+    [hit] = json.loads(keel("search", "keel", "--kind", "report", "--json").stdout)
+    assert "**keel**" in hit["snippet"] and "<!--" not in hit["snippet"], hit  # no marker
     bad = keel("search", "x", "--kind", "notes")
     assert bad.returncode == 2 and "search kind 'notes' is not one of" in bad.stderr
     again = keel("report", "compare", "--base", "HEAD~1", "--head", "HEAD",

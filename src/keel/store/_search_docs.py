@@ -5,6 +5,7 @@ comments, registered models and versions, datasets and reports, read from their 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,9 @@ BATCH = 500
 #: System tags (hashes, hosts, heartbeats) are not searched; the branch name is.
 _QUIET_TAGS = ("keel.", "mlflow.")
 _LOUD_TAGS = ("keel.git.branch",)
+#: HTML comments, as keel's ``<!-- keel-report -->`` marker: hidden on the page, so neither
+#: searched nor shown in a snippet
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +137,8 @@ def report_docs(db: Database, project_id: int, since: int) -> Iterable[Doc]:
     with db.read() as conn:
         rows = _changed(conn, REPORTS, project_id, since, "updated_at")
     for r in rows:
-        yield Doc("report", str(r.id), r.title, r.markdown, r.author, r.updated_at)
+        body = _COMMENT.sub("", r.markdown).strip()
+        yield Doc("report", str(r.id), r.title, body, r.author, r.updated_at)
 
 
 def _changed(conn: Connection, tbl: Any, project_id: int, since: int, stamp: str) -> Sequence[Any]:
