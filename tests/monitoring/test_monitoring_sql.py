@@ -75,6 +75,24 @@ def test_only_reads_inside_the_logs(
 
 
 @pytest.mark.parametrize(
+    ("query", "hint"),
+    [
+        ("SELECT * FROM run", 'Table with name run does not exist! Did you mean "runs"?'),
+        ("SELECT * FROM nosuch", "Table with name nosuch does not exist! Tables: alerts,"),
+        # DuckDB's own hints are kept when they name something of the query's
+        ("SELECT lenght('x')", 'Did you mean "length'),
+    ],
+)
+def test_a_hint_names_keels_tables_not_duckdbs_catalog(
+    mon: MonitoringClient, query: str, hint: str
+) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        mon.sql(query)
+    message = str(info.value)
+    assert hint in message and "duckdb_" not in message and "pg_" not in message, message
+
+
+@pytest.mark.parametrize(
     "query",
     ["SELECT * FROM no_such_table", "SELECT no_such_column FROM predictions", "SELECT 1 +"],
 )

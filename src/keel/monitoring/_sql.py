@@ -9,6 +9,7 @@ neither read other files nor write anywhere.
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,12 @@ if TYPE_CHECKING:
 #: Parquet event logs: table name -> folder under the artifact root.
 EVENT_TABLES = {"predictions": PREDICTIONS, "feedback": FEEDBACK, "monitoring": RESULTS}
 _ALLOWED = {"SELECT", "EXPLAIN"}
+#: DuckDB's hint when it names its own catalog (``Did you mean "duckdb_tables"?``): no use
+#: to someone querying keel's tables, which are not in the catalog unless the query names them
+_INTERNAL_HINT = re.compile(
+    r'\s*Did you mean "(?:\w+\.)?(?:duckdb_|pg_|sqlite_|information_schema)[^"]*"\?'
+)
+_MISSING_TABLE = re.compile(r"Table with name (\S+) does not exist")
 
 
 def table_names() -> list[str]:
@@ -75,9 +82,15 @@ def _check(con: duckdb.DuckDBPyConnection, query: str) -> None:
 
 
 def _one_line(exc: Exception) -> str:
-    """DuckDB's message on one line, without its excerpt of the query and the caret."""
+    """DuckDB's message on one line, without its excerpt of the query and the caret, and
+    with a hint that names one of keel's tables rather than DuckDB's catalog."""
     text = str(exc).split("\n\nLINE ", 1)[0]
     text = " ".join(line.strip() for line in text.splitlines() if line.strip())
+    text = _INTERNAL_HINT.sub("", text)
+    missing = _MISSING_TABLE.search(text)
+    if missing and "Did you mean" not in text:
+        close = difflib.get_close_matches(missing.group(1).lower(), table_names(), n=1)
+        text += f' Did you mean "{close[0]}"?' if close else ""
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
