@@ -94,6 +94,29 @@ def test_read_commands_import_only_what_they_use(command: str, home: Path) -> No
     assert heavy == [], f"keel {command} imports {heavy}: make those imports lazy again"
 
 
+def test_sweep_show_reads_the_kept_importances_without_optuna(tmp_path: Path) -> None:
+    """fANOVA is fitted when a sweep finishes; showing it later imports neither Optuna nor
+    scikit-learn (seconds), nor pandas or numpy. The sweeps repository still needs
+    SQLAlchemy."""
+    import keel as sdk
+    from keel.config import Settings
+    from keel.store import open_store
+    from keel.tracking import TrackingClient
+
+    home = tmp_path / "home"
+    client = TrackingClient(open_store(Settings.for_home(home)), "default")
+    space = {"x": {"type": "float", "low": 0, "high": 1}, "n": {"type": "int", "low": 0, "high": 3}}
+    sdk.sweep(lambda p: p["x"] ** 2 + p["n"], space, trials=4, seed=0, name="s", client=client)
+    loaded = _modules(["sweep", "show", "s"], home)
+    heavy = sorted(
+        m
+        for m in loaded
+        for banned in ("optuna", "sklearn", "scipy", "pandas", "numpy", "keel.tuning._automl")
+        if m == banned or m.startswith(banned + ".")
+    )
+    assert "keel.tuning._sweep_ops" in loaded and heavy == []
+
+
 def test_command_modules_keep_annotations_evaluated() -> None:
     """typer resolves every parameter annotation; a string one (``from __future__ import
     annotations``) costs a ``compile()`` each, ~80 for ``keel runs``."""

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Row
 
 from keel.exceptions import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Row
 
 
 class TrialState(StrEnum):
