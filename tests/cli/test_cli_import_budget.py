@@ -130,3 +130,18 @@ def test_command_modules_keep_annotations_evaluated() -> None:
         and "from __future__ import annotations" in p.read_text()
     ]
     assert stringy == []
+
+
+def test_team_mode_client_starts_without_sqlalchemy() -> None:
+    """With KEEL_SERVER_URL every command talks to the server through keel.store.remote;
+    its wire format names the store's value types, which must not drag in the repositories
+    (SQLAlchemy and the schema, ~0.3 s at every command)."""
+    code = "import json, sys, keel.store.remote, keel.store.wire\n"
+    code += "print(json.dumps(sorted(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": str(Path(keel.__file__).resolve().parents[1])}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    loaded = set(json.loads(out.stdout))
+    heavy = sorted(m for m in loaded if m.split(".")[0] in {"sqlalchemy", "pandas", "numpy"})
+    assert heavy == [] and "keel.store._schema" not in loaded
