@@ -51,6 +51,8 @@ ALSO: dict[str, tuple[str, ...]] = {
     ),
     "experiments list": ("keel.store.runs", "keel.store._registry_entities"),
     "models list": ("keel.store._dataset_entities", "keel.models._package"),
+    # no such model: the lookup itself is what must stay driver-level SQL
+    "models show churn@champion": ("keel.store._schema", "keel.models._package"),
     "alerts list": ("keel.store._registry_entities",),
     "datasets list": ("keel.store._registry_entities",),
     "deploy list": ("keel.store._dataset_entities",),
