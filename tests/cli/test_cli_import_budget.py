@@ -56,6 +56,7 @@ ALSO: dict[str, tuple[str, ...]] = {
     "alerts list": ("keel.store._registry_entities",),
     "datasets list": ("keel.store._registry_entities",),
     "deploy list": ("keel.store._dataset_entities",),
+    "schedule list": ("keel.store._schema",),
     "projects list": ("keel.store.runs", "keel.store._registry_entities"),
 }
 
