@@ -55,6 +55,7 @@ ALSO: dict[str, tuple[str, ...]] = {
     "models show churn@champion": ("keel.store._schema", "keel.models._package"),
     "alerts list": ("keel.store._registry_entities",),
     "datasets list": ("keel.store._registry_entities",),
+    "datasets show churn@2": ("keel.store._schema", "keel.store._registry_entities"),
     "deploy list": ("keel.store._dataset_entities",),
     "schedule list": ("keel.store._schema",),
     "projects list": ("keel.store.runs", "keel.store._registry_entities"),
