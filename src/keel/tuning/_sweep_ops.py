@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.store._sweep_types import Sweep, Trial, TrialPoint, TrialState
-from keel.tracking import TrackingClient, get_client
 from keel.tuning._sweep_fanova import MAX_TRIALS
 from keel.tuning._sweep_fanova import even as _even
 
 if TYPE_CHECKING:
     from keel.store import Store
     from keel.store.protocols import Sweeps
+    from keel.tracking import TrackingClient
     from keel.tuning._sweep import SweepResult
 
 
@@ -88,7 +88,10 @@ def _where(
     (default: the SDK's)."""
     if store is not None and project_id is not None:
         return store, project_id
-    client = client or get_client()
+    if client is None:
+        from keel.tracking import get_client  # the SDK's default (its active-run machinery)
+
+        client = get_client()
     return client.store, client.existing_project().id  # a read: it must exist
 
 
@@ -306,7 +309,10 @@ def promote_sweep(
     next version of ``model_name``; returns the trial and the model version."""
     from keel.models import register_model
 
-    client = client or get_client()
+    if client is None:
+        from keel.tracking import get_client
+
+        client = get_client()
     repo, pid = client.store.sweeps, client.existing_project().id  # the sweep is in it
     s = repo.get(pid, name)
     sign = -1.0 if s.directions[0] == "maximize" else 1.0
