@@ -51,9 +51,13 @@ ALSO: dict[str, tuple[str, ...]] = {
     ),
     "experiments list": ("keel.store.runs", "keel.store._registry_entities"),
     "models list": ("keel.store._dataset_entities", "keel.models._package"),
+    # no such model: the lookup itself is what must stay driver-level SQL
+    "models show churn@champion": ("keel.store._schema", "keel.models._package"),
     "alerts list": ("keel.store._registry_entities",),
     "datasets list": ("keel.store._registry_entities",),
+    "datasets show churn@2": ("keel.store._schema", "keel.store._registry_entities"),
     "deploy list": ("keel.store._dataset_entities",),
+    "schedule list": ("keel.store._schema",),
     "projects list": ("keel.store.runs", "keel.store._registry_entities"),
 }
 
@@ -94,6 +98,28 @@ def test_read_commands_import_only_what_they_use(command: str, home: Path) -> No
     assert heavy == [], f"keel {command} imports {heavy}: make those imports lazy again"
 
 
+def test_sweep_show_reads_the_kept_importances_without_optuna(tmp_path: Path) -> None:
+    """fANOVA is fitted when a sweep finishes; showing it later imports neither Optuna nor
+    scikit-learn (seconds), nor pandas, numpy or SQLAlchemy (its reads are driver-level)."""
+    import keel as sdk
+    from keel.config import Settings
+    from keel.store import open_store
+    from keel.tracking import TrackingClient
+
+    home = tmp_path / "home"
+    client = TrackingClient(open_store(Settings.for_home(home)), "default")
+    space = {"x": {"type": "float", "low": 0, "high": 1}, "n": {"type": "int", "low": 0, "high": 3}}
+    sdk.sweep(lambda p: p["x"] ** 2 + p["n"], space, trials=4, seed=0, name="s", client=client)
+    loaded = _modules(["sweep", "show", "s"], home)
+    heavy = sorted(
+        m
+        for m in loaded
+        for banned in ("optuna", "sklearn", "scipy", "keel.tuning._automl", *NEVER)
+        if m == banned or m.startswith(banned + ".")
+    )
+    assert "keel.tuning._sweep_ops" in loaded and heavy == []
+
+
 def test_command_modules_keep_annotations_evaluated() -> None:
     """typer resolves every parameter annotation; a string one (``from __future__ import
     annotations``) costs a ``compile()`` each, ~80 for ``keel runs``."""
@@ -107,3 +133,18 @@ def test_command_modules_keep_annotations_evaluated() -> None:
         and "from __future__ import annotations" in p.read_text()
     ]
     assert stringy == []
+
+
+def test_team_mode_client_starts_without_sqlalchemy() -> None:
+    """With KEEL_SERVER_URL every command talks to the server through keel.store.remote;
+    its wire format names the store's value types, which must not drag in the repositories
+    (SQLAlchemy and the schema, ~0.3 s at every command)."""
+    code = "import json, sys, keel.store.remote, keel.store.wire\n"
+    code += "print(json.dumps(sorted(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": str(Path(keel.__file__).resolve().parents[1])}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    loaded = set(json.loads(out.stdout))
+    heavy = sorted(m for m in loaded if m.split(".")[0] in {"sqlalchemy", "pandas", "numpy"})
+    assert heavy == [] and "keel.store._schema" not in loaded

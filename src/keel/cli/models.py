@@ -18,14 +18,14 @@ app = typer.Typer(
 )
 
 
-def _registry(*, create: bool = False) -> "Registry":
-    """The registry of the current project. A read needs the project to exist; a write
-    (``create``) leaves it to the registry, which makes it when it stores a version, after
-    the input is checked (a bad file leaves no empty project behind)."""
+def _registry() -> "Registry":
+    """The registry of the current project. A read needs the project to exist (the
+    registry checks that on first use, one lookup: a misspelt ``-P`` lists the projects); a
+    write leaves it to the registry, which makes it when it stores a version,
+    after the input is checked (a bad file leaves no empty project behind)."""
     from keel.models import Registry
 
-    name = _context.settings().project if create else _context.project().name
-    return Registry(_context.store(), name)
+    return Registry(_context.store(), _context.settings().project)
 
 
 def _pairs(items: list[str], what: str, *, numeric: bool = False) -> dict[str, Any]:
@@ -319,7 +319,7 @@ def import_(
         card, metrics, intended_use=intended_use, data=data, limitations=limitations
     )
     v = import_model(
-        _registry(create=True),
+        _registry(),
         path,
         name,
         card=card_data,

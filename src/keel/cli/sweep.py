@@ -116,12 +116,22 @@ def show(
     name: str = typer.Argument(..., help="The sweep's name."),
     generation: int = typer.Option(None, "--generation", "-g", help="An older generation."),
     top: int = typer.Option(5, "--top", help="How many best trials to list."),
+    fanova: bool = typer.Option(
+        False, "--fanova", help="fANOVA importances now, also while the sweep still runs."
+    ),
     json_: bool = JSON,
 ) -> None:
-    """Progress, the best trials and parameter importances (fANOVA) of a sweep."""
+    """Progress, the best trials and parameter importances of a sweep.
+
+    Importances are fANOVA's, fitted once when the sweep finishes and kept on its run;
+    while it runs they are main effects (milliseconds) unless --fanova asks for fANOVA.
+    """
     from keel.tuning import describe_sweep
 
-    rep = describe_sweep(name, generation=generation, top=top, client=_context.reader())
+    rep = describe_sweep(
+        name, generation=generation, top=top, client=_context.reader(),
+        importance="fanova" if fanova else "auto",
+    )  # fmt: skip
     if json_:
         print_json(rep)
         return
@@ -147,16 +157,23 @@ def show(
         ],
         empty="no completed trial yet",
     )
+    _print_importances(rep)
+    if rep.convergence:
+        out.print(f"best so far: {' > '.join(fmt_value(v) for v in _steps(rep.convergence))}")
+
+
+_METHODS = {"fanova": "fANOVA", "main-effects": "main effects"}
+
+
+def _print_importances(rep: Any) -> None:
     if rep.importances:
         print_table(
-            "Parameter importances (fANOVA)",
+            f"Parameter importances ({_METHODS.get(rep.importance_method, 'fANOVA')})",
             ["param", "importance", ""],
             [[k, v, "#" * round(v * 30)] for k, v in rep.importances.items()],
         )
-    elif rep.importance_note:
-        out.print(f"[dim]{escape(rep.importance_note)}[/dim]")
-    if rep.convergence:
-        out.print(f"best so far: {' > '.join(fmt_value(v) for v in _steps(rep.convergence))}")
+    if rep.importance_note:
+        console().print(f"[dim]{escape(rep.importance_note)}[/dim]")
 
 
 def _params(params: dict[str, Any]) -> str:

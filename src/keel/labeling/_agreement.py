@@ -71,17 +71,17 @@ class Coded:
 
 def encode(triples: Sequence[Triple]) -> Coded:
     """Code ``triples``; a later answer of the same annotator to a task replaces theirs."""
-    import numpy as np
-    import pandas as pd
+    import numpy as np  # not pandas: its import alone (~0.3 s) doubled `keel label status`
 
     empty = np.zeros(0, np.int64)
     if not triples:
         return Coded(empty, empty, empty, [], [], 0)
     tasks = np.fromiter((t[0] for t in triples), np.int64, len(triples))
-    unit, _ = pd.factorize(tasks)  # first-seen order
-    rater, raters = pd.factorize(np.array([t[1] for t in triples], dtype=object), sort=True)
-    value, values = pd.factorize(np.array([t[2] for t in triples], dtype=object), sort=True)
-    unit, rater, value = unit.astype(np.int64), rater.astype(np.int64), value.astype(np.int64)
+    _, first, seen = np.unique(tasks, return_index=True, return_inverse=True)
+    unit = np.argsort(np.argsort(first))[seen].astype(np.int64)  # first-seen order
+    raters, rater = np.unique(np.array([str(t[1]) for t in triples]), return_inverse=True)
+    values, value = np.unique(np.array([str(t[2]) for t in triples]), return_inverse=True)
+    rater, value = rater.astype(np.int64).ravel(), value.astype(np.int64).ravel()
     _, from_end = np.unique((unit * len(raters) + rater)[::-1], return_index=True)
     latest = np.sort(len(unit) - 1 - from_end)
     unit, rater, value = unit[latest], rater[latest], value[latest]

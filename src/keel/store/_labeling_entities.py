@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Row
 
 from keel.exceptions import InvalidArgumentError
 from keel.store._labeling_share import doubled
 from keel.store._rows import entity
+
+if TYPE_CHECKING:
+    from sqlalchemy import Row
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,11 +4,12 @@ SQL the queue, undo and progress counts use, the same rule in both."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import ColumnElement, case, literal
+from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
 
 # Which tasks are in a project's double-labelled share: ``(id * STRIDE) % 1000`` is below
 # the share in thousandths. STRIDE is prime to 1000, so any 1,000 consecutive ids hit each
@@ -41,6 +42,8 @@ def check_share(overlap: int, double_share: float | None) -> int:
 
 def needed(row: Any) -> Any:
     """``task_id -> annotators it needs`` as SQL, for a project row (id, overlap, share)."""
+    from sqlalchemy import case, literal  # the repository's, not the wire format's
+
     overlap, share = int(row.overlap), row.double_share
     if share is None or overlap == 1:
         return lambda _task_id: literal(overlap)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from keel.exceptions import AlreadyExistsError, NotFoundError
 from keel.store._db import SqlRepository, given, now_ms
 from keel.store._lazy import Tables
-from keel.store._rows import entity
+from keel.store._rows import entity, records
 from keel.store._upsert import upsert
 from keel.store._validate import check_name
 
@@ -66,9 +66,11 @@ class SchedulerInfo:
     heartbeat_at: int
 
 
-def _schedule(row: Row) -> Schedule:
-    params, runner = json.loads(row.params_json), json.loads(row.runner_json)
-    return entity(Schedule, row, params=params, runner=runner, enabled=bool(row.enabled))
+def _schedule(row: Row | dict[str, Any]) -> Schedule:
+    """A schedule from a Core row or a driver-level record (:func:`records`)."""
+    data: Any = getattr(row, "_mapping", row)
+    params, runner = json.loads(data["params_json"]), json.loads(data["runner_json"])
+    return entity(Schedule, data, params=params, runner=runner, enabled=bool(data["enabled"]))
 
 
 def _fire(row: Row) -> ScheduleFire:
@@ -142,14 +144,18 @@ class ScheduleRepository(SqlRepository):
         return _schedule(self._db.one(query, f"schedule id {schedule_id} does not exist"))
 
     def list(self, project_id: int | None = None, *, enabled_only: bool = False) -> list[Schedule]:
-        """Schedules of one project, or of every project (what a scheduler serves)."""
-        query = sa.select(_t.SC).order_by(_t.SC.c.project_id, _t.SC.c.name)
+        """Schedules of one project, or of every project (what a scheduler serves); in
+        driver-level SQL, so ``keel schedule list`` imports no SQLAlchemy."""
+        where: list[str] = ["1 = 1"]
+        args: list[Any] = []
         if project_id is not None:
-            query = query.where(_t.SC.c.project_id == project_id)
+            where, args = [*where, "project_id = ?"], [*args, project_id]
         if enabled_only:
-            query = query.where(_t.SC.c.enabled.is_(True))
-        with self._db.read() as conn:
-            return [_schedule(r) for r in conn.execute(query).all()]
+            where, args = [*where, "enabled = ?"], [*args, self._db.flags[1]]
+        query = f"SELECT * FROM pipeline_schedules WHERE {' AND '.join(where)}"
+        with self._db.cursor(write=False) as cur:
+            cur.execute(self._db.sql(query + " ORDER BY project_id, name"), args)
+            return [_schedule(r) for r in records(cur)]
 
     def remove(self, project_id: int, name: str) -> None:
         schedule = self.get(project_id, name)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Row
 
 from keel.exceptions import InvalidArgumentError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Row
 
 
 class TrialState(StrEnum):
@@ -112,8 +114,8 @@ def _dumps(value: Any, what: str) -> str:
         raise InvalidArgumentError(f"{what} is not JSON: {exc}") from exc
 
 
-def _sweep(row: Row) -> Sweep:
-    d = dict(row._mapping)
+def _sweep(row: Row | dict[str, Any]) -> Sweep:
+    d: dict[str, Any] = dict(getattr(row, "_mapping", row))  # Core row or driver record
     return Sweep(
         id=d["id"],
         project_id=d["project_id"],
@@ -132,8 +134,8 @@ def _sweep(row: Row) -> Sweep:
     )
 
 
-def _trial(row: Row) -> Trial:
-    d = row._mapping
+def _trial(row: Row | dict[str, Any]) -> Trial:
+    d: Any = getattr(row, "_mapping", row)  # a Core row or a driver-level record
     return Trial(
         id=d["id"],
         sweep_id=d["sweep_id"],

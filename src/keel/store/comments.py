@@ -9,11 +9,11 @@ runs its own transaction.
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
 
 from sqlalchemy import Row, delete, insert, select
 
 from keel.exceptions import InvalidArgumentError
+from keel.store._area_values import Comment
 from keel.store._db import SqlRepository, now_ms
 from keel.store._rows import entity
 from keel.store._schema import table
@@ -25,18 +25,6 @@ C = table(CommentRow)
 #: comparison of runs (a digest of the sorted run ids, so any order names the same one).
 SUBJECT_KINDS = ("run", "model_version", "compare", "report")
 MAX_BODY = 20_000
-
-
-@dataclass(frozen=True, slots=True)
-class Comment:
-    id: int
-    project_id: int
-    subject_kind: str
-    subject_id: str
-    author: str
-    body: str
-    created_at: int
-    context: str = ""
 
 
 def _comment(row: Row) -> Comment:

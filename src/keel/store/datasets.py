@@ -15,7 +15,7 @@ from keel.store.entities import Dataset, DatasetFile, DatasetVersion
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
-    from sqlalchemy import Connection, Row
+    from sqlalchemy import Connection
 else:
     from keel.store._lazy import sa
 
@@ -44,6 +44,12 @@ _VERSION_COLS = (
     "id, dataset_id, version, content_hash, kind, source, schema_json, profile_json, num_rows, "
     "num_files, size_bytes, created_at, run_id"
 ).split(", ")
+_COLS = ", ".join(_VERSION_COLS)
+#: the newest version of a dataset (its id bound twice)
+_NEWEST = (
+    "dataset_id = ? AND version = (SELECT MAX(m.version) FROM dataset_versions m "
+    "WHERE m.dataset_id = ?)"
+)
 #: Each dataset of a project by name, with its newest version's columns (or NULLs).
 _LIST_WITH_LATEST = (
     "SELECT d.id, d.project_id, d.name, d.description, d.created_at, "
@@ -149,22 +155,23 @@ class DatasetRepository(SqlRepository):
         )
 
     def get_version(self, project_id: int, name: str, version: int | None = None) -> DatasetVersion:
-        """A version by number, or the newest one when ``version`` is None."""
+        """A version by number, or the newest one when ``version`` is None (driver-level
+        SQL, as every read here that ``keel datasets show`` makes: no SQLAlchemy import)."""
         dataset = self.get(project_id, name)
-        with self._db.read() as conn:
-            if version is None:
-                found = self._latest(conn, dataset.id, name)
-            else:
-                row = conn.execute(
-                    sa.select(_t.V).where(
-                        _t.V.c.dataset_id == dataset.id, _t.V.c.version == version
-                    )
-                ).first()
-                found = None if row is None else _version(row._mapping, name)
-        if found is None:
+        if version is None:
+            which, args = _NEWEST, (dataset.id, dataset.id)
+        else:
+            which, args = "dataset_id = ? AND version = ?", (dataset.id, int(version))
+        rows = self._select(f"SELECT {_COLS} FROM dataset_versions WHERE {which}", args)
+        if not rows:
             what = "any version" if version is None else f"version {version}"
             raise NotFoundError(f"dataset {name!r} has no {what}")
-        return found
+        return _version(dict(zip(_VERSION_COLS, rows[0], strict=True)), name)
+
+    def _select(self, query: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with self._db.cursor(write=False) as cur:
+            cur.execute(self._db.sql(query), tuple(args))
+            return [tuple(r) for r in cur.fetchall()]
 
     def get_version_by_id(self, version_id: int) -> DatasetVersion:
         query = (
@@ -177,39 +184,26 @@ class DatasetRepository(SqlRepository):
 
     def versions(self, project_id: int, name: str) -> list[DatasetVersion]:
         dataset = self.get(project_id, name)
-        with self._db.read() as conn:
-            rows = conn.execute(
-                sa.select(_t.V).where(_t.V.c.dataset_id == dataset.id).order_by(_t.V.c.version)
-            ).all()
-        return [_version(r._mapping, name) for r in rows]
+        query = f"SELECT {_COLS} FROM dataset_versions WHERE dataset_id = ? ORDER BY version"
+        rows = self._select(query, (dataset.id,))
+        return [_version(dict(zip(_VERSION_COLS, r, strict=True)), name) for r in rows]
 
     def files(self, version_id: int) -> list[DatasetFile]:
-        with self._db.read() as conn:
-            rows = conn.execute(
-                sa.select(_t.F.c.path, _t.F.c.blob_sha, _t.F.c.size)
-                .where(_t.F.c.version_id == version_id)
-                .order_by(_t.F.c.path)
-            ).all()
-        return [DatasetFile(r.path, r.blob_sha, r.size) for r in rows]
+        query = "SELECT path, blob_sha, size FROM dataset_files WHERE version_id = ? ORDER BY path"
+        return [DatasetFile(*r) for r in self._select(query, (version_id,))]
 
     def runs_of(self, version_id: int) -> list[tuple[str, str]]:
         """(run id, direction) of every run that read or wrote this version."""
-        with self._db.read() as conn:
-            rows = conn.execute(
-                sa.select(_t.RD.c.run_id, _t.RD.c.direction).where(_t.RD.c.version_id == version_id)
-            ).all()
-        return [(r.run_id, r.direction) for r in rows]
+        query = "SELECT run_id, direction FROM run_datasets WHERE version_id = ?"
+        return [(r[0], r[1]) for r in self._select(query, (version_id,))]
 
     def _find(self, project_id: int, name: str) -> Dataset | None:
-        with self._db.read() as conn:
-            row = conn.execute(
-                sa.select(_t.D).where(_t.D.c.project_id == project_id, _t.D.c.name == name)
-            ).first()
-        return None if row is None else self._dataset(row)
-
-    @staticmethod
-    def _dataset(row: Row) -> Dataset:
-        return Dataset(row.id, row.project_id, row.name, row.description, row.created_at)
+        query = (
+            "SELECT id, project_id, name, description, created_at FROM datasets "
+            "WHERE project_id = ? AND name = ?"
+        )
+        rows = self._select(query, (project_id, name))
+        return Dataset(*rows[0]) if rows else None
 
     @staticmethod
     def _latest(conn: Connection, dataset_id: int, name: str) -> DatasetVersion | None:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 from sqlalchemy import Row, insert, select, update
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
+from keel.store._area_values import LoggedModel
 from keel.store._db import Database, now_ms
 from keel.store._file_index import FileIndex
 from keel.store._rows import entity
@@ -28,22 +28,6 @@ LMOD = table(LoggedModelRow)
 LMF = table(LoggedModelFileRow)
 E = table(ExperimentRow)
 STATUSES = frozenset({"LOGGED_MODEL_PENDING", "LOGGED_MODEL_READY", "LOGGED_MODEL_UPLOAD_FAILED"})
-
-
-@dataclass(frozen=True, slots=True)
-class LoggedModel:
-    id: str
-    experiment_id: int
-    name: str
-    source_run_id: str | None
-    model_type: str
-    status: str
-    status_message: str
-    lifecycle: Lifecycle
-    created_at: int
-    updated_at: int
-    params: dict[str, str] = field(default_factory=dict)
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 def _model(row: Row) -> LoggedModel:

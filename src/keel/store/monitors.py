@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import builtins
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from keel.store._area_values import Monitor, ReferenceInfo
 from keel.store._db import SqlRepository, found_or_missing, now_ms
 from keel.store._rows import entity
 from keel.store._schema import table
@@ -22,41 +22,6 @@ from keel.store._validate import check_name
 
 MON = table(MonitorRow)
 REF = table(ReferenceProfileRow)
-
-
-@dataclass(frozen=True, slots=True)
-class Monitor:
-    """What is watched on one deployment; ``reference`` names a stored reference profile."""
-
-    id: int
-    project_id: int
-    deployment: str
-    reference: str
-    window: str
-    enabled: bool
-    created_at: int
-    updated_at: int
-    last_run_at: int | None
-    last_window_end: int | None
-    config: dict[str, Any] = field(default_factory=dict)
-
-    def __repr__(self) -> str:
-        on = "enabled" if self.enabled else "disabled"
-        return f"Monitor({self.deployment!r}, reference={self.reference!r}, {self.window}, {on})"
-
-
-@dataclass(frozen=True, slots=True)
-class ReferenceInfo:
-    """A stored reference profile: ``subject`` is what it describes (``model:churn/3``)."""
-
-    id: int
-    project_id: int
-    subject: str
-    blob_sha: str
-    num_rows: int
-    num_columns: int
-    source: str
-    created_at: int
 
 
 def _monitor(row: Row) -> Monitor:

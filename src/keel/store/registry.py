@@ -26,12 +26,12 @@ if TYPE_CHECKING:
     from sqlalchemy import Connection
 else:
     from keel.store._lazy import sa
+from keel.store._registry_resolve import read_version
 from keel.store._registry_rows import (
     _check_model_name,
     _delete_tag,
     _hydrate_model,
     _hydrate_versions,
-    _known_versions,
     _list_extras,
     _model_row,
     _refuse_if_deployed,
@@ -267,44 +267,13 @@ class RegistryRepository(SqlRepository):
             return _hydrate_versions(conn, [row])[0]
 
     def get_version(self, project_id: int, name: str, version: int) -> ModelVersion:
-        with self._db.read() as conn:
-            model = _model_row(conn, project_id, name)
-            row = conn.execute(
-                _version_query().where(
-                    _t.MV.c.model_id == model.id, _t.MV.c.version == int(version)
-                )
-            ).first()
-            if row is None:
-                known = _known_versions(conn, model.id)
-                raise NotFoundError(
-                    f"model {name!r} has no version {version}; it has {known or 'no versions yet'}"
-                )
-            return _hydrate_versions(conn, [row])[0]
+        return read_version(self._db, project_id, name, version=int(version), alias=None)
 
     def get_by_alias(self, project_id: int, name: str, alias: str) -> ModelVersion:
-        with self._db.read() as conn:
-            model = _model_row(conn, project_id, name)
-            version_id = conn.execute(
-                sa.select(_t.MA.c.version_id).where(
-                    _t.MA.c.model_id == model.id, _t.MA.c.alias == alias
-                )
-            ).scalar()
-        if version_id is None:
-            raise NotFoundError(
-                f"model {name!r} has no alias {alias!r}; set it with "
-                f"`keel models promote {name}@<version> {alias}`"
-            )
-        return self.get_version_by_id(int(version_id))
+        return read_version(self._db, project_id, name, version=None, alias=alias)
 
     def latest_version(self, project_id: int, name: str) -> ModelVersion:
-        with self._db.read() as conn:
-            model = _model_row(conn, project_id, name)
-            top = conn.execute(
-                sa.select(sa.func.max(_t.MV.c.version)).where(_t.MV.c.model_id == model.id)
-            ).scalar()
-        if top is None:
-            raise NotFoundError(f"model {name!r} has no versions yet")
-        return self.get_version(project_id, name, int(top))
+        return read_version(self._db, project_id, name, version=None, alias=None)
 
     def versions(self, project_id: int, name: str) -> list[ModelVersion]:
         with self._db.read() as conn:

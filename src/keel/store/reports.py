@@ -8,13 +8,13 @@ own transaction.
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import ConflictError, InvalidArgumentError, NotFoundError
+from keel.store._area_values import ReportVersion, StoredReport
 from keel.store._db import SqlRepository, first_or_missing, now_ms
 from keel.store._schema import table
 from keel.store._schema_reports import ReportRow, ReportVersionRow
@@ -24,33 +24,6 @@ REPORTS, VERSIONS = table(ReportRow), table(ReportVersionRow)
 
 def _clean(value: str) -> str:
     return value.replace("\x00", "")  # PostgreSQL text cannot hold NUL
-
-
-@dataclass(frozen=True, slots=True)
-class StoredReport:
-    """A saved report: its Markdown and the sides it compared (re-run them for live data)."""
-
-    id: int
-    project_id: int
-    title: str
-    markdown: str
-    base: str
-    head: str
-    author: str
-    created_at: int
-    updated_at: int
-    version: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class ReportVersion:
-    """One save of a report: the current one is the report itself, earlier ones are kept."""
-
-    report_id: int
-    version: int
-    title: str
-    author: str
-    created_at: int
 
 
 def _title(title: str) -> None:

@@ -46,6 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
+from keel.store._area_values import SearchHit
 from keel.store._db import Database, now_ms
 from keel.store._schema import table
 from keel.store._schema_reports import SearchDocRow, SearchMarkRow
@@ -75,20 +76,6 @@ MAX_WORDS = 32
 #: transactions that committed late); indexing the same object twice is harmless.
 SKEW_MS = 5_000
 _WORD = re.compile(r"\w+", re.UNICODE)
-
-
-@dataclass(frozen=True, slots=True)
-class SearchHit:
-    """One object found: what and where it is, why (the snippet, matches in ``**``)."""
-
-    kind: str
-    ref: str
-    project_id: int
-    title: str
-    snippet: str
-    score: float
-    author: str
-    updated_at: int
 
 
 def query_words(query: str) -> list[str]:

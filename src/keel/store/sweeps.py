@@ -18,15 +18,12 @@ from __future__ import annotations
 import builtins
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-from sqlalchemy import Row, delete, desc, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import ConflictError, InvalidArgumentError, NotFoundError
 from keel.store._db import SqlRepository, given, now_ms
-from keel.store._schema import table
-from keel.store._schema_sweeps import SweepRow, SweepTrialRow
+from keel.store._lazy import Tables
+from keel.store._rows import records
 from keel.store._sweep_types import (
     Sweep,
     Trial,
@@ -40,8 +37,15 @@ from keel.store._sweep_types import (
 )
 from keel.store._validate import check_name
 
-SW = table(SweepRow)
-TR = table(SweepTrialRow)
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy import Row
+else:
+    from keel.store._lazy import sa
+
+# Core tables, built (and SQLAlchemy imported) on first use: `keel sweep show` reads in
+# driver-level SQL and needs neither
+_t = Tables(SW="keel.store._schema_sweeps:SweepRow", TR="keel.store._schema_sweeps:SweepTrialRow")
 
 DIRECTIONS = ("minimize", "maximize")
 SWEEP_STATUSES = ("running", "finished", "failed", "stale")
@@ -83,12 +87,12 @@ class SweepRepository(SqlRepository):
             try:
                 with self._db.write() as conn:
                     top = conn.execute(
-                        select(func.max(SW.c.generation)).where(
-                            SW.c.project_id == project_id, SW.c.name == name
+                        sa.select(sa.func.max(_t.SW.c.generation)).where(
+                            _t.SW.c.project_id == project_id, _t.SW.c.name == name
                         )
                     ).scalar()
                     sweep_id = conn.execute(
-                        insert(SW)
+                        sa.insert(_t.SW)
                         .values(
                             project_id=project_id,
                             name=name,
@@ -104,24 +108,36 @@ class SweepRepository(SqlRepository):
                             created_at=now,
                             updated_at=now,
                         )
-                        .returning(SW.c.id)
+                        .returning(_t.SW.c.id)
                     ).scalar_one()
-                    return _sweep(conn.execute(select(SW).where(SW.c.id == sweep_id)).one())
-            except IntegrityError:
+                    return _sweep(
+                        conn.execute(sa.select(_t.SW).where(_t.SW.c.id == sweep_id)).one()
+                    )
+            except sa.exc.IntegrityError:
                 continue  # another process started the same generation: take the next
         raise ConflictError(f"could not start a new generation of sweep {name!r}; try again")
 
     def get(self, project_id: int, name: str, *, generation: int | None = None) -> Sweep:
         """Sweep ``name`` (its newest generation unless ``generation`` is given)."""
-        query = select(SW).where(SW.c.project_id == project_id, SW.c.name == name)
+        query, args = "SELECT * FROM sweeps WHERE project_id = ? AND name = ?", [project_id, name]
         if generation is not None:
-            query = query.where(SW.c.generation == generation)
-        with self._db.read() as conn:
-            row = conn.execute(query.order_by(desc(SW.c.generation)).limit(1)).first()
-        if row is None:
+            query, args = query + " AND generation = ?", [*args, generation]
+        rows = self._records(query + " ORDER BY generation DESC LIMIT 1", args)
+        if not rows:
             at = "" if generation is None else f" generation {generation}"
             raise _missing_sweep(f"{name!r}{at}")
-        return _sweep(row)
+        return _sweep(rows[0])
+
+    def _records(self, query: str, args: Sequence[Any]) -> builtins.list[dict[str, Any]]:
+        """Driver-level reads (no SQLAlchemy import: ``keel sweep show``)."""
+        with self._db.cursor(write=False) as cur:
+            cur.execute(self._db.sql(query), tuple(args))
+            return records(cur)
+
+    def _check_sweep(self, project_id: int, sweep_id: int) -> None:
+        query = "SELECT id FROM sweeps WHERE project_id = ? AND id = ?"
+        if not self._records(query, (project_id, sweep_id)):
+            raise _missing_sweep(f"id {sweep_id}")
 
     def find(self, project_id: int, name: str) -> Sweep | None:
         """The newest generation of ``name``, or None."""
@@ -136,11 +152,11 @@ class SweepRepository(SqlRepository):
 
     def list(self, project_id: int, *, name: str | None = None) -> builtins.list[Sweep]:
         """Sweeps newest first (every generation of ``name`` when given)."""
-        query = select(SW).where(SW.c.project_id == project_id)
+        query = sa.select(_t.SW).where(_t.SW.c.project_id == project_id)
         if name is not None:
-            query = query.where(SW.c.name == name)
+            query = query.where(_t.SW.c.name == name)
         with self._db.read() as conn:
-            rows = conn.execute(query.order_by(desc(SW.c.created_at), desc(SW.c.id)))
+            rows = conn.execute(query.order_by(sa.desc(_t.SW.c.created_at), sa.desc(_t.SW.c.id)))
             return [_sweep(r) for r in rows]
 
     def update(
@@ -169,20 +185,20 @@ class SweepRepository(SqlRepository):
             if system_attrs:
                 merged = {**_loads(row.system_attrs_json, {}), **system_attrs}
                 values["system_attrs_json"] = _dumps(merged, "sweep attributes")
-            conn.execute(update(SW).where(SW.c.id == sweep_id).values(**values))
-            return _sweep(conn.execute(select(SW).where(SW.c.id == sweep_id)).one())
+            conn.execute(sa.update(_t.SW).where(_t.SW.c.id == sweep_id).values(**values))
+            return _sweep(conn.execute(sa.select(_t.SW).where(_t.SW.c.id == sweep_id)).one())
 
     def mark_stale(self, project_id: int, sweep_id: int, *, reason: str) -> Sweep:
         """Mark a sweep and all its trials stale (its code or data changed)."""
         sweep = self.update(project_id, sweep_id, status="stale", reason=reason)
         with self._db.write() as conn:
-            conn.execute(update(TR).where(TR.c.sweep_id == sweep_id).values(stale=True))
+            conn.execute(sa.update(_t.TR).where(_t.TR.c.sweep_id == sweep_id).values(stale=True))
         return sweep
 
     def delete(self, project_id: int, sweep_id: int) -> None:
         with self._db.write() as conn:
             gone = conn.execute(
-                delete(SW).where(SW.c.project_id == project_id, SW.c.id == sweep_id)
+                sa.delete(_t.SW).where(_t.SW.c.project_id == project_id, _t.SW.c.id == sweep_id)
             ).rowcount
         if not gone:
             raise _missing_sweep(f"id {sweep_id}")
@@ -215,14 +231,16 @@ class SweepRepository(SqlRepository):
                 with self._db.write() as conn:
                     self._require_sweep(conn, project_id, sweep_id)
                     top = conn.execute(
-                        select(func.max(TR.c.number)).where(TR.c.sweep_id == sweep_id)
+                        sa.select(sa.func.max(_t.TR.c.number)).where(_t.TR.c.sweep_id == sweep_id)
                     ).scalar()
                     number = -1 if top is None else int(top)
                     trial_id = conn.execute(
-                        insert(TR).values(**row, number=number + 1).returning(TR.c.id)
+                        sa.insert(_t.TR).values(**row, number=number + 1).returning(_t.TR.c.id)
                     ).scalar_one()
-                    return _trial(conn.execute(select(TR).where(TR.c.id == trial_id)).one())
-            except IntegrityError:
+                    return _trial(
+                        conn.execute(sa.select(_t.TR).where(_t.TR.c.id == trial_id)).one()
+                    )
+            except sa.exc.IntegrityError:
                 continue  # a racing worker took this number: take the next one
         raise ConflictError(f"could not add a trial to sweep id {sweep_id}; try again")
 
@@ -231,8 +249,8 @@ class SweepRepository(SqlRepository):
         with self._db.write() as conn:
             self._require_trial(conn, project_id, trial_id)
             won = conn.execute(
-                update(TR)
-                .where(TR.c.id == trial_id, TR.c.state == TrialState.WAITING.value)
+                sa.update(_t.TR)
+                .where(_t.TR.c.id == trial_id, _t.TR.c.state == TrialState.WAITING.value)
                 .values(state=TrialState.RUNNING.value, started_at=now_ms())
             ).rowcount
         return bool(won)
@@ -275,8 +293,8 @@ class SweepRepository(SqlRepository):
                 values["intermediate_json"] = _dumps(merged, "intermediate values")
             values |= given(run_id=patch.run_id, reason=patch.reason)
             if values:
-                conn.execute(update(TR).where(TR.c.id == trial_id).values(**values))
-            return _trial(conn.execute(select(TR).where(TR.c.id == trial_id)).one())
+                conn.execute(sa.update(_t.TR).where(_t.TR.c.id == trial_id).values(**values))
+            return _trial(conn.execute(sa.select(_t.TR).where(_t.TR.c.id == trial_id)).one())
 
     def get_trial(self, project_id: int, trial_id: int) -> Trial:
         with self._db.read() as conn:
@@ -293,31 +311,31 @@ class SweepRepository(SqlRepository):
     ) -> builtins.list[Trial]:
         """A sweep's trials by number: those with ``id > after_id`` plus those in ``ids``
         (a cache reads only what it has not seen finish), in ``states`` when given."""
-        query = select(TR).where(TR.c.sweep_id == sweep_id)
+        query = sa.select(_t.TR).where(_t.TR.c.sweep_id == sweep_id)
         if after_id >= 0 or ids:
-            newer = TR.c.id > after_id
-            query = query.where(newer | TR.c.id.in_(list(ids)) if ids else newer)
+            newer = _t.TR.c.id > after_id
+            query = query.where(newer | _t.TR.c.id.in_(list(ids)) if ids else newer)
         if states is not None:
-            query = query.where(TR.c.state.in_([TrialState(s).value for s in states]))
+            query = query.where(_t.TR.c.state.in_([TrialState(s).value for s in states]))
         with self._db.read() as conn:
             self._require_sweep(conn, project_id, sweep_id)
-            rows = conn.execute(query.order_by(TR.c.number)).all()
+            rows = conn.execute(query.order_by(_t.TR.c.number)).all()
         return [_trial(r) for r in rows]
 
     def outline(self, project_id: int, sweep_id: int) -> builtins.list[TrialPoint]:
         """Every trial of a sweep by number, read as id, number, state and first value only
         (a 10,000-trial sweep page decodes one short column, not six JSON fields a trial)."""
-        query = select(TR.c.id, TR.c.number, TR.c.state, TR.c.values_json).where(
-            TR.c.sweep_id == sweep_id
+        self._check_sweep(project_id, sweep_id)
+        query = (
+            "SELECT id, number, state, values_json FROM sweep_trials WHERE sweep_id = ? "
+            "ORDER BY number"
         )
-        with self._db.read() as conn:
-            self._require_sweep(conn, project_id, sweep_id)
-            rows = conn.execute(query.order_by(TR.c.number)).all()
         states = {s.value: s for s in TrialState}
         out = []
-        for id_, number, state, values_json in rows:
-            values = _loads(values_json, None)
-            out.append(TrialPoint(id_, number, states[state], float(values[0]) if values else None))
+        for r in self._records(query, (sweep_id,)):
+            values = _loads(r["values_json"], None)
+            value = float(values[0]) if values else None
+            out.append(TrialPoint(r["id"], r["number"], states[r["state"]], value))
         return out
 
     def pick(self, project_id: int, sweep_id: int, ids: Sequence[int]) -> builtins.list[Trial]:
@@ -325,24 +343,20 @@ class SweepRepository(SqlRepository):
         wanted = sorted({int(i) for i in ids})
         if len(wanted) > 5000:
             raise InvalidArgumentError(f"pick at most 5000 trials at once, not {len(wanted)}")
-        with self._db.read() as conn:
-            self._require_sweep(conn, project_id, sweep_id)
-            if not wanted:
-                return []
-            rows = conn.execute(
-                select(TR)
-                .where(TR.c.sweep_id == sweep_id, TR.c.id.in_(wanted))
-                .order_by(TR.c.number)
-            ).all()
-        return [_trial(r) for r in rows]
+        self._check_sweep(project_id, sweep_id)
+        if not wanted:
+            return []
+        marks = ", ".join("?" * len(wanted))
+        query = f"SELECT * FROM sweep_trials WHERE sweep_id = ? AND id IN ({marks}) ORDER BY number"
+        return [_trial(r) for r in self._records(query, (sweep_id, *wanted))]
 
     def counts(self, project_id: int) -> dict[int, dict[str, int]]:
         """Trials by state of every sweep of the project: ``{sweep id: {state: count}}``."""
         query = (
-            select(TR.c.sweep_id, TR.c.state, func.count())
-            .join(SW, SW.c.id == TR.c.sweep_id)
-            .where(SW.c.project_id == project_id)
-            .group_by(TR.c.sweep_id, TR.c.state)
+            sa.select(_t.TR.c.sweep_id, _t.TR.c.state, sa.func.count())
+            .join(_t.SW, _t.SW.c.id == _t.TR.c.sweep_id)
+            .where(_t.SW.c.project_id == project_id)
+            .group_by(_t.TR.c.sweep_id, _t.TR.c.state)
         )
         out: dict[int, dict[str, int]] = {}
         with self._db.read() as conn:
@@ -352,7 +366,7 @@ class SweepRepository(SqlRepository):
 
     @staticmethod
     def _require_sweep(conn: Any, project_id: int, sweep_id: int) -> Row:
-        query = select(SW).where(SW.c.project_id == project_id, SW.c.id == sweep_id)
+        query = sa.select(_t.SW).where(_t.SW.c.project_id == project_id, _t.SW.c.id == sweep_id)
         row = conn.execute(query).first()
         if row is None:
             raise _missing_sweep(f"id {sweep_id}")
@@ -361,9 +375,9 @@ class SweepRepository(SqlRepository):
     @staticmethod
     def _require_trial(conn: Any, project_id: int, trial_id: int) -> Row:
         row = conn.execute(
-            select(TR)
-            .join(SW, SW.c.id == TR.c.sweep_id)
-            .where(TR.c.id == trial_id, SW.c.project_id == project_id)
+            sa.select(_t.TR)
+            .join(_t.SW, _t.SW.c.id == _t.TR.c.sweep_id)
+            .where(_t.TR.c.id == trial_id, _t.SW.c.project_id == project_id)
         ).first()
         if row is None:
             raise NotFoundError(f"trial id {trial_id} does not exist in this project")

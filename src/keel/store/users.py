@@ -14,13 +14,12 @@ import base64
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
-from enum import StrEnum
 
 from sqlalchemy import Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
+from keel.store._area_values import ApiToken, Membership, Role, User
 from keel.store._db import SqlRepository, given, now_ms
 from keel.store._rows import entity
 from keel.store._schema import table
@@ -37,55 +36,6 @@ TOKEN_PREFIX = "keel_"
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 _LAST_USED_EVERY_MS = 10 * 60 * 1000
 MIN_PASSWORD = 12
-
-
-class Role(StrEnum):
-    """A user's role in one project; each includes the rights of the ones before it."""
-
-    READER = "reader"
-    WRITER = "writer"
-    ADMIN = "admin"
-
-    @property
-    def rank(self) -> int:
-        return _RANK[self]
-
-    def allows(self, needed: Role) -> bool:
-        return self.rank >= needed.rank
-
-
-_RANK = {Role.READER: 1, Role.WRITER: 2, Role.ADMIN: 3}
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    id: int
-    name: str
-    is_admin: bool
-    is_active: bool
-    created_at: int
-
-
-@dataclass(frozen=True, slots=True)
-class ApiToken:
-    """A token's metadata; the secret itself is never stored."""
-
-    id: int
-    user_id: int
-    name: str
-    prefix: str
-    created_at: int
-    expires_at: int | None
-    last_used_at: int | None
-    revoked: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Membership:
-    project_id: int
-    user_id: int
-    user_name: str
-    role: Role
 
 
 def _user(row: Row) -> User:

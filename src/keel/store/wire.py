@@ -20,6 +20,15 @@ from typing import Any, TypeVar, cast, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
 
+from keel.store._area_values import Monitor, ReferenceInfo, ReportVersion, SearchHit, StoredReport
+from keel.store._labeling_entities import (
+    Annotation,
+    LabelProgress,
+    LabelProject,
+    LabelTask,
+    NewTask,
+)
+from keel.store._sweep_types import Sweep, Trial, TrialPatch
 from keel.store.alerts import Alert, Delivery, NewAlert, Notifier
 from keel.store.deployments import Deployment, DeploymentRevision, DeploymentTarget
 from keel.store.entities import (
@@ -34,8 +43,6 @@ from keel.store.entities import (
     RunInfo,
     RunPage,
 )
-from keel.store.labeling import Annotation, LabelProgress, LabelProject, LabelTask, NewTask
-from keel.store.monitors import Monitor, ReferenceInfo
 from keel.store.pipelines import (
     CacheEntry,
     ChildRun,
@@ -46,9 +53,6 @@ from keel.store.pipelines import (
     StepRunInfo,
 )
 from keel.store.registry import ModelVersion, NewVersion, RegisteredModel
-from keel.store.reports import ReportVersion, StoredReport
-from keel.store.search import SearchHit
-from keel.store.sweeps import Sweep, Trial, TrialPatch
 
 T = TypeVar("T")
 
@@ -182,9 +186,7 @@ def _register(*classes: type) -> None:
 
 
 def _register_accounts() -> None:
-    from keel.store.comments import Comment
-    from keel.store.logged_models import LoggedModel
-    from keel.store.users import ApiToken, Membership, User
+    from keel.store._area_values import ApiToken, Comment, LoggedModel, Membership, User
 
     _register(ApiToken, Comment, LoggedModel, Membership, User)
 

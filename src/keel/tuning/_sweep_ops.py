@@ -11,14 +11,18 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keel.exceptions import InvalidArgumentError, NotFoundError
-from keel.store import Store
-from keel.store.protocols import Sweeps
-from keel.store.sweeps import Sweep, Trial, TrialPoint, TrialState
-from keel.tracking import TrackingClient, get_client
-from keel.tuning._sweep import SweepResult, sweep
+from keel.store._sweep_types import Sweep, Trial, TrialPoint, TrialState
+from keel.tuning._sweep_fanova import MAX_TRIALS
+from keel.tuning._sweep_fanova import even as _even
+
+if TYPE_CHECKING:
+    from keel.store import Store
+    from keel.store.protocols import Sweeps
+    from keel.tracking import TrackingClient
+    from keel.tuning._sweep import SweepResult
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,8 @@ class SweepReport:
     best_params: list[dict[str, Any]]
     importances: dict[str, float]
     importance_note: str
+    #: "fanova" or "main-effects": what computed ``importances``
+    importance_method: str = "fanova"
     convergence: list[float] = field(default_factory=list)
     budget: int | None = None
     #: every completed trial's outline (number and value), by number
@@ -60,6 +66,8 @@ def load_objective(target: str) -> Callable[..., Any]:
 
 def run_sweep(target: str, space: str | None, **options: Any) -> SweepResult:
     """``keel sweep run``: load the objective named by ``target`` and sweep it."""
+    from keel.tuning._sweep import sweep
+
     return sweep(load_objective(target), space, **options)
 
 
@@ -73,23 +81,18 @@ def _done(points: list[TrialPoint]) -> list[TrialPoint]:
     return [p for p in points if p.state is TrialState.COMPLETE and p.value is not None]
 
 
-def _even(items: list[Any], most: int) -> list[Any]:
-    """At most ``most`` of ``items``, evenly spaced (all of them when there are fewer)."""
-    if len(items) <= most:
-        return list(items)
-    stride = len(items) / most
-    return [items[int(i * stride)] for i in range(most)]
-
-
 def _where(
     client: TrackingClient | None, store: Store | None, project_id: int | None
-) -> tuple[Sweeps, int]:
-    """The sweeps repository and project: a store and project id given (the server), else
-    the client's (default: the SDK's)."""
+) -> tuple[Store, int]:
+    """The store and project: a store and project id given (the server), else the client's
+    (default: the SDK's)."""
     if store is not None and project_id is not None:
-        return store.sweeps, project_id
-    client = client or get_client()
-    return client.store.sweeps, client.existing_project().id  # a read: it must exist
+        return store, project_id
+    if client is None:
+        from keel.tracking import get_client  # the SDK's default (its active-run machinery)
+
+        client = get_client()
+    return client.store, client.existing_project().id  # a read: it must exist
 
 
 def list_sweeps(
@@ -100,7 +103,8 @@ def list_sweeps(
 ) -> list[SweepSummary]:
     """The newest generation of every sweep of the project, newest first (counts by state
     in one SQL query; the best value from each sweep's outline)."""
-    repo, pid = _where(client, store, project_id)
+    where, pid = _where(client, store, project_id)
+    repo = where.sweeps
     counts = repo.counts(pid)
     seen: set[str] = set()
     out = []
@@ -128,26 +132,28 @@ def describe_sweep(
     *,
     generation: int | None = None,
     top: int = 5,
-    importance: str = "fanova",
+    importance: str = "auto",
     client: TrackingClient | None = None,
     store: Store | None = None,
     project_id: int | None = None,
 ) -> SweepReport:
     """A sweep's progress, its ``top`` best trials, parameter importances (``importance``:
-    "fanova", or "main-effects", each parameter's variance share by bins, which takes
-    milliseconds where fANOVA's forest takes seconds) and the
+    "fanova"; "main-effects", each parameter's variance share by bins, which takes
+    milliseconds where fANOVA's forest takes seconds; or "auto": fANOVA once the sweep has
+    finished, kept on its run, main effects while it runs) and the
     best value so far after each finished trial (convergence). Every trial is read as an
     outline (number, state, value); only the best and an even sample of at most
     :data:`MAX_SAMPLE` completed trials are read in full (``SweepReport.trials``)."""
     from keel.tuning._sweep_params import external_params
 
-    repo, pid = _where(client, store, project_id)
+    where, pid = _where(client, store, project_id)
+    repo = where.sweeps
     s = repo.get(pid, name, generation=generation)
     points = repo.outline(pid, s.id)
     sign = -1.0 if s.directions[0] == "maximize" else 1.0
     done = _done(points)
     best, sample = _read_best_and_sample(repo, pid, s, done, top, sign)
-    importances, note = _importances(s, sample, len(done), importance)
+    importances, note, method = _importances(s, sample, len(done), importance, where.runs)
     budget = s.spec.get("trials")
     return SweepReport(
         sweep=s,
@@ -157,6 +163,7 @@ def describe_sweep(
         best_params=[external_params(t) for t in best],
         importances=importances,
         importance_note=note,
+        importance_method=method,
         convergence=_convergence(done, sign),
         budget=budget if isinstance(budget, int) else None,
         points=done,
@@ -221,24 +228,55 @@ def trial_query(s: Sweep, filter: str | None, *, store: Store) -> TrialQuery:
 
 
 #: fANOVA fits a random forest: past this many completed trials it reads an even sample.
-MAX_IMPORTANCE_TRIALS = 200
+MAX_IMPORTANCE_TRIALS = MAX_TRIALS
+
+#: while a sweep runs, ``keel sweep show`` gives main effects rather than fit fANOVA
+RUNNING_NOTE = "main effects while the sweep runs (fANOVA once it finishes, or with --fanova)"
 
 
 def _importances(
+    s: Sweep, sample: list[Trial], completed: int, evaluator: str, runs: Any
+) -> tuple[dict[str, float], str, str]:
+    """Importances, a note and the evaluator that gave them: ``"main-effects"`` (over
+    ``sample``), ``"fanova"`` (over an even sample of at most :data:`MAX_IMPORTANCE_TRIALS`
+    of it; kept on the sweep's run once the sweep has finished, see :mod:`._sweep_fanova`)
+    or ``"auto"``: the kept fANOVA, else fANOVA now for a finished sweep, else (running)
+    main effects."""
+    from keel.tuning import _sweep_fanova
+
+    if completed < 2:
+        return {}, "importances need at least 2 completed trials", evaluator
+    if evaluator != "main-effects" and s.run_id:
+        kept = _sweep_fanova.stored(runs.get(s.run_id).tags, completed)
+        if kept is not None:
+            return kept, _note("fanova", min(completed, MAX_IMPORTANCE_TRIALS), completed), "fanova"
+    if evaluator == "auto":
+        evaluator = "main-effects" if s.status == "running" else "fanova"
+    found, note = _remembered(s, sample, completed, evaluator)
+    if evaluator == "fanova" and found and s.status != "running" and s.run_id:
+        runs.set_tags(s.run_id, _sweep_fanova.tags(found, completed))
+    elif evaluator == "main-effects" and s.status == "running" and not note:
+        note = RUNNING_NOTE
+    return found, note, evaluator
+
+
+def _note(evaluator: str, picked: int, completed: int) -> str:
+    if picked >= completed:
+        return ""
+    label = "main effects" if evaluator == "main-effects" else "fANOVA"
+    return f"{label} over an even sample of {picked} of {completed} completed trials"
+
+
+def _remembered(
     s: Sweep, sample: list[Trial], completed: int, evaluator: str
 ) -> tuple[dict[str, float], str]:
-    """Importances (fANOVA or PED-ANOVA) over an even sample (by number) of at most
-    :data:`MAX_IMPORTANCE_TRIALS` of ``sample``, remembered per sweep and trial count."""
-    if completed < 2:
-        return {}, "importances need at least 2 completed trials"
+    """Importances over an even sample of ``sample``, remembered per sweep and trial count
+    in this process (the server's pages)."""
     picked = sample if evaluator == "main-effects" else _even(sample, MAX_IMPORTANCE_TRIALS)
-    note = ""
-    if len(picked) < completed:
-        label = "main effects" if evaluator == "main-effects" else "fANOVA"
-        note = f"{label} over an even sample of {len(picked)} of {completed} completed trials"
+    note = _note(evaluator, len(picked), completed)
     key = (s.id, completed, sample[-1].id, evaluator)  # finished trials never change
     if key not in _REMEMBERED:
-        _REMEMBERED[key] = _fanova(s.directions, picked, evaluator)
+        _REMEMBERED[key] = _compute(s.directions, picked, evaluator)
         while len(_REMEMBERED) > 64:
             _REMEMBERED.pop(next(iter(_REMEMBERED)))
     found, error = _REMEMBERED[key]
@@ -248,29 +286,16 @@ def _importances(
 _REMEMBERED: dict[tuple[int, int, int, str], tuple[dict[str, float], str]] = {}
 
 
-def _fanova(
-    directions: list[str], sample: list[Trial], evaluator: str = "fanova"
+def _compute(
+    directions: list[str], sample: list[Trial], evaluator: str
 ) -> tuple[dict[str, float], str]:
     if evaluator == "main-effects":
         from keel.tuning._sweep_importance import main_effects
 
         return main_effects(sample), ""
-    import optuna
-    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
-    from optuna.study import StudyDirection
+    from keel.tuning._sweep_fanova import fanova
 
-    from keel.tuning._sweep_storage import frozen
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    copy = optuna.create_study(directions=[StudyDirection[d.upper()] for d in directions])
-    copy.add_trials([frozen(t) for t in sample])
-    try:
-        found = get_param_importances(
-            copy, evaluator=FanovaImportanceEvaluator(seed=0), target=lambda t: t.values[0]
-        )
-    except (RuntimeError, ValueError) as exc:
-        return {}, f"importances unavailable: {exc}"
-    return {k: float(v) for k, v in found.items()}, ""
+    return fanova(directions, sample)
 
 
 def promote_sweep(
@@ -284,7 +309,10 @@ def promote_sweep(
     next version of ``model_name``; returns the trial and the model version."""
     from keel.models import register_model
 
-    client = client or get_client()
+    if client is None:
+        from keel.tracking import get_client
+
+        client = get_client()
     repo, pid = client.store.sweeps, client.existing_project().id  # the sweep is in it
     s = repo.get(pid, name)
     sign = -1.0 if s.directions[0] == "maximize" else 1.0

@@ -15,7 +15,7 @@ import functools
 import json
 from typing import Any
 
-from keel.store.sweeps import Trial
+from keel.store._sweep_types import Trial
 
 _INT_KINDS = ("IntDistribution", "IntUniformDistribution", "IntLogUniformDistribution")
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 import builtins
 from urllib.parse import quote
 
+from keel.store._area_values import ApiToken, Membership, Role
 from keel.store.protocols import Comments, LoggedModels, Users
 from keel.store.remote._generate import remote_repository
 from keel.store.remote._http import V1, Http
-from keel.store.users import ApiToken, Membership, Role
 from keel.store.wire import load
 from keel.store.wire_routes import ROUTES
 
