@@ -99,17 +99,20 @@ def test_read_commands_import_only_what_they_use(command: str, home: Path) -> No
 
 
 def test_sweep_show_reads_the_kept_importances_without_optuna(tmp_path: Path) -> None:
-    """fANOVA is fitted when a sweep finishes; showing it later imports neither Optuna nor
-    scikit-learn (seconds), nor pandas, numpy or SQLAlchemy (its reads are driver-level)."""
+    """fANOVA is fitted by the first show of a finished sweep; showing it later imports
+    neither Optuna nor scikit-learn (seconds), nor pandas, numpy or SQLAlchemy (its reads
+    are driver-level)."""
     import keel as sdk
     from keel.config import Settings
     from keel.store import open_store
     from keel.tracking import TrackingClient
+    from keel.tuning import describe_sweep
 
     home = tmp_path / "home"
     client = TrackingClient(open_store(Settings.for_home(home)), "default")
     space = {"x": {"type": "float", "low": 0, "high": 1}, "n": {"type": "int", "low": 0, "high": 3}}
     sdk.sweep(lambda p: p["x"] ** 2 + p["n"], space, trials=4, seed=0, name="s", client=client)
+    assert describe_sweep("s", client=client).importance_method == "fanova"  # fitted, kept
     loaded = _modules(["sweep", "show", "s"], home)
     heavy = sorted(
         m

@@ -208,8 +208,6 @@ def _finish(
         tags["keel.sweep.best_run"] = best.run_id or ""
     if reason:
         tags["keel.error"] = reason
-    if status == "finished":
-        tags |= _kept_importances(current, trials)
     from keel.store import Metric
 
     metrics = []
@@ -230,22 +228,6 @@ def _finish(
 
         best_params = external_params(best)
     return SweepResult(sweep, trials, best, best_params, status, reason, ran, warm)
-
-
-def _kept_importances(current: Sweep, trials: Sequence[Trial]) -> dict[str, str]:
-    """fANOVA over the completed trials, fitted once here so that ``keel sweep show`` reads
-    it from the sweep's run tags (see :mod:`keel.tuning._sweep_fanova`)."""
-    from keel.tuning import _sweep_fanova
-
-    done = sorted(
-        (t for t in trials if t.state is TrialState.COMPLETE and t.values), key=lambda t: t.number
-    )
-    if len(done) < 2:
-        return {}
-    found, error = _sweep_fanova.fanova(
-        current.directions, _sweep_fanova.even(done, _sweep_fanova.MAX_TRIALS)
-    )
-    return {} if error else _sweep_fanova.tags(found, len(done))
 
 
 def best_trial(sweep: Sweep, trials: Sequence[Trial]) -> Trial | None:

@@ -1,12 +1,13 @@
-"""fANOVA parameter importances of a sweep: computed once when it finishes, kept on its run.
+"""fANOVA parameter importances of a sweep: fitted once a sweep has finished, kept on its run.
 
 Fitting fANOVA's random forest takes a second and importing scikit-learn for it several
-more, so ``keel sweep show`` does not fit it on every call. The sweep's end stores the
-importances over its completed trials as the :data:`TAG` tag of the sweep's run, with the
-number of completed trials they cover; a report reads them while that number is current
-(finished trials never change). A sweep that is still running (or finished before this was
-kept) shows main effects (:mod:`keel.tuning._sweep_importance`, milliseconds) unless fANOVA
-is asked for, which is then kept for the next time when the sweep has finished.
+more, so ``keel sweep show`` does not fit it on every call. The first report of a finished
+sweep fits it over the completed trials and keeps it as the :data:`TAG` tag of the sweep's
+run, with the number of completed trials it covers; later reports read it while that
+number is current (finished trials never change). It is not fitted when the sweep ends:
+that would add its second to every sweep, also to those nobody looks at. A sweep that is
+still running shows main effects (:mod:`keel.tuning._sweep_importance`, milliseconds)
+unless fANOVA is asked for.
 """
 
 from __future__ import annotations

@@ -254,10 +254,21 @@ def _importances(
         evaluator = "main-effects" if s.status == "running" else "fanova"
     found, note = _remembered(s, sample, completed, evaluator)
     if evaluator == "fanova" and found and s.status != "running" and s.run_id:
-        runs.set_tags(s.run_id, _sweep_fanova.tags(found, completed))
+        _keep(runs, s.run_id, _sweep_fanova.tags(found, completed))
     elif evaluator == "main-effects" and s.status == "running" and not note:
         note = RUNNING_NOTE
     return found, note, evaluator
+
+
+def _keep(runs: Any, run_id: str, tags: dict[str, str]) -> None:
+    """Keep fANOVA on the finished sweep's run for the next show: a cache, so a caller who
+    may not write there (a reader through a server) shows it all the same."""
+    import contextlib
+
+    from keel.exceptions import KeelError
+
+    with contextlib.suppress(KeelError):
+        runs.set_tags(run_id, tags)
 
 
 def _note(evaluator: str, picked: int, completed: int) -> str:
