@@ -123,7 +123,7 @@ def show(
 ) -> None:
     """Progress, the best trials and parameter importances of a sweep.
 
-    Importances are fANOVA's, fitted once when the sweep finishes and kept on its run;
+    Importances are fANOVA's, fitted by the first show of a finished sweep and kept on its run;
     while it runs they are main effects (milliseconds) unless --fanova asks for fANOVA.
     """
     from keel.tuning import describe_sweep
