@@ -1157,6 +1157,19 @@ def test_a_pipeline_run_is_found_in_its_project_by_id_or_prefix(store: Store) ->
         runs.get(ids[1], project_id=pids[0])
 
 
+def test_a_run_id_prefix_resolves_the_same_on_every_backend(store: Store) -> None:
+    """TrackingClient.resolve_run_id: a prefix as the listings print it, in either case
+    (SQLite's LIKE ignores case, PostgreSQL's does not), found in the client's project only;
+    LIKE's wildcards are no prefix."""
+    mine, theirs = TrackingClient(store, "default"), TrackingClient(store, "other")
+    run, other = mine.create_run("e"), theirs.create_run("e")
+    for prefix in (run.id[:8], run.id[:8].upper(), run.id.upper()[:31]):
+        assert mine.resolve_run_id(prefix) == run.id, prefix
+    for prefix in (other.id[:8], other.id[:8].upper(), "______", run.id[:6] + "%"):
+        with pytest.raises(NotFoundError, match="no run id starts with"):
+            mine.resolve_run_id(prefix)
+
+
 def _manifest(store: Store, content: bytes) -> dict[str, Any]:
     ref = store.blobs.put_bytes(content)
     one = {"materializer": "bytes", "blob_sha": ref.sha, "size": ref.size, "version": ref.sha}

@@ -109,7 +109,9 @@ class TrackingClient(ProjectByName):
             )
         if not run_id.replace("-", "").isalnum():  # nothing a LIKE pattern reads as a wildcard
             raise NotFoundError(f"no run id starts with {run_id!r}")
-        page = self.search_runs(f"attributes.run_id like '{run_id}%'", max_results=2)
+        # ilike: SQLite's LIKE ignores case and PostgreSQL's does not; a prefix typed in
+        # capitals finds the run on both
+        page = self.search_runs(f"attributes.run_id ilike '{run_id}%'", max_results=2)
         if not page.runs:
             raise NotFoundError(f"no run id starts with {run_id!r}")
         if len(page.runs) > 1:
