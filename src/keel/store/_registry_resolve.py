@@ -14,7 +14,7 @@ from typing import Any
 
 from keel.exceptions import NotFoundError
 from keel.store._db import Database
-from keel.store._registry_rows import _version
+from keel.store._registry_rows import _missing_model, _version
 from keel.store.entities import ModelVersion
 
 _MODEL = "SELECT id FROM registered_models WHERE project_id = ? AND name = ?"
@@ -39,9 +39,7 @@ def read_version(
         cur.execute(db.sql(_MODEL), (project_id, name))
         model = cur.fetchone()
         if model is None:
-            raise NotFoundError(
-                f"registered model {name!r} does not exist; see `keel models list` for the names"
-            )
+            raise NotFoundError(_missing_model(name))
         where, args = _where(cur, db.sql, int(model[0]), name, version, alias)
         cur.execute(db.sql(_VERSION + where), args)
         row = cur.fetchone()

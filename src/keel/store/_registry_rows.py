@@ -50,10 +50,15 @@ def _check_model_name(name: str) -> str:
     return name
 
 
+def _missing_model(name: str) -> str:
+    """The not-found message of model ``name`` (Core lookups here, driver-level ones in
+    :mod:`keel.store._registry_resolve`)."""
+    return f"registered model {name!r} does not exist; see `keel models list` for the names"
+
+
 def _model_row(conn: Connection, project_id: int, name: str) -> Row:
     query = sa.select(_t.RM).where(_t.RM.c.project_id == project_id, _t.RM.c.name == name)
-    missing = f"registered model {name!r} does not exist; see `keel models list` for the names"
-    return first_or_missing(conn, query, missing)
+    return first_or_missing(conn, query, _missing_model(name))
 
 
 def _refuse_if_deployed(conn: Connection, project_id: int, name: str, verb: str) -> None:
@@ -80,17 +85,6 @@ def _refuse_if_deployed(conn: Connection, project_id: int, name: str, verb: str)
             f"point the deployment at another model (`keel deploy apply`) or delete it before "
             f"you {verb} the model"
         )
-
-
-def _known_versions(conn: Connection, model_id: int) -> str:
-    nums = list(
-        conn.execute(
-            sa.select(_t.MV.c.version).where(_t.MV.c.model_id == model_id).order_by(_t.MV.c.version)
-        ).scalars()
-    )
-    if not nums:
-        return ""
-    return f"versions {nums[0]}-{nums[-1]}" if len(nums) > 1 else f"version {nums[0]}"
 
 
 def _semver_taken(db: Database, model_id: int, semver: str) -> bool:
