@@ -1142,7 +1142,7 @@ def test_pipeline_runs_and_their_steps(store: Store) -> None:
 def test_a_pipeline_run_is_found_in_its_project_by_id_or_prefix(store: Store) -> None:
     """With ``project_id``, get looks in that project alone: another project's run does not
     exist there, and a prefix two projects' runs share names the one of the project."""
-    runs, prefix = store.pipeline_runs, uuid.uuid4().hex[:8]
+    runs, prefix = store.pipeline_runs, "ab" + uuid.uuid4().hex[:6]  # letters: case matters
     pids = [store.projects.get_or_create(name).id for name in ("default", "other")]
     ids = [prefix + uuid.uuid4().hex[:24] for _ in pids]
     for run_id, pid in zip(ids, pids, strict=True):
@@ -1150,6 +1150,7 @@ def test_a_pipeline_run_is_found_in_its_project_by_id_or_prefix(store: Store) ->
     for run_id, pid in zip(ids, pids, strict=True):
         assert runs.get(run_id, project_id=pid).id == run_id
         assert runs.get(prefix, project_id=pid).id == run_id
+        assert runs.get(prefix.upper(), project_id=pid).id == run_id  # as on every backend
     assert runs.get(ids[1]).project_id == pids[1]  # unscoped: by id across projects
     with pytest.raises(NotFoundError, match="does not exist"):
         runs.get(prefix)  # unscoped, the prefix is ambiguous

@@ -241,9 +241,10 @@ class PipelineRunRepository(SqlRepository):
             cur.execute(self._db.sql(f"{_PR_COLS} WHERE id = ?{scope}"), (run_id, *args))
             found = records(cur)
             if not found and 0 < len(run_id) < 32 and run_id.isalnum():  # a short id prefix
+                # LOWER: SQLite's LIKE ignores case, PostgreSQL's does not (ids are lower hex)
                 cur.execute(
-                    self._db.sql(f"{_PR_COLS} WHERE id LIKE ?{scope} LIMIT 2"),
-                    (run_id + "%", *args),
+                    self._db.sql(f"{_PR_COLS} WHERE LOWER(id) LIKE ?{scope} LIMIT 2"),
+                    (run_id.lower() + "%", *args),
                 )
                 found = records(cur)
         if len(found) == 1:
