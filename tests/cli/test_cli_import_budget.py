@@ -58,6 +58,9 @@ ALSO: dict[str, tuple[str, ...]] = {
     "datasets show churn@2": ("keel.store._schema", "keel.store._registry_entities"),
     "deploy list": ("keel.store._dataset_entities",),
     "schedule list": ("keel.store._schema",),
+    # a project with a double share and no answers yet (its progress, not agreement, is read)
+    "label status review": ("keel.store._schema",),
+    "label status nosuch": ("keel.store._schema",),
     "projects list": ("keel.store.runs", "keel.store._registry_entities"),
 }
 
@@ -80,9 +83,11 @@ def _modules(args: list[str], home: Path) -> set[str]:
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A store that exists already (creating one migrates it, with SQLAlchemy and Alembic)."""
+    """A store that exists already (creating one migrates it, with SQLAlchemy and Alembic),
+    with a labeling project."""
     home = tmp_path_factory.mktemp("startup") / "home"
     _modules(["experiments", "list"], home)
+    _modules(["label", "create", "review", "--labels", "a,b", "--double-share", "0.2"], home)
     return home
 
 

@@ -14,7 +14,6 @@ from keel.config import Settings
 from keel.exceptions import InvalidArgumentError, NotFoundError
 from keel.store.eventlog import EventLog, Window
 from keel.store.labeling import NewTask
-from keel.store.predlog import PREDICTIONS, column_roles, read_window
 
 STRATEGIES = ("random", "lowest-confidence", "stratified")
 _CONFIDENCE_NAMES = ("confidence", "probability", "proba", "score")
@@ -131,6 +130,8 @@ def sample_predictions(
     """Pick ``n`` logged predictions of ``deployment`` as tasks (their inputs as data), from
     the ``window`` ending now (a duration) or a given :class:`Window` (a monitor's)."""
     _check(strategy, n, by)
+    from keel.store.predlog import column_roles  # numpy: not for `keel label status`
+
     table = _logged(settings, deployment, window)
     ids = table.column("request_id").to_pylist()
     rows = table.column("row").to_pylist() if "row" in table.column_names else [0] * len(ids)
@@ -160,6 +161,8 @@ def _check(strategy: str, n: int, by: tuple[str, ...]) -> None:
 
 def _logged(settings: Settings, deployment: str, window: str | Window) -> Any:
     """The deployment's prediction log over ``window`` (an Arrow table), or a clear error."""
+    from keel.store.predlog import PREDICTIONS, read_window
+
     log = EventLog(settings.artifacts_uri, PREDICTIONS)
     span = window if isinstance(window, Window) else Window.ending(window)
     if not log.files(deployment, span):
@@ -176,6 +179,8 @@ def _tasks(
 ) -> list[NewTask]:
     """The chosen rows as tasks: the inputs and the model's output as data, the request id
     and row kept to join labels back to predictions."""
+    from keel.store.predlog import column_roles
+
     inputs, outputs = column_roles(table.schema)
     records = table.select([c for c in inputs if c in table.column_names]).to_pylist()
     out_cols = [c for c in outputs if c in table.column_names]

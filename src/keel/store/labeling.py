@@ -16,11 +16,9 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import and_, exists, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from keel.exceptions import ConflictError, InvalidArgumentError, NotFoundError
 from keel.store._db import SqlRepository, first_or_missing, now_ms
@@ -35,20 +33,24 @@ from keel.store._labeling_entities import (
     project_of,
     task_of,
 )
+from keel.store._labeling_reads import missing_project as _missing_project
+from keel.store._labeling_reads import read_progress, read_project
 from keel.store._labeling_share import check_share, needed
-from keel.store._schema import table
-from keel.store._schema_labeling import (
-    AnnotationRow,
-    LabelAssignmentRow,
-    LabelProjectRow,
-    LabelTaskRow,
-)
+from keel.store._lazy import Tables
 from keel.store._validate import check_name
 
-LP = table(LabelProjectRow)
-TK = table(LabelTaskRow)
-AS = table(LabelAssignmentRow)
-AN = table(AnnotationRow)
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+else:
+    from keel.store._lazy import sa
+
+_S = "keel.store._schema_labeling:"
+_t = Tables(
+    LP=_S + "LabelProjectRow",
+    TK=_S + "LabelTaskRow",
+    AS=_S + "LabelAssignmentRow",
+    AN=_S + "AnnotationRow",
+)
 
 MAX_OVERLAP = 50
 MAX_PAGE = 10_000
@@ -82,7 +84,7 @@ class LabelingRepository(SqlRepository):
                 f"overlap {overlap} must be between 1 and {MAX_OVERLAP} annotators per task"
             )
         self._db.insert_new(
-            insert(LP).values(
+            sa.insert(_t.LP).values(
                 project_id=project_id,
                 name=name,
                 config_json=dumps_json(config, "a label config"),
@@ -96,19 +98,20 @@ class LabelingRepository(SqlRepository):
         return self.get_project(project_id, name)
 
     def get_project(self, project_id: int, name: str) -> LabelProject:
-        query = select(LP).where(LP.c.project_id == project_id, LP.c.name == name)
-        return project_of(self._db.one(query, _missing_project(name)))
+        return read_project(self._db, project_id, name)
 
     def list_projects(self, project_id: int) -> builtins.list[LabelProject]:
         with self._db.read() as conn:
-            rows = conn.execute(select(LP).where(LP.c.project_id == project_id).order_by(LP.c.name))
+            rows = conn.execute(
+                sa.select(_t.LP).where(_t.LP.c.project_id == project_id).order_by(_t.LP.c.name)
+            )
             return [project_of(r) for r in rows]
 
     def _lp_id(self, conn: Any, project_id: int, name: str) -> tuple[int, Any]:
         """The labeling project's row id, and its ``task_id -> annotators needed`` (SQL)."""
         row = conn.execute(
-            select(LP.c.id, LP.c.overlap, LP.c.double_share).where(
-                LP.c.project_id == project_id, LP.c.name == name
+            sa.select(_t.LP.c.id, _t.LP.c.overlap, _t.LP.c.double_share).where(
+                _t.LP.c.project_id == project_id, _t.LP.c.name == name
             )
         ).first()
         if row is None:
@@ -138,7 +141,7 @@ class LabelingRepository(SqlRepository):
             for row in rows:  # one statement per row so every id comes back on both dialects
                 ids.append(
                     conn.execute(
-                        insert(TK).values(label_project_id=lp_id, **row).returning(TK.c.id)
+                        sa.insert(_t.TK).values(label_project_id=lp_id, **row).returning(_t.TK.c.id)
                     ).scalar_one()
                 )
             return ids
@@ -146,7 +149,7 @@ class LabelingRepository(SqlRepository):
     def get_task(self, project_id: int, name: str, task_id: int) -> LabelTask:
         with self._db.read() as conn:
             lp_id, _ = self._lp_id(conn, project_id, name)
-            query = select(TK).where(TK.c.label_project_id == lp_id, TK.c.id == task_id)
+            query = sa.select(_t.TK).where(_t.TK.c.label_project_id == lp_id, _t.TK.c.id == task_id)
             return task_of(first_or_missing(conn, query, _missing_task(task_id, name)))
 
     def list_tasks(
@@ -185,7 +188,7 @@ class LabelingRepository(SqlRepository):
         for _attempt in range(20):
             try:
                 found, task = self._take(project_id, name, annotator)
-            except IntegrityError:
+            except sa.exc.IntegrityError:
                 continue  # the same annotator, in another tab, took it meanwhile
             if found:
                 return task
@@ -197,37 +200,37 @@ class LabelingRepository(SqlRepository):
         with self._db.write() as conn:
             lp_id, need = self._lp_id(conn, project_id, name)
             held = conn.execute(
-                select(TK)
-                .join(AS, AS.c.task_id == TK.c.id)
+                sa.select(_t.TK)
+                .join(_t.AS, _t.AS.c.task_id == _t.TK.c.id)
                 .where(
-                    AS.c.label_project_id == lp_id,
-                    AS.c.annotator == annotator,
-                    AS.c.state == ASSIGNED,
+                    _t.AS.c.label_project_id == lp_id,
+                    _t.AS.c.annotator == annotator,
+                    _t.AS.c.state == ASSIGNED,
                 )
-                .order_by(AS.c.id)
+                .order_by(_t.AS.c.id)
                 .limit(1)
             ).first()
             if held is not None:
                 return True, task_of(held)
-            seen = exists().where(AS.c.task_id == TK.c.id, AS.c.annotator == annotator)
+            seen = sa.exists().where(_t.AS.c.task_id == _t.TK.c.id, _t.AS.c.annotator == annotator)
             row = conn.execute(
-                select(TK)
-                .where(TK.c.label_project_id == lp_id, TK.c.taken < need(TK.c.id), ~seen)
-                .order_by(TK.c.taken, TK.c.id)
+                sa.select(_t.TK)
+                .where(_t.TK.c.label_project_id == lp_id, _t.TK.c.taken < need(_t.TK.c.id), ~seen)
+                .order_by(_t.TK.c.taken, _t.TK.c.id)
                 .limit(1)
             ).first()
             if row is None:
                 return True, None
             won = conn.execute(
-                update(TK)
-                .where(TK.c.id == row.id, TK.c.taken < need(TK.c.id))
-                .values(taken=TK.c.taken + 1)
+                sa.update(_t.TK)
+                .where(_t.TK.c.id == row.id, _t.TK.c.taken < need(_t.TK.c.id))
+                .values(taken=_t.TK.c.taken + 1)
             ).rowcount
             if not won:
                 return False, None
             now = now_ms()
             _assign(conn, lp_id, row.id, annotator, ASSIGNED, now)
-            return True, task_of(conn.execute(select(TK).where(TK.c.id == row.id)).one())
+            return True, task_of(conn.execute(sa.select(_t.TK).where(_t.TK.c.id == row.id)).one())
 
     def submit(
         self,
@@ -248,7 +251,7 @@ class LabelingRepository(SqlRepository):
                 lp_id, _ = self._lp_id(conn, project_id, name)
                 self._task_in(conn, lp_id, name, task_id)
                 ann_id = conn.execute(
-                    insert(AN)
+                    sa.insert(_t.AN)
                     .values(
                         label_project_id=lp_id,
                         task_id=task_id,
@@ -257,11 +260,11 @@ class LabelingRepository(SqlRepository):
                         lead_ms=lead_ms,
                         created_at=now,
                     )
-                    .returning(AN.c.id)
+                    .returning(_t.AN.c.id)
                 ).scalar_one()
                 self._mark_submitted(conn, lp_id, task_id, annotator, now)
-                row = conn.execute(select(AN).where(AN.c.id == ann_id)).one()
-        except IntegrityError as exc:
+                row = conn.execute(sa.select(_t.AN).where(_t.AN.c.id == ann_id)).one()
+        except sa.exc.IntegrityError as exc:
             raise ConflictError(
                 f"{annotator!r} has already answered task {task_id}; each annotator answers "
                 "a task once"
@@ -273,13 +276,15 @@ class LabelingRepository(SqlRepository):
         """The annotator's assignment becomes ``submitted``; an answer to a task not held
         (no assignment, or skipped) takes one of its places."""
         mine = _mine(task_id, annotator)
-        state = conn.execute(select(AS.c.state).where(mine)).scalar()
+        state = conn.execute(sa.select(_t.AS.c.state).where(mine)).scalar()
         if state is None:
             _assign(conn, lp_id, task_id, annotator, SUBMITTED, now)
         else:
-            conn.execute(update(AS).where(mine).values(state=SUBMITTED, updated_at=now))
+            conn.execute(sa.update(_t.AS).where(mine).values(state=SUBMITTED, updated_at=now))
         if state in (None, SKIPPED):
-            conn.execute(update(TK).where(TK.c.id == task_id).values(taken=TK.c.taken + 1))
+            conn.execute(
+                sa.update(_t.TK).where(_t.TK.c.id == task_id).values(taken=_t.TK.c.taken + 1)
+            )
 
     def skip(self, project_id: int, name: str, task_id: int, annotator: str, reason: str) -> None:
         """Give the task back with a reason; it is not offered to ``annotator`` again."""
@@ -291,7 +296,7 @@ class LabelingRepository(SqlRepository):
             lp_id, _ = self._lp_id(conn, project_id, name)
             self._task_in(conn, lp_id, name, task_id)
             mine = _mine(task_id, annotator)
-            state = conn.execute(select(AS.c.state).where(mine)).scalar()
+            state = conn.execute(sa.select(_t.AS.c.state).where(mine)).scalar()
             if state == SUBMITTED:
                 raise ConflictError(f"{annotator!r} has already answered task {task_id}")
             if state == SKIPPED:
@@ -300,9 +305,13 @@ class LabelingRepository(SqlRepository):
                 _assign(conn, lp_id, task_id, annotator, SKIPPED, now, reason[:2000])
                 return
             conn.execute(
-                update(AS).where(mine).values(state=SKIPPED, reason=reason[:2000], updated_at=now)
+                sa.update(_t.AS)
+                .where(mine)
+                .values(state=SKIPPED, reason=reason[:2000], updated_at=now)
             )
-            conn.execute(update(TK).where(TK.c.id == task_id).values(taken=TK.c.taken - 1))
+            conn.execute(
+                sa.update(_t.TK).where(_t.TK.c.id == task_id).values(taken=_t.TK.c.taken - 1)
+            )
 
     def undo(self, project_id: int, name: str, task_id: int, annotator: str) -> Annotation | None:
         """Take back ``annotator``'s answer to (or skip of) ``task_id``: the task is theirs to
@@ -313,30 +322,34 @@ class LabelingRepository(SqlRepository):
             lp_id, need = self._lp_id(conn, project_id, name)
             self._task_in(conn, lp_id, name, task_id)
             mine = _mine(task_id, annotator)
-            state = conn.execute(select(AS.c.state).where(mine)).scalar()
+            state = conn.execute(sa.select(_t.AS.c.state).where(mine)).scalar()
             if state not in (SUBMITTED, SKIPPED):
                 raise NotFoundError(
                     f"{annotator!r} has not answered or skipped task {task_id}: nothing to undo"
                 )
             row = conn.execute(
-                select(AN).where(AN.c.task_id == task_id, AN.c.annotator == annotator)
+                sa.select(_t.AN).where(_t.AN.c.task_id == task_id, _t.AN.c.annotator == annotator)
             ).first()
             if row is not None:
-                conn.execute(AN.delete().where(AN.c.id == row.id))
+                conn.execute(_t.AN.delete().where(_t.AN.c.id == row.id))
             if state == SKIPPED:  # a skip gave the slot back; holding the task takes it again
-                free = TK.c.taken < need(TK.c.id)
-                took = update(TK).where(TK.c.id == task_id, free).values(taken=TK.c.taken + 1)
+                free = _t.TK.c.taken < need(_t.TK.c.id)
+                took = (
+                    sa.update(_t.TK)
+                    .where(_t.TK.c.id == task_id, free)
+                    .values(taken=_t.TK.c.taken + 1)
+                )
                 if not conn.execute(took).rowcount:
                     raise ConflictError(f"task {task_id} has gone to other annotators since")
             conn.execute(
-                update(AS).where(mine).values(state=ASSIGNED, reason="", updated_at=now_ms())
+                sa.update(_t.AS).where(mine).values(state=ASSIGNED, reason="", updated_at=now_ms())
             )
         return None if row is None else annotation_of(row)
 
     @staticmethod
     def _task_in(conn: Any, lp_id: int, name: str, task_id: int) -> None:
         found = conn.execute(
-            select(TK.c.id).where(TK.c.id == task_id, TK.c.label_project_id == lp_id)
+            sa.select(_t.TK.c.id).where(_t.TK.c.id == task_id, _t.TK.c.label_project_id == lp_id)
         ).first()
         if found is None:
             raise NotFoundError(_missing_task(task_id, name))
@@ -377,54 +390,17 @@ class LabelingRepository(SqlRepository):
             lp_id, _ = self._lp_id(conn, project_id, name)
             return (
                 conn.execute(
-                    select(AN.c.id).where(
-                        AN.c.label_project_id == lp_id,
-                        AN.c.task_id == task_id,
-                        AN.c.annotator == annotator,
+                    sa.select(_t.AN.c.id).where(
+                        _t.AN.c.label_project_id == lp_id,
+                        _t.AN.c.task_id == task_id,
+                        _t.AN.c.annotator == annotator,
                     )
                 ).first()
                 is not None
             )
 
     def progress(self, project_id: int, name: str) -> LabelProgress:
-        with self._db.read() as conn:
-            lp_id, need = self._lp_id(conn, project_id, name)
-            tasks = conn.execute(
-                select(func.count()).select_from(TK).where(TK.c.label_project_id == lp_id)
-            ).scalar_one()
-            per_task = (
-                select(AN.c.task_id, func.count().label("n"))
-                .where(AN.c.label_project_id == lp_id)
-                .group_by(AN.c.task_id)
-                .subquery()
-            )
-            complete = conn.execute(
-                select(func.count())
-                .select_from(per_task)
-                .where(per_task.c.n >= need(per_task.c.task_id))
-            ).scalar_one()
-            by: dict[str, int] = dict(
-                conn.execute(
-                    select(AN.c.annotator, func.count())
-                    .where(AN.c.label_project_id == lp_id)
-                    .group_by(AN.c.annotator)
-                    .order_by(AN.c.annotator)
-                ).all()
-            )
-            states = {  # index range counts: the submitted majority is never read
-                state: conn.execute(
-                    select(func.count()).where(AS.c.label_project_id == lp_id, AS.c.state == state)
-                ).scalar_one()
-                for state in (SKIPPED, ASSIGNED)
-            }
-        return LabelProgress(
-            tasks=int(tasks),
-            annotations=int(sum(by.values())),
-            complete=int(complete),
-            skipped=int(states.get(SKIPPED, 0)),
-            in_progress=int(states.get(ASSIGNED, 0)),
-            by_annotator={str(k): int(v) for k, v in by.items()},
-        )
+        return read_progress(self._db, project_id, name)
 
 
 def _assign(
@@ -432,7 +408,7 @@ def _assign(
 ) -> None:
     """A new row of the annotator's queue for the task, in ``state``."""
     conn.execute(
-        insert(AS).values(
+        sa.insert(_t.AS).values(
             label_project_id=lp_id,
             task_id=task_id,
             annotator=annotator,
@@ -446,15 +422,11 @@ def _assign(
 
 def _mine(task_id: int, annotator: str) -> Any:
     """The annotator's queue row for the task (at most one: the unique pair)."""
-    return and_(AS.c.task_id == task_id, AS.c.annotator == annotator)
+    return sa.and_(_t.AS.c.task_id == task_id, _t.AS.c.annotator == annotator)
 
 
 def _missing_task(task_id: int, name: str) -> str:
     return f"task {task_id} does not exist in labeling project {name!r}"
-
-
-def _missing_project(name: str) -> str:
-    return f"labeling project {name!r} does not exist; create it with `keel label create`"
 
 
 __all__ = [
