@@ -4,7 +4,7 @@
 import it and the schema first, which took most of the command's time. Same entities and
 the same not-found message as the Core paths of
 :class:`keel.store.labeling.LabelingRepository` they replace; "complete" uses the same
-double-share rule as the queue (:mod:`keel.store._labeling_share`).
+double-share rule as the queue (:func:`keel.store._labeling_share.needed_sql`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import orjson
 from keel.exceptions import NotFoundError
 from keel.store._db import Database
 from keel.store._labeling_entities import LabelProgress, LabelProject
-from keel.store._labeling_share import PER_MILLE, STRIDE, share_per_mille
+from keel.store._labeling_share import needed_sql
 from keel.store._rows import entity, records
 
 _PROJECT = (
@@ -60,7 +60,7 @@ def read_progress(db: Database, project_id: int, name: str) -> LabelProgress:
     open assignments and answers per annotator."""
     with db.cursor(write=False) as cur:
         lp = _project(cur, db, project_id, name)
-        need, args = _need(lp)
+        need, args = needed_sql(lp, "p.task_id")
         counts = []
         for sql, params in (
             (_TASKS, (lp.id,)),
@@ -80,19 +80,6 @@ def read_progress(db: Database, project_id: int, name: str) -> LabelProgress:
         skipped=skipped,
         in_progress=assigned,
         by_annotator=by,
-    )
-
-
-def _need(lp: LabelProject) -> tuple[str, tuple[int, ...]]:
-    """How many annotators task ``p.task_id`` needs, as SQL and its parameters: the
-    project's overlap, or for a double share, overlap for the tasks the id hash picks and
-    one for the others (:func:`keel.store._labeling_share.doubled`)."""
-    if lp.double_share is None or lp.overlap == 1:
-        return "?", (int(lp.overlap),)
-    picked = f"(p.task_id * {STRIDE}) % {PER_MILLE} < ?"
-    return f"CASE WHEN {picked} THEN ? ELSE 1 END", (
-        share_per_mille(float(lp.double_share)),
-        int(lp.overlap),
     )
 
 

@@ -1,6 +1,7 @@
 """A labeling project's double-labelled share: which tasks go to ``overlap`` annotators
-when only a share of them should (``labeling_projects.double_share``), in Python and as the
-SQL the queue, undo and progress counts use, the same rule in both."""
+when only a share of them should (``labeling_projects.double_share``): in Python
+(:func:`doubled`), as SQLAlchemy (:func:`needed`: the queue and undo) and as SQL text
+(:func:`needed_sql`: the progress counts), the same rule in all three."""
 
 from __future__ import annotations
 
@@ -55,4 +56,22 @@ def needed(row: Any) -> Any:
     return need
 
 
-__all__ = ["PER_MILLE", "STRIDE", "check_share", "doubled", "needed", "share_per_mille"]
+def needed_sql(row: Any, task_id: str) -> tuple[str, tuple[int, ...]]:
+    """:func:`needed` as driver-level SQL text over the column ``task_id``, and its
+    parameters (the progress counts read without building SQLAlchemy statements)."""
+    overlap, share = int(row.overlap), row.double_share
+    if share is None or overlap == 1:
+        return "?", (overlap,)
+    picked = f"({task_id} * {STRIDE}) % {PER_MILLE} < ?"
+    return f"CASE WHEN {picked} THEN ? ELSE 1 END", (share_per_mille(float(share)), overlap)
+
+
+__all__ = [
+    "PER_MILLE",
+    "STRIDE",
+    "check_share",
+    "doubled",
+    "needed",
+    "needed_sql",
+    "share_per_mille",
+]
