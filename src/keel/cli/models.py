@@ -361,9 +361,11 @@ def register(
     json_: bool = JSON,
 ) -> None:
     """Register a model an earlier run logged as the next version of NAME."""
-    from keel.cli.runs import _resolve
-
-    uri = run_id if run_id.startswith("runs:/") else f"runs:/{_resolve(run_id)}/{path}"
+    uri = (
+        run_id
+        if run_id.startswith("runs:/")
+        else f"runs:/{_context.client().resolve_run_id(run_id)}/{path}"
+    )
     version = _registry().register_run(uri, name, semver=semver)
     outcome(version, json_, f"Registered {version.name}@{version.version} from {uri}")
 
