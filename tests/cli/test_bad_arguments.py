@@ -223,20 +223,29 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return home, run.id
 
 
-@pytest.mark.parametrize("command", sorted(CASES))
-def test_bad_argument_gets_a_one_line_error(
-    command: str, seeded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    home, run_id = seeded
-    monkeypatch.setenv("KEEL_HOME", str(home))
+@pytest.fixture
+def in_seeded(seeded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """The seeded store as KEEL_HOME and a fresh working folder; the seeded run's id."""
+    monkeypatch.setenv("KEEL_HOME", str(seeded[0]))
     monkeypatch.chdir(tmp_path)
-    args, phrase = CASES[command]
-    argv = [*command.split(), *(a.replace("{run}", run_id) for a in args)]
+    return seeded[1]
+
+
+def _check_one_line_error(argv: list[str], phrase: str) -> None:
+    """``keel <argv>`` fails with a short error that says ``phrase``, never a traceback."""
     code, output = _invoke(argv)
     assert code in (1, 2, 3), f"keel {' '.join(argv)} exited {code}:\n{output}"
     assert "Traceback" not in output, output
     assert phrase.lower() in output.lower(), f"the error does not say what was wrong:\n{output}"
     assert len(output.strip().splitlines()) <= 6, output
+
+
+@pytest.mark.parametrize("command", sorted(CASES))
+def test_bad_argument_gets_a_one_line_error(command: str, in_seeded: str) -> None:
+    args, phrase = CASES[command]
+    _check_one_line_error(
+        [*command.split(), *(a.replace("{run}", in_seeded) for a in args)], phrase
+    )
 
 
 def test_monitor_run_checks_fail_on_first(
@@ -289,28 +298,16 @@ MORE_CASES: list[tuple[list[str], str]] = [
 
 @pytest.mark.parametrize(("argv", "phrase"), MORE_CASES, ids=[" ".join(c[0]) for c in MORE_CASES])
 def test_more_bad_options_get_a_one_line_error(
-    argv: list[str],
-    phrase: str,
-    seeded: tuple[Path, str],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    argv: list[str], phrase: str, in_seeded: str
 ) -> None:
-    monkeypatch.setenv("KEEL_HOME", str(seeded[0]))
-    monkeypatch.chdir(tmp_path)
-    code, output = _invoke([a.replace("{run8}", seeded[1][:8]) for a in argv])
-    assert code in (1, 2, 3), f"keel {' '.join(argv)} exited {code}:\n{output}"
-    assert "Traceback" not in output, output
-    assert phrase.lower() in output.lower(), f"the error does not say what was wrong:\n{output}"
-    assert len(output.strip().splitlines()) <= 6, output
+    _check_one_line_error([a.replace("{run8}", in_seeded[:8]) for a in argv], phrase)
 
 
 def test_an_unknown_task_names_the_tasks_there_are(
-    seeded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    seeded: tuple[Path, str], in_seeded: str
 ) -> None:
     from keel.store.registry import NewVersion
 
-    monkeypatch.setenv("KEEL_HOME", str(seeded[0]))
-    monkeypatch.chdir(tmp_path)
     client = keel.init(home=seeded[0])
     store, project = client.store, client.project
     for name, task in (("task-churn", "classification"), ("task-price", "regression")):
@@ -336,13 +333,9 @@ def test_the_label_methods_offered_are_keels() -> None:
     assert typing.get_args(label.Method) == labeling.METHODS
 
 
-def test_an_output_path_that_cannot_be_written_gets_a_one_line_error(
-    seeded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_an_output_path_that_cannot_be_written_gets_a_one_line_error(in_seeded: str) -> None:
     """An --out where no file can be made (here under a file) is the OS's reason and the
     path on one line, exit 2, not a traceback of the write that failed."""
-    monkeypatch.setenv("KEEL_HOME", str(seeded[0]))
-    monkeypatch.chdir(tmp_path)
     Path("rows.csv").write_text("a,b\n1,2\n3,4\n")
     code, output = _invoke(["datasets", "explore", "rows.csv", "--out", "rows.csv/report.html"])
     assert code == 2, output
@@ -380,14 +373,8 @@ ROI += ["--cost-per-error", "1", "--predictions-per-month", "1"]
     ids=["roi under a file", "roi a folder", "explore missing folder", "report compare md"],
 )
 def test_an_output_path_is_checked_before_the_work(
-    argv: list[str],
-    message: str,
-    seeded: tuple[Path, str],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    argv: list[str], message: str, in_seeded: str
 ) -> None:
-    monkeypatch.setenv("KEEL_HOME", str(seeded[0]))
-    monkeypatch.chdir(tmp_path)
     Path("rows.csv").write_text("a,b\n1,2\n")
     Path("folder.md").mkdir()
     code, output = _invoke(argv)
@@ -406,10 +393,8 @@ YAML_CASES: list[list[str]] = [
 
 @pytest.mark.parametrize("argv", YAML_CASES, ids=[" ".join(a[:2]) for a in YAML_CASES])
 def test_a_yaml_file_that_does_not_parse_gets_a_one_line_error(
-    argv: list[str], seeded: tuple[Path, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    argv: list[str], in_seeded: str
 ) -> None:
-    monkeypatch.setenv("KEEL_HOME", str(seeded[0]))
-    monkeypatch.chdir(tmp_path)
     Path("broken.yaml").write_text(BROKEN_YAML)
     Path("flow.py").write_text(
         "import keel\n\n@keel.pipeline\ndef flow(a: int = 1):\n    return a\n\n"
