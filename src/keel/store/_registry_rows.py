@@ -24,7 +24,6 @@ else:
 from keel.store.entities import ModelVersion, RegisteredModel
 
 # Core tables, built (and SQLAlchemy imported) on first use: listing models needs neither.
-# Core tables, built (and SQLAlchemy imported) on first use: listing models needs neither.
 _R = "keel.store._schema_registry:"
 _t = Tables(
     RM=_R + "RegisteredModelRow",
