@@ -149,14 +149,3 @@ __all__ = [
     "UnsafePathError",
     "UntrustedModelError",
 ]
-
-
-def yaml_problem(exc: BaseException) -> str:
-    """A PyYAML error on one line: what is wrong and where (``expected ',' or ']', but got
-    '<stream end>' at line 1, column 11``), not its excerpt of the text with a caret."""
-    problem = getattr(exc, "problem", None)
-    if not problem:
-        return " ".join(str(exc).split())
-    mark = getattr(exc, "problem_mark", None)
-    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-    return f"{problem}{where}"

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from keel.exceptions import InvalidArgumentError, yaml_problem
+from keel._yaml import load_yaml
+from keel.exceptions import InvalidArgumentError
 
 MISSING: Any = inspect.Parameter.empty
 
@@ -169,17 +170,10 @@ def parse_assignments(items: list[str]) -> dict[str, str]:
 
 def load_params_file(path: str | Path) -> dict[str, Any]:
     """A YAML (or JSON) file holding one mapping of parameter names to values."""
-    import yaml
-
     p = Path(path)
     if not p.is_file():
         raise InvalidArgumentError(f"parameter file {str(p)!r} does not exist")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InvalidArgumentError(
-            f"parameter file {str(p)!r} is not valid YAML: {yaml_problem(exc)}"
-        ) from exc
+    data = load_yaml(p.read_text(encoding="utf-8"), f"parameter file {str(p)!r}")
     if data is None:
         return {}
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):

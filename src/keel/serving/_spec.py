@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from keel._units import parse_memory
-from keel.exceptions import InvalidArgumentError, ResourceUnavailableError, yaml_problem
+from keel._yaml import load_yaml
+from keel.exceptions import InvalidArgumentError, ResourceUnavailableError
 from keel.models._uri import ModelRef, parse_model_ref
 
 if TYPE_CHECKING:
@@ -215,18 +216,13 @@ def load_spec(source: str | os.PathLike[str] | Mapping[str, Any]) -> DeploymentS
         data: Any = dict(source)
         where = "the deployment spec"
     else:
-        import yaml
-
         path = Path(source)
         where = str(path)
         try:
             text = path.read_text()
         except FileNotFoundError:
             raise InvalidArgumentError(f"deployment spec {where} does not exist") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise InvalidArgumentError(f"{where} is not valid YAML: {yaml_problem(exc)}") from None
+        data = load_yaml(text, where)
     if not isinstance(data, Mapping):
         raise InvalidArgumentError(f"{where} must be a YAML mapping with name and endpoints")
     try:

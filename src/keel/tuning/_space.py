@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from keel.exceptions import InvalidArgumentError, yaml_problem
+from keel._yaml import load_yaml
+from keel.exceptions import InvalidArgumentError
 
 TYPES = ("float", "int", "categorical")
 _KEYS = {
@@ -91,7 +92,6 @@ def load_space(source: Space | Mapping[str, Any] | str | os.PathLike[str]) -> Sp
 
 
 def _read(path: str | os.PathLike[str]) -> Any:
-    import yaml
 
     text = str(path)
     file = Path(text)
@@ -99,12 +99,7 @@ def _read(path: str | os.PathLike[str]) -> Any:
         if not file.is_file():
             raise InvalidArgumentError(f"space file {text!r} does not exist")
         text = file.read_text()
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise InvalidArgumentError(
-            f"the sweep space is not valid YAML: {yaml_problem(exc)}"
-        ) from exc
+    return load_yaml(text, "the sweep space")
 
 
 def _distribution(name: str, entry: Mapping[str, Any]) -> Any:
