@@ -83,10 +83,10 @@ class LazyGroup(TyperGroup):
 
 
 def _plain_help(command: Any) -> None:
-    """One help style for ``keel --help`` and every subcommand: click's plain layout.
-
-    (Rich panels for the root would import every command module to list them.)
-    """
+    """Every command as the lazy group loads it: click's plain help layout, one style for
+    ``keel --help`` and every subcommand (Rich panels for the root would import every
+    command module to list them); and on each leaf ``-P/--project`` and paths that refuse
+    ``''``."""
     command.rich_markup_mode = None
     command.params = [
         p for p in command.params if p.name not in ("install_completion", "show_completion")

@@ -249,18 +249,6 @@ def agreement(
     )
 
 
-__all__ = [
-    "Agreement",
-    "Coded",
-    "PairAgreement",
-    "agreement",
-    "cohen_pairs",
-    "encode",
-    "fleiss_kappa",
-    "krippendorff_alpha",
-]
-
-
 def check_alpha_floor(floor: float, min_tasks: int) -> None:
     """A floor Krippendorff's alpha can fall below (within -1..1), judged on at least one task:
     a floor of 7 would open an alert that no labels could ever resolve."""
@@ -272,3 +260,16 @@ def check_alpha_floor(floor: float, min_tasks: int) -> None:
         )
     if min_tasks < 1:
         raise InvalidArgumentError(f"min_tasks must be at least 1, got {min_tasks}")
+
+
+__all__ = [
+    "Agreement",
+    "Coded",
+    "PairAgreement",
+    "agreement",
+    "check_alpha_floor",
+    "cohen_pairs",
+    "encode",
+    "fleiss_kappa",
+    "krippendorff_alpha",
+]
